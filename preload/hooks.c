@@ -1,0 +1,345 @@
+/* hooks: the interposed calls. Wait calls delimit loop iterations; sleeps mark the thread as
+ * inside a call the sampling signal must not cut short. The wrappers are generated from the
+ * lists below so that every hook follows the same rules: pass straight through unless the
+ * thread is a loop thread, preserve errno, and never let our own signal surface as EINTR. */
+#define _GNU_SOURCE
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <time.h>
+
+/* X(ret, name, params, args, loop key, timeout kind, timeout parameter) */
+#define SS_WAIT_CALLS(X)                                                                       \
+    X(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout),               \
+      (epfd, ev, max, timeout), EPOLL_KEY(epfd), MS, timeout)                                  \
+    X(int, epoll_pwait,                                                                        \
+      (int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask),          \
+      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), MS, timeout)                            \
+    X(int, epoll_pwait2,                                                                       \
+      (int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,              \
+       const sigset_t *mask),                                                                  \
+      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), TS, timeout)                            \
+    X(int, poll, (struct pollfd *fds, nfds_t n, int timeout), (fds, n, timeout), SITE_KEY, MS, \
+      timeout)                                                                                 \
+    X(int, __poll_chk, (struct pollfd *fds, nfds_t n, int timeout, size_t fdslen),             \
+      (fds, n, timeout, fdslen), SITE_KEY, MS, timeout)                                        \
+    X(int, ppoll,                                                                              \
+      (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask),    \
+      (fds, n, timeout, mask), SITE_KEY, TS, timeout)                                          \
+    X(int, __ppoll_chk,                                                                        \
+      (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask,     \
+       size_t fdslen),                                                                         \
+      (fds, n, timeout, mask, fdslen), SITE_KEY, TS, timeout)                                  \
+    X(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout),          \
+      (n, r, w, e, timeout), SITE_KEY, TV, timeout)                                            \
+    X(int, pselect,                                                                            \
+      (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,                 \
+       const sigset_t *mask),                                                                  \
+      (n, r, w, e, timeout, mask), SITE_KEY, TS, timeout)
+
+/* Real functions the sleep hooks are built on; usleep and sleep are implemented with
+ * nanosleep so that an interruption by our own signal can resume with the time left. */
+#define SS_OTHER_CALLS(X)                                                                      \
+    X(int, nanosleep, (const struct timespec *req, struct timespec *rem))                      \
+    X(int, clock_nanosleep,                                                                    \
+      (clockid_t clk, int flags, const struct timespec *req, struct timespec *rem))
+
+#define DECLARE_REAL(ret, name, params, ...) static ret(*real_##name) params;
+SS_WAIT_CALLS(DECLARE_REAL)
+SS_OTHER_CALLS(DECLARE_REAL)
+
+/* A call here must not be the last statement of its caller: dlsym(RTLD_NEXT) finds "next"
+ * from its caller's address, which a tail call would replace. */
+static void *lookup(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+void ss__resolve_hooks(void)
+{
+#define RESOLVE(ret, name, ...)                                                                \
+    if (!real_##name)                                                                          \
+        real_##name = (__typeof__(real_##name))lookup(#name);
+    SS_WAIT_CALLS(RESOLVE)
+    SS_OTHER_CALLS(RESOLVE)
+#undef RESOLVE
+}
+
+/* The minimum length of an interposed call that is worth a stack when it ends in a stall. */
+#define SS_SLOW_CALL_NS 1000000ull
+
+struct wait_ctx {
+    struct ss_slot *slot;
+    int nested;
+    int prior_state;
+};
+
+static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
+{
+    unsigned b = ss_hist_bucket(busy);
+    atomic_store_explicit(&s->hist[b], atomic_load_explicit(&s->hist[b], memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->iterations,
+                          atomic_load_explicit(&s->iterations, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->busy_total_ns,
+                          atomic_load_explicit(&s->busy_total_ns, memory_order_relaxed) + busy,
+                          memory_order_relaxed);
+    if (busy > atomic_load_explicit(&s->busy_max_ns, memory_order_relaxed))
+        atomic_store_explicit(&s->busy_max_ns, busy, memory_order_relaxed);
+    if (busy < ss__opts.threshold_ns)
+        return;
+    uint32_t head = atomic_load_explicit(&s->ended_head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&s->ended_tail, memory_order_acquire);
+    if (head - tail >= SS_STALL_RING) {
+        atomic_store_explicit(&s->ended_dropped,
+                              atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        return;
+    }
+    s->ended[head % SS_STALL_RING] = (struct ss_stall_end){start, busy};
+    atomic_store_explicit(&s->ended_head, head + 1, memory_order_release);
+}
+
+/* Returns 0 when the call is not traced (the caller passes it straight through). */
+static int wait_enter(uint64_t key, struct wait_ctx *w)
+{
+    struct ss_thread_local *t = &ss__tls;
+    if (!atomic_load_explicit(&ss__active, memory_order_relaxed) || t->in_hook)
+        return 0;
+    struct ss_slot *s = t->slot;
+    if (!s) {
+        t->in_hook++;
+        s = ss__claim_slot();
+        t->in_hook--;
+        if (!s)
+            return 0;
+        s->loop_key = key;
+    }
+    w->slot = s;
+    int state = atomic_load_explicit(&s->state, memory_order_relaxed);
+    w->prior_state = state;
+    if (key != s->loop_key) {
+        /* A nested loop (a synchronous child wait, a one-off poll) is busy time. */
+        w->nested = 1;
+        if (state == SS_STATE_BUSY)
+            atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+        return 1;
+    }
+    w->nested = 0;
+    if (state != SS_STATE_WAITING) {
+        uint64_t start = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+        account_iteration(s, start, ss__now() - start);
+    }
+    atomic_store_explicit(&s->state, SS_STATE_WAITING, memory_order_release);
+    return 1;
+}
+
+static void wait_leave(struct wait_ctx *w)
+{
+    struct ss_slot *s = w->slot;
+    if (w->nested) {
+        atomic_store_explicit(&s->state, w->prior_state, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&s->iteration, ss__now(), memory_order_relaxed);
+    atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
+}
+
+/* Our sampling signal interrupted the call when EINTR comes back and the handler ran. */
+static int interrupted_by_us(int rc, unsigned *signals_before)
+{
+    if (rc >= 0 || errno != EINTR)
+        return 0;
+    unsigned now = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);
+    if (now == *signals_before)
+        return 0;
+    *signals_before = now;
+    return 1;
+}
+
+static int remaining_ms(int timeout, uint64_t start)
+{
+    if (timeout < 0)
+        return timeout;
+    uint64_t spent = (ss__now() - start) / 1000000;
+    return spent >= (uint64_t)timeout ? 0 : timeout - (int)spent;
+}
+
+static const struct timespec *remaining_ts(const struct timespec *timeout, uint64_t start,
+                                           struct timespec *buf)
+{
+    if (!timeout)
+        return NULL;
+    uint64_t total = (uint64_t)timeout->tv_sec * 1000000000ull + (uint64_t)timeout->tv_nsec;
+    uint64_t spent = ss__now() - start;
+    uint64_t left = spent >= total ? 0 : total - spent;
+    buf->tv_sec = (time_t)(left / 1000000000ull);
+    buf->tv_nsec = (long)(left % 1000000000ull);
+    return buf;
+}
+
+#define EPOLL_KEY(fd) ((1ull << 63) | (uint64_t)(unsigned)(fd))
+#define SITE_KEY ((uint64_t)(uintptr_t)__builtin_return_address(0))
+/* Linux updates select's timeval with the time left, so a restart can reuse it. */
+#define RETIMEOUT_MS(t, start, buf) ((void)(buf), (t) = remaining_ms((t), (start)))
+#define RETIMEOUT_TS(t, start, buf) ((t) = remaining_ts((t), (start), &(buf)))
+#define RETIMEOUT_TV(t, start, buf) ((void)(start), (void)(buf))
+
+#define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                           \
+    ret name params                                                                            \
+    {                                                                                          \
+        if (!real_##name)                                                                      \
+            ss__resolve_hooks();                                                               \
+        struct wait_ctx ss_w_;                                                                     \
+        int ss_saved_ = errno;                                                                     \
+        if (!real_##name || !wait_enter(key, &ss_w_)) {                                            \
+            errno = ss_saved_;                                                                     \
+            if (!real_##name) {                                                                \
+                errno = ENOSYS;                                                                \
+                return -1;                                                                     \
+            }                                                                                  \
+            return real_##name args;                                                           \
+        }                                                                                      \
+        uint64_t ss_started_ = ss__now();                                                          \
+        struct timespec ss_left_;                                                                  \
+        unsigned ss_signals_ = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);   \
+        errno = ss_saved_;                                                                         \
+        ret ss_rc_;                                                                                \
+        for (;;) {                                                                             \
+            ss_rc_ = real_##name args;                                                             \
+            if (!interrupted_by_us(ss_rc_, &ss_signals_))                                              \
+                break;                                                                         \
+            RETIMEOUT_##kind(tparam, ss_started_, ss_left_);                                           \
+            errno = ss_saved_;                                                                     \
+        }                                                                                      \
+        ss_saved_ = errno;                                                                         \
+        wait_leave(&ss_w_);                                                                        \
+        errno = ss_saved_;                                                                         \
+        return ss_rc_;                                                                             \
+    }
+
+SS_WAIT_CALLS(DEFINE_WAIT_HOOK)
+
+/* Sleeps: the thread is busy but must not be signalled. Returns the slot when traced. */
+static struct ss_slot *call_enter(int *prior)
+{
+    struct ss_thread_local *t = &ss__tls;
+    struct ss_slot *s = t->slot;
+    if (!s || t->in_hook || !atomic_load_explicit(&ss__active, memory_order_relaxed))
+        return NULL;
+    *prior = atomic_load_explicit(&s->state, memory_order_relaxed);
+    if (*prior != SS_STATE_BUSY)
+        return NULL;
+    atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+    return s;
+}
+
+static void call_leave(struct ss_slot *s, const char *call, uint64_t started)
+{
+    uint64_t now = ss__now();
+    atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
+    uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+    if (now - started >= SS_SLOW_CALL_NS && now - iteration >= ss__opts.threshold_ns) {
+        ss__tls.in_hook++;
+        ss__capture_call(s, call, now - started);
+        ss__tls.in_hook--;
+    }
+}
+
+/* nanosleep with resumption after our own signal; *rem gets the time left after a host
+ * signal, as the real call would give it. */
+static int sleep_resuming(const struct timespec *req, struct timespec *rem)
+{
+    struct timespec left;
+    const struct timespec *cur = req;
+    unsigned signals = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);
+    int rc;
+    for (;;) {
+        rc = real_nanosleep(cur, &left);
+        if (!interrupted_by_us(rc, &signals))
+            break;
+        cur = &left;
+    }
+    if (rc < 0 && errno == EINTR && rem)
+        *rem = left;
+    return rc;
+}
+
+#define CALL_HOOK_BODY(name, call_expr)                                                        \
+    int prior;                                                                                 \
+    int saved = errno;                                                                         \
+    if (!real_nanosleep || !real_clock_nanosleep)                                              \
+        ss__resolve_hooks();                                                                   \
+    struct ss_slot *slot = call_enter(&prior);                                                 \
+    uint64_t started = slot ? ss__now() : 0;                                                   \
+    errno = saved;                                                                             \
+    __typeof__(call_expr) rc = call_expr;                                                      \
+    if (slot) {                                                                                \
+        saved = errno;                                                                         \
+        call_leave(slot, name, started);                                                       \
+        errno = saved;                                                                         \
+    }
+
+int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+    CALL_HOOK_BODY("nanosleep", sleep_resuming(req, rem));
+    return rc;
+}
+
+int __nanosleep(const struct timespec *req, struct timespec *rem)
+{
+    CALL_HOOK_BODY("nanosleep", sleep_resuming(req, rem));
+    return rc;
+}
+
+static int clock_sleep_resuming(clockid_t clk, int flags, const struct timespec *req,
+                                struct timespec *rem)
+{
+    struct timespec left;
+    const struct timespec *cur = req;
+    unsigned signals = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);
+    int rc;
+    for (;;) {
+        rc = real_clock_nanosleep(clk, flags, cur, &left);
+        unsigned now = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);
+        if (rc != EINTR || now == signals)
+            break;
+        signals = now;
+        if (!(flags & TIMER_ABSTIME))
+            cur = &left;
+    }
+    if (rc == EINTR && rem && !(flags & TIMER_ABSTIME))
+        *rem = left;
+    return rc;
+}
+
+int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req, struct timespec *rem)
+{
+    CALL_HOOK_BODY("clock_nanosleep", clock_sleep_resuming(clk, flags, req, rem));
+    return rc;
+}
+
+int usleep(useconds_t usec)
+{
+    struct timespec req = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
+    CALL_HOOK_BODY("usleep", sleep_resuming(&req, NULL));
+    return rc;
+}
+
+unsigned int sleep(unsigned int seconds)
+{
+    struct timespec req = {(time_t)seconds, 0}, rem = {0, 0};
+    CALL_HOOK_BODY("sleep", sleep_resuming(&req, &rem));
+    if (rc < 0)
+        return (unsigned int)rem.tv_sec + (rem.tv_nsec >= 500000000L);
+    return 0;
+}

@@ -1,0 +1,118 @@
+/* shim: state shared by the parts of libstallscope.so. Loop threads own a slot each; the
+ * watchdog thread reads the slots, samples stalled threads and writes the trace. Everything a
+ * loop thread touches is preallocated here, so its hot path never allocates or locks. */
+#ifndef SS_SHIM_H
+#define SS_SHIM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "options.h"
+#include "trace-format.h"
+
+#define SS_MAX_LOOP_THREADS 128
+#define SS_SNAP_STACK_BYTES (64 * 1024)
+#define SS_STALL_RING 64
+#define SS_UNW_REGS 17 /* libunwind's x86_64 numbering: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip */
+
+enum ss_loop_state {
+    SS_STATE_WAITING = 0, /* inside the loop's own wait call: idle */
+    SS_STATE_BUSY,        /* running an iteration: may be signalled */
+    SS_STATE_IN_CALL,     /* busy, but inside a call a signal would cut short */
+};
+
+enum ss_snap_state { SS_SNAP_FREE = 0, SS_SNAP_REQUESTED, SS_SNAP_WRITING, SS_SNAP_READY };
+
+struct ss_snapshot {
+    uint64_t regs[SS_UNW_REGS];
+    uint64_t stack_base; /* address the copied bytes start at (the thread's sp) */
+    uint32_t stack_len;
+    uint16_t source;     /* enum ss_sample_source */
+    uint64_t taken_ns;
+    uint64_t iteration;  /* iteration start of the thread when the copy was made */
+    int thread_state;    /* enum ss_loop_state when the copy was made */
+    uint64_t call_ns;    /* for SS_SAMPLE_CALL: how long the call took */
+    const char *call;    /* for SS_SAMPLE_CALL: name of the interposed call (static string) */
+    uint8_t stack[SS_SNAP_STACK_BYTES];
+};
+
+struct ss_stall_end {
+    uint64_t start_ns;
+    uint64_t duration_ns;
+};
+
+struct ss_slot {
+    _Atomic pid_t owner;             /* tid of the loop thread, 0 when the slot is free */
+    _Atomic int state;               /* enum ss_loop_state */
+    _Atomic uint64_t iteration;      /* monotonic ns at which the current iteration began */
+    _Atomic uintptr_t stack_hi;      /* end of the owner's stack mapping, set by the watchdog */
+    uintptr_t sp_hint;               /* an address on the owner's stack */
+    uint64_t loop_key;               /* identifies the thread's own poll set (owner only) */
+    uint64_t first_wait_ns;
+
+    /* Busy-time histogram: written by the owner only (relaxed), read by the watchdog. */
+    _Atomic uint64_t hist[SS_HIST_BUCKETS];
+    _Atomic uint64_t iterations, busy_total_ns, busy_max_ns;
+
+    /* Stalls that ended, single producer (owner) single consumer (watchdog). */
+    struct ss_stall_end ended[SS_STALL_RING];
+    _Atomic uint32_t ended_head, ended_tail;
+    _Atomic uint64_t ended_dropped;
+
+    _Atomic int snap_state; /* enum ss_snap_state */
+    _Atomic uint64_t snaps_dropped;
+    struct ss_snapshot snap;
+
+    _Atomic int exited;
+};
+
+struct ss_thread_local {
+    struct ss_slot *slot;
+    unsigned in_hook;                 /* reentrancy guard */
+    _Atomic unsigned signals_seen;    /* sampling signals handled on this thread */
+};
+
+extern __thread struct ss_thread_local ss__tls __attribute__((tls_model("initial-exec")));
+extern struct ss_slot ss__slots[SS_MAX_LOOP_THREADS];
+extern struct ss_options ss__opts;
+extern _Atomic int ss__active;        /* 0: the shim passes every call straight through */
+extern _Atomic int ss__sampling;      /* 0: no signals are sent (handler unavailable) */
+extern pid_t ss__pid;
+
+uint64_t ss__now(void);
+/* Turns the shim off for this process with one line on stderr. */
+void ss__disable(const char *why);
+/* One line on stderr, no allocation, no stdio. */
+void ss__warn(const char *a, const char *b);
+
+/* Called by the wait hooks on a thread's first wait: claims a slot and starts the watchdog. */
+struct ss_slot *ss__claim_slot(void);
+
+/* Snapshot of the calling thread's registers and stack, taken inside an interposer when a
+ * call returns into a stall. */
+void ss__capture_call(struct ss_slot *slot, const char *call, uint64_t call_ns);
+void ss__install_signal_handler(void);
+
+/* Looks up the real functions behind the interposers; safe to call more than once. */
+void ss__resolve_hooks(void);
+
+/* Watchdog thread lifecycle. */
+int ss__watchdog_start(void);
+void ss__watchdog_after_fork(void);
+void ss__watchdog_finish(void);
+
+/* Unwinding of snapshots on the watchdog thread (libunwind, loaded at run time). */
+int ss__unwind_init(char *why, size_t why_size);
+/* Fills addr[] innermost first with lookup addresses (return addresses minus one), skipping
+ * the shim's own frames; returns the number of frames, 0 when nothing could be unwound. */
+unsigned ss__unwind(const struct ss_snapshot *snap, uint64_t *addr, unsigned max);
+/* Forget cached unwind information after libraries were loaded or unloaded. */
+void ss__unwind_flush(void);
+/* Sets the address range of the shim's own code, whose frames stacks leave out. */
+void ss__unwind_set_self(uint64_t lo, uint64_t hi);
+
+/* Register capture of the caller (capture-x86_64.S): fills regs in libunwind's numbering. */
+void ss__capture_regs(uint64_t *regs);
+
+#endif

@@ -1,0 +1,96 @@
+/* snapshot: the only code that runs on a loop thread to take a stack. It copies registers and
+ * the live part of the stack into the thread's slot; the watchdog unwinds the copy later, off
+ * the loop thread (unwinding here can deadlock inside the dynamic loader). */
+#define _GNU_SOURCE
+#include "shim.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+
+/* Copies nothing when sp is not on the stack the watchdog found for this thread (a coroutine
+ * or alternate stack): a read past a mapping would fault, and no lookup is possible here. */
+static void copy_stack(struct ss_slot *s, uint64_t sp)
+{
+    uintptr_t hi = atomic_load_explicit(&s->stack_hi, memory_order_acquire);
+    s->snap.stack_base = sp;
+    s->snap.stack_len = 0;
+    if (hi == 0 || sp >= hi || hi - sp > (64u << 20))
+        return;
+    size_t n = hi - sp;
+    if (n > SS_SNAP_STACK_BYTES)
+        n = SS_SNAP_STACK_BYTES;
+    memcpy(s->snap.stack, (const void *)(uintptr_t)sp, n);
+    s->snap.stack_len = (uint32_t)n;
+}
+
+static void on_sample_signal(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    int saved = errno;
+    struct ss_thread_local *t = &ss__tls;
+    atomic_fetch_add_explicit(&t->signals_seen, 1, memory_order_relaxed);
+    struct ss_slot *s = t->slot;
+    int expected = SS_SNAP_REQUESTED;
+    if (s && si->si_code == SI_TKILL && si->si_pid == ss__pid &&
+        atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_WRITING)) {
+        const greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
+        static const int order[SS_UNW_REGS] = {
+            REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP, REG_R8,
+            REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP,
+        };
+        for (int i = 0; i < SS_UNW_REGS; i++)
+            s->snap.regs[i] = (uint64_t)g[order[i]];
+        s->snap.source = SS_SAMPLE_SIGNAL;
+        s->snap.call = NULL;
+        s->snap.call_ns = 0;
+        s->snap.taken_ns = ss__now();
+        s->snap.iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+        s->snap.thread_state = atomic_load_explicit(&s->state, memory_order_relaxed);
+        copy_stack(s, (uint64_t)g[REG_RSP]);
+        atomic_store_explicit(&s->snap_state, SS_SNAP_READY, memory_order_release);
+    }
+    errno = saved;
+}
+
+void ss__capture_call(struct ss_slot *s, const char *call, uint64_t call_ns)
+{
+    int expected = SS_SNAP_FREE;
+    if (!atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_WRITING)) {
+        atomic_store_explicit(&s->snaps_dropped,
+                              atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        return;
+    }
+    ss__capture_regs(s->snap.regs);
+    s->snap.source = SS_SAMPLE_CALL;
+    s->snap.call = call;
+    s->snap.call_ns = call_ns;
+    s->snap.taken_ns = ss__now();
+    s->snap.iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+    s->snap.thread_state = SS_STATE_BUSY;
+    copy_stack(s, s->snap.regs[7]);
+    atomic_store_explicit(&s->snap_state, SS_SNAP_READY, memory_order_release);
+}
+
+void ss__install_signal_handler(void)
+{
+    struct sigaction old, sa;
+    if (sigaction(ss__opts.signal, NULL, &old) == 0 && (old.sa_flags & SA_SIGINFO ||
+                                                        old.sa_handler != SIG_DFL)) {
+        ss__warn("the sampling signal already has a handler in this program; stalls are "
+                 "recorded without stacks (choose another with signal=N)", NULL);
+        return;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sample_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(ss__opts.signal, &sa, NULL) != 0) {
+        ss__warn("cannot install the sampling signal handler; stalls are recorded without "
+                 "stacks", NULL);
+        return;
+    }
+    atomic_store(&ss__sampling, 1);
+}

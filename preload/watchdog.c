@@ -1,0 +1,594 @@
+/* watchdog: the shim's own thread. It sleeps until the next moment a stall could begin,
+ * samples stalled loop threads, unwinds their snapshots, and is the only writer of the trace.
+ * Everything that may block, allocate or do I/O happens here, never on a loop thread. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "writer.h"
+
+/* What the watchdog knows of each slot; only the watchdog touches it. */
+struct slot_view {
+    pid_t tid;                 /* owner when last seen; 0 = not yet announced */
+    char name[16];
+    uint64_t stall;            /* iteration announced as a stall, 0 = none */
+    uint64_t next_sample_ns;
+    uint64_t hist_iterations;  /* iterations at the last histogram record */
+};
+
+struct stack_entry {
+    uint64_t hash;
+    uint32_t id, nframes;
+    size_t offset;             /* into stacks.frames */
+};
+
+static struct {
+    struct ss_writer out;
+    struct slot_view views[SS_MAX_LOOP_THREADS];
+    struct {
+        struct stack_entry *table; /* open addressing, size a power of two */
+        size_t size, used;
+        uint64_t *frames;
+        size_t frames_len, frames_cap;
+        uint32_t next_id;
+    } stacks;
+    unsigned long long loader_generation;
+    int have_unwinder;
+    uint64_t samples_failed, samples_timed_out, drops_written_sum;
+    uint64_t next_flush_ns;
+} wd;
+
+static pthread_t watchdog_thread;
+static _Atomic uint32_t wake_word;
+static _Atomic uint32_t done_word;
+static _Atomic int exit_requested;
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen, const struct timespec *abs_mono)
+{
+    syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seen, abs_mono, NULL,
+            FUTEX_BITSET_MATCH_ANY);
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+    atomic_fetch_add(word, 1);
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static struct timespec to_timespec(uint64_t ns)
+{
+    return (struct timespec){(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+}
+
+static void note(const char *text)
+{
+    ss__writer_record(&wd.out, SS_REC_NOTE, text, strlen(text), NULL, 0);
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    while (len < size) {
+        ssize_t n = read(fd, buf + len, size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    return (ssize_t)len;
+}
+
+/* ---- module map ---------------------------------------------------------------------- */
+
+static void build_id_of(const struct dl_phdr_info *info, const uint8_t **id, size_t *len)
+{
+    *id = NULL;
+    *len = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t name_sz = (nh->n_namesz + 3u) & ~3u, desc_sz = (nh->n_descsz + 3u) & ~3u;
+            const uint8_t *name = p + sizeof *nh, *desc = name + name_sz;
+            if (desc + desc_sz > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                *id = desc;
+                *len = nh->n_descsz;
+                return;
+            }
+            p = desc + desc_sz;
+        }
+    }
+}
+
+static int emit_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    unsigned long long *generation = arg;
+    *generation = info->dlpi_adds + info->dlpi_subs;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uint64_t start = info->dlpi_addr + ph->p_vaddr;
+        if (start < lo)
+            lo = start;
+        if (start + ph->p_memsz > hi)
+            hi = start + ph->p_memsz;
+    }
+    if (hi == 0)
+        return 0;
+    char exe[4096];
+    const char *path = info->dlpi_name;
+    if (!path || !path[0]) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        path = exe;
+    }
+    const uint8_t *id;
+    size_t id_len;
+    build_id_of(info, &id, &id_len);
+    size_t path_len = strlen(path);
+    if (path_len > UINT16_MAX)
+        path_len = UINT16_MAX;
+    struct ss_rec_module m = {info->dlpi_addr, lo, hi, (uint16_t)id_len, (uint16_t)path_len};
+    ss__writer_record2(&wd.out, SS_REC_MODULE, &m, sizeof m, id, id_len, path, path_len);
+    uint64_t self = (uint64_t)(uintptr_t)&ss__capture_regs;
+    if (self >= lo && self < hi)
+        ss__unwind_set_self(lo, hi);
+    return 0;
+}
+
+static int loader_generation(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    *(unsigned long long *)arg = info->dlpi_adds + info->dlpi_subs;
+    return 1;
+}
+
+/* Re-emits the module map whenever libraries were loaded or unloaded since the last one. */
+static void refresh_modules(void)
+{
+    unsigned long long generation = 0;
+    dl_iterate_phdr(loader_generation, &generation);
+    if (generation == wd.loader_generation)
+        return;
+    dl_iterate_phdr(emit_module, &generation);
+    wd.loader_generation = generation;
+    ss__unwind_flush();
+}
+
+/* ---- stacks, stored once ---------------------------------------------------------------- */
+
+static uint64_t hash_frames(const uint64_t *f, unsigned n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned i = 0; i < n; i++) {
+        h ^= f[i];
+        h *= 1099511628211ull;
+        h ^= h >> 29;
+    }
+    return h ? h : 1;
+}
+
+static int grow_table(void)
+{
+    size_t size = wd.stacks.size ? wd.stacks.size * 2 : 1024;
+    struct stack_entry *t = calloc(size, sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < wd.stacks.size; i++) {
+        struct stack_entry *e = &wd.stacks.table[i];
+        if (!e->hash)
+            continue;
+        size_t j = e->hash & (size - 1);
+        while (t[j].hash)
+            j = (j + 1) & (size - 1);
+        t[j] = *e;
+    }
+    free(wd.stacks.table);
+    wd.stacks.table = t;
+    wd.stacks.size = size;
+    return 0;
+}
+
+/* Returns the id of the stack, writing a STACK record the first time it is seen; 0 when out
+ * of memory. */
+static uint32_t intern_stack(const uint64_t *f, unsigned n)
+{
+    if ((wd.stacks.used + 1) * 2 > wd.stacks.size && grow_table() < 0)
+        return 0;
+    uint64_t h = hash_frames(f, n);
+    size_t mask = wd.stacks.size - 1, i = h & mask;
+    for (; wd.stacks.table[i].hash; i = (i + 1) & mask) {
+        struct stack_entry *e = &wd.stacks.table[i];
+        if (e->hash == h && e->nframes == n &&
+            memcmp(wd.stacks.frames + e->offset, f, n * sizeof *f) == 0)
+            return e->id;
+    }
+    if (wd.stacks.frames_len + n > wd.stacks.frames_cap) {
+        size_t cap = wd.stacks.frames_cap ? wd.stacks.frames_cap * 2 : 16384;
+        while (cap < wd.stacks.frames_len + n)
+            cap *= 2;
+        uint64_t *p = realloc(wd.stacks.frames, cap * sizeof *p);
+        if (!p)
+            return 0;
+        wd.stacks.frames = p;
+        wd.stacks.frames_cap = cap;
+    }
+    memcpy(wd.stacks.frames + wd.stacks.frames_len, f, n * sizeof *f);
+    uint32_t id = ++wd.stacks.next_id;
+    wd.stacks.table[i] = (struct stack_entry){h, id, n, wd.stacks.frames_len};
+    wd.stacks.frames_len += n;
+    wd.stacks.used++;
+    refresh_modules();
+    struct ss_rec_stack rec = {id, n};
+    ss__writer_record(&wd.out, SS_REC_STACK, &rec, sizeof rec, f, n * sizeof *f);
+    return id;
+}
+
+static void forget_stacks(void)
+{
+    free(wd.stacks.table);
+    free(wd.stacks.frames);
+    memset(&wd.stacks, 0, sizeof wd.stacks);
+}
+
+/* ---- threads ---------------------------------------------------------------------------- */
+
+/* The end of the stack mapping that holds an address known to be on the thread's stack. */
+static uintptr_t stack_end_of(uintptr_t sp)
+{
+    static char maps[1 << 20];
+    ssize_t len = read_file("/proc/self/maps", maps, sizeof maps - 1);
+    if (len <= 0)
+        return 0;
+    maps[len] = '\0';
+    for (char *line = maps; line && *line;) {
+        char *next = strchr(line, '\n');
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && sp >= lo && sp < hi)
+            return hi;
+        line = next ? next + 1 : NULL;
+    }
+    return 0;
+}
+
+static void read_thread_name(pid_t tid, char name[16])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    ssize_t n = read_file(path, name, 15);
+    if (n < 0)
+        n = 0;
+    while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\0'))
+        n--;
+    name[n] = '\0';
+}
+
+static void emit_thread(struct ss_slot *s, struct slot_view *v)
+{
+    struct ss_rec_thread rec = {(uint32_t)v->tid, SS_THREAD_LOOP, s->first_wait_ns};
+    ss__writer_record(&wd.out, SS_REC_THREAD, &rec, sizeof rec, v->name, strlen(v->name));
+}
+
+static void announce_thread(struct ss_slot *s, struct slot_view *v, pid_t tid)
+{
+    memset(v, 0, sizeof *v);
+    v->tid = tid;
+    read_thread_name(tid, v->name);
+    atomic_store_explicit(&s->stack_hi, stack_end_of(s->sp_hint), memory_order_release);
+    emit_thread(s, v);
+}
+
+static void write_histogram(struct ss_slot *s, struct slot_view *v)
+{
+    uint64_t iterations = atomic_load_explicit(&s->iterations, memory_order_relaxed);
+    if (iterations == v->hist_iterations)
+        return;
+    v->hist_iterations = iterations;
+    uint64_t buckets[SS_HIST_BUCKETS];
+    for (unsigned b = 0; b < SS_HIST_BUCKETS; b++)
+        buckets[b] = atomic_load_explicit(&s->hist[b], memory_order_relaxed);
+    struct ss_rec_histogram rec = {
+        (uint32_t)v->tid, SS_HIST_BUCKETS, iterations,
+        atomic_load_explicit(&s->busy_total_ns, memory_order_relaxed),
+        atomic_load_explicit(&s->busy_max_ns, memory_order_relaxed),
+    };
+    ss__writer_record(&wd.out, SS_REC_HISTOGRAM, &rec, sizeof rec, buckets, sizeof buckets);
+}
+
+static void write_drops(void)
+{
+    struct ss_rec_drops d = {0, wd.samples_failed, wd.samples_timed_out, wd.out.unwritten};
+    for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++) {
+        d.events += atomic_load_explicit(&ss__slots[i].ended_dropped, memory_order_relaxed);
+        d.samples_failed += atomic_load_explicit(&ss__slots[i].snaps_dropped, memory_order_relaxed);
+    }
+    uint64_t sum = d.events + d.samples_failed + d.samples_timed_out + d.records_unwritten;
+    if (sum == wd.drops_written_sum)
+        return;
+    wd.drops_written_sum = sum;
+    ss__writer_record(&wd.out, SS_REC_DROPS, &d, sizeof d, NULL, 0);
+}
+
+/* ---- stalls and samples ----------------------------------------------------------------- */
+
+static void drain_ended(struct ss_slot *s, struct slot_view *v)
+{
+    uint32_t tail = atomic_load_explicit(&s->ended_tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&s->ended_head, memory_order_acquire);
+    for (; tail != head; tail++) {
+        struct ss_stall_end e = s->ended[tail % SS_STALL_RING];
+        struct ss_rec_stall_end rec = {(uint32_t)v->tid, 0, e.start_ns, e.start_ns, e.duration_ns};
+        ss__writer_record(&wd.out, SS_REC_STALL_END, &rec, sizeof rec, NULL, 0);
+        if (v->stall == e.start_ns)
+            v->stall = 0;
+    }
+    atomic_store_explicit(&s->ended_tail, tail, memory_order_release);
+}
+
+static void announce_stall(struct slot_view *v, uint64_t iteration)
+{
+    v->stall = iteration;
+    struct ss_rec_stall_begin rec = {(uint32_t)v->tid, 0, iteration, iteration};
+    ss__writer_record(&wd.out, SS_REC_STALL_BEGIN, &rec, sizeof rec, NULL, 0);
+}
+
+/* Unwinds a READY snapshot into a SAMPLE record and frees the snapshot for the next one. */
+static void consume_snapshot(struct ss_slot *s, struct slot_view *v)
+{
+    struct ss_snapshot *snap = &s->snap;
+    if (snap->thread_state == SS_STATE_WAITING || snap->iteration == 0) {
+        atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
+        return;
+    }
+    if (v->stall != snap->iteration)
+        announce_stall(v, snap->iteration);
+    uint64_t frames[SS_TRACE_MAX_FRAMES];
+    uint64_t t0 = ss__now();
+    unsigned n = snap->stack_len ? ss__unwind(snap, frames, SS_TRACE_MAX_FRAMES) : 0;
+    uint32_t capture_ns = (uint32_t)(ss__now() - t0);
+    uint32_t stack = n ? intern_stack(frames, n) : 0;
+    if (!stack)
+        wd.samples_failed++;
+    struct ss_rec_sample rec = {
+        (uint32_t)v->tid, stack, snap->iteration, snap->taken_ns - snap->iteration, capture_ns,
+        (uint16_t)n, snap->source, snap->call_ns,
+    };
+    const char *call = snap->call ? snap->call : "";
+    atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
+    ss__writer_record(&wd.out, SS_REC_SAMPLE, &rec, sizeof rec, call, strlen(call));
+}
+
+static void pause_briefly(void)
+{
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+}
+
+/* Signals the thread and waits for its handler to fill the snapshot. */
+static void sample_thread(struct ss_slot *s, struct slot_view *v)
+{
+    int expected = SS_SNAP_FREE;
+    if (!atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_REQUESTED))
+        return;
+    if (syscall(SYS_tgkill, ss__pid, v->tid, ss__opts.signal) != 0) {
+        atomic_store(&s->snap_state, SS_SNAP_FREE);
+        return;
+    }
+    uint64_t deadline = ss__now() + ss__opts.sample_timeout_ns;
+    for (;;) {
+        int state = atomic_load_explicit(&s->snap_state, memory_order_acquire);
+        if (state == SS_SNAP_READY) {
+            consume_snapshot(s, v);
+            return;
+        }
+        expected = SS_SNAP_REQUESTED;
+        if (ss__now() >= deadline &&
+            atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_FREE)) {
+            wd.samples_timed_out++;
+            return;
+        }
+        pause_briefly();
+    }
+}
+
+/* Looks at one slot; returns the next time it needs attention. */
+static uint64_t visit(struct ss_slot *s, struct slot_view *v, uint64_t now, int final)
+{
+    pid_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (owner <= 0)
+        return UINT64_MAX;
+    if (v->tid != owner)
+        announce_thread(s, v, owner);
+    /* A call's snapshot belongs to a stall that may have ended since: take it first. */
+    if (atomic_load_explicit(&s->snap_state, memory_order_acquire) == SS_SNAP_READY)
+        consume_snapshot(s, v);
+    drain_ended(s, v);
+    if (atomic_load_explicit(&s->exited, memory_order_acquire)) {
+        write_histogram(s, v);
+        struct ss_rec_thread_exit rec = {(uint32_t)v->tid, 0, now};
+        ss__writer_record(&wd.out, SS_REC_THREAD_EXIT, &rec, sizeof rec, NULL, 0);
+        memset(v, 0, sizeof *v);
+        atomic_store_explicit(&s->exited, 0, memory_order_relaxed);
+        atomic_store_explicit(&s->owner, 0, memory_order_release);
+        return UINT64_MAX;
+    }
+    int state = atomic_load_explicit(&s->state, memory_order_acquire);
+    uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+    if (state == SS_STATE_WAITING || iteration == 0 || iteration > now)
+        return now + ss__opts.threshold_ns;
+    uint64_t stall_at = iteration + ss__opts.threshold_ns;
+    if (now < stall_at)
+        return stall_at;
+    if (final) {
+        /* The process is exiting inside this iteration: close the stall where it stands. */
+        struct ss_rec_stall_end rec = {(uint32_t)v->tid, 0, iteration, iteration, now - iteration};
+        if (v->stall != iteration)
+            announce_stall(v, iteration);
+        ss__writer_record(&wd.out, SS_REC_STALL_END, &rec, sizeof rec, NULL, 0);
+        return UINT64_MAX;
+    }
+    if (v->stall != iteration) {
+        announce_stall(v, iteration);
+        v->next_sample_ns = now;
+    }
+    if (now >= v->next_sample_ns) {
+        if (state == SS_STATE_BUSY && wd.have_unwinder && atomic_load(&ss__sampling))
+            sample_thread(s, v);
+        v->next_sample_ns = now + ss__opts.interval_ns;
+    }
+    return v->next_sample_ns;
+}
+
+static void write_process(void)
+{
+    static char cmd[8192];
+    char exe[4096];
+    ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe);
+    ssize_t cmd_len = read_file("/proc/self/cmdline", cmd, sizeof cmd);
+    struct timespec real;
+    clock_gettime(CLOCK_REALTIME, &real);
+    uint64_t mono = ss__now();
+    struct ss_rec_process p = {
+        (uint32_t)ss__pid, (uint32_t)getppid(), mono,
+        (uint64_t)real.tv_sec * 1000000000ull + (uint64_t)real.tv_nsec, ss__opts.threshold_ns,
+        ss__opts.interval_ns, (uint32_t)(exe_len > 0 ? exe_len : 0),
+        (uint32_t)(cmd_len > 0 ? cmd_len : 0),
+    };
+    ss__writer_record2(&wd.out, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
+}
+
+static void periodic(uint64_t now)
+{
+    for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++) {
+        struct ss_slot *s = &ss__slots[i];
+        struct slot_view *v = &wd.views[i];
+        if (v->tid == 0 || atomic_load_explicit(&s->owner, memory_order_acquire) != v->tid)
+            continue;
+        write_histogram(s, v);
+        char name[16];
+        read_thread_name(v->tid, name);
+        if (strcmp(name, v->name) != 0) {
+            memcpy(v->name, name, sizeof name);
+            emit_thread(s, v);
+        }
+    }
+    write_drops();
+    wd.next_flush_ns = now + ss__opts.flush_ns;
+}
+
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    char why[512];
+    prctl(PR_SET_NAME, "stallscope", 0, 0, 0);
+    if (ss__writer_open(&wd.out, ss__opts.output, ss__pid, why, sizeof why) < 0) {
+        ss__disable(why);
+        futex_wake(&done_word);
+        return NULL;
+    }
+    write_process();
+    if (ss__opts.stacks) {
+        if (ss__unwind_init(why, sizeof why) == 0) {
+            wd.have_unwinder = 1;
+            ss__install_signal_handler();
+            if (!atomic_load(&ss__sampling))
+                note("sampling signal in use by the program: stalls have no signal samples");
+        } else {
+            ss__warn("stacks are off: ", why);
+            note(why);
+        }
+    }
+    refresh_modules();
+    ss__writer_flush(&wd.out);
+    wd.next_flush_ns = ss__now() + ss__opts.flush_ns;
+    for (;;) {
+        uint32_t seen = atomic_load(&wake_word);
+        int final = atomic_load(&exit_requested);
+        uint64_t now = ss__now();
+        uint64_t next = wd.next_flush_ns;
+        for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++) {
+            uint64_t t = visit(&ss__slots[i], &wd.views[i], now, final);
+            if (t < next)
+                next = t;
+        }
+        if (final || now >= wd.next_flush_ns)
+            periodic(now);
+        if (final) {
+            struct ss_rec_end end = {ss__now()};
+            ss__writer_record(&wd.out, SS_REC_END, &end, sizeof end, NULL, 0);
+            ss__writer_close(&wd.out);
+            futex_wake(&done_word);
+            return NULL;
+        }
+        ss__writer_flush(&wd.out);
+        struct timespec until = to_timespec(next);
+        futex_wait(&wake_word, seen, &until);
+    }
+}
+
+int ss__watchdog_start(void)
+{
+    sigset_t all, old;
+    pthread_attr_t attr;
+    sigfillset(&all);
+    if (pthread_attr_init(&attr) != 0)
+        return -1;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* The watchdog must never receive the host's signals. */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&watchdog_thread, &attr, watchdog_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return rc == 0 ? 0 : -1;
+}
+
+void ss__watchdog_after_fork(void)
+{
+    ss__writer_forget(&wd.out);
+    forget_stacks();
+    memset(wd.views, 0, sizeof wd.views);
+    wd.loader_generation = 0;
+    wd.samples_failed = wd.samples_timed_out = wd.drops_written_sum = 0;
+    atomic_store(&exit_requested, 0);
+    atomic_store(&done_word, 0);
+}
+
+void ss__watchdog_finish(void)
+{
+    uint32_t seen = atomic_load(&done_word);
+    atomic_store(&exit_requested, 1);
+    futex_wake(&wake_word);
+    /* Bounded: a process must be able to exit even if the watchdog is stuck. */
+    uint64_t deadline = ss__now() + 500000000ull;
+    struct timespec until = to_timespec(deadline);
+    while (atomic_load(&done_word) == seen && ss__now() < deadline)
+        futex_wait(&done_word, seen, &until);
+}

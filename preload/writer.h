@@ -1,0 +1,33 @@
+/* writer: the trace file of this process, written only by the watchdog thread. Records are
+ * buffered in memory and written with write(2) at each flush; what the file system refuses is
+ * counted, never silently lost. */
+#ifndef SS_WRITER_H
+#define SS_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ss_writer {
+    int fd;
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t pending;     /* records in buf */
+    uint64_t unwritten;   /* records lost to write errors or memory shortage */
+    int warned;
+};
+
+/* Creates DIR (mode 0700) if missing and a new trace file in it for this pid; writes the file
+ * header. On failure returns -1 with a message in why. */
+int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size);
+void ss__writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
+                       const void *tail, size_t tail_len);
+/* Like ss__writer_record with two tails, for records carrying two strings. */
+void ss__writer_record2(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
+                        const void *a, size_t a_len, const void *b, size_t b_len);
+void ss__writer_flush(struct ss_writer *w);
+/* Releases everything without writing: used in a fork child for the parent's writer. */
+void ss__writer_forget(struct ss_writer *w);
+void ss__writer_close(struct ss_writer *w);
+
+#endif

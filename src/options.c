@@ -1,0 +1,212 @@
+#include "options.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+void ss_options_defaults(struct ss_options *o)
+{
+    o->threshold_ns = 50ull * 1000 * 1000;
+    o->interval_ns = 10ull * 1000 * 1000;
+    o->flush_ns = 1000ull * 1000 * 1000;
+    o->sample_timeout_ns = 200ull * 1000 * 1000;
+    o->signal = 38;
+    o->stacks = 1;
+    o->enabled = 1;
+    memcpy(o->output, SS_DEFAULT_OUTPUT, sizeof SS_DEFAULT_OUTPUT);
+}
+
+static int parse_uint(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (len == 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int ss_parse_duration(const char *s, size_t len, uint64_t *ns)
+{
+    static const struct { const char *name; uint64_t ns; } units[] = {
+        {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000ull}, {"m", 60000000000ull},
+    };
+    size_t digits = 0, frac_digits = 0;
+    while (digits < len && s[digits] >= '0' && s[digits] <= '9')
+        digits++;
+    size_t num_end = digits;
+    if (num_end < len && s[num_end] == '.') {
+        num_end++;
+        while (num_end < len && s[num_end] >= '0' && s[num_end] <= '9') {
+            num_end++;
+            frac_digits++;
+        }
+        if (frac_digits == 0 || frac_digits > 9)
+            return -1;
+    }
+    uint64_t whole, frac = 0, scale = 1000000;
+    if (parse_uint(s, digits, &whole) < 0)
+        return -1;
+    if (frac_digits && parse_uint(s + digits + 1, frac_digits, &frac) < 0)
+        return -1;
+    const char *unit = s + num_end;
+    size_t unit_len = len - num_end;
+    if (unit_len > 0) {
+        size_t i;
+        for (i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (strlen(units[i].name) == unit_len && memcmp(units[i].name, unit, unit_len) == 0)
+                break;
+        if (i == sizeof units / sizeof units[0])
+            return -1;
+        scale = units[i].ns;
+    }
+    if (whole > UINT64_MAX / scale)
+        return -1;
+    uint64_t frac_ns = 0;
+    if (frac_digits) {
+        uint64_t div = 1;
+        for (size_t i = 0; i < frac_digits; i++)
+            div *= 10;
+        frac_ns = (uint64_t)((__uint128_t)frac * scale / div);
+    }
+    if (whole * scale > UINT64_MAX - frac_ns)
+        return -1;
+    *ns = whole * scale + frac_ns;
+    return 0;
+}
+
+void ss_format_duration(uint64_t ns, char *buf, size_t size)
+{
+    static const struct { const char *name; uint64_t ns; } units[] = {
+        {"s", 1000000000ull}, {"ms", 1000000}, {"us", 1000},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (ns >= units[i].ns) {
+            uint64_t whole = ns / units[i].ns, rest = ns % units[i].ns;
+            if (rest == 0)
+                snprintf(buf, size, "%llu%s", (unsigned long long)whole, units[i].name);
+            else
+                snprintf(buf, size, "%.*f%s", whole >= 100 ? 0 : whole >= 10 ? 1 : 2,
+                         (double)ns / (double)units[i].ns, units[i].name);
+            return;
+        }
+    }
+    snprintf(buf, size, "%lluns", (unsigned long long)ns);
+}
+
+static int parse_bool(const char *v, size_t len, int *out)
+{
+    if ((len == 1 && v[0] == '1') || (len == 4 && memcmp(v, "true", 4) == 0) ||
+        (len == 3 && memcmp(v, "yes", 3) == 0))
+        *out = 1;
+    else if ((len == 1 && v[0] == '0') || (len == 5 && memcmp(v, "false", 5) == 0) ||
+             (len == 2 && memcmp(v, "no", 2) == 0))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int key_is(const char *key, size_t len, const char *name)
+{
+    return strlen(name) == len && memcmp(key, name, len) == 0;
+}
+
+/* Returns 0 when applied, -1 for a bad value, -2 for an unknown key. */
+static int apply(struct ss_options *o, const char *key, size_t klen, const char *v, size_t vlen)
+{
+    uint64_t n;
+    if (key_is(key, klen, "threshold") || key_is(key, klen, "interval") ||
+        key_is(key, klen, "flush") || key_is(key, klen, "sample_timeout")) {
+        if (ss_parse_duration(v, vlen, &n) < 0 || n == 0)
+            return -1;
+        if (key_is(key, klen, "threshold"))
+            o->threshold_ns = n;
+        else if (key_is(key, klen, "interval"))
+            o->interval_ns = n;
+        else if (key_is(key, klen, "flush"))
+            o->flush_ns = n;
+        else
+            o->sample_timeout_ns = n;
+        return 0;
+    }
+    if (key_is(key, klen, "signal")) {
+        if (parse_uint(v, vlen, &n) < 0 || n < 1 || n > 64 || n == SIGKILL || n == SIGSTOP)
+            return -1;
+        o->signal = (int)n;
+        return 0;
+    }
+    if (key_is(key, klen, "stacks"))
+        return parse_bool(v, vlen, &o->stacks);
+    if (key_is(key, klen, "enabled"))
+        return parse_bool(v, vlen, &o->enabled);
+    if (key_is(key, klen, "output")) {
+        if (vlen == 0 || vlen >= sizeof o->output)
+            return -1;
+        memcpy(o->output, v, vlen);
+        o->output[vlen] = '\0';
+        return 0;
+    }
+    return -2;
+}
+
+static int is_separator(char c)
+{
+    return c == ':' || c == ',';
+}
+
+int ss_options_parse(const char *s, struct ss_options *o, ss_option_problem_fn problem, void *ctx)
+{
+    int problems = 0;
+    size_t i = 0, n = strlen(s);
+    while (i < n) {
+        if (is_separator(s[i]) || s[i] == ' ') {
+            i++;
+            continue;
+        }
+        size_t key = i;
+        while (i < n && s[i] != '=' && !is_separator(s[i]))
+            i++;
+        size_t klen = i - key;
+        if (i >= n || s[i] != '=') {
+            problem(ctx, "expected key=value", s + key, klen);
+            problems++;
+            continue;
+        }
+        i++;
+        size_t val, vlen;
+        if (i < n && (s[i] == '\'' || s[i] == '"')) {
+            char quote = s[i++];
+            val = i;
+            while (i < n && s[i] != quote)
+                i++;
+            vlen = i - val;
+            if (i >= n) {
+                problem(ctx, "unterminated quote in value of", s + key, klen);
+                problems++;
+                break;
+            }
+            i++;
+        } else {
+            val = i;
+            while (i < n && !is_separator(s[i]))
+                i++;
+            vlen = i - val;
+        }
+        int rc = apply(o, s + key, klen, s + val, vlen);
+        if (rc == -2) {
+            problem(ctx, "unknown option", s + key, klen);
+            problems++;
+        } else if (rc < 0) {
+            problem(ctx, "bad value for option", s + key, klen);
+            problems++;
+        }
+    }
+    return problems;
+}

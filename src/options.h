@@ -1,0 +1,42 @@
+/* options: parses STALLSCOPE_OPTIONS ("threshold=50ms:interval=10ms:output=DIR") and duration
+ * strings. Shared by the shim and the CLI, so it never allocates and never prints: problems are
+ * handed to a caller-supplied callback. */
+#ifndef SS_OPTIONS_H
+#define SS_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SS_OPTIONS_ENV "STALLSCOPE_OPTIONS"
+#define SS_DEFAULT_OUTPUT "stallscope.run"
+#define SS_OUTPUT_MAX 1024
+
+struct ss_options {
+    uint64_t threshold_ns;      /* an iteration this busy is a stall */
+    uint64_t interval_ns;       /* time between samples while a stall lasts */
+    uint64_t flush_ns;          /* how often busy-time histograms are written */
+    uint64_t sample_timeout_ns; /* a stack capture not done by then is abandoned */
+    int signal;                 /* signal used to sample loop threads */
+    int stacks;                 /* 0 turns stack capture off */
+    int enabled;                /* 0 turns the shim off entirely */
+    char output[SS_OUTPUT_MAX]; /* run directory */
+};
+
+/* Called once per problem; `key` points into the parsed string, `key_len` long. */
+typedef void (*ss_option_problem_fn)(void *ctx, const char *what, const char *key, size_t key_len);
+
+void ss_options_defaults(struct ss_options *o);
+
+/* Applies "key=value" pairs separated by ':' or ','. A value may be quoted with ' or " to
+ * contain separators. Unknown keys and bad values are reported through `problem` and skipped
+ * (the defaults stay); returns the number of problems. */
+int ss_options_parse(const char *s, struct ss_options *o, ss_option_problem_fn problem, void *ctx);
+
+/* "50ms", "1.5s", "200us", "100000ns", "2m"; a bare number means milliseconds.
+ * Returns 0, or -1 for anything else (empty, negative, overflow, unknown unit). */
+int ss_parse_duration(const char *s, size_t len, uint64_t *ns);
+
+/* Formats a duration the way ss_parse_duration reads it back ("50ms", "1.5s", "250us"). */
+void ss_format_duration(uint64_t ns, char *buf, size_t size);
+
+#endif

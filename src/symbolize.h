@@ -1,0 +1,78 @@
+/* Offline symbolization: turns raw instruction pointers recorded from a traced
+ * process into function name + offset, using the module map captured at run
+ * time, perf JIT maps, and the ELF symbol tables of the modules on disk. */
+#ifndef SS_SYMBOLIZE_H
+#define SS_SYMBOLIZE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+enum ss_frame_kind {
+    SS_FRAME_NATIVE,
+    SS_FRAME_JIT,
+    SS_FRAME_INTERPRETER,
+    SS_FRAME_KERNEL,
+    SS_FRAME_UNKNOWN,
+};
+
+/* "native", "jit", "interpreter", "kernel", "unknown" (also for out-of-range values). */
+const char *ss_frame_kind_name(enum ss_frame_kind k);
+
+struct ss_frame_info {
+    /* Demangled function name (JIT names verbatim), or NULL when unresolved.
+     * Native names live until the ELF cache is freed, JIT names until the
+     * symbolizer is freed. */
+    const char *symbol;
+    /* addr - symbol start, or addr - module bias (the file vaddr) when
+     * unresolved inside a module, or addr when in no module at all. */
+    uint64_t offset;
+    /* Full path of the module containing addr, or NULL when in no known
+     * module; lives until the symbolizer is freed. */
+    const char *module;
+    enum ss_frame_kind kind;
+};
+
+/* One per traced process: its module map and JIT map. Not thread-safe. */
+struct ss_symbolizer;
+/* Loaded ELF symbol tables keyed by path, shared by any number of symbolizers;
+ * must outlive them. Not thread-safe. */
+struct ss_elf_cache;
+
+struct ss_elf_cache *ss_elf_cache_new(void);
+void ss_elf_cache_free(struct ss_elf_cache *c);
+
+struct ss_symbolizer *ss_symbolizer_new(struct ss_elf_cache *cache);
+void ss_symbolizer_free(struct ss_symbolizer *s);
+
+/* A module as recorded at run time: path, load bias (runtime addr = file vaddr
+ * + bias), the executable address range [lo, hi) it occupies, and its GNU
+ * build-id (may be empty). Modules may be added in any order. Re-adding the
+ * same path, bias and range is a no-op; a further range with the same path and
+ * bias (a module with several executable segments) is recorded as well.
+ * The file itself is only read when an address in it is first looked up.
+ * Returns 0 or -errno (-EINVAL for a NULL path or an empty range). */
+int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t bias,
+                             uint64_t lo, uint64_t hi, const uint8_t *build_id,
+                             size_t build_id_len);
+
+/* A perf JIT map: lines "START SIZE NAME", START and SIZE in hex (with or
+ * without 0x), NAME the rest of the line (may contain spaces). Later entries,
+ * including those from later calls, win over earlier ones for overlapping
+ * ranges (V8 reuses code space). Malformed, empty-range and overlong lines are
+ * skipped. Returns 0 or -errno (-ENOENT for a missing file). */
+int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path);
+
+/* Resolve one lookup address (callers already subtracted 1 from return
+ * addresses). Always fills out; returns 0 when a symbol was found, 1 when not
+ * (out->symbol NULL). Order: JIT map first (kind jit), then the module
+ * containing addr: ELF .symtab (also from /usr/lib/debug/.build-id), else
+ * .dynsym (kind native); an address in no module and no JIT entry gives kind
+ * unknown, module NULL, offset = addr. */
+int ss_symbolize(struct ss_symbolizer *s, uint64_t addr, struct ss_frame_info *out);
+
+/* 1 when the module containing addr was recorded with a build-id that does not
+ * match the file on disk now (rebuilt or missing since recording): such
+ * modules are never symbolized, only module + offset. 0 otherwise. */
+int ss_symbolizer_module_mismatch(struct ss_symbolizer *s, uint64_t addr);
+
+#endif

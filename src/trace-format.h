@@ -1,0 +1,117 @@
+/* trace-format: the on-disk layout of a stallscope trace, shared by the shim that writes it
+ * and the reader that parses it. docs/trace-format.md is the prose version of this file; keep
+ * the two in step and bump SS_TRACE_VERSION on any incompatible change. */
+#ifndef SS_TRACE_FORMAT_H
+#define SS_TRACE_FORMAT_H
+
+#include <stdint.h>
+
+#define SS_TRACE_MAGIC "STLSCOPE"
+#define SS_TRACE_MAGIC_LEN 8
+#define SS_TRACE_VERSION 1u
+#define SS_TRACE_HEADER_SIZE 16u  /* magic, u32 version, u32 header size */
+#define SS_TRACE_RECORD_HEADER 8u /* u16 tag, u16 reserved, u32 payload size */
+#define SS_TRACE_MAX_PAYLOAD (1u << 20)
+#define SS_TRACE_MAX_FRAMES 256u
+#define SS_TRACE_FILE_PREFIX "stallscope-"
+#define SS_TRACE_FILE_SUFFIX ".trace"
+
+/* Busy-time histogram: bucket 0 holds iterations under 1024 ns, bucket k (k >= 1) those in
+ * [2^(k+9), 2^(k+10)) ns; the last bucket is open-ended (about 2.2 s and more). */
+#define SS_HIST_BUCKETS 32u
+
+static inline unsigned ss_hist_bucket(uint64_t ns)
+{
+    uint64_t us = ns >> 10;
+    if (us == 0)
+        return 0;
+    unsigned k = 64u - (unsigned)__builtin_clzll(us);
+    return k < SS_HIST_BUCKETS ? k : SS_HIST_BUCKETS - 1;
+}
+
+/* Lower bound in ns of bucket k. */
+static inline uint64_t ss_hist_bucket_floor(unsigned k)
+{
+    return k == 0 ? 0 : (uint64_t)1 << (k + 9);
+}
+
+/* Record tags. Every record is: u16 tag, u16 reserved (0), u32 payload size, payload. The
+ * payload starts with the fixed part below and may carry a variable tail. Integers are
+ * little-endian and unaligned; strings are raw bytes of a given length, not NUL-terminated.
+ * A reader skips records whose tag it does not know. */
+enum ss_record_tag {
+    SS_REC_PROCESS = 1,      /* ss_rec_process + exe bytes + cmdline bytes (args NUL-separated) */
+    SS_REC_MODULE = 2,       /* ss_rec_module + build-id bytes + path bytes */
+    SS_REC_THREAD = 3,       /* ss_rec_thread + name bytes */
+    SS_REC_STACK = 4,        /* ss_rec_stack + u64 addr[nframes], innermost first */
+    SS_REC_STALL_BEGIN = 5,  /* ss_rec_stall_begin */
+    SS_REC_SAMPLE = 6,       /* ss_rec_sample + call name bytes (SS_SAMPLE_CALL only) */
+    SS_REC_STALL_END = 7,    /* ss_rec_stall_end */
+    SS_REC_HISTOGRAM = 8,    /* ss_rec_histogram + u64 bucket[nbuckets]; cumulative, latest wins */
+    SS_REC_DROPS = 9,        /* ss_rec_drops; cumulative, latest wins */
+    SS_REC_THREAD_EXIT = 10, /* ss_rec_thread_exit */
+    SS_REC_END = 11,         /* ss_rec_end: the process exited through exit() */
+    SS_REC_NOTE = 12,        /* text: a condition the shim met (degraded, disabled, ...) */
+};
+
+#define SS_PACKED __attribute__((packed))
+
+struct ss_rec_header { uint16_t tag, reserved; uint32_t size; } SS_PACKED;
+
+struct ss_rec_process {
+    uint32_t pid, ppid;
+    uint64_t start_mono_ns, start_real_ns;
+    uint64_t threshold_ns, interval_ns;
+    uint32_t exe_len, cmd_len;
+} SS_PACKED;
+
+/* Addresses in [lo, hi) belong to the module; file vaddr = address - bias. */
+struct ss_rec_module {
+    uint64_t bias, lo, hi;
+    uint16_t build_id_len, path_len;
+} SS_PACKED;
+
+struct ss_rec_thread { uint32_t tid, flags; uint64_t first_wait_ns; } SS_PACKED;
+
+struct ss_rec_stack { uint32_t stack_id, nframes; } SS_PACKED;
+
+/* stall_id is the iteration's start time, unique per thread. */
+struct ss_rec_stall_begin { uint32_t tid, reserved; uint64_t stall_id, start_ns; } SS_PACKED;
+
+struct ss_rec_sample {
+    uint32_t tid, stack_id;  /* stack_id 0: the capture failed, no stack */
+    uint64_t stall_id, offset_ns;
+    uint32_t capture_ns;     /* time spent unwinding this sample */
+    uint16_t nframes, source;
+    uint64_t call_ns;        /* SS_SAMPLE_CALL: how long the interposed call took */
+} SS_PACKED;
+
+struct ss_rec_stall_end {
+    uint32_t tid, reserved;
+    uint64_t stall_id, start_ns, duration_ns;
+} SS_PACKED;
+
+struct ss_rec_histogram {
+    uint32_t tid, nbuckets;
+    uint64_t iterations, busy_total_ns, busy_max_ns;
+} SS_PACKED;
+
+struct ss_rec_drops {
+    uint64_t events;            /* stall ends lost to a full ring */
+    uint64_t samples_failed;    /* captures that produced no stack */
+    uint64_t samples_timed_out; /* signals the thread did not answer in time */
+    uint64_t records_unwritten; /* records the file system did not take */
+} SS_PACKED;
+
+struct ss_rec_thread_exit { uint32_t tid, reserved; uint64_t ns; } SS_PACKED;
+
+struct ss_rec_end { uint64_t mono_ns; } SS_PACKED;
+
+#define SS_THREAD_LOOP 1u
+
+enum ss_sample_source {
+    SS_SAMPLE_SIGNAL = 0,   /* taken by the watchdog's signal while the iteration ran */
+    SS_SAMPLE_CALL = 1,     /* taken when an interposed call returned inside a stall */
+};
+
+#endif
