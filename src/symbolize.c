@@ -1,5 +1,5 @@
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* qsort_r */
+#define _GNU_SOURCE /* qsort_r */
 #endif
 #include "symbolize.h"
 
@@ -25,8 +25,8 @@
  * garbage so a hostile file cannot make one line grow memory without bound. */
 #define PERF_MAP_LINE_MAX 8192
 
-/* Build-ids are 16 or 20 bytes in practice; longer ones cannot have a
- * /usr/lib/debug/.build-id file that fits a sane path. */
+/* Build-ids are 16 or 20 bytes in practice; the cap keeps the hex form of
+ * any accepted one within a fixed buffer. */
 #define DEBUG_BUILD_ID_MAX 64
 
 /* Provided by libstdc++; declared here so this file stays plain C. */
@@ -35,9 +35,9 @@ char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 struct sym {
     uint64_t addr;
     uint64_t size;
-    size_t name_off;   /* into elf_entry.names, which may move while loading */
-    char *demangled;   /* filled on first use: most symbols are never hit */
-    uint8_t rank;      /* lower wins among aliases at one address */
+    size_t name_off; /* into elf_entry.names, which may move while loading */
+    char *demangled; /* filled on first use: most symbols are never hit */
+    uint8_t rank;    /* lower wins among aliases at one address */
     bool demangle_tried;
 };
 
@@ -46,13 +46,13 @@ struct elf_entry {
     bool loaded;
     uint8_t *build_id;
     size_t build_id_len;
-    struct sym *syms;  /* sorted by addr, one per address */
+    struct sym *syms; /* sorted by addr, one per address */
     size_t nsyms;
     char *names;
 };
 
 struct ss_elf_cache {
-    struct elf_entry **entries;   /* sorted by path */
+    struct elf_entry **entries; /* sorted by path */
     size_t n, cap;
 };
 
@@ -61,20 +61,20 @@ struct module {
     uint64_t bias, lo, hi;
     uint8_t *build_id;
     size_t build_id_len;
-    struct elf_entry *elf;        /* NULL until an address in it is looked up */
+    struct elf_entry *elf; /* NULL until an address in it is looked up */
     bool mismatch;
 };
 
 struct jit_entry {
     uint64_t start, end;
-    uint64_t seq;                 /* insertion order: later entries win */
-    uint64_t maxend;              /* highest end among this and all earlier-sorted entries */
+    uint64_t seq;    /* insertion order: later entries win */
+    uint64_t maxend; /* highest end among this and all earlier-sorted entries */
     char *name;
 };
 
 struct ss_symbolizer {
     struct ss_elf_cache *cache;
-    struct module *mods;          /* sorted by lo */
+    struct module *mods; /* sorted by lo */
     size_t nmods, capmods;
     struct jit_entry *jit;
     size_t njit, capjit;
@@ -127,11 +127,16 @@ static size_t upper_bound(const void *base, size_t n, size_t elem, size_t key_of
 const char *ss_frame_kind_name(enum ss_frame_kind k)
 {
     switch (k) {
-    case SS_FRAME_NATIVE: return "native";
-    case SS_FRAME_JIT: return "jit";
-    case SS_FRAME_INTERPRETER: return "interpreter";
-    case SS_FRAME_KERNEL: return "kernel";
-    case SS_FRAME_UNKNOWN: break;
+    case SS_FRAME_NATIVE:
+        return "native";
+    case SS_FRAME_JIT:
+        return "jit";
+    case SS_FRAME_INTERPRETER:
+        return "interpreter";
+    case SS_FRAME_KERNEL:
+        return "kernel";
+    case SS_FRAME_UNKNOWN:
+        break;
     }
     return "unknown";
 }
@@ -197,7 +202,8 @@ static bool in_exec_section(Elf *e, size_t shndx)
 
 static int builder_add(struct sym_builder *b, const GElf_Sym *st, const char *name, bool dyn)
 {
-    size_t len = strlen(name) + 1;
+    /* "__libc_start_main@@GLIBC_2.34": the version is not part of the function's name. */
+    size_t len = strcspn(name, "@") + 1;
     struct sym *syms = grow(b->syms, &b->cap, b->n + 1, sizeof *b->syms);
     if (!syms)
         return -ENOMEM;
@@ -215,7 +221,8 @@ static int builder_add(struct sym_builder *b, const GElf_Sym *st, const char *na
         .name_off = b->names_len,
         .rank = (uint8_t)((dyn ? 8 : 0) | bind_rank << 1 | (name[0] == '_')),
     };
-    memcpy(b->names + b->names_len, name, len);
+    memcpy(b->names + b->names_len, name, len - 1);
+    b->names[b->names_len + len - 1] = '\0';
     b->names_len += len;
     return 0;
 }
@@ -464,9 +471,8 @@ void ss_symbolizer_free(struct ss_symbolizer *s)
     free(s);
 }
 
-int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t bias,
-                             uint64_t lo, uint64_t hi, const uint8_t *build_id,
-                             size_t build_id_len)
+int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t bias, uint64_t lo,
+                             uint64_t hi, const uint8_t *build_id, size_t build_id_len)
 {
     if (!path || lo >= hi || (build_id_len > 0 && !build_id))
         return -EINVAL;
@@ -482,7 +488,7 @@ int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t
     if (!mods)
         return -ENOMEM;
     s->mods = mods;
-    struct module m = { .bias = bias, .lo = lo, .hi = hi, .build_id_len = build_id_len };
+    struct module m = {.bias = bias, .lo = lo, .hi = hi, .build_id_len = build_id_len};
     m.path = strdup(path);
     if (build_id_len > 0 && (m.build_id = malloc(build_id_len)) != NULL)
         memcpy(m.build_id, build_id, build_id_len);
@@ -515,9 +521,8 @@ static struct elf_entry *module_elf(struct ss_symbolizer *s, struct module *m)
         load_entry(e);
     m->elf = e;
     /* A missing or unreadable file has no build-id, so it mismatches too. */
-    m->mismatch = m->build_id_len > 0 &&
-                  (e->build_id_len != m->build_id_len ||
-                   memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
+    m->mismatch = m->build_id_len > 0 && (e->build_id_len != m->build_id_len ||
+                                          memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
     return e;
 }
 
@@ -575,7 +580,10 @@ int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path)
             break;
         }
         s->jit[s->njit++] = (struct jit_entry){
-            .start = start, .end = start + size, .seq = s->jit_seq++, .name = copy,
+            .start = start,
+            .end = start + size,
+            .seq = s->jit_seq++,
+            .name = copy,
         };
         s->jit_sorted = false;
     }
@@ -613,7 +621,8 @@ static struct jit_entry *find_jit(struct ss_symbolizer *s, uint64_t addr)
         s->jit_sorted = true;
     }
 
-    size_t lo = upper_bound(s->jit, s->njit, sizeof *s->jit, offsetof(struct jit_entry, start), addr);
+    size_t lo =
+        upper_bound(s->jit, s->njit, sizeof *s->jit, offsetof(struct jit_entry, start), addr);
     struct jit_entry *best = NULL;
     for (size_t i = lo; i-- > 0 && s->jit[i].maxend > addr;) {
         if (addr < s->jit[i].end && (!best || s->jit[i].seq > best->seq))

@@ -4,8 +4,8 @@
 #ifndef SS_SYMBOLIZE_H
 #define SS_SYMBOLIZE_H
 
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum ss_frame_kind {
     SS_FRAME_NATIVE,
@@ -51,9 +51,8 @@ void ss_symbolizer_free(struct ss_symbolizer *s);
  * bias (a module with several executable segments) is recorded as well.
  * The file itself is only read when an address in it is first looked up.
  * Returns 0 or -errno (-EINVAL for a NULL path or an empty range). */
-int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t bias,
-                             uint64_t lo, uint64_t hi, const uint8_t *build_id,
-                             size_t build_id_len);
+int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t bias, uint64_t lo,
+                             uint64_t hi, const uint8_t *build_id, size_t build_id_len);
 
 /* A perf JIT map: lines "START SIZE NAME", START and SIZE in hex (with or
  * without 0x), NAME the rest of the line (may contain spaces). Later entries,

@@ -224,7 +224,8 @@ static void expect_unresolved(uint64_t addr, const char *module, uint64_t offset
 static void expect_jit(uint64_t addr, const char *name, uint64_t offset)
 {
     struct ss_frame_info fi;
-    cr_assert_eq(ss_symbolize(sym, addr, &fi), 0, "no JIT symbol at %#llx", (unsigned long long)addr);
+    cr_assert_eq(ss_symbolize(sym, addr, &fi), 0, "no JIT symbol at %#llx",
+                 (unsigned long long)addr);
     cr_assert_str_eq(fi.symbol, name);
     cr_assert_eq(fi.offset, offset);
     cr_assert_eq(fi.kind, SS_FRAME_JIT);
@@ -378,15 +379,16 @@ Test(symbolize, build_id_mismatch)
 Test(symbolize, missing_file)
 {
     const char *path = "/nonexistent/stallscope/libgone.so";
-    const uint8_t bid[] = { 0x12, 0x34, 0x56, 0x78 };
-    cr_assert_eq(ss_symbolizer_add_module(sym, path, LIB_BIAS, LIB_BIAS + 0x1000,
-                                          LIB_BIAS + 0x5000, NULL, 0), 0);
+    const uint8_t bid[] = {0x12, 0x34, 0x56, 0x78};
+    cr_assert_eq(ss_symbolizer_add_module(sym, path, LIB_BIAS, LIB_BIAS + 0x1000, LIB_BIAS + 0x5000,
+                                          NULL, 0),
+                 0);
     expect_unresolved(LIB_BIAS + 0x1234, path, 0x1234);
     cr_assert_eq(ss_symbolizer_module_mismatch(sym, LIB_BIAS + 0x1234), 0);
 
     /* Recorded with a build-id, a vanished file counts as rebuilt. */
-    cr_assert_eq(ss_symbolizer_add_module(sym, path, 0x1000000, 0x1001000, 0x1002000,
-                                          bid, sizeof bid), 0);
+    cr_assert_eq(
+        ss_symbolizer_add_module(sym, path, 0x1000000, 0x1001000, 0x1002000, bid, sizeof bid), 0);
     cr_assert_eq(ss_symbolizer_module_mismatch(sym, 0x1001010), 1);
     expect_unresolved(0x1001010, path, 0x1010);
 }
@@ -449,7 +451,7 @@ Test(symbolize, garbage_files)
     fixture(exe, "symfix");
     size_t len;
     uint8_t *image = slurp(exe, &len);
-    const size_t cuts[] = { 4, 16, 64, 200, 1000, len / 2, len - 100, len - 1 };
+    const size_t cuts[] = {4, 16, 64, 200, 1000, len / 2, len - 100, len - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         write_temp(path, image, cuts[i]);
         probe_hostile(path);
@@ -475,28 +477,26 @@ Test(symbolize, perf_map)
     char path[PATH_MAX];
     size_t n = 0;
 
-    n += (size_t)sprintf(text + n,
-                         "1000 100 LazyCompile:~foo script.js:1\n"
-                         "0x2000 0x80 Builtin: bar\n"
-                         "this is garbage\n"
-                         "zzzz 10 bad\n"
-                         "3000\n"
-                         "3000 10\n"
-                         "\n"
-                         "-3000 10 negative\n"
-                         "4000 0 empty range\n"
-                         "ffffffffffffff00 1000 wraps around\n"
-                         "1050 10 Inner later\n"
-                         "6000 10 ");
+    n += (size_t)sprintf(text + n, "1000 100 LazyCompile:~foo script.js:1\n"
+                                   "0x2000 0x80 Builtin: bar\n"
+                                   "this is garbage\n"
+                                   "zzzz 10 bad\n"
+                                   "3000\n"
+                                   "3000 10\n"
+                                   "\n"
+                                   "-3000 10 negative\n"
+                                   "4000 0 empty range\n"
+                                   "ffffffffffffff00 1000 wraps around\n"
+                                   "1050 10 Inner later\n"
+                                   "6000 10 ");
     memset(text + n, 'x', 30000);
     n += 30000;
-    n += (size_t)sprintf(text + n,
-                         "\n"
-                         "7000 10 after long\n"
-                         "0x1000 0x20 Replaced head\n"
-                         "8000\t10\tTabbed name\n"
-                         "9000 10 crlf\r\n"
-                         "a000 10 no newline at end");
+    n += (size_t)sprintf(text + n, "\n"
+                                   "7000 10 after long\n"
+                                   "0x1000 0x20 Replaced head\n"
+                                   "8000\t10\tTabbed name\n"
+                                   "9000 10 crlf\r\n"
+                                   "a000 10 no newline at end");
     write_temp(path, text, n);
     cr_assert_eq(ss_symbolizer_add_perf_map(sym, path), 0);
     unlink(path);

@@ -1,0 +1,61 @@
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "export.h"
+#include "options.h"
+
+static void usage(FILE *out)
+{
+    char names[256];
+    ss_exporter_names(names, sizeof names);
+    fprintf(out, "usage: stallscope export --format FORMAT [-o FILE] [RUN]\n\n"
+                 "Writes a run (a run directory or one trace file, default " SS_DEFAULT_OUTPUT
+                 ")\nin a machine-readable format to FILE or standard output.\n\n"
+                 "  -f, --format FORMAT   one of: %s\n"
+                 "  -o, --output FILE     write there instead of standard output\n",
+            names);
+}
+
+int ss_cmd_export(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *format = NULL, *output = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return SS_EXIT_USAGE;
+        }
+    }
+    char names[256];
+    ss_exporter_names(names, sizeof names);
+    if (!format)
+        ss_die("export: --format is required (one of: %s)", names);
+    const struct ss_exporter *e = ss_exporter_find(format);
+    if (!e)
+        ss_die("export: unknown format '%s' (one of: %s)", format, names);
+    if (argc - optind > 1)
+        ss_die("export: one run at a time (got %d)", argc - optind);
+    struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT);
+    FILE *out = ss_cli_output(output);
+    e->write(run, out);
+    ss_run_free(run);
+    ss_cli_close_output(out, output);
+    return 0;
+}

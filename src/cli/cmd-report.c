@@ -1,0 +1,62 @@
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "options.h"
+#include "report.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: stallscope report [--top N] [--depth N] [RUN]\n\n"
+                 "Prints, per process and loop thread, busy-time percentiles and the worst\n"
+                 "stalls with the stacks that ran during them. RUN is a run directory or one\n"
+                 "trace file (default: " SS_DEFAULT_OUTPUT ").\n\n"
+                 "  --top N     stalls shown per process (default 5)\n"
+                 "  --depth N   frames shown per stack (default 16)\n");
+}
+
+static size_t count_option(const char *name, const char *value)
+{
+    char *end;
+    unsigned long n = strtoul(value, &end, 10);
+    if (!*value || *end || n == 0 || n > 1000000)
+        ss_die("%s: expected a positive number, got '%s'", name, value);
+    return n;
+}
+
+int ss_cmd_report(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"top", required_argument, NULL, 't'},
+        {"depth", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ss_report_options o;
+    ss_report_defaults(&o);
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            o.top = count_option("--top", optarg);
+            break;
+        case 'd':
+            o.depth = count_option("--depth", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return SS_EXIT_USAGE;
+        }
+    }
+    if (argc - optind > 1)
+        ss_die("report: one run at a time (got %d)", argc - optind);
+    struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT);
+    ss_report_text(run, stdout, &o);
+    ss_run_free(run);
+    ss_cli_close_output(stdout, NULL);
+    return 0;
+}

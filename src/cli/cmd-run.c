@@ -1,0 +1,324 @@
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "frames.h"
+#include "options.h"
+#include "report.h"
+#include "trace-format.h"
+
+#define SHIM_NAME "libstallscope.so"
+/* Names for JavaScript frames: a perf map of JIT code, with interpreted functions given
+ * native frames of their own so they are named too. (--perf-basic-prof, unlike the
+ * functions-only variant, also leaves isolate-*.log files in the working directory.) */
+#define NODE_JIT_FLAGS "--perf-basic-prof-only-functions --interpreted-frames-native-stack"
+
+struct run_options {
+    const char *output;
+    uint64_t threshold_ns, interval_ns;
+    int signal;
+    int stacks, jit_maps, quiet;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: stallscope run [OPTIONS] -- COMMAND [ARGS...]\n\n"
+            "Runs COMMAND with the stallscope shim preloaded into it and every process it\n"
+            "starts, records each stalled event-loop iteration with its stacks, and prints a\n"
+            "summary. Exits with COMMAND's status.\n\n"
+            "  -o, --output DIR      run directory (default " SS_DEFAULT_OUTPUT "; old traces in\n"
+            "                        it are removed first)\n"
+            "  --threshold DURATION  an iteration this busy is a stall (default 50ms)\n"
+            "  --interval DURATION   time between samples during a stall (default 10ms)\n"
+            "  --signal N            signal used to sample loop threads (default 38)\n"
+            "  --no-stacks           record stalls without stacks\n"
+            "  --no-jit-maps         do not ask Node.js for JIT symbol maps\n"
+            "  -q, --quiet           no summary at the end\n");
+}
+
+/* Build tree first (the binary sits next to .libs/), then the installed location. */
+static void find_shim(char *buf, size_t size)
+{
+    const char *env = getenv("STALLSCOPE_SHIM");
+    if (env && *env) {
+        if (access(env, R_OK) != 0)
+            ss_die("STALLSCOPE_SHIM=%s: %s", env, strerror(errno));
+        snprintf(buf, size, "%s", env);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(buf, size, "%s/.libs/" SHIM_NAME, dirname(exe));
+        if (access(buf, R_OK) == 0)
+            return;
+    }
+    snprintf(buf, size, "%s/" SHIM_NAME, SS_PKGLIBDIR);
+    if (access(buf, R_OK) != 0)
+        ss_die("cannot find the shim %s (looked beside the program and in %s); set "
+               "STALLSCOPE_SHIM to its path",
+               SHIM_NAME, SS_PKGLIBDIR);
+}
+
+static int is_run_file(const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(name, SS_TRACE_FILE_PREFIX, strlen(SS_TRACE_FILE_PREFIX)) == 0)
+        return n > strlen(SS_TRACE_FILE_SUFFIX) &&
+               strcmp(name + n - strlen(SS_TRACE_FILE_SUFFIX), SS_TRACE_FILE_SUFFIX) == 0;
+    return strncmp(name, "perf-", 5) == 0 && n > 4 && strcmp(name + n - 4, ".map") == 0;
+}
+
+/* Creates the run directory, or empties it of an earlier run's files (and nothing else). */
+static void prepare_output(const char *dir)
+{
+    if (mkdir(dir, 0700) == 0)
+        return;
+    if (errno != EEXIST)
+        ss_die("cannot create %s: %s", dir, strerror(errno));
+    DIR *d = opendir(dir);
+    if (!d)
+        ss_die("%s: %s", dir, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_run_file(e->d_name))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0)
+            ss_die("cannot remove %s/%s from an earlier run: %s", dir, e->d_name, strerror(errno));
+    }
+    closedir(d);
+}
+
+static void set_environment(const struct run_options *o, const char *shim, const char *dir)
+{
+    char *preload, *options, *node = NULL;
+    const char *old = getenv("LD_PRELOAD");
+    if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "", old && *old ? old : "") < 0)
+        ss_die("out of memory");
+    char quote = strchr(dir, '\'') ? '"' : '\'';
+    if (strchr(dir, quote))
+        ss_die("the output path may not contain both kinds of quote: %s", dir);
+    const char *user = getenv(SS_OPTIONS_ENV);
+    if (asprintf(&options, "%s%sthreshold=%lluns:interval=%lluns:signal=%d:stacks=%d:output=%c%s%c",
+                 user && *user ? user : "", user && *user ? ":" : "",
+                 (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns,
+                 o->signal, o->stacks, quote, dir, quote) < 0)
+        ss_die("out of memory");
+    if (o->jit_maps) {
+        const char *n = getenv("NODE_OPTIONS");
+        if (asprintf(&node, "%s%s" NODE_JIT_FLAGS, n && *n ? n : "", n && *n ? " " : "") < 0)
+            ss_die("out of memory");
+        setenv("NODE_OPTIONS", node, 1);
+    }
+    setenv("LD_PRELOAD", preload, 1);
+    setenv(SS_OPTIONS_ENV, options, 1);
+    free(preload);
+    free(options);
+    free(node);
+}
+
+static volatile sig_atomic_t child_pid;
+
+static void forward_signal(int sig)
+{
+    if (child_pid > 0)
+        kill((pid_t)child_pid, sig);
+}
+
+static int run_command(char **argv)
+{
+    static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+    struct sigaction sa = {0}, ign = {0}, old_int, old_quit;
+    sa.sa_handler = forward_signal;
+    sigemptyset(&sa.sa_mask);
+    ign.sa_handler = SIG_IGN;
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+        sigaction(forwarded[i], &sa, NULL);
+    /* The terminal delivers ^C and ^\ to the command too; we outlive it to summarise. */
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        ss_die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGQUIT, &old_quit, NULL);
+        execvp(argv[0], argv);
+        fprintf(stderr, "stallscope: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    child_pid = pid;
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            ss_die("waitpid: %s", strerror(errno));
+    }
+    child_pid = 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return;
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    char buf[65536];
+    ssize_t n;
+    while (out >= 0 && (n = read(in, buf, sizeof buf)) > 0) {
+        if (write(out, buf, (size_t)n) != n) {
+            ss_warn("cannot copy %s to %s: %s", from, to, strerror(errno));
+            break;
+        }
+    }
+    if (out >= 0)
+        close(out);
+    close(in);
+}
+
+/* JIT maps live in /tmp and vanish with it; the run keeps its own copy so a later report still
+ * names JavaScript frames. */
+static void keep_jit_maps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        unsigned pid;
+        char tail[64];
+        if (sscanf(e->d_name, SS_TRACE_FILE_PREFIX "%u%63s", &pid, tail) != 2)
+            continue;
+        char from[64], *to;
+        snprintf(from, sizeof from, "/tmp/perf-%u.map", pid);
+        if (asprintf(&to, "%s/perf-%u.map", dir, pid) < 0)
+            continue;
+        if (access(from, R_OK) == 0 && access(to, F_OK) != 0)
+            copy_file(from, to);
+        free(to);
+    }
+    closedir(d);
+}
+
+static void summarise(const char *dir)
+{
+    struct ss_run *run;
+    char err[1024];
+    if (ss_run_load(dir, &run, err, sizeof err) < 0) {
+        fprintf(stderr, "stallscope: no event loop was traced (%s)\n", err);
+        return;
+    }
+    struct ss_run_totals t;
+    ss_run_totals(run, &t);
+    fprintf(stderr, "stallscope: %zu stall%s in %zu process%s (%zu loop thread%s)", t.stalls,
+            t.stalls == 1 ? "" : "s", t.processes, t.processes == 1 ? "" : "es", t.loop_threads,
+            t.loop_threads == 1 ? "" : "s");
+    if (t.worst) {
+        char d[32], where[256] = "";
+        struct ss_stack_count top;
+        ss_format_duration(t.worst->duration_ns, d, sizeof d);
+        ss_process_symbolize(run, (struct ss_process *)t.worst_process);
+        if (ss_stall_stacks(t.worst, &top, 1) > 0) {
+            strcpy(where, " in ");
+            ss_frame_name(&top.stack->frames[0], where + 4, sizeof where - 4);
+        }
+        fprintf(stderr, "; worst %s on thread %u of pid %u%s", d, t.worst->tid,
+                t.worst_process->pid, where);
+    }
+    if (t.dropped)
+        fprintf(stderr, "; %llu events dropped", (unsigned long long)t.dropped);
+    fprintf(stderr, "\nstallscope: details: stallscope report %s\n", dir);
+    ss_run_free(run);
+}
+
+int ss_cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"threshold", required_argument, NULL, 't'},
+        {"interval", required_argument, NULL, 'i'},
+        {"signal", required_argument, NULL, 's'},
+        {"no-stacks", no_argument, NULL, 'S'},
+        {"no-jit-maps", no_argument, NULL, 'J'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ss_options defaults;
+    ss_options_defaults(&defaults);
+    struct run_options o = {SS_DEFAULT_OUTPUT, defaults.threshold_ns, defaults.interval_ns,
+                            defaults.signal, 1, 1, 0};
+    int c;
+    while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            o.output = optarg;
+            break;
+        case 't':
+            o.threshold_ns = ss_cli_duration("--threshold", optarg);
+            break;
+        case 'i':
+            o.interval_ns = ss_cli_duration("--interval", optarg);
+            break;
+        case 's': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < SIGRTMIN || n > SIGRTMAX)
+                ss_die("--signal: expected a real-time signal number from %d to %d, got '%s'",
+                       SIGRTMIN, SIGRTMAX, optarg);
+            o.signal = (int)n;
+            break;
+        }
+        case 'S':
+            o.stacks = 0;
+            break;
+        case 'J':
+            o.jit_maps = 0;
+            break;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return SS_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        ss_die("run: no command given (stallscope run [OPTIONS] -- COMMAND [ARGS...])");
+    if (o.interval_ns > o.threshold_ns)
+        ss_die("--interval (%llu ns) may not exceed --threshold (%llu ns)",
+               (unsigned long long)o.interval_ns, (unsigned long long)o.threshold_ns);
+    char shim[PATH_MAX + 64], dir[PATH_MAX];
+    find_shim(shim, sizeof shim);
+    prepare_output(o.output);
+    if (!realpath(o.output, dir))
+        ss_die("%s: %s", o.output, strerror(errno));
+    set_environment(&o, shim, dir);
+    int status = run_command(argv + optind);
+    keep_jit_maps(dir);
+    if (!o.quiet)
+        summarise(dir);
+    return status;
+}

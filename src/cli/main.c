@@ -1,0 +1,105 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "errors.h"
+#include "options.h"
+
+static const struct ss_command commands[] = {
+    {"run", "trace a command and its children, then summarise", ss_cmd_run},
+    {"report", "print the stalls of a run with their stacks", ss_cmd_report},
+    {"export", "write a run in a machine-readable format", ss_cmd_export},
+};
+
+void ss_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("stallscope: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(SS_EXIT_USAGE);
+}
+
+void ss_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("stallscope: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+uint64_t ss_cli_duration(const char *option, const char *value)
+{
+    uint64_t ns;
+    if (ss_parse_duration(value, strlen(value), &ns) < 0 || ns == 0)
+        ss_die("%s: invalid duration '%s' (examples: 50ms, 1.5s, 200us)", option, value);
+    return ns;
+}
+
+struct ss_run *ss_cli_load(const char *path)
+{
+    struct ss_run *run;
+    char err[1024];
+    if (ss_run_load(path, &run, err, sizeof err) < 0)
+        ss_die("%s", err);
+    return run;
+}
+
+FILE *ss_cli_output(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return stdout;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        ss_die("cannot write %s: %s", path, strerror(errno));
+    return f;
+}
+
+void ss_cli_close_output(FILE *out, const char *path)
+{
+    int failed = fflush(out) != 0 || ferror(out);
+    if (out != stdout)
+        failed |= fclose(out) != 0;
+    if (failed)
+        ss_die("cannot write %s: %s", path && strcmp(path, "-") ? path : "standard output",
+               strerror(errno ? errno : EIO));
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: stallscope COMMAND [OPTIONS] [ARGS]\n\n"
+                 "Finds what blocks the event loop of any program.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'stallscope COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SS_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("stallscope %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "stallscope: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return SS_EXIT_USAGE;
+}

@@ -1,0 +1,121 @@
+#include <stdio.h>
+
+#include "export.h"
+#include "json.h"
+
+static void write_frames(struct ss_json *j, const struct ss_stack *st)
+{
+    char addr[32];
+    ss_json_array(j, "frames");
+    for (uint32_t i = 0; st && i < st->nframes; i++) {
+        const struct ss_frame *f = &st->frames[i];
+        ss_json_object(j, NULL);
+        snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)st->addrs[i]);
+        ss_json_string(j, "addr", addr);
+        ss_json_string(j, "symbol", st->frames ? f->symbol : NULL);
+        ss_json_string(j, "module", st->frames ? f->module : NULL);
+        ss_json_uint(j, "offset", st->frames ? f->offset : 0);
+        ss_json_string(j, "kind", ss_frame_kind_name(st->frames ? f->kind : SS_FRAME_UNKNOWN));
+        ss_json_end(j);
+    }
+    ss_json_end(j);
+}
+
+static void write_thread(struct ss_json *j, const struct ss_thread *t)
+{
+    ss_json_object(j, NULL);
+    ss_json_uint(j, "tid", t->tid);
+    ss_json_string(j, "name", t->name);
+    ss_json_bool(j, "loop", t->loop);
+    ss_json_uint(j, "iterations", t->iterations);
+    ss_json_object(j, "busy_ns");
+    ss_json_uint(j, "total", t->busy_total_ns);
+    ss_json_uint(j, "p50", ss_thread_percentile(t, 50));
+    ss_json_uint(j, "p90", ss_thread_percentile(t, 90));
+    ss_json_uint(j, "p99", ss_thread_percentile(t, 99));
+    ss_json_uint(j, "max", t->busy_max_ns);
+    ss_json_end(j);
+    ss_json_array(j, "histogram");
+    for (unsigned b = 0; b < SS_HIST_BUCKETS; b++)
+        ss_json_uint(j, NULL, t->hist[b]);
+    ss_json_end(j);
+    ss_json_end(j);
+}
+
+static void write_stall(struct ss_json *j, const struct ss_stall *s)
+{
+    ss_json_object(j, NULL);
+    ss_json_uint(j, "tid", s->tid);
+    ss_json_uint(j, "start_ns", s->start_ns);
+    ss_json_uint(j, "duration_ns", s->duration_ns);
+    ss_json_bool(j, "in_progress", s->in_progress);
+    ss_json_array(j, "samples");
+    for (size_t k = 0; k < s->nsamples; k++) {
+        const struct ss_sample *smp = &s->samples[k];
+        ss_json_object(j, NULL);
+        ss_json_uint(j, "offset_ns", smp->offset_ns);
+        ss_json_string(j, "source", smp->source == SS_SAMPLE_CALL ? "call" : "signal");
+        ss_json_string(j, "call", smp->call);
+        ss_json_uint(j, "call_ns", smp->call_ns);
+        ss_json_uint(j, "capture_ns", smp->capture_ns);
+        write_frames(j, smp->stack);
+        ss_json_end(j);
+    }
+    ss_json_end(j);
+    ss_json_end(j);
+}
+
+static void write_process(struct ss_json *j, struct ss_run *run, struct ss_process *p)
+{
+    ss_process_symbolize(run, p);
+    ss_json_object(j, NULL);
+    ss_json_uint(j, "pid", p->pid);
+    ss_json_uint(j, "ppid", p->ppid);
+    ss_json_string(j, "command", p->command);
+    ss_json_string(j, "exe", p->exe);
+    ss_json_string(j, "trace", p->file);
+    ss_json_uint(j, "start_ns", p->start_mono_ns);
+    ss_json_uint(j, "start_unix_ns", p->start_real_ns);
+    ss_json_uint(j, "threshold_ns", p->threshold_ns);
+    ss_json_uint(j, "interval_ns", p->interval_ns);
+    ss_json_bool(j, "exited", p->end_ns != 0);
+    ss_json_bool(j, "truncated", p->truncated);
+    ss_json_array(j, "threads");
+    for (size_t i = 0; i < p->nthreads; i++)
+        write_thread(j, &p->threads[i]);
+    ss_json_end(j);
+    ss_json_array(j, "stalls");
+    for (size_t i = 0; i < p->nstalls; i++)
+        write_stall(j, &p->stalls[i]);
+    ss_json_end(j);
+    ss_json_array(j, "calls");
+    ss_json_end(j);
+    ss_json_uint(j, "dropped", ss_drops_total(&p->drops));
+    ss_json_object(j, "drops");
+    ss_json_uint(j, "events", p->drops.events);
+    ss_json_uint(j, "samples_failed", p->drops.samples_failed);
+    ss_json_uint(j, "samples_timed_out", p->drops.samples_timed_out);
+    ss_json_uint(j, "records_unwritten", p->drops.records_unwritten);
+    ss_json_end(j);
+    ss_json_array(j, "notes");
+    for (size_t i = 0; i < p->nnotes; i++)
+        ss_json_string(j, NULL, p->notes[i]);
+    ss_json_end(j);
+    ss_json_end(j);
+}
+
+int ss_export_json(struct ss_run *run, FILE *out)
+{
+    struct ss_json j;
+    ss_json_init(&j, out, 1);
+    ss_json_object(&j, NULL);
+    ss_json_string(&j, "schema", "stallscope");
+    ss_json_uint(&j, "version", SS_JSON_SCHEMA_VERSION);
+    ss_json_string(&j, "run", run->path);
+    ss_json_array(&j, "processes");
+    for (size_t i = 0; i < run->nprocs; i++)
+        write_process(&j, run, &run->procs[i]);
+    ss_json_end(&j);
+    ss_json_end(&j);
+    return ferror(out) ? -1 : 0;
+}

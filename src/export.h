@@ -1,0 +1,25 @@
+/* export: writers of a loaded run in machine-readable formats. docs/json.md specifies the
+ * JSON schema; its version changes whenever a field changes meaning or goes away. */
+#ifndef SS_EXPORT_H
+#define SS_EXPORT_H
+
+#include <stdio.h>
+
+#include "model.h"
+
+#define SS_JSON_SCHEMA_VERSION 1
+
+struct ss_exporter {
+    const char *name;
+    const char *summary;
+    int (*write)(struct ss_run *run, FILE *out);
+};
+
+int ss_export_json(struct ss_run *run, FILE *out);
+
+/* NULL when no exporter has that name. */
+const struct ss_exporter *ss_exporter_find(const char *name);
+/* Lists the exporters' names, separated by ", ". */
+void ss_exporter_names(char *buf, size_t size);
+
+#endif

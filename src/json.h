@@ -1,0 +1,32 @@
+/* json: a small streaming JSON writer with correct string escaping, used by the exporters. */
+#ifndef SS_JSON_H
+#define SS_JSON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define SS_JSON_MAX_DEPTH 32
+
+struct ss_json {
+    FILE *out;
+    int depth;
+    int count[SS_JSON_MAX_DEPTH]; /* members written at each level */
+    char close[SS_JSON_MAX_DEPTH];
+    int pretty;
+};
+
+void ss_json_init(struct ss_json *j, FILE *out, int pretty);
+/* `key` is the member name inside an object and NULL inside an array or at the top. */
+void ss_json_object(struct ss_json *j, const char *key);
+void ss_json_array(struct ss_json *j, const char *key);
+void ss_json_end(struct ss_json *j);
+void ss_json_string(struct ss_json *j, const char *key, const char *value); /* NULL -> null */
+void ss_json_uint(struct ss_json *j, const char *key, uint64_t value);
+void ss_json_double(struct ss_json *j, const char *key, double value);
+void ss_json_bool(struct ss_json *j, const char *key, int value);
+void ss_json_null(struct ss_json *j, const char *key);
+/* Writes a quoted string; bytes that are not valid UTF-8 become U+FFFD. Nesting deeper than
+ * SS_JSON_MAX_DEPTH is not supported. */
+void ss_json_escape(FILE *out, const char *s);
+
+#endif

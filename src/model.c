@@ -1,0 +1,715 @@
+#define _GNU_SOURCE
+#include "model.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+
+/* Growth of a dynamic array; returns -1 when out of memory. */
+static int grow(void **items, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : 16;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*items, n * elem);
+    if (!p)
+        return -1;
+    memset((char *)p + *cap * elem, 0, (n - *cap) * elem);
+    *items = p;
+    *cap = n;
+    return 0;
+}
+
+/* Loading state of one process: capacities and the stall index live only while reading. */
+struct loader {
+    struct ss_process *p;
+    size_t threads_cap, stalls_cap, stacks_cap, modules_cap, notes_cap;
+    size_t *index;          /* open addressing over stalls: slot holds stall index + 1 */
+    size_t index_size;
+    char *err;
+    size_t err_size;
+};
+
+static uint64_t stall_key_hash(uint32_t tid, uint64_t start)
+{
+    uint64_t h = start * 0x9e3779b97f4a7c15ull ^ tid;
+    return h ^ (h >> 31);
+}
+
+static int index_insert(struct loader *l, size_t stall)
+{
+    if ((l->p->nstalls + 1) * 2 > l->index_size) {
+        size_t size = l->index_size ? l->index_size * 2 : 256;
+        size_t *t = calloc(size, sizeof *t);
+        if (!t)
+            return -1;
+        for (size_t i = 0; i < l->p->nstalls; i++) {
+            if (i == stall)
+                continue;
+            struct ss_stall *s = &l->p->stalls[i];
+            size_t j = stall_key_hash(s->tid, s->start_ns) & (size - 1);
+            while (t[j])
+                j = (j + 1) & (size - 1);
+            t[j] = i + 1;
+        }
+        free(l->index);
+        l->index = t;
+        l->index_size = size;
+    }
+    struct ss_stall *s = &l->p->stalls[stall];
+    size_t j = stall_key_hash(s->tid, s->start_ns) & (l->index_size - 1);
+    while (l->index[j])
+        j = (j + 1) & (l->index_size - 1);
+    l->index[j] = stall + 1;
+    return 0;
+}
+
+static struct ss_stall *find_stall(struct loader *l, uint32_t tid, uint64_t start, int create)
+{
+    if (l->index_size) {
+        size_t j = stall_key_hash(tid, start) & (l->index_size - 1);
+        for (; l->index[j]; j = (j + 1) & (l->index_size - 1)) {
+            struct ss_stall *s = &l->p->stalls[l->index[j] - 1];
+            if (s->tid == tid && s->start_ns == start)
+                return s;
+        }
+    }
+    if (!create)
+        return NULL;
+    struct ss_process *p = l->p;
+    if (grow((void **)&p->stalls, &l->stalls_cap, p->nstalls + 1, sizeof *p->stalls) < 0)
+        return NULL;
+    struct ss_stall *s = &p->stalls[p->nstalls];
+    memset(s, 0, sizeof *s);
+    s->tid = tid;
+    s->start_ns = start;
+    s->in_progress = 1;
+    p->nstalls++;
+    if (index_insert(l, p->nstalls - 1) < 0) {
+        p->nstalls--;
+        return NULL;
+    }
+    return s;
+}
+
+static struct ss_thread *find_thread(struct loader *l, uint32_t tid, int create)
+{
+    struct ss_process *p = l->p;
+    for (size_t i = 0; i < p->nthreads; i++)
+        if (p->threads[i].tid == tid)
+            return &p->threads[i];
+    if (!create || grow((void **)&p->threads, &l->threads_cap, p->nthreads + 1,
+                        sizeof *p->threads) < 0)
+        return NULL;
+    struct ss_thread *t = &p->threads[p->nthreads++];
+    memset(t, 0, sizeof *t);
+    t->tid = tid;
+    return t;
+}
+
+static char *dup_bytes(const uint8_t *b, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, b, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static void seen_time(struct ss_process *p, uint64_t ns)
+{
+    if (ns > p->last_ns)
+        p->last_ns = ns;
+}
+
+#define FAIL(code, ...)                                                                        \
+    do {                                                                                       \
+        snprintf(l->err, l->err_size, __VA_ARGS__);                                            \
+        return -(code);                                                                        \
+    } while (0)
+
+/* Each record handler gets the payload, already bounds-checked against the file. */
+static int on_process(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_process r;
+    struct ss_process *p = l->p;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    if ((uint64_t)r.exe_len + r.cmd_len > n - sizeof r)
+        return 1;
+    p->pid = r.pid;
+    p->ppid = r.ppid;
+    p->start_mono_ns = r.start_mono_ns;
+    p->start_real_ns = r.start_real_ns;
+    p->threshold_ns = r.threshold_ns;
+    p->interval_ns = r.interval_ns;
+    free(p->exe);
+    free(p->command);
+    p->exe = dup_bytes(b + sizeof r, r.exe_len);
+    p->command = dup_bytes(b + sizeof r + r.exe_len, r.cmd_len);
+    if (!p->exe || !p->command)
+        FAIL(SS_ENOMEM, "out of memory");
+    size_t len = r.cmd_len;
+    while (len > 0 && p->command[len - 1] == '\0')
+        len--;
+    p->command[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if (p->command[i] == '\0')
+            p->command[i] = ' ';
+    seen_time(p, r.start_mono_ns);
+    return 0;
+}
+
+static int on_module(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_module r;
+    struct ss_process *p = l->p;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    if ((size_t)r.build_id_len + r.path_len > n - sizeof r || r.build_id_len > 64 || r.lo >= r.hi)
+        return 1;
+    const char *path = (const char *)b + sizeof r + r.build_id_len;
+    for (size_t i = 0; i < p->nmodules; i++)
+        if (p->modules[i].bias == r.bias && p->modules[i].lo == r.lo &&
+            strlen(p->modules[i].path) == r.path_len &&
+            memcmp(p->modules[i].path, path, r.path_len) == 0)
+            return 0;
+    if (grow((void **)&p->modules, &l->modules_cap, p->nmodules + 1, sizeof *p->modules) < 0)
+        FAIL(SS_ENOMEM, "out of memory");
+    struct ss_module *m = &p->modules[p->nmodules];
+    m->bias = r.bias;
+    m->lo = r.lo;
+    m->hi = r.hi;
+    m->build_id_len = r.build_id_len;
+    memcpy(m->build_id, b + sizeof r, r.build_id_len);
+    if (!(m->path = dup_bytes((const uint8_t *)path, r.path_len)))
+        FAIL(SS_ENOMEM, "out of memory");
+    p->nmodules++;
+    return 0;
+}
+
+static int on_thread(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_thread r;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    struct ss_thread *t = find_thread(l, r.tid, 1);
+    if (!t)
+        FAIL(SS_ENOMEM, "out of memory");
+    size_t len = n - sizeof r;
+    if (len >= sizeof t->name)
+        len = sizeof t->name - 1;
+    memcpy(t->name, b + sizeof r, len);
+    t->name[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)t->name[i] < 0x20)
+            t->name[i] = '?';
+    t->loop = (r.flags & SS_THREAD_LOOP) != 0;
+    t->first_wait_ns = r.first_wait_ns;
+    return 0;
+}
+
+static int on_stack(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_stack r;
+    struct ss_process *p = l->p;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    if (r.stack_id == 0 || r.nframes == 0 || r.nframes > SS_TRACE_MAX_FRAMES ||
+        (size_t)r.nframes * 8 != n - sizeof r || r.stack_id > (1u << 26))
+        return 1;
+    if (grow((void **)&p->stacks, &l->stacks_cap, (size_t)r.stack_id + 1, sizeof *p->stacks) < 0)
+        FAIL(SS_ENOMEM, "out of memory");
+    if (p->stacks[r.stack_id])
+        return 1;
+    struct ss_stack *s = calloc(1, sizeof *s);
+    if (!s || !(s->addrs = malloc(r.nframes * sizeof *s->addrs))) {
+        free(s);
+        FAIL(SS_ENOMEM, "out of memory");
+    }
+    s->id = r.stack_id;
+    s->nframes = r.nframes;
+    memcpy(s->addrs, b + sizeof r, r.nframes * sizeof *s->addrs);
+    p->stacks[r.stack_id] = s;
+    if (r.stack_id >= p->nstacks)
+        p->nstacks = (size_t)r.stack_id + 1;
+    return 0;
+}
+
+static int on_stall_begin(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_stall_begin r;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    if (!s)
+        FAIL(SS_ENOMEM, "out of memory");
+    if (s->in_progress && s->duration_ns < l->p->threshold_ns)
+        s->duration_ns = l->p->threshold_ns;
+    seen_time(l->p, r.start_ns + l->p->threshold_ns);
+    return 0;
+}
+
+static int on_sample(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_sample r;
+    struct ss_process *p = l->p;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    if (!s || grow((void **)&s->samples, &s->samples_cap, s->nsamples + 1, sizeof *s->samples) < 0)
+        FAIL(SS_ENOMEM, "out of memory");
+    struct ss_sample *smp = &s->samples[s->nsamples];
+    memset(smp, 0, sizeof *smp);
+    smp->offset_ns = r.offset_ns;
+    smp->capture_ns = r.capture_ns;
+    smp->source = r.source;
+    smp->call_ns = r.call_ns;
+    if (n > sizeof r && !(smp->call = dup_bytes(b + sizeof r, n - sizeof r)))
+        FAIL(SS_ENOMEM, "out of memory");
+    if (r.stack_id && r.stack_id < p->nstacks)
+        smp->stack = p->stacks[r.stack_id];
+    s->nsamples++;
+    if (s->in_progress && r.offset_ns > s->duration_ns)
+        s->duration_ns = r.offset_ns;
+    seen_time(p, r.stall_id + r.offset_ns);
+    return 0;
+}
+
+static int on_stall_end(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_stall_end r;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    if (!s)
+        FAIL(SS_ENOMEM, "out of memory");
+    s->in_progress = 0;
+    s->duration_ns = r.duration_ns;
+    seen_time(l->p, r.start_ns + r.duration_ns);
+    return 0;
+}
+
+static int on_histogram(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_histogram r;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    if (r.nbuckets != SS_HIST_BUCKETS || n - sizeof r != SS_HIST_BUCKETS * 8)
+        return 1;
+    struct ss_thread *t = find_thread(l, r.tid, 1);
+    if (!t)
+        FAIL(SS_ENOMEM, "out of memory");
+    t->iterations = r.iterations;
+    t->busy_total_ns = r.busy_total_ns;
+    t->busy_max_ns = r.busy_max_ns;
+    memcpy(t->hist, b + sizeof r, sizeof t->hist);
+    return 0;
+}
+
+static int on_drops(struct loader *l, const uint8_t *b, size_t n)
+{
+    if (n < sizeof l->p->drops)
+        return 1;
+    memcpy(&l->p->drops, b, sizeof l->p->drops);
+    return 0;
+}
+
+static int on_thread_exit(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_thread_exit r;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    struct ss_thread *t = find_thread(l, r.tid, 1);
+    if (!t)
+        FAIL(SS_ENOMEM, "out of memory");
+    t->exit_ns = r.ns;
+    seen_time(l->p, r.ns);
+    return 0;
+}
+
+static int on_end(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_end r;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    l->p->end_ns = r.mono_ns;
+    seen_time(l->p, r.mono_ns);
+    return 0;
+}
+
+static int on_note(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_process *p = l->p;
+    if (grow((void **)&p->notes, &l->notes_cap, p->nnotes + 1, sizeof *p->notes) < 0 ||
+        !(p->notes[p->nnotes] = dup_bytes(b, n)))
+        FAIL(SS_ENOMEM, "out of memory");
+    p->nnotes++;
+    return 0;
+}
+
+typedef int (*record_fn)(struct loader *, const uint8_t *, size_t);
+
+static const record_fn handlers[] = {
+    [SS_REC_PROCESS] = on_process,         [SS_REC_MODULE] = on_module,
+    [SS_REC_THREAD] = on_thread,           [SS_REC_STACK] = on_stack,
+    [SS_REC_STALL_BEGIN] = on_stall_begin, [SS_REC_SAMPLE] = on_sample,
+    [SS_REC_STALL_END] = on_stall_end,     [SS_REC_HISTOGRAM] = on_histogram,
+    [SS_REC_DROPS] = on_drops,             [SS_REC_THREAD_EXIT] = on_thread_exit,
+    [SS_REC_END] = on_end,                 [SS_REC_NOTE] = on_note,
+};
+
+static int read_whole(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        snprintf(err, err_size, "%s: %s", path, strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return e == ENOENT ? -SS_ENOENT : -SS_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(err, err_size, "%s: not a regular file", path);
+        return -SS_EBADMAGIC;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        snprintf(err, err_size, "%s: out of memory", path);
+        return -SS_ENOMEM;
+    }
+    for (;;) {
+        if (n == cap) {
+            uint8_t *p = realloc(buf, cap * 2);
+            if (!p) {
+                free(buf);
+                close(fd);
+                snprintf(err, err_size, "%s: out of memory", path);
+                return -SS_ENOMEM;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, err_size, "%s: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return -SS_EIO;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+static int parse_trace(struct loader *l, const char *path, const uint8_t *d, size_t len)
+{
+    if (len < SS_TRACE_HEADER_SIZE || memcmp(d, SS_TRACE_MAGIC, SS_TRACE_MAGIC_LEN) != 0)
+        FAIL(SS_EBADMAGIC, "%s: not a stallscope trace", path);
+    uint32_t version, header;
+    memcpy(&version, d + 8, 4);
+    memcpy(&header, d + 12, 4);
+    if (version != SS_TRACE_VERSION)
+        FAIL(SS_EVERSION, "%s: trace version %u, this stallscope reads version %u", path,
+             version, SS_TRACE_VERSION);
+    if (header < SS_TRACE_HEADER_SIZE || header > len)
+        FAIL(SS_ECORRUPT, "%s: bad header size %u", path, header);
+    size_t off = header;
+    int saw_process = 0;
+    while (off < len) {
+        struct ss_rec_header h;
+        if (len - off < sizeof h) {
+            l->p->truncated = 1;
+            break;
+        }
+        memcpy(&h, d + off, sizeof h);
+        if (h.size > SS_TRACE_MAX_PAYLOAD || h.tag == 0)
+            FAIL(SS_ECORRUPT, "%s: corrupt record at offset %zu (tag %u, size %u)", path, off,
+                 h.tag, h.size);
+        if (len - off - sizeof h < h.size) {
+            l->p->truncated = 1;
+            break;
+        }
+        const uint8_t *payload = d + off + sizeof h;
+        if (h.tag < sizeof handlers / sizeof handlers[0] && handlers[h.tag]) {
+            if (h.tag != SS_REC_PROCESS && !saw_process)
+                FAIL(SS_ECORRUPT, "%s: record at offset %zu precedes the process record", path,
+                     off);
+            int rc = handlers[h.tag](l, payload, h.size);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                FAIL(SS_ECORRUPT, "%s: malformed record at offset %zu (tag %u, size %u)", path,
+                     off, h.tag, h.size);
+            saw_process |= h.tag == SS_REC_PROCESS;
+        }
+        off += sizeof h + h.size;
+    }
+    if (!saw_process)
+        FAIL(SS_ECORRUPT, "%s: no process record (file cut short?)", path);
+    return 0;
+}
+
+static int load_file(struct ss_run *run, const char *path, char *err, size_t err_size)
+{
+    uint8_t *data;
+    size_t len;
+    int rc = read_whole(path, &data, &len, err, err_size);
+    if (rc < 0)
+        return rc;
+    struct ss_process *procs = realloc(run->procs, (run->nprocs + 1) * sizeof *procs);
+    if (!procs) {
+        free(data);
+        snprintf(err, err_size, "out of memory");
+        return -SS_ENOMEM;
+    }
+    run->procs = procs;
+    struct ss_process *p = &procs[run->nprocs++];
+    memset(p, 0, sizeof *p);
+    struct loader l = {.p = p, .err = err, .err_size = err_size};
+    p->file = strdup(path);
+    rc = p->file ? parse_trace(&l, path, data, len) : -SS_ENOMEM;
+    free(l.index);
+    free(data);
+    return rc;
+}
+
+static int is_trace_name(const char *name)
+{
+    size_t n = strlen(name), pre = strlen(SS_TRACE_FILE_PREFIX), suf = strlen(SS_TRACE_FILE_SUFFIX);
+    return n > pre + suf && strncmp(name, SS_TRACE_FILE_PREFIX, pre) == 0 &&
+           strcmp(name + n - suf, SS_TRACE_FILE_SUFFIX) == 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int cmp_process(const void *a, const void *b)
+{
+    const struct ss_process *x = a, *y = b;
+    if (x->start_mono_ns != y->start_mono_ns)
+        return x->start_mono_ns < y->start_mono_ns ? -1 : 1;
+    return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static int cmp_stall(const void *a, const void *b)
+{
+    const struct ss_stall *x = a, *y = b;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_size)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? -SS_ENOENT : -SS_EIO;
+    }
+    struct ss_run *run = calloc(1, sizeof *run);
+    if (!run || !(run->path = strdup(path)) || !(run->cache = ss_elf_cache_new())) {
+        ss_run_free(run);
+        snprintf(err, err_size, "out of memory");
+        return -SS_ENOMEM;
+    }
+    int rc = 0;
+    if (S_ISDIR(st.st_mode)) {
+        struct dirent **names;
+        int n = scandir(path, &names, NULL, by_name);
+        if (n < 0) {
+            snprintf(err, err_size, "%s: %s", path, strerror(errno));
+            ss_run_free(run);
+            return -SS_EIO;
+        }
+        for (int i = 0; i < n; i++) {
+            if (rc == 0 && is_trace_name(names[i]->d_name)) {
+                char *file;
+                if (asprintf(&file, "%s/%s", path, names[i]->d_name) < 0) {
+                    rc = -SS_ENOMEM;
+                } else {
+                    rc = load_file(run, file, err, err_size);
+                    free(file);
+                }
+            }
+            free(names[i]);
+        }
+        free(names);
+        if (rc == 0 && run->nprocs == 0) {
+            snprintf(err, err_size, "%s: no trace files (" SS_TRACE_FILE_PREFIX "*"
+                     SS_TRACE_FILE_SUFFIX ") in this directory", path);
+            rc = -SS_ENOTRACE;
+        }
+    } else {
+        rc = load_file(run, path, err, err_size);
+    }
+    if (rc < 0) {
+        ss_run_free(run);
+        return rc;
+    }
+    qsort(run->procs, run->nprocs, sizeof *run->procs, cmp_process);
+    for (size_t i = 0; i < run->nprocs; i++)
+        qsort(run->procs[i].stalls, run->procs[i].nstalls, sizeof(struct ss_stall), cmp_stall);
+    *out = run;
+    return 0;
+}
+
+static void free_process(struct ss_process *p)
+{
+    free(p->file);
+    free(p->exe);
+    free(p->command);
+    free(p->threads);
+    for (size_t i = 0; i < p->nstalls; i++) {
+        for (size_t j = 0; j < p->stalls[i].nsamples; j++)
+            free(p->stalls[i].samples[j].call);
+        free(p->stalls[i].samples);
+    }
+    free(p->stalls);
+    for (size_t i = 0; i < p->nstacks; i++) {
+        if (p->stacks[i]) {
+            free(p->stacks[i]->addrs);
+            free(p->stacks[i]->frames);
+            free(p->stacks[i]);
+        }
+    }
+    free(p->stacks);
+    for (size_t i = 0; i < p->nmodules; i++)
+        free(p->modules[i].path);
+    free(p->modules);
+    for (size_t i = 0; i < p->nnotes; i++)
+        free(p->notes[i]);
+    free(p->notes);
+    if (p->sym)
+        ss_symbolizer_free(p->sym);
+}
+
+void ss_run_free(struct ss_run *run)
+{
+    if (!run)
+        return;
+    for (size_t i = 0; i < run->nprocs; i++)
+        free_process(&run->procs[i]);
+    free(run->procs);
+    if (run->cache)
+        ss_elf_cache_free(run->cache);
+    free(run->path);
+    free(run);
+}
+
+/* JIT maps are looked for beside the trace first (stallscope run keeps a copy there), then
+ * where the runtime wrote them. */
+static void add_perf_map(struct ss_process *p)
+{
+    char *copy = strdup(p->file), *path = NULL;
+    if (!copy)
+        return;
+    if (asprintf(&path, "%s/perf-%u.map", dirname(copy), p->pid) >= 0 &&
+        ss_symbolizer_add_perf_map(p->sym, path) == -ENOENT) {
+        free(path);
+        path = NULL;
+        if (asprintf(&path, "/tmp/perf-%u.map", p->pid) >= 0)
+            ss_symbolizer_add_perf_map(p->sym, path);
+    }
+    free(path);
+    free(copy);
+}
+
+void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
+{
+    if (p->symbolized)
+        return;
+    p->symbolized = 1;
+    if (!(p->sym = ss_symbolizer_new(run->cache)))
+        return;
+    for (size_t i = 0; i < p->nmodules; i++) {
+        struct ss_module *m = &p->modules[i];
+        ss_symbolizer_add_module(p->sym, m->path, m->bias, m->lo, m->hi, m->build_id,
+                                 m->build_id_len);
+    }
+    add_perf_map(p);
+    for (size_t i = 0; i < p->nstacks; i++) {
+        struct ss_stack *s = p->stacks[i];
+        if (!s || !(s->frames = calloc(s->nframes, sizeof *s->frames)))
+            continue;
+        for (uint32_t f = 0; f < s->nframes; f++) {
+            struct ss_frame_info info;
+            ss_symbolize(p->sym, s->addrs[f], &info);
+            s->frames[f] = (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset,
+                                             info.kind};
+        }
+    }
+}
+
+const struct ss_thread *ss_process_thread(const struct ss_process *p, uint32_t tid)
+{
+    for (size_t i = 0; i < p->nthreads; i++)
+        if (p->threads[i].tid == tid)
+            return &p->threads[i];
+    return NULL;
+}
+
+uint64_t ss_drops_total(const struct ss_rec_drops *d)
+{
+    return d->events + d->samples_failed + d->samples_timed_out + d->records_unwritten;
+}
+
+uint64_t ss_thread_percentile(const struct ss_thread *t, double pct)
+{
+    uint64_t total = 0;
+    for (unsigned b = 0; b < SS_HIST_BUCKETS; b++)
+        total += t->hist[b];
+    if (total == 0)
+        return 0;
+    double rank = pct / 100.0 * (double)total;
+    uint64_t below = 0;
+    for (unsigned b = 0; b < SS_HIST_BUCKETS; b++) {
+        if (t->hist[b] == 0 || (double)(below + t->hist[b]) < rank) {
+            below += t->hist[b];
+            continue;
+        }
+        uint64_t lo = ss_hist_bucket_floor(b);
+        uint64_t hi = b + 1 < SS_HIST_BUCKETS ? ss_hist_bucket_floor(b + 1) : t->busy_max_ns;
+        if (hi > t->busy_max_ns)
+            hi = t->busy_max_ns;
+        if (hi < lo)
+            return t->busy_max_ns;
+        double within = (rank - (double)below) / (double)t->hist[b];
+        return lo + (uint64_t)(within * (double)(hi - lo));
+    }
+    return t->busy_max_ns;
+}

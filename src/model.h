@@ -1,0 +1,108 @@
+/* model: a recorded run loaded into memory: processes, their loop threads, stalls with their
+ * samples, and stacks. Loading treats every byte as hostile; symbolization is lazy. The CLI
+ * commands, the exporters and the viewer all read runs through this module. */
+#ifndef SS_MODEL_H
+#define SS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "symbolize.h"
+#include "trace-format.h"
+
+struct ss_frame {
+    uint64_t addr;          /* lookup address as recorded */
+    const char *symbol;     /* NULL when unresolved */
+    const char *module;     /* full path, NULL when in no known module */
+    uint64_t offset;        /* from the symbol, or from the module's base when unresolved */
+    enum ss_frame_kind kind;
+};
+
+struct ss_stack {
+    uint32_t id;
+    uint32_t nframes;
+    uint64_t *addrs;        /* innermost first */
+    struct ss_frame *frames; /* filled by ss_process_symbolize */
+};
+
+struct ss_sample {
+    uint64_t offset_ns;     /* since the stall began */
+    uint32_t capture_ns;
+    uint16_t source;        /* enum ss_sample_source */
+    char *call;             /* interposed call the sample was taken at, or NULL */
+    uint64_t call_ns;
+    struct ss_stack *stack; /* NULL when the capture failed */
+};
+
+struct ss_stall {
+    uint32_t tid;
+    uint64_t start_ns;      /* monotonic clock of the traced machine */
+    uint64_t duration_ns;
+    int in_progress;        /* no end seen yet: duration is what was observed so far */
+    struct ss_sample *samples;
+    size_t nsamples, samples_cap;
+};
+
+struct ss_thread {
+    uint32_t tid;
+    char name[32];
+    int loop;
+    uint64_t first_wait_ns, exit_ns;
+    uint64_t iterations, busy_total_ns, busy_max_ns;
+    uint64_t hist[SS_HIST_BUCKETS];
+};
+
+struct ss_module {
+    uint64_t bias, lo, hi;
+    uint8_t build_id[64];
+    size_t build_id_len;
+    char *path;
+};
+
+struct ss_process {
+    char *file;             /* trace file it was read from */
+    uint32_t pid, ppid;
+    char *exe;
+    char *command;          /* arguments joined with spaces */
+    uint64_t start_mono_ns, start_real_ns, threshold_ns, interval_ns;
+    uint64_t end_ns;        /* 0 unless the process exited through exit() */
+    uint64_t last_ns;       /* latest time seen in the trace */
+    int truncated;          /* the file ends inside a record (the process was killed) */
+    struct ss_thread *threads;
+    size_t nthreads;
+    struct ss_stall *stalls;
+    size_t nstalls;
+    struct ss_stack **stacks; /* indexed by id; NULL holes */
+    size_t nstacks;
+    struct ss_module *modules;
+    size_t nmodules;
+    struct ss_rec_drops drops;
+    char **notes;
+    size_t nnotes;
+    struct ss_symbolizer *sym;
+    int symbolized;
+};
+
+struct ss_run {
+    char *path;
+    struct ss_process *procs;
+    size_t nprocs;
+    struct ss_elf_cache *cache;
+};
+
+/* Loads a trace file or a run directory (every stallscope-*.trace in it). On error returns a
+ * negative code from errors.h and writes one line of detail to err. */
+int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_size);
+void ss_run_free(struct ss_run *run);
+
+/* Resolves every frame of every stack of the process (ELF symbols, JIT maps). Idempotent. */
+void ss_process_symbolize(struct ss_run *run, struct ss_process *p);
+
+const struct ss_thread *ss_process_thread(const struct ss_process *p, uint32_t tid);
+uint64_t ss_drops_total(const struct ss_rec_drops *d);
+
+/* Busy-time percentile (0..100) estimated from a thread's histogram: interpolated within the
+ * bucket, never above the recorded maximum. 0 when the thread has no iterations. */
+uint64_t ss_thread_percentile(const struct ss_thread *t, double pct);
+
+#endif

@@ -1,0 +1,168 @@
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "frames.h"
+#include "options.h"
+
+void ss_report_defaults(struct ss_report_options *o)
+{
+    o->top = 5;
+    o->depth = 16;
+}
+
+void ss_run_totals(const struct ss_run *run, struct ss_run_totals *t)
+{
+    memset(t, 0, sizeof *t);
+    t->processes = run->nprocs;
+    for (size_t i = 0; i < run->nprocs; i++) {
+        const struct ss_process *p = &run->procs[i];
+        for (size_t k = 0; k < p->nthreads; k++)
+            t->loop_threads += p->threads[k].loop;
+        t->stalls += p->nstalls;
+        t->dropped += ss_drops_total(&p->drops);
+        for (size_t k = 0; k < p->nstalls; k++) {
+            if (!t->worst || p->stalls[k].duration_ns > t->worst->duration_ns) {
+                t->worst = &p->stalls[k];
+                t->worst_process = p;
+            }
+        }
+    }
+}
+
+static void duration(uint64_t ns, char *buf, size_t size)
+{
+    ss_format_duration(ns, buf, size);
+}
+
+static const char *thread_name(const struct ss_process *p, uint32_t tid)
+{
+    const struct ss_thread *t = ss_process_thread(p, tid);
+    return t && t->name[0] ? t->name : "?";
+}
+
+static void print_threads(FILE *out, const struct ss_process *p)
+{
+    fprintf(out, "  loop threads:\n    %-8s %-16s %10s %9s %9s %9s %7s\n", "TID", "NAME",
+            "ITERATIONS", "P50", "P99", "MAX", "STALLS");
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const struct ss_thread *t = &p->threads[i];
+        char p50[32], p99[32], max[32];
+        size_t stalls = 0;
+        for (size_t k = 0; k < p->nstalls; k++)
+            stalls += p->stalls[k].tid == t->tid;
+        duration(ss_thread_percentile(t, 50), p50, sizeof p50);
+        duration(ss_thread_percentile(t, 99), p99, sizeof p99);
+        duration(t->busy_max_ns, max, sizeof max);
+        fprintf(out, "    %-8u %-16s %10llu %9s %9s %9s %7zu\n", t->tid, t->name,
+                (unsigned long long)t->iterations, p50, p99, max, stalls);
+    }
+}
+
+static void print_stack(FILE *out, const struct ss_stack *st, size_t depth)
+{
+    char name[512];
+    for (uint32_t i = 0; i < st->nframes && i < depth; i++) {
+        const struct ss_frame *f = &st->frames[i];
+        ss_frame_name(f, name, sizeof name);
+        fprintf(out, "          %-60s %s\n", name, f->module ? ss_basename(f->module) : "");
+    }
+    if (st->nframes > depth)
+        fprintf(out, "          ... %u more frames\n", st->nframes - (uint32_t)depth);
+}
+
+static int by_duration(const void *a, const void *b)
+{
+    const struct ss_stall *x = *(const struct ss_stall *const *)a;
+    const struct ss_stall *y = *(const struct ss_stall *const *)b;
+    if (x->duration_ns != y->duration_ns)
+        return x->duration_ns < y->duration_ns ? 1 : -1;
+    return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+static void print_stall(FILE *out, const struct ss_process *p, const struct ss_stall *s,
+                        size_t rank, const struct ss_report_options *o)
+{
+    char d[32], at[32];
+    duration(s->duration_ns, d, sizeof d);
+    duration(s->start_ns > p->start_mono_ns ? s->start_ns - p->start_mono_ns : 0, at, sizeof at);
+    fprintf(out, "    #%zu %s%s on thread %u (%s) at +%s, %zu sample%s\n", rank, d,
+            s->in_progress ? " so far, still running" : "", s->tid, thread_name(p, s->tid), at,
+            s->nsamples, s->nsamples == 1 ? "" : "s");
+    for (size_t i = 0; i < s->nsamples; i++) {
+        const struct ss_sample *smp = &s->samples[i];
+        if (smp->source == SS_SAMPLE_CALL && smp->call) {
+            duration(smp->call_ns, d, sizeof d);
+            fprintf(out, "       blocked in %s() for %s\n", smp->call, d);
+        }
+    }
+    struct ss_stack_count top[3];
+    size_t distinct = ss_stall_stacks(s, top, 3);
+    if (distinct == 0) {
+        fprintf(out, "       no stack was captured\n");
+        return;
+    }
+    size_t with_stack = 0;
+    for (size_t i = 0; i < s->nsamples; i++)
+        with_stack += s->samples[i].stack != NULL;
+    for (size_t i = 0; i < distinct && i < 3; i++) {
+        fprintf(out, "       stack in %zu of %zu samples:\n", top[i].count, with_stack);
+        print_stack(out, top[i].stack, i == 0 ? o->depth : 6);
+    }
+    if (distinct > 3)
+        fprintf(out, "       (%zu more distinct stacks)\n", distinct - 3);
+}
+
+static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
+                          const struct ss_report_options *o)
+{
+    char threshold[32], ran[32];
+    ss_process_symbolize(run, p);
+    duration(p->threshold_ns, threshold, sizeof threshold);
+    duration(p->last_ns > p->start_mono_ns ? p->last_ns - p->start_mono_ns : 0, ran, sizeof ran);
+    fprintf(out, "\nprocess %u (parent %u): %s\n", p->pid, p->ppid,
+            p->command[0] ? p->command : p->exe);
+    fprintf(out, "  stall threshold %s; traced for %s; %s\n", threshold, ran,
+            p->end_ns ? "exited" : p->truncated ? "trace cut short (killed?)"
+                                                : "still running or killed");
+    print_threads(out, p);
+    if (p->nstalls == 0) {
+        fprintf(out, "  no stalls\n");
+    } else {
+        const struct ss_stall **sorted = malloc(p->nstalls * sizeof *sorted);
+        if (!sorted)
+            return;
+        for (size_t i = 0; i < p->nstalls; i++)
+            sorted[i] = &p->stalls[i];
+        qsort(sorted, p->nstalls, sizeof *sorted, by_duration);
+        size_t shown = p->nstalls < o->top ? p->nstalls : o->top;
+        fprintf(out, "  stalls: %zu (worst %zu shown)\n", p->nstalls, shown);
+        for (size_t i = 0; i < shown; i++)
+            print_stall(out, p, sorted[i], i + 1, o);
+        free(sorted);
+    }
+    uint64_t dropped = ss_drops_total(&p->drops);
+    if (dropped)
+        fprintf(out,
+                "  dropped: %llu (stall ends %llu, failed samples %llu, timed-out samples %llu, "
+                "unwritten records %llu)\n",
+                (unsigned long long)dropped, (unsigned long long)p->drops.events,
+                (unsigned long long)p->drops.samples_failed,
+                (unsigned long long)p->drops.samples_timed_out,
+                (unsigned long long)p->drops.records_unwritten);
+    for (size_t i = 0; i < p->nnotes; i++)
+        fprintf(out, "  note: %s\n", p->notes[i]);
+}
+
+int ss_report_text(struct ss_run *run, FILE *out, const struct ss_report_options *o)
+{
+    struct ss_run_totals t;
+    ss_run_totals(run, &t);
+    fprintf(out, "stallscope report for %s: %zu process%s, %zu loop thread%s, %zu stall%s\n",
+            run->path, t.processes, t.processes == 1 ? "" : "es", t.loop_threads,
+            t.loop_threads == 1 ? "" : "s", t.stalls, t.stalls == 1 ? "" : "s");
+    for (size_t i = 0; i < run->nprocs; i++)
+        print_process(out, run, &run->procs[i], o);
+    return ferror(out) ? -1 : 0;
+}
