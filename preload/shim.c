@@ -27,38 +27,6 @@ uint64_t ss__now(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void write_all_stderr(const char *s)
-{
-    size_t n = strlen(s);
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-void ss__warn(const char *a, const char *b)
-{
-    int saved = errno;
-    char line[512];
-    size_t len = 0;
-    const char *parts[] = {"stallscope: ", a, b ? b : "", "\n"};
-    for (size_t i = 0; i < 4; i++) {
-        size_t n = strlen(parts[i]);
-        if (n > sizeof line - 1 - len)
-            n = sizeof line - 1 - len;
-        memcpy(line + len, parts[i], n);
-        len += n;
-    }
-    line[len] = '\0';
-    write_all_stderr(line);
-    errno = saved;
-}
-
 void ss__disable(const char *why)
 {
     int expected = 1;
@@ -91,18 +59,6 @@ static void on_thread_exit(void *p)
     ss__tls.slot = NULL;
 }
 
-/* The child has one thread and no watchdog. Its loop thread claims a fresh slot at its next
- * wait, which starts the child's own watchdog and trace file. */
-static void after_fork_in_child(void)
-{
-    ss__pid = getpid();
-    for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++)
-        atomic_store(&ss__slots[i].owner, 0);
-    ss__tls.slot = NULL;
-    atomic_store(&watchdog_started, 0);
-    ss__watchdog_after_fork();
-}
-
 static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
 {
     atomic_store(&s->state, SS_STATE_WAITING);
@@ -124,6 +80,32 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
     atomic_store(&s->exited, 0);
     /* Published last: the watchdog only looks at slots with an owner. */
     atomic_store_explicit(&s->owner, tid, memory_order_release);
+}
+
+/* The child has one thread and no watchdog. A loop thread that forked goes on with its
+ * iteration in the child, so it keeps its slot (with fresh counters) and the child gets its
+ * own watchdog and trace file at once; otherwise both start at the child's first wait. */
+static void after_fork_in_child(void)
+{
+    ss__pid = getpid();
+    struct ss_slot *mine = ss__tls.slot;
+    for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++)
+        if (&ss__slots[i] != mine)
+            atomic_store(&ss__slots[i].owner, 0);
+    ss__watchdog_after_fork();
+    atomic_store(&watchdog_started, 0);
+    if (!mine || !atomic_load(&ss__active))
+        return;
+    int state = atomic_load(&mine->state);
+    uint64_t iteration = atomic_load(&mine->iteration);
+    uint64_t key = mine->loop_key;
+    reset_slot(mine, (pid_t)syscall(SYS_gettid), mine->sp_hint);
+    mine->loop_key = key;
+    atomic_store(&mine->iteration, iteration);
+    atomic_store(&mine->state, state);
+    atomic_store(&watchdog_started, 1);
+    if (ss__watchdog_start() < 0)
+        ss__disable("cannot start the watchdog thread in a forked child");
 }
 
 struct ss_slot *ss__claim_slot(void)

@@ -77,8 +77,14 @@ void ss__capture_call(struct ss_slot *s, const char *call, uint64_t call_ns)
 void ss__install_signal_handler(void)
 {
     struct sigaction old, sa;
-    if (sigaction(ss__opts.signal, NULL, &old) == 0 && (old.sa_flags & SA_SIGINFO ||
-                                                        old.sa_handler != SIG_DFL)) {
+    if (sigaction(ss__opts.signal, NULL, &old) != 0)
+        return;
+    if (old.sa_flags & SA_SIGINFO && old.sa_sigaction == on_sample_signal) {
+        /* Inherited through fork. */
+        atomic_store(&ss__sampling, 1);
+        return;
+    }
+    if (old.sa_flags & SA_SIGINFO || old.sa_handler != SIG_DFL) {
         ss__warn("the sampling signal already has a handler in this program; stalls are "
                  "recorded without stacks (choose another with signal=N)", NULL);
         return;

@@ -1,0 +1,347 @@
+/* Real programs under the real shim: the loop fixture is run with `stallscope run` and its
+ * trace is read back through the core library. The fixture measures its planted stalls
+ * itself; durations are compared with that, never with wall-clock expectations. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+
+extern char **environ;
+
+struct planted {
+    char what[32];
+    double ms;
+    unsigned tid;
+};
+
+struct traced {
+    char dir[64];
+    char run[96];
+    struct planted planted[16];
+    size_t nplanted;
+    int eintr;
+    struct ss_run *model;
+};
+
+static const char *builddir(void)
+{
+    const char *d = getenv("SS_BUILDDIR");
+    return d ? d : ".";
+}
+
+static pid_t spawn(struct traced *t, const char *threshold, const char *fixture,
+                   const char *const *args)
+{
+    char stallscope[512], fixture_path[512], out[128];
+    snprintf(stallscope, sizeof stallscope, "%s/stallscope", builddir());
+    snprintf(fixture_path, sizeof fixture_path, "%s/tests/fixtures/%s", builddir(), fixture);
+    strcpy(t->dir, "/tmp/ss-behaviour-XXXXXX");
+    cr_assert_not_null(mkdtemp(t->dir));
+    snprintf(t->run, sizeof t->run, "%s/run", t->dir);
+    snprintf(out, sizeof out, "%s/out.txt", t->dir);
+    const char *argv[32] = {stallscope, "run", "-q", "-o", t->run, "--threshold", threshold,
+                            "--", fixture_path};
+    size_t n = 9;
+    for (; *args && n < 31; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, stallscope, &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+static void collect(struct traced *t, pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fixture failed: status %d",
+              status);
+    char out[128], line[256];
+    snprintf(out, sizeof out, "%s/out.txt", t->dir);
+    FILE *f = fopen(out, "r");
+    cr_assert_not_null(f);
+    t->eintr = 0;
+    while (fgets(line, sizeof line, f)) {
+        struct planted *p = &t->planted[t->nplanted];
+        int e;
+        if (t->nplanted < 16 && sscanf(line, "planted %31s %lf %u", p->what, &p->ms, &p->tid) == 3)
+            t->nplanted++;
+        else if (sscanf(line, "eintr %d", &e) == 1)
+            t->eintr += e;
+    }
+    fclose(f);
+    char err[512];
+    cr_assert_eq(ss_run_load(t->run, &t->model, err, sizeof err), 0, "%s", err);
+    for (size_t i = 0; i < t->model->nprocs; i++)
+        ss_process_symbolize(t->model, &t->model->procs[i]);
+}
+
+static void trace(struct traced *t, const char *threshold, const char *fixture,
+                  const char *const *args)
+{
+    memset(t, 0, sizeof *t);
+    collect(t, spawn(t, threshold, fixture, args));
+    cr_expect_eq(t->eintr, 0, "the shim must never make a call fail with EINTR");
+}
+
+static void finish(struct traced *t)
+{
+    char cmd[128];
+    ss_run_free(t->model);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* True when some sample of the stall has frames matching `inner` and, further out, `outer`. */
+static int stall_has_frames(const struct ss_stall *s, const char *inner, const char *outer)
+{
+    regex_t ri, ro;
+    cr_assert_eq(regcomp(&ri, inner, REG_EXTENDED | REG_NOSUB), 0);
+    cr_assert_eq(regcomp(&ro, outer, REG_EXTENDED | REG_NOSUB), 0);
+    int found = 0;
+    for (size_t k = 0; k < s->nsamples && !found; k++) {
+        const struct ss_stack *st = s->samples[k].stack;
+        for (uint32_t i = 0; st && i < st->nframes && !found; i++) {
+            if (!st->frames[i].symbol || regexec(&ri, st->frames[i].symbol, 0, NULL, 0) != 0)
+                continue;
+            for (uint32_t j = i + 1; j < st->nframes && !found; j++)
+                found = st->frames[j].symbol &&
+                        regexec(&ro, st->frames[j].symbol, 0, NULL, 0) == 0;
+        }
+    }
+    regfree(&ri);
+    regfree(&ro);
+    return found;
+}
+
+static const struct ss_stall *only_stall(const struct ss_process *p, unsigned tid)
+{
+    const struct ss_stall *found = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < p->nstalls; i++) {
+        if (p->stalls[i].tid == tid) {
+            found = &p->stalls[i];
+            n++;
+        }
+    }
+    cr_assert_eq(n, 1, "expected one stall on thread %u, found %zu", tid, n);
+    return found;
+}
+
+static void expect_duration(const struct ss_stall *s, double planted_ms)
+{
+    double ms = (double)s->duration_ns / 1e6;
+    cr_expect(ms >= planted_ms * 0.9 && ms <= planted_ms * 1.1,
+              "stall lasted %.3f ms, the fixture measured %.3f ms", ms, planted_ms);
+}
+
+static void planted_spin_is_found(const char *fixture)
+{
+    struct traced t;
+    const char *args[] = {"--spin", "200", NULL};
+    trace(&t, "50ms", fixture, args);
+    cr_assert_eq(t.nplanted, 1);
+    cr_assert_eq(t.model->nprocs, 1);
+    const struct ss_process *p = &t.model->procs[0];
+    const struct ss_stall *s = only_stall(p, t.planted[0].tid);
+    expect_duration(s, t.planted[0].ms);
+    cr_expect_geq(s->nsamples, 5, "samples every 10 ms after the 50 ms threshold");
+    cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"),
+              "plant_spin called from run_loop is in the stall's stack");
+    cr_expect_eq(p->nstalls, 1, "the quiet iterations around it are not stalls");
+    finish(&t);
+}
+
+Test(stalls, spin_O0, .timeout = 60)
+{
+    planted_spin_is_found("loop-fixture-O0");
+}
+
+Test(stalls, spin_O2, .timeout = 60)
+{
+    planted_spin_is_found("loop-fixture-O2");
+}
+
+static void planted_sleep_is_found(const char *fixture)
+{
+    struct traced t;
+    const char *args[] = {"--sleep", "150", NULL};
+    trace(&t, "50ms", fixture, args);
+    cr_assert_eq(t.nplanted, 1);
+    const struct ss_process *p = &t.model->procs[0];
+    const struct ss_stall *s = only_stall(p, t.planted[0].tid);
+    expect_duration(s, t.planted[0].ms);
+    int at_call = 0;
+    for (size_t i = 0; i < s->nsamples; i++)
+        at_call |= s->samples[i].source == SS_SAMPLE_CALL && s->samples[i].call &&
+                   strcmp(s->samples[i].call, "nanosleep") == 0;
+    cr_expect(at_call, "the sleep is captured where nanosleep returned");
+    cr_expect(stall_has_frames(s, "^plant_sleep$", "^run_loop$"));
+    finish(&t);
+}
+
+Test(stalls, sleep_O0, .timeout = 60)
+{
+    planted_sleep_is_found("loop-fixture-O0");
+}
+
+Test(stalls, sleep_O2, .timeout = 60)
+{
+    planted_sleep_is_found("loop-fixture-O2");
+}
+
+Test(stalls, quiet_loop_has_no_stall, .timeout = 60)
+{
+    struct traced t;
+    const char *args[] = {"--quiet", "100", NULL};
+    trace(&t, "50ms", "loop-fixture-O2", args);
+    cr_assert_eq(t.model->nprocs, 1);
+    const struct ss_process *p = &t.model->procs[0];
+    cr_expect_eq(p->nstalls, 0);
+    cr_assert_eq(p->nthreads, 1);
+    cr_expect(p->threads[0].loop);
+    cr_expect_geq(p->threads[0].iterations, 100, "every iteration is counted");
+    cr_expect_lt(p->threads[0].busy_max_ns, 50000000ull);
+    cr_expect_eq(ss_drops_total(&p->drops), 0);
+    finish(&t);
+}
+
+Test(stalls, two_loop_threads_each_attributed, .timeout = 60)
+{
+    struct traced t;
+    const char *args[] = {"--threads", "2", "--spin", "120", NULL};
+    trace(&t, "50ms", "loop-fixture-O2", args);
+    cr_assert_eq(t.nplanted, 2);
+    cr_assert_neq(t.planted[0].tid, t.planted[1].tid);
+    const struct ss_process *p = &t.model->procs[0];
+    cr_expect_eq(p->nstalls, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct ss_stall *s = only_stall(p, t.planted[i].tid);
+        expect_duration(s, t.planted[i].ms);
+        cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"));
+        const struct ss_thread *th = ss_process_thread(p, t.planted[i].tid);
+        cr_assert_not_null(th);
+        cr_expect(th->loop);
+    }
+    finish(&t);
+}
+
+static const struct ss_process *process_of(const struct ss_run *run, unsigned tid)
+{
+    for (size_t i = 0; i < run->nprocs; i++)
+        if (ss_process_thread(&run->procs[i], tid))
+            return &run->procs[i];
+    return NULL;
+}
+
+static void child_has_own_trace(const char *mode)
+{
+    struct traced t;
+    const char *args[] = {mode, "--spin", "100", NULL};
+    trace(&t, "50ms", "loop-fixture-O2", args);
+    cr_assert_eq(t.model->nprocs, 2, "parent and child each write a trace file");
+    cr_assert_eq(t.nplanted, 2);
+    const struct ss_process *a = process_of(t.model, t.planted[0].tid);
+    const struct ss_process *b = process_of(t.model, t.planted[1].tid);
+    cr_assert(a && b && a != b);
+    const struct ss_process *parent = a->ppid == b->pid ? b : a, *child = parent == a ? b : a;
+    cr_expect_eq(child->ppid, parent->pid, "the child records its parent");
+    for (size_t i = 0; i < 2; i++) {
+        const struct ss_process *p = process_of(t.model, t.planted[i].tid);
+        const struct ss_stall *s = only_stall(p, t.planted[i].tid);
+        expect_duration(s, t.planted[i].ms);
+        cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"));
+    }
+    finish(&t);
+}
+
+Test(stalls, exec_child_is_traced, .timeout = 60)
+{
+    child_has_own_trace("--exec-child");
+}
+
+Test(stalls, fork_child_is_traced, .timeout = 60)
+{
+    child_has_own_trace("--fork-child");
+}
+
+Test(stalls, signals_never_surface_as_eintr, .timeout = 60)
+{
+    struct traced t;
+    const char *args[] = {"--spin-naps", "100", NULL};
+    trace(&t, "20ms", "loop-fixture-O2", args);
+    cr_assert_eq(t.nplanted, 1);
+    const struct ss_stall *s = only_stall(&t.model->procs[0], t.planted[0].tid);
+    expect_duration(s, t.planted[0].ms);
+    cr_expect_geq(s->nsamples, 5);
+    finish(&t);
+}
+
+Test(stalls, thread_slots_are_reused, .timeout = 120)
+{
+    struct traced t;
+    const char *args[] = {"--serial-threads", "300", NULL};
+    trace(&t, "20ms", "loop-fixture-O2", args);
+    const struct ss_process *p = &t.model->procs[0];
+    size_t loops = 0;
+    for (size_t i = 0; i < p->nthreads; i++)
+        loops += p->threads[i].loop && p->threads[i].iterations > 0;
+    cr_expect_eq(loops, 300, "each of 300 short-lived loop threads is traced");
+    finish(&t);
+}
+
+/* A hung loop must show in the trace while it hangs, not only after. */
+Test(stalls, stall_in_progress_is_visible, .timeout = 60)
+{
+    struct traced t;
+    memset(&t, 0, sizeof t);
+    const char *args[] = {"--spin", "2500", NULL};
+    pid_t pid = spawn(&t, "50ms", "loop-fixture-O2", args);
+    int seen = 0;
+    for (int i = 0; i < 200 && !seen; i++) {
+        struct timespec pause = {0, 10000000};
+        nanosleep(&pause, NULL);
+        struct ss_run *run;
+        char err[512];
+        if (ss_run_load(t.run, &run, err, sizeof err) != 0)
+            continue;
+        for (size_t k = 0; k < run->nprocs; k++)
+            for (size_t j = 0; j < run->procs[k].nstalls; j++)
+                seen |= run->procs[k].stalls[j].in_progress &&
+                        run->procs[k].stalls[j].nsamples > 0;
+        ss_run_free(run);
+    }
+    cr_expect(seen, "an in-progress stall with samples was readable before the loop resumed");
+    collect(&t, pid);
+    const struct ss_stall *s = only_stall(&t.model->procs[0], t.planted[0].tid);
+    cr_expect_eq(s->in_progress, 0);
+    expect_duration(s, t.planted[0].ms);
+    finish(&t);
+}
+
+/* Stalls are timed against the fixture's own clock; running them one at a time keeps a
+ * 2-core machine from starving the watchdog of the test under way. */
+int main(int argc, char *argv[])
+{
+    struct criterion_test_set *tests = criterion_initialize();
+    criterion_options.jobs = 1;
+    int result = 0;
+    if (criterion_handle_args(argc, argv, true))
+        result = !criterion_run_all_tests(tests);
+    criterion_finalize(tests);
+    return result;
+}

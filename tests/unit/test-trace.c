@@ -1,0 +1,272 @@
+/* The shim's trace writer and the core library's reader, against each other and against
+ * every truncation and corruption of a trace. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "model.h"
+#include "trace-format.h"
+#include "writer.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    strcpy(dir, "/tmp/ss-trace-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(trace, .init = make_dir, .fini = remove_dir);
+
+static const uint64_t frames[3] = {0x401234, 0x401100, 0x7f0000001000};
+
+/* Writes one of each record kind; returns the path of the trace. */
+static char *write_trace(pid_t pid)
+{
+    struct ss_writer w;
+    char why[256];
+    cr_assert_eq(ss__writer_open(&w, dir, pid, why, sizeof why), 0, "%s", why);
+    const char exe[] = "/usr/bin/server", cmd[] = "server\0--port\0" "8080";
+    struct ss_rec_process p = {(uint32_t)pid, 1, 1000, 2000, 50000000, 10000000,
+                               sizeof exe - 1, sizeof cmd};
+    ss__writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
+    const uint8_t id[4] = {0xde, 0xad, 0xbe, 0xef};
+    struct ss_rec_module m = {0x400000, 0x401000, 0x402000, sizeof id, sizeof exe - 1};
+    ss__writer_record2(&w, SS_REC_MODULE, &m, sizeof m, id, sizeof id, exe, sizeof exe - 1);
+    struct ss_rec_thread t = {(uint32_t)pid, SS_THREAD_LOOP, 1500};
+    ss__writer_record(&w, SS_REC_THREAD, &t, sizeof t, "main", 4);
+    struct ss_rec_stack st = {1, 3};
+    ss__writer_record(&w, SS_REC_STACK, &st, sizeof st, frames, sizeof frames);
+    struct ss_rec_stall_begin b = {(uint32_t)pid, 0, 5000, 5000};
+    ss__writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+    struct ss_rec_sample s1 = {(uint32_t)pid, 1, 5000, 50000000, 1234, 3, SS_SAMPLE_SIGNAL, 0};
+    ss__writer_record(&w, SS_REC_SAMPLE, &s1, sizeof s1, NULL, 0);
+    struct ss_rec_sample s2 = {(uint32_t)pid, 1, 5000, 90000000, 99, 3, SS_SAMPLE_CALL, 70000000};
+    ss__writer_record(&w, SS_REC_SAMPLE, &s2, sizeof s2, "nanosleep", 9);
+    struct ss_rec_stall_end e = {(uint32_t)pid, 0, 5000, 5000, 95000000};
+    ss__writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+    uint64_t buckets[SS_HIST_BUCKETS] = {0};
+    buckets[ss_hist_bucket(20000)] = 9;
+    buckets[ss_hist_bucket(95000000)] = 1;
+    struct ss_rec_histogram h = {(uint32_t)pid, SS_HIST_BUCKETS, 10, 95180000, 95000000};
+    ss__writer_record(&w, SS_REC_HISTOGRAM, &h, sizeof h, buckets, sizeof buckets);
+    struct ss_rec_drops d = {1, 2, 3, 4};
+    ss__writer_record(&w, SS_REC_DROPS, &d, sizeof d, NULL, 0);
+    ss__writer_record(&w, SS_REC_NOTE, "hello", 5, NULL, 0);
+    struct ss_rec_end end = {200000000};
+    ss__writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
+    cr_assert_eq(w.unwritten, 0);
+    ss__writer_close(&w);
+    char *path;
+    cr_assert(asprintf(&path, "%s/" SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, dir,
+                       (int)pid) > 0);
+    return path;
+}
+
+static struct ss_run *load_ok(const char *path)
+{
+    struct ss_run *run = NULL;
+    char err[512] = "";
+    int rc = ss_run_load(path, &run, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    return run;
+}
+
+Test(trace, round_trip)
+{
+    free(write_trace(4242));
+    struct ss_run *run = load_ok(dir);
+    cr_assert_eq(run->nprocs, 1);
+    struct ss_process *p = &run->procs[0];
+    cr_expect_eq(p->pid, 4242);
+    cr_expect_eq(p->ppid, 1);
+    cr_expect_str_eq(p->exe, "/usr/bin/server");
+    cr_expect_str_eq(p->command, "server --port 8080");
+    cr_expect_eq(p->threshold_ns, 50000000ull);
+    cr_expect_eq(p->end_ns, 200000000ull);
+    cr_expect_eq(p->truncated, 0);
+    cr_assert_eq(p->nmodules, 1);
+    cr_expect_eq(p->modules[0].build_id_len, 4);
+    cr_expect_eq(p->modules[0].build_id[0], 0xde);
+    cr_assert_eq(p->nthreads, 1);
+    cr_expect_str_eq(p->threads[0].name, "main");
+    cr_expect(p->threads[0].loop);
+    cr_expect_eq(p->threads[0].iterations, 10);
+    cr_expect_eq(p->threads[0].busy_max_ns, 95000000ull);
+    cr_expect_leq(ss_thread_percentile(&p->threads[0], 50), 40000);
+    cr_expect_eq(ss_thread_percentile(&p->threads[0], 100), 95000000ull);
+    cr_assert_eq(p->nstalls, 1);
+    struct ss_stall *s = &p->stalls[0];
+    cr_expect_eq(s->duration_ns, 95000000ull);
+    cr_expect_eq(s->in_progress, 0);
+    cr_assert_eq(s->nsamples, 2);
+    cr_assert_not_null(s->samples[0].stack);
+    cr_expect_eq(s->samples[0].stack->nframes, 3);
+    cr_expect_eq(s->samples[0].stack->addrs[2], frames[2]);
+    cr_expect_eq(s->samples[1].stack, s->samples[0].stack, "stacks are stored once");
+    cr_expect_str_eq(s->samples[1].call, "nanosleep");
+    cr_expect_eq(s->samples[1].call_ns, 70000000ull);
+    cr_expect_eq(ss_drops_total(&p->drops), 10);
+    cr_assert_eq(p->nnotes, 1);
+    cr_expect_str_eq(p->notes[0], "hello");
+    ss_run_free(run);
+}
+
+Test(trace, stall_without_end_is_in_progress)
+{
+    struct ss_writer w;
+    char why[256];
+    cr_assert_eq(ss__writer_open(&w, dir, 7, why, sizeof why), 0, "%s", why);
+    struct ss_rec_process p = {7, 1, 0, 0, 50000000, 10000000, 0, 0};
+    ss__writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
+    struct ss_rec_stall_begin b = {7, 0, 1000, 1000};
+    ss__writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+    struct ss_rec_sample s = {7, 0, 1000, 80000000, 0, 0, SS_SAMPLE_SIGNAL, 0};
+    ss__writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, NULL, 0);
+    ss__writer_close(&w);
+    struct ss_run *run = load_ok(dir);
+    cr_assert_eq(run->procs[0].nstalls, 1);
+    cr_expect(run->procs[0].stalls[0].in_progress);
+    cr_expect_eq(run->procs[0].stalls[0].duration_ns, 80000000ull, "as long as observed");
+    cr_expect_null(run->procs[0].stalls[0].samples[0].stack, "a failed capture has no stack");
+    ss_run_free(run);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t buf[1 << 16];
+    *len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return buf;
+}
+
+static void put(const char *path, const uint8_t *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+Test(trace, every_truncation_is_read_or_refused_cleanly)
+{
+    char *path = write_trace(11);
+    size_t len;
+    uint8_t *orig = slurp(path, &len);
+    uint8_t copy[1 << 16];
+    memcpy(copy, orig, len);
+    for (size_t cut = 0; cut < len; cut++) {
+        put(path, copy, cut);
+        struct ss_run *run = NULL;
+        char err[512] = "";
+        int rc = ss_run_load(path, &run, err, sizeof err);
+        if (rc == 0) {
+            cr_expect(cut >= SS_TRACE_HEADER_SIZE);
+            ss_run_free(run);
+        } else {
+            cr_expect(rc == -SS_EBADMAGIC || rc == -SS_ECORRUPT, "cut %zu: %s", cut, err);
+            cr_expect_neq(err[0], '\0', "a refusal says why");
+        }
+    }
+    free(path);
+}
+
+Test(trace, a_cut_record_marks_the_process_truncated)
+{
+    char *path = write_trace(12);
+    size_t len;
+    uint8_t *data = slurp(path, &len);
+    put(path, data, len - 3);
+    struct ss_run *run = load_ok(path);
+    cr_expect(run->procs[0].truncated);
+    cr_expect_eq(run->procs[0].end_ns, 0, "the END record was the one cut");
+    ss_run_free(run);
+    free(path);
+}
+
+Test(trace, every_corrupted_byte_is_survived)
+{
+    char *path = write_trace(13);
+    size_t len;
+    uint8_t *orig = slurp(path, &len);
+    uint8_t copy[1 << 16];
+    for (size_t i = 0; i < len; i++) {
+        static const uint8_t flips[] = {0xff, 0x80, 0x01};
+        for (size_t f = 0; f < sizeof flips; f++) {
+            memcpy(copy, orig, len);
+            copy[i] ^= flips[f];
+            put(path, copy, len);
+            struct ss_run *run = NULL;
+            char err[512];
+            if (ss_run_load(path, &run, err, sizeof err) == 0) {
+                ss_process_symbolize(run, &run->procs[0]);
+                ss_run_free(run);
+            }
+        }
+    }
+    free(path);
+}
+
+Test(trace, refusals)
+{
+    struct ss_run *run;
+    char err[512];
+    cr_expect_eq(ss_run_load("/nonexistent/stallscope", &run, err, sizeof err), -SS_ENOENT);
+    cr_expect_eq(ss_run_load(dir, &run, err, sizeof err), -SS_ENOTRACE);
+    cr_expect(strstr(err, "no trace files") != NULL, "%s", err);
+    char *path = write_trace(14);
+    size_t len;
+    uint8_t *data = slurp(path, &len);
+    uint32_t version = SS_TRACE_VERSION + 1;
+    memcpy(data + 8, &version, 4);
+    put(path, data, len);
+    cr_expect_eq(ss_run_load(path, &run, err, sizeof err), -SS_EVERSION);
+    put(path, (const uint8_t *)"hello world, not a trace", 24);
+    cr_expect_eq(ss_run_load(path, &run, err, sizeof err), -SS_EBADMAGIC);
+    free(path);
+}
+
+Test(trace, writer_never_overwrites)
+{
+    char *first = write_trace(15);
+    char *second = write_trace(15);
+    struct stat st;
+    char other[256];
+    snprintf(other, sizeof other, "%s/" SS_TRACE_FILE_PREFIX "15.1" SS_TRACE_FILE_SUFFIX, dir);
+    cr_expect_eq(stat(other, &st), 0, "the second trace of a pid gets its own file");
+    cr_expect_eq(st.st_mode & 0777, 0600, "traces are private");
+    free(first);
+    free(second);
+}
+
+Test(trace, writer_refuses_a_planted_symlink)
+{
+    char target[128], link[128];
+    snprintf(target, sizeof target, "%s/victim", dir);
+    snprintf(link, sizeof link, "%s/" SS_TRACE_FILE_PREFIX "16" SS_TRACE_FILE_SUFFIX, dir);
+    put(target, (const uint8_t *)"keep", 4);
+    cr_assert_eq(symlink(target, link), 0);
+    struct ss_writer w;
+    char why[256];
+    cr_assert_eq(ss__writer_open(&w, dir, 16, why, sizeof why), 0, "%s", why);
+    ss__writer_close(&w);
+    size_t len;
+    uint8_t *data = slurp(target, &len);
+    cr_expect_eq(len, 4);
+    cr_expect_eq(memcmp(data, "keep", 4), 0, "the link's target is untouched");
+}
