@@ -15,39 +15,39 @@
 #include <time.h>
 
 /* X(ret, name, params, args, loop key, timeout kind, timeout parameter) */
-#define SS_WAIT_CALLS(X)                                                                       \
-    X(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout),               \
-      (epfd, ev, max, timeout), EPOLL_KEY(epfd), MS, timeout)                                  \
-    X(int, epoll_pwait,                                                                        \
-      (int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask),          \
-      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), MS, timeout)                            \
-    X(int, epoll_pwait2,                                                                       \
-      (int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,              \
-       const sigset_t *mask),                                                                  \
-      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), TS, timeout)                            \
-    X(int, poll, (struct pollfd *fds, nfds_t n, int timeout), (fds, n, timeout), SITE_KEY, MS, \
-      timeout)                                                                                 \
-    X(int, __poll_chk, (struct pollfd *fds, nfds_t n, int timeout, size_t fdslen),             \
-      (fds, n, timeout, fdslen), SITE_KEY, MS, timeout)                                        \
-    X(int, ppoll,                                                                              \
-      (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask),    \
-      (fds, n, timeout, mask), SITE_KEY, TS, timeout)                                          \
-    X(int, __ppoll_chk,                                                                        \
-      (struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask,     \
-       size_t fdslen),                                                                         \
-      (fds, n, timeout, mask, fdslen), SITE_KEY, TS, timeout)                                  \
-    X(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout),          \
-      (n, r, w, e, timeout), SITE_KEY, TV, timeout)                                            \
-    X(int, pselect,                                                                            \
-      (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,                 \
-       const sigset_t *mask),                                                                  \
+#define SS_WAIT_CALLS(X)                                                                           \
+    X(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout),                   \
+      (epfd, ev, max, timeout), EPOLL_KEY(epfd), MS, timeout)                                      \
+    X(int, epoll_pwait,                                                                            \
+      (int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask),              \
+      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), MS, timeout)                                \
+    X(int, epoll_pwait2,                                                                           \
+      (int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,                  \
+       const sigset_t *mask),                                                                      \
+      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), TS, timeout)                                \
+    X(int, poll, (struct pollfd * fds, nfds_t n, int timeout), (fds, n, timeout), SITE_KEY, MS,    \
+      timeout)                                                                                     \
+    X(int, __poll_chk, (struct pollfd * fds, nfds_t n, int timeout, size_t fdslen),                \
+      (fds, n, timeout, fdslen), SITE_KEY, MS, timeout)                                            \
+    X(int, ppoll,                                                                                  \
+      (struct pollfd * fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask),       \
+      (fds, n, timeout, mask), SITE_KEY, TS, timeout)                                              \
+    X(int, __ppoll_chk,                                                                            \
+      (struct pollfd * fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask,        \
+       size_t fdslen),                                                                             \
+      (fds, n, timeout, mask, fdslen), SITE_KEY, TS, timeout)                                      \
+    X(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout),              \
+      (n, r, w, e, timeout), SITE_KEY, TV, timeout)                                                \
+    X(int, pselect,                                                                                \
+      (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,                     \
+       const sigset_t *mask),                                                                      \
       (n, r, w, e, timeout, mask), SITE_KEY, TS, timeout)
 
 /* Real functions the sleep hooks are built on; usleep and sleep are implemented with
  * nanosleep so that an interruption by our own signal can resume with the time left. */
-#define SS_OTHER_CALLS(X)                                                                      \
-    X(int, nanosleep, (const struct timespec *req, struct timespec *rem))                      \
-    X(int, clock_nanosleep,                                                                    \
+#define SS_OTHER_CALLS(X)                                                                          \
+    X(int, nanosleep, (const struct timespec *req, struct timespec *rem))                          \
+    X(int, clock_nanosleep,                                                                        \
       (clockid_t clk, int flags, const struct timespec *req, struct timespec *rem))
 
 #define DECLARE_REAL(ret, name, params, ...) static ret(*real_##name) params;
@@ -65,8 +65,8 @@ static void *lookup(const char *name)
 
 void ss__resolve_hooks(void)
 {
-#define RESOLVE(ret, name, ...)                                                                \
-    if (!real_##name)                                                                          \
+#define RESOLVE(ret, name, ...)                                                                    \
+    if (!real_##name)                                                                              \
         real_##name = (__typeof__(real_##name))lookup(#name);
     SS_WAIT_CALLS(RESOLVE)
     SS_OTHER_CALLS(RESOLVE)
@@ -194,33 +194,33 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 #define RETIMEOUT_TS(t, start, buf) ((t) = remaining_ts((t), (start), &(buf)))
 #define RETIMEOUT_TV(t, start, buf) ((void)(start), (void)(buf))
 
-#define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                           \
-    ret name params                                                                            \
-    {                                                                                          \
-        if (!real_##name)                                                                      \
-            ss__resolve_hooks();                                                               \
+#define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                               \
+    ret name params                                                                                \
+    {                                                                                              \
+        if (!real_##name)                                                                          \
+            ss__resolve_hooks();                                                                   \
         struct wait_ctx ss_w_;                                                                     \
         int ss_saved_ = errno;                                                                     \
         if (!real_##name || !wait_enter(key, &ss_w_)) {                                            \
             errno = ss_saved_;                                                                     \
-            if (!real_##name) {                                                                \
-                errno = ENOSYS;                                                                \
-                return -1;                                                                     \
-            }                                                                                  \
-            return real_##name args;                                                           \
-        }                                                                                      \
+            if (!real_##name) {                                                                    \
+                errno = ENOSYS;                                                                    \
+                return -1;                                                                         \
+            }                                                                                      \
+            return real_##name args;                                                               \
+        }                                                                                          \
         uint64_t ss_started_ = ss__now();                                                          \
         struct timespec ss_left_;                                                                  \
-        unsigned ss_signals_ = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);   \
+        unsigned ss_signals_ = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);  \
         errno = ss_saved_;                                                                         \
         ret ss_rc_;                                                                                \
-        for (;;) {                                                                             \
+        for (;;) {                                                                                 \
             ss_rc_ = real_##name args;                                                             \
-            if (!interrupted_by_us(ss_rc_, &ss_signals_))                                              \
-                break;                                                                         \
-            RETIMEOUT_##kind(tparam, ss_started_, ss_left_);                                           \
+            if (!interrupted_by_us(ss_rc_, &ss_signals_))                                          \
+                break;                                                                             \
+            RETIMEOUT_##kind(tparam, ss_started_, ss_left_);                                       \
             errno = ss_saved_;                                                                     \
-        }                                                                                      \
+        }                                                                                          \
         ss_saved_ = errno;                                                                         \
         wait_leave(&ss_w_);                                                                        \
         errno = ss_saved_;                                                                         \
@@ -274,19 +274,19 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
     return rc;
 }
 
-#define CALL_HOOK_BODY(name, call_expr)                                                        \
-    int prior;                                                                                 \
-    int saved = errno;                                                                         \
-    if (!real_nanosleep || !real_clock_nanosleep)                                              \
-        ss__resolve_hooks();                                                                   \
-    struct ss_slot *slot = call_enter(&prior);                                                 \
-    uint64_t started = slot ? ss__now() : 0;                                                   \
-    errno = saved;                                                                             \
-    __typeof__(call_expr) rc = call_expr;                                                      \
-    if (slot) {                                                                                \
-        saved = errno;                                                                         \
-        call_leave(slot, name, started);                                                       \
-        errno = saved;                                                                         \
+#define CALL_HOOK_BODY(name, call_expr)                                                            \
+    int prior;                                                                                     \
+    int saved = errno;                                                                             \
+    if (!real_nanosleep || !real_clock_nanosleep)                                                  \
+        ss__resolve_hooks();                                                                       \
+    struct ss_slot *slot = call_enter(&prior);                                                     \
+    uint64_t started = slot ? ss__now() : 0;                                                       \
+    errno = saved;                                                                                 \
+    __typeof__(call_expr) rc = call_expr;                                                          \
+    if (slot) {                                                                                    \
+        saved = errno;                                                                             \
+        call_leave(slot, name, started);                                                           \
+        errno = saved;                                                                             \
     }
 
 int nanosleep(const struct timespec *req, struct timespec *rem)

@@ -37,4 +37,3 @@ void ss__warn(const char *a, const char *b)
     write_all_stderr(line);
     errno = saved;
 }
-

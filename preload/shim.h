@@ -14,7 +14,8 @@
 #define SS_MAX_LOOP_THREADS 128
 #define SS_SNAP_STACK_BYTES (64 * 1024)
 #define SS_STALL_RING 64
-#define SS_UNW_REGS 17 /* libunwind's x86_64 numbering: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip */
+#define SS_UNW_REGS                                                                                \
+    17 /* libunwind's x86_64 numbering: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip */
 
 enum ss_loop_state {
     SS_STATE_WAITING = 0, /* inside the loop's own wait call: idle */
@@ -28,12 +29,12 @@ struct ss_snapshot {
     uint64_t regs[SS_UNW_REGS];
     uint64_t stack_base; /* address the copied bytes start at (the thread's sp) */
     uint32_t stack_len;
-    uint16_t source;     /* enum ss_sample_source */
+    uint16_t source; /* enum ss_sample_source */
     uint64_t taken_ns;
-    uint64_t iteration;  /* iteration start of the thread when the copy was made */
-    int thread_state;    /* enum ss_loop_state when the copy was made */
-    uint64_t call_ns;    /* for SS_SAMPLE_CALL: how long the call took */
-    const char *call;    /* for SS_SAMPLE_CALL: name of the interposed call (static string) */
+    uint64_t iteration; /* iteration start of the thread when the copy was made */
+    int thread_state;   /* enum ss_loop_state when the copy was made */
+    uint64_t call_ns;   /* for SS_SAMPLE_CALL: how long the call took */
+    const char *call;   /* for SS_SAMPLE_CALL: name of the interposed call (static string) */
     uint8_t stack[SS_SNAP_STACK_BYTES];
 };
 
@@ -43,12 +44,12 @@ struct ss_stall_end {
 };
 
 struct ss_slot {
-    _Atomic pid_t owner;             /* tid of the loop thread, 0 when the slot is free */
-    _Atomic int state;               /* enum ss_loop_state */
-    _Atomic uint64_t iteration;      /* monotonic ns at which the current iteration began */
-    _Atomic uintptr_t stack_hi;      /* end of the owner's stack mapping, set by the watchdog */
-    uintptr_t sp_hint;               /* an address on the owner's stack */
-    uint64_t loop_key;               /* identifies the thread's own poll set (owner only) */
+    _Atomic pid_t owner;        /* tid of the loop thread, 0 when the slot is free */
+    _Atomic int state;          /* enum ss_loop_state */
+    _Atomic uint64_t iteration; /* monotonic ns at which the current iteration began */
+    _Atomic uintptr_t stack_hi; /* end of the owner's stack mapping, set by the watchdog */
+    uintptr_t sp_hint;          /* an address on the owner's stack */
+    uint64_t loop_key;          /* identifies the thread's own poll set (owner only) */
     uint64_t first_wait_ns;
 
     /* Busy-time histogram: written by the owner only (relaxed), read by the watchdog. */
@@ -69,15 +70,15 @@ struct ss_slot {
 
 struct ss_thread_local {
     struct ss_slot *slot;
-    unsigned in_hook;                 /* reentrancy guard */
-    _Atomic unsigned signals_seen;    /* sampling signals handled on this thread */
+    unsigned in_hook;              /* reentrancy guard */
+    _Atomic unsigned signals_seen; /* sampling signals handled on this thread */
 };
 
 extern __thread struct ss_thread_local ss__tls __attribute__((tls_model("initial-exec")));
 extern struct ss_slot ss__slots[SS_MAX_LOOP_THREADS];
 extern struct ss_options ss__opts;
-extern _Atomic int ss__active;        /* 0: the shim passes every call straight through */
-extern _Atomic int ss__sampling;      /* 0: no signals are sent (handler unavailable) */
+extern _Atomic int ss__active;   /* 0: the shim passes every call straight through */
+extern _Atomic int ss__sampling; /* 0: no signals are sent (handler unavailable) */
 extern pid_t ss__pid;
 
 uint64_t ss__now(void);

@@ -86,7 +86,8 @@ void ss__install_signal_handler(void)
     }
     if (old.sa_flags & SA_SIGINFO || old.sa_handler != SIG_DFL) {
         ss__warn("the sampling signal already has a handler in this program; stalls are "
-                 "recorded without stacks (choose another with signal=N)", NULL);
+                 "recorded without stacks (choose another with signal=N)",
+                 NULL);
         return;
     }
     memset(&sa, 0, sizeof sa);
@@ -95,7 +96,8 @@ void ss__install_signal_handler(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(ss__opts.signal, &sa, NULL) != 0) {
         ss__warn("cannot install the sampling signal handler; stalls are recorded without "
-                 "stacks", NULL);
+                 "stacks",
+                 NULL);
         return;
     }
     atomic_store(&ss__sampling, 1);

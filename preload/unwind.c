@@ -70,20 +70,20 @@ static int resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
     return -UNW_EINVAL;
 }
 
-static int get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf, size_t len,
-                         unw_word_t *off, void *arg)
+static int get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf, size_t len, unw_word_t *off,
+                         void *arg)
 {
     (void)as, (void)ip, (void)buf, (void)len, (void)off, (void)arg;
     return -UNW_ENOINFO;
 }
 
-#define LOAD(field, symbol)                                                                    \
-    do {                                                                                       \
-        *(void **)&lib.field = dlsym(handle, symbol);                                          \
-        if (!lib.field) {                                                                      \
-            snprintf(why, why_size, "libunwind lacks %s", symbol);                             \
-            return -1;                                                                         \
-        }                                                                                      \
+#define LOAD(field, symbol)                                                                        \
+    do {                                                                                           \
+        *(void **)&lib.field = dlsym(handle, symbol);                                              \
+        if (!lib.field) {                                                                          \
+            snprintf(why, why_size, "libunwind lacks %s", symbol);                                 \
+            return -1;                                                                             \
+        }                                                                                          \
     } while (0)
 
 int ss__unwind_init(char *why, size_t why_size)

@@ -23,17 +23,17 @@
 
 /* What the watchdog knows of each slot; only the watchdog touches it. */
 struct slot_view {
-    pid_t tid;                 /* owner when last seen; 0 = not yet announced */
+    pid_t tid; /* owner when last seen; 0 = not yet announced */
     char name[16];
-    uint64_t stall;            /* iteration announced as a stall, 0 = none */
+    uint64_t stall; /* iteration announced as a stall, 0 = none */
     uint64_t next_sample_ns;
-    uint64_t hist_iterations;  /* iterations at the last histogram record */
+    uint64_t hist_iterations; /* iterations at the last histogram record */
 };
 
 struct stack_entry {
     uint64_t hash;
     uint32_t id, nframes;
-    size_t offset;             /* into stacks.frames */
+    size_t offset; /* into stacks.frames */
 };
 
 static struct {
@@ -316,7 +316,9 @@ static void write_histogram(struct ss_slot *s, struct slot_view *v)
     for (unsigned b = 0; b < SS_HIST_BUCKETS; b++)
         buckets[b] = atomic_load_explicit(&s->hist[b], memory_order_relaxed);
     struct ss_rec_histogram rec = {
-        (uint32_t)v->tid, SS_HIST_BUCKETS, iterations,
+        (uint32_t)v->tid,
+        SS_HIST_BUCKETS,
+        iterations,
         atomic_load_explicit(&s->busy_total_ns, memory_order_relaxed),
         atomic_load_explicit(&s->busy_max_ns, memory_order_relaxed),
     };
@@ -378,8 +380,8 @@ static void consume_snapshot(struct ss_slot *s, struct slot_view *v)
     if (!stack)
         wd.samples_failed++;
     struct ss_rec_sample rec = {
-        (uint32_t)v->tid, stack, snap->iteration, snap->taken_ns - snap->iteration, capture_ns,
-        (uint16_t)n, snap->source, snap->call_ns,
+        (uint32_t)v->tid, stack,       snap->iteration, snap->taken_ns - snap->iteration,
+        capture_ns,       (uint16_t)n, snap->source,    snap->call_ns,
     };
     const char *call = snap->call ? snap->call : "";
     atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
@@ -477,9 +479,13 @@ static void write_process(void)
     clock_gettime(CLOCK_REALTIME, &real);
     uint64_t mono = ss__now();
     struct ss_rec_process p = {
-        (uint32_t)ss__pid, (uint32_t)getppid(), mono,
-        (uint64_t)real.tv_sec * 1000000000ull + (uint64_t)real.tv_nsec, ss__opts.threshold_ns,
-        ss__opts.interval_ns, (uint32_t)(exe_len > 0 ? exe_len : 0),
+        (uint32_t)ss__pid,
+        (uint32_t)getppid(),
+        mono,
+        (uint64_t)real.tv_sec * 1000000000ull + (uint64_t)real.tv_nsec,
+        ss__opts.threshold_ns,
+        ss__opts.interval_ns,
+        (uint32_t)(exe_len > 0 ? exe_len : 0),
         (uint32_t)(cmd_len > 0 ? cmd_len : 0),
     };
     ss__writer_record2(&wd.out, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);

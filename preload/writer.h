@@ -12,8 +12,8 @@ struct ss_writer {
     int fd;
     uint8_t *buf;
     size_t len, cap;
-    uint64_t pending;     /* records in buf */
-    uint64_t unwritten;   /* records lost to write errors or memory shortage */
+    uint64_t pending;   /* records in buf */
+    uint64_t unwritten; /* records lost to write errors or memory shortage */
     int warned;
 };
 

@@ -3,14 +3,14 @@
 #ifndef SS_ERRORS_H
 #define SS_ERRORS_H
 
-#define SS_ERRNO_MAP(X)                                                                        \
-    X(NOENT, "no such file or directory")                                                      \
-    X(NOTRACE, "no trace files found")                                                         \
-    X(BADMAGIC, "not a stallscope trace")                                                      \
-    X(VERSION, "unsupported trace version")                                                    \
-    X(CORRUPT, "corrupt trace")                                                                \
-    X(IO, "read error")                                                                        \
-    X(NOMEM, "out of memory")                                                                  \
+#define SS_ERRNO_MAP(X)                                                                            \
+    X(NOENT, "no such file or directory")                                                          \
+    X(NOTRACE, "no trace files found")                                                             \
+    X(BADMAGIC, "not a stallscope trace")                                                          \
+    X(VERSION, "unsupported trace version")                                                        \
+    X(CORRUPT, "corrupt trace")                                                                    \
+    X(IO, "read error")                                                                            \
+    X(NOMEM, "out of memory")                                                                      \
     X(USAGE, "invalid argument")
 
 enum ss_error {

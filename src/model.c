@@ -34,7 +34,7 @@ static int grow(void **items, size_t *cap, size_t need, size_t elem)
 struct loader {
     struct ss_process *p;
     size_t threads_cap, stalls_cap, stacks_cap, modules_cap, notes_cap;
-    size_t *index;          /* open addressing over stalls: slot holds stall index + 1 */
+    size_t *index; /* open addressing over stalls: slot holds stall index + 1 */
     size_t index_size;
     char *err;
     size_t err_size;
@@ -108,8 +108,8 @@ static struct ss_thread *find_thread(struct loader *l, uint32_t tid, int create)
     for (size_t i = 0; i < p->nthreads; i++)
         if (p->threads[i].tid == tid)
             return &p->threads[i];
-    if (!create || grow((void **)&p->threads, &l->threads_cap, p->nthreads + 1,
-                        sizeof *p->threads) < 0)
+    if (!create ||
+        grow((void **)&p->threads, &l->threads_cap, p->nthreads + 1, sizeof *p->threads) < 0)
         return NULL;
     struct ss_thread *t = &p->threads[p->nthreads++];
     memset(t, 0, sizeof *t);
@@ -133,10 +133,10 @@ static void seen_time(struct ss_process *p, uint64_t ns)
         p->last_ns = ns;
 }
 
-#define FAIL(code, ...)                                                                        \
-    do {                                                                                       \
-        snprintf(l->err, l->err_size, __VA_ARGS__);                                            \
-        return -(code);                                                                        \
+#define FAIL(code, ...)                                                                            \
+    do {                                                                                           \
+        snprintf(l->err, l->err_size, __VA_ARGS__);                                                \
+        return -(code);                                                                            \
     } while (0)
 
 /* Each record handler gets the payload, already bounds-checked against the file. */
@@ -372,12 +372,18 @@ static int on_note(struct loader *l, const uint8_t *b, size_t n)
 typedef int (*record_fn)(struct loader *, const uint8_t *, size_t);
 
 static const record_fn handlers[] = {
-    [SS_REC_PROCESS] = on_process,         [SS_REC_MODULE] = on_module,
-    [SS_REC_THREAD] = on_thread,           [SS_REC_STACK] = on_stack,
-    [SS_REC_STALL_BEGIN] = on_stall_begin, [SS_REC_SAMPLE] = on_sample,
-    [SS_REC_STALL_END] = on_stall_end,     [SS_REC_HISTOGRAM] = on_histogram,
-    [SS_REC_DROPS] = on_drops,             [SS_REC_THREAD_EXIT] = on_thread_exit,
-    [SS_REC_END] = on_end,                 [SS_REC_NOTE] = on_note,
+    [SS_REC_PROCESS] = on_process,
+    [SS_REC_MODULE] = on_module,
+    [SS_REC_THREAD] = on_thread,
+    [SS_REC_STACK] = on_stack,
+    [SS_REC_STALL_BEGIN] = on_stall_begin,
+    [SS_REC_SAMPLE] = on_sample,
+    [SS_REC_STALL_END] = on_stall_end,
+    [SS_REC_HISTOGRAM] = on_histogram,
+    [SS_REC_DROPS] = on_drops,
+    [SS_REC_THREAD_EXIT] = on_thread_exit,
+    [SS_REC_END] = on_end,
+    [SS_REC_NOTE] = on_note,
 };
 
 static int read_whole(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
@@ -442,8 +448,8 @@ static int parse_trace(struct loader *l, const char *path, const uint8_t *d, siz
     memcpy(&version, d + 8, 4);
     memcpy(&header, d + 12, 4);
     if (version != SS_TRACE_VERSION)
-        FAIL(SS_EVERSION, "%s: trace version %u, this stallscope reads version %u", path,
-             version, SS_TRACE_VERSION);
+        FAIL(SS_EVERSION, "%s: trace version %u, this stallscope reads version %u", path, version,
+             SS_TRACE_VERSION);
     if (header < SS_TRACE_HEADER_SIZE || header > len)
         FAIL(SS_ECORRUPT, "%s: bad header size %u", path, header);
     size_t off = header;
@@ -471,8 +477,8 @@ static int parse_trace(struct loader *l, const char *path, const uint8_t *d, siz
             if (rc < 0)
                 return rc;
             if (rc > 0)
-                FAIL(SS_ECORRUPT, "%s: malformed record at offset %zu (tag %u, size %u)", path,
-                     off, h.tag, h.size);
+                FAIL(SS_ECORRUPT, "%s: malformed record at offset %zu (tag %u, size %u)", path, off,
+                     h.tag, h.size);
             saw_process |= h.tag == SS_REC_PROCESS;
         }
         off += sizeof h + h.size;
@@ -570,8 +576,10 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
         }
         free(names);
         if (rc == 0 && run->nprocs == 0) {
-            snprintf(err, err_size, "%s: no trace files (" SS_TRACE_FILE_PREFIX "*"
-                     SS_TRACE_FILE_SUFFIX ") in this directory", path);
+            snprintf(err, err_size,
+                     "%s: no trace files (" SS_TRACE_FILE_PREFIX "*" SS_TRACE_FILE_SUFFIX
+                     ") in this directory",
+                     path);
             rc = -SS_ENOTRACE;
         }
     } else {
@@ -583,7 +591,8 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
     }
     qsort(run->procs, run->nprocs, sizeof *run->procs, cmp_process);
     for (size_t i = 0; i < run->nprocs; i++)
-        qsort(run->procs[i].stalls, run->procs[i].nstalls, sizeof(struct ss_stall), cmp_stall);
+        if (run->procs[i].nstalls > 1)
+            qsort(run->procs[i].stalls, run->procs[i].nstalls, sizeof(struct ss_stall), cmp_stall);
     *out = run;
     return 0;
 }
@@ -669,8 +678,8 @@ void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
         for (uint32_t f = 0; f < s->nframes; f++) {
             struct ss_frame_info info;
             ss_symbolize(p->sym, s->addrs[f], &info);
-            s->frames[f] = (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset,
-                                             info.kind};
+            s->frames[f] =
+                (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset, info.kind};
         }
     }
 }

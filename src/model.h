@@ -11,34 +11,34 @@
 #include "trace-format.h"
 
 struct ss_frame {
-    uint64_t addr;          /* lookup address as recorded */
-    const char *symbol;     /* NULL when unresolved */
-    const char *module;     /* full path, NULL when in no known module */
-    uint64_t offset;        /* from the symbol, or from the module's base when unresolved */
+    uint64_t addr;      /* lookup address as recorded */
+    const char *symbol; /* NULL when unresolved */
+    const char *module; /* full path, NULL when in no known module */
+    uint64_t offset;    /* from the symbol, or from the module's base when unresolved */
     enum ss_frame_kind kind;
 };
 
 struct ss_stack {
     uint32_t id;
     uint32_t nframes;
-    uint64_t *addrs;        /* innermost first */
+    uint64_t *addrs;         /* innermost first */
     struct ss_frame *frames; /* filled by ss_process_symbolize */
 };
 
 struct ss_sample {
-    uint64_t offset_ns;     /* since the stall began */
+    uint64_t offset_ns; /* since the stall began */
     uint32_t capture_ns;
-    uint16_t source;        /* enum ss_sample_source */
-    char *call;             /* interposed call the sample was taken at, or NULL */
+    uint16_t source; /* enum ss_sample_source */
+    char *call;      /* interposed call the sample was taken at, or NULL */
     uint64_t call_ns;
     struct ss_stack *stack; /* NULL when the capture failed */
 };
 
 struct ss_stall {
     uint32_t tid;
-    uint64_t start_ns;      /* monotonic clock of the traced machine */
+    uint64_t start_ns; /* monotonic clock of the traced machine */
     uint64_t duration_ns;
-    int in_progress;        /* no end seen yet: duration is what was observed so far */
+    int in_progress; /* no end seen yet: duration is what was observed so far */
     struct ss_sample *samples;
     size_t nsamples, samples_cap;
 };
@@ -60,14 +60,14 @@ struct ss_module {
 };
 
 struct ss_process {
-    char *file;             /* trace file it was read from */
+    char *file; /* trace file it was read from */
     uint32_t pid, ppid;
     char *exe;
-    char *command;          /* arguments joined with spaces */
+    char *command; /* arguments joined with spaces */
     uint64_t start_mono_ns, start_real_ns, threshold_ns, interval_ns;
-    uint64_t end_ns;        /* 0 unless the process exited through exit() */
-    uint64_t last_ns;       /* latest time seen in the trace */
-    int truncated;          /* the file ends inside a record (the process was killed) */
+    uint64_t end_ns;  /* 0 unless the process exited through exit() */
+    uint64_t last_ns; /* latest time seen in the trace */
+    int truncated;    /* the file ends inside a record (the process was killed) */
     struct ss_thread *threads;
     size_t nthreads;
     struct ss_stall *stalls;

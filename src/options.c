@@ -34,7 +34,10 @@ static int parse_uint(const char *s, size_t len, uint64_t *out)
 
 int ss_parse_duration(const char *s, size_t len, uint64_t *ns)
 {
-    static const struct { const char *name; uint64_t ns; } units[] = {
+    static const struct {
+        const char *name;
+        uint64_t ns;
+    } units[] = {
         {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000ull}, {"m", 60000000000ull},
     };
     size_t digits = 0, frac_digits = 0;
@@ -83,8 +86,13 @@ int ss_parse_duration(const char *s, size_t len, uint64_t *ns)
 
 void ss_format_duration(uint64_t ns, char *buf, size_t size)
 {
-    static const struct { const char *name; uint64_t ns; } units[] = {
-        {"s", 1000000000ull}, {"ms", 1000000}, {"us", 1000},
+    static const struct {
+        const char *name;
+        uint64_t ns;
+    } units[] = {
+        {"s", 1000000000ull},
+        {"ms", 1000000},
+        {"us", 1000},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (ns >= units[i].ns) {
@@ -92,7 +100,10 @@ void ss_format_duration(uint64_t ns, char *buf, size_t size)
             if (rest == 0)
                 snprintf(buf, size, "%llu%s", (unsigned long long)whole, units[i].name);
             else
-                snprintf(buf, size, "%.*f%s", whole >= 100 ? 0 : whole >= 10 ? 1 : 2,
+                snprintf(buf, size, "%.*f%s",
+                         whole >= 100  ? 0
+                         : whole >= 10 ? 1
+                                       : 2,
                          (double)ns / (double)units[i].ns, units[i].name);
             return;
         }

@@ -124,8 +124,9 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
     fprintf(out, "\nprocess %u (parent %u): %s\n", p->pid, p->ppid,
             p->command[0] ? p->command : p->exe);
     fprintf(out, "  stall threshold %s; traced for %s; %s\n", threshold, ran,
-            p->end_ns ? "exited" : p->truncated ? "trace cut short (killed?)"
-                                                : "still running or killed");
+            p->end_ns      ? "exited"
+            : p->truncated ? "trace cut short (killed?)"
+                           : "still running or killed");
     print_threads(out, p);
     if (p->nstalls == 0) {
         fprintf(out, "  no stalls\n");

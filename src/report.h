@@ -8,8 +8,8 @@
 #include "model.h"
 
 struct ss_report_options {
-    size_t top;          /* stalls shown per process */
-    size_t depth;        /* frames shown per stack */
+    size_t top;   /* stalls shown per process */
+    size_t depth; /* frames shown per stack */
 };
 
 void ss_report_defaults(struct ss_report_options *o);

@@ -56,7 +56,10 @@ enum ss_record_tag {
 
 #define SS_PACKED __attribute__((packed))
 
-struct ss_rec_header { uint16_t tag, reserved; uint32_t size; } SS_PACKED;
+struct ss_rec_header {
+    uint16_t tag, reserved;
+    uint32_t size;
+} SS_PACKED;
 
 struct ss_rec_process {
     uint32_t pid, ppid;
@@ -71,19 +74,27 @@ struct ss_rec_module {
     uint16_t build_id_len, path_len;
 } SS_PACKED;
 
-struct ss_rec_thread { uint32_t tid, flags; uint64_t first_wait_ns; } SS_PACKED;
+struct ss_rec_thread {
+    uint32_t tid, flags;
+    uint64_t first_wait_ns;
+} SS_PACKED;
 
-struct ss_rec_stack { uint32_t stack_id, nframes; } SS_PACKED;
+struct ss_rec_stack {
+    uint32_t stack_id, nframes;
+} SS_PACKED;
 
 /* stall_id is the iteration's start time, unique per thread. */
-struct ss_rec_stall_begin { uint32_t tid, reserved; uint64_t stall_id, start_ns; } SS_PACKED;
+struct ss_rec_stall_begin {
+    uint32_t tid, reserved;
+    uint64_t stall_id, start_ns;
+} SS_PACKED;
 
 struct ss_rec_sample {
-    uint32_t tid, stack_id;  /* stack_id 0: the capture failed, no stack */
+    uint32_t tid, stack_id; /* stack_id 0: the capture failed, no stack */
     uint64_t stall_id, offset_ns;
-    uint32_t capture_ns;     /* time spent unwinding this sample */
+    uint32_t capture_ns; /* time spent unwinding this sample */
     uint16_t nframes, source;
-    uint64_t call_ns;        /* SS_SAMPLE_CALL: how long the interposed call took */
+    uint64_t call_ns; /* SS_SAMPLE_CALL: how long the interposed call took */
 } SS_PACKED;
 
 struct ss_rec_stall_end {
@@ -103,15 +114,20 @@ struct ss_rec_drops {
     uint64_t records_unwritten; /* records the file system did not take */
 } SS_PACKED;
 
-struct ss_rec_thread_exit { uint32_t tid, reserved; uint64_t ns; } SS_PACKED;
+struct ss_rec_thread_exit {
+    uint32_t tid, reserved;
+    uint64_t ns;
+} SS_PACKED;
 
-struct ss_rec_end { uint64_t mono_ns; } SS_PACKED;
+struct ss_rec_end {
+    uint64_t mono_ns;
+} SS_PACKED;
 
 #define SS_THREAD_LOOP 1u
 
 enum ss_sample_source {
-    SS_SAMPLE_SIGNAL = 0,   /* taken by the watchdog's signal while the iteration ran */
-    SS_SAMPLE_CALL = 1,     /* taken when an interposed call returned inside a stall */
+    SS_SAMPLE_SIGNAL = 0, /* taken by the watchdog's signal while the iteration ran */
+    SS_SAMPLE_CALL = 1,   /* taken when an interposed call returned inside a stall */
 };
 
 #endif

@@ -9,11 +9,12 @@ static void usage(FILE *out)
 {
     char names[256];
     ss_exporter_names(names, sizeof names);
-    fprintf(out, "usage: stallscope export --format FORMAT [-o FILE] [RUN]\n\n"
-                 "Writes a run (a run directory or one trace file, default " SS_DEFAULT_OUTPUT
-                 ")\nin a machine-readable format to FILE or standard output.\n\n"
-                 "  -f, --format FORMAT   one of: %s\n"
-                 "  -o, --output FILE     write there instead of standard output\n",
+    fprintf(out,
+            "usage: stallscope export --format FORMAT [-o FILE] [RUN]\n\n"
+            "Writes a run (a run directory or one trace file, default " SS_DEFAULT_OUTPUT
+            ")\nin a machine-readable format to FILE or standard output.\n\n"
+            "  -f, --format FORMAT   one of: %s\n"
+            "  -o, --output FILE     write there instead of standard output\n",
             names);
 }
 

@@ -115,8 +115,8 @@ static void set_environment(const struct run_options *o, const char *shim, const
     const char *user = getenv(SS_OPTIONS_ENV);
     if (asprintf(&options, "%s%sthreshold=%lluns:interval=%lluns:signal=%d:stacks=%d:output=%c%s%c",
                  user && *user ? user : "", user && *user ? ":" : "",
-                 (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns,
-                 o->signal, o->stacks, quote, dir, quote) < 0)
+                 (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns, o->signal,
+                 o->stacks, quote, dir, quote) < 0)
         ss_die("out of memory");
     if (o->jit_maps) {
         const char *n = getenv("NODE_OPTIONS");
@@ -265,8 +265,8 @@ int ss_cmd_run(int argc, char **argv)
     };
     struct ss_options defaults;
     ss_options_defaults(&defaults);
-    struct run_options o = {SS_DEFAULT_OUTPUT, defaults.threshold_ns, defaults.interval_ns,
-                            defaults.signal, 1, 1, 0};
+    struct run_options o = {
+        SS_DEFAULT_OUTPUT, defaults.threshold_ns, defaults.interval_ns, defaults.signal, 1, 1, 0};
     int c;
     while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
         switch (c) {

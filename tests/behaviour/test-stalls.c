@@ -49,8 +49,8 @@ static pid_t spawn(struct traced *t, const char *threshold, const char *fixture,
     cr_assert_not_null(mkdtemp(t->dir));
     snprintf(t->run, sizeof t->run, "%s/run", t->dir);
     snprintf(out, sizeof out, "%s/out.txt", t->dir);
-    const char *argv[32] = {stallscope, "run", "-q", "-o", t->run, "--threshold", threshold,
-                            "--", fixture_path};
+    const char *argv[32] = {stallscope,    "run",     "-q", "-o",        t->run,
+                            "--threshold", threshold, "--", fixture_path};
     size_t n = 9;
     for (; *args && n < 31; args++)
         argv[n++] = *args;
@@ -68,8 +68,7 @@ static void collect(struct traced *t, pid_t pid)
 {
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fixture failed: status %d",
-              status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fixture failed: status %d", status);
     char out[128], line[256];
     snprintf(out, sizeof out, "%s/out.txt", t->dir);
     FILE *f = fopen(out, "r");
@@ -119,8 +118,7 @@ static int stall_has_frames(const struct ss_stall *s, const char *inner, const c
             if (!st->frames[i].symbol || regexec(&ri, st->frames[i].symbol, 0, NULL, 0) != 0)
                 continue;
             for (uint32_t j = i + 1; j < st->nframes && !found; j++)
-                found = st->frames[j].symbol &&
-                        regexec(&ro, st->frames[j].symbol, 0, NULL, 0) == 0;
+                found = st->frames[j].symbol && regexec(&ro, st->frames[j].symbol, 0, NULL, 0) == 0;
         }
     }
     regfree(&ri);
@@ -321,8 +319,7 @@ Test(stalls, stall_in_progress_is_visible, .timeout = 60)
             continue;
         for (size_t k = 0; k < run->nprocs; k++)
             for (size_t j = 0; j < run->procs[k].nstalls; j++)
-                seen |= run->procs[k].stalls[j].in_progress &&
-                        run->procs[k].stalls[j].nsamples > 0;
+                seen |= run->procs[k].stalls[j].in_progress && run->procs[k].stalls[j].nsamples > 0;
         ss_run_free(run);
     }
     cr_expect(seen, "an in-progress stall with samples was readable before the loop resumed");

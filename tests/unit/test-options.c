@@ -27,8 +27,18 @@ Test(duration, units)
 
 Test(duration, rejects_bad_input)
 {
-    static const char *bad[] = {"", "ms", "-5ms", "5 ms", "5mss", "1.s", ".5s", "5h",
-                                "99999999999999999999ms", "1.0000000001s", "1e3ms", "0x10"};
+    static const char *bad[] = {"",
+                                "ms",
+                                "-5ms",
+                                "5 ms",
+                                "5mss",
+                                "1.s",
+                                ".5s",
+                                "5h",
+                                "99999999999999999999ms",
+                                "1.0000000001s",
+                                "1e3ms",
+                                "0x10"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc;
         duration(bad[i], &rc);

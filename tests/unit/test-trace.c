@@ -39,9 +39,10 @@ static char *write_trace(pid_t pid)
     struct ss_writer w;
     char why[256];
     cr_assert_eq(ss__writer_open(&w, dir, pid, why, sizeof why), 0, "%s", why);
-    const char exe[] = "/usr/bin/server", cmd[] = "server\0--port\0" "8080";
-    struct ss_rec_process p = {(uint32_t)pid, 1, 1000, 2000, 50000000, 10000000,
-                               sizeof exe - 1, sizeof cmd};
+    const char exe[] = "/usr/bin/server", cmd[] = "server\0--port\0"
+                                                  "8080";
+    struct ss_rec_process p = {(uint32_t)pid, 1,        1000,           2000,
+                               50000000,      10000000, sizeof exe - 1, sizeof cmd};
     ss__writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
     const uint8_t id[4] = {0xde, 0xad, 0xbe, 0xef};
     struct ss_rec_module m = {0x400000, 0x401000, 0x402000, sizeof id, sizeof exe - 1};
@@ -71,8 +72,8 @@ static char *write_trace(pid_t pid)
     cr_assert_eq(w.unwritten, 0);
     ss__writer_close(&w);
     char *path;
-    cr_assert(asprintf(&path, "%s/" SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, dir,
-                       (int)pid) > 0);
+    cr_assert(asprintf(&path, "%s/" SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, dir, (int)pid) >
+              0);
     return path;
 }
 

@@ -1,0 +1,53 @@
+# Shared by scripts/demo and scripts/test: installs what the build needs (only what is
+# missing), then configures and builds stallscope in $BUILD_DIR. Sourced, not run.
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+# Debian packages the build and the tests use.
+PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
+libcriterion-dev"
+
+say() { printf '==> %s\n' "$*"; }
+
+install_missing() {
+    missing=
+    for p in $PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing Debian packages:$missing" >&2
+        echo "install them with: sudo apt-get install$missing" >&2
+        exit 1
+    fi
+    say "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# build [configure options...]: (re)configures when the options changed, then builds.
+build() {
+    install_missing
+    cd "$ROOT"
+    if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+        say "autoreconf -fi"
+        autoreconf -fi >/dev/null
+    fi
+    mkdir -p "$BUILD_DIR"
+    cd "$BUILD_DIR"
+    want="$*"
+    if [ ! -f Makefile ] || [ "$(cat .configure-options 2>/dev/null)" != "$want" ] ||
+        [ "$ROOT/configure" -nt Makefile ]; then
+        say "configure $want"
+        # shellcheck disable=SC2086
+        "$ROOT/configure" -q $want
+        printf '%s' "$want" >.configure-options
+    fi
+    say "make"
+    make -s -j"$JOBS"
+}

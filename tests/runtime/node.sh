@@ -1,0 +1,103 @@
+#!/bin/sh
+# Runtime test: a Node.js program under `stallscope run`. The fixture times its own planted
+# stalls; the trace must hold stalls of those lengths with the JavaScript functions named.
+# Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
+
+: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${SS_BUILDDIR:=$PWD}"
+stallscope=$SS_BUILDDIR/stallscope
+fixture=$SS_SRCDIR/tests/fixtures/node/stall.js
+
+if ! command -v node >/dev/null 2>&1; then
+    echo "SKIP: node not installed"
+    exit 77
+fi
+if [ ! -x "$stallscope" ]; then
+    echo "ERROR: no stallscope in $SS_BUILDDIR (set SS_BUILDDIR to the build directory)"
+    exit 99
+fi
+if [ ! -r "$fixture" ]; then
+    echo "ERROR: no $fixture (set SS_SRCDIR to the source directory)"
+    exit 99
+fi
+
+tmp=$(mktemp -d) || exit 99
+
+# Node writes its perf map to /tmp, outside the temporary directory, and never removes it.
+drop_tmp_maps() {
+    for trace in "$tmp"/run/stallscope-*.trace; do
+        pid=${trace##*/stallscope-}
+        pid=${pid%.trace}
+        case $pid in *[!0-9]* | '') continue ;; esac
+        rm -f "/tmp/perf-$pid.map"
+    done
+}
+cleanup() {
+    drop_tmp_maps
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' HUP INT TERM
+
+fail() {
+    echo "FAIL: $*"
+    echo "--- fixture output"
+    cat "$tmp/out" "$tmp/err"
+    echo "--- stallscope report $tmp/run"
+    "$stallscope" report "$tmp/run" 2>&1
+    exit 1
+}
+
+# Node runs in the temporary directory so that any file it drops there can be seen.
+(cd "$tmp" && exec "$stallscope" run -q -o "$tmp/run" -- node "$fixture") \
+    >"$tmp/out" 2>"$tmp/err"
+status=$?
+[ "$status" -eq 0 ] || fail "node exited with status $status under stallscope"
+
+# Without the originals, JavaScript frames can only be named from the run's own copies.
+drop_tmp_maps
+
+for log in "$tmp"/isolate-*.log; do
+    [ -e "$log" ] && fail "node left ${log##*/} in its working directory"
+done
+
+"$stallscope" export --format json "$tmp/run" >"$tmp/run.json" || fail "export failed"
+
+node - "$tmp/run.json" "$tmp/out" "$tmp/run" <<'EOF' || fail "the trace does not show the planted stalls"
+'use strict';
+const fs = require('fs');
+const [jsonPath, outPath, runDir] = process.argv.slice(2);
+const run = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+
+const planted = {};
+for (const line of fs.readFileSync(outPath, 'utf8').split('\n')) {
+  const m = /^planted (\S+) ([0-9.]+)$/.exec(line);
+  if (m) planted[m[1]] = Number(m[2]);
+}
+
+const problems = [];
+const expect = (ok, what) => ok || problems.push(what);
+
+// The stall is the whole iteration, so it also holds the timer's own bookkeeping.
+const near = (ns, ms) => Math.abs(ns / 1e6 - ms) <= Math.max(ms * 0.1, 5);
+const names = (stall) => stall.samples.flatMap((s) => s.frames.map((f) => f.symbol || ''));
+const named = (stall, re) => names(stall).some((n) => re.test(n));
+
+expect(planted.busyLoop > 0 && planted.stallPbkdf2 > 0, 'the fixture did not report its stalls');
+expect(run.processes.length === 1, `expected 1 process, got ${run.processes.length}`);
+const proc = run.processes[0] || { threads: [], stalls: [] };
+expect(proc.threads.some((t) => t.loop && t.iterations > 0), 'no loop thread with iterations');
+expect(fs.existsSync(`${runDir}/perf-${proc.pid}.map`), `perf-${proc.pid}.map not kept in the run`);
+
+// JavaScript runs on the main thread, whose tid is the pid.
+const stalls = proc.stalls.filter((s) => s.tid === proc.pid);
+expect(stalls.some((s) => near(s.duration_ns, planted.busyLoop) && named(s, /busyLoop/)),
+       `no stall of ~${planted.busyLoop} ms in busyLoop`);
+// Both the native key derivation and the JavaScript caller that asked for it.
+expect(stalls.some((s) => near(s.duration_ns, planted.stallPbkdf2) && named(s, /pbkdf2/i) &&
+                          named(s, /stallPbkdf2/)),
+       `no stall of ~${planted.stallPbkdf2} ms in PBKDF2 called from stallPbkdf2`);
+
+for (const p of problems) console.log(p);
+process.exit(problems.length ? 1 : 0);
+EOF
