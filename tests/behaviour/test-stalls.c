@@ -97,12 +97,17 @@ static void trace(struct traced *t, const char *threshold, const char *fixture,
     cr_expect_eq(t->eintr, 0, "the shim must never make a call fail with EINTR");
 }
 
+static void remove_tree(const char *path)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    cr_expect_eq(system(cmd), 0);
+}
+
 static void finish(struct traced *t)
 {
-    char cmd[128];
     ss_run_free(t->model);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-    cr_expect_eq(system(cmd), 0);
+    remove_tree(t->dir);
 }
 
 /* True when some sample of the stall has frames matching `inner` and, further out, `outer`. */
@@ -299,6 +304,152 @@ Test(stalls, thread_slots_are_reused, .timeout = 120)
     for (size_t i = 0; i < p->nthreads; i++)
         loops += p->threads[i].loop && p->threads[i].iterations > 0;
     cr_expect_eq(loops, 300, "each of 300 short-lived loop threads is traced");
+    finish(&t);
+}
+
+static void wait_call_is_interposed(const char *fixture, const char *kind)
+{
+    struct traced t;
+    const char *args[] = {"--wait", kind, "--spin", "120", "--quiet", "20", NULL};
+    trace(&t, "50ms", fixture, args);
+    cr_assert_eq(t.nplanted, 1);
+    const struct ss_process *p = &t.model->procs[0];
+    const struct ss_stall *s = only_stall(p, t.planted[0].tid);
+    expect_duration(s, t.planted[0].ms);
+    cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"));
+    cr_expect_geq(p->threads[0].iterations, 20);
+    finish(&t);
+}
+
+Test(stalls, poll_loop, .timeout = 60)
+{
+    wait_call_is_interposed("loop-fixture-O0", "poll");
+}
+
+/* The -O2 fixture is fortified: its poll is glibc's __poll_chk. */
+Test(stalls, fortified_poll_loop, .timeout = 60)
+{
+    wait_call_is_interposed("loop-fixture-O2", "poll");
+}
+
+Test(stalls, select_loop, .timeout = 60)
+{
+    wait_call_is_interposed("loop-fixture-O2", "select");
+}
+
+/* Runs the fixture with the shim preloaded by hand; returns its stderr. */
+static void run_preloaded(struct traced *t, const char *options, const char *const *args,
+                          char *err, size_t err_size)
+{
+    char shim[512], fixture[512], env_preload[600], env_options[600], out[128], errpath[128];
+    snprintf(shim, sizeof shim, "%s/.libs/libstallscope.so", builddir());
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/loop-fixture-O2", builddir());
+    snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s", shim);
+    snprintf(env_options, sizeof env_options, "STALLSCOPE_OPTIONS=%s", options);
+    memset(t, 0, sizeof *t);
+    strcpy(t->dir, "/tmp/ss-behaviour-XXXXXX");
+    cr_assert_not_null(mkdtemp(t->dir));
+    snprintf(out, sizeof out, "%s/out.txt", t->dir);
+    snprintf(errpath, sizeof errpath, "%s/err.txt", t->dir);
+    const char *argv[16] = {fixture};
+    size_t n = 1;
+    for (; *args && n < 15; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    char *envp[] = {env_preload, env_options, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int status;
+    cr_assert_eq(posix_spawn(&pid, fixture, &fa, NULL, (char *const *)argv, envp), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the program must run on");
+    FILE *f = fopen(errpath, "r");
+    cr_assert_not_null(f);
+    size_t len = fread(err, 1, err_size - 1, f);
+    err[len] = '\0';
+    fclose(f);
+    f = fopen(out, "r");
+    cr_assert_not_null(f);
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        struct planted *pl = &t->planted[t->nplanted];
+        int v;
+        if (t->nplanted < 16 && sscanf(line, "planted %31s %lf %u", pl->what, &pl->ms, &pl->tid) == 3)
+            t->nplanted++;
+        else if (sscanf(line, "own-signal %d", &v) == 1)
+            t->eintr -= 1000 * v; /* kept apart from EINTR counts below */
+        else if (sscanf(line, "eintr %d", &v) == 1)
+            t->eintr += v;
+    }
+    fclose(f);
+}
+
+static int count_lines(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Fails open: the trace cannot be created, the program runs on, one line says why. */
+Test(fail_open, unwritable_output, .timeout = 60)
+{
+    struct traced t;
+    char err[4096];
+    const char *args[] = {"--spin", "100", NULL};
+    run_preloaded(&t, "output=/proc/stallscope-cannot-exist", args, err, sizeof err);
+    cr_expect_eq(t.nplanted, 1, "the program did its work");
+    cr_expect_eq(count_lines(err, "stallscope:"), 1, "exactly one line on stderr: %s", err);
+    cr_expect(strstr(err, "turned off") != NULL, "%s", err);
+    finish(&t);
+}
+
+Test(fail_open, unknown_option_warns_and_runs, .timeout = 60)
+{
+    struct traced t;
+    char err[4096], options[256];
+    const char *args[] = {"--spin", "100", NULL};
+    memset(&t, 0, sizeof t);
+    snprintf(options, sizeof options, "bogus=1:output=/tmp/ss-unknown-option-%d", (int)getpid());
+    run_preloaded(&t, options, args, err, sizeof err);
+    cr_expect_eq(count_lines(err, "stallscope:"), 1, "%s", err);
+    cr_expect(strstr(err, "unknown option bogus") != NULL, "%s", err);
+    cr_expect_eq(t.nplanted, 1);
+    struct ss_run *run;
+    char msg[512];
+    cr_assert_eq(ss_run_load(options + strlen("bogus=1:output="), &run, msg, sizeof msg), 0, "%s",
+                 msg);
+    cr_expect_eq(run->procs[0].nstalls, 1, "the other options still apply");
+    ss_run_free(run);
+    remove_tree(options + strlen("bogus=1:output="));
+    finish(&t);
+}
+
+/* A program that owns the sampling signal keeps it: stalls are still recorded, without
+ * signal samples, and the program's handler still runs. */
+Test(fail_open, program_owns_the_sampling_signal, .timeout = 60)
+{
+    struct traced t;
+    char err[4096], options[256];
+    const char *args[] = {"--own-signal", "38", "--spin", "150", NULL};
+    snprintf(options, sizeof options, "output=/tmp/ss-own-signal-%d", (int)getpid());
+    run_preloaded(&t, options, args, err, sizeof err);
+    cr_expect_eq(t.eintr, -1000, "the program's own handler ran once, no EINTR");
+    cr_expect(strstr(err, "already has a handler") != NULL, "%s", err);
+    struct ss_run *run;
+    char msg[512];
+    cr_assert_eq(ss_run_load(options + strlen("output="), &run, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(run->procs[0].nstalls, 1);
+    cr_expect_eq(run->procs[0].stalls[0].nsamples, 0);
+    cr_expect_geq(run->procs[0].nnotes, 1, "the trace says why there are no samples");
+    expect_duration(&run->procs[0].stalls[0], t.planted[0].ms);
+    ss_run_free(run);
+    remove_tree(options + strlen("output="));
     finish(&t);
 }
 
