@@ -24,6 +24,9 @@ int ss_cmd_export(int argc, char **argv);
 __attribute__((noreturn, format(printf, 1, 2))) void ss_die(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void ss_warn(const char *fmt, ...);
 
+/* For getopt_long with a leading ':' in its option string: names the offending option
+ * (unknown, or ':' when its value is missing) in one line and exits with status 2. */
+__attribute__((noreturn)) void ss_cli_bad_option(const char *command, int code, const char *arg);
 /* Parses a duration option or dies naming the option. */
 uint64_t ss_cli_duration(const char *option, const char *value);
 /* Loads the run at path (a trace file or run directory) or dies with a clear message. */

@@ -28,7 +28,7 @@ int ss_cmd_export(int argc, char **argv)
     };
     const char *format = NULL, *output = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
             format = optarg;
@@ -40,8 +40,7 @@ int ss_cmd_export(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return SS_EXIT_USAGE;
+            ss_cli_bad_option("export", c, argv[optind - 1]);
         }
     }
     char names[256];

@@ -36,7 +36,7 @@ int ss_cmd_report(int argc, char **argv)
     struct ss_report_options o;
     ss_report_defaults(&o);
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 't':
             o.top = count_option("--top", optarg);
@@ -48,8 +48,7 @@ int ss_cmd_report(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return SS_EXIT_USAGE;
+            ss_cli_bad_option("report", c, argv[optind - 1]);
         }
     }
     if (argc - optind > 1)

@@ -268,7 +268,7 @@ int ss_cmd_run(int argc, char **argv)
     struct run_options o = {
         SS_DEFAULT_OUTPUT, defaults.threshold_ns, defaults.interval_ns, defaults.signal, 1, 1, 0};
     int c;
-    while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             o.output = optarg;
@@ -301,8 +301,7 @@ int ss_cmd_run(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return SS_EXIT_USAGE;
+            ss_cli_bad_option("run", c, argv[optind - 1]);
         }
     }
     if (optind >= argc)

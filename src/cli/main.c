@@ -35,6 +35,13 @@ void ss_warn(const char *fmt, ...)
     va_end(ap);
 }
 
+void ss_cli_bad_option(const char *command, int code, const char *arg)
+{
+    if (code == ':')
+        ss_die("%s: option '%s' needs a value (see stallscope %s --help)", command, arg, command);
+    ss_die("%s: unknown option '%s' (see stallscope %s --help)", command, arg, command);
+}
+
 uint64_t ss_cli_duration(const char *option, const char *value)
 {
     uint64_t ns;
@@ -72,24 +79,26 @@ void ss_cli_close_output(FILE *out, const char *path)
                strerror(errno ? errno : EIO));
 }
 
-static void usage(FILE *out)
+static void usage(void)
 {
-    fprintf(out, "usage: stallscope COMMAND [OPTIONS] [ARGS]\n\n"
-                 "Finds what blocks the event loop of any program.\n\ncommands:\n");
+    printf("usage: stallscope COMMAND [OPTIONS] [ARGS]\n\n"
+           "Finds what blocks the event loop of any program.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'stallscope COMMAND --help' describes a command's options.\n");
+        printf("  %-8s %s\n", commands[i].name, commands[i].summary);
+    printf("\n'stallscope COMMAND --help' describes a command's options.\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return SS_EXIT_USAGE;
-    }
+    char names[64] = "";
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                 commands[i].name);
+    if (argc < 2)
+        ss_die("no command given (one of: %s; see stallscope --help)", names);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
-        usage(stdout);
+        usage();
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
@@ -99,7 +108,5 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
-    fprintf(stderr, "stallscope: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return SS_EXIT_USAGE;
+    ss_die("unknown command '%s' (one of: %s; see stallscope --help)", argv[1], names);
 }

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Every wrong invocation and every bad input gets one clear line on stderr and status 2; the
+# traced command's own status comes back through `run`.
+set -u
+BUILD=${SS_BUILDDIR:-$(pwd)}
+SS="$BUILD/stallscope"
+FIXTURE="$BUILD/tests/fixtures/loop-fixture-O2"
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# expect STATUS PATTERN -- ARGS: runs stallscope, checks its status, that stderr is one line
+# (for status 2), and that the line matches PATTERN.
+expect() {
+    want=$1 pattern=$2
+    shift 3
+    "$SS" "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    lines=$(grep -c 'stallscope' "$tmp/err")
+    if [ "$got" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$tmp/err"; } ||
+        { [ "$want" -eq 2 ] && [ "$lines" -ne 1 ]; }; then
+        echo "FAIL: stallscope $* -> status $got (want $want), stderr:"
+        sed 's/^/    /' "$tmp/err"
+        failures=$((failures + 1))
+    else
+        echo "ok: stallscope $* -> $got: $(head -1 "$tmp/err")"
+    fi
+}
+
+mkdir "$tmp/empty"
+printf 'this is not a trace' >"$tmp/garbage.trace"
+printf 'STLSC' >"$tmp/short.trace"
+# A good run to derive damaged copies from.
+"$SS" run -q -o "$tmp/run" -- "$FIXTURE" --spin 80 >/dev/null || { echo "cannot record"; exit 99; }
+good=$(ls "$tmp"/run/stallscope-*.trace | head -1)
+{ head -c 16 "$good"; printf '\377\377\377\377\377\377\377\377'; } >"$tmp/corrupt.trace"
+{ head -c 8 "$good"; printf '\011\000\000\000'; tail -c +13 "$good"; } >"$tmp/version.trace"
+
+expect 2 'no command given' --
+expect 2 "unknown command 'frobnicate'" -- frobnicate
+expect 0 '' -- --help
+expect 2 'No such file' -- report "$tmp/missing"
+expect 2 'no trace files' -- report "$tmp/empty"
+expect 2 'not a stallscope trace' -- report "$tmp/garbage.trace"
+expect 2 'not a stallscope trace' -- report "$tmp/short.trace"
+expect 2 'corrupt record at offset 16' -- report "$tmp/corrupt.trace"
+expect 2 'trace version 9' -- export --format json "$tmp/version.trace"
+expect 2 "unknown option '--bogus'" -- report --bogus "$tmp/run"
+expect 2 "--top: expected a positive number" -- report --top zero "$tmp/run"
+expect 2 '--format is required' -- export "$tmp/run"
+expect 2 "unknown format 'yaml'" -- export --format yaml "$tmp/run"
+expect 2 'cannot write /dev/full' -- export --format json -o /dev/full "$tmp/run"
+expect 2 'cannot write' -- export --format json -o "$tmp/missing/out.json" "$tmp/run"
+expect 2 "invalid duration 'fast'" -- run --threshold fast -- true
+expect 2 "option '--interval' needs a value" -- run --interval
+expect 2 'no command given' -- run -q
+expect 2 'may not exceed --threshold' -- run --threshold 10ms --interval 20ms -- true
+expect 127 'cannot run /nonexistent/command' -- run -q -o "$tmp/r2" -- /nonexistent/command
+expect 3 '' -- run -q -o "$tmp/r3" -- sh -c 'exit 3'
+expect 143 '' -- run -q -o "$tmp/r4" -- sh -c 'kill -TERM $$'
+
+# A report that cannot be written is an error too, not a silent success.
+"$SS" report "$tmp/run" >/dev/full 2>"$tmp/err"
+if [ $? -ne 2 ] || ! grep -q 'cannot write standard output' "$tmp/err"; then
+    echo "FAIL: report to a full disk was not reported"
+    failures=$((failures + 1))
+fi
+
+[ "$failures" -eq 0 ]
