@@ -190,14 +190,10 @@ static size_t read_build_id(Elf *e, uint8_t **out)
     return 0;
 }
 
-static bool in_exec_section(Elf *e, size_t shndx)
+static bool section_header(Elf *e, size_t shndx, GElf_Shdr *sh)
 {
-    GElf_Shdr sh;
     Elf_Scn *scn;
-
-    if (shndx >= SHN_LORESERVE || !(scn = elf_getscn(e, shndx)) || !gelf_getshdr(scn, &sh))
-        return false;
-    return sh.sh_flags & SHF_EXECINSTR;
+    return shndx < SHN_LORESERVE && (scn = elf_getscn(e, shndx)) && gelf_getshdr(scn, sh);
 }
 
 static int builder_add(struct sym_builder *b, const GElf_Sym *st, const char *name, bool dyn)
@@ -247,12 +243,19 @@ static int collect_symbols(Elf *e, struct sym_builder *b, bool *has_symtab)
             unsigned type = GELF_ST_TYPE(st.st_info);
             if (st.st_shndx == SHN_UNDEF || st.st_value == 0)
                 continue;
+            GElf_Shdr owner;
+            bool in_section = section_header(e, st.st_shndx, &owner);
             if (type == STT_NOTYPE) {
-                if (st.st_size == 0 || !in_exec_section(e, st.st_shndx))
+                if (st.st_size == 0 || !in_section || !(owner.sh_flags & SHF_EXECINSTR))
                     continue;
             } else if (type != STT_FUNC && type != STT_GNU_IFUNC) {
                 continue;
             }
+            /* A symbol of unknown size (_init, hand-written assembly) ends with its section
+             * at the latest: the PLT after .init is not part of _init. */
+            if (st.st_size == 0 && in_section && st.st_value >= owner.sh_addr &&
+                st.st_value < owner.sh_addr + owner.sh_size)
+                st.st_size = owner.sh_addr + owner.sh_size - st.st_value;
             const char *name = elf_strptr(e, sh.sh_link, st.st_name);
             if (!name || !*name)
                 continue;

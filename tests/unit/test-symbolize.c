@@ -243,6 +243,43 @@ Test(symbolize, kind_names)
     cr_assert_str_eq(ss_frame_kind_name((enum ss_frame_kind)42), "unknown");
 }
 
+/* File vaddr of a section by name, 0 when absent. */
+static uint64_t section_vaddr(const char *path, const char *name)
+{
+    int fd;
+    Elf *e = open_elf(path, &fd);
+    size_t shstrndx;
+    Elf_Scn *scn = NULL;
+    uint64_t found = 0;
+    cr_assert_eq(elf_getshdrstrndx(e, &shstrndx), 0);
+    while (!found && (scn = elf_nextscn(e, scn)) != NULL) {
+        GElf_Shdr sh;
+        const char *n;
+        if (gelf_getshdr(scn, &sh) && (n = elf_strptr(e, shstrndx, sh.sh_name)) &&
+            strcmp(n, name) == 0)
+            found = sh.sh_addr;
+    }
+    close_elf(e, fd);
+    return found;
+}
+
+/* Regression: _init has size 0 and used to claim everything up to the next symbol, so every
+ * PLT stub was named "_init+N". A size-0 symbol ends with its section. */
+Test(symbolize, plt_is_not_init)
+{
+    char path[PATH_MAX];
+    fixture(path, "symfix");
+    add_fixture(sym, path, 0, NULL, 0);
+    uint64_t plt = section_vaddr(path, ".plt");
+    cr_assert_neq(plt, 0, "the fixture has a .plt");
+    struct ss_frame_info fi;
+    ss_symbolize(sym, plt + 0x10, &fi);
+    cr_expect(fi.symbol == NULL || strcmp(fi.symbol, "_init") != 0, "a PLT stub named %s",
+              fi.symbol);
+    uint64_t init = sym_vaddr(path, "_init", false, NULL);
+    expect_sym(init + 4, "_init", 4, path);
+}
+
 static void check_main_fixture(const char *name, uint64_t bias)
 {
     char path[PATH_MAX];
