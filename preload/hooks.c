@@ -190,9 +190,9 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 #define EPOLL_KEY(fd) ((1ull << 63) | (uint64_t)(unsigned)(fd))
 #define SITE_KEY ((uint64_t)(uintptr_t)__builtin_return_address(0))
 /* Linux updates select's timeval with the time left, so a restart can reuse it. */
-#define RETIMEOUT_MS(t, start, buf) ((void)(buf), (t) = remaining_ms((t), (start)))
-#define RETIMEOUT_TS(t, start, buf) ((t) = remaining_ts((t), (start), &(buf)))
-#define RETIMEOUT_TV(t, start, buf) ((void)(start), (void)(buf))
+#define RETIMEOUT_MS(t, orig, start, buf) ((void)(buf), (t) = remaining_ms((orig), (start)))
+#define RETIMEOUT_TS(t, orig, start, buf) ((t) = remaining_ts((orig), (start), &(buf)))
+#define RETIMEOUT_TV(t, orig, start, buf) ((void)(orig), (void)(start), (void)(buf))
 
 #define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                               \
     ret name params                                                                                \
@@ -211,6 +211,7 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
         }                                                                                          \
         uint64_t ss_started_ = ss__now();                                                          \
         struct timespec ss_left_;                                                                  \
+        __typeof__(tparam) ss_orig_ = tparam;                                                      \
         unsigned ss_signals_ = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);  \
         errno = ss_saved_;                                                                         \
         ret ss_rc_;                                                                                \
@@ -218,7 +219,7 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
             ss_rc_ = real_##name args;                                                             \
             if (!interrupted_by_us(ss_rc_, &ss_signals_))                                          \
                 break;                                                                             \
-            RETIMEOUT_##kind(tparam, ss_started_, ss_left_);                                       \
+            RETIMEOUT_##kind(tparam, ss_orig_, ss_started_, ss_left_);                             \
             errno = ss_saved_;                                                                     \
         }                                                                                          \
         ss_saved_ = errno;                                                                         \
@@ -248,7 +249,8 @@ static void call_leave(struct ss_slot *s, const char *call, uint64_t started)
     uint64_t now = ss__now();
     atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
     uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
-    if (now - started >= SS_SLOW_CALL_NS && now - iteration >= ss__opts.threshold_ns) {
+    if (now - started >= SS_SLOW_CALL_NS && now - iteration >= ss__opts.threshold_ns &&
+        atomic_load_explicit(&ss__unwinding, memory_order_relaxed)) {
         ss__tls.in_hook++;
         ss__capture_call(s, call, now - started);
         ss__tls.in_hook--;

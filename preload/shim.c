@@ -15,6 +15,7 @@ struct ss_slot ss__slots[SS_MAX_LOOP_THREADS];
 struct ss_options ss__opts;
 _Atomic int ss__active;
 _Atomic int ss__sampling;
+_Atomic int ss__unwinding;
 pid_t ss__pid;
 
 static pthread_key_t thread_exit_key;

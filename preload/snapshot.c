@@ -30,11 +30,15 @@ static void on_sample_signal(int sig, siginfo_t *si, void *ucv)
     (void)sig;
     int saved = errno;
     struct ss_thread_local *t = &ss__tls;
-    atomic_fetch_add_explicit(&t->signals_seen, 1, memory_order_relaxed);
     struct ss_slot *s = t->slot;
     int expected = SS_SNAP_REQUESTED;
-    if (s && si->si_code == SI_TKILL && si->si_pid == ss__pid &&
-        atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_WRITING)) {
+    if (si->si_code != SI_TKILL || si->si_pid != ss__pid) {
+        errno = saved;
+        return;
+    }
+    /* Only our own signal: an EINTR another sender causes must reach the program. */
+    atomic_fetch_add_explicit(&t->signals_seen, 1, memory_order_relaxed);
+    if (s && atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_WRITING)) {
         const greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
         static const int order[SS_UNW_REGS] = {
             REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP, REG_R8,
@@ -77,16 +81,20 @@ void ss__capture_call(struct ss_slot *s, const char *call, uint64_t call_ns)
 void ss__install_signal_handler(void)
 {
     struct sigaction old, sa;
-    if (sigaction(ss__opts.signal, NULL, &old) != 0)
+    if (sigaction(ss__opts.signal, NULL, &old) != 0) {
+        ss__warn("the sampling signal cannot be used (reserved by the C library?); stalls have "
+                 "no signal samples (choose another with signal=N)",
+                 NULL);
         return;
+    }
     if (old.sa_flags & SA_SIGINFO && old.sa_sigaction == on_sample_signal) {
         /* Inherited through fork. */
         atomic_store(&ss__sampling, 1);
         return;
     }
     if (old.sa_flags & SA_SIGINFO || old.sa_handler != SIG_DFL) {
-        ss__warn("the sampling signal already has a handler in this program; stalls are "
-                 "recorded without stacks (choose another with signal=N)",
+        ss__warn("the sampling signal already has a handler in this program; stalls have no "
+                 "signal samples (choose another with signal=N)",
                  NULL);
         return;
     }
@@ -95,9 +103,7 @@ void ss__install_signal_handler(void)
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     if (sigaction(ss__opts.signal, &sa, NULL) != 0) {
-        ss__warn("cannot install the sampling signal handler; stalls are recorded without "
-                 "stacks",
-                 NULL);
+        ss__warn("cannot install the sampling signal handler; stalls have no signal samples", NULL);
         return;
     }
     atomic_store(&ss__sampling, 1);

@@ -49,6 +49,7 @@ static struct {
     unsigned long long loader_generation;
     int have_unwinder;
     uint64_t samples_failed, samples_timed_out, drops_written_sum;
+    uint64_t retired_events, retired_snaps; /* drops of slots whose threads have exited */
     uint64_t next_flush_ns;
 } wd;
 
@@ -328,7 +329,11 @@ static void write_histogram(struct ss_slot *s, struct slot_view *v)
 static void write_drops(void)
 {
     struct ss_rec_drops d = {0, wd.samples_failed, wd.samples_timed_out, wd.out.unwritten};
+    d.events += wd.retired_events;
+    d.samples_failed += wd.retired_snaps;
     for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++) {
+        if (wd.views[i].tid == 0)
+            continue;
         d.events += atomic_load_explicit(&ss__slots[i].ended_dropped, memory_order_relaxed);
         d.samples_failed += atomic_load_explicit(&ss__slots[i].snaps_dropped, memory_order_relaxed);
     }
@@ -366,7 +371,9 @@ static void announce_stall(struct slot_view *v, uint64_t iteration)
 static void consume_snapshot(struct ss_slot *s, struct slot_view *v)
 {
     struct ss_snapshot *snap = &s->snap;
-    if (snap->thread_state == SS_STATE_WAITING || snap->iteration == 0) {
+    /* A signal can land after the stalled iteration ended and a new, short one began. */
+    if (snap->thread_state == SS_STATE_WAITING || snap->iteration == 0 ||
+        snap->taken_ns - snap->iteration < ss__opts.threshold_ns) {
         atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
         return;
     }
@@ -437,6 +444,8 @@ static uint64_t visit(struct ss_slot *s, struct slot_view *v, uint64_t now, int 
         write_histogram(s, v);
         struct ss_rec_thread_exit rec = {(uint32_t)v->tid, 0, now};
         ss__writer_record(&wd.out, SS_REC_THREAD_EXIT, &rec, sizeof rec, NULL, 0);
+        wd.retired_events += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed);
+        wd.retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
         memset(v, 0, sizeof *v);
         atomic_store_explicit(&s->exited, 0, memory_order_relaxed);
         atomic_store_explicit(&s->owner, 0, memory_order_release);
@@ -524,6 +533,7 @@ static void *watchdog_main(void *arg)
     if (ss__opts.stacks) {
         if (ss__unwind_init(why, sizeof why) == 0) {
             wd.have_unwinder = 1;
+            atomic_store(&ss__unwinding, 1);
             ss__install_signal_handler();
             if (!atomic_load(&ss__sampling))
                 note("sampling signal in use by the program: stalls have no signal samples");
@@ -583,6 +593,7 @@ void ss__watchdog_after_fork(void)
     memset(wd.views, 0, sizeof wd.views);
     wd.loader_generation = 0;
     wd.samples_failed = wd.samples_timed_out = wd.drops_written_sum = 0;
+    wd.retired_events = wd.retired_snaps = 0;
     atomic_store(&exit_requested, 0);
     atomic_store(&done_word, 0);
 }

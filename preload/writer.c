@@ -38,21 +38,25 @@ int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, 
         snprintf(why, why_size, "cannot create a trace file in %s", dir);
         return -1;
     }
+    /* The header goes out at once: a file without it would make the whole run unreadable. */
     uint8_t header[SS_TRACE_HEADER_SIZE];
     uint32_t version = SS_TRACE_VERSION, size = SS_TRACE_HEADER_SIZE;
     memcpy(header, SS_TRACE_MAGIC, SS_TRACE_MAGIC_LEN);
     memcpy(header + 8, &version, 4);
     memcpy(header + 12, &size, 4);
+    ssize_t n;
+    while ((n = write(w->fd, header, sizeof header)) < 0 && errno == EINTR)
+        ;
     w->cap = 256 * 1024;
-    w->buf = malloc(w->cap);
+    w->buf = n == (ssize_t)sizeof header ? malloc(w->cap) : NULL;
     if (!w->buf) {
-        snprintf(why, why_size, "out of memory");
+        snprintf(why, why_size, "cannot write %s: %s", path,
+                 n == (ssize_t)sizeof header ? "out of memory" : strerror(n < 0 ? errno : ENOSPC));
         close(w->fd);
+        unlink(path);
         w->fd = -1;
         return -1;
     }
-    memcpy(w->buf, header, sizeof header);
-    w->len = sizeof header;
     return 0;
 }
 

@@ -179,7 +179,7 @@ static int on_module(struct loader *l, const uint8_t *b, size_t n)
     if (n < sizeof r)
         return 1;
     memcpy(&r, b, sizeof r);
-    if ((size_t)r.build_id_len + r.path_len > n - sizeof r || r.build_id_len > 64 || r.lo >= r.hi)
+    if ((size_t)r.build_id_len + r.path_len > n - sizeof r || r.lo >= r.hi)
         return 1;
     const char *path = (const char *)b + sizeof r + r.build_id_len;
     for (size_t i = 0; i < p->nmodules; i++)
@@ -193,8 +193,10 @@ static int on_module(struct loader *l, const uint8_t *b, size_t n)
     m->bias = r.bias;
     m->lo = r.lo;
     m->hi = r.hi;
-    m->build_id_len = r.build_id_len;
-    memcpy(m->build_id, b + sizeof r, r.build_id_len);
+    /* A build-id longer than any in use is kept out rather than refused: the module is then
+     * symbolized without the check. */
+    m->build_id_len = r.build_id_len <= sizeof m->build_id ? r.build_id_len : 0;
+    memcpy(m->build_id, b + sizeof r, m->build_id_len);
     if (!(m->path = dup_bytes((const uint8_t *)path, r.path_len)))
         FAIL(SS_ENOMEM, "out of memory");
     p->nmodules++;

@@ -17,7 +17,7 @@
 #define SS_TRACE_FILE_SUFFIX ".trace"
 
 /* Busy-time histogram: bucket 0 holds iterations under 1024 ns, bucket k (k >= 1) those in
- * [2^(k+9), 2^(k+10)) ns; the last bucket is open-ended (about 2.2 s and more). */
+ * [2^(k+9), 2^(k+10)) ns; the last bucket is open-ended (from 2^40 ns, about 18 minutes). */
 #define SS_HIST_BUCKETS 32u
 
 static inline unsigned ss_hist_bucket(uint64_t ns)

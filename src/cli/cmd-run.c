@@ -267,7 +267,7 @@ int ss_cmd_run(int argc, char **argv)
     ss_options_defaults(&defaults);
     struct run_options o = {
         SS_DEFAULT_OUTPUT, defaults.threshold_ns, defaults.interval_ns, defaults.signal, 1, 1, 0};
-    int c;
+    int c, interval_set = 0;
     while ((c = getopt_long(argc, argv, "+:o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
@@ -278,6 +278,7 @@ int ss_cmd_run(int argc, char **argv)
             break;
         case 'i':
             o.interval_ns = ss_cli_duration("--interval", optarg);
+            interval_set = 1;
             break;
         case 's': {
             char *end;
@@ -306,6 +307,8 @@ int ss_cmd_run(int argc, char **argv)
     }
     if (optind >= argc)
         ss_die("run: no command given (stallscope run [OPTIONS] -- COMMAND [ARGS...])");
+    if (!interval_set && o.interval_ns > o.threshold_ns)
+        o.interval_ns = o.threshold_ns;
     if (o.interval_ns > o.threshold_ns)
         ss_die("--interval (%llu ns) may not exceed --threshold (%llu ns)",
                (unsigned long long)o.interval_ns, (unsigned long long)o.threshold_ns);

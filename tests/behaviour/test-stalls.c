@@ -307,6 +307,36 @@ Test(stalls, thread_slots_are_reused, .timeout = 120)
     finish(&t);
 }
 
+/* Regression: with stacks off, call captures used to be taken anyway and counted as failed
+ * samples. */
+Test(stalls, no_stacks_records_stalls_only, .timeout = 60)
+{
+    struct traced t;
+    memset(&t, 0, sizeof t);
+    char stallscope[512], fixture[512], out[128];
+    snprintf(stallscope, sizeof stallscope, "%s/stallscope", builddir());
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/loop-fixture-O2", builddir());
+    strcpy(t.dir, "/tmp/ss-behaviour-XXXXXX");
+    cr_assert_not_null(mkdtemp(t.dir));
+    snprintf(t.run, sizeof t.run, "%s/run", t.dir);
+    snprintf(out, sizeof out, "%s/out.txt", t.dir);
+    const char *argv[] = {stallscope, "run",    "-q",  "--no-stacks", "-o",  t.run, "--",
+                          fixture,    "--spin", "100", "--sleep",     "100", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, stallscope, &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    collect(&t, pid);
+    const struct ss_process *p = &t.model->procs[0];
+    cr_expect_eq(p->nstalls, 2);
+    for (size_t i = 0; i < p->nstalls; i++)
+        cr_expect_eq(p->stalls[i].nsamples, 0);
+    cr_expect_eq(ss_drops_total(&p->drops), 0, "nothing was dropped: nothing was taken");
+    finish(&t);
+}
+
 static void wait_call_is_interposed(const char *fixture, const char *kind)
 {
     struct traced t;
@@ -338,8 +368,8 @@ Test(stalls, select_loop, .timeout = 60)
 }
 
 /* Runs the fixture with the shim preloaded by hand; returns its stderr. */
-static void run_preloaded(struct traced *t, const char *options, const char *const *args,
-                          char *err, size_t err_size)
+static void run_preloaded(struct traced *t, const char *options, const char *const *args, char *err,
+                          size_t err_size)
 {
     char shim[512], fixture[512], env_preload[600], env_options[600], out[128], errpath[128];
     snprintf(shim, sizeof shim, "%s/.libs/libstallscope.so", builddir());
@@ -378,7 +408,8 @@ static void run_preloaded(struct traced *t, const char *options, const char *con
     while (fgets(line, sizeof line, f)) {
         struct planted *pl = &t->planted[t->nplanted];
         int v;
-        if (t->nplanted < 16 && sscanf(line, "planted %31s %lf %u", pl->what, &pl->ms, &pl->tid) == 3)
+        if (t->nplanted < 16 &&
+            sscanf(line, "planted %31s %lf %u", pl->what, &pl->ms, &pl->tid) == 3)
             t->nplanted++;
         else if (sscanf(line, "own-signal %d", &v) == 1)
             t->eintr -= 1000 * v; /* kept apart from EINTR counts below */

@@ -55,6 +55,7 @@ expect 2 "invalid duration 'fast'" -- run --threshold fast -- true
 expect 2 "option '--interval' needs a value" -- run --interval
 expect 2 'no command given' -- run -q
 expect 2 'may not exceed --threshold' -- run --threshold 10ms --interval 20ms -- true
+expect 0 '' -- run -q -o "$tmp/r5" --threshold 5ms -- true
 expect 127 'cannot run /nonexistent/command' -- run -q -o "$tmp/r2" -- /nonexistent/command
 expect 3 '' -- run -q -o "$tmp/r3" -- sh -c 'exit 3'
 expect 143 '' -- run -q -o "$tmp/r4" -- sh -c 'kill -TERM $$'

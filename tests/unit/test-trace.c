@@ -271,3 +271,33 @@ Test(trace, writer_refuses_a_planted_symlink)
     cr_expect_eq(len, 4);
     cr_expect_eq(memcmp(data, "keep", 4), 0, "the link's target is untouched");
 }
+
+/* Regression: the header once lived in the first write buffer and was lost with it. Records
+ * the file system refuses are counted, and the file stays readable up to what was written. */
+Test(trace, refused_writes_are_counted_and_the_file_stays_readable)
+{
+    struct ss_writer w;
+    char why[256];
+    cr_assert_eq(ss__writer_open(&w, dir, 21, why, sizeof why), 0, "%s", why);
+    int file = dup(w.fd), full = open("/dev/full", O_WRONLY);
+    cr_assert(file >= 0 && full >= 0);
+    cr_assert_geq(dup2(full, w.fd), 0);
+    struct ss_rec_note_probe {
+        uint64_t x;
+    } probe = {1};
+    ss__writer_record(&w, SS_REC_NOTE, &probe, sizeof probe, NULL, 0);
+    ss__writer_flush(&w);
+    cr_expect_eq(w.unwritten, 1, "the refused record is counted");
+    cr_assert_geq(dup2(file, w.fd), 0);
+    struct ss_rec_process p = {21, 1, 0, 0, 50000000, 10000000, 0, 0};
+    ss__writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
+    struct ss_rec_drops d = {0, 0, 0, w.unwritten};
+    ss__writer_record(&w, SS_REC_DROPS, &d, sizeof d, NULL, 0);
+    ss__writer_close(&w);
+    close(file);
+    close(full);
+    struct ss_run *run = load_ok(dir);
+    cr_expect_eq(run->procs[0].pid, 21);
+    cr_expect_eq(run->procs[0].drops.records_unwritten, 1, "the loss is in the trace");
+    ss_run_free(run);
+}
