@@ -3,6 +3,7 @@
  * lists below so that every hook follows the same rules: pass straight through unless the
  * thread is a loop thread, preserve errno, and never let our own signal surface as EINTR. */
 #define _GNU_SOURCE
+#include "catalogue.h"
 #include "shim.h"
 
 #include <dlfcn.h>
@@ -73,13 +74,13 @@ void ss__resolve_hooks(void)
 #undef RESOLVE
 }
 
-/* The minimum length of an interposed call that is worth a stack when it ends in a stall. */
-#define SS_SLOW_CALL_NS 1000000ull
-
 struct wait_ctx {
     struct ss_slot *slot;
     int nested;
     int prior_state;
+    uint64_t started; /* of a nested wait made during an iteration */
+    unsigned call;
+    uint64_t site;
 };
 
 static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
@@ -123,15 +124,23 @@ static int wait_enter(uint64_t key, struct wait_ctx *w)
         if (!s)
             return 0;
         s->loop_key = key;
+    } else if (!atomic_load_explicit(&ss__watchdog_started, memory_order_relaxed)) {
+        t->in_hook++;
+        ss__start_watchdog_once(); /* a forked child's loop thread */
+        t->in_hook--;
     }
     w->slot = s;
     int state = atomic_load_explicit(&s->state, memory_order_relaxed);
     w->prior_state = state;
     if (key != s->loop_key) {
-        /* A nested loop (a synchronous child wait, a one-off poll) is busy time. */
+        /* A nested loop (a synchronous child wait, a one-off poll) is busy time, and a
+         * blocking call of its own. */
         w->nested = 1;
-        if (state == SS_STATE_BUSY)
+        w->started = 0;
+        if (state == SS_STATE_BUSY) {
             atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+            w->started = ss__now();
+        }
         return 1;
     }
     w->nested = 0;
@@ -148,6 +157,12 @@ static void wait_leave(struct wait_ctx *w)
     struct ss_slot *s = w->slot;
     if (w->nested) {
         atomic_store_explicit(&s->state, w->prior_state, memory_order_release);
+        if (w->started) {
+            ss__tls.in_hook++;
+            ss__record_call(s, w->call, SS_CAT_WAIT, w->site, w->started,
+                            ss__now() - w->started, -1, NULL);
+            ss__tls.in_hook--;
+        }
         return;
     }
     atomic_store_explicit(&s->iteration, ss__now(), memory_order_relaxed);
@@ -201,6 +216,8 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
             ss__resolve_hooks();                                                                   \
         struct wait_ctx ss_w_;                                                                     \
         int ss_saved_ = errno;                                                                     \
+        ss_w_.call = SS_CALL_##name;                                                               \
+        ss_w_.site = (uint64_t)(uintptr_t)__builtin_return_address(0);                             \
         if (!real_##name || !wait_enter(key, &ss_w_)) {                                            \
             errno = ss_saved_;                                                                     \
             if (!real_##name) {                                                                    \
@@ -231,30 +248,24 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 SS_WAIT_CALLS(DEFINE_WAIT_HOOK)
 
 /* Sleeps: the thread is busy but must not be signalled. Returns the slot when traced. */
-static struct ss_slot *call_enter(int *prior)
+static struct ss_slot *call_enter(void)
 {
     struct ss_thread_local *t = &ss__tls;
     struct ss_slot *s = t->slot;
-    if (!s || t->in_hook || !atomic_load_explicit(&ss__active, memory_order_relaxed))
-        return NULL;
-    *prior = atomic_load_explicit(&s->state, memory_order_relaxed);
-    if (*prior != SS_STATE_BUSY)
+    if (!s || t->in_hook || !atomic_load_explicit(&ss__active, memory_order_relaxed) ||
+        atomic_load_explicit(&s->state, memory_order_relaxed) != SS_STATE_BUSY)
         return NULL;
     atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
     return s;
 }
 
-static void call_leave(struct ss_slot *s, const char *call, uint64_t started)
+static void call_leave(struct ss_slot *s, unsigned call, uint64_t site, uint64_t started)
 {
     uint64_t now = ss__now();
     atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
-    uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
-    if (now - started >= SS_SLOW_CALL_NS && now - iteration >= ss__opts.threshold_ns &&
-        atomic_load_explicit(&ss__unwinding, memory_order_relaxed)) {
-        ss__tls.in_hook++;
-        ss__capture_call(s, call, now - started);
-        ss__tls.in_hook--;
-    }
+    ss__tls.in_hook++;
+    ss__record_call(s, call, SS_CAT_SLEEP, site, started, now - started, -1, NULL);
+    ss__tls.in_hook--;
 }
 
 /* nanosleep with resumption after our own signal; *rem gets the time left after a host
@@ -277,29 +288,29 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
 }
 
 #define CALL_HOOK_BODY(name, call_expr)                                                            \
-    int prior;                                                                                     \
     int saved = errno;                                                                             \
     if (!real_nanosleep || !real_clock_nanosleep)                                                  \
         ss__resolve_hooks();                                                                       \
-    struct ss_slot *slot = call_enter(&prior);                                                     \
+    struct ss_slot *slot = call_enter();                                                           \
     uint64_t started = slot ? ss__now() : 0;                                                       \
     errno = saved;                                                                                 \
     __typeof__(call_expr) rc = call_expr;                                                          \
     if (slot) {                                                                                    \
         saved = errno;                                                                             \
-        call_leave(slot, name, started);                                                           \
+        call_leave(slot, SS_CALL_##name, (uint64_t)(uintptr_t)__builtin_return_address(0),         \
+                   started);                                                                       \
         errno = saved;                                                                             \
     }
 
 int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY("nanosleep", sleep_resuming(req, rem));
+    CALL_HOOK_BODY(nanosleep, sleep_resuming(req, rem));
     return rc;
 }
 
 int __nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY("nanosleep", sleep_resuming(req, rem));
+    CALL_HOOK_BODY(nanosleep, sleep_resuming(req, rem));
     return rc;
 }
 
@@ -326,21 +337,21 @@ static int clock_sleep_resuming(clockid_t clk, int flags, const struct timespec 
 
 int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY("clock_nanosleep", clock_sleep_resuming(clk, flags, req, rem));
+    CALL_HOOK_BODY(clock_nanosleep, clock_sleep_resuming(clk, flags, req, rem));
     return rc;
 }
 
 int usleep(useconds_t usec)
 {
     struct timespec req = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
-    CALL_HOOK_BODY("usleep", sleep_resuming(&req, NULL));
+    CALL_HOOK_BODY(usleep, sleep_resuming(&req, NULL));
     return rc;
 }
 
 unsigned int sleep(unsigned int seconds)
 {
     struct timespec req = {(time_t)seconds, 0}, rem = {0, 0};
-    CALL_HOOK_BODY("sleep", sleep_resuming(&req, &rem));
+    CALL_HOOK_BODY(sleep, sleep_resuming(&req, &rem));
     if (rc < 0)
         return (unsigned int)rem.tv_sec + (rem.tv_nsec >= 500000000L);
     return 0;

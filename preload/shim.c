@@ -19,7 +19,7 @@ _Atomic int ss__unwinding;
 pid_t ss__pid;
 
 static pthread_key_t thread_exit_key;
-static _Atomic int watchdog_started;
+_Atomic int ss__watchdog_started;
 
 uint64_t ss__now(void)
 {
@@ -64,7 +64,9 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
 {
     atomic_store(&s->state, SS_STATE_WAITING);
     atomic_store(&s->iteration, 0);
-    atomic_store(&s->stack_hi, 0);
+    /* Everything between a later sp and this frame of the first wait is mapped stack; the
+     * watchdog replaces it with the end of the stack mapping. */
+    atomic_store(&s->stack_hi, sp);
     s->sp_hint = sp;
     s->loop_key = 0;
     s->first_wait_ns = ss__now();
@@ -78,14 +80,20 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
     atomic_store(&s->ended_dropped, 0);
     atomic_store(&s->snaps_dropped, 0);
     atomic_store(&s->snap_state, SS_SNAP_FREE);
+    atomic_store(&s->calls_head, 0);
+    atomic_store(&s->calls_tail, 0);
+    atomic_store(&s->calls_dropped, 0);
+    for (size_t i = 0; i < SS_CALL_SNAPS; i++)
+        atomic_store(&s->call_snap_state[i], SS_SNAP_FREE);
+    memset(s->sites_seen, 0, sizeof s->sites_seen);
     atomic_store(&s->exited, 0);
     /* Published last: the watchdog only looks at slots with an owner. */
     atomic_store_explicit(&s->owner, tid, memory_order_release);
 }
 
 /* The child has one thread and no watchdog. A loop thread that forked goes on with its
- * iteration in the child, so it keeps its slot (with fresh counters) and the child gets its
- * own watchdog and trace file at once; otherwise both start at the child's first wait. */
+ * iteration in the child, so it keeps its slot (with fresh counters); the child's watchdog
+ * and trace file start at its next wait, so a child that only execs leaves no trace. */
 static void after_fork_in_child(void)
 {
     ss__pid = getpid();
@@ -94,8 +102,8 @@ static void after_fork_in_child(void)
         if (&ss__slots[i] != mine)
             atomic_store(&ss__slots[i].owner, 0);
     ss__watchdog_after_fork();
-    atomic_store(&watchdog_started, 0);
-    if (!mine || !atomic_load(&ss__active))
+    atomic_store(&ss__watchdog_started, 0);
+    if (!mine)
         return;
     int state = atomic_load(&mine->state);
     uint64_t iteration = atomic_load(&mine->iteration);
@@ -104,9 +112,12 @@ static void after_fork_in_child(void)
     mine->loop_key = key;
     atomic_store(&mine->iteration, iteration);
     atomic_store(&mine->state, state);
-    atomic_store(&watchdog_started, 1);
-    if (ss__watchdog_start() < 0)
-        ss__disable("cannot start the watchdog thread in a forked child");
+}
+
+void ss__start_watchdog_once(void)
+{
+    if (!atomic_exchange(&ss__watchdog_started, 1) && ss__watchdog_start() < 0)
+        ss__disable("cannot start the watchdog thread");
 }
 
 struct ss_slot *ss__claim_slot(void)
@@ -130,8 +141,7 @@ struct ss_slot *ss__claim_slot(void)
     ss__tls.slot = slot;
     pthread_setspecific(thread_exit_key, slot);
 
-    if (!atomic_exchange(&watchdog_started, 1) && ss__watchdog_start() < 0)
-        ss__disable("cannot start the watchdog thread");
+    ss__start_watchdog_once();
     return slot;
 }
 
@@ -160,6 +170,6 @@ __attribute__((constructor)) static void ss__init(void)
 
 __attribute__((destructor)) static void ss__fini(void)
 {
-    if (atomic_load(&watchdog_started))
+    if (atomic_load(&ss__watchdog_started))
         ss__watchdog_finish();
 }

@@ -33,10 +33,25 @@ struct ss_snapshot {
     uint64_t taken_ns;
     uint64_t iteration; /* iteration start of the thread when the copy was made */
     int thread_state;   /* enum ss_loop_state when the copy was made */
-    uint64_t call_ns;   /* for SS_SAMPLE_CALL: how long the call took */
-    const char *call;   /* for SS_SAMPLE_CALL: name of the interposed call (static string) */
     uint8_t stack[SS_SNAP_STACK_BYTES];
 };
+
+/* One blocking call made on a loop thread, for the watchdog to aggregate. */
+#define SS_DETAIL_MAX 48
+struct ss_call_event {
+    uint64_t site;      /* return address of the call: the call site */
+    uint64_t iteration; /* iteration it was made in */
+    uint64_t start_ns, duration_ns;
+    uint16_t call;   /* index into the catalogue's names */
+    int8_t category; /* enum ss_category, or SS_CAT_PENDING */
+    uint8_t snap;    /* 1 + index of the call snapshot holding its stack, 0 for none */
+    int32_t fd;      /* the descriptor it worked on, -1 for none */
+    char detail[SS_DETAIL_MAX];
+};
+
+#define SS_CALL_RING 512
+#define SS_CALL_SNAPS 8
+#define SS_SITE_TABLE 256
 
 struct ss_stall_end {
     uint64_t start_ns;
@@ -65,6 +80,15 @@ struct ss_slot {
     _Atomic uint64_t snaps_dropped;
     struct ss_snapshot snap;
 
+    /* Blocking calls: single producer (owner) single consumer (watchdog). */
+    struct ss_call_event calls[SS_CALL_RING];
+    _Atomic uint32_t calls_head, calls_tail;
+    _Atomic uint64_t calls_dropped;
+    /* Stacks of calls, taken on the owner when a call site is new or a call slow. */
+    _Atomic int call_snap_state[SS_CALL_SNAPS]; /* SS_SNAP_FREE / WRITING / READY */
+    struct ss_snapshot call_snaps[SS_CALL_SNAPS];
+    uint64_t sites_seen[SS_SITE_TABLE]; /* owner only: call sites whose stack was taken */
+
     _Atomic int exited;
 };
 
@@ -77,8 +101,8 @@ struct ss_thread_local {
 extern __thread struct ss_thread_local ss__tls __attribute__((tls_model("initial-exec")));
 extern struct ss_slot ss__slots[SS_MAX_LOOP_THREADS];
 extern struct ss_options ss__opts;
-extern _Atomic int ss__active;   /* 0: the shim passes every call straight through */
-extern _Atomic int ss__sampling; /* 0: no signals are sent (handler unavailable) */
+extern _Atomic int ss__active;    /* 0: the shim passes every call straight through */
+extern _Atomic int ss__sampling;  /* 0: no signals are sent (handler unavailable) */
 extern _Atomic int ss__unwinding; /* 0: no stacks are taken (stacks=0, or no libunwind) */
 extern pid_t ss__pid;
 
@@ -90,10 +114,31 @@ void ss__warn(const char *a, const char *b);
 
 /* Called by the wait hooks on a thread's first wait: claims a slot and starts the watchdog. */
 struct ss_slot *ss__claim_slot(void);
+extern _Atomic int ss__watchdog_started;
+void ss__start_watchdog_once(void);
 
-/* Snapshot of the calling thread's registers and stack, taken inside an interposer when a
- * call returns into a stall. */
-void ss__capture_call(struct ss_slot *slot, const char *call, uint64_t call_ns);
+/* Snapshot of the calling thread's registers and stack into one of the slot's call
+ * snapshots; returns 1 + its index, or 0 when none was free (counted). */
+unsigned ss__capture_call(struct ss_slot *slot);
+/* Records one blocking call; called on the loop thread right after the call returned. */
+void ss__record_call(struct ss_slot *slot, unsigned call, int category, uint64_t site,
+                     uint64_t start_ns, uint64_t duration_ns, int fd, const char *detail);
+/* Names of the catalogue's calls, indexed by the call numbers in events. */
+extern const char *const ss__call_names[];
+extern const unsigned ss__call_count;
+extern const char *const ss__category_names[];
+void ss__watchdog_wake(void);
+
+/* Descriptor cache: what each descriptor is, so that calls on non-blocking sockets, pipes
+ * and the like are passed through without a system call of ours. */
+enum ss_fd_kind { SS_FD_UNKNOWN = 0, SS_FD_FILE, SS_FD_SOCKET, SS_FD_OTHER };
+#define SS_FD_CACHE 65536
+extern _Atomic uint8_t ss__fds[SS_FD_CACHE];
+void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking);
+/* Remembers the path a file descriptor was opened with, for the calls made on it later. */
+void ss__fd_note_path(int fd, const char *path);
+void ss__fd_forget(int fd);
+int ss__fd_category(int fd);
 void ss__install_signal_handler(void);
 
 /* Looks up the real functions behind the interposers; safe to call more than once. */

@@ -11,18 +11,18 @@
 
 /* Copies nothing when sp is not on the stack the watchdog found for this thread (a coroutine
  * or alternate stack): a read past a mapping would fault, and no lookup is possible here. */
-static void copy_stack(struct ss_slot *s, uint64_t sp)
+static void copy_stack_into(struct ss_slot *s, struct ss_snapshot *snap, uint64_t sp)
 {
     uintptr_t hi = atomic_load_explicit(&s->stack_hi, memory_order_acquire);
-    s->snap.stack_base = sp;
-    s->snap.stack_len = 0;
+    snap->stack_base = sp;
+    snap->stack_len = 0;
     if (hi == 0 || sp >= hi || hi - sp > (64u << 20))
         return;
     size_t n = hi - sp;
     if (n > SS_SNAP_STACK_BYTES)
         n = SS_SNAP_STACK_BYTES;
-    memcpy(s->snap.stack, (const void *)(uintptr_t)sp, n);
-    s->snap.stack_len = (uint32_t)n;
+    memcpy(snap->stack, (const void *)(uintptr_t)sp, n);
+    snap->stack_len = (uint32_t)n;
 }
 
 static void on_sample_signal(int sig, siginfo_t *si, void *ucv)
@@ -47,35 +47,39 @@ static void on_sample_signal(int sig, siginfo_t *si, void *ucv)
         for (int i = 0; i < SS_UNW_REGS; i++)
             s->snap.regs[i] = (uint64_t)g[order[i]];
         s->snap.source = SS_SAMPLE_SIGNAL;
-        s->snap.call = NULL;
-        s->snap.call_ns = 0;
         s->snap.taken_ns = ss__now();
         s->snap.iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
         s->snap.thread_state = atomic_load_explicit(&s->state, memory_order_relaxed);
-        copy_stack(s, (uint64_t)g[REG_RSP]);
+        copy_stack_into(s, &s->snap, (uint64_t)g[REG_RSP]);
         atomic_store_explicit(&s->snap_state, SS_SNAP_READY, memory_order_release);
     }
     errno = saved;
 }
 
-void ss__capture_call(struct ss_slot *s, const char *call, uint64_t call_ns)
+unsigned ss__capture_call(struct ss_slot *s)
 {
-    int expected = SS_SNAP_FREE;
-    if (!atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_WRITING)) {
-        atomic_store_explicit(&s->snaps_dropped,
-                              atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-        return;
+    for (unsigned i = 0; i < SS_CALL_SNAPS; i++) {
+        int expected = SS_SNAP_FREE;
+        if (!atomic_compare_exchange_strong(&s->call_snap_state[i], &expected, SS_SNAP_WRITING))
+            continue;
+        struct ss_snapshot *snap = &s->call_snaps[i];
+        ss__capture_regs(snap->regs);
+        snap->source = SS_SAMPLE_CALL;
+        snap->taken_ns = ss__now();
+        snap->iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+        snap->thread_state = SS_STATE_BUSY;
+        copy_stack_into(s, snap, snap->regs[7]);
+        atomic_store_explicit(&s->call_snap_state[i], SS_SNAP_READY, memory_order_release);
+        /* The last free one: have the watchdog empty them before a burst of new call sites
+         * loses its stacks. */
+        if (i == SS_CALL_SNAPS - 1)
+            ss__watchdog_wake();
+        return i + 1;
     }
-    ss__capture_regs(s->snap.regs);
-    s->snap.source = SS_SAMPLE_CALL;
-    s->snap.call = call;
-    s->snap.call_ns = call_ns;
-    s->snap.taken_ns = ss__now();
-    s->snap.iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
-    s->snap.thread_state = SS_STATE_BUSY;
-    copy_stack(s, s->snap.regs[7]);
-    atomic_store_explicit(&s->snap_state, SS_SNAP_READY, memory_order_release);
+    atomic_store_explicit(&s->snaps_dropped,
+                          atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    return 0;
 }
 
 void ss__install_signal_handler(void)

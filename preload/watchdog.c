@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue.h"
 #include "shim.h"
 #include "writer.h"
 
@@ -28,6 +30,26 @@ struct slot_view {
     uint64_t stall; /* iteration announced as a stall, 0 = none */
     uint64_t next_sample_ns;
     uint64_t hist_iterations; /* iterations at the last histogram record */
+    /* Scheduler statistics when the stall was detected, for its time split. */
+    uint64_t split_iteration, split_t0, split_cpu0, split_wait0;
+    /* Blocking calls of recent iterations, kept until it is known whether they stalled. */
+    struct iteration_call {
+        uint64_t iteration, count, total_ns;
+        uint16_t call;
+        int8_t category;
+    } calls[32];
+    unsigned ncalls;
+};
+
+/* A call site: one (thread, return address, function). */
+struct site {
+    uint64_t key;
+    uint32_t tid, id, stack;
+    uint16_t call;
+    int8_t category;
+    uint64_t count, total_ns, max_ns, first_ns;
+    char detail[128];
+    int dirty; /* changed since its last record */
 };
 
 struct stack_entry {
@@ -46,10 +68,17 @@ static struct {
         size_t frames_len, frames_cap;
         uint32_t next_id;
     } stacks;
+    struct {
+        struct site *items;
+        size_t n, cap;
+        uint32_t *index; /* open addressing over items: slot holds index + 1 */
+        size_t index_size;
+    } sites;
     unsigned long long loader_generation;
     int have_unwinder;
     uint64_t samples_failed, samples_timed_out, drops_written_sum;
     uint64_t retired_events, retired_snaps; /* drops of slots whose threads have exited */
+    uint64_t calls_lost;
     uint64_t next_flush_ns;
 } wd;
 
@@ -329,12 +358,13 @@ static void write_histogram(struct ss_slot *s, struct slot_view *v)
 static void write_drops(void)
 {
     struct ss_rec_drops d = {0, wd.samples_failed, wd.samples_timed_out, wd.out.unwritten};
-    d.events += wd.retired_events;
+    d.events += wd.retired_events + wd.calls_lost;
     d.samples_failed += wd.retired_snaps;
     for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++) {
         if (wd.views[i].tid == 0)
             continue;
-        d.events += atomic_load_explicit(&ss__slots[i].ended_dropped, memory_order_relaxed);
+        d.events += atomic_load_explicit(&ss__slots[i].ended_dropped, memory_order_relaxed) +
+                    atomic_load_explicit(&ss__slots[i].calls_dropped, memory_order_relaxed);
         d.samples_failed += atomic_load_explicit(&ss__slots[i].snaps_dropped, memory_order_relaxed);
     }
     uint64_t sum = d.events + d.samples_failed + d.samples_timed_out + d.records_unwritten;
@@ -346,14 +376,21 @@ static void write_drops(void)
 
 /* ---- stalls and samples ----------------------------------------------------------------- */
 
-static void drain_ended(struct ss_slot *s, struct slot_view *v)
+static int schedstat(pid_t tid, uint64_t *cpu, uint64_t *wait);
+static void write_stall_calls(struct slot_view *v, uint64_t iteration);
+static void write_split(struct slot_view *v, uint64_t iteration, uint64_t end_ns);
+
+/* Writes the stalls that ended, up to `head` read before the calls were drained: a stall's
+ * calls precede its end in the owner's program order. */
+static void drain_ended(struct ss_slot *s, struct slot_view *v, uint32_t head)
 {
     uint32_t tail = atomic_load_explicit(&s->ended_tail, memory_order_relaxed);
-    uint32_t head = atomic_load_explicit(&s->ended_head, memory_order_acquire);
     for (; tail != head; tail++) {
         struct ss_stall_end e = s->ended[tail % SS_STALL_RING];
         struct ss_rec_stall_end rec = {(uint32_t)v->tid, 0, e.start_ns, e.start_ns, e.duration_ns};
         ss__writer_record(&wd.out, SS_REC_STALL_END, &rec, sizeof rec, NULL, 0);
+        write_stall_calls(v, e.start_ns);
+        write_split(v, e.start_ns, e.start_ns + e.duration_ns);
         if (v->stall == e.start_ns)
             v->stall = 0;
     }
@@ -363,11 +400,38 @@ static void drain_ended(struct ss_slot *s, struct slot_view *v)
 static void announce_stall(struct slot_view *v, uint64_t iteration)
 {
     v->stall = iteration;
+    if (schedstat(v->tid, &v->split_cpu0, &v->split_wait0) == 0) {
+        v->split_iteration = iteration;
+        v->split_t0 = ss__now();
+    }
     struct ss_rec_stall_begin rec = {(uint32_t)v->tid, 0, iteration, iteration};
     ss__writer_record(&wd.out, SS_REC_STALL_BEGIN, &rec, sizeof rec, NULL, 0);
 }
 
-/* Unwinds a READY snapshot into a SAMPLE record and frees the snapshot for the next one. */
+static uint32_t unwind_snapshot(const struct ss_snapshot *snap, unsigned *nframes,
+                                uint32_t *capture_ns)
+{
+    uint64_t frames[SS_TRACE_MAX_FRAMES];
+    uint64_t t0 = ss__now();
+    unsigned n = snap->stack_len ? ss__unwind(snap, frames, SS_TRACE_MAX_FRAMES) : 0;
+    *capture_ns = (uint32_t)(ss__now() - t0);
+    *nframes = n;
+    uint32_t stack = n ? intern_stack(frames, n) : 0;
+    if (!stack)
+        wd.samples_failed++;
+    return stack;
+}
+
+static void write_sample(const struct slot_view *v, uint64_t iteration, uint64_t offset,
+                         uint32_t stack, unsigned nframes, uint32_t capture_ns, uint16_t source,
+                         uint64_t call_ns, const char *call)
+{
+    struct ss_rec_sample rec = {(uint32_t)v->tid,  stack,  iteration, offset, capture_ns,
+                                (uint16_t)nframes, source, call_ns};
+    ss__writer_record(&wd.out, SS_REC_SAMPLE, &rec, sizeof rec, call, call ? strlen(call) : 0);
+}
+
+/* Unwinds the READY signal snapshot into a SAMPLE record and frees it for the next one. */
 static void consume_snapshot(struct ss_slot *s, struct slot_view *v)
 {
     struct ss_snapshot *snap = &s->snap;
@@ -379,20 +443,257 @@ static void consume_snapshot(struct ss_slot *s, struct slot_view *v)
     }
     if (v->stall != snap->iteration)
         announce_stall(v, snap->iteration);
-    uint64_t frames[SS_TRACE_MAX_FRAMES];
-    uint64_t t0 = ss__now();
-    unsigned n = snap->stack_len ? ss__unwind(snap, frames, SS_TRACE_MAX_FRAMES) : 0;
-    uint32_t capture_ns = (uint32_t)(ss__now() - t0);
-    uint32_t stack = n ? intern_stack(frames, n) : 0;
-    if (!stack)
-        wd.samples_failed++;
-    struct ss_rec_sample rec = {
-        (uint32_t)v->tid, stack,       snap->iteration, snap->taken_ns - snap->iteration,
-        capture_ns,       (uint16_t)n, snap->source,    snap->call_ns,
-    };
-    const char *call = snap->call ? snap->call : "";
+    unsigned n;
+    uint32_t capture_ns, stack = unwind_snapshot(snap, &n, &capture_ns);
+    uint64_t iteration = snap->iteration, offset = snap->taken_ns - snap->iteration;
     atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
-    ss__writer_record(&wd.out, SS_REC_SAMPLE, &rec, sizeof rec, call, strlen(call));
+    write_sample(v, iteration, offset, stack, n, capture_ns, SS_SAMPLE_SIGNAL, 0, NULL);
+}
+
+/* ---- blocking calls ----------------------------------------------------------------------- */
+
+/* What a descriptor the loop thread had not seen created is; the answer is cached for the
+ * loop thread's next call. */
+static int classify_fd(int fd)
+{
+    struct stat st;
+    /* Closed since: what it was cannot be known, and the call is left out. */
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return SS_CAT_NONE;
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
+        ss__fd_note(fd, SS_FD_FILE, 0);
+    } else if (S_ISSOCK(st.st_mode)) {
+        int fl = fcntl(fd, F_GETFL);
+        ss__fd_note(fd, SS_FD_SOCKET, fl >= 0 && (fl & O_NONBLOCK));
+    } else {
+        ss__fd_note(fd, SS_FD_OTHER, 0);
+    }
+    return ss__fd_category(fd);
+}
+
+static uint64_t site_hash(uint64_t key)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdull;
+    return key ^ (key >> 29);
+}
+
+static void write_site(const struct site *st)
+{
+    const char *name = ss__call_names[st->call];
+    struct ss_rec_call_site rec = {
+        st->tid,
+        st->id,
+        st->stack,
+        (uint16_t)st->category,
+        0,
+        st->count,
+        st->total_ns,
+        st->max_ns,
+        st->first_ns,
+        (uint16_t)strlen(name),
+        (uint16_t)strlen(st->detail),
+    };
+    ss__writer_record2(&wd.out, SS_REC_CALL_SITE, &rec, sizeof rec, name, rec.function_len,
+                       st->detail, rec.detail_len);
+}
+
+static struct site *find_site(uint32_t tid, uint64_t address, uint16_t call)
+{
+    uint64_t key = site_hash(address ^ ((uint64_t)call << 48) ^ ((uint64_t)tid << 20));
+    if (wd.sites.index_size) {
+        size_t mask = wd.sites.index_size - 1;
+        for (size_t i = key & mask; wd.sites.index[i]; i = (i + 1) & mask) {
+            struct site *st = &wd.sites.items[wd.sites.index[i] - 1];
+            if (st->key == key && st->tid == tid && st->call == call)
+                return st;
+        }
+    }
+    if ((wd.sites.n + 1) * 2 > wd.sites.index_size) {
+        size_t size = wd.sites.index_size ? wd.sites.index_size * 2 : 256;
+        uint32_t *index = calloc(size, sizeof *index);
+        if (!index)
+            return NULL;
+        for (size_t k = 0; k < wd.sites.n; k++) {
+            size_t i = wd.sites.items[k].key & (size - 1);
+            while (index[i])
+                i = (i + 1) & (size - 1);
+            index[i] = (uint32_t)k + 1;
+        }
+        free(wd.sites.index);
+        wd.sites.index = index;
+        wd.sites.index_size = size;
+    }
+    if (wd.sites.n == wd.sites.cap) {
+        size_t cap = wd.sites.cap ? wd.sites.cap * 2 : 64;
+        struct site *items = realloc(wd.sites.items, cap * sizeof *items);
+        if (!items)
+            return NULL;
+        wd.sites.items = items;
+        wd.sites.cap = cap;
+    }
+    struct site *st = &wd.sites.items[wd.sites.n];
+    memset(st, 0, sizeof *st);
+    st->key = key;
+    st->tid = tid;
+    st->call = call;
+    st->id = (uint32_t)++wd.sites.n;
+    size_t i = key & (wd.sites.index_size - 1);
+    while (wd.sites.index[i])
+        i = (i + 1) & (wd.sites.index_size - 1);
+    wd.sites.index[i] = st->id;
+    return st;
+}
+
+static void describe(const struct ss_call_event *e, char *out, size_t size)
+{
+    if (e->detail[0] || e->fd < 0) {
+        snprintf(out, size, "%s", e->detail);
+        return;
+    }
+    char link[64], target[96];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", e->fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    snprintf(out, size, "fd %d%s%s", e->fd, n > 0 ? ": " : "", target);
+}
+
+static void account_site(struct slot_view *v, const struct ss_call_event *e, int category,
+                         uint32_t stack)
+{
+    struct site *st = find_site((uint32_t)v->tid, e->site, e->call);
+    if (!st) {
+        wd.calls_lost++;
+        return;
+    }
+    int fresh = st->count == 0;
+    if (fresh) {
+        st->category = (int8_t)category;
+        st->first_ns = e->start_ns;
+        describe(e, st->detail, sizeof st->detail);
+    }
+    st->count++;
+    st->total_ns += e->duration_ns;
+    /* The stack shown for a site is that of its slowest call that has one. */
+    if (stack && (!st->stack || e->duration_ns >= st->max_ns))
+        st->stack = stack;
+    if (e->duration_ns > st->max_ns)
+        st->max_ns = e->duration_ns;
+    st->dirty = !fresh;
+    if (fresh)
+        write_site(st);
+}
+
+static void write_sites(void)
+{
+    for (size_t i = 0; i < wd.sites.n; i++) {
+        if (wd.sites.items[i].dirty)
+            write_site(&wd.sites.items[i]);
+        wd.sites.items[i].dirty = 0;
+    }
+}
+
+static void forget_sites(void)
+{
+    free(wd.sites.items);
+    free(wd.sites.index);
+    memset(&wd.sites, 0, sizeof wd.sites);
+}
+
+static void note_iteration_call(struct slot_view *v, const struct ss_call_event *e, int category)
+{
+    unsigned k;
+    for (k = 0; k < v->ncalls; k++)
+        if (v->calls[k].iteration == e->iteration && v->calls[k].call == e->call)
+            break;
+    if (k == v->ncalls) {
+        if (v->ncalls == sizeof v->calls / sizeof v->calls[0]) {
+            memmove(v->calls, v->calls + 1, (v->ncalls - 1) * sizeof v->calls[0]);
+            k = --v->ncalls;
+        }
+        v->calls[k] = (struct iteration_call){e->iteration, 0, 0, e->call, (int8_t)category};
+        v->ncalls++;
+    }
+    v->calls[k].count++;
+    v->calls[k].total_ns += e->duration_ns;
+}
+
+/* Emits the calls of a stalled iteration and forgets those of the iterations before it,
+ * which ended without stalling. */
+static void write_stall_calls(struct slot_view *v, uint64_t iteration)
+{
+    unsigned kept = 0;
+    for (unsigned k = 0; k < v->ncalls; k++) {
+        struct iteration_call *c = &v->calls[k];
+        if (c->iteration == iteration) {
+            const char *name = ss__call_names[c->call];
+            struct ss_rec_stall_call rec = {
+                (uint32_t)v->tid, (uint16_t)c->category, 0, iteration, c->count, c->total_ns};
+            ss__writer_record(&wd.out, SS_REC_STALL_CALL, &rec, sizeof rec, name, strlen(name));
+        } else if (c->iteration > iteration) {
+            v->calls[kept++] = *c;
+        }
+    }
+    v->ncalls = kept;
+}
+
+static void drain_calls(struct ss_slot *s, struct slot_view *v)
+{
+    uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_acquire);
+    for (; tail != head; tail++) {
+        struct ss_call_event e = s->calls[tail % SS_CALL_RING];
+        uint32_t stack = 0, capture_ns = 0;
+        unsigned nframes = 0;
+        if (e.snap) {
+            stack = unwind_snapshot(&s->call_snaps[e.snap - 1], &nframes, &capture_ns);
+            atomic_store_explicit(&s->call_snap_state[e.snap - 1], SS_SNAP_FREE,
+                                  memory_order_release);
+        }
+        int category = e.category == SS_CAT_PENDING ? classify_fd(e.fd) : e.category;
+        if (category == SS_CAT_NONE)
+            continue;
+        account_site(v, &e, category, stack);
+        note_iteration_call(v, &e, category);
+        uint64_t end = e.start_ns + e.duration_ns;
+        /* A call that ran into a stall is a sample of it: the thread was not signalled. */
+        if (stack && end - e.iteration >= ss__opts.threshold_ns)
+            write_sample(v, e.iteration, end - e.iteration, stack, nframes, capture_ns,
+                         SS_SAMPLE_CALL, e.duration_ns, ss__call_names[e.call]);
+    }
+    atomic_store_explicit(&s->calls_tail, tail, memory_order_release);
+}
+
+/* CPU time and run-queue wait of a thread so far, from /proc. */
+static int schedstat(pid_t tid, uint64_t *cpu, uint64_t *wait)
+{
+    char path[64], buf[128];
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+    ssize_t n = read_file(path, buf, sizeof buf - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    unsigned long long c, w;
+    if (sscanf(buf, "%llu %llu", &c, &w) != 2)
+        return -1;
+    *cpu = c;
+    *wait = w;
+    return 0;
+}
+
+/* The window runs from detection to the stall's end; the statistics are read a little
+ * later, while the thread waits and adds nothing to them. */
+static void write_split(struct slot_view *v, uint64_t iteration, uint64_t end_ns)
+{
+    uint64_t cpu, wait;
+    if (v->split_iteration != iteration || end_ns <= v->split_t0 ||
+        schedstat(v->tid, &cpu, &wait) != 0)
+        return;
+    struct ss_rec_stall_split rec = {(uint32_t)v->tid,    0,
+                                     iteration,           end_ns - v->split_t0,
+                                     cpu - v->split_cpu0, wait - v->split_wait0};
+    ss__writer_record(&wd.out, SS_REC_STALL_SPLIT, &rec, sizeof rec, NULL, 0);
+    v->split_iteration = 0;
 }
 
 static void pause_briefly(void)
@@ -439,12 +740,15 @@ static uint64_t visit(struct ss_slot *s, struct slot_view *v, uint64_t now, int 
     /* A call's snapshot belongs to a stall that may have ended since: take it first. */
     if (atomic_load_explicit(&s->snap_state, memory_order_acquire) == SS_SNAP_READY)
         consume_snapshot(s, v);
-    drain_ended(s, v);
+    uint32_t ended = atomic_load_explicit(&s->ended_head, memory_order_acquire);
+    drain_calls(s, v);
+    drain_ended(s, v, ended);
     if (atomic_load_explicit(&s->exited, memory_order_acquire)) {
         write_histogram(s, v);
         struct ss_rec_thread_exit rec = {(uint32_t)v->tid, 0, now};
         ss__writer_record(&wd.out, SS_REC_THREAD_EXIT, &rec, sizeof rec, NULL, 0);
-        wd.retired_events += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed);
+        wd.retired_events += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) +
+                             atomic_load_explicit(&s->calls_dropped, memory_order_relaxed);
         wd.retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
         memset(v, 0, sizeof *v);
         atomic_store_explicit(&s->exited, 0, memory_order_relaxed);
@@ -464,6 +768,8 @@ static uint64_t visit(struct ss_slot *s, struct slot_view *v, uint64_t now, int 
         if (v->stall != iteration)
             announce_stall(v, iteration);
         ss__writer_record(&wd.out, SS_REC_STALL_END, &rec, sizeof rec, NULL, 0);
+        write_stall_calls(v, iteration);
+        write_split(v, iteration, now);
         return UINT64_MAX;
     }
     if (v->stall != iteration) {
@@ -516,6 +822,7 @@ static void periodic(uint64_t now)
         }
     }
     write_drops();
+    write_sites();
     wd.next_flush_ns = now + ss__opts.flush_ns;
 }
 
@@ -590,12 +897,20 @@ void ss__watchdog_after_fork(void)
 {
     ss__writer_forget(&wd.out);
     forget_stacks();
+    forget_sites();
     memset(wd.views, 0, sizeof wd.views);
     wd.loader_generation = 0;
     wd.samples_failed = wd.samples_timed_out = wd.drops_written_sum = 0;
-    wd.retired_events = wd.retired_snaps = 0;
+    wd.retired_events = wd.retired_snaps = wd.calls_lost = 0;
     atomic_store(&exit_requested, 0);
     atomic_store(&done_word, 0);
+}
+
+/* Called from a loop thread only when its call ring is half full: one system call to avoid
+ * dropping events. */
+void ss__watchdog_wake(void)
+{
+    futex_wake(&wake_word);
 }
 
 void ss__watchdog_finish(void)

@@ -42,6 +42,21 @@ static void write_thread(struct ss_json *j, const struct ss_thread *t)
     ss_json_end(j);
 }
 
+static void write_call_site(struct ss_json *j, const struct ss_call_site *c)
+{
+    ss_json_object(j, NULL);
+    ss_json_uint(j, "tid", c->tid);
+    ss_json_string(j, "function", c->function);
+    ss_json_string(j, "category", c->category);
+    ss_json_uint(j, "count", c->count);
+    ss_json_uint(j, "total_ns", c->total_ns);
+    ss_json_uint(j, "max_ns", c->max_ns);
+    ss_json_uint(j, "first_ns", c->first_ns);
+    ss_json_string(j, "detail", c->detail);
+    write_frames(j, c->stack);
+    ss_json_end(j);
+}
+
 static void write_stall(struct ss_json *j, const struct ss_stall *s)
 {
     ss_json_object(j, NULL);
@@ -49,6 +64,25 @@ static void write_stall(struct ss_json *j, const struct ss_stall *s)
     ss_json_uint(j, "start_ns", s->start_ns);
     ss_json_uint(j, "duration_ns", s->duration_ns);
     ss_json_bool(j, "in_progress", s->in_progress);
+    ss_json_array(j, "calls");
+    for (size_t k = 0; k < s->ncalls; k++) {
+        ss_json_object(j, NULL);
+        ss_json_string(j, "function", s->calls[k].function);
+        ss_json_string(j, "category", s->calls[k].category);
+        ss_json_uint(j, "count", s->calls[k].count);
+        ss_json_uint(j, "duration_ns", s->calls[k].duration_ns);
+        ss_json_end(j);
+    }
+    ss_json_end(j);
+    if (s->split_window_ns) {
+        ss_json_object(j, "split");
+        ss_json_uint(j, "window_ns", s->split_window_ns);
+        ss_json_uint(j, "cpu_ns", s->split_cpu_ns);
+        ss_json_uint(j, "runnable_ns", s->split_runnable_ns);
+        ss_json_end(j);
+    } else {
+        ss_json_null(j, "split");
+    }
     ss_json_array(j, "samples");
     for (size_t k = 0; k < s->nsamples; k++) {
         const struct ss_sample *smp = &s->samples[k];
@@ -89,6 +123,8 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
         write_stall(j, &p->stalls[i]);
     ss_json_end(j);
     ss_json_array(j, "calls");
+    for (size_t i = 0; i < p->ncalls; i++)
+        write_call_site(j, &p->calls[i]);
     ss_json_end(j);
     ss_json_uint(j, "dropped", ss_drops_total(&p->drops));
     ss_json_object(j, "drops");

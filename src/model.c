@@ -33,7 +33,7 @@ static int grow(void **items, size_t *cap, size_t need, size_t elem)
 /* Loading state of one process: capacities and the stall index live only while reading. */
 struct loader {
     struct ss_process *p;
-    size_t threads_cap, stalls_cap, stacks_cap, modules_cap, notes_cap;
+    size_t threads_cap, stalls_cap, stacks_cap, modules_cap, notes_cap, calls_cap;
     size_t *index; /* open addressing over stalls: slot holds stall index + 1 */
     size_t index_size;
     char *err;
@@ -371,6 +371,97 @@ static int on_note(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
+static const char *const category_names[] = {
+#define SS_CAT_NAME(name, text) text,
+    SS_CATEGORIES(SS_CAT_NAME)
+#undef SS_CAT_NAME
+};
+
+const char *ss_category_name(unsigned category)
+{
+    return category < sizeof category_names / sizeof category_names[0] ? category_names[category]
+                                                                       : NULL;
+}
+
+static struct ss_stack *stack_by_id(const struct ss_process *p, uint32_t id)
+{
+    return id && id < p->nstacks ? p->stacks[id] : NULL;
+}
+
+static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_call_site r;
+    struct ss_process *p = l->p;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    const char *category = ss_category_name(r.category);
+    if ((size_t)r.function_len + r.detail_len != n - sizeof r || !category || !r.function_len)
+        return 1;
+    struct ss_call_site *c = NULL;
+    for (size_t i = p->ncalls; i-- > 0;)
+        if (p->calls[i].tid == r.tid && p->calls[i].id == r.site_id) {
+            c = &p->calls[i];
+            break;
+        }
+    if (!c) {
+        if (grow((void **)&p->calls, &l->calls_cap, p->ncalls + 1, sizeof *p->calls) < 0)
+            FAIL(SS_ENOMEM, "out of memory");
+        c = &p->calls[p->ncalls++];
+        memset(c, 0, sizeof *c);
+        c->tid = r.tid;
+        c->id = r.site_id;
+        if (!(c->function = dup_bytes(b + sizeof r, r.function_len)) ||
+            !(c->detail = dup_bytes(b + sizeof r + r.function_len, r.detail_len)))
+            FAIL(SS_ENOMEM, "out of memory");
+    }
+    c->category = category;
+    c->count = r.count;
+    c->total_ns = r.total_ns;
+    c->max_ns = r.max_ns;
+    c->first_ns = r.first_ns;
+    c->stack = stack_by_id(p, r.stack_id);
+    seen_time(p, r.first_ns);
+    return 0;
+}
+
+static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_stall_call r;
+    if (n <= sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    const char *category = ss_category_name(r.category);
+    if (!category)
+        return 1;
+    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    if (!s || grow((void **)&s->calls, &s->calls_cap, s->ncalls + 1, sizeof *s->calls) < 0)
+        FAIL(SS_ENOMEM, "out of memory");
+    struct ss_stall_call *c = &s->calls[s->ncalls];
+    if (!(c->function = dup_bytes(b + sizeof r, n - sizeof r)))
+        FAIL(SS_ENOMEM, "out of memory");
+    c->category = category;
+    c->count = r.count;
+    c->duration_ns = r.total_ns;
+    s->ncalls++;
+    return 0;
+}
+
+static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_stall_split r;
+    if (n < sizeof r)
+        return 1;
+    memcpy(&r, b, sizeof r);
+    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    if (!s)
+        FAIL(SS_ENOMEM, "out of memory");
+    s->split_window_ns = r.window_ns;
+    s->split_cpu_ns = r.cpu_ns;
+    s->split_runnable_ns = r.runnable_ns;
+    return 0;
+}
+
 typedef int (*record_fn)(struct loader *, const uint8_t *, size_t);
 
 static const record_fn handlers[] = {
@@ -386,6 +477,9 @@ static const record_fn handlers[] = {
     [SS_REC_THREAD_EXIT] = on_thread_exit,
     [SS_REC_END] = on_end,
     [SS_REC_NOTE] = on_note,
+    [SS_REC_CALL_SITE] = on_call_site,
+    [SS_REC_STALL_CALL] = on_stall_call,
+    [SS_REC_STALL_SPLIT] = on_stall_split,
 };
 
 static int read_whole(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
@@ -609,6 +703,9 @@ static void free_process(struct ss_process *p)
         for (size_t j = 0; j < p->stalls[i].nsamples; j++)
             free(p->stalls[i].samples[j].call);
         free(p->stalls[i].samples);
+        for (size_t j = 0; j < p->stalls[i].ncalls; j++)
+            free(p->stalls[i].calls[j].function);
+        free(p->stalls[i].calls);
     }
     free(p->stalls);
     for (size_t i = 0; i < p->nstacks; i++) {
@@ -622,6 +719,11 @@ static void free_process(struct ss_process *p)
     for (size_t i = 0; i < p->nmodules; i++)
         free(p->modules[i].path);
     free(p->modules);
+    for (size_t i = 0; i < p->ncalls; i++) {
+        free(p->calls[i].function);
+        free(p->calls[i].detail);
+    }
+    free(p->calls);
     for (size_t i = 0; i < p->nnotes; i++)
         free(p->notes[i]);
     free(p->notes);
@@ -692,6 +794,15 @@ const struct ss_thread *ss_process_thread(const struct ss_process *p, uint32_t t
         if (p->threads[i].tid == tid)
             return &p->threads[i];
     return NULL;
+}
+
+uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category)
+{
+    uint64_t ns = 0;
+    for (size_t i = 0; i < s->ncalls; i++)
+        if (!category || strcmp(s->calls[i].category, category) == 0)
+            ns += s->calls[i].duration_ns;
+    return ns;
 }
 
 uint64_t ss_drops_total(const struct ss_rec_drops *d)

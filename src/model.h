@@ -34,6 +34,23 @@ struct ss_sample {
     struct ss_stack *stack; /* NULL when the capture failed */
 };
 
+/* The blocking calls of one function made inside a stall. */
+struct ss_stall_call {
+    char *function;
+    const char *category;
+    uint64_t count, duration_ns;
+};
+
+/* A call site: where a blocking call was made on a loop thread. */
+struct ss_call_site {
+    uint32_t tid, id;
+    char *function;
+    const char *category; /* "file", "net", "dns", "sleep", "process", "lock" */
+    uint64_t count, total_ns, max_ns, first_ns;
+    char *detail;           /* an example target: path, host, descriptor */
+    struct ss_stack *stack; /* of its slowest call with a stack, NULL when none */
+};
+
 struct ss_stall {
     uint32_t tid;
     uint64_t start_ns; /* monotonic clock of the traced machine */
@@ -41,6 +58,10 @@ struct ss_stall {
     int in_progress; /* no end seen yet: duration is what was observed so far */
     struct ss_sample *samples;
     size_t nsamples, samples_cap;
+    struct ss_stall_call *calls;
+    size_t ncalls, calls_cap;
+    /* From detection to the end: time on CPU and waiting for a CPU; window_ns 0 = unknown. */
+    uint64_t split_window_ns, split_cpu_ns, split_runnable_ns;
 };
 
 struct ss_thread {
@@ -76,6 +97,8 @@ struct ss_process {
     size_t nstacks;
     struct ss_module *modules;
     size_t nmodules;
+    struct ss_call_site *calls;
+    size_t ncalls;
     struct ss_rec_drops drops;
     char **notes;
     size_t nnotes;
@@ -99,6 +122,10 @@ void ss_run_free(struct ss_run *run);
 void ss_process_symbolize(struct ss_run *run, struct ss_process *p);
 
 const struct ss_thread *ss_process_thread(const struct ss_process *p, uint32_t tid);
+/* Category names in the trace's numbering; NULL for a number out of range. */
+const char *ss_category_name(unsigned category);
+/* Blocking time of a stall in one category, summed over its calls. */
+uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category);
 uint64_t ss_drops_total(const struct ss_rec_drops *d);
 
 /* Busy-time percentile (0..100) estimated from a thread's histogram: interpolated within the

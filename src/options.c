@@ -10,6 +10,8 @@ void ss_options_defaults(struct ss_options *o)
     o->interval_ns = 10ull * 1000 * 1000;
     o->flush_ns = 1000ull * 1000 * 1000;
     o->sample_timeout_ns = 200ull * 1000 * 1000;
+    o->call_threshold_ns = 1000ull * 1000;
+    o->strict = 0;
     o->signal = 38;
     o->stacks = 1;
     o->enabled = 1;
@@ -134,7 +136,8 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
 {
     uint64_t n;
     if (key_is(key, klen, "threshold") || key_is(key, klen, "interval") ||
-        key_is(key, klen, "flush") || key_is(key, klen, "sample_timeout")) {
+        key_is(key, klen, "flush") || key_is(key, klen, "sample_timeout") ||
+        key_is(key, klen, "call_threshold")) {
         if (ss_parse_duration(v, vlen, &n) < 0 || n == 0)
             return -1;
         if (key_is(key, klen, "threshold"))
@@ -143,6 +146,8 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
             o->interval_ns = n;
         else if (key_is(key, klen, "flush"))
             o->flush_ns = n;
+        else if (key_is(key, klen, "call_threshold"))
+            o->call_threshold_ns = n;
         else
             o->sample_timeout_ns = n;
         return 0;
@@ -155,6 +160,8 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
     }
     if (key_is(key, klen, "stacks"))
         return parse_bool(v, vlen, &o->stacks);
+    if (key_is(key, klen, "strict"))
+        return parse_bool(v, vlen, &o->strict);
     if (key_is(key, klen, "enabled"))
         return parse_bool(v, vlen, &o->enabled);
     if (key_is(key, klen, "output")) {

@@ -16,6 +16,8 @@ struct ss_options {
     uint64_t interval_ns;       /* time between samples while a stall lasts */
     uint64_t flush_ns;          /* how often busy-time histograms are written */
     uint64_t sample_timeout_ns; /* a stack capture not done by then is abandoned */
+    uint64_t call_threshold_ns; /* a blocking call this slow always gets its stack taken */
+    int strict;                 /* record calls on non-blocking descriptors too */
     int signal;                 /* signal used to sample loop threads */
     int stacks;                 /* 0 turns stack capture off */
     int enabled;                /* 0 turns the shim off entirely */

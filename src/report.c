@@ -90,12 +90,19 @@ static void print_stall(FILE *out, const struct ss_process *p, const struct ss_s
     fprintf(out, "    #%zu %s%s on thread %u (%s) at +%s, %zu sample%s\n", rank, d,
             s->in_progress ? " so far, still running" : "", s->tid, thread_name(p, s->tid), at,
             s->nsamples, s->nsamples == 1 ? "" : "s");
-    for (size_t i = 0; i < s->nsamples; i++) {
-        const struct ss_sample *smp = &s->samples[i];
-        if (smp->source == SS_SAMPLE_CALL && smp->call) {
-            duration(smp->call_ns, d, sizeof d);
-            fprintf(out, "       blocked in %s() for %s\n", smp->call, d);
-        }
+    for (size_t i = 0; i < s->ncalls; i++) {
+        const struct ss_stall_call *c = &s->calls[i];
+        duration(c->duration_ns, d, sizeof d);
+        fprintf(out, "       blocked in %s() for %s (%s, %llu call%s)\n", c->function, d,
+                c->category, (unsigned long long)c->count, c->count == 1 ? "" : "s");
+    }
+    if (s->split_window_ns) {
+        char window[32], cpu[32], runnable[32];
+        duration(s->split_window_ns, window, sizeof window);
+        duration(s->split_cpu_ns, cpu, sizeof cpu);
+        duration(s->split_runnable_ns, runnable, sizeof runnable);
+        fprintf(out, "       in the %s after it was detected: %s on CPU, %s waiting for a CPU\n",
+                window, cpu, runnable);
     }
     struct ss_stack_count top[3];
     size_t distinct = ss_stall_stacks(s, top, 3);
@@ -112,6 +119,51 @@ static void print_stall(FILE *out, const struct ss_process *p, const struct ss_s
     }
     if (distinct > 3)
         fprintf(out, "       (%zu more distinct stacks)\n", distinct - 3);
+}
+
+static int by_total(const void *a, const void *b)
+{
+    const struct ss_call_site *x = *(const struct ss_call_site *const *)a;
+    const struct ss_call_site *y = *(const struct ss_call_site *const *)b;
+    int c = strcmp(x->category, y->category);
+    if (c)
+        return c;
+    if (x->total_ns != y->total_ns)
+        return x->total_ns < y->total_ns ? 1 : -1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void print_calls(FILE *out, const struct ss_process *p, const struct ss_report_options *o)
+{
+    if (p->ncalls == 0)
+        return;
+    const struct ss_call_site **sorted = malloc(p->ncalls * sizeof *sorted);
+    if (!sorted)
+        return;
+    for (size_t i = 0; i < p->ncalls; i++)
+        sorted[i] = &p->calls[i];
+    qsort(sorted, p->ncalls, sizeof *sorted, by_total);
+    fprintf(out, "  blocking calls on loop threads: %zu call site%s\n", p->ncalls,
+            p->ncalls == 1 ? "" : "s");
+    const char *category = NULL;
+    for (size_t i = 0; i < p->ncalls; i++) {
+        const struct ss_call_site *c = sorted[i];
+        char total[32], max[32], at[32];
+        if (!category || strcmp(category, c->category) != 0) {
+            category = c->category;
+            fprintf(out, "   %s:\n", category);
+        }
+        duration(c->total_ns, total, sizeof total);
+        duration(c->max_ns, max, sizeof max);
+        duration(c->first_ns > p->start_mono_ns ? c->first_ns - p->start_mono_ns : 0, at,
+                 sizeof at);
+        fprintf(out, "    %s() x%llu on thread %u (%s), total %s, max %s, first at +%s%s%s\n",
+                c->function, (unsigned long long)c->count, c->tid, thread_name(p, c->tid), total,
+                max, at, c->detail[0] ? ": " : "", c->detail);
+        if (c->stack)
+            print_stack(out, c->stack, o->depth < 8 ? o->depth : 8);
+    }
+    free(sorted);
 }
 
 static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
@@ -143,6 +195,7 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
             print_stall(out, p, sorted[i], i + 1, o);
         free(sorted);
     }
+    print_calls(out, p, o);
     uint64_t dropped = ss_drops_total(&p->drops);
     if (dropped)
         fprintf(out,

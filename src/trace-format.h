@@ -52,6 +52,9 @@ enum ss_record_tag {
     SS_REC_THREAD_EXIT = 10, /* ss_rec_thread_exit */
     SS_REC_END = 11,         /* ss_rec_end: the process exited through exit() */
     SS_REC_NOTE = 12,        /* text: a condition the shim met (degraded, disabled, ...) */
+    SS_REC_CALL_SITE = 13,   /* ss_rec_call_site + function + detail */
+    SS_REC_STALL_CALL = 14,  /* ss_rec_stall_call + function */
+    SS_REC_STALL_SPLIT = 15, /* ss_rec_stall_split */
 };
 
 #define SS_PACKED __attribute__((packed))
@@ -121,6 +124,40 @@ struct ss_rec_thread_exit {
 
 struct ss_rec_end {
     uint64_t mono_ns;
+} SS_PACKED;
+
+/* Categories of blocking calls, numbered in this order in CALL_SITE and STALL_CALL records. */
+#define SS_CATEGORIES(X)                                                                           \
+    X(FILE, "file")                                                                                \
+    X(NET, "net")                                                                                  \
+    X(DNS, "dns")                                                                                  \
+    X(SLEEP, "sleep")                                                                              \
+    X(PROCESS, "process")                                                                          \
+    X(LOCK, "lock")                                                                                \
+    X(WAIT, "wait")
+
+/* A call site: where a blocking call was made on a loop thread, with counts so far;
+ * cumulative, the latest record of a (tid, site_id) wins. Followed by the function name and
+ * an example of what the call worked on (a path, a host, a descriptor). */
+struct ss_rec_call_site {
+    uint32_t tid, site_id, stack_id; /* stack_id 0: no stack captured */
+    uint16_t category, reserved;
+    uint64_t count, total_ns, max_ns, first_ns;
+    uint16_t function_len, detail_len;
+} SS_PACKED;
+
+/* The blocking calls made inside one stall, one record per function; followed by the name. */
+struct ss_rec_stall_call {
+    uint32_t tid;
+    uint16_t category, reserved;
+    uint64_t stall_id, count, total_ns;
+} SS_PACKED;
+
+/* How the thread spent a stall from the moment it was detected to its end, from the
+ * kernel's per-thread scheduler statistics. */
+struct ss_rec_stall_split {
+    uint32_t tid, reserved;
+    uint64_t stall_id, window_ns, cpu_ns, runnable_ns;
 } SS_PACKED;
 
 #define SS_THREAD_LOOP 1u

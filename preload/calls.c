@@ -1,0 +1,539 @@
+/* calls: the blocking-call interposers. On a busy loop thread a catalogued call is timed
+ * and appended to the thread's lock-free ring; everywhere else it passes straight through
+ * after one thread-local check. Descriptor kinds are cached from the calls that create
+ * descriptors, so deciding whether a read can block costs no system call of ours. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <resolv.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "catalogue.h"
+#include "shim.h"
+
+_Atomic uint8_t ss__fds[SS_FD_CACHE];
+static char fd_paths[SS_FD_CACHE][SS_DETAIL_MAX];
+
+static void copy_detail(char *to, const char *from)
+{
+    size_t n = 0;
+    if (from)
+        for (; n < SS_DETAIL_MAX - 1 && from[n]; n++)
+            to[n] = from[n];
+    to[n] = '\0';
+}
+
+void ss__fd_note_path(int fd, const char *path)
+{
+    if (fd >= 0 && fd < SS_FD_CACHE) {
+        ss__fd_note(fd, SS_FD_FILE, 0);
+        copy_detail(fd_paths[fd], path);
+    }
+}
+
+#define FD_KIND_MASK 3u
+#define FD_NONBLOCK 4u
+
+void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
+{
+    if (fd >= 0 && fd < SS_FD_CACHE)
+        fd_paths[fd][0] = '\0';
+    if (fd >= 0 && fd < SS_FD_CACHE)
+        atomic_store_explicit(&ss__fds[fd], (uint8_t)(kind | (nonblocking ? FD_NONBLOCK : 0)),
+                              memory_order_relaxed);
+}
+
+void ss__fd_forget(int fd)
+{
+    if (fd >= 0 && fd < SS_FD_CACHE) {
+        atomic_store_explicit(&ss__fds[fd], SS_FD_UNKNOWN, memory_order_relaxed);
+        fd_paths[fd][0] = '\0';
+    }
+}
+
+int ss__fd_category(int fd)
+{
+    if (fd < 0 || fd >= SS_FD_CACHE)
+        return SS_CAT_PENDING;
+    unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
+    switch (v & FD_KIND_MASK) {
+    case SS_FD_FILE:
+        return SS_CAT_FILE;
+    case SS_FD_SOCKET:
+        return (v & FD_NONBLOCK) && !ss__opts.strict ? SS_CAT_NONE : SS_CAT_NET;
+    case SS_FD_OTHER:
+        return ss__opts.strict ? SS_CAT_FILE : SS_CAT_NONE;
+    default:
+        return SS_CAT_PENDING;
+    }
+}
+
+/* Out of line: some callers' FILE parameters are declared non-null, fflush's is not. */
+static int stream_fd(FILE *f)
+{
+    return f ? fileno_unlocked(f) : -1;
+}
+
+static int stream_category(FILE *f)
+{
+    int fd = stream_fd(f);
+    return fd >= 0 ? ss__fd_category(fd) : SS_CAT_FILE;
+}
+#define ss__stream_category stream_category
+
+const char *const ss__category_names[] = {
+#define SS_CAT_NAME(name, text) text,
+    SS_CATEGORIES(SS_CAT_NAME)
+#undef SS_CAT_NAME
+};
+
+const char *const ss__call_names[] = {
+#define SS_CALL_NAME(ret, name, ...) #name,
+#define SS_EXTRA_NAME(name) #name,
+    SS_CALLS(SS_CALL_NAME) SS_EXTRA_CALLS(SS_EXTRA_NAME)
+#undef SS_CALL_NAME
+#undef SS_EXTRA_NAME
+};
+const unsigned ss__call_count = SS_CALL_COUNT;
+
+/* Sites whose stack was taken already; owner-only, so plain stores suffice. */
+static int first_time_at(struct ss_slot *s, uint64_t site)
+{
+    size_t i = (size_t)(site ^ (site >> 17)) & (SS_SITE_TABLE - 1);
+    for (size_t n = 0; n < SS_SITE_TABLE; n++, i = (i + 1) & (SS_SITE_TABLE - 1)) {
+        if (s->sites_seen[i] == site)
+            return 0;
+        if (s->sites_seen[i] == 0) {
+            s->sites_seen[i] = site;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t site,
+                     uint64_t start_ns, uint64_t duration_ns, int fd, const char *detail)
+{
+    unsigned snap = 0;
+    if (atomic_load_explicit(&ss__unwinding, memory_order_relaxed) &&
+        (duration_ns >= ss__opts.call_threshold_ns || first_time_at(s, site)))
+        snap = ss__capture_call(s);
+    uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_acquire);
+    if (head - tail >= SS_CALL_RING) {
+        atomic_store_explicit(&s->calls_dropped,
+                              atomic_load_explicit(&s->calls_dropped, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        if (snap)
+            atomic_store_explicit(&s->call_snap_state[snap - 1], SS_SNAP_FREE,
+                                  memory_order_release);
+        return;
+    }
+    struct ss_call_event *e = &s->calls[head % SS_CALL_RING];
+    e->site = site;
+    e->iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+    e->start_ns = start_ns;
+    e->duration_ns = duration_ns;
+    e->call = (uint16_t)call;
+    e->category = (int8_t)category;
+    e->snap = (uint8_t)snap;
+    e->fd = fd;
+    copy_detail(e->detail, !detail && fd >= 0 && fd < SS_FD_CACHE ? fd_paths[fd] : detail);
+    atomic_store_explicit(&s->calls_head, head + 1, memory_order_release);
+    /* Half full: wake the watchdog early rather than drop; rare on a healthy loop. */
+    if (head + 1 - tail == SS_CALL_RING / 2)
+        ss__watchdog_wake();
+}
+
+/* The loop thread's slot when the calling thread is in a loop iteration, else NULL. */
+static inline struct ss_slot *busy_slot(void)
+{
+    struct ss_thread_local *t = &ss__tls;
+    struct ss_slot *s = t->slot;
+    if (!s || t->in_hook ||
+        atomic_load_explicit(&s->state, memory_order_relaxed) != SS_STATE_BUSY ||
+        !atomic_load_explicit(&ss__active, memory_order_relaxed))
+        return NULL;
+    return s;
+}
+
+static inline uint64_t call_begin(struct ss_slot *s)
+{
+    atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+    return ss__now();
+}
+
+static inline void call_end(struct ss_slot *s, unsigned call, int category, uint64_t site,
+                            uint64_t started, int fd, const char *detail)
+{
+    uint64_t now = ss__now();
+    atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
+    ss__tls.in_hook++;
+    ss__record_call(s, call, category, site, started, now - started, fd, detail);
+    ss__tls.in_hook--;
+}
+
+struct call_detail {
+    const char *text;
+    int fd;
+};
+#define D_PATH(p) ((struct call_detail){(p), -1})
+#define D_FD(fd) ((struct call_detail){NULL, (fd)})
+#define D_STREAM(f) ((struct call_detail){NULL, stream_fd(f)})
+#define D_NONE ((struct call_detail){NULL, -1})
+
+static void *lookup(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+#define RESOLVE(name)                                                                              \
+    do {                                                                                           \
+        if (!real_##name)                                                                          \
+            real_##name = (__typeof__(real_##name))lookup(#name);                                  \
+    } while (0)
+
+#define DEFINE_CALL(ret, name, params, args, classify, detail, after)                              \
+    static ret(*real_##name) params;                                                               \
+    ret name params                                                                                \
+    {                                                                                              \
+        RESOLVE(name);                                                                             \
+        struct ss_slot *ss_s_ = busy_slot();                                                       \
+        int ss_cat_ = ss_s_ ? (classify) : SS_CAT_NONE;                                            \
+        int ss_saved_;                                                                             \
+        if (ss_cat_ == SS_CAT_NONE) {                                                              \
+            ret rc = real_##name args;                                                             \
+            ss_saved_ = errno;                                                                     \
+            after;                                                                                 \
+            errno = ss_saved_;                                                                     \
+            return rc;                                                                             \
+        }                                                                                          \
+        uint64_t ss_t0_ = call_begin(ss_s_);                                                       \
+        ret rc = real_##name args;                                                                 \
+        ss_saved_ = errno;                                                                         \
+        after;                                                                                     \
+        struct call_detail ss_d_ = detail;                                                         \
+        call_end(ss_s_, SS_CALL_##name, ss_cat_, (uint64_t)(uintptr_t)__builtin_return_address(0), \
+                 ss_t0_, ss_d_.fd, ss_d_.text);                                                    \
+        errno = ss_saved_;                                                                         \
+        return rc;                                                                                 \
+    }
+
+SS_CALLS(DEFINE_CALL)
+
+/* ---- written by hand ------------------------------------------------------------------- */
+
+#define TIMED(call_id, category, fd, text, expr)                                                   \
+    ({                                                                                             \
+        struct ss_slot *ss_s_ = busy_slot();                                                       \
+        uint64_t ss_t0_ = ss_s_ ? call_begin(ss_s_) : 0;                                           \
+        __typeof__(expr) ss_rc_ = (expr);                                                          \
+        if (ss_s_) {                                                                               \
+            int ss_saved_ = errno;                                                                 \
+            call_end(ss_s_, call_id, category, (uint64_t)(uintptr_t)__builtin_return_address(0),   \
+                     ss_t0_, fd, text);                                                            \
+            errno = ss_saved_;                                                                     \
+        }                                                                                          \
+        ss_rc_;                                                                                    \
+    })
+
+/* open's mode is only passed when the flags say a file may be created. */
+static mode_t open_mode(int flags, va_list ap)
+{
+    return (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+#define DEFINE_OPEN(name)                                                                          \
+    static int (*real_##name)(const char *, int, ...);                                             \
+    int name(const char *path, int flags, ...)                                                     \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, flags);                                                                       \
+        mode_t mode = open_mode(flags, ap);                                                        \
+        va_end(ap);                                                                                \
+        RESOLVE(name);                                                                             \
+        int rc = TIMED(SS_CALL_##name, SS_CAT_FILE, -1, path, real_##name(path, flags, mode));     \
+        ss__fd_note_path(rc, path);                                                                \
+        return rc;                                                                                 \
+    }
+DEFINE_OPEN(open)
+DEFINE_OPEN(open64)
+
+#define DEFINE_OPENAT(name)                                                                        \
+    static int (*real_##name)(int, const char *, int, ...);                                        \
+    int name(int dirfd, const char *path, int flags, ...)                                          \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, flags);                                                                       \
+        mode_t mode = open_mode(flags, ap);                                                        \
+        va_end(ap);                                                                                \
+        RESOLVE(name);                                                                             \
+        int rc =                                                                                   \
+            TIMED(SS_CALL_##name, SS_CAT_FILE, -1, path, real_##name(dirfd, path, flags, mode));   \
+        ss__fd_note_path(rc, path);                                                                \
+        return rc;                                                                                 \
+    }
+DEFINE_OPENAT(openat)
+DEFINE_OPENAT(openat64)
+
+static int (*real_fclose)(FILE *);
+int fclose(FILE *f)
+{
+    RESOLVE(fclose);
+    int fd = f ? fileno_unlocked(f) : -1;
+    struct ss_slot *s = busy_slot();
+    int category = s ? stream_category(f) : SS_CAT_NONE;
+    ss__fd_forget(fd);
+    if (category == SS_CAT_NONE)
+        return real_fclose(f);
+    uint64_t t0 = call_begin(s);
+    int rc = real_fclose(f);
+    int saved = errno;
+    call_end(s, SS_CALL_fclose, category, (uint64_t)(uintptr_t)__builtin_return_address(0), t0, fd,
+             NULL);
+    errno = saved;
+    return rc;
+}
+
+static void (*real_sync)(void);
+void sync(void)
+{
+    RESOLVE(sync);
+    struct ss_slot *s = busy_slot();
+    if (!s) {
+        real_sync();
+        return;
+    }
+    uint64_t t0 = call_begin(s);
+    real_sync();
+    call_end(s, SS_CALL_sync, SS_CAT_FILE, (uint64_t)(uintptr_t)__builtin_return_address(0), t0, -1,
+             NULL);
+}
+
+/* Descriptor bookkeeping: never timed, always cheap. */
+static int (*real_close)(int);
+int close(int fd)
+{
+    RESOLVE(close);
+    ss__fd_forget(fd);
+    return real_close(fd);
+}
+
+static int (*real_socket)(int, int, int);
+int socket(int domain, int type, int proto)
+{
+    RESOLVE(socket);
+    int fd = real_socket(domain, type, proto);
+    int saved = errno;
+    ss__fd_note(fd, SS_FD_SOCKET, type & SOCK_NONBLOCK);
+    errno = saved;
+    return fd;
+}
+
+static int (*real_socketpair)(int, int, int, int *);
+int socketpair(int domain, int type, int proto, int sv[2])
+{
+    RESOLVE(socketpair);
+    int rc = real_socketpair(domain, type, proto, sv);
+    if (rc == 0) {
+        ss__fd_note(sv[0], SS_FD_SOCKET, type & SOCK_NONBLOCK);
+        ss__fd_note(sv[1], SS_FD_SOCKET, type & SOCK_NONBLOCK);
+    }
+    return rc;
+}
+
+static int (*real_pipe)(int *);
+int pipe(int fds[2])
+{
+    RESOLVE(pipe);
+    int rc = real_pipe(fds);
+    if (rc == 0) {
+        ss__fd_note(fds[0], SS_FD_OTHER, 0);
+        ss__fd_note(fds[1], SS_FD_OTHER, 0);
+    }
+    return rc;
+}
+
+static int (*real_pipe2)(int *, int);
+int pipe2(int fds[2], int flags)
+{
+    RESOLVE(pipe2);
+    int rc = real_pipe2(fds, flags);
+    if (rc == 0) {
+        ss__fd_note(fds[0], SS_FD_OTHER, flags & O_NONBLOCK);
+        ss__fd_note(fds[1], SS_FD_OTHER, flags & O_NONBLOCK);
+    }
+    return rc;
+}
+
+/* A duplicate is what its original is. */
+static void note_dup(int from, int to)
+{
+    if (to >= 0 && to < SS_FD_CACHE)
+        copy_detail(fd_paths[to], from >= 0 && from < SS_FD_CACHE ? fd_paths[from] : NULL);
+    if (to >= 0 && to < SS_FD_CACHE)
+        atomic_store_explicit(&ss__fds[to],
+                              from >= 0 && from < SS_FD_CACHE
+                                  ? atomic_load_explicit(&ss__fds[from], memory_order_relaxed)
+                                  : (uint8_t)SS_FD_UNKNOWN,
+                              memory_order_relaxed);
+}
+
+static int (*real_dup)(int);
+int dup(int fd)
+{
+    RESOLVE(dup);
+    int rc = real_dup(fd);
+    note_dup(fd, rc);
+    return rc;
+}
+
+static int (*real_dup2)(int, int);
+int dup2(int fd, int to)
+{
+    RESOLVE(dup2);
+    int rc = real_dup2(fd, to);
+    if (rc >= 0)
+        note_dup(fd, rc);
+    return rc;
+}
+
+static int (*real_dup3)(int, int, int);
+int dup3(int fd, int to, int flags)
+{
+    RESOLVE(dup3);
+    int rc = real_dup3(fd, to, flags);
+    if (rc >= 0)
+        note_dup(fd, rc);
+    return rc;
+}
+
+/* O_NONBLOCK set or cleared later changes whether a socket's calls can block. */
+static void note_nonblock(int fd, int nonblocking)
+{
+    if (fd < 0 || fd >= SS_FD_CACHE)
+        return;
+    unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
+    if ((v & FD_KIND_MASK) != SS_FD_UNKNOWN)
+        atomic_store_explicit(&ss__fds[fd],
+                              (uint8_t)((v & ~FD_NONBLOCK) | (nonblocking ? FD_NONBLOCK : 0)),
+                              memory_order_relaxed);
+}
+
+#define DEFINE_FCNTL(name)                                                                         \
+    static int (*real_##name)(int, int, ...);                                                      \
+    int name(int fd, int cmd, ...)                                                                 \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, cmd);                                                                         \
+        void *arg = va_arg(ap, void *);                                                            \
+        va_end(ap);                                                                                \
+        RESOLVE(name);                                                                             \
+        int rc;                                                                                    \
+        if (cmd == F_SETLKW || cmd == F_OFD_SETLKW)                                                \
+            rc = TIMED(SS_CALL_##name, SS_CAT_LOCK, fd, NULL, real_##name(fd, cmd, arg));          \
+        else                                                                                       \
+            rc = real_##name(fd, cmd, arg);                                                        \
+        if (cmd == F_SETFL && rc == 0)                                                             \
+            note_nonblock(fd, ((int)(intptr_t)arg & O_NONBLOCK) != 0);                             \
+        else if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rc >= 0)                            \
+            note_dup(fd, rc);                                                                      \
+        return rc;                                                                                 \
+    }
+DEFINE_FCNTL(fcntl)
+DEFINE_FCNTL(fcntl64)
+
+static int (*real_ioctl)(int, unsigned long, ...);
+int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    RESOLVE(ioctl);
+    int rc = real_ioctl(fd, req, arg);
+    if (req == FIONBIO && rc == 0 && arg) {
+        int saved = errno;
+        note_nonblock(fd, *(const int *)arg != 0);
+        errno = saved;
+    }
+    return rc;
+}
+
+/* libuv stats files through syscall(SYS_statx) and closes through syscall(SYS_close). */
+static long (*real_syscall)(long, ...);
+long syscall(long number, ...)
+{
+    va_list ap;
+    va_start(ap, number);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    RESOLVE(syscall);
+    if (number == SYS_close)
+        ss__fd_forget((int)a[0]);
+    if (number != SYS_statx)
+        return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return TIMED(SS_CALL_syscall_statx, SS_CAT_FILE, -1, (const char *)a[1],
+                 real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]));
+}
+
+/* Locks: an uncontended lock costs one try; only a lock that must be waited for is timed. */
+#define DEFINE_TRY_FIRST(name, try_name, type)                                                     \
+    static int (*real_##name)(type *);                                                             \
+    static int (*real_##try_name)(type *);                                                         \
+    int name(type *lock)                                                                           \
+    {                                                                                              \
+        RESOLVE(name);                                                                             \
+        RESOLVE(try_name);                                                                         \
+        if (!busy_slot())                                                                          \
+            return real_##name(lock);                                                              \
+        int rc = real_##try_name(lock);                                                            \
+        if (rc != EBUSY)                                                                           \
+            return rc;                                                                             \
+        return TIMED(SS_CALL_##name, SS_CAT_LOCK, -1, NULL, real_##name(lock));                    \
+    }
+DEFINE_TRY_FIRST(pthread_mutex_lock, pthread_mutex_trylock, pthread_mutex_t)
+DEFINE_TRY_FIRST(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t)
+DEFINE_TRY_FIRST(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, pthread_rwlock_t)
+
+/* Condition variables exist in two symbol versions; the current one is the only one a
+ * program built this century calls. */
+static int (*real_pthread_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
+int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    if (!real_pthread_cond_wait)
+        real_pthread_cond_wait = (__typeof__(real_pthread_cond_wait))dlvsym(
+            RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2");
+    return TIMED(SS_CALL_pthread_cond_wait, SS_CAT_LOCK, -1, NULL, real_pthread_cond_wait(c, m));
+}
+
+static int (*real_pthread_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *,
+                                          const struct timespec *);
+int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t)
+{
+    if (!real_pthread_cond_timedwait)
+        real_pthread_cond_timedwait = (__typeof__(real_pthread_cond_timedwait))dlvsym(
+            RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.3.2");
+    return TIMED(SS_CALL_pthread_cond_timedwait, SS_CAT_LOCK, -1, NULL,
+                 real_pthread_cond_timedwait(c, m, t));
+}
