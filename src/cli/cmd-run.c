@@ -27,9 +27,9 @@
 
 struct run_options {
     const char *output;
-    uint64_t threshold_ns, interval_ns;
+    uint64_t threshold_ns, interval_ns, call_threshold_ns;
     int signal;
-    int stacks, jit_maps, quiet;
+    int stacks, jit_maps, quiet, strict;
 };
 
 static void usage(FILE *out)
@@ -44,6 +44,9 @@ static void usage(FILE *out)
             "  --threshold DURATION  an iteration this busy is a stall (default 50ms)\n"
             "  --interval DURATION   time between samples during a stall (default 10ms)\n"
             "  --signal N            signal used to sample loop threads (default 38)\n"
+            "  --call-threshold DURATION\n"
+            "                        a blocking call this slow always gets its stack (default 1ms)\n"
+            "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
             "  --no-stacks           record stalls without stacks\n"
             "  --no-jit-maps         do not ask Node.js for JIT symbol maps\n"
             "  -q, --quiet           no summary at the end\n");
@@ -113,10 +116,13 @@ static void set_environment(const struct run_options *o, const char *shim, const
     if (strchr(dir, quote))
         ss_die("the output path may not contain both kinds of quote: %s", dir);
     const char *user = getenv(SS_OPTIONS_ENV);
-    if (asprintf(&options, "%s%sthreshold=%lluns:interval=%lluns:signal=%d:stacks=%d:output=%c%s%c",
+    if (asprintf(&options,
+                 "%s%sthreshold=%lluns:interval=%lluns:call_threshold=%lluns:signal=%d:stacks=%d:"
+                 "strict=%d:output=%c%s%c",
                  user && *user ? user : "", user && *user ? ":" : "",
-                 (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns, o->signal,
-                 o->stacks, quote, dir, quote) < 0)
+                 (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns,
+                 (unsigned long long)o->call_threshold_ns, o->signal, o->stacks, o->strict, quote,
+                 dir, quote) < 0)
         ss_die("out of memory");
     if (o->jit_maps) {
         const char *n = getenv("NODE_OPTIONS");
@@ -258,6 +264,8 @@ int ss_cmd_run(int argc, char **argv)
         {"interval", required_argument, NULL, 'i'},
         {"signal", required_argument, NULL, 's'},
         {"no-stacks", no_argument, NULL, 'S'},
+        {"call-threshold", required_argument, NULL, 'c'},
+        {"strict", no_argument, NULL, 'T'},
         {"no-jit-maps", no_argument, NULL, 'J'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -266,7 +274,14 @@ int ss_cmd_run(int argc, char **argv)
     struct ss_options defaults;
     ss_options_defaults(&defaults);
     struct run_options o = {
-        SS_DEFAULT_OUTPUT, defaults.threshold_ns, defaults.interval_ns, defaults.signal, 1, 1, 0};
+        .output = SS_DEFAULT_OUTPUT,
+        .threshold_ns = defaults.threshold_ns,
+        .interval_ns = defaults.interval_ns,
+        .call_threshold_ns = defaults.call_threshold_ns,
+        .signal = defaults.signal,
+        .stacks = 1,
+        .jit_maps = 1,
+    };
     int c, interval_set = 0;
     while ((c = getopt_long(argc, argv, "+:o:qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -291,6 +306,12 @@ int ss_cmd_run(int argc, char **argv)
         }
         case 'S':
             o.stacks = 0;
+            break;
+        case 'c':
+            o.call_threshold_ns = ss_cli_duration("--call-threshold", optarg);
+            break;
+        case 'T':
+            o.strict = 1;
             break;
         case 'J':
             o.jit_maps = 0;
