@@ -537,3 +537,36 @@ int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct t
     return TIMED(SS_CALL_pthread_cond_timedwait, SS_CAT_LOCK, -1, NULL,
                  real_pthread_cond_timedwait(c, m, t));
 }
+
+/* Resolved at start-up, outside any call of the program's: a lookup made later, in the first
+ * call, could run where the loader's state is unsettled. */
+void ss__resolve_calls(void)
+{
+#define RESOLVE_CALL(ret, name, ...) RESOLVE(name);
+    SS_CALLS(RESOLVE_CALL)
+#undef RESOLVE_CALL
+    RESOLVE(open);
+    RESOLVE(open64);
+    RESOLVE(openat);
+    RESOLVE(openat64);
+    RESOLVE(fclose);
+    RESOLVE(sync);
+    RESOLVE(close);
+    RESOLVE(socket);
+    RESOLVE(socketpair);
+    RESOLVE(pipe);
+    RESOLVE(pipe2);
+    RESOLVE(dup);
+    RESOLVE(dup2);
+    RESOLVE(dup3);
+    RESOLVE(fcntl);
+    RESOLVE(fcntl64);
+    RESOLVE(ioctl);
+    RESOLVE(syscall);
+    RESOLVE(pthread_mutex_lock);
+    RESOLVE(pthread_mutex_trylock);
+    RESOLVE(pthread_rwlock_rdlock);
+    RESOLVE(pthread_rwlock_tryrdlock);
+    RESOLVE(pthread_rwlock_wrlock);
+    RESOLVE(pthread_rwlock_trywrlock);
+}

@@ -149,6 +149,7 @@ __attribute__((constructor)) static void ss__init(void)
 {
     ss__pid = getpid();
     ss__resolve_hooks();
+    ss__resolve_calls();
     ss_options_defaults(&ss__opts);
     const char *env = getenv(SS_OPTIONS_ENV);
     if (env)

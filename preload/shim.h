@@ -143,6 +143,7 @@ void ss__install_signal_handler(void);
 
 /* Looks up the real functions behind the interposers; safe to call more than once. */
 void ss__resolve_hooks(void);
+void ss__resolve_calls(void);
 
 /* Watchdog thread lifecycle. */
 int ss__watchdog_start(void);
