@@ -261,38 +261,25 @@ static mode_t open_mode(int flags, va_list ap)
     return (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
-#define DEFINE_OPEN(name)                                                                          \
-    static int (*real_##name)(const char *, int, ...);                                             \
-    int name(const char *path, int flags, ...)                                                     \
+/* `params` ends with `int flags`, after which open's optional mode follows. */
+#define DEFINE_OPEN(name, params, args)                                                            \
+    static int (*real_##name)(UNPAREN params, ...);                                                \
+    int name(UNPAREN params, ...)                                                                  \
     {                                                                                              \
         va_list ap;                                                                                \
         va_start(ap, flags);                                                                       \
         mode_t mode = open_mode(flags, ap);                                                        \
         va_end(ap);                                                                                \
         RESOLVE(name);                                                                             \
-        int rc = TIMED(SS_CALL_##name, SS_CAT_FILE, -1, path, real_##name(path, flags, mode));     \
+        int rc = TIMED(SS_CALL_##name, SS_CAT_FILE, -1, path, real_##name(UNPAREN args, mode));    \
         ss__fd_note_path(rc, path);                                                                \
         return rc;                                                                                 \
     }
-DEFINE_OPEN(open)
-DEFINE_OPEN(open64)
-
-#define DEFINE_OPENAT(name)                                                                        \
-    static int (*real_##name)(int, const char *, int, ...);                                        \
-    int name(int dirfd, const char *path, int flags, ...)                                          \
-    {                                                                                              \
-        va_list ap;                                                                                \
-        va_start(ap, flags);                                                                       \
-        mode_t mode = open_mode(flags, ap);                                                        \
-        va_end(ap);                                                                                \
-        RESOLVE(name);                                                                             \
-        int rc =                                                                                   \
-            TIMED(SS_CALL_##name, SS_CAT_FILE, -1, path, real_##name(dirfd, path, flags, mode));   \
-        ss__fd_note_path(rc, path);                                                                \
-        return rc;                                                                                 \
-    }
-DEFINE_OPENAT(openat)
-DEFINE_OPENAT(openat64)
+#define UNPAREN(...) __VA_ARGS__
+DEFINE_OPEN(open, (const char *path, int flags), (path, flags))
+DEFINE_OPEN(open64, (const char *path, int flags), (path, flags))
+DEFINE_OPEN(openat, (int dirfd, const char *path, int flags), (dirfd, path, flags))
+DEFINE_OPEN(openat64, (int dirfd, const char *path, int flags), (dirfd, path, flags))
 
 static int (*real_fclose)(FILE *);
 int fclose(FILE *f)

@@ -144,8 +144,6 @@ static int on_process(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_process r;
     struct ss_process *p = l->p;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     if ((uint64_t)r.exe_len + r.cmd_len > n - sizeof r)
         return 1;
@@ -176,8 +174,6 @@ static int on_module(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_module r;
     struct ss_process *p = l->p;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     if ((size_t)r.build_id_len + r.path_len > n - sizeof r || r.lo >= r.hi)
         return 1;
@@ -206,8 +202,6 @@ static int on_module(struct loader *l, const uint8_t *b, size_t n)
 static int on_thread(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_thread r;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     struct ss_thread *t = find_thread(l, r.tid, 1);
     if (!t)
@@ -229,8 +223,6 @@ static int on_stack(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stack r;
     struct ss_process *p = l->p;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     if (r.stack_id == 0 || r.nframes == 0 || r.nframes > SS_TRACE_MAX_FRAMES ||
         (size_t)r.nframes * 8 != n - sizeof r || r.stack_id > (1u << 26))
@@ -256,8 +248,6 @@ static int on_stack(struct loader *l, const uint8_t *b, size_t n)
 static int on_stall_begin(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_begin r;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
     if (!s)
@@ -272,8 +262,6 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_sample r;
     struct ss_process *p = l->p;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
     if (!s || grow((void **)&s->samples, &s->samples_cap, s->nsamples + 1, sizeof *s->samples) < 0)
@@ -298,8 +286,6 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
 static int on_stall_end(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_end r;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
     if (!s)
@@ -313,8 +299,6 @@ static int on_stall_end(struct loader *l, const uint8_t *b, size_t n)
 static int on_histogram(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_histogram r;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     if (r.nbuckets != SS_HIST_BUCKETS || n - sizeof r != SS_HIST_BUCKETS * 8)
         return 1;
@@ -330,8 +314,7 @@ static int on_histogram(struct loader *l, const uint8_t *b, size_t n)
 
 static int on_drops(struct loader *l, const uint8_t *b, size_t n)
 {
-    if (n < sizeof l->p->drops)
-        return 1;
+    (void)n;
     memcpy(&l->p->drops, b, sizeof l->p->drops);
     return 0;
 }
@@ -339,8 +322,6 @@ static int on_drops(struct loader *l, const uint8_t *b, size_t n)
 static int on_thread_exit(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_thread_exit r;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     struct ss_thread *t = find_thread(l, r.tid, 1);
     if (!t)
@@ -353,8 +334,6 @@ static int on_thread_exit(struct loader *l, const uint8_t *b, size_t n)
 static int on_end(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_end r;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     l->p->end_ns = r.mono_ns;
     seen_time(l->p, r.mono_ns);
@@ -392,8 +371,6 @@ static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_call_site r;
     struct ss_process *p = l->p;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     const char *category = ss_category_name(r.category);
     if ((size_t)r.function_len + r.detail_len != n - sizeof r || !category || !r.function_len)
@@ -428,8 +405,6 @@ static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
 static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_call r;
-    if (n <= sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     const char *category = ss_category_name(r.category);
     if (!category)
@@ -450,8 +425,6 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
 static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_split r;
-    if (n < sizeof r)
-        return 1;
     memcpy(&r, b, sizeof r);
     struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
     if (!s)
@@ -463,6 +436,25 @@ static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
 }
 
 typedef int (*record_fn)(struct loader *, const uint8_t *, size_t);
+
+/* Fixed part of each record; a shorter payload is malformed before its handler sees it. */
+static const size_t fixed_size[] = {
+    [SS_REC_PROCESS] = sizeof(struct ss_rec_process),
+    [SS_REC_MODULE] = sizeof(struct ss_rec_module),
+    [SS_REC_THREAD] = sizeof(struct ss_rec_thread),
+    [SS_REC_STACK] = sizeof(struct ss_rec_stack),
+    [SS_REC_STALL_BEGIN] = sizeof(struct ss_rec_stall_begin),
+    [SS_REC_SAMPLE] = sizeof(struct ss_rec_sample),
+    [SS_REC_STALL_END] = sizeof(struct ss_rec_stall_end),
+    [SS_REC_HISTOGRAM] = sizeof(struct ss_rec_histogram),
+    [SS_REC_DROPS] = sizeof(struct ss_rec_drops),
+    [SS_REC_THREAD_EXIT] = sizeof(struct ss_rec_thread_exit),
+    [SS_REC_END] = sizeof(struct ss_rec_end),
+    [SS_REC_NOTE] = 0,
+    [SS_REC_CALL_SITE] = sizeof(struct ss_rec_call_site),
+    [SS_REC_STALL_CALL] = sizeof(struct ss_rec_stall_call) + 1,
+    [SS_REC_STALL_SPLIT] = sizeof(struct ss_rec_stall_split),
+};
 
 static const record_fn handlers[] = {
     [SS_REC_PROCESS] = on_process,
@@ -569,7 +561,7 @@ static int parse_trace(struct loader *l, const char *path, const uint8_t *d, siz
             if (h.tag != SS_REC_PROCESS && !saw_process)
                 FAIL(SS_ECORRUPT, "%s: record at offset %zu precedes the process record", path,
                      off);
-            int rc = handlers[h.tag](l, payload, h.size);
+            int rc = h.size < fixed_size[h.tag] ? 1 : handlers[h.tag](l, payload, h.size);
             if (rc < 0)
                 return rc;
             if (rc > 0)
