@@ -1,0 +1,626 @@
+/* Blocking calls in real programs under the real shim: the calls fixture plants one blocking
+ * call per category on its loop thread, and the same calls where they must not count (on a
+ * helper thread, before the loop's first wait, on descriptors that cannot block). The fixture
+ * times every planted call itself; reported durations are compared with that, never with
+ * wall-clock expectations. Each test runs one plan, so that the few call stacks a loop thread
+ * can hold between two visits of the watchdog are enough for every new call site. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "model.h"
+
+extern char **environ;
+
+#define MS 1000000.0
+/* The shim times a call inside the fixture's own timing of it, on the same clock: the slack
+ * only covers the fixture printing its times rounded to the microsecond. */
+#define SLACK_NS 10000.0
+
+struct timed {
+    char key[32];
+    double ms;
+    int tid;
+};
+
+struct traced {
+    char dir[64], run[96], files[96];
+    int loop_tid, helper_tid;
+    struct timed planted[32], calls[64];
+    size_t nplanted, ncalls;
+    struct ss_run *model;
+    const struct ss_process *proc;
+};
+
+static const char *builddir(void)
+{
+    const char *d = getenv("SS_BUILDDIR");
+    return d ? d : ".";
+}
+
+static void read_output(struct traced *t, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        struct timed x;
+        if (sscanf(line, "loop %d", &t->loop_tid) == 1 ||
+            sscanf(line, "helper %d", &t->helper_tid) == 1)
+            continue;
+        if (sscanf(line, "planted %31s %lf %d", x.key, &x.ms, &x.tid) == 3 && t->nplanted < 32)
+            t->planted[t->nplanted++] = x;
+        else if (sscanf(line, "call %31s %lf %d", x.key, &x.ms, &x.tid) == 3 && t->ncalls < 64)
+            t->calls[t->ncalls++] = x;
+    }
+    fclose(f);
+}
+
+/* Runs `stallscope run OPTIONS -- FIXTURE --dir DIR ARGS` and loads its run, symbolized. */
+static void trace(struct traced *t, const char *fixture, const char *const *options,
+                  const char *const *args)
+{
+    char stallscope[512], fixture_path[512], out[128];
+    memset(t, 0, sizeof *t);
+    snprintf(stallscope, sizeof stallscope, "%s/stallscope", builddir());
+    snprintf(fixture_path, sizeof fixture_path, "%s/tests/fixtures/blocking/%s", builddir(),
+             fixture);
+    strcpy(t->dir, "/tmp/ss-calls-XXXXXX");
+    cr_assert_not_null(mkdtemp(t->dir));
+    snprintf(t->run, sizeof t->run, "%s/run", t->dir);
+    snprintf(t->files, sizeof t->files, "%s/files", t->dir);
+    snprintf(out, sizeof out, "%s/out.txt", t->dir);
+    cr_assert_eq(mkdir(t->files, 0700), 0);
+    const char *argv[48] = {stallscope, "run", "-q", "-o", t->run};
+    size_t n = 5;
+    for (; *options && n < 20; options++)
+        argv[n++] = *options;
+    argv[n++] = "--";
+    argv[n++] = fixture_path;
+    argv[n++] = "--dir";
+    argv[n++] = t->files;
+    for (; *args && n < 47; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    int status;
+    cr_assert_eq(posix_spawn(&pid, stallscope, &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fixture failed: status %d", status);
+    read_output(t, out);
+    cr_assert_gt(t->loop_tid, 0, "the fixture names its loop thread");
+    char err[512];
+    cr_assert_eq(ss_run_load(t->run, &t->model, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t->model->nprocs, 1, "children that never wait leave no trace");
+    for (size_t i = 0; i < t->model->nprocs; i++)
+        ss_process_symbolize(t->model, &t->model->procs[i]);
+    t->proc = &t->model->procs[0];
+}
+
+static void finish(struct traced *t)
+{
+    char cmd[256];
+    ss_run_free(t->model);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+static int matches(const char *re, const char *text)
+{
+    regex_t r;
+    cr_assert_eq(regcomp(&r, re, REG_EXTENDED | REG_NOSUB), 0, "bad regex %s", re);
+    int found = text && regexec(&r, text, 0, NULL, 0) == 0;
+    regfree(&r);
+    return found;
+}
+
+static int stack_has(const struct ss_stack *st, const char *re)
+{
+    for (uint32_t i = 0; st && i < st->nframes; i++)
+        if (matches(re, st->frames[i].symbol))
+            return 1;
+    return 0;
+}
+
+static const char *innermost(const struct ss_call_site *c)
+{
+    return c->stack && c->stack->nframes ? c->stack->frames[0].symbol : NULL;
+}
+
+/* The run's call sites, one a line, for failure messages. */
+static const char *list_sites(const struct ss_process *p, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < p->ncalls && len < size; i++) {
+        const struct ss_call_site *c = &p->calls[i];
+        int n = snprintf(buf + len, size - len, "  %s %s() x%llu on %u in %s (%s)\n", c->category,
+                         c->function, (unsigned long long)c->count, c->tid,
+                         c->stack ? innermost(c) : "no stack", c->detail);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    return buf;
+}
+
+/* A planted call: the fixture's key for it and what the shim must report. */
+struct expect {
+    const char *key;
+    const char *function; /* regex on the reported function */
+    const char *category;
+    const char *plant;  /* regex on the innermost frame: the function that made the call */
+    const char *detail; /* regex on the site's detail, NULL for any */
+};
+
+/* Calls the fixture timed under key on thread tid: how many, their sum and their maximum. */
+static size_t measured(const struct traced *t, const char *key, int tid, double *sum, double *max)
+{
+    size_t n = 0;
+    *sum = *max = 0;
+    for (size_t i = 0; i < t->ncalls; i++) {
+        if (strcmp(t->calls[i].key, key) != 0 || t->calls[i].tid != tid)
+            continue;
+        n++;
+        *sum += t->calls[i].ms * MS;
+        if (t->calls[i].ms * MS > *max)
+            *max = t->calls[i].ms * MS;
+    }
+    return n;
+}
+
+/* The one call site of the loop thread that matches e, checked against the fixture's own
+ * timing: same count, total and maximum no larger than measured, and for a call that waited
+ * (a lock, a child, a reply) most of the wait. */
+static const struct ss_call_site *expect_site(const struct traced *t, const struct expect *e)
+{
+    const struct ss_process *p = t->proc;
+    const struct ss_call_site *site = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < p->ncalls; i++) {
+        const struct ss_call_site *c = &p->calls[i];
+        if ((int)c->tid == t->loop_tid && matches(e->function, c->function) &&
+            matches(e->plant, innermost(c))) {
+            site = c;
+            n++;
+        }
+    }
+    char sites[4096];
+    cr_assert_eq(n, 1, "%s: expected one call site of %s made in %s, found %zu among:\n%s", e->key,
+                 e->function, e->plant, n, list_sites(p, sites, sizeof sites));
+    double sum, max;
+    size_t count = measured(t, e->key, t->loop_tid, &sum, &max);
+    cr_assert_gt(count, 0, "the fixture noted no %s", e->key);
+    cr_expect_str_eq(site->category, e->category, "%s: %s()", e->key, site->function);
+    cr_expect_eq(site->count, count, "%s: %s() counted %llu times, made %zu times", e->key,
+                 site->function, (unsigned long long)site->count, count);
+    cr_expect_leq(site->max_ns, site->total_ns);
+    cr_expect_leq((double)site->max_ns, max + SLACK_NS, "%s: max %.3f ms, measured %.3f ms", e->key,
+                  site->max_ns / MS, max / MS);
+    cr_expect_leq((double)site->total_ns, sum + count * SLACK_NS,
+                  "%s: total %.3f ms, measured %.3f ms", e->key, site->total_ns / MS, sum / MS);
+    if (max >= 10 * MS)
+        cr_expect_geq((double)site->max_ns, max / 2, "%s: max %.3f ms, measured %.3f ms", e->key,
+                      site->max_ns / MS, max / MS);
+    const struct ss_thread *th = ss_process_thread(p, (uint32_t)t->loop_tid);
+    cr_assert_not_null(th);
+    cr_expect_geq(site->first_ns, th->first_wait_ns, "made after the loop's first wait");
+    cr_expect_leq(site->first_ns, p->last_ns);
+    cr_expect(stack_has(site->stack, "^run_plan$"), "%s: the site's stack goes on to run_plan",
+              e->key);
+    if (e->detail)
+        cr_expect(matches(e->detail, site->detail), "%s: detail \"%s\" does not match %s", e->key,
+                  site->detail, e->detail);
+    return site;
+}
+
+/* Every call site of the run is on the loop thread and in one of the listed categories. */
+static void expect_only(const struct traced *t, const char *const *categories)
+{
+    for (size_t i = 0; i < t->proc->ncalls; i++) {
+        const struct ss_call_site *c = &t->proc->calls[i];
+        int listed = 0;
+        for (const char *const *k = categories; *k && !listed; k++)
+            listed = strcmp(*k, c->category) == 0;
+        cr_expect((int)c->tid == t->loop_tid, "%s() recorded on thread %u, not the loop's",
+                  c->function, c->tid);
+        cr_expect(listed, "unexpected %s call %s() in %s (%s)", c->category, c->function,
+                  innermost(c) ? innermost(c) : "?", c->detail);
+    }
+}
+
+static void expect_no_sites(const struct traced *t)
+{
+    for (size_t i = 0; i < t->proc->ncalls; i++) {
+        const struct ss_call_site *c = &t->proc->calls[i];
+        cr_expect_fail("recorded %s call %s() x%llu on thread %u in %s (%s)", c->category,
+                       c->function, (unsigned long long)c->count, c->tid,
+                       innermost(c) ? innermost(c) : "?", c->detail);
+    }
+}
+
+static void run_plan(const char *fixture, const char *plan, const struct expect *e, size_t n,
+                     const char *const *categories)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {plan, NULL};
+    trace(&t, fixture, none, args);
+    for (size_t i = 0; i < n; i++)
+        expect_site(&t, &e[i]);
+    expect_only(&t, categories);
+    cr_expect_eq(ss_drops_total(&t.proc->drops), 0);
+    finish(&t);
+}
+
+#define PLAN(fixture, plan, expected, ...)                                                         \
+    run_plan(fixture, plan, expected, sizeof expected / sizeof expected[0],                        \
+             (const char *const[]){__VA_ARGS__, NULL})
+
+static const struct expect file_calls[] = {
+    {"file-open", "^open(64)?$", "file", "^plant_file$", "/plant-file\\.dat$"},
+    {"file-write", "^write$", "file", "^plant_file$", "/plant-file\\.dat$"},
+    {"file-fsync", "^fsync$", "file", "^plant_file$", "/plant-file\\.dat$"},
+    {"file-read", "^(__)?read(_chk)?$", "file", "^plant_file$", "/plant-file\\.dat$"},
+    {"file-stat", "^(stat|stat64|__xstat|__xstat64|statx)$", "file", "^plant_file$",
+     "/plant-file\\.dat$"},
+};
+
+Test(calls, file_O0, .timeout = 60)
+{
+    PLAN("calls-fixture-O0", "file", file_calls, "file");
+}
+
+Test(calls, file_O2, .timeout = 60)
+{
+    PLAN("calls-fixture-O2", "file", file_calls, "file");
+}
+
+/* The descriptor is all a socket call can be described by. */
+static const struct expect net_calls[] = {
+    {"net-connect", "^connect$", "net", "^plant_net$", "^fd [0-9]+"},
+    {"net-accept", "^accept$", "net", "^plant_net$", "^fd [0-9]+"},
+    {"net-send", "^send$", "net", "^plant_net$", "^fd [0-9]+"},
+    {"net-recv", "^(__)?recv(_chk)?$", "net", "^plant_net$", "^fd [0-9]+"},
+    {"net-read", "^(__)?read(_chk)?$", "net", "^plant_net$", "^fd [0-9]+"},
+};
+
+Test(calls, net_O0, .timeout = 60)
+{
+    PLAN("calls-fixture-O0", "net", net_calls, "net");
+}
+
+Test(calls, net_O2, .timeout = 60)
+{
+    PLAN("calls-fixture-O2", "net", net_calls, "net");
+}
+
+static const struct expect dns_calls[] = {
+    {"dns-getaddrinfo", "^getaddrinfo$", "dns", "^plant_dns$", "^localhost$"},
+};
+
+Test(calls, dns_O0, .timeout = 60)
+{
+    PLAN("calls-fixture-O0", "dns", dns_calls, "dns");
+}
+
+Test(calls, dns_O2, .timeout = 60)
+{
+    PLAN("calls-fixture-O2", "dns", dns_calls, "dns");
+}
+
+static const struct expect sleep_calls[] = {
+    {"sleep-nanosleep", "^nanosleep$", "sleep", "^plant_sleep$", NULL},
+    {"sleep-usleep", "^usleep$", "sleep", "^plant_sleep$", NULL},
+};
+
+Test(calls, sleep_O0, .timeout = 60)
+{
+    PLAN("calls-fixture-O0", "sleep", sleep_calls, "sleep");
+}
+
+Test(calls, sleep_O2, .timeout = 60)
+{
+    PLAN("calls-fixture-O2", "sleep", sleep_calls, "sleep");
+}
+
+static const struct expect process_calls[] = {
+    {"process-system", "^system$", "process", "^plant_process$", "^true$"},
+    {"process-waitpid", "^waitpid$", "process", "^plant_process$", NULL},
+};
+
+Test(calls, process_O0, .timeout = 60)
+{
+    PLAN("calls-fixture-O0", "process", process_calls, "process");
+}
+
+Test(calls, process_O2, .timeout = 60)
+{
+    PLAN("calls-fixture-O2", "process", process_calls, "process");
+}
+
+static const struct expect mutex_calls[] = {
+    {"lock-mutex", "^pthread_mutex_lock$", "lock", "^plant_mutex$", NULL},
+};
+
+Test(calls, mutex_O0, .timeout = 60)
+{
+    PLAN("calls-fixture-O0", "mutex", mutex_calls, "lock");
+}
+
+Test(calls, mutex_O2, .timeout = 60)
+{
+    PLAN("calls-fixture-O2", "mutex", mutex_calls, "lock");
+}
+
+/* Opening the lock file is a file call of its own. */
+static const struct expect flock_calls[] = {
+    {"lock-flock", "^flock$", "lock", "^plant_flock$", "/plant-flock\\.lock$"},
+};
+
+Test(calls, flock_O0, .timeout = 60)
+{
+    PLAN("calls-fixture-O0", "flock", flock_calls, "lock", "file");
+}
+
+Test(calls, flock_O2, .timeout = 60)
+{
+    PLAN("calls-fixture-O2", "flock", flock_calls, "lock", "file");
+}
+
+/* ---- where calls must not count --------------------------------------------------------- */
+
+static void nothing_recorded(const char *const *options, const char *const *args)
+{
+    struct traced t;
+    trace(&t, "calls-fixture-O2", options, args);
+    cr_assert_eq(t.proc->nthreads, 1, "only the loop thread is a loop thread");
+    cr_expect_geq(t.proc->threads[0].iterations, 5, "the loop ran on");
+    int planter = t.helper_tid ? t.helper_tid : t.loop_tid;
+    for (size_t i = 0; i < t.nplanted; i++)
+        cr_expect(t.planted[i].ms > 0 && t.planted[i].tid == planter, "%s ran on thread %d",
+                  t.planted[i].key, planter);
+    expect_no_sites(&t);
+    finish(&t);
+}
+
+#define EVERY_CATEGORY "file", "net", "dns", "sleep", "process", "mutex", "flock"
+
+/* The same calls on a thread that never waits, while the loop iterates. */
+Test(not_blocking, calls_on_a_helper_thread, .timeout = 60)
+{
+    const char *none[] = {NULL}, *args[] = {"--on-helper", EVERY_CATEGORY, NULL};
+    nothing_recorded(none, args);
+}
+
+/* Start-up: the loop thread makes them before its first wait. */
+Test(not_blocking, calls_before_the_loop_starts, .timeout = 60)
+{
+    const char *none[] = {NULL}, *args[] = {"--before-loop", EVERY_CATEGORY, NULL};
+    nothing_recorded(none, args);
+}
+
+Test(not_blocking, non_blocking_sockets, .timeout = 60)
+{
+    const char *none[] = {NULL}, *args[] = {"nonblocking", NULL};
+    nothing_recorded(none, args);
+}
+
+Test(not_blocking, pipe_and_eventfd, .timeout = 60)
+{
+    const char *none[] = {NULL}, *args[] = {"pipe", NULL};
+    nothing_recorded(none, args);
+}
+
+Test(not_blocking, wnohang_waits, .timeout = 60)
+{
+    const char *none[] = {NULL}, *args[] = {"nohang", NULL};
+    nothing_recorded(none, args);
+}
+
+Test(not_blocking, uncontended_locks, .timeout = 60)
+{
+    const char *none[] = {NULL}, *args[] = {"uncontended", NULL};
+    nothing_recorded(none, args);
+}
+
+/* A terminal is not a file, however it was opened. Opening it by path is a file call; reading
+ * from it is not file I/O. */
+Test(not_blocking, terminal_read, .timeout = 60)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {"tty", NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    for (size_t i = 0; i < t.proc->ncalls; i++) {
+        const struct ss_call_site *c = &t.proc->calls[i];
+        cr_expect(!matches("^(__)?read(_chk)?$", c->function),
+                  "a terminal read recorded as %s I/O: %s() on %s", c->category, c->function,
+                  c->detail);
+    }
+    finish(&t);
+}
+
+/* strict=1 is the way to see them anyway. */
+Test(not_blocking, strict_records_non_blocking_calls, .timeout = 60)
+{
+    struct traced t;
+    const char *options[] = {"--strict", NULL}, *args[] = {"nonblocking", "pipe", NULL};
+    trace(&t, "calls-fixture-O2", options, args);
+    int net = 0, pipe_read = 0;
+    for (size_t i = 0; i < t.proc->ncalls; i++) {
+        const struct ss_call_site *c = &t.proc->calls[i];
+        net |= strcmp(c->category, "net") == 0 && matches("^plant_nonblocking$", innermost(c));
+        pipe_read |=
+            matches("^(__)?read(_chk)?$", c->function) && matches("^plant_pipe$", innermost(c));
+    }
+    cr_expect(net, "socket calls in plant_nonblocking are recorded under strict=1");
+    cr_expect(pipe_read, "pipe reads in plant_pipe are recorded under strict=1");
+    finish(&t);
+}
+
+/* ---- which stack a call site keeps ---------------------------------------------------------- */
+
+/* One site, reached first by a fast call from nap_first_caller and then by a 20 ms one from
+ * nap_second_caller. The first call of a site always takes its stack; a later call only from
+ * the call threshold on, and the site keeps the stack of its slowest call that has one. */
+static void nap_site_keeps(const char *call_threshold, const char *caller)
+{
+    struct traced t;
+    const char *options[] = {"--call-threshold", call_threshold, NULL},
+               *args[] = {"nap-twice", NULL};
+    trace(&t, "calls-fixture-O2", options, args);
+    cr_assert_eq(t.proc->ncalls, 1, "both callers reach one call site");
+    const struct ss_call_site *c = &t.proc->calls[0];
+    cr_expect_str_eq(c->function, "nanosleep");
+    cr_expect_eq(c->count, 2);
+    cr_expect(matches("^nap_site$", innermost(c)));
+    cr_expect(stack_has(c->stack, caller), "the site's stack is the one taken in %s", caller);
+    double sum, max;
+    measured(&t, "nap-second", t.loop_tid, &sum, &max);
+    cr_expect_leq((double)c->max_ns, max + SLACK_NS);
+    cr_expect_geq((double)c->max_ns, max / 2);
+    finish(&t);
+}
+
+Test(call_stacks, slowest_call_with_default_threshold, .timeout = 60)
+{
+    nap_site_keeps("1ms", "^nap_second_caller$");
+}
+
+Test(call_stacks, first_call_under_a_high_threshold, .timeout = 60)
+{
+    nap_site_keeps("10s", "^nap_first_caller$");
+}
+
+/* ---- blocking calls inside stalls ------------------------------------------------------------ */
+
+static const struct ss_stall *only_stall(const struct traced *t)
+{
+    const struct ss_process *p = t->proc;
+    cr_assert_eq(p->nstalls, 1, "expected one stall, found %zu", p->nstalls);
+    cr_assert_eq((int)p->stalls[0].tid, t->loop_tid);
+    return &p->stalls[0];
+}
+
+/* The shim reads a stall's time split when it sees the stall end, from the thread's scheduler
+ * statistics: the loop lingers so that its thread still exists then, however late the
+ * watchdog runs on a busy machine. */
+#define LINGER "--linger", "200"
+
+/* A stall that is one blocking call lists that call, with the call's own duration. */
+static void stall_lists_call(const char *plan, const char *key, const char *function,
+                             const char *category)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {LINGER, plan, NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    const struct ss_stall *s = only_stall(&t);
+    double sum, max;
+    cr_assert_eq(measured(&t, key, t.loop_tid, &sum, &max), 1);
+    cr_assert_eq(s->ncalls, 1, "the stall's calls: %zu", s->ncalls);
+    const struct ss_stall_call *c = &s->calls[0];
+    cr_expect(matches(function, c->function), "%s does not match %s", c->function, function);
+    cr_expect_str_eq(c->category, category);
+    cr_expect_eq(c->count, 1);
+    cr_expect_leq((double)c->duration_ns, max + SLACK_NS, "call %.3f ms, measured %.3f ms",
+                  c->duration_ns / MS, max / MS);
+    cr_expect_geq((double)c->duration_ns, max * 0.9, "call %.3f ms, measured %.3f ms",
+                  c->duration_ns / MS, max / MS);
+    cr_expect_leq(c->duration_ns, s->duration_ns, "the call is inside the stall");
+    cr_expect_eq(ss_stall_blocked_ns(s, category), c->duration_ns);
+    /* Detected at the threshold, the rest of the call is the window: asleep, not on CPU. */
+    cr_assert_gt(s->split_window_ns, 0, "the stall has a time split");
+    cr_expect_leq(s->split_window_ns, s->duration_ns);
+    cr_expect_lt(s->split_cpu_ns, s->split_window_ns / 4, "%.3f ms on CPU of %.3f ms",
+                 s->split_cpu_ns / MS, s->split_window_ns / MS);
+    finish(&t);
+}
+
+Test(stall_calls, sleep, .timeout = 60)
+{
+    stall_lists_call("stall-sleep=120", "stall-sleep", "^nanosleep$", "sleep");
+}
+
+Test(stall_calls, file, .timeout = 60)
+{
+    stall_lists_call("stall-fifo=120", "stall-fifo", "^open(64)?$", "file");
+}
+
+Test(stall_calls, net, .timeout = 60)
+{
+    stall_lists_call("stall-net=120", "stall-net", "^(__)?recv(_chk)?$", "net");
+}
+
+/* A stall spent computing has no calls, and its window is time on a CPU or waiting for one:
+ * never asleep. How it splits between the two depends on the machine's load: on an idle
+ * machine it is nearly all CPU, on a 2-core machine running the suite in parallel a good part
+ * can be waiting for a CPU. */
+Test(stall_calls, cpu_split, .timeout = 60)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {LINGER, "stall-spin=200", NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    const struct ss_stall *s = only_stall(&t);
+    cr_expect_eq(s->ncalls, 0);
+    cr_assert_gt(s->split_window_ns, 0, "the stall has a time split");
+    cr_expect_leq(s->split_window_ns, s->duration_ns);
+    double window = (double)s->split_window_ns,
+           busy = (double)(s->split_cpu_ns + s->split_runnable_ns);
+    cr_expect(busy >= 0.8 * window && busy <= 1.1 * window,
+              "%.3f ms on CPU and %.3f ms runnable in a window of %.3f ms", s->split_cpu_ns / MS,
+              s->split_runnable_ns / MS, window / MS);
+    cr_expect_geq((double)s->split_cpu_ns, 0.1 * window, "%.3f ms on CPU of %.3f ms",
+                  s->split_cpu_ns / MS, window / MS);
+    finish(&t);
+}
+
+/* The report groups call sites by category, each with its stack. */
+Test(report, lists_calls_by_category, .timeout = 60)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {"sleep", "dns", NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    char cmd[512], out[128];
+    snprintf(out, sizeof out, "%s/report.txt", t.dir);
+    snprintf(cmd, sizeof cmd, "'%s/stallscope' report '%s' >'%s'", builddir(), t.run, out);
+    cr_assert_eq(system(cmd), 0);
+    FILE *f = fopen(out, "r");
+    cr_assert_not_null(f);
+    char text[16384];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = '\0';
+    fclose(f);
+    const char *header = strstr(text, "blocking calls on loop threads: 3 call sites");
+    cr_assert_not_null(header, "%s", text);
+    const char *dns = strstr(header, "\n   dns:\n"), *sleep = strstr(header, "\n   sleep:\n");
+    cr_assert(dns && sleep && dns < sleep, "categories in order: %s", header);
+    cr_expect(matches("getaddrinfo\\(\\) x1 on thread [0-9]+ [^\n]*: localhost\n +plant_dns ", dns),
+              "%s", dns);
+    cr_expect(matches("nanosleep\\(\\) x1 on thread [0-9]+ [^\n]*\n +plant_sleep ", sleep), "%s",
+              sleep);
+    cr_expect(matches("usleep\\(\\) x1 on thread [0-9]+ [^\n]*\n +plant_sleep ", sleep), "%s",
+              sleep);
+    finish(&t);
+}
+
+/* Calls are timed against the fixture's own clock; one test at a time keeps a 2-core machine
+ * from starving the helper threads the plans wait for. */
+int main(int argc, char *argv[])
+{
+    struct criterion_test_set *tests = criterion_initialize();
+    criterion_options.jobs = 1;
+    int result = 0;
+    if (criterion_handle_args(argc, argv, true))
+        result = !criterion_run_all_tests(tests);
+    criterion_finalize(tests);
+    return result;
+}
