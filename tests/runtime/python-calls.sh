@@ -1,0 +1,119 @@
+#!/bin/sh
+# Runtime test: blocking calls in Python asyncio. A file read, time.sleep, getaddrinfo and
+# subprocess.run made in a coroutine must each be recorded on the loop thread in their
+# category; the same calls through asyncio.to_thread run on a worker thread and must not.
+# Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
+
+: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${SS_BUILDDIR:=$PWD}"
+stallscope=$SS_BUILDDIR/stallscope
+fixture=$SS_SRCDIR/tests/fixtures/python/calls.py
+SCENARIOS="read sleep getaddrinfo subprocess"
+
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "SKIP: python3 not installed"
+    exit 77
+fi
+if [ ! -x "$stallscope" ]; then
+    echo "ERROR: no stallscope in $SS_BUILDDIR (set SS_BUILDDIR to the build directory)"
+    exit 99
+fi
+if [ ! -r "$fixture" ]; then
+    echo "ERROR: no $fixture (set SS_SRCDIR to the source directory)"
+    exit 99
+fi
+
+# A short directory: a call site's detail keeps only the first 47 bytes of a path.
+tmp=$(mktemp -d /tmp/ss-py-XXXXXX) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 99' HUP INT TERM
+
+fail() {
+    echo "FAIL: $*"
+    for mode in direct thread; do
+        [ -d "$tmp/$mode/run" ] || continue
+        echo "--- stallscope report ($mode)"
+        "$stallscope" report "$tmp/$mode/run" 2>&1
+    done
+    exit 1
+}
+
+for mode in direct thread; do
+    mkdir "$tmp/$mode" || exit 99
+    # shellcheck disable=SC2086
+    "$stallscope" run -q -o "$tmp/$mode/run" -- python3 "$fixture" "$tmp/$mode" "$mode" \
+        $SCENARIOS >"$tmp/$mode/out" 2>"$tmp/$mode/err" ||
+        fail "python3 ($mode) failed under stallscope: $(cat "$tmp/$mode/err")"
+    "$stallscope" export --format json -o "$tmp/$mode/run.json" "$tmp/$mode/run" ||
+        fail "export failed"
+done
+
+python3 - "$tmp" "$SCENARIOS" <<'EOF' || fail "the trace does not show the calls on the right thread"
+import json
+import re
+import sys
+
+tmp, scenarios = sys.argv[1], sys.argv[2].split()
+
+# Python 3.11 native stacks name the interpreter, not the Python functions, so a scenario is
+# recognised by the call the shim caught, its category and its target. The fixture imports
+# what it would otherwise import during the loop, so the first file call of the loop is the
+# scenario's and its path is the file site's detail.
+EXPECTED = {
+    "read": ("file", r"^p?read(64)?$", r"/data\.txt$"),
+    "sleep": ("sleep", r"^(clock_)?nanosleep$|^u?sleep$", None),
+    "getaddrinfo": ("dns", r"^getaddrinfo$", r"^localhost$"),
+    "subprocess": ("process", r"^wait(pid|3|4|id)?$", None),
+}
+
+problems = []
+
+
+def expect(ok, what):
+    if not ok:
+        problems.append(what)
+
+
+def loop_sites(mode):
+    with open(f"{tmp}/{mode}/out") as f:
+        out = f.read()
+    for s in scenarios:
+        expect(f"ran {s} 3" in out, f"{mode}: {s} did not run three times")
+    with open(f"{tmp}/{mode}/run.json") as f:
+        run = json.load(f)
+    procs = [p for p in run["processes"] if "calls.py" in p["command"]]
+    expect(len(procs) == 1, f"{mode}: expected one python3 process, got {len(procs)}")
+    sites = [c for p in procs for c in p["calls"]]
+    # asyncio runs on the main thread, whose tid is the pid: the only loop thread there is.
+    for c in sites:
+        expect(any(c["tid"] == p["pid"] for p in procs),
+               f"{mode}: {c['function']}() recorded off the loop thread, on {c['tid']}")
+    return sites
+
+
+def matching(sites, scenario):
+    category, function, detail = EXPECTED[scenario]
+    return [c for c in sites
+            if c["category"] == category and re.search(function, c["function"])
+            and (detail is None or re.search(detail, c["detail"]))]
+
+
+direct = loop_sites("direct")
+for s in scenarios:
+    found = matching(direct, s)
+    expect(found, f"direct: no {EXPECTED[s][0]} call site for {s}")
+    # A site adds up every call made from one place: the interpreter's reads share one.
+    expect(sum(c["count"] for c in found) >= 3, f"direct: {s} counted fewer than 3 times")
+    expect(all(c["frames"] for c in found), f"direct: a {s} call site has no stack")
+
+thread = loop_sites("thread")
+for s in scenarios:
+    expect(not matching(thread, s), f"thread: {s} recorded on the loop thread")
+for c in thread:
+    expect(c["category"] not in ("sleep", "dns", "process"),
+           f"thread: {c['category']} call {c['function']}() on the loop thread")
+
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+EOF
