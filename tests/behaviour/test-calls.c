@@ -501,6 +501,25 @@ Test(call_stacks, first_call_under_a_high_threshold, .timeout = 60)
     nap_site_keeps("10s", "^nap_first_caller$");
 }
 
+/* Sixteen new sites at once take every stack slot the loop thread has before the watchdog
+ * frees them, so some first calls go without a stack (counted as failed samples). The same
+ * sites called again, once the slots are free, must get theirs. */
+Test(call_stacks, site_without_a_stack_gets_one_later, .timeout = 60)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {"burst", "quiet=200", "burst", NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    char sites[4096];
+    cr_assert_eq(t.proc->ncalls, 16, "sixteen sites:\n%s", list_sites(t.proc, sites, sizeof sites));
+    for (size_t i = 0; i < t.proc->ncalls; i++) {
+        const struct ss_call_site *c = &t.proc->calls[i];
+        cr_expect_str_eq(c->function, "access");
+        cr_expect_eq(c->count, 2);
+        cr_expect(matches("^plant_burst$", innermost(c)), "site %zu of 16 has no stack", i + 1);
+    }
+    finish(&t);
+}
+
 /* ---- blocking calls inside stalls ------------------------------------------------------------ */
 
 static const struct ss_stall *only_stall(const struct traced *t)
