@@ -470,6 +470,27 @@ Test(not_blocking, strict_records_non_blocking_calls, .timeout = 60)
     finish(&t);
 }
 
+/* A descriptor's target is looked up when the watchdog takes the event, after the program
+ * may have closed the descriptor and opened a file under the same number. */
+Test(call_details, descriptor_reused_after_the_call, .timeout = 60)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {"fd-reuse", NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    int found = 0;
+    for (size_t i = 0; i < t.proc->ncalls; i++) {
+        const struct ss_call_site *c = &t.proc->calls[i];
+        if (strcmp(c->function, "send") != 0)
+            continue;
+        found = 1;
+        cr_expect_str_eq(c->category, "net");
+        cr_expect(!matches("plant-fd-reuse", c->detail),
+                  "the socket's send is described as the file opened after it: %s", c->detail);
+    }
+    cr_expect(found, "the send is recorded");
+    finish(&t);
+}
+
 /* ---- which stack a call site keeps ---------------------------------------------------------- */
 
 /* One site, reached first by a fast call from nap_first_caller and then by a 20 ms one from
