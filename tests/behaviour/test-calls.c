@@ -262,9 +262,19 @@ static void run_plan(const char *fixture, const char *plan, const struct expect 
     finish(&t);
 }
 
-#define PLAN(fixture, plan, expected, ...)                                                         \
-    run_plan(fixture, plan, expected, sizeof expected / sizeof expected[0],                        \
-             (const char *const[]){__VA_ARGS__, NULL})
+/* The plan named `plan`, at -O0 and at fortified -O2; the rest lists the categories its call
+ * sites may have. */
+#define PLANTED(plan, expected, ...)                                                               \
+    Test(calls, plan##_O0, .timeout = 60)                                                          \
+    {                                                                                              \
+        run_plan("calls-fixture-O0", #plan, expected, sizeof expected / sizeof expected[0],        \
+                 (const char *const[]){__VA_ARGS__, NULL});                                        \
+    }                                                                                              \
+    Test(calls, plan##_O2, .timeout = 60)                                                          \
+    {                                                                                              \
+        run_plan("calls-fixture-O2", #plan, expected, sizeof expected / sizeof expected[0],        \
+                 (const char *const[]){__VA_ARGS__, NULL});                                        \
+    }
 
 static const struct expect file_calls[] = {
     {"file-open", "^open(64)?$", "file", "^plant_file$", "/plant-file\\.dat$"},
@@ -275,15 +285,7 @@ static const struct expect file_calls[] = {
      "/plant-file\\.dat$"},
 };
 
-Test(calls, file_O0, .timeout = 60)
-{
-    PLAN("calls-fixture-O0", "file", file_calls, "file");
-}
-
-Test(calls, file_O2, .timeout = 60)
-{
-    PLAN("calls-fixture-O2", "file", file_calls, "file");
-}
+PLANTED(file, file_calls, "file")
 
 /* The descriptor is all a socket call can be described by. */
 static const struct expect net_calls[] = {
@@ -294,88 +296,40 @@ static const struct expect net_calls[] = {
     {"net-read", "^(__)?read(_chk)?$", "net", "^plant_net$", "^fd [0-9]+"},
 };
 
-Test(calls, net_O0, .timeout = 60)
-{
-    PLAN("calls-fixture-O0", "net", net_calls, "net");
-}
-
-Test(calls, net_O2, .timeout = 60)
-{
-    PLAN("calls-fixture-O2", "net", net_calls, "net");
-}
+PLANTED(net, net_calls, "net")
 
 static const struct expect dns_calls[] = {
     {"dns-getaddrinfo", "^getaddrinfo$", "dns", "^plant_dns$", "^localhost$"},
 };
 
-Test(calls, dns_O0, .timeout = 60)
-{
-    PLAN("calls-fixture-O0", "dns", dns_calls, "dns");
-}
-
-Test(calls, dns_O2, .timeout = 60)
-{
-    PLAN("calls-fixture-O2", "dns", dns_calls, "dns");
-}
+PLANTED(dns, dns_calls, "dns")
 
 static const struct expect sleep_calls[] = {
     {"sleep-nanosleep", "^nanosleep$", "sleep", "^plant_sleep$", NULL},
     {"sleep-usleep", "^usleep$", "sleep", "^plant_sleep$", NULL},
 };
 
-Test(calls, sleep_O0, .timeout = 60)
-{
-    PLAN("calls-fixture-O0", "sleep", sleep_calls, "sleep");
-}
-
-Test(calls, sleep_O2, .timeout = 60)
-{
-    PLAN("calls-fixture-O2", "sleep", sleep_calls, "sleep");
-}
+PLANTED(sleep, sleep_calls, "sleep")
 
 static const struct expect process_calls[] = {
     {"process-system", "^system$", "process", "^plant_process$", "^true$"},
     {"process-waitpid", "^waitpid$", "process", "^plant_process$", NULL},
 };
 
-Test(calls, process_O0, .timeout = 60)
-{
-    PLAN("calls-fixture-O0", "process", process_calls, "process");
-}
-
-Test(calls, process_O2, .timeout = 60)
-{
-    PLAN("calls-fixture-O2", "process", process_calls, "process");
-}
+PLANTED(process, process_calls, "process")
 
 static const struct expect mutex_calls[] = {
     {"lock-mutex", "^pthread_mutex_lock$", "lock", "^plant_mutex$", NULL},
 };
 
-Test(calls, mutex_O0, .timeout = 60)
-{
-    PLAN("calls-fixture-O0", "mutex", mutex_calls, "lock");
-}
-
-Test(calls, mutex_O2, .timeout = 60)
-{
-    PLAN("calls-fixture-O2", "mutex", mutex_calls, "lock");
-}
+PLANTED(mutex, mutex_calls, "lock")
 
 /* Opening the lock file is a file call of its own. */
 static const struct expect flock_calls[] = {
     {"lock-flock", "^flock$", "lock", "^plant_flock$", "/plant-flock\\.lock$"},
 };
 
-Test(calls, flock_O0, .timeout = 60)
-{
-    PLAN("calls-fixture-O0", "flock", flock_calls, "lock", "file");
-}
-
-Test(calls, flock_O2, .timeout = 60)
-{
-    PLAN("calls-fixture-O2", "flock", flock_calls, "lock", "file");
-}
+PLANTED(flock, flock_calls, "lock", "file")
 
 /* ---- where calls must not count --------------------------------------------------------- */
 
