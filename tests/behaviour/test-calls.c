@@ -182,7 +182,7 @@ static size_t measured(const struct traced *t, const char *key, int tid, double 
 /* The one call site of the loop thread that matches e, checked against the fixture's own
  * timing: same count, total and maximum no larger than measured, and for a call that waited
  * (a lock, a child, a reply) most of the wait. */
-static const struct ss_call_site *expect_site(const struct traced *t, const struct expect *e)
+static void expect_site(const struct traced *t, const struct expect *e)
 {
     const struct ss_process *p = t->proc;
     const struct ss_call_site *site = NULL;
@@ -221,7 +221,6 @@ static const struct ss_call_site *expect_site(const struct traced *t, const stru
     if (e->detail)
         cr_expect(matches(e->detail, site->detail), "%s: detail \"%s\" does not match %s", e->key,
                   site->detail, e->detail);
-    return site;
 }
 
 /* Every call site of the run is on the loop thread and in one of the listed categories. */
