@@ -30,19 +30,30 @@
 _Atomic uint8_t ss__fds[SS_FD_CACHE];
 static char fd_paths[SS_FD_CACHE][SS_DETAIL_MAX];
 
+/* A long path keeps its end, where the file's name is: "...b/python3.11/configparser.py". */
 static void copy_detail(char *to, const char *from)
 {
-    size_t n = 0;
+    size_t len = 0, skip = 0, n = 0;
     if (from)
-        for (; n < SS_DETAIL_MAX - 1 && from[n]; n++)
-            to[n] = from[n];
+        while (from[len])
+            len++;
+    if (len > SS_DETAIL_MAX - 1) {
+        skip = len - (SS_DETAIL_MAX - 4);
+        to[n++] = '.';
+        to[n++] = '.';
+        to[n++] = '.';
+    }
+    for (size_t i = skip; i < len; i++)
+        to[n++] = from[i];
     to[n] = '\0';
 }
 
+/* Opening by path does not say what was opened (a terminal, a FIFO, a file): the kind stays
+ * unknown, and the watchdog classifies the first call on it from the path it keeps here. */
 void ss__fd_note_path(int fd, const char *path)
 {
     if (fd >= 0 && fd < SS_FD_CACHE) {
-        ss__fd_note(fd, SS_FD_FILE, 0);
+        ss__fd_note(fd, SS_FD_UNKNOWN, 0);
         copy_detail(fd_paths[fd], path);
     }
 }
@@ -112,28 +123,34 @@ const char *const ss__call_names[] = {
 };
 const unsigned ss__call_count = SS_CALL_COUNT;
 
-/* Sites whose stack was taken already; owner-only, so plain stores suffice. */
-static int first_time_at(struct ss_slot *s, uint64_t site)
+/* Sites whose stack was taken already; owner-only, so plain stores suffice. Returns the
+ * table entry of the site (seen or free), NULL when the table is full. */
+static uint64_t *site_entry(struct ss_slot *s, uint64_t site)
 {
     size_t i = (size_t)(site ^ (site >> 17)) & (SS_SITE_TABLE - 1);
-    for (size_t n = 0; n < SS_SITE_TABLE; n++, i = (i + 1) & (SS_SITE_TABLE - 1)) {
-        if (s->sites_seen[i] == site)
-            return 0;
-        if (s->sites_seen[i] == 0) {
-            s->sites_seen[i] = site;
-            return 1;
-        }
-    }
-    return 0;
+    for (size_t n = 0; n < SS_SITE_TABLE; n++, i = (i + 1) & (SS_SITE_TABLE - 1))
+        if (s->sites_seen[i] == site || s->sites_seen[i] == 0)
+            return &s->sites_seen[i];
+    return NULL;
 }
 
 void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t site,
                      uint64_t start_ns, uint64_t duration_ns, int fd, const char *detail)
 {
     unsigned snap = 0;
-    if (atomic_load_explicit(&ss__unwinding, memory_order_relaxed) &&
-        (duration_ns >= ss__opts.call_threshold_ns || first_time_at(s, site)))
-        snap = ss__capture_call(s);
+    const char *path = !detail && fd >= 0 && fd < SS_FD_CACHE ? fd_paths[fd] : detail;
+    if (atomic_load_explicit(&ss__unwinding, memory_order_relaxed)) {
+        uint64_t *seen = site_entry(s, site);
+        /* A call on a descriptor of unknown kind that was not opened by path (a timerfd, an
+         * inherited pipe) is rarely file I/O: its few stack copies are kept for calls that
+         * are. */
+        int fresh = seen && *seen == 0 && (category != SS_CAT_PENDING || (path && path[0]));
+        if (fresh || duration_ns >= ss__opts.call_threshold_ns)
+            snap = ss__capture_call(s);
+        /* A site whose first stack could not be taken tries again on its next call. */
+        if (fresh && snap)
+            *seen = site;
+    }
     uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_acquire);
     if (head - tail >= SS_CALL_RING) {
@@ -154,7 +171,7 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
     e->category = (int8_t)category;
     e->snap = (uint8_t)snap;
     e->fd = fd;
-    copy_detail(e->detail, !detail && fd >= 0 && fd < SS_FD_CACHE ? fd_paths[fd] : detail);
+    copy_detail(e->detail, path);
     atomic_store_explicit(&s->calls_head, head + 1, memory_order_release);
     /* Half full: wake the watchdog early rather than drop; rare on a healthy loop. */
     if (head + 1 - tail == SS_CALL_RING / 2)
@@ -500,6 +517,23 @@ long syscall(long number, ...)
         return TIMED(SS_CALL_##name, SS_CAT_LOCK, -1, NULL, real_##name(lock));                    \
     }
 DEFINE_TRY_FIRST(pthread_mutex_lock, pthread_mutex_trylock, pthread_mutex_t)
+
+static int (*real_sem_wait)(sem_t *);
+static int (*real_sem_trywait)(sem_t *);
+int sem_wait(sem_t *sem)
+{
+    RESOLVE(sem_wait);
+    RESOLVE(sem_trywait);
+    if (!busy_slot())
+        return real_sem_wait(sem);
+    int saved = errno;
+    if (real_sem_trywait(sem) == 0)
+        return 0;
+    if (errno != EAGAIN)
+        return -1;
+    errno = saved;
+    return TIMED(SS_CALL_sem_wait, SS_CAT_LOCK, -1, NULL, real_sem_wait(sem));
+}
 DEFINE_TRY_FIRST(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t)
 DEFINE_TRY_FIRST(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, pthread_rwlock_t)
 
@@ -550,6 +584,8 @@ void ss__resolve_calls(void)
     RESOLVE(fcntl64);
     RESOLVE(ioctl);
     RESOLVE(syscall);
+    RESOLVE(sem_wait);
+    RESOLVE(sem_trywait);
     RESOLVE(pthread_mutex_lock);
     RESOLVE(pthread_mutex_trylock);
     RESOLVE(pthread_rwlock_rdlock);

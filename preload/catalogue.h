@@ -136,7 +136,6 @@ enum ss_category {
     X(pid_t, wait3, (int *status, int opt, struct rusage *ru), (status, opt, ru), UNLESS(opt & WNOHANG, PROCESS), D_NONE, NOTHING) \
     X(pid_t, wait4, (pid_t pid, int *status, int opt, struct rusage *ru), (pid, status, opt, ru), UNLESS(opt & WNOHANG, PROCESS), D_NONE, NOTHING) \
     X(int, waitid, (idtype_t type, id_t id, siginfo_t *info, int opt), (type, id, info, opt), UNLESS(opt & WNOHANG, PROCESS), D_NONE, NOTHING) \
-    X(int, sem_wait, (sem_t *sem), (sem), ALWAYS(LOCK), D_NONE, NOTHING) \
     X(int, sem_timedwait, (sem_t *sem, const struct timespec *t), (sem, t), ALWAYS(LOCK), D_NONE, NOTHING) \
     X(int, sem_clockwait, (sem_t *sem, clockid_t clk, const struct timespec *t), (sem, clk, t), ALWAYS(LOCK), D_NONE, NOTHING) \
     X(int, pthread_join, (pthread_t t, void **ret), (t, ret), ALWAYS(LOCK), D_NONE, NOTHING) \
@@ -148,7 +147,8 @@ enum ss_category {
  * hooks.c; they share the catalogue's numbering. */
 #define SS_EXTRA_CALLS(X)                                                                          \
     X(open) X(open64) X(openat) X(openat64) X(fclose) X(sync) X(fcntl) X(fcntl64)                  \
-    X(syscall_statx) X(pthread_mutex_lock) X(pthread_rwlock_rdlock) X(pthread_rwlock_wrlock)       \
+    X(syscall_statx) X(sem_wait) X(pthread_mutex_lock) X(pthread_rwlock_rdlock)                    \
+    X(pthread_rwlock_wrlock)                                                                       \
     X(pthread_cond_wait) X(pthread_cond_timedwait) X(nanosleep) X(clock_nanosleep) X(usleep)       \
     X(sleep) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) X(poll) X(__poll_chk) X(ppoll)            \
     X(__ppoll_chk) X(select) X(pselect)

@@ -452,23 +452,42 @@ static void consume_snapshot(struct ss_slot *s, struct slot_view *v)
 
 /* ---- blocking calls ----------------------------------------------------------------------- */
 
-/* What a descriptor the loop thread had not seen created is; the answer is cached for the
- * loop thread's next call. */
-static int classify_fd(int fd)
+static enum ss_fd_kind kind_of(const struct stat *st)
 {
-    struct stat st;
-    /* Closed since: what it was cannot be known, and the call is left out. */
-    if (fd < 0 || fstat(fd, &st) != 0)
+    if (S_ISREG(st->st_mode) || S_ISBLK(st->st_mode) || S_ISDIR(st->st_mode))
+        return SS_FD_FILE;
+    return S_ISSOCK(st->st_mode) ? SS_FD_SOCKET : SS_FD_OTHER;
+}
+
+/* What a descriptor of a call is, when the loop thread could not tell: from the path it was
+ * opened with if there is one (the descriptor may be closed or reused by now), else from the
+ * descriptor itself. The answer is cached for the loop thread's next call when the descriptor
+ * still is what was called. */
+static int classify(const struct ss_call_event *e)
+{
+    struct stat by_path, by_fd;
+    int have_path = e->detail[0] == '/' && stat(e->detail, &by_path) == 0;
+    int have_fd = e->fd >= 0 && fstat(e->fd, &by_fd) == 0;
+    const struct stat *st = have_path ? &by_path : have_fd ? &by_fd : NULL;
+    if (!st)
         return SS_CAT_NONE;
-    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
-        ss__fd_note(fd, SS_FD_FILE, 0);
-    } else if (S_ISSOCK(st.st_mode)) {
-        int fl = fcntl(fd, F_GETFL);
-        ss__fd_note(fd, SS_FD_SOCKET, fl >= 0 && (fl & O_NONBLOCK));
-    } else {
-        ss__fd_note(fd, SS_FD_OTHER, 0);
+    enum ss_fd_kind kind = kind_of(st);
+    int nonblocking = 0;
+    if (kind == SS_FD_SOCKET && have_fd) {
+        int fl = fcntl(e->fd, F_GETFL);
+        nonblocking = fl >= 0 && (fl & O_NONBLOCK);
     }
-    return ss__fd_category(fd);
+    if (have_fd &&
+        (!have_path || (by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino)))
+        ss__fd_note(e->fd, kind, nonblocking);
+    switch (kind) {
+    case SS_FD_FILE:
+        return SS_CAT_FILE;
+    case SS_FD_SOCKET:
+        return nonblocking && !ss__opts.strict ? SS_CAT_NONE : SS_CAT_NET;
+    default:
+        return ss__opts.strict ? SS_CAT_FILE : SS_CAT_NONE;
+    }
 }
 
 static uint64_t site_hash(uint64_t key)
@@ -545,10 +564,15 @@ static struct site *find_site(uint32_t tid, uint64_t address, uint16_t call)
     return st;
 }
 
-static void describe(const struct ss_call_event *e, char *out, size_t size)
+/* A socket is named as one: by now its number may belong to something else. */
+static void describe(const struct ss_call_event *e, int category, char *out, size_t size)
 {
     if (e->detail[0] || e->fd < 0) {
         snprintf(out, size, "%s", e->detail);
+        return;
+    }
+    if (category == SS_CAT_NET) {
+        snprintf(out, size, "fd %d: socket", e->fd);
         return;
     }
     char link[64], target[96];
@@ -570,7 +594,7 @@ static void account_site(struct slot_view *v, const struct ss_call_event *e, int
     if (fresh) {
         st->category = (int8_t)category;
         st->first_ns = e->start_ns;
-        describe(e, st->detail, sizeof st->detail);
+        describe(e, category, st->detail, sizeof st->detail);
     }
     st->count++;
     st->total_ns += e->duration_ns;
@@ -650,7 +674,7 @@ static void drain_calls(struct ss_slot *s, struct slot_view *v)
             atomic_store_explicit(&s->call_snap_state[e.snap - 1], SS_SNAP_FREE,
                                   memory_order_release);
         }
-        int category = e.category == SS_CAT_PENDING ? classify_fd(e.fd) : e.category;
+        int category = e.category == SS_CAT_PENDING ? classify(&e) : e.category;
         if (category == SS_CAT_NONE)
             continue;
         account_site(v, &e, category, stack);

@@ -161,7 +161,7 @@ static void print_calls(FILE *out, const struct ss_process *p, const struct ss_r
                 c->function, (unsigned long long)c->count, c->tid, thread_name(p, c->tid), total,
                 max, at, c->detail[0] ? ": " : "", c->detail);
         if (c->stack)
-            print_stack(out, c->stack, o->depth < 8 ? o->depth : 8);
+            print_stack(out, c->stack, o->depth);
     }
     free(sorted);
 }
