@@ -332,6 +332,25 @@ void sync(void)
              NULL);
 }
 
+/* fork copies the page tables of a large heap on the loop thread; the child, which returns
+ * here too, goes on with its iteration as the running thread it is. */
+static pid_t (*real_fork)(void);
+pid_t fork(void)
+{
+    RESOLVE(fork);
+    struct ss_slot *s = busy_slot();
+    uint64_t t0 = s ? call_begin(s) : 0;
+    pid_t rc = real_fork();
+    int saved = errno;
+    if (s && rc == 0)
+        atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
+    else if (s)
+        call_end(s, SS_CALL_fork, SS_CAT_PROCESS, (uint64_t)(uintptr_t)__builtin_return_address(0),
+                 t0, -1, NULL);
+    errno = saved;
+    return rc;
+}
+
 /* Descriptor bookkeeping: never timed, always cheap. */
 static int (*real_close)(int);
 int close(int fd)
@@ -522,6 +541,7 @@ static int (*real_sem_wait)(sem_t *);
 static int (*real_sem_trywait)(sem_t *);
 int sem_wait(sem_t *sem)
 {
+    RESOLVE(fork);
     RESOLVE(sem_wait);
     RESOLVE(sem_trywait);
     if (!busy_slot())

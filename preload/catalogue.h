@@ -147,7 +147,7 @@ enum ss_category {
  * hooks.c; they share the catalogue's numbering. */
 #define SS_EXTRA_CALLS(X)                                                                          \
     X(open) X(open64) X(openat) X(openat64) X(fclose) X(sync) X(fcntl) X(fcntl64)                  \
-    X(syscall_statx) X(sem_wait) X(pthread_mutex_lock) X(pthread_rwlock_rdlock)                    \
+    X(syscall_statx) X(fork) X(sem_wait) X(pthread_mutex_lock) X(pthread_rwlock_rdlock)                    \
     X(pthread_rwlock_wrlock)                                                                       \
     X(pthread_cond_wait) X(pthread_cond_timedwait) X(nanosleep) X(clock_nanosleep) X(usleep)       \
     X(sleep) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) X(poll) X(__poll_chk) X(ppoll)            \
