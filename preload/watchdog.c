@@ -661,12 +661,21 @@ static void write_stall_calls(struct slot_view *v, uint64_t iteration)
     v->ncalls = kept;
 }
 
-static void drain_calls(struct ss_slot *s, struct slot_view *v)
+/* Calls of the iteration in progress are held back (while the ring has room) until it ends:
+ * if the process exits inside it, it was shutdown, not an iteration, and its calls (a
+ * runtime's teardown flushing its logs) are not the loop's, unless it had become a stall. */
+static void drain_calls(struct ss_slot *s, struct slot_view *v, uint64_t now, int final)
 {
     uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_relaxed);
     uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_acquire);
+    int busy = atomic_load_explicit(&s->state, memory_order_acquire) != SS_STATE_WAITING;
+    uint64_t current = busy ? atomic_load_explicit(&s->iteration, memory_order_relaxed) : 0;
+    int shutdown = final && current && now - current < ss__opts.threshold_ns;
     for (; tail != head; tail++) {
         struct ss_call_event e = s->calls[tail % SS_CALL_RING];
+        int in_progress = current && e.iteration == current;
+        if (in_progress && !final && head - tail < SS_CALL_RING / 2)
+            break;
         uint32_t stack = 0, capture_ns = 0;
         unsigned nframes = 0;
         if (e.snap) {
@@ -675,7 +684,7 @@ static void drain_calls(struct ss_slot *s, struct slot_view *v)
                                   memory_order_release);
         }
         int category = e.category == SS_CAT_PENDING ? classify(&e) : e.category;
-        if (category == SS_CAT_NONE)
+        if (category == SS_CAT_NONE || (in_progress && shutdown))
             continue;
         account_site(v, &e, category, stack);
         note_iteration_call(v, &e, category);
@@ -765,7 +774,7 @@ static uint64_t visit(struct ss_slot *s, struct slot_view *v, uint64_t now, int 
     if (atomic_load_explicit(&s->snap_state, memory_order_acquire) == SS_SNAP_READY)
         consume_snapshot(s, v);
     uint32_t ended = atomic_load_explicit(&s->ended_head, memory_order_acquire);
-    drain_calls(s, v);
+    drain_calls(s, v, now, final);
     drain_ended(s, v, ended);
     if (atomic_load_explicit(&s->exited, memory_order_acquire)) {
         write_histogram(s, v);
