@@ -159,7 +159,7 @@ int ss_check_rules_set(struct ss_check_rules *r, const char *key, const char *va
 
 static int resolve(char **path, const char *dir)
 {
-    if (!*path || (*path)[0] == '/')
+    if (!*path || (*path)[0] == '/' || strcmp(dir, ".") == 0)
         return 0;
     char *joined;
     if (asprintf(&joined, "%s/%s", dir, *path) < 0)
