@@ -25,8 +25,14 @@ static void open_trace(uint32_t pid, uint32_t ppid, uint64_t start, const char *
         fprintf(stderr, "make-run: %s\n", why);
         exit(1);
     }
-    struct ss_rec_process p = {pid,      ppid,     start, 1700000000 * S + start, 50 * MS,
-                               10 * MS, (uint32_t)strlen(exe), (uint32_t)cmd_len};
+    struct ss_rec_process p = {pid,
+                               ppid,
+                               start,
+                               1700000000 * S + start,
+                               50 * MS,
+                               10 * MS,
+                               (uint32_t)strlen(exe),
+                               (uint32_t)cmd_len};
     ss__writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, strlen(exe), cmd, cmd_len);
 }
 
@@ -86,8 +92,16 @@ static void call_site(uint32_t tid, uint32_t id, uint32_t stack, unsigned catego
                       const char *function, uint64_t count, uint64_t total, uint64_t max,
                       uint64_t first, const char *detail)
 {
-    struct ss_rec_call_site c = {tid,   id,    stack, (uint16_t)category, 0,
-                                 count, total, max,   first,              (uint16_t)strlen(function),
+    struct ss_rec_call_site c = {tid,
+                                 id,
+                                 stack,
+                                 (uint16_t)category,
+                                 0,
+                                 count,
+                                 total,
+                                 max,
+                                 first,
+                                 (uint16_t)strlen(function),
                                  (uint16_t)strlen(detail)};
     ss__writer_record2(&w, SS_REC_CALL_SITE, &c, sizeof c, function, strlen(function), detail,
                        strlen(detail));
@@ -129,8 +143,7 @@ static void server(void)
     open_trace(pid, 1, 1 * S, "/opt/golden/bin/server", cmd, sizeof cmd);
     module("/opt/golden/bin/server", 0, 0x401000, 0x410000);
     module("/opt/golden/lib/libc.so.6", 0x7f0000000000, 0x7f0000001000, 0x7f0000100000);
-    module("/opt/golden/lib/libsqlite3.so.0.8.6", 0x7f1000000000, 0x7f1000001000,
-           0x7f1000100000);
+    module("/opt/golden/lib/libsqlite3.so.0.8.6", 0x7f1000000000, 0x7f1000001000, 0x7f1000100000);
     thread(pid, "server", 1 * S);
     thread(io, "io loop", 1 * S + 5 * MS);
     const uint64_t cpu[] = {0x401420, 0x401210, 0x401110, 0x401010, 0x7f0000001010};
@@ -208,10 +221,10 @@ static void node(void)
     open_trace(pid, 4000, 1050 * MS, "/opt/golden/bin/node", cmd, sizeof cmd);
     module("/opt/golden/bin/node", 0, 0x800000, 0x900000);
     thread(pid, "node", 1050 * MS);
-    const uint64_t read_config[] = {0x800110, 0x3e0000001010, 0x3e0000001210, 0x3e0000001810,
-                                    0x3e0000001410, 0x800210, 0x800310};
-    const uint64_t vendor[] = {0x800120, 0x3e0000001610, 0x3e0000001220, 0x3e0000001420,
-                               0x800220, 0x800320};
+    const uint64_t read_config[] = {0x800110,       0x3e0000001010, 0x3e0000001210, 0x3e0000001810,
+                                    0x3e0000001410, 0x800210,       0x800310};
+    const uint64_t vendor[] = {0x800120,       0x3e0000001610, 0x3e0000001220,
+                               0x3e0000001420, 0x800220,       0x800320};
     stack(1, read_config, 7);
     stack(2, vendor, 6);
 
@@ -226,8 +239,7 @@ static void node(void)
     call_site(pid, 1, 1, FILE_CAT, "open64", 2, 2 * MS, 1 * MS, 1310 * MS, "/app/config.json");
     call_site(pid, 2, 1, FILE_CAT, "read", 2, 21 * MS, 20 * MS, 1311 * MS,
               "fd 21: /app/config.json");
-    call_site(pid, 3, 2, FILE_CAT, "open64", 1, 300000, 300000, 1400 * MS,
-              "/app/vendor/data.txt");
+    call_site(pid, 3, 2, FILE_CAT, "open64", 1, 300000, 300000, 1400 * MS, "/app/vendor/data.txt");
     const uint64_t stalls[] = {90 * MS};
     histogram(pid, 30, stalls, 1);
     struct ss_rec_end end = {1600 * MS};
