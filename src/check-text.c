@@ -111,14 +111,14 @@ int ss_check_write_text(const struct ss_check_result *res, FILE *out)
         fprintf(out, "\nstale allowlist entries (they allowed nothing in this run):\n");
         print_stale(out, res, "    ");
     }
-    char t[32];
-    if (res->lowest_threshold_ns != SS_NO_LIMIT && res->nfindings == 0 && res->stalls == 0 &&
-        strstr(res->rules, "max-stall")) {
+    char t[32], m[32];
+    if (res->max_stall_ns < res->lowest_threshold_ns && res->lowest_threshold_ns != SS_NO_LIMIT) {
         ss_format_duration(res->lowest_threshold_ns, t, sizeof t);
+        ss_format_duration(res->max_stall_ns, m, sizeof m);
         fprintf(out,
-                "\nnote: stalls shorter than %s (the threshold the run was recorded with) "
-                "are not in the trace\n",
-                t);
+                "\nnote: max-stall is %s but stalls shorter than %s (the threshold the run was "
+                "recorded with) are not in the trace\n",
+                m, t);
     }
     if (res->dropped)
         fprintf(out, "\nnote: the trace lost %llu events; findings may be missing\n",

@@ -367,6 +367,7 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
     res->allowlist = allowlist;
     res->has_baseline = baseline != NULL;
     res->lowest_threshold_ns = SS_NO_LIMIT;
+    res->max_stall_ns = rules->max_stall_ns;
     ss_check_rules_describe(rules, res->rules, sizeof res->rules);
     res->rules_set = (rules->max_stall_ns != SS_NO_LIMIT) << SS_RULE_MAX_STALL |
                      (rules->max_p99_ns != SS_NO_LIMIT) << SS_RULE_MAX_P99 |

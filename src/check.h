@@ -82,6 +82,7 @@ struct ss_check_result {
     size_t processes, loop_threads, stalls, call_sites; /* in scope */
     uint64_t dropped;
     uint64_t lowest_threshold_ns; /* of the processes in scope */
+    uint64_t max_stall_ns;        /* the rule's, SS_NO_LIMIT when unset */
     struct ss_finding *findings;
     size_t nfindings;
     size_t failed, allowed, known;
