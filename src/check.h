@@ -12,6 +12,7 @@
 #include "allowlist.h"
 #include "fingerprint.h"
 #include "model.h"
+#include "trace-format.h"
 
 enum ss_rule {
     SS_RULE_MAX_STALL,
@@ -24,7 +25,8 @@ enum ss_rule {
 /* "max-stall", "max-p99", "forbid", "budget": the option and rules-file key of each rule. */
 const char *ss_rule_name(enum ss_rule r);
 
-#define SS_NCATEGORIES 7 /* as in SS_CATEGORIES */
+#define SS__COUNT_CATEGORY(name, text) +1
+#define SS_NCATEGORIES (0 SS_CATEGORIES(SS__COUNT_CATEGORY))
 #define SS_NO_LIMIT UINT64_MAX
 
 struct ss_check_rules {
@@ -87,7 +89,6 @@ struct ss_check_result {
     size_t nfindings;
     size_t failed, allowed, known;
     struct ss_allowlist *allowlist; /* entries with hits 0 are stale; may be NULL */
-    const char *allowlist_path;
     char rules[256];
     unsigned rules_set; /* bit per enum ss_rule */
     int has_baseline;
