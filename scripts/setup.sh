@@ -5,9 +5,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-# Debian packages the build and the tests use.
+# Debian packages the build and the tests use; the last two are consumers the tests feed
+# exports to (flamegraph.pl comes with libdevel-nytprof-perl).
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
-libcriterion-dev"
+libcriterion-dev libxml2-utils libdevel-nytprof-perl"
 
 say() { printf '==> %s\n' "$*"; }
 

@@ -4,6 +4,11 @@
 
 static const struct ss_exporter exporters[] = {
     {"json", "every process, loop thread, stall and sample (docs/json.md)", ss_export_json},
+    {"folded", "stalled time in microseconds by stack, root first (flamegraph.pl)",
+     ss_export_folded},
+    {"speedscope", "stalls in time and stalled time by stack per loop thread",
+     ss_export_speedscope},
+    {"chrome", "Trace Event JSON for Perfetto: stalls, blocking calls, samples", ss_export_chrome},
 };
 
 const struct ss_exporter *ss_exporter_find(const char *name)

@@ -16,6 +16,10 @@ struct ss_exporter {
 };
 
 int ss_export_json(struct ss_run *run, FILE *out);
+/* Stalled time by stack and in time; docs/exports.md describes each format. */
+int ss_export_folded(struct ss_run *run, FILE *out);
+int ss_export_speedscope(struct ss_run *run, FILE *out);
+int ss_export_chrome(struct ss_run *run, FILE *out);
 
 /* NULL when no exporter has that name. */
 const struct ss_exporter *ss_exporter_find(const char *name);

@@ -132,6 +132,17 @@ void ss_json_double(struct ss_json *j, const char *key, double value)
     fprintf(j->out, "%.6g", value);
 }
 
+void ss_json_decimal(struct ss_json *j, const char *key, uint64_t value, unsigned digits)
+{
+    uint64_t scale = 1;
+    for (unsigned i = 0; i < digits; i++)
+        scale *= 10;
+    member(j, key);
+    fprintf(j->out, "%llu", (unsigned long long)(value / scale));
+    if (digits)
+        fprintf(j->out, ".%0*llu", (int)digits, (unsigned long long)(value % scale));
+}
+
 void ss_json_bool(struct ss_json *j, const char *key, int value)
 {
     member(j, key);

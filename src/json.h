@@ -23,6 +23,8 @@ void ss_json_end(struct ss_json *j);
 void ss_json_string(struct ss_json *j, const char *key, const char *value); /* NULL -> null */
 void ss_json_uint(struct ss_json *j, const char *key, uint64_t value);
 void ss_json_double(struct ss_json *j, const char *key, double value);
+/* value / 10^digits written exactly with that many decimals: (1234567, 3) gives 1234.567. */
+void ss_json_decimal(struct ss_json *j, const char *key, uint64_t value, unsigned digits);
 void ss_json_bool(struct ss_json *j, const char *key, int value);
 void ss_json_null(struct ss_json *j, const char *key);
 /* Writes a quoted string; bytes that are not valid UTF-8 become U+FFFD. Nesting deeper than

@@ -4,10 +4,13 @@
 #ifndef SS_CLI_H
 #define SS_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 
+#include "check.h"
 #include "model.h"
 
+#define SS_EXIT_FINDINGS 1
 #define SS_EXIT_USAGE 2
 
 struct ss_command {
@@ -19,6 +22,79 @@ struct ss_command {
 int ss_cmd_run(int argc, char **argv);
 int ss_cmd_report(int argc, char **argv);
 int ss_cmd_export(int argc, char **argv);
+int ss_cmd_check(int argc, char **argv);
+
+/* The options of check, shared with run --check: codes above any short option. */
+enum {
+    SS_OPT_RULES = 0x200,
+    SS_OPT_MAX_STALL,
+    SS_OPT_MAX_P99,
+    SS_OPT_FORBID,
+    SS_OPT_BUDGET,
+    SS_OPT_PROCESS,
+    SS_OPT_THREAD,
+    SS_OPT_ALLOW,
+    SS_OPT_BASELINE,
+    SS_OPT_WRITE_BASELINE,
+    SS_OPT_GENERATE_ALLOWLIST,
+    SS_OPT_JUNIT,
+    SS_OPT_SARIF,
+};
+#define SS_CLI_CHECK_LONGOPTS                                                                      \
+    {"rules", required_argument, NULL, SS_OPT_RULES},                                              \
+        {"max-stall", required_argument, NULL, SS_OPT_MAX_STALL},                                  \
+        {"max-p99", required_argument, NULL, SS_OPT_MAX_P99},                                      \
+        {"forbid", required_argument, NULL, SS_OPT_FORBID},                                        \
+        {"budget", required_argument, NULL, SS_OPT_BUDGET},                                        \
+        {"process", required_argument, NULL, SS_OPT_PROCESS},                                      \
+        {"thread", required_argument, NULL, SS_OPT_THREAD},                                        \
+        {"allow", required_argument, NULL, SS_OPT_ALLOW},                                          \
+        {"baseline", required_argument, NULL, SS_OPT_BASELINE},                                    \
+        {"write-baseline", required_argument, NULL, SS_OPT_WRITE_BASELINE},                        \
+        {"generate-allowlist", no_argument, NULL, SS_OPT_GENERATE_ALLOWLIST},                      \
+        {"junit", required_argument, NULL, SS_OPT_JUNIT},                                          \
+        {"sarif", required_argument, NULL, SS_OPT_SARIF}
+/* What check and run --check print in their --help. */
+#define SS_CLI_CHECK_HELP                                                                          \
+    "  --rules FILE          rules, one 'KEY VALUE' a line (keys as the options below)\n"          \
+    "  --max-stall DURATION  no stall may last longer\n"                                           \
+    "  --max-p99 DURATION    no loop thread's busy-time p99 may be higher\n"                       \
+    "  --forbid CATEGORIES   no blocking call of these categories on a loop thread\n"              \
+    "                        (file, net, dns, sleep, process, lock, wait; comma-separated)\n"      \
+    "  --budget CAT=N, --budget CAT=DURATION\n"                                                    \
+    "                        at most N calls, or that much time, of a category (repeatable)\n"     \
+    "  --process PATTERN     check only processes whose command or executable matches\n"          \
+    "  --thread PATTERN      check only loop threads whose name matches (both repeatable)\n"       \
+    "  --allow FILE          allowlist of accepted findings (docs/check.md)\n"                     \
+    "  --baseline FILE       report only findings not in this baseline\n"                          \
+    "  --write-baseline FILE write the fingerprints of today's findings there\n"                   \
+    "  --generate-allowlist  print allowlist entries for today's findings and exit 0\n"            \
+    "  --junit FILE          write a JUnit XML report\n"                                           \
+    "  --sarif FILE          write a SARIF 2.1.0 report\n"
+
+/* The check's settings as options gave them, then as run loads them. */
+struct ss_cli_check {
+    int enabled;
+    const char *rules_file;
+    const char **keys, **values; /* rule options in command-line order */
+    size_t nsettings;
+    const char *junit, *sarif, *write_baseline;
+    int generate_allowlist;
+    struct ss_check_rules rules;
+    struct ss_allowlist *allowlist;
+    struct ss_baseline baseline;
+    int has_baseline;
+};
+
+/* Takes an option of SS_CLI_CHECK_LONGOPTS; returns 0 for any other code. */
+int ss_cli_check_option(struct ss_cli_check *c, int code, const char *arg);
+/* Reads the rules file, the allowlist and the baseline, or dies naming the problem: before a
+ * command runs, so that a typo does not cost a whole test run. */
+void ss_cli_check_prepare(struct ss_cli_check *c, const char *command);
+/* Checks the run at path, writes the reports, and returns 0 (clean) or SS_EXIT_FINDINGS;
+ * the text report goes to text. Dies with status 2 on input errors. */
+int ss_cli_check_run(struct ss_cli_check *c, const char *path, FILE *text);
+void ss_cli_check_free(struct ss_cli_check *c);
 
 /* Prints "stallscope: MESSAGE" on stderr and exits with status 2. */
 __attribute__((noreturn, format(printf, 1, 2))) void ss_die(const char *fmt, ...);

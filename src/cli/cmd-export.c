@@ -54,7 +54,8 @@ int ss_cmd_export(int argc, char **argv)
         ss_die("export: one run at a time (got %d)", argc - optind);
     struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT);
     FILE *out = ss_cli_output(output);
-    e->write(run, out);
+    if (e->write(run, out) < 0 && !ferror(out))
+        ss_die("export: out of memory");
     ss_run_free(run);
     ss_cli_close_output(out, output);
     return 0;

@@ -49,7 +49,12 @@ static void usage(FILE *out)
             "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
             "  --no-stacks           record stalls without stacks\n"
             "  --no-jit-maps         do not ask Node.js for JIT symbol maps\n"
-            "  -q, --quiet           no summary at the end\n");
+            "  -q, --quiet           no summary at the end\n"
+            "  --check               then check the run as stallscope check does, with the\n"
+            "                        options below (any of them implies --check): exit 1 when\n"
+            "                        a finding fails, unless COMMAND failed (its status wins)\n"
+            "%s",
+            SS_CLI_CHECK_HELP);
 }
 
 /* Build tree first (the binary sits next to .libs/), then the installed location. */
@@ -256,6 +261,16 @@ static void summarise(const char *dir)
     ss_run_free(run);
 }
 
+static int loadable(const char *dir)
+{
+    struct ss_run *run;
+    char err[1024];
+    if (ss_run_load(dir, &run, err, sizeof err) < 0)
+        return 0;
+    ss_run_free(run);
+    return 1;
+}
+
 int ss_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -269,8 +284,11 @@ int ss_cmd_run(int argc, char **argv)
         {"no-jit-maps", no_argument, NULL, 'J'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"check", no_argument, NULL, 'C'},
+        SS_CLI_CHECK_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    struct ss_cli_check check = {0};
     struct ss_options defaults;
     ss_options_defaults(&defaults);
     struct run_options o = {
@@ -282,7 +300,7 @@ int ss_cmd_run(int argc, char **argv)
         .stacks = 1,
         .jit_maps = 1,
     };
-    int c, interval_set = 0;
+    int c, interval_set = 0, threshold_set = 0;
     while ((c = getopt_long(argc, argv, "+:o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
@@ -290,6 +308,7 @@ int ss_cmd_run(int argc, char **argv)
             break;
         case 't':
             o.threshold_ns = ss_cli_duration("--threshold", optarg);
+            threshold_set = 1;
             break;
         case 'i':
             o.interval_ns = ss_cli_duration("--interval", optarg);
@@ -322,12 +341,24 @@ int ss_cmd_run(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case 'C':
+            check.enabled = 1;
+            break;
         default:
-            ss_cli_bad_option("run", c, argv[optind - 1]);
+            if (!ss_cli_check_option(&check, c, optarg))
+                ss_cli_bad_option("run", c, argv[optind - 1]);
         }
     }
     if (optind >= argc)
         ss_die("run: no command given (stallscope run [OPTIONS] -- COMMAND [ARGS...])");
+    if (check.enabled) {
+        ss_cli_check_prepare(&check, "run");
+        /* Stalls shorter than the threshold are never recorded, so a tighter limit needs a
+         * lower threshold to be checked at all. */
+        if (!threshold_set && check.rules.max_stall_ns > 0 &&
+            check.rules.max_stall_ns < o.threshold_ns)
+            o.threshold_ns = check.rules.max_stall_ns;
+    }
     if (!interval_set && o.interval_ns > o.threshold_ns)
         o.interval_ns = o.threshold_ns;
     if (o.interval_ns > o.threshold_ns)
@@ -343,5 +374,13 @@ int ss_cmd_run(int argc, char **argv)
     keep_jit_maps(dir);
     if (!o.quiet)
         summarise(dir);
+    if (check.enabled) {
+        /* The command's own failure says more than our findings; the reports are still
+         * written when there is a run to check. */
+        int verdict = status == 0 || loadable(dir) ? ss_cli_check_run(&check, dir, stderr) : 0;
+        ss_cli_check_free(&check);
+        if (status == 0)
+            status = verdict;
+    }
     return status;
 }

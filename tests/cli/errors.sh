@@ -60,6 +60,26 @@ expect 127 'cannot run /nonexistent/command' -- run -q -o "$tmp/r2" -- /nonexist
 expect 3 '' -- run -q -o "$tmp/r3" -- sh -c 'exit 3'
 expect 143 '' -- run -q -o "$tmp/r4" -- sh -c 'kill -TERM $$'
 
+# check: every bad rule, allowlist, baseline or run is a usage or input error, before any run.
+printf 'call:getaddrinfo\nfunc:load\n' >"$tmp/bad.allow"
+printf 'max-stall 100ms\nforbid disk\n' >"$tmp/bad.rules"
+printf 'not-a-fingerprint\n' >"$tmp/bad.baseline"
+expect 2 'check: no rule given' -- check "$tmp/run"
+expect 2 "unknown category 'disk'" -- check --forbid disk "$tmp/run"
+expect 2 'budget: expected CATEGORY=CALLS' -- check --budget file "$tmp/run"
+expect 2 "invalid duration 'soon'" -- check --max-stall soon "$tmp/run"
+expect 2 'bad.allow:2: expected TYPE:PATTERN' -- check --forbid file --allow "$tmp/bad.allow" "$tmp/run"
+expect 2 'bad.rules:2: forbid: unknown category' -- check --rules "$tmp/bad.rules" "$tmp/run"
+expect 2 'bad.baseline:1: expected a fingerprint' -- check --forbid file --baseline "$tmp/bad.baseline" "$tmp/run"
+expect 2 'missing.allow: No such file' -- check --forbid file --allow "$tmp/missing.allow" "$tmp/run"
+expect 2 'No such file' -- check --forbid file "$tmp/missing"
+expect 2 "unknown option '--frobnicate'" -- check --frobnicate "$tmp/run"
+expect 0 '' -- check --max-stall 10s "$tmp/run"
+expect 1 '' -- check --max-stall 10ms "$tmp/run"
+expect 2 'run: allowlist' -- run -q -o "$tmp/r6" --forbid file --allow "$tmp/bad.allow" -- true
+expect 2 'no trace files' -- run -q -o "$tmp/r7" --check --forbid file -- true
+expect 3 '' -- run -q -o "$tmp/r8" --check --forbid file -- sh -c 'exit 3'
+
 # A report that cannot be written is an error too, not a silent success.
 "$SS" report "$tmp/run" >/dev/full 2>"$tmp/err"
 if [ $? -ne 2 ] || ! grep -q 'cannot write standard output' "$tmp/err"; then

@@ -1,0 +1,279 @@
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "errors.h"
+#include "options.h"
+
+static const char *const rule_names[SS_RULE_COUNT] = {
+    [SS_RULE_MAX_STALL] = "max-stall",
+    [SS_RULE_MAX_P99] = "max-p99",
+    [SS_RULE_FORBID] = "forbid",
+    [SS_RULE_BUDGET] = "budget",
+};
+
+const char *ss_rule_name(enum ss_rule r)
+{
+    return (unsigned)r < SS_RULE_COUNT ? rule_names[r] : "?";
+}
+
+void ss_check_rules_init(struct ss_check_rules *r)
+{
+    memset(r, 0, sizeof *r);
+    r->max_stall_ns = r->max_p99_ns = SS_NO_LIMIT;
+    for (int i = 0; i < SS_NCATEGORIES; i++)
+        r->budget_calls[i] = r->budget_ns[i] = SS_NO_LIMIT;
+}
+
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+void ss_check_rules_free(struct ss_check_rules *r)
+{
+    free_list(r->processes, r->nprocesses);
+    free_list(r->threads, r->nthreads);
+    free(r->allow);
+    free(r->baseline);
+    ss_check_rules_init(r);
+}
+
+static int category_index(const char *name, size_t len)
+{
+    for (int i = 0; i < SS_NCATEGORIES; i++) {
+        const char *c = ss_category_name((unsigned)i);
+        if (c && strlen(c) == len && strncmp(c, name, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, err_size, __VA_ARGS__);                                                      \
+        return -SS_EUSAGE;                                                                         \
+    } while (0)
+#define CATEGORY_LIST "file, net, dns, sleep, process, lock, wait"
+
+static int add_to_list(char ***list, size_t *n, const char *value)
+{
+    char **l = realloc(*list, (*n + 1) * sizeof *l);
+    if (!l)
+        return -SS_ENOMEM;
+    *list = l;
+    if (!(l[*n] = strdup(value)))
+        return -SS_ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+static int set_forbid(struct ss_check_rules *r, const char *value, char *err, size_t err_size)
+{
+    const char *s = value;
+    for (;;) {
+        size_t len = strcspn(s, ", ");
+        int c = category_index(s, len);
+        if (c < 0)
+            FAIL("forbid: unknown category '%.*s' (categories: " CATEGORY_LIST ")", (int)len, s);
+        r->forbid |= 1u << c;
+        s += len;
+        while (*s == ',' || *s == ' ')
+            s++;
+        if (!*s)
+            return 0;
+    }
+}
+
+/* "file=10" is a number of calls, "file=50ms" a total time. */
+static int set_budget(struct ss_check_rules *r, const char *value, char *err, size_t err_size)
+{
+    const char *eq = strchr(value, '=');
+    if (!eq)
+        FAIL("budget: expected CATEGORY=CALLS or CATEGORY=DURATION (file=10, file=50ms), got "
+             "'%s'",
+             value);
+    int c = category_index(value, (size_t)(eq - value));
+    if (c < 0)
+        FAIL("budget: unknown category '%.*s' (categories: " CATEGORY_LIST ")", (int)(eq - value),
+             value);
+    const char *v = eq + 1;
+    size_t digits = strspn(v, "0123456789");
+    if (digits > 0 && v[digits] == '\0' && digits < 19) {
+        r->budget_calls[c] = strtoull(v, NULL, 10);
+        return 0;
+    }
+    uint64_t ns;
+    if (ss_parse_duration(v, strlen(v), &ns) < 0)
+        FAIL("budget: '%s' is neither a number of calls nor a duration (10, 50ms)", v);
+    r->budget_ns[c] = ns;
+    return 0;
+}
+
+static int set_duration(uint64_t *out, const char *key, const char *value, char *err,
+                        size_t err_size)
+{
+    if (ss_parse_duration(value, strlen(value), out) < 0)
+        FAIL("%s: invalid duration '%s' (examples: 100ms, 1.5s, 200us)", key, value);
+    return 0;
+}
+
+static int set_path(char **out, const char *value)
+{
+    free(*out);
+    return (*out = strdup(value)) ? 0 : -SS_ENOMEM;
+}
+
+int ss_check_rules_set(struct ss_check_rules *r, const char *key, const char *value, char *err,
+                       size_t err_size)
+{
+    while (*key == '-')
+        key++;
+    if (strcmp(key, "max-stall") == 0)
+        return set_duration(&r->max_stall_ns, key, value, err, err_size);
+    if (strcmp(key, "max-p99") == 0)
+        return set_duration(&r->max_p99_ns, key, value, err, err_size);
+    if (strcmp(key, "forbid") == 0)
+        return set_forbid(r, value, err, err_size);
+    if (strcmp(key, "budget") == 0)
+        return set_budget(r, value, err, err_size);
+    if (strcmp(key, "process") == 0)
+        return add_to_list(&r->processes, &r->nprocesses, value);
+    if (strcmp(key, "thread") == 0)
+        return add_to_list(&r->threads, &r->nthreads, value);
+    if (strcmp(key, "allow") == 0)
+        return set_path(&r->allow, value);
+    if (strcmp(key, "baseline") == 0)
+        return set_path(&r->baseline, value);
+    FAIL("unknown rule '%s' (rules: max-stall, max-p99, forbid, budget, process, thread, allow, "
+         "baseline)",
+         key);
+}
+
+static int resolve(char **path, const char *dir)
+{
+    if (!*path || (*path)[0] == '/' || strcmp(dir, ".") == 0)
+        return 0;
+    char *joined;
+    if (asprintf(&joined, "%s/%s", dir, *path) < 0)
+        return -SS_ENOMEM;
+    free(*path);
+    *path = joined;
+    return 0;
+}
+
+int ss_check_rules_load(struct ss_check_rules *r, const char *path, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? -SS_ENOENT : -SS_EIO;
+    }
+    /* Paths in the file are the file's own: resolve those it sets, not earlier ones. */
+    char *allow = r->allow, *baseline = r->baseline;
+    r->allow = r->baseline = NULL;
+    char *line = NULL, sub[512];
+    size_t cap = 0;
+    unsigned lineno = 0;
+    int rc = 0;
+    while (rc == 0 && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *s = line;
+        while (isspace((unsigned char)*s))
+            s++;
+        size_t n = strlen(s);
+        while (n > 0 && isspace((unsigned char)s[n - 1]))
+            s[--n] = '\0';
+        if (!*s || *s == '#')
+            continue;
+        char *value = s + strcspn(s, " \t");
+        if (*value)
+            *value++ = '\0';
+        while (*value == ' ' || *value == '\t')
+            value++;
+        if (!*value) {
+            snprintf(err, err_size, "%s:%u: '%s' needs a value", path, lineno, s);
+            rc = -SS_EUSAGE;
+        } else if ((rc = ss_check_rules_set(r, s, value, sub, sizeof sub)) < 0) {
+            snprintf(err, err_size, "%s:%u: %s", path, lineno, sub);
+        }
+    }
+    free(line);
+    fclose(f);
+    char *copy = strdup(path);
+    if (rc == 0 && (!copy || resolve(&r->allow, dirname(copy)) < 0 ||
+                    resolve(&r->baseline, dirname(copy)) < 0))
+        rc = -SS_ENOMEM;
+    free(copy);
+    if (!r->allow)
+        r->allow = allow;
+    else
+        free(allow);
+    if (!r->baseline)
+        r->baseline = baseline;
+    else
+        free(baseline);
+    return rc;
+}
+
+int ss_check_rules_any(const struct ss_check_rules *r)
+{
+    if (r->max_stall_ns != SS_NO_LIMIT || r->max_p99_ns != SS_NO_LIMIT || r->forbid)
+        return 1;
+    for (int i = 0; i < SS_NCATEGORIES; i++)
+        if (r->budget_calls[i] != SS_NO_LIMIT || r->budget_ns[i] != SS_NO_LIMIT)
+            return 1;
+    return 0;
+}
+
+/* Appends "; " (or nothing at the start) and the parts. */
+static void append(char *buf, size_t size, const char *a, const char *b)
+{
+    size_t len = strlen(buf);
+    if (len < size)
+        snprintf(buf + len, size - len, "%s%s%s", len ? "; " : "", a, b);
+}
+
+void ss_check_rules_describe(const struct ss_check_rules *r, char *buf, size_t size)
+{
+    char d[64];
+    buf[0] = '\0';
+    if (r->max_stall_ns != SS_NO_LIMIT) {
+        ss_format_duration(r->max_stall_ns, d, sizeof d);
+        append(buf, size, "max-stall ", d);
+    }
+    if (r->max_p99_ns != SS_NO_LIMIT) {
+        ss_format_duration(r->max_p99_ns, d, sizeof d);
+        append(buf, size, "max-p99 ", d);
+    }
+    char forbid[128] = "";
+    for (int i = 0; i < SS_NCATEGORIES; i++)
+        if (r->forbid & (1u << i))
+            snprintf(forbid + strlen(forbid), sizeof forbid - strlen(forbid), "%s%s",
+                     forbid[0] ? "," : "", ss_category_name((unsigned)i));
+    if (forbid[0])
+        append(buf, size, "forbid ", forbid);
+    for (int i = 0; i < SS_NCATEGORIES; i++) {
+        const char *c = ss_category_name((unsigned)i);
+        if (r->budget_calls[i] != SS_NO_LIMIT) {
+            snprintf(d, sizeof d, "%s=%llu", c, (unsigned long long)r->budget_calls[i]);
+            append(buf, size, "budget ", d);
+        }
+        if (r->budget_ns[i] != SS_NO_LIMIT) {
+            snprintf(d, sizeof d, "%s=", c);
+            ss_format_duration(r->budget_ns[i], d + strlen(d), sizeof d - strlen(d));
+            append(buf, size, "budget ", d);
+        }
+    }
+    for (size_t i = 0; i < r->nprocesses; i++)
+        append(buf, size, "process ", r->processes[i]);
+    for (size_t i = 0; i < r->nthreads; i++)
+        append(buf, size, "thread ", r->threads[i]);
+}

@@ -1,0 +1,121 @@
+/* Folded stacks ("root;...;leaf WEIGHT"), the input of flamegraph.pl, inferno, speedscope,
+ * Perfetto and the Firefox Profiler: stalled time in microseconds by stack, the root being
+ * the loop thread's name as perf's stack collapsing does. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "export.h"
+#include "flame.h"
+#include "frames.h"
+
+#define MAX_DEPTH (SS_TRACE_MAX_FRAMES + 1)
+
+struct folded {
+    struct ss_names lines;
+    uint64_t *ns; /* by line id */
+    size_t cap;
+};
+
+/* The format has no escaping: a ';' would split a frame and a newline a line. */
+static int append_frame(char **buf, size_t *len, const char *name, int root)
+{
+    size_t n = strlen(name);
+    char *grown = realloc(*buf, *len + n + 2);
+    if (!grown)
+        return -1;
+    *buf = grown;
+    if (*len)
+        (*buf)[(*len)++] = ';';
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        (*buf)[(*len)++] = c == ';' ? ':' : c == '\n' || c == '\r' || (root && c == ' ') ? '_' : c;
+    }
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+static int add(struct folded *f, const char *line, uint64_t ns)
+{
+    long id = ss_names_add(&f->lines, line);
+    if (id < 0)
+        return -1;
+    if ((size_t)id >= f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 256;
+        uint64_t *grown = realloc(f->ns, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        memset(grown + f->cap, 0, (cap - f->cap) * sizeof *grown);
+        f->ns = grown;
+        f->cap = cap;
+    }
+    f->ns[id] += ns;
+    return 0;
+}
+
+static int add_stall(struct folded *f, const struct ss_process *p, const struct ss_stall *s,
+                     char (*names)[512], struct ss_span *spans)
+{
+    const struct ss_thread *t = ss_process_thread(p, s->tid);
+    const char *root = t && t->name[0] ? t->name : ss_basename(p->exe);
+    size_t n = ss_stall_spans(s, spans);
+    for (size_t i = 0; i < n; i++) {
+        if (spans[i].end_ns == spans[i].begin_ns)
+            continue;
+        size_t depth = ss_span_frames(&spans[i], names, MAX_DEPTH);
+        char *line = NULL;
+        size_t len = 0;
+        int rc = append_frame(&line, &len, root[0] ? root : "?", 1);
+        for (size_t k = 0; k < depth && rc == 0; k++)
+            rc = append_frame(&line, &len, names[k], 0);
+        if (rc == 0)
+            rc = add(f, line, spans[i].end_ns - spans[i].begin_ns);
+        free(line);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static const struct folded *sorting;
+
+static int by_line(const void *a, const void *b)
+{
+    return strcmp(sorting->lines.names[*(const size_t *)a],
+                  sorting->lines.names[*(const size_t *)b]);
+}
+
+int ss_export_folded(struct ss_run *run, FILE *out)
+{
+    struct folded f = {0};
+    char(*names)[512] = malloc(MAX_DEPTH * sizeof *names);
+    int rc = names ? 0 : -1;
+    ss_names_init(&f.lines);
+    for (size_t i = 0; i < run->nprocs && rc == 0; i++) {
+        struct ss_process *p = &run->procs[i];
+        ss_process_symbolize(run, p);
+        for (size_t k = 0; k < p->nstalls && rc == 0; k++) {
+            struct ss_span *spans = malloc((p->stalls[k].nsamples + 1) * sizeof *spans);
+            rc = spans ? add_stall(&f, p, &p->stalls[k], names, spans) : -1;
+            free(spans);
+        }
+    }
+    size_t *order = rc == 0 ? malloc((f.lines.count + 1) * sizeof *order) : NULL;
+    if (order) {
+        for (size_t i = 0; i < f.lines.count; i++)
+            order[i] = i;
+        sorting = &f;
+        qsort(order, f.lines.count, sizeof *order, by_line);
+        for (size_t i = 0; i < f.lines.count; i++) {
+            uint64_t us = (f.ns[order[i]] + 500) / 1000;
+            if (us)
+                fprintf(out, "%s %llu\n", f.lines.names[order[i]], (unsigned long long)us);
+        }
+    } else {
+        rc = -1;
+    }
+    free(order);
+    free(names);
+    free(f.ns);
+    ss_names_free(&f.lines);
+    return rc < 0 || ferror(out) ? -1 : 0;
+}

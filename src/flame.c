@@ -1,0 +1,131 @@
+#include "flame.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frames.h"
+
+static uint64_t span_start(const struct ss_sample *s)
+{
+    if (s->source != SS_SAMPLE_CALL)
+        return s->offset_ns;
+    return s->offset_ns > s->call_ns ? s->offset_ns - s->call_ns : 0;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const struct ss_span *x = a, *y = b;
+    if (x->sample->offset_ns != y->sample->offset_ns)
+        return x->sample->offset_ns < y->sample->offset_ns ? -1 : 1;
+    /* Same offset: keep the order they were recorded in. */
+    return x->sample < y->sample ? -1 : x->sample > y->sample;
+}
+
+size_t ss_stall_spans(const struct ss_stall *s, struct ss_span *out)
+{
+    size_t n = s->nsamples;
+    for (size_t i = 0; i < n; i++)
+        out[i].sample = &s->samples[i];
+    qsort(out, n, sizeof *out, by_offset);
+    uint64_t end = s->duration_ns, prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_sample *smp = out[i].sample;
+        uint64_t b = span_start(smp), e;
+        if (smp->source == SS_SAMPLE_CALL)
+            e = smp->offset_ns;
+        else
+            e = i + 1 < n ? span_start(out[i + 1].sample) : end;
+        if (i == 0 && smp->source != SS_SAMPLE_CALL)
+            b = 0;
+        if (b < prev)
+            b = prev;
+        if (e > end)
+            e = end;
+        if (e < b)
+            e = b;
+        out[i].begin_ns = b;
+        out[i].end_ns = e;
+        prev = e;
+    }
+    return n;
+}
+
+size_t ss_span_frames(const struct ss_span *sp, char (*names)[512], size_t max)
+{
+    const struct ss_sample *smp = sp->sample;
+    const struct ss_stack *st = smp->stack;
+    size_t n = 0;
+    if (!st || !st->frames) {
+        if (max > 0)
+            snprintf(names[n++], sizeof names[0], "[no stack]");
+    } else {
+        for (uint32_t i = st->nframes; i-- > 0 && n < max;)
+            ss_frame_name(&st->frames[i], names[n++], sizeof names[0]);
+    }
+    if (smp->source == SS_SAMPLE_CALL && smp->call && n < max)
+        snprintf(names[n++], sizeof names[0], "%s", smp->call);
+    return n;
+}
+
+void ss_names_init(struct ss_names *n)
+{
+    memset(n, 0, sizeof *n);
+}
+
+void ss_names_free(struct ss_names *n)
+{
+    for (size_t i = 0; i < n->count; i++)
+        free(n->names[i]);
+    free(n->names);
+    free(n->table);
+    ss_names_init(n);
+}
+
+static size_t hash(const char *s)
+{
+    size_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h;
+}
+
+static int rehash(struct ss_names *n)
+{
+    size_t size = n->table_size ? n->table_size * 2 : 256;
+    size_t *t = calloc(size, sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < n->count; i++) {
+        size_t j = hash(n->names[i]) & (size - 1);
+        while (t[j])
+            j = (j + 1) & (size - 1);
+        t[j] = i + 1;
+    }
+    free(n->table);
+    n->table = t;
+    n->table_size = size;
+    return 0;
+}
+
+long ss_names_add(struct ss_names *n, const char *s)
+{
+    if ((n->count + 1) * 2 > n->table_size && rehash(n) < 0)
+        return -1;
+    size_t j = hash(s) & (n->table_size - 1);
+    for (; n->table[j]; j = (j + 1) & (n->table_size - 1))
+        if (strcmp(n->names[n->table[j] - 1], s) == 0)
+            return (long)(n->table[j] - 1);
+    if (n->count == n->cap) {
+        size_t cap = n->cap ? n->cap * 2 : 64;
+        char **names = realloc(n->names, cap * sizeof *names);
+        if (!names)
+            return -1;
+        n->names = names;
+        n->cap = cap;
+    }
+    if (!(n->names[n->count] = strdup(s)))
+        return -1;
+    n->table[j] = ++n->count;
+    return (long)(n->count - 1);
+}

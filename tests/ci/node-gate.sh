@@ -1,0 +1,97 @@
+#!/bin/sh
+# The CI gate end to end, as a Node.js project would use it: a test suite with a planted
+# readFileSync fails `run --check --forbid file`; it passes once the call site is allowlisted;
+# it fails again when a new blocking call is planted; and the suite's own failure wins over
+# the gate's. Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip.
+set -u
+: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${SS_BUILDDIR:=$PWD}"
+SS=$SS_BUILDDIR/stallscope
+
+if ! command -v node >/dev/null 2>&1; then
+    echo "SKIP: node not installed"
+    exit 77
+fi
+[ -x "$SS" ] || exit 99
+tmp=$(mktemp -d) || exit 99
+cleanup() {
+    for trace in "$tmp"/run/stallscope-*.trace; do
+        pid=${trace##*/stallscope-}
+        rm -f "/tmp/perf-${pid%.trace}.map"
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' HUP INT TERM
+cp "$SS_SRCDIR"/tests/ci/suite/*.js "$tmp/" || exit 99
+cd "$tmp" || exit 99
+failures=0
+
+# gate WANT NAME [VAR=VALUE...] -- runs the suite under run --check; NAME.out holds the check's
+# report, NAME.junit.xml and NAME.sarif its reports, NAME.github the annotations.
+gate() {
+    want=$1 name=$2
+    shift 2
+    cleanup_run
+    env "$@" GITHUB_ACTIONS=true GITHUB_WORKSPACE="$tmp" GITHUB_STEP_SUMMARY="$tmp/$name.md" \
+        "$SS" run -q -o run --forbid file $ALLOW --junit "$name.junit.xml" --sarif "$name.sarif" \
+        -- node suite.js >"$name.github" 2>"$name.out"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: $name: status $got, want $want"
+        sed 's/^/    /' "$name.out"
+        failures=$((failures + 1))
+        return 1
+    fi
+    echo "ok: $name: status $got"
+}
+cleanup_run() {
+    for trace in run/stallscope-*.trace; do
+        [ -e "$trace" ] || continue
+        pid=${trace##*/stallscope-}
+        rm -f "/tmp/perf-${pid%.trace}.map"
+    done
+}
+expect() {
+    if ! grep -qE "$2" "$1"; then
+        echo "FAIL: $1 has no line matching '$2'"
+        sed 's/^/    /' "$1"
+        failures=$((failures + 1))
+    fi
+}
+
+# 1. The planted readFileSync fails the gate, in every report.
+ALLOW=
+gate 1 planted && {
+    expect planted.out '^FAILED forbid: (open64|read)\(\) in loadConfig'
+    expect planted.junit.xml '<failure type="forbid"'
+    expect planted.github '^::error file=app\.js,line=[0-9]+,col=[0-9]+,title=stallscope forbid%3A'
+    expect planted.md '^### stallscope check: failed'
+    node -e 'const s = JSON.parse(require("fs").readFileSync("planted.sarif", "utf8"));
+        const flows = s.runs[0].results.filter((x) => x.ruleId === "forbid" && x.codeFlows)
+            .map((x) => x.codeFlows[0].threadFlows[0].locations);
+        process.exit(flows.some((f) => f.some((l) => /loadConfig/.test(l.location.message.text)))
+            ? 0 : 1)' ||
+        { echo "FAIL: planted.sarif has no code flow through loadConfig"; failures=$((failures + 1)); }
+}
+
+# 2. Allowlisted (the entries check generates for today's findings), the suite passes.
+"$SS" check --forbid file --generate-allowlist run >allow.txt || failures=$((failures + 1))
+expect allow.txt '^fun:loadConfig$'
+ALLOW="--allow allow.txt"
+gate 0 allowed && {
+    expect allowed.out '^ALLOWED forbid: (open64|read)\(\) in loadConfig'
+    expect allowed.out '^result: passed'
+    expect allowed.junit.xml '<skipped message="allowed by allow.txt:'
+}
+
+# 3. A new blocking call fails it again, and only the new one fails.
+gate 1 second PLANT_SECOND=1 && {
+    expect second.out '^FAILED forbid: access\(\) in checkTemplate'
+    expect second.out '^result: FAILED: 1 finding,'
+}
+
+# 4. A failing suite keeps its own status, findings or not.
+gate 3 suite-fails PLANT_SECOND=1 FAIL_ONE=1
+
+[ "$failures" -eq 0 ]

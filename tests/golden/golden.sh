@@ -1,0 +1,73 @@
+#!/bin/sh
+# Golden files: every export format and every output of check, made from the run that
+# make-run writes (the same on every machine), compared with the committed files by diff -u.
+# SS_UPDATE_GOLDEN=1 rewrites the committed files instead; review their diff before
+# committing. Exit status follows the automake test driver: 0 pass, 1 fail, 99 harness error.
+set -u
+: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${SS_BUILDDIR:=$PWD}"
+SS=$SS_BUILDDIR/stallscope
+MAKE_RUN=$SS_BUILDDIR/tests/golden/make-run
+GOLDEN=$SS_SRCDIR/tests/golden
+
+[ -x "$SS" ] && [ -x "$MAKE_RUN" ] || {
+    echo "ERROR: build stallscope and tests/golden/make-run first (make check does)"
+    exit 99
+}
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 99' HUP INT TERM
+cd "$tmp" || exit 99
+"$MAKE_RUN" golden.run || exit 99
+cp "$GOLDEN/rules.txt" "$GOLDEN/allow.txt" . || exit 99
+
+# Outputs must not depend on where the test runs: paths of the program are made relative to
+# $GITHUB_WORKSPACE, and the version is masked.
+GITHUB_WORKSPACE=/app
+export GITHUB_WORKSPACE
+unset GITHUB_ACTIONS GITHUB_STEP_SUMMARY
+version=$("$SS" --version | sed 's/^stallscope //')
+failures=0
+
+# run NAME WANT ARGS...: runs stallscope, keeps its stdout as NAME, checks the status.
+run() {
+    name=$1 want=$2
+    shift 2
+    "$SS" "$@" >"$name" 2>"$name.err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: stallscope $* -> status $got (want $want)"
+        cat "$name.err"
+        failures=$((failures + 1))
+    fi
+}
+
+run export.json 0 export --format json golden.run
+run export.folded 0 export --format folded golden.run
+run export.speedscope.json 0 export --format speedscope golden.run
+run export.chrome.json 0 export --format chrome -o export.chrome.json golden.run
+run check.txt 1 check --rules rules.txt --junit check.junit.xml --sarif check.sarif \
+    --write-baseline check.baseline golden.run
+GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$tmp/check.md run check.github.out 1 check \
+    --rules rules.txt golden.run
+grep '^::' check.github.out >check.github
+run check.allowlist 0 check --rules rules.txt --generate-allowlist golden.run
+run check-baseline.txt 0 check --rules rules.txt --baseline check.baseline golden.run
+run check-scope.txt 1 check --forbid file --max-stall 60ms --process node --thread 'no*' \
+    golden.run
+run check-clean.txt 0 check --max-stall 1s --junit check-clean.junit.xml golden.run
+
+for name in export.json export.folded export.speedscope.json export.chrome.json check.txt \
+    check.junit.xml check.sarif check.baseline check.github check.md check.allowlist \
+    check-baseline.txt check-scope.txt check-clean.txt check-clean.junit.xml; do
+    sed "s/$version/@VERSION@/g" "$name" >"$name.masked"
+    if [ "${SS_UPDATE_GOLDEN:-}" = 1 ]; then
+        cp "$name.masked" "$GOLDEN/expected/$name"
+    elif ! diff -u "$GOLDEN/expected/$name" "$name.masked"; then
+        echo "FAIL: $name differs from tests/golden/expected/$name"
+        failures=$((failures + 1))
+    else
+        echo "ok: $name"
+    fi
+done
+[ "$failures" -eq 0 ]
