@@ -79,6 +79,7 @@ static struct {
     uint64_t samples_failed, samples_timed_out, drops_written_sum;
     uint64_t retired_events, retired_snaps; /* drops of slots whose threads have exited */
     uint64_t calls_lost;
+    char perf_map[64]; /* /tmp/perf-PID.map of this process */
     uint64_t next_flush_ns;
 } wd;
 
@@ -661,21 +662,12 @@ static void write_stall_calls(struct slot_view *v, uint64_t iteration)
     v->ncalls = kept;
 }
 
-/* Calls of the iteration in progress are held back (while the ring has room) until it ends:
- * if the process exits inside it, it was shutdown, not an iteration, and its calls (a
- * runtime's teardown flushing its logs) are not the loop's, unless it had become a stall. */
-static void drain_calls(struct ss_slot *s, struct slot_view *v, uint64_t now, int final)
+static void drain_calls(struct ss_slot *s, struct slot_view *v)
 {
     uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_relaxed);
     uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_acquire);
-    int busy = atomic_load_explicit(&s->state, memory_order_acquire) != SS_STATE_WAITING;
-    uint64_t current = busy ? atomic_load_explicit(&s->iteration, memory_order_relaxed) : 0;
-    int shutdown = final && current && now - current < ss__opts.threshold_ns;
     for (; tail != head; tail++) {
         struct ss_call_event e = s->calls[tail % SS_CALL_RING];
-        int in_progress = current && e.iteration == current;
-        if (in_progress && !final && head - tail < SS_CALL_RING / 2)
-            break;
         uint32_t stack = 0, capture_ns = 0;
         unsigned nframes = 0;
         if (e.snap) {
@@ -684,7 +676,8 @@ static void drain_calls(struct ss_slot *s, struct slot_view *v, uint64_t now, in
                                   memory_order_release);
         }
         int category = e.category == SS_CAT_PENDING ? classify(&e) : e.category;
-        if (category == SS_CAT_NONE || (in_progress && shutdown))
+        /* The JIT map a runtime writes because stallscope asked it to is not the program's. */
+        if (category == SS_CAT_NONE || strcmp(e.detail, wd.perf_map) == 0)
             continue;
         account_site(v, &e, category, stack);
         note_iteration_call(v, &e, category);
@@ -774,7 +767,7 @@ static uint64_t visit(struct ss_slot *s, struct slot_view *v, uint64_t now, int 
     if (atomic_load_explicit(&s->snap_state, memory_order_acquire) == SS_SNAP_READY)
         consume_snapshot(s, v);
     uint32_t ended = atomic_load_explicit(&s->ended_head, memory_order_acquire);
-    drain_calls(s, v, now, final);
+    drain_calls(s, v);
     drain_ended(s, v, ended);
     if (atomic_load_explicit(&s->exited, memory_order_acquire)) {
         write_histogram(s, v);
@@ -859,6 +852,13 @@ static void periodic(uint64_t now)
     wd.next_flush_ns = now + ss__opts.flush_ns;
 }
 
+/* Once the process exits, the loop is over: what exit handlers and static destructors do
+ * (flushing streams, closing logs) is not the loop's, and is no longer recorded. */
+static void on_exit_begin(void)
+{
+    atomic_store(&ss__active, 0);
+}
+
 static void *watchdog_main(void *arg)
 {
     (void)arg;
@@ -870,6 +870,9 @@ static void *watchdog_main(void *arg)
         return NULL;
     }
     write_process();
+    snprintf(wd.perf_map, sizeof wd.perf_map, "/tmp/perf-%d.map", (int)ss__pid);
+    /* Registered after the libraries' own exit handlers, so it runs before them. */
+    atexit(on_exit_begin);
     if (ss__opts.stacks) {
         if (ss__unwind_init(why, sizeof why) == 0) {
             wd.have_unwinder = 1;
