@@ -1,0 +1,90 @@
+/* canvas: a grid of character cells with a style each, which every view draws into. The
+ * curses front end copies it to the screen and --batch prints it as text, so the views never
+ * call curses and can be tested headless. Text is UTF-8 in; anything that would not take
+ * exactly one column (control bytes, wide or invalid characters, and any non-ASCII character
+ * when the terminal is not UTF-8) becomes '?', so a hostile symbol name cannot move the
+ * cursor or break a layout. */
+#ifndef SSV_CANVAS_H
+#define SSV_CANVAS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <wchar.h>
+
+enum cv_style {
+    CV_NORMAL,
+    CV_HEADER,    /* column headings */
+    CV_TITLE,     /* the top line */
+    CV_TAB,       /* a view's name in the top line */
+    CV_TAB_ON,    /* the current view's name */
+    CV_STATUS,    /* the bottom line */
+    CV_SELECTED,  /* the row under the cursor */
+    CV_FLAME_SEL, /* the flame frame under the cursor */
+    CV_DIM,       /* context: ancestors of a zoomed frame, empty states */
+    CV_BAR,       /* duration and histogram bars */
+    CV_WARN,      /* stalls still running, errors */
+    CV_MATCH,     /* search matches */
+    CV_LIVE,      /* the live marker */
+    CV_FLAME0,    /* CV_FLAME0 + k: flame frame colours, chosen by a hash of the name */
+    CV_NSTYLES = CV_FLAME0 + 8,
+};
+#define CV_FLAME_COLOURS 8
+
+/* Glyphs: one set for UTF-8 terminals, one in plain ASCII. */
+struct cv_glyphs {
+    const char *eighths[9];                /* bar ends: 0/8 .. 8/8 of a cell */
+    const char *spark[8];                  /* sparkline levels, lowest first */
+    const char *edge;                      /* left edge of a flame frame */
+    const char *down;                      /* sort marker */
+    const char *vline, *hline, *corner[4]; /* help box: tl, tr, bl, br */
+    const char *ellipsis;
+};
+
+struct cv_cell {
+    wchar_t ch;
+    uint8_t style;
+};
+
+struct canvas {
+    int w, h;
+    int grow; /* batch output: rows are added as they are drawn into */
+    int utf8;
+    const struct cv_glyphs *g;
+    struct cv_cell *cells;
+    int cap_rows;
+};
+
+/* Returns 0, or -1 when out of memory. */
+int cv_init(struct canvas *c, int w, int h, int utf8, int grow);
+int cv_resize(struct canvas *c, int w, int h);
+void cv_free(struct canvas *c);
+void cv_clear(struct canvas *c);
+
+/* Writes text at (y, x), at most maxw columns (maxw < 0: to the right edge); returns the
+ * columns written. cv_put cuts long text; cv_fit ends it with an ellipsis instead. */
+int cv_put(struct canvas *c, int y, int x, int maxw, int style, const char *text);
+int cv_fit(struct canvas *c, int y, int x, int maxw, int style, const char *text);
+__attribute__((format(printf, 6, 7))) int cv_printf(struct canvas *c, int y, int x, int maxw,
+                                                    int style, const char *fmt, ...);
+/* Right-aligns text in the width columns ending at x + width. */
+void cv_right(struct canvas *c, int y, int x, int width, int style, const char *text);
+/* Fills n cells with one glyph (a UTF-8 string of one character). */
+void cv_fill(struct canvas *c, int y, int x, int n, int style, const char *glyph);
+/* Changes the style of n cells, keeping their characters. */
+void cv_restyle(struct canvas *c, int y, int x, int n, int style);
+/* A horizontal bar of value/max of width columns, with eighth-cell ends on UTF-8 terminals. A
+ * non-zero value always shows at least a sliver. */
+void cv_bar(struct canvas *c, int y, int x, int width, int style, uint64_t value, uint64_t max);
+
+const struct cv_cell *cv_at(const struct canvas *c, int y, int x);
+/* Rows drawn into so far (batch canvases), or h. */
+int cv_rows(const struct canvas *c);
+/* Prints the rows as text, without trailing blanks. Returns 0 or -1 on a write error. */
+int cv_print(const struct canvas *c, FILE *out);
+/* Row y as UTF-8 text into buf (for tests and the terminal title). */
+void cv_row_text(const struct canvas *c, int y, char *buf, size_t size);
+
+/* Display columns the text will take on this canvas. */
+int cv_width(const struct canvas *c, const char *text);
+
+#endif
