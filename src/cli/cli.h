@@ -19,6 +19,7 @@ struct ss_command {
 int ss_cmd_run(int argc, char **argv);
 int ss_cmd_report(int argc, char **argv);
 int ss_cmd_export(int argc, char **argv);
+int ss_cmd_view(int argc, char **argv);
 
 /* Prints "stallscope: MESSAGE" on stderr and exits with status 2. */
 __attribute__((noreturn, format(printf, 1, 2))) void ss_die(const char *fmt, ...);

@@ -12,6 +12,7 @@ static const struct ss_command commands[] = {
     {"run", "trace a command and its children, then summarise", ss_cmd_run},
     {"report", "print the stalls of a run with their stacks", ss_cmd_report},
     {"export", "write a run in a machine-readable format", ss_cmd_export},
+    {"view", "watch the stalls of a run in the terminal, live or afterwards", ss_cmd_view},
 };
 
 void ss_die(const char *fmt, ...)
