@@ -7,7 +7,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Debian packages the build and the tests use.
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
-libncurses-dev libcriterion-dev"
+libncurses-dev libcriterion-dev tmux"
 
 say() { printf '==> %s\n' "$*"; }
 
