@@ -10,7 +10,7 @@ static const char *const help[] = {
     "Enter        flame of the selected loop thread",
     "",
     "Sparklines: the share of time the thread was stalled, over the last",
-    "minute its process was traced (all of it, when shorter).",
+    "minute of the run (all of it, when shorter), on one time axis.",
     NULL,
 };
 
@@ -43,22 +43,24 @@ static int layout(int w, int x[NCOLS], struct column cols[NCOLS])
     return at + 1;
 }
 
-static void window(const struct vm_loop *l, uint64_t *end, uint64_t *span)
+/* One time axis for every thread, so that their sparklines line up: the last minute of the run,
+ * or all of it when shorter. */
+static void window(const struct vm *vm, uint64_t *end, uint64_t *span)
 {
-    const struct ss_process *p = l->proc;
-    *end = p->last_ns;
-    *span = p->last_ns > p->start_mono_ns ? p->last_ns - p->start_mono_ns : 0;
+    *end = vm->last_ns;
+    *span = vm->last_ns > vm->first_ns ? vm->last_ns - vm->first_ns : 0;
     if (*span > SPARK_WINDOW_NS)
         *span = SPARK_WINDOW_NS;
 }
 
-static void sparkline(struct canvas *c, int y, int x, int n, const struct vm_loop *l, int style)
+static void sparkline(struct canvas *c, int y, int x, int n, const struct vm *vm,
+                      const struct vm_loop *l, int style)
 {
     double bins[512];
     uint64_t end, span;
     if (n > 512)
         n = 512;
-    window(l, &end, &span);
+    window(vm, &end, &span);
     vm_loop_activity(l, end, span, bins, n);
     for (int i = 0; i < n; i++) {
         int level = bins[i] <= 0 ? -1 : (int)(bins[i] * 7.999);
@@ -93,10 +95,10 @@ static void draw_row(struct app *a, struct canvas *c, int y, const struct vm_loo
             cv_fit(c, y, x[i], cols[i].width, style, v[i]);
     }
     if (c->w - spark >= SPARK_MIN)
-        sparkline(c, y, spark, c->w - spark - 1, l, style);
+        sparkline(c, y, spark, c->w - spark - 1, &a->snap->vm, l, style);
 }
 
-static void draw_header(struct canvas *c, int y)
+static void draw_header(struct canvas *c, int y, const struct vm *vm)
 {
     int x[NCOLS];
     struct column cols[NCOLS];
@@ -110,12 +112,17 @@ static void draw_header(struct canvas *c, int y)
         else
             cv_put(c, y, x[i], cols[i].width, CV_HEADER, cols[i].title);
     }
-    if (c->w - spark >= SPARK_MIN)
-        cv_put(c, y, spark, -1, CV_HEADER, "STALLED TIME, LAST MINUTE");
+    if (c->w - spark >= SPARK_MIN) {
+        uint64_t end, span;
+        char d[32];
+        window(vm, &end, &span);
+        ss_format_duration(span, d, sizeof d);
+        cv_printf(c, y, spark, -1, CV_HEADER, "STALLED, LAST %s", d);
+    }
 }
 
 /* Draws the histogram and the sparkline of one thread; returns the rows used. */
-static int draw_detail(struct canvas *c, int y, int h, const struct vm_loop *l)
+static int draw_detail(struct canvas *c, int y, int h, const struct vm *vm, const struct vm_loop *l)
 {
     const struct ss_thread *t = l->thread;
     char p50[32], p99[32], max[32], floor[32], count[32];
@@ -155,11 +162,11 @@ static int draw_detail(struct canvas *c, int y, int h, const struct vm_loop *l)
         cv_bar(c, y + row, 27, bar, CV_BAR, t->hist[b], most);
     }
     uint64_t end, span;
-    window(l, &end, &span);
+    window(vm, &end, &span);
     if (row + 2 <= h && c->w > SPARK_MIN + 4) {
         ss_format_duration(span, max, sizeof max);
         cv_printf(c, y + row++, 1, -1, CV_HEADER, "Stalled time over the last %s:", max);
-        sparkline(c, y + row++, 3, c->w - 4, l, CV_NORMAL);
+        sparkline(c, y + row++, 3, c->w - 4, vm, l, CV_NORMAL);
     }
     return row;
 }
@@ -176,16 +183,16 @@ static void draw(struct app *a, struct canvas *c, int y, int h)
     if (table < 1)
         table = 1;
     list_show(pos, vm->nloops, table);
-    draw_header(c, y);
+    draw_header(c, y, vm);
     for (size_t i = pos->top; i < vm->nloops && (int)(i - pos->top) < table; i++)
         draw_row(a, c, y + 1 + (int)(i - pos->top), &vm->loops[i], i == pos->sel && !a->batch);
     int row = y + table + 2;
     if (!a->batch) {
-        draw_detail(c, row, y + h - row, &vm->loops[pos->sel]);
+        draw_detail(c, row, y + h - row, vm, &vm->loops[pos->sel]);
         return;
     }
     for (size_t i = 0; i < vm->nloops; i++)
-        row += draw_detail(c, row, 1 << 20, &vm->loops[i]) + 1;
+        row += draw_detail(c, row, 1 << 20, vm, &vm->loops[i]) + 1;
 }
 
 static int matches(struct app *a, size_t i)

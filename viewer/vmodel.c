@@ -168,6 +168,8 @@ int vm_build(struct vm *vm, struct ss_run *run)
         total += p->nstalls;
         if (i == 0 || p->start_mono_ns < vm->first_ns)
             vm->first_ns = p->start_mono_ns;
+        if (p->last_ns > vm->last_ns)
+            vm->last_ns = p->last_ns;
     }
     if (total && (!(vm->stalls = calloc(total, sizeof *vm->stalls)) ||
                   !(vm->order = malloc(total * sizeof *vm->order))))
