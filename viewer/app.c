@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "options.h"
-
 static const struct view_ops *const views[NVIEWS] = {
     [VIEW_STALLS] = &ssv_view_stalls,
     [VIEW_FLAME] = &ssv_view_flame,
@@ -115,7 +113,7 @@ static const char *state_name(const struct app *a)
     case SRC_FINISHED:
         return "finished";
     default:
-        return "loading";
+        return a->error[0] ? "waiting" : "loading";
     }
 }
 
@@ -126,7 +124,7 @@ static void draw_top(struct app *a, struct canvas *c)
     for (int v = 0; v < NVIEWS; v++) {
         char tab[32];
         snprintf(tab, sizeof tab, " %d %s ", v + 1, views[v]->name);
-        x += cv_put(c, 0, x, -1, (int)v == (int)a->view ? CV_TAB_ON : CV_TAB, tab);
+        x += cv_put(c, 0, x, -1, v == (int)a->view ? CV_TAB_ON : CV_TAB, tab);
     }
     /* What fits of: counts and path, the stall count and path, the stall count. */
     char right[3][512];
@@ -224,7 +222,8 @@ void app_draw(struct app *a, struct canvas *c)
     if (a->snap)
         views[a->view]->draw(a, c, 1, c->h - 2);
     else
-        cv_printf(c, 2, 2, -1, CV_DIM, "reading %s ...", a->path);
+        cv_printf(c, 2, 2, -1, CV_DIM,
+                  a->error[0] ? "waiting for a run to read in %s" : "reading %s ...", a->path);
     draw_bottom(a, c, c->h - 1);
     if (a->help)
         draw_help(a, c);
@@ -247,7 +246,7 @@ static int prompt_key(struct app *a, int key)
     } else if (key == AK_ENTER) {
         a->prompt = 0;
         snprintf(a->saved, sizeof a->saved, "%s", a->input);
-        return views[a->view]->key(a, 'n') & ~ACT_PASS;
+        return a->snap ? views[a->view]->key(a, 'n') & ~ACT_PASS : ACT_REDRAW;
     } else if (key == AK_BACKSPACE || key == 127 || key == 8) {
         if (n > 0)
             a->input[n - 1] = '\0';

@@ -206,13 +206,6 @@ void cv_fill(struct canvas *c, int y, int x, int n, int style, const char *glyph
         set(c, y, x + i, ch, style);
 }
 
-void cv_restyle(struct canvas *c, int y, int x, int n, int style)
-{
-    for (int i = 0; i < n; i++)
-        if (x + i >= 0 && x + i < c->w && y >= 0 && y < c->h)
-            c->cells[(size_t)y * (size_t)c->w + (size_t)(x + i)].style = (uint8_t)style;
-}
-
 void cv_bar(struct canvas *c, int y, int x, int width, int style, uint64_t value, uint64_t max)
 {
     if (width <= 0 || max == 0 || value == 0)
@@ -233,11 +226,6 @@ const struct cv_cell *cv_at(const struct canvas *c, int y, int x)
     if (y < 0 || y >= c->h || x < 0 || x >= c->w)
         return NULL;
     return &c->cells[(size_t)y * (size_t)c->w + (size_t)x];
-}
-
-int cv_rows(const struct canvas *c)
-{
-    return c->h;
 }
 
 static size_t encode(wchar_t ch, char *out)

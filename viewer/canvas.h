@@ -47,7 +47,7 @@ struct cv_cell {
 
 struct canvas {
     int w, h;
-    int grow; /* batch output: rows are added as they are drawn into */
+    int grow; /* batch output: rows are added as they are drawn into, h counts them */
     int utf8;
     const struct cv_glyphs *g;
     struct cv_cell *cells;
@@ -70,15 +70,11 @@ __attribute__((format(printf, 6, 7))) int cv_printf(struct canvas *c, int y, int
 void cv_right(struct canvas *c, int y, int x, int width, int style, const char *text);
 /* Fills n cells with one glyph (a UTF-8 string of one character). */
 void cv_fill(struct canvas *c, int y, int x, int n, int style, const char *glyph);
-/* Changes the style of n cells, keeping their characters. */
-void cv_restyle(struct canvas *c, int y, int x, int n, int style);
 /* A horizontal bar of value/max of width columns, with eighth-cell ends on UTF-8 terminals. A
  * non-zero value always shows at least a sliver. */
 void cv_bar(struct canvas *c, int y, int x, int width, int style, uint64_t value, uint64_t max);
 
 const struct cv_cell *cv_at(const struct canvas *c, int y, int x);
-/* Rows drawn into so far (batch canvases), or h. */
-int cv_rows(const struct canvas *c);
 /* Prints the rows as text, without trailing blanks. Returns 0 or -1 on a write error. */
 int cv_print(const struct canvas *c, FILE *out);
 /* Row y as UTF-8 text into buf (for tests and the terminal title). */
