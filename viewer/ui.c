@@ -30,11 +30,15 @@ static void restore_terminal(void)
 }
 
 /* The terminal comes back first; then the signal does what it did before we were here (kill
- * the process, or let a sanitizer report a fault). */
+ * the process, or let a sanitizer report a fault). One that was ignored kills: a viewer that
+ * has given the terminal back cannot go on. */
 static void on_fatal(int sig)
 {
     restore_terminal();
-    sigaction(sig, &previous[sig], NULL);
+    struct sigaction before = previous[sig];
+    if (before.sa_handler == SIG_IGN)
+        before.sa_handler = SIG_DFL;
+    sigaction(sig, &before, NULL);
     raise(sig);
 }
 

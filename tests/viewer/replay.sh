@@ -1,7 +1,7 @@
 #!/bin/sh
 # The viewer in a real terminal on a finished run of the loop fixture (a 200 ms spin and a
 # 150 ms sleep): every view, the keys, resizing, colour and ASCII modes, and the terminal given
-# back on quit and on SIGTERM.
+# back on quit, on Ctrl-C and on SIGTERM.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
 tmp=$(mktemp -d) || exit 99
@@ -87,7 +87,11 @@ wait_for colour 'finished'
 tm capture-pane -p -e -t colour >"$tmp/colour"
 grep -Eq "$(printf '\033')\[([34][0-7]|[34]8;)" "$tmp/colour" || fail "no colour on a colour terminal"
 
-# A fatal signal still gives the terminal back.
+# Ctrl-C and a fatal signal still give the terminal back.
+start_viewer ctrlc 80 24 LC_ALL="$loc" -- "$tmp/run"
+wait_for ctrlc 'finished'
+keys ctrlc C-c
+exited ctrlc 130
 start_viewer term 80 24 LC_ALL="$loc" -- "$tmp/run"
 wait_for term 'finished'
 pid=$(ps -o pid= --ppid "$(tm display-message -p -t term '#{pane_pid}')" | tr -d ' ')

@@ -31,7 +31,8 @@ cleanup_tmux() {
 
 # start_viewer NAME WIDTH HEIGHT [ENV=VALUE...] -- VIEW-ARGS...: runs `stallscope view` in a
 # new session NAME. When the viewer exits, the pane shows its status and whether the terminal
-# is back in canonical mode with echo (endwin ran).
+# is back in canonical mode with echo (endwin ran). The shell around it ignores SIGINT, so that
+# it outlives a Ctrl-C typed to the viewer.
 start_viewer() {
     name=$1 width=$2 height=$3
     shift 3
@@ -47,7 +48,7 @@ start_viewer() {
     done
     restored="stty -a | grep -Eq '(^| )icanon( |\$)' && stty -a | grep -Eq '(^| )echo( |\$)'"
     tm new-session -d -s "$name" -x "$width" -y "$height" \
-        "env$envs '$stallscope' view$args; echo \"viewer exit status \$?\";
+        "trap '' INT; env$envs '$stallscope' view$args; echo \"viewer exit status \$?\";
          if $restored; then echo 'terminal restored'; else echo 'terminal left raw'; fi;
          exec sleep 3600"
 }
