@@ -14,18 +14,19 @@ static const char *const help[] = {
     NULL,
 };
 
-/* Columns for a width: narrow terminals drop the thread name, then the blocking-call column. */
+/* Columns for a width: narrow terminals drop the thread name, and put a blocking call before
+ * the top frame rather than in a column of its own; a run without any has no such column. */
 struct columns {
     int time, pid, tid, thread, dur, bar, calls, top;
 };
 
-static struct columns layout(int w)
+static struct columns layout(const struct vm *vm, int w)
 {
     struct columns c = {.time = 0, .pid = 13, .tid = 21, .thread = 29};
     c.dur = w >= 100 ? c.thread + 17 : c.thread;
     c.bar = c.dur + 10;
     c.calls = c.bar + (w >= 160 ? 24 : w >= 120 ? 16 : w >= 100 ? 10 : 8) + 1;
-    c.top = w >= 120 ? c.calls + 22 : c.calls;
+    c.top = w >= 120 && vm->ncall_stalls ? c.calls + 22 : c.calls;
     return c;
 }
 
@@ -55,7 +56,7 @@ static void call_text(const struct vm_stall *r, char *buf, size_t size)
 
 static void draw_row(struct app *a, struct canvas *c, int y, const struct vm_stall *r, int sel)
 {
-    const struct columns col = layout(c->w);
+    const struct columns col = layout(&a->snap->vm, c->w);
     const struct ss_stall *s = r->stall;
     char buf[64], d[32], calls[96];
     int style = sel ? CV_SELECTED : r->match ? CV_MATCH : CV_NORMAL;
@@ -89,7 +90,7 @@ static void draw_row(struct app *a, struct canvas *c, int y, const struct vm_sta
 
 static void draw_header(struct app *a, struct canvas *c, int y)
 {
-    const struct columns col = layout(c->w);
+    const struct columns col = layout(&a->snap->vm, c->w);
     int newest = a->snap->vm.sort == VM_SORT_NEWEST;
     cv_fill(c, y, 0, c->w, CV_HEADER, " ");
     cv_printf(c, y, col.time, 12, CV_HEADER, "TIME%s", newest ? c->g->down : "");

@@ -181,6 +181,7 @@ int vm_build(struct vm *vm, struct ss_run *run)
             row->proc = p;
             row->stall = &p->stalls[k];
             describe_stall(vm, row);
+            vm->ncall_stalls += row->call != NULL;
             if (row->stall->duration_ns > vm->max_stall_ns)
                 vm->max_stall_ns = row->stall->duration_ns;
             vm->order[vm->nstalls] = row;

@@ -65,6 +65,7 @@ struct vm {
     struct vm_stall *stalls;
     size_t nstalls;
     struct vm_stall **order; /* stalls in the current sort order */
+    size_t ncall_stalls;     /* stalls with an interposed call caught inside */
     enum vm_sort sort;
     struct vm_loop *loops;
     size_t nloops;

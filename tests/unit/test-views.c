@@ -106,6 +106,17 @@ Test(views, stalls_newest_first_with_columns_for_the_width)
     cr_expect(strstr(row(2), "server") && strstr(row(2), "usleep() 120ms"), "%s", row(2));
 }
 
+Test(views, no_blocking_call_column_in_a_run_without_calls)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    rb_sample(rb_stall(p, 1, 2000 * MS, 60 * MS), rb_stack(p, "work", "main", NULL), 50 * MS);
+    open_run(run, 160, 10, 0);
+    app_draw(&app, &cv);
+    cr_expect(strstr(row(1), "THREAD") && !strstr(row(1), "BLOCKED IN"), "%s", row(1));
+    cr_expect(strstr(row(2), "ms ") && strstr(row(2), " work"), "%s", row(2));
+}
+
 Test(views, sort_details_and_back)
 {
     open_run(small_run("checksum"), 100, 30, 0);
