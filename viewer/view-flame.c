@@ -163,8 +163,8 @@ static int key(struct app *a, int k)
 static void status(struct app *a, char *buf, size_t size)
 {
     const struct flame *f = &a->snap->flame;
-    snprintf(buf, size, "Enter zoom  Esc %s  s scope  / search%s",
-             f->nhistory ? "zoom out" : "back", f->needle[0] ? "  n N next/previous match" : "");
+    snprintf(buf, size, "Enter zoom%s  s scope  / search%s", f->nhistory ? "  Esc zoom out" : "",
+             f->needle[0] ? "  n N next/previous match" : "");
 }
 
 static void reloaded(struct app *a, const struct snapshot *old)

@@ -82,6 +82,11 @@ static void draw_row(struct app *a, struct canvas *c, int y, const struct vm_loo
     ss_format_duration(l->p50, v[C_P50], 32);
     ss_format_duration(l->p99, v[C_P99], 32);
     ss_format_duration(l->thread->busy_max_ns, v[C_MAX], 32);
+    if (!l->thread->iterations) {
+        /* No histogram has been written for the thread yet: there is nothing to tell. */
+        for (int i = C_P50; i <= C_MAX; i++)
+            snprintf(v[i], 32, "-");
+    }
     snprintf(v[C_STALLS], 32, "%zu", l->nstalls);
     ss_format_duration(l->stalled_ns, v[C_STALLED], 32);
     if (sel || l->match)
@@ -131,9 +136,10 @@ static int draw_detail(struct canvas *c, int y, int h, const struct vm *vm, cons
     ss_format_duration(t->busy_max_ns, max, sizeof max);
     int row = 0;
     char title[256];
-    snprintf(title, sizeof title,
-             "Thread %u (%s), pid %u: %llu iterations, busy p50 %s p99 %s max %s", t->tid, t->name,
-             l->proc->pid, (unsigned long long)t->iterations, p50, p99, max);
+    int n = snprintf(title, sizeof title, "Thread %u (%s), pid %u: %llu iterations", t->tid,
+                     t->name, l->proc->pid, (unsigned long long)t->iterations);
+    if (t->iterations)
+        snprintf(title + n, sizeof title - (size_t)n, ", busy p50 %s p99 %s max %s", p50, p99, max);
     cv_fit(c, y + row++, 1, c->w - 2, CV_HEADER, title);
     int lo = -1, hi = -1;
     uint64_t most = 0;
