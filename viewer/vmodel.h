@@ -88,7 +88,8 @@ void vm_sort(struct vm *vm, enum vm_sort sort);
 long vm_find_stall(const struct vm *vm, uint32_t pid, uint32_t tid, uint64_t start_ns);
 
 /* Takes ownership of an array of call sites (malloc'd), names their sites and sorts them by
- * total time, longest first. */
+ * total time, longest first. Traces do not record blocking calls yet; when the model has them,
+ * vm_build hands them over through this, and the Calls view shows them. */
 void vm_set_calls(struct vm *vm, struct vm_call *calls, size_t n);
 
 /* Marks the rows whose frames, thread, call or function name contain needle (ignoring case);
