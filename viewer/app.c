@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct view_ops *const views[NVIEWS] = {
-    [VIEW_STALLS] = &ssv_view_stalls,
-    [VIEW_FLAME] = &ssv_view_flame,
-    [VIEW_CALLS] = &ssv_view_calls,
-    [VIEW_LOOPS] = &ssv_view_loops,
+static const struct ssv_view_ops *const views[SSV_NVIEWS] = {
+    [SSV_VIEW_STALLS] = &ssv_view_stalls,
+    [SSV_VIEW_FLAME] = &ssv_view_flame,
+    [SSV_VIEW_CALLS] = &ssv_view_calls,
+    [SSV_VIEW_LOOPS] = &ssv_view_loops,
 };
 
 static const char *const global_help[] = {
@@ -25,24 +25,24 @@ static const char *const global_help[] = {
     NULL,
 };
 
-void app_init(struct app *a, const char *path)
+void ssv_app_init(struct ssv_app *a, const char *path)
 {
     memset(a, 0, sizeof *a);
     a->path = path;
-    a->state = SRC_WAITING;
+    a->state = SSV_SRC_WAITING;
     a->stalls.follow = 1;
 }
 
-void app_free(struct app *a)
+void ssv_app_free(struct ssv_app *a)
 {
-    snapshot_free(a->snap);
-    text_clear(&a->stalls.text);
-    text_clear(&a->calls.text);
-    flame_layout_free(&a->flame.layout);
+    ssv_snapshot_free(a->snap);
+    ssv_text_clear(&a->stalls.text);
+    ssv_text_clear(&a->calls.text);
+    ssv_flame_layout_free(&a->flame.layout);
     a->snap = NULL;
 }
 
-void app_set_message(struct app *a, const char *fmt, ...)
+void ssv_app_set_message(struct ssv_app *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -50,81 +50,81 @@ void app_set_message(struct app *a, const char *fmt, ...)
     va_end(ap);
 }
 
-static int same_scope(const struct vm_scope *x, const struct vm_scope *y)
+static int same_scope(const struct ssv_vm_scope *x, const struct ssv_vm_scope *y)
 {
     return x->kind == y->kind && x->pid == y->pid && x->tid == y->tid && x->start_ns == y->start_ns;
 }
 
-void app_set_scope(struct app *a, const struct vm_scope *sc)
+void ssv_app_set_scope(struct ssv_app *a, const struct ssv_vm_scope *sc)
 {
     a->scope = *sc;
     if (!a->snap || same_scope(&a->snap->flame.scope, sc))
         return;
-    struct flame f;
-    if (flame_build(&f, &a->snap->vm, sc) < 0) {
-        app_set_message(a, "out of memory");
+    struct ssv_flame f;
+    if (ssv_flame_build(&f, &a->snap->vm, sc) < 0) {
+        ssv_app_set_message(a, "out of memory");
         return;
     }
-    flame_search(&f, a->snap->vm.needle);
-    flame_free(&a->snap->flame);
+    ssv_flame_search(&f, a->snap->vm.needle);
+    ssv_flame_free(&a->snap->flame);
     a->snap->flame = f;
     a->flame.top = 0;
 }
 
-void app_install(struct app *a, struct snapshot *s)
+void ssv_app_install(struct ssv_app *a, struct ssv_snapshot *s)
 {
-    struct snapshot *old = a->snap;
+    struct ssv_snapshot *old = a->snap;
     if (!same_scope(&s->flame.scope, &a->scope)) {
-        struct flame f;
-        if (flame_build(&f, &s->vm, &a->scope) == 0) {
-            flame_free(&s->flame);
+        struct ssv_flame f;
+        if (ssv_flame_build(&f, &s->vm, &a->scope) == 0) {
+            ssv_flame_free(&s->flame);
             s->flame = f;
         }
     }
-    vm_sort(&s->vm, old ? old->vm.sort : a->sort);
-    vm_search(&s->vm, old ? old->vm.needle : a->saved);
+    ssv_vm_sort(&s->vm, old ? old->vm.sort : a->sort);
+    ssv_vm_search(&s->vm, old ? old->vm.needle : a->saved);
     if (old)
-        flame_carry(&s->flame, &old->flame);
+        ssv_flame_carry(&s->flame, &old->flame);
     else
-        flame_search(&s->flame, s->vm.needle);
+        ssv_flame_search(&s->flame, s->vm.needle);
     a->snap = s;
-    for (int v = 0; v < NVIEWS; v++)
+    for (int v = 0; v < SSV_NVIEWS; v++)
         views[v]->reloaded(a, old);
-    snapshot_free(old);
+    ssv_snapshot_free(old);
 }
 
-static void search(struct app *a, const char *needle)
+static void search(struct ssv_app *a, const char *needle)
 {
     if (!a->snap)
         return;
-    vm_search(&a->snap->vm, needle);
-    flame_search(&a->snap->flame, needle);
+    ssv_vm_search(&a->snap->vm, needle);
+    ssv_flame_search(&a->snap->flame, needle);
 }
 
-static const char *state_name(const struct app *a)
+static const char *state_name(const struct ssv_app *a)
 {
     if (a->frozen)
         return "frozen";
     switch (a->state) {
-    case SRC_LIVE:
+    case SSV_SRC_LIVE:
         return "live";
-    case SRC_QUIET:
+    case SSV_SRC_QUIET:
         return "quiet";
-    case SRC_FINISHED:
+    case SSV_SRC_FINISHED:
         return "finished";
     default:
         return a->error[0] ? "waiting" : "loading";
     }
 }
 
-static void draw_top(struct app *a, struct canvas *c)
+static void draw_top(struct ssv_app *a, struct ssv_canvas *c)
 {
-    cv_fill(c, 0, 0, c->w, CV_TITLE, " ");
-    int x = cv_put(c, 0, 0, -1, CV_TITLE, " stallscope ");
-    for (int v = 0; v < NVIEWS; v++) {
+    ssv_cv_fill(c, 0, 0, c->w, SSV_CV_TITLE, " ");
+    int x = ssv_cv_put(c, 0, 0, -1, SSV_CV_TITLE, " stallscope ");
+    for (int v = 0; v < SSV_NVIEWS; v++) {
         char tab[32];
         snprintf(tab, sizeof tab, " %d %s ", v + 1, views[v]->name);
-        x += cv_put(c, 0, x, -1, v == (int)a->view ? CV_TAB_ON : CV_TAB, tab);
+        x += ssv_cv_put(c, 0, x, -1, v == (int)a->view ? SSV_CV_TAB_ON : SSV_CV_TAB, tab);
     }
     /* What fits of: counts and path, the stall count and path, the stall count. */
     char right[3][512];
@@ -136,41 +136,41 @@ static void draw_top(struct app *a, struct canvas *c)
              a->path);
     snprintf(right[2], sizeof right[2], " %zu stall%s ", stalls, stalls == 1 ? "" : "s");
     const char *state = state_name(a);
-    int sw = cv_width(c, state) + 2, room = c->w - x - 1 - sw;
+    int sw = ssv_cv_width(c, state) + 2, room = c->w - x - 1 - sw;
     for (int i = a->snap ? 0 : 2; i < 3; i++) {
-        int n = cv_width(c, right[i]);
+        int n = ssv_cv_width(c, right[i]);
         if (n <= room) {
-            cv_put(c, 0, c->w - sw - n, n, CV_TITLE, right[i]);
+            ssv_cv_put(c, 0, c->w - sw - n, n, SSV_CV_TITLE, right[i]);
             break;
         }
     }
     if (c->w - x > sw)
-        cv_printf(c, 0, c->w - sw, sw,
-                  a->frozen                 ? CV_WARN
-                  : a->state == SRC_LIVE    ? CV_LIVE
-                  : a->state == SRC_WAITING ? CV_WARN
-                                            : CV_TAB_ON,
-                  " %s ", state);
+        ssv_cv_printf(c, 0, c->w - sw, sw,
+                      a->frozen                     ? SSV_CV_WARN
+                      : a->state == SSV_SRC_LIVE    ? SSV_CV_LIVE
+                      : a->state == SSV_SRC_WAITING ? SSV_CV_WARN
+                                                    : SSV_CV_TAB_ON,
+                      " %s ", state);
 }
 
-static void draw_bottom(struct app *a, struct canvas *c, int y)
+static void draw_bottom(struct ssv_app *a, struct ssv_canvas *c, int y)
 {
     char hint[256] = "";
-    cv_fill(c, y, 0, c->w, CV_STATUS, " ");
+    ssv_cv_fill(c, y, 0, c->w, SSV_CV_STATUS, " ");
     if (a->prompt) {
-        int x = cv_printf(c, y, 0, -1, CV_STATUS, "/%s", a->input);
-        cv_put(c, y, x, 1, CV_SELECTED, " ");
+        int x = ssv_cv_printf(c, y, 0, -1, SSV_CV_STATUS, "/%s", a->input);
+        ssv_cv_put(c, y, x, 1, SSV_CV_SELECTED, " ");
         return;
     }
     if (a->message[0] || a->error[0]) {
-        cv_fit(c, y, 1, -1, CV_WARN, a->message[0] ? a->message : a->error);
+        ssv_cv_fit(c, y, 1, -1, SSV_CV_WARN, a->message[0] ? a->message : a->error);
         return;
     }
     if (a->snap)
         views[a->view]->status(a, hint, sizeof hint);
-    int x = cv_fit(c, y, 1, c->w - 18, CV_STATUS, hint);
+    int x = ssv_cv_fit(c, y, 1, c->w - 18, SSV_CV_STATUS, hint);
     if (c->w - x > 20)
-        cv_right(c, y, 0, c->w - 1, CV_STATUS, "? help  q quit");
+        ssv_cv_right(c, y, 0, c->w - 1, SSV_CV_STATUS, "? help  q quit");
 }
 
 static int lines_in(const char *const *l)
@@ -181,7 +181,7 @@ static int lines_in(const char *const *l)
     return n;
 }
 
-static void draw_help(struct app *a, struct canvas *c)
+static void draw_help(struct ssv_app *a, struct ssv_canvas *c)
 {
     const char *const *parts[] = {global_help, views[a->view]->help};
     int rows = lines_in(parts[0]) + 1 + lines_in(parts[1]);
@@ -189,32 +189,32 @@ static void draw_help(struct app *a, struct canvas *c)
     if (w < 10 || h < 3)
         return;
     int x0 = (c->w - w) / 2, y0 = (c->h - h) / 2;
-    const struct cv_glyphs *g = c->g;
+    const struct ssv_cv_glyphs *g = c->g;
     for (int y = y0; y < y0 + h; y++) {
-        cv_fill(c, y, x0, w, CV_NORMAL, " ");
-        cv_fill(c, y, x0, 1, CV_HEADER, g->vline);
-        cv_fill(c, y, x0 + w - 1, 1, CV_HEADER, g->vline);
+        ssv_cv_fill(c, y, x0, w, SSV_CV_NORMAL, " ");
+        ssv_cv_fill(c, y, x0, 1, SSV_CV_HEADER, g->vline);
+        ssv_cv_fill(c, y, x0 + w - 1, 1, SSV_CV_HEADER, g->vline);
     }
-    cv_fill(c, y0, x0, w, CV_HEADER, g->hline);
-    cv_fill(c, y0 + h - 1, x0, w, CV_HEADER, g->hline);
-    cv_fill(c, y0, x0, 1, CV_HEADER, g->corner[0]);
-    cv_fill(c, y0, x0 + w - 1, 1, CV_HEADER, g->corner[1]);
-    cv_fill(c, y0 + h - 1, x0, 1, CV_HEADER, g->corner[2]);
-    cv_fill(c, y0 + h - 1, x0 + w - 1, 1, CV_HEADER, g->corner[3]);
-    cv_printf(c, y0, x0 + 2, w - 4, CV_HEADER, " Keys: %s view ", views[a->view]->name);
+    ssv_cv_fill(c, y0, x0, w, SSV_CV_HEADER, g->hline);
+    ssv_cv_fill(c, y0 + h - 1, x0, w, SSV_CV_HEADER, g->hline);
+    ssv_cv_fill(c, y0, x0, 1, SSV_CV_HEADER, g->corner[0]);
+    ssv_cv_fill(c, y0, x0 + w - 1, 1, SSV_CV_HEADER, g->corner[1]);
+    ssv_cv_fill(c, y0 + h - 1, x0, 1, SSV_CV_HEADER, g->corner[2]);
+    ssv_cv_fill(c, y0 + h - 1, x0 + w - 1, 1, SSV_CV_HEADER, g->corner[3]);
+    ssv_cv_printf(c, y0, x0 + 2, w - 4, SSV_CV_HEADER, " Keys: %s view ", views[a->view]->name);
     int y = y0 + 1;
     for (size_t i = 0; i < 2; i++) {
         for (int k = 0; parts[i][k] && y < y0 + h - 1; k++)
-            cv_fit(c, y++, x0 + 2, w - 4, CV_NORMAL, parts[i][k]);
+            ssv_cv_fit(c, y++, x0 + 2, w - 4, SSV_CV_NORMAL, parts[i][k]);
         y++;
     }
 }
 
-void app_draw(struct app *a, struct canvas *c)
+void ssv_app_draw(struct ssv_app *a, struct ssv_canvas *c)
 {
-    cv_clear(c);
+    ssv_cv_clear(c);
     if (c->h < 3) {
-        cv_put(c, 0, 0, -1, CV_WARN, "stallscope: terminal too small");
+        ssv_cv_put(c, 0, 0, -1, SSV_CV_WARN, "stallscope: terminal too small");
         return;
     }
     a->page = c->h - 2;
@@ -222,14 +222,14 @@ void app_draw(struct app *a, struct canvas *c)
     if (a->snap)
         views[a->view]->draw(a, c, 1, c->h - 2);
     else
-        cv_printf(c, 2, 2, -1, CV_DIM,
-                  a->error[0] ? "waiting for a run to read in %s" : "reading %s ...", a->path);
+        ssv_cv_printf(c, 2, 2, -1, SSV_CV_DIM,
+                      a->error[0] ? "waiting for a run to read in %s" : "reading %s ...", a->path);
     draw_bottom(a, c, c->h - 1);
     if (a->help)
         draw_help(a, c);
 }
 
-void app_draw_batch(struct app *a, enum app_view v, struct canvas *c)
+void ssv_app_draw_batch(struct ssv_app *a, enum ssv_app_view v, struct ssv_canvas *c)
 {
     a->batch = 1;
     a->view = v;
@@ -237,17 +237,17 @@ void app_draw_batch(struct app *a, enum app_view v, struct canvas *c)
     views[v]->draw(a, c, 0, a->page);
 }
 
-static int prompt_key(struct app *a, int key)
+static int prompt_key(struct ssv_app *a, int key)
 {
     size_t n = strlen(a->input);
-    if (key == AK_ESC) {
+    if (key == SSV_KEY_ESC) {
         a->prompt = 0;
         search(a, a->saved);
-    } else if (key == AK_ENTER) {
+    } else if (key == SSV_KEY_ENTER) {
         a->prompt = 0;
         snprintf(a->saved, sizeof a->saved, "%s", a->input);
-        return a->snap ? views[a->view]->key(a, 'n') & ~ACT_PASS : ACT_REDRAW;
-    } else if (key == AK_BACKSPACE || key == 127 || key == 8) {
+        return a->snap ? views[a->view]->key(a, 'n') & ~SSV_ACT_PASS : SSV_ACT_REDRAW;
+    } else if (key == SSV_KEY_BACKSPACE || key == 127 || key == 8) {
         if (n > 0)
             a->input[n - 1] = '\0';
         search(a, a->input);
@@ -256,60 +256,60 @@ static int prompt_key(struct app *a, int key)
         a->input[n + 1] = '\0';
         search(a, a->input);
     }
-    return ACT_REDRAW;
+    return SSV_ACT_REDRAW;
 }
 
-int app_key(struct app *a, int key)
+int ssv_app_key(struct ssv_app *a, int key)
 {
     a->message[0] = '\0';
     if (a->help) {
         a->help = 0;
-        return key == 'q' ? ACT_QUIT : ACT_REDRAW;
+        return key == 'q' ? SSV_ACT_QUIT : SSV_ACT_REDRAW;
     }
     if (a->prompt)
         return prompt_key(a, key);
     if (key == ' ')
-        key = AK_PGDN;
+        key = SSV_KEY_PGDN;
     switch (key) {
     case 'q':
-        return ACT_QUIT;
+        return SSV_ACT_QUIT;
     case '?':
-    case AK_F1:
+    case SSV_KEY_F1:
         a->help = 1;
-        return ACT_REDRAW;
-    case AK_TAB:
-        a->view = (a->view + 1) % NVIEWS;
-        return ACT_REDRAW;
-    case AK_BTAB:
-        a->view = (a->view + NVIEWS - 1) % NVIEWS;
-        return ACT_REDRAW;
+        return SSV_ACT_REDRAW;
+    case SSV_KEY_TAB:
+        a->view = (a->view + 1) % SSV_NVIEWS;
+        return SSV_ACT_REDRAW;
+    case SSV_KEY_BTAB:
+        a->view = (a->view + SSV_NVIEWS - 1) % SSV_NVIEWS;
+        return SSV_ACT_REDRAW;
     case '1':
     case '2':
     case '3':
     case '4':
-        a->view = (enum app_view)(key - '1');
-        return ACT_REDRAW;
+        a->view = (enum ssv_app_view)(key - '1');
+        return SSV_ACT_REDRAW;
     case 'z':
         a->frozen = !a->frozen;
-        app_set_message(a, a->frozen ? "frozen: live updates paused (z resumes)"
-                                     : "live updates resumed");
-        return a->frozen ? ACT_REDRAW : ACT_REDRAW | ACT_RELOAD;
+        ssv_app_set_message(a, a->frozen ? "frozen: live updates paused (z resumes)"
+                                         : "live updates resumed");
+        return a->frozen ? SSV_ACT_REDRAW : SSV_ACT_REDRAW | SSV_ACT_RELOAD;
     case '/':
         a->prompt = 1;
         a->input[0] = '\0';
         snprintf(a->saved, sizeof a->saved, "%s", a->snap ? a->snap->vm.needle : "");
-        return ACT_REDRAW;
+        return SSV_ACT_REDRAW;
     }
     if (!a->snap)
-        return ACT_NONE;
+        return SSV_ACT_NONE;
     int act = views[a->view]->key(a, key);
-    if (!(act & ACT_PASS))
+    if (!(act & SSV_ACT_PASS))
         return act;
-    if (key == AK_ESC && a->snap->vm.needle[0]) {
+    if (key == SSV_KEY_ESC && a->snap->vm.needle[0]) {
         search(a, "");
-        return ACT_REDRAW;
+        return SSV_ACT_REDRAW;
     }
     if (key == 'n' || key == 'N')
-        app_set_message(a, a->snap->vm.needle[0] ? "no match" : "no search (/ searches)");
-    return ACT_REDRAW;
+        ssv_app_set_message(a, a->snap->vm.needle[0] ? "no match" : "no search (/ searches)");
+    return SSV_ACT_REDRAW;
 }

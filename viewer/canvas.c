@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct cv_glyphs utf8_glyphs = {
+static const struct ssv_cv_glyphs utf8_glyphs = {
     {"", "\u258f", "\u258e", "\u258d", "\u258c", "\u258b", "\u258a", "\u2589", "\u2588"},
     {"\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588"},
     "\u258f",
@@ -16,7 +16,7 @@ static const struct cv_glyphs utf8_glyphs = {
     "\u2026",
 };
 
-static const struct cv_glyphs ascii_glyphs = {
+static const struct ssv_cv_glyphs ascii_glyphs = {
     {"", "#", "#", "#", "#", "#", "#", "#", "#"},
     {"_", ".", ":", "-", "=", "+", "*", "#"},
     "|",
@@ -62,7 +62,7 @@ static const char *next_char(const char *s, wchar_t *out)
     return s + n + 1;
 }
 
-static wchar_t printable(const struct canvas *c, wchar_t ch)
+static wchar_t printable(const struct ssv_canvas *c, wchar_t ch)
 {
     if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && ch < 0xa0))
         return '?';
@@ -71,48 +71,49 @@ static wchar_t printable(const struct canvas *c, wchar_t ch)
     return ch;
 }
 
-int cv_init(struct canvas *c, int w, int h, int utf8, int grow)
+int ssv_cv_init(struct ssv_canvas *c, int w, int h, int utf8, int grow)
 {
     memset(c, 0, sizeof *c);
     c->utf8 = utf8;
     c->grow = grow;
     c->g = utf8 ? &utf8_glyphs : &ascii_glyphs;
-    return cv_resize(c, w, h);
+    return ssv_cv_resize(c, w, h);
 }
 
-int cv_resize(struct canvas *c, int w, int h)
+int ssv_cv_resize(struct ssv_canvas *c, int w, int h)
 {
     if (w < 1)
         w = 1;
     if (h < 0)
         h = 0;
-    struct cv_cell *cells = realloc(c->cells, ((size_t)w * (size_t)(h ? h : 1)) * sizeof *cells);
+    struct ssv_cv_cell *cells =
+        realloc(c->cells, ((size_t)w * (size_t)(h ? h : 1)) * sizeof *cells);
     if (!cells)
         return -1;
     c->cells = cells;
     c->w = w;
     c->h = h;
     c->cap_rows = h ? h : 1;
-    cv_clear(c);
+    ssv_cv_clear(c);
     if (c->grow)
         c->h = 0;
     return 0;
 }
 
-void cv_free(struct canvas *c)
+void ssv_cv_free(struct ssv_canvas *c)
 {
     free(c->cells);
     c->cells = NULL;
 }
 
-void cv_clear(struct canvas *c)
+void ssv_cv_clear(struct ssv_canvas *c)
 {
     for (size_t i = 0; i < (size_t)c->w * (size_t)c->cap_rows; i++)
-        c->cells[i] = (struct cv_cell){' ', CV_NORMAL};
+        c->cells[i] = (struct ssv_cv_cell){' ', SSV_CV_NORMAL};
 }
 
 /* Makes row y drawable; returns 0 when it is outside a fixed canvas. */
-static int reach(struct canvas *c, int y)
+static int reach(struct ssv_canvas *c, int y)
 {
     if (y < 0)
         return 0;
@@ -122,11 +123,11 @@ static int reach(struct canvas *c, int y)
         return 0;
     if (y >= c->cap_rows) {
         int rows = c->cap_rows * 2 > y + 1 ? c->cap_rows * 2 : y + 1;
-        struct cv_cell *cells = realloc(c->cells, (size_t)c->w * (size_t)rows * sizeof *cells);
+        struct ssv_cv_cell *cells = realloc(c->cells, (size_t)c->w * (size_t)rows * sizeof *cells);
         if (!cells)
             return 0;
         for (size_t i = (size_t)c->w * (size_t)c->cap_rows; i < (size_t)c->w * (size_t)rows; i++)
-            cells[i] = (struct cv_cell){' ', CV_NORMAL};
+            cells[i] = (struct ssv_cv_cell){' ', SSV_CV_NORMAL};
         c->cells = cells;
         c->cap_rows = rows;
     }
@@ -134,13 +135,13 @@ static int reach(struct canvas *c, int y)
     return 1;
 }
 
-static void set(struct canvas *c, int y, int x, wchar_t ch, int style)
+static void set(struct ssv_canvas *c, int y, int x, wchar_t ch, int style)
 {
     if (x >= 0 && x < c->w && reach(c, y))
-        c->cells[(size_t)y * (size_t)c->w + (size_t)x] = (struct cv_cell){ch, (uint8_t)style};
+        c->cells[(size_t)y * (size_t)c->w + (size_t)x] = (struct ssv_cv_cell){ch, (uint8_t)style};
 }
 
-int cv_width(const struct canvas *c, const char *text)
+int ssv_cv_width(const struct ssv_canvas *c, const char *text)
 {
     (void)c;
     int n = 0;
@@ -152,13 +153,13 @@ int cv_width(const struct canvas *c, const char *text)
     return n;
 }
 
-static int room(const struct canvas *c, int x, int maxw)
+static int room(const struct ssv_canvas *c, int x, int maxw)
 {
     int left = c->w - x;
     return maxw < 0 || maxw > left ? left : maxw;
 }
 
-int cv_put(struct canvas *c, int y, int x, int maxw, int style, const char *text)
+int ssv_cv_put(struct ssv_canvas *c, int y, int x, int maxw, int style, const char *text)
 {
     int n = 0, limit = room(c, x, maxw);
     wchar_t ch;
@@ -169,36 +170,36 @@ int cv_put(struct canvas *c, int y, int x, int maxw, int style, const char *text
     return n;
 }
 
-int cv_fit(struct canvas *c, int y, int x, int maxw, int style, const char *text)
+int ssv_cv_fit(struct ssv_canvas *c, int y, int x, int maxw, int style, const char *text)
 {
     int limit = room(c, x, maxw);
     if (limit <= 0)
         return 0;
-    if (cv_width(c, text) <= limit)
-        return cv_put(c, y, x, limit, style, text);
-    int n = cv_put(c, y, x, limit - 1, style, text);
-    return n + cv_put(c, y, x + n, 1, style, c->g->ellipsis);
+    if (ssv_cv_width(c, text) <= limit)
+        return ssv_cv_put(c, y, x, limit, style, text);
+    int n = ssv_cv_put(c, y, x, limit - 1, style, text);
+    return n + ssv_cv_put(c, y, x + n, 1, style, c->g->ellipsis);
 }
 
-int cv_printf(struct canvas *c, int y, int x, int maxw, int style, const char *fmt, ...)
+int ssv_cv_printf(struct ssv_canvas *c, int y, int x, int maxw, int style, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return cv_put(c, y, x, maxw, style, buf);
+    return ssv_cv_put(c, y, x, maxw, style, buf);
 }
 
-void cv_right(struct canvas *c, int y, int x, int width, int style, const char *text)
+void ssv_cv_right(struct ssv_canvas *c, int y, int x, int width, int style, const char *text)
 {
-    int n = cv_width(c, text);
+    int n = ssv_cv_width(c, text);
     if (n > width)
         n = width;
-    cv_put(c, y, x + width - n, n, style, text);
+    ssv_cv_put(c, y, x + width - n, n, style, text);
 }
 
-void cv_fill(struct canvas *c, int y, int x, int n, int style, const char *glyph)
+void ssv_cv_fill(struct ssv_canvas *c, int y, int x, int n, int style, const char *glyph)
 {
     wchar_t ch;
     next_char(glyph, &ch);
@@ -206,7 +207,8 @@ void cv_fill(struct canvas *c, int y, int x, int n, int style, const char *glyph
         set(c, y, x + i, ch, style);
 }
 
-void cv_bar(struct canvas *c, int y, int x, int width, int style, uint64_t value, uint64_t max)
+void ssv_cv_bar(struct ssv_canvas *c, int y, int x, int width, int style, uint64_t value,
+                uint64_t max)
 {
     if (width <= 0 || max == 0 || value == 0)
         return;
@@ -216,12 +218,12 @@ void cv_bar(struct canvas *c, int y, int x, int width, int style, uint64_t value
     if (eighths == 0)
         eighths = 1;
     int full = (int)(eighths / 8), part = (int)(eighths % 8);
-    cv_fill(c, y, x, full, style, c->g->eighths[8]);
+    ssv_cv_fill(c, y, x, full, style, c->g->eighths[8]);
     if (part)
-        cv_fill(c, y, x + full, 1, style, c->g->eighths[part]);
+        ssv_cv_fill(c, y, x + full, 1, style, c->g->eighths[part]);
 }
 
-const struct cv_cell *cv_at(const struct canvas *c, int y, int x)
+const struct ssv_cv_cell *ssv_cv_at(const struct ssv_canvas *c, int y, int x)
 {
     if (y < 0 || y >= c->h || x < 0 || x >= c->w)
         return NULL;
@@ -253,7 +255,7 @@ static size_t encode(wchar_t ch, char *out)
     return 4;
 }
 
-void cv_row_text(const struct canvas *c, int y, char *buf, size_t size)
+void ssv_cv_row_text(const struct ssv_canvas *c, int y, char *buf, size_t size)
 {
     size_t n = 0, end = 0;
     for (int x = 0; y >= 0 && y < c->h && x < c->w && n + 5 < size; x++) {
@@ -266,14 +268,14 @@ void cv_row_text(const struct canvas *c, int y, char *buf, size_t size)
         buf[end] = '\0';
 }
 
-int cv_print(const struct canvas *c, FILE *out)
+int ssv_cv_print(const struct ssv_canvas *c, FILE *out)
 {
     size_t size = (size_t)c->w * 4 + 8;
     char *line = malloc(size);
     if (!line)
         return -1;
     for (int y = 0; y < c->h; y++) {
-        cv_row_text(c, y, line, size);
+        ssv_cv_row_text(c, y, line, size);
         fputs(line, out);
         fputc('\n', out);
     }

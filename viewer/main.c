@@ -47,13 +47,13 @@ static void usage(void)
            BATCH_WIDTH);
 }
 
-static const char *const view_names[NVIEWS] = {"stalls", "flame", "calls", "loops"};
+static const char *const view_names[SSV_NVIEWS] = {"stalls", "flame", "calls", "loops"};
 
-static enum app_view parse_view(const char *s)
+static enum ssv_app_view parse_view(const char *s)
 {
-    for (int v = 0; v < NVIEWS; v++)
+    for (int v = 0; v < SSV_NVIEWS; v++)
         if (strcmp(s, view_names[v]) == 0)
-            return (enum app_view)v;
+            return (enum ssv_app_view)v;
     die("--view: expected stalls, flame, calls or loops, got '%s'", s);
 }
 
@@ -70,8 +70,8 @@ static unsigned long number(const char *option, const char *s, unsigned long max
 struct view_options {
     const char *run, *dir;
     unsigned long pid, width;
-    enum app_view view;
-    enum vm_sort sort;
+    enum ssv_app_view view;
+    enum ssv_vm_sort sort;
     int batch, ascii;
 };
 
@@ -103,7 +103,7 @@ static void parse(int argc, char **argv, struct view_options *o)
         case 's':
             if (strcmp(optarg, "newest") && strcmp(optarg, "longest"))
                 die("--sort: expected newest or longest, got '%s'", optarg);
-            o->sort = optarg[0] == 'l' ? VM_SORT_LONGEST : VM_SORT_NEWEST;
+            o->sort = optarg[0] == 'l' ? SSV_VM_SORT_LONGEST : SSV_VM_SORT_NEWEST;
             break;
         case 'a':
             o->ascii = 1;
@@ -134,26 +134,26 @@ static void parse(int argc, char **argv, struct view_options *o)
         die("--width is for --batch output");
 }
 
-static int batch(const char *path, const struct view_options *o, const struct vm_scope *scope)
+static int batch(const char *path, const struct view_options *o, const struct ssv_vm_scope *scope)
 {
     char err[1024];
     int code;
-    struct snapshot *s = snapshot_load(path, scope, err, sizeof err, &code);
+    struct ssv_snapshot *s = ssv_snapshot_load(path, scope, err, sizeof err, &code);
     if (!s)
         die("%s", err);
-    struct app a;
-    app_init(&a, path);
+    struct ssv_app a;
+    ssv_app_init(&a, path);
     a.scope = *scope;
     a.sort = o->sort;
-    app_install(&a, s);
-    struct canvas c;
+    ssv_app_install(&a, s);
+    struct ssv_canvas c;
     int utf8 = !o->ascii && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-    if (cv_init(&c, o->width ? (int)o->width : BATCH_WIDTH, 0, utf8, 1) < 0)
+    if (ssv_cv_init(&c, o->width ? (int)o->width : BATCH_WIDTH, 0, utf8, 1) < 0)
         die("out of memory");
-    app_draw_batch(&a, o->view, &c);
-    int failed = cv_print(&c, stdout) < 0 || fflush(stdout) != 0;
-    cv_free(&c);
-    app_free(&a);
+    ssv_app_draw_batch(&a, o->view, &c);
+    int failed = ssv_cv_print(&c, stdout) < 0 || fflush(stdout) != 0;
+    ssv_cv_free(&c);
+    ssv_app_free(&a);
     if (failed)
         die("cannot write standard output: %s", strerror(errno ? errno : EIO));
     return 0;
@@ -165,32 +165,32 @@ int main(int argc, char **argv)
     struct view_options o = {0};
     parse(argc, argv, &o);
     const char *path = o.run ? o.run : SS_DEFAULT_OUTPUT;
-    struct vm_scope scope = {VM_SCOPE_ALL, 0, 0, 0};
+    struct ssv_vm_scope scope = {SSV_VM_SCOPE_ALL, 0, 0, 0};
     char err[1024];
     if (o.pid) {
         path = o.dir ? o.dir : SS_DEFAULT_OUTPUT;
-        if (src_find_pid(path, o.pid, err, sizeof err) < 0)
+        if (ssv_src_find_pid(path, o.pid, err, sizeof err) < 0)
             die("%s", err);
-        scope = (struct vm_scope){VM_SCOPE_PROCESS, (uint32_t)o.pid, 0, 0};
+        scope = (struct ssv_vm_scope){SSV_VM_SCOPE_PROCESS, (uint32_t)o.pid, 0, 0};
     }
     if (o.batch)
         return batch(path, &o, &scope);
-    struct source src;
-    if (src_open(&src, path, err, sizeof err) < 0)
+    struct ssv_source src;
+    if (ssv_src_open(&src, path, err, sizeof err) < 0)
         die("%s", err);
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        src_close(&src);
+        ssv_src_close(&src);
         die("needs a terminal (--batch prints a view as text)");
     }
-    struct app a;
-    app_init(&a, path);
+    struct ssv_app a;
+    ssv_app_init(&a, path);
     a.view = o.view;
     a.scope = scope;
     a.sort = o.sort;
-    struct ui_options uo = {o.ascii};
-    int rc = ui_run(&a, &src, &uo, err, sizeof err);
-    src_close(&src);
-    app_free(&a);
+    struct ssv_ui_options uo = {o.ascii};
+    int rc = ssv_ui_run(&a, &src, &uo, err, sizeof err);
+    ssv_src_close(&src);
+    ssv_app_free(&a);
     if (rc < 0)
         die("%s", err);
     return 0;

@@ -15,21 +15,21 @@
 #include "frames.h"
 #include "trace-format.h"
 
-struct snapshot *snapshot_load(const char *path, const struct vm_scope *scope, char *err,
-                               size_t err_size, int *code)
+struct ssv_snapshot *ssv_snapshot_load(const char *path, const struct ssv_vm_scope *scope,
+                                       char *err, size_t err_size, int *code)
 {
     struct ss_run *run;
     *code = ss_run_load(path, &run, err, err_size);
     if (*code < 0)
         return NULL;
-    struct snapshot *s = calloc(1, sizeof *s);
+    struct ssv_snapshot *s = calloc(1, sizeof *s);
     if (!s) {
         ss_run_free(run);
-    } else if (vm_build(&s->vm, run) < 0) {
+    } else if (ssv_vm_build(&s->vm, run) < 0) {
         free(s);
         s = NULL;
-    } else if (flame_build(&s->flame, &s->vm, scope) < 0) {
-        vm_free(&s->vm);
+    } else if (ssv_flame_build(&s->flame, &s->vm, scope) < 0) {
+        ssv_vm_free(&s->vm);
         free(s);
         s = NULL;
     }
@@ -40,16 +40,16 @@ struct snapshot *snapshot_load(const char *path, const struct vm_scope *scope, c
     return s;
 }
 
-void snapshot_free(struct snapshot *s)
+void ssv_snapshot_free(struct ssv_snapshot *s)
 {
     if (!s)
         return;
-    flame_free(&s->flame);
-    vm_free(&s->vm);
+    ssv_flame_free(&s->flame);
+    ssv_vm_free(&s->vm);
     free(s);
 }
 
-int src_open(struct source *s, const char *path, char *err, size_t err_size)
+int ssv_src_open(struct ssv_source *s, const char *path, char *err, size_t err_size)
 {
     memset(s, 0, sizeof *s);
     struct stat st;
@@ -65,7 +65,7 @@ int src_open(struct source *s, const char *path, char *err, size_t err_size)
     return 0;
 }
 
-static void forget_files(struct source *s)
+static void forget_files(struct ssv_source *s)
 {
     for (size_t i = 0; i < s->nfiles; i++)
         free(s->files[i].name);
@@ -74,12 +74,12 @@ static void forget_files(struct source *s)
     s->nfiles = 0;
 }
 
-void src_close(struct source *s)
+void ssv_src_close(struct ssv_source *s)
 {
     if (s->busy) {
         pthread_join(s->thread, NULL);
         s->busy = 0;
-        snapshot_free(s->result);
+        ssv_snapshot_free(s->result);
     }
     forget_files(s);
     free(s->path);
@@ -101,7 +101,7 @@ static int is_trace(const char *name)
 
 /* readdir's order is arbitrary, so files add to the signature in a way that does not depend on
  * it: each file's values are mixed, and the results summed. */
-static void note_file(struct source *s, const char *name, const struct stat *st, uint64_t *sig)
+static void note_file(struct ssv_source *s, const char *name, const struct stat *st, uint64_t *sig)
 {
     uint64_t h = 1;
     for (const char *c = name; *c; c++)
@@ -109,7 +109,7 @@ static void note_file(struct source *s, const char *name, const struct stat *st,
     h = mix(h, (uint64_t)st->st_size);
     h = mix(h, (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec);
     *sig += h;
-    struct src_file *f = realloc(s->files, (s->nfiles + 1) * sizeof *f);
+    struct ssv_src_file *f = realloc(s->files, (s->nfiles + 1) * sizeof *f);
     if (!f)
         return;
     s->files = f;
@@ -119,7 +119,7 @@ static void note_file(struct source *s, const char *name, const struct stat *st,
     }
 }
 
-int src_changed(struct source *s)
+int ssv_src_changed(struct ssv_source *s)
 {
     uint64_t sig = 1;
     struct stat st;
@@ -142,13 +142,13 @@ int src_changed(struct source *s)
 
 static void *loader(void *arg)
 {
-    struct source *s = arg;
-    s->result = snapshot_load(s->path, &s->scope, s->err, sizeof s->err, &s->code);
+    struct ssv_source *s = arg;
+    s->result = ssv_snapshot_load(s->path, &s->scope, s->err, sizeof s->err, &s->code);
     atomic_store(&s->done, 1);
     return NULL;
 }
 
-int src_load_start(struct source *s, const struct vm_scope *scope)
+int ssv_src_load_start(struct ssv_source *s, const struct ssv_vm_scope *scope)
 {
     if (s->busy)
         return -1;
@@ -174,7 +174,7 @@ int src_load_start(struct source *s, const struct vm_scope *scope)
     return 0;
 }
 
-int src_load_poll(struct source *s, struct snapshot **out)
+int ssv_src_load_poll(struct ssv_source *s, struct ssv_snapshot **out)
 {
     if (!s->busy || !atomic_load(&s->done))
         return 0;
@@ -185,7 +185,7 @@ int src_load_poll(struct source *s, struct snapshot **out)
     return 1;
 }
 
-static const struct src_file *file_of(const struct source *s, const struct ss_process *p)
+static const struct ssv_src_file *file_of(const struct ssv_source *s, const struct ss_process *p)
 {
     const char *name = ss_basename(p->file);
     for (size_t i = 0; i < s->nfiles; i++)
@@ -194,10 +194,10 @@ static const struct src_file *file_of(const struct source *s, const struct ss_pr
     return NULL;
 }
 
-enum src_state src_state(const struct source *s, const struct vm *vm)
+enum ssv_src_state ssv_src_state(const struct ssv_source *s, const struct ssv_vm *vm)
 {
     if (!vm || !vm->run)
-        return SRC_WAITING;
+        return SSV_SRC_WAITING;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int ended = 1;
@@ -206,14 +206,14 @@ enum src_state src_state(const struct source *s, const struct vm *vm)
         if (p->end_ns)
             continue;
         ended = 0;
-        const struct src_file *f = file_of(s, p);
-        if (f && now.tv_sec - f->mtime.tv_sec < SRC_LIVE_WINDOW_S)
-            return SRC_LIVE;
+        const struct ssv_src_file *f = file_of(s, p);
+        if (f && now.tv_sec - f->mtime.tv_sec < SSV_SRC_LIVE_WINDOW_S)
+            return SSV_SRC_LIVE;
     }
-    return ended ? SRC_FINISHED : SRC_QUIET;
+    return ended ? SSV_SRC_FINISHED : SSV_SRC_QUIET;
 }
 
-int src_find_pid(const char *dir, unsigned long pid, char *err, size_t err_size)
+int ssv_src_find_pid(const char *dir, unsigned long pid, char *err, size_t err_size)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/" SS_TRACE_FILE_PREFIX "%lu" SS_TRACE_FILE_SUFFIX, dir, pid);

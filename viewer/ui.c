@@ -58,7 +58,7 @@ static void release_fatal_signals(void)
         sigaction(fatal_signals[i], &previous[fatal_signals[i]], NULL);
 }
 
-static attr_t attrs[CV_NSTYLES];
+static attr_t attrs[SSV_CV_NSTYLES];
 
 static void pair(short n, short fg, short bg)
 {
@@ -69,17 +69,17 @@ static void pair(short n, short fg, short bg)
  * selection, headings and matches apart. */
 static void choose_attrs(int colour)
 {
-    attrs[CV_TITLE] = attrs[CV_TAB] = attrs[CV_STATUS] = A_REVERSE;
-    attrs[CV_TAB_ON] = A_BOLD;
-    attrs[CV_HEADER] = A_BOLD | A_UNDERLINE;
-    attrs[CV_SELECTED] = A_REVERSE | A_BOLD;
-    attrs[CV_FLAME_SEL] = A_BOLD | A_UNDERLINE;
-    attrs[CV_DIM] = A_DIM;
-    attrs[CV_WARN] = A_BOLD;
-    attrs[CV_MATCH] = A_BOLD | A_UNDERLINE;
-    attrs[CV_LIVE] = A_BOLD;
-    for (int k = 0; k < CV_FLAME_COLOURS; k++)
-        attrs[CV_FLAME0 + k] = A_REVERSE;
+    attrs[SSV_CV_TITLE] = attrs[SSV_CV_TAB] = attrs[SSV_CV_STATUS] = A_REVERSE;
+    attrs[SSV_CV_TAB_ON] = A_BOLD;
+    attrs[SSV_CV_HEADER] = A_BOLD | A_UNDERLINE;
+    attrs[SSV_CV_SELECTED] = A_REVERSE | A_BOLD;
+    attrs[SSV_CV_FLAME_SEL] = A_BOLD | A_UNDERLINE;
+    attrs[SSV_CV_DIM] = A_DIM;
+    attrs[SSV_CV_WARN] = A_BOLD;
+    attrs[SSV_CV_MATCH] = A_BOLD | A_UNDERLINE;
+    attrs[SSV_CV_LIVE] = A_BOLD;
+    for (int k = 0; k < SSV_CV_FLAME_COLOURS; k++)
+        attrs[SSV_CV_FLAME0 + k] = A_REVERSE;
     if (!colour)
         return;
     start_color();
@@ -89,32 +89,33 @@ static void choose_attrs(int colour)
     pair(3, COLOR_BLACK, COLOR_GREEN);
     pair(4, COLOR_RED, -1);
     pair(5, COLOR_BLACK, COLOR_MAGENTA);
-    attrs[CV_TITLE] = attrs[CV_TAB] = attrs[CV_STATUS] = COLOR_PAIR(1);
-    attrs[CV_TAB_ON] = COLOR_PAIR(2) | A_BOLD;
-    attrs[CV_HEADER] = COLOR_PAIR(3);
-    attrs[CV_LIVE] = COLOR_PAIR(3) | A_BOLD;
-    attrs[CV_BAR] = COLOR_PAIR(4);
-    attrs[CV_WARN] = COLOR_PAIR(4) | A_BOLD;
-    attrs[CV_MATCH] = COLOR_PAIR(5) | A_BOLD;
-    attrs[CV_FLAME_SEL] = A_REVERSE | A_BOLD;
+    attrs[SSV_CV_TITLE] = attrs[SSV_CV_TAB] = attrs[SSV_CV_STATUS] = COLOR_PAIR(1);
+    attrs[SSV_CV_TAB_ON] = COLOR_PAIR(2) | A_BOLD;
+    attrs[SSV_CV_HEADER] = COLOR_PAIR(3);
+    attrs[SSV_CV_LIVE] = COLOR_PAIR(3) | A_BOLD;
+    attrs[SSV_CV_BAR] = COLOR_PAIR(4);
+    attrs[SSV_CV_WARN] = COLOR_PAIR(4) | A_BOLD;
+    attrs[SSV_CV_MATCH] = COLOR_PAIR(5) | A_BOLD;
+    attrs[SSV_CV_FLAME_SEL] = A_REVERSE | A_BOLD;
     /* Warm frame colours as in flame graphs; 8-colour terminals alternate two of them. */
-    static const short warm[CV_FLAME_COLOURS] = {208, 214, 202, 220, 172, 178, 166, 215};
-    for (int k = 0; k < CV_FLAME_COLOURS; k++) {
+    static const short warm[SSV_CV_FLAME_COLOURS] = {208, 214, 202, 220, 172, 178, 166, 215};
+    for (int k = 0; k < SSV_CV_FLAME_COLOURS; k++) {
         short bg = COLORS >= 256 ? warm[k] : k % 2 ? COLOR_RED : COLOR_YELLOW;
         pair((short)(10 + k), COLOR_BLACK, bg);
-        attrs[CV_FLAME0 + k] = COLOR_PAIR(10 + k) | (COLORS < 256 && k % 4 >= 2 ? A_BOLD : 0);
+        attrs[SSV_CV_FLAME0 + k] = COLOR_PAIR(10 + k) | (COLORS < 256 && k % 4 >= 2 ? A_BOLD : 0);
     }
 }
 
-static void blit(const struct canvas *c)
+static void blit(const struct ssv_canvas *c)
 {
     wchar_t run[1024];
     for (int y = 0; y < c->h && y < LINES; y++) {
         int x = 0;
         while (x < c->w && x < COLS) {
-            int style = cv_at(c, y, x)->style, n = 0;
-            while (x + n < c->w && x + n < COLS && n < 1023 && cv_at(c, y, x + n)->style == style) {
-                run[n] = cv_at(c, y, x + n)->ch;
+            int style = ssv_cv_at(c, y, x)->style, n = 0;
+            while (x + n < c->w && x + n < COLS && n < 1023 &&
+                   ssv_cv_at(c, y, x + n)->style == style) {
+                run[n] = ssv_cv_at(c, y, x + n)->ch;
                 n++;
             }
             run[n] = L'\0';
@@ -131,30 +132,30 @@ static int translate(int ch)
 {
     switch (ch) {
     case KEY_UP:
-        return AK_UP;
+        return SSV_KEY_UP;
     case KEY_DOWN:
-        return AK_DOWN;
+        return SSV_KEY_DOWN;
     case KEY_LEFT:
-        return AK_LEFT;
+        return SSV_KEY_LEFT;
     case KEY_RIGHT:
-        return AK_RIGHT;
+        return SSV_KEY_RIGHT;
     case KEY_PPAGE:
-        return AK_PGUP;
+        return SSV_KEY_PGUP;
     case KEY_NPAGE:
-        return AK_PGDN;
+        return SSV_KEY_PGDN;
     case KEY_HOME:
-        return AK_HOME;
+        return SSV_KEY_HOME;
     case KEY_END:
-        return AK_END;
+        return SSV_KEY_END;
     case KEY_BTAB:
-        return AK_BTAB;
+        return SSV_KEY_BTAB;
     case KEY_BACKSPACE:
-        return AK_BACKSPACE;
+        return SSV_KEY_BACKSPACE;
     case KEY_ENTER:
     case '\r':
-        return AK_ENTER;
+        return SSV_KEY_ENTER;
     case KEY_F(1):
-        return AK_F1;
+        return SSV_KEY_F1;
     }
     return ch;
 }
@@ -166,7 +167,8 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int start_curses(const struct ui_options *o, struct canvas *c, char *err, size_t err_size)
+static int start_curses(const struct ssv_ui_options *o, struct ssv_canvas *c, char *err,
+                        size_t err_size)
 {
     int utf8 = !o->ascii && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     const char *term = getenv("TERM");
@@ -191,34 +193,34 @@ static int start_curses(const struct ui_options *o, struct canvas *c, char *err,
     /* Esc means back here; ncurses would wait a second to tell it from an escape sequence. */
     if (!getenv("ESCDELAY"))
         set_escdelay(25);
-    if (cv_init(c, COLS, LINES, utf8, 0) < 0) {
+    if (ssv_cv_init(c, COLS, LINES, utf8, 0) < 0) {
         snprintf(err, err_size, "out of memory");
         return -1;
     }
     return 0;
 }
 
-static void stop_curses(struct canvas *c)
+static void stop_curses(struct ssv_canvas *c)
 {
     restore_terminal();
     release_fatal_signals();
     if (screen)
         delscreen(screen);
     screen = NULL;
-    cv_free(c);
+    ssv_cv_free(c);
 }
 
 /* A run directory being written may have no traces yet, or a trace with nothing but its header
  * (its process just started): both are waited out. Anything else on the first load is fatal. */
-static int first_load_failed(const struct source *src, int code)
+static int first_load_failed(const struct ssv_source *src, int code)
 {
     return !(src->is_dir && (code == -SS_ENOTRACE || code == -SS_ECORRUPT));
 }
 
-int ui_run(struct app *a, struct source *src, const struct ui_options *o, char *err,
-           size_t err_size)
+int ssv_ui_run(struct ssv_app *a, struct ssv_source *src, const struct ssv_ui_options *o, char *err,
+               size_t err_size)
 {
-    struct canvas c = {0};
+    struct ssv_canvas c = {0};
     if (start_curses(o, &c, err, err_size) < 0) {
         stop_curses(&c);
         return -1;
@@ -227,30 +229,30 @@ int ui_run(struct app *a, struct source *src, const struct ui_options *o, char *
     uint64_t next_scan = 0;
     for (;;) {
         if (dirty) {
-            app_draw(a, &c);
+            ssv_app_draw(a, &c);
             blit(&c);
             dirty = 0;
         }
         int ch = getch();
         if (ch == KEY_RESIZE) {
-            if (cv_resize(&c, COLS, LINES) < 0)
+            if (ssv_cv_resize(&c, COLS, LINES) < 0)
                 break;
             clear();
             dirty = 1;
         } else if (ch != ERR) {
-            int act = app_key(a, translate(ch));
-            if (act & ACT_QUIT)
+            int act = ssv_app_key(a, translate(ch));
+            if (act & SSV_ACT_QUIT)
                 break;
-            if (act & ACT_RELOAD)
+            if (act & SSV_ACT_RELOAD)
                 next_scan = 0;
             dirty = 1;
         }
-        struct snapshot *s;
-        if (!a->frozen && src_load_poll(src, &s)) {
+        struct ssv_snapshot *s;
+        if (!a->frozen && ssv_src_load_poll(src, &s)) {
             if (s) {
-                app_install(a, s);
+                ssv_app_install(a, s);
                 a->error[0] = '\0';
-                a->state = src_state(src, &s->vm);
+                a->state = ssv_src_state(src, &s->vm);
             } else if (!a->snap && first_load_failed(src, src->code)) {
                 snprintf(err, err_size, "%s", src->err);
                 rc = -1;
@@ -263,9 +265,9 @@ int ui_run(struct app *a, struct source *src, const struct ui_options *o, char *
         uint64_t now = now_ns();
         if (!a->frozen && now >= next_scan) {
             next_scan = now + SCAN_NS;
-            if (src_changed(src) && !src->busy && src_load_start(src, &a->scope) < 0)
+            if (ssv_src_changed(src) && !src->busy && ssv_src_load_start(src, &a->scope) < 0)
                 snprintf(a->error, sizeof a->error, "cannot start reading the run");
-            enum src_state state = src_state(src, a->snap ? &a->snap->vm : NULL);
+            enum ssv_src_state state = ssv_src_state(src, a->snap ? &a->snap->vm : NULL);
             dirty |= state != a->state;
             a->state = state;
         }

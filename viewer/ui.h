@@ -8,13 +8,13 @@
 
 #include "app.h"
 
-struct ui_options {
+struct ssv_ui_options {
     int ascii; /* draw with ASCII even on a UTF-8 terminal */
 };
 
 /* Runs the viewer on a source until the user quits. Returns 0, or -1 with a message in err
  * (no terminal, or a run that cannot be read at all). */
-int ui_run(struct app *a, struct source *src, const struct ui_options *o, char *err,
-           size_t err_size);
+int ssv_ui_run(struct ssv_app *a, struct ssv_source *src, const struct ssv_ui_options *o, char *err,
+               size_t err_size);
 
 #endif

@@ -22,117 +22,118 @@ static struct columns layout(int w)
     return (struct columns){0, -1, -1, 17, 26, 36, 46, 55};
 }
 
-static void draw_header(struct canvas *c, int y)
+static void draw_header(struct ssv_canvas *c, int y)
 {
     struct columns col = layout(c->w);
-    cv_fill(c, y, 0, c->w, CV_HEADER, " ");
-    cv_put(c, y, col.function, -1, CV_HEADER, "FUNCTION");
+    ssv_cv_fill(c, y, 0, c->w, SSV_CV_HEADER, " ");
+    ssv_cv_put(c, y, col.function, -1, SSV_CV_HEADER, "FUNCTION");
     if (col.category >= 0) {
-        cv_put(c, y, col.category, -1, CV_HEADER, "CATEGORY");
-        cv_right(c, y, col.pid, 7, CV_HEADER, "PID");
+        ssv_cv_put(c, y, col.category, -1, SSV_CV_HEADER, "CATEGORY");
+        ssv_cv_right(c, y, col.pid, 7, SSV_CV_HEADER, "PID");
     }
-    cv_right(c, y, col.count, 8, CV_HEADER, "COUNT");
+    ssv_cv_right(c, y, col.count, 8, SSV_CV_HEADER, "COUNT");
     char total[16];
     snprintf(total, sizeof total, "TOTAL%s", c->g->down);
-    cv_right(c, y, col.total, 9, CV_HEADER, total);
-    cv_right(c, y, col.max, 9, CV_HEADER, "MAX");
-    cv_put(c, y, col.site, -1, CV_HEADER, "CALL SITE");
+    ssv_cv_right(c, y, col.total, 9, SSV_CV_HEADER, total);
+    ssv_cv_right(c, y, col.max, 9, SSV_CV_HEADER, "MAX");
+    ssv_cv_put(c, y, col.site, -1, SSV_CV_HEADER, "CALL SITE");
 }
 
-static void draw_row(struct app *a, struct canvas *c, int y, const struct vm_call *k, int sel)
+static void draw_row(struct ssv_app *a, struct ssv_canvas *c, int y, const struct ssv_vm_call *k,
+                     int sel)
 {
     struct columns col = layout(c->w);
-    int style = sel ? CV_SELECTED : k->match ? CV_MATCH : CV_NORMAL;
+    int style = sel ? SSV_CV_SELECTED : k->match ? SSV_CV_MATCH : SSV_CV_NORMAL;
     char buf[32];
     if (sel || k->match)
-        cv_fill(c, y, 0, c->w, style, " ");
-    cv_fit(c, y, col.function, 16, style, k->function);
+        ssv_cv_fill(c, y, 0, c->w, style, " ");
+    ssv_cv_fit(c, y, col.function, 16, style, k->function);
     if (col.category >= 0) {
-        cv_fit(c, y, col.category, 10, style, k->category ? k->category : "");
+        ssv_cv_fit(c, y, col.category, 10, style, k->category ? k->category : "");
         snprintf(buf, sizeof buf, "%u", k->proc->pid);
-        cv_right(c, y, col.pid, 7, style, buf);
+        ssv_cv_right(c, y, col.pid, 7, style, buf);
     }
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)k->count);
-    cv_right(c, y, col.count, 8, style, buf);
+    ssv_cv_right(c, y, col.count, 8, style, buf);
     ss_format_duration(k->total_ns, buf, sizeof buf);
-    cv_right(c, y, col.total, 9, style, buf);
+    ssv_cv_right(c, y, col.total, 9, style, buf);
     ss_format_duration(k->max_ns, buf, sizeof buf);
-    cv_right(c, y, col.max, 9, style, buf);
-    cv_bar(c, y, col.bar, col.site - col.bar - 1, sel ? style : CV_BAR, k->total_ns,
-           a->snap->vm.max_call_ns);
-    cv_fit(c, y, col.site, -1, style, k->site ? k->site : "(no stack)");
+    ssv_cv_right(c, y, col.max, 9, style, buf);
+    ssv_cv_bar(c, y, col.bar, col.site - col.bar - 1, sel ? style : SSV_CV_BAR, k->total_ns,
+               a->snap->vm.max_call_ns);
+    ssv_cv_fit(c, y, col.site, -1, style, k->site ? k->site : "(no stack)");
 }
 
-static void build_detail(struct app *a, const struct vm_call *k)
+static void build_detail(struct ssv_app *a, const struct ssv_vm_call *k)
 {
-    struct text *t = &a->calls.text;
+    struct ssv_text *t = &a->calls.text;
     char total[32], max[32];
-    text_clear(t);
+    ssv_text_clear(t);
     ss_format_duration(k->total_ns, total, sizeof total);
     ss_format_duration(k->max_ns, max, sizeof max);
-    text_add(t, CV_HEADER, NULL, "%s()%s%s%s in pid %u: %llu call%s, %s in all, longest %s",
-             k->function, k->category ? " (" : "", k->category ? k->category : "",
-             k->category ? ")" : "", k->proc->pid, (unsigned long long)k->count,
-             k->count == 1 ? "" : "s", total, max);
-    text_add(t, CV_NORMAL, NULL, "  command   %s", k->proc->command);
-    text_add(t, CV_NORMAL, NULL, " ");
-    text_add(t, CV_HEADER, NULL, "Called from:");
+    ssv_text_add(t, SSV_CV_HEADER, NULL, "%s()%s%s%s in pid %u: %llu call%s, %s in all, longest %s",
+                 k->function, k->category ? " (" : "", k->category ? k->category : "",
+                 k->category ? ")" : "", k->proc->pid, (unsigned long long)k->count,
+                 k->count == 1 ? "" : "s", total, max);
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, "  command   %s", k->proc->command);
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, " ");
+    ssv_text_add(t, SSV_CV_HEADER, NULL, "Called from:");
     if (k->stack)
-        text_stack(t, &a->snap->vm, k->proc, k->stack, "    ");
+        ssv_text_stack(t, &a->snap->vm, k->proc, k->stack, "    ");
     else
-        text_add(t, CV_DIM, NULL, "    no stack was captured");
+        ssv_text_add(t, SSV_CV_DIM, NULL, "    no stack was captured");
 }
 
-static void draw(struct app *a, struct canvas *c, int y, int h)
+static void draw(struct ssv_app *a, struct ssv_canvas *c, int y, int h)
 {
-    const struct vm *vm = &a->snap->vm;
+    const struct ssv_vm *vm = &a->snap->vm;
     if (a->calls.detail) {
-        text_draw(&a->calls.text, c, y, h);
+        ssv_text_draw(&a->calls.text, c, y, h);
         return;
     }
     if (vm->ncalls == 0) {
-        cv_put(c, y + 1, 2, -1, CV_DIM, "no blocking calls recorded");
-        cv_put(c, y + 2, 2, -1, CV_DIM,
-               "(a sleep caught inside a stall shows in the Stalls view, BLOCKED IN)");
+        ssv_cv_put(c, y + 1, 2, -1, SSV_CV_DIM, "no blocking calls recorded");
+        ssv_cv_put(c, y + 2, 2, -1, SSV_CV_DIM,
+                   "(a sleep caught inside a stall shows in the Stalls view, BLOCKED IN)");
         return;
     }
     draw_header(c, y);
-    struct list_pos *pos = &a->calls.pos;
-    list_show(pos, vm->ncalls, h - 1);
+    struct ssv_list_pos *pos = &a->calls.pos;
+    ssv_list_show(pos, vm->ncalls, h - 1);
     for (size_t i = pos->top; i < vm->ncalls && (int)(i - pos->top) < h - 1; i++)
         draw_row(a, c, y + 1 + (int)(i - pos->top), &vm->calls[i], i == pos->sel && !a->batch);
 }
 
-static int matches(struct app *a, size_t i)
+static int matches(struct ssv_app *a, size_t i)
 {
     return a->snap->vm.calls[i].match;
 }
 
-static int key(struct app *a, int k)
+static int key(struct ssv_app *a, int k)
 {
-    const struct vm *vm = &a->snap->vm;
+    const struct ssv_vm *vm = &a->snap->vm;
     if (a->calls.detail) {
-        if (k == AK_ESC) {
+        if (k == SSV_KEY_ESC) {
             a->calls.detail = 0;
-            return ACT_REDRAW;
+            return SSV_ACT_REDRAW;
         }
-        return text_key(&a->calls.text, k, a->page);
+        return ssv_text_key(&a->calls.text, k, a->page);
     }
     if (vm->ncalls == 0)
-        return ACT_PASS;
-    if (k == AK_ENTER) {
+        return SSV_ACT_PASS;
+    if (k == SSV_KEY_ENTER) {
         a->calls.detail = 1;
         build_detail(a, &vm->calls[a->calls.pos.sel]);
-        return ACT_REDRAW;
+        return SSV_ACT_REDRAW;
     }
     if (k == 'n' || k == 'N')
-        return list_next_match(&a->calls.pos, vm->ncalls, k == 'n' ? 1 : -1, matches, a);
-    return list_key(&a->calls.pos, vm->ncalls, k, a->page - 1);
+        return ssv_list_next_match(&a->calls.pos, vm->ncalls, k == 'n' ? 1 : -1, matches, a);
+    return ssv_list_key(&a->calls.pos, vm->ncalls, k, a->page - 1);
 }
 
-static void status(struct app *a, char *buf, size_t size)
+static void status(struct ssv_app *a, char *buf, size_t size)
 {
-    const struct vm *vm = &a->snap->vm;
+    const struct ssv_vm *vm = &a->snap->vm;
     if (a->calls.detail)
         snprintf(buf, size, "Esc back  j k scroll");
     else if (vm->needle[0])
@@ -142,10 +143,10 @@ static void status(struct app *a, char *buf, size_t size)
         snprintf(buf, size, "%zu call sites, longest total first  Enter stack", vm->ncalls);
 }
 
-static void reloaded(struct app *a, const struct snapshot *old)
+static void reloaded(struct ssv_app *a, const struct ssv_snapshot *old)
 {
     (void)old;
-    const struct vm *vm = &a->snap->vm;
+    const struct ssv_vm *vm = &a->snap->vm;
     if (a->calls.pos.sel >= vm->ncalls)
         a->calls.pos.sel = vm->ncalls ? vm->ncalls - 1 : 0;
     if (a->calls.detail && vm->ncalls)
@@ -154,4 +155,4 @@ static void reloaded(struct app *a, const struct snapshot *old)
         a->calls.detail = 0;
 }
 
-const struct view_ops ssv_view_calls = {"Calls", help, draw, key, status, reloaded};
+const struct ssv_view_ops ssv_view_calls = {"Calls", help, draw, key, status, reloaded};

@@ -45,7 +45,7 @@ static int layout(int w, int x[NCOLS], struct column cols[NCOLS])
 
 /* One time axis for every thread, so that their sparklines line up: the last minute of the run,
  * or all of it when shorter. */
-static void window(const struct vm *vm, uint64_t *end, uint64_t *span)
+static void window(const struct ssv_vm *vm, uint64_t *end, uint64_t *span)
 {
     *end = vm->last_ns;
     *span = vm->last_ns > vm->first_ns ? vm->last_ns - vm->first_ns : 0;
@@ -53,27 +53,29 @@ static void window(const struct vm *vm, uint64_t *end, uint64_t *span)
         *span = SPARK_WINDOW_NS;
 }
 
-static void sparkline(struct canvas *c, int y, int x, int n, const struct vm *vm,
-                      const struct vm_loop *l, int style)
+static void sparkline(struct ssv_canvas *c, int y, int x, int n, const struct ssv_vm *vm,
+                      const struct ssv_vm_loop *l, int style)
 {
     double bins[512];
     uint64_t end, span;
     if (n > 512)
         n = 512;
     window(vm, &end, &span);
-    vm_loop_activity(l, end, span, bins, n);
+    ssv_vm_loop_activity(l, end, span, bins, n);
     for (int i = 0; i < n; i++) {
         int level = bins[i] <= 0 ? -1 : (int)(bins[i] * 7.999);
-        cv_fill(c, y, x + i, 1, level < 0 ? style : CV_WARN, level < 0 ? " " : c->g->spark[level]);
+        ssv_cv_fill(c, y, x + i, 1, level < 0 ? style : SSV_CV_WARN,
+                    level < 0 ? " " : c->g->spark[level]);
     }
 }
 
-static void draw_row(struct app *a, struct canvas *c, int y, const struct vm_loop *l, int sel)
+static void draw_row(struct ssv_app *a, struct ssv_canvas *c, int y, const struct ssv_vm_loop *l,
+                     int sel)
 {
     int x[NCOLS];
     struct column cols[NCOLS];
     int spark = layout(c->w, x, cols);
-    int style = sel ? CV_SELECTED : l->match ? CV_MATCH : CV_NORMAL;
+    int style = sel ? SSV_CV_SELECTED : l->match ? SSV_CV_MATCH : SSV_CV_NORMAL;
     char v[NCOLS][32];
     snprintf(v[C_PID], 32, "%u", l->proc->pid);
     snprintf(v[C_TID], 32, "%u", l->thread->tid);
@@ -90,44 +92,45 @@ static void draw_row(struct app *a, struct canvas *c, int y, const struct vm_loo
     snprintf(v[C_STALLS], 32, "%zu", l->nstalls);
     ss_format_duration(l->stalled_ns, v[C_STALLED], 32);
     if (sel || l->match)
-        cv_fill(c, y, 0, c->w, style, " ");
+        ssv_cv_fill(c, y, 0, c->w, style, " ");
     for (int i = 0; i < NCOLS; i++) {
         if (x[i] < 0)
             continue;
         if (cols[i].right)
-            cv_right(c, y, x[i], cols[i].width, style, v[i]);
+            ssv_cv_right(c, y, x[i], cols[i].width, style, v[i]);
         else
-            cv_fit(c, y, x[i], cols[i].width, style, v[i]);
+            ssv_cv_fit(c, y, x[i], cols[i].width, style, v[i]);
     }
     if (c->w - spark >= SPARK_MIN)
         sparkline(c, y, spark, c->w - spark - 1, &a->snap->vm, l, style);
 }
 
-static void draw_header(struct canvas *c, int y, const struct vm *vm)
+static void draw_header(struct ssv_canvas *c, int y, const struct ssv_vm *vm)
 {
     int x[NCOLS];
     struct column cols[NCOLS];
     int spark = layout(c->w, x, cols);
-    cv_fill(c, y, 0, c->w, CV_HEADER, " ");
+    ssv_cv_fill(c, y, 0, c->w, SSV_CV_HEADER, " ");
     for (int i = 0; i < NCOLS; i++) {
         if (x[i] < 0)
             continue;
         if (cols[i].right)
-            cv_right(c, y, x[i], cols[i].width, CV_HEADER, cols[i].title);
+            ssv_cv_right(c, y, x[i], cols[i].width, SSV_CV_HEADER, cols[i].title);
         else
-            cv_put(c, y, x[i], cols[i].width, CV_HEADER, cols[i].title);
+            ssv_cv_put(c, y, x[i], cols[i].width, SSV_CV_HEADER, cols[i].title);
     }
     if (c->w - spark >= SPARK_MIN) {
         uint64_t end, span;
         char d[32];
         window(vm, &end, &span);
         ss_format_duration(span, d, sizeof d);
-        cv_printf(c, y, spark, -1, CV_HEADER, "STALLED, LAST %s", d);
+        ssv_cv_printf(c, y, spark, -1, SSV_CV_HEADER, "STALLED, LAST %s", d);
     }
 }
 
 /* Draws the histogram and the sparkline of one thread; returns the rows used. */
-static int draw_detail(struct canvas *c, int y, int h, const struct vm *vm, const struct vm_loop *l)
+static int draw_detail(struct ssv_canvas *c, int y, int h, const struct ssv_vm *vm,
+                       const struct ssv_vm_loop *l)
 {
     const struct ss_thread *t = l->thread;
     char p50[32], p99[32], max[32], floor[32], count[32];
@@ -140,7 +143,7 @@ static int draw_detail(struct canvas *c, int y, int h, const struct vm *vm, cons
                      t->name, l->proc->pid, (unsigned long long)t->iterations);
     if (t->iterations)
         snprintf(title + n, sizeof title - (size_t)n, ", busy p50 %s p99 %s max %s", p50, p99, max);
-    cv_fit(c, y + row++, 1, c->w - 2, CV_HEADER, title);
+    ssv_cv_fit(c, y + row++, 1, c->w - 2, SSV_CV_HEADER, title);
     int lo = -1, hi = -1;
     uint64_t most = 0;
     for (int b = 0; b < (int)SS_HIST_BUCKETS; b++) {
@@ -151,44 +154,44 @@ static int draw_detail(struct canvas *c, int y, int h, const struct vm *vm, cons
         most = t->hist[b] > most ? t->hist[b] : most;
     }
     if (lo < 0 && row < h)
-        cv_put(c, y + row++, 3, -1, CV_DIM, "no iterations recorded yet");
+        ssv_cv_put(c, y + row++, 3, -1, SSV_CV_DIM, "no iterations recorded yet");
     int bar = c->w - 34 < 50 ? c->w - 34 : 50;
     for (int b = lo; lo >= 0 && b <= hi && row < h; b++, row++) {
         if (!t->hist[b] && b + 1 <= hi && !t->hist[b + 1]) {
             /* A run of empty buckets takes one row. */
             while (!t->hist[b + 1])
                 b++;
-            cv_put(c, y + row, 3, -1, CV_DIM, "...");
+            ssv_cv_put(c, y + row, 3, -1, SSV_CV_DIM, "...");
             continue;
         }
         ss_format_duration(ss_hist_bucket_floor((unsigned)(b ? b : 1)), floor, sizeof floor);
-        cv_printf(c, y + row, 3, 11, CV_NORMAL, "%s %s", b ? ">=" : "< ", floor);
+        ssv_cv_printf(c, y + row, 3, 11, SSV_CV_NORMAL, "%s %s", b ? ">=" : "< ", floor);
         snprintf(count, sizeof count, "%llu", (unsigned long long)t->hist[b]);
-        cv_right(c, y + row, 15, 10, CV_NORMAL, count);
-        cv_bar(c, y + row, 27, bar, CV_BAR, t->hist[b], most);
+        ssv_cv_right(c, y + row, 15, 10, SSV_CV_NORMAL, count);
+        ssv_cv_bar(c, y + row, 27, bar, SSV_CV_BAR, t->hist[b], most);
     }
     uint64_t end, span;
     window(vm, &end, &span);
     if (row + 2 <= h && c->w > SPARK_MIN + 4) {
         ss_format_duration(span, max, sizeof max);
-        cv_printf(c, y + row++, 1, -1, CV_HEADER, "Stalled time over the last %s:", max);
-        sparkline(c, y + row++, 3, c->w - 4, vm, l, CV_NORMAL);
+        ssv_cv_printf(c, y + row++, 1, -1, SSV_CV_HEADER, "Stalled time over the last %s:", max);
+        sparkline(c, y + row++, 3, c->w - 4, vm, l, SSV_CV_NORMAL);
     }
     return row;
 }
 
-static void draw(struct app *a, struct canvas *c, int y, int h)
+static void draw(struct ssv_app *a, struct ssv_canvas *c, int y, int h)
 {
-    const struct vm *vm = &a->snap->vm;
+    const struct ssv_vm *vm = &a->snap->vm;
     if (vm->nloops == 0) {
-        cv_put(c, y + 1, 2, -1, CV_DIM, "no loop threads yet");
+        ssv_cv_put(c, y + 1, 2, -1, SSV_CV_DIM, "no loop threads yet");
         return;
     }
-    struct list_pos *pos = &a->loops.pos;
+    struct ssv_list_pos *pos = &a->loops.pos;
     int table = a->batch ? (int)vm->nloops : (int)vm->nloops < h / 3 ? (int)vm->nloops : h / 3;
     if (table < 1)
         table = 1;
-    list_show(pos, vm->nloops, table);
+    ssv_list_show(pos, vm->nloops, table);
     draw_header(c, y, vm);
     for (size_t i = pos->top; i < vm->nloops && (int)(i - pos->top) < table; i++)
         draw_row(a, c, y + 1 + (int)(i - pos->top), &vm->loops[i], i == pos->sel && !a->batch);
@@ -201,36 +204,36 @@ static void draw(struct app *a, struct canvas *c, int y, int h)
         row += draw_detail(c, row, 1 << 20, vm, &vm->loops[i]) + 1;
 }
 
-static int matches(struct app *a, size_t i)
+static int matches(struct ssv_app *a, size_t i)
 {
     return a->snap->vm.loops[i].match;
 }
 
-static int key(struct app *a, int k)
+static int key(struct ssv_app *a, int k)
 {
-    const struct vm *vm = &a->snap->vm;
+    const struct ssv_vm *vm = &a->snap->vm;
     if (vm->nloops == 0)
-        return ACT_PASS;
-    if (k == AK_ENTER) {
-        const struct vm_loop *l = &vm->loops[a->loops.pos.sel];
-        struct vm_scope sc = {VM_SCOPE_THREAD, l->proc->pid, l->thread->tid, 0};
-        app_set_scope(a, &sc);
-        a->view = VIEW_FLAME;
-        return ACT_REDRAW;
+        return SSV_ACT_PASS;
+    if (k == SSV_KEY_ENTER) {
+        const struct ssv_vm_loop *l = &vm->loops[a->loops.pos.sel];
+        struct ssv_vm_scope sc = {SSV_VM_SCOPE_THREAD, l->proc->pid, l->thread->tid, 0};
+        ssv_app_set_scope(a, &sc);
+        a->view = SSV_VIEW_FLAME;
+        return SSV_ACT_REDRAW;
     }
     if (k == 'n' || k == 'N')
-        return list_next_match(&a->loops.pos, vm->nloops, k == 'n' ? 1 : -1, matches, a);
-    return list_key(&a->loops.pos, vm->nloops, k, a->page / 3);
+        return ssv_list_next_match(&a->loops.pos, vm->nloops, k == 'n' ? 1 : -1, matches, a);
+    return ssv_list_key(&a->loops.pos, vm->nloops, k, a->page / 3);
 }
 
-static void status(struct app *a, char *buf, size_t size)
+static void status(struct ssv_app *a, char *buf, size_t size)
 {
-    const struct vm *vm = &a->snap->vm;
+    const struct ssv_vm *vm = &a->snap->vm;
     snprintf(buf, size, "%zu loop thread%s  Enter flame of the thread", vm->nloops,
              vm->nloops == 1 ? "" : "s");
 }
 
-static void reloaded(struct app *a, const struct snapshot *old)
+static void reloaded(struct ssv_app *a, const struct ssv_snapshot *old)
 {
     (void)old;
     size_t n = a->snap->vm.nloops;
@@ -238,4 +241,4 @@ static void reloaded(struct app *a, const struct snapshot *old)
         a->loops.pos.sel = n ? n - 1 : 0;
 }
 
-const struct view_ops ssv_view_loops = {"Loops", help, draw, key, status, reloaded};
+const struct ssv_view_ops ssv_view_loops = {"Loops", help, draw, key, status, reloaded};

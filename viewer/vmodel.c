@@ -10,7 +10,7 @@
 
 /* Frame names are compared a great many times while a flame is built; interned, they compare
  * as pointers. */
-struct vm_names {
+struct ssv_vm_names {
     char **slots;
     size_t size, count;
 };
@@ -23,7 +23,7 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-static int names_grow(struct vm_names *n)
+static int names_grow(struct ssv_vm_names *n)
 {
     size_t size = n->size ? n->size * 2 : 1024;
     char **slots = calloc(size, sizeof *slots);
@@ -43,9 +43,9 @@ static int names_grow(struct vm_names *n)
     return 0;
 }
 
-const char *vm_intern(struct vm *vm, const char *s)
+const char *ssv_vm_intern(struct ssv_vm *vm, const char *s)
 {
-    struct vm_names *n = vm->names;
+    struct ssv_vm_names *n = vm->names;
     if ((n->count + 1) * 2 > n->size && names_grow(n) < 0)
         return NULL;
     size_t j = hash_str(s) & (n->size - 1);
@@ -58,23 +58,23 @@ const char *vm_intern(struct vm *vm, const char *s)
     return n->slots[j];
 }
 
-static size_t proc_index(const struct vm *vm, const struct ss_process *p)
+static size_t proc_index(const struct ssv_vm *vm, const struct ss_process *p)
 {
     return (size_t)(p - vm->run->procs);
 }
 
-const char *const *vm_stack_names(const struct vm *vm, const struct ss_process *p,
-                                  const struct ss_stack *s)
+const char *const *ssv_vm_stack_names(const struct ssv_vm *vm, const struct ss_process *p,
+                                      const struct ss_stack *s)
 {
     if (!s || s->id >= p->nstacks)
         return NULL;
     return vm->procs[proc_index(vm, p)].stacks[s->id];
 }
 
-static int name_stacks(struct vm *vm, size_t pi)
+static int name_stacks(struct ssv_vm *vm, size_t pi)
 {
     struct ss_process *p = &vm->run->procs[pi];
-    struct vm_proc *vp = &vm->procs[pi];
+    struct ssv_vm_proc *vp = &vm->procs[pi];
     if (!(vp->stacks = calloc(p->nstacks ? p->nstacks : 1, sizeof *vp->stacks)))
         return -1;
     for (size_t i = 0; i < p->nstacks; i++) {
@@ -91,21 +91,21 @@ static int name_stacks(struct vm *vm, size_t pi)
                 ss_frame_name(&s->frames[f], buf, sizeof buf);
             else
                 snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)s->addrs[f]);
-            if (!(names[f] = vm_intern(vm, buf)))
+            if (!(names[f] = ssv_vm_intern(vm, buf)))
                 return -1;
         }
     }
     return 0;
 }
 
-static void describe_stall(struct vm *vm, struct vm_stall *row)
+static void describe_stall(struct ssv_vm *vm, struct ssv_vm_stall *row)
 {
     const struct ss_stall *s = row->stall;
     const struct ss_thread *t = ss_process_thread(row->proc, s->tid);
     row->thread = t && t->name[0] ? t->name : "?";
     struct ss_stack_count top;
     if (ss_stall_stacks(s, &top, 1) > 0) {
-        const char *const *names = vm_stack_names(vm, row->proc, top.stack);
+        const char *const *names = ssv_vm_stack_names(vm, row->proc, top.stack);
         row->top = names ? names[0] : NULL;
     }
     for (size_t i = 0; i < s->nsamples; i++) {
@@ -120,7 +120,7 @@ static void describe_stall(struct vm *vm, struct vm_stall *row)
     }
 }
 
-static int build_loops(struct vm *vm)
+static int build_loops(struct ssv_vm *vm)
 {
     struct ss_run *run = vm->run;
     size_t n = 0;
@@ -136,7 +136,7 @@ static int build_loops(struct vm *vm)
             const struct ss_thread *t = &p->threads[k];
             if (!t->loop)
                 continue;
-            vm->loops[vm->nloops++] = (struct vm_loop){
+            vm->loops[vm->nloops++] = (struct ssv_vm_loop){
                 p, t, 0, 0, ss_thread_percentile(t, 50), ss_thread_percentile(t, 99), 0};
         }
         for (size_t k = 0; k < p->nstalls; k++) {
@@ -152,7 +152,7 @@ static int build_loops(struct vm *vm)
     return 0;
 }
 
-int vm_build(struct vm *vm, struct ss_run *run)
+int ssv_vm_build(struct ssv_vm *vm, struct ss_run *run)
 {
     memset(vm, 0, sizeof *vm);
     vm->run = run;
@@ -177,7 +177,7 @@ int vm_build(struct vm *vm, struct ss_run *run)
     for (size_t i = 0; i < run->nprocs; i++) {
         struct ss_process *p = &run->procs[i];
         for (size_t k = 0; k < p->nstalls; k++) {
-            struct vm_stall *row = &vm->stalls[vm->nstalls];
+            struct ssv_vm_stall *row = &vm->stalls[vm->nstalls];
             row->proc = p;
             row->stall = &p->stalls[k];
             describe_stall(vm, row);
@@ -190,14 +190,14 @@ int vm_build(struct vm *vm, struct ss_run *run)
     }
     if (build_loops(vm) < 0)
         goto fail;
-    vm_sort(vm, VM_SORT_NEWEST);
+    ssv_vm_sort(vm, SSV_VM_SORT_NEWEST);
     return 0;
 fail:
-    vm_free(vm);
+    ssv_vm_free(vm);
     return -1;
 }
 
-void vm_free(struct vm *vm)
+void ssv_vm_free(struct ssv_vm *vm)
 {
     if (vm->procs) {
         for (size_t i = 0; i < vm->run->nprocs; i++) {
@@ -223,7 +223,8 @@ void vm_free(struct vm *vm)
 
 static int by_newest(const void *a, const void *b)
 {
-    const struct vm_stall *x = *(struct vm_stall *const *)a, *y = *(struct vm_stall *const *)b;
+    const struct ssv_vm_stall *x = *(struct ssv_vm_stall *const *)a,
+                              *y = *(struct ssv_vm_stall *const *)b;
     if (x->stall->start_ns != y->stall->start_ns)
         return x->stall->start_ns < y->stall->start_ns ? 1 : -1;
     if (x->proc->pid != y->proc->pid)
@@ -233,24 +234,25 @@ static int by_newest(const void *a, const void *b)
 
 static int by_longest(const void *a, const void *b)
 {
-    const struct vm_stall *x = *(struct vm_stall *const *)a, *y = *(struct vm_stall *const *)b;
+    const struct ssv_vm_stall *x = *(struct ssv_vm_stall *const *)a,
+                              *y = *(struct ssv_vm_stall *const *)b;
     if (x->stall->duration_ns != y->stall->duration_ns)
         return x->stall->duration_ns < y->stall->duration_ns ? 1 : -1;
     return by_newest(a, b);
 }
 
-void vm_sort(struct vm *vm, enum vm_sort sort)
+void ssv_vm_sort(struct ssv_vm *vm, enum ssv_vm_sort sort)
 {
     vm->sort = sort;
     if (vm->nstalls > 1)
         qsort(vm->order, vm->nstalls, sizeof *vm->order,
-              sort == VM_SORT_LONGEST ? by_longest : by_newest);
+              sort == SSV_VM_SORT_LONGEST ? by_longest : by_newest);
 }
 
-long vm_find_stall(const struct vm *vm, uint32_t pid, uint32_t tid, uint64_t start_ns)
+long ssv_vm_find_stall(const struct ssv_vm *vm, uint32_t pid, uint32_t tid, uint64_t start_ns)
 {
     for (size_t i = 0; i < vm->nstalls; i++) {
-        const struct vm_stall *r = vm->order[i];
+        const struct ssv_vm_stall *r = vm->order[i];
         if (r->stall->start_ns == start_ns && r->stall->tid == tid && r->proc->pid == pid)
             return (long)i;
     }
@@ -259,7 +261,7 @@ long vm_find_stall(const struct vm *vm, uint32_t pid, uint32_t tid, uint64_t sta
 
 static int by_total(const void *a, const void *b)
 {
-    const struct vm_call *x = a, *y = b;
+    const struct ssv_vm_call *x = a, *y = b;
     if (x->total_ns != y->total_ns)
         return x->total_ns < y->total_ns ? 1 : -1;
     if (x->count != y->count)
@@ -267,20 +269,20 @@ static int by_total(const void *a, const void *b)
     return strcmp(x->function, y->function);
 }
 
-void vm_set_calls(struct vm *vm, struct vm_call *calls, size_t n)
+void ssv_vm_set_calls(struct ssv_vm *vm, struct ssv_vm_call *calls, size_t n)
 {
     free(vm->calls);
     vm->calls = calls;
     vm->ncalls = n;
     vm->max_call_ns = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *const *names = vm_stack_names(vm, calls[i].proc, calls[i].stack);
+        const char *const *names = ssv_vm_stack_names(vm, calls[i].proc, calls[i].stack);
         calls[i].site = names ? names[0] : NULL;
         if (calls[i].total_ns > vm->max_call_ns)
             vm->max_call_ns = calls[i].total_ns;
     }
     qsort(calls, n, sizeof *calls, by_total);
-    vm_search(vm, vm->needle);
+    ssv_vm_search(vm, vm->needle);
 }
 
 static int has(const char *s, const char *needle)
@@ -288,10 +290,10 @@ static int has(const char *s, const char *needle)
     return s && strcasestr(s, needle) != NULL;
 }
 
-static int stack_has(const struct vm *vm, const struct ss_process *p, const struct ss_stack *s,
+static int stack_has(const struct ssv_vm *vm, const struct ss_process *p, const struct ss_stack *s,
                      const char *needle)
 {
-    const char *const *names = vm_stack_names(vm, p, s);
+    const char *const *names = ssv_vm_stack_names(vm, p, s);
     for (uint32_t f = 0; names && f < s->nframes; f++)
         if (has(names[f], needle))
             return 1;
@@ -299,7 +301,7 @@ static int stack_has(const struct vm *vm, const struct ss_process *p, const stru
 }
 
 /* Per process, which stacks match: computed once per search, not once per sample. */
-static char **match_stacks(const struct vm *vm, const char *needle)
+static char **match_stacks(const struct ssv_vm *vm, const char *needle)
 {
     char **bits = calloc(vm->run->nprocs ? vm->run->nprocs : 1, sizeof *bits);
     for (size_t i = 0; bits && i < vm->run->nprocs; i++) {
@@ -312,7 +314,7 @@ static char **match_stacks(const struct vm *vm, const char *needle)
     return bits;
 }
 
-static int stall_matches(const struct vm *vm, char **bits, const struct vm_stall *r,
+static int stall_matches(const struct ssv_vm *vm, char **bits, const struct ssv_vm_stall *r,
                          const char *needle)
 {
     if (has(r->thread, needle))
@@ -329,7 +331,7 @@ static int stall_matches(const struct vm *vm, char **bits, const struct vm_stall
     return 0;
 }
 
-void vm_search(struct vm *vm, const char *needle)
+void ssv_vm_search(struct ssv_vm *vm, const char *needle)
 {
     if (needle != vm->needle)
         snprintf(vm->needle, sizeof vm->needle, "%s", needle);
@@ -337,18 +339,18 @@ void vm_search(struct vm *vm, const char *needle)
     char **bits = on && vm->nstalls ? match_stacks(vm, vm->needle) : NULL;
     vm->nmatch_stalls = vm->nmatch_calls = vm->nmatch_loops = 0;
     for (size_t i = 0; i < vm->nstalls; i++) {
-        struct vm_stall *r = &vm->stalls[i];
+        struct ssv_vm_stall *r = &vm->stalls[i];
         r->match = on && stall_matches(vm, bits, r, vm->needle);
         vm->nmatch_stalls += r->match != 0;
     }
     for (size_t i = 0; i < vm->ncalls; i++) {
-        struct vm_call *c = &vm->calls[i];
+        struct ssv_vm_call *c = &vm->calls[i];
         c->match = on && (has(c->function, vm->needle) || has(c->category, vm->needle) ||
                           stack_has(vm, c->proc, c->stack, vm->needle));
         vm->nmatch_calls += c->match != 0;
     }
     for (size_t i = 0; i < vm->nloops; i++) {
-        struct vm_loop *l = &vm->loops[i];
+        struct ssv_vm_loop *l = &vm->loops[i];
         l->match = on && (has(l->thread->name, vm->needle) || has(l->proc->command, vm->needle));
         vm->nmatch_loops += l->match != 0;
     }
@@ -357,28 +359,30 @@ void vm_search(struct vm *vm, const char *needle)
     free(bits);
 }
 
-uint64_t vm_sample_weight(const struct ss_process *p, const struct ss_sample *s)
+uint64_t ssv_vm_sample_weight(const struct ss_process *p, const struct ss_sample *s)
 {
     if (s->source == SS_SAMPLE_CALL)
         return s->call_ns;
     return p->interval_ns ? p->interval_ns : p->threshold_ns;
 }
 
-int vm_in_scope(const struct vm_scope *sc, const struct ss_process *p, const struct ss_stall *s)
+int ssv_vm_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p,
+                    const struct ss_stall *s)
 {
     switch (sc->kind) {
-    case VM_SCOPE_PROCESS:
+    case SSV_VM_SCOPE_PROCESS:
         return p->pid == sc->pid;
-    case VM_SCOPE_THREAD:
+    case SSV_VM_SCOPE_THREAD:
         return p->pid == sc->pid && s->tid == sc->tid;
-    case VM_SCOPE_STALL:
+    case SSV_VM_SCOPE_STALL:
         return p->pid == sc->pid && s->tid == sc->tid && s->start_ns == sc->start_ns;
     default:
         return 1;
     }
 }
 
-void vm_scope_name(const struct vm *vm, const struct vm_scope *sc, char *buf, size_t size)
+void ssv_vm_scope_name(const struct ssv_vm *vm, const struct ssv_vm_scope *sc, char *buf,
+                       size_t size)
 {
     const struct ss_process *p = NULL;
     for (size_t i = 0; i < vm->run->nprocs; i++)
@@ -388,15 +392,15 @@ void vm_scope_name(const struct vm *vm, const struct vm_scope *sc, char *buf, si
     const char *name = t && t->name[0] ? t->name : "?";
     char at[32];
     switch (sc->kind) {
-    case VM_SCOPE_PROCESS:
+    case SSV_VM_SCOPE_PROCESS:
         snprintf(buf, size, "pid %u", sc->pid);
         break;
-    case VM_SCOPE_THREAD:
+    case SSV_VM_SCOPE_THREAD:
         snprintf(buf, size, "thread %u (%s) of pid %u", sc->tid, name, sc->pid);
         break;
-    case VM_SCOPE_STALL:
+    case SSV_VM_SCOPE_STALL:
         if (p)
-            vm_clock(p, sc->start_ns, at, sizeof at);
+            ssv_vm_clock(p, sc->start_ns, at, sizeof at);
         else
             snprintf(at, sizeof at, "?");
         snprintf(buf, size, "stall at %s on thread %u (%s)", at, sc->tid, name);
@@ -406,7 +410,7 @@ void vm_scope_name(const struct vm *vm, const struct vm_scope *sc, char *buf, si
     }
 }
 
-void vm_clock(const struct ss_process *p, uint64_t mono_ns, char *buf, size_t size)
+void ssv_vm_clock(const struct ss_process *p, uint64_t mono_ns, char *buf, size_t size)
 {
     int64_t real = (int64_t)p->start_real_ns + ((int64_t)mono_ns - (int64_t)p->start_mono_ns);
     time_t secs = (time_t)(real / 1000000000);
@@ -419,8 +423,8 @@ void vm_clock(const struct ss_process *p, uint64_t mono_ns, char *buf, size_t si
              (int)(real % 1000000000 / 1000000));
 }
 
-void vm_loop_activity(const struct vm_loop *l, uint64_t end_ns, uint64_t window_ns, double *bins,
-                      int nbins)
+void ssv_vm_loop_activity(const struct ssv_vm_loop *l, uint64_t end_ns, uint64_t window_ns,
+                          double *bins, int nbins)
 {
     for (int i = 0; i < nbins; i++)
         bins[i] = 0;

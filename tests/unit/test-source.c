@@ -17,7 +17,7 @@
 #include "writer.h"
 
 static char dir[64];
-static struct source src;
+static struct ssv_source src;
 
 static void make_dir(void)
 {
@@ -27,7 +27,7 @@ static void make_dir(void)
 
 static void remove_dir(void)
 {
-    src_close(&src);
+    ssv_src_close(&src);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
@@ -67,13 +67,13 @@ static void end_process(struct ss_writer *w)
 }
 
 /* Starts a load and waits for it, as the interface does between keys. */
-static struct snapshot *load(void)
+static struct ssv_snapshot *load(void)
 {
-    struct vm_scope all = {VM_SCOPE_ALL, 0, 0, 0};
-    struct snapshot *s = NULL;
-    cr_assert_eq(src_load_start(&src, &all), 0);
-    cr_expect_eq(src_load_start(&src, &all), -1, "one load at a time");
-    while (!src_load_poll(&src, &s))
+    struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
+    struct ssv_snapshot *s = NULL;
+    cr_assert_eq(ssv_src_load_start(&src, &all), 0);
+    cr_expect_eq(ssv_src_load_start(&src, &all), -1, "one load at a time");
+    while (!ssv_src_load_poll(&src, &s))
         usleep(1000);
     return s;
 }
@@ -81,36 +81,36 @@ static struct snapshot *load(void)
 Test(source, reads_again_only_when_a_trace_changes)
 {
     char err[256];
-    cr_assert_eq(src_open(&src, dir, err, sizeof err), 0);
-    cr_expect(src_changed(&src), "nothing has been read yet");
-    struct snapshot *s = load();
+    cr_assert_eq(ssv_src_open(&src, dir, err, sizeof err), 0);
+    cr_expect(ssv_src_changed(&src), "nothing has been read yet");
+    struct ssv_snapshot *s = load();
     cr_expect_null(s);
     cr_expect_eq(src.code, -SS_ENOTRACE);
     cr_expect(strstr(src.err, "no trace files"), "%s", src.err);
-    cr_expect_not(src_changed(&src), "a failed load is not retried until something changes");
+    cr_expect_not(ssv_src_changed(&src), "a failed load is not retried until something changes");
 
     char other[128];
     snprintf(other, sizeof other, "%s/notes.txt", dir);
     FILE *f = fopen(other, "w");
     cr_assert_not_null(f);
     fclose(f);
-    cr_expect_not(src_changed(&src), "only traces count");
+    cr_expect_not(ssv_src_changed(&src), "only traces count");
 
     struct ss_writer w;
     begin_process(&w, 42);
-    cr_expect(src_changed(&src));
+    cr_expect(ssv_src_changed(&src));
     s = load();
     cr_assert_not_null(s, "%s", src.err);
     cr_expect_eq(s->vm.nstalls, 0);
-    cr_expect_not(src_changed(&src));
+    cr_expect_not(ssv_src_changed(&src));
     stall(&w, 42, 2000000000ull, 0);
-    cr_expect(src_changed(&src), "the trace grew");
-    snapshot_free(s);
+    cr_expect(ssv_src_changed(&src), "the trace grew");
+    ssv_snapshot_free(s);
     s = load();
     cr_assert_not_null(s);
     cr_expect_eq(s->vm.nstalls, 1);
     cr_expect(s->vm.order[0]->stall->in_progress);
-    snapshot_free(s);
+    ssv_snapshot_free(s);
     end_process(&w);
 }
 
@@ -121,9 +121,9 @@ Test(source, a_process_that_just_started_is_waited_out)
     begin_process(&first, 42);
     /* The shim writes a trace's header at once and its process record at the next flush. */
     cr_assert_eq(ss__writer_open(&second, dir, 43, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(src_open(&src, dir, err, sizeof err), 0);
-    src_changed(&src);
-    struct snapshot *s = load();
+    cr_assert_eq(ssv_src_open(&src, dir, err, sizeof err), 0);
+    ssv_src_changed(&src);
+    struct ssv_snapshot *s = load();
     cr_expect_null(s, "the core refuses a run with a header-only trace");
     cr_expect_eq(src.code, -SS_ECORRUPT);
     const char exe[] = "/usr/bin/worker", cmd[] = "worker";
@@ -131,11 +131,11 @@ Test(source, a_process_that_just_started_is_waited_out)
                                50000000, 10000000, sizeof exe - 1, sizeof cmd};
     ss__writer_record2(&second, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
     ss__writer_flush(&second);
-    cr_expect(src_changed(&src));
+    cr_expect(ssv_src_changed(&src));
     s = load();
     cr_assert_not_null(s, "%s", src.err);
     cr_expect_eq(s->vm.run->nprocs, 2, "the new process appears");
-    snapshot_free(s);
+    ssv_snapshot_free(s);
     end_process(&first);
     end_process(&second);
 }
@@ -157,26 +157,27 @@ Test(source, live_while_a_process_writes_quiet_when_none_does_finished_when_all_
     struct ss_writer a, b;
     begin_process(&a, 42);
     begin_process(&b, 43);
-    cr_assert_eq(src_open(&src, dir, err, sizeof err), 0);
-    cr_expect_eq(src_state(&src, NULL), SRC_WAITING);
-    src_changed(&src);
-    struct snapshot *s = load();
+    cr_assert_eq(ssv_src_open(&src, dir, err, sizeof err), 0);
+    cr_expect_eq(ssv_src_state(&src, NULL), SSV_SRC_WAITING);
+    ssv_src_changed(&src);
+    struct ssv_snapshot *s = load();
     cr_assert_not_null(s, "%s", src.err);
-    cr_expect_eq(src_state(&src, &s->vm), SRC_LIVE);
+    cr_expect_eq(ssv_src_state(&src, &s->vm), SSV_SRC_LIVE);
     end_process(&a);
-    age("stallscope-43.trace", SRC_LIVE_WINDOW_S + 1);
-    src_changed(&src);
-    snapshot_free(s);
+    age("stallscope-43.trace", SSV_SRC_LIVE_WINDOW_S + 1);
+    ssv_src_changed(&src);
+    ssv_snapshot_free(s);
     s = load();
     cr_assert_not_null(s);
-    cr_expect_eq(src_state(&src, &s->vm), SRC_QUIET, "43 has not ended nor written for a while");
+    cr_expect_eq(ssv_src_state(&src, &s->vm), SSV_SRC_QUIET,
+                 "43 has not ended nor written for a while");
     end_process(&b);
-    src_changed(&src);
-    snapshot_free(s);
+    ssv_src_changed(&src);
+    ssv_snapshot_free(s);
     s = load();
     cr_assert_not_null(s);
-    cr_expect_eq(src_state(&src, &s->vm), SRC_FINISHED);
-    snapshot_free(s);
+    cr_expect_eq(ssv_src_state(&src, &s->vm), SSV_SRC_FINISHED);
+    ssv_snapshot_free(s);
 }
 
 Test(source, finds_the_run_of_a_pid)
@@ -184,10 +185,10 @@ Test(source, finds_the_run_of_a_pid)
     char err[512];
     struct ss_writer w;
     begin_process(&w, 77);
-    cr_expect_eq(src_find_pid(dir, 77, err, sizeof err), 0);
-    cr_expect_eq(src_find_pid(dir, 78, err, sizeof err), -1);
+    cr_expect_eq(ssv_src_find_pid(dir, 77, err, sizeof err), 0);
+    cr_expect_eq(ssv_src_find_pid(dir, 78, err, sizeof err), -1);
     cr_expect(strstr(err, "--pid 78: no trace of that process in"), "%s", err);
-    cr_expect_eq(src_find_pid("/nonexistent/run", 78, err, sizeof err), -1);
+    cr_expect_eq(ssv_src_find_pid("/nonexistent/run", 78, err, sizeof err), -1);
     cr_expect(strstr(err, "no run directory /nonexistent/run"), "%s", err);
     end_process(&w);
 }
@@ -195,6 +196,6 @@ Test(source, finds_the_run_of_a_pid)
 Test(source, a_missing_run_is_refused_at_once)
 {
     char err[256];
-    cr_expect_eq(src_open(&src, "/nonexistent/run", err, sizeof err), -1);
+    cr_expect_eq(ssv_src_open(&src, "/nonexistent/run", err, sizeof err), -1);
     cr_expect(strstr(err, "/nonexistent/run: No such file or directory"), "%s", err);
 }
