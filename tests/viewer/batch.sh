@@ -44,18 +44,18 @@ has() {
 
 view stalls "$tmp/run"
 has stalls '^TIMEv +PID +TID +THREAD +DURATION +BLOCKED IN +TOP FRAME$' 1
-has stalls "^[0-9:.]+ +$pid +$pid +loop-fixture-O2 +[0-9.]+ms #+ +nanosleep\(\) [0-9.]+ms +plant_sleep$" 2
+has stalls "^[0-9:.]+ +$pid +$pid +loop-fixture-O2 +[0-9.]+ms #+ +nanosleep\(\) [0-9.]+ms( \+)? +plant_sleep$" 2
 has stalls "^[0-9:.]+ +$pid +$pid +loop-fixture-O2 +[0-9.]+ms #+ +plant_spin$" 3
 [ "$(wc -l <"$tmp/stalls")" -eq 3 ] || { echo "FAIL: not 3 lines of stalls"; failures=$((failures + 1)); }
 view longest --sort longest --width 80 "$tmp/run"
 has longest 'plant_spin$' 2
-has longest '\[nanosleep\(\) [0-9.]+ms\] plant_sleep$' 3
+has longest '\[nanosleep\(\) [0-9.]+ms( \+)?\] plant_s' 3
 
 view flame --view flame --width 100 "$tmp/run"
 has flame '^ Scope: all stalls: [0-9]+ samples, [0-9.]+ms$' 1
 has flame '^\|all 100\.0%$' 2
 has flame '^\|run_loop 100\.0%$'
-has flame '^\|plant_(sleep|spin) [0-9.]+% +\|plant_(sleep|spin) [0-9.]+%$'
+has flame '^\|plant_(sleep|spin) [0-9.]+% +\|plant_(sleep|spin) [0-9.]+%'
 has flame '^\|nanosleep\(\) [0-9.]+%'
 view scoped --view flame --pid "$pid" -d "$tmp/run"
 has scoped "^ Scope: pid $pid: " 1
