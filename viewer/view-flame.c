@@ -40,12 +40,9 @@ static void draw_info(struct ssv_app *a, struct ssv_canvas *c, int y)
     ss_format_duration(f->sel->total, d, sizeof d);
     ss_format_duration(f->sel->self, self, sizeof self);
     int x = ssv_cv_fit(c, y + 1, 1, c->w / 2, SSV_CV_SELECTED, f->sel->name);
-    x += ssv_cv_printf(
-        c, y + 1, x + 1, -1, SSV_CV_NORMAL, " %s, %.1f%% of shown, %.1f%% of scope; self %s", d,
-        pct(f->sel->total, f->zoom->total), pct(f->sel->total, f->root->total), self);
-    if (f->needle[0])
-        ssv_cv_printf(c, y + 1, x + 3, -1, SSV_CV_MATCH, " /%s: %zu frame%s, %.1f%% of shown ",
-                      f->needle, f->nmatch, f->nmatch == 1 ? "" : "s", 100.0 * ssv_flame_share(f));
+    ssv_cv_printf(c, y + 1, x + 1, -1, SSV_CV_NORMAL,
+                  " %s, %.1f%% of shown, %.1f%% of scope; self %s", d,
+                  pct(f->sel->total, f->zoom->total), pct(f->sel->total, f->root->total), self);
 }
 
 /* A frame is its left edge and its name, then its share of the zoomed frame when it fits (not
@@ -167,8 +164,11 @@ static int key(struct ssv_app *a, int k)
 static void status(struct ssv_app *a, char *buf, size_t size)
 {
     const struct ssv_flame *f = &a->snap->flame;
-    snprintf(buf, size, "Enter zoom%s  s scope  / search%s", f->nhistory ? "  Esc zoom out" : "",
-             f->needle[0] ? "  n N next/previous match" : "");
+    if (f->needle[0])
+        snprintf(buf, size, "/%s: %zu frame%s, %.1f%% of shown  n N next/previous", f->needle,
+                 f->nmatch, f->nmatch == 1 ? "" : "s", 100.0 * ssv_flame_share(f));
+    else
+        snprintf(buf, size, "Enter zoom%s  s scope  / search", f->nhistory ? "  Esc zoom out" : "");
 }
 
 static void reloaded(struct ssv_app *a, const struct ssv_snapshot *old)

@@ -184,7 +184,7 @@ Test(views, search_highlights_and_reports_the_share)
     keys("2/sum");
     cr_expect(strstr(row(29), "/sum"), "the prompt shows what is typed: %s", row(29));
     key(SSV_KEY_ENTER);
-    cr_expect(strstr(row(2), "/sum: 1 frame, 55.6% of shown"), "%s", row(2));
+    cr_expect(strstr(row(29), "/sum: 1 frame, 55.6% of shown"), "%s", row(29));
     cr_expect_str_eq(app.snap->flame.sel->name, "checksum", "Enter goes to the first match");
     key('1');
     cr_expect(strstr(row(29), "/sum: 1 of 2 stalls match"), "%s", row(29));
