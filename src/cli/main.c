@@ -13,6 +13,7 @@ static const struct ss_command commands[] = {
     {"report", "print the stalls of a run with their stacks", ss_cmd_report},
     {"export", "write a run in a machine-readable format", ss_cmd_export},
     {"check", "apply rules to a run and fail on what breaks them (CI gate)", ss_cmd_check},
+    {"view", "watch the stalls of a run in the terminal, live or afterwards", ss_cmd_view},
 };
 
 void ss_die(const char *fmt, ...)

@@ -1,0 +1,326 @@
+/* The views and the keys, headless: the app draws into a canvas exactly as on a terminal, so
+ * what a user would see after a sequence of keys is checked line by line. */
+#include <criterion/criterion.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "run-builder.h"
+
+static struct ssv_app app;
+static struct ssv_canvas cv;
+
+static struct ss_run *small_run(const char *top_name)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 4242, 10 * MS);
+    rb_thread(p, 4242, "server");
+    struct ss_stack *spin = rb_stack(p, top_name, "on_request", "main", NULL);
+    struct ss_stack *wait = rb_stack(p, "wait_for_backend", "on_tick", "main", NULL);
+    uint64_t t0 = p->start_mono_ns;
+    struct ss_stall *s = rb_stall(p, 4242, t0 + 200 * MS, 204 * MS);
+    for (int i = 0; i < 15; i++)
+        rb_sample(s, spin, (50 + 10 * (uint64_t)i) * MS);
+    s = rb_stall(p, 4242, t0 + 700 * MS, 120 * MS);
+    rb_call(s, wait, "usleep", 120 * MS);
+    struct ss_thread *t = &p->threads[0];
+    t->iterations = 99;
+    t->busy_max_ns = 204 * MS;
+    t->hist[ss_hist_bucket(5000)] = 97;
+    t->hist[ss_hist_bucket(120 * MS)] = 1;
+    t->hist[ss_hist_bucket(204 * MS)] = 1;
+    return run;
+}
+
+static void open_run(struct ss_run *run, int w, int h, int utf8)
+{
+    struct ssv_snapshot *s = calloc(1, sizeof *s);
+    cr_assert_not_null(s);
+    cr_assert_eq(ssv_vm_build(&s->vm, run), 0);
+    struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
+    cr_assert_eq(ssv_flame_build(&s->flame, &s->vm, &all), 0);
+    ssv_app_init(&app, "memory.run");
+    app.state = SSV_SRC_FINISHED;
+    ssv_app_install(&app, s);
+    cr_assert_eq(ssv_cv_init(&cv, w, h, utf8, 0), 0);
+}
+
+static void teardown(void)
+{
+    ssv_app_free(&app);
+    ssv_cv_free(&cv);
+}
+
+TestSuite(views, .fini = teardown);
+
+static const char *row(int y)
+{
+    static char buf[4096];
+    ssv_cv_row_text(&cv, y, buf, sizeof buf);
+    return buf;
+}
+
+static int screen_has(const char *text)
+{
+    for (int y = 0; y < cv.h; y++)
+        if (strstr(row(y), text))
+            return 1;
+    return 0;
+}
+
+static int keys(const char *seq)
+{
+    int act = 0;
+    for (; *seq; seq++) {
+        act = ssv_app_key(&app, *seq);
+        ssv_app_draw(&app, &cv);
+    }
+    return act;
+}
+
+static int key(int k)
+{
+    int act = ssv_app_key(&app, k);
+    ssv_app_draw(&app, &cv);
+    return act;
+}
+
+Test(views, stalls_newest_first_with_columns_for_the_width)
+{
+    open_run(small_run("checksum"), 80, 24, 0);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(0), " 1 Stalls ") && strstr(row(0), "finished"), "%s", row(0));
+    cr_expect(strstr(row(1), "TIME") && strstr(row(1), "DURATION") && strstr(row(1), "TOP FRAME"),
+              "%s", row(1));
+    cr_expect(strstr(row(2), "120ms") && strstr(row(2), "[usleep() 120ms] wait_for_backe~"),
+              "cut to the width, with a mark: %s", row(2));
+    cr_expect(strstr(row(3), "204ms") && strstr(row(3), "checksum"), "%s", row(3));
+    cr_expect_null(strstr(row(1), "THREAD"), "no room for thread names at 80 columns");
+    cr_expect(strstr(row(23), "2 stalls, newest first"), "%s", row(23));
+    cr_expect_eq(ssv_cv_at(&cv, 2, 0)->style, SSV_CV_SELECTED);
+    cr_expect_eq(ssv_cv_at(&cv, 3, 0)->style, SSV_CV_NORMAL);
+    ssv_cv_resize(&cv, 160, 30);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(1), "THREAD") && strstr(row(1), "BLOCKED IN"), "%s", row(1));
+    cr_expect(strstr(row(2), "server") && strstr(row(2), "usleep() 120ms"), "%s", row(2));
+}
+
+Test(views, no_blocking_call_column_in_a_run_without_calls)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    rb_sample(rb_stall(p, 1, 2000 * MS, 60 * MS), rb_stack(p, "work", "main", NULL), 50 * MS);
+    open_run(run, 160, 10, 0);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(1), "THREAD") && !strstr(row(1), "BLOCKED IN"), "%s", row(1));
+    cr_expect(strstr(row(2), "ms ") && strstr(row(2), " work"), "%s", row(2));
+}
+
+Test(views, sort_details_and_back)
+{
+    open_run(small_run("checksum"), 100, 30, 0);
+    keys("s");
+    cr_expect(strstr(row(2), "204ms"), "longest first: %s", row(2));
+    cr_expect(strstr(row(2), "checksum"));
+    cr_expect_eq(ssv_cv_at(&cv, 3, 0)->style, SSV_CV_SELECTED, "the selection stays on its stall");
+    key('g');
+    key(SSV_KEY_ENTER);
+    cr_expect(strstr(row(1), "Stall of 204ms on thread 4242 (server), pid 4242"), "%s", row(1));
+    cr_expect(screen_has("in 15 of 15 samples (100%)"));
+    cr_expect(screen_has("      checksum"));
+    cr_expect(screen_has("+50ms      signal  checksum"));
+    key(SSV_KEY_ESC);
+    cr_expect(strstr(row(1), "TIME"), "Esc goes back to the list: %s", row(1));
+    cr_expect_eq(key(SSV_KEY_ESC) & SSV_ACT_QUIT, 0, "Esc never quits");
+    cr_expect(key('q') & SSV_ACT_QUIT);
+}
+
+Test(views, tab_and_digits_switch_views)
+{
+    open_run(small_run("checksum"), 100, 30, 0);
+    key(SSV_KEY_TAB);
+    cr_expect_eq(app.view, SSV_VIEW_FLAME);
+    cr_expect(strstr(row(1), "Scope: all stalls: 16 samples, 270ms"), "%s", row(1));
+    key(SSV_KEY_TAB);
+    cr_expect(screen_has("no blocking calls recorded"));
+    key(SSV_KEY_TAB);
+    cr_expect(strstr(row(1), "ITERATIONS"), "%s", row(1));
+    key(SSV_KEY_TAB);
+    cr_expect_eq(app.view, SSV_VIEW_STALLS);
+    key(SSV_KEY_BTAB);
+    cr_expect_eq(app.view, SSV_VIEW_LOOPS);
+    key('2');
+    cr_expect_eq(app.view, SSV_VIEW_FLAME);
+}
+
+Test(views, flame_draws_proportional_frames_and_zooms)
+{
+    open_run(small_run("checksum"), 54, 20, 0);
+    key('2');
+    /* 270 ms over 54 columns: 5 ms a column; main 270 ms, checksum 150 ms, usleep 120 ms. */
+    cr_expect(strstr(row(3), "|all 100.0%"), "%s", row(3));
+    cr_expect(strstr(row(4), "|main 100.0%"), "%s", row(4));
+    const char *r5 = row(5);
+    cr_expect_eq(strncmp(r5, "|on_request 55.6%", 17), 0, "%s", r5);
+    cr_expect_eq(r5[30], '|', "on_tick starts at column 30: %s", r5);
+    cr_expect(strstr(row(7), "|usleep()"), "%s", row(7));
+    keys("jjj");
+    cr_expect_str_eq(app.snap->flame.sel->name, "checksum");
+    cr_expect_eq(ssv_cv_at(&cv, 6, 1)->style, SSV_CV_FLAME_SEL);
+    key(SSV_KEY_ENTER);
+    cr_expect(strstr(row(3), "|all") && !strstr(row(3), "%"), "callers above, dim: %s", row(3));
+    cr_expect_eq(ssv_cv_at(&cv, 3, 1)->style, SSV_CV_DIM);
+    cr_expect(strstr(row(6), "|checksum 100.0%"), "%s", row(6));
+    cr_expect(strstr(row(2), "checksum 150ms, 100.0% of shown, 55.6% of scope"), "%s", row(2));
+    key(SSV_KEY_ESC);
+    cr_expect_eq(app.snap->flame.zoom, app.snap->flame.root);
+    cr_expect(strstr(row(6), "|checksum 55.6%"), "%s", row(6));
+}
+
+Test(views, search_highlights_and_reports_the_share)
+{
+    open_run(small_run("checksum"), 100, 30, 0);
+    keys("2/sum");
+    cr_expect(strstr(row(29), "/sum"), "the prompt shows what is typed: %s", row(29));
+    key(SSV_KEY_ENTER);
+    cr_expect(strstr(row(29), "/sum: 1 frame, 55.6% of shown"), "%s", row(29));
+    cr_expect_str_eq(app.snap->flame.sel->name, "checksum", "Enter goes to the first match");
+    key('1');
+    cr_expect(strstr(row(29), "/sum: 1 of 2 stalls match"), "%s", row(29));
+    cr_expect_eq(ssv_cv_at(&cv, 3, 0)->style, SSV_CV_MATCH);
+    key('n');
+    cr_expect_eq(app.stalls.pos.sel, 1);
+    key(SSV_KEY_ESC);
+    cr_expect_eq(app.snap->vm.needle[0], '\0', "Esc at the top clears the search");
+    keys("/x");
+    key(SSV_KEY_ESC);
+    cr_expect_eq(app.snap->vm.needle[0], '\0', "Esc in the prompt restores the old search");
+}
+
+Test(views, stall_to_flame_and_scopes)
+{
+    open_run(small_run("checksum"), 100, 30, 0);
+    keys("jf");
+    cr_expect_eq(app.view, SSV_VIEW_FLAME);
+    cr_expect(strstr(row(1), "Scope: stall at") && strstr(row(1), "15 samples, 150ms"), "%s",
+              row(1));
+    keys("s");
+    cr_expect(strstr(row(1), "Scope: all stalls"), "%s", row(1));
+    keys("s");
+    cr_expect(strstr(row(1), "Scope: pid 4242"), "%s", row(1));
+    keys("s");
+    cr_expect(strstr(row(1), "Scope: thread 4242 (server) of pid 4242"), "%s", row(1));
+}
+
+Test(views, loops_histogram_and_sparkline)
+{
+    open_run(small_run("checksum"), 120, 30, 1);
+    key('4');
+    cr_expect(strstr(row(2), "4242") && strstr(row(2), "server") && strstr(row(2), "99"), "%s",
+              row(2));
+    cr_expect(screen_has(">= 4.10us") && screen_has(">= 134ms") && screen_has("..."));
+    cr_expect(screen_has("Stalled time over the last 820ms:"));
+    key(SSV_KEY_ENTER);
+    cr_expect_eq(app.view, SSV_VIEW_FLAME);
+    cr_expect(strstr(row(1), "Scope: thread 4242 (server) of pid 4242"), "%s", row(1));
+}
+
+Test(views, help_overlay_opens_and_any_key_closes_it)
+{
+    open_run(small_run("checksum"), 80, 24, 1);
+    key('?');
+    cr_expect(screen_has("Keys: Stalls view"));
+    cr_expect(screen_has("z            freeze or resume live updates"));
+    cr_expect_eq(key('j') & SSV_ACT_QUIT, 0);
+    cr_expect_not(screen_has("Keys: Stalls view"));
+    cr_expect_eq(app.stalls.pos.sel, 0, "the key that closes help does nothing else");
+    key('2');
+    key(SSV_KEY_F1);
+    cr_expect(screen_has("Widths: a signal sample weighs its process's sample interval"));
+}
+
+Test(views, freeze_asks_for_a_reload_when_resumed)
+{
+    open_run(small_run("checksum"), 80, 24, 0);
+    cr_expect_eq(key('z') & SSV_ACT_RELOAD, 0);
+    cr_expect(strstr(row(0), "frozen"), "%s", row(0));
+    cr_expect(key('z') & SSV_ACT_RELOAD);
+}
+
+Test(views, calls_view_lists_call_sites)
+{
+    open_run(small_run("checksum"), 100, 30, 0);
+    struct ss_process *p = &app.snap->vm.run->procs[0];
+    struct ssv_vm_call *calls = calloc(2, sizeof *calls);
+    cr_assert_not_null(calls);
+    calls[0] = (struct ssv_vm_call){p, "read", "file", 3, 90 * MS, 40 * MS, p->stacks[1], NULL, 0};
+    calls[1] =
+        (struct ssv_vm_call){p, "getaddrinfo", "dns", 1, 300 * MS, 300 * MS, p->stacks[2], NULL, 0};
+    ssv_vm_set_calls(&app.snap->vm, calls, 2);
+    key('3');
+    cr_expect(strstr(row(1), "FUNCTION") && strstr(row(1), "CALL SITE"), "%s", row(1));
+    cr_expect(strstr(row(2), "getaddrinfo") && strstr(row(2), "300ms") &&
+                  strstr(row(2), "wait_for_backend"),
+              "%s", row(2));
+    cr_expect(strstr(row(3), "read") && strstr(row(3), "checksum"), "%s", row(3));
+    keys("j");
+    key(SSV_KEY_ENTER);
+    cr_expect(strstr(row(1), "read() (file) in pid 4242: 3 calls, 90ms in all, longest 40ms"), "%s",
+              row(1));
+    cr_expect(screen_has("    on_request"));
+}
+
+Test(views, hostile_names_cannot_reach_the_terminal)
+{
+    open_run(small_run("evil\x1b[2J\tname\xff"), 80, 24, 1);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(3), "evil?[2J?name?"), "%s", row(3));
+}
+
+Test(views, ascii_and_utf8_glyphs)
+{
+    setlocale(LC_ALL, "C.UTF-8");
+    open_run(small_run("caf\xc3\xa9"), 80, 24, 1);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(3), "caf\xc3\xa9"), "%s", row(3));
+    cr_expect(strstr(row(3), "\xe2\x96\x88"), "a block bar: %s", row(3));
+    ssv_cv_free(&cv);
+    cr_assert_eq(ssv_cv_init(&cv, 80, 24, 0, 0), 0);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(3), "caf?"), "%s", row(3));
+    cr_expect(strstr(row(3), "######## caf?"), "%s", row(3));
+    cr_expect(strstr(row(1), "TIMEv"), "%s", row(1));
+}
+
+Test(views, a_hundred_thousand_stalls_page_by_page)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stack *st = rb_stack(p, "work", "main", NULL);
+    for (uint64_t i = 0; i < 100000; i++)
+        rb_sample(rb_stall(p, 1, p->start_mono_ns + i * MS, (50 + i % 1000) * MS), st, 50 * MS);
+    open_run(run, 100, 40, 0);
+    key('G');
+    cr_expect_eq(app.stalls.pos.sel, 99999);
+    cr_expect(strstr(row(38), "50ms"), "the oldest stall is last: %s", row(38));
+    cr_expect_eq(ssv_cv_at(&cv, 38, 0)->style, SSV_CV_SELECTED);
+    key(SSV_KEY_PGUP);
+    cr_expect_eq(app.stalls.pos.sel, 99999 - 36);
+    key('g');
+    cr_expect_eq(app.stalls.pos.top, 0);
+    cr_expect(strstr(row(2), "1.05s"), "the newest first: %s", row(2));
+}
+
+Test(views, batch_draws_every_row)
+{
+    open_run(small_run("checksum"), 80, 24, 0);
+    struct ssv_canvas out;
+    cr_assert_eq(ssv_cv_init(&out, 90, 0, 0, 1), 0);
+    ssv_app_draw_batch(&app, SSV_VIEW_LOOPS, &out);
+    cr_expect_eq(out.h, 10, "table, a blank line and the thread's details");
+    char line[512];
+    ssv_cv_row_text(&out, 0, line, sizeof line);
+    cr_expect(strstr(line, "ITERATIONS"), "%s", line);
+    ssv_cv_free(&out);
+}

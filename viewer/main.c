@@ -1,0 +1,197 @@
+/* stallscope-view: the viewer program that `stallscope view` runs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "options.h"
+#include "source.h"
+#include "ui.h"
+
+#define EXIT_USAGE 2
+#define BATCH_WIDTH 120
+
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("stallscope: view: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(EXIT_USAGE);
+}
+
+static void usage(void)
+{
+    printf("usage: stallscope view [OPTIONS] [RUN]\n"
+           "       stallscope view --pid PID [-d DIR]\n\n"
+           "Shows the stalls of a run in the terminal, as they happen while the run is being\n"
+           "written, or afterwards. RUN is a run directory or one trace file "
+           "(default\n" SS_DEFAULT_OUTPUT
+           "). Views: 1 Stalls, 2 Flame, 3 Calls, 4 Loops; press ? inside for the keys.\n\n"
+           "  --pid PID          the run holding the trace of process PID\n"
+           "  -d, --dir DIR      where --pid looks (default " SS_DEFAULT_OUTPUT ")\n"
+           "  --view NAME        first view: stalls, flame, calls or loops\n"
+           "  --sort ORDER       stalls newest (default) or longest first\n"
+           "  --ascii            draw with ASCII characters only\n"
+           "  --batch            print the view as text on standard output and exit\n"
+           "  --width N          columns of --batch output (default %d)\n",
+           BATCH_WIDTH);
+}
+
+static const char *const view_names[SSV_NVIEWS] = {"stalls", "flame", "calls", "loops"};
+
+static enum ssv_app_view parse_view(const char *s)
+{
+    for (int v = 0; v < SSV_NVIEWS; v++)
+        if (strcmp(s, view_names[v]) == 0)
+            return (enum ssv_app_view)v;
+    die("--view: expected stalls, flame, calls or loops, got '%s'", s);
+}
+
+static unsigned long number(const char *option, const char *s, unsigned long max)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(s, &end, 10);
+    if (!*s || *end || errno || n == 0 || n > max || *s == '-')
+        die("%s: expected a number from 1 to %lu, got '%s'", option, max, s);
+    return n;
+}
+
+struct view_options {
+    const char *run, *dir;
+    unsigned long pid, width;
+    enum ssv_app_view view;
+    enum ssv_vm_sort sort;
+    int batch, ascii;
+};
+
+static void parse(int argc, char **argv, struct view_options *o)
+{
+    static const struct option longopts[] = {
+        {"pid", required_argument, NULL, 'p'},
+        {"dir", required_argument, NULL, 'd'},
+        {"view", required_argument, NULL, 'v'},
+        {"sort", required_argument, NULL, 's'},
+        {"ascii", no_argument, NULL, 'a'},
+        {"batch", no_argument, NULL, 'b'},
+        {"width", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, ":d:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            o->pid = number("--pid", optarg, 4194304);
+            break;
+        case 'd':
+            o->dir = optarg;
+            break;
+        case 'v':
+            o->view = parse_view(optarg);
+            break;
+        case 's':
+            if (strcmp(optarg, "newest") && strcmp(optarg, "longest"))
+                die("--sort: expected newest or longest, got '%s'", optarg);
+            o->sort = optarg[0] == 'l' ? SSV_VM_SORT_LONGEST : SSV_VM_SORT_NEWEST;
+            break;
+        case 'a':
+            o->ascii = 1;
+            break;
+        case 'b':
+            o->batch = 1;
+            break;
+        case 'w':
+            o->width = number("--width", optarg, 10000);
+            break;
+        case 'h':
+            usage();
+            exit(0);
+        case ':':
+            die("option '%s' needs a value (see stallscope view --help)", argv[optind - 1]);
+        default:
+            die("unknown option '%s' (see stallscope view --help)", argv[optind - 1]);
+        }
+    }
+    if (argc - optind > 1)
+        die("one run at a time (got %d)", argc - optind);
+    o->run = optind < argc ? argv[optind] : NULL;
+    if (o->pid && o->run)
+        die("give a run or --pid, not both");
+    if (o->dir && !o->pid)
+        die("-d names where --pid looks; give the run itself as an argument");
+    if (o->width && !o->batch)
+        die("--width is for --batch output");
+}
+
+static int batch(const char *path, const struct view_options *o, const struct ssv_vm_scope *scope)
+{
+    char err[1024];
+    int code;
+    struct ssv_snapshot *s = ssv_snapshot_load(path, scope, err, sizeof err, &code);
+    if (!s)
+        die("%s", err);
+    struct ssv_app a;
+    ssv_app_init(&a, path);
+    a.scope = *scope;
+    a.sort = o->sort;
+    ssv_app_install(&a, s);
+    struct ssv_canvas c;
+    int utf8 = !o->ascii && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    if (ssv_cv_init(&c, o->width ? (int)o->width : BATCH_WIDTH, 0, utf8, 1) < 0)
+        die("out of memory");
+    ssv_app_draw_batch(&a, o->view, &c);
+    int failed = ssv_cv_print(&c, stdout) < 0 || fflush(stdout) != 0;
+    ssv_cv_free(&c);
+    ssv_app_free(&a);
+    if (failed)
+        die("cannot write standard output: %s", strerror(errno ? errno : EIO));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    struct view_options o = {0};
+    parse(argc, argv, &o);
+    const char *path = o.run ? o.run : SS_DEFAULT_OUTPUT;
+    struct ssv_vm_scope scope = {SSV_VM_SCOPE_ALL, 0, 0, 0};
+    char err[1024];
+    if (o.pid) {
+        path = o.dir ? o.dir : SS_DEFAULT_OUTPUT;
+        if (ssv_src_find_pid(path, o.pid, err, sizeof err) < 0)
+            die("%s", err);
+        scope = (struct ssv_vm_scope){SSV_VM_SCOPE_PROCESS, (uint32_t)o.pid, 0, 0};
+    }
+    if (o.batch)
+        return batch(path, &o, &scope);
+    struct ssv_source src;
+    if (ssv_src_open(&src, path, err, sizeof err) < 0)
+        die("%s", err);
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        ssv_src_close(&src);
+        die("needs a terminal (--batch prints a view as text)");
+    }
+    struct ssv_app a;
+    ssv_app_init(&a, path);
+    a.view = o.view;
+    a.scope = scope;
+    a.sort = o.sort;
+    struct ssv_ui_options uo = {o.ascii};
+    int rc = ssv_ui_run(&a, &src, &uo, err, sizeof err);
+    ssv_src_close(&src);
+    ssv_app_free(&a);
+    if (rc < 0)
+        die("%s", err);
+    return 0;
+}

@@ -1,0 +1,291 @@
+/* The Stalls view: every stall, newest or longest first, and the details of one. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "frames.h"
+#include "options.h"
+
+static const char *const help[] = {
+    "s            sort: newest first / longest first",
+    "Enter        the stall's stacks and samples; Esc back",
+    "f            flame of the selected stall",
+    NULL,
+};
+
+/* Columns for a width: narrow terminals drop the thread name, and put a blocking call before
+ * the top frame rather than in a column of its own; a run without any has no such column. */
+struct columns {
+    int time, pid, tid, thread, dur, bar, calls, top;
+};
+
+static struct columns layout(const struct ssv_vm *vm, int w)
+{
+    struct columns c = {.time = 0, .pid = 13, .tid = 21, .thread = 29};
+    c.dur = w >= 100 ? c.thread + 17 : c.thread;
+    c.bar = c.dur + 10;
+    c.calls = c.bar + (w >= 160 ? 24 : w >= 120 ? 16 : w >= 100 ? 10 : 8) + 1;
+    c.top = w >= 120 && vm->ncall_stalls ? c.calls + 22 : c.calls;
+    return c;
+}
+
+static void id_of(struct ssv_app *a, const struct ssv_vm_stall *r)
+{
+    a->stalls.have_id = 1;
+    a->stalls.pid = r->proc->pid;
+    a->stalls.tid = r->stall->tid;
+    a->stalls.start_ns = r->stall->start_ns;
+}
+
+static const struct ssv_vm_stall *selected(struct ssv_app *a)
+{
+    const struct ssv_vm *vm = &a->snap->vm;
+    return vm->nstalls ? vm->order[a->stalls.pos.sel < vm->nstalls ? a->stalls.pos.sel : 0] : NULL;
+}
+
+static void call_text(const struct ssv_vm_stall *r, char *buf, size_t size)
+{
+    char d[32];
+    buf[0] = '\0';
+    if (!r->call)
+        return;
+    ss_format_duration(r->call_ns, d, sizeof d);
+    snprintf(buf, size, "%s() %s%s", r->call, d, r->ncalls > 1 ? " +" : "");
+}
+
+static void draw_row(struct ssv_app *a, struct ssv_canvas *c, int y, const struct ssv_vm_stall *r,
+                     int sel)
+{
+    const struct columns col = layout(&a->snap->vm, c->w);
+    const struct ss_stall *s = r->stall;
+    char buf[64], d[32], calls[96];
+    int style = sel ? SSV_CV_SELECTED : r->match ? SSV_CV_MATCH : SSV_CV_NORMAL;
+    if (sel || r->match)
+        ssv_cv_fill(c, y, 0, c->w, style, " ");
+    ssv_vm_clock(r->proc, s->start_ns, buf, sizeof buf);
+    ssv_cv_put(c, y, col.time, 12, style, buf);
+    snprintf(buf, sizeof buf, "%u", r->proc->pid);
+    ssv_cv_right(c, y, col.pid, 7, style, buf);
+    snprintf(buf, sizeof buf, "%u", s->tid);
+    ssv_cv_right(c, y, col.tid, 7, style, buf);
+    if (col.dur > col.thread + 8)
+        ssv_cv_fit(c, y, col.thread + 1, col.dur - col.thread - 2, style, r->thread);
+    ss_format_duration(s->duration_ns, d, sizeof d);
+    snprintf(buf, sizeof buf, "%s%s", d, s->in_progress ? "+" : "");
+    ssv_cv_right(c, y, col.dur, 9, s->in_progress && !sel ? SSV_CV_WARN : style, buf);
+    ssv_cv_bar(c, y, col.bar, col.calls - col.bar - 1, sel ? style : SSV_CV_BAR, s->duration_ns,
+               a->snap->vm.max_stall_ns);
+    call_text(r, calls, sizeof calls);
+    const char *top = r->top ? r->top : s->nsamples ? "(no stack)" : "(no sample)";
+    if (col.top > col.calls) {
+        ssv_cv_fit(c, y, col.calls, col.top - col.calls - 1, style, calls);
+        ssv_cv_fit(c, y, col.top, -1, style, top);
+    } else {
+        char both[1200];
+        snprintf(both, sizeof both, "%s%s%s", calls[0] ? "[" : "", calls, calls[0] ? "] " : "");
+        int x = ssv_cv_fit(c, y, col.top, -1, style, both);
+        ssv_cv_fit(c, y, col.top + x, -1, style, top);
+    }
+}
+
+static void draw_header(struct ssv_app *a, struct ssv_canvas *c, int y)
+{
+    const struct columns col = layout(&a->snap->vm, c->w);
+    int newest = a->snap->vm.sort == SSV_VM_SORT_NEWEST;
+    ssv_cv_fill(c, y, 0, c->w, SSV_CV_HEADER, " ");
+    ssv_cv_printf(c, y, col.time, 12, SSV_CV_HEADER, "TIME%s", newest ? c->g->down : "");
+    ssv_cv_right(c, y, col.pid, 7, SSV_CV_HEADER, "PID");
+    ssv_cv_right(c, y, col.tid, 7, SSV_CV_HEADER, "TID");
+    if (col.dur > col.thread + 8)
+        ssv_cv_put(c, y, col.thread + 1, -1, SSV_CV_HEADER, "THREAD");
+    char dur[16];
+    snprintf(dur, sizeof dur, "DURATION%s", newest ? "" : c->g->down);
+    ssv_cv_right(c, y, col.dur, 9, SSV_CV_HEADER, dur);
+    if (col.top > col.calls)
+        ssv_cv_put(c, y, col.calls, -1, SSV_CV_HEADER, "BLOCKED IN");
+    ssv_cv_put(c, y, col.top, -1, SSV_CV_HEADER, "TOP FRAME");
+}
+
+static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
+{
+    struct ssv_text *t = &a->stalls.text;
+    const struct ss_process *p = r->proc;
+    const struct ss_stall *s = r->stall;
+    char d[32], th[32], iv[32], at[32], rel[32];
+    size_t top = t->top;
+    ssv_text_clear(t);
+    t->top = top;
+    ss_format_duration(s->duration_ns, d, sizeof d);
+    ss_format_duration(p->threshold_ns, th, sizeof th);
+    ss_format_duration(p->interval_ns, iv, sizeof iv);
+    ssv_vm_clock(p, s->start_ns, at, sizeof at);
+    ss_format_duration(s->start_ns > p->start_mono_ns ? s->start_ns - p->start_mono_ns : 0, rel,
+                       sizeof rel);
+    ssv_text_add(t, s->in_progress ? SSV_CV_WARN : SSV_CV_HEADER, NULL,
+                 "Stall of %s%s on thread %u (%s), pid %u", d,
+                 s->in_progress ? " so far, still running" : "", s->tid, r->thread, p->pid);
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, "  command   %s", p->command[0] ? p->command : p->exe);
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, "  began     %s, +%s after the process started", at, rel);
+    size_t with_stack = 0;
+    for (size_t i = 0; i < s->nsamples; i++)
+        with_stack += s->samples[i].stack != NULL;
+    ssv_text_add(t, SSV_CV_NORMAL, NULL,
+                 "  samples   %zu (%zu with a stack), every %s after the %s threshold", s->nsamples,
+                 with_stack, iv, th);
+    for (size_t i = 0; i < s->nsamples; i++) {
+        if (s->samples[i].source != SS_SAMPLE_CALL || !s->samples[i].call)
+            continue;
+        ss_format_duration(s->samples[i].call_ns, d, sizeof d);
+        ssv_text_add(t, SSV_CV_WARN, NULL, "  blocked   in %s() for %s", s->samples[i].call, d);
+    }
+    struct ss_stack_count stacks[64];
+    size_t n = ss_stall_stacks(s, stacks, 64);
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, " ");
+    ssv_text_add(t, SSV_CV_HEADER, NULL, "Stacks, most frequent first%s",
+                 n ? ":" : ": none captured");
+    for (size_t i = 0; i < n && i < 64; i++) {
+        ssv_text_add(t, SSV_CV_DIM, NULL, "  in %zu of %zu samples (%.0f%%)", stacks[i].count,
+                     with_stack,
+                     100.0 * (double)stacks[i].count / (double)(with_stack ? with_stack : 1));
+        ssv_text_stack(t, &a->snap->vm, p, stacks[i].stack, "      ");
+    }
+    if (n > 64)
+        ssv_text_add(t, SSV_CV_DIM, NULL, "  (%zu more distinct stacks)", n - 64);
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, " ");
+    ssv_text_add(t, SSV_CV_HEADER, NULL,
+                 "Samples (time into the stall, how taken, innermost frame):");
+    for (size_t i = 0; i < s->nsamples; i++) {
+        const struct ss_sample *smp = &s->samples[i];
+        const char *const *names = ssv_vm_stack_names(&a->snap->vm, p, smp->stack);
+        ss_format_duration(smp->offset_ns, d, sizeof d);
+        ssv_text_add(t, SSV_CV_NORMAL, NULL, "  +%-9s %-7s %s%s%s", d,
+                     smp->source == SS_SAMPLE_CALL ? "call" : "signal", smp->call ? smp->call : "",
+                     smp->call ? "() from " : "", names ? names[0] : "(no stack)");
+    }
+}
+
+static void draw(struct ssv_app *a, struct ssv_canvas *c, int y, int h)
+{
+    const struct ssv_vm *vm = &a->snap->vm;
+    if (a->stalls.detail) {
+        const struct ssv_vm_stall *r = selected(a);
+        if (r)
+            ssv_text_draw(&a->stalls.text, c, y, h);
+        return;
+    }
+    draw_header(a, c, y);
+    if (vm->nstalls == 0) {
+        ssv_cv_put(c, y + 2, 2, -1, SSV_CV_DIM,
+                   a->state == SSV_SRC_LIVE ? "no stalls yet (watching the run)"
+                                            : "no stalls in this run");
+        return;
+    }
+    struct ssv_list_pos *pos = &a->stalls.pos;
+    ssv_list_show(pos, vm->nstalls, h - 1);
+    for (size_t i = pos->top; i < vm->nstalls && (int)(i - pos->top) < h - 1; i++)
+        draw_row(a, c, y + 1 + (int)(i - pos->top), vm->order[i], i == pos->sel && !a->batch);
+}
+
+static int matches(struct ssv_app *a, size_t i)
+{
+    return a->snap->vm.order[i]->match;
+}
+
+static void flame_of(struct ssv_app *a, const struct ssv_vm_stall *r)
+{
+    struct ssv_vm_scope sc = {SSV_VM_SCOPE_STALL, r->proc->pid, r->stall->tid, r->stall->start_ns};
+    ssv_app_set_scope(a, &sc);
+    a->view = SSV_VIEW_FLAME;
+}
+
+static int key(struct ssv_app *a, int k)
+{
+    struct ssv_vm *vm = &a->snap->vm;
+    const struct ssv_vm_stall *r = selected(a);
+    int act = SSV_ACT_PASS;
+    if (a->stalls.detail) {
+        if (k == SSV_KEY_ESC) {
+            a->stalls.detail = 0;
+            return SSV_ACT_REDRAW;
+        }
+        if (k == 'f' && r) {
+            flame_of(a, r);
+            return SSV_ACT_REDRAW;
+        }
+        return ssv_text_key(&a->stalls.text, k, a->page);
+    }
+    switch (k) {
+    case 's':
+        ssv_vm_sort(vm, vm->sort == SSV_VM_SORT_NEWEST ? SSV_VM_SORT_LONGEST : SSV_VM_SORT_NEWEST);
+        if (r)
+            a->stalls.pos.sel =
+                (size_t)ssv_vm_find_stall(vm, r->proc->pid, r->stall->tid, r->stall->start_ns);
+        act = SSV_ACT_REDRAW;
+        break;
+    case SSV_KEY_ENTER:
+        if (!r)
+            return SSV_ACT_NONE;
+        a->stalls.detail = 1;
+        a->stalls.text.top = 0;
+        build_detail(a, r);
+        return SSV_ACT_REDRAW;
+    case 'f':
+        if (r)
+            flame_of(a, r);
+        return SSV_ACT_REDRAW;
+    case 'n':
+    case 'N':
+        if (vm->nstalls)
+            act = ssv_list_next_match(&a->stalls.pos, vm->nstalls, k == 'n' ? 1 : -1, matches, a);
+        break;
+    default:
+        act = ssv_list_key(&a->stalls.pos, vm->nstalls, k, a->page - 1);
+    }
+    if ((r = selected(a)) != NULL)
+        id_of(a, r);
+    a->stalls.follow = a->stalls.pos.sel == 0;
+    return act;
+}
+
+static void status(struct ssv_app *a, char *buf, size_t size)
+{
+    const struct ssv_vm *vm = &a->snap->vm;
+    if (a->stalls.detail)
+        snprintf(buf, size, "Esc back  f flame of this stall  j k scroll");
+    else if (vm->needle[0])
+        snprintf(buf, size, "/%s: %zu of %zu stalls match  n N next/previous", vm->needle,
+                 vm->nmatch_stalls, vm->nstalls);
+    else
+        snprintf(buf, size, "%zu stall%s, %s first  s sort  Enter details  f flame", vm->nstalls,
+                 vm->nstalls == 1 ? "" : "s",
+                 vm->sort == SSV_VM_SORT_NEWEST ? "newest" : "longest");
+}
+
+/* Live runs grow at the top (newest first): a cursor left on the newest stall stays on the
+ * newest, any other stays on its stall, at the same place on screen. */
+static void reloaded(struct ssv_app *a, const struct ssv_snapshot *old)
+{
+    const struct ssv_vm *vm = &a->snap->vm;
+    struct ssv_list_pos *pos = &a->stalls.pos;
+    long at = a->stalls.have_id
+                  ? ssv_vm_find_stall(vm, a->stalls.pid, a->stalls.tid, a->stalls.start_ns)
+                  : -1;
+    (void)old;
+    if (at >= 0 && !(a->stalls.follow && vm->sort == SSV_VM_SORT_NEWEST && !a->stalls.detail)) {
+        size_t offset = pos->sel - pos->top;
+        pos->sel = (size_t)at;
+        pos->top = pos->sel > offset ? pos->sel - offset : 0;
+    } else if (a->stalls.follow) {
+        pos->sel = pos->top = 0;
+    }
+    const struct ssv_vm_stall *r = selected(a);
+    if (r)
+        id_of(a, r);
+    if (a->stalls.detail && r)
+        build_detail(a, r);
+    else
+        a->stalls.detail = 0;
+}
+
+const struct ssv_view_ops ssv_view_stalls = {"Stalls", help, draw, key, status, reloaded};

@@ -1,0 +1,129 @@
+/* vmodel: what the viewer shows of a run, built once per load and never per keypress: the rows
+ * of the Stalls, Calls and Loops views in their order, frame names resolved once per stack,
+ * what a search matches, and the scope a flame covers. No curses here, so all of it is tested
+ * headless. */
+#ifndef SSV_VMODEL_H
+#define SSV_VMODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* One row of the Stalls view. */
+struct ssv_vm_stall {
+    struct ss_process *proc;
+    const struct ss_stall *stall;
+    const char *thread; /* thread name, "?" when unknown */
+    const char *top;    /* innermost frame of the most frequent stack, NULL without stacks */
+    const char *call;   /* the longest interposed call caught in the stall, or NULL */
+    uint64_t call_ns;
+    uint32_t ncalls;
+    int match;
+};
+
+/* One blocking call site: a function called from one stack, aggregated. */
+struct ssv_vm_call {
+    const struct ss_process *proc;
+    const char *function, *category;
+    uint64_t count, total_ns, max_ns;
+    const struct ss_stack *stack;
+    const char *site; /* innermost frame of the stack, set by ssv_vm_set_calls */
+    int match;
+};
+
+/* One loop thread of the Loops view. */
+struct ssv_vm_loop {
+    const struct ss_process *proc;
+    const struct ss_thread *thread;
+    size_t nstalls;
+    uint64_t stalled_ns, p50, p99;
+    int match;
+};
+
+enum ssv_vm_sort { SSV_VM_SORT_NEWEST, SSV_VM_SORT_LONGEST };
+
+enum ssv_vm_scope_kind {
+    SSV_VM_SCOPE_ALL,
+    SSV_VM_SCOPE_PROCESS,
+    SSV_VM_SCOPE_THREAD,
+    SSV_VM_SCOPE_STALL
+};
+/* Named by ids rather than pointers so that it survives a reload of the run. */
+struct ssv_vm_scope {
+    enum ssv_vm_scope_kind kind;
+    uint32_t pid, tid;
+    uint64_t start_ns;
+};
+
+struct ssv_vm_names;
+
+/* Frame names of a process's stacks, interned. */
+struct ssv_vm_proc {
+    const char ***stacks; /* [stack id]: names innermost first, NULL for a hole */
+};
+
+struct ssv_vm {
+    struct ss_run *run;
+    struct ssv_vm_names *names;
+    struct ssv_vm_proc *procs; /* as run->procs */
+    struct ssv_vm_stall *stalls;
+    size_t nstalls;
+    struct ssv_vm_stall **order; /* stalls in the current sort order */
+    size_t ncall_stalls;         /* stalls with an interposed call caught inside */
+    enum ssv_vm_sort sort;
+    struct ssv_vm_loop *loops;
+    size_t nloops;
+    struct ssv_vm_call *calls;
+    size_t ncalls;
+    uint64_t max_stall_ns, max_call_ns;
+    uint64_t first_ns; /* earliest process start (monotonic): time zero of the run */
+    uint64_t last_ns;  /* latest time seen in any trace */
+    size_t nmatch_stalls, nmatch_calls, nmatch_loops;
+    char needle[128];
+};
+
+/* Symbolizes every process and builds all rows; takes ownership of run (freed by ssv_vm_free,
+ * also on failure). Returns 0 or -1 when out of memory. */
+int ssv_vm_build(struct ssv_vm *vm, struct ss_run *run);
+void ssv_vm_free(struct ssv_vm *vm);
+
+void ssv_vm_sort(struct ssv_vm *vm, enum ssv_vm_sort sort);
+/* Position of a stall in the current order, or -1. */
+long ssv_vm_find_stall(const struct ssv_vm *vm, uint32_t pid, uint32_t tid, uint64_t start_ns);
+
+/* Takes ownership of an array of call sites (malloc'd), names their sites and sorts them by
+ * total time, longest first. Traces do not record blocking calls yet; when the model has them,
+ * ssv_vm_build hands them over through this, and the Calls view shows them. */
+void ssv_vm_set_calls(struct ssv_vm *vm, struct ssv_vm_call *calls, size_t n);
+
+/* Marks the rows whose frames, thread, call or function name contain needle (ignoring case);
+ * an empty needle clears the search. */
+void ssv_vm_search(struct ssv_vm *vm, const char *needle);
+
+/* Frame names of a stack, innermost first, or NULL. */
+const char *const *ssv_vm_stack_names(const struct ssv_vm *vm, const struct ss_process *p,
+                                      const struct ss_stack *s);
+/* Interns a string for the lifetime of the model; NULL when out of memory. */
+const char *ssv_vm_intern(struct ssv_vm *vm, const char *s);
+
+/* The stalled time a sample stands for: the sample interval of its process, or for a sample
+ * taken at an interposed call, the duration of that call. */
+uint64_t ssv_vm_sample_weight(const struct ss_process *p, const struct ss_sample *s);
+
+int ssv_vm_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p,
+                    const struct ss_stall *s);
+/* "all stalls", "pid 42", "thread 43 (name) of pid 42", "stall at 12:00:01.250 on thread 43" */
+void ssv_vm_scope_name(const struct ssv_vm *vm, const struct ssv_vm_scope *sc, char *buf,
+                       size_t size);
+
+/* Wall-clock time of day (HH:MM:SS.mmm, local time) of a moment of the process's monotonic
+ * clock. */
+void ssv_vm_clock(const struct ss_process *p, uint64_t mono_ns, char *buf, size_t size);
+
+/* Fraction of time (0..1) the loop thread was stalled in each of nbins equal bins covering
+ * [end_ns - window_ns, end_ns). */
+void ssv_vm_loop_activity(const struct ssv_vm_loop *l, uint64_t end_ns, uint64_t window_ns,
+                          double *bins, int nbins);
+
+#endif
