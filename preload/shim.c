@@ -114,9 +114,21 @@ static void after_fork_in_child(void)
     atomic_store(&mine->state, state);
 }
 
+/* Once the process exits, the loop is over: what exit handlers and static destructors do
+ * (flushing streams, resetting terminals) is not the loop's, and is no longer recorded. */
+static void on_exit_begin(void)
+{
+    atomic_store(&ss__active, 0);
+}
+
+/* At a thread's first wait, in the program's own order: the handler is registered after
+ * everything the program set up before its loop, so it runs before all of that at exit. */
 void ss__start_watchdog_once(void)
 {
-    if (!atomic_exchange(&ss__watchdog_started, 1) && ss__watchdog_start() < 0)
+    if (atomic_exchange(&ss__watchdog_started, 1))
+        return;
+    atexit(on_exit_begin);
+    if (ss__watchdog_start() < 0)
         ss__disable("cannot start the watchdog thread");
 }
 
@@ -156,6 +168,7 @@ __attribute__((constructor)) static void ss__init(void)
         ss_options_parse(env, &ss__opts, on_option_problem, NULL);
     if (!ss__opts.enabled)
         return;
+    atomic_store(&ss__unwinding, ss__opts.stacks);
     if (ss__opts.interval_ns > ss__opts.threshold_ns)
         ss__opts.interval_ns = ss__opts.threshold_ns;
     if (pthread_key_create(&thread_exit_key, on_thread_exit) != 0) {

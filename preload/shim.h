@@ -103,7 +103,9 @@ extern struct ss_slot ss__slots[SS_MAX_LOOP_THREADS];
 extern struct ss_options ss__opts;
 extern _Atomic int ss__active;    /* 0: the shim passes every call straight through */
 extern _Atomic int ss__sampling;  /* 0: no signals are sent (handler unavailable) */
-extern _Atomic int ss__unwinding; /* 0: no stacks are taken (stacks=0, or no libunwind) */
+/* 0: calls take no stack copies (stacks=0, or libunwind could not be loaded). Set from the
+ * start, so the calls made while the watchdog still loads libunwind keep their stacks. */
+extern _Atomic int ss__unwinding;
 extern pid_t ss__pid;
 
 uint64_t ss__now(void);

@@ -852,13 +852,6 @@ static void periodic(uint64_t now)
     wd.next_flush_ns = now + ss__opts.flush_ns;
 }
 
-/* Once the process exits, the loop is over: what exit handlers and static destructors do
- * (flushing streams, closing logs) is not the loop's, and is no longer recorded. */
-static void on_exit_begin(void)
-{
-    atomic_store(&ss__active, 0);
-}
-
 static void *watchdog_main(void *arg)
 {
     (void)arg;
@@ -871,16 +864,14 @@ static void *watchdog_main(void *arg)
     }
     write_process();
     snprintf(wd.perf_map, sizeof wd.perf_map, "/tmp/perf-%d.map", (int)ss__pid);
-    /* Registered after the libraries' own exit handlers, so it runs before them. */
-    atexit(on_exit_begin);
     if (ss__opts.stacks) {
         if (ss__unwind_init(why, sizeof why) == 0) {
             wd.have_unwinder = 1;
-            atomic_store(&ss__unwinding, 1);
             ss__install_signal_handler();
             if (!atomic_load(&ss__sampling))
                 note("sampling signal in use by the program: stalls have no signal samples");
         } else {
+            atomic_store(&ss__unwinding, 0);
             ss__warn("stacks are off: ", why);
             note(why);
         }

@@ -576,13 +576,19 @@ static int parse_trace(struct loader *l, const char *path, const uint8_t *d, siz
     return 0;
 }
 
-static int load_file(struct ss_run *run, const char *path, char *err, size_t err_size)
+/* In a run directory, a file with no more than its header belongs to a process that is just
+ * starting: it is left out rather than making the whole run unreadable. */
+static int load_file(struct ss_run *run, const char *path, int in_dir, char *err, size_t err_size)
 {
     uint8_t *data;
     size_t len;
     int rc = read_whole(path, &data, &len, err, err_size);
     if (rc < 0)
         return rc;
+    if (in_dir && len <= SS_TRACE_HEADER_SIZE) {
+        free(data);
+        return 0;
+    }
     struct ss_process *procs = realloc(run->procs, (run->nprocs + 1) * sizeof *procs);
     if (!procs) {
         free(data);
@@ -656,7 +662,7 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
                 if (asprintf(&file, "%s/%s", path, names[i]->d_name) < 0) {
                     rc = -SS_ENOMEM;
                 } else {
-                    rc = load_file(run, file, err, err_size);
+                    rc = load_file(run, file, 1, err, err_size);
                     free(file);
                 }
             }
@@ -671,7 +677,7 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
             rc = -SS_ENOTRACE;
         }
     } else {
-        rc = load_file(run, path, err, err_size);
+        rc = load_file(run, path, 0, err, err_size);
     }
     if (rc < 0) {
         ss_run_free(run);

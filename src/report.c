@@ -52,9 +52,16 @@ static void print_threads(FILE *out, const struct ss_process *p)
         size_t stalls = 0;
         for (size_t k = 0; k < p->nstalls; k++)
             stalls += p->stalls[k].tid == t->tid;
-        duration(ss_thread_percentile(t, 50), p50, sizeof p50);
-        duration(ss_thread_percentile(t, 99), p99, sizeof p99);
-        duration(t->busy_max_ns, max, sizeof max);
+        if (t->iterations == 0) {
+            /* No iteration has ended yet: there is nothing to take percentiles of. */
+            strcpy(p50, "-");
+            strcpy(p99, "-");
+            strcpy(max, "-");
+        } else {
+            duration(ss_thread_percentile(t, 50), p50, sizeof p50);
+            duration(ss_thread_percentile(t, 99), p99, sizeof p99);
+            duration(t->busy_max_ns, max, sizeof max);
+        }
         fprintf(out, "    %-8u %-16s %10llu %9s %9s %9s %7zu\n", t->tid, t->name,
                 (unsigned long long)t->iterations, p50, p99, max, stalls);
     }
@@ -177,7 +184,7 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
             p->command[0] ? p->command : p->exe);
     fprintf(out, "  stall threshold %s; traced for %s; %s\n", threshold, ran,
             p->end_ns      ? "exited"
-            : p->truncated ? "trace cut short (killed?)"
+            : p->truncated ? "trace ends inside a record (being written, or killed)"
                            : "still running or killed");
     print_threads(out, p);
     if (p->nstalls == 0) {

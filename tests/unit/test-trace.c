@@ -301,3 +301,26 @@ Test(trace, refused_writes_are_counted_and_the_file_stays_readable)
     cr_expect_eq(run->procs[0].drops.records_unwritten, 1, "the loss is in the trace");
     ss_run_free(run);
 }
+
+/* Regression: a process that has just created its trace (header only) made the whole run
+ * directory unreadable until its first records were written. */
+Test(trace, a_starting_process_does_not_hide_the_run)
+{
+    free(write_trace(31));
+    struct ss_writer w;
+    char why[256];
+    cr_assert_eq(ss__writer_open(&w, dir, 32, why, sizeof why), 0, "%s", why);
+    struct ss_run *run = load_ok(dir);
+    size_t nprocs = run->nprocs;
+    uint32_t pid = run->procs[0].pid;
+    ss_run_free(run);
+    ss__writer_forget(&w);
+    cr_expect_eq(nprocs, 1, "the starting process is left out");
+    cr_expect_eq(pid, 31);
+    char path[128];
+    snprintf(path, sizeof path, "%s/" SS_TRACE_FILE_PREFIX "32" SS_TRACE_FILE_SUFFIX, dir);
+    struct ss_run *single;
+    char err[256];
+    cr_expect_eq(ss_run_load(path, &single, err, sizeof err), -SS_ECORRUPT,
+                 "named alone, it is still refused");
+}
