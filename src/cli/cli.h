@@ -54,7 +54,9 @@ enum {
         {"write-baseline", required_argument, NULL, SS_OPT_WRITE_BASELINE},                        \
         {"generate-allowlist", no_argument, NULL, SS_OPT_GENERATE_ALLOWLIST},                      \
         {"junit", required_argument, NULL, SS_OPT_JUNIT},                                          \
-        {"sarif", required_argument, NULL, SS_OPT_SARIF}
+    {                                                                                              \
+        "sarif", required_argument, NULL, SS_OPT_SARIF                                             \
+    }
 /* What check and run --check print in their --help. */
 #define SS_CLI_CHECK_HELP                                                                          \
     "  --rules FILE          rules, one 'KEY VALUE' a line (keys as the options below)\n"          \
@@ -64,7 +66,7 @@ enum {
     "                        (file, net, dns, sleep, process, lock, wait; comma-separated)\n"      \
     "  --budget CAT=N, --budget CAT=DURATION\n"                                                    \
     "                        at most N calls, or that much time, of a category (repeatable)\n"     \
-    "  --process PATTERN     check only processes whose command or executable matches\n"          \
+    "  --process PATTERN     check only processes whose command or executable matches\n"           \
     "  --thread PATTERN      check only loop threads whose name matches (both repeatable)\n"       \
     "  --allow FILE          allowlist of accepted findings (docs/check.md)\n"                     \
     "  --baseline FILE       report only findings not in this baseline\n"                          \
@@ -104,6 +106,11 @@ __attribute__((format(printf, 1, 2))) void ss_warn(const char *fmt, ...);
 /* For getopt_long with a leading ':' in its option string: names the offending option
  * (unknown, or ':' when its value is missing) in one line and exits with status 2. */
 __attribute__((noreturn)) void ss_cli_bad_option(const char *command, int code, const char *arg);
+/* Finds a part of stallscope installed apart from this program (the shim, the viewer): the
+ * path in the environment variable env if set, else the one in build_subdir beside this
+ * binary (a build tree), else the one in installed_dir. Dies naming env when none is there. */
+void ss_cli_find_part(const char *name, const char *build_subdir, const char *installed_dir,
+                      const char *env, int mode, char *buf, size_t size);
 /* Parses a duration option or dies naming the option. */
 uint64_t ss_cli_duration(const char *option, const char *value);
 /* Loads the run at path (a trace file or run directory) or dies with a clear message. */

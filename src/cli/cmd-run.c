@@ -34,52 +34,28 @@ struct run_options {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: stallscope run [OPTIONS] -- COMMAND [ARGS...]\n\n"
-            "Runs COMMAND with the stallscope shim preloaded into it and every process it\n"
-            "starts, records each stalled event-loop iteration with its stacks, and prints a\n"
-            "summary. Exits with COMMAND's status.\n\n"
-            "  -o, --output DIR      run directory (default " SS_DEFAULT_OUTPUT "; old traces in\n"
-            "                        it are removed first)\n"
-            "  --threshold DURATION  an iteration this busy is a stall (default 50ms)\n"
-            "  --interval DURATION   time between samples during a stall (default 10ms)\n"
-            "  --signal N            signal used to sample loop threads (default 38)\n"
-            "  --call-threshold DURATION\n"
-            "                        a blocking call this slow always gets its stack (default 1ms)\n"
-            "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
-            "  --no-stacks           record stalls without stacks\n"
-            "  --no-jit-maps         do not ask Node.js for JIT symbol maps\n"
-            "  -q, --quiet           no summary at the end\n"
-            "  --check               then check the run as stallscope check does, with the\n"
-            "                        options below (any of them implies --check): exit 1 when\n"
-            "                        a finding fails, unless COMMAND failed (its status wins)\n"
-            "%s",
-            SS_CLI_CHECK_HELP);
-}
-
-/* Build tree first (the binary sits next to .libs/), then the installed location. */
-static void find_shim(char *buf, size_t size)
-{
-    const char *env = getenv("STALLSCOPE_SHIM");
-    if (env && *env) {
-        if (access(env, R_OK) != 0)
-            ss_die("STALLSCOPE_SHIM=%s: %s", env, strerror(errno));
-        snprintf(buf, size, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        snprintf(buf, size, "%s/.libs/" SHIM_NAME, dirname(exe));
-        if (access(buf, R_OK) == 0)
-            return;
-    }
-    snprintf(buf, size, "%s/" SHIM_NAME, SS_PKGLIBDIR);
-    if (access(buf, R_OK) != 0)
-        ss_die("cannot find the shim %s (looked beside the program and in %s); set "
-               "STALLSCOPE_SHIM to its path",
-               SHIM_NAME, SS_PKGLIBDIR);
+    fprintf(
+        out,
+        "usage: stallscope run [OPTIONS] -- COMMAND [ARGS...]\n\n"
+        "Runs COMMAND with the stallscope shim preloaded into it and every process it\n"
+        "starts, records each stalled event-loop iteration with its stacks, and prints a\n"
+        "summary. Exits with COMMAND's status.\n\n"
+        "  -o, --output DIR      run directory (default " SS_DEFAULT_OUTPUT "; old traces in\n"
+        "                        it are removed first)\n"
+        "  --threshold DURATION  an iteration this busy is a stall (default 50ms)\n"
+        "  --interval DURATION   time between samples during a stall (default 10ms)\n"
+        "  --signal N            signal used to sample loop threads (default 38)\n"
+        "  --call-threshold DURATION\n"
+        "                        a blocking call this slow always gets its stack (default 1ms)\n"
+        "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
+        "  --no-stacks           record stalls without stacks\n"
+        "  --no-jit-maps         do not ask Node.js for JIT symbol maps\n"
+        "  -q, --quiet           no summary at the end\n"
+        "  --check               then check the run as stallscope check does, with the\n"
+        "                        options below (any of them implies --check): exit 1 when\n"
+        "                        a finding fails, unless COMMAND failed (its status wins)\n"
+        "%s",
+        SS_CLI_CHECK_HELP);
 }
 
 static int is_run_file(const char *name)
@@ -365,7 +341,7 @@ int ss_cmd_run(int argc, char **argv)
         ss_die("--interval (%llu ns) may not exceed --threshold (%llu ns)",
                (unsigned long long)o.interval_ns, (unsigned long long)o.threshold_ns);
     char shim[PATH_MAX + 64], dir[PATH_MAX];
-    find_shim(shim, sizeof shim);
+    ss_cli_find_part(SHIM_NAME, ".libs", SS_PKGLIBDIR, "STALLSCOPE_SHIM", R_OK, shim, sizeof shim);
     prepare_output(o.output);
     if (!realpath(o.output, dir))
         ss_die("%s: %s", o.output, strerror(errno));

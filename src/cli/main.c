@@ -1,7 +1,10 @@
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -42,6 +45,30 @@ void ss_cli_bad_option(const char *command, int code, const char *arg)
     if (code == ':')
         ss_die("%s: option '%s' needs a value (see stallscope %s --help)", command, arg, command);
     ss_die("%s: unknown option '%s' (see stallscope %s --help)", command, arg, command);
+}
+
+void ss_cli_find_part(const char *name, const char *build_subdir, const char *installed_dir,
+                      const char *env, int mode, char *buf, size_t size)
+{
+    const char *given = getenv(env);
+    if (given && *given) {
+        if (access(given, mode) != 0)
+            ss_die("%s=%s: %s", env, given, strerror(errno));
+        snprintf(buf, size, "%s", given);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(buf, size, "%s/%s/%s", dirname(exe), build_subdir, name);
+        if (access(buf, mode) == 0)
+            return;
+    }
+    snprintf(buf, size, "%s/%s", installed_dir, name);
+    if (access(buf, mode) != 0)
+        ss_die("cannot find %s (looked beside the program and in %s); set %s to its path", name,
+               installed_dir, env);
 }
 
 uint64_t ss_cli_duration(const char *option, const char *value)
