@@ -79,8 +79,7 @@ wrap() { # VARIANT RUNDIR: what goes before the server's command line
     baseline*) ;;
     stallscope) echo "$SS run -q -o $2 --" ;;
     stallscope-5ms) echo "$SS run -q --threshold 5ms --interval 5ms -o $2 --" ;;
-    # -c: the system calls per request say what the shim's per-call costs add up to.
-    strace) echo "strace -f -c -o $2.strace" ;;
+    strace) echo "strace -f -o /dev/null" ;;
     esac
 }
 
@@ -103,9 +102,12 @@ load_redis() { # PORT REQUESTS [TESTS]: "rps p99_ms requests" of GET
     awk -F'","' -v n="$2" '$1 == "\"GET" {print $2, $7, n}' "$OUT/redis.out"
 }
 
-cpu_ns() { # PGID: CPU time of every thread of every process in the group, in ns
+cpu_ns() { # PGID [THREAD-NAME]: CPU time of the group's threads (of that name), in ns
     for p in $(pgrep -g "$1"); do
-        cat /proc/"$p"/task/*/schedstat 2>/dev/null
+        for t in /proc/"$p"/task/*; do
+            [ -z "${2:-}" ] || [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] || continue
+            cat "$t/schedstat" 2>/dev/null
+        done
     done | awk '{s += $1} END {printf "%d", s}'
 }
 
@@ -127,22 +129,21 @@ run_one() { # SERVER VARIANT
         return
     fi
     local r
-    local c0 c1
+    local c0 c1 w0 w1
     if [ "$server" = redis ]; then
         # redis-benchmark counts requests, not seconds: size the run from a first estimate,
         # which also stores the key the GETs read.
         r=$(load_redis "$port" 20000 set,get)
-        local n warm=40000
+        local n
         n=$(awk -v r="${r%% *}" -v d="$DURATION" 'BEGIN {printf "%d", r * d + 1000}')
-        c0=$(cpu_ns "$pid")
+        c0=$(cpu_ns "$pid") w0=$(cpu_ns "$pid" stallscope)
         r=$(load_redis "$port" "$n")
     else
-        local warm
-        warm=$(load_http "$port" "$WARMUP" | cut -d' ' -f3)
-        c0=$(cpu_ns "$pid")
+        load_http "$port" "$WARMUP" >/dev/null
+        c0=$(cpu_ns "$pid") w0=$(cpu_ns "$pid" stallscope)
         r=$(load_http "$port" "$DURATION" latency)
     fi
-    c1=$(cpu_ns "$pid")
+    c1=$(cpu_ns "$pid") w1=$(cpu_ns "$pid" stallscope)
     set -- $r
     local rps=$1 p99=$2 cpu
     cpu=$(awk -v c=$((c1 - c0)) -v n="$3" 'BEGIN {printf "%.2f", n ? c / 1000 / n : 0}')
@@ -151,21 +152,14 @@ run_one() { # SERVER VARIANT
     # Proof that the shim was really there, and what it saw under load.
     local extra=-
     case $variant in
-    strace)
-        # System calls per request, warm-up included, of the kinds the shim interposes.
-        extra=$(awk -v n=$((warm + $3)) '
-            $NF ~ /^epoll_(p?wait2?)$|^poll$|^select$/ { w += $4 }
-            $NF ~ /^(read|readv|recvfrom|recvmsg)$/ { r += $4 }
-            $NF ~ /^(write|writev|sendto|sendmsg)$/ { s += $4 }
-            $NF ~ /^(futex)$/ { f += $4 }
-            END { printf "per-request:wait=%.2f,read=%.2f,write=%.2f,futex=%.2f", w / n, r / n, s / n, f / n }
-        ' "$run.strace")
-        ;;
     stallscope*)
         local traces
         traces=$(find "$run" -name 'stallscope-*.trace' 2>/dev/null | wc -l)
-        extra="traces=$traces,stalls=$("$SS" export --format json "$run" 2>/dev/null |
-            jq '[.processes[].stalls | length] | add // 0')"
+        # The watchdog's own CPU time per request, and the blocking calls it recorded.
+        extra="traces=$traces,watchdog_us/req=$(awk -v w=$((w1 - w0)) -v n="$3" \
+            'BEGIN {printf "%.3f", n ? w / 1000 / n : 0}'),$("$SS" export --format json "$run" \
+            2>/dev/null | jq -r '"stalls=\([.processes[].stalls | length] | add // 0),calls=\(
+            [.processes[].calls[].count] | add // 0)"')"
         [ "$traces" -gt 0 ] || extra="NOT-TRACED"
         ;;
     esac
@@ -173,6 +167,48 @@ run_one() { # SERVER VARIANT
         "$extra" >>"$results"
     printf '  %-7s %-17s %10s req/s  p99 %8s ms  %7s us CPU/req  %s\n' "$server" "$variant" "$rps" \
         "$p99" "$cpu" "$extra"
+}
+
+# System calls per request of the plain server at full speed, counted by the kernel's
+# tracepoints (perf stat): what the shim's per-call costs of the hot-path table multiply with.
+# A run of its own, so that counting costs nothing to the runs compared above.
+count_calls() { # SERVER
+    local server=$1 dir=$OUT/srv-$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    eval "exec setsid taskset -c 0 $(server_cmd "$server" "$port" "$dir")" >/dev/null 2>&1 &
+    local pid=$!
+    wait_port "$port" || { kill -TERM -- -"$pid"; wait "$pid"; return; }
+    local ev=
+    for e in epoll_wait epoll_pwait read readv recvfrom recvmsg write writev sendto sendmsg \
+        sendfile64; do
+        ev="$ev${ev:+,}syscalls:sys_enter_$e"
+    done
+    local r
+    if [ "$server" = redis ]; then
+        load_redis "$port" 20000 set,get >/dev/null
+    else
+        load_http "$port" "$WARMUP" >/dev/null
+    fi
+    perf stat -x, -o "$dir/perf" -e "$ev,raw_syscalls:sys_enter" -p "$(pgrep -g "$pid" | paste -sd,)" &
+    local perf=$!
+    sleep 0.2
+    if [ "$server" = redis ]; then
+        r=$(load_redis "$port" 100000)
+    else
+        r=$(load_http "$port" "$DURATION")
+    fi
+    kill -INT "$perf"
+    wait "$perf" 2>/dev/null
+    kill -TERM -- -"$pid"
+    wait "$pid" 2>/dev/null
+    set -- $r
+    awk -F, -v s="$server" -v n="$3" '
+        $3 ~ /epoll/ { w += $1 } $3 ~ /_(read|readv|recvfrom|recvmsg)$/ { r += $1 }
+        $3 ~ /_(write|writev|sendto|sendmsg)$/ { o += $1 } $3 ~ /sendfile/ { f += $1 }
+        $3 ~ /raw_syscalls/ { a += $1 }
+        END { printf "  %-7s %8.2f %8.2f %8.2f %9.2f %8.2f\n", s, w / n, r / n, o / n, f / n, a / n }
+    ' "$dir/perf"
 }
 
 for rep in $(seq "$REPS"); do
@@ -227,3 +263,12 @@ awk -F'\t' '
                 median(cpu[o]), median(qc)
         }
     }' "$results" | sort -s -k1,1
+
+if command -v perf >/dev/null 2>&1; then
+    echo
+    echo "  system calls per request of the plain servers (perf stat, tracepoints)"
+    printf '  %-7s %8s %8s %8s %9s %8s\n' server waits reads writes sendfile all
+    for server in $SERVERS; do
+        count_calls "$server"
+    done
+fi
