@@ -1,0 +1,274 @@
+#!/bin/bash
+# Servers under load on loopback: each server plain, under `stallscope run` with the default
+# settings, with a 5 ms threshold, and under `strace -f` (and Node.js's own --trace-sync-io),
+# interleaved run by run so that a change in the machine's load hits every variant alike.
+# Run by scripts/bench, which sets SS (the stallscope command), OUT (a scratch directory),
+# DURATION (seconds per measurement), WARMUP (seconds), REPS and SERVERS.
+#
+# The server (and whatever wraps it: stallscope, strace) runs on CPU 0 and the load generator
+# on CPU 1, so that the two never trade places and the shim's watchdog has to share the
+# server's core, as it would on a busy machine.
+#
+# Requests per second on a shared 2-CPU machine move with whatever else runs on it. CPU time
+# per request does much less: each run also sums the CPU time of every thread of the server's
+# process group (server, wrapper, strace, the shim's watchdog) over the measured load, and
+# divides it by the requests served.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+port=$((20000 + $$ % 5000 * 4))
+conns=50
+
+# A line of results per run: server variant repetition rps p99_ms cpu_us_per_request extra
+results=$OUT/servers.tsv
+: >"$results"
+
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+nginx_conf() { # DIR PORT: a private nginx: own prefix, port, logs and temp paths
+    mkdir -p "$1/www" "$1/tmp"
+    head -c 1024 /dev/zero | tr '\0' x >"$1/www/index.html"
+    cat >"$1/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+$([ "$(id -u)" = 0 ] && echo "user root;  # the worker must write its trace into the run directory")
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+    server {
+        listen 127.0.0.1:$2;
+        location / { root $1/www; }
+    }
+}
+EOF
+}
+
+server_cmd() { # SERVER PORT DIR: the plain command line of a server
+    case $1 in
+    node) echo "node $here/servers/http.js $2" ;;
+    python) echo "${PYTHON:-python3} $here/servers/asyncio_http.py $2" ;;
+    nginx) nginx_conf "$3" "$2"; echo "nginx -p $3 -e $3/error.log -c $3/nginx.conf" ;;
+    redis) echo "redis-server --port $2 --bind 127.0.0.1 --save '' --appendonly no --logfile ''" ;;
+    esac
+}
+
+# baseline-again is the baseline once more: how far two identical runs differ is the noise
+# floor that every other ratio has to be read against.
+variants_of() {
+    case $1 in
+    node) echo "baseline stallscope stallscope-5ms strace trace-sync-io baseline-again" ;;
+    *) echo "baseline stallscope stallscope-5ms strace baseline-again" ;;
+    esac
+}
+
+wrap() { # VARIANT RUNDIR: what goes before the server's command line
+    case $1 in
+    baseline*) ;;
+    stallscope) echo "$SS run -q -o $2 --" ;;
+    stallscope-5ms) echo "$SS run -q --threshold 5ms --interval 5ms -o $2 --" ;;
+    strace) echo "strace -f -o /dev/null" ;;
+    esac
+}
+
+ms() { # a wrk duration (12.3us, 4.5ms, 1.2s) in ms
+    awk -v d="$1" 'BEGIN {
+        v = d + 0; u = d; sub(/^[0-9.]+/, "", u)
+        printf "%.3f", u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v }'
+}
+
+load_http() { # PORT SECONDS [latency]: "rps p99_ms requests"
+    taskset -c 1 wrk -t1 -c$conns -d"$2"s ${3:+--latency} "http://127.0.0.1:$1/" >"$OUT/wrk.out" 2>&1
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk.out")
+    p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk.out")
+    n=$(awk '/ requests in / {print $1}' "$OUT/wrk.out")
+    echo "${rps:-0} $(ms "${p99:-0}") ${n:-0}"
+}
+
+load_redis() { # PORT REQUESTS [TESTS]: "rps p99_ms requests" of GET
+    taskset -c 1 redis-benchmark -p "$1" -c $conns -n "$2" -t "${3:-get}" --csv >"$OUT/redis.out" 2>&1
+    awk -F'","' -v n="$2" '$1 == "\"GET" {print $2, $7, n}' "$OUT/redis.out"
+}
+
+cpu_ns() { # PGID [THREAD-NAME]: CPU time of the group's threads (of that name), in ns
+    for p in $(pgrep -g "$1"); do
+        for t in /proc/"$p"/task/*; do
+            [ -z "${2:-}" ] || [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] || continue
+            cat "$t/schedstat" 2>/dev/null
+        done
+    done | awk '{s += $1} END {printf "%d", s}'
+}
+
+run_one() { # SERVER VARIANT
+    local server=$1 variant=$2 dir=$OUT/srv-$1 run=$OUT/srv-$1/run
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    local cmd
+    cmd="$(wrap "$variant" "$run") $(server_cmd "$server" "$port" "$dir")"
+    [ "$variant" = trace-sync-io ] && cmd="node --trace-sync-io $here/servers/http.js $port"
+    # A process group of its own, led by $!: stopping the group stops the server whatever
+    # wraps it (strace would detach and leave it running).
+    eval "exec setsid taskset -c 0 $cmd" >"$dir/stdout" 2>"$dir/stderr" &
+    local pid=$!
+    if ! wait_port "$port"; then
+        echo "$server $variant: did not start: $(head -c 300 "$dir/stderr")" >&2
+        kill -TERM -- -"$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        return
+    fi
+    local r
+    local c0 c1 w0 w1
+    if [ "$server" = redis ]; then
+        # redis-benchmark counts requests, not seconds: size the run from a first estimate,
+        # which also stores the key the GETs read.
+        r=$(load_redis "$port" 20000 set,get)
+        local n
+        n=$(awk -v r="${r%% *}" -v d="$DURATION" 'BEGIN {printf "%d", r * d + 1000}')
+        c0=$(cpu_ns "$pid") w0=$(cpu_ns "$pid" stallscope)
+        r=$(load_redis "$port" "$n")
+    else
+        load_http "$port" "$WARMUP" >/dev/null
+        c0=$(cpu_ns "$pid") w0=$(cpu_ns "$pid" stallscope)
+        r=$(load_http "$port" "$DURATION" latency)
+    fi
+    c1=$(cpu_ns "$pid") w1=$(cpu_ns "$pid" stallscope)
+    set -- $r
+    local rps=$1 p99=$2 cpu
+    cpu=$(awk -v c=$((c1 - c0)) -v n="$3" 'BEGIN {printf "%.2f", n ? c / 1000 / n : 0}')
+    kill -TERM -- -"$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    # Proof that the shim was really there, and what it saw under load.
+    local extra=-
+    case $variant in
+    stallscope*)
+        local traces
+        traces=$(find "$run" -name 'stallscope-*.trace' 2>/dev/null | wc -l)
+        # The watchdog's own CPU time per request, and the blocking calls it recorded.
+        extra="traces=$traces,watchdog_us/req=$(awk -v w=$((w1 - w0)) -v n="$3" \
+            'BEGIN {printf "%.3f", n ? w / 1000 / n : 0}'),$("$SS" export --format json "$run" \
+            2>/dev/null | jq -r '"stalls=\([.processes[].stalls | length] | add // 0),calls=\(
+            [.processes[].calls[].count] | add // 0)"')"
+        [ "$traces" -gt 0 ] || extra="NOT-TRACED"
+        ;;
+    esac
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$variant" "$rep" "$rps" "$p99" "$cpu" \
+        "$extra" >>"$results"
+    printf '  %-7s %-17s %10s req/s  p99 %8s ms  %7s us CPU/req  %s\n' "$server" "$variant" "$rps" \
+        "$p99" "$cpu" "$extra"
+}
+
+# System calls per request of the plain server at full speed, counted by the kernel's
+# tracepoints (perf stat): what the shim's per-call costs of the hot-path table multiply with.
+# A run of its own, so that counting costs nothing to the runs compared above.
+count_calls() { # SERVER
+    local server=$1 dir=$OUT/srv-$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    eval "exec setsid taskset -c 0 $(server_cmd "$server" "$port" "$dir")" >/dev/null 2>&1 &
+    local pid=$!
+    wait_port "$port" || { kill -TERM -- -"$pid"; wait "$pid"; return; }
+    local ev=
+    for e in epoll_wait epoll_pwait read readv recvfrom recvmsg write writev sendto sendmsg \
+        sendfile64; do
+        ev="$ev${ev:+,}syscalls:sys_enter_$e"
+    done
+    local r
+    if [ "$server" = redis ]; then
+        load_redis "$port" 20000 set,get >/dev/null
+    else
+        load_http "$port" "$WARMUP" >/dev/null
+    fi
+    perf stat -x, -o "$dir/perf" -e "$ev,raw_syscalls:sys_enter" -p "$(pgrep -g "$pid" | paste -sd,)" &
+    local perf=$!
+    sleep 0.2
+    if [ "$server" = redis ]; then
+        r=$(load_redis "$port" 100000)
+    else
+        r=$(load_http "$port" "$DURATION")
+    fi
+    kill -INT "$perf"
+    wait "$perf" 2>/dev/null
+    kill -TERM -- -"$pid"
+    wait "$pid" 2>/dev/null
+    set -- $r
+    awk -F, -v s="$server" -v n="$3" '
+        $3 ~ /epoll/ { w += $1 } $3 ~ /_(read|readv|recvfrom|recvmsg)$/ { r += $1 }
+        $3 ~ /_(write|writev|sendto|sendmsg)$/ { o += $1 } $3 ~ /sendfile/ { f += $1 }
+        $3 ~ /raw_syscalls/ { a += $1 }
+        END { printf "  %-7s %8.2f %8.2f %8.2f %9.2f %8.2f\n", s, w / n, r / n, o / n, f / n, a / n }
+    ' "$dir/perf"
+}
+
+for rep in $(seq "$REPS"); do
+    echo "  -- repetition $rep/$REPS, load: $(uptime | sed 's/.*load average: //')"
+    for server in $SERVERS; do
+        variants=$(variants_of "$server")
+        # Rotate the order each repetition: no variant always runs first or last.
+        set -- $variants
+        for _ in $(seq $(((rep - 1) % $#))); do
+            first=$1
+            shift
+            set -- "$@" "$first"
+        done
+        for variant in "$@"; do
+            run_one "$server" "$variant"
+        done
+    done
+done
+
+# Medians per server and variant, and the ratio of each to its server's baseline.
+echo
+echo "  medians of $REPS runs; ratio: median over the repetitions of the run's figure divided"
+echo "  by its repetition's baseline; spread: (max - min) / median of the runs' req/s"
+printf '  %-7s %-17s %10s %7s %7s %9s %7s %12s %7s\n' server variant "req/s" spread ratio \
+    "p99 ms" ratio "CPU us/req" ratio
+awk -F'\t' '
+    function median(list,   n, a, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function spread(list,   n, a, i, lo, hi) {
+        n = split(list, a, " "); lo = hi = a[1]
+        for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
+        return median(list) ? (hi - lo) / median(list) : 0
+    }
+    { key = $1 "\t" $2; if (!(key in rps)) order[++k] = key
+      r = $3; if (r > reps) reps = r; v_rps[key, r] = $4; v_p99[key, r] = $5; v_cpu[key, r] = $6
+      rps[key] = rps[key] " " $4; p99[key] = p99[key] " " $5; cpu[key] = cpu[key] " " $6 }
+    END {
+        for (i = 1; i <= k; i++) {
+            o = order[i]; split(o, f, "\t"); b = f[1] "\tbaseline"
+            qr = qp = qc = ""
+            for (r = 1; r <= reps; r++) {
+                if (!((o, r) in v_rps) || !((b, r) in v_rps)) continue
+                if (v_rps[b, r]) qr = qr " " v_rps[o, r] / v_rps[b, r]
+                if (v_p99[b, r]) qp = qp " " v_p99[o, r] / v_p99[b, r]
+                if (v_cpu[b, r]) qc = qc " " v_cpu[o, r] / v_cpu[b, r]
+            }
+            printf "  %-7s %-17s %10.0f %6.0f%% %7.3f %9.2f %7.2f %12.2f %7.3f\n", f[1], f[2],
+                median(rps[o]), 100 * spread(rps[o]), median(qr), median(p99[o]), median(qp),
+                median(cpu[o]), median(qc)
+        }
+    }' "$results" | sort -s -k1,1
+
+if command -v perf >/dev/null 2>&1; then
+    echo
+    echo "  system calls per request of the plain servers (perf stat, tracepoints)"
+    printf '  %-7s %8s %8s %8s %9s %8s\n' server waits reads writes sendfile all
+    for server in $SERVERS; do
+        count_calls "$server"
+    done
+fi
