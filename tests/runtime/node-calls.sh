@@ -64,19 +64,26 @@ done
 wait
 for r in $runs; do
     [ "$(cat "$tmp/$r/warnings.status")" = 0 ] || fail "$r: node failed: $(cat "$tmp/$r/warnings")"
-    # shellcheck disable=SC2046
-    "$stallscope" run -q -o "$tmp/$r/run" -- node "$fixture" "$tmp/$r/files" $(scenarios "$r") \
-        >"$tmp/$r/out" 2>"$tmp/$r/err" || fail "$r: node failed under stallscope: $(cat "$tmp/$r/err")"
-done
-for r in $runs; do
-    ("$stallscope" export --format json -o "$tmp/$r/run.json" "$tmp/$r/run"; echo $? >"$tmp/$r/export.status") &
-done
-wait
-for r in $runs; do
-    [ "$(cat "$tmp/$r/export.status")" = 0 ] || fail "$r: export failed"
 done
 
-node - "$tmp" "$SYNC" "$ASYNC" <<'EOF' || fail "the trace does not show what --trace-sync-io saw"
+# Records every scenario under stallscope and compares with --trace-sync-io.
+trace_and_compare() {
+    for r in $runs; do
+        rm -rf "$tmp/$r/run"
+        # shellcheck disable=SC2046
+        "$stallscope" run -q -o "$tmp/$r/run" -- node "$fixture" "$tmp/$r/files" $(scenarios "$r") \
+            >"$tmp/$r/out" 2>"$tmp/$r/err" ||
+            fail "$r: node failed under stallscope: $(cat "$tmp/$r/err")"
+    done
+    for r in $runs; do
+        ("$stallscope" export --format json -o "$tmp/$r/run.json" "$tmp/$r/run"; echo $? >"$tmp/$r/export.status") &
+    done
+    wait
+    for r in $runs; do
+        [ "$(cat "$tmp/$r/export.status")" = 0 ] || fail "$r: export failed"
+    done
+    node - "$tmp" "$SYNC" "$ASYNC" <<'EOF'
+
 'use strict';
 // The matching rule. A warning's innermost frame is the operation that made the synchronous
 // call (openSync, tryStatSync, readSync, spawnSync...); the frame just inside the first frame
@@ -182,3 +189,10 @@ for (const c of asyncSites)
 for (const p of problems) console.log(p);
 process.exit(problems.length ? 1 : 0);
 EOF
+}
+
+# Whether a native site kept the stack of a given JavaScript caller depends on which of its
+# calls was captured; on a loaded machine one attempt in several misses. A real regression
+# fails both attempts.
+trace_and_compare || { echo "retrying once"; trace_and_compare; } ||
+    fail "the trace does not show what --trace-sync-io saw"
