@@ -68,7 +68,7 @@ awk -F'\t' '
 # Instructions per call: callgrind counts only inside run_batch, on the main thread.
 echo
 echo "  instructions per call (callgrind, main thread, inside the timed loop only)"
-printf '  %-6s %10s %10s %10s %12s %12s\n' call plain +thread shim "shim-plain" "shim-thread"
+printf '  %-6s %-5s %10s %10s %10s %12s %12s\n' call where plain +thread shim "shim-plain" "shim-thread"
 cg_iters=2000
 per_batch=$((cg_iters / 10))
 timed_calls=$(((per_batch / 5 + 1 + per_batch * 10) * calls))
@@ -98,5 +98,11 @@ for mode in wait read write mutex file; do
     t=$(instructions "$mode" mt)
     s=$(instructions "$mode" loop shim)
     awk -v m="$mode" -v b="$b" -v t="$t" -v s="$s" -v n="$timed_calls" 'BEGIN {
-        printf "  %-6s %10.1f %10.1f %10.1f %+12.1f %+12.1f\n", m, b / n, t / n, s / n, (s - b) / n, (s - t) / n }'
+        printf "  %-6s %-5s %10.1f %10.1f %10.1f %+12.1f %+12.1f\n", m, "loop", b / n, t / n, s / n, (s - b) / n, (s - t) / n }'
+done
+for mode in read write mutex file; do
+    b=$(instructions "$mode" off)
+    s=$(instructions "$mode" off shim)
+    awk -v m="$mode" -v b="$b" -v s="$s" -v n="$timed_calls" 'BEGIN {
+        printf "  %-6s %-5s %10.1f %10s %10.1f %+12.1f %12s\n", m, "off", b / n, "-", s / n, (s - b) / n, "-" }'
 done

@@ -18,6 +18,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 port=$((20000 + $$ % 5000 * 4))
 conns=50
 
+# The server running now, stopped whatever way this script ends.
+current=
+stop_current() {
+    [ -n "$current" ] || return 0
+    kill -TERM -- -"$current" 2>/dev/null
+    wait "$current" 2>/dev/null
+    current=
+}
+trap stop_current EXIT
+trap 'echo "servers.sh: interrupted" >&2; exit 1' HUP INT TERM
+
 # A line of results per run: server variant repetition rps p99_ms cpu_us_per_request extra
 results=$OUT/servers.tsv
 : >"$results"
@@ -122,10 +133,10 @@ run_one() { # SERVER VARIANT
     # wraps it (strace would detach and leave it running).
     eval "exec setsid taskset -c 0 $cmd" >"$dir/stdout" 2>"$dir/stderr" &
     local pid=$!
+    current=$pid
     if ! wait_port "$port"; then
         echo "$server $variant: did not start: $(head -c 300 "$dir/stderr")" >&2
-        kill -TERM -- -"$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        stop_current
         return
     fi
     local r
@@ -147,8 +158,7 @@ run_one() { # SERVER VARIANT
     set -- $r
     local rps=$1 p99=$2 cpu
     cpu=$(awk -v c=$((c1 - c0)) -v n="$3" 'BEGIN {printf "%.2f", n ? c / 1000 / n : 0}')
-    kill -TERM -- -"$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    stop_current
     # Proof that the shim was really there, and what it saw under load.
     local extra=-
     case $variant in
@@ -178,7 +188,8 @@ count_calls() { # SERVER
     mkdir -p "$dir"
     eval "exec setsid taskset -c 0 $(server_cmd "$server" "$port" "$dir")" >/dev/null 2>&1 &
     local pid=$!
-    wait_port "$port" || { kill -TERM -- -"$pid"; wait "$pid"; return; }
+    current=$pid
+    wait_port "$port" || { stop_current; return; }
     local ev=
     for e in epoll_wait epoll_pwait read readv recvfrom recvmsg write writev sendto sendmsg \
         sendfile64; do
@@ -200,8 +211,7 @@ count_calls() { # SERVER
     fi
     kill -INT "$perf"
     wait "$perf" 2>/dev/null
-    kill -TERM -- -"$pid"
-    wait "$pid" 2>/dev/null
+    stop_current
     set -- $r
     awk -F, -v s="$server" -v n="$3" '
         $3 ~ /epoll/ { w += $1 } $3 ~ /_(read|readv|recvfrom|recvmsg)$/ { r += $1 }
