@@ -28,57 +28,12 @@
 
 static struct ss_writer out;
 
-static void build_id_of(const struct dl_phdr_info *info, const uint8_t **id, size_t *len)
-{
-    *id = NULL;
-    *len = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE)
-            continue;
-        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-        const uint8_t *end = p + ph->p_memsz;
-        while (p + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-            size_t name_sz = (nh->n_namesz + 3u) & ~3u, desc_sz = (nh->n_descsz + 3u) & ~3u;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4) {
-                *id = p + sizeof *nh + name_sz;
-                *len = nh->n_descsz;
-                return;
-            }
-            p += sizeof *nh + name_sz + desc_sz;
-        }
-    }
-}
-
-/* The module map of this process, as the shim would write it. */
 static int emit_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     (void)arg;
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uint64_t start = info->dlpi_addr + ph->p_vaddr;
-        lo = start < lo ? start : lo;
-        hi = start + ph->p_memsz > hi ? start + ph->p_memsz : hi;
-    }
-    char exe[4096];
-    const char *path = info->dlpi_name;
-    if (hi == 0)
-        return 0;
-    if (!path || !path[0]) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = '\0';
-        path = exe;
-    }
-    const uint8_t *id;
-    size_t id_len;
-    build_id_of(info, &id, &id_len);
-    struct ss_rec_module m = {info->dlpi_addr, lo, hi, (uint16_t)id_len, (uint16_t)strlen(path)};
-    ss__writer_record2(&out, SS_REC_MODULE, &m, sizeof m, id, id_len, path, m.path_len);
+    uint64_t lo, hi;
+    ss__write_module(&out, info, &lo, &hi);
     return 0;
 }
 
@@ -108,15 +63,22 @@ int main(int argc, char **argv)
     ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe);
     const char cmd[] = "server\0--port\0008080";
     uint64_t t = 1000000000000ull;
-    struct ss_rec_process p = {(uint32_t)pid, 1,       t, 1700000000000000000ull, 50000000,
-                               10000000,      (uint32_t)(exe_len > 0 ? exe_len : 0), sizeof cmd};
+    struct ss_rec_process p = {(uint32_t)pid,
+                               1,
+                               t,
+                               1700000000000000000ull,
+                               50000000,
+                               10000000,
+                               (uint32_t)(exe_len > 0 ? exe_len : 0),
+                               sizeof cmd};
     ss__writer_record2(&out, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, sizeof cmd);
     dl_iterate_phdr(emit_module, NULL);
 
     /* Frames: addresses inside functions of the C library and of this program. */
-    static const char *const names[] = {"malloc", "free", "qsort", "memcpy", "strlen", "printf",
-                                        "fwrite", "read", "write", "epoll_wait", "getaddrinfo",
-                                        "pthread_mutex_lock", "strtol", "bsearch", "realloc"};
+    static const char *const names[] = {"malloc", "free",       "qsort",       "memcpy",
+                                        "strlen", "printf",     "fwrite",      "read",
+                                        "write",  "epoll_wait", "getaddrinfo", "pthread_mutex_lock",
+                                        "strtol", "bsearch",    "realloc"};
     uint64_t funcs[sizeof names / sizeof names[0] + 2];
     unsigned nfuncs = 0;
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -151,8 +113,13 @@ int main(int argc, char **argv)
         ss__writer_record(&out, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
         unsigned nsamples = 1 + (unsigned)(i % 3);
         for (unsigned s = 0; s < nsamples; s++) {
-            struct ss_rec_sample smp = {tid, 1 + (uint32_t)(next_random() % STACKS), t,
-                                        50000000ull + s * 10000000ull, 12000, 0, SS_SAMPLE_SIGNAL,
+            struct ss_rec_sample smp = {tid,
+                                        1 + (uint32_t)(next_random() % STACKS),
+                                        t,
+                                        50000000ull + s * 10000000ull,
+                                        12000,
+                                        0,
+                                        SS_SAMPLE_SIGNAL,
                                         0};
             smp.nframes = 12;
             ss__writer_record(&out, SS_REC_SAMPLE, &smp, sizeof smp, NULL, 0);

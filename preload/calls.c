@@ -33,19 +33,16 @@ static char fd_paths[SS_FD_CACHE][SS_DETAIL_MAX];
 /* A long path keeps its end, where the file's name is: "...b/python3.11/configparser.py". */
 static void copy_detail(char *to, const char *from)
 {
-    size_t len = 0, skip = 0, n = 0;
-    if (from)
-        while (from[len])
-            len++;
+    if (!from)
+        from = "";
+    size_t len = strlen(from), keep = len;
     if (len > SS_DETAIL_MAX - 1) {
-        skip = len - (SS_DETAIL_MAX - 4);
-        to[n++] = '.';
-        to[n++] = '.';
-        to[n++] = '.';
+        keep = SS_DETAIL_MAX - 4;
+        memcpy(to, "...", 3);
+        to += 3;
     }
-    for (size_t i = skip; i < len; i++)
-        to[n++] = from[i];
-    to[n] = '\0';
+    memcpy(to, from + len - keep, keep);
+    to[keep] = '\0';
 }
 
 /* Opening by path does not say what was opened (a terminal, a FIFO, a file): the kind stays

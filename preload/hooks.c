@@ -78,7 +78,8 @@ struct wait_ctx {
     struct ss_slot *slot;
     int nested;
     int prior_state;
-    uint64_t started; /* of a nested wait made during an iteration */
+    uint64_t entered; /* clock at entry: ends an iteration, times the wait's timeout */
+    int timed;        /* a nested wait made during an iteration: a blocking call */
     unsigned call;
     uint64_t site;
 };
@@ -130,23 +131,22 @@ static int wait_enter(uint64_t key, struct wait_ctx *w)
         t->in_hook--;
     }
     w->slot = s;
+    w->entered = ss__now();
     int state = atomic_load_explicit(&s->state, memory_order_relaxed);
     w->prior_state = state;
     if (key != s->loop_key) {
         /* A nested loop (a synchronous child wait, a one-off poll) is busy time, and a
          * blocking call of its own. */
         w->nested = 1;
-        w->started = 0;
-        if (state == SS_STATE_BUSY) {
+        w->timed = state == SS_STATE_BUSY;
+        if (w->timed)
             atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
-            w->started = ss__now();
-        }
         return 1;
     }
     w->nested = 0;
     if (state != SS_STATE_WAITING) {
         uint64_t start = atomic_load_explicit(&s->iteration, memory_order_relaxed);
-        account_iteration(s, start, ss__now() - start);
+        account_iteration(s, start, w->entered - start);
     }
     atomic_store_explicit(&s->state, SS_STATE_WAITING, memory_order_release);
     return 1;
@@ -157,10 +157,10 @@ static void wait_leave(struct wait_ctx *w)
     struct ss_slot *s = w->slot;
     if (w->nested) {
         atomic_store_explicit(&s->state, w->prior_state, memory_order_release);
-        if (w->started) {
+        if (w->timed) {
             ss__tls.in_hook++;
-            ss__record_call(s, w->call, SS_CAT_WAIT, w->site, w->started,
-                            ss__now() - w->started, -1, NULL);
+            ss__record_call(s, w->call, SS_CAT_WAIT, w->site, w->entered, ss__now() - w->entered,
+                            -1, NULL);
             ss__tls.in_hook--;
         }
         return;
@@ -226,7 +226,7 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
             }                                                                                      \
             return real_##name args;                                                               \
         }                                                                                          \
-        uint64_t ss_started_ = ss__now();                                                          \
+        uint64_t ss_started_ = ss_w_.entered;                                                      \
         struct timespec ss_left_;                                                                  \
         __typeof__(tparam) ss_orig_ = tparam;                                                      \
         unsigned ss_signals_ = atomic_load_explicit(&ss__tls.signals_seen, memory_order_relaxed);  \

@@ -130,65 +130,14 @@ static ssize_t read_file(const char *path, char *buf, size_t size)
 
 /* ---- module map ---------------------------------------------------------------------- */
 
-static void build_id_of(const struct dl_phdr_info *info, const uint8_t **id, size_t *len)
-{
-    *id = NULL;
-    *len = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE)
-            continue;
-        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-        const uint8_t *end = p + ph->p_memsz;
-        while (p + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-            size_t name_sz = (nh->n_namesz + 3u) & ~3u, desc_sz = (nh->n_descsz + 3u) & ~3u;
-            const uint8_t *name = p + sizeof *nh, *desc = name + name_sz;
-            if (desc + desc_sz > end)
-                break;
-            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
-                *id = desc;
-                *len = nh->n_descsz;
-                return;
-            }
-            p = desc + desc_sz;
-        }
-    }
-}
-
 static int emit_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     unsigned long long *generation = arg;
     *generation = info->dlpi_adds + info->dlpi_subs;
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uint64_t start = info->dlpi_addr + ph->p_vaddr;
-        if (start < lo)
-            lo = start;
-        if (start + ph->p_memsz > hi)
-            hi = start + ph->p_memsz;
-    }
-    if (hi == 0)
+    uint64_t lo, hi;
+    if (ss__write_module(&wd.out, info, &lo, &hi) < 0)
         return 0;
-    char exe[4096];
-    const char *path = info->dlpi_name;
-    if (!path || !path[0]) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = '\0';
-        path = exe;
-    }
-    const uint8_t *id;
-    size_t id_len;
-    build_id_of(info, &id, &id_len);
-    size_t path_len = strlen(path);
-    if (path_len > UINT16_MAX)
-        path_len = UINT16_MAX;
-    struct ss_rec_module m = {info->dlpi_addr, lo, hi, (uint16_t)id_len, (uint16_t)path_len};
-    ss__writer_record2(&wd.out, SS_REC_MODULE, &m, sizeof m, id, id_len, path, path_len);
     uint64_t self = (uint64_t)(uintptr_t)&ss__capture_regs;
     if (self >= lo && self < hi)
         ss__unwind_set_self(lo, hi);

@@ -30,4 +30,9 @@ void ss__writer_flush(struct ss_writer *w);
 void ss__writer_forget(struct ss_writer *w);
 void ss__writer_close(struct ss_writer *w);
 
+struct dl_phdr_info;
+/* Writes the MODULE record of a loaded object and gives its executable range [lo, hi);
+ * -1 (nothing written) for an object with no executable segment. modules.c. */
+int ss__write_module(struct ss_writer *w, struct dl_phdr_info *info, uint64_t *lo, uint64_t *hi);
+
 #endif
