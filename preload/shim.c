@@ -79,6 +79,7 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
     atomic_store(&s->ended_tail, 0);
     atomic_store(&s->ended_dropped, 0);
     atomic_store(&s->snaps_dropped, 0);
+    atomic_store(&s->signal_blocked, ss__signal_blocked_here());
     atomic_store(&s->snap_state, SS_SNAP_FREE);
     atomic_store(&s->calls_head, 0);
     atomic_store(&s->calls_tail, 0);

@@ -4,6 +4,7 @@
 #ifndef SS_SHIM_H
 #define SS_SHIM_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -76,7 +77,8 @@ struct ss_slot {
     _Atomic uint32_t ended_head, ended_tail;
     _Atomic uint64_t ended_dropped;
 
-    _Atomic int snap_state; /* enum ss_snap_state */
+    _Atomic int signal_blocked; /* the owner blocks the sampling signal: do not send it */
+    _Atomic int snap_state;     /* enum ss_snap_state */
     _Atomic uint64_t snaps_dropped;
     struct ss_snapshot snap;
 
@@ -142,6 +144,17 @@ void ss__fd_note_path(int fd, const char *path);
 void ss__fd_forget(int fd);
 int ss__fd_category(int fd);
 void ss__install_signal_handler(void);
+
+/* The sampling signal (signals.c). Set while the shim's handler is installed and the program
+ * has not set its own. */
+extern _Atomic int ss__signal_installed;
+/* Why sampling by signal stopped after it had begun, for the watchdog to note; NULL if not. */
+extern const char *_Atomic ss__signal_lost;
+void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv);
+/* sigaction(2) of the C library, past the shim's own interposer. */
+int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* Whether the calling thread blocks the sampling signal now. */
+int ss__signal_blocked_here(void);
 
 /* Looks up the real functions behind the interposers; safe to call more than once. */
 void ss__resolve_hooks(void);

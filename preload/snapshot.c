@@ -25,7 +25,7 @@ static void copy_stack_into(struct ss_slot *s, struct ss_snapshot *snap, uint64_
     snap->stack_len = (uint32_t)n;
 }
 
-static void on_sample_signal(int sig, siginfo_t *si, void *ucv)
+void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv)
 {
     (void)sig;
     int saved = errno;
@@ -85,14 +85,15 @@ unsigned ss__capture_call(struct ss_slot *s)
 void ss__install_signal_handler(void)
 {
     struct sigaction old, sa;
-    if (sigaction(ss__opts.signal, NULL, &old) != 0) {
+    if (ss__real_sigaction(ss__opts.signal, NULL, &old) != 0) {
         ss__warn("the sampling signal cannot be used (reserved by the C library?); stalls have "
                  "no signal samples (choose another with signal=N)",
                  NULL);
         return;
     }
-    if (old.sa_flags & SA_SIGINFO && old.sa_sigaction == on_sample_signal) {
+    if (old.sa_flags & SA_SIGINFO && old.sa_sigaction == ss__on_sample_signal) {
         /* Inherited through fork. */
+        atomic_store(&ss__signal_installed, 1);
         atomic_store(&ss__sampling, 1);
         return;
     }
@@ -103,12 +104,13 @@ void ss__install_signal_handler(void)
         return;
     }
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sample_signal;
+    sa.sa_sigaction = ss__on_sample_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(ss__opts.signal, &sa, NULL) != 0) {
+    if (ss__real_sigaction(ss__opts.signal, &sa, NULL) != 0) {
         ss__warn("cannot install the sampling signal handler; stalls have no signal samples", NULL);
         return;
     }
+    atomic_store(&ss__signal_installed, 1);
     atomic_store(&ss__sampling, 1);
 }

@@ -683,6 +683,13 @@ static void sample_thread(struct ss_slot *s, struct slot_view *v)
     int expected = SS_SNAP_FREE;
     if (!atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_REQUESTED))
         return;
+    /* Checked after the request is visible: a program taking the signal over waits for the
+     * requests it can see (signals.c). */
+    if (!atomic_load(&ss__sampling) || atomic_load(&s->signal_blocked)) {
+        atomic_store(&s->snap_state, SS_SNAP_FREE);
+        wd.samples_failed++;
+        return;
+    }
     if (syscall(SYS_tgkill, ss__pid, v->tid, ss__opts.signal) != 0) {
         atomic_store(&s->snap_state, SS_SNAP_FREE);
         return;
@@ -838,6 +845,9 @@ static void *watchdog_main(void *arg)
             if (t < next)
                 next = t;
         }
+        const char *signal_lost = atomic_exchange(&ss__signal_lost, NULL);
+        if (signal_lost)
+            note(signal_lost);
         if (final || now >= wd.next_flush_ns)
             periodic(now);
         if (final) {

@@ -1,0 +1,235 @@
+/* signals: the sampling signal belongs to the program first. The program may install its own
+ * handler for it, or block it, at any time after the shim started sampling. These interposers
+ * notice: a new handler (or SIG_DFL / SIG_IGN) makes the shim stop sampling by signal for
+ * good, after any signal already on its way has reached the shim's handler, and the
+ * program's handler is installed as asked; a thread that blocks the signal is not signalled
+ * until it unblocks it. The program sees the dispositions and masks it would see without the
+ * shim. */
+#define _GNU_SOURCE
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+typedef void (*handler_fn)(int);
+
+/* Calls that set a signal's handler in the signal(2) style: (int sig, handler) -> previous. */
+#define SS_HANDLER_CALLS(X)                                                                        \
+    X(signal)                                                                                      \
+    X(bsd_signal)                                                                                  \
+    X(ssignal)                                                                                     \
+    X(sysv_signal)                                                                                 \
+    X(__sysv_signal)                                                                               \
+    X(sigset)
+
+/* (name, what it returns when the real call is missing) */
+#define SS_MASK_CALLS(X)                                                                           \
+    X(sigprocmask, -1)                                                                             \
+    X(pthread_sigmask, ENOSYS)
+
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static int (*real_sigignore)(int);
+#define DECLARE_HANDLER(name) static handler_fn (*real_##name)(int, handler_fn);
+#define DECLARE_MASK(name, missing) static int (*real_##name)(int, const sigset_t *, sigset_t *);
+SS_HANDLER_CALLS(DECLARE_HANDLER)
+SS_MASK_CALLS(DECLARE_MASK)
+
+_Atomic int ss__signal_installed;
+const char *_Atomic ss__signal_lost;
+
+/* As in hooks.c: not a tail call, so that RTLD_NEXT is looked up from this library. */
+static void *lookup(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+static void resolve(void)
+{
+    if (!real_sigaction)
+        real_sigaction = (__typeof__(real_sigaction))lookup("sigaction");
+    if (!real_sigignore)
+        real_sigignore = (__typeof__(real_sigignore))lookup("sigignore");
+#define RESOLVE(name, ...)                                                                         \
+    if (!real_##name)                                                                              \
+        real_##name = (__typeof__(real_##name))lookup(#name);
+    SS_HANDLER_CALLS(RESOLVE)
+    SS_MASK_CALLS(RESOLVE)
+#undef RESOLVE
+}
+
+int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    resolve();
+    if (!real_sigaction) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real_sigaction(sig, act, old);
+}
+
+static int is_sampling_signal(int sig)
+{
+    return sig > 0 && sig == ss__opts.signal && atomic_load(&ss__signal_installed);
+}
+
+static int sample_requested_elsewhere(void)
+{
+    for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++) {
+        struct ss_slot *s = &ss__slots[i];
+        if (s != ss__tls.slot && atomic_load(&s->owner) > 0 &&
+            atomic_load(&s->snap_state) == SS_SNAP_REQUESTED)
+            return 1;
+    }
+    return 0;
+}
+
+/* Stops sampling by signal before the program's own disposition takes effect. The watchdog
+ * checks ss__sampling after marking a request (sample_thread), so a request it can still
+ * act on is visible here; waiting for those (bounded) lets a signal already sent reach the
+ * shim's handler rather than the program's. */
+static void release_signal(const char *why)
+{
+    if (!atomic_exchange(&ss__signal_installed, 0))
+        return;
+    atomic_store(&ss__sampling, 0);
+    ss__tls.in_hook++;
+    struct ss_slot *own = ss__tls.slot;
+    if (own && atomic_load(&own->snap_state) == SS_SNAP_REQUESTED) {
+        /* Sent while this thread blocks the signal: take it off the thread's pending set. */
+        sigset_t pending, only;
+        sigemptyset(&only);
+        sigaddset(&only, ss__opts.signal);
+        struct timespec none = {0, 0};
+        if (sigpending(&pending) == 0 && sigismember(&pending, ss__opts.signal) == 1)
+            sigtimedwait(&only, NULL, &none);
+    }
+    uint64_t deadline = ss__now() + ss__opts.sample_timeout_ns;
+    while (sample_requested_elsewhere() && ss__now() < deadline) {
+        struct timespec pause = {0, 20000};
+        nanosleep(&pause, NULL);
+    }
+    ss__tls.in_hook--;
+    atomic_store(&ss__signal_lost, why);
+    ss__warn(why, "; stalls have no signal samples from now on");
+}
+
+static const char took_over[] = "the program set its own handler for the sampling signal";
+
+/* What the program would have seen without the shim: the default disposition. */
+static void hide_own_handler(struct sigaction *old)
+{
+    if (old && (old->sa_flags & SA_SIGINFO) && old->sa_sigaction == ss__on_sample_signal) {
+        memset(old, 0, sizeof *old);
+        old->sa_handler = SIG_DFL;
+    }
+}
+
+static int sigaction_hook(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    int saved = errno;
+    resolve();
+    if (!real_sigaction) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (is_sampling_signal(sig) && act)
+        release_signal(took_over);
+    errno = saved;
+    int rc = real_sigaction(sig, act, old);
+    if (rc == 0 && sig == ss__opts.signal)
+        hide_own_handler(old);
+    return rc;
+}
+
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    int rc = sigaction_hook(sig, act, old);
+    __asm__ volatile("" ::: "memory");
+    return rc;
+}
+
+int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    int rc = sigaction_hook(sig, act, old);
+    __asm__ volatile("" ::: "memory");
+    return rc;
+}
+
+#define DEFINE_HANDLER_HOOK(name)                                                                  \
+    handler_fn name(int sig, handler_fn handler)                                                   \
+    {                                                                                              \
+        int saved = errno;                                                                         \
+        resolve();                                                                                 \
+        if (!real_##name) {                                                                        \
+            errno = ENOSYS;                                                                        \
+            return SIG_ERR;                                                                        \
+        }                                                                                          \
+        if (is_sampling_signal(sig))                                                               \
+            release_signal(took_over);                                                             \
+        errno = saved;                                                                             \
+        handler_fn prev = real_##name(sig, handler);                                               \
+        if ((uintptr_t)prev == (uintptr_t)ss__on_sample_signal)                                    \
+            prev = SIG_DFL;                                                                        \
+        return prev;                                                                               \
+    }
+SS_HANDLER_CALLS(DEFINE_HANDLER_HOOK)
+
+int sigignore(int sig)
+{
+    int saved = errno;
+    resolve();
+    if (!real_sigignore) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (is_sampling_signal(sig))
+        release_signal(took_over);
+    errno = saved;
+    int rc = real_sigignore(sig);
+    __asm__ volatile("" ::: "memory");
+    return rc;
+}
+
+/* Whether the sampling signal is blocked once `how` is applied with `set`: -1 unchanged. */
+static int blocked_after(int how, const sigset_t *set)
+{
+    if (!set || sigismember(set, ss__opts.signal) != 1)
+        return how == SIG_SETMASK && set ? 0 : -1;
+    return how == SIG_UNBLOCK ? 0 : 1;
+}
+
+/* On a loop thread: a thread-local check and one relaxed store besides the real call. */
+#define DEFINE_MASK_HOOK(name, missing)                                                           \
+    int name(int how, const sigset_t *set, sigset_t *old)                                          \
+    {                                                                                              \
+        int saved = errno;                                                                         \
+        if (!real_##name)                                                                          \
+            resolve();                                                                             \
+        if (!real_##name) {                                                                        \
+            errno = ENOSYS;                                                                        \
+            return missing;                                                                        \
+        }                                                                                          \
+        struct ss_slot *slot = ss__tls.slot;                                                       \
+        int blocked = slot && ss__opts.signal > 0 ? blocked_after(how, set) : -1;                  \
+        errno = saved;                                                                             \
+        int rc = real_##name(how, set, old);                                                       \
+        if (rc == 0 && blocked >= 0)                                                               \
+            atomic_store_explicit(&slot->signal_blocked, blocked, memory_order_relaxed);           \
+        return rc;                                                                                 \
+    }
+SS_MASK_CALLS(DEFINE_MASK_HOOK)
+
+int ss__signal_blocked_here(void)
+{
+    sigset_t cur;
+    resolve();
+    if (!real_pthread_sigmask || real_pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
+        return 0;
+    return ss__opts.signal > 0 && sigismember(&cur, ss__opts.signal) == 1;
+}

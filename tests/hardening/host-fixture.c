@@ -1,0 +1,258 @@
+/* host-fixture: an epoll loop that behaves the way real hosts do to the shim, one step per
+ * loop iteration, in the order given:
+ *
+ *   spin MS            busy iteration (plant_spin); reported as "planted spin MS TID"
+ *   own-sigaction N    install a counting handler for signal N with sigaction()
+ *   own-signal N       the same with signal()
+ *   query N            print "disposition N default|ignore|handler" as sigaction() reports it
+ *   block N, unblock N pthread_sigmask() on the loop thread
+ *   raise N            raise(N) on the loop thread
+ *   itimers            SIGPROF and SIGALRM handlers, ITIMER_PROF and ITIMER_REAL every 1 ms
+ *   vfork PATH         vfork() and exec PATH, wait for it
+ *   spawn PATH         posix_spawn() PATH, wait for it
+ *   daemon MS          double fork, setsid, close_range() of every descriptor; the daemon runs
+ *                      its own loop with a MS spin and exits; the parent goes on at once
+ *   thread-loop MS     a second loop thread that spins MS in one iteration, then exits
+ *
+ * At exit it prints "handled N COUNT" for each signal it handled, "eintr N" for the EINTRs
+ * its waits saw, and "timer-ticks N" for SIGPROF and SIGALRM together. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plant.h"
+
+extern char **environ;
+
+static volatile sig_atomic_t handled[65];
+static volatile sig_atomic_t eintr_seen;
+
+static void on_signal(int sig)
+{
+    handled[sig]++;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+struct loop {
+    int ep, tfd;
+};
+
+static void loop_open(struct loop *l)
+{
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct itimerspec its = {{0, 2000000}, {0, 2000000}};
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->tfd};
+    if (l->ep < 0 || l->tfd < 0 || timerfd_settime(l->tfd, 0, &its, NULL) < 0 ||
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, l->tfd, &ev) < 0) {
+        perror("loop setup");
+        exit(3);
+    }
+}
+
+static void tick(struct loop *l)
+{
+    struct epoll_event ev;
+    uint64_t expirations;
+    int n;
+    /* The host's own timers (itimers) interrupt epoll_wait whatever SA_RESTART says. */
+    while ((n = epoll_wait(l->ep, &ev, 1, 1000)) < 0 && errno == EINTR)
+        eintr_seen++;
+    if (n < 0) {
+        perror("epoll_wait");
+        exit(3);
+    }
+    if (n == 1 && read(l->tfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN &&
+        errno != EINTR) {
+        perror("read timerfd");
+        exit(3);
+    }
+}
+
+static void loop_close(struct loop *l)
+{
+    close(l->tfd);
+    close(l->ep);
+}
+
+static char planted[64][64];
+static int nplanted;
+
+static void spin(int ms)
+{
+    double t0 = now_ms();
+    plant_spin(ms);
+    snprintf(planted[nplanted % 64], sizeof planted[0], "planted spin %.3f %d", now_ms() - t0,
+             (int)gettid());
+    nplanted++;
+}
+
+static void *second_loop(void *arg)
+{
+    struct loop l;
+    loop_open(&l);
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    spin((int)(intptr_t)arg);
+    tick(&l);
+    loop_close(&l);
+    return NULL;
+}
+
+static void wait_child(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "host-fixture: child failed: %d\n", status);
+        exit(4);
+    }
+}
+
+static void daemonize(int ms)
+{
+    fflush(stdout);
+    pid_t first = fork();
+    if (first < 0) {
+        perror("fork");
+        exit(3);
+    }
+    if (first > 0) {
+        wait_child(first);
+        return;
+    }
+    setsid();
+    pid_t second = fork();
+    if (second != 0)
+        _exit(second < 0 ? 3 : 0);
+    close_range(0, ~0u, 0);
+    struct loop l;
+    loop_open(&l);
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    plant_spin(ms);
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    loop_close(&l);
+    exit(0);
+}
+
+static void step(const char *what, const char *arg)
+{
+    int n = arg ? atoi(arg) : 0;
+    if (strcmp(what, "spin") == 0) {
+        spin(n);
+    } else if (strcmp(what, "own-sigaction") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(n, &sa, NULL) != 0)
+            perror("sigaction");
+    } else if (strcmp(what, "own-signal") == 0) {
+        if (signal(n, on_signal) == SIG_ERR)
+            perror("signal");
+    } else if (strcmp(what, "query") == 0) {
+        struct sigaction old;
+        sigaction(n, NULL, &old);
+        printf("disposition %d %s\n", n,
+               (old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
+                   ? "handler"
+                   : old.sa_handler == SIG_IGN ? "ignore" : "default");
+    } else if (strcmp(what, "block") == 0 || strcmp(what, "unblock") == 0) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, n);
+        pthread_sigmask(what[0] == 'b' ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+    } else if (strcmp(what, "raise") == 0) {
+        raise(n);
+    } else if (strcmp(what, "itimers") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGPROF, &sa, NULL);
+        sigaction(SIGALRM, &sa, NULL);
+        struct itimerval every_ms = {{0, 1000}, {0, 1000}};
+        setitimer(ITIMER_PROF, &every_ms, NULL);
+        setitimer(ITIMER_REAL, &every_ms, NULL);
+    } else if (strcmp(what, "vfork") == 0) {
+        pid_t pid = vfork();
+        if (pid == 0) {
+            execl(arg, arg, (char *)NULL);
+            _exit(127);
+        }
+        wait_child(pid);
+    } else if (strcmp(what, "spawn") == 0) {
+        pid_t pid;
+        char *argv[] = {(char *)arg, NULL};
+        if (posix_spawn(&pid, arg, NULL, NULL, argv, environ) != 0) {
+            perror("posix_spawn");
+            exit(3);
+        }
+        wait_child(pid);
+    } else if (strcmp(what, "daemon") == 0) {
+        daemonize(n);
+    } else if (strcmp(what, "thread-loop") == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, second_loop, (void *)(intptr_t)n);
+        pthread_join(t, NULL);
+    } else {
+        fprintf(stderr, "host-fixture: unknown step %s\n", what);
+        exit(2);
+    }
+}
+
+static int takes_argument(const char *what)
+{
+    return strcmp(what, "itimers") != 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct loop l;
+    loop_open(&l);
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = takes_argument(argv[i]) && i + 1 < argc ? argv[i + 1] : NULL;
+        step(argv[i], arg);
+        if (arg)
+            i++;
+        tick(&l);
+    }
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_PROF, &off, NULL);
+    setitimer(ITIMER_REAL, &off, NULL);
+    loop_close(&l);
+    for (int i = 0; i < nplanted && i < 64; i++)
+        printf("%s\n", planted[i]);
+    for (int sig = 1; sig < 65; sig++)
+        if (handled[sig] && sig != SIGPROF && sig != SIGALRM)
+            printf("handled %d %d\n", sig, (int)handled[sig]);
+    printf("timer-ticks %d\n", (int)(handled[SIGPROF] + handled[SIGALRM]));
+    printf("eintr %d\n", (int)eintr_seen);
+    return 0;
+}
