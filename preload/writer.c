@@ -12,30 +12,57 @@
 #include "shim.h"
 #include "trace-format.h"
 
-int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size)
+/* Opens the run directory without following a symbolic link in its last component, and
+ * only if it belongs to the effective user: a directory planted in a shared /tmp by someone
+ * else could otherwise receive (or redirect) the trace. */
+static int open_run_dir(const char *dir, char *why, size_t why_size)
 {
-    memset(w, 0, sizeof *w);
-    w->fd = -1;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(why, why_size, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
-    char path[SS_OUTPUT_MAX + 64];
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (dfd < 0) {
+        int err = errno;
+        if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+            snprintf(why, why_size, "will not write through %s: it is a symbolic link", dir);
+        else
+            snprintf(why, why_size, "cannot open %s: %s", dir, strerror(err));
+        return -1;
+    }
+    if (fstat(dfd, &st) != 0 || st.st_uid != geteuid()) {
+        snprintf(why, why_size, "will not write into %s: it belongs to another user", dir);
+        close(dfd);
+        return -1;
+    }
+    return dfd;
+}
+
+int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    int dfd = open_run_dir(dir, why, why_size);
+    if (dfd < 0)
+        return -1;
+    char name[64];
     for (int attempt = 0; attempt < 100 && w->fd < 0; attempt++) {
         if (attempt == 0)
-            snprintf(path, sizeof path, "%s/" SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, dir,
-                     (int)pid);
+            snprintf(name, sizeof name, SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, (int)pid);
         else
-            snprintf(path, sizeof path, "%s/" SS_TRACE_FILE_PREFIX "%d.%d" SS_TRACE_FILE_SUFFIX,
-                     dir, (int)pid, attempt);
-        w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+            snprintf(name, sizeof name, SS_TRACE_FILE_PREFIX "%d.%d" SS_TRACE_FILE_SUFFIX,
+                     (int)pid, attempt);
+        w->fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (w->fd < 0 && errno != EEXIST) {
-            snprintf(why, why_size, "cannot create %s: %s", path, strerror(errno));
+            snprintf(why, why_size, "cannot create %s/%s: %s", dir, name, strerror(errno));
+            close(dfd);
             return -1;
         }
     }
     if (w->fd < 0) {
         snprintf(why, why_size, "cannot create a trace file in %s", dir);
+        close(dfd);
         return -1;
     }
     /* The header goes out at once: a file without it would make the whole run unreadable. */
@@ -50,13 +77,17 @@ int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, 
     w->cap = 256 * 1024;
     w->buf = n == (ssize_t)sizeof header ? malloc(w->cap) : NULL;
     if (!w->buf) {
-        snprintf(why, why_size, "cannot write %s: %s", path,
+        snprintf(why, why_size, "cannot write %s/%s: %s", dir, name,
                  n == (ssize_t)sizeof header ? "out of memory" : strerror(n < 0 ? errno : ENOSPC));
         close(w->fd);
-        unlink(path);
+        unlinkat(dfd, name, 0);
+        close(dfd);
         w->fd = -1;
         return -1;
     }
+    close(dfd);
+    w->size = (off_t)sizeof header;
+    w->can_reserve = 1;
     return 0;
 }
 
@@ -106,13 +137,30 @@ void ss__writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, siz
     ss__writer_record2(w, tag, fixed, fixed_len, tail, tail_len, NULL, 0);
 }
 
-void ss__writer_flush(struct ss_writer *w)
+/* Makes sure the file system has room for `len` more bytes plus the reserve; 0 when it has
+ * not. A file system without fallocate is written to without a reserve. */
+static int room_for(struct ss_writer *w, size_t len)
+{
+    if (!w->can_reserve)
+        return 1;
+    int rc;
+    while ((rc = fallocate(w->fd, FALLOC_FL_KEEP_SIZE, w->size,
+                           (off_t)(len + SS_WRITER_RESERVE))) != 0 &&
+           errno == EINTR)
+        ;
+    if (rc == 0)
+        return 1;
+    if (errno == ENOSPC || errno == EDQUOT)
+        return 0;
+    w->can_reserve = 0;
+    return 1;
+}
+
+static int write_at_end(struct ss_writer *w, const uint8_t *data, size_t len)
 {
     size_t off = 0;
-    if (w->fd < 0 || w->len == 0)
-        return;
-    while (off < w->len) {
-        ssize_t n = write(w->fd, w->buf + off, w->len - off);
+    while (off < len) {
+        ssize_t n = write(w->fd, data + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -122,13 +170,84 @@ void ss__writer_flush(struct ss_writer *w)
                          strerror(n < 0 ? errno : ENOSPC));
             }
             /* A partial record would corrupt what follows; keep the file at a boundary. */
-            w->unwritten += w->pending;
-            if (off > 0 && ftruncate(w->fd, lseek(w->fd, 0, SEEK_CUR) - (off_t)off) == 0)
-                lseek(w->fd, 0, SEEK_END);
-            break;
+            if (off > 0 && ftruncate(w->fd, w->size) == 0)
+                lseek(w->fd, w->size, SEEK_SET);
+            return -1;
         }
         off += (size_t)n;
     }
+    w->size += (off_t)len;
+    return 0;
+}
+
+/* Remembers the buffer's last DROPS record; returns whether it holds the END record. */
+static int scan_buffer(struct ss_writer *w)
+{
+    int end = 0;
+    for (size_t off = 0; off + SS_TRACE_RECORD_HEADER <= w->len;) {
+        struct ss_rec_header h;
+        memcpy(&h, w->buf + off, sizeof h);
+        if (h.tag == SS_REC_DROPS && h.size == sizeof(struct ss_rec_drops)) {
+            memcpy(w->drops, w->buf + off, sizeof w->drops);
+            w->have_drops = 1;
+        }
+        end |= h.tag == SS_REC_END;
+        off += SS_TRACE_RECORD_HEADER + h.size;
+    }
+    return end;
+}
+
+/* The file system is full: the buffer is dropped, but the drop counters (and the end, if
+ * this is the last flush) go into the space reserved past the end of the file, once when
+ * the file system fills up and once at the end. */
+static void drop_buffer(struct ss_writer *w, int final)
+{
+    int first = !w->full;
+    w->full = 1;
+    w->unwritten += w->pending;
+    if (!w->warned) {
+        w->warned = 1;
+        ss__warn("trace write failed, records are being dropped: ", strerror(ENOSPC));
+    }
+    if (!first && !final)
+        return;
+    uint8_t tail[sizeof w->drops + SS_TRACE_RECORD_HEADER + sizeof(struct ss_rec_end)];
+    size_t len = 0;
+    struct ss_rec_header h = {SS_REC_DROPS, 0, sizeof(struct ss_rec_drops)};
+    struct ss_rec_drops d = {0, 0, 0, 0};
+    if (w->have_drops)
+        memcpy(&d, w->drops + SS_TRACE_RECORD_HEADER, sizeof d);
+    d.records_unwritten = w->unwritten;
+    memcpy(tail, &h, sizeof h);
+    memcpy(tail + sizeof h, &d, sizeof d);
+    len = sizeof h + sizeof d;
+    if (final) {
+        struct ss_rec_end e = {0};
+        for (size_t off = 0; off + SS_TRACE_RECORD_HEADER <= w->len;) {
+            memcpy(&h, w->buf + off, sizeof h);
+            if (h.tag == SS_REC_END && h.size == sizeof e)
+                memcpy(&e, w->buf + off + SS_TRACE_RECORD_HEADER, sizeof e);
+            off += SS_TRACE_RECORD_HEADER + h.size;
+        }
+        h = (struct ss_rec_header){SS_REC_END, 0, sizeof e};
+        memcpy(tail + len, &h, sizeof h);
+        memcpy(tail + len + sizeof h, &e, sizeof e);
+        len += sizeof h + sizeof e;
+    }
+    write_at_end(w, tail, len);
+}
+
+void ss__writer_flush(struct ss_writer *w)
+{
+    if (w->fd < 0 || w->len == 0)
+        return;
+    int final = scan_buffer(w);
+    if (!room_for(w, w->len))
+        drop_buffer(w, final);
+    else if (write_at_end(w, w->buf, w->len) < 0)
+        w->unwritten += w->pending;
+    else
+        w->full = 0;
     w->len = 0;
     w->pending = 0;
 }

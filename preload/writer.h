@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "trace-format.h"
+
 struct ss_writer {
     int fd;
     uint8_t *buf;
@@ -15,10 +17,21 @@ struct ss_writer {
     uint64_t pending;   /* records in buf */
     uint64_t unwritten; /* records lost to write errors or memory shortage */
     int warned;
+    off_t size;       /* bytes in the file: always at a record boundary */
+    int can_reserve;  /* the file system takes fallocate(KEEP_SIZE) */
+    int full;         /* the last flush found no room: its records were dropped */
+    uint8_t drops[SS_TRACE_RECORD_HEADER + sizeof(struct ss_rec_drops)]; /* last DROPS seen */
+    int have_drops;
 };
 
-/* Creates DIR (mode 0700) if missing and a new trace file in it for this pid; writes the file
- * header. On failure returns -1 with a message in why. */
+/* Bytes kept allocated past the end of the file, so that the drop counters and the end
+ * record still fit when the file system fills up. */
+#define SS_WRITER_RESERVE 4096
+
+/* Creates DIR (mode 0700) if missing and a new trace file in it for this pid (mode 0600,
+ * never through a symbolic link, never over an existing file); writes the file header. DIR
+ * must not be a symbolic link and must belong to the effective user. On failure returns -1
+ * with a message in why. */
 int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size);
 void ss__writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
                        const void *tail, size_t tail_len);

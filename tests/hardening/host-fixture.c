@@ -13,10 +13,12 @@
  *   daemon MS          double fork, setsid, close_range() of every descriptor; the daemon runs
  *                      its own loop with a MS spin and exits; the parent goes on at once
  *   thread-loop MS     a second loop thread that spins MS in one iteration, then exits
+ *   remove-dir DIR     delete every file in DIR and DIR itself (a clean-up job)
  *
  * At exit it prints "handled N COUNT" for each signal it handled, "eintr N" for the EINTRs
  * its waits saw, and "timer-ticks N" for SIGPROF and SIGALRM together. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -156,6 +158,20 @@ static void daemonize(int ms)
     exit(0);
 }
 
+static void remove_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+    if (rmdir(path) != 0)
+        perror("rmdir");
+}
+
 static void step(const char *what, const char *arg)
 {
     int n = arg ? atoi(arg) : 0;
@@ -217,6 +233,8 @@ static void step(const char *what, const char *arg)
         pthread_t t;
         pthread_create(&t, NULL, second_loop, (void *)(intptr_t)n);
         pthread_join(t, NULL);
+    } else if (strcmp(what, "remove-dir") == 0) {
+        remove_dir(arg);
     } else {
         fprintf(stderr, "host-fixture: unknown step %s\n", what);
         exit(2);

@@ -13,114 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host-run.h"
 #include "model.h"
 
 #define SAMPLING_SIGNAL "38"
-
-struct host_run {
-    char dir[64], run[96];
-    char out[8192], err[4096];
-    double planted_ms[8];
-    unsigned planted_tid[8];
-    size_t nplanted;
-    struct ss_run *model;
-};
-
-static const char *builddir(void)
-{
-    const char *d = getenv("SS_BUILDDIR");
-    return d ? d : ".";
-}
-
-static void slurp(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    size_t n = fread(buf, 1, size - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-/* Runs host-fixture with the shim preloaded and the given steps; loads its run when
- * `load` is set. The host must exit 0 whatever the shim did. */
-static void run_host(struct host_run *h, const char *const *steps, int load)
-{
-    char shim[512], fixture[512], preload[600], options[256], out[128], err[128];
-    memset(h, 0, sizeof *h);
-    snprintf(shim, sizeof shim, "%s/.libs/libstallscope.so", builddir());
-    snprintf(fixture, sizeof fixture, "%s/tests/hardening/host-fixture", builddir());
-    strcpy(h->dir, "/tmp/ss-host-XXXXXX");
-    cr_assert_not_null(mkdtemp(h->dir));
-    snprintf(h->run, sizeof h->run, "%s/run", h->dir);
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim);
-    snprintf(options, sizeof options, "STALLSCOPE_OPTIONS=threshold=50ms:output=%s", h->run);
-    snprintf(out, sizeof out, "%s/out.txt", h->dir);
-    snprintf(err, sizeof err, "%s/err.txt", h->dir);
-    const char *argv[32] = {fixture};
-    size_t n = 1;
-    for (; *steps && n < 31; steps++)
-        argv[n++] = *steps;
-    char *envp[] = {preload, options, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    int status;
-    cr_assert_eq(posix_spawn(&pid, fixture, &fa, NULL, (char *const *)argv, envp), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    slurp(out, h->out, sizeof h->out);
-    slurp(err, h->err, sizeof h->err);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "host failed (%d): %s", status,
-              h->err);
-    for (char *line = h->out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-        if (h->nplanted < 8 && sscanf(line, "planted spin %lf %u", &h->planted_ms[h->nplanted],
-                                      &h->planted_tid[h->nplanted]) == 2)
-            h->nplanted++;
-    if (load) {
-        char msg[512];
-        cr_assert_eq(ss_run_load(h->run, &h->model, msg, sizeof msg), 0, "%s", msg);
-    }
-}
-
-static void finish(struct host_run *h)
-{
-    char cmd[256];
-    ss_run_free(h->model);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
-    cr_expect_eq(system(cmd), 0);
-}
-
-static int out_value(const struct host_run *h, const char *key)
-{
-    const char *p = strstr(h->out, key);
-    return p ? atoi(p + strlen(key)) : -1;
-}
-
-static int count(const char *s, const char *needle)
-{
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
-}
-
-static size_t signal_samples(const struct ss_stall *s)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s->nsamples; i++)
-        n += s->samples[i].source == SS_SAMPLE_SIGNAL;
-    return n;
-}
-
-static int has_note(const struct ss_process *p, const char *text)
-{
-    for (size_t i = 0; i < p->nnotes; i++)
-        if (strstr(p->notes[i], text))
-            return 1;
-    return 0;
-}
 
 static void expect_near(const struct ss_stall *s, double planted_ms)
 {
@@ -136,12 +32,12 @@ static void host_takes_the_signal(const char *how)
     struct host_run h;
     const char *steps[] = {"spin", "150", how,   SAMPLING_SIGNAL, "spin",          "150",
                            "raise", SAMPLING_SIGNAL, "query", SAMPLING_SIGNAL, NULL};
-    run_host(&h, steps, 1);
-    cr_expect_eq(out_value(&h, "handled " SAMPLING_SIGNAL " "), 1,
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(host_value(&h, "handled " SAMPLING_SIGNAL " "), 1,
                  "the host's handler ran once, for its own raise: %s", h.out);
     cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " handler"), "%s", h.out);
-    cr_expect_eq(out_value(&h, "eintr "), 0);
-    cr_expect_eq(count(h.err, "stallscope:"), 1, "one line on stderr: %s", h.err);
+    cr_expect_eq(host_value(&h, "eintr "), 0);
+    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "one line on stderr: %s", h.err);
     cr_expect(strstr(h.err, "own handler for the sampling signal"), "%s", h.err);
     cr_assert_eq(h.model->nprocs, 1);
     const struct ss_process *p = &h.model->procs[0];
@@ -151,7 +47,7 @@ static void host_takes_the_signal(const char *how)
     expect_near(&p->stalls[1], h.planted_ms[1]);
     cr_expect(has_note(p, "own handler for the sampling signal"), "the trace says why");
     cr_expect_eq(p->drops.samples_timed_out, 0);
-    finish(&h);
+    host_finish(&h);
 }
 
 Test(signals, host_takes_the_signal_with_sigaction, .timeout = 60)
@@ -170,13 +66,13 @@ Test(signals, the_shim_handler_is_invisible, .timeout = 60)
 {
     struct host_run h;
     const char *steps[] = {"spin", "100", "query", SAMPLING_SIGNAL, "spin", "100", NULL};
-    run_host(&h, steps, 1);
+    run_host(&h, NULL, steps, 1);
     cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " default"), "%s", h.out);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 2);
     cr_expect_geq(signal_samples(&p->stalls[1]), 1, "a query does not stop sampling");
-    finish(&h);
+    host_finish(&h);
 }
 
 /* A loop thread that blocks the signal is not signalled (a signal left pending would reach
@@ -186,8 +82,8 @@ Test(signals, blocked_signal_is_not_sent, .timeout = 60)
     struct host_run h;
     const char *steps[] = {"block", SAMPLING_SIGNAL, "spin", "150", "unblock", SAMPLING_SIGNAL,
                            "spin",  "150",           NULL};
-    run_host(&h, steps, 1);
-    cr_expect_eq(out_value(&h, "eintr "), 0);
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(host_value(&h, "eintr "), 0);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 2);
@@ -195,7 +91,7 @@ Test(signals, blocked_signal_is_not_sent, .timeout = 60)
     cr_expect_geq(signal_samples(&p->stalls[1]), 3, "unblocked: sampled again");
     cr_expect_geq(p->drops.samples_failed, 3, "the skipped samples are counted");
     cr_expect_eq(p->drops.samples_timed_out, 0, "never waited on a blocked thread");
-    finish(&h);
+    host_finish(&h);
 }
 
 /* A host profiling itself with SIGPROF and SIGALRM keeps its timers; the shim keeps its
@@ -204,26 +100,26 @@ Test(signals, host_uses_sigprof_and_sigalrm, .timeout = 60)
 {
     struct host_run h;
     const char *steps[] = {"itimers", "spin", "200", NULL};
-    run_host(&h, steps, 1);
-    cr_expect_geq(out_value(&h, "timer-ticks "), 20, "%s", h.out);
+    run_host(&h, NULL, steps, 1);
+    cr_expect_geq(host_value(&h, "timer-ticks "), 20, "%s", h.out);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 1);
     expect_near(&p->stalls[0], h.planted_ms[0]);
     cr_expect_geq(signal_samples(&p->stalls[0]), 5);
-    finish(&h);
+    host_finish(&h);
 }
 
 Test(processes, vfork_and_posix_spawn, .timeout = 60)
 {
     struct host_run h;
     const char *steps[] = {"vfork", "/bin/true", "spawn", "/bin/true", "spin", "100", NULL};
-    run_host(&h, steps, 1);
+    run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
     cr_assert_eq(h.model->nprocs, 1, "children that only exec leave no trace");
     cr_assert_eq(h.model->procs[0].nstalls, 1);
     expect_near(&h.model->procs[0].stalls[0], h.planted_ms[0]);
-    finish(&h);
+    host_finish(&h);
 }
 
 /* A daemon closes every descriptor the shim may hold and runs its loop in a new session. */
@@ -231,7 +127,7 @@ Test(processes, daemon_closing_every_descriptor, .timeout = 60)
 {
     struct host_run h;
     const char *steps[] = {"daemon", "120", NULL};
-    run_host(&h, steps, 0);
+    run_host(&h, NULL, steps, 0);
     const struct ss_process *daemon = NULL;
     for (int tries = 0; tries < 500 && !daemon; tries++) {
         struct timespec pause = {0, 20000000};
@@ -248,14 +144,14 @@ Test(processes, daemon_closing_every_descriptor, .timeout = 60)
     cr_assert_not_null(daemon, "the daemon's trace has its stall and its end");
     cr_expect_geq(daemon->stalls[0].duration_ns, 120000000ull);
     cr_expect_geq(daemon->stalls[0].nsamples, 3);
-    finish(&h);
+    host_finish(&h);
 }
 
 Test(processes, loop_thread_that_exits, .timeout = 60)
 {
     struct host_run h;
     const char *steps[] = {"thread-loop", "120", "spin", "100", NULL};
-    run_host(&h, steps, 1);
+    run_host(&h, NULL, steps, 1);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(h.nplanted, 2);
     const struct ss_thread *gone = ss_process_thread(p, h.planted_tid[0]);
@@ -271,7 +167,7 @@ Test(processes, loop_thread_that_exits, .timeout = 60)
             }
         cr_expect_eq(found, 1, "the spin of thread %u is sampled", h.planted_tid[k]);
     }
-    finish(&h);
+    host_finish(&h);
 }
 
 /* A statically linked program cannot load the shim: the exec works, nothing is traced. */
@@ -279,12 +175,12 @@ Test(processes, exec_of_a_static_binary, .timeout = 60)
 {
     struct host_run h;
     char path[512];
-    snprintf(path, sizeof path, "%s/tests/hardening/static-true", builddir());
+    snprintf(path, sizeof path, "%s/tests/hardening/static-true", host_builddir());
     const char *steps[] = {"spawn", path, "vfork", path, "spin", "60", NULL};
-    run_host(&h, steps, 1);
+    run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
     cr_assert_eq(h.model->nprocs, 1);
-    finish(&h);
+    host_finish(&h);
 }
 
 /* Stalls are timed against the fixture's own clock: one test at a time. */

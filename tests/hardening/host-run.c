@@ -1,0 +1,126 @@
+#define _GNU_SOURCE
+#include "host-run.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *host_builddir(void)
+{
+    const char *d = getenv("SS_BUILDDIR");
+    return d ? d : ".";
+}
+
+static void slurp(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+pid_t host_start(struct host_run *h, const char *run, const char *const *steps)
+{
+    char shim[512], fixture[512], preload[600], options[700], out[128], err[128];
+    memset(h, 0, sizeof *h);
+    snprintf(shim, sizeof shim, "%s/.libs/libstallscope.so", host_builddir());
+    snprintf(fixture, sizeof fixture, "%s/tests/hardening/host-fixture", host_builddir());
+    strcpy(h->dir, "/tmp/ss-host-XXXXXX");
+    cr_assert_not_null(mkdtemp(h->dir));
+    if (run)
+        snprintf(h->run, sizeof h->run, "%s", run);
+    else
+        snprintf(h->run, sizeof h->run, "%s/run", h->dir);
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim);
+    snprintf(options, sizeof options, "STALLSCOPE_OPTIONS=threshold=50ms:output=%s", h->run);
+    snprintf(out, sizeof out, "%s/out.txt", h->dir);
+    snprintf(err, sizeof err, "%s/err.txt", h->dir);
+    const char *argv[160] = {fixture};
+    size_t n = 1;
+    for (; *steps && n < 159; steps++)
+        argv[n++] = *steps;
+    char *envp[] = {preload, options, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, fixture, &fa, NULL, (char *const *)argv, envp), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+int host_wait(struct host_run *h, pid_t pid)
+{
+    char path[128];
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    snprintf(path, sizeof path, "%s/out.txt", h->dir);
+    slurp(path, h->out, sizeof h->out);
+    snprintf(path, sizeof path, "%s/err.txt", h->dir);
+    slurp(path, h->err, sizeof h->err);
+    for (char *line = h->out; line && *line;) {
+        if (h->nplanted < 64 && sscanf(line, "planted spin %lf %u", &h->planted_ms[h->nplanted],
+                                       &h->planted_tid[h->nplanted]) == 2)
+            h->nplanted++;
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return status;
+}
+
+void run_host(struct host_run *h, const char *run, const char *const *steps, int load)
+{
+    int status = host_wait(h, host_start(h, run, steps));
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "host failed (%d): %s", status,
+              h->err);
+    if (load) {
+        char msg[512];
+        cr_assert_eq(ss_run_load(h->run, &h->model, msg, sizeof msg), 0, "%s", msg);
+    }
+}
+
+void host_finish(struct host_run *h)
+{
+    char cmd[256];
+    ss_run_free(h->model);
+    h->model = NULL;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+int host_value(const struct host_run *h, const char *key)
+{
+    const char *p = strstr(h->out, key);
+    return p ? atoi(p + strlen(key)) : -1;
+}
+
+int count_of(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+size_t signal_samples(const struct ss_stall *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nsamples; i++)
+        n += s->samples[i].source == SS_SAMPLE_SIGNAL;
+    return n;
+}
+
+int has_note(const struct ss_process *p, const char *text)
+{
+    for (size_t i = 0; i < p->nnotes; i++)
+        if (strstr(p->notes[i], text))
+            return 1;
+    return 0;
+}

@@ -1,0 +1,36 @@
+/* host-run: starts host-fixture with the real shim preloaded and reads back what it printed
+ * and the trace it left; shared by the hardening tests. */
+#ifndef HOST_RUN_H
+#define HOST_RUN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+struct host_run {
+    char dir[64], run[512];
+    char out[8192], err[4096];
+    double planted_ms[64];
+    unsigned planted_tid[64];
+    size_t nplanted;
+    struct ss_run *model;
+};
+
+const char *host_builddir(void);
+/* Starts the host with these steps, tracing into `run` (NULL: a run directory of its own
+ * under a fresh temporary directory, h->dir). */
+pid_t host_start(struct host_run *h, const char *run, const char *const *steps);
+/* Waits for the host; reads its output. Returns its wait status. */
+int host_wait(struct host_run *h, pid_t pid);
+/* Both, and the host must exit 0; loads its run when `load` is set. */
+void run_host(struct host_run *h, const char *run, const char *const *steps, int load);
+void host_finish(struct host_run *h);
+
+/* The number after `key` in the host's output, -1 when absent. */
+int host_value(const struct host_run *h, const char *key);
+int count_of(const char *s, const char *needle);
+size_t signal_samples(const struct ss_stall *s);
+int has_note(const struct ss_process *p, const char *text);
+
+#endif
