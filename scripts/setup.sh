@@ -6,9 +6,11 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Debian packages the build and the tests use; the last two are consumers the tests feed
-# exports to (flamegraph.pl comes with libdevel-nytprof-perl).
+# exports to (flamegraph.pl comes with libdevel-nytprof-perl). clang and its runtime build
+# the fuzzers (fuzz/run); valgrind checks the CLI.
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
-libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux"
+libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux
+clang-14 libclang-rt-14-dev valgrind"
 
 say() { printf '==> %s\n' "$*"; }
 
