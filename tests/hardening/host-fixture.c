@@ -14,11 +14,19 @@
  *                      its own loop with a MS spin and exits; the parent goes on at once
  *   thread-loop MS     a second loop thread that spins MS in one iteration, then exits
  *   remove-dir DIR     delete every file in DIR and DIR itself (a clean-up job)
+ *   stress-malloc MS   one iteration of MS spent in malloc, realloc and free
+ *   stress-dlopen MS   one iteration of MS loading and unloading a library (LIBRARY)
+ *   stress-throw MS    one iteration of MS throwing and catching C++ exceptions
+ *   stress-signals MS  one iteration of MS in which another thread sends the loop thread
+ *                      SIGUSR1 without pause; the host's handler does some work each time
+ * Each stress iteration is reported as a "planted spin" like spin.
  *
  * At exit it prints "handled N COUNT" for each signal it handled, "eintr N" for the EINTRs
  * its waits saw, and "timer-ticks N" for SIGPROF and SIGALRM together. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -158,6 +166,81 @@ static void daemonize(int ms)
     exit(0);
 }
 
+long throw_and_catch(long rounds);
+
+static volatile sig_atomic_t stress_done;
+static pthread_t loop_thread_id;
+
+static void on_busy_signal(int sig)
+{
+    /* Work of its own on the interrupted stack, as a real handler would do. */
+    char scratch[512];
+    memset(scratch, sig, sizeof scratch);
+    handled[sig] += scratch[sig % 512] == sig;
+}
+
+static void *signal_sender(void *arg)
+{
+    (void)arg;
+    while (!stress_done)
+        pthread_kill(loop_thread_id, SIGUSR1);
+    return NULL;
+}
+
+static int count_objects(struct dl_phdr_info *info, size_t size, void *n)
+{
+    (void)info;
+    (void)size;
+    ++*(int *)n;
+    return 0;
+}
+
+static void stress(const char *what, int ms)
+{
+    double t0 = now_ms();
+    pthread_t sender;
+    if (strcmp(what, "stress-signals") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_busy_signal;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, NULL);
+        stress_done = 0;
+        loop_thread_id = pthread_self();
+        pthread_create(&sender, NULL, signal_sender, NULL);
+    }
+    static volatile long sink;
+    while (now_ms() - t0 < ms) {
+        if (strcmp(what, "stress-malloc") == 0) {
+            for (int i = 1; i < 64; i++) {
+                char *p = malloc((size_t)i * 512);
+                p[0] = (char)i;
+                p = realloc(p, (size_t)i * 1024);
+                sink += p[0];
+                free(p);
+            }
+        } else if (strcmp(what, "stress-dlopen") == 0) {
+            void *lib = dlopen(LIBRARY, RTLD_NOW | RTLD_LOCAL);
+            int objects = 0;
+            dl_iterate_phdr(count_objects, &objects);
+            sink += objects;
+            if (lib)
+                dlclose(lib);
+        } else if (strcmp(what, "stress-throw") == 0) {
+            sink += throw_and_catch(16);
+        } else {
+            plant_spin(1);
+        }
+    }
+    if (strcmp(what, "stress-signals") == 0) {
+        stress_done = 1;
+        pthread_join(sender, NULL);
+    }
+    snprintf(planted[nplanted % 64], sizeof planted[0], "planted spin %.3f %d", now_ms() - t0,
+             (int)gettid());
+    nplanted++;
+}
+
 static void remove_dir(const char *path)
 {
     DIR *d = opendir(path);
@@ -233,6 +316,8 @@ static void step(const char *what, const char *arg)
         pthread_t t;
         pthread_create(&t, NULL, second_loop, (void *)(intptr_t)n);
         pthread_join(t, NULL);
+    } else if (strncmp(what, "stress-", 7) == 0) {
+        stress(what, n);
     } else if (strcmp(what, "remove-dir") == 0) {
         remove_dir(arg);
     } else {

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+const char *host_options = "threshold=50ms";
+
 const char *host_builddir(void)
 {
     const char *d = getenv("SS_BUILDDIR");
@@ -38,7 +40,7 @@ pid_t host_start(struct host_run *h, const char *run, const char *const *steps)
     else
         snprintf(h->run, sizeof h->run, "%s/run", h->dir);
     snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim);
-    snprintf(options, sizeof options, "STALLSCOPE_OPTIONS=threshold=50ms:output=%s", h->run);
+    snprintf(options, sizeof options, "STALLSCOPE_OPTIONS=%s:output=%s", host_options, h->run);
     snprintf(out, sizeof out, "%s/out.txt", h->dir);
     snprintf(err, sizeof err, "%s/err.txt", h->dir);
     const char *argv[160] = {fixture};

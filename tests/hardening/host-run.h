@@ -17,6 +17,8 @@ struct host_run {
     struct ss_run *model;
 };
 
+/* STALLSCOPE_OPTIONS for the host, before its output (default "threshold=50ms"). */
+extern const char *host_options;
 const char *host_builddir(void);
 /* Starts the host with these steps, tracing into `run` (NULL: a run directory of its own
  * under a fresh temporary directory, h->dir). */

@@ -183,6 +183,44 @@ Test(processes, exec_of_a_static_binary, .timeout = 60)
     host_finish(&h);
 }
 
+/* Thousands of captures while the loop thread is somewhere a signal handler must not
+ * unwind: inside malloc, the dynamic loader, C++ unwinding, or the host's own handler. The
+ * host finishes, and the captures produce stacks. */
+static size_t captures_under(const char *scenario)
+{
+    struct host_run h;
+    const char *steps[] = {scenario, "2000", NULL};
+    host_options = "threshold=1ms:interval=100us";
+    run_host(&h, NULL, steps, 1);
+    host_options = "threshold=50ms";
+    cr_assert_eq(h.nplanted, 1);
+    const struct ss_process *p = &h.model->procs[0];
+    const struct ss_stall *longest = NULL;
+    for (size_t i = 0; i < p->nstalls; i++)
+        if (!longest || p->stalls[i].duration_ns > longest->duration_ns)
+            longest = &p->stalls[i];
+    cr_assert_not_null(longest);
+    expect_near(longest, h.planted_ms[0]);
+    size_t samples = signal_samples(longest), with_stack = 0;
+    for (size_t i = 0; i < longest->nsamples; i++)
+        with_stack += longest->samples[i].stack && longest->samples[i].stack->nframes > 2;
+    cr_expect_geq(samples, 100, "%s: %zu signal samples", scenario, samples);
+    cr_expect_geq(with_stack * 10, longest->nsamples * 9, "%s: %zu of %zu samples have stacks",
+                  scenario, with_stack, longest->nsamples);
+    cr_log_info("%s: %zu captures, %llu failed, %llu timed out", scenario, samples,
+                (unsigned long long)p->drops.samples_failed,
+                (unsigned long long)p->drops.samples_timed_out);
+    host_finish(&h);
+    return samples;
+}
+
+Test(unwinding, under_stress, .timeout = 120)
+{
+    size_t total = captures_under("stress-malloc") + captures_under("stress-dlopen") +
+                   captures_under("stress-throw") + captures_under("stress-signals");
+    cr_log_info("%zu captures in all", total);
+}
+
 /* Stalls are timed against the fixture's own clock: one test at a time. */
 int main(int argc, char *argv[])
 {
