@@ -20,11 +20,19 @@
  *   stress-signals MS  one iteration of MS in which another thread sends the loop thread
  *                      SIGUSR1 without pause; the host's handler does some work each time
  * Each stress iteration is reported as a "planted spin" like spin.
+ *   errno-probe DIR    calls of every kind the shim interposes, each once succeeding and once
+ *                      failing with errno set to a sentinel first; prints
+ *                      "errno NAME SUCCESS-ERRNO FAILURE-ERRNO" for each (files go in DIR)
  *
  * At exit it prints "handled N COUNT" for each signal it handled, "eintr N" for the EINTRs
  * its waits saw, and "timer-ticks N" for SIGPROF and SIGALRM together. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <errno.h>
@@ -241,6 +249,76 @@ static void stress(const char *what, int ms)
     nplanted++;
 }
 
+#define SENTINEL 4242
+#define PROBE(name, ok_call, fail_call)                                                            \
+    do {                                                                                           \
+        errno = SENTINEL;                                                                          \
+        (void)(ok_call);                                                                           \
+        int ok_errno = errno;                                                                      \
+        errno = SENTINEL;                                                                          \
+        (void)(fail_call);                                                                         \
+        printf("errno %s %d %d\n", name, ok_errno, errno);                                         \
+    } while (0)
+
+static void errno_probe(const char *dir)
+{
+    char path[512], buf[64];
+    snprintf(path, sizeof path, "%s/probe", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    struct stat st;
+    PROBE("write", write(fd, "hello", 5), write(-1, "x", 1));
+    PROBE("pread", pread(fd, buf, 5, 0), pread(-1, buf, 1, 0));
+    PROBE("read", read(fd, buf, 1), read(-1, buf, 1));
+    PROBE("fsync", fsync(fd), fsync(-1));
+    PROBE("fstat", fstat(fd, &st), fstat(-1, &st));
+    PROBE("stat", stat(path, &st), stat("/nonexistent/x", &st));
+    PROBE("access", access(path, R_OK), access("/nonexistent/x", R_OK));
+    PROBE("open", close(open(path, O_RDONLY)), open("/nonexistent/x", O_RDONLY));
+    FILE *f = fopen(path, "r");
+    PROBE("fopen", fopen("/nonexistent/x", "r"), fopen("/nonexistent/y", "r"));
+    PROBE("fread", fread(buf, 1, 2, f), fread(buf, 1, 1, stdin));
+    PROBE("fflush", fflush(stdout), fflush(f));
+    fclose(f);
+    DIR *d = opendir(dir);
+    PROBE("opendir", opendir("/nonexistent/x"), opendir(path));
+    PROBE("readdir", readdir(d), readdir(d));
+    closedir(d);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    PROBE("send", send(sv[0], "x", 1, 0), send(-1, "x", 1, 0));
+    PROBE("recv", recv(sv[1], buf, 1, 0), recv(-1, buf, 1, 0));
+    struct sockaddr_in nowhere = {.sin_family = AF_INET, .sin_port = htons(1)};
+    nowhere.sin_addr.s_addr = htonl(0x7f000001);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    PROBE("connect", getpid(), connect(s, (struct sockaddr *)&nowhere, sizeof nowhere));
+    close(s);
+    close(sv[0]);
+    close(sv[1]);
+    struct addrinfo *ai = NULL;
+    PROBE("getaddrinfo", getpid(), getaddrinfo("host.invalid", NULL, NULL, &ai));
+    struct timespec nap = {0, 1000};
+    PROBE("nanosleep", nanosleep(&nap, NULL), nanosleep(&(struct timespec){0, -1}, NULL));
+    PROBE("usleep", usleep(1), getpid());
+    PROBE("waitpid", getpid(), waitpid(-1, NULL, WNOHANG));
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    PROBE("mutex", pthread_mutex_lock(&m), pthread_mutex_unlock(&m));
+    struct pollfd pfd = {.fd = 0, .events = 0};
+    volatile nfds_t too_many = 1u << 30;
+    PROBE("poll", poll(&pfd, 1, 0), poll(&pfd, too_many, 0));
+    int ep = epoll_create1(0);
+    struct epoll_event ev;
+    PROBE("epoll_wait", epoll_wait(ep, &ev, 1, 0), epoll_wait(-1, &ev, 1, 0));
+    close(ep);
+    struct sigaction sa;
+    PROBE("sigaction", sigaction(SIGUSR2, NULL, &sa), sigaction(-1, NULL, &sa));
+    sigset_t set;
+    sigemptyset(&set);
+    PROBE("sigprocmask", sigprocmask(SIG_BLOCK, &set, NULL), sigprocmask(99, &set, NULL));
+    PROBE("signal", signal(SIGUSR2, SIG_DFL), signal(-1, SIG_DFL));
+    PROBE("unlink", unlink(path), unlink(path));
+    close(fd);
+}
+
 static void remove_dir(const char *path)
 {
     DIR *d = opendir(path);
@@ -318,6 +396,8 @@ static void step(const char *what, const char *arg)
         pthread_join(t, NULL);
     } else if (strncmp(what, "stress-", 7) == 0) {
         stress(what, n);
+    } else if (strcmp(what, "errno-probe") == 0) {
+        errno_probe(arg);
     } else if (strcmp(what, "remove-dir") == 0) {
         remove_dir(arg);
     } else {

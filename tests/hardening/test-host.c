@@ -221,6 +221,52 @@ Test(unwinding, under_stress, .timeout = 120)
     cr_log_info("%zu captures in all", total);
 }
 
+/* The errno lines host-fixture prints for its probe, run without the shim. */
+static void probe_without_shim(const char *dir, char *out, size_t size)
+{
+    char fixture[512], cmd[1200];
+    snprintf(fixture, sizeof fixture, "%s/tests/hardening/host-fixture", host_builddir());
+    snprintf(cmd, sizeof cmd, "env -u LD_PRELOAD '%s' errno-probe '%s' </dev/null", fixture, dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t len = 0;
+    char line[256];
+    while (fgets(line, sizeof line, p))
+        if (strncmp(line, "errno ", 6) == 0 && len + strlen(line) < size) {
+            memcpy(out + len, line, strlen(line) + 1);
+            len += strlen(line);
+        }
+    cr_assert_eq(pclose(p), 0);
+}
+
+/* Every kind of interposed call, succeeding and failing inside a loop iteration: errno is
+ * what it is without the shim. */
+Test(processes, errno_is_preserved, .timeout = 60)
+{
+    struct host_run h;
+    char plain[4096] = "", traced[4096] = "", dir[64] = "/tmp/ss-errno-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    probe_without_shim(dir, plain, sizeof plain);
+    const char *steps[] = {"errno-probe", dir, NULL};
+    run_host(&h, NULL, steps, 1);
+    size_t len = 0;
+    for (char *line = h.out; line && *line;) {
+        char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) + 1 : strlen(line);
+        if (strncmp(line, "errno ", 6) == 0 && len + n < sizeof traced) {
+            memcpy(traced + len, line, n);
+            len += n;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    traced[len] = '\0';
+    cr_expect_gt(count_of(plain, "errno "), 20);
+    cr_expect_str_eq(traced, plain);
+    cr_expect_gt(h.model->procs[0].ncalls, 10, "the calls were interposed, not passed by");
+    rmdir(dir);
+    host_finish(&h);
+}
+
 /* Stalls are timed against the fixture's own clock: one test at a time. */
 int main(int argc, char *argv[])
 {
