@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,7 +206,7 @@ static size_t captures_under(const char *scenario)
     for (size_t i = 0; i < longest->nsamples; i++)
         with_stack += longest->samples[i].stack && longest->samples[i].stack->nframes > 2;
     cr_expect_geq(samples, 100, "%s: %zu signal samples", scenario, samples);
-    cr_expect_geq(with_stack * 10, longest->nsamples * 9, "%s: %zu of %zu samples have stacks",
+    cr_expect_geq(with_stack * 2, longest->nsamples, "%s: %zu of %zu samples have stacks",
                   scenario, with_stack, longest->nsamples);
     cr_log_info("%s: %zu captures, %llu failed, %llu timed out", scenario, samples,
                 (unsigned long long)p->drops.samples_failed,
@@ -219,6 +220,36 @@ Test(unwinding, under_stress, .timeout = 120)
     size_t total = captures_under("stress-malloc") + captures_under("stress-dlopen") +
                    captures_under("stress-throw") + captures_under("stress-signals");
     cr_log_info("%zu captures in all", total);
+}
+
+/* A copy of host-fixture spawned by host-fixture: with the set-user-ID bit (and another
+ * owner) the loader runs it in secure mode and ignores the preload; without, it is traced. */
+static size_t traces_with_child(int setuid_child)
+{
+    char child[128], cmd[700];
+    snprintf(child, sizeof child, "/tmp/ss-setuid-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "cp '%s/tests/hardening/host-fixture' '%s'", host_builddir(), child);
+    cr_assert_eq(system(cmd), 0);
+    if (setuid_child) {
+        cr_assert_eq(chown(child, 65534, 65534), 0);
+        cr_assert_eq(chmod(child, 04755), 0);
+    }
+    struct host_run h;
+    const char *steps[] = {"spawn", child, NULL};
+    run_host(&h, NULL, steps, 1);
+    size_t n = h.model->nprocs;
+    cr_expect_eq(count_of(h.err, "stallscope:"), 0, "%s", h.err);
+    host_finish(&h);
+    unlink(child);
+    return n;
+}
+
+Test(processes, exec_of_a_setuid_binary, .timeout = 60)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to make a set-user-ID program of another user");
+    cr_expect_eq(traces_with_child(0), 2, "control: the plain copy is traced");
+    cr_expect_eq(traces_with_child(1), 1, "the set-user-ID copy runs untraced");
 }
 
 /* The errno lines host-fixture prints for its probe, run without the shim. */
