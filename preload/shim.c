@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,6 +165,11 @@ __attribute__((constructor)) static void ss__init(void)
     ss__resolve_hooks();
     ss__resolve_calls();
     ss_options_defaults(&ss__opts);
+    /* A set-user-ID program must not take its output path from whoever started it. The
+     * loader already refuses a preload from an arbitrary path there; this covers a shim
+     * loaded some other way. */
+    if (getauxval(AT_SECURE))
+        return;
     const char *env = getenv(SS_OPTIONS_ENV);
     if (env)
         ss_options_parse(env, &ss__opts, on_option_problem, NULL);
