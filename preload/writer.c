@@ -86,6 +86,17 @@ int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, 
         return -1;
     }
     close(dfd);
+    /* Far from the low numbers a program's own files get. */
+    int high = fcntl(w->fd, F_DUPFD_CLOEXEC, 512);
+    if (high >= 0) {
+        close(w->fd);
+        w->fd = high;
+    }
+    struct stat st;
+    if (fstat(w->fd, &st) == 0) {
+        w->dev = st.st_dev;
+        w->ino = st.st_ino;
+    }
     w->size = (off_t)sizeof header;
     w->can_reserve = 1;
     return 0;
@@ -156,9 +167,24 @@ static int room_for(struct ss_writer *w, size_t len)
     return 1;
 }
 
+/* False once the program has closed the trace's descriptor (and perhaps reused its number):
+ * from then on nothing is written, least of all into a file of the program's. */
+static int still_ours(struct ss_writer *w)
+{
+    struct stat st;
+    if (fstat(w->fd, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino)
+        return 1;
+    ss__warn("the program closed the trace file; nothing more is recorded", NULL);
+    w->warned = 1;
+    w->fd = -1;
+    return 0;
+}
+
 static int write_at_end(struct ss_writer *w, const uint8_t *data, size_t len)
 {
     size_t off = 0;
+    if (!still_ours(w))
+        return -1;
     while (off < len) {
         ssize_t n = write(w->fd, data + off, len - off);
         if (n < 0 && errno == EINTR)
@@ -242,7 +268,9 @@ void ss__writer_flush(struct ss_writer *w)
     if (w->fd < 0 || w->len == 0)
         return;
     int final = scan_buffer(w);
-    if (!room_for(w, w->len))
+    if (!still_ours(w))
+        w->unwritten += w->pending;
+    else if (!room_for(w, w->len))
         drop_buffer(w, final);
     else if (write_at_end(w, w->buf, w->len) < 0)
         w->unwritten += w->pending;

@@ -22,6 +22,8 @@ struct ss_writer {
     int full;         /* the last flush found no room: its records were dropped */
     uint8_t drops[SS_TRACE_RECORD_HEADER + sizeof(struct ss_rec_drops)]; /* last DROPS seen */
     int have_drops;
+    dev_t dev; /* identity of the trace file: a program may close the descriptor and */
+    ino_t ino; /* reuse its number for a file of its own */
 };
 
 /* Bytes kept allocated past the end of the file, so that the drop counters and the end

@@ -20,6 +20,9 @@
  *   stress-signals MS  one iteration of MS in which another thread sends the loop thread
  *                      SIGUSR1 without pause; the host's handler does some work each time
  * Each stress iteration is reported as a "planted spin" like spin.
+ *   close-all FILE     close every descriptor from 3 up but the loop's (close_range), open
+ *                      FILE.0 to FILE.15 in their place and write "host data" to each, spin
+ *                      120 ms, and print "host-files-size" with their total size
  *   errno-probe DIR    calls of every kind the shim interposes, each once succeeding and once
  *                      failing with errno set to a sentinel first; prints
  *                      "errno NAME SUCCESS-ERRNO FAILURE-ERRNO" for each (files go in DIR)
@@ -111,6 +114,7 @@ static void loop_close(struct loop *l)
     close(l->ep);
 }
 
+static struct loop main_loop;
 static char planted[64][64];
 static int nplanted;
 
@@ -396,6 +400,33 @@ static void step(const char *what, const char *arg)
         pthread_join(t, NULL);
     } else if (strncmp(what, "stress-", 7) == 0) {
         stress(what, n);
+    } else if (strcmp(what, "close-all") == 0) {
+        /* Everything but the loop's own two descriptors, then new files in their place. */
+        int keep_lo = main_loop.ep < main_loop.tfd ? main_loop.ep : main_loop.tfd;
+        int keep_hi = main_loop.ep ^ main_loop.tfd ^ keep_lo;
+        close_range(3, (unsigned)keep_lo - 1, 0);
+        close_range((unsigned)keep_lo + 1, (unsigned)keep_hi - 1, 0);
+        close_range((unsigned)keep_hi + 1, ~0u, 0);
+        int fds[16];
+        for (int i = 0; i < 16; i++) {
+            char path[512];
+            snprintf(path, sizeof path, "%s.%d", arg, i);
+            fds[i] = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (fds[i] < 0 || write(fds[i], "host data", 9) != 9)
+                perror("close-all");
+        }
+        spin(120);
+        tick(&main_loop);
+        struct timespec settle = {0, 300000000};
+        nanosleep(&settle, NULL);
+        long long total = 0;
+        for (int i = 0; i < 16; i++) {
+            struct stat st;
+            fstat(fds[i], &st);
+            total += st.st_size;
+            close(fds[i]);
+        }
+        printf("host-files-size %lld\n", total);
     } else if (strcmp(what, "errno-probe") == 0) {
         errno_probe(arg);
     } else if (strcmp(what, "remove-dir") == 0) {
@@ -415,6 +446,7 @@ int main(int argc, char **argv)
 {
     struct loop l;
     loop_open(&l);
+    main_loop = l;
     for (int i = 0; i < 5; i++)
         tick(&l);
     for (int i = 1; i < argc; i++) {

@@ -175,6 +175,23 @@ Test(faults, run_dir_deleted_mid_run, .timeout = 60)
     host_finish(&h);
 }
 
+/* Regression: a host that closed every descriptor after its loop started, then opened files
+ * of its own, had trace records written into them by the watchdog, whose descriptor number
+ * they had taken. */
+Test(faults, host_closes_every_descriptor, .timeout = 60)
+{
+    struct host_run h;
+    char files[128];
+    snprintf(files, sizeof files, "%s/host", dir);
+    const char *steps[] = {"spin", "80", "close-all", files, NULL};
+    run_host(&h, NULL, steps, 0);
+    cr_expect_eq(h.nplanted, 2);
+    cr_expect_eq(host_value(&h, "host-files-size "), 16 * 9, "the host's files hold its data only");
+    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "%s", h.err);
+    cr_expect(strstr(h.err, "the program closed the trace file"), "%s", h.err);
+    host_finish(&h);
+}
+
 /* Killed in the middle of a stall: the trace reads up to its last record, with the stall
  * and its samples so far. */
 Test(faults, host_killed_mid_stall, .timeout = 60)
