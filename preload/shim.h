@@ -159,6 +159,8 @@ int ss__signal_blocked_here(void);
 /* Looks up the real functions behind the interposers; safe to call more than once. */
 void ss__resolve_hooks(void);
 void ss__resolve_calls(void);
+/* At load time, so that a first sigaction() made in a signal handler never calls dlsym. */
+void ss__resolve_signals(void);
 
 /* Watchdog thread lifecycle. */
 int ss__watchdog_start(void);

@@ -49,7 +49,7 @@ static void *lookup(const char *name)
     return p;
 }
 
-static void resolve(void)
+void ss__resolve_signals(void)
 {
     if (!real_sigaction)
         real_sigaction = (__typeof__(real_sigaction))lookup("sigaction");
@@ -65,7 +65,7 @@ static void resolve(void)
 
 int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    resolve();
+    ss__resolve_signals();
     if (!real_sigaction) {
         errno = ENOSYS;
         return -1;
@@ -133,7 +133,7 @@ static void hide_own_handler(struct sigaction *old)
 static int sigaction_hook(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int saved = errno;
-    resolve();
+    ss__resolve_signals();
     if (!real_sigaction) {
         errno = ENOSYS;
         return -1;
@@ -165,7 +165,7 @@ int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
     handler_fn name(int sig, handler_fn handler)                                                   \
     {                                                                                              \
         int saved = errno;                                                                         \
-        resolve();                                                                                 \
+        ss__resolve_signals();                                                                     \
         if (!real_##name) {                                                                        \
             errno = ENOSYS;                                                                        \
             return SIG_ERR;                                                                        \
@@ -183,7 +183,7 @@ SS_HANDLER_CALLS(DEFINE_HANDLER_HOOK)
 int sigignore(int sig)
 {
     int saved = errno;
-    resolve();
+    ss__resolve_signals();
     if (!real_sigignore) {
         errno = ENOSYS;
         return -1;
@@ -205,12 +205,12 @@ static int blocked_after(int how, const sigset_t *set)
 }
 
 /* On a loop thread: a thread-local check and one relaxed store besides the real call. */
-#define DEFINE_MASK_HOOK(name, missing)                                                           \
+#define DEFINE_MASK_HOOK(name, missing)                                                            \
     int name(int how, const sigset_t *set, sigset_t *old)                                          \
     {                                                                                              \
         int saved = errno;                                                                         \
         if (!real_##name)                                                                          \
-            resolve();                                                                             \
+            ss__resolve_signals();                                                                 \
         if (!real_##name) {                                                                        \
             errno = ENOSYS;                                                                        \
             return missing;                                                                        \
@@ -228,7 +228,7 @@ SS_MASK_CALLS(DEFINE_MASK_HOOK)
 int ss__signal_blocked_here(void)
 {
     sigset_t cur;
-    resolve();
+    ss__resolve_signals();
     if (!real_pthread_sigmask || real_pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
         return 0;
     return ss__opts.signal > 0 && sigismember(&cur, ss__opts.signal) == 1;

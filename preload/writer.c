@@ -51,8 +51,8 @@ int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, 
         if (attempt == 0)
             snprintf(name, sizeof name, SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, (int)pid);
         else
-            snprintf(name, sizeof name, SS_TRACE_FILE_PREFIX "%d.%d" SS_TRACE_FILE_SUFFIX,
-                     (int)pid, attempt);
+            snprintf(name, sizeof name, SS_TRACE_FILE_PREFIX "%d.%d" SS_TRACE_FILE_SUFFIX, (int)pid,
+                     attempt);
         w->fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (w->fd < 0 && errno != EEXIST) {
             snprintf(why, why_size, "cannot create %s/%s: %s", dir, name, strerror(errno));

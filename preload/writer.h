@@ -17,9 +17,9 @@ struct ss_writer {
     uint64_t pending;   /* records in buf */
     uint64_t unwritten; /* records lost to write errors or memory shortage */
     int warned;
-    off_t size;       /* bytes in the file: always at a record boundary */
-    int can_reserve;  /* the file system takes fallocate(KEEP_SIZE) */
-    int full;         /* the last flush found no room: its records were dropped */
+    off_t size;      /* bytes in the file: always at a record boundary */
+    int can_reserve; /* the file system takes fallocate(KEEP_SIZE) */
+    int full;        /* the last flush found no room: its records were dropped */
     uint8_t drops[SS_TRACE_RECORD_HEADER + sizeof(struct ss_rec_drops)]; /* last DROPS seen */
     int have_drops;
     dev_t dev; /* identity of the trace file: a program may close the descriptor and */

@@ -31,14 +31,12 @@
  * its waits saw, and "timer-ticks N" for SIGPROF and SIGALRM together. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <netdb.h>
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <dlfcn.h>
-#include <link.h>
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -47,6 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -357,9 +357,11 @@ static void step(const char *what, const char *arg)
         struct sigaction old;
         sigaction(n, NULL, &old);
         printf("disposition %d %s\n", n,
-               (old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
+               (old.sa_flags & SA_SIGINFO) ||
+                       (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
                    ? "handler"
-                   : old.sa_handler == SIG_IGN ? "ignore" : "default");
+               : old.sa_handler == SIG_IGN ? "ignore"
+                                           : "default");
     } else if (strcmp(what, "block") == 0 || strcmp(what, "unblock") == 0) {
         sigset_t set;
         sigemptyset(&set);

@@ -5,11 +5,11 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +31,7 @@ static void expect_near(const struct ss_stall *s, double planted_ms)
 static void host_takes_the_signal(const char *how)
 {
     struct host_run h;
-    const char *steps[] = {"spin", "150", how,   SAMPLING_SIGNAL, "spin",          "150",
+    const char *steps[] = {"spin",  "150",           how,     SAMPLING_SIGNAL, "spin", "150",
                            "raise", SAMPLING_SIGNAL, "query", SAMPLING_SIGNAL, NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "handled " SAMPLING_SIGNAL " "), 1,
@@ -81,8 +81,8 @@ Test(signals, the_shim_handler_is_invisible, .timeout = 60)
 Test(signals, blocked_signal_is_not_sent, .timeout = 60)
 {
     struct host_run h;
-    const char *steps[] = {"block", SAMPLING_SIGNAL, "spin", "150", "unblock", SAMPLING_SIGNAL,
-                           "spin",  "150",           NULL};
+    const char *steps[] = {"block",         SAMPLING_SIGNAL, "spin", "150", "unblock",
+                           SAMPLING_SIGNAL, "spin",          "150",  NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "eintr "), 0);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
@@ -206,8 +206,8 @@ static size_t captures_under(const char *scenario)
     for (size_t i = 0; i < longest->nsamples; i++)
         with_stack += longest->samples[i].stack && longest->samples[i].stack->nframes > 2;
     cr_expect_geq(samples, 100, "%s: %zu signal samples", scenario, samples);
-    cr_expect_geq(with_stack * 2, longest->nsamples, "%s: %zu of %zu samples have stacks",
-                  scenario, with_stack, longest->nsamples);
+    cr_expect_geq(with_stack * 2, longest->nsamples, "%s: %zu of %zu samples have stacks", scenario,
+                  with_stack, longest->nsamples);
     cr_log_info("%s: %zu captures, %llu failed, %llu timed out", scenario, samples,
                 (unsigned long long)p->drops.samples_failed,
                 (unsigned long long)p->drops.samples_timed_out);

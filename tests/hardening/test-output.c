@@ -207,8 +207,8 @@ Test(faults, host_killed_mid_stall, .timeout = 60)
         char err[512];
         if (ss_run_load(h.run, &run, err, sizeof err) != 0)
             continue;
-        seen = run->nprocs == 1 && run->procs[0].nstalls == 1 &&
-               run->procs[0].stalls[0].nsamples >= 3;
+        seen =
+            run->nprocs == 1 && run->procs[0].nstalls == 1 && run->procs[0].stalls[0].nsamples >= 3;
         ss_run_free(run);
     }
     cr_assert(seen, "the stall was in the trace while it lasted");
