@@ -13,6 +13,7 @@
  *   daemon MS          double fork, setsid, close_range() of every descriptor; the daemon runs
  *                      its own loop with a MS spin and exits; the parent goes on at once
  *   thread-loop MS     a second loop thread that spins MS in one iteration, then exits
+ *   threads N          N short-lived loop threads (5 iterations each), 8 alive at a time
  *   remove-dir DIR     delete every file in DIR and DIR itself (a clean-up job)
  *   stress-malloc MS   one iteration of MS spent in malloc, realloc and free
  *   stress-dlopen MS   one iteration of MS loading and unloading a library (LIBRARY)
@@ -137,6 +138,33 @@ static void *second_loop(void *arg)
     tick(&l);
     loop_close(&l);
     return NULL;
+}
+
+static void *short_loop(void *arg)
+{
+    (void)arg;
+    struct loop l;
+    loop_open(&l);
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    loop_close(&l);
+    return NULL;
+}
+
+static void short_lived_threads(int n)
+{
+    pthread_t batch[8];
+    for (int done = 0; done < n; done += 8) {
+        int k = n - done < 8 ? n - done : 8;
+        for (int i = 0; i < k; i++)
+            if (pthread_create(&batch[i], NULL, short_loop, NULL) != 0) {
+                perror("pthread_create");
+                exit(3);
+            }
+        for (int i = 0; i < k; i++)
+            pthread_join(batch[i], NULL);
+    }
+    printf("threads-done %d\n", n);
 }
 
 static void wait_child(pid_t pid)
@@ -431,6 +459,8 @@ static void step(const char *what, const char *arg)
         printf("host-files-size %lld\n", total);
     } else if (strcmp(what, "errno-probe") == 0) {
         errno_probe(arg);
+    } else if (strcmp(what, "threads") == 0) {
+        short_lived_threads(n);
     } else if (strcmp(what, "remove-dir") == 0) {
         remove_dir(arg);
     } else {

@@ -171,6 +171,21 @@ Test(processes, loop_thread_that_exits, .timeout = 60)
     host_finish(&h);
 }
 
+Test(processes, thousands_of_short_lived_loop_threads, .timeout = 120)
+{
+    struct host_run h;
+    const char *steps[] = {"threads", "2000", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(host_value(&h, "threads-done "), 2000);
+    cr_expect_eq(h.err[0], '\0', "no slot ran out: %s", h.err);
+    const struct ss_process *p = &h.model->procs[0];
+    size_t traced = 0;
+    for (size_t i = 0; i < p->nthreads; i++)
+        traced += p->threads[i].loop && p->threads[i].iterations > 0 && p->threads[i].exit_ns;
+    cr_expect_eq(traced, 2000, "each short-lived loop thread is traced to its exit");
+    host_finish(&h);
+}
+
 /* A statically linked program cannot load the shim: the exec works, nothing is traced. */
 Test(processes, exec_of_a_static_binary, .timeout = 60)
 {
