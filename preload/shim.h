@@ -153,6 +153,10 @@ extern const char *_Atomic ss__signal_lost;
 void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv);
 /* sigaction(2) of the C library, past the shim's own interposer. */
 int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* Held while the shim installs its handler or the program changes the signal's disposition;
+ * returns whether the lock was taken. */
+int ss__lock_dispositions(void);
+void ss__unlock_dispositions(int held);
 /* Whether the calling thread blocks the sampling signal now. */
 int ss__signal_blocked_here(void);
 

@@ -73,6 +73,25 @@ int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *o
     return real_sigaction(sig, act, old);
 }
 
+/* Serialises the shim's install of its handler with the program's changes of the signal's
+ * disposition, so that neither overwrites the other unseen. Bounded: a signal handler that
+ * changes dispositions while its own thread holds the lock goes on without it. */
+static _Atomic int disposition_lock;
+
+int ss__lock_dispositions(void)
+{
+    for (int i = 0; i < 100000; i++)
+        if (!atomic_exchange_explicit(&disposition_lock, 1, memory_order_acquire))
+            return 1;
+    return 0;
+}
+
+void ss__unlock_dispositions(int held)
+{
+    if (held)
+        atomic_store_explicit(&disposition_lock, 0, memory_order_release);
+}
+
 static int is_sampling_signal(int sig)
 {
     return sig > 0 && sig == ss__opts.signal && atomic_load(&ss__signal_installed);
@@ -138,10 +157,12 @@ static int sigaction_hook(int sig, const struct sigaction *act, struct sigaction
         errno = ENOSYS;
         return -1;
     }
+    int held = sig == ss__opts.signal && act ? ss__lock_dispositions() : 0;
     if (is_sampling_signal(sig) && act)
         release_signal(took_over);
     errno = saved;
     int rc = real_sigaction(sig, act, old);
+    ss__unlock_dispositions(held);
     if (rc == 0 && sig == ss__opts.signal)
         hide_own_handler(old);
     return rc;
@@ -170,10 +191,12 @@ int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
             errno = ENOSYS;                                                                        \
             return SIG_ERR;                                                                        \
         }                                                                                          \
+        int held = sig == ss__opts.signal ? ss__lock_dispositions() : 0;                           \
         if (is_sampling_signal(sig))                                                               \
             release_signal(took_over);                                                             \
         errno = saved;                                                                             \
         handler_fn prev = real_##name(sig, handler);                                               \
+        ss__unlock_dispositions(held);                                                             \
         if ((uintptr_t)prev == (uintptr_t)ss__on_sample_signal)                                    \
             prev = SIG_DFL;                                                                        \
         return prev;                                                                               \
@@ -188,10 +211,12 @@ int sigignore(int sig)
         errno = ENOSYS;
         return -1;
     }
+    int held = sig == ss__opts.signal ? ss__lock_dispositions() : 0;
     if (is_sampling_signal(sig))
         release_signal(took_over);
     errno = saved;
     int rc = real_sigignore(sig);
+    ss__unlock_dispositions(held);
     __asm__ volatile("" ::: "memory");
     return rc;
 }

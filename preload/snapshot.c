@@ -82,7 +82,7 @@ unsigned ss__capture_call(struct ss_slot *s)
     return 0;
 }
 
-void ss__install_signal_handler(void)
+static void install_signal_handler(void)
 {
     struct sigaction old, sa;
     if (ss__real_sigaction(ss__opts.signal, NULL, &old) != 0) {
@@ -113,4 +113,11 @@ void ss__install_signal_handler(void)
     }
     atomic_store(&ss__signal_installed, 1);
     atomic_store(&ss__sampling, 1);
+}
+
+void ss__install_signal_handler(void)
+{
+    int held = ss__lock_dispositions();
+    install_signal_handler();
+    ss__unlock_dispositions(held);
 }
