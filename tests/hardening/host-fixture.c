@@ -14,6 +14,7 @@
  *                      its own loop with a MS spin and exits; the parent goes on at once
  *   thread-loop MS     a second loop thread that spins MS in one iteration, then exits
  *   threads N          N short-lived loop threads (5 iterations each), 8 alive at a time
+ *   crash              dereference a null pointer (the host dies of SIGSEGV)
  *   remove-dir DIR     delete every file in DIR and DIR itself (a clean-up job)
  *   stress-malloc MS   one iteration of MS spent in malloc, realloc and free
  *   stress-dlopen MS   one iteration of MS loading and unloading a library (LIBRARY)
@@ -46,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -459,6 +461,11 @@ static void step(const char *what, const char *arg)
         printf("host-files-size %lld\n", total);
     } else if (strcmp(what, "errno-probe") == 0) {
         errno_probe(arg);
+    } else if (strcmp(what, "crash") == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        fflush(stdout);
+        *(volatile int *)(uintptr_t)n = 0;
     } else if (strcmp(what, "threads") == 0) {
         short_lived_threads(n);
     } else if (strcmp(what, "remove-dir") == 0) {
@@ -471,7 +478,7 @@ static void step(const char *what, const char *arg)
 
 static int takes_argument(const char *what)
 {
-    return strcmp(what, "itimers") != 0;
+    return strcmp(what, "itimers") != 0 && strcmp(what, "crash") != 0;
 }
 
 int main(int argc, char **argv)

@@ -225,6 +225,23 @@ Test(faults, host_killed_mid_stall, .timeout = 60)
     host_finish(&h);
 }
 
+/* A host that crashes: its trace reads up to the last record written, with the stalls that
+ * ended at least one flush before the crash. */
+Test(faults, host_crashes, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"spin", "100", "spin", "1200", "crash", NULL};
+    int status = host_wait(&h, host_start(&h, NULL, steps));
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %d", status);
+    char err[512];
+    cr_assert_eq(ss_run_load(h.run, &h.model, err, sizeof err), 0, "%s", err);
+    const struct ss_process *p = &h.model->procs[0];
+    cr_expect_geq(p->nstalls, 1);
+    cr_expect_eq(p->stalls[0].in_progress, 0, "the first stall ended long before the crash");
+    cr_expect_eq(p->end_ns, 0);
+    host_finish(&h);
+}
+
 /* Timed stalls: one test at a time. */
 int main(int argc, char *argv[])
 {
