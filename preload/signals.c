@@ -1,10 +1,10 @@
 /* signals: the sampling signal belongs to the program first. The program may install its own
  * handler for it, or block it, at any time after the shim started sampling. These interposers
- * notice: a new handler (or SIG_DFL / SIG_IGN) makes the shim stop sampling by signal for
- * good, after any signal already on its way has reached the shim's handler, and the
- * program's handler is installed as asked; a thread that blocks the signal is not signalled
- * until it unblocks it. The program sees the dispositions and masks it would see without the
- * shim. */
+ * notice: a new handler (or SIG_IGN) makes the shim stop sampling by signal for good, after
+ * any signal already on its way has reached the shim's handler, and the program's handler is
+ * installed as asked (SIG_DFL is what the program sees already, and changes nothing); a thread that
+ * blocks the signal is not signalled until it unblocks it. The program sees the dispositions and
+ * masks it would see without the shim. */
 #define _GNU_SOURCE
 #include "shim.h"
 
@@ -158,8 +158,20 @@ static int sigaction_hook(int sig, const struct sigaction *act, struct sigaction
         return -1;
     }
     int held = sig == ss__opts.signal && act ? ss__lock_dispositions() : 0;
-    if (is_sampling_signal(sig) && act)
+    if (is_sampling_signal(sig) && act) {
+        if (!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL) {
+            /* What the program already sees (a library restoring what it queried): nothing
+             * changes for it, and sampling goes on. */
+            ss__unlock_dispositions(held);
+            if (old) {
+                memset(old, 0, sizeof *old);
+                old->sa_handler = SIG_DFL;
+            }
+            errno = saved;
+            return 0;
+        }
         release_signal(took_over);
+    }
     errno = saved;
     int rc = real_sigaction(sig, act, old);
     ss__unlock_dispositions(held);
@@ -190,6 +202,10 @@ int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
         if (!real_##name) {                                                                        \
             errno = ENOSYS;                                                                        \
             return SIG_ERR;                                                                        \
+        }                                                                                          \
+        if (is_sampling_signal(sig) && handler == SIG_DFL) {                                       \
+            errno = saved;                                                                         \
+            return SIG_DFL;                                                                        \
         }                                                                                          \
         int held = sig == ss__opts.signal ? ss__lock_dispositions() : 0;                           \
         if (is_sampling_signal(sig))                                                               \

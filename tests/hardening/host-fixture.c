@@ -5,6 +5,7 @@
  *   own-sigaction N    install a counting handler for signal N with sigaction()
  *   own-signal N       the same with signal()
  *   query N            print "disposition N default|ignore|handler" as sigaction() reports it
+ *   save-restore N     query the disposition of N, set it back, then set SIG_DFL with signal()
  *   block N, unblock N pthread_sigmask() on the loop thread
  *   raise N            raise(N) on the loop thread
  *   itimers            SIGPROF and SIGALRM handlers, ITIMER_PROF and ITIMER_REAL every 1 ms
@@ -392,6 +393,11 @@ static void step(const char *what, const char *arg)
                    ? "handler"
                : old.sa_handler == SIG_IGN ? "ignore"
                                            : "default");
+    } else if (strcmp(what, "save-restore") == 0) {
+        struct sigaction saved;
+        if (sigaction(n, NULL, &saved) != 0 || sigaction(n, &saved, NULL) != 0 ||
+            signal(n, SIG_DFL) == SIG_ERR)
+            perror("save-restore");
     } else if (strcmp(what, "block") == 0 || strcmp(what, "unblock") == 0) {
         sigset_t set;
         sigemptyset(&set);

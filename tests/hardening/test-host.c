@@ -76,6 +76,20 @@ Test(signals, the_shim_handler_is_invisible, .timeout = 60)
     host_finish(&h);
 }
 
+/* A library that saves the signal's disposition and restores it (or resets it to the default
+ * it sees) changes nothing, and sampling goes on. */
+Test(signals, restoring_the_default_keeps_sampling, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"spin", "100", "save-restore", SAMPLING_SIGNAL, "spin", "100", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
+    const struct ss_process *p = &h.model->procs[0];
+    cr_assert_eq(p->nstalls, 2);
+    cr_expect_geq(signal_samples(&p->stalls[1]), 3, "still sampled after the restore");
+    host_finish(&h);
+}
+
 /* A loop thread that blocks the signal is not signalled (a signal left pending would reach
  * whatever handler is there when it is unblocked); the skipped samples are counted. */
 Test(signals, blocked_signal_is_not_sent, .timeout = 60)
