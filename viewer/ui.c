@@ -3,6 +3,7 @@
 #include "ui.h"
 
 #include <curses.h>
+#include <errno.h>
 #include <langinfo.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,12 +35,14 @@ static void restore_terminal(void)
  * has given the terminal back cannot go on. */
 static void on_fatal(int sig)
 {
+    int saved = errno; /* a previous handler may return into the interrupted code */
     restore_terminal();
     struct sigaction before = previous[sig];
     if (before.sa_handler == SIG_IGN)
         before.sa_handler = SIG_DFL;
     sigaction(sig, &before, NULL);
     raise(sig);
+    errno = saved;
 }
 
 static void catch_fatal_signals(void)
