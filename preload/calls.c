@@ -58,13 +58,31 @@ void ss__fd_note_path(int fd, const char *path)
 #define FD_KIND_MASK 3u
 #define FD_NONBLOCK 4u
 
+void ss__fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking)
+{
+    if (fd >= 0 && fd < SS_FD_CACHE)
+        atomic_store_explicit(&ss__fds[fd], (uint8_t)(kind | (nonblocking ? FD_NONBLOCK : 0)),
+                              memory_order_relaxed);
+}
+
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
 {
     if (fd >= 0 && fd < SS_FD_CACHE)
         fd_paths[fd][0] = '\0';
-    if (fd >= 0 && fd < SS_FD_CACHE)
-        atomic_store_explicit(&ss__fds[fd], (uint8_t)(kind | (nonblocking ? FD_NONBLOCK : 0)),
-                              memory_order_relaxed);
+    ss__fd_set_kind(fd, kind, nonblocking);
+}
+
+enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode)
+{
+    if (S_ISREG(mode) || S_ISBLK(mode) || S_ISDIR(mode))
+        return SS_FD_FILE;
+    return S_ISSOCK(mode) ? SS_FD_SOCKET : SS_FD_OTHER;
+}
+
+void ss__fd_learn(int fd, mode_t mode)
+{
+    if (!S_ISSOCK(mode))
+        ss__fd_set_kind(fd, ss__fd_kind_of_mode(mode), 0);
 }
 
 void ss__fd_forget(int fd)
@@ -198,6 +216,8 @@ static inline void call_end(struct ss_slot *s, unsigned call, int category, uint
 {
     uint64_t now = ss__now();
     atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
+    if (category == SS_CAT_NONE)
+        return;
     ss__tls.in_hook++;
     ss__record_call(s, call, category, site, started, now - started, fd, detail);
     ss__tls.in_hook--;
@@ -244,6 +264,9 @@ static void *lookup(const char *name)
         ret rc = real_##name args;                                                                 \
         ss_saved_ = errno;                                                                         \
         after;                                                                                     \
+        /* `after` may have just learnt what the descriptor is. */                                 \
+        if (ss_cat_ == SS_CAT_PENDING)                                                             \
+            ss_cat_ = (classify);                                                                  \
         struct call_detail ss_d_ = detail;                                                         \
         call_end(ss_s_, SS_CALL_##name, ss_cat_, (uint64_t)(uintptr_t)__builtin_return_address(0), \
                  ss_t0_, ss_d_.fd, ss_d_.text);                                                    \
@@ -513,8 +536,16 @@ long syscall(long number, ...)
         ss__fd_forget((int)a[0]);
     if (number != SYS_statx)
         return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
-    return TIMED(SS_CALL_syscall_statx, SS_CAT_FILE, -1, (const char *)a[1],
-                 real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]));
+    long rc = TIMED(SS_CALL_syscall_statx, SS_CAT_FILE, -1, (const char *)a[1],
+                    real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]));
+    /* statx(fd, "", AT_EMPTY_PATH, ...) is libuv's fstat. */
+    const char *path = (const char *)a[1];
+    if (rc == 0 && (a[2] & AT_EMPTY_PATH) && path && !path[0] && a[4]) {
+        int saved = errno;
+        ss__fd_learn((int)a[0], ((const struct statx *)a[4])->stx_mode);
+        errno = saved;
+    }
+    return rc;
 }
 
 /* Locks: an uncontended lock costs one try; only a lock that must be waited for is timed. */

@@ -136,7 +136,14 @@ void ss__watchdog_wake(void);
 enum ss_fd_kind { SS_FD_UNKNOWN = 0, SS_FD_FILE, SS_FD_SOCKET, SS_FD_OTHER };
 #define SS_FD_CACHE 65536
 extern _Atomic uint8_t ss__fds[SS_FD_CACHE];
+/* A descriptor that was just created: its kind, and no path any more. */
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking);
+/* What an existing descriptor turned out to be; the path it was opened with stays. */
+void ss__fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking);
+enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode);
+/* Learns a descriptor's kind from the host's own fstat of it (sockets excepted: whether one
+ * blocks is not in its mode). */
+void ss__fd_learn(int fd, mode_t mode);
 /* Remembers the path a file descriptor was opened with, for the calls made on it later. */
 void ss__fd_note_path(int fd, const char *path);
 void ss__fd_forget(int fd);

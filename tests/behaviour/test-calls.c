@@ -342,6 +342,30 @@ static const struct expect flock_calls[] = {
 
 PLANTED(flock, flock_calls, "lock", "file")
 
+/* A file gone before the watchdog could stat it is still known as one from the host's own
+ * fstat, and named by the path it was opened with; a FIFO fstat'ed the same way is not a file.
+ * The FIFO's open and unlink are file calls like any by path. */
+static const struct expect fstat_calls[] = {
+    {"fstat-fstat", "^(fstat|fstat64|__fxstat|__fxstat64)$", "file", "^plant_fstat$",
+     "/plant-fstat\\.dat$"},
+    {"fstat-pread", "^(__)?pread(64)?(_chk)?$", "file", "^plant_fstat$", "/plant-fstat\\.dat$"},
+};
+
+Test(calls, fstat_tells_the_kind, .timeout = 60)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {"fstat", NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    for (size_t i = 0; i < sizeof fstat_calls / sizeof fstat_calls[0]; i++)
+        expect_site(&t, &fstat_calls[i]);
+    for (size_t i = 0; i < t.proc->ncalls; i++) {
+        const struct ss_call_site *c = &t.proc->calls[i];
+        cr_expect(matches("^plant_fstat$", innermost(c)) || matches("^(open|unlink)", c->function),
+                  "the FIFO's %s() was recorded (%s)", c->function, c->detail);
+    }
+    finish(&t);
+}
+
 /* ---- where calls must not count --------------------------------------------------------- */
 
 static void nothing_recorded(const char *const *options, const char *const *args)
