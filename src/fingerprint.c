@@ -75,7 +75,7 @@ int ss_frame_is_runtime(const struct ss_frame *f)
     if (parse_script_frame(f, &sf))
         return script_is_runtime(&sf);
     /* A map entry inside a module names that module's code; outside one it is V8's own. */
-    if (f->kind == SS_FRAME_JIT && !f->module)
+    if ((f->kind == SS_FRAME_JIT || f->kind == SS_FRAME_INTERPRETER) && !f->module)
         return 1;
     if (f->module && any_match(runtime_modules, sizeof runtime_modules / sizeof runtime_modules[0],
                                ss_basename(f->module)))

@@ -11,12 +11,12 @@
 
 static struct ss_frame native(const char *symbol, const char *module)
 {
-    return (struct ss_frame){0x1000, symbol, module, 0, SS_FRAME_NATIVE};
+    return (struct ss_frame){0x1000, symbol, module, 0, SS_FRAME_NATIVE, NULL, 0};
 }
 
 static struct ss_frame js(const char *symbol)
 {
-    return (struct ss_frame){0x3e0000001000, symbol, NULL, 0, SS_FRAME_JIT};
+    return (struct ss_frame){0x3e0000001000, symbol, NULL, 0, SS_FRAME_JIT, NULL, 0};
 }
 
 static struct ss_stack stack_of(struct ss_frame *frames, uint32_t n)
@@ -89,7 +89,7 @@ Test(fingerprint, runtime_frames)
         native("sqlite3_step", "/usr/lib/libsqlite3.so.0"),
         js("JS:~loadConfig /app/lib/config.js:12:3"),
         /* A map entry inside a module: that module's code, named by the map. */
-        {0x401000, "handle_request", "/srv/app", 0, SS_FRAME_JIT},
+        {0x401000, "handle_request", "/srv/app", 0, SS_FRAME_JIT, NULL, 0},
     };
     for (size_t i = 0; i < sizeof user / sizeof user[0]; i++)
         cr_expect_not(ss_frame_is_runtime(&user[i]), "%s", user[i].symbol);
