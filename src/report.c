@@ -236,8 +236,10 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
     const char **stale = calloc(p->nmodules ? p->nmodules : 1, sizeof *stale);
     size_t nstale = stale ? ss_process_stale_modules(run, p, stale, p->nmodules) : 0;
     for (size_t i = 0; i < nstale; i++)
-        fprintf(out, "  note: %s is not the file that ran (rebuilt or removed since: its build-id "
-                     "differs); its frames are shown as module+offset\n", stale[i]);
+        fprintf(out,
+                "  note: %s is not the file that ran (rebuilt or removed since: its build-id "
+                "differs); its frames are shown as module+offset\n",
+                stale[i]);
     free(stale);
 }
 

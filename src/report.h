@@ -9,8 +9,8 @@
 #include "model.h"
 
 struct ss_report_options {
-    size_t top;                 /* stalls shown per process */
-    size_t depth;               /* frames shown per stack */
+    size_t top;                  /* stalls shown per process */
+    size_t depth;                /* frames shown per stack */
     enum ss_frames_shown frames; /* every frame, or the program's own */
 };
 

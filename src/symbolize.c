@@ -608,9 +608,11 @@ static struct elf_entry *module_elf(struct ss_symbolizer *s, struct module *m)
     if (!e->loaded)
         load_entry(e);
     m->elf = e;
-    /* A missing or unreadable file has no build-id, so it mismatches too. */
-    m->mismatch = m->build_id_len > 0 && (e->build_id_len != m->build_id_len ||
-                                          memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
+    /* A missing or unreadable file has no build-id, so it mismatches too; a module
+     * that never was a file (the kernel's linux-vdso.so.1) cannot be checked. */
+    m->mismatch = m->build_id_len > 0 && m->path[0] == '/' &&
+                  (e->build_id_len != m->build_id_len ||
+                   memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
     return e;
 }
 
@@ -778,7 +780,7 @@ int ss_symbolize(struct ss_symbolizer *s, uint64_t addr, struct ss_frame_info *o
     *out = (struct ss_frame_info){
         .offset = addr,
         .module = m ? m->path : NULL,
-        .kind = m                             ? SS_FRAME_NATIVE
+        .kind = m                            ? SS_FRAME_NATIVE
                 : addr >= KERNEL_SPACE_START ? SS_FRAME_KERNEL
                                              : SS_FRAME_UNKNOWN,
     };

@@ -747,3 +747,15 @@ Test(symbolize, kernel_addresses)
     expect_unresolved(0xffffffff81000000ull, NULL, 0xffffffff81000000ull);
     expect_unresolved(0x7ffd00000000ull, NULL, 0x7ffd00000000ull);
 }
+
+/* Regression: the vDSO is recorded with a build-id but is no file, and was reported as
+ * rebuilt in every run. */
+Test(symbolize, vdso_is_not_stale)
+{
+    const uint8_t bid[] = {0xde, 0xad, 0xbe, 0xef};
+    cr_assert_eq(ss_symbolizer_add_module(sym, "linux-vdso.so.1", 0x7ffd00000000ull,
+                                          0x7ffd00001000ull, 0x7ffd00002000ull, bid, sizeof bid),
+                 0);
+    expect_unresolved(0x7ffd00001010ull, "linux-vdso.so.1", 0x1010);
+    cr_assert_eq(ss_symbolizer_module_mismatch(sym, 0x7ffd00001010ull), 0);
+}
