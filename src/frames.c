@@ -50,6 +50,31 @@ int ss_frame_shown(const struct ss_stack *st, uint32_t i, enum ss_frames_shown s
     return !ss_frame_is_runtime(&st->frames[i]) || ss_stack_first_user_frame(st) < 0;
 }
 
+void ss_run_keep_frames(struct ss_run *run, enum ss_frames_shown shown)
+{
+    for (size_t i = 0; shown != SS_FRAMES_ALL && i < run->nprocs; i++) {
+        struct ss_process *p = &run->procs[i];
+        ss_process_symbolize(run, p);
+        for (size_t k = 0; k < p->nstacks; k++) {
+            struct ss_stack *st = p->stacks[k];
+            if (!st || !st->frames)
+                continue;
+            /* Whether a frame is kept depends on the frame alone once this is known, so the
+             * stack can be compacted in place. */
+            int whole = ss_stack_first_user_frame(st) < 0;
+            uint32_t kept = 0;
+            for (uint32_t f = 0; f < st->nframes; f++) {
+                if (f > 0 && !whole && ss_frame_is_runtime(&st->frames[f]))
+                    continue;
+                st->frames[kept] = st->frames[f];
+                st->addrs[kept] = st->addrs[f];
+                kept++;
+            }
+            st->nframes = kept;
+        }
+    }
+}
+
 size_t ss_process_stale_modules(struct ss_run *run, struct ss_process *p, const char **out,
                                 size_t max)
 {

@@ -24,6 +24,9 @@ enum ss_frames_shown { SS_FRAMES_ALL, SS_FRAMES_USER };
 int ss_frames_shown_parse(const char *s, enum ss_frames_shown *out);
 /* 1 when frame i of the stack is shown under that choice. */
 int ss_frame_shown(const struct ss_stack *st, uint32_t i, enum ss_frames_shown shown);
+/* Symbolizes every process of the run and removes from each stack the frames ss_frame_shown
+ * hides, for exports of the program's frames only. SS_FRAMES_ALL changes nothing. */
+void ss_run_keep_frames(struct ss_run *run, enum ss_frames_shown shown);
 
 /* Modules in the process's stacks whose file was rebuilt or removed since the run was
  * recorded (its build-id differs from the recorded one): their frames are left as

@@ -608,9 +608,10 @@ static struct elf_entry *module_elf(struct ss_symbolizer *s, struct module *m)
     if (!e->loaded)
         load_entry(e);
     m->elf = e;
-    /* A missing or unreadable file has no build-id, so it mismatches too; a module
-     * that never was a file (the kernel's linux-vdso.so.1) cannot be checked. */
-    m->mismatch = m->build_id_len > 0 && m->path[0] == '/' &&
+    /* A missing or unreadable file has no build-id, so it mismatches too; the vDSO,
+     * which the kernel maps and no file holds, cannot be checked. */
+    m->mismatch = m->build_id_len > 0 && strncmp(m->path, "linux-vdso", 10) != 0 &&
+                  strncmp(m->path, "linux-gate", 10) != 0 &&
                   (e->build_id_len != m->build_id_len ||
                    memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
     return e;

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runtime test: native frames as the report shows them. symfix-loop stalls for 200 ms inside
 # a library it dlopen()s after its loop started; the stall's stack must name the library's
-# function and the program's caller with their source file and line, --frames user must hide
-# the C library's start-up frames, and once the library is rebuilt its frames must be
+# function and the program's caller with their source file and line, --frames user (report
+# and export) must hide the C library's start-up frames, and once the library is rebuilt its frames must be
 # reported as changed and left as module+offset, not named from the new file.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
@@ -68,6 +68,14 @@ grep -q "__libc_start" "$tmp/user" &&
     fail "--frames user shows the C library's start-up frames: $(cat "$tmp/user")"
 grep -q "\[[0-9]* runtime frames*\]" "$tmp/user" ||
     fail "--frames user does not say how many frames it hid: $(cat "$tmp/user")"
+
+# The flame exports leave the runtime's frames out the same way.
+"$stallscope" export --frames user --format folded -o "$tmp/user.folded" "$tmp/run" ||
+    fail "export --frames user failed"
+grep -q ";main;symfix_loop_stall;symfix_lib_spin " "$tmp/user.folded" ||
+    fail "export --frames user lost the program's frames: $(cat "$tmp/user.folded")"
+grep -q "__libc_start" "$tmp/user.folded" &&
+    fail "export --frames user kept the C library's start-up frames: $(cat "$tmp/user.folded")"
 
 # The library is replaced by another build (any other ELF file has another build-id).
 cp "$fixtures/symfix" "$tmp/libsymfix.so" || exit 99

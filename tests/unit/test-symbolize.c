@@ -759,3 +759,15 @@ Test(symbolize, vdso_is_not_stale)
     expect_unresolved(0x7ffd00001010ull, "linux-vdso.so.1", 0x1010);
     cr_assert_eq(ss_symbolizer_module_mismatch(sym, 0x7ffd00001010ull), 0);
 }
+
+/* A library dlopen()ed by a relative path is recorded by that path; read from elsewhere it is
+ * missing, and must be reported as such rather than taken for the vDSO. */
+Test(symbolize, relative_path_missing_is_stale)
+{
+    const uint8_t bid[] = {0x12, 0x34, 0x56, 0x78};
+    cr_assert_eq(ss_symbolizer_add_module(sym, "no-such-dir/libgone.so", LIB_BIAS,
+                                          LIB_BIAS + 0x1000, LIB_BIAS + 0x2000, bid, sizeof bid),
+                 0);
+    expect_unresolved(LIB_BIAS + 0x1010, "no-such-dir/libgone.so", 0x1010);
+    cr_assert_eq(ss_symbolizer_module_mismatch(sym, LIB_BIAS + 0x1010), 1);
+}
