@@ -45,6 +45,7 @@ struct slot_view {
 struct site {
     uint64_t key;
     uint32_t tid, id, stack;
+    uint32_t stack_depth; /* frames in stack */
     uint16_t call;
     int8_t category;
     uint64_t count, total_ns, max_ns, first_ns;
@@ -560,7 +561,7 @@ static void describe(const struct ss_call_event *e, int category, char *out, siz
 }
 
 static void account_site(struct slot_view *v, const struct ss_call_event *e, int category,
-                         uint32_t stack)
+                         uint32_t stack, unsigned nframes)
 {
     struct site *st = find_site((uint32_t)v->tid, e->site, e->call);
     if (!st) {
@@ -575,9 +576,13 @@ static void account_site(struct slot_view *v, const struct ss_call_event *e, int
     }
     st->count++;
     st->total_ns += e->duration_ns;
-    /* The stack shown for a site is that of its slowest call that has one. */
-    if (stack && (!st->stack || e->duration_ns >= st->max_ns))
+    /* The stack shown for a site is its deepest one, the slowest among equals: an unwind
+     * through JIT code can stop short, and a short stack may lack the caller that matters. */
+    if (stack && (!st->stack || nframes > st->stack_depth ||
+                  (nframes == st->stack_depth && e->duration_ns >= st->max_ns))) {
         st->stack = stack;
+        st->stack_depth = nframes;
+    }
     if (e->duration_ns > st->max_ns)
         st->max_ns = e->duration_ns;
     st->dirty = !fresh;
@@ -655,7 +660,7 @@ static void drain_calls(struct ss_slot *s, struct slot_view *v)
         /* The JIT map a runtime writes because stallscope asked it to is not the program's. */
         if (category == SS_CAT_NONE || strcmp(e.detail, wd.perf_map) == 0)
             continue;
-        account_site(v, &e, category, stack);
+        account_site(v, &e, category, stack, nframes);
         note_iteration_call(v, &e, category);
         uint64_t end = e.start_ns + e.duration_ns;
         /* A call that ran into a stall is a sample of it: the thread was not signalled. */

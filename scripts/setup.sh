@@ -8,7 +8,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # Debian packages the build and the tests use; the last two are consumers the tests feed
 # exports to (flamegraph.pl comes with libdevel-nytprof-perl).
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
-libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux"
+libdw-dev libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux"
 
 say() { printf '==> %s\n' "$*"; }
 

@@ -780,8 +780,8 @@ void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
         for (uint32_t f = 0; f < s->nframes; f++) {
             struct ss_frame_info info;
             ss_symbolize(p->sym, s->addrs[f], &info);
-            s->frames[f] =
-                (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset, info.kind};
+            s->frames[f] = (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset,
+                                             info.kind,   info.file,   info.line};
         }
     }
 }

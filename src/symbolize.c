@@ -4,6 +4,8 @@
 #include "symbolize.h"
 
 #include <ctype.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -29,6 +31,10 @@
  * any accepted one within a fixed buffer. */
 #define DEBUG_BUILD_ID_MAX 64
 
+/* Addresses from here up are the kernel's on x86_64 (and on every 64-bit Linux
+ * with a 48- or 57-bit address space). */
+#define KERNEL_SPACE_START 0xffff800000000000ull
+
 /* Provided by libstdc++; declared here so this file stays plain C. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
@@ -49,6 +55,11 @@ struct elf_entry {
     struct sym *syms; /* sorted by addr, one per address */
     size_t nsyms;
     char *names;
+    /* Line tables, opened on the first lookup that needs them: the file's own
+     * DWARF, else the separate debug file's; NULL when neither has any. */
+    bool dwarf_tried;
+    Dwarf *dwarf;
+    int dwarf_fd;
 };
 
 struct ss_elf_cache {
@@ -70,6 +81,9 @@ struct jit_entry {
     uint64_t seq;    /* insertion order: later entries win */
     uint64_t maxend; /* highest end among this and all earlier-sorted entries */
     char *name;
+    char *file; /* parsed from name on first use; NULL when it names none */
+    unsigned line;
+    bool located;
 };
 
 struct ss_symbolizer {
@@ -290,18 +304,29 @@ static int read_elf(const char *path, struct sym_builder *b, uint8_t **bid, size
     return rc;
 }
 
-static void try_debug_file(struct elf_entry *ent, struct sym_builder *b)
+/* Where a distribution keeps the separate debug file of this build; false when
+ * the module has no usable build-id. */
+static bool debug_file_path(const struct elf_entry *ent, char path[PATH_MAX])
 {
-    char hex[2 * DEBUG_BUILD_ID_MAX + 1], path[PATH_MAX];
+    char hex[2 * DEBUG_BUILD_ID_MAX + 1];
     const uint8_t *id = ent->build_id;
     size_t len = ent->build_id_len;
 
     if (len < 2 || len > DEBUG_BUILD_ID_MAX)
-        return;
+        return false;
     for (size_t i = 0; i < len; i++)
         sprintf(hex + 2 * i, "%02x", id[i]);
-    if ((size_t)snprintf(path, sizeof path, "%s/.build-id/%.2s/%s.debug", SS_DEBUG_ROOT, hex,
-                         hex + 2) >= sizeof path)
+    return (size_t)snprintf(path, PATH_MAX, "%s/.build-id/%.2s/%s.debug", SS_DEBUG_ROOT, hex,
+                            hex + 2) < PATH_MAX;
+}
+
+static void try_debug_file(struct elf_entry *ent, struct sym_builder *b)
+{
+    char path[PATH_MAX];
+    const uint8_t *id = ent->build_id;
+    size_t len = ent->build_id_len;
+
+    if (!debug_file_path(ent, path))
         return;
 
     size_t n = b->n, names_len = b->names_len;
@@ -374,6 +399,60 @@ static struct sym *find_sym(struct elf_entry *e, uint64_t vaddr)
     return s->size == 0 || vaddr - s->addr < s->size ? s : NULL;
 }
 
+/* libdw refuses files without .debug_info, so a stripped module falls through
+ * to its debug file; a debug file of another build would give wrong lines. */
+static Dwarf *open_dwarf(const char *path, const struct elf_entry *ent, int *fd_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    Dwarf *d = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        d = dwarf_begin(fd, DWARF_C_READ);
+    if (d && ent->build_id_len > 0) {
+        const void *id;
+        ssize_t n = dwelf_elf_gnu_build_id(dwarf_getelf(d), &id);
+        if (n != (ssize_t)ent->build_id_len || memcmp(id, ent->build_id, (size_t)n) != 0) {
+            dwarf_end(d);
+            d = NULL;
+        }
+    }
+    if (!d) {
+        close(fd);
+        return NULL;
+    }
+    *fd_out = fd;
+    return d;
+}
+
+static Dwarf *entry_dwarf(struct elf_entry *e)
+{
+    char path[PATH_MAX];
+    if (!e->dwarf_tried) {
+        e->dwarf_tried = true;
+        e->dwarf = open_dwarf(e->path, e, &e->dwarf_fd);
+        if (!e->dwarf && debug_file_path(e, path))
+            e->dwarf = open_dwarf(path, e, &e->dwarf_fd);
+    }
+    return e->dwarf;
+}
+
+static void find_line(struct elf_entry *e, uint64_t vaddr, struct ss_frame_info *out)
+{
+    Dwarf *d = entry_dwarf(e);
+    Dwarf_Die cu;
+    Dwarf_Line *line;
+    int lineno;
+    if (!d || !dwarf_addrdie(d, vaddr, &cu) || !(line = dwarf_getsrc_die(&cu, vaddr)))
+        return;
+    const char *file = dwarf_linesrc(line, NULL, NULL);
+    if (!file || dwarf_lineno(line, &lineno) != 0)
+        return;
+    out->file = file;
+    out->line = lineno > 0 ? (unsigned)lineno : 0;
+}
+
 static const char *sym_name(struct elf_entry *e, struct sym *s)
 {
     const char *raw = e->names + s->name_off;
@@ -410,6 +489,10 @@ void ss_elf_cache_free(struct ss_elf_cache *c)
             free(e->syms[j].demangled);
         free(e->syms);
         free(e->names);
+        if (e->dwarf) {
+            dwarf_end(e->dwarf);
+            close(e->dwarf_fd);
+        }
         free(e->build_id);
         free(e->path);
         free(e);
@@ -468,8 +551,10 @@ void ss_symbolizer_free(struct ss_symbolizer *s)
         free(s->mods[i].build_id);
     }
     free(s->mods);
-    for (size_t i = 0; i < s->njit; i++)
+    for (size_t i = 0; i < s->njit; i++) {
         free(s->jit[i].name);
+        free(s->jit[i].file);
+    }
     free(s->jit);
     free(s);
 }
@@ -523,9 +608,12 @@ static struct elf_entry *module_elf(struct ss_symbolizer *s, struct module *m)
     if (!e->loaded)
         load_entry(e);
     m->elf = e;
-    /* A missing or unreadable file has no build-id, so it mismatches too. */
-    m->mismatch = m->build_id_len > 0 && (e->build_id_len != m->build_id_len ||
-                                          memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
+    /* A missing or unreadable file has no build-id, so it mismatches too; the vDSO,
+     * which the kernel maps and no file holds, cannot be checked. */
+    m->mismatch = m->build_id_len > 0 && strncmp(m->path, "linux-vdso", 10) != 0 &&
+                  strncmp(m->path, "linux-gate", 10) != 0 &&
+                  (e->build_id_len != m->build_id_len ||
+                   memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
     return e;
 }
 
@@ -634,20 +722,79 @@ static struct jit_entry *find_jit(struct ss_symbolizer *s, uint64_t addr)
     return best;
 }
 
+/* V8 marks a function its bytecode interpreter runs with '~' after the tag
+ * ("JS:~load", "LazyCompile:~load"); CPython 3.12 gives every interpreted
+ * function a trampoline named "py::FUNCTION:FILE". */
+static enum ss_frame_kind jit_kind(const char *name)
+{
+    const char *colon = strchr(name, ':');
+    if (strncmp(name, "py::", 4) == 0 || (colon && colon[1] == '~'))
+        return SS_FRAME_INTERPRETER;
+    return SS_FRAME_JIT;
+}
+
+/* Tags V8 gives JavaScript functions in its map (Node.js 12 and later write
+ * "JS:", older ones the others); its own code (Builtin:, Stub:, ...) and
+ * native code named in the map have no script location. */
+static const char *const script_tags[] = {"JS:", "LazyCompile:", "Function:", "Script:", "Eval:"};
+
+/* The script location a runtime put into a map entry's name: V8's "TAG:NAME
+ * PATH:LINE:COL" (or "TAG:NAME PATH" when it knows no line), CPython's
+ * "py::NAME:PATH". */
+static void locate_jit(struct jit_entry *j)
+{
+    const char *file = NULL, *end = NULL;
+    unsigned long line = 0;
+    bool script = false;
+    j->located = true;
+    for (size_t i = 0; i < sizeof script_tags / sizeof script_tags[0]; i++)
+        script = script || strncmp(j->name, script_tags[i], strlen(script_tags[i])) == 0;
+    if (strncmp(j->name, "py::", 4) == 0) {
+        const char *colon = strchr(j->name + 4, ':');
+        if (colon && colon[1]) {
+            file = colon + 1;
+            end = file + strlen(file);
+        }
+    } else if (script) {
+        const char *space = strrchr(j->name, ' ');
+        if (space && space[1]) {
+            file = space + 1;
+            end = file + strlen(file);
+            /* Peel ":COL" and ":LINE" off the end, when both are numbers. */
+            const char *c2 = memrchr(file, ':', (size_t)(end - file));
+            const char *c1 = c2 ? memrchr(file, ':', (size_t)(c2 - file)) : NULL;
+            if (c1 && c1 > file && c2 - c1 > 1 && end - c2 > 1 &&
+                strspn(c1 + 1, "0123456789") == (size_t)(c2 - c1 - 1) &&
+                strspn(c2 + 1, "0123456789") == (size_t)(end - c2 - 1)) {
+                line = strtoul(c1 + 1, NULL, 10);
+                end = c1;
+            }
+        }
+    }
+    if (file && (j->file = strndup(file, (size_t)(end - file))) != NULL)
+        j->line = line <= UINT_MAX ? (unsigned)line : 0;
+}
+
 int ss_symbolize(struct ss_symbolizer *s, uint64_t addr, struct ss_frame_info *out)
 {
     struct module *m = find_module(s, addr);
     *out = (struct ss_frame_info){
         .offset = addr,
         .module = m ? m->path : NULL,
-        .kind = m ? SS_FRAME_NATIVE : SS_FRAME_UNKNOWN,
+        .kind = m                            ? SS_FRAME_NATIVE
+                : addr >= KERNEL_SPACE_START ? SS_FRAME_KERNEL
+                                             : SS_FRAME_UNKNOWN,
     };
 
     struct jit_entry *j = find_jit(s, addr);
     if (j) {
+        if (!j->located)
+            locate_jit(j);
         out->symbol = j->name;
         out->offset = addr - j->start;
-        out->kind = SS_FRAME_JIT;
+        out->kind = jit_kind(j->name);
+        out->file = j->file;
+        out->line = j->line;
         return 0;
     }
     if (!m)
@@ -661,6 +808,7 @@ int ss_symbolize(struct ss_symbolizer *s, uint64_t addr, struct ss_frame_info *o
         return 1;
     out->symbol = sym_name(e, sym);
     out->offset = vaddr - sym->addr;
+    find_line(e, vaddr, out);
     return 0;
 }
 

@@ -191,8 +191,7 @@ process.exit(problems.length ? 1 : 0);
 EOF
 }
 
-# Whether a native site kept the stack of a given JavaScript caller depends on which of its
-# calls was captured; on a loaded machine one attempt in several misses. A real regression
-# fails both attempts.
-trace_and_compare || { echo "retrying once"; trace_and_compare; } ||
+# A native site keeps its deepest captured stack, so every JavaScript caller that reached it
+# is found whichever of its calls was captured: one attempt is enough.
+trace_and_compare ||
     fail "the trace does not show what --trace-sync-io saw"
