@@ -106,12 +106,13 @@ static void copy(char *buf, size_t size, const char *s, size_t len)
     buf[len] = '\0';
 }
 
-/* Length of a native symbol without its parameter list and clone suffixes. */
+/* Length of a native symbol without its parameter list and clone suffixes, as the compiler
+ * writes them ("f.part.0") and as the demangler shows them ("f() [clone .part.0]"). */
 static size_t native_name_len(const char *s)
 {
     size_t len = strlen(s);
-    static const char *const clones[] = {".constprop.", ".isra.",     ".part.",
-                                         ".cold",       ".lto_priv.", ".localalias"};
+    static const char *const clones[] = {" [clone ", ".constprop.", ".isra.",      ".part.",
+                                         ".cold",    ".lto_priv.",  ".localalias"};
     for (size_t i = 0; i < sizeof clones / sizeof clones[0]; i++) {
         const char *c = strstr(s, clones[i]);
         if (c && (size_t)(c - s) < len)

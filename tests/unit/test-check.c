@@ -44,12 +44,14 @@ Test(fingerprint, function_names_without_what_varies)
         native("checksum_config.constprop.0", "/srv/app"),
         native("ns::Parser::parse(std::string const&) const", "/srv/app"),
         native("Foo::operator()()", "/srv/app"),
+        native("node::ResetStdio() [clone .part.0]", "/usr/bin/node"),
         js("JS:~loadConfig /app/lib/config.js:12:3"),
         js("JS:*loadConfig /other/checkout/lib/config.js:40:1"),
         js("JS:^ /app/vendor/x.js:3:1"),
     };
     const char *want[] = {"checksum_config", "ns::Parser::parse", "Foo::operator()",
-                          "loadConfig",      "loadConfig",        "(anonymous)"};
+                          "node::ResetStdio", "loadConfig",       "loadConfig",
+                          "(anonymous)"};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         char buf[128];
         ss_frame_function(&f[i], buf, sizeof buf);
