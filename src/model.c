@@ -18,7 +18,7 @@ static int grow(void **items, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap * 2 : 16;
+    size_t n = *cap ? *cap * 2 : 4;
     while (n < need)
         n *= 2;
     void *p = realloc(*items, n * elem);
