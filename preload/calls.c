@@ -30,6 +30,12 @@
 _Atomic uint8_t ss__fds[SS_FD_CACHE];
 static char fd_paths[SS_FD_CACHE][SS_DETAIL_MAX];
 
+/* One unsigned comparison, which also tells the compiler that fd indexes the tables. */
+static inline int in_fd_cache(int fd)
+{
+    return (unsigned)fd < SS_FD_CACHE;
+}
+
 /* A long path keeps its end, where the file's name is: "...b/python3.11/configparser.py". */
 static void copy_detail(char *to, const char *from)
 {
@@ -49,7 +55,7 @@ static void copy_detail(char *to, const char *from)
  * unknown, and the watchdog classifies the first call on it from the path it keeps here. */
 void ss__fd_note_path(int fd, const char *path)
 {
-    if (fd >= 0 && fd < SS_FD_CACHE) {
+    if (in_fd_cache(fd)) {
         ss__fd_note(fd, SS_FD_UNKNOWN, 0);
         copy_detail(fd_paths[fd], path);
     }
@@ -60,14 +66,14 @@ void ss__fd_note_path(int fd, const char *path)
 
 void ss__fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking)
 {
-    if (fd >= 0 && fd < SS_FD_CACHE)
+    if (in_fd_cache(fd))
         atomic_store_explicit(&ss__fds[fd], (uint8_t)(kind | (nonblocking ? FD_NONBLOCK : 0)),
                               memory_order_relaxed);
 }
 
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
 {
-    if (fd >= 0 && fd < SS_FD_CACHE)
+    if (in_fd_cache(fd))
         fd_paths[fd][0] = '\0';
     ss__fd_set_kind(fd, kind, nonblocking);
 }
@@ -87,7 +93,7 @@ void ss__fd_learn(int fd, mode_t mode)
 
 void ss__fd_forget(int fd)
 {
-    if (fd >= 0 && fd < SS_FD_CACHE) {
+    if (in_fd_cache(fd)) {
         atomic_store_explicit(&ss__fds[fd], SS_FD_UNKNOWN, memory_order_relaxed);
         fd_paths[fd][0] = '\0';
     }
@@ -95,7 +101,7 @@ void ss__fd_forget(int fd)
 
 int ss__fd_category(int fd)
 {
-    if (fd < 0 || fd >= SS_FD_CACHE)
+    if (!in_fd_cache(fd))
         return SS_CAT_PENDING;
     unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
     switch (v & FD_KIND_MASK) {
@@ -153,7 +159,7 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
                      uint64_t start_ns, uint64_t duration_ns, int fd, const char *detail)
 {
     unsigned snap = 0;
-    const char *path = !detail && fd >= 0 && fd < SS_FD_CACHE ? fd_paths[fd] : detail;
+    const char *path = !detail && in_fd_cache(fd) ? fd_paths[fd] : detail;
     if (atomic_load_explicit(&ss__unwinding, memory_order_relaxed)) {
         uint64_t *seen = site_entry(s, site);
         /* A call on a descriptor of unknown kind that was not opened by path (a timerfd, an
@@ -322,7 +328,9 @@ static int (*real_fclose)(FILE *);
 int fclose(FILE *f)
 {
     RESOLVE(fclose);
-    int fd = f ? fileno_unlocked(f) : -1;
+    if (!f)
+        return real_fclose(f);
+    int fd = fileno_unlocked(f);
     struct ss_slot *s = busy_slot();
     int category = s ? stream_category(f) : SS_CAT_NONE;
     ss__fd_forget(fd);
@@ -472,7 +480,7 @@ int dup3(int fd, int to, int flags)
 /* O_NONBLOCK set or cleared later changes whether a socket's calls can block. */
 static void note_nonblock(int fd, int nonblocking)
 {
-    if (fd < 0 || fd >= SS_FD_CACHE)
+    if (!in_fd_cache(fd))
         return;
     unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
     if ((v & FD_KIND_MASK) != SS_FD_UNKNOWN)

@@ -3,6 +3,8 @@
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# A relative build directory is the caller's, and must stay valid after the cd below.
+case $BUILD_DIR in /*) ;; *) BUILD_DIR=$PWD/$BUILD_DIR ;; esac
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Debian packages the build and the tests use; the last two are consumers the tests feed
