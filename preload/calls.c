@@ -99,7 +99,7 @@ void ss__fd_forget(int fd)
     }
 }
 
-int ss__fd_category(int fd)
+static inline int fd_category(int fd)
 {
     if (!in_fd_cache(fd))
         return SS_CAT_PENDING;
@@ -125,7 +125,7 @@ static int stream_fd(FILE *f)
 static int stream_category(FILE *f)
 {
     int fd = stream_fd(f);
-    return fd >= 0 ? ss__fd_category(fd) : SS_CAT_FILE;
+    return fd >= 0 ? fd_category(fd) : SS_CAT_FILE;
 }
 #define ss__stream_category stream_category
 
@@ -258,17 +258,14 @@ static void *lookup(const char *name)
         RESOLVE(name);                                                                             \
         struct ss_slot *ss_s_ = busy_slot();                                                       \
         int ss_cat_ = ss_s_ ? (classify) : SS_CAT_NONE;                                            \
-        int ss_saved_;                                                                             \
         if (ss_cat_ == SS_CAT_NONE) {                                                              \
             ret rc = real_##name args;                                                             \
-            ss_saved_ = errno;                                                                     \
             after;                                                                                 \
-            errno = ss_saved_;                                                                     \
             return rc;                                                                             \
         }                                                                                          \
         uint64_t ss_t0_ = call_begin(ss_s_);                                                       \
         ret rc = real_##name args;                                                                 \
-        ss_saved_ = errno;                                                                         \
+        int ss_saved_ = errno;                                                                     \
         after;                                                                                     \
         /* `after` may have just learnt what the descriptor is. */                                 \
         if (ss_cat_ == SS_CAT_PENDING)                                                             \

@@ -6,7 +6,8 @@
  *             the call under, or SS_CAT_NONE to pass it through untimed (a non-blocking socket,
  *             a WNOHANG wait, ...)
  *   detail:   evaluated after the call: what the event says about its target
- *   after:    evaluated after every call on every thread, to keep the descriptor cache right */
+ *   after:    evaluated after every call on every thread, to keep the descriptor cache right;
+ *             it must leave errno alone (the untimed path returns without saving it) */
 #ifndef SS_CATALOGUE_H
 #define SS_CATALOGUE_H
 
@@ -22,7 +23,7 @@ enum ss_category {
     SS_CAT_PENDING = SS_CAT_COUNT,
 };
 
-#define FD_CALL(fd) ss__fd_category(fd)
+#define FD_CALL(fd) fd_category(fd)
 #define STREAM_CALL(f) ss__stream_category(f)
 #define ALWAYS(cat) SS_CAT_##cat
 #define UNLESS(cond, cat) ((cond) ? SS_CAT_NONE : SS_CAT_##cat)

@@ -147,7 +147,6 @@ void ss__fd_learn(int fd, mode_t mode);
 /* Remembers the path a file descriptor was opened with, for the calls made on it later. */
 void ss__fd_note_path(int fd, const char *path);
 void ss__fd_forget(int fd);
-int ss__fd_category(int fd);
 void ss__install_signal_handler(void);
 
 /* Looks up the real functions behind the interposers; safe to call more than once. */
