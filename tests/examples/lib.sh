@@ -1,0 +1,101 @@
+# Sourced by the example tests. Runs an example server under `stallscope run --check`, sends
+# it a few requests with bash's /dev/tcp, stops it with SIGTERM (run forwards it) and keeps
+# what the check printed, so that the test can look for the findings the README shows.
+# Exit status of the tests follows the automake driver: 0 pass, 1 fail, 77 skip, 99 error.
+
+: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${SS_BUILDDIR:=$PWD}"
+SS=$SS_BUILDDIR/stallscope
+EXAMPLES=$SS_SRCDIR/examples
+failures=0
+server=
+
+if [ ! -x "$SS" ]; then
+    echo "ERROR: no stallscope in $SS_BUILDDIR (set SS_BUILDDIR to the build directory)"
+    exit 99
+fi
+tmp=$(mktemp -d /tmp/ss-examples-XXXXXX) || exit 99
+cleanup() {
+    [ -n "$server" ] && kill -KILL "$server" 2>/dev/null
+    # Node.js leaves its JIT maps in /tmp; run has copied them into the run directories.
+    for trace in "$tmp"/*/stallscope-*.trace; do
+        [ -e "$trace" ] || continue
+        pid=${trace##*/stallscope-}
+        rm -f "/tmp/perf-${pid%.trace}.map"
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' HUP INT TERM
+
+skip_unless() { # COMMAND: skips the test, visibly, when COMMAND is not installed
+    if ! command -v "$1" >/dev/null 2>&1; then
+        echo "SKIP: $1 not installed"
+        exit 77
+    fi
+}
+
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# request PORT PATH: one HTTP/1.0 GET, the reply on standard output.
+request() {
+    timeout 30 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+        printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$2" >&3 && cat <&3' _ "$1" "$2"
+}
+
+# serve NAME WANT "PATH..." RUN-ARGS... -- COMMAND...: runs `stallscope run -o NAME.run
+# RUN-ARGS -- COMMAND` in the background, waits for COMMAND's "listening on port N", requests
+# each PATH, stops it and checks that run exits with WANT. The check's report is NAME.err.
+serve() {
+    name=$1 want=$2 paths=$3
+    shift 3
+    # Through pipes, as from a terminal or a service manager: a server's own writes to a
+    # standard output that is a file would be blocking file calls on its loop.
+    "$SS" run -o "$tmp/$name.run" "$@" > >(cat >"$tmp/$name.out") 2> >(cat >"$tmp/$name.err") &
+    server=$!
+    port=
+    for _ in $(seq 300); do
+        port=$(sed -n 's/^listening on port \([0-9][0-9]*\)$/\1/p' "$tmp/$name.out")
+        [ -n "$port" ] || ! kill -0 "$server" 2>/dev/null && break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        fail "$name: the server did not say which port it listens on"
+    else
+        for path in $paths; do
+            request "$port" "$path" >>"$tmp/$name.replies" || fail "$name: GET $path failed"
+        done
+        grep -q '^HTTP/1\.[01] 200' "$tmp/$name.replies" || fail "$name: no reply was 200 OK"
+        kill -TERM "$server" 2>/dev/null
+    fi
+    for _ in $(seq 300); do
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$server" 2>/dev/null
+    wait "$server"
+    got=$?
+    server=
+    wait # for the cats, so that the files are complete
+    if [ "$got" -ne "$want" ]; then
+        fail "$name: stallscope run exited with $got, want $want"
+        sed 's/^/    /' "$tmp/$name.out" "$tmp/$name.err"
+        return 1
+    fi
+    echo "ok: $name: status $got"
+}
+
+# expect NAME REGEX / expect_no NAME REGEX: NAME's check report has (has no) a matching line.
+expect() {
+    grep -qE -- "$2" "$tmp/$1.err" && return 0
+    fail "$1: no line matching '$2' in:"
+    sed 's/^/    /' "$tmp/$1.err"
+}
+expect_no() {
+    grep -qE -- "$2" "$tmp/$1.err" || return 0
+    fail "$1: a line matching '$2' in:"
+    sed 's/^/    /' "$tmp/$1.err"
+}
