@@ -5,10 +5,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-# Debian packages the build and the tests use; the last two are consumers the tests feed
-# exports to (flamegraph.pl comes with libdevel-nytprof-perl).
+# Debian packages the build and the tests use; libxml2-utils and libdevel-nytprof-perl are
+# consumers the tests feed exports to (flamegraph.pl comes with the latter), libuv1-dev builds
+# examples/libuv.
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
-libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux"
+libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux libuv1-dev"
 
 say() { printf '==> %s\n' "$*"; }
 
