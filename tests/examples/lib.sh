@@ -18,8 +18,7 @@ tmp=$(mktemp -d /tmp/ss-examples-XXXXXX) || exit 99
 cleanup() {
     [ -n "$server" ] && kill -KILL "$server" 2>/dev/null
     # Node.js leaves its JIT maps in /tmp; run has copied them into the run directories.
-    for trace in "$tmp"/*/stallscope-*.trace; do
-        [ -e "$trace" ] || continue
+    find "$tmp" -name 'stallscope-*.trace' | while read -r trace; do
         pid=${trace##*/stallscope-}
         rm -f "/tmp/perf-${pid%.trace}.map"
     done
