@@ -57,7 +57,7 @@ serve() {
     server=$!
     port=
     for _ in $(seq 300); do
-        port=$(sed -n 's/^listening on port \([0-9][0-9]*\)$/\1/p' "$tmp/$name.out")
+        port=$(sed -n 's/^listening on port \([0-9][0-9]*\)$/\1/p' "$tmp/$name.out" 2>/dev/null)
         [ -n "$port" ] || ! kill -0 "$server" 2>/dev/null && break
         sleep 0.1
     done
@@ -85,6 +85,14 @@ serve() {
         return 1
     fi
     echo "ok: $name: status $got"
+}
+
+# expect_report NAME REGEX: the report of NAME's run, every stack in full, has a matching line.
+expect_report() {
+    "$SS" report --top 20 --depth 64 "$tmp/$1.run" >"$tmp/$1.report" 2>&1
+    grep -qE -- "$2" "$tmp/$1.report" && return 0
+    fail "$1: no line matching '$2' in:"
+    sed 's/^/    /' "$tmp/$1.report"
 }
 
 # expect NAME REGEX / expect_no NAME REGEX: NAME's check report has (has no) a matching line.
