@@ -58,8 +58,6 @@ for cmd in $commands; do
     same "options of stallscope $cmd --help and stallscope-$cmd(1)" "$tmp/$cmd.help" "$tmp/$cmd.man"
 done
 "$SS" --help | options >"$tmp/top.help"
-echo --version >>"$tmp/top.help"
-sort -u -o "$tmp/top.help" "$tmp/top.help"
 section "$MAN/stallscope.1" OPTIONS | options >"$tmp/top.man"
 same "options of stallscope and stallscope(1)" "$tmp/top.help" "$tmp/top.man"
 
