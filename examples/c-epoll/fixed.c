@@ -60,10 +60,11 @@ static int build_reply(char *reply, size_t size)
     char greeting[4096], addr[INET_ADDRSTRLEN] = "unknown";
     long len = load_greeting(greeting, sizeof greeting);
     resolve_backend(addr, sizeof addr);
-    return snprintf(reply, size,
-                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
-                    "%s: %ld bytes; %s is %s\n",
-                    greeting_path, len, backend_host, addr);
+    int n = snprintf(reply, size,
+                     "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+                     "%s: %ld bytes; %s is %s\n",
+                     greeting_path, len, backend_host, addr);
+    return n < 0 ? 0 : n < (int)size ? n : (int)size - 1; /* as much as fitted */
 }
 
 /* Runs on a worker thread: blocking here holds up no other client. */
