@@ -27,14 +27,14 @@ async function main() {
   const { port } = server.address();
   try {
     for (let round = 0; round < 2; round++) {
+      const login = await get(port, '/login');
+      assert.strictEqual(login.status, 200);
+      assert.match(login.body.toString(), /^[0-9a-f]{64}\n$/);
       const report = await get(port, '/report');
       assert.strictEqual(report.status, 200);
       const [title, figures] = zlib.gunzipSync(report.body).toString().split('\n');
       assert.match(title, /^\/\//);
       assert.ok(figures.startsWith('[{"id":0,') && figures.endsWith('}]'));
-      const login = await get(port, '/login');
-      assert.strictEqual(login.status, 200);
-      assert.match(login.body.toString(), /^[0-9a-f]{64}\n$/);
     }
   } finally {
     server.close();
