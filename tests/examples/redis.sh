@@ -17,6 +17,11 @@ for _ in $(seq 100); do
     [ "$(cli PING 2>/dev/null)" = PONG ] && break
     sleep 0.1
 done
+if [ "$(cli PING 2>/dev/null)" != PONG ]; then
+    echo "FAIL: redis-server did not start under stallscope:"
+    sed 's/^/    /' "$tmp/redis.out"
+    exit 1
+fi
 cli DEBUG SLEEP 0.2 >/dev/null || fail "DEBUG SLEEP failed"
 cli DEBUG POPULATE 1000000 >/dev/null || fail "DEBUG POPULATE failed"
 [ "$(cli KEYS '*' | wc -l)" -eq 1000000 ] || fail "KEYS * did not list 1000000 keys"
