@@ -15,13 +15,17 @@ if [ ! -x "$SS" ]; then
     exit 99
 fi
 tmp=$(mktemp -d /tmp/ss-examples-XXXXXX) || exit 99
-cleanup() {
-    [ -n "$server" ] && kill -KILL "$server" 2>/dev/null
-    # Node.js leaves its JIT maps in /tmp; run has copied them into the run directories.
-    find "$tmp" -name 'stallscope-*.trace' | while read -r trace; do
+# forget_jit_maps DIR: removes the JIT maps Node.js left in /tmp for the traces under DIR
+# (run has copied them into the run directories).
+forget_jit_maps() {
+    find "$1" -name 'stallscope-*.trace' | while read -r trace; do
         pid=${trace##*/stallscope-}
         rm -f "/tmp/perf-${pid%.trace}.map"
     done
+}
+cleanup() {
+    [ -n "$server" ] && kill -KILL "$server" 2>/dev/null
+    forget_jit_maps "$tmp"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
