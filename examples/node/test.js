@@ -7,7 +7,10 @@
 const assert = require('assert');
 const http = require('http');
 const path = require('path');
+const { promisify } = require('util');
 const zlib = require('zlib');
+
+const gunzip = promisify(zlib.gunzip);
 
 const { createServer } = require(path.resolve(process.argv[2] || './fixed.js'));
 
@@ -32,9 +35,12 @@ async function main() {
       assert.match(login.body.toString(), /^[0-9a-f]{64}\n$/);
       const report = await get(port, '/report');
       assert.strictEqual(report.status, 200);
-      const [title, figures] = zlib.gunzipSync(report.body).toString().split('\n');
-      assert.match(title, /^\/\//);
-      assert.ok(figures.startsWith('[{"id":0,') && figures.endsWith('}]'));
+      // The test is on the loop too: it unzips in the thread pool and reads only the ends.
+      const body = await gunzip(report.body);
+      const newline = body.indexOf('\n');
+      assert.match(body.subarray(0, newline).toString(), /^\/\//);
+      assert.strictEqual(body.subarray(newline + 1, newline + 10).toString(), '[{"id":0,');
+      assert.strictEqual(body.subarray(-2).toString(), '}]');
     }
   } finally {
     server.close();

@@ -3,8 +3,22 @@
 # what the check printed, so that the test can look for the findings the README shows.
 # Exit status of the tests follows the automake driver: 0 pass, 1 fail, 77 skip, 99 error.
 
+# A loaded machine can fail a run that is right: a blocking call site keeps the stack of its
+# first call, which can come before the shim has loaded its unwinder (the finding then names
+# no function), and a fixed twin's way out (an interpreter's final garbage collection) can
+# outlast --max-stall when it gets a third of a CPU. A real regression fails both attempts;
+# the retry is printed.
+if [ -z "${SS_EXAMPLE_ATTEMPT:-}" ]; then
+    SS_EXAMPLE_ATTEMPT=1 bash "$0" "$@"
+    rc=$?
+    [ "$rc" -eq 1 ] || exit "$rc"
+    echo "retrying once"
+    SS_EXAMPLE_ATTEMPT=2 exec bash "$0" "$@"
+fi
+
 : "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${SS_BUILDDIR:=$PWD}"
+SS_BUILDDIR=$(cd "$SS_BUILDDIR" && pwd) || exit 99
 SS=$SS_BUILDDIR/stallscope
 EXAMPLES=$SS_SRCDIR/examples
 failures=0
@@ -43,6 +57,30 @@ fail() {
     failures=$((failures + 1))
 }
 
+# start_piped NAME COMMAND...: starts COMMAND in the background with its standard output and
+# error going through pipes into NAME.out and NAME.err, as from a terminal or a service
+# manager (a server's own writes to a standard output that is a file would be blocking file
+# calls on its loop); its pid is in $server. finish_piped: waits for it and for the copies,
+# and returns its status.
+start_piped() {
+    mkfifo "$tmp/$1.out.pipe" "$tmp/$1.err.pipe" || exit 99
+    cat <"$tmp/$1.out.pipe" >"$tmp/$1.out" &
+    out_copy=$!
+    cat <"$tmp/$1.err.pipe" >"$tmp/$1.err" &
+    err_copy=$!
+    name=$1
+    shift
+    "$@" >"$tmp/$name.out.pipe" 2>"$tmp/$name.err.pipe" &
+    server=$!
+}
+finish_piped() {
+    wait "$server"
+    status=$?
+    server=
+    wait "$out_copy" "$err_copy"
+    return "$status"
+}
+
 # request PORT PATH: one HTTP/1.0 GET, the reply on standard output.
 request() {
     timeout 30 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
@@ -55,10 +93,7 @@ request() {
 serve() {
     name=$1 want=$2 paths=$3
     shift 3
-    # Through pipes, as from a terminal or a service manager: a server's own writes to a
-    # standard output that is a file would be blocking file calls on its loop.
-    "$SS" run -o "$tmp/$name.run" "$@" > >(cat >"$tmp/$name.out") 2> >(cat >"$tmp/$name.err") &
-    server=$!
+    start_piped "$name" "$SS" run -o "$tmp/$name.run" "$@"
     port=
     for _ in $(seq 300); do
         port=$(sed -n 's/^listening on port \([0-9][0-9]*\)$/\1/p' "$tmp/$name.out" 2>/dev/null)
@@ -79,10 +114,8 @@ serve() {
         sleep 0.1
     done
     kill -KILL "$server" 2>/dev/null
-    wait "$server"
+    finish_piped
     got=$?
-    server=
-    wait # for the cats, so that the files are complete
     if [ "$got" -ne "$want" ]; then
         fail "$name: stallscope run exited with $got, want $want"
         sed 's/^/    /' "$tmp/$name.out" "$tmp/$name.err"

@@ -2,17 +2,6 @@
 # examples/node: `npm test` (the fixed server under `stallscope run --check`) passes;
 # `npm run test:blocking` fails on the planted readFileSync, gzipSync and pbkdf2Sync, as its
 # README shows; and blocking.js run as a server under stallscope fails the same rules.
-
-# A blocking call site keeps the stack of its first call; on a loaded machine that call can
-# come before the shim has loaded its unwinder, and the finding then names no function. A
-# real regression fails both attempts; the retry is printed.
-if [ -z "${SS_EXAMPLE_ATTEMPT:-}" ]; then
-    SS_EXAMPLE_ATTEMPT=1 bash "$0" "$@"
-    rc=$?
-    [ "$rc" -eq 1 ] || exit "$rc"
-    echo "retrying once"
-    SS_EXAMPLE_ATTEMPT=2 exec bash "$0" "$@"
-fi
 . "$(dirname "$0")/lib.sh"
 skip_unless node
 
@@ -20,15 +9,16 @@ cp -r "$EXAMPLES/node" "$tmp/node" || exit 99
 export PATH="$SS_BUILDDIR:$PATH" NPM_CONFIG_UPDATE_NOTIFIER=false
 
 # npm_run NAME WANT SCRIPT: runs a script of package.json (without npm when it is missing),
-# its output through pipes as in a CI job (see serve in lib.sh).
+# its output through pipes as in a CI job.
 npm_run() {
     if command -v npm >/dev/null 2>&1; then
-        (cd "$tmp/node" && npm run --silent "$3")
+        start_piped "$1" sh -c 'cd "$1" && exec npm run --silent "$2" </dev/null' _ \
+            "$tmp/node" "$3"
     else
-        (cd "$tmp/node" && sh -c "$(node -p "require('./package.json').scripts['$3']")")
-    fi > >(cat >"$tmp/$1.out") 2> >(cat >"$tmp/$1.err") </dev/null
+        start_piped "$1" sh -c 'cd "$1" && exec sh -c "$(node -p "require(\"./package.json\").scripts[\"$2\"]")" </dev/null' _ "$tmp/node" "$3"
+    fi
+    finish_piped
     got=$?
-    wait
     forget_jit_maps "$tmp/node" # the next run empties the run directory
     if [ "$got" -ne "$2" ]; then
         fail "$1: npm run $3 exited with $got, want $2"

@@ -10,27 +10,21 @@ skip_unless redis-cli
 sock=$tmp/redis.sock
 cli() { timeout 60 redis-cli -s "$sock" "$@"; }
 
-"$SS" run -o "$tmp/redis.run" -- redis-server --port 0 --unixsocket "$sock" --save '' \
-    --appendonly no --enable-debug-command local > >(cat >"$tmp/redis.out") 2>&1 &
-server=$!
+start_piped redis "$SS" run -o "$tmp/redis.run" -- redis-server --port 0 --unixsocket "$sock" \
+    --save '' --appendonly no --enable-debug-command local
 for _ in $(seq 100); do
     [ "$(cli PING 2>/dev/null)" = PONG ] && break
     sleep 0.1
 done
 if [ "$(cli PING 2>/dev/null)" != PONG ]; then
-    echo "FAIL: redis-server did not start under stallscope:"
-    sed 's/^/    /' "$tmp/redis.out"
+    echo "FAIL: redis-server did not start under stallscope"
     exit 1
 fi
 cli DEBUG SLEEP 0.2 >/dev/null || fail "DEBUG SLEEP failed"
 cli DEBUG POPULATE 1000000 >/dev/null || fail "DEBUG POPULATE failed"
 [ "$(cli KEYS '*' | wc -l)" -eq 1000000 ] || fail "KEYS * did not list 1000000 keys"
 cli SHUTDOWN NOSAVE >/dev/null 2>&1
-wait "$server"
-status=$?
-server=
-wait
-[ "$status" -eq 0 ] || fail "stallscope run -- redis-server exited with $status"
+finish_piped || fail "stallscope run -- redis-server exited with $status"
 
 "$SS" report --top 10 --depth 8 "$tmp/redis.run" >"$tmp/report.txt" 2>&1 || fail "report failed"
 for want in 'blocked in (nanosleep|usleep)\(\) for 20[0-9]ms' ' debugCommand ' ' keysCommand '; do
