@@ -7,10 +7,11 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$PWD/$BUILD_DIR ;; esac
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-# Debian packages the build and the tests use; the last two are consumers the tests feed
-# exports to (flamegraph.pl comes with libdevel-nytprof-perl).
+# Debian packages the build and the tests use; libxml2-utils and libdevel-nytprof-perl are
+# consumers the tests feed exports to (flamegraph.pl comes with the latter), libuv1-dev builds
+# examples/libuv.
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
-libdw-dev libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux"
+libdw-dev libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux libuv1-dev"
 
 say() { printf '==> %s\n' "$*"; }
 
