@@ -330,6 +330,11 @@ int fclose(FILE *f)
     int fd = fileno_unlocked(f);
     struct ss_slot *s = busy_slot();
     int category = s ? stream_category(f) : SS_CAT_NONE;
+    /* The descriptor is forgotten before it is closed (its number may be reused at once),
+     * but the event still names the file. */
+    char path[SS_DETAIL_MAX] = "";
+    if (category != SS_CAT_NONE && in_fd_cache(fd))
+        memcpy(path, fd_paths[fd], sizeof path);
     ss__fd_forget(fd);
     if (category == SS_CAT_NONE)
         return real_fclose(f);
@@ -337,7 +342,7 @@ int fclose(FILE *f)
     int rc = real_fclose(f);
     int saved = errno;
     call_end(s, SS_CALL_fclose, category, (uint64_t)(uintptr_t)__builtin_return_address(0), t0, fd,
-             NULL);
+             path[0] ? path : NULL);
     errno = saved;
     return rc;
 }

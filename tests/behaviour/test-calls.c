@@ -343,12 +343,14 @@ static const struct expect flock_calls[] = {
 PLANTED(flock, flock_calls, "lock", "file")
 
 /* A file gone before the watchdog could stat it is still known as one from the host's own
- * fstat, and named by the path it was opened with; a FIFO fstat'ed the same way is not a file.
+ * fstat, and named by the path it was opened with, as is a stream at its fclose; a FIFO
+ * fstat'ed the same way is not a file.
  * The FIFO's open and unlink are file calls like any by path. */
 static const struct expect fstat_calls[] = {
     {"fstat-fstat", "^(fstat|fstat64|__fxstat|__fxstat64)$", "file", "^plant_fstat$",
      "/plant-fstat\\.dat$"},
     {"fstat-pread", "^(__)?pread(64)?(_chk)?$", "file", "^plant_fstat$", "/plant-fstat\\.dat$"},
+    {"fstat-fclose", "^fclose$", "file", "^plant_fstat$", "/plant-fstat\\.log$"},
 };
 
 Test(calls, fstat_tells_the_kind, .timeout = 60)
