@@ -322,7 +322,7 @@ static int (*real_fclose)(FILE *);
 int fclose(FILE *f)
 {
     RESOLVE(fclose);
-    int fd = f ? fileno_unlocked(f) : -1;
+    int fd = fileno_unlocked(f); /* declared non-null, as in the C library */
     struct ss_slot *s = busy_slot();
     int category = s ? stream_category(f) : SS_CAT_NONE;
     ss__fd_forget(fd);
