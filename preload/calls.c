@@ -325,9 +325,7 @@ static int (*real_fclose)(FILE *);
 int fclose(FILE *f)
 {
     RESOLVE(fclose);
-    if (!f)
-        return real_fclose(f);
-    int fd = fileno_unlocked(f);
+    int fd = fileno_unlocked(f); /* declared non-null, as in the C library */
     struct ss_slot *s = busy_slot();
     int category = s ? stream_category(f) : SS_CAT_NONE;
     /* The descriptor is forgotten before it is closed (its number may be reused at once),

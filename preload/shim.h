@@ -120,7 +120,8 @@ extern _Atomic int ss__watchdog_started;
 void ss__start_watchdog_once(void);
 
 /* Snapshot of the calling thread's registers and stack into one of the slot's call
- * snapshots; returns 1 + its index, or 0 when none was free (counted). */
+ * snapshots; returns 1 + its index, or 0 when none was free or no stack could be copied
+ * (counted). */
 unsigned ss__capture_call(struct ss_slot *slot);
 /* Records one blocking call; called on the loop thread right after the call returned. */
 void ss__record_call(struct ss_slot *slot, unsigned call, int category, uint64_t site,

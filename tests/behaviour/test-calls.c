@@ -535,6 +535,31 @@ Test(call_stacks, site_without_a_stack_gets_one_later, .timeout = 60)
     finish(&t);
 }
 
+/* A runtime's first wait can be deeper in its stack than its iterations ever are (Node.js's
+ * is), and the first calls can come before the watchdog has found where the thread's stack
+ * ends: those calls must have their stacks all the same, or a site called once never has one. */
+static void first_calls_above_a_deep_first_wait(const char *fixture)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {"--deep-first-wait", "file", NULL};
+    trace(&t, fixture, none, args);
+    for (size_t i = 0; i < sizeof file_calls / sizeof file_calls[0]; i++)
+        expect_site(&t, &file_calls[i]);
+    expect_only(&t, (const char *const[]){"file", NULL});
+    cr_expect_eq(ss_drops_total(&t.proc->drops), 0);
+    finish(&t);
+}
+
+Test(call_stacks, first_calls_above_a_deep_first_wait_O0, .timeout = 60)
+{
+    first_calls_above_a_deep_first_wait("calls-fixture-O0");
+}
+
+Test(call_stacks, first_calls_above_a_deep_first_wait_O2, .timeout = 60)
+{
+    first_calls_above_a_deep_first_wait("calls-fixture-O2");
+}
+
 /* ---- blocking calls inside stalls ------------------------------------------------------------ */
 
 static const struct ss_stall *only_stall(const struct traced *t)

@@ -5,17 +5,6 @@
 # the gate's. Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip.
 set -u
 
-# Node's fstat of its standard output as it exits (node::ResetStdio) sometimes reaches the
-# trace without a stack, which gives that finding another fingerprint than the allowlist's;
-# on a loaded machine about one attempt in ten. A real regression fails both attempts; the
-# retry is printed.
-if [ -z "${SS_GATE_ATTEMPT:-}" ]; then
-    SS_GATE_ATTEMPT=1 sh "$0" "$@"
-    rc=$?
-    [ "$rc" -eq 1 ] || exit "$rc"
-    echo "retrying once"
-    SS_GATE_ATTEMPT=2 exec sh "$0" "$@"
-fi
 : "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${SS_BUILDDIR:=$PWD}"
 SS=$SS_BUILDDIR/stallscope
