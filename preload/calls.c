@@ -99,7 +99,7 @@ void ss__fd_forget(int fd)
     }
 }
 
-static inline int fd_category(int fd)
+static inline __attribute__((always_inline)) int fd_category(int fd)
 {
     if (!in_fd_cache(fd))
         return SS_CAT_PENDING;
@@ -251,18 +251,15 @@ static void *lookup(const char *name)
             real_##name = (__typeof__(real_##name))lookup(#name);                                  \
     } while (0)
 
+#define UNPAREN(...) __VA_ARGS__
+
+/* The untimed path is the interposer itself, a plain call of the real function; everything a
+ * recorded call needs is out of line, so that the untimed path saves no registers. */
 #define DEFINE_CALL(ret, name, params, args, classify, detail, after)                              \
     static ret(*real_##name) params;                                                               \
-    ret name params                                                                                \
+    static __attribute__((noinline)) ret timed_##name(uint64_t ss_site_, struct ss_slot *ss_s_,    \
+                                                      int ss_cat_, UNPAREN params)                 \
     {                                                                                              \
-        RESOLVE(name);                                                                             \
-        struct ss_slot *ss_s_ = busy_slot();                                                       \
-        int ss_cat_ = ss_s_ ? (classify) : SS_CAT_NONE;                                            \
-        if (ss_cat_ == SS_CAT_NONE) {                                                              \
-            ret rc = real_##name args;                                                             \
-            after;                                                                                 \
-            return rc;                                                                             \
-        }                                                                                          \
         uint64_t ss_t0_ = call_begin(ss_s_);                                                       \
         ret rc = real_##name args;                                                                 \
         int ss_saved_ = errno;                                                                     \
@@ -271,9 +268,20 @@ static void *lookup(const char *name)
         if (ss_cat_ == SS_CAT_PENDING)                                                             \
             ss_cat_ = (classify);                                                                  \
         struct call_detail ss_d_ = detail;                                                         \
-        call_end(ss_s_, SS_CALL_##name, ss_cat_, (uint64_t)(uintptr_t)__builtin_return_address(0), \
-                 ss_t0_, ss_d_.fd, ss_d_.text);                                                    \
+        call_end(ss_s_, SS_CALL_##name, ss_cat_, ss_site_, ss_t0_, ss_d_.fd, ss_d_.text);          \
         errno = ss_saved_;                                                                         \
+        return rc;                                                                                 \
+    }                                                                                              \
+    ret name params                                                                                \
+    {                                                                                              \
+        RESOLVE(name);                                                                             \
+        struct ss_slot *ss_s_ = busy_slot();                                                       \
+        int ss_cat_ = ss_s_ ? (classify) : SS_CAT_NONE;                                            \
+        if (ss_cat_ != SS_CAT_NONE)                                                                \
+            return timed_##name((uint64_t)(uintptr_t)__builtin_return_address(0), ss_s_, ss_cat_,  \
+                                UNPAREN args);                                                     \
+        ret rc = real_##name args;                                                                 \
+        after;                                                                                     \
         return rc;                                                                                 \
     }
 
@@ -315,7 +323,6 @@ static mode_t open_mode(int flags, va_list ap)
         ss__fd_note_path(rc, path);                                                                \
         return rc;                                                                                 \
     }
-#define UNPAREN(...) __VA_ARGS__
 DEFINE_OPEN(open, (const char *path, int flags), (path, flags))
 DEFINE_OPEN(open64, (const char *path, int flags), (path, flags))
 DEFINE_OPEN(openat, (int dirfd, const char *path, int flags), (dirfd, path, flags))
@@ -560,16 +567,28 @@ long syscall(long number, ...)
 #define DEFINE_TRY_FIRST(name, try_name, type)                                                     \
     static int (*real_##name)(type *);                                                             \
     static int (*real_##try_name)(type *);                                                         \
+    /* Out of line, so that the uncontended path saves no registers. */                            \
+    static __attribute__((noinline)) int contended_##name(uint64_t site, struct ss_slot *s,        \
+                                                          type *lock)                              \
+    {                                                                                              \
+        uint64_t t0 = call_begin(s);                                                               \
+        int rc = real_##name(lock);                                                                \
+        int saved = errno;                                                                         \
+        call_end(s, SS_CALL_##name, SS_CAT_LOCK, site, t0, -1, NULL);                              \
+        errno = saved;                                                                             \
+        return rc;                                                                                 \
+    }                                                                                              \
     int name(type *lock)                                                                           \
     {                                                                                              \
         RESOLVE(name);                                                                             \
         RESOLVE(try_name);                                                                         \
-        if (!busy_slot())                                                                          \
+        struct ss_slot *s = busy_slot();                                                           \
+        if (!s)                                                                                    \
             return real_##name(lock);                                                              \
         int rc = real_##try_name(lock);                                                            \
         if (rc != EBUSY)                                                                           \
             return rc;                                                                             \
-        return TIMED(SS_CALL_##name, SS_CAT_LOCK, -1, NULL, real_##name(lock));                    \
+        return contended_##name((uint64_t)(uintptr_t)__builtin_return_address(0), s, lock);        \
     }
 DEFINE_TRY_FIRST(pthread_mutex_lock, pthread_mutex_trylock, pthread_mutex_t)
 
@@ -577,7 +596,6 @@ static int (*real_sem_wait)(sem_t *);
 static int (*real_sem_trywait)(sem_t *);
 int sem_wait(sem_t *sem)
 {
-    RESOLVE(fork);
     RESOLVE(sem_wait);
     RESOLVE(sem_trywait);
     if (!busy_slot())
