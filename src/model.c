@@ -742,21 +742,30 @@ void ss_run_free(struct ss_run *run)
     free(run);
 }
 
-/* JIT maps are looked for beside the trace first (stallscope run keeps a copy there), then
- * where the runtime wrote them. */
-static void add_perf_map(struct ss_process *p)
+/* JIT names come from a perf map and a jitdump file, each looked for beside the trace first
+ * (stallscope run keeps copies there), then in /tmp where runtimes write them by default. */
+static void add_jit_file(struct ss_process *p, const char *dir, const char *prefix,
+                         const char *suffix, int (*add)(struct ss_symbolizer *, const char *))
 {
-    char *copy = strdup(p->file), *path = NULL;
-    if (!copy)
-        return;
-    if (asprintf(&path, "%s/perf-%u.map", dirname(copy), p->pid) >= 0 &&
-        ss_symbolizer_add_perf_map(p->sym, path) == -ENOENT) {
+    char name[64], *path = NULL;
+    snprintf(name, sizeof name, "%s%u%s", prefix, p->pid, suffix);
+    if (asprintf(&path, "%s/%s", dir, name) >= 0 && add(p->sym, path) == -ENOENT) {
         free(path);
         path = NULL;
-        if (asprintf(&path, "/tmp/perf-%u.map", p->pid) >= 0)
-            ss_symbolizer_add_perf_map(p->sym, path);
+        if (asprintf(&path, "/tmp/%s", name) >= 0)
+            add(p->sym, path);
     }
     free(path);
+}
+
+static void add_jit_names(struct ss_process *p)
+{
+    char *copy = strdup(p->file);
+    if (!copy)
+        return;
+    const char *dir = dirname(copy);
+    add_jit_file(p, dir, "perf-", ".map", ss_symbolizer_add_perf_map);
+    add_jit_file(p, dir, "jit-", ".dump", ss_symbolizer_add_jitdump);
     free(copy);
 }
 
@@ -772,7 +781,7 @@ void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
         ss_symbolizer_add_module(p->sym, m->path, m->bias, m->lo, m->hi, m->build_id,
                                  m->build_id_len);
     }
-    add_perf_map(p);
+    add_jit_names(p);
     for (size_t i = 0; i < p->nstacks; i++) {
         struct ss_stack *s = p->stacks[i];
         if (!s || !(s->frames = calloc(s->nframes, sizeof *s->frames)))

@@ -643,6 +643,25 @@ static bool parse_perf_line(char *line, uint64_t *start, uint64_t *size, char **
     return len > 0 && *size > 0 && *start <= UINT64_MAX - *size;
 }
 
+/* The caller checked that size > 0 and start + size does not wrap. */
+static int add_jit_entry(struct ss_symbolizer *s, uint64_t start, uint64_t size, const char *name)
+{
+    struct jit_entry *jit = grow(s->jit, &s->capjit, s->njit + 1, sizeof *s->jit);
+    char *copy = jit ? strdup(name) : NULL;
+    if (jit)
+        s->jit = jit;
+    if (!copy)
+        return -ENOMEM;
+    s->jit[s->njit++] = (struct jit_entry){
+        .start = start,
+        .end = start + size,
+        .seq = s->jit_seq++,
+        .name = copy,
+    };
+    s->jit_sorted = false;
+    return 0;
+}
+
 int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path)
 {
     FILE *f = fopen(path, "re");
@@ -660,28 +679,143 @@ int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path)
                 ;
             continue;
         }
-        if (!parse_perf_line(line, &start, &size, &name))
-            continue;
-        struct jit_entry *jit = grow(s->jit, &s->capjit, s->njit + 1, sizeof *s->jit);
-        char *copy = jit ? strdup(name) : NULL;
-        if (jit)
-            s->jit = jit;
-        if (!copy) {
-            rc = -ENOMEM;
-            break;
-        }
-        s->jit[s->njit++] = (struct jit_entry){
-            .start = start,
-            .end = start + size,
-            .seq = s->jit_seq++,
-            .name = copy,
-        };
-        s->jit_sorted = false;
+        if (parse_perf_line(line, &start, &size, &name))
+            rc = add_jit_entry(s, start, size, name);
     }
     if (rc == 0 && ferror(f))
         rc = -EIO;
     free(line);
     fclose(f);
+    return rc;
+}
+
+/* ---- jitdump files ---- */
+
+/* Sizes of the file header's known fields, of the header every record starts
+ * with, and of a code load record's fixed fields (pid, tid, vma, code address,
+ * code size, code index), which its name and code follow. */
+#define JITDUMP_MAGIC 0x4A695444u
+#define JITDUMP_HEADER_SIZE 40
+#define JITDUMP_RECORD_HEADER_SIZE 16
+#define JITDUMP_CODE_LOAD 0
+#define JITDUMP_CODE_LOAD_FIXED 40
+
+struct jitdump_reader {
+    FILE *f;
+    uint64_t left; /* bytes of the file not yet consumed */
+    bool swapped;  /* written on a machine of the other byte order */
+};
+
+static bool jitdump_read(struct jitdump_reader *r, void *buf, size_t n)
+{
+    if (n > r->left || fread(buf, 1, n, r->f) != n)
+        return false;
+    r->left -= n;
+    return true;
+}
+
+static bool jitdump_skip(struct jitdump_reader *r, uint64_t n)
+{
+    /* n fits off_t: it is at most the file's size. */
+    if (n > r->left || fseeko(r->f, (off_t)n, SEEK_CUR) != 0)
+        return false;
+    r->left -= n;
+    return true;
+}
+
+static uint32_t jitdump_u32(const struct jitdump_reader *r, const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return r->swapped ? __builtin_bswap32(v) : v;
+}
+
+static uint64_t jitdump_u64(const struct jitdump_reader *r, const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return r->swapped ? __builtin_bswap64(v) : v;
+}
+
+/* One code load record whose header said it is size bytes long (header
+ * included): 1 when read or skipped as harmless, 0 when it is malformed, or
+ * -ENOMEM. name holds PERF_MAP_LINE_MAX bytes. */
+static int jitdump_code_load(struct ss_symbolizer *s, struct jitdump_reader *r, uint64_t size,
+                             char *name)
+{
+    uint8_t fixed[JITDUMP_CODE_LOAD_FIXED];
+    uint64_t rest = size - JITDUMP_RECORD_HEADER_SIZE;
+    if (rest <= sizeof fixed || !jitdump_read(r, fixed, sizeof fixed))
+        return 0;
+    rest -= sizeof fixed;
+    uint64_t code_addr = jitdump_u64(r, fixed + 16), code_size = jitdump_u64(r, fixed + 24);
+    size_t want = rest < PERF_MAP_LINE_MAX ? (size_t)rest : PERF_MAP_LINE_MAX;
+    if (!jitdump_read(r, name, want))
+        return 0;
+    const char *nul = memchr(name, '\0', want);
+    if (!nul)
+        /* Overlong names are skipped like overlong perf map lines. */
+        return want < PERF_MAP_LINE_MAX ? 0 : jitdump_skip(r, rest - want);
+    /* The code itself follows the name inside the record. */
+    uint64_t name_size = (uint64_t)(nul - name) + 1;
+    if (code_size > rest - name_size || !jitdump_skip(r, rest - want))
+        return 0;
+    if (code_size == 0 || nul == name || code_addr > UINT64_MAX - code_size)
+        return 1;
+    return add_jit_entry(s, code_addr, code_size, name) == 0 ? 1 : -ENOMEM;
+}
+
+int ss_symbolizer_add_jitdump(struct ss_symbolizer *s, const char *path)
+{
+    struct jitdump_reader r = {.f = fopen(path, "re")};
+    if (!r.f)
+        return -errno;
+    struct stat st;
+    uint8_t head[JITDUMP_HEADER_SIZE];
+    char *name = NULL;
+    int rc = 0;
+    if (fstat(fileno(r.f), &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    r.left = (uint64_t)st.st_size;
+    if (!jitdump_read(&r, head, sizeof head)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    uint32_t magic;
+    memcpy(&magic, head, sizeof magic);
+    r.swapped = magic == __builtin_bswap32(JITDUMP_MAGIC);
+    uint32_t header_size = jitdump_u32(&r, head + 8);
+    if ((magic != JITDUMP_MAGIC && !r.swapped) || header_size < sizeof head ||
+        !jitdump_skip(&r, header_size - sizeof head)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    if (!(name = malloc(PERF_MAP_LINE_MAX))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* Writers append while they run, so a bad record ends the usable part of
+     * the file: what came before it is kept. */
+    uint8_t rec[JITDUMP_RECORD_HEADER_SIZE];
+    int ok = 1;
+    while (ok > 0 && r.left > 0 && jitdump_read(&r, rec, sizeof rec)) {
+        uint32_t id = jitdump_u32(&r, rec), size = jitdump_u32(&r, rec + 4);
+        if (size < sizeof rec)
+            break;
+        if (id == JITDUMP_CODE_LOAD)
+            ok = jitdump_code_load(s, &r, size, name);
+        else
+            ok = jitdump_skip(&r, size - sizeof rec);
+    }
+    if (ok < 0)
+        rc = ok;
+    else if (ferror(r.f))
+        rc = -EIO;
+out:
+    free(name);
+    fclose(r.f);
     return rc;
 }
 

@@ -771,3 +771,237 @@ Test(symbolize, relative_path_missing_is_stale)
     expect_unresolved(LIB_BIAS + 0x1010, "no-such-dir/libgone.so", 0x1010);
     cr_assert_eq(ss_symbolizer_module_mismatch(sym, LIB_BIAS + 0x1010), 1);
 }
+
+/* ---- jitdump files, built byte by byte in either byte order ---- */
+
+struct dump {
+    uint8_t buf[65536];
+    size_t len;
+    bool swapped;
+};
+
+static void put(struct dump *d, const void *p, size_t n)
+{
+    cr_assert_leq(d->len + n, sizeof d->buf);
+    memcpy(d->buf + d->len, p, n);
+    d->len += n;
+}
+
+static void put32(struct dump *d, uint32_t v)
+{
+    v = d->swapped ? __builtin_bswap32(v) : v;
+    put(d, &v, sizeof v);
+}
+
+static void put64(struct dump *d, uint64_t v)
+{
+    v = d->swapped ? __builtin_bswap64(v) : v;
+    put(d, &v, sizeof v);
+}
+
+/* The file header, header_size bytes long (40 is the size of its known fields). */
+static void dump_header(struct dump *d, bool swapped, uint32_t header_size)
+{
+    d->len = 0;
+    d->swapped = swapped;
+    put32(d, 0x4A695444);
+    put32(d, 1);
+    put32(d, header_size);
+    put32(d, 62); /* EM_X86_64 */
+    put32(d, 0);
+    put32(d, 4242);
+    put64(d, 123456789);
+    put64(d, 0);
+    while (d->len < header_size)
+        put(d, "", 1);
+}
+
+static void record_header(struct dump *d, uint32_t id, uint32_t total_size)
+{
+    put32(d, id);
+    put32(d, total_size);
+    put64(d, 1000 + d->len);
+}
+
+/* A code load record of code_size bytes of code after the name; record_size RIGHT_SIZE for
+ * the size it really has. */
+#define RIGHT_SIZE (-1)
+static void code_load(struct dump *d, uint64_t addr, uint64_t code_size, const char *name,
+                      int64_t record_size)
+{
+    size_t name_size = strlen(name) + 1;
+    record_header(d, 0,
+                  (uint32_t)(record_size == RIGHT_SIZE ? (int64_t)(56 + name_size + code_size)
+                                                       : record_size));
+    put32(d, 4242);
+    put32(d, 4243);
+    put64(d, addr);
+    put64(d, addr);
+    put64(d, code_size);
+    put64(d, d->len);
+    put(d, name, name_size);
+    for (uint64_t i = 0; i < code_size; i++)
+        put(d, "\xcc", 1);
+}
+
+/* Any other record: header and n bytes of payload. */
+static void other_record(struct dump *d, uint32_t id, size_t n)
+{
+    record_header(d, id, (uint32_t)(16 + n));
+    for (size_t i = 0; i < n; i++)
+        put(d, "\x5a", 1);
+}
+
+static int add_dump(struct ss_symbolizer *s, const struct dump *d, size_t len)
+{
+    char path[PATH_MAX];
+    write_temp(path, d->buf, len);
+    int rc = ss_symbolizer_add_jitdump(s, path);
+    unlink(path);
+    return rc;
+}
+
+/* Two named functions with a debug info, an unwinding info and an unknown record between
+ * them, a close record at the end; also the length where the second load record starts. */
+static void small_dump(struct dump *d, bool swapped, size_t *second)
+{
+    dump_header(d, swapped, 48);
+    code_load(d, 0x1000, 0x40, "JS:*hot /app/x.js:3:1", RIGHT_SIZE);
+    other_record(d, 2, 40);
+    other_record(d, 4, 24);
+    other_record(d, 77, 0);
+    *second = d->len;
+    code_load(d, 0x2000, 0x20, "JS:~cold /app/y.js:7:2", RIGHT_SIZE);
+    other_record(d, 3, 0);
+}
+
+static void expect_small_dump(bool with_second)
+{
+    expect_jit(0x1000, "JS:*hot /app/x.js:3:1", 0);
+    expect_jit(0x103f, "JS:*hot /app/x.js:3:1", 0x3f);
+    expect_kind(0x1010, SS_FRAME_JIT, "/app/x.js", 3);
+    expect_unresolved(0x1040, NULL, 0x1040);
+    if (with_second) {
+        expect_jit(0x201f, "JS:~cold /app/y.js:7:2", 0x1f);
+        expect_kind(0x2000, SS_FRAME_INTERPRETER, "/app/y.js", 7);
+    } else {
+        expect_unresolved(0x2000, NULL, 0x2000);
+    }
+}
+
+Test(symbolize, jitdump)
+{
+    static struct dump d;
+    size_t second;
+    small_dump(&d, false, &second);
+    cr_assert_eq(add_dump(sym, &d, d.len), 0);
+    expect_small_dump(true);
+}
+
+Test(symbolize, jitdump_other_byte_order)
+{
+    static struct dump d;
+    size_t second;
+    small_dump(&d, true, &second);
+    cr_assert_eq(add_dump(sym, &d, d.len), 0);
+    expect_small_dump(true);
+}
+
+/* Cut anywhere: the header must be whole, and each function is named once its record is. */
+Test(symbolize, jitdump_truncated)
+{
+    static struct dump d;
+    size_t second;
+    small_dump(&d, false, &second);
+    size_t first_end = 48 + 56 + strlen("JS:*hot /app/x.js:3:1") + 1 + 0x40;
+    size_t second_end = second + 56 + strlen("JS:~cold /app/y.js:7:2") + 1 + 0x20;
+    for (size_t cut = 0; cut < d.len; cut++) {
+        ss_symbolizer_free(sym);
+        sym = ss_symbolizer_new(cache);
+        cr_assert_not_null(sym);
+        cr_assert_eq(add_dump(sym, &d, cut), cut < 48 ? -EINVAL : 0, "cut at %zu", cut);
+        if (cut >= first_end)
+            expect_small_dump(cut >= second_end);
+        else
+            expect_unresolved(0x1000, NULL, 0x1000);
+    }
+}
+
+/* A record whose size is wrong ends the readable part; what came before it stays. */
+Test(symbolize, jitdump_corrupt_sizes)
+{
+    static const uint32_t bad_sizes[] = {
+        0,          /* no progress */
+        15,         /* shorter than a record header */
+        56,         /* no room for a name */
+        58,         /* the name's NUL is beyond the record */
+        56 + 8,     /* name fits, the code does not */
+        0xfffffff0, /* far past the end of the file */
+    };
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
+        static struct dump d;
+        ss_symbolizer_free(sym);
+        sym = ss_symbolizer_new(cache);
+        cr_assert_not_null(sym);
+        dump_header(&d, false, 40);
+        code_load(&d, 0x1000, 0x10, "good", RIGHT_SIZE);
+        code_load(&d, 0x2000, 0x10, "bad", bad_sizes[i]);
+        code_load(&d, 0x3000, 0x10, "after", RIGHT_SIZE);
+        cr_assert_eq(add_dump(sym, &d, d.len), 0, "size %u", bad_sizes[i]);
+        expect_jit(0x1008, "good", 8);
+        expect_unresolved(0x2008, NULL, 0x2008);
+        expect_unresolved(0x3008, NULL, 0x3008);
+    }
+}
+
+Test(symbolize, jitdump_odd_entries)
+{
+    static struct dump d;
+    static char long_name[10000];
+    memset(long_name, 'n', sizeof long_name - 1);
+    dump_header(&d, false, 40);
+    code_load(&d, 0x1000, 0, "empty code", RIGHT_SIZE);
+    code_load(&d, 0x2000, 0x10, "", RIGHT_SIZE);
+    code_load(&d, 0xfffffffffffffff0, 0x20, "wraps around", RIGHT_SIZE);
+    code_load(&d, 0x4000, 0x10, long_name, RIGHT_SIZE);
+    code_load(&d, 0x5000, 0x10, "after long", RIGHT_SIZE);
+    cr_assert_eq(add_dump(sym, &d, d.len), 0);
+    expect_unresolved(0x1000, NULL, 0x1000);
+    expect_unresolved(0x2000, NULL, 0x2000);
+    expect_unresolved(0xfffffffffffffff8, NULL, 0xfffffffffffffff8);
+    expect_unresolved(0x4000, NULL, 0x4000);
+    expect_jit(0x5004, "after long", 4);
+}
+
+Test(symbolize, jitdump_not_a_dump)
+{
+    static struct dump d;
+    char path[PATH_MAX];
+    const char *text = "1000 10 a perf map, not a dump, and long enough for a header\n";
+    write_temp(path, text, strlen(text));
+    cr_assert_eq(ss_symbolizer_add_jitdump(sym, path), -EINVAL);
+    unlink(path);
+    dump_header(&d, false, 39);
+    cr_assert_eq(add_dump(sym, &d, d.len), -EINVAL);
+    dump_header(&d, false, 400);
+    cr_assert_eq(add_dump(sym, &d, 100), -EINVAL);
+    cr_assert_eq(ss_symbolizer_add_jitdump(sym, "/nonexistent/jit-1.dump"), -ENOENT);
+    expect_unresolved(0x1000, NULL, 0x1000);
+}
+
+/* A dump read after a perf map overrides it, as a later map would. */
+Test(symbolize, jitdump_after_perf_map)
+{
+    static struct dump d;
+    char path[PATH_MAX];
+    const char *text = "1000 100 from the map\n";
+    write_temp(path, text, strlen(text));
+    cr_assert_eq(ss_symbolizer_add_perf_map(sym, path), 0);
+    unlink(path);
+    dump_header(&d, false, 40);
+    code_load(&d, 0x1010, 0x10, "from the dump", RIGHT_SIZE);
+    cr_assert_eq(add_dump(sym, &d, d.len), 0);
+    expect_jit(0x1018, "from the dump", 8);
+    expect_jit(0x1008, "from the map", 8);
+    expect_jit(0x1020, "from the map", 0x20);
+}
