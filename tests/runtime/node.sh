@@ -9,7 +9,9 @@
 : "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${SS_BUILDDIR:=$PWD}"
 stallscope=$SS_BUILDDIR/stallscope
-fixture=$SS_SRCDIR/tests/fixtures/node/stall.js
+# V8 names a script by its resolved path; under distcheck the source directory is relative.
+fixture=$(realpath "$SS_SRCDIR/tests/fixtures/node/stall.js" 2>/dev/null ||
+    echo "$SS_SRCDIR/tests/fixtures/node/stall.js")
 
 if ! command -v node >/dev/null 2>&1; then
     echo "SKIP: node not installed"
