@@ -5,24 +5,9 @@
 # the fixture's busy function from that copy alone, and no longer once it is gone.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
-fixture=$SS_SRCDIR/tests/fixtures/node/jitdump.js
+. "$(dirname "$0")/lib.sh"
 function=jitdumpSpinUntil
-
-if ! command -v node >/dev/null 2>&1; then
-    echo "SKIP: node not installed"
-    exit 77
-fi
-if [ ! -x "$stallscope" ] || [ ! -r "$fixture" ]; then
-    echo "ERROR: no $stallscope or $fixture (set SS_BUILDDIR and SS_SRCDIR)"
-    exit 99
-fi
-
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
+runtime_setup node tests/fixtures/node/jitdump.js
 
 fail() {
     echo "FAIL: $*"

@@ -6,52 +6,8 @@
 # location.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
-# V8 names a script by its resolved path; under distcheck the source directory is relative.
-fixture=$(realpath "$SS_SRCDIR/tests/fixtures/node/stall.js" 2>/dev/null ||
-    echo "$SS_SRCDIR/tests/fixtures/node/stall.js")
-
-if ! command -v node >/dev/null 2>&1; then
-    echo "SKIP: node not installed"
-    exit 77
-fi
-if [ ! -x "$stallscope" ]; then
-    echo "ERROR: no stallscope in $SS_BUILDDIR (set SS_BUILDDIR to the build directory)"
-    exit 99
-fi
-if [ ! -r "$fixture" ]; then
-    echo "ERROR: no $fixture (set SS_SRCDIR to the source directory)"
-    exit 99
-fi
-
-tmp=$(mktemp -d) || exit 99
-
-# Node writes its perf map to /tmp, outside the temporary directory, and never removes it.
-drop_tmp_maps() {
-    for trace in "$tmp"/run/stallscope-*.trace; do
-        pid=${trace##*/stallscope-}
-        pid=${pid%.trace}
-        case $pid in *[!0-9]* | '') continue ;; esac
-        rm -f "/tmp/perf-$pid.map"
-    done
-}
-cleanup() {
-    drop_tmp_maps
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' HUP INT TERM
-
-fail() {
-    echo "FAIL: $*"
-    echo "--- fixture output"
-    cat "$tmp/out" "$tmp/err"
-    echo "--- stallscope report $tmp/run"
-    "$stallscope" report "$tmp/run" 2>&1
-    exit 1
-}
+. "$(dirname "$0")/lib.sh"
+runtime_setup node tests/fixtures/node/stall.js
 
 # Node runs in the temporary directory so that any file it drops there can be seen.
 (cd "$tmp" && exec "$stallscope" run -q -o "$tmp/run" -- node "$fixture") \

@@ -5,44 +5,15 @@
 # Needs a python3.12 (or the interpreter named by SS_PYTHON312) and skips visibly without one.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
+. "$(dirname "$0")/lib.sh"
 : "${SS_PYTHON312:=python3.12}"
-stallscope=$SS_BUILDDIR/stallscope
-fixture=$SS_SRCDIR/tests/fixtures/python/stall.py
 
 # A version manager's shim can exist without the version behind it, so ask the interpreter.
 if ! "$SS_PYTHON312" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
     echo "SKIP: no Python 3.12 or later as '$SS_PYTHON312' (set SS_PYTHON312 to one)"
     exit 77
 fi
-if [ ! -x "$stallscope" ] || [ ! -r "$fixture" ]; then
-    echo "ERROR: no $stallscope or $fixture (set SS_BUILDDIR and SS_SRCDIR)"
-    exit 99
-fi
-
-tmp=$(mktemp -d) || exit 99
-# Python writes its perf map to /tmp, outside the temporary directory, and never removes it.
-cleanup() {
-    for trace in "$tmp"/run*/stallscope-*.trace; do
-        pid=${trace##*/stallscope-}
-        pid=${pid%.trace}
-        case $pid in *[!0-9]* | '') continue ;; esac
-        rm -f "/tmp/perf-$pid.map"
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' HUP INT TERM
-
-fail() {
-    echo "FAIL: $*"
-    echo "--- fixture output"
-    cat "$tmp/out" "$tmp/err"
-    echo "--- stallscope report $tmp/run"
-    "$stallscope" report "$tmp/run" 2>&1
-    exit 1
-}
+runtime_setup "$SS_PYTHON312" tests/fixtures/python/stall.py
 
 "$stallscope" run -q -o "$tmp/run" -- "$SS_PYTHON312" "$fixture" >"$tmp/out" 2>"$tmp/err" ||
     fail "$SS_PYTHON312 failed under stallscope"
