@@ -25,3 +25,7 @@ for n in $SIZES; do
     done
     rm -rf "$run"
 done
+
+# Symbolization alone, a million distinct addresses looked up one by one (bench/symbolize.c).
+echo "  symbolization:"
+"$BIN/symbolize" 1000000

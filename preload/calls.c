@@ -30,6 +30,12 @@
 _Atomic uint8_t ss__fds[SS_FD_CACHE];
 static char fd_paths[SS_FD_CACHE][SS_DETAIL_MAX];
 
+/* One unsigned comparison, which also tells the compiler that fd indexes the tables. */
+static inline int in_fd_cache(int fd)
+{
+    return (unsigned)fd < SS_FD_CACHE;
+}
+
 /* A long path keeps its end, where the file's name is: "...b/python3.11/configparser.py". */
 static void copy_detail(char *to, const char *from)
 {
@@ -49,7 +55,7 @@ static void copy_detail(char *to, const char *from)
  * unknown, and the watchdog classifies the first call on it from the path it keeps here. */
 void ss__fd_note_path(int fd, const char *path)
 {
-    if (fd >= 0 && fd < SS_FD_CACHE) {
+    if (in_fd_cache(fd)) {
         ss__fd_note(fd, SS_FD_UNKNOWN, 0);
         copy_detail(fd_paths[fd], path);
     }
@@ -58,26 +64,44 @@ void ss__fd_note_path(int fd, const char *path)
 #define FD_KIND_MASK 3u
 #define FD_NONBLOCK 4u
 
-void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
+void ss__fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking)
 {
-    if (fd >= 0 && fd < SS_FD_CACHE)
-        fd_paths[fd][0] = '\0';
-    if (fd >= 0 && fd < SS_FD_CACHE)
+    if (in_fd_cache(fd))
         atomic_store_explicit(&ss__fds[fd], (uint8_t)(kind | (nonblocking ? FD_NONBLOCK : 0)),
                               memory_order_relaxed);
 }
 
+void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
+{
+    if (in_fd_cache(fd))
+        fd_paths[fd][0] = '\0';
+    ss__fd_set_kind(fd, kind, nonblocking);
+}
+
+enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode)
+{
+    if (S_ISREG(mode) || S_ISBLK(mode) || S_ISDIR(mode))
+        return SS_FD_FILE;
+    return S_ISSOCK(mode) ? SS_FD_SOCKET : SS_FD_OTHER;
+}
+
+void ss__fd_learn(int fd, mode_t mode)
+{
+    if (!S_ISSOCK(mode))
+        ss__fd_set_kind(fd, ss__fd_kind_of_mode(mode), 0);
+}
+
 void ss__fd_forget(int fd)
 {
-    if (fd >= 0 && fd < SS_FD_CACHE) {
+    if (in_fd_cache(fd)) {
         atomic_store_explicit(&ss__fds[fd], SS_FD_UNKNOWN, memory_order_relaxed);
         fd_paths[fd][0] = '\0';
     }
 }
 
-int ss__fd_category(int fd)
+static inline __attribute__((always_inline)) int fd_category(int fd)
 {
-    if (fd < 0 || fd >= SS_FD_CACHE)
+    if (!in_fd_cache(fd))
         return SS_CAT_PENDING;
     unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
     switch (v & FD_KIND_MASK) {
@@ -101,7 +125,7 @@ static int stream_fd(FILE *f)
 static int stream_category(FILE *f)
 {
     int fd = stream_fd(f);
-    return fd >= 0 ? ss__fd_category(fd) : SS_CAT_FILE;
+    return fd >= 0 ? fd_category(fd) : SS_CAT_FILE;
 }
 #define ss__stream_category stream_category
 
@@ -135,7 +159,7 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
                      uint64_t start_ns, uint64_t duration_ns, int fd, const char *detail)
 {
     unsigned snap = 0;
-    const char *path = !detail && fd >= 0 && fd < SS_FD_CACHE ? fd_paths[fd] : detail;
+    const char *path = !detail && in_fd_cache(fd) ? fd_paths[fd] : detail;
     if (atomic_load_explicit(&ss__unwinding, memory_order_relaxed)) {
         uint64_t *seen = site_entry(s, site);
         /* A call on a descriptor of unknown kind that was not opened by path (a timerfd, an
@@ -198,6 +222,8 @@ static inline void call_end(struct ss_slot *s, unsigned call, int category, uint
 {
     uint64_t now = ss__now();
     atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
+    if (category == SS_CAT_NONE)
+        return;
     ss__tls.in_hook++;
     ss__record_call(s, call, category, site, started, now - started, fd, detail);
     ss__tls.in_hook--;
@@ -225,29 +251,37 @@ static void *lookup(const char *name)
             real_##name = (__typeof__(real_##name))lookup(#name);                                  \
     } while (0)
 
+#define UNPAREN(...) __VA_ARGS__
+
+/* The untimed path is the interposer itself, a plain call of the real function; everything a
+ * recorded call needs is out of line, so that the untimed path saves no registers. */
 #define DEFINE_CALL(ret, name, params, args, classify, detail, after)                              \
     static ret(*real_##name) params;                                                               \
+    static __attribute__((noinline)) ret timed_##name(uint64_t ss_site_, struct ss_slot *ss_s_,    \
+                                                      int ss_cat_, UNPAREN params)                 \
+    {                                                                                              \
+        uint64_t ss_t0_ = call_begin(ss_s_);                                                       \
+        ret rc = real_##name args;                                                                 \
+        int ss_saved_ = errno;                                                                     \
+        after;                                                                                     \
+        /* `after` may have just learnt what the descriptor is. */                                 \
+        if (ss_cat_ == SS_CAT_PENDING)                                                             \
+            ss_cat_ = (classify);                                                                  \
+        struct call_detail ss_d_ = detail;                                                         \
+        call_end(ss_s_, SS_CALL_##name, ss_cat_, ss_site_, ss_t0_, ss_d_.fd, ss_d_.text);          \
+        errno = ss_saved_;                                                                         \
+        return rc;                                                                                 \
+    }                                                                                              \
     ret name params                                                                                \
     {                                                                                              \
         RESOLVE(name);                                                                             \
         struct ss_slot *ss_s_ = busy_slot();                                                       \
         int ss_cat_ = ss_s_ ? (classify) : SS_CAT_NONE;                                            \
-        int ss_saved_;                                                                             \
-        if (ss_cat_ == SS_CAT_NONE) {                                                              \
-            ret rc = real_##name args;                                                             \
-            ss_saved_ = errno;                                                                     \
-            after;                                                                                 \
-            errno = ss_saved_;                                                                     \
-            return rc;                                                                             \
-        }                                                                                          \
-        uint64_t ss_t0_ = call_begin(ss_s_);                                                       \
+        if (ss_cat_ != SS_CAT_NONE)                                                                \
+            return timed_##name((uint64_t)(uintptr_t)__builtin_return_address(0), ss_s_, ss_cat_,  \
+                                UNPAREN args);                                                     \
         ret rc = real_##name args;                                                                 \
-        ss_saved_ = errno;                                                                         \
         after;                                                                                     \
-        struct call_detail ss_d_ = detail;                                                         \
-        call_end(ss_s_, SS_CALL_##name, ss_cat_, (uint64_t)(uintptr_t)__builtin_return_address(0), \
-                 ss_t0_, ss_d_.fd, ss_d_.text);                                                    \
-        errno = ss_saved_;                                                                         \
         return rc;                                                                                 \
     }
 
@@ -289,7 +323,6 @@ static mode_t open_mode(int flags, va_list ap)
         ss__fd_note_path(rc, path);                                                                \
         return rc;                                                                                 \
     }
-#define UNPAREN(...) __VA_ARGS__
 DEFINE_OPEN(open, (const char *path, int flags), (path, flags))
 DEFINE_OPEN(open64, (const char *path, int flags), (path, flags))
 DEFINE_OPEN(openat, (int dirfd, const char *path, int flags), (dirfd, path, flags))
@@ -299,9 +332,14 @@ static int (*real_fclose)(FILE *);
 int fclose(FILE *f)
 {
     RESOLVE(fclose);
-    int fd = f ? fileno_unlocked(f) : -1;
+    int fd = fileno_unlocked(f); /* declared non-null, as in the C library */
     struct ss_slot *s = busy_slot();
     int category = s ? stream_category(f) : SS_CAT_NONE;
+    /* The descriptor is forgotten before it is closed (its number may be reused at once),
+     * but the event still names the file. */
+    char path[SS_DETAIL_MAX] = "";
+    if (category != SS_CAT_NONE && in_fd_cache(fd))
+        memcpy(path, fd_paths[fd], sizeof path);
     ss__fd_forget(fd);
     if (category == SS_CAT_NONE)
         return real_fclose(f);
@@ -309,7 +347,7 @@ int fclose(FILE *f)
     int rc = real_fclose(f);
     int saved = errno;
     call_end(s, SS_CALL_fclose, category, (uint64_t)(uintptr_t)__builtin_return_address(0), t0, fd,
-             NULL);
+             path[0] ? path : NULL);
     errno = saved;
     return rc;
 }
@@ -449,7 +487,7 @@ int dup3(int fd, int to, int flags)
 /* O_NONBLOCK set or cleared later changes whether a socket's calls can block. */
 static void note_nonblock(int fd, int nonblocking)
 {
-    if (fd < 0 || fd >= SS_FD_CACHE)
+    if (!in_fd_cache(fd))
         return;
     unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
     if ((v & FD_KIND_MASK) != SS_FD_UNKNOWN)
@@ -513,24 +551,44 @@ long syscall(long number, ...)
         ss__fd_forget((int)a[0]);
     if (number != SYS_statx)
         return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
-    return TIMED(SS_CALL_syscall_statx, SS_CAT_FILE, -1, (const char *)a[1],
-                 real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]));
+    long rc = TIMED(SS_CALL_syscall_statx, SS_CAT_FILE, -1, (const char *)a[1],
+                    real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]));
+    /* statx(fd, "", AT_EMPTY_PATH, ...) is libuv's fstat. */
+    const char *path = (const char *)a[1];
+    if (rc == 0 && (a[2] & AT_EMPTY_PATH) && path && !path[0] && a[4]) {
+        int saved = errno;
+        ss__fd_learn((int)a[0], ((const struct statx *)a[4])->stx_mode);
+        errno = saved;
+    }
+    return rc;
 }
 
 /* Locks: an uncontended lock costs one try; only a lock that must be waited for is timed. */
 #define DEFINE_TRY_FIRST(name, try_name, type)                                                     \
     static int (*real_##name)(type *);                                                             \
     static int (*real_##try_name)(type *);                                                         \
+    /* Out of line, so that the uncontended path saves no registers. */                            \
+    static __attribute__((noinline)) int contended_##name(uint64_t site, struct ss_slot *s,        \
+                                                          type *lock)                              \
+    {                                                                                              \
+        uint64_t t0 = call_begin(s);                                                               \
+        int rc = real_##name(lock);                                                                \
+        int saved = errno;                                                                         \
+        call_end(s, SS_CALL_##name, SS_CAT_LOCK, site, t0, -1, NULL);                              \
+        errno = saved;                                                                             \
+        return rc;                                                                                 \
+    }                                                                                              \
     int name(type *lock)                                                                           \
     {                                                                                              \
         RESOLVE(name);                                                                             \
         RESOLVE(try_name);                                                                         \
-        if (!busy_slot())                                                                          \
+        struct ss_slot *s = busy_slot();                                                           \
+        if (!s)                                                                                    \
             return real_##name(lock);                                                              \
         int rc = real_##try_name(lock);                                                            \
         if (rc != EBUSY)                                                                           \
             return rc;                                                                             \
-        return TIMED(SS_CALL_##name, SS_CAT_LOCK, -1, NULL, real_##name(lock));                    \
+        return contended_##name((uint64_t)(uintptr_t)__builtin_return_address(0), s, lock);        \
     }
 DEFINE_TRY_FIRST(pthread_mutex_lock, pthread_mutex_trylock, pthread_mutex_t)
 
@@ -538,7 +596,6 @@ static int (*real_sem_wait)(sem_t *);
 static int (*real_sem_trywait)(sem_t *);
 int sem_wait(sem_t *sem)
 {
-    RESOLVE(fork);
     RESOLVE(sem_wait);
     RESOLVE(sem_trywait);
     if (!busy_slot())

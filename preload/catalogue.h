@@ -6,7 +6,8 @@
  *             the call under, or SS_CAT_NONE to pass it through untimed (a non-blocking socket,
  *             a WNOHANG wait, ...)
  *   detail:   evaluated after the call: what the event says about its target
- *   after:    evaluated after every call on every thread, to keep the descriptor cache right */
+ *   after:    evaluated after every call on every thread, to keep the descriptor cache right;
+ *             it must leave errno alone (the untimed path returns without saving it) */
 #ifndef SS_CATALOGUE_H
 #define SS_CATALOGUE_H
 
@@ -22,7 +23,7 @@ enum ss_category {
     SS_CAT_PENDING = SS_CAT_COUNT,
 };
 
-#define FD_CALL(fd) ss__fd_category(fd)
+#define FD_CALL(fd) fd_category(fd)
 #define STREAM_CALL(f) ss__stream_category(f)
 #define ALWAYS(cat) SS_CAT_##cat
 #define UNLESS(cond, cat) ((cond) ? SS_CAT_NONE : SS_CAT_##cat)
@@ -30,6 +31,7 @@ enum ss_category {
 #define NOTHING ((void)0)
 #define OPENED(fd) ss__fd_note_path((int)(fd), path)
 #define OPENED_STREAM(f) ((f) ? ss__fd_note_path(fileno_unlocked(f), path) : (void)0)
+#define LEARNED(fd, st) ((rc) == 0 ? ss__fd_learn((fd), (st)->st_mode) : (void)0)
 #define ACCEPTED(fd, nonblock) ss__fd_note((int)(fd), SS_FD_SOCKET, (nonblock))
 
 /* clang-format off */
@@ -69,16 +71,16 @@ enum ss_category {
     X(int, stat64, (const char *path, struct stat64 *st), (path, st), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, lstat, (const char *path, struct stat *st), (path, st), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, lstat64, (const char *path, struct stat64 *st), (path, st), ALWAYS(FILE), D_PATH(path), NOTHING) \
-    X(int, fstat, (int fd, struct stat *st), (fd, st), FD_CALL(fd), D_FD(fd), NOTHING) \
-    X(int, fstat64, (int fd, struct stat64 *st), (fd, st), FD_CALL(fd), D_FD(fd), NOTHING) \
+    X(int, fstat, (int fd, struct stat *st), (fd, st), FD_CALL(fd), D_FD(fd), LEARNED(fd, st)) \
+    X(int, fstat64, (int fd, struct stat64 *st), (fd, st), FD_CALL(fd), D_FD(fd), LEARNED(fd, st)) \
     X(int, fstatat, (int dirfd, const char *path, struct stat *st, int fl), (dirfd, path, st, fl), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, fstatat64, (int dirfd, const char *path, struct stat64 *st, int fl), (dirfd, path, st, fl), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, __xstat, (int ver, const char *path, struct stat *st), (ver, path, st), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, __xstat64, (int ver, const char *path, struct stat64 *st), (ver, path, st), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, __lxstat, (int ver, const char *path, struct stat *st), (ver, path, st), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, __lxstat64, (int ver, const char *path, struct stat64 *st), (ver, path, st), ALWAYS(FILE), D_PATH(path), NOTHING) \
-    X(int, __fxstat, (int ver, int fd, struct stat *st), (ver, fd, st), FD_CALL(fd), D_FD(fd), NOTHING) \
-    X(int, __fxstat64, (int ver, int fd, struct stat64 *st), (ver, fd, st), FD_CALL(fd), D_FD(fd), NOTHING) \
+    X(int, __fxstat, (int ver, int fd, struct stat *st), (ver, fd, st), FD_CALL(fd), D_FD(fd), LEARNED(fd, st)) \
+    X(int, __fxstat64, (int ver, int fd, struct stat64 *st), (ver, fd, st), FD_CALL(fd), D_FD(fd), LEARNED(fd, st)) \
     X(int, __fxstatat, (int ver, int dirfd, const char *path, struct stat *st, int fl), (ver, dirfd, path, st, fl), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, __fxstatat64, (int ver, int dirfd, const char *path, struct stat64 *st, int fl), (ver, dirfd, path, st, fl), ALWAYS(FILE), D_PATH(path), NOTHING) \
     X(int, statx, (int dirfd, const char *path, int fl, unsigned int mask, struct statx *st), (dirfd, path, fl, mask, st), ALWAYS(FILE), D_PATH(path), NOTHING) \

@@ -156,6 +156,8 @@ struct ss_slot *ss__claim_slot(void)
     pthread_setspecific(thread_exit_key, slot);
 
     ss__start_watchdog_once();
+    /* Until the watchdog has seen the thread, stacks are copied the slow way. */
+    ss__watchdog_wake();
     return slot;
 }
 

@@ -122,7 +122,8 @@ extern _Atomic int ss__watchdog_started;
 void ss__start_watchdog_once(void);
 
 /* Snapshot of the calling thread's registers and stack into one of the slot's call
- * snapshots; returns 1 + its index, or 0 when none was free (counted). */
+ * snapshots; returns 1 + its index, or 0 when none was free or no stack could be copied
+ * (counted). */
 unsigned ss__capture_call(struct ss_slot *slot);
 /* Records one blocking call; called on the loop thread right after the call returned. */
 void ss__record_call(struct ss_slot *slot, unsigned call, int category, uint64_t site,
@@ -138,11 +139,17 @@ void ss__watchdog_wake(void);
 enum ss_fd_kind { SS_FD_UNKNOWN = 0, SS_FD_FILE, SS_FD_SOCKET, SS_FD_OTHER };
 #define SS_FD_CACHE 65536
 extern _Atomic uint8_t ss__fds[SS_FD_CACHE];
+/* A descriptor that was just created: its kind, and no path any more. */
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking);
+/* What an existing descriptor turned out to be; the path it was opened with stays. */
+void ss__fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking);
+enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode);
+/* Learns a descriptor's kind from the host's own fstat of it (sockets excepted: whether one
+ * blocks is not in its mode). */
+void ss__fd_learn(int fd, mode_t mode);
 /* Remembers the path a file descriptor was opened with, for the calls made on it later. */
 void ss__fd_note_path(int fd, const char *path);
 void ss__fd_forget(int fd);
-int ss__fd_category(int fd);
 void ss__install_signal_handler(void);
 
 /* The sampling signal (signals.c). Set while the shim's handler is installed and the program

@@ -45,6 +45,7 @@ struct slot_view {
 struct site {
     uint64_t key;
     uint32_t tid, id, stack;
+    uint32_t stack_depth; /* frames in stack */
     uint16_t call;
     int8_t category;
     uint64_t count, total_ns, max_ns, first_ns;
@@ -402,34 +403,8 @@ static void consume_snapshot(struct ss_slot *s, struct slot_view *v)
 
 /* ---- blocking calls ----------------------------------------------------------------------- */
 
-static enum ss_fd_kind kind_of(const struct stat *st)
+static int category_of_kind(enum ss_fd_kind kind, int nonblocking)
 {
-    if (S_ISREG(st->st_mode) || S_ISBLK(st->st_mode) || S_ISDIR(st->st_mode))
-        return SS_FD_FILE;
-    return S_ISSOCK(st->st_mode) ? SS_FD_SOCKET : SS_FD_OTHER;
-}
-
-/* What a descriptor of a call is, when the loop thread could not tell: from the path it was
- * opened with if there is one (the descriptor may be closed or reused by now), else from the
- * descriptor itself. The answer is cached for the loop thread's next call when the descriptor
- * still is what was called. */
-static int classify(const struct ss_call_event *e)
-{
-    struct stat by_path, by_fd;
-    int have_path = e->detail[0] == '/' && stat(e->detail, &by_path) == 0;
-    int have_fd = e->fd >= 0 && fstat(e->fd, &by_fd) == 0;
-    const struct stat *st = have_path ? &by_path : have_fd ? &by_fd : NULL;
-    if (!st)
-        return SS_CAT_NONE;
-    enum ss_fd_kind kind = kind_of(st);
-    int nonblocking = 0;
-    if (kind == SS_FD_SOCKET && have_fd) {
-        int fl = fcntl(e->fd, F_GETFL);
-        nonblocking = fl >= 0 && (fl & O_NONBLOCK);
-    }
-    if (have_fd &&
-        (!have_path || (by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino)))
-        ss__fd_note(e->fd, kind, nonblocking);
     switch (kind) {
     case SS_FD_FILE:
         return SS_CAT_FILE;
@@ -438,6 +413,59 @@ static int classify(const struct ss_call_event *e)
     default:
         return ss__opts.strict ? SS_CAT_FILE : SS_CAT_NONE;
     }
+}
+
+/* Kinds of recently classified paths: a server that opens the same files over and over
+ * would otherwise cost a stat per call. A path can change kind, so an answer is trusted for
+ * a second only. */
+#define PATH_KINDS 512
+#define PATH_KIND_TTL_NS 1000000000ull
+static struct path_kind {
+    uint64_t hash;
+    uint64_t checked_ns;
+    enum ss_fd_kind kind;
+} path_kinds[PATH_KINDS];
+
+static uint64_t path_hash(const char *path)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return h | 1;
+}
+
+/* What a descriptor of a call is, when the loop thread could not tell: from the path it was
+ * opened with if there is one (the descriptor may be closed or reused by now), else from the
+ * descriptor itself. The answer is cached for the loop thread's next call when the descriptor
+ * still is what was called. */
+static int classify(const struct ss_call_event *e)
+{
+    struct path_kind *known = NULL;
+    uint64_t hash = 0, now = ss__now();
+    if (e->detail[0] == '/') {
+        hash = path_hash(e->detail);
+        known = &path_kinds[hash % PATH_KINDS];
+        if (known->hash == hash && now - known->checked_ns < PATH_KIND_TTL_NS)
+            return category_of_kind(known->kind, 0);
+    }
+    struct stat by_path, by_fd;
+    int have_path = known && stat(e->detail, &by_path) == 0;
+    int have_fd = e->fd >= 0 && fstat(e->fd, &by_fd) == 0;
+    const struct stat *st = have_path ? &by_path : have_fd ? &by_fd : NULL;
+    if (!st)
+        return SS_CAT_NONE;
+    enum ss_fd_kind kind = ss__fd_kind_of_mode(st->st_mode);
+    if (have_path)
+        *known = (struct path_kind){hash, now, kind};
+    int nonblocking = 0;
+    if (kind == SS_FD_SOCKET && have_fd) {
+        int fl = fcntl(e->fd, F_GETFL);
+        nonblocking = fl >= 0 && (fl & O_NONBLOCK);
+    }
+    if (have_fd &&
+        (!have_path || (by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino)))
+        ss__fd_set_kind(e->fd, kind, nonblocking);
+    return category_of_kind(kind, nonblocking);
 }
 
 static uint64_t site_hash(uint64_t key)
@@ -533,7 +561,7 @@ static void describe(const struct ss_call_event *e, int category, char *out, siz
 }
 
 static void account_site(struct slot_view *v, const struct ss_call_event *e, int category,
-                         uint32_t stack)
+                         uint32_t stack, unsigned nframes)
 {
     struct site *st = find_site((uint32_t)v->tid, e->site, e->call);
     if (!st) {
@@ -548,9 +576,13 @@ static void account_site(struct slot_view *v, const struct ss_call_event *e, int
     }
     st->count++;
     st->total_ns += e->duration_ns;
-    /* The stack shown for a site is that of its slowest call that has one. */
-    if (stack && (!st->stack || e->duration_ns >= st->max_ns))
+    /* The stack shown for a site is its deepest one, the slowest among equals: an unwind
+     * through JIT code can stop short, and a short stack may lack the caller that matters. */
+    if (stack && (!st->stack || nframes > st->stack_depth ||
+                  (nframes == st->stack_depth && e->duration_ns >= st->max_ns))) {
         st->stack = stack;
+        st->stack_depth = nframes;
+    }
     if (e->duration_ns > st->max_ns)
         st->max_ns = e->duration_ns;
     st->dirty = !fresh;
@@ -628,7 +660,7 @@ static void drain_calls(struct ss_slot *s, struct slot_view *v)
         /* The JIT map a runtime writes because stallscope asked it to is not the program's. */
         if (category == SS_CAT_NONE || strcmp(e.detail, wd.perf_map) == 0)
             continue;
-        account_site(v, &e, category, stack);
+        account_site(v, &e, category, stack, nframes);
         note_iteration_call(v, &e, category);
         uint64_t end = e.start_ns + e.duration_ns;
         /* A call that ran into a stall is a sample of it: the thread was not signalled. */

@@ -3,13 +3,15 @@
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# A relative build directory is the caller's, and must stay valid after the cd below.
+case $BUILD_DIR in /*) ;; *) BUILD_DIR=$PWD/$BUILD_DIR ;; esac
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-# Debian packages the build and the tests use; the last two are consumers the tests feed
-# exports to (flamegraph.pl comes with libdevel-nytprof-perl). clang and its runtime build
-# the fuzzers (fuzz/run); valgrind checks the CLI.
+# Debian packages the build and the tests use; libxml2-utils and libdevel-nytprof-perl are
+# consumers the tests feed exports to (flamegraph.pl comes with the latter), libuv1-dev builds
+# examples/libuv. clang and its runtime build the fuzzers (fuzz/run); valgrind checks the CLI.
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
-libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux
+libdw-dev libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux libuv1-dev
 clang-14 libclang-rt-14-dev valgrind"
 
 say() { printf '==> %s\n' "$*"; }

@@ -1,6 +1,8 @@
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "export.h"
+#include "frames.h"
 #include "json.h"
 
 static void write_frames(struct ss_json *j, const struct ss_stack *st)
@@ -16,6 +18,8 @@ static void write_frames(struct ss_json *j, const struct ss_stack *st)
         ss_json_string(j, "module", st->frames ? f->module : NULL);
         ss_json_uint(j, "offset", st->frames ? f->offset : 0);
         ss_json_string(j, "kind", ss_frame_kind_name(st->frames ? f->kind : SS_FRAME_UNKNOWN));
+        ss_json_string(j, "file", st->frames ? f->file : NULL);
+        ss_json_uint(j, "line", st->frames ? f->line : 0);
         ss_json_end(j);
     }
     ss_json_end(j);
@@ -137,6 +141,13 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
     for (size_t i = 0; i < p->nnotes; i++)
         ss_json_string(j, NULL, p->notes[i]);
     ss_json_end(j);
+    const char **stale = calloc(p->nmodules ? p->nmodules : 1, sizeof *stale);
+    size_t nstale = stale ? ss_process_stale_modules(run, p, stale, p->nmodules) : 0;
+    ss_json_array(j, "stale_modules");
+    for (size_t i = 0; i < nstale; i++)
+        ss_json_string(j, NULL, stale[i]);
+    ss_json_end(j);
+    free(stale);
     ss_json_end(j);
 }
 

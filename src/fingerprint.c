@@ -40,6 +40,14 @@ static int parse_script_frame(const struct ss_frame *f, struct script_frame *out
 {
     if (!f->symbol)
         return 0;
+    /* CPython 3.12 names the trampoline of each Python function "py::NAME:PATH". */
+    if (strncmp(f->symbol, "py::", 4) == 0) {
+        const char *colon = strchr(f->symbol + 4, ':');
+        out->name = f->symbol + 4;
+        out->name_len = colon ? (size_t)(colon - out->name) : strlen(out->name);
+        out->where = colon && colon[1] ? colon + 1 : NULL;
+        return 1;
+    }
     const char *s = NULL;
     for (size_t i = 0; i < sizeof script_prefixes / sizeof script_prefixes[0] && !s; i++)
         if (strncmp(f->symbol, script_prefixes[i], strlen(script_prefixes[i])) == 0)
@@ -56,9 +64,13 @@ static int parse_script_frame(const struct ss_frame *f, struct script_frame *out
     return 1;
 }
 
+/* Node's own scripts ("node:internal/timers"), CPython's frozen modules ("<frozen
+ * importlib._bootstrap>") and its standard library; installed packages are the program's. */
 static int script_is_runtime(const struct script_frame *sf)
 {
-    return !sf->where || strncmp(sf->where, "node:", 5) == 0;
+    return !sf->where || strncmp(sf->where, "node:", 5) == 0 || sf->where[0] == '<' ||
+           (fnmatch("*/lib/python3*/*", sf->where, 0) == 0 &&
+            fnmatch("*/lib/python3*/*-packages/*", sf->where, 0) != 0);
 }
 
 static int any_match(const char *const *patterns, size_t n, const char *s)
@@ -75,7 +87,7 @@ int ss_frame_is_runtime(const struct ss_frame *f)
     if (parse_script_frame(f, &sf))
         return script_is_runtime(&sf);
     /* A map entry inside a module names that module's code; outside one it is V8's own. */
-    if (f->kind == SS_FRAME_JIT && !f->module)
+    if ((f->kind == SS_FRAME_JIT || f->kind == SS_FRAME_INTERPRETER) && !f->module)
         return 1;
     if (f->module && any_match(runtime_modules, sizeof runtime_modules / sizeof runtime_modules[0],
                                ss_basename(f->module)))
@@ -94,12 +106,13 @@ static void copy(char *buf, size_t size, const char *s, size_t len)
     buf[len] = '\0';
 }
 
-/* Length of a native symbol without its parameter list and clone suffixes. */
+/* Length of a native symbol without its parameter list and clone suffixes, as the compiler
+ * writes them ("f.part.0") and as the demangler shows them ("f() [clone .part.0]"). */
 static size_t native_name_len(const char *s)
 {
     size_t len = strlen(s);
-    static const char *const clones[] = {".constprop.", ".isra.",     ".part.",
-                                         ".cold",       ".lto_priv.", ".localalias"};
+    static const char *const clones[] = {" [clone ", ".constprop.", ".isra.",      ".part.",
+                                         ".cold",    ".lto_priv.",  ".localalias"};
     for (size_t i = 0; i < sizeof clones / sizeof clones[0]; i++) {
         const char *c = strstr(s, clones[i]);
         if (c && (size_t)(c - s) < len)

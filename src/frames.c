@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fingerprint.h"
+
 const char *ss_basename(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -18,6 +20,82 @@ void ss_frame_name(const struct ss_frame *f, char *buf, size_t size)
         snprintf(buf, size, "%s+0x%llx", ss_basename(f->module), (unsigned long long)f->offset);
     else
         snprintf(buf, size, "0x%llx", (unsigned long long)f->addr);
+}
+
+void ss_frame_location(const struct ss_frame *f, char *buf, size_t size)
+{
+    if (!f->file || f->kind == SS_FRAME_JIT || f->kind == SS_FRAME_INTERPRETER)
+        snprintf(buf, size, "%s", "");
+    else if (f->line)
+        snprintf(buf, size, "%s:%u", ss_basename(f->file), f->line);
+    else
+        snprintf(buf, size, "%s", ss_basename(f->file));
+}
+
+int ss_frames_shown_parse(const char *s, enum ss_frames_shown *out)
+{
+    if (strcmp(s, "all") == 0)
+        *out = SS_FRAMES_ALL;
+    else if (strcmp(s, "user") == 0)
+        *out = SS_FRAMES_USER;
+    else
+        return -1;
+    return 0;
+}
+
+int ss_frame_shown(const struct ss_stack *st, uint32_t i, enum ss_frames_shown shown)
+{
+    if (shown == SS_FRAMES_ALL || i == 0 || !st->frames)
+        return 1;
+    return !ss_frame_is_runtime(&st->frames[i]) || ss_stack_first_user_frame(st) < 0;
+}
+
+void ss_run_keep_frames(struct ss_run *run, enum ss_frames_shown shown)
+{
+    for (size_t i = 0; shown != SS_FRAMES_ALL && i < run->nprocs; i++) {
+        struct ss_process *p = &run->procs[i];
+        ss_process_symbolize(run, p);
+        for (size_t k = 0; k < p->nstacks; k++) {
+            struct ss_stack *st = p->stacks[k];
+            if (!st || !st->frames)
+                continue;
+            /* Whether a frame is kept depends on the frame alone once this is known, so the
+             * stack can be compacted in place. */
+            int whole = ss_stack_first_user_frame(st) < 0;
+            uint32_t kept = 0;
+            for (uint32_t f = 0; f < st->nframes; f++) {
+                if (f > 0 && !whole && ss_frame_is_runtime(&st->frames[f]))
+                    continue;
+                st->frames[kept] = st->frames[f];
+                st->addrs[kept] = st->addrs[f];
+                kept++;
+            }
+            st->nframes = kept;
+        }
+    }
+}
+
+size_t ss_process_stale_modules(struct ss_run *run, struct ss_process *p, const char **out,
+                                size_t max)
+{
+    size_t n = 0;
+    ss_process_symbolize(run, p);
+    if (!p->sym)
+        return 0;
+    for (size_t i = 0; i < p->nstacks; i++) {
+        const struct ss_stack *st = p->stacks[i];
+        for (uint32_t f = 0; st && st->frames && f < st->nframes; f++) {
+            const struct ss_frame *fr = &st->frames[f];
+            if (fr->symbol || !fr->module || !ss_symbolizer_module_mismatch(p->sym, fr->addr))
+                continue;
+            size_t k;
+            for (k = 0; k < n && strcmp(out[k], fr->module) != 0; k++)
+                ;
+            if (k == n && n < max)
+                out[n++] = fr->module;
+        }
+    }
+    return n;
 }
 
 static int by_count(const void *a, const void *b)

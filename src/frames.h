@@ -11,6 +11,30 @@ const char *ss_basename(const char *path);
 /* "symbol", else "module+0xoffset", else "0xaddr". */
 void ss_frame_name(const struct ss_frame *f, char *buf, size_t size);
 
+/* Where a frame is in the source, "FILE:LINE" (basename only) or "FILE", for native frames
+ * with debug information; empty for JIT and interpreter frames, whose names already say it,
+ * and for frames without a known file. */
+void ss_frame_location(const struct ss_frame *f, char *buf, size_t size);
+
+/* Which frames a stack shows: every frame, or the program's own with the runtime's (libc, the
+ * loader, libuv, Node.js, V8, CPython) hidden, except the innermost frame, where the time
+ * went. A stack with no frame of the program is shown whole. */
+enum ss_frames_shown { SS_FRAMES_ALL, SS_FRAMES_USER };
+/* "all" or "user"; -1 for anything else. */
+int ss_frames_shown_parse(const char *s, enum ss_frames_shown *out);
+/* 1 when frame i of the stack is shown under that choice. */
+int ss_frame_shown(const struct ss_stack *st, uint32_t i, enum ss_frames_shown shown);
+/* Symbolizes every process of the run and removes from each stack the frames ss_frame_shown
+ * hides, for exports of the program's frames only. SS_FRAMES_ALL changes nothing. */
+void ss_run_keep_frames(struct ss_run *run, enum ss_frames_shown shown);
+
+/* Modules in the process's stacks whose file was rebuilt or removed since the run was
+ * recorded (its build-id differs from the recorded one): their frames are left as
+ * module+offset. Symbolizes the process; fills out with up to max of their paths, each once,
+ * and returns how many it wrote. */
+size_t ss_process_stale_modules(struct ss_run *run, struct ss_process *p, const char **out,
+                                size_t max);
+
 /* The stacks of a stall's samples, most frequent first. */
 struct ss_stack_count {
     const struct ss_stack *stack;

@@ -18,7 +18,7 @@ static int grow(void **items, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap * 2 : 16;
+    size_t n = *cap ? *cap * 2 : 4;
     while (n < need)
         n *= 2;
     void *p = realloc(*items, n * elem);
@@ -474,7 +474,113 @@ static const record_fn handlers[] = {
     [SS_REC_STALL_SPLIT] = on_stall_split,
 };
 
-static int read_whole(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
+/* A trace is read in pieces, never whole: a buffer holds the record being parsed and what
+ * follows it, so memory does not grow with the file (the model built from it does). */
+#define READ_CHUNK (1u << 20)
+
+struct trace_reader {
+    int fd;
+    uint8_t *buf;
+    size_t cap, start, end; /* unparsed bytes are buf[start, end) */
+    uint64_t offset;        /* file offset of buf[start] */
+    int eof;
+};
+
+/* Makes at least need bytes available from start, unless the file ends first; returns how
+ * many are available, or -1 on a read error. */
+static ssize_t reader_fill(struct trace_reader *r, size_t need)
+{
+    if (r->end - r->start >= need || r->eof)
+        return (ssize_t)(r->end - r->start);
+    if (r->start + need > r->cap) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+    while (r->end - r->start < need && !r->eof) {
+        ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            r->eof = 1;
+        r->end += (size_t)n;
+    }
+    return (ssize_t)(r->end - r->start);
+}
+
+static void reader_skip(struct trace_reader *r, size_t n)
+{
+    r->start += n;
+    r->offset += n;
+}
+
+#define READ_FAIL() FAIL(SS_EIO, "%s: %s", path, strerror(errno))
+
+static int parse_trace(struct loader *l, const char *path, struct trace_reader *r)
+{
+    ssize_t avail = reader_fill(r, SS_TRACE_HEADER_SIZE);
+    if (avail < 0)
+        READ_FAIL();
+    const uint8_t *d = r->buf + r->start;
+    if ((size_t)avail < SS_TRACE_HEADER_SIZE || memcmp(d, SS_TRACE_MAGIC, SS_TRACE_MAGIC_LEN) != 0)
+        FAIL(SS_EBADMAGIC, "%s: not a stallscope trace", path);
+    uint32_t version, header;
+    memcpy(&version, d + 8, 4);
+    memcpy(&header, d + 12, 4);
+    if (version != SS_TRACE_VERSION)
+        FAIL(SS_EVERSION, "%s: trace version %u, this stallscope reads version %u", path, version,
+             SS_TRACE_VERSION);
+    if (header < SS_TRACE_HEADER_SIZE || header > READ_CHUNK ||
+        (avail = reader_fill(r, header)) < (ssize_t)header)
+        FAIL(SS_ECORRUPT, "%s: bad header size %u", path, header);
+    reader_skip(r, header);
+    int saw_process = 0;
+    for (;;) {
+        struct ss_rec_header h;
+        if ((avail = reader_fill(r, sizeof h)) < 0)
+            READ_FAIL();
+        if (avail == 0)
+            break;
+        if ((size_t)avail < sizeof h) {
+            l->p->truncated = 1;
+            break;
+        }
+        memcpy(&h, r->buf + r->start, sizeof h);
+        uint64_t off = r->offset;
+        if (h.size > SS_TRACE_MAX_PAYLOAD || h.tag == 0)
+            FAIL(SS_ECORRUPT, "%s: corrupt record at offset %llu (tag %u, size %u)", path,
+                 (unsigned long long)off, h.tag, h.size);
+        if ((avail = reader_fill(r, sizeof h + h.size)) < 0)
+            READ_FAIL();
+        if ((size_t)avail < sizeof h + h.size) {
+            l->p->truncated = 1;
+            break;
+        }
+        const uint8_t *payload = r->buf + r->start + sizeof h;
+        if (h.tag < sizeof handlers / sizeof handlers[0] && handlers[h.tag]) {
+            if (h.tag != SS_REC_PROCESS && !saw_process)
+                FAIL(SS_ECORRUPT, "%s: record at offset %llu precedes the process record", path,
+                     (unsigned long long)off);
+            int rc = h.size < fixed_size[h.tag] ? 1 : handlers[h.tag](l, payload, h.size);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                FAIL(SS_ECORRUPT, "%s: malformed record at offset %llu (tag %u, size %u)", path,
+                     (unsigned long long)off, h.tag, h.size);
+            saw_process |= h.tag == SS_REC_PROCESS;
+        }
+        reader_skip(r, sizeof h + h.size);
+    }
+    if (!saw_process)
+        FAIL(SS_ECORRUPT, "%s: no process record (file cut short?)", path);
+    return 0;
+}
+
+/* In a run directory, a file with no more than its header belongs to a process that is just
+ * starting: it is left out rather than making the whole run unreadable. */
+static int load_file(struct ss_run *run, const char *path, int in_dir, char *err, size_t err_size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -490,119 +596,28 @@ static int read_whole(const char *path, uint8_t **data, size_t *len, char *err, 
         snprintf(err, err_size, "%s: not a regular file", path);
         return -SS_EBADMAGIC;
     }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf) {
+    if (in_dir && st.st_size <= (off_t)SS_TRACE_HEADER_SIZE) {
         close(fd);
-        snprintf(err, err_size, "%s: out of memory", path);
-        return -SS_ENOMEM;
-    }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *p = realloc(buf, cap * 2);
-            if (!p) {
-                free(buf);
-                close(fd);
-                snprintf(err, err_size, "%s: out of memory", path);
-                return -SS_ENOMEM;
-            }
-            buf = p;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(err, err_size, "%s: %s", path, strerror(errno));
-            free(buf);
-            close(fd);
-            return -SS_EIO;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
-static int parse_trace(struct loader *l, const char *path, const uint8_t *d, size_t len)
-{
-    if (len < SS_TRACE_HEADER_SIZE || memcmp(d, SS_TRACE_MAGIC, SS_TRACE_MAGIC_LEN) != 0)
-        FAIL(SS_EBADMAGIC, "%s: not a stallscope trace", path);
-    uint32_t version, header;
-    memcpy(&version, d + 8, 4);
-    memcpy(&header, d + 12, 4);
-    if (version != SS_TRACE_VERSION)
-        FAIL(SS_EVERSION, "%s: trace version %u, this stallscope reads version %u", path, version,
-             SS_TRACE_VERSION);
-    if (header < SS_TRACE_HEADER_SIZE || header > len)
-        FAIL(SS_ECORRUPT, "%s: bad header size %u", path, header);
-    size_t off = header;
-    int saw_process = 0;
-    while (off < len) {
-        struct ss_rec_header h;
-        if (len - off < sizeof h) {
-            l->p->truncated = 1;
-            break;
-        }
-        memcpy(&h, d + off, sizeof h);
-        if (h.size > SS_TRACE_MAX_PAYLOAD || h.tag == 0)
-            FAIL(SS_ECORRUPT, "%s: corrupt record at offset %zu (tag %u, size %u)", path, off,
-                 h.tag, h.size);
-        if (len - off - sizeof h < h.size) {
-            l->p->truncated = 1;
-            break;
-        }
-        const uint8_t *payload = d + off + sizeof h;
-        if (h.tag < sizeof handlers / sizeof handlers[0] && handlers[h.tag]) {
-            if (h.tag != SS_REC_PROCESS && !saw_process)
-                FAIL(SS_ECORRUPT, "%s: record at offset %zu precedes the process record", path,
-                     off);
-            int rc = h.size < fixed_size[h.tag] ? 1 : handlers[h.tag](l, payload, h.size);
-            if (rc < 0)
-                return rc;
-            if (rc > 0)
-                FAIL(SS_ECORRUPT, "%s: malformed record at offset %zu (tag %u, size %u)", path, off,
-                     h.tag, h.size);
-            saw_process |= h.tag == SS_REC_PROCESS;
-        }
-        off += sizeof h + h.size;
-    }
-    if (!saw_process)
-        FAIL(SS_ECORRUPT, "%s: no process record (file cut short?)", path);
-    return 0;
-}
-
-/* In a run directory, a file with no more than its header belongs to a process that is just
- * starting: it is left out rather than making the whole run unreadable. */
-static int load_file(struct ss_run *run, const char *path, int in_dir, char *err, size_t err_size)
-{
-    uint8_t *data;
-    size_t len;
-    int rc = read_whole(path, &data, &len, err, err_size);
-    if (rc < 0)
-        return rc;
-    if (in_dir && len <= SS_TRACE_HEADER_SIZE) {
-        free(data);
         return 0;
     }
+    struct trace_reader r = {.fd = fd, .cap = READ_CHUNK + sizeof(struct ss_rec_header) +
+                                                  SS_TRACE_MAX_PAYLOAD};
     struct ss_process *procs = realloc(run->procs, (run->nprocs + 1) * sizeof *procs);
-    if (!procs) {
-        free(data);
+    if (procs)
+        run->procs = procs;
+    if (!procs || !(r.buf = malloc(r.cap))) {
+        close(fd);
         snprintf(err, err_size, "out of memory");
         return -SS_ENOMEM;
     }
-    run->procs = procs;
     struct ss_process *p = &procs[run->nprocs++];
     memset(p, 0, sizeof *p);
     struct loader l = {.p = p, .err = err, .err_size = err_size};
     p->file = strdup(path);
-    rc = p->file ? parse_trace(&l, path, data, len) : -SS_ENOMEM;
+    int rc = p->file ? parse_trace(&l, path, &r) : -SS_ENOMEM;
     free(l.index);
-    free(data);
+    free(r.buf);
+    close(fd);
     return rc;
 }
 
@@ -742,21 +757,30 @@ void ss_run_free(struct ss_run *run)
     free(run);
 }
 
-/* JIT maps are looked for beside the trace first (stallscope run keeps a copy there), then
- * where the runtime wrote them. */
-static void add_perf_map(struct ss_process *p)
+/* JIT names come from a perf map and a jitdump file, each looked for beside the trace first
+ * (stallscope run keeps copies there), then in /tmp where runtimes write them by default. */
+static void add_jit_file(struct ss_process *p, const char *dir, const char *prefix,
+                         const char *suffix, int (*add)(struct ss_symbolizer *, const char *))
 {
-    char *copy = strdup(p->file), *path = NULL;
-    if (!copy)
-        return;
-    if (asprintf(&path, "%s/perf-%u.map", dirname(copy), p->pid) >= 0 &&
-        ss_symbolizer_add_perf_map(p->sym, path) == -ENOENT) {
+    char name[64], *path = NULL;
+    snprintf(name, sizeof name, "%s%u%s", prefix, p->pid, suffix);
+    if (asprintf(&path, "%s/%s", dir, name) >= 0 && add(p->sym, path) == -ENOENT) {
         free(path);
         path = NULL;
-        if (asprintf(&path, "/tmp/perf-%u.map", p->pid) >= 0)
-            ss_symbolizer_add_perf_map(p->sym, path);
+        if (asprintf(&path, "/tmp/%s", name) >= 0)
+            add(p->sym, path);
     }
     free(path);
+}
+
+static void add_jit_names(struct ss_process *p)
+{
+    char *copy = strdup(p->file);
+    if (!copy)
+        return;
+    const char *dir = dirname(copy);
+    add_jit_file(p, dir, "perf-", ".map", ss_symbolizer_add_perf_map);
+    add_jit_file(p, dir, "jit-", ".dump", ss_symbolizer_add_jitdump);
     free(copy);
 }
 
@@ -772,7 +796,7 @@ void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
         ss_symbolizer_add_module(p->sym, m->path, m->bias, m->lo, m->hi, m->build_id,
                                  m->build_id_len);
     }
-    add_perf_map(p);
+    add_jit_names(p);
     for (size_t i = 0; i < p->nstacks; i++) {
         struct ss_stack *s = p->stacks[i];
         if (!s || !(s->frames = calloc(s->nframes, sizeof *s->frames)))
@@ -780,8 +804,8 @@ void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
         for (uint32_t f = 0; f < s->nframes; f++) {
             struct ss_frame_info info;
             ss_symbolize(p->sym, s->addrs[f], &info);
-            s->frames[f] =
-                (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset, info.kind};
+            s->frames[f] = (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset,
+                                             info.kind,   info.file,   info.line};
         }
     }
 }

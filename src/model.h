@@ -16,6 +16,8 @@ struct ss_frame {
     const char *module; /* full path, NULL when in no known module */
     uint64_t offset;    /* from the symbol, or from the module's base when unresolved */
     enum ss_frame_kind kind;
+    const char *file; /* source file, NULL when unknown */
+    unsigned line;    /* 0 when unknown */
 };
 
 struct ss_stack {
@@ -48,7 +50,7 @@ struct ss_call_site {
     const char *category; /* "file", "net", "dns", "sleep", "process", "lock" */
     uint64_t count, total_ns, max_ns, first_ns;
     char *detail;           /* an example target: path, host, descriptor */
-    struct ss_stack *stack; /* of its slowest call with a stack, NULL when none */
+    struct ss_stack *stack; /* its deepest (then slowest) captured stack, NULL when none */
 };
 
 struct ss_stall {

@@ -10,6 +10,7 @@ void ss_report_defaults(struct ss_report_options *o)
 {
     o->top = 5;
     o->depth = 16;
+    o->frames = SS_FRAMES_ALL;
 }
 
 void ss_run_totals(const struct ss_run *run, struct ss_run_totals *t)
@@ -67,16 +68,34 @@ static void print_threads(FILE *out, const struct ss_process *p)
     }
 }
 
-static void print_stack(FILE *out, const struct ss_stack *st, size_t depth)
+static void print_hidden(FILE *out, uint32_t hidden)
 {
-    char name[512];
-    for (uint32_t i = 0; i < st->nframes && i < depth; i++) {
+    if (hidden)
+        fprintf(out, "          [%u runtime frame%s]\n", hidden, hidden == 1 ? "" : "s");
+}
+
+static void print_stack(FILE *out, const struct ss_stack *st, size_t depth,
+                        enum ss_frames_shown shown)
+{
+    char name[512], where[320];
+    uint32_t i, printed = 0, hidden = 0;
+    for (i = 0; i < st->nframes && printed < depth; i++) {
         const struct ss_frame *f = &st->frames[i];
+        if (!ss_frame_shown(st, i, shown)) {
+            hidden++;
+            continue;
+        }
+        print_hidden(out, hidden);
+        hidden = 0;
         ss_frame_name(f, name, sizeof name);
-        fprintf(out, "          %-60s %s\n", name, f->module ? ss_basename(f->module) : "");
+        ss_frame_location(f, where, sizeof where);
+        fprintf(out, "          %-60s %s%s%s\n", name, f->module ? ss_basename(f->module) : "",
+                where[0] && f->module ? " " : "", where);
+        printed++;
     }
-    if (st->nframes > depth)
-        fprintf(out, "          ... %u more frames\n", st->nframes - (uint32_t)depth);
+    print_hidden(out, hidden);
+    if (i < st->nframes)
+        fprintf(out, "          ... %u more frames\n", st->nframes - i);
 }
 
 static int by_duration(const void *a, const void *b)
@@ -122,7 +141,7 @@ static void print_stall(FILE *out, const struct ss_process *p, const struct ss_s
         with_stack += s->samples[i].stack != NULL;
     for (size_t i = 0; i < distinct && i < 3; i++) {
         fprintf(out, "       stack in %zu of %zu samples:\n", top[i].count, with_stack);
-        print_stack(out, top[i].stack, i == 0 ? o->depth : 6);
+        print_stack(out, top[i].stack, i == 0 ? o->depth : 6, o->frames);
     }
     if (distinct > 3)
         fprintf(out, "       (%zu more distinct stacks)\n", distinct - 3);
@@ -168,7 +187,7 @@ static void print_calls(FILE *out, const struct ss_process *p, const struct ss_r
                 c->function, (unsigned long long)c->count, c->tid, thread_name(p, c->tid), total,
                 max, at, c->detail[0] ? ": " : "", c->detail);
         if (c->stack)
-            print_stack(out, c->stack, o->depth);
+            print_stack(out, c->stack, o->depth, o->frames);
     }
     free(sorted);
 }
@@ -214,6 +233,14 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
                 (unsigned long long)p->drops.records_unwritten);
     for (size_t i = 0; i < p->nnotes; i++)
         fprintf(out, "  note: %s\n", p->notes[i]);
+    const char **stale = calloc(p->nmodules ? p->nmodules : 1, sizeof *stale);
+    size_t nstale = stale ? ss_process_stale_modules(run, p, stale, p->nmodules) : 0;
+    for (size_t i = 0; i < nstale; i++)
+        fprintf(out,
+                "  note: %s is not the file that ran (rebuilt or removed since: its build-id "
+                "differs); its frames are shown as module+offset\n",
+                stale[i]);
+    free(stale);
 }
 
 int ss_report_text(struct ss_run *run, FILE *out, const struct ss_report_options *o)

@@ -5,11 +5,13 @@
 
 #include <stdio.h>
 
+#include "frames.h"
 #include "model.h"
 
 struct ss_report_options {
-    size_t top;   /* stalls shown per process */
-    size_t depth; /* frames shown per stack */
+    size_t top;                  /* stalls shown per process */
+    size_t depth;                /* frames shown per stack */
+    enum ss_frames_shown frames; /* every frame, or the program's own */
 };
 
 void ss_report_defaults(struct ss_report_options *o);

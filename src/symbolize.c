@@ -4,6 +4,8 @@
 #include "symbolize.h"
 
 #include <ctype.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -29,6 +31,10 @@
  * any accepted one within a fixed buffer. */
 #define DEBUG_BUILD_ID_MAX 64
 
+/* Addresses from here up are the kernel's on x86_64 (and on every 64-bit Linux
+ * with a 48- or 57-bit address space). */
+#define KERNEL_SPACE_START 0xffff800000000000ull
+
 /* Provided by libstdc++; declared here so this file stays plain C. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
@@ -49,6 +55,11 @@ struct elf_entry {
     struct sym *syms; /* sorted by addr, one per address */
     size_t nsyms;
     char *names;
+    /* Line tables, opened on the first lookup that needs them: the file's own
+     * DWARF, else the separate debug file's; NULL when neither has any. */
+    bool dwarf_tried;
+    Dwarf *dwarf;
+    int dwarf_fd;
 };
 
 struct ss_elf_cache {
@@ -70,6 +81,9 @@ struct jit_entry {
     uint64_t seq;    /* insertion order: later entries win */
     uint64_t maxend; /* highest end among this and all earlier-sorted entries */
     char *name;
+    char *file; /* parsed from name on first use; NULL when it names none */
+    unsigned line;
+    bool located;
 };
 
 struct ss_symbolizer {
@@ -290,18 +304,29 @@ static int read_elf(const char *path, struct sym_builder *b, uint8_t **bid, size
     return rc;
 }
 
-static void try_debug_file(struct elf_entry *ent, struct sym_builder *b)
+/* Where a distribution keeps the separate debug file of this build; false when
+ * the module has no usable build-id. */
+static bool debug_file_path(const struct elf_entry *ent, char path[PATH_MAX])
 {
-    char hex[2 * DEBUG_BUILD_ID_MAX + 1], path[PATH_MAX];
+    char hex[2 * DEBUG_BUILD_ID_MAX + 1];
     const uint8_t *id = ent->build_id;
     size_t len = ent->build_id_len;
 
     if (len < 2 || len > DEBUG_BUILD_ID_MAX)
-        return;
+        return false;
     for (size_t i = 0; i < len; i++)
         sprintf(hex + 2 * i, "%02x", id[i]);
-    if ((size_t)snprintf(path, sizeof path, "%s/.build-id/%.2s/%s.debug", SS_DEBUG_ROOT, hex,
-                         hex + 2) >= sizeof path)
+    return (size_t)snprintf(path, PATH_MAX, "%s/.build-id/%.2s/%s.debug", SS_DEBUG_ROOT, hex,
+                            hex + 2) < PATH_MAX;
+}
+
+static void try_debug_file(struct elf_entry *ent, struct sym_builder *b)
+{
+    char path[PATH_MAX];
+    const uint8_t *id = ent->build_id;
+    size_t len = ent->build_id_len;
+
+    if (!debug_file_path(ent, path))
         return;
 
     size_t n = b->n, names_len = b->names_len;
@@ -374,6 +399,60 @@ static struct sym *find_sym(struct elf_entry *e, uint64_t vaddr)
     return s->size == 0 || vaddr - s->addr < s->size ? s : NULL;
 }
 
+/* libdw refuses files without .debug_info, so a stripped module falls through
+ * to its debug file; a debug file of another build would give wrong lines. */
+static Dwarf *open_dwarf(const char *path, const struct elf_entry *ent, int *fd_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    Dwarf *d = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        d = dwarf_begin(fd, DWARF_C_READ);
+    if (d && ent->build_id_len > 0) {
+        const void *id;
+        ssize_t n = dwelf_elf_gnu_build_id(dwarf_getelf(d), &id);
+        if (n != (ssize_t)ent->build_id_len || memcmp(id, ent->build_id, (size_t)n) != 0) {
+            dwarf_end(d);
+            d = NULL;
+        }
+    }
+    if (!d) {
+        close(fd);
+        return NULL;
+    }
+    *fd_out = fd;
+    return d;
+}
+
+static Dwarf *entry_dwarf(struct elf_entry *e)
+{
+    char path[PATH_MAX];
+    if (!e->dwarf_tried) {
+        e->dwarf_tried = true;
+        e->dwarf = open_dwarf(e->path, e, &e->dwarf_fd);
+        if (!e->dwarf && debug_file_path(e, path))
+            e->dwarf = open_dwarf(path, e, &e->dwarf_fd);
+    }
+    return e->dwarf;
+}
+
+static void find_line(struct elf_entry *e, uint64_t vaddr, struct ss_frame_info *out)
+{
+    Dwarf *d = entry_dwarf(e);
+    Dwarf_Die cu;
+    Dwarf_Line *line;
+    int lineno;
+    if (!d || !dwarf_addrdie(d, vaddr, &cu) || !(line = dwarf_getsrc_die(&cu, vaddr)))
+        return;
+    const char *file = dwarf_linesrc(line, NULL, NULL);
+    if (!file || dwarf_lineno(line, &lineno) != 0)
+        return;
+    out->file = file;
+    out->line = lineno > 0 ? (unsigned)lineno : 0;
+}
+
 static const char *sym_name(struct elf_entry *e, struct sym *s)
 {
     const char *raw = e->names + s->name_off;
@@ -410,6 +489,10 @@ void ss_elf_cache_free(struct ss_elf_cache *c)
             free(e->syms[j].demangled);
         free(e->syms);
         free(e->names);
+        if (e->dwarf) {
+            dwarf_end(e->dwarf);
+            close(e->dwarf_fd);
+        }
         free(e->build_id);
         free(e->path);
         free(e);
@@ -468,8 +551,10 @@ void ss_symbolizer_free(struct ss_symbolizer *s)
         free(s->mods[i].build_id);
     }
     free(s->mods);
-    for (size_t i = 0; i < s->njit; i++)
+    for (size_t i = 0; i < s->njit; i++) {
         free(s->jit[i].name);
+        free(s->jit[i].file);
+    }
     free(s->jit);
     free(s);
 }
@@ -523,9 +608,12 @@ static struct elf_entry *module_elf(struct ss_symbolizer *s, struct module *m)
     if (!e->loaded)
         load_entry(e);
     m->elf = e;
-    /* A missing or unreadable file has no build-id, so it mismatches too. */
-    m->mismatch = m->build_id_len > 0 && (e->build_id_len != m->build_id_len ||
-                                          memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
+    /* A missing or unreadable file has no build-id, so it mismatches too; the vDSO,
+     * which the kernel maps and no file holds, cannot be checked. */
+    m->mismatch = m->build_id_len > 0 && strncmp(m->path, "linux-vdso", 10) != 0 &&
+                  strncmp(m->path, "linux-gate", 10) != 0 &&
+                  (e->build_id_len != m->build_id_len ||
+                   memcmp(e->build_id, m->build_id, m->build_id_len) != 0);
     return e;
 }
 
@@ -555,6 +643,25 @@ static bool parse_perf_line(char *line, uint64_t *start, uint64_t *size, char **
     return len > 0 && *size > 0 && *start <= UINT64_MAX - *size;
 }
 
+/* The caller checked that size > 0 and start + size does not wrap. */
+static int add_jit_entry(struct ss_symbolizer *s, uint64_t start, uint64_t size, const char *name)
+{
+    struct jit_entry *jit = grow(s->jit, &s->capjit, s->njit + 1, sizeof *s->jit);
+    char *copy = jit ? strdup(name) : NULL;
+    if (jit)
+        s->jit = jit;
+    if (!copy)
+        return -ENOMEM;
+    s->jit[s->njit++] = (struct jit_entry){
+        .start = start,
+        .end = start + size,
+        .seq = s->jit_seq++,
+        .name = copy,
+    };
+    s->jit_sorted = false;
+    return 0;
+}
+
 int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path)
 {
     FILE *f = fopen(path, "re");
@@ -572,28 +679,143 @@ int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path)
                 ;
             continue;
         }
-        if (!parse_perf_line(line, &start, &size, &name))
-            continue;
-        struct jit_entry *jit = grow(s->jit, &s->capjit, s->njit + 1, sizeof *s->jit);
-        char *copy = jit ? strdup(name) : NULL;
-        if (jit)
-            s->jit = jit;
-        if (!copy) {
-            rc = -ENOMEM;
-            break;
-        }
-        s->jit[s->njit++] = (struct jit_entry){
-            .start = start,
-            .end = start + size,
-            .seq = s->jit_seq++,
-            .name = copy,
-        };
-        s->jit_sorted = false;
+        if (parse_perf_line(line, &start, &size, &name))
+            rc = add_jit_entry(s, start, size, name);
     }
     if (rc == 0 && ferror(f))
         rc = -EIO;
     free(line);
     fclose(f);
+    return rc;
+}
+
+/* ---- jitdump files ---- */
+
+/* Sizes of the file header's known fields, of the header every record starts
+ * with, and of a code load record's fixed fields (pid, tid, vma, code address,
+ * code size, code index), which its name and code follow. */
+#define JITDUMP_MAGIC 0x4A695444u
+#define JITDUMP_HEADER_SIZE 40
+#define JITDUMP_RECORD_HEADER_SIZE 16
+#define JITDUMP_CODE_LOAD 0
+#define JITDUMP_CODE_LOAD_FIXED 40
+
+struct jitdump_reader {
+    FILE *f;
+    uint64_t left; /* bytes of the file not yet consumed */
+    bool swapped;  /* written on a machine of the other byte order */
+};
+
+static bool jitdump_read(struct jitdump_reader *r, void *buf, size_t n)
+{
+    if (n > r->left || fread(buf, 1, n, r->f) != n)
+        return false;
+    r->left -= n;
+    return true;
+}
+
+static bool jitdump_skip(struct jitdump_reader *r, uint64_t n)
+{
+    /* n fits off_t: it is at most the file's size. */
+    if (n > r->left || fseeko(r->f, (off_t)n, SEEK_CUR) != 0)
+        return false;
+    r->left -= n;
+    return true;
+}
+
+static uint32_t jitdump_u32(const struct jitdump_reader *r, const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return r->swapped ? __builtin_bswap32(v) : v;
+}
+
+static uint64_t jitdump_u64(const struct jitdump_reader *r, const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return r->swapped ? __builtin_bswap64(v) : v;
+}
+
+/* One code load record whose header said it is size bytes long (header
+ * included): 1 when read or skipped as harmless, 0 when it is malformed, or
+ * -ENOMEM. name holds PERF_MAP_LINE_MAX bytes. */
+static int jitdump_code_load(struct ss_symbolizer *s, struct jitdump_reader *r, uint64_t size,
+                             char *name)
+{
+    uint8_t fixed[JITDUMP_CODE_LOAD_FIXED];
+    uint64_t rest = size - JITDUMP_RECORD_HEADER_SIZE;
+    if (rest <= sizeof fixed || !jitdump_read(r, fixed, sizeof fixed))
+        return 0;
+    rest -= sizeof fixed;
+    uint64_t code_addr = jitdump_u64(r, fixed + 16), code_size = jitdump_u64(r, fixed + 24);
+    size_t want = rest < PERF_MAP_LINE_MAX ? (size_t)rest : PERF_MAP_LINE_MAX;
+    if (!jitdump_read(r, name, want))
+        return 0;
+    const char *nul = memchr(name, '\0', want);
+    if (!nul)
+        /* Overlong names are skipped like overlong perf map lines. */
+        return want < PERF_MAP_LINE_MAX ? 0 : jitdump_skip(r, rest - want);
+    /* The code itself follows the name inside the record. */
+    uint64_t name_size = (uint64_t)(nul - name) + 1;
+    if (code_size > rest - name_size || !jitdump_skip(r, rest - want))
+        return 0;
+    if (code_size == 0 || nul == name || code_addr > UINT64_MAX - code_size)
+        return 1;
+    return add_jit_entry(s, code_addr, code_size, name) == 0 ? 1 : -ENOMEM;
+}
+
+int ss_symbolizer_add_jitdump(struct ss_symbolizer *s, const char *path)
+{
+    struct jitdump_reader r = {.f = fopen(path, "re")};
+    if (!r.f)
+        return -errno;
+    struct stat st;
+    uint8_t head[JITDUMP_HEADER_SIZE];
+    char *name = NULL;
+    int rc = 0;
+    if (fstat(fileno(r.f), &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    r.left = (uint64_t)st.st_size;
+    if (!jitdump_read(&r, head, sizeof head)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    uint32_t magic;
+    memcpy(&magic, head, sizeof magic);
+    r.swapped = magic == __builtin_bswap32(JITDUMP_MAGIC);
+    uint32_t header_size = jitdump_u32(&r, head + 8);
+    if ((magic != JITDUMP_MAGIC && !r.swapped) || header_size < sizeof head ||
+        !jitdump_skip(&r, header_size - sizeof head)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    if (!(name = malloc(PERF_MAP_LINE_MAX))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* Writers append while they run, so a bad record ends the usable part of
+     * the file: what came before it is kept. */
+    uint8_t rec[JITDUMP_RECORD_HEADER_SIZE];
+    int ok = 1;
+    while (ok > 0 && r.left > 0 && jitdump_read(&r, rec, sizeof rec)) {
+        uint32_t id = jitdump_u32(&r, rec), size = jitdump_u32(&r, rec + 4);
+        if (size < sizeof rec)
+            break;
+        if (id == JITDUMP_CODE_LOAD)
+            ok = jitdump_code_load(s, &r, size, name);
+        else
+            ok = jitdump_skip(&r, size - sizeof rec);
+    }
+    if (ok < 0)
+        rc = ok;
+    else if (ferror(r.f))
+        rc = -EIO;
+out:
+    free(name);
+    fclose(r.f);
     return rc;
 }
 
@@ -634,20 +856,79 @@ static struct jit_entry *find_jit(struct ss_symbolizer *s, uint64_t addr)
     return best;
 }
 
+/* V8 marks a function its bytecode interpreter runs with '~' after the tag
+ * ("JS:~load", "LazyCompile:~load"); CPython 3.12 gives every interpreted
+ * function a trampoline named "py::FUNCTION:FILE". */
+static enum ss_frame_kind jit_kind(const char *name)
+{
+    const char *colon = strchr(name, ':');
+    if (strncmp(name, "py::", 4) == 0 || (colon && colon[1] == '~'))
+        return SS_FRAME_INTERPRETER;
+    return SS_FRAME_JIT;
+}
+
+/* Tags V8 gives JavaScript functions in its map (Node.js 12 and later write
+ * "JS:", older ones the others); its own code (Builtin:, Stub:, ...) and
+ * native code named in the map have no script location. */
+static const char *const script_tags[] = {"JS:", "LazyCompile:", "Function:", "Script:", "Eval:"};
+
+/* The script location a runtime put into a map entry's name: V8's "TAG:NAME
+ * PATH:LINE:COL" (or "TAG:NAME PATH" when it knows no line), CPython's
+ * "py::NAME:PATH". */
+static void locate_jit(struct jit_entry *j)
+{
+    const char *file = NULL, *end = NULL;
+    unsigned long line = 0;
+    bool script = false;
+    j->located = true;
+    for (size_t i = 0; i < sizeof script_tags / sizeof script_tags[0]; i++)
+        script = script || strncmp(j->name, script_tags[i], strlen(script_tags[i])) == 0;
+    if (strncmp(j->name, "py::", 4) == 0) {
+        const char *colon = strchr(j->name + 4, ':');
+        if (colon && colon[1]) {
+            file = colon + 1;
+            end = file + strlen(file);
+        }
+    } else if (script) {
+        const char *space = strrchr(j->name, ' ');
+        if (space && space[1]) {
+            file = space + 1;
+            end = file + strlen(file);
+            /* Peel ":COL" and ":LINE" off the end, when both are numbers. */
+            const char *c2 = memrchr(file, ':', (size_t)(end - file));
+            const char *c1 = c2 ? memrchr(file, ':', (size_t)(c2 - file)) : NULL;
+            if (c1 && c1 > file && c2 - c1 > 1 && end - c2 > 1 &&
+                strspn(c1 + 1, "0123456789") == (size_t)(c2 - c1 - 1) &&
+                strspn(c2 + 1, "0123456789") == (size_t)(end - c2 - 1)) {
+                line = strtoul(c1 + 1, NULL, 10);
+                end = c1;
+            }
+        }
+    }
+    if (file && (j->file = strndup(file, (size_t)(end - file))) != NULL)
+        j->line = line <= UINT_MAX ? (unsigned)line : 0;
+}
+
 int ss_symbolize(struct ss_symbolizer *s, uint64_t addr, struct ss_frame_info *out)
 {
     struct module *m = find_module(s, addr);
     *out = (struct ss_frame_info){
         .offset = addr,
         .module = m ? m->path : NULL,
-        .kind = m ? SS_FRAME_NATIVE : SS_FRAME_UNKNOWN,
+        .kind = m                            ? SS_FRAME_NATIVE
+                : addr >= KERNEL_SPACE_START ? SS_FRAME_KERNEL
+                                             : SS_FRAME_UNKNOWN,
     };
 
     struct jit_entry *j = find_jit(s, addr);
     if (j) {
+        if (!j->located)
+            locate_jit(j);
         out->symbol = j->name;
         out->offset = addr - j->start;
-        out->kind = SS_FRAME_JIT;
+        out->kind = jit_kind(j->name);
+        out->file = j->file;
+        out->line = j->line;
         return 0;
     }
     if (!m)
@@ -661,6 +942,7 @@ int ss_symbolize(struct ss_symbolizer *s, uint64_t addr, struct ss_frame_info *o
         return 1;
     out->symbol = sym_name(e, sym);
     out->offset = vaddr - sym->addr;
+    find_line(e, vaddr, out);
     return 0;
 }
 

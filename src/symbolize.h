@@ -1,6 +1,7 @@
 /* Offline symbolization: turns raw instruction pointers recorded from a traced
- * process into function name + offset, using the module map captured at run
- * time, perf JIT maps, and the ELF symbol tables of the modules on disk. */
+ * process into function name + offset and, where known, source file and line,
+ * using the module map captured at run time, perf JIT maps, jitdump files, the
+ * ELF symbol tables of the modules on disk and their DWARF line tables. */
 #ifndef SS_SYMBOLIZE_H
 #define SS_SYMBOLIZE_H
 
@@ -30,6 +31,12 @@ struct ss_frame_info {
      * module; lives until the symbolizer is freed. */
     const char *module;
     enum ss_frame_kind kind;
+    /* Source file and line: from DWARF for native frames of modules with debug
+     * information, from the name for JIT and interpreter frames ("JS:~f
+     * /app/x.js:3:1", "py::f:/app/x.py"). NULL and 0 when unknown; line may be 0
+     * with a file. Lives as long as symbol. */
+    const char *file;
+    unsigned line;
 };
 
 /* One per traced process: its module map and JIT map. Not thread-safe. */
@@ -61,12 +68,24 @@ int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t
  * skipped. Returns 0 or -errno (-ENOENT for a missing file). */
 int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path);
 
+/* A jitdump file (the format perf inject --jit reads; V8's --perf-prof writes
+ * jit-PID.dump): each code load record names [code address, + code size) like
+ * a perf map line, and takes part in the same later-wins order. Other records
+ * are skipped. Either byte order is read. Reading stops at the first malformed
+ * or truncated record, keeping the entries before it; names longer than a perf
+ * map line may hold are skipped. Returns 0, -EINVAL when the file is no jitdump
+ * (bad magic or header), or -errno (-ENOENT for a missing file). */
+int ss_symbolizer_add_jitdump(struct ss_symbolizer *s, const char *path);
+
 /* Resolve one lookup address (callers already subtracted 1 from return
  * addresses). Always fills out; returns 0 when a symbol was found, 1 when not
- * (out->symbol NULL). Order: JIT map first (kind jit), then the module
- * containing addr: ELF .symtab (also from /usr/lib/debug/.build-id), else
- * .dynsym (kind native); an address in no module and no JIT entry gives kind
- * unknown, module NULL, offset = addr. */
+ * (out->symbol NULL). Order: JIT maps and dumps first (kind interpreter for
+ * functions the runtime interprets: V8's "~" entries and CPython's "py::"
+ * trampolines; kind jit for the rest), then the module containing addr: ELF .symtab (also from
+ * /usr/lib/debug/.build-id), else .dynsym (kind native), with file and line
+ * from DWARF (the file's own or the separate debug file's); an address in no
+ * module and no JIT entry gives kind kernel in the kernel's half of the
+ * address space, else unknown, module NULL, offset = addr. */
 int ss_symbolize(struct ss_symbolizer *s, uint64_t addr, struct ss_frame_info *out);
 
 /* 1 when the module containing addr was recorded with a build-id that does not

@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "export.h"
+#include "frames.h"
 #include "options.h"
 
 static void usage(FILE *out)
@@ -10,11 +11,14 @@ static void usage(FILE *out)
     char names[256];
     ss_exporter_names(names, sizeof names);
     fprintf(out,
-            "usage: stallscope export --format FORMAT [-o FILE] [RUN]\n\n"
+            "usage: stallscope export --format FORMAT [-o FILE] [--frames user|all] [RUN]\n\n"
             "Writes a run (a run directory or one trace file, default " SS_DEFAULT_OUTPUT
             ")\nin a machine-readable format to FILE or standard output.\n\n"
             "  -f, --format FORMAT   one of: %s\n"
-            "  -o, --output FILE     write there instead of standard output\n",
+            "  -o, --output FILE     write there instead of standard output\n"
+            "  --frames user|all     user: leave the runtime's frames (libc, libuv, Node.js,\n"
+            "                        V8, CPython) out of every stack but the innermost;\n"
+            "                        all: every frame (default)\n",
             names);
 }
 
@@ -23,10 +27,12 @@ int ss_cmd_export(int argc, char **argv)
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
+        {"frames", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL, *output = NULL;
+    enum ss_frames_shown frames = SS_FRAMES_ALL;
     int c;
     while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -35,6 +41,10 @@ int ss_cmd_export(int argc, char **argv)
             break;
         case 'o':
             output = optarg;
+            break;
+        case 'F':
+            if (ss_frames_shown_parse(optarg, &frames) < 0)
+                ss_die("--frames: expected 'user' or 'all', got '%s'", optarg);
             break;
         case 'h':
             usage(stdout);
@@ -53,6 +63,7 @@ int ss_cmd_export(int argc, char **argv)
     if (argc - optind > 1)
         ss_die("export: one run at a time (got %d)", argc - optind);
     struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT);
+    ss_run_keep_frames(run, frames);
     FILE *out = ss_cli_output(output);
     if (e->write(run, out) < 0 && !ferror(out))
         ss_die("export: out of memory");

@@ -8,12 +8,15 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: stallscope report [--top N] [--depth N] [RUN]\n\n"
+    fprintf(out, "usage: stallscope report [--top N] [--depth N] [--frames user|all] [RUN]\n\n"
                  "Prints, per process and loop thread, busy-time percentiles and the worst\n"
                  "stalls with the stacks that ran during them. RUN is a run directory or one\n"
                  "trace file (default: " SS_DEFAULT_OUTPUT ").\n\n"
                  "  --top N     stalls shown per process (default 5)\n"
-                 "  --depth N   frames shown per stack (default 16)\n");
+                 "  --depth N   frames shown per stack (default 16)\n"
+                 "  --frames user|all\n"
+                 "              user: hide the runtime's frames (libc, libuv, Node.js, V8,\n"
+                 "              CPython) but the innermost; all: show every frame (default)\n");
 }
 
 static size_t count_option(const char *name, const char *value)
@@ -30,6 +33,7 @@ int ss_cmd_report(int argc, char **argv)
     static const struct option longopts[] = {
         {"top", required_argument, NULL, 't'},
         {"depth", required_argument, NULL, 'd'},
+        {"frames", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -43,6 +47,10 @@ int ss_cmd_report(int argc, char **argv)
             break;
         case 'd':
             o.depth = count_option("--depth", optarg);
+            break;
+        case 'f':
+            if (ss_frames_shown_parse(optarg, &o.frames) < 0)
+                ss_die("--frames: expected 'user' or 'all', got '%s'", optarg);
             break;
         case 'h':
             usage(stdout);

@@ -24,6 +24,9 @@
  * native frames of their own so they are named too. (--perf-basic-prof, unlike the
  * functions-only variant, also leaves isolate-*.log files in the working directory.) */
 #define NODE_JIT_FLAGS "--perf-basic-prof-only-functions --interpreted-frames-native-stack"
+/* Python 3.12 and later give each Python function a trampoline named in a perf map (what
+ * `-X perf` does); older versions ignore the variable. */
+#define PYTHON_PERF_ENV "PYTHONPERFSUPPORT"
 
 struct run_options {
     const char *output;
@@ -49,7 +52,8 @@ static void usage(FILE *out)
         "                        a blocking call this slow always gets its stack (default 1ms)\n"
         "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
         "  --no-stacks           record stalls without stacks\n"
-        "  --no-jit-maps         do not ask Node.js for JIT symbol maps\n"
+        "  --no-jit-maps         do not ask Node.js and Python (3.12+) for the symbol maps\n"
+        "                        that name JavaScript and Python functions\n"
         "  -q, --quiet           no summary at the end\n"
         "  --check               then check the run as stallscope check does, with the\n"
         "                        options below (any of them implies --check): exit 1 when\n"
@@ -64,7 +68,8 @@ static int is_run_file(const char *name)
     if (strncmp(name, SS_TRACE_FILE_PREFIX, strlen(SS_TRACE_FILE_PREFIX)) == 0)
         return n > strlen(SS_TRACE_FILE_SUFFIX) &&
                strcmp(name + n - strlen(SS_TRACE_FILE_SUFFIX), SS_TRACE_FILE_SUFFIX) == 0;
-    return strncmp(name, "perf-", 5) == 0 && n > 4 && strcmp(name + n - 4, ".map") == 0;
+    return (strncmp(name, "perf-", 5) == 0 && n > 4 && strcmp(name + n - 4, ".map") == 0) ||
+           (strncmp(name, "jit-", 4) == 0 && n > 5 && strcmp(name + n - 5, ".dump") == 0);
 }
 
 /* Creates the run directory, or empties it of an earlier run's files (and nothing else). */
@@ -110,6 +115,8 @@ static void set_environment(const struct run_options *o, const char *shim, const
         if (asprintf(&node, "%s%s" NODE_JIT_FLAGS, n && *n ? n : "", n && *n ? " " : "") < 0)
             ss_die("out of memory");
         setenv("NODE_OPTIONS", node, 1);
+        /* A value the user set (0 to keep it off) wins. */
+        setenv(PYTHON_PERF_ENV, "1", 0);
     }
     setenv("LD_PRELOAD", preload, 1);
     setenv(SS_OPTIONS_ENV, options, 1);
@@ -182,26 +189,42 @@ static void copy_file(const char *from, const char *to)
     close(in);
 }
 
+/* Copies the first of the candidate files that exists to dir/name, unless the run already has
+ * one. */
+static void keep_file(const char *dir, const char *name, const char *const *from_dirs, size_t n)
+{
+    char *to, *from;
+    if (asprintf(&to, "%s/%s", dir, name) < 0)
+        return;
+    for (size_t i = 0; i < n && access(to, F_OK) != 0; i++) {
+        if (asprintf(&from, "%s/%s", from_dirs[i], name) < 0)
+            break;
+        if (access(from, R_OK) == 0)
+            copy_file(from, to);
+        free(from);
+    }
+    free(to);
+}
+
 /* JIT maps live in /tmp and vanish with it; the run keeps its own copy so a later report still
- * names JavaScript frames. */
+ * names JavaScript frames. jitdump files (node --perf-prof) are written to the working
+ * directory, or to /tmp by other runtimes; the run keeps those too when there are any. */
 static void keep_jit_maps(const char *dir)
 {
+    static const char *const map_dirs[] = {"/tmp"}, *const dump_dirs[] = {".", "/tmp"};
     DIR *d = opendir(dir);
     if (!d)
         return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         unsigned pid;
-        char tail[64];
+        char tail[64], name[64];
         if (sscanf(e->d_name, SS_TRACE_FILE_PREFIX "%u%63s", &pid, tail) != 2)
             continue;
-        char from[64], *to;
-        snprintf(from, sizeof from, "/tmp/perf-%u.map", pid);
-        if (asprintf(&to, "%s/perf-%u.map", dir, pid) < 0)
-            continue;
-        if (access(from, R_OK) == 0 && access(to, F_OK) != 0)
-            copy_file(from, to);
-        free(to);
+        snprintf(name, sizeof name, "perf-%u.map", pid);
+        keep_file(dir, name, map_dirs, 1);
+        snprintf(name, sizeof name, "jit-%u.dump", pid);
+        keep_file(dir, name, dump_dirs, 2);
     }
     closedir(d);
 }

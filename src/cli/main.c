@@ -114,7 +114,8 @@ static void usage(void)
            "Finds what blocks the event loop of any program.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         printf("  %-8s %s\n", commands[i].name, commands[i].summary);
-    printf("\n'stallscope COMMAND --help' describes a command's options.\n");
+    printf("\n'stallscope COMMAND --help' describes a command's options;\n"
+           "'stallscope --version' prints the version.\n");
 }
 
 int main(int argc, char **argv)

@@ -342,6 +342,32 @@ static const struct expect flock_calls[] = {
 
 PLANTED(flock, flock_calls, "lock", "file")
 
+/* A file gone before the watchdog could stat it is still known as one from the host's own
+ * fstat, and named by the path it was opened with, as is a stream at its fclose; a FIFO
+ * fstat'ed the same way is not a file.
+ * The FIFO's open and unlink are file calls like any by path. */
+static const struct expect fstat_calls[] = {
+    {"fstat-fstat", "^(fstat|fstat64|__fxstat|__fxstat64)$", "file", "^plant_fstat$",
+     "/plant-fstat\\.dat$"},
+    {"fstat-pread", "^(__)?pread(64)?(_chk)?$", "file", "^plant_fstat$", "/plant-fstat\\.dat$"},
+    {"fstat-fclose", "^fclose$", "file", "^plant_fstat$", "/plant-fstat\\.log$"},
+};
+
+Test(calls, fstat_tells_the_kind, .timeout = 60)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {"fstat", NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    for (size_t i = 0; i < sizeof fstat_calls / sizeof fstat_calls[0]; i++)
+        expect_site(&t, &fstat_calls[i]);
+    for (size_t i = 0; i < t.proc->ncalls; i++) {
+        const struct ss_call_site *c = &t.proc->calls[i];
+        cr_expect(matches("^plant_fstat$", innermost(c)) || matches("^(open|unlink)", c->function),
+                  "the FIFO's %s() was recorded (%s)", c->function, c->detail);
+    }
+    finish(&t);
+}
+
 /* ---- where calls must not count --------------------------------------------------------- */
 
 static void nothing_recorded(const char *const *options, const char *const *args)
@@ -507,6 +533,31 @@ Test(call_stacks, site_without_a_stack_gets_one_later, .timeout = 60)
         cr_expect(matches("^plant_burst$", innermost(c)), "site %zu of 16 has no stack", i + 1);
     }
     finish(&t);
+}
+
+/* A runtime's first wait can be deeper in its stack than its iterations ever are (Node.js's
+ * is), and the first calls can come before the watchdog has found where the thread's stack
+ * ends: those calls must have their stacks all the same, or a site called once never has one. */
+static void first_calls_above_a_deep_first_wait(const char *fixture)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {"--deep-first-wait", "file", NULL};
+    trace(&t, fixture, none, args);
+    for (size_t i = 0; i < sizeof file_calls / sizeof file_calls[0]; i++)
+        expect_site(&t, &file_calls[i]);
+    expect_only(&t, (const char *const[]){"file", NULL});
+    cr_expect_eq(ss_drops_total(&t.proc->drops), 0);
+    finish(&t);
+}
+
+Test(call_stacks, first_calls_above_a_deep_first_wait_O0, .timeout = 60)
+{
+    first_calls_above_a_deep_first_wait("calls-fixture-O0");
+}
+
+Test(call_stacks, first_calls_above_a_deep_first_wait_O2, .timeout = 60)
+{
+    first_calls_above_a_deep_first_wait("calls-fixture-O2");
 }
 
 /* ---- blocking calls inside stalls ------------------------------------------------------------ */

@@ -5,16 +5,6 @@
 # the gate's. Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip.
 set -u
 
-# Whether a native call site keeps a stack through the suite's own function depends on which
-# of its calls was captured; on a loaded machine one attempt in several misses it. A real
-# regression fails both attempts; the retry is printed.
-if [ -z "${SS_GATE_ATTEMPT:-}" ]; then
-    SS_GATE_ATTEMPT=1 sh "$0" "$@"
-    rc=$?
-    [ "$rc" -eq 1 ] || exit "$rc"
-    echo "retrying once"
-    SS_GATE_ATTEMPT=2 exec sh "$0" "$@"
-fi
 : "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${SS_BUILDDIR:=$PWD}"
 SS=$SS_BUILDDIR/stallscope

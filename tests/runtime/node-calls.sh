@@ -6,40 +6,10 @@
 # scenarios, whose work runs on libuv's threadpool, must leave nothing on the main thread.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
-fixture=$SS_SRCDIR/tests/fixtures/node/calls.js
+. "$(dirname "$0")/lib.sh"
 SYNC="readFileSync writeFileSync appendFileSync statSync existsSync readdirSync execSync fsyncSync"
 ASYNC="promisesReadFile dnsLookup pbkdf2"
-
-if ! command -v node >/dev/null 2>&1; then
-    echo "SKIP: node not installed"
-    exit 77
-fi
-if [ ! -x "$stallscope" ]; then
-    echo "ERROR: no stallscope in $SS_BUILDDIR (set SS_BUILDDIR to the build directory)"
-    exit 99
-fi
-if [ ! -r "$fixture" ]; then
-    echo "ERROR: no $fixture (set SS_SRCDIR to the source directory)"
-    exit 99
-fi
-
-tmp=$(mktemp -d) || exit 99
-
-# Node writes its perf maps to /tmp, outside the temporary directory, and never removes them.
-cleanup() {
-    for trace in "$tmp"/*/run/stallscope-*.trace; do
-        pid=${trace##*/stallscope-}
-        pid=${pid%.trace}
-        case $pid in *[!0-9]* | '') continue ;; esac
-        rm -f "/tmp/perf-$pid.map"
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' HUP INT TERM
+runtime_setup node tests/fixtures/node/calls.js
 
 fail() {
     echo "FAIL: $*"
@@ -191,8 +161,7 @@ process.exit(problems.length ? 1 : 0);
 EOF
 }
 
-# Whether a native site kept the stack of a given JavaScript caller depends on which of its
-# calls was captured; on a loaded machine one attempt in several misses. A real regression
-# fails both attempts.
-trace_and_compare || { echo "retrying once"; trace_and_compare; } ||
+# A native site keeps its deepest captured stack, so every JavaScript caller that reached it
+# is found whichever of its calls was captured: one attempt is enough.
+trace_and_compare ||
     fail "the trace does not show what --trace-sync-io saw"

@@ -4,36 +4,8 @@
 # and the program must behave exactly as it does without the tool.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
-fixture=$SS_SRCDIR/tests/fixtures/python/stall.py
-
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: python3 not installed"
-    exit 77
-fi
-if [ ! -x "$stallscope" ]; then
-    echo "ERROR: no stallscope in $SS_BUILDDIR (set SS_BUILDDIR to the build directory)"
-    exit 99
-fi
-if [ ! -r "$fixture" ]; then
-    echo "ERROR: no $fixture (set SS_SRCDIR to the source directory)"
-    exit 99
-fi
-
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-
-fail() {
-    echo "FAIL: $*"
-    echo "--- fixture output"
-    cat "$tmp/out" "$tmp/err"
-    echo "--- stallscope report $tmp/run"
-    "$stallscope" report "$tmp/run" 2>&1
-    exit 1
-}
+. "$(dirname "$0")/lib.sh"
+runtime_setup python3 tests/fixtures/python/stall.py
 
 # Timings differ from run to run; everything else the program prints must not.
 untimed() {

@@ -79,7 +79,8 @@ struct ss_stack *rb_stack(struct ss_process *p, ...)
     cr_assert(st->addrs && st->frames);
     for (uint32_t i = 0; i < n; i++) {
         st->addrs[i] = 0x401000 + 0x10 * st->id + i;
-        st->frames[i] = (struct ss_frame){st->addrs[i], names[i], NULL, 4, SS_FRAME_NATIVE};
+        st->frames[i] =
+            (struct ss_frame){st->addrs[i], names[i], NULL, 4, SS_FRAME_NATIVE, NULL, 0};
     }
     p->stacks[st->id] = st;
     return st;

@@ -11,12 +11,12 @@
 
 static struct ss_frame native(const char *symbol, const char *module)
 {
-    return (struct ss_frame){0x1000, symbol, module, 0, SS_FRAME_NATIVE};
+    return (struct ss_frame){0x1000, symbol, module, 0, SS_FRAME_NATIVE, NULL, 0};
 }
 
 static struct ss_frame js(const char *symbol)
 {
-    return (struct ss_frame){0x3e0000001000, symbol, NULL, 0, SS_FRAME_JIT};
+    return (struct ss_frame){0x3e0000001000, symbol, NULL, 0, SS_FRAME_JIT, NULL, 0};
 }
 
 static struct ss_stack stack_of(struct ss_frame *frames, uint32_t n)
@@ -44,12 +44,14 @@ Test(fingerprint, function_names_without_what_varies)
         native("checksum_config.constprop.0", "/srv/app"),
         native("ns::Parser::parse(std::string const&) const", "/srv/app"),
         native("Foo::operator()()", "/srv/app"),
+        native("node::ResetStdio() [clone .part.0]", "/usr/bin/node"),
         js("JS:~loadConfig /app/lib/config.js:12:3"),
         js("JS:*loadConfig /other/checkout/lib/config.js:40:1"),
         js("JS:^ /app/vendor/x.js:3:1"),
     };
     const char *want[] = {"checksum_config", "ns::Parser::parse", "Foo::operator()",
-                          "loadConfig",      "loadConfig",        "(anonymous)"};
+                          "node::ResetStdio", "loadConfig",       "loadConfig",
+                          "(anonymous)"};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         char buf[128];
         ss_frame_function(&f[i], buf, sizeof buf);
@@ -72,6 +74,27 @@ Test(fingerprint, script_locations)
     cr_expect_not(ss_frame_source(&c, path, sizeof path, &line, &col));
 }
 
+/* CPython 3.12 trampolines: the function alone is matched and hashed, the script is its
+ * location, and the standard library is the runtime's while installed packages are not. */
+Test(fingerprint, python_frames)
+{
+    char name[64], path[128];
+    unsigned line, col;
+    struct ss_frame handler = js("py::handle_request:/srv/app/handlers.py");
+    ss_frame_function(&handler, name, sizeof name);
+    cr_expect_str_eq(name, "handle_request");
+    cr_assert(ss_frame_source(&handler, path, sizeof path, &line, &col));
+    cr_expect_str_eq(path, "/srv/app/handlers.py");
+    cr_expect_eq(line, 0);
+    cr_expect_not(ss_frame_is_runtime(&handler));
+    struct ss_frame package = js("py::get:/usr/lib/python3/dist-packages/requests/api.py");
+    cr_expect_not(ss_frame_is_runtime(&package));
+    struct ss_frame stdlib = js("py::_run_once:/usr/lib/python3.12/asyncio/base_events.py");
+    cr_expect(ss_frame_is_runtime(&stdlib));
+    struct ss_frame frozen = js("py::_find_and_load:<frozen importlib._bootstrap>");
+    cr_expect(ss_frame_is_runtime(&frozen));
+}
+
 Test(fingerprint, runtime_frames)
 {
     struct ss_frame runtime[] = {
@@ -89,7 +112,7 @@ Test(fingerprint, runtime_frames)
         native("sqlite3_step", "/usr/lib/libsqlite3.so.0"),
         js("JS:~loadConfig /app/lib/config.js:12:3"),
         /* A map entry inside a module: that module's code, named by the map. */
-        {0x401000, "handle_request", "/srv/app", 0, SS_FRAME_JIT},
+        {0x401000, "handle_request", "/srv/app", 0, SS_FRAME_JIT, NULL, 0},
     };
     for (size_t i = 0; i < sizeof user / sizeof user[0]; i++)
         cr_expect_not(ss_frame_is_runtime(&user[i]), "%s", user[i].symbol);

@@ -9,6 +9,7 @@
  *   strip -o symfix-stripped symfix
  *   g++ -O0 -g -fPIE -pie -o symfix-cxx symfix-cxx.cc
  *   gcc -O0 -g -fPIC -shared -o libsymfix.so symfix-lib.c
+ *   gcc -O0 -g0 -fPIE -pie -rdynamic -o symfix-nodebug symfix-main.c
  *
  * -rdynamic puts the global functions into .dynsym as well, so the stripped
  * copy still names symfix_alpha but not the static symfix_local. Expected
@@ -211,16 +212,19 @@ static void expect_unresolved(uint64_t addr, const char *module, uint64_t offset
     struct ss_frame_info fi;
     cr_assert_eq(ss_symbolize(sym, addr, &fi), 1);
     cr_assert_null(fi.symbol);
+    cr_assert_null(fi.file, "an unresolved frame has no file, got %s", fi.file);
+    cr_assert_eq(fi.line, 0);
     cr_assert_eq(fi.offset, offset, "offset %#llx", (unsigned long long)fi.offset);
     if (module) {
         cr_assert_str_eq(fi.module, module);
         cr_assert_eq(fi.kind, SS_FRAME_NATIVE);
     } else {
         cr_assert_null(fi.module);
-        cr_assert_eq(fi.kind, SS_FRAME_UNKNOWN);
+        cr_assert_eq(fi.kind, addr >= 0xffff800000000000ull ? SS_FRAME_KERNEL : SS_FRAME_UNKNOWN);
     }
 }
 
+/* A perf-map frame: compiled (jit) or run by the runtime's interpreter. */
 static void expect_jit(uint64_t addr, const char *name, uint64_t offset)
 {
     struct ss_frame_info fi;
@@ -228,7 +232,7 @@ static void expect_jit(uint64_t addr, const char *name, uint64_t offset)
                  (unsigned long long)addr);
     cr_assert_str_eq(fi.symbol, name);
     cr_assert_eq(fi.offset, offset);
-    cr_assert_eq(fi.kind, SS_FRAME_JIT);
+    cr_assert(fi.kind == SS_FRAME_JIT || fi.kind == SS_FRAME_INTERPRETER);
 }
 
 TestSuite(symbolize, .init = setup, .fini = teardown);
@@ -596,4 +600,408 @@ Test(symbolize, perf_map_missing)
 {
     cr_assert_eq(ss_symbolizer_add_perf_map(sym, "/nonexistent/perf-1.map"), -ENOENT);
     expect_unresolved(0x1000, NULL, 0x1000);
+}
+
+/* Line number (from 1) of the first line of a fixture's source that contains needle. */
+static unsigned source_line(const char *source, const char *needle)
+{
+    const char *src = getenv("SS_SRCDIR");
+    char path[PATH_MAX], line[512];
+    if (!src || !*src)
+        cr_skip_test("SS_SRCDIR not set");
+    snprintf(path, sizeof path, "%s/tests/fixtures/symfix/%s", src, source);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    unsigned n = 0, found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        n++;
+        if (strstr(line, needle))
+            found = n;
+    }
+    fclose(f);
+    cr_assert_gt(found, 0, "no '%s' in %s", needle, path);
+    return found;
+}
+
+/* GCC puts the entry of a function on the line of its opening brace, which the fixtures keep
+ * on the line after the one that names the function. */
+static void expect_source(const char *fixture_name, uint64_t bias, const char *symbol,
+                          const char *source, const char *decl)
+{
+    char path[PATH_MAX];
+    fixture(path, fixture_name);
+    add_fixture(sym, path, bias, NULL, 0);
+    uint64_t at = sym_vaddr(path, symbol, false, NULL) + bias;
+    struct ss_frame_info fi;
+    cr_assert_eq(ss_symbolize(sym, at, &fi), 0);
+    cr_assert_not_null(fi.file, "%s in %s has no file", symbol, fixture_name);
+    cr_assert_str_eq(strrchr(fi.file, '/') ? strrchr(fi.file, '/') + 1 : fi.file, source);
+    cr_assert_eq(fi.line, source_line(source, decl) + 1, "%s: line %u", symbol, fi.line);
+}
+
+Test(symbolize, file_and_line_pie)
+{
+    expect_source("symfix", PIE_BIAS, "symfix_alpha", "symfix-main.c", "int symfix_alpha(int x)");
+    expect_source("symfix", PIE_BIAS, "symfix_local", "symfix-main.c",
+                  "static int symfix_local(int x)");
+}
+
+Test(symbolize, file_and_line_nopie)
+{
+    expect_source("symfix-nopie", 0, "symfix_beta", "symfix-main.c", "int symfix_beta(int x)");
+}
+
+Test(symbolize, file_and_line_shared_library)
+{
+    expect_source("libsymfix.so", LIB_BIAS, "symfix_lib_fn", "symfix-lib.c",
+                  "int symfix_lib_fn(int x)");
+}
+
+Test(symbolize, file_and_line_cxx)
+{
+    expect_source("symfix-cxx", PIE_BIAS, "_ZN6symfix6Widget4spinEi", "symfix-cxx.cc",
+                  "int Widget::spin(int turns)");
+}
+
+/* Without debug information (built without -g, or stripped) a frame is named but has no file.
+ * The symbol's address is read from symbols_from, which still has a .symtab. */
+static void expect_no_source(const char *fixture_name, const char *symbols_from, const char *symbol)
+{
+    char path[PATH_MAX], full[PATH_MAX];
+    fixture(path, fixture_name);
+    fixture(full, symbols_from);
+    add_fixture(sym, path, PIE_BIAS, NULL, 0);
+    uint64_t at = sym_vaddr(full, symbol, false, NULL);
+    struct ss_frame_info fi;
+    cr_assert_eq(ss_symbolize(sym, at + PIE_BIAS + 1, &fi), 0);
+    cr_assert_str_eq(fi.symbol, symbol);
+    cr_assert_null(fi.file, "got file %s", fi.file);
+    cr_assert_eq(fi.line, 0);
+}
+
+Test(symbolize, no_debug_info_no_file)
+{
+    expect_no_source("symfix-nodebug", "symfix-nodebug", "symfix_local");
+}
+
+Test(symbolize, stripped_no_file)
+{
+    expect_no_source("symfix-stripped", "symfix", "symfix_alpha");
+}
+
+/* A binary rebuilt since recording gives neither names nor lines. */
+Test(symbolize, build_id_mismatch_no_file)
+{
+    char path[PATH_MAX];
+    uint8_t bid[64];
+    fixture(path, "symfix");
+    size_t len = file_build_id(path, bid, sizeof bid);
+    bid[len - 1] ^= 0x01;
+    add_fixture(sym, path, PIE_BIAS, bid, len);
+    uint64_t alpha = sym_vaddr(path, "symfix_alpha", false, NULL);
+    expect_unresolved(alpha + PIE_BIAS, path, alpha);
+}
+
+static void expect_kind(uint64_t addr, enum ss_frame_kind kind, const char *file, unsigned line)
+{
+    struct ss_frame_info fi;
+    cr_assert_eq(ss_symbolize(sym, addr, &fi), 0);
+    cr_assert_eq(fi.kind, kind, "%s: kind %s", fi.symbol, ss_frame_kind_name(fi.kind));
+    if (file)
+        cr_assert_str_eq(fi.file, file, "%s", fi.symbol);
+    else
+        cr_assert_null(fi.file, "%s: file %s", fi.symbol, fi.file);
+    cr_assert_eq(fi.line, line, "%s: line %u", fi.symbol, fi.line);
+}
+
+Test(symbolize, jit_kinds_and_locations)
+{
+    char path[PATH_MAX];
+    const char *text = "1000 10 JS:~busyLoop /app/stall.js:9:18\n"
+                       "2000 10 JS:*hot /app/stall.js:20:3\n"
+                       "3000 10 JS:^warm /app/x.js:5:1\n"
+                       "4000 10 JS:~readFileSync node:fs:441:20\n"
+                       "5000 10 JS:~ /app/anon.js:1:1\n"
+                       "6000 10 Builtin:JsonParse\n"
+                       "7000 10 py::handle:/srv/app/handlers.py\n"
+                       "8000 10 LazyCompile:~old /app/old.js\n"
+                       "9000 10 JS:*odd /app/x.js:a:1\n"
+                       "a000 10 v8::internal::Heap::Scavenge(v8::Isolate const&)\n";
+    write_temp(path, text, strlen(text));
+    cr_assert_eq(ss_symbolizer_add_perf_map(sym, path), 0);
+    unlink(path);
+    expect_kind(0x1004, SS_FRAME_INTERPRETER, "/app/stall.js", 9);
+    expect_kind(0x2004, SS_FRAME_JIT, "/app/stall.js", 20);
+    expect_kind(0x3004, SS_FRAME_JIT, "/app/x.js", 5);
+    expect_kind(0x4004, SS_FRAME_INTERPRETER, "node:fs", 441);
+    expect_kind(0x5004, SS_FRAME_INTERPRETER, "/app/anon.js", 1);
+    expect_kind(0x6004, SS_FRAME_JIT, NULL, 0);
+    expect_kind(0x7004, SS_FRAME_INTERPRETER, "/srv/app/handlers.py", 0);
+    expect_kind(0x8004, SS_FRAME_INTERPRETER, "/app/old.js", 0);
+    expect_kind(0x9004, SS_FRAME_JIT, "/app/x.js:a:1", 0);
+    expect_kind(0xa004, SS_FRAME_JIT, NULL, 0);
+}
+
+Test(symbolize, kernel_addresses)
+{
+    expect_unresolved(0xffffffff81000000ull, NULL, 0xffffffff81000000ull);
+    expect_unresolved(0x7ffd00000000ull, NULL, 0x7ffd00000000ull);
+}
+
+/* Regression: the vDSO is recorded with a build-id but is no file, and was reported as
+ * rebuilt in every run. */
+Test(symbolize, vdso_is_not_stale)
+{
+    const uint8_t bid[] = {0xde, 0xad, 0xbe, 0xef};
+    cr_assert_eq(ss_symbolizer_add_module(sym, "linux-vdso.so.1", 0x7ffd00000000ull,
+                                          0x7ffd00001000ull, 0x7ffd00002000ull, bid, sizeof bid),
+                 0);
+    expect_unresolved(0x7ffd00001010ull, "linux-vdso.so.1", 0x1010);
+    cr_assert_eq(ss_symbolizer_module_mismatch(sym, 0x7ffd00001010ull), 0);
+}
+
+/* A library dlopen()ed by a relative path is recorded by that path; read from elsewhere it is
+ * missing, and must be reported as such rather than taken for the vDSO. */
+Test(symbolize, relative_path_missing_is_stale)
+{
+    const uint8_t bid[] = {0x12, 0x34, 0x56, 0x78};
+    cr_assert_eq(ss_symbolizer_add_module(sym, "no-such-dir/libgone.so", LIB_BIAS,
+                                          LIB_BIAS + 0x1000, LIB_BIAS + 0x2000, bid, sizeof bid),
+                 0);
+    expect_unresolved(LIB_BIAS + 0x1010, "no-such-dir/libgone.so", 0x1010);
+    cr_assert_eq(ss_symbolizer_module_mismatch(sym, LIB_BIAS + 0x1010), 1);
+}
+
+/* ---- jitdump files, built byte by byte in either byte order ---- */
+
+struct dump {
+    uint8_t buf[65536];
+    size_t len;
+    bool swapped;
+};
+
+static void put(struct dump *d, const void *p, size_t n)
+{
+    cr_assert_leq(d->len + n, sizeof d->buf);
+    memcpy(d->buf + d->len, p, n);
+    d->len += n;
+}
+
+static void put32(struct dump *d, uint32_t v)
+{
+    v = d->swapped ? __builtin_bswap32(v) : v;
+    put(d, &v, sizeof v);
+}
+
+static void put64(struct dump *d, uint64_t v)
+{
+    v = d->swapped ? __builtin_bswap64(v) : v;
+    put(d, &v, sizeof v);
+}
+
+/* The file header, header_size bytes long (40 is the size of its known fields). */
+static void dump_header(struct dump *d, bool swapped, uint32_t header_size)
+{
+    d->len = 0;
+    d->swapped = swapped;
+    put32(d, 0x4A695444);
+    put32(d, 1);
+    put32(d, header_size);
+    put32(d, 62); /* EM_X86_64 */
+    put32(d, 0);
+    put32(d, 4242);
+    put64(d, 123456789);
+    put64(d, 0);
+    while (d->len < header_size)
+        put(d, "", 1);
+}
+
+static void record_header(struct dump *d, uint32_t id, uint32_t total_size)
+{
+    put32(d, id);
+    put32(d, total_size);
+    put64(d, 1000 + d->len);
+}
+
+/* A code load record of code_size bytes of code after the name; record_size RIGHT_SIZE for
+ * the size it really has. */
+#define RIGHT_SIZE (-1)
+static void code_load(struct dump *d, uint64_t addr, uint64_t code_size, const char *name,
+                      int64_t record_size)
+{
+    size_t name_size = strlen(name) + 1;
+    record_header(d, 0,
+                  (uint32_t)(record_size == RIGHT_SIZE ? (int64_t)(56 + name_size + code_size)
+                                                       : record_size));
+    put32(d, 4242);
+    put32(d, 4243);
+    put64(d, addr);
+    put64(d, addr);
+    put64(d, code_size);
+    put64(d, d->len);
+    put(d, name, name_size);
+    for (uint64_t i = 0; i < code_size; i++)
+        put(d, "\xcc", 1);
+}
+
+/* Any other record: header and n bytes of payload. */
+static void other_record(struct dump *d, uint32_t id, size_t n)
+{
+    record_header(d, id, (uint32_t)(16 + n));
+    for (size_t i = 0; i < n; i++)
+        put(d, "\x5a", 1);
+}
+
+static int add_dump(struct ss_symbolizer *s, const struct dump *d, size_t len)
+{
+    char path[PATH_MAX];
+    write_temp(path, d->buf, len);
+    int rc = ss_symbolizer_add_jitdump(s, path);
+    unlink(path);
+    return rc;
+}
+
+/* Two named functions with a debug info, an unwinding info and an unknown record between
+ * them, a close record at the end; also the length where the second load record starts. */
+static void small_dump(struct dump *d, bool swapped, size_t *second)
+{
+    dump_header(d, swapped, 48);
+    code_load(d, 0x1000, 0x40, "JS:*hot /app/x.js:3:1", RIGHT_SIZE);
+    other_record(d, 2, 40);
+    other_record(d, 4, 24);
+    other_record(d, 77, 0);
+    *second = d->len;
+    code_load(d, 0x2000, 0x20, "JS:~cold /app/y.js:7:2", RIGHT_SIZE);
+    other_record(d, 3, 0);
+}
+
+static void expect_small_dump(bool with_second)
+{
+    expect_jit(0x1000, "JS:*hot /app/x.js:3:1", 0);
+    expect_jit(0x103f, "JS:*hot /app/x.js:3:1", 0x3f);
+    expect_kind(0x1010, SS_FRAME_JIT, "/app/x.js", 3);
+    expect_unresolved(0x1040, NULL, 0x1040);
+    if (with_second) {
+        expect_jit(0x201f, "JS:~cold /app/y.js:7:2", 0x1f);
+        expect_kind(0x2000, SS_FRAME_INTERPRETER, "/app/y.js", 7);
+    } else {
+        expect_unresolved(0x2000, NULL, 0x2000);
+    }
+}
+
+Test(symbolize, jitdump)
+{
+    static struct dump d;
+    size_t second;
+    small_dump(&d, false, &second);
+    cr_assert_eq(add_dump(sym, &d, d.len), 0);
+    expect_small_dump(true);
+}
+
+Test(symbolize, jitdump_other_byte_order)
+{
+    static struct dump d;
+    size_t second;
+    small_dump(&d, true, &second);
+    cr_assert_eq(add_dump(sym, &d, d.len), 0);
+    expect_small_dump(true);
+}
+
+/* Cut anywhere: the header must be whole, and each function is named once its record is. */
+Test(symbolize, jitdump_truncated)
+{
+    static struct dump d;
+    size_t second;
+    small_dump(&d, false, &second);
+    size_t first_end = 48 + 56 + strlen("JS:*hot /app/x.js:3:1") + 1 + 0x40;
+    size_t second_end = second + 56 + strlen("JS:~cold /app/y.js:7:2") + 1 + 0x20;
+    for (size_t cut = 0; cut < d.len; cut++) {
+        ss_symbolizer_free(sym);
+        sym = ss_symbolizer_new(cache);
+        cr_assert_not_null(sym);
+        cr_assert_eq(add_dump(sym, &d, cut), cut < 48 ? -EINVAL : 0, "cut at %zu", cut);
+        if (cut >= first_end)
+            expect_small_dump(cut >= second_end);
+        else
+            expect_unresolved(0x1000, NULL, 0x1000);
+    }
+}
+
+/* A record whose size is wrong ends the readable part; what came before it stays. */
+Test(symbolize, jitdump_corrupt_sizes)
+{
+    static const uint32_t bad_sizes[] = {
+        0,          /* no progress */
+        15,         /* shorter than a record header */
+        56,         /* no room for a name */
+        58,         /* the name's NUL is beyond the record */
+        56 + 8,     /* name fits, the code does not */
+        0xfffffff0, /* far past the end of the file */
+    };
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
+        static struct dump d;
+        ss_symbolizer_free(sym);
+        sym = ss_symbolizer_new(cache);
+        cr_assert_not_null(sym);
+        dump_header(&d, false, 40);
+        code_load(&d, 0x1000, 0x10, "good", RIGHT_SIZE);
+        code_load(&d, 0x2000, 0x10, "bad", bad_sizes[i]);
+        code_load(&d, 0x3000, 0x10, "after", RIGHT_SIZE);
+        cr_assert_eq(add_dump(sym, &d, d.len), 0, "size %u", bad_sizes[i]);
+        expect_jit(0x1008, "good", 8);
+        expect_unresolved(0x2008, NULL, 0x2008);
+        expect_unresolved(0x3008, NULL, 0x3008);
+    }
+}
+
+Test(symbolize, jitdump_odd_entries)
+{
+    static struct dump d;
+    static char long_name[10000];
+    memset(long_name, 'n', sizeof long_name - 1);
+    dump_header(&d, false, 40);
+    code_load(&d, 0x1000, 0, "empty code", RIGHT_SIZE);
+    code_load(&d, 0x2000, 0x10, "", RIGHT_SIZE);
+    code_load(&d, 0xfffffffffffffff0, 0x20, "wraps around", RIGHT_SIZE);
+    code_load(&d, 0x4000, 0x10, long_name, RIGHT_SIZE);
+    code_load(&d, 0x5000, 0x10, "after long", RIGHT_SIZE);
+    cr_assert_eq(add_dump(sym, &d, d.len), 0);
+    expect_unresolved(0x1000, NULL, 0x1000);
+    expect_unresolved(0x2000, NULL, 0x2000);
+    expect_unresolved(0xfffffffffffffff8, NULL, 0xfffffffffffffff8);
+    expect_unresolved(0x4000, NULL, 0x4000);
+    expect_jit(0x5004, "after long", 4);
+}
+
+Test(symbolize, jitdump_not_a_dump)
+{
+    static struct dump d;
+    char path[PATH_MAX];
+    const char *text = "1000 10 a perf map, not a dump, and long enough for a header\n";
+    write_temp(path, text, strlen(text));
+    cr_assert_eq(ss_symbolizer_add_jitdump(sym, path), -EINVAL);
+    unlink(path);
+    dump_header(&d, false, 39);
+    cr_assert_eq(add_dump(sym, &d, d.len), -EINVAL);
+    dump_header(&d, false, 400);
+    cr_assert_eq(add_dump(sym, &d, 100), -EINVAL);
+    cr_assert_eq(ss_symbolizer_add_jitdump(sym, "/nonexistent/jit-1.dump"), -ENOENT);
+    expect_unresolved(0x1000, NULL, 0x1000);
+}
+
+/* A dump read after a perf map overrides it, as a later map would. */
+Test(symbolize, jitdump_after_perf_map)
+{
+    static struct dump d;
+    char path[PATH_MAX];
+    const char *text = "1000 100 from the map\n";
+    write_temp(path, text, strlen(text));
+    cr_assert_eq(ss_symbolizer_add_perf_map(sym, path), 0);
+    unlink(path);
+    dump_header(&d, false, 40);
+    code_load(&d, 0x1010, 0x10, "from the dump", RIGHT_SIZE);
+    cr_assert_eq(add_dump(sym, &d, d.len), 0);
+    expect_jit(0x1018, "from the dump", 8);
+    expect_jit(0x1008, "from the map", 8);
+    expect_jit(0x1020, "from the map", 0x20);
 }

@@ -128,6 +128,41 @@ Test(trace, round_trip)
     ss_run_free(run);
 }
 
+/* A trace several times the reader's buffer, with records of up to the largest payload, is
+ * read whole: no record is lost or cut where one buffer ends and the next begins. */
+Test(trace, a_trace_larger_than_the_read_buffer)
+{
+    struct ss_writer w;
+    char why[256];
+    pid_t pid = 4343;
+    cr_assert_eq(ss__writer_open(&w, dir, pid, why, sizeof why), 0, "%s", why);
+    struct ss_rec_process p = {(uint32_t)pid, 1, 1000, 2000, 50000000, 10000000, 0, 0};
+    ss__writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
+    struct ss_rec_thread t = {(uint32_t)pid, SS_THREAD_LOOP, 1500};
+    ss__writer_record(&w, SS_REC_THREAD, &t, sizeof t, "main", 4);
+    static char note[(1u << 20) - 1];
+    memset(note, 'n', sizeof note);
+    const unsigned stalls = 60000, notes = 3;
+    for (unsigned i = 0; i < stalls; i++) {
+        uint64_t start = 10000000ull * (i + 1);
+        struct ss_rec_stall_begin b = {(uint32_t)pid, 0, start, start};
+        ss__writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+        struct ss_rec_stall_end e = {(uint32_t)pid, 0, start, start, 60000000};
+        ss__writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+        if (i % (stalls / notes) == stalls / notes / 2)
+            ss__writer_record(&w, SS_REC_NOTE, note, sizeof note, NULL, 0);
+    }
+    cr_assert_eq(w.unwritten, 0);
+    ss__writer_close(&w);
+    struct ss_run *run = load_ok(dir);
+    cr_assert_eq(run->nprocs, 1);
+    cr_expect_eq(run->procs[0].truncated, 0);
+    cr_expect_eq(run->procs[0].nstalls, stalls);
+    cr_assert_eq(run->procs[0].nnotes, notes);
+    cr_expect_eq(strlen(run->procs[0].notes[notes - 1]), sizeof note);
+    ss_run_free(run);
+}
+
 Test(trace, stall_without_end_is_in_progress)
 {
     struct ss_writer w;
