@@ -18,11 +18,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ss_allowlist_parse(text, "fuzz.allow", &list, err, sizeof err) == 0) {
         uint64_t addrs[2] = {0x401000, 0x402000};
         struct ss_frame frames[2] = {
-            {0x401000, "load_config", "/usr/lib/libapp.so", 16, 0},
-            {0x402000, NULL, "/usr/bin/server", 0x2000, 0},
+            {.addr = 0x401000,
+             .symbol = "load_config",
+             .module = "/usr/lib/libapp.so",
+             .offset = 16,
+             .file = "/src/app/config.c",
+             .line = 42},
+            {.addr = 0x402000, .module = "/usr/bin/server", .offset = 0x2000},
         };
-        struct ss_stack stack = {1, 2, addrs, frames};
-        struct ss_allow_subject subject = {"forbid", "read", "file", "03de5d73274688e7", &stack};
+        struct ss_stack stack = {.id = 1, .nframes = 2, .addrs = addrs, .frames = frames};
+        struct ss_allow_subject subject = {.rule = "forbid",
+                                           .call = "read",
+                                           .category = "file",
+                                           .fingerprint = "03de5d73274688e7",
+                                           .stack = &stack};
         (void)ss_allowlist_match(list, &subject);
         ss_allowlist_free(list);
     } else if (err[0] == '\0') {
