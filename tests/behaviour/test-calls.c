@@ -670,16 +670,3 @@ Test(report, lists_calls_by_category, .timeout = 60)
               sleep);
     finish(&t);
 }
-
-/* Calls are timed against the fixture's own clock; one test at a time keeps a 2-core machine
- * from starving the helper threads the plans wait for. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}

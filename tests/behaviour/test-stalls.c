@@ -513,16 +513,3 @@ Test(stalls, stall_in_progress_is_visible, .timeout = 60)
     expect_duration(s, t.planted[0].ms);
     finish(&t);
 }
-
-/* Stalls are timed against the fixture's own clock; running them one at a time keeps a
- * 2-core machine from starving the watchdog of the test under way. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}

@@ -326,15 +326,3 @@ Test(processes, errno_is_preserved, .timeout = 60)
     rmdir(dir);
     host_finish(&h);
 }
-
-/* Stalls are timed against the fixture's own clock: one test at a time. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}

@@ -241,15 +241,3 @@ Test(faults, host_crashes, .timeout = 60)
     cr_expect_eq(p->end_ns, 0);
     host_finish(&h);
 }
-
-/* Timed stalls: one test at a time. */
-int main(int argc, char *argv[])
-{
-    struct criterion_test_set *tests = criterion_initialize();
-    criterion_options.jobs = 1;
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true))
-        result = !criterion_run_all_tests(tests);
-    criterion_finalize(tests);
-    return result;
-}
