@@ -78,6 +78,8 @@ struct ss_slot {
     _Atomic uint64_t ended_dropped;
 
     _Atomic int signal_blocked; /* the owner blocks the sampling signal: do not send it */
+    /* Sampling signals from the shim that reached the owner's handler, requested or late. */
+    _Atomic uint32_t signals_answered;
     _Atomic int snap_state;     /* enum ss_snap_state */
     _Atomic uint64_t snaps_dropped;
     struct ss_snapshot snap;

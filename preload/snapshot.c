@@ -64,6 +64,8 @@ void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv)
     }
     /* Only our own signal: an EINTR another sender causes must reach the program. */
     atomic_fetch_add_explicit(&t->signals_seen, 1, memory_order_relaxed);
+    if (s)
+        atomic_fetch_add_explicit(&s->signals_answered, 1, memory_order_relaxed);
     if (s && atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_WRITING)) {
         const greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
         static const int order[SS_UNW_REGS] = {

@@ -29,6 +29,10 @@ struct slot_view {
     char name[16];
     uint64_t stall; /* iteration announced as a stall, 0 = none */
     uint64_t next_sample_ns;
+    /* A signal of ours the thread has not answered within sample_timeout: it still waits in
+     * the thread's pending set. signals_answered was `answered_before` when it was sent. */
+    int unanswered;
+    uint32_t answered_before;
     uint64_t hist_iterations; /* iterations at the last histogram record */
     /* Scheduler statistics when the stall was detected, for its time split. */
     uint64_t split_iteration, split_t0, split_cpu0, split_wait0;
@@ -709,9 +713,19 @@ static void pause_briefly(void)
     nanosleep(&ts, NULL);
 }
 
-/* Signals the thread and waits for its handler to fill the snapshot. */
+/* Signals the thread and waits for its handler to fill the snapshot. A thread that left a
+ * signal unanswered (it blocks the signal with a raw system call, or sits where the kernel
+ * holds signals back) is neither signalled nor waited for again until that signal has
+ * reached it: each wait would cost sample_timeout, during which no other thread's stall is
+ * seen to, and the new signal would only queue behind the old one. */
 static void sample_thread(struct ss_slot *s, struct slot_view *v)
 {
+    uint32_t answered = atomic_load_explicit(&s->signals_answered, memory_order_relaxed);
+    if (v->unanswered && answered == v->answered_before) {
+        wd.samples_failed++;
+        return;
+    }
+    v->unanswered = 0;
     int expected = SS_SNAP_FREE;
     if (!atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_REQUESTED))
         return;
@@ -722,6 +736,7 @@ static void sample_thread(struct ss_slot *s, struct slot_view *v)
         wd.samples_failed++;
         return;
     }
+    v->answered_before = answered;
     if (syscall(SYS_tgkill, ss__pid, v->tid, ss__opts.signal) != 0) {
         atomic_store(&s->snap_state, SS_SNAP_FREE);
         return;
@@ -737,6 +752,7 @@ static void sample_thread(struct ss_slot *s, struct slot_view *v)
         if (ss__now() >= deadline &&
             atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_FREE)) {
             wd.samples_timed_out++;
+            v->unanswered = 1;
             return;
         }
         pause_briefly();

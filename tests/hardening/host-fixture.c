@@ -7,6 +7,23 @@
  *   query N            print "disposition N default|ignore|handler" as sigaction() reports it
  *   save-restore N     query the disposition of N, set it back, then set SIG_DFL with signal()
  *   block N, unblock N pthread_sigmask() on the loop thread
+ *   raw-block N, raw-unblock N
+ *                      the same with the rt_sigprocmask system call itself, unseen by the shim
+ *                      (as a Go or statically linked runtime does it)
+ *   neighbour MS       a second loop thread that spins MS in one iteration while this one goes
+ *                      on with its steps; it is joined at exit
+ *   own-bsd_signal N, own-sysv_signal N, own-__sysv_signal N, own-ssignal N, own-sigset N
+ *                      install the counting handler for N with that function
+ *   ignore N           sigignore(N)
+ *   hold N, release N  sighold(N), sigrelse(N)
+ *   sigset-hold N      sigset(N, SIG_HOLD): blocks N
+ *   sigset-default N   sigset(N, SIG_DFL): sets the default and unblocks N
+ *   bsd-block N        sigblock() with N's bit (signals 1 to 32 have one)
+ *   bsd-setmask N      sigsetmask() with N's bit: every other signal is unblocked
+ *   siginterrupt N     siginterrupt(N, 1)
+ *   raw-read MS        a read of an empty pipe made with the read system call itself (no
+ *                      restart by the C library), until another thread writes to it MS later;
+ *                      an EINTR is counted and the read made again
  *   raise N            raise(N) on the loop thread
  *   itimers            SIGPROF and SIGALRM handlers, ITIMER_PROF and ITIMER_REAL every 1 ms
  *   vfork PATH         vfork() and exec PATH, wait for it
@@ -51,6 +68,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -60,6 +78,18 @@
 #include "plant.h"
 
 extern char **environ;
+
+/* The host uses the old signal functions on purpose. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+/* Not declared by glibc's headers with _GNU_SOURCE, but exported. */
+__sighandler_t bsd_signal(int sig, __sighandler_t handler);
+
+/* The old BSD mask of a signal: bit N - 1, for signals 1 to 32 only. */
+static int bsd_mask(int sig)
+{
+    return sig > 0 && sig <= 32 ? (int)(1u << (sig - 1)) : 0;
+}
 
 static volatile sig_atomic_t handled[65];
 static volatile sig_atomic_t eintr_seen;
@@ -207,6 +237,60 @@ static void daemonize(int ms)
         tick(&l);
     loop_close(&l);
     exit(0);
+}
+
+static pthread_t neighbour;
+static int have_neighbour;
+
+static void *neighbour_loop(void *arg)
+{
+    struct loop l;
+    loop_open(&l);
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    spin((int)(intptr_t)arg);
+    tick(&l);
+    loop_close(&l);
+    return NULL;
+}
+
+/* What a runtime that makes its own system calls does: the C library (and the shim) never
+ * see this mask change. */
+static void raw_mask(int how, int sig)
+{
+    uint64_t set = 1ull << (sig - 1);
+    if (syscall(SYS_rt_sigprocmask, how, &set, NULL, sizeof set) != 0)
+        perror("rt_sigprocmask");
+}
+
+static int pipe_ends[2];
+
+static void *write_later(void *arg)
+{
+    struct timespec pause = {(time_t)(intptr_t)arg / 1000, (long)((intptr_t)arg % 1000) * 1000000};
+    nanosleep(&pause, NULL);
+    if (write(pipe_ends[1], "x", 1) != 1)
+        perror("write");
+    return NULL;
+}
+
+static void raw_read(int ms)
+{
+    pthread_t writer;
+    char c;
+    if (pipe(pipe_ends) != 0 || pthread_create(&writer, NULL, write_later, (void *)(intptr_t)ms)) {
+        perror("raw-read");
+        exit(3);
+    }
+    double t0 = now_ms();
+    while (syscall(SYS_read, pipe_ends[0], &c, 1) < 0 && errno == EINTR)
+        eintr_seen++;
+    snprintf(planted[nplanted % 64], sizeof planted[0], "planted spin %.3f %d", now_ms() - t0,
+             (int)gettid());
+    nplanted++;
+    pthread_join(writer, NULL);
+    close(pipe_ends[0]);
+    close(pipe_ends[1]);
 }
 
 long throw_and_catch(long rounds);
@@ -403,6 +487,39 @@ static void step(const char *what, const char *arg)
         sigemptyset(&set);
         sigaddset(&set, n);
         pthread_sigmask(what[0] == 'b' ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+    } else if (strcmp(what, "raw-block") == 0 || strcmp(what, "raw-unblock") == 0) {
+        raw_mask(what[4] == 'b' ? SIG_BLOCK : SIG_UNBLOCK, n);
+    } else if (strcmp(what, "neighbour") == 0) {
+        pthread_create(&neighbour, NULL, neighbour_loop, (void *)(intptr_t)n);
+        have_neighbour = 1;
+    } else if (strncmp(what, "own-", 4) == 0) {
+        __sighandler_t prev = strcmp(what, "own-bsd_signal") == 0    ? bsd_signal(n, on_signal)
+                              : strcmp(what, "own-sysv_signal") == 0 ? sysv_signal(n, on_signal)
+                              : strcmp(what, "own-__sysv_signal") == 0
+                                  ? __sysv_signal(n, on_signal)
+                              : strcmp(what, "own-ssignal") == 0 ? ssignal(n, on_signal)
+                              : strcmp(what, "own-sigset") == 0  ? sigset(n, on_signal)
+                                                                 : SIG_ERR;
+        if (prev == SIG_ERR)
+            perror(what);
+    } else if (strcmp(what, "ignore") == 0) {
+        if (sigignore(n) != 0)
+            perror("sigignore");
+    } else if (strcmp(what, "hold") == 0 || strcmp(what, "release") == 0) {
+        if ((what[0] == 'h' ? sighold(n) : sigrelse(n)) != 0)
+            perror(what);
+    } else if (strcmp(what, "sigset-hold") == 0 || strcmp(what, "sigset-default") == 0) {
+        if (sigset(n, what[7] == 'h' ? SIG_HOLD : SIG_DFL) == SIG_ERR)
+            perror(what);
+    } else if (strcmp(what, "bsd-block") == 0) {
+        sigblock(bsd_mask(n));
+    } else if (strcmp(what, "bsd-setmask") == 0) {
+        sigsetmask(bsd_mask(n));
+    } else if (strcmp(what, "siginterrupt") == 0) {
+        if (siginterrupt(n, 1) != 0)
+            perror("siginterrupt");
+    } else if (strcmp(what, "raw-read") == 0) {
+        raw_read(n);
     } else if (strcmp(what, "raise") == 0) {
         raise(n);
     } else if (strcmp(what, "itimers") == 0) {
@@ -503,6 +620,8 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < 5; i++)
         tick(&l);
+    if (have_neighbour)
+        pthread_join(neighbour, NULL);
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_PROF, &off, NULL);
     setitimer(ITIMER_REAL, &off, NULL);

@@ -109,6 +109,79 @@ Test(signals, blocked_signal_is_not_sent, .timeout = 60)
     host_finish(&h);
 }
 
+/* A host that blocks the sampling signal with the system call itself (a Go or statically
+ * linked runtime), which the shim cannot see: the signal sent at the threshold waits in the
+ * thread's pending set, the capture is abandoned after sample_timeout and counted, and the
+ * thread is not signalled again until that signal has arrived. Once unblocked, the late
+ * signal reaches the shim's handler, not the host, and later stalls are sampled as before. */
+Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"raw-block", SAMPLING_SIGNAL, "spin", "700", "raw-unblock",
+                           SAMPLING_SIGNAL, "spin", "150", "spin", "150", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(host_value(&h, "eintr "), 0);
+    cr_expect_eq(host_value(&h, "handled "), -1, "no signal reached the host: %s", h.out);
+    cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
+    const struct ss_process *p = &h.model->procs[0];
+    cr_assert_eq(p->nstalls, 3);
+    for (size_t i = 0; i < 3; i++)
+        expect_near(&p->stalls[i], h.planted_ms[i]);
+    cr_expect_eq(signal_samples(&p->stalls[0]), 0, "the blocked thread never answered");
+    cr_expect_eq(p->drops.samples_timed_out, 1, "one capture abandoned, never a second wait");
+    cr_expect_geq(p->drops.samples_failed, 10, "the samples skipped meanwhile are counted");
+    for (size_t i = 1; i < 3; i++) {
+        size_t with_stack = 0;
+        for (size_t k = 0; k < p->stalls[i].nsamples; k++)
+            with_stack += p->stalls[i].samples[k].stack &&
+                          p->stalls[i].samples[k].stack->nframes > 2;
+        cr_expect_geq(signal_samples(&p->stalls[i]), 3, "stall %zu is sampled again", i + 1);
+        cr_expect_geq(with_stack, 3, "stall %zu has stacks", i + 1);
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "'%s/stallscope' report '%s' 2>&1", host_builddir(), h.run);
+    FILE *report = popen(cmd, "r");
+    cr_assert_not_null(report);
+    char line[512];
+    int shown = 0;
+    while (fgets(line, sizeof line, report))
+        shown |= strstr(line, "timed-out samples 1") != NULL;
+    cr_expect_eq(pclose(report), 0);
+    cr_expect(shown, "the report shows the abandoned capture");
+    host_finish(&h);
+}
+
+/* While one loop thread leaves its signal unanswered, another thread's stall is sampled at
+ * the usual interval: the watchdog does not wait on the silent thread sample after sample. */
+Test(timeouts, a_silent_thread_does_not_hold_up_the_others, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"neighbour", "1000", "raw-block", SAMPLING_SIGNAL, "spin", "1500",
+                           "raw-unblock", SAMPLING_SIGNAL, NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(host_value(&h, "eintr "), 0);
+    cr_assert_eq(h.nplanted, 2);
+    const struct ss_process *p = &h.model->procs[0];
+    /* Sorted by the time they ended: the neighbour's spin is the shorter. */
+    unsigned silent = h.planted_tid[1], busy = h.planted_tid[0];
+    cr_assert_neq(silent, busy);
+    size_t busy_samples = 0, silent_stalls = 0;
+    for (size_t i = 0; i < p->nstalls; i++) {
+        if (p->stalls[i].tid == busy)
+            busy_samples += signal_samples(&p->stalls[i]);
+        if (p->stalls[i].tid == silent && p->stalls[i].duration_ns > 1000000000ull) {
+            silent_stalls++;
+            cr_expect_eq(signal_samples(&p->stalls[i]), 0);
+        }
+    }
+    cr_expect_eq(silent_stalls, 1);
+    cr_expect_eq(p->drops.samples_timed_out, 1, "one wait on the silent thread");
+    /* A 1 s stall sampled every 10 ms; waiting 200 ms on the silent thread at each of its
+     * samples would leave about 5. */
+    cr_expect_geq(busy_samples, 25, "the other thread's stall was sampled %zu times", busy_samples);
+    host_finish(&h);
+}
+
 /* A host profiling itself with SIGPROF and SIGALRM keeps its timers; the shim keeps its
  * samples. */
 Test(signals, host_uses_sigprof_and_sigalrm, .timeout = 60)
