@@ -4,7 +4,9 @@
  * any signal already on its way has reached the shim's handler, and the program's handler is
  * installed as asked (SIG_DFL is what the program sees already, and changes nothing); a thread that
  * blocks the signal is not signalled until it unblocks it. The program sees the dispositions and
- * masks it would see without the shim. */
+ * masks it would see without the shim. The C library's older functions (sigset, sighold,
+ * sigblock, siginterrupt and the like) reach the kernel through its internal functions, past
+ * the interposers of the newer ones, so each is interposed as well. */
 #define _GNU_SOURCE
 #include "shim.h"
 
@@ -23,8 +25,7 @@ typedef void (*handler_fn)(int);
     X(bsd_signal)                                                                                  \
     X(ssignal)                                                                                     \
     X(sysv_signal)                                                                                 \
-    X(__sysv_signal)                                                                               \
-    X(sigset)
+    X(__sysv_signal)
 
 /* (name, what it returns when the real call is missing) */
 #define SS_MASK_CALLS(X)                                                                           \
@@ -33,6 +34,12 @@ typedef void (*handler_fn)(int);
 
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static int (*real_sigignore)(int);
+static handler_fn (*real_sigset)(int, handler_fn);
+static int (*real_sighold)(int);
+static int (*real_sigrelse)(int);
+static int (*real_sigblock)(int);
+static int (*real_sigsetmask)(int);
+static int (*real_siginterrupt)(int, int);
 #define DECLARE_HANDLER(name) static handler_fn (*real_##name)(int, handler_fn);
 #define DECLARE_MASK(name, missing) static int (*real_##name)(int, const sigset_t *, sigset_t *);
 SS_HANDLER_CALLS(DECLARE_HANDLER)
@@ -55,6 +62,18 @@ void ss__resolve_signals(void)
         real_sigaction = (__typeof__(real_sigaction))lookup("sigaction");
     if (!real_sigignore)
         real_sigignore = (__typeof__(real_sigignore))lookup("sigignore");
+    if (!real_sigset)
+        real_sigset = (__typeof__(real_sigset))lookup("sigset");
+    if (!real_sighold)
+        real_sighold = (__typeof__(real_sighold))lookup("sighold");
+    if (!real_sigrelse)
+        real_sigrelse = (__typeof__(real_sigrelse))lookup("sigrelse");
+    if (!real_sigblock)
+        real_sigblock = (__typeof__(real_sigblock))lookup("sigblock");
+    if (!real_sigsetmask)
+        real_sigsetmask = (__typeof__(real_sigsetmask))lookup("sigsetmask");
+    if (!real_siginterrupt)
+        real_siginterrupt = (__typeof__(real_siginterrupt))lookup("siginterrupt");
 #define RESOLVE(name, ...)                                                                         \
     if (!real_##name)                                                                              \
         real_##name = (__typeof__(real_##name))lookup(#name);
@@ -108,6 +127,10 @@ static int sample_requested_elsewhere(void)
     return 0;
 }
 
+/* What the program last asked siginterrupt() for the sampling signal while the shim's handler
+ * was installed (-1: nothing); applied when the program takes the signal over. */
+static _Atomic int interrupt_asked = -1;
+
 /* Stops sampling by signal before the program's own disposition takes effect. The watchdog
  * checks ss__sampling after marking a request (sample_thread), so a request it can still
  * act on is visible here; waiting for those (bounded) lets a signal already sent reach the
@@ -133,6 +156,10 @@ static void release_signal(const char *why)
         struct timespec pause = {0, 20000};
         nanosleep(&pause, NULL);
     }
+    /* The C library's signal() takes SA_RESTART from what siginterrupt() was last told. */
+    int interrupt = atomic_exchange(&interrupt_asked, -1);
+    if (interrupt >= 0 && real_siginterrupt)
+        real_siginterrupt(ss__opts.signal, interrupt);
     ss__tls.in_hook--;
     atomic_store(&ss__signal_lost, why);
     ss__warn(why, "; stalls have no signal samples from now on");
@@ -234,6 +261,141 @@ int sigignore(int sig)
     int rc = real_sigignore(sig);
     ss__unlock_dispositions(held);
     __asm__ volatile("" ::: "memory");
+    return rc;
+}
+
+/* After a mask change the calling thread made past sigprocmask: whether it blocks the sampling
+ * signal now (1, 0, or -1 for unchanged). */
+static void note_blocked(int blocked)
+{
+    struct ss_slot *slot = ss__tls.slot;
+    if (slot && blocked >= 0)
+        atomic_store_explicit(&slot->signal_blocked, blocked, memory_order_relaxed);
+}
+
+static int is_the_signal(int sig)
+{
+    return sig > 0 && sig == ss__opts.signal;
+}
+
+/* sigset(SIG_HOLD) blocks the signal and leaves its disposition; any other disposition is set
+ * and the signal unblocked. */
+handler_fn sigset(int sig, handler_fn handler)
+{
+    int saved = errno;
+    ss__resolve_signals();
+    if (!real_sigset) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    handler_fn prev;
+    if (handler == SIG_HOLD) {
+        errno = saved;
+        prev = real_sigset(sig, handler);
+        if (prev != SIG_ERR && is_the_signal(sig))
+            note_blocked(1);
+    } else if (is_sampling_signal(sig) && handler == SIG_DFL) {
+        /* The disposition the program sees already: only the unblocking is left to do. */
+        sigset_t only, old;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        if (!real_sigprocmask || real_sigprocmask(SIG_UNBLOCK, &only, &old) != 0)
+            return SIG_ERR;
+        note_blocked(0);
+        errno = saved;
+        return sigismember(&old, sig) == 1 ? SIG_HOLD : SIG_DFL;
+    } else {
+        int held = is_the_signal(sig) ? ss__lock_dispositions() : 0;
+        if (is_sampling_signal(sig))
+            release_signal(took_over);
+        errno = saved;
+        prev = real_sigset(sig, handler);
+        ss__unlock_dispositions(held);
+        if (prev != SIG_ERR && is_the_signal(sig))
+            note_blocked(0);
+    }
+    if ((uintptr_t)prev == (uintptr_t)ss__on_sample_signal)
+        prev = SIG_DFL;
+    return prev;
+}
+
+#define DEFINE_ONE_SIGNAL_MASK_HOOK(name, blocks)                                                  \
+    int name(int sig)                                                                              \
+    {                                                                                              \
+        int saved = errno;                                                                         \
+        ss__resolve_signals();                                                                     \
+        if (!real_##name) {                                                                        \
+            errno = ENOSYS;                                                                        \
+            return -1;                                                                             \
+        }                                                                                          \
+        errno = saved;                                                                             \
+        int rc = real_##name(sig);                                                                 \
+        if (rc == 0 && is_the_signal(sig))                                                         \
+            note_blocked(blocks);                                                                  \
+        return rc;                                                                                 \
+    }
+DEFINE_ONE_SIGNAL_MASK_HOOK(sighold, 1)
+DEFINE_ONE_SIGNAL_MASK_HOOK(sigrelse, 0)
+
+/* Whether an old BSD mask (signals 1 to 32, one bit each) holds the sampling signal. */
+static int in_bsd_mask(int mask)
+{
+    int sig = ss__opts.signal;
+    return sig > 0 && sig <= 32 && ((unsigned)mask >> (sig - 1)) & 1u;
+}
+
+int sigblock(int mask)
+{
+    int saved = errno;
+    ss__resolve_signals();
+    if (!real_sigblock) {
+        errno = ENOSYS;
+        return -1;
+    }
+    errno = saved;
+    int old = real_sigblock(mask);
+    if (in_bsd_mask(mask))
+        note_blocked(1);
+    return old;
+}
+
+/* Sets the whole mask: a sampling signal above 32 cannot be in it, so it is unblocked. */
+int sigsetmask(int mask)
+{
+    int saved = errno;
+    ss__resolve_signals();
+    if (!real_sigsetmask) {
+        errno = ENOSYS;
+        return -1;
+    }
+    errno = saved;
+    int old = real_sigsetmask(mask);
+    if (ss__opts.signal > 0)
+        note_blocked(in_bsd_mask(mask));
+    return old;
+}
+
+/* siginterrupt() rewrites the flags of the disposition it finds: on the shim's handler it would
+ * take SA_RESTART away, and the sampling signal would cut the program's system calls short. The
+ * program's wish is kept for when it installs a handler of its own. */
+int siginterrupt(int sig, int interrupt)
+{
+    int saved = errno;
+    ss__resolve_signals();
+    if (!real_siginterrupt) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int held = is_the_signal(sig) ? ss__lock_dispositions() : 0;
+    if (is_sampling_signal(sig)) {
+        atomic_store(&interrupt_asked, interrupt != 0);
+        ss__unlock_dispositions(held);
+        errno = saved;
+        return 0;
+    }
+    errno = saved;
+    int rc = real_siginterrupt(sig, interrupt);
+    ss__unlock_dispositions(held);
     return rc;
 }
 

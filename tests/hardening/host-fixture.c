@@ -4,7 +4,8 @@
  *   spin MS            busy iteration (plant_spin); reported as "planted spin MS TID"
  *   own-sigaction N    install a counting handler for signal N with sigaction()
  *   own-signal N       the same with signal()
- *   query N            print "disposition N default|ignore|handler" as sigaction() reports it
+ *   query N            print "disposition N default|ignore|handler", followed by " restart"
+ *                      when SA_RESTART is set, as sigaction() reports it
  *   save-restore N     query the disposition of N, set it back, then set SIG_DFL with signal()
  *   block N, unblock N pthread_sigmask() on the loop thread
  *   raw-block N, raw-unblock N
@@ -434,6 +435,17 @@ static void errno_probe(const char *dir)
     sigemptyset(&set);
     PROBE("sigprocmask", sigprocmask(SIG_BLOCK, &set, NULL), sigprocmask(99, &set, NULL));
     PROBE("signal", signal(SIGUSR2, SIG_DFL), signal(-1, SIG_DFL));
+    PROBE("bsd_signal", bsd_signal(SIGUSR2, SIG_DFL), bsd_signal(-1, SIG_DFL));
+    PROBE("sysv_signal", sysv_signal(SIGUSR2, SIG_DFL), sysv_signal(-1, SIG_DFL));
+    PROBE("sigset", sigset(SIGUSR2, SIG_DFL), sigset(-1, SIG_DFL));
+    PROBE("sighold", sighold(SIGUSR2), sighold(-1));
+    PROBE("sigrelse", sigrelse(SIGUSR2), sigrelse(-1));
+    int mask = sigblock(0);
+    PROBE("sigblock", sigblock(0), getpid());
+    PROBE("sigsetmask", sigsetmask(mask), getpid());
+    PROBE("siginterrupt", siginterrupt(SIGUSR2, 0), siginterrupt(-1, 0));
+    PROBE("sigignore", sigignore(SIGUSR2), sigignore(-1));
+    signal(SIGUSR2, SIG_DFL);
     PROBE("unlink", unlink(path), unlink(path));
     close(fd);
 }
@@ -471,12 +483,13 @@ static void step(const char *what, const char *arg)
     } else if (strcmp(what, "query") == 0) {
         struct sigaction old;
         sigaction(n, NULL, &old);
-        printf("disposition %d %s\n", n,
+        printf("disposition %d %s%s\n", n,
                (old.sa_flags & SA_SIGINFO) ||
                        (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
                    ? "handler"
                : old.sa_handler == SIG_IGN ? "ignore"
-                                           : "default");
+                                           : "default",
+               old.sa_flags & SA_RESTART ? " restart" : "");
     } else if (strcmp(what, "save-restore") == 0) {
         struct sigaction saved;
         if (sigaction(n, NULL, &saved) != 0 || sigaction(n, &saved, NULL) != 0 ||

@@ -27,8 +27,9 @@ static void expect_near(const struct ss_stall *s, double planted_ms)
 }
 
 /* The host takes the signal over after sampling began: the shim stops sampling, says so once
- * on stderr and in the trace, and the host's handler gets exactly the signals the host sent. */
-static void host_takes_the_signal(const char *how)
+ * on stderr and in the trace, and the host's handler gets exactly the signals the host sent.
+ * `after` is the disposition the host then sees (a System V handler is reset as it runs). */
+static void host_takes_the_signal(const char *how, const char *after)
 {
     struct host_run h;
     const char *steps[] = {"spin",  "150",           how,     SAMPLING_SIGNAL, "spin", "150",
@@ -36,7 +37,9 @@ static void host_takes_the_signal(const char *how)
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "handled " SAMPLING_SIGNAL " "), 1,
                  "the host's handler ran once, for its own raise: %s", h.out);
-    cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " handler"), "%s", h.out);
+    char disposition[64];
+    snprintf(disposition, sizeof disposition, "disposition " SAMPLING_SIGNAL " %s", after);
+    cr_expect(strstr(h.out, disposition), "%s: %s", how, h.out);
     cr_expect_eq(host_value(&h, "eintr "), 0);
     cr_expect_eq(count_of(h.err, "stallscope:"), 1, "one line on stderr: %s", h.err);
     cr_expect(strstr(h.err, "own handler for the sampling signal"), "%s", h.err);
@@ -53,12 +56,55 @@ static void host_takes_the_signal(const char *how)
 
 Test(signals, host_takes_the_signal_with_sigaction, .timeout = 60)
 {
-    host_takes_the_signal("own-sigaction");
+    host_takes_the_signal("own-sigaction", "handler restart");
 }
 
 Test(signals, host_takes_the_signal_with_signal, .timeout = 60)
 {
-    host_takes_the_signal("own-signal");
+    host_takes_the_signal("own-signal", "handler restart");
+}
+
+Test(signals, host_takes_the_signal_with_bsd_signal, .timeout = 60)
+{
+    host_takes_the_signal("own-bsd_signal", "handler restart");
+}
+
+Test(signals, host_takes_the_signal_with_ssignal, .timeout = 60)
+{
+    host_takes_the_signal("own-ssignal", "handler restart");
+}
+
+Test(signals, host_takes_the_signal_with_sysv_signal, .timeout = 60)
+{
+    host_takes_the_signal("own-sysv_signal", "default");
+}
+
+Test(signals, host_takes_the_signal_with___sysv_signal, .timeout = 60)
+{
+    host_takes_the_signal("own-__sysv_signal", "default");
+}
+
+Test(signals, host_takes_the_signal_with_sigset, .timeout = 60)
+{
+    host_takes_the_signal("own-sigset", "handler\n");
+}
+
+/* sigignore() is a take-over too: the host's raise is ignored, as without the shim. */
+Test(signals, host_ignores_the_signal_with_sigignore, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"spin",  "150",           "ignore", SAMPLING_SIGNAL, "spin", "150",
+                           "raise", SAMPLING_SIGNAL, "query",  SAMPLING_SIGNAL, NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(host_value(&h, "handled "), -1, "%s", h.out);
+    cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " ignore"), "%s", h.out);
+    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "one line on stderr: %s", h.err);
+    const struct ss_process *p = &h.model->procs[0];
+    cr_assert_eq(p->nstalls, 2);
+    cr_expect_geq(signal_samples(&p->stalls[0]), 3, "sampled before the take-over");
+    cr_expect_eq(signal_samples(&p->stalls[1]), 0, "no signal after the take-over");
+    cr_expect(has_note(p, "own handler for the sampling signal"), "the trace says why");
+    host_finish(&h);
 }
 
 /* While the shim samples, a host asking about the signal sees what it would see without
@@ -91,21 +137,77 @@ Test(signals, restoring_the_default_keeps_sampling, .timeout = 60)
 }
 
 /* A loop thread that blocks the signal is not signalled (a signal left pending would reach
- * whatever handler is there when it is unblocked); the skipped samples are counted. */
-Test(signals, blocked_signal_is_not_sent, .timeout = 60)
+ * whatever handler is there when it is unblocked); the skipped samples are counted. Each old
+ * and new way to block and unblock it is followed. */
+static void blocked_signal_is_not_sent(const char *options, const char *sig, const char *block,
+                                       const char *unblock)
 {
     struct host_run h;
-    const char *steps[] = {"block",         SAMPLING_SIGNAL, "spin", "150", "unblock",
-                           SAMPLING_SIGNAL, "spin",          "150",  NULL};
+    const char *steps[] = {block, sig, "spin", "150", unblock, sig, "spin", "150", NULL};
+    host_options = options;
     run_host(&h, NULL, steps, 1);
+    host_options = "threshold=50ms";
     cr_expect_eq(host_value(&h, "eintr "), 0);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 2);
-    cr_expect_eq(signal_samples(&p->stalls[0]), 0, "blocked: no signal sent");
-    cr_expect_geq(signal_samples(&p->stalls[1]), 3, "unblocked: sampled again");
+    cr_expect_eq(signal_samples(&p->stalls[0]), 0, "%s: blocked, no signal sent", block);
+    cr_expect_geq(signal_samples(&p->stalls[1]), 3, "%s: unblocked, sampled again", unblock);
     cr_expect_geq(p->drops.samples_failed, 3, "the skipped samples are counted");
     cr_expect_eq(p->drops.samples_timed_out, 0, "never waited on a blocked thread");
+    host_finish(&h);
+}
+
+Test(signals, blocked_signal_is_not_sent, .timeout = 60)
+{
+    blocked_signal_is_not_sent("threshold=50ms", SAMPLING_SIGNAL, "block", "unblock");
+}
+
+Test(signals, blocked_with_sighold, .timeout = 60)
+{
+    blocked_signal_is_not_sent("threshold=50ms", SAMPLING_SIGNAL, "hold", "release");
+}
+
+Test(signals, blocked_with_sigset_hold, .timeout = 60)
+{
+    blocked_signal_is_not_sent("threshold=50ms", SAMPLING_SIGNAL, "sigset-hold", "sigset-default");
+}
+
+/* sigsetmask() sets the whole mask from signals 1 to 32: one above is unblocked by it. */
+Test(signals, unblocked_with_sigsetmask, .timeout = 60)
+{
+    blocked_signal_is_not_sent("threshold=50ms", SAMPLING_SIGNAL, "block", "bsd-setmask");
+}
+
+/* sigblock() can block only signals 1 to 32, so the sampling signal is one of those here. */
+Test(signals, blocked_with_sigblock, .timeout = 60)
+{
+    blocked_signal_is_not_sent("threshold=50ms:signal=12", "12", "bsd-block", "unblock");
+}
+
+Test(signals, blocked_with_sigsetmask, .timeout = 60)
+{
+    blocked_signal_is_not_sent("threshold=50ms:signal=12", "12", "bsd-setmask", "release");
+}
+
+/* siginterrupt() on the sampling signal would take SA_RESTART from the shim's handler, and its
+ * signals would then cut the host's system calls short. The shim's handler keeps it, and the
+ * host's wish applies to the handler it installs later with signal(), as without the shim. */
+Test(signals, siginterrupt_leaves_the_shim_handler_restarting, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"spin",       "100",           "siginterrupt", SAMPLING_SIGNAL,
+                           "raw-read",   "300",           "own-signal",   SAMPLING_SIGNAL,
+                           "query",      SAMPLING_SIGNAL, NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(host_value(&h, "eintr "), 0, "the raw read was never cut short: %s", h.out);
+    cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " handler\n"),
+              "the host's handler does not restart, as it asked: %s", h.out);
+    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "only the take-over is told: %s", h.err);
+    const struct ss_process *p = &h.model->procs[0];
+    cr_assert_eq(p->nstalls, 2);
+    cr_expect_geq(signal_samples(&p->stalls[0]), 3, "sampling had begun");
+    cr_expect_geq(signal_samples(&p->stalls[1]), 3, "the read was sampled");
     host_finish(&h);
 }
 
