@@ -61,13 +61,30 @@ static void on_thread_exit(void *p)
     ss__tls.slot = NULL;
 }
 
+/* Where the kernel left argc at exec: the top of the main thread's stack (glibc's). */
+extern void *__libc_stack_end;
+
+/* The end of the stack that sp is on, known without a system call, so that a capture taken
+ * before the watchdog has read the memory map is a plain copy. glibc on x86_64 places a
+ * thread's descriptor (pthread_self()) at the top of its stack block, above its static TLS,
+ * on a stack it allocated as on one given with pthread_attr_setstack; the main thread's
+ * stack ends at __libc_stack_end. Everything between sp and either end is mapped. 0 when sp
+ * is near neither (a coroutine's stack): nothing is copied until the watchdog knows more. */
+static uintptr_t stack_end_for(uintptr_t sp)
+{
+    uintptr_t ends[] = {(uintptr_t)pthread_self(), (uintptr_t)__libc_stack_end};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+        if (sp < ends[i] && ends[i] - sp <= SS_STACK_SPAN)
+            return ends[i];
+    return 0;
+}
+
 static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
 {
     atomic_store(&s->state, SS_STATE_WAITING);
     atomic_store(&s->iteration, 0);
-    /* Everything between a later sp and this frame of the first wait is mapped stack; the
-     * watchdog replaces it with the end of the stack mapping. */
-    atomic_store(&s->stack_hi, sp);
+    atomic_store(&s->stack_lo, 0);
+    atomic_store(&s->stack_hi, stack_end_for(sp));
     s->sp_hint = sp;
     s->loop_key = 0;
     s->first_wait_ns = ss__now();
@@ -156,7 +173,7 @@ struct ss_slot *ss__claim_slot(void)
     pthread_setspecific(thread_exit_key, slot);
 
     ss__start_watchdog_once();
-    /* Until the watchdog has seen the thread, stacks are copied the slow way. */
+    /* The watchdog announces the thread and reads where its stack mapping begins. */
     ss__watchdog_wake();
     return slot;
 }

@@ -14,6 +14,9 @@
 
 #define SS_MAX_LOOP_THREADS 128
 #define SS_SNAP_STACK_BYTES (64 * 1024)
+/* Farthest a thread's sp may be from its stack's end for the end to be trusted: a thread
+ * stack deeper than this is copied from nowhere else either. */
+#define SS_STACK_SPAN ((uintptr_t)64 << 20)
 #define SS_STALL_RING 64
 #define SS_UNW_REGS                                                                                \
     17 /* libunwind's x86_64 numbering: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip */
@@ -63,8 +66,11 @@ struct ss_slot {
     _Atomic pid_t owner;        /* tid of the loop thread, 0 when the slot is free */
     _Atomic int state;          /* enum ss_loop_state */
     _Atomic uint64_t iteration; /* monotonic ns at which the current iteration began */
-    _Atomic uintptr_t stack_hi; /* end of the owner's stack mapping, set by the watchdog */
-    uintptr_t sp_hint;          /* an address on the owner's stack */
+    /* Where the owner's stack ends and, once the watchdog has read the memory map, where its
+     * mapping begins (0: unknown). A capture copies from sp up to stack_hi only when sp lies
+     * in between: every byte there is mapped. */
+    _Atomic uintptr_t stack_hi, stack_lo;
+    uintptr_t sp_hint; /* an address on the owner's stack */
     uint64_t loop_key;          /* identifies the thread's own poll set (owner only) */
     uint64_t first_wait_ns;
 

@@ -7,42 +7,19 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <ucontext.h>
 
-/* Copies what is mapped of the SS_SNAP_STACK_BYTES above sp: the kernel stops at the first
- * page it cannot read, where memcpy would fault. */
-static void copy_mapped_stack(struct ss_snapshot *snap, uint64_t sp)
-{
-    enum { PAGE = 4096, CHUNKS = SS_SNAP_STACK_BYTES / PAGE + 1 };
-    struct iovec local = {snap->stack, SS_SNAP_STACK_BYTES}, remote[CHUNKS];
-    uint64_t at = sp, end = sp + SS_SNAP_STACK_BYTES;
-    int n = 0;
-    /* One chunk per page: a partial read never splits a chunk, so it ends at the bad page. */
-    for (; at < end && n < CHUNKS; n++) {
-        uint64_t next = (at | (PAGE - 1)) + 1;
-        remote[n] = (struct iovec){(void *)(uintptr_t)at, (next < end ? next : end) - at};
-        at = next;
-    }
-    ssize_t got = process_vm_readv(ss__pid, &local, 1, remote, (unsigned long)n, 0);
-    snap->stack_len = got > 0 ? (uint32_t)got : 0;
-}
-
-/* Until the watchdog has found where the thread's stack ends, stack_hi is the frame of the
- * thread's first wait, and a later call can run above that frame (a runtime's first wait may
- * be deep in its start-up): the copy is then bounded by what is mapped. Otherwise it copies
- * nothing when sp is not on the stack the watchdog found for this thread (a coroutine or
- * alternate stack): a read past a mapping would fault, and no lookup is possible here. */
+/* Copies the live part of the stack, from sp up to the end of the thread's stack, at most
+ * SS_SNAP_STACK_BYTES. Nothing when sp is not between the bounds known for the thread (a
+ * coroutine's or an alternate signal stack): a read past a mapping would fault, and no
+ * lookup is possible here. */
 static void copy_stack_into(struct ss_slot *s, struct ss_snapshot *snap, uint64_t sp)
 {
+    uintptr_t lo = atomic_load_explicit(&s->stack_lo, memory_order_acquire);
     uintptr_t hi = atomic_load_explicit(&s->stack_hi, memory_order_acquire);
     snap->stack_base = sp;
     snap->stack_len = 0;
-    if (hi == s->sp_hint) {
-        copy_mapped_stack(snap, sp);
-        return;
-    }
-    if (hi == 0 || sp >= hi || hi - sp > (64u << 20))
+    if (sp >= hi || sp < lo || hi - sp > SS_STACK_SPAN)
         return;
     size_t n = hi - sp;
     if (n > SS_SNAP_STACK_BYTES)

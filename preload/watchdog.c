@@ -246,8 +246,10 @@ static void forget_stacks(void)
 
 /* ---- threads ---------------------------------------------------------------------------- */
 
-/* The end of the stack mapping that holds an address known to be on the thread's stack. */
-static uintptr_t stack_end_of(uintptr_t sp)
+/* The mapping that holds an address known to be on a thread's stack: [*lo, *hi). The main
+ * thread's stack grows down as it is used, so its start is no bound (*lo = 0). Returns 0 when
+ * not found. */
+static int stack_mapping_of(uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
 {
     static char maps[1 << 20];
     ssize_t len = read_file("/proc/self/maps", maps, sizeof maps - 1);
@@ -256,9 +258,14 @@ static uintptr_t stack_end_of(uintptr_t sp)
     maps[len] = '\0';
     for (char *line = maps; line && *line;) {
         char *next = strchr(line, '\n');
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && sp >= lo && sp < hi)
-            return hi;
+        unsigned long start, end;
+        if (sscanf(line, "%lx-%lx", &start, &end) == 2 && sp >= start && sp < end) {
+            char *tail = next ? next : line + strlen(line);
+            int grows = tail - line >= 7 && memcmp(tail - 7, "[stack]", 7) == 0;
+            *lo = grows ? 0 : start;
+            *hi = end;
+            return 1;
+        }
         line = next ? next + 1 : NULL;
     }
     return 0;
@@ -287,7 +294,14 @@ static void announce_thread(struct ss_slot *s, struct slot_view *v, pid_t tid)
     memset(v, 0, sizeof *v);
     v->tid = tid;
     read_thread_name(tid, v->name);
-    atomic_store_explicit(&s->stack_hi, stack_end_of(s->sp_hint), memory_order_release);
+    /* Exact bounds in place of those known at the claim: the end is the same, or found at
+     * last for a thread whose first wait ran on a stack of its own making. The end first, so
+     * that a capture that sees the new start sees the new end too. */
+    uintptr_t lo, hi;
+    if (stack_mapping_of(s->sp_hint, &lo, &hi)) {
+        atomic_store_explicit(&s->stack_hi, hi, memory_order_release);
+        atomic_store_explicit(&s->stack_lo, lo, memory_order_release);
+    }
     emit_thread(s, v);
 }
 

@@ -48,6 +48,18 @@
  *                      failing with errno set to a sentinel first; prints
  *                      "errno NAME SUCCESS-ERRNO FAILURE-ERRNO" for each (files go in DIR)
  *
+ *   own-stack-calls    a loop thread on a stack of the fixture's own (pthread_attr_setstack)
+ *                      whose first wait is made from 64 KiB deeper than its iterations, and
+ *                      which makes blocking calls from four new call sites right after it,
+ *                      before the shim's watchdog has looked at the thread; gathered reads
+ *                      are refused as with --first-calls-deep
+ *
+ * With --first-calls-deep as its first argument, the main thread does the same before its
+ * loop goes on, and every process_vm_readv that gathers more than one piece of memory fails
+ * with EPERM (a seccomp filter; the shim's unwinder reads one word at a time), so that a
+ * stack copied on the loop thread by a system call would come back empty. It prints
+ * "early-calls TID" for each thread that made these calls.
+ *
  * At exit it prints "handled N COUNT" for each signal it handled, "eintr N" for the EINTRs
  * its waits saw, and "timer-ticks N" for SIGPROF and SIGALRM together. */
 #define _GNU_SOURCE
@@ -65,7 +77,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -238,6 +256,90 @@ static void daemonize(int ms)
         tick(&l);
     loop_close(&l);
     exit(0);
+}
+
+/* The calling thread and those it creates from now on. */
+static void refuse_gathered_reads(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_vm_readv, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        /* The remote iovec count, its low half (x86_64 is little-endian). */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
+        BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 1, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+        perror("seccomp");
+        exit(3);
+    }
+}
+
+/* 64 KiB of frames, then a wait that returns at once: the thread's first. */
+__attribute__((noinline)) static void first_wait_deep(int ep, int depth)
+{
+    volatile char frame[1024];
+    frame[0] = (char)depth;
+    if (depth > 0) {
+        first_wait_deep(ep, depth - 1);
+    } else {
+        struct epoll_event ev;
+        while (epoll_wait(ep, &ev, 1, 0) < 0 && errno == EINTR)
+            ;
+    }
+    frame[1] = frame[0];
+}
+
+static _Atomic int early_tids[8], nearly;
+
+/* Four new call sites, each of which takes its stack on its first call. */
+__attribute__((noinline)) static void early_calls(void)
+{
+    struct stat st;
+    struct timespec nap = {0, 1000};
+    access("/", F_OK);
+    stat("/", &st);
+    lstat("/", &st);
+    nanosleep(&nap, NULL);
+    early_tids[nearly++ % 8] = (int)gettid();
+}
+
+static void *own_stack_loop(void *arg)
+{
+    (void)arg;
+    refuse_gathered_reads();
+    struct loop l;
+    loop_open(&l);
+    first_wait_deep(l.ep, 64);
+    early_calls();
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    loop_close(&l);
+    return NULL;
+}
+
+static void own_stack_calls(void)
+{
+    size_t size = 1 << 20;
+    void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    pthread_attr_t attr;
+    pthread_t t;
+    if (stack == MAP_FAILED || pthread_attr_init(&attr) != 0 ||
+        pthread_attr_setstack(&attr, stack, size) != 0 ||
+        pthread_create(&t, &attr, own_stack_loop, NULL) != 0) {
+        perror("own-stack-calls");
+        exit(3);
+    }
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
+    munmap(stack, size);
 }
 
 static pthread_t neighbour;
@@ -505,6 +607,8 @@ static void step(const char *what, const char *arg)
     } else if (strcmp(what, "neighbour") == 0) {
         pthread_create(&neighbour, NULL, neighbour_loop, (void *)(intptr_t)n);
         have_neighbour = 1;
+    } else if (strcmp(what, "own-stack-calls") == 0) {
+        own_stack_calls();
     } else if (strncmp(what, "own-", 4) == 0) {
         __sighandler_t prev = strcmp(what, "own-bsd_signal") == 0    ? bsd_signal(n, on_signal)
                               : strcmp(what, "own-sysv_signal") == 0 ? sysv_signal(n, on_signal)
@@ -614,7 +718,8 @@ static void step(const char *what, const char *arg)
 
 static int takes_argument(const char *what)
 {
-    return strcmp(what, "itimers") != 0 && strcmp(what, "crash") != 0;
+    return strcmp(what, "itimers") != 0 && strcmp(what, "crash") != 0 &&
+           strcmp(what, "own-stack-calls") != 0;
 }
 
 int main(int argc, char **argv)
@@ -622,9 +727,16 @@ int main(int argc, char **argv)
     struct loop l;
     loop_open(&l);
     main_loop = l;
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "--first-calls-deep") == 0) {
+        refuse_gathered_reads();
+        first_wait_deep(l.ep, 64);
+        early_calls();
+        first = 2;
+    }
     for (int i = 0; i < 5; i++)
         tick(&l);
-    for (int i = 1; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *arg = takes_argument(argv[i]) && i + 1 < argc ? argv[i + 1] : NULL;
         step(argv[i], arg);
         if (arg)
@@ -646,5 +758,7 @@ int main(int argc, char **argv)
             printf("handled %d %d\n", sig, (int)handled[sig]);
     printf("timer-ticks %d\n", (int)(handled[SIGPROF] + handled[SIGALRM]));
     printf("eintr %d\n", (int)eintr_seen);
+    for (int i = 0; i < nearly && i < 8; i++)
+        printf("early-calls %d\n", early_tids[i]);
     return 0;
 }

@@ -284,6 +284,52 @@ Test(timeouts, a_silent_thread_does_not_hold_up_the_others, .timeout = 60)
     host_finish(&h);
 }
 
+/* The number of call sites of a thread whose stack goes through `function`. */
+static size_t sites_through(const struct ss_process *p, unsigned tid, const char *function)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->ncalls; i++) {
+        const struct ss_stack *st = p->calls[i].stack;
+        if (p->calls[i].tid != tid || !st)
+            continue;
+        for (uint32_t f = 0; f < st->nframes; f++)
+            if (st->frames[f].symbol && strcmp(st->frames[f].symbol, function) == 0) {
+                n++;
+                break;
+            }
+    }
+    return n;
+}
+
+/* Calls made right after a loop thread's first wait, before the watchdog has looked at the
+ * thread, and from frames above that wait's (a runtime's start-up can make its first wait
+ * deeper than its iterations): on the main thread, and on a thread running on a stack the
+ * host gave it (pthread_attr_setstack). Their stacks are copied with a plain copy bounded by
+ * the end of the thread's stack, known when the thread is claimed; a copy made by a system
+ * call on the loop thread is refused here (seccomp), and would leave the sites without. */
+Test(capture, first_calls_above_a_deep_first_wait_on_every_kind_of_stack, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"--first-calls-deep", "own-stack-calls", "spin", "60", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
+    struct ss_process *p = &h.model->procs[0];
+    ss_process_symbolize(h.model, p);
+    unsigned tids[2] = {0, 0};
+    const char *line = h.out;
+    for (size_t k = 0; k < 2 && (line = strstr(line, "early-calls ")) != NULL; k++, line++)
+        tids[k] = (unsigned)atoi(line + strlen("early-calls "));
+    cr_assert(tids[0] && tids[1], "%s", h.out);
+    cr_expect_eq(tids[0], h.planted_tid[0], "the main thread's calls come first");
+    for (size_t k = 0; k < 2; k++)
+        cr_expect_eq(sites_through(p, tids[k], "early_calls"), 4,
+                     "the four first calls of thread %u have their stacks", tids[k]);
+    cr_expect_eq(sites_through(p, tids[1], "own_stack_loop"), 4,
+                 "the stacks on the host's own stack go on to the thread's function");
+    cr_expect_eq(p->drops.samples_failed, 0);
+    host_finish(&h);
+}
+
 /* A host profiling itself with SIGPROF and SIGALRM keeps its timers; the shim keeps its
  * samples. */
 Test(signals, host_uses_sigprof_and_sigalrm, .timeout = 60)
