@@ -64,27 +64,36 @@ static void on_thread_exit(void *p)
 /* Where the kernel left argc at exec: the top of the main thread's stack (glibc's). */
 extern void *__libc_stack_end;
 
-/* The end of the stack that sp is on, known without a system call, so that a capture taken
+/* Bounds of the stack that sp is on, known without a system call, so that a capture taken
  * before the watchdog has read the memory map is a plain copy. glibc on x86_64 places a
  * thread's descriptor (pthread_self()) at the top of its stack block, above its static TLS,
  * on a stack it allocated as on one given with pthread_attr_setstack; the main thread's
- * stack ends at __libc_stack_end. Everything between sp and either end is mapped. 0 when sp
- * is near neither (a coroutine's stack): nothing is copied until the watchdog knows more. */
-static uintptr_t stack_end_for(uintptr_t sp)
+ * stack ends at __libc_stack_end. Everything between sp and either end is mapped. Where the
+ * block of another thread begins is not known here: until the watchdog has read it, copies
+ * start at most a snapshot's size below this frame, not on a stack lying below the
+ * thread's (a coroutine's). Nothing is copied while sp is near neither end. */
+static void stack_bounds_for(uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
 {
-    uintptr_t ends[] = {(uintptr_t)pthread_self(), (uintptr_t)__libc_stack_end};
-    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
-        if (sp < ends[i] && ends[i] - sp <= SS_STACK_SPAN)
-            return ends[i];
-    return 0;
+    uintptr_t self = (uintptr_t)pthread_self(), main_end = (uintptr_t)__libc_stack_end;
+    *lo = *hi = 0;
+    if (sp < self && self - sp <= SS_STACK_SPAN) {
+        *hi = self;
+        *lo = sp > SS_SNAP_STACK_BYTES ? sp - SS_SNAP_STACK_BYTES : 0;
+    } else if (sp < main_end && main_end - sp <= SS_STACK_SPAN) {
+        /* The kernel maps nothing else this close below the main stack's top: its mappings
+         * start at least 128 MiB lower. */
+        *hi = main_end;
+    }
 }
 
 static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
 {
     atomic_store(&s->state, SS_STATE_WAITING);
     atomic_store(&s->iteration, 0);
-    atomic_store(&s->stack_lo, 0);
-    atomic_store(&s->stack_hi, stack_end_for(sp));
+    uintptr_t lo, hi;
+    stack_bounds_for(sp, &lo, &hi);
+    atomic_store(&s->stack_lo, lo);
+    atomic_store(&s->stack_hi, hi);
     s->sp_hint = sp;
     s->loop_key = 0;
     s->first_wait_ns = ss__now();

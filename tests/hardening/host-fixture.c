@@ -53,6 +53,10 @@
  *                      which makes blocking calls from four new call sites right after it,
  *                      before the shim's watchdog has looked at the thread; gathered reads
  *                      are refused as with --first-calls-deep
+ *   coroutine MS       a loop thread that switches (swapcontext) to a coroutine whose 128 KiB
+ *                      stack lies below the thread's own, with an inaccessible page right
+ *                      above it; the coroutine spins MS in one iteration and makes a blocking
+ *                      call there
  *
  * With --first-calls-deep as its first argument, the main thread does the same before its
  * loop goes on, and every process_vm_readv that gathers more than one piece of memory fails
@@ -92,6 +96,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "plant.h"
@@ -340,6 +345,59 @@ static void own_stack_calls(void)
     pthread_join(t, NULL);
     pthread_attr_destroy(&attr);
     munmap(stack, size);
+}
+
+static ucontext_t coroutine_caller, coroutine;
+static int coroutine_ms;
+
+static void coroutine_main(void)
+{
+    spin(coroutine_ms);
+    access("/", F_OK);
+    swapcontext(&coroutine, &coroutine_caller);
+}
+
+/* A copy of the stack that went from the coroutine's stack pointer upwards, as far as the
+ * thread's own stack, would fault on the page above the coroutine's stack. The stack is put
+ * close below the thread's, where an allocator would put it too. */
+static void *coroutine_thread(void *arg)
+{
+    enum { STACK = 128 << 10, GUARD = 64 << 10 };
+    pthread_attr_t attr;
+    void *lowest = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lowest, &size);
+        pthread_attr_destroy(&attr);
+    }
+    char *hint = lowest ? (char *)lowest - (1 << 20) - STACK - GUARD : NULL;
+    /* Static: swapcontext returns twice, as setjmp does. */
+    static char *stack;
+    stack = mmap(hint, STACK + GUARD, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | (hint ? MAP_FIXED_NOREPLACE : 0), -1, 0);
+    if (stack == MAP_FAILED)
+        stack = mmap(NULL, STACK + GUARD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (stack == MAP_FAILED || mprotect(stack + STACK, GUARD, PROT_NONE) != 0 ||
+        getcontext(&coroutine) != 0) {
+        perror("coroutine");
+        exit(3);
+    }
+    coroutine.uc_stack.ss_sp = stack;
+    coroutine.uc_stack.ss_size = STACK;
+    coroutine.uc_link = NULL;
+    coroutine_ms = (int)(intptr_t)arg;
+    makecontext(&coroutine, coroutine_main, 0);
+    struct loop l;
+    loop_open(&l);
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    swapcontext(&coroutine_caller, &coroutine);
+    for (int i = 0; i < 5; i++)
+        tick(&l);
+    loop_close(&l);
+    munmap(stack, STACK + GUARD);
+    return NULL;
 }
 
 static pthread_t neighbour;
@@ -607,6 +665,10 @@ static void step(const char *what, const char *arg)
     } else if (strcmp(what, "neighbour") == 0) {
         pthread_create(&neighbour, NULL, neighbour_loop, (void *)(intptr_t)n);
         have_neighbour = 1;
+    } else if (strcmp(what, "coroutine") == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, coroutine_thread, (void *)(intptr_t)n);
+        pthread_join(t, NULL);
     } else if (strcmp(what, "own-stack-calls") == 0) {
         own_stack_calls();
     } else if (strncmp(what, "own-", 4) == 0) {

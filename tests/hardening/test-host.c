@@ -330,6 +330,32 @@ Test(capture, first_calls_above_a_deep_first_wait_on_every_kind_of_stack, .timeo
     host_finish(&h);
 }
 
+/* A loop thread that runs a coroutine on a stack of its own: the stack lies outside what the
+ * shim knows of the thread's stack, so the samples and the call taken there have no stack
+ * (counted), and the host, whose coroutine stack has an inaccessible page above it, runs on. */
+Test(capture, nothing_is_copied_from_a_coroutine_stack, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"coroutine", "150", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
+    cr_assert_eq(h.nplanted, 1);
+    const struct ss_process *p = &h.model->procs[0];
+    const struct ss_stall *stall = NULL;
+    for (size_t i = 0; i < p->nstalls; i++)
+        if (p->stalls[i].tid == h.planted_tid[0])
+            stall = &p->stalls[i];
+    cr_assert_not_null(stall, "the coroutine's spin is a stall of its thread");
+    expect_near(stall, h.planted_ms[0]);
+    size_t samples = signal_samples(stall), with_stack = 0;
+    for (size_t i = 0; i < stall->nsamples; i++)
+        with_stack += stall->samples[i].source == SS_SAMPLE_SIGNAL && stall->samples[i].stack;
+    cr_expect_geq(samples, 3, "the thread was sampled");
+    cr_expect_eq(with_stack, 0, "nothing was copied from the coroutine's stack");
+    cr_expect_geq(p->drops.samples_failed, samples, "the stackless samples are counted");
+    host_finish(&h);
+}
+
 /* A host profiling itself with SIGPROF and SIGALRM keeps its timers; the shim keeps its
  * samples. */
 Test(signals, host_uses_sigprof_and_sigalrm, .timeout = 60)
