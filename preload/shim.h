@@ -71,7 +71,7 @@ struct ss_slot {
      * in between: every byte there is mapped. */
     _Atomic uintptr_t stack_hi, stack_lo;
     uintptr_t sp_hint; /* an address on the owner's stack */
-    uint64_t loop_key;          /* identifies the thread's own poll set (owner only) */
+    uint64_t loop_key; /* identifies the thread's own poll set (owner only) */
     uint64_t first_wait_ns;
 
     /* Busy-time histogram: written by the owner only (relaxed), read by the watchdog. */
@@ -86,7 +86,7 @@ struct ss_slot {
     _Atomic int signal_blocked; /* the owner blocks the sampling signal: do not send it */
     /* Sampling signals from the shim that reached the owner's handler, requested or late. */
     _Atomic uint32_t signals_answered;
-    _Atomic int snap_state;     /* enum ss_snap_state */
+    _Atomic int snap_state; /* enum ss_snap_state */
     _Atomic uint64_t snaps_dropped;
     struct ss_snapshot snap;
 

@@ -72,19 +72,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -374,10 +374,10 @@ static void *coroutine_thread(void *arg)
     /* Static: swapcontext returns twice, as setjmp does. */
     static char *stack;
     stack = mmap(hint, STACK + GUARD, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | (hint ? MAP_FIXED_NOREPLACE : 0), -1, 0);
+                 MAP_PRIVATE | MAP_ANONYMOUS | (hint ? MAP_FIXED_NOREPLACE : 0), -1, 0);
     if (stack == MAP_FAILED)
-        stack = mmap(NULL, STACK + GUARD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+        stack =
+            mmap(NULL, STACK + GUARD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (stack == MAP_FAILED || mprotect(stack + STACK, GUARD, PROT_NONE) != 0 ||
         getcontext(&coroutine) != 0) {
         perror("coroutine");
@@ -672,13 +672,12 @@ static void step(const char *what, const char *arg)
     } else if (strcmp(what, "own-stack-calls") == 0) {
         own_stack_calls();
     } else if (strncmp(what, "own-", 4) == 0) {
-        __sighandler_t prev = strcmp(what, "own-bsd_signal") == 0    ? bsd_signal(n, on_signal)
-                              : strcmp(what, "own-sysv_signal") == 0 ? sysv_signal(n, on_signal)
-                              : strcmp(what, "own-__sysv_signal") == 0
-                                  ? __sysv_signal(n, on_signal)
-                              : strcmp(what, "own-ssignal") == 0 ? ssignal(n, on_signal)
-                              : strcmp(what, "own-sigset") == 0  ? sigset(n, on_signal)
-                                                                 : SIG_ERR;
+        __sighandler_t prev = strcmp(what, "own-bsd_signal") == 0      ? bsd_signal(n, on_signal)
+                              : strcmp(what, "own-sysv_signal") == 0   ? sysv_signal(n, on_signal)
+                              : strcmp(what, "own-__sysv_signal") == 0 ? __sysv_signal(n, on_signal)
+                              : strcmp(what, "own-ssignal") == 0       ? ssignal(n, on_signal)
+                              : strcmp(what, "own-sigset") == 0        ? sigset(n, on_signal)
+                                                                       : SIG_ERR;
         if (prev == SIG_ERR)
             perror(what);
     } else if (strcmp(what, "ignore") == 0) {

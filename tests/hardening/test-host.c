@@ -196,9 +196,9 @@ Test(signals, blocked_with_sigsetmask, .timeout = 60)
 Test(signals, siginterrupt_leaves_the_shim_handler_restarting, .timeout = 60)
 {
     struct host_run h;
-    const char *steps[] = {"spin",       "100",           "siginterrupt", SAMPLING_SIGNAL,
-                           "raw-read",   "300",           "own-signal",   SAMPLING_SIGNAL,
-                           "query",      SAMPLING_SIGNAL, NULL};
+    const char *steps[] = {"spin", "100",        "siginterrupt",  SAMPLING_SIGNAL, "raw-read",
+                           "300",  "own-signal", SAMPLING_SIGNAL, "query",         SAMPLING_SIGNAL,
+                           NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "eintr "), 0, "the raw read was never cut short: %s", h.out);
     cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " handler\n"),
@@ -219,8 +219,9 @@ Test(signals, siginterrupt_leaves_the_shim_handler_restarting, .timeout = 60)
 Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeout = 60)
 {
     struct host_run h;
-    const char *steps[] = {"raw-block", SAMPLING_SIGNAL, "spin", "700", "raw-unblock",
-                           SAMPLING_SIGNAL, "spin", "150", "spin", "150", NULL};
+    const char *steps[] = {"raw-block",   SAMPLING_SIGNAL, "spin", "700",
+                           "raw-unblock", SAMPLING_SIGNAL, "spin", "150",
+                           "spin",        "150",           NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "eintr "), 0);
     cr_expect_eq(host_value(&h, "handled "), -1, "no signal reached the host: %s", h.out);
@@ -235,8 +236,8 @@ Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeo
     for (size_t i = 1; i < 3; i++) {
         size_t with_stack = 0;
         for (size_t k = 0; k < p->stalls[i].nsamples; k++)
-            with_stack += p->stalls[i].samples[k].stack &&
-                          p->stalls[i].samples[k].stack->nframes > 2;
+            with_stack +=
+                p->stalls[i].samples[k].stack && p->stalls[i].samples[k].stack->nframes > 2;
         cr_expect_geq(signal_samples(&p->stalls[i]), 3, "stall %zu is sampled again", i + 1);
         cr_expect_geq(with_stack, 3, "stall %zu has stacks", i + 1);
     }
@@ -258,8 +259,9 @@ Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeo
 Test(timeouts, a_silent_thread_does_not_hold_up_the_others, .timeout = 60)
 {
     struct host_run h;
-    const char *steps[] = {"neighbour", "1000", "raw-block", SAMPLING_SIGNAL, "spin", "1500",
-                           "raw-unblock", SAMPLING_SIGNAL, NULL};
+    const char *steps[] = {"neighbour",     "1000",          "raw-block",
+                           SAMPLING_SIGNAL, "spin",          "1500",
+                           "raw-unblock",   SAMPLING_SIGNAL, NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "eintr "), 0);
     cr_assert_eq(h.nplanted, 2);
