@@ -104,6 +104,7 @@ static void after_fork_in_child(void)
         if (&ss__slots[i] != mine)
             atomic_store(&ss__slots[i].owner, 0);
     ss__watchdog_after_fork();
+    ss__children_after_fork();
     atomic_store(&ss__watchdog_started, 0);
     if (!mine)
         return;
@@ -189,6 +190,7 @@ __attribute__((constructor)) static void ss__init(void)
         ss__warn("turned off: cannot register a fork handler", NULL);
         return;
     }
+    ss__children_init();
     atomic_store(&ss__active, 1);
 }
 

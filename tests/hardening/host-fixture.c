@@ -11,6 +11,13 @@
  *   itimers            SIGPROF and SIGALRM handlers, ITIMER_PROF and ITIMER_REAL every 1 ms
  *   vfork PATH         vfork() and exec PATH, wait for it
  *   spawn PATH         posix_spawn() PATH, wait for it
+ *   spawnp NAME        posix_spawnp() NAME (searched in PATH), wait for it
+ *   fork-exec PATH     fork() and execv() PATH, wait for it
+ *   fork-execvp NAME   fork() and execvp() NAME (searched in PATH), wait for it
+ *   fork-exec-bare PATH  fork() and execve() PATH with an environment of the host's own but
+ *                      without LD_PRELOAD, wait for it
+ *   exec-fail PATH     fork(); the child execv()s PATH (which must not exist), prints
+ *                      "exec-errno N" with the errno it got, and exits
  *   daemon MS          double fork, setsid, close_range() of every descriptor; the daemon runs
  *                      its own loop with a MS spin and exits; the parent goes on at once
  *   thread-loop MS     a second loop thread that spins MS in one iteration, then exits
@@ -179,6 +186,40 @@ static void wait_child(pid_t pid)
         fprintf(stderr, "host-fixture: child failed: %d\n", status);
         exit(4);
     }
+}
+
+static void fork_and_exec(const char *how, const char *path)
+{
+    char *argv[] = {(char *)path, NULL};
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(3);
+    }
+    if (pid == 0) {
+        if (strcmp(how, "fork-exec") == 0) {
+            execv(path, argv);
+        } else if (strcmp(how, "fork-execvp") == 0) {
+            execvp(path, argv);
+        } else if (strcmp(how, "fork-exec-bare") == 0) {
+            char *bare[64];
+            size_t n = 0;
+            for (char **e = environ; *e && n < 63; e++)
+                if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
+                    bare[n++] = *e;
+            bare[n] = NULL;
+            execve(path, argv, bare);
+        } else {
+            errno = 4242;
+            execv(path, argv);
+            printf("exec-errno %d\n", errno);
+            fflush(stdout);
+            _exit(0);
+        }
+        _exit(127);
+    }
+    wait_child(pid);
 }
 
 static void daemonize(int ms)
@@ -430,6 +471,16 @@ static void step(const char *what, const char *arg)
             exit(3);
         }
         wait_child(pid);
+    } else if (strcmp(what, "spawnp") == 0) {
+        pid_t pid;
+        char *argv[] = {(char *)arg, NULL};
+        if (posix_spawnp(&pid, arg, NULL, NULL, argv, environ) != 0) {
+            perror("posix_spawnp");
+            exit(3);
+        }
+        wait_child(pid);
+    } else if (strncmp(what, "fork-exec", 9) == 0 || strcmp(what, "exec-fail") == 0) {
+        fork_and_exec(what, arg);
     } else if (strcmp(what, "daemon") == 0) {
         daemonize(n);
     } else if (strcmp(what, "thread-loop") == 0) {
