@@ -316,7 +316,9 @@ int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t 
 
 /* ---- start-up and fork ------------------------------------------------------------------ */
 
-void ss__children_init(void)
+/* At load time, whether the shim stays on or not: a vfork child must not be the first to
+ * look the real functions up. */
+void ss__resolve_children(void)
 {
     RESOLVE(execve);
     RESOLVE(execv);
@@ -324,6 +326,10 @@ void ss__children_init(void)
     RESOLVE(execvpe);
     RESOLVE(posix_spawn);
     RESOLVE(posix_spawnp);
+}
+
+void ss__children_init(void)
+{
     /* The p-variants are resolved later with this PATH: the environment may be changed by
      * the program while the watchdog would read it. */
     const char *path = getenv("PATH");

@@ -168,6 +168,7 @@ __attribute__((constructor)) static void ss__init(void)
     ss__resolve_hooks();
     ss__resolve_calls();
     ss__resolve_signals();
+    ss__resolve_children();
     ss_options_defaults(&ss__opts);
     /* A set-user-ID program must not take its output path from whoever started it. The
      * loader already refuses a preload from an arbitrary path there; this covers a shim

@@ -174,6 +174,7 @@ void ss__resolve_calls(void);
 void ss__resolve_signals(void);
 
 /* Children that run a program the shim cannot follow (children.c). */
+void ss__resolve_children(void);
 void ss__children_init(void);
 void ss__children_after_fork(void);
 /* On the watchdog thread: at its start, then on each pass; returns when it needs to look
