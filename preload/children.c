@@ -388,10 +388,13 @@ enum exec_outcome { EXEC_PENDING, EXEC_RAN, EXEC_NOTHING_TO_SAY };
 static enum exec_outcome outcome(const struct entry *e, int *fd)
 {
     *fd = -1;
-    if (e->flags & FLAG_SPAWNED)
-        return EXEC_RAN;
     char link[64];
     snprintf(link, sizeof link, "/proc/%d/exe", (int)e->pid);
+    if (e->flags & FLAG_SPAWNED) {
+        if (e->pid > 0)
+            *fd = open(link, O_RDONLY | O_CLOEXEC);
+        return EXEC_RAN;
+    }
     struct stat st;
     if (stat(link, &st) != 0)
         return EXEC_RAN;
