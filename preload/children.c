@@ -64,6 +64,7 @@ static struct ring *_Atomic child_ring;
 static struct ring *exec_ring;
 static dev_t own_exe_dev;
 static ino_t own_exe_ino;
+static uint64_t own_start_stack;
 static char search_path[4096];
 static int have_search_path;
 
@@ -360,9 +361,31 @@ static struct ring *owned_ring(void)
     return mine;
 }
 
+/* The start of the process's stack as /proc/PID/stat gives it: copied by fork, chosen anew
+ * (at random) by every exec; 0 when it cannot be read. */
+static uint64_t start_stack_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* The command name, in parentheses, may hold spaces; startstack is the 26th field after. */
+    char *p = strrchr(buf, ')');
+    for (int field = 0; p && field < 26; field++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
 void ss__children_watchdog_start(void)
 {
     owned_ring();
+    own_start_stack = start_stack_of(getpid());
     struct stat st;
     if (stat("/proc/self/exe", &st) == 0) {
         own_exe_dev = st.st_dev;
@@ -380,11 +403,13 @@ enum exec_outcome { EXEC_PENDING, EXEC_RAN, EXEC_NOTHING_TO_SAY };
 
 /* Whether the recorded exec has happened. It cannot fail after the kernel has replaced the
  * process's image, and a failure is marked (cancelled) by the child right after the call
- * returns, before anything else. So: a process still running our own executable has not got
- * that far (pending); one that runs another file, or that we may not look at (the new image
- * is set-id), or that is gone (exited, or a zombie whose exe link is empty) is past it, and
- * the state read after that check tells whether the exec failed. A pid reused by an
- * unrelated process in between is the one error this leaves. */
+ * returns, before anything else. So: a process that runs another file than ours, or that we
+ * may not look at (the new image is set-id), or that is gone (exited, or a zombie whose exe
+ * link is empty) is past it, and the state read after that check tells whether the exec
+ * failed. One that runs our own file has not exec'd while its stack starts where ours does
+ * (fork copies that; exec picks a new place); when that cannot be told (no address
+ * randomization), it is waited for until it is gone. A pid reused by an unrelated process in
+ * between is the one error this leaves. */
 static enum exec_outcome outcome(const struct entry *e, int *fd)
 {
     *fd = -1;
@@ -398,10 +423,14 @@ static enum exec_outcome outcome(const struct entry *e, int *fd)
     struct stat st;
     if (stat(link, &st) != 0)
         return EXEC_RAN;
-    /* Our own file (not yet exec'd, or exec'd again) can only go untraced for want of the
-     * preload: otherwise there is nothing to wait for. */
-    if (st.st_dev == own_exe_dev && st.st_ino == own_exe_ino)
-        return e->flags & FLAG_NO_PRELOAD ? EXEC_PENDING : EXEC_NOTHING_TO_SAY;
+    if (st.st_dev == own_exe_dev && st.st_ino == own_exe_ino) {
+        uint64_t stack = start_stack_of(e->pid);
+        if (!stack || stack == own_start_stack)
+            return EXEC_PENDING;
+        /* Our own file again can only go untraced for want of the preload. */
+        if (!(e->flags & FLAG_NO_PRELOAD))
+            return EXEC_NOTHING_TO_SAY;
+    }
     *fd = open(link, O_RDONLY | O_CLOEXEC);
     return EXEC_RAN;
 }

@@ -251,18 +251,27 @@ Test(processes, exec_by_name_through_path, .timeout = 60)
     host_finish(&h);
 }
 
-/* A child that execs with an environment of its own that lacks LD_PRELOAD goes untraced. */
+/* A child that execs with an environment of its own that lacks LD_PRELOAD goes untraced, even
+ * when it runs the parent's own program again. */
 Test(processes, exec_with_an_environment_without_the_preload, .timeout = 60)
 {
     struct host_run h;
-    const char *steps[] = {"fork-exec-bare", "/bin/true", "fork-exec", "/bin/true", NULL};
+    char self[512];
+    snprintf(self, sizeof self, "%s/tests/hardening/host-fixture", host_builddir());
+    const char *steps[] = {"fork-exec-bare", "/bin/true", "fork-exec", "/bin/true",
+                           "fork-exec-bare", self,        NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
+    cr_assert_eq(h.model->nprocs, 1, "the copy of the host was not traced");
     const struct ss_process *p = &h.model->procs[0];
-    cr_expect_eq(notes_with(p, "true untraced: the environment it was given has no LD_PRELOAD "
-                               "naming libstallscope.so"),
-                 1, "%zu notes", p->nnotes);
-    cr_expect_eq(notes_with(p, "untraced"), 1, "the child that kept the preload is traced");
+    const char *why = " untraced: the environment it was given has no LD_PRELOAD naming "
+                      "libstallscope.so";
+    char note[700];
+    snprintf(note, sizeof note, "true%s", why);
+    cr_expect_eq(notes_with(p, note), 1, "%zu notes", p->nnotes);
+    snprintf(note, sizeof note, "%s%s", self, why);
+    cr_expect_eq(notes_with(p, note), 1, "%zu notes", p->nnotes);
+    cr_expect_eq(notes_with(p, "untraced"), 2, "the child that kept the preload is traced");
     host_finish(&h);
 }
 
