@@ -35,10 +35,10 @@
 
 enum entry_state { ENTRY_FREE = 0, ENTRY_WRITING, ENTRY_READY, ENTRY_CANCELLED };
 
-#define FLAG_SEARCHED 1u  /* a p-variant given a name without a slash: searched in PATH */
+#define FLAG_SEARCHED 1u   /* a p-variant given a name without a slash: searched in PATH */
 #define FLAG_NO_PRELOAD 2u /* the environment passed on does not preload the shim */
-#define FLAG_SPAWNED 4u   /* posix_spawn returned the pid: the program runs */
-#define FLAG_TRUNCATED 8u /* the name did not fit */
+#define FLAG_SPAWNED 4u    /* posix_spawn returned the pid: the program runs */
+#define FLAG_TRUNCATED 8u  /* the name did not fit */
 
 struct entry {
     int32_t pid;
@@ -180,6 +180,7 @@ static int (*real_posix_spawn)(pid_t *, const char *, const posix_spawn_file_act
 static int (*real_posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
                                 const posix_spawnattr_t *, char *const[], char *const[]);
 
+/* Every interposer below names its program parameter `file`. */
 #define EXEC_BODY(name, flags, envp, call)                                                         \
     do {                                                                                           \
         RESOLVE(name);                                                                             \
@@ -442,8 +443,8 @@ static void write_note(const struct entry *e, int exe_fd, void (*note)(const cha
     const char *dirs = "";
     if (e->flags & FLAG_SEARCHED)
         dirs = have_search_path ? search_path : NULL;
-    int found = !(e->flags & FLAG_TRUNCATED) &&
-                ss_search_path(e->name, dirs, path, sizeof path) == 0;
+    int found =
+        !(e->flags & FLAG_TRUNCATED) && ss_search_path(e->name, dirs, path, sizeof path) == 0;
     char link[64];
     snprintf(link, sizeof link, "/proc/%d/exe", (int)e->pid);
     /* The running image is the best witness: it is the file exec found, whatever the
@@ -469,8 +470,7 @@ static void write_note(const struct entry *e, int exe_fd, void (*note)(const cha
     char pid[24] = "";
     if (e->pid > 0)
         snprintf(pid, sizeof pid, " %d", (int)e->pid);
-    snprintf(text, sizeof text, "child%s ran %s untraced: %s", pid, found ? path : e->name,
-             reason);
+    snprintf(text, sizeof text, "child%s ran %s untraced: %s", pid, found ? path : e->name, reason);
     note(text);
 }
 

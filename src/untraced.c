@@ -101,8 +101,8 @@ static enum ss_untraced secure_execution(int fd, const struct stat *st,
 
 static enum ss_untraced judge(int fd, const struct ss_exec_ids *ids, unsigned *as_id, int depth);
 
-static enum ss_untraced judge_path(const char *path, const struct ss_exec_ids *ids,
-                                   unsigned *as_id, int depth)
+static enum ss_untraced judge_path(const char *path, const struct ss_exec_ids *ids, unsigned *as_id,
+                                   int depth)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)

@@ -138,8 +138,8 @@ static size_t notes_with(const struct ss_process *p, const char *text)
 Test(processes, vfork_and_posix_spawn, .timeout = 60)
 {
     struct host_run h;
-    const char *steps[] = {"vfork", "/bin/true", "spawn",     "/bin/true", "fork-exec",
-                           "/bin/true", "spin",  "100", NULL};
+    const char *steps[] = {"vfork",     "/bin/true", "spawn", "/bin/true", "fork-exec",
+                           "/bin/true", "spin",      "100",   NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
     cr_assert_eq(h.model->nprocs, 1, "children that only exec leave no trace");
