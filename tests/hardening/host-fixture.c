@@ -393,6 +393,24 @@ static void errno_probe(const char *dir)
     PROBE("signal", signal(SIGUSR2, SIG_DFL), signal(-1, SIG_DFL));
     PROBE("unlink", unlink(path), unlink(path));
     close(fd);
+    /* An exec that fails returns to the caller, here the host itself. The searches leave
+     * errno as the directories they tried left it: the same ones with and without the shim. */
+    setenv("PATH", "/nonexistent:/usr/bin:/bin", 1);
+    char *argv[] = {"probe", NULL}, *envp[] = {"A=1", NULL};
+    pid_t pid;
+    PROBE("execv", getpid(), execv("/nonexistent/x", argv));
+    PROBE("execve", getpid(), execve(dir, argv, envp));
+    PROBE("execvp", getpid(), execvp("ss-no-such-program", argv));
+    PROBE("execvpe", getpid(), execvpe("ss-no-such-program", argv, envp));
+    PROBE("execl", getpid(), execl("/nonexistent/x", "probe", (char *)NULL));
+    PROBE("execle", getpid(), execle("/nonexistent/x", "probe", (char *)NULL, envp));
+    PROBE("execlp", getpid(), execlp("ss-no-such-program", "probe", (char *)NULL));
+    PROBE("posix_spawn", waitpid(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp) ? -1 : pid,
+                                 NULL, 0),
+          posix_spawn(&pid, "/nonexistent/x", NULL, NULL, argv, envp));
+    PROBE("posix_spawnp",
+          waitpid(posix_spawnp(&pid, "true", NULL, NULL, argv, environ) ? -1 : pid, NULL, 0),
+          posix_spawnp(&pid, "ss-no-such-program", NULL, NULL, argv, envp));
 }
 
 static void remove_dir(const char *path)
