@@ -3,10 +3,13 @@
  * exec sees them. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "untraced.h"
@@ -144,4 +147,21 @@ Test(program, path_search_as_execvp_does)
     cr_assert_eq(ss_search_path("sh", NULL, out, sizeof out), 0, "no PATH: /bin:/usr/bin");
     cr_expect_str_eq(out, "/bin/sh");
     cr_expect_eq(ss_search_path("tool", list, out, 8), -1, "does not fit");
+}
+
+/* File capabilities put a caller other than root into secure execution. */
+Test(program, file_capabilities)
+{
+    char cmd[700], prog[128];
+    snprintf(cmd, sizeof cmd, "cp /bin/true '%s/prog'", dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(prog, sizeof prog, "%s/prog", dir);
+    /* VFS_CAP_REVISION_2 with the effective flag, permitting CAP_NET_RAW. */
+    uint32_t caps[5] = {0x02000001u, 1u << 13, 0, 0, 0};
+    if (setxattr(prog, "security.capability", caps, sizeof caps, 0) != 0)
+        cr_skip_test("cannot set file capabilities here (needs root): %s", strerror(errno));
+    struct ss_exec_ids root = {0, 0, 0, 0};
+    unsigned id = 0;
+    cr_expect_eq(ss_untraced_program(prog, &user, &id), SS_UNTRACED_CAPABILITIES);
+    cr_expect_eq(ss_untraced_program(prog, &root, &id), SS_TRACEABLE);
 }
