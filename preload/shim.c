@@ -130,6 +130,7 @@ static void after_fork_in_child(void)
         if (&ss__slots[i] != mine)
             atomic_store(&ss__slots[i].owner, 0);
     ss__watchdog_after_fork();
+    ss__children_after_fork();
     atomic_store(&ss__watchdog_started, 0);
     if (!mine)
         return;
@@ -193,6 +194,7 @@ __attribute__((constructor)) static void ss__init(void)
     ss__resolve_hooks();
     ss__resolve_calls();
     ss__resolve_signals();
+    ss__resolve_children();
     ss_options_defaults(&ss__opts);
     /* A set-user-ID program must not take its output path from whoever started it. The
      * loader already refuses a preload from an arbitrary path there; this covers a shim
@@ -215,6 +217,7 @@ __attribute__((constructor)) static void ss__init(void)
         ss__warn("turned off: cannot register a fork handler", NULL);
         return;
     }
+    ss__children_init();
     atomic_store(&ss__active, 1);
 }
 

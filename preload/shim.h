@@ -181,6 +181,16 @@ void ss__resolve_calls(void);
 /* At load time, so that a first sigaction() made in a signal handler never calls dlsym. */
 void ss__resolve_signals(void);
 
+/* Children that run a program the shim cannot follow (children.c). */
+void ss__resolve_children(void);
+void ss__children_init(void);
+void ss__children_after_fork(void);
+/* On the watchdog thread: at its start, then on each pass; returns when it needs to look
+ * again (UINT64_MAX: not before something new is recorded). */
+void ss__children_watchdog_start(void);
+uint64_t ss__children_drain(uint64_t now, void (*note)(const char *));
+uint64_t ss__children_dropped(void);
+
 /* Watchdog thread lifecycle. */
 int ss__watchdog_start(void);
 void ss__watchdog_after_fork(void);

@@ -327,7 +327,7 @@ static void write_histogram(struct ss_slot *s, struct slot_view *v)
 static void write_drops(void)
 {
     struct ss_rec_drops d = {0, wd.samples_failed, wd.samples_timed_out, wd.out.unwritten};
-    d.events += wd.retired_events + wd.calls_lost;
+    d.events += wd.retired_events + wd.calls_lost + ss__children_dropped();
     d.samples_failed += wd.retired_snaps;
     for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++) {
         if (wd.views[i].tid == 0)
@@ -881,6 +881,7 @@ static void *watchdog_main(void *arg)
         return NULL;
     }
     write_process();
+    ss__children_watchdog_start();
     snprintf(wd.perf_map, sizeof wd.perf_map, "/tmp/perf-%d.map", (int)ss__pid);
     if (ss__opts.stacks) {
         if (ss__unwind_init(why, sizeof why) == 0) {
@@ -907,6 +908,9 @@ static void *watchdog_main(void *arg)
             if (t < next)
                 next = t;
         }
+        uint64_t children = ss__children_drain(now, note);
+        if (children < next)
+            next = children;
         const char *signal_lost = atomic_exchange(&ss__signal_lost, NULL);
         if (signal_lost)
             note(signal_lost);

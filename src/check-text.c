@@ -123,6 +123,12 @@ int ss_check_write_text(const struct ss_check_result *res, FILE *out)
     if (res->dropped)
         fprintf(out, "\nnote: the trace lost %llu events; findings may be missing\n",
                 (unsigned long long)res->dropped);
+    if (res->untraced)
+        fprintf(out,
+                "\nnote: %zu child program%s ran untraced, so %s not checked (stallscope "
+                "report says which and why)\n",
+                res->untraced, res->untraced == 1 ? "" : "s",
+                res->untraced == 1 ? "it was" : "they were");
     if (res->failed)
         fprintf(out, "\nresult: FAILED: %zu finding%s, %zu allowed, %zu known from the baseline\n",
                 res->failed, res->failed == 1 ? "" : "s", res->allowed, res->known);

@@ -385,6 +385,7 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
         ss_process_symbolize(run, p);
         res->processes++;
         res->dropped += ss_drops_total(&p->drops);
+        res->untraced += p->nuntraced;
         if (p->threshold_ns < res->lowest_threshold_ns)
             res->lowest_threshold_ns = p->threshold_ns;
         if ((rc = check_stalls(res, &cap, rules, p)) < 0 ||

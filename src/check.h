@@ -83,6 +83,7 @@ struct ss_check_result {
     const char *run_path;
     size_t processes, loop_threads, stalls, call_sites; /* in scope */
     uint64_t dropped;
+    size_t untraced; /* children in scope that ran a program the shim could not follow */
     uint64_t lowest_threshold_ns; /* of the processes in scope */
     uint64_t max_stall_ns;        /* the rule's, SS_NO_LIMIT when unset */
     struct ss_finding *findings;

@@ -346,6 +346,7 @@ static int on_note(struct loader *l, const uint8_t *b, size_t n)
     if (grow((void **)&p->notes, &l->notes_cap, p->nnotes + 1, sizeof *p->notes) < 0 ||
         !(p->notes[p->nnotes] = dup_bytes(b, n)))
         FAIL(SS_ENOMEM, "out of memory");
+    p->nuntraced += ss_note_is_untraced_child(p->notes[p->nnotes]);
     p->nnotes++;
     return 0;
 }
@@ -825,6 +826,11 @@ uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category)
         if (!category || strcmp(s->calls[i].category, category) == 0)
             ns += s->calls[i].duration_ns;
     return ns;
+}
+
+int ss_note_is_untraced_child(const char *note)
+{
+    return strncmp(note, "child ", 6) == 0 && strstr(note, " untraced: ") != NULL;
 }
 
 uint64_t ss_drops_total(const struct ss_rec_drops *d)

@@ -104,6 +104,7 @@ struct ss_process {
     struct ss_rec_drops drops;
     char **notes;
     size_t nnotes;
+    size_t nuntraced; /* notes about children that ran a program the shim could not follow */
     struct ss_symbolizer *sym;
     int symbolized;
 };
@@ -129,6 +130,8 @@ const char *ss_category_name(unsigned category);
 /* Blocking time of a stall in one category, summed over its calls. */
 uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category);
 uint64_t ss_drops_total(const struct ss_rec_drops *d);
+/* Whether a note is the shim's "child PID ran PATH untraced: REASON". */
+int ss_note_is_untraced_child(const char *note);
 
 /* Busy-time percentile (0..100) estimated from a thread's histogram: interpolated within the
  * bucket, never above the recorded maximum. 0 when the thread has no iterations. */

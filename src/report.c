@@ -23,6 +23,7 @@ void ss_run_totals(const struct ss_run *run, struct ss_run_totals *t)
             t->loop_threads += p->threads[k].loop;
         t->stalls += p->nstalls;
         t->dropped += ss_drops_total(&p->drops);
+        t->untraced += p->nuntraced;
         for (size_t k = 0; k < p->nstalls; k++) {
             if (!t->worst || p->stalls[k].duration_ns > t->worst->duration_ns) {
                 t->worst = &p->stalls[k];

@@ -23,6 +23,7 @@ struct ss_run_totals {
     const struct ss_process *worst_process;
     const struct ss_stall *worst;
     uint64_t dropped;
+    size_t untraced; /* children that ran a program the shim could not follow */
 };
 void ss_run_totals(const struct ss_run *run, struct ss_run_totals *t);
 

@@ -18,6 +18,7 @@
 #include "options.h"
 #include "report.h"
 #include "trace-format.h"
+#include "untraced.h"
 
 #define SHIM_NAME "libstallscope.so"
 /* Names for JavaScript frames: a perf map of JIT code, with interpreted functions given
@@ -123,6 +124,27 @@ static void set_environment(const struct run_options *o, const char *shim, const
     free(preload);
     free(options);
     free(node);
+}
+
+/* The shim cannot enter some programs at all; say so before running one rather than leave an
+ * empty run unexplained. The command still runs: it is what the user asked for. */
+static void warn_if_untraceable(const char *command)
+{
+    char path[PATH_MAX];
+    if (ss_search_path(command, getenv("PATH"), path, sizeof path) != 0)
+        return; /* running it will say why */
+    struct ss_exec_ids ids;
+    uid_t suid;
+    gid_t sgid;
+    getresuid(&ids.ruid, &ids.euid, &suid);
+    getresgid(&ids.rgid, &ids.egid, &sgid);
+    unsigned as_id = 0;
+    enum ss_untraced why = ss_untraced_program(path, &ids, &as_id);
+    if (why == SS_TRACEABLE)
+        return;
+    char reason[160];
+    ss_untraced_reason(why, as_id, reason, sizeof reason);
+    ss_warn("%s will run untraced: %s", path, reason);
 }
 
 static volatile sig_atomic_t child_pid;
@@ -256,6 +278,9 @@ static void summarise(const char *dir)
     }
     if (t.dropped)
         fprintf(stderr, "; %llu events dropped", (unsigned long long)t.dropped);
+    if (t.untraced)
+        fprintf(stderr, "; %zu child program%s ran untraced", t.untraced,
+                t.untraced == 1 ? "" : "s");
     fprintf(stderr, "\nstallscope: details: stallscope report %s\n", dir);
     ss_run_free(run);
 }
@@ -369,6 +394,7 @@ int ss_cmd_run(int argc, char **argv)
     if (!realpath(o.output, dir))
         ss_die("%s: %s", o.output, strerror(errno));
     set_environment(&o, shim, dir);
+    warn_if_untraceable(argv[optind]);
     int status = run_command(argv + optind);
     keep_jit_maps(dir);
     if (!o.quiet)

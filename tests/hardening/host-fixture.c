@@ -29,6 +29,13 @@
  *   itimers            SIGPROF and SIGALRM handlers, ITIMER_PROF and ITIMER_REAL every 1 ms
  *   vfork PATH         vfork() and exec PATH, wait for it
  *   spawn PATH         posix_spawn() PATH, wait for it
+ *   spawnp NAME        posix_spawnp() NAME (searched in PATH), wait for it
+ *   fork-exec PATH     fork() and execv() PATH, wait for it
+ *   fork-execvp NAME   fork() and execvp() NAME (searched in PATH), wait for it
+ *   fork-exec-bare PATH  fork() and execve() PATH with an environment of the host's own but
+ *                      without LD_PRELOAD, wait for it
+ *   exec-fail PATH     fork(); the child execv()s PATH (which must not exist), prints
+ *                      "exec-errno N" with the errno it got, and exits
  *   daemon MS          double fork, setsid, close_range() of every descriptor; the daemon runs
  *                      its own loop with a MS spin and exits; the parent goes on at once
  *   thread-loop MS     a second loop thread that spins MS in one iteration, then exits
@@ -233,6 +240,40 @@ static void wait_child(pid_t pid)
         fprintf(stderr, "host-fixture: child failed: %d\n", status);
         exit(4);
     }
+}
+
+static void fork_and_exec(const char *how, const char *path)
+{
+    char *argv[] = {(char *)path, NULL};
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(3);
+    }
+    if (pid == 0) {
+        if (strcmp(how, "fork-exec") == 0) {
+            execv(path, argv);
+        } else if (strcmp(how, "fork-execvp") == 0) {
+            execvp(path, argv);
+        } else if (strcmp(how, "fork-exec-bare") == 0) {
+            char *bare[64];
+            size_t n = 0;
+            for (char **e = environ; *e && n < 63; e++)
+                if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
+                    bare[n++] = *e;
+            bare[n] = NULL;
+            execve(path, argv, bare);
+        } else {
+            errno = 4242;
+            execv(path, argv);
+            printf("exec-errno %d\n", errno);
+            fflush(stdout);
+            _exit(0);
+        }
+        _exit(127);
+    }
+    wait_child(pid);
 }
 
 static void daemonize(int ms)
@@ -608,6 +649,24 @@ static void errno_probe(const char *dir)
     signal(SIGUSR2, SIG_DFL);
     PROBE("unlink", unlink(path), unlink(path));
     close(fd);
+    /* An exec that fails returns to the caller, here the host itself. The searches leave
+     * errno as the directories they tried left it: the same ones with and without the shim. */
+    setenv("PATH", "/nonexistent:/usr/bin:/bin", 1);
+    char *argv[] = {"probe", NULL}, *envp[] = {"A=1", NULL};
+    pid_t pid;
+    PROBE("execv", getpid(), execv("/nonexistent/x", argv));
+    PROBE("execve", getpid(), execve(dir, argv, envp));
+    PROBE("execvp", getpid(), execvp("ss-no-such-program", argv));
+    PROBE("execvpe", getpid(), execvpe("ss-no-such-program", argv, envp));
+    PROBE("execl", getpid(), execl("/nonexistent/x", "probe", (char *)NULL));
+    PROBE("execle", getpid(), execle("/nonexistent/x", "probe", (char *)NULL, envp));
+    PROBE("execlp", getpid(), execlp("ss-no-such-program", "probe", (char *)NULL));
+    PROBE("posix_spawn", waitpid(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp) ? -1 : pid,
+                                 NULL, 0),
+          posix_spawn(&pid, "/nonexistent/x", NULL, NULL, argv, envp));
+    PROBE("posix_spawnp",
+          waitpid(posix_spawnp(&pid, "true", NULL, NULL, argv, environ) ? -1 : pid, NULL, 0),
+          posix_spawnp(&pid, "ss-no-such-program", NULL, NULL, argv, envp));
 }
 
 static void remove_dir(const char *path)
@@ -725,6 +784,16 @@ static void step(const char *what, const char *arg)
             exit(3);
         }
         wait_child(pid);
+    } else if (strcmp(what, "spawnp") == 0) {
+        pid_t pid;
+        char *argv[] = {(char *)arg, NULL};
+        if (posix_spawnp(&pid, arg, NULL, NULL, argv, environ) != 0) {
+            perror("posix_spawnp");
+            exit(3);
+        }
+        wait_child(pid);
+    } else if (strncmp(what, "fork-exec", 9) == 0 || strcmp(what, "exec-fail") == 0) {
+        fork_and_exec(what, arg);
     } else if (strcmp(what, "daemon") == 0) {
         daemonize(n);
     } else if (strcmp(what, "thread-loop") == 0) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 const char *host_options = "threshold=50ms";
+const char *host_extra_env;
 
 const char *host_builddir(void)
 {
@@ -47,7 +48,7 @@ pid_t host_start(struct host_run *h, const char *run, const char *const *steps)
     size_t n = 1;
     for (; *steps && n < 159; steps++)
         argv[n++] = *steps;
-    char *envp[] = {preload, options, NULL};
+    char *envp[] = {preload, options, (char *)host_extra_env, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

@@ -19,6 +19,8 @@ struct host_run {
 
 /* STALLSCOPE_OPTIONS for the host, before its output (default "threshold=50ms"). */
 extern const char *host_options;
+/* One more "NAME=value" for the host's environment (default none), such as a PATH. */
+extern const char *host_extra_env;
 const char *host_builddir(void);
 /* Starts the host with these steps, tracing into `run` (NULL: a run directory of its own
  * under a fresh temporary directory, h->dir). */

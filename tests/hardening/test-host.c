@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -374,15 +375,26 @@ Test(signals, host_uses_sigprof_and_sigalrm, .timeout = 60)
     host_finish(&h);
 }
 
+static size_t notes_with(const struct ss_process *p, const char *text)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->nnotes; i++)
+        n += strstr(p->notes[i], text) != NULL;
+    return n;
+}
+
+/* The control for the notes below: children that load the shim get none. */
 Test(processes, vfork_and_posix_spawn, .timeout = 60)
 {
     struct host_run h;
-    const char *steps[] = {"vfork", "/bin/true", "spawn", "/bin/true", "spin", "100", NULL};
+    const char *steps[] = {"vfork",     "/bin/true", "spawn", "/bin/true", "fork-exec",
+                           "/bin/true", "spin",      "100",   NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
     cr_assert_eq(h.model->nprocs, 1, "children that only exec leave no trace");
     cr_assert_eq(h.model->procs[0].nstalls, 1);
     expect_near(&h.model->procs[0].stalls[0], h.planted_ms[0]);
+    cr_expect_eq(notes_with(&h.model->procs[0], "untraced"), 0, "traced children get no note");
     host_finish(&h);
 }
 
@@ -449,16 +461,90 @@ Test(processes, thousands_of_short_lived_loop_threads, .timeout = 120)
     host_finish(&h);
 }
 
-/* A statically linked program cannot load the shim: the exec works, nothing is traced. */
+/* A statically linked program cannot load the shim: the exec works, nothing is traced, and
+ * the parent's trace says so once for each child, however it was started. */
 Test(processes, exec_of_a_static_binary, .timeout = 60)
 {
     struct host_run h;
-    char path[512];
+    char path[512], note[600];
     snprintf(path, sizeof path, "%s/tests/hardening/static-true", host_builddir());
-    const char *steps[] = {"spawn", path, "vfork", path, "spin", "60", NULL};
+    const char *steps[] = {"spawn", path, "vfork", path, "fork-exec", path, "spin", "60", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
     cr_assert_eq(h.model->nprocs, 1);
+    const struct ss_process *p = &h.model->procs[0];
+    snprintf(note, sizeof note, " ran %s untraced: statically linked", path);
+    cr_expect_eq(notes_with(p, note), 3, "one note per child (%zu notes)", p->nnotes);
+    cr_expect_eq(notes_with(p, "child "), 3);
+    cr_expect_eq(p->drops.events, 0);
+    host_finish(&h);
+}
+
+/* execvp and posix_spawnp find the program in PATH: the note names the file found. */
+Test(processes, exec_by_name_through_path, .timeout = 60)
+{
+    struct host_run h;
+    char dir[512], env[600], note[700];
+    snprintf(dir, sizeof dir, "%s/tests/hardening", host_builddir());
+    snprintf(env, sizeof env, "PATH=/nonexistent:%s:/usr/bin:/bin", dir);
+    host_extra_env = env;
+    const char *steps[] = {"fork-execvp", "static-true", "spawnp", "static-true",
+                           "fork-execvp", "true",        NULL};
+    run_host(&h, NULL, steps, 1);
+    host_extra_env = NULL;
+    cr_expect_eq(h.err[0], '\0', "%s", h.err);
+    const struct ss_process *p = &h.model->procs[0];
+    snprintf(note, sizeof note, " ran %s/static-true untraced: statically linked", dir);
+    cr_expect_eq(notes_with(p, note), 2, "both p-variants are noted (%zu notes)", p->nnotes);
+    cr_expect_eq(notes_with(p, "untraced"), 2, "true, found in /usr/bin, is traced");
+    host_finish(&h);
+}
+
+/* A child that execs with an environment of its own that lacks LD_PRELOAD goes untraced, even
+ * when it runs the parent's own program again. */
+Test(processes, exec_with_an_environment_without_the_preload, .timeout = 60)
+{
+    struct host_run h;
+    char self[512];
+    snprintf(self, sizeof self, "%s/tests/hardening/host-fixture", host_builddir());
+    const char *steps[] = {"fork-exec-bare", "/bin/true", "fork-exec", "/bin/true",
+                           "fork-exec-bare", self,        NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "%s", h.err);
+    cr_assert_eq(h.model->nprocs, 1, "the copy of the host was not traced");
+    const struct ss_process *p = &h.model->procs[0];
+    const char *why = " untraced: the environment it was given has no LD_PRELOAD naming "
+                      "libstallscope.so";
+    char note[700];
+    snprintf(note, sizeof note, "true%s", why);
+    cr_expect_eq(notes_with(p, note), 1, "%zu notes", p->nnotes);
+    snprintf(note, sizeof note, "%s%s", self, why);
+    cr_expect_eq(notes_with(p, note), 1, "%zu notes", p->nnotes);
+    cr_expect_eq(notes_with(p, "untraced"), 2, "the child that kept the preload is traced");
+    host_finish(&h);
+}
+
+/* An exec that fails returns to the child with the C library's errno, and nothing ran: not
+ * even a static program that exists but may not be executed gets a note. */
+Test(processes, failed_exec_leaves_no_note, .timeout = 60)
+{
+    char copy[128], cmd[700];
+    snprintf(copy, sizeof copy, "/tmp/ss-noexec-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "cp '%s/tests/hardening/static-true' '%s' && chmod 0644 '%s'",
+             host_builddir(), copy, copy);
+    cr_assert_eq(system(cmd), 0);
+    struct host_run h;
+    const char *steps[] = {"exec-fail", copy, "exec-fail", "/nonexistent/program", NULL};
+    run_host(&h, NULL, steps, 1);
+    unlink(copy);
+    const char *second = strstr(h.out, "exec-errno ");
+    cr_assert_not_null(second, "%s", h.out);
+    second = strstr(second + 1, "exec-errno ");
+    cr_assert_not_null(second, "%s", h.out);
+    cr_expect_eq(host_value(&h, "exec-errno "), EACCES, "%s", h.out);
+    cr_expect_eq(atoi(second + strlen("exec-errno ")), ENOENT, "%s", h.out);
+    cr_expect_eq(notes_with(&h.model->procs[0], "untraced"), 0);
+    cr_expect_eq(h.model->procs[0].drops.events, 0);
     host_finish(&h);
 }
 
@@ -500,23 +586,34 @@ Test(unwinding, under_stress, .timeout = 120)
     cr_log_info("%zu captures in all", total);
 }
 
-/* A copy of host-fixture spawned by host-fixture: with the set-user-ID bit (and another
- * owner) the loader runs it in secure mode and ignores the preload; without, it is traced. */
-static size_t traces_with_child(int setuid_child)
+/* A copy of host-fixture started by host-fixture (posix_spawn, then fork and exec): with the
+ * set-user-ID or set-group-ID bit (and another owner or group) the loader runs it in secure
+ * mode and ignores the preload, and the parent's trace says so; without, it is traced. Returns
+ * the number of processes traced. */
+static size_t traces_with_child(mode_t mode, const char *note)
 {
-    char child[128], cmd[700];
+    char child[128], cmd[700], text[300];
     snprintf(child, sizeof child, "/tmp/ss-setuid-%d", (int)getpid());
     snprintf(cmd, sizeof cmd, "cp '%s/tests/hardening/host-fixture' '%s'", host_builddir(), child);
     cr_assert_eq(system(cmd), 0);
-    if (setuid_child) {
+    if (mode & S_ISUID)
         cr_assert_eq(chown(child, 65534, 65534), 0);
-        cr_assert_eq(chmod(child, 04755), 0);
-    }
+    if (mode & S_ISGID)
+        cr_assert_eq(chown(child, 0, 65534), 0);
+    cr_assert_eq(chmod(child, mode), 0);
     struct host_run h;
-    const char *steps[] = {"spawn", child, NULL};
+    const char *steps[] = {"spawn", child, "fork-exec", child, NULL};
     run_host(&h, NULL, steps, 1);
     size_t n = h.model->nprocs;
     cr_expect_eq(count_of(h.err, "stallscope:"), 0, "%s", h.err);
+    const struct ss_process *parent = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strstr(h.model->procs[i].exe, "host-fixture"))
+            parent = &h.model->procs[i];
+    cr_assert_not_null(parent);
+    snprintf(text, sizeof text, " ran %s untraced: %s", child, note ? note : "");
+    cr_expect_eq(notes_with(parent, text), note ? 2 : 0, "%s: %zu notes", text, parent->nnotes);
+    cr_expect_eq(notes_with(parent, "untraced"), note ? 2 : 0);
     host_finish(&h);
     unlink(child);
     return n;
@@ -526,8 +623,12 @@ Test(processes, exec_of_a_setuid_binary, .timeout = 60)
 {
     if (geteuid() != 0)
         cr_skip_test("needs root to make a set-user-ID program of another user");
-    cr_expect_eq(traces_with_child(0), 2, "control: the plain copy is traced");
-    cr_expect_eq(traces_with_child(1), 1, "the set-user-ID copy runs untraced");
+    cr_expect_eq(traces_with_child(0755, NULL), 3, "control: the plain copies are traced");
+    cr_expect_eq(traces_with_child(04755, "set-user-ID (runs as user 65534): the loader ignores "
+                                          "LD_PRELOAD in secure-execution mode"),
+                 1, "the set-user-ID copies run untraced");
+    cr_expect_eq(traces_with_child(02755, "set-group-ID (runs as group 65534)"), 1,
+                 "the set-group-ID copies run untraced");
 }
 
 /* The errno lines host-fixture prints for its probe, run without the shim. */
