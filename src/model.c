@@ -169,7 +169,8 @@ static int stall_complete(struct loader *l, const struct ss_stall *s)
     if (l->file_ended)
         return 1;
     struct stall_progress *pr = progress_of(l, s->tid);
-    return pr && (pr->latest_end_id > s->start_ns || (!s->in_progress && pr->latest_id > s->start_ns));
+    return pr &&
+           (pr->latest_end_id > s->start_ns || (!s->in_progress && pr->latest_id > s->start_ns));
 }
 
 static int note_progress(struct loader *l, uint32_t tid, uint64_t stall_id, int ended)
@@ -222,8 +223,8 @@ static int summarise(struct loader *l, const struct ss_stall *s)
         const struct ss_stall_call *c = &s->calls[k];
         rc = key_table_get(&l->summary_calls, s->tid, (uintptr_t)c->function,
                            (uintptr_t)c->category, sum->ncalls, &i);
-        if (rc < 0 || (rc > 0 && grow((void **)&sum->calls, &l->summary_calls_cap,
-                                      sum->ncalls + 1, sizeof *sum->calls) < 0))
+        if (rc < 0 || (rc > 0 && grow((void **)&sum->calls, &l->summary_calls_cap, sum->ncalls + 1,
+                                      sizeof *sum->calls) < 0))
             return -1;
         if (rc > 0)
             sum->calls[sum->ncalls++] =
@@ -231,6 +232,8 @@ static int summarise(struct loader *l, const struct ss_stall *s)
         sum->calls[i].count += c->count;
         sum->calls[i].duration_ns += c->duration_ns;
     }
+    if (s->nsamples == 0)
+        return 0;
     if (grow((void **)&l->spans, &l->spans_cap, s->nsamples, sizeof *l->spans) < 0)
         return -1;
     size_t n = ss_stall_spans(s, l->spans);
@@ -849,9 +852,12 @@ static int finish_stalls(struct loader *l)
     l->file_ended = 1;
     if (l->keep && l->p->nstalls > l->keep && prune(l) < 0)
         return -1;
-    qsort(sum->threads, sum->nthreads, sizeof *sum->threads, by_summary_thread);
-    qsort(sum->calls, sum->ncalls, sizeof *sum->calls, by_summary_call);
-    qsort(sum->stacks, sum->nstacks, sizeof *sum->stacks, by_summary_stack);
+    if (sum->nthreads)
+        qsort(sum->threads, sum->nthreads, sizeof *sum->threads, by_summary_thread);
+    if (sum->ncalls)
+        qsort(sum->calls, sum->ncalls, sizeof *sum->calls, by_summary_call);
+    if (sum->nstacks)
+        qsort(sum->stacks, sum->nstacks, sizeof *sum->stacks, by_summary_stack);
     return 0;
 }
 

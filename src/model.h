@@ -38,7 +38,7 @@ struct ss_stack {
 struct ss_sample {
     uint64_t offset_ns; /* since the stall began */
     uint32_t capture_ns;
-    uint16_t source; /* enum ss_sample_source */
+    uint16_t source;  /* enum ss_sample_source */
     const char *call; /* interposed call the sample was taken at, or NULL */
     uint64_t call_ns;
     struct ss_stack *stack; /* NULL when the capture failed */
@@ -107,7 +107,7 @@ struct ss_summary_stack {
 };
 
 struct ss_summary {
-    uint64_t stalls; /* 0: every stall is kept in detail */
+    uint64_t stalls;                   /* 0: every stall is kept in detail */
     struct ss_summary_thread *threads; /* by tid */
     size_t nthreads;
     struct ss_summary_call *calls; /* by tid, function, category */

@@ -16,8 +16,8 @@
 #include "trace-format.h"
 
 struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
-                                       const struct ssv_vm_scope *scope, char *err,
-                                       size_t err_size, int *code)
+                                       const struct ssv_vm_scope *scope, char *err, size_t err_size,
+                                       int *code)
 {
     struct ss_run *run;
     *code = ss_run_load_keep(path, keep_stalls, &run, err, err_size);

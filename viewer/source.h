@@ -23,8 +23,8 @@ struct ssv_snapshot {
  * and its flame for scope, on the calling thread. Returns NULL with one line in err on
  * failure; *code gets the core library's error code (errors.h). */
 struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
-                                       const struct ssv_vm_scope *scope, char *err,
-                                       size_t err_size, int *code);
+                                       const struct ssv_vm_scope *scope, char *err, size_t err_size,
+                                       int *code);
 void ssv_snapshot_free(struct ssv_snapshot *s);
 
 struct ssv_src_file {

@@ -78,8 +78,8 @@ struct ssv_vm {
     size_t ncalls;
     uint64_t max_stall_ns, max_call_ns;
     uint64_t summarised; /* stalls the loader summarised: in no row, but in the loops' totals */
-    uint64_t first_ns; /* earliest process start (monotonic): time zero of the run */
-    uint64_t last_ns;  /* latest time seen in any trace */
+    uint64_t first_ns;   /* earliest process start (monotonic): time zero of the run */
+    uint64_t last_ns;    /* latest time seen in any trace */
     size_t nmatch_stalls, nmatch_calls, nmatch_loops;
     char needle[128];
 };

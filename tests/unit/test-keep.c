@@ -78,14 +78,15 @@ static void write_trace(void)
             deferred[k].start = 0;
         }
         for (unsigned s = 0; s < 1 + i % 3; s++) {
-            struct ss_rec_sample smp = {tid, 1 + (i + s) % STACKS, start, 50000000ull + s * 3000000,
-                                        0,   2,                    SS_SAMPLE_SIGNAL, 0};
+            struct ss_rec_sample smp = {
+                tid, 1 + (i + s) % STACKS, start, 50000000ull + s * 3000000, 0,
+                2,   SS_SAMPLE_SIGNAL,     0};
             ss__writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, NULL, 0);
         }
         if (i % 5 == 0) {
             const char *call = i % 2 ? "read" : "nanosleep";
-            struct ss_rec_sample smp = {tid, 1 + i % 3, start, duration - 1000000, 0, 2,
-                                        SS_SAMPLE_CALL, 2000000};
+            struct ss_rec_sample smp = {tid, 1 + i % 3, start,          duration - 1000000,
+                                        0,   2,         SS_SAMPLE_CALL, 2000000};
             ss__writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, call, strlen(call));
         }
         if (i + THREADS >= STALLS || i % 11 == 0)
@@ -119,8 +120,7 @@ static int by_rank(const void *a, const void *b)
 static int same_stall(const struct ss_stall *x, const struct ss_stall *y)
 {
     return x->tid == y->tid && x->start_ns == y->start_ns && x->duration_ns == y->duration_ns &&
-           x->in_progress == y->in_progress && x->nsamples == y->nsamples &&
-           x->ncalls == y->ncalls;
+           x->in_progress == y->in_progress && x->nsamples == y->nsamples && x->ncalls == y->ncalls;
 }
 
 static uint64_t spans_ns(const struct ss_stall *s, uint32_t stack, const char *call)
@@ -132,7 +132,8 @@ static uint64_t spans_ns(const struct ss_stall *s, uint32_t stack, const char *c
     for (size_t i = 0; i < n; i++) {
         const struct ss_sample *smp = spans[i].sample;
         const char *c = smp->source == SS_SAMPLE_CALL ? smp->call : NULL;
-        if ((smp->stack ? smp->stack->id : 0) == stack && (c == call || (c && call && !strcmp(c, call))))
+        if ((smp->stack ? smp->stack->id : 0) == stack &&
+            (c == call || (c && call && !strcmp(c, call))))
             ns += spans[i].end_ns - spans[i].begin_ns;
     }
     return ns;
