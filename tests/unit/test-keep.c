@@ -49,7 +49,7 @@ static void stall_end(struct ss_writer *w, uint32_t tid, uint64_t start, uint64_
  * samples and sometimes a call sample each. Some stalls end only after their thread's next
  * stall has begun, some lose their end (as when the shim's queue is full), and each thread's
  * last stall is still running when the file ends. */
-static void write_trace(void)
+static void write_trace_of(unsigned stalls)
 {
     struct ss_writer w;
     char why[256];
@@ -67,7 +67,7 @@ static void write_trace(void)
         uint64_t start, duration;
         unsigned i;
     } deferred[THREADS] = {{0, 0, 0}};
-    for (unsigned i = 0; i < STALLS; i++) {
+    for (unsigned i = 0; i < stalls; i++) {
         uint32_t k = i % THREADS, tid = pid + k;
         uint64_t start = t, duration = 50000000ull + (i * 7919u % 61) * 1000000ull;
         t += duration + 1000000;
@@ -89,7 +89,7 @@ static void write_trace(void)
                                         0,   2,         SS_SAMPLE_CALL, 2000000};
             ss__writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, call, strlen(call));
         }
-        if (i + THREADS >= STALLS || i % 11 == 0)
+        if (i + THREADS >= stalls || i % 11 == 0)
             continue;
         if (i % 7 == 0)
             deferred[k].start = start, deferred[k].duration = duration, deferred[k].i = i;
@@ -98,6 +98,11 @@ static void write_trace(void)
     }
     cr_assert_eq(w.unwritten, 0);
     ss__writer_close(&w);
+}
+
+static void write_trace(void)
+{
+    write_trace_of(STALLS);
 }
 
 static struct ss_process *load(size_t keep, struct ss_run **run)
@@ -286,4 +291,34 @@ Test(keep, call_names_are_shared)
     cr_expect_not_null(read_call);
     cr_expect_eq(read_call, read_function);
     ss_run_free(run);
+}
+
+/* Damaged traces summarise without harm: records of stalls already summarised, ids out of
+ * order, lengths that lie. Whatever loads keeps no more stalls than asked. */
+Test(keep, damaged_traces_are_summarised_or_refused_cleanly)
+{
+    write_trace_of(40);
+    char *path;
+    cr_assert(asprintf(&path, "%s/" SS_TRACE_FILE_PREFIX "5151" SS_TRACE_FILE_SUFFIX, dir) > 0);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t orig[1 << 16], copy[1 << 16];
+    size_t len = fread(orig, 1, sizeof orig, f);
+    fclose(f);
+    cr_assert(len > 0 && len < sizeof orig);
+    for (size_t i = SS_TRACE_HEADER_SIZE; i < len; i++) {
+        memcpy(copy, orig, len);
+        copy[i] ^= 0x81;
+        f = fopen(path, "wb");
+        cr_assert_not_null(f);
+        cr_assert_eq(fwrite(copy, 1, len, f), len);
+        fclose(f);
+        struct ss_run *run = NULL;
+        char err[512];
+        if (ss_run_load_keep(path, 2, &run, err, sizeof err) == 0) {
+            cr_expect_leq(run->procs[0].nstalls, 2, "byte %zu flipped", i);
+            ss_run_free(run);
+        }
+    }
+    free(path);
 }
