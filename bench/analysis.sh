@@ -1,7 +1,8 @@
 #!/bin/sh
-# Analysis speed and memory: report and every export format on synthetic runs of growing
-# size, written by bench/gen-trace with the shim's own writer. Time and peak RSS come from
-# GNU time. Run by scripts/bench, which sets SS, OUT, BIN and SIZES.
+# Analysis speed and memory: report (with the default --keep-stalls and with every stall kept)
+# and every export format on synthetic runs of growing size, written by bench/gen-trace with
+# the shim's own writer. Time and peak RSS come from GNU time. Run by scripts/bench, which
+# sets SS, OUT, BIN and SIZES.
 set -eu
 # The formats this stallscope knows, from its own usage text: "one of: json, ...".
 formats=$("$SS" export --help | sed -n 's/.*one of: //p' | tr -d ',')
@@ -12,12 +13,14 @@ for n in $SIZES; do
     rm -rf "$run"
     "$BIN/gen-trace" "$run" "$n"
     bytes=$(cat "$run"/*.trace | wc -c)
-    for cmd in report $formats; do
-        if [ "$cmd" = report ]; then
-            set -- report "$run"
-        else
-            set -- export --format "$cmd" -o /dev/null "$run"
-        fi
+    # "report-all" keeps every stall in detail (--keep-stalls 0), the others the default 20000
+    # longest per process: their peak RSS side by side is what the bound saves.
+    for cmd in report report-all $formats; do
+        case $cmd in
+        report) set -- report "$run" ;;
+        report-all) set -- report --keep-stalls 0 "$run" ;;
+        *) set -- export --format "$cmd" -o /dev/null "$run" ;;
+        esac
         /usr/bin/time -f '%e %M' -o "$OUT/time.out" "$SS" "$@" >/dev/null
         read -r secs kb <"$OUT/time.out"
         awk -v n="$n" -v b="$bytes" -v c="$cmd" -v s="$secs" -v kb="$kb" 'BEGIN {

@@ -1,12 +1,14 @@
 /* gen-trace: writes a synthetic trace of STALLS stalls with the shim's own writer, to time
- * the analysis side (report, export) on runs far larger than a test can record.
+ * the analysis side (report, export) on runs far larger than a test can record, and to test
+ * that such runs load with bounded memory (tests/cli/keep-stalls.sh).
  *
  *   gen-trace DIR STALLS
  *
  * The trace looks like a busy server's: 4 loop threads, 512 distinct stacks of 8 to 23
  * frames, 1 to 3 signal samples per stall, a time split for each, a blocking call in one
- * stall of four, 64 call sites, and histograms, drops and call sites rewritten every 1000
- * stalls as the watchdog rewrites them every flush. The frames are real addresses of this
+ * stall of four (with the sample taken when it returned), 64 call sites, and histograms,
+ * drops and call sites rewritten every 1000 stalls as the watchdog rewrites them every
+ * flush. The frames are real addresses of this
  * program and of the C library, with the module map of this process, so symbolization does
  * the work it does on a real trace. */
 #define _GNU_SOURCE
@@ -125,6 +127,15 @@ int main(int argc, char **argv)
             ss__writer_record(&out, SS_REC_SAMPLE, &smp, sizeof smp, NULL, 0);
         }
         if (i % 4 == 0) {
+            struct ss_rec_sample smp = {tid,
+                                        1 + (uint32_t)(next_random() % STACKS),
+                                        t,
+                                        duration - 1000000,
+                                        9000,
+                                        12,
+                                        SS_SAMPLE_CALL,
+                                        duration / 2};
+            ss__writer_record(&out, SS_REC_SAMPLE, &smp, sizeof smp, "read", 4);
             struct ss_rec_stall_call c = {tid, 0 /* file */, 0, t, 1, duration / 2};
             ss__writer_record(&out, SS_REC_STALL_CALL, &c, sizeof c, "read", 4);
             struct ss_rec_call_site *site = &sites[i / 4 % SITES];

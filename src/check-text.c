@@ -120,6 +120,13 @@ int ss_check_write_text(const struct ss_check_result *res, FILE *out)
                 "recorded with) are not in the trace\n",
                 m, t);
     }
+    if (res->summarised_over_limit)
+        fprintf(out,
+                "\nnote: %llu shorter stalls were summarised rather than kept one by one "
+                "(--keep-stalls); up to %llu of them may also be over max-stall and are in no "
+                "finding\n",
+                (unsigned long long)res->summarised,
+                (unsigned long long)res->summarised_over_limit);
     if (res->dropped)
         fprintf(out, "\nnote: the trace lost %llu events; findings may be missing\n",
                 (unsigned long long)res->dropped);

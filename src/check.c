@@ -128,6 +128,19 @@ static int check_stalls(struct ss_check_result *res, size_t *cap, const struct s
         }
         add_occurrence(f, 1, s->duration_ns, s->duration_ns);
     }
+    for (size_t i = 0; i < p->summary.nthreads; i++) {
+        const struct ss_summary_thread *t = &p->summary.threads[i];
+        if (!thread_in_scope(r, p, t->tid))
+            continue;
+        res->stalls += t->stalls;
+        res->summarised += t->stalls;
+        if (r->max_stall_ns == SS_NO_LIMIT || t->max_ns <= r->max_stall_ns)
+            continue;
+        /* A bucket holds durations up to just below the next one's floor. */
+        for (unsigned b = 0; b < SS_HIST_BUCKETS; b++)
+            if (b + 1 == SS_HIST_BUCKETS || ss_hist_bucket_floor(b + 1) - 1 > r->max_stall_ns)
+                res->summarised_over_limit += t->hist[b];
+    }
     return 0;
 }
 

@@ -82,6 +82,9 @@ struct ss_finding {
 struct ss_check_result {
     const char *run_path;
     size_t processes, loop_threads, stalls, call_sites; /* in scope */
+    /* Stalls in scope the loader summarised (their durations are known only as a histogram),
+     * and how many of them may be over max-stall: they are in no finding. */
+    uint64_t summarised, summarised_over_limit;
     uint64_t dropped;
     size_t untraced; /* children in scope that ran a program the shim could not follow */
     uint64_t lowest_threshold_ns; /* of the processes in scope */

@@ -127,6 +127,12 @@ int ss_export_chrome(struct ss_run *run, FILE *out)
     ss_json_object(&j, "otherData");
     ss_json_string(&j, "exporter", "stallscope");
     ss_json_string(&j, "run", run->path);
+    uint64_t summarised = 0;
+    for (size_t i = 0; i < run->nprocs; i++)
+        summarised += run->procs[i].summary.stalls;
+    /* Only the stalls kept in detail are on the timeline. */
+    if (summarised)
+        ss_json_uint(&j, "summarised_stalls", summarised);
     ss_json_end(&j);
     ss_json_end(&j);
     return failed || ferror(out) ? -1 : 0;

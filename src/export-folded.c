@@ -52,25 +52,42 @@ static int add(struct folded *f, const char *line, uint64_t ns)
     return 0;
 }
 
+/* Adds the time of one span to the line of its thread and frames. */
+static int add_span(struct folded *f, const struct ss_process *p, uint32_t tid,
+                    const struct ss_span *span, uint64_t ns, char (*names)[512])
+{
+    const struct ss_thread *t = ss_process_thread(p, tid);
+    const char *root = t && t->name[0] ? t->name : ss_basename(p->exe);
+    size_t depth = ss_span_frames(span, names, MAX_DEPTH);
+    char *line = NULL;
+    size_t len = 0;
+    int rc = append_frame(&line, &len, root[0] ? root : "?", 1);
+    for (size_t k = 0; k < depth && rc == 0; k++)
+        rc = append_frame(&line, &len, names[k], 0);
+    if (rc == 0)
+        rc = add(f, line, ns);
+    free(line);
+    return rc;
+}
+
 static int add_stall(struct folded *f, const struct ss_process *p, const struct ss_stall *s,
                      char (*names)[512], struct ss_span *spans)
 {
-    const struct ss_thread *t = ss_process_thread(p, s->tid);
-    const char *root = t && t->name[0] ? t->name : ss_basename(p->exe);
     size_t n = ss_stall_spans(s, spans);
-    for (size_t i = 0; i < n; i++) {
-        if (spans[i].end_ns == spans[i].begin_ns)
-            continue;
-        size_t depth = ss_span_frames(&spans[i], names, MAX_DEPTH);
-        char *line = NULL;
-        size_t len = 0;
-        int rc = append_frame(&line, &len, root[0] ? root : "?", 1);
-        for (size_t k = 0; k < depth && rc == 0; k++)
-            rc = append_frame(&line, &len, names[k], 0);
-        if (rc == 0)
-            rc = add(f, line, spans[i].end_ns - spans[i].begin_ns);
-        free(line);
-        if (rc < 0)
+    for (size_t i = 0; i < n; i++)
+        if (spans[i].end_ns != spans[i].begin_ns &&
+            add_span(f, p, s->tid, &spans[i], spans[i].end_ns - spans[i].begin_ns, names) < 0)
+            return -1;
+    return 0;
+}
+
+/* The spans of summarised stalls, already summed by thread and frames. */
+static int add_summary(struct folded *f, const struct ss_process *p, char (*names)[512])
+{
+    for (size_t i = 0; i < p->summary.nstacks; i++) {
+        const struct ss_summary_stack *e = &p->summary.stacks[i];
+        struct ss_span span = {&e->sample, 0, e->span_ns};
+        if (e->span_ns && add_span(f, p, e->tid, &span, e->span_ns, names) < 0)
             return -1;
     }
     return 0;
@@ -98,6 +115,8 @@ int ss_export_folded(struct ss_run *run, FILE *out)
             rc = spans ? add_stall(&f, p, &p->stalls[k], names, spans) : -1;
             free(spans);
         }
+        if (rc == 0)
+            rc = add_summary(&f, p, names);
     }
     size_t *order = rc == 0 ? malloc((f.lines.count + 1) * sizeof *order) : NULL;
     if (order) {

@@ -103,6 +103,55 @@ static void write_stall(struct ss_json *j, const struct ss_stall *s)
     ss_json_end(j);
 }
 
+/* Present only when stalls were summarised, so that a run kept whole exports as before. */
+static void write_summary(struct ss_json *j, const struct ss_process *p)
+{
+    const struct ss_summary *sum = &p->summary;
+    ss_json_object(j, "summarised");
+    ss_json_uint(j, "keep_stalls", p->keep_stalls);
+    ss_json_uint(j, "stalls", sum->stalls);
+    ss_json_array(j, "threads");
+    for (size_t i = 0; i < sum->nthreads; i++) {
+        const struct ss_summary_thread *t = &sum->threads[i];
+        ss_json_object(j, NULL);
+        ss_json_uint(j, "tid", t->tid);
+        ss_json_uint(j, "stalls", t->stalls);
+        ss_json_uint(j, "total_ns", t->total_ns);
+        ss_json_uint(j, "max_ns", t->max_ns);
+        ss_json_array(j, "histogram");
+        for (unsigned b = 0; b < SS_HIST_BUCKETS; b++)
+            ss_json_uint(j, NULL, t->hist[b]);
+        ss_json_end(j);
+        ss_json_end(j);
+    }
+    ss_json_end(j);
+    ss_json_array(j, "calls");
+    for (size_t i = 0; i < sum->ncalls; i++) {
+        const struct ss_summary_call *c = &sum->calls[i];
+        ss_json_object(j, NULL);
+        ss_json_uint(j, "tid", c->tid);
+        ss_json_string(j, "function", c->function);
+        ss_json_string(j, "category", c->category);
+        ss_json_uint(j, "count", c->count);
+        ss_json_uint(j, "duration_ns", c->duration_ns);
+        ss_json_end(j);
+    }
+    ss_json_end(j);
+    ss_json_array(j, "stacks");
+    for (size_t i = 0; i < sum->nstacks; i++) {
+        const struct ss_summary_stack *s = &sum->stacks[i];
+        ss_json_object(j, NULL);
+        ss_json_uint(j, "tid", s->tid);
+        ss_json_string(j, "call", s->sample.call);
+        ss_json_uint(j, "spans", s->spans);
+        ss_json_uint(j, "span_ns", s->span_ns);
+        write_frames(j, s->sample.stack);
+        ss_json_end(j);
+    }
+    ss_json_end(j);
+    ss_json_end(j);
+}
+
 static void write_process(struct ss_json *j, struct ss_run *run, struct ss_process *p)
 {
     ss_process_symbolize(run, p);
@@ -126,6 +175,8 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
     for (size_t i = 0; i < p->nstalls; i++)
         write_stall(j, &p->stalls[i]);
     ss_json_end(j);
+    if (p->summary.stalls)
+        write_summary(j, p);
     ss_json_array(j, "calls");
     for (size_t i = 0; i < p->ncalls; i++)
         write_call_site(j, &p->calls[i]);

@@ -1,7 +1,8 @@
 /* speedscope's file format (https://www.speedscope.app/file-format-schema.json): for each
  * loop thread with stalls, an evented profile that lays its stalls out in time, each sample's
  * stack open for the span it stands for, and a sampled profile of its stalled time by stack.
- * Times are nanoseconds since the process was first traced. */
+ * Times are nanoseconds since the process was first traced. Summarised stalls are not in
+ * the evented profile; their time by stack ends the sampled one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,7 @@ static int has_stalls(const struct ss_process *p, uint32_t tid)
     for (size_t i = 0; i < p->nstalls; i++)
         if (p->stalls[i].tid == tid)
             return 1;
-    return 0;
+    return ss_summary_thread(p, tid) != NULL;
 }
 
 static uint64_t since(const struct ss_process *p, uint64_t ns)
@@ -118,6 +119,8 @@ static void evented(struct writer *w, const struct ss_process *p, const struct s
         if (since(p, s->start_ns) + s->duration_ns > end)
             end = since(p, s->start_ns) + s->duration_ns;
     }
+    if (first == UINT64_MAX)
+        first = 0;
     thread_name(name, sizeof name, p, t, "stalls in time");
     ss_json_object(&w->j, NULL);
     ss_json_string(&w->j, "type", "evented");
@@ -131,6 +134,28 @@ static void evented(struct writer *w, const struct ss_process *p, const struct s
             stall_events(w, p, &p->stalls[i]);
     ss_json_end(&w->j);
     ss_json_end(&w->j);
+}
+
+/* One sample of the sampled profile; returns -1 when out of memory. */
+static int weighted(struct writer *w, const struct ss_span *sp, uint64_t weight, uint64_t **weights,
+                    size_t *nweights, size_t *cap)
+{
+    if (*nweights == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        uint64_t *grown = realloc(*weights, *cap * sizeof *grown);
+        if (!grown) {
+            w->failed = 1;
+            return -1;
+        }
+        *weights = grown;
+    }
+    (*weights)[(*nweights)++] = weight;
+    size_t depth = frame_ids(w, sp);
+    ss_json_array(&w->j, NULL);
+    for (size_t d = 0; d < depth; d++)
+        ss_json_uint(&w->j, NULL, (uint64_t)w->ids[d]);
+    ss_json_end(&w->j);
+    return 0;
 }
 
 static void sampled(struct writer *w, const struct ss_process *p, const struct ss_thread *t)
@@ -153,23 +178,19 @@ static void sampled(struct writer *w, const struct ss_process *p, const struct s
             uint64_t weight = w->spans[k].end_ns - w->spans[k].begin_ns;
             if (weight == 0)
                 continue;
-            if (nweights == cap) {
-                cap = cap ? cap * 2 : 64;
-                uint64_t *grown = realloc(weights, cap * sizeof *grown);
-                if (!grown) {
-                    w->failed = 1;
-                    break;
-                }
-                weights = grown;
-            }
-            weights[nweights++] = weight;
+            if (weighted(w, &w->spans[k], weight, &weights, &nweights, &cap) < 0)
+                break;
             total += weight;
-            size_t depth = frame_ids(w, &w->spans[k]);
-            ss_json_array(&w->j, NULL);
-            for (size_t d = 0; d < depth; d++)
-                ss_json_uint(&w->j, NULL, (uint64_t)w->ids[d]);
-            ss_json_end(&w->j);
         }
+    }
+    for (size_t i = 0; i < p->summary.nstacks; i++) {
+        const struct ss_summary_stack *e = &p->summary.stacks[i];
+        struct ss_span span = {&e->sample, 0, e->span_ns};
+        if (e->tid != t->tid || e->span_ns == 0)
+            continue;
+        if (weighted(w, &span, e->span_ns, &weights, &nweights, &cap) < 0)
+            break;
+        total += e->span_ns;
     }
     ss_json_end(&w->j);
     ss_json_array(&w->j, "weights");
@@ -192,6 +213,10 @@ static void collect_frames(struct writer *w, struct ss_run *run)
             size_t n = spans_of(w, &p->stalls[k]);
             for (size_t s = 0; s < n; s++)
                 frame_ids(w, &w->spans[s]);
+        }
+        for (size_t k = 0; k < p->summary.nstacks; k++) {
+            struct ss_span span = {&p->summary.stacks[k].sample, 0, 0};
+            frame_ids(w, &span);
         }
     }
 }

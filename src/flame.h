@@ -1,6 +1,7 @@
 /* flame: how a stall's time is shared out among its samples, for the exporters that show
- * stalled time by stack (folded, speedscope, chrome), and a string set they name frames
- * with. docs/exports.md states the weight rule for users. */
+ * stalled time by stack (folded, speedscope, chrome) and for the loader when it summarises a
+ * stall, and a string set (frame names in the exporters, call names in the model).
+ * docs/exports.md states the weight rule for users. */
 #ifndef SS_FLAME_H
 #define SS_FLAME_H
 

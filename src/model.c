@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "flame.h"
 
 /* Growth of a dynamic array; returns -1 when out of memory. */
 static int grow(void **items, size_t *cap, size_t need, size_t elem)
@@ -30,12 +31,87 @@ static int grow(void **items, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* Loading state of one process: capacities and the stall index live only while reading. */
+/* A small hash table from a key of three words to an item's index, for the loader's lookups
+ * by thread, by function and by stack. */
+struct key_slot {
+    uint64_t key[3];
+    size_t value; /* index + 1; 0 for an empty slot */
+};
+
+struct key_table {
+    struct key_slot *slots;
+    size_t size, count;
+};
+
+static size_t key_hash(const uint64_t key[3])
+{
+    uint64_t h = key[0] * 0x9e3779b97f4a7c15ull;
+    h = (h ^ (h >> 29) ^ key[1]) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 31) ^ key[2]) * 0x94d049bb133111ebull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* Finds the index stored under the key; when there is none, stores next and says so by
+ * returning 1. Returns 0 when found, -1 when out of memory. */
+static int key_table_get(struct key_table *t, uint64_t a, uint64_t b, uint64_t c, size_t next,
+                         size_t *index)
+{
+    const uint64_t key[3] = {a, b, c};
+    if ((t->count + 1) * 2 > t->size) {
+        size_t size = t->size ? t->size * 2 : 64;
+        struct key_slot *slots = calloc(size, sizeof *slots);
+        if (!slots)
+            return -1;
+        for (size_t i = 0; i < t->size; i++) {
+            if (!t->slots[i].value)
+                continue;
+            size_t j = key_hash(t->slots[i].key) & (size - 1);
+            while (slots[j].value)
+                j = (j + 1) & (size - 1);
+            slots[j] = t->slots[i];
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->size = size;
+    }
+    size_t j = key_hash(key) & (t->size - 1);
+    for (; t->slots[j].value; j = (j + 1) & (t->size - 1)) {
+        if (memcmp(t->slots[j].key, key, sizeof key) == 0) {
+            *index = t->slots[j].value - 1;
+            return 0;
+        }
+    }
+    memcpy(t->slots[j].key, key, sizeof key);
+    t->slots[j].value = next + 1;
+    t->count++;
+    *index = next;
+    return 1;
+}
+
+/* How far the records of a loop thread's stalls have come, to know which stalls are complete. */
+struct stall_progress {
+    uint64_t latest_id;     /* the latest stall with any record */
+    uint64_t latest_end_id; /* the latest stall with its end */
+};
+
+/* Loading state of one process: capacities and the indexes live only while reading. */
 struct loader {
     struct ss_process *p;
     size_t threads_cap, stalls_cap, stacks_cap, modules_cap, notes_cap, calls_cap;
     size_t *index; /* open addressing over stalls: slot holds stall index + 1 */
     size_t index_size;
+    size_t keep;     /* stalls kept in detail, 0 for all */
+    size_t prune_at; /* the number of stalls held at which to summarise the surplus */
+    int file_ended;  /* every stall is complete */
+    struct stall_progress *progress;
+    size_t nprogress, progress_cap;
+    struct key_table progress_by_tid;
+    size_t summary_threads_cap, summary_calls_cap, summary_stacks_cap;
+    struct key_table summary_threads, summary_calls, summary_stacks;
+    struct ss_span *spans; /* scratch for the stall being summarised */
+    size_t spans_cap;
+    char *scratch; /* a name being interned, NUL-terminated */
+    size_t scratch_cap;
     char *err;
     size_t err_size;
 };
@@ -46,6 +122,15 @@ static uint64_t stall_key_hash(uint32_t tid, uint64_t start)
     return h ^ (h >> 31);
 }
 
+static void index_put(struct loader *l, size_t stall)
+{
+    struct ss_stall *s = &l->p->stalls[stall];
+    size_t j = stall_key_hash(s->tid, s->start_ns) & (l->index_size - 1);
+    while (l->index[j])
+        j = (j + 1) & (l->index_size - 1);
+    l->index[j] = stall + 1;
+}
+
 static int index_insert(struct loader *l, size_t stall)
 {
     if ((l->p->nstalls + 1) * 2 > l->index_size) {
@@ -53,25 +138,170 @@ static int index_insert(struct loader *l, size_t stall)
         size_t *t = calloc(size, sizeof *t);
         if (!t)
             return -1;
-        for (size_t i = 0; i < l->p->nstalls; i++) {
-            if (i == stall)
-                continue;
-            struct ss_stall *s = &l->p->stalls[i];
-            size_t j = stall_key_hash(s->tid, s->start_ns) & (size - 1);
-            while (t[j])
-                j = (j + 1) & (size - 1);
-            t[j] = i + 1;
-        }
         free(l->index);
         l->index = t;
         l->index_size = size;
+        for (size_t i = 0; i < l->p->nstalls; i++)
+            if (i != stall)
+                index_put(l, i);
     }
-    struct ss_stall *s = &l->p->stalls[stall];
-    size_t j = stall_key_hash(s->tid, s->start_ns) & (l->index_size - 1);
-    while (l->index[j])
-        j = (j + 1) & (l->index_size - 1);
-    l->index[j] = stall + 1;
+    index_put(l, stall);
     return 0;
+}
+
+static struct stall_progress *progress_of(struct loader *l, uint32_t tid)
+{
+    size_t i;
+    int rc = key_table_get(&l->progress_by_tid, tid, 0, 0, l->nprogress, &i);
+    if (rc < 0 || (rc > 0 && grow((void **)&l->progress, &l->progress_cap, l->nprogress + 1,
+                                  sizeof *l->progress) < 0))
+        return NULL;
+    if (rc > 0)
+        l->nprogress++;
+    return &l->progress[i];
+}
+
+/* A stall is complete, and may be summarised, when no record of it can follow: its end was
+ * seen and its thread has gone on to a later stall, a later stall of its thread has ended (the
+ * writer ends a thread's stalls in order, so its own end was lost), or the file ended. */
+static int stall_complete(struct loader *l, const struct ss_stall *s)
+{
+    if (l->file_ended)
+        return 1;
+    struct stall_progress *pr = progress_of(l, s->tid);
+    return pr &&
+           (pr->latest_end_id > s->start_ns || (!s->in_progress && pr->latest_id > s->start_ns));
+}
+
+static int note_progress(struct loader *l, uint32_t tid, uint64_t stall_id, int ended)
+{
+    struct stall_progress *pr = progress_of(l, tid);
+    if (!pr)
+        return -1;
+    if (stall_id > pr->latest_id)
+        pr->latest_id = stall_id;
+    if (ended && stall_id > pr->latest_end_id)
+        pr->latest_end_id = stall_id;
+    return 0;
+}
+
+static const char *intern(struct loader *l, const uint8_t *b, size_t n)
+{
+    if (grow((void **)&l->scratch, &l->scratch_cap, n + 1, 1) < 0)
+        return NULL;
+    memcpy(l->scratch, b, n);
+    l->scratch[n] = '\0';
+    long id = ss_names_add(l->p->strings, l->scratch);
+    return id < 0 ? NULL : l->p->strings->names[id];
+}
+
+static void free_stall(struct ss_stall *s)
+{
+    free(s->samples);
+    free(s->calls);
+}
+
+/* Adds a stall to the process's summary. */
+static int summarise(struct loader *l, const struct ss_stall *s)
+{
+    struct ss_summary *sum = &l->p->summary;
+    size_t i;
+    int rc = key_table_get(&l->summary_threads, s->tid, 0, 0, sum->nthreads, &i);
+    if (rc < 0 || (rc > 0 && grow((void **)&sum->threads, &l->summary_threads_cap,
+                                  sum->nthreads + 1, sizeof *sum->threads) < 0))
+        return -1;
+    if (rc > 0)
+        sum->threads[sum->nthreads++].tid = s->tid;
+    struct ss_summary_thread *t = &sum->threads[i];
+    t->stalls++;
+    t->total_ns += s->duration_ns;
+    if (s->duration_ns > t->max_ns)
+        t->max_ns = s->duration_ns;
+    t->hist[ss_hist_bucket(s->duration_ns)]++;
+    sum->stalls++;
+    for (size_t k = 0; k < s->ncalls; k++) {
+        const struct ss_stall_call *c = &s->calls[k];
+        rc = key_table_get(&l->summary_calls, s->tid, (uintptr_t)c->function,
+                           (uintptr_t)c->category, sum->ncalls, &i);
+        if (rc < 0 || (rc > 0 && grow((void **)&sum->calls, &l->summary_calls_cap, sum->ncalls + 1,
+                                      sizeof *sum->calls) < 0))
+            return -1;
+        if (rc > 0)
+            sum->calls[sum->ncalls++] =
+                (struct ss_summary_call){s->tid, c->function, c->category, 0, 0};
+        sum->calls[i].count += c->count;
+        sum->calls[i].duration_ns += c->duration_ns;
+    }
+    if (s->nsamples == 0)
+        return 0;
+    if (grow((void **)&l->spans, &l->spans_cap, s->nsamples, sizeof *l->spans) < 0)
+        return -1;
+    size_t n = ss_stall_spans(s, l->spans);
+    for (size_t k = 0; k < n; k++) {
+        const struct ss_sample *smp = l->spans[k].sample;
+        const char *call = smp->source == SS_SAMPLE_CALL ? smp->call : NULL;
+        rc = key_table_get(&l->summary_stacks, s->tid, (uintptr_t)smp->stack, (uintptr_t)call,
+                           sum->nstacks, &i);
+        if (rc < 0 || (rc > 0 && grow((void **)&sum->stacks, &l->summary_stacks_cap,
+                                      sum->nstacks + 1, sizeof *sum->stacks) < 0))
+            return -1;
+        if (rc > 0) {
+            struct ss_summary_stack *e = &sum->stacks[sum->nstacks++];
+            e->tid = s->tid;
+            e->sample.stack = smp->stack;
+            e->sample.call = call;
+            e->sample.source = call ? SS_SAMPLE_CALL : SS_SAMPLE_SIGNAL;
+        }
+        sum->stacks[i].spans++;
+        sum->stacks[i].span_ns += l->spans[k].end_ns - l->spans[k].begin_ns;
+    }
+    return 0;
+}
+
+/* Longest first; among equals the earlier, so that the stalls kept do not depend on when the
+ * surplus was summarised. */
+static int by_rank(const void *a, const void *b)
+{
+    const struct ss_stall *x = a, *y = b;
+    if (x->duration_ns != y->duration_ns)
+        return x->duration_ns < y->duration_ns ? 1 : -1;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* Keeps the longest l->keep of the complete stalls and summarises the other complete ones;
+ * stalls still in progress stay. Called when the stalls held reach l->prune_at, which then
+ * moves on by a margin, so that summarising costs a constant per stall. */
+static int prune(struct loader *l)
+{
+    struct ss_process *p = l->p;
+    size_t ncomplete = 0;
+    for (size_t i = 0; i < p->nstalls; i++) {
+        if (!stall_complete(l, &p->stalls[i]))
+            continue;
+        struct ss_stall tmp = p->stalls[i];
+        p->stalls[i] = p->stalls[ncomplete];
+        p->stalls[ncomplete++] = tmp;
+    }
+    int rc = 0;
+    if (ncomplete > l->keep) {
+        qsort(p->stalls, ncomplete, sizeof *p->stalls, by_rank);
+        for (size_t i = l->keep; i < ncomplete; i++) {
+            if (rc == 0)
+                rc = summarise(l, &p->stalls[i]);
+            free_stall(&p->stalls[i]);
+        }
+        memmove(p->stalls + l->keep, p->stalls + ncomplete,
+                (p->nstalls - ncomplete) * sizeof *p->stalls);
+        p->nstalls -= ncomplete - l->keep;
+    }
+    memset(l->index, 0, l->index_size * sizeof *l->index);
+    for (size_t i = 0; i < p->nstalls; i++)
+        index_put(l, i);
+    size_t margin = l->keep / 2 > 64 ? l->keep / 2 : 64;
+    l->prune_at = (p->nstalls > l->keep ? p->nstalls : l->keep) + margin;
+    return rc;
 }
 
 static struct ss_stall *find_stall(struct loader *l, uint32_t tid, uint64_t start, int create)
@@ -87,6 +317,8 @@ static struct ss_stall *find_stall(struct loader *l, uint32_t tid, uint64_t star
     if (!create)
         return NULL;
     struct ss_process *p = l->p;
+    if (l->keep && p->nstalls >= l->prune_at && prune(l) < 0)
+        return NULL;
     if (grow((void **)&p->stalls, &l->stalls_cap, p->nstalls + 1, sizeof *p->stalls) < 0)
         return NULL;
     struct ss_stall *s = &p->stalls[p->nstalls];
@@ -249,7 +481,8 @@ static int on_stall_begin(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_begin r;
     memcpy(&r, b, sizeof r);
-    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    struct ss_stall *s =
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
     if (!s)
         FAIL(SS_ENOMEM, "out of memory");
     if (s->in_progress && s->duration_ns < l->p->threshold_ns)
@@ -263,7 +496,8 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
     struct ss_rec_sample r;
     struct ss_process *p = l->p;
     memcpy(&r, b, sizeof r);
-    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    struct ss_stall *s =
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
     if (!s || grow((void **)&s->samples, &s->samples_cap, s->nsamples + 1, sizeof *s->samples) < 0)
         FAIL(SS_ENOMEM, "out of memory");
     struct ss_sample *smp = &s->samples[s->nsamples];
@@ -272,7 +506,7 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
     smp->capture_ns = r.capture_ns;
     smp->source = r.source;
     smp->call_ns = r.call_ns;
-    if (n > sizeof r && !(smp->call = dup_bytes(b + sizeof r, n - sizeof r)))
+    if (n > sizeof r && !(smp->call = intern(l, b + sizeof r, n - sizeof r)))
         FAIL(SS_ENOMEM, "out of memory");
     if (r.stack_id && r.stack_id < p->nstacks)
         smp->stack = p->stacks[r.stack_id];
@@ -287,7 +521,8 @@ static int on_stall_end(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_end r;
     memcpy(&r, b, sizeof r);
-    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    struct ss_stall *s =
+        note_progress(l, r.tid, r.stall_id, 1) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
     if (!s)
         FAIL(SS_ENOMEM, "out of memory");
     s->in_progress = 0;
@@ -410,11 +645,12 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
     const char *category = ss_category_name(r.category);
     if (!category)
         return 1;
-    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    struct ss_stall *s =
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
     if (!s || grow((void **)&s->calls, &s->calls_cap, s->ncalls + 1, sizeof *s->calls) < 0)
         FAIL(SS_ENOMEM, "out of memory");
     struct ss_stall_call *c = &s->calls[s->ncalls];
-    if (!(c->function = dup_bytes(b + sizeof r, n - sizeof r)))
+    if (!(c->function = intern(l, b + sizeof r, n - sizeof r)))
         FAIL(SS_ENOMEM, "out of memory");
     c->category = category;
     c->count = r.count;
@@ -427,7 +663,8 @@ static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_split r;
     memcpy(&r, b, sizeof r);
-    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
+    struct ss_stall *s =
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
     if (!s)
         FAIL(SS_ENOMEM, "out of memory");
     s->split_window_ns = r.window_ns;
@@ -579,9 +816,68 @@ static int parse_trace(struct loader *l, const char *path, struct trace_reader *
     return 0;
 }
 
+static int by_summary_thread(const void *a, const void *b)
+{
+    const struct ss_summary_thread *x = a, *y = b;
+    return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static int by_summary_call(const void *a, const void *b)
+{
+    const struct ss_summary_call *x = a, *y = b;
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    int c = strcmp(x->function, y->function);
+    return c ? c : strcmp(x->category, y->category);
+}
+
+static int by_summary_stack(const void *a, const void *b)
+{
+    const struct ss_summary_stack *x = a, *y = b;
+    uint32_t xs = x->sample.stack ? x->sample.stack->id : 0;
+    uint32_t ys = y->sample.stack ? y->sample.stack->id : 0;
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    if (xs != ys)
+        return xs < ys ? -1 : 1;
+    if (!x->sample.call || !y->sample.call)
+        return !!x->sample.call - !!y->sample.call;
+    return strcmp(x->sample.call, y->sample.call);
+}
+
+/* Summarises what is left over once the whole file is read, and puts the summary in an order
+ * that does not depend on when each stall was summarised. */
+static int finish_stalls(struct loader *l)
+{
+    struct ss_summary *sum = &l->p->summary;
+    l->file_ended = 1;
+    if (l->keep && l->p->nstalls > l->keep && prune(l) < 0)
+        return -1;
+    if (sum->nthreads)
+        qsort(sum->threads, sum->nthreads, sizeof *sum->threads, by_summary_thread);
+    if (sum->ncalls)
+        qsort(sum->calls, sum->ncalls, sizeof *sum->calls, by_summary_call);
+    if (sum->nstacks)
+        qsort(sum->stacks, sum->nstacks, sizeof *sum->stacks, by_summary_stack);
+    return 0;
+}
+
+static void free_loader(struct loader *l)
+{
+    free(l->index);
+    free(l->progress);
+    free(l->progress_by_tid.slots);
+    free(l->summary_threads.slots);
+    free(l->summary_calls.slots);
+    free(l->summary_stacks.slots);
+    free(l->spans);
+    free(l->scratch);
+}
+
 /* In a run directory, a file with no more than its header belongs to a process that is just
  * starting: it is left out rather than making the whole run unreadable. */
-static int load_file(struct ss_run *run, const char *path, int in_dir, char *err, size_t err_size)
+static int load_file(struct ss_run *run, const char *path, int in_dir, size_t keep, char *err,
+                     size_t err_size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -613,10 +909,19 @@ static int load_file(struct ss_run *run, const char *path, int in_dir, char *err
     }
     struct ss_process *p = &procs[run->nprocs++];
     memset(p, 0, sizeof *p);
-    struct loader l = {.p = p, .err = err, .err_size = err_size};
+    p->keep_stalls = keep;
+    struct loader l = {.p = p, .keep = keep, .err = err, .err_size = err_size};
+    size_t margin = keep / 2 > 64 ? keep / 2 : 64;
+    l.prune_at = keep + margin;
     p->file = strdup(path);
-    int rc = p->file ? parse_trace(&l, path, &r) : -SS_ENOMEM;
-    free(l.index);
+    if ((p->strings = malloc(sizeof *p->strings)))
+        ss_names_init(p->strings);
+    int rc = p->file && p->strings ? parse_trace(&l, path, &r) : -SS_ENOMEM;
+    if (rc == 0 && finish_stalls(&l) < 0) {
+        snprintf(err, err_size, "out of memory");
+        rc = -SS_ENOMEM;
+    }
+    free_loader(&l);
     free(r.buf);
     close(fd);
     return rc;
@@ -652,6 +957,12 @@ static int cmp_stall(const void *a, const void *b)
 
 int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_size)
 {
+    return ss_run_load_keep(path, SS_KEEP_STALLS_DEFAULT, out, err, err_size);
+}
+
+int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, char *err,
+                     size_t err_size)
+{
     struct stat st;
     if (stat(path, &st) < 0) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
@@ -678,7 +989,7 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
                 if (asprintf(&file, "%s/%s", path, names[i]->d_name) < 0) {
                     rc = -SS_ENOMEM;
                 } else {
-                    rc = load_file(run, file, 1, err, err_size);
+                    rc = load_file(run, file, 1, keep_stalls, err, err_size);
                     free(file);
                 }
             }
@@ -693,7 +1004,7 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
             rc = -SS_ENOTRACE;
         }
     } else {
-        rc = load_file(run, path, 0, err, err_size);
+        rc = load_file(run, path, 0, keep_stalls, err, err_size);
     }
     if (rc < 0) {
         ss_run_free(run);
@@ -713,15 +1024,16 @@ static void free_process(struct ss_process *p)
     free(p->exe);
     free(p->command);
     free(p->threads);
-    for (size_t i = 0; i < p->nstalls; i++) {
-        for (size_t j = 0; j < p->stalls[i].nsamples; j++)
-            free(p->stalls[i].samples[j].call);
-        free(p->stalls[i].samples);
-        for (size_t j = 0; j < p->stalls[i].ncalls; j++)
-            free(p->stalls[i].calls[j].function);
-        free(p->stalls[i].calls);
-    }
+    for (size_t i = 0; i < p->nstalls; i++)
+        free_stall(&p->stalls[i]);
     free(p->stalls);
+    free(p->summary.threads);
+    free(p->summary.calls);
+    free(p->summary.stacks);
+    if (p->strings) {
+        ss_names_free(p->strings);
+        free(p->strings);
+    }
     for (size_t i = 0; i < p->nstacks; i++) {
         if (p->stacks[i]) {
             free(p->stacks[i]->addrs);
@@ -836,6 +1148,25 @@ int ss_note_is_untraced_child(const char *note)
 uint64_t ss_drops_total(const struct ss_rec_drops *d)
 {
     return d->events + d->samples_failed + d->samples_timed_out + d->records_unwritten;
+}
+
+uint64_t ss_process_stall_count(const struct ss_process *p, uint32_t tid)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < p->nstalls; i++)
+        n += !tid || p->stalls[i].tid == tid;
+    if (!tid)
+        return n + p->summary.stalls;
+    const struct ss_summary_thread *t = ss_summary_thread(p, tid);
+    return n + (t ? t->stalls : 0);
+}
+
+const struct ss_summary_thread *ss_summary_thread(const struct ss_process *p, uint32_t tid)
+{
+    for (size_t i = 0; i < p->summary.nthreads; i++)
+        if (p->summary.threads[i].tid == tid)
+            return &p->summary.threads[i];
+    return NULL;
 }
 
 uint64_t ss_thread_percentile(const struct ss_thread *t, double pct)

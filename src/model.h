@@ -1,6 +1,8 @@
 /* model: a recorded run loaded into memory: processes, their loop threads, stalls with their
- * samples, and stacks. Loading treats every byte as hostile; symbolization is lazy. The CLI
- * commands, the exporters and the viewer all read runs through this module. */
+ * samples, and stacks. Loading treats every byte as hostile; symbolization is lazy. Memory is
+ * bounded: past a limit, only the longest stalls of a process are kept in detail and the others
+ * are summed up exactly (struct ss_summary). The CLI commands, the exporters and the viewer all
+ * read runs through this module. */
 #ifndef SS_MODEL_H
 #define SS_MODEL_H
 
@@ -9,6 +11,12 @@
 
 #include "symbolize.h"
 #include "trace-format.h"
+
+/* Stalls kept in detail per process unless told otherwise: a few megabytes (docs/performance.md),
+ * and more than an ordinary run has, so that only day-long runs are summarised. */
+#define SS_KEEP_STALLS_DEFAULT 20000
+
+struct ss_names;
 
 struct ss_frame {
     uint64_t addr;      /* lookup address as recorded */
@@ -30,15 +38,15 @@ struct ss_stack {
 struct ss_sample {
     uint64_t offset_ns; /* since the stall began */
     uint32_t capture_ns;
-    uint16_t source; /* enum ss_sample_source */
-    char *call;      /* interposed call the sample was taken at, or NULL */
+    uint16_t source;  /* enum ss_sample_source */
+    const char *call; /* interposed call the sample was taken at, or NULL */
     uint64_t call_ns;
     struct ss_stack *stack; /* NULL when the capture failed */
 };
 
 /* The blocking calls of one function made inside a stall. */
 struct ss_stall_call {
-    char *function;
+    const char *function;
     const char *category;
     uint64_t count, duration_ns;
 };
@@ -75,6 +83,39 @@ struct ss_thread {
     uint64_t hist[SS_HIST_BUCKETS];
 };
 
+/* What the loader keeps of the stalls it summarised: exact sums whose size grows with what is
+ * distinct (threads, blocking functions, stacks), not with the number of stalls. */
+struct ss_summary_thread {
+    uint32_t tid;
+    uint64_t stalls, total_ns, max_ns;
+    uint64_t hist[SS_HIST_BUCKETS]; /* their durations, bucketed as busy times are */
+};
+
+struct ss_summary_call {
+    uint32_t tid;
+    const char *function, *category;
+    uint64_t count, duration_ns;
+};
+
+/* The spans of summarised stalls whose samples show the same frames: sample holds the stack
+ * and, for a call sample, the call (its times mean nothing); span_ns is the stalled time the
+ * samples stand for, shared out as ss_stall_spans does. */
+struct ss_summary_stack {
+    uint32_t tid;
+    struct ss_sample sample;
+    uint64_t spans, span_ns;
+};
+
+struct ss_summary {
+    uint64_t stalls;                   /* 0: every stall is kept in detail */
+    struct ss_summary_thread *threads; /* by tid */
+    size_t nthreads;
+    struct ss_summary_call *calls; /* by tid, function, category */
+    size_t ncalls;
+    struct ss_summary_stack *stacks; /* by tid, stack id, call */
+    size_t nstacks;
+};
+
 struct ss_module {
     uint64_t bias, lo, hi;
     uint8_t build_id[64];
@@ -93,8 +134,11 @@ struct ss_process {
     int truncated;    /* the file ends inside a record (the process was killed) */
     struct ss_thread *threads;
     size_t nthreads;
-    struct ss_stall *stalls;
+    struct ss_stall *stalls; /* in start order; the longest keep_stalls when summarised */
     size_t nstalls;
+    size_t keep_stalls; /* the limit it was loaded with; 0: no limit */
+    struct ss_summary summary;
+    struct ss_names *strings; /* call and function names, each held once */
     struct ss_stack **stacks; /* indexed by id; NULL holes */
     size_t nstacks;
     struct ss_module *modules;
@@ -116,9 +160,14 @@ struct ss_run {
     struct ss_elf_cache *cache;
 };
 
-/* Loads a trace file or a run directory (every stallscope-*.trace in it). On error returns a
- * negative code from errors.h and writes one line of detail to err. */
+/* Loads a trace file or a run directory (every stallscope-*.trace in it), keeping up to
+ * SS_KEEP_STALLS_DEFAULT stalls per process in detail. On error returns a negative code from
+ * errors.h and writes one line of detail to err. */
 int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_size);
+/* The same with keep_stalls stalls per process in detail, 0 for all of them. The stalls kept
+ * are the longest (ties: the earlier); the others are summarised once they are complete. */
+int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, char *err,
+                     size_t err_size);
 void ss_run_free(struct ss_run *run);
 
 /* Resolves every frame of every stack of the process (ELF symbols, JIT maps). Idempotent. */
@@ -132,6 +181,10 @@ uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category);
 uint64_t ss_drops_total(const struct ss_rec_drops *d);
 /* Whether a note is the shim's "child PID ran PATH untraced: REASON". */
 int ss_note_is_untraced_child(const char *note);
+/* Stalls of a thread (tid 0: of every thread), kept and summarised. */
+uint64_t ss_process_stall_count(const struct ss_process *p, uint32_t tid);
+/* The summary of a thread's summarised stalls, NULL when it has none. */
+const struct ss_summary_thread *ss_summary_thread(const struct ss_process *p, uint32_t tid);
 
 /* Busy-time percentile (0..100) estimated from a thread's histogram: interpolated within the
  * bucket, never above the recorded maximum. 0 when the thread has no iterations. */

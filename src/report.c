@@ -21,7 +21,7 @@ void ss_run_totals(const struct ss_run *run, struct ss_run_totals *t)
         const struct ss_process *p = &run->procs[i];
         for (size_t k = 0; k < p->nthreads; k++)
             t->loop_threads += p->threads[k].loop;
-        t->stalls += p->nstalls;
+        t->stalls += ss_process_stall_count(p, 0);
         t->dropped += ss_drops_total(&p->drops);
         t->untraced += p->nuntraced;
         for (size_t k = 0; k < p->nstalls; k++) {
@@ -51,9 +51,7 @@ static void print_threads(FILE *out, const struct ss_process *p)
     for (size_t i = 0; i < p->nthreads; i++) {
         const struct ss_thread *t = &p->threads[i];
         char p50[32], p99[32], max[32];
-        size_t stalls = 0;
-        for (size_t k = 0; k < p->nstalls; k++)
-            stalls += p->stalls[k].tid == t->tid;
+        uint64_t stalls = ss_process_stall_count(p, t->tid);
         if (t->iterations == 0) {
             /* No iteration has ended yet: there is nothing to take percentiles of. */
             strcpy(p50, "-");
@@ -64,8 +62,8 @@ static void print_threads(FILE *out, const struct ss_process *p)
             duration(ss_thread_percentile(t, 99), p99, sizeof p99);
             duration(t->busy_max_ns, max, sizeof max);
         }
-        fprintf(out, "    %-8u %-16s %10llu %9s %9s %9s %7zu\n", t->tid, t->name,
-                (unsigned long long)t->iterations, p50, p99, max, stalls);
+        fprintf(out, "    %-8u %-16s %10llu %9s %9s %9s %7llu\n", t->tid, t->name,
+                (unsigned long long)t->iterations, p50, p99, max, (unsigned long long)stalls);
     }
 }
 
@@ -148,6 +146,25 @@ static void print_stall(FILE *out, const struct ss_process *p, const struct ss_s
         fprintf(out, "       (%zu more distinct stacks)\n", distinct - 3);
 }
 
+/* One line for the stalls left out of detail, with what they add up to. */
+static void print_summarised(FILE *out, const struct ss_process *p)
+{
+    const struct ss_summary *sum = &p->summary;
+    uint64_t total = 0, max = 0;
+    for (size_t i = 0; i < sum->nthreads; i++) {
+        total += sum->threads[i].total_ns;
+        if (sum->threads[i].max_ns > max)
+            max = sum->threads[i].max_ns;
+    }
+    char t[32], m[32];
+    duration(total, t, sizeof t);
+    duration(max, m, sizeof m);
+    fprintf(out,
+            "    and %llu shorter stall%s summarised, %s in all, none longer than %s (only the "
+            "%zu longest are kept in detail; --keep-stalls 0 keeps all)\n",
+            (unsigned long long)sum->stalls, sum->stalls == 1 ? "" : "s", t, m, p->keep_stalls);
+}
+
 static int by_total(const void *a, const void *b)
 {
     const struct ss_call_site *x = *(const struct ss_call_site *const *)a;
@@ -207,7 +224,7 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
             : p->truncated ? "trace ends inside a record (being written, or killed)"
                            : "still running or killed");
     print_threads(out, p);
-    if (p->nstalls == 0) {
+    if (p->nstalls == 0 && p->summary.stalls == 0) {
         fprintf(out, "  no stalls\n");
     } else {
         const struct ss_stall **sorted = malloc(p->nstalls * sizeof *sorted);
@@ -217,9 +234,12 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
             sorted[i] = &p->stalls[i];
         qsort(sorted, p->nstalls, sizeof *sorted, by_duration);
         size_t shown = p->nstalls < o->top ? p->nstalls : o->top;
-        fprintf(out, "  stalls: %zu (worst %zu shown)\n", p->nstalls, shown);
+        fprintf(out, "  stalls: %llu (worst %zu shown)\n",
+                (unsigned long long)ss_process_stall_count(p, 0), shown);
         for (size_t i = 0; i < shown; i++)
             print_stall(out, p, sorted[i], i + 1, o);
+        if (p->summary.stalls)
+            print_summarised(out, p);
         free(sorted);
     }
     print_calls(out, p, o);

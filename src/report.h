@@ -17,7 +17,8 @@ struct ss_report_options {
 void ss_report_defaults(struct ss_report_options *o);
 int ss_report_text(struct ss_run *run, FILE *out, const struct ss_report_options *o);
 
-/* Totals over a run, for the one-line summaries of run and report. */
+/* Totals over a run, for the one-line summaries of run and report. stalls counts the
+ * summarised ones too; worst is exact, as the longest stalls are kept. */
 struct ss_run_totals {
     size_t processes, loop_threads, stalls;
     const struct ss_process *worst_process;

@@ -43,8 +43,10 @@ static void usage(void)
            "  --sort ORDER       stalls newest (default) or longest first\n"
            "  --ascii            draw with ASCII characters only\n"
            "  --batch            print the view as text on standard output and exit\n"
-           "  --width N          columns of --batch output (default %d)\n",
-           BATCH_WIDTH);
+           "  --width N          columns of --batch output (default %d)\n"
+           "  --keep-stalls N    keep the N longest stalls of each process in detail and\n"
+           "                     summarise the others (0: keep all; default %d)\n",
+           BATCH_WIDTH, SS_KEEP_STALLS_DEFAULT);
 }
 
 static const char *const view_names[SSV_NVIEWS] = {"stalls", "flame", "calls", "loops"};
@@ -67,9 +69,21 @@ static unsigned long number(const char *option, const char *s, unsigned long max
     return n;
 }
 
+/* 0 is a valid count here: it keeps every stall. */
+static size_t keep_stalls(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end || errno || n > SIZE_MAX / 2)
+        die("--keep-stalls: expected a number of stalls (0 keeps all), got '%s'", s);
+    return (size_t)n;
+}
+
 struct view_options {
     const char *run, *dir;
     unsigned long pid, width;
+    size_t keep_stalls;
     enum ssv_app_view view;
     enum ssv_vm_sort sort;
     int batch, ascii;
@@ -85,6 +99,7 @@ static void parse(int argc, char **argv, struct view_options *o)
         {"ascii", no_argument, NULL, 'a'},
         {"batch", no_argument, NULL, 'b'},
         {"width", required_argument, NULL, 'w'},
+        {"keep-stalls", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -114,6 +129,9 @@ static void parse(int argc, char **argv, struct view_options *o)
         case 'w':
             o->width = number("--width", optarg, 10000);
             break;
+        case 'k':
+            o->keep_stalls = keep_stalls(optarg);
+            break;
         case 'h':
             usage();
             exit(0);
@@ -138,7 +156,7 @@ static int batch(const char *path, const struct view_options *o, const struct ss
 {
     char err[1024];
     int code;
-    struct ssv_snapshot *s = ssv_snapshot_load(path, scope, err, sizeof err, &code);
+    struct ssv_snapshot *s = ssv_snapshot_load(path, o->keep_stalls, scope, err, sizeof err, &code);
     if (!s)
         die("%s", err);
     struct ssv_app a;
@@ -162,7 +180,7 @@ static int batch(const char *path, const struct view_options *o, const struct ss
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
-    struct view_options o = {0};
+    struct view_options o = {.keep_stalls = SS_KEEP_STALLS_DEFAULT};
     parse(argc, argv, &o);
     const char *path = o.run ? o.run : SS_DEFAULT_OUTPUT;
     struct ssv_vm_scope scope = {SSV_VM_SCOPE_ALL, 0, 0, 0};
@@ -178,6 +196,7 @@ int main(int argc, char **argv)
     struct ssv_source src;
     if (ssv_src_open(&src, path, err, sizeof err) < 0)
         die("%s", err);
+    src.keep_stalls = o.keep_stalls;
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         ssv_src_close(&src);
         die("needs a terminal (--batch prints a view as text)");

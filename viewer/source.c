@@ -15,11 +15,12 @@
 #include "frames.h"
 #include "trace-format.h"
 
-struct ssv_snapshot *ssv_snapshot_load(const char *path, const struct ssv_vm_scope *scope,
-                                       char *err, size_t err_size, int *code)
+struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
+                                       const struct ssv_vm_scope *scope, char *err, size_t err_size,
+                                       int *code)
 {
     struct ss_run *run;
-    *code = ss_run_load(path, &run, err, err_size);
+    *code = ss_run_load_keep(path, keep_stalls, &run, err, err_size);
     if (*code < 0)
         return NULL;
     struct ssv_snapshot *s = calloc(1, sizeof *s);
@@ -52,6 +53,7 @@ void ssv_snapshot_free(struct ssv_snapshot *s)
 int ssv_src_open(struct ssv_source *s, const char *path, char *err, size_t err_size)
 {
     memset(s, 0, sizeof *s);
+    s->keep_stalls = SS_KEEP_STALLS_DEFAULT;
     struct stat st;
     if (stat(path, &st) < 0) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
@@ -143,7 +145,8 @@ int ssv_src_changed(struct ssv_source *s)
 static void *loader(void *arg)
 {
     struct ssv_source *s = arg;
-    s->result = ssv_snapshot_load(s->path, &s->scope, s->err, sizeof s->err, &s->code);
+    s->result =
+        ssv_snapshot_load(s->path, s->keep_stalls, &s->scope, s->err, sizeof s->err, &s->code);
     atomic_store(&s->done, 1);
     return NULL;
 }

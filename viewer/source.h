@@ -19,10 +19,12 @@ struct ssv_snapshot {
     struct ssv_flame flame;
 };
 
-/* Loads path and builds its model and its flame for scope, on the calling thread. Returns NULL
- * with one line in err on failure; *code gets the core library's error code (errors.h). */
-struct ssv_snapshot *ssv_snapshot_load(const char *path, const struct ssv_vm_scope *scope,
-                                       char *err, size_t err_size, int *code);
+/* Loads path, keeping keep_stalls stalls per process in detail (0: all), and builds its model
+ * and its flame for scope, on the calling thread. Returns NULL with one line in err on
+ * failure; *code gets the core library's error code (errors.h). */
+struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
+                                       const struct ssv_vm_scope *scope, char *err, size_t err_size,
+                                       int *code);
 void ssv_snapshot_free(struct ssv_snapshot *s);
 
 struct ssv_src_file {
@@ -49,6 +51,7 @@ struct ssv_source {
     int busy;
     atomic_int done;
     struct ssv_vm_scope scope;
+    size_t keep_stalls; /* SS_KEEP_STALLS_DEFAULT unless changed after ssv_src_open */
     struct ssv_snapshot *result;
     char err[512];
     int code;

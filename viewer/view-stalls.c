@@ -185,6 +185,11 @@ static void draw(struct ssv_app *a, struct ssv_canvas *c, int y, int h)
     ssv_list_show(pos, vm->nstalls, h - 1);
     for (size_t i = pos->top; i < vm->nstalls && (int)(i - pos->top) < h - 1; i++)
         draw_row(a, c, y + 1 + (int)(i - pos->top), vm->order[i], i == pos->sel && !a->batch);
+    /* On a terminal the status line says it. */
+    if (a->batch && vm->summarised)
+        ssv_cv_printf(c, y + 1 + (int)(vm->nstalls - pos->top), 2, -1, SSV_CV_DIM,
+                      "and %llu shorter stalls summarised, not listed (--keep-stalls)",
+                      (unsigned long long)vm->summarised);
 }
 
 static int matches(struct ssv_app *a, size_t i)
@@ -256,6 +261,12 @@ static void status(struct ssv_app *a, char *buf, size_t size)
     else if (vm->needle[0])
         snprintf(buf, size, "/%s: %zu of %zu stalls match  n N next/previous", vm->needle,
                  vm->nmatch_stalls, vm->nstalls);
+    else if (vm->summarised)
+        snprintf(buf, size,
+                 "%zu longest stalls, %llu shorter ones summarised (--keep-stalls), %s first  s "
+                 "sort  Enter details  f flame",
+                 vm->nstalls, (unsigned long long)vm->summarised,
+                 vm->sort == SSV_VM_SORT_NEWEST ? "newest" : "longest");
     else
         snprintf(buf, size, "%zu stall%s, %s first  s sort  Enter details  f flame", vm->nstalls,
                  vm->nstalls == 1 ? "" : "s",

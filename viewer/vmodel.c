@@ -136,8 +136,14 @@ static int build_loops(struct ssv_vm *vm)
             const struct ss_thread *t = &p->threads[k];
             if (!t->loop)
                 continue;
-            vm->loops[vm->nloops++] = (struct ssv_vm_loop){
-                p, t, 0, 0, ss_thread_percentile(t, 50), ss_thread_percentile(t, 99), 0};
+            const struct ss_summary_thread *st = ss_summary_thread(p, t->tid);
+            vm->loops[vm->nloops++] = (struct ssv_vm_loop){p,
+                                                           t,
+                                                           st ? st->stalls : 0,
+                                                           st ? st->total_ns : 0,
+                                                           ss_thread_percentile(t, 50),
+                                                           ss_thread_percentile(t, 99),
+                                                           0};
         }
         for (size_t k = 0; k < p->nstalls; k++) {
             for (size_t l = first; l < vm->nloops; l++) {
@@ -187,6 +193,7 @@ int ssv_vm_build(struct ssv_vm *vm, struct ss_run *run)
         if (name_stacks(vm, i) < 0)
             goto fail;
         total += p->nstalls;
+        vm->summarised += p->summary.stalls;
         if (i == 0 || p->start_mono_ns < vm->first_ns)
             vm->first_ns = p->start_mono_ns;
         if (p->last_ns > vm->last_ns)

@@ -36,7 +36,7 @@ struct ssv_vm_call {
 struct ssv_vm_loop {
     const struct ss_process *proc;
     const struct ss_thread *thread;
-    size_t nstalls;
+    size_t nstalls; /* summarised ones included, as in stalled_ns */
     uint64_t stalled_ns, p50, p99;
     int match;
 };
@@ -77,8 +77,9 @@ struct ssv_vm {
     struct ssv_vm_call *calls;
     size_t ncalls;
     uint64_t max_stall_ns, max_call_ns;
-    uint64_t first_ns; /* earliest process start (monotonic): time zero of the run */
-    uint64_t last_ns;  /* latest time seen in any trace */
+    uint64_t summarised; /* stalls the loader summarised: in no row, but in the loops' totals */
+    uint64_t first_ns;   /* earliest process start (monotonic): time zero of the run */
+    uint64_t last_ns;    /* latest time seen in any trace */
     size_t nmatch_stalls, nmatch_calls, nmatch_loops;
     char needle[128];
 };

@@ -87,6 +87,7 @@ struct ss_cli_check {
     struct ss_allowlist *allowlist;
     struct ss_baseline baseline;
     int has_baseline;
+    size_t keep_stalls; /* stalls loaded in detail per process, 0 for all */
 };
 
 /* Takes an option of SS_CLI_CHECK_LONGOPTS; returns 0 for any other code. */
@@ -113,8 +114,11 @@ void ss_cli_find_part(const char *name, const char *build_subdir, const char *in
                       const char *env, int mode, char *buf, size_t size);
 /* Parses a duration option or dies naming the option. */
 uint64_t ss_cli_duration(const char *option, const char *value);
-/* Loads the run at path (a trace file or run directory) or dies with a clear message. */
-struct ss_run *ss_cli_load(const char *path);
+/* Parses --keep-stalls N (0 keeps every stall) or dies naming the option. */
+size_t ss_cli_keep_stalls(const char *value);
+/* Loads the run at path (a trace file or run directory), keeping keep_stalls stalls per
+ * process in detail (0: all), or dies with a clear message. */
+struct ss_run *ss_cli_load(const char *path, size_t keep_stalls);
 /* Opens -o FILE for writing ("-" or NULL is stdout) or dies. */
 FILE *ss_cli_output(const char *path);
 void ss_cli_close_output(FILE *out, const char *path);

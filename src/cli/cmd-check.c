@@ -13,7 +13,9 @@ static void usage(FILE *out)
             ")\nand reports what breaks them. Exit status: 0 when no finding fails, 1 when one\n"
             "does, 2 for a usage or input error. With GITHUB_ACTIONS=true it also prints\n"
             "::error annotations, and appends a summary to $GITHUB_STEP_SUMMARY when "
-            "set.\n\n" SS_CLI_CHECK_HELP);
+            "set.\n\n" SS_CLI_CHECK_HELP
+            "  --keep-stalls N       keep the N longest stalls of each process in detail\n"
+            "                        and summarise the others (0: keep all; default 20000)\n");
 }
 
 int ss_cli_check_option(struct ss_cli_check *c, int code, const char *arg)
@@ -105,7 +107,7 @@ static void write_report(const char *path, int (*write)(const struct ss_check_re
 
 int ss_cli_check_run(struct ss_cli_check *c, const char *path, FILE *text)
 {
-    struct ss_run *run = ss_cli_load(path);
+    struct ss_run *run = ss_cli_load(path, c->keep_stalls);
     struct ss_check_result res;
     if (ss_check_run(run, &c->rules, c->allowlist, c->has_baseline ? &c->baseline : NULL, &res) < 0)
         ss_die("out of memory");
@@ -147,15 +149,20 @@ int ss_cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
         SS_CLI_CHECK_LONGOPTS,
+        {"keep-stalls", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct ss_cli_check c = {0};
+    struct ss_cli_check c = {.keep_stalls = SS_KEEP_STALLS_DEFAULT};
     int code;
     while ((code = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (code == 'h') {
             usage(stdout);
             return 0;
+        }
+        if (code == 'k') {
+            c.keep_stalls = ss_cli_keep_stalls(optarg);
+            continue;
         }
         if (!ss_cli_check_option(&c, code, optarg))
             ss_cli_bad_option("check", code, argv[optind - 1]);

@@ -11,14 +11,17 @@ static void usage(FILE *out)
     char names[256];
     ss_exporter_names(names, sizeof names);
     fprintf(out,
-            "usage: stallscope export --format FORMAT [-o FILE] [--frames user|all] [RUN]\n\n"
+            "usage: stallscope export --format FORMAT [-o FILE] [--frames user|all]\n"
+            "                         [--keep-stalls N] [RUN]\n\n"
             "Writes a run (a run directory or one trace file, default " SS_DEFAULT_OUTPUT
             ")\nin a machine-readable format to FILE or standard output.\n\n"
             "  -f, --format FORMAT   one of: %s\n"
             "  -o, --output FILE     write there instead of standard output\n"
             "  --frames user|all     user: leave the runtime's frames (libc, libuv, Node.js,\n"
             "                        V8, CPython) out of every stack but the innermost;\n"
-            "                        all: every frame (default)\n",
+            "                        all: every frame (default)\n"
+            "  --keep-stalls N       keep the N longest stalls of each process in detail\n"
+            "                        and summarise the others (0: keep all; default 20000)\n",
             names);
 }
 
@@ -28,11 +31,13 @@ int ss_cmd_export(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
         {"frames", required_argument, NULL, 'F'},
+        {"keep-stalls", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL, *output = NULL;
     enum ss_frames_shown frames = SS_FRAMES_ALL;
+    size_t keep = SS_KEEP_STALLS_DEFAULT;
     int c;
     while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -45,6 +50,9 @@ int ss_cmd_export(int argc, char **argv)
         case 'F':
             if (ss_frames_shown_parse(optarg, &frames) < 0)
                 ss_die("--frames: expected 'user' or 'all', got '%s'", optarg);
+            break;
+        case 'k':
+            keep = ss_cli_keep_stalls(optarg);
             break;
         case 'h':
             usage(stdout);
@@ -62,7 +70,7 @@ int ss_cmd_export(int argc, char **argv)
         ss_die("export: unknown format '%s' (one of: %s)", format, names);
     if (argc - optind > 1)
         ss_die("export: one run at a time (got %d)", argc - optind);
-    struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT);
+    struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep);
     ss_run_keep_frames(run, frames);
     FILE *out = ss_cli_output(output);
     if (e->write(run, out) < 0 && !ferror(out))

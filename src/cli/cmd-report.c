@@ -8,7 +8,8 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: stallscope report [--top N] [--depth N] [--frames user|all] [RUN]\n\n"
+    fprintf(out, "usage: stallscope report [--top N] [--depth N] [--frames user|all]\n"
+                 "                         [--keep-stalls N] [RUN]\n\n"
                  "Prints, per process and loop thread, busy-time percentiles and the worst\n"
                  "stalls with the stacks that ran during them. RUN is a run directory or one\n"
                  "trace file (default: " SS_DEFAULT_OUTPUT ").\n\n"
@@ -16,7 +17,10 @@ static void usage(FILE *out)
                  "  --depth N   frames shown per stack (default 16)\n"
                  "  --frames user|all\n"
                  "              user: hide the runtime's frames (libc, libuv, Node.js, V8,\n"
-                 "              CPython) but the innermost; all: show every frame (default)\n");
+                 "              CPython) but the innermost; all: show every frame (default)\n"
+                 "  --keep-stalls N\n"
+                 "              keep the N longest stalls of each process in detail and\n"
+                 "              summarise the others (0: keep all; default 20000)\n");
 }
 
 static size_t count_option(const char *name, const char *value)
@@ -34,11 +38,13 @@ int ss_cmd_report(int argc, char **argv)
         {"top", required_argument, NULL, 't'},
         {"depth", required_argument, NULL, 'd'},
         {"frames", required_argument, NULL, 'f'},
+        {"keep-stalls", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct ss_report_options o;
     ss_report_defaults(&o);
+    size_t keep = SS_KEEP_STALLS_DEFAULT;
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
@@ -52,6 +58,9 @@ int ss_cmd_report(int argc, char **argv)
             if (ss_frames_shown_parse(optarg, &o.frames) < 0)
                 ss_die("--frames: expected 'user' or 'all', got '%s'", optarg);
             break;
+        case 'k':
+            keep = ss_cli_keep_stalls(optarg);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -61,7 +70,7 @@ int ss_cmd_report(int argc, char **argv)
     }
     if (argc - optind > 1)
         ss_die("report: one run at a time (got %d)", argc - optind);
-    struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT);
+    struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep);
     ss_report_text(run, stdout, &o);
     ss_run_free(run);
     ss_cli_close_output(stdout, NULL);

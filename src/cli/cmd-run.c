@@ -312,7 +312,7 @@ int ss_cmd_run(int argc, char **argv)
         SS_CLI_CHECK_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    struct ss_cli_check check = {0};
+    struct ss_cli_check check = {.keep_stalls = SS_KEEP_STALLS_DEFAULT};
     struct ss_options defaults;
     ss_options_defaults(&defaults);
     struct run_options o = {

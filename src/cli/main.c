@@ -79,11 +79,21 @@ uint64_t ss_cli_duration(const char *option, const char *value)
     return ns;
 }
 
-struct ss_run *ss_cli_load(const char *path)
+size_t ss_cli_keep_stalls(const char *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(value, &end, 10);
+    if (*value < '0' || *value > '9' || *end || errno || n > SIZE_MAX / 2)
+        ss_die("--keep-stalls: expected a number of stalls (0 keeps all), got '%s'", value);
+    return (size_t)n;
+}
+
+struct ss_run *ss_cli_load(const char *path, size_t keep_stalls)
 {
     struct ss_run *run;
     char err[1024];
-    if (ss_run_load(path, &run, err, sizeof err) < 0)
+    if (ss_run_load_keep(path, keep_stalls, &run, err, sizeof err) < 0)
         ss_die("%s", err);
     return run;
 }

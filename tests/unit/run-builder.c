@@ -118,7 +118,7 @@ void rb_call(struct ss_stall *s, struct ss_stack *stack, const char *call, uint6
     struct ss_sample *smp = add(s);
     smp->offset_ns = s->duration_ns;
     smp->source = SS_SAMPLE_CALL;
-    smp->call = strdup(call);
+    smp->call = call;
     smp->call_ns = call_ns;
     smp->stack = stack;
 }

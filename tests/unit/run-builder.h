@@ -1,7 +1,8 @@
 /* run-builder: runs put together in memory for the viewer's tests, shaped exactly as
  * ss_run_load leaves them (symbolized, stalls in start order) and freed by ss_run_free. Frame
- * names must be string literals: like symbolizer names, they are not the run's to free.
- * Pointers returned stay valid until the next call that adds the same kind of thing. */
+ * names and call names must be string literals: like symbolizer names and interned call
+ * names, they are not the run's to free. Pointers returned stay valid until the next call
+ * that adds the same kind of thing. */
 #ifndef RUN_BUILDER_H
 #define RUN_BUILDER_H
 
