@@ -1088,6 +1088,9 @@ static void add_jit_file(struct ss_process *p, const char *dir, const char *pref
 
 static void add_jit_names(struct ss_process *p)
 {
+    struct stat st;
+    if (stat(p->file, &st) == 0)
+        ss_symbolizer_trust_owner(p->sym, st.st_uid);
     char *copy = strdup(p->file);
     if (!copy)
         return;

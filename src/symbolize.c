@@ -94,6 +94,7 @@ struct ss_symbolizer {
     size_t njit, capjit;
     uint64_t jit_seq;
     bool jit_sorted;
+    uid_t jit_owner; /* besides the reader, who may own the JIT files read */
 };
 
 struct sym_builder {
@@ -537,9 +538,40 @@ struct ss_symbolizer *ss_symbolizer_new(struct ss_elf_cache *cache)
     if (!cache)
         return NULL;
     struct ss_symbolizer *s = calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         s->cache = cache;
+        s->jit_owner = geteuid();
+    }
     return s;
+}
+
+void ss_symbolizer_trust_owner(struct ss_symbolizer *s, uid_t uid)
+{
+    s->jit_owner = uid;
+}
+
+/* JIT files are often found in the shared /tmp, where anyone can plant one under the name a
+ * process will use: only a regular file of the reader or of the trusted owner is read, and a
+ * symbolic link is never followed. */
+static FILE *open_jit_file(const struct ss_symbolizer *s, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ELOOP ? (errno = EPERM, NULL) : NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (st.st_uid != geteuid() && st.st_uid != s->jit_owner)) {
+        close(fd);
+        errno = EPERM;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return f;
 }
 
 void ss_symbolizer_free(struct ss_symbolizer *s)
@@ -664,7 +696,7 @@ static int add_jit_entry(struct ss_symbolizer *s, uint64_t start, uint64_t size,
 
 int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path)
 {
-    FILE *f = fopen(path, "re");
+    FILE *f = open_jit_file(s, path);
     if (!f)
         return -errno;
 
@@ -767,7 +799,7 @@ static int jitdump_code_load(struct ss_symbolizer *s, struct jitdump_reader *r, 
 
 int ss_symbolizer_add_jitdump(struct ss_symbolizer *s, const char *path)
 {
-    struct jitdump_reader r = {.f = fopen(path, "re")};
+    struct jitdump_reader r = {.f = open_jit_file(s, path)};
     if (!r.f)
         return -errno;
     struct stat st;

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum ss_frame_kind {
     SS_FRAME_NATIVE,
@@ -61,11 +62,16 @@ void ss_symbolizer_free(struct ss_symbolizer *s);
 int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t bias, uint64_t lo,
                              uint64_t hi, const uint8_t *build_id, size_t build_id_len);
 
+/* JIT maps and dumps are read only from regular files reached without a symbolic link and
+ * owned by the reader or by uid (the owner of the trace: the traced program wrote them);
+ * others give -EPERM. By default only the reader's own files are read. */
+void ss_symbolizer_trust_owner(struct ss_symbolizer *s, uid_t uid);
+
 /* A perf JIT map: lines "START SIZE NAME", START and SIZE in hex (with or
  * without 0x), NAME the rest of the line (may contain spaces). Later entries,
  * including those from later calls, win over earlier ones for overlapping
  * ranges (V8 reuses code space). Malformed, empty-range and overlong lines are
- * skipped. Returns 0 or -errno (-ENOENT for a missing file). */
+ * skipped. Returns 0 or -errno (-ENOENT for a missing file, -EPERM for one not trusted). */
 int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path);
 
 /* A jitdump file (the format perf inject --jit reads; V8's --perf-prof writes
@@ -74,7 +80,8 @@ int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path);
  * are skipped. Either byte order is read. Reading stops at the first malformed
  * or truncated record, keeping the entries before it; names longer than a perf
  * map line may hold are skipped. Returns 0, -EINVAL when the file is no jitdump
- * (bad magic or header), or -errno (-ENOENT for a missing file). */
+ * (bad magic or header), or -errno (-ENOENT for a missing file, -EPERM for one not
+ * trusted). */
 int ss_symbolizer_add_jitdump(struct ss_symbolizer *s, const char *path);
 
 /* Resolve one lookup address (callers already subtracted 1 from return

@@ -73,14 +73,24 @@ static int is_run_file(const char *name)
            (strncmp(name, "jit-", 4) == 0 && n > 5 && strcmp(name + n - 5, ".dump") == 0);
 }
 
-/* Creates the run directory, or empties it of an earlier run's files (and nothing else). */
+/* Creates the run directory, or empties it of an earlier run's files (and nothing else). An
+ * existing one is used only if it is the user's own and not a symbolic link: in a shared /tmp
+ * someone else may have planted it to have this user's files deleted or read. */
 static void prepare_output(const char *dir)
 {
     if (mkdir(dir, 0700) == 0)
         return;
     if (errno != EEXIST)
         ss_die("cannot create %s: %s", dir, strerror(errno));
-    DIR *d = opendir(dir);
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+        ss_die("will not use %s: it is a symbolic link", dir);
+    if (fd < 0)
+        ss_die("%s: %s", dir, strerror(errno));
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid())
+        ss_die("will not use %s: it belongs to another user", dir);
+    DIR *d = fdopendir(fd);
     if (!d)
         ss_die("%s: %s", dir, strerror(errno));
     struct dirent *e;
@@ -192,11 +202,19 @@ static int run_command(char **argv)
     return 128 + WTERMSIG(status);
 }
 
+/* Copies a runtime's file into the run. The program wrote it as this user: a file of another
+ * user (planted in /tmp under the name the program would use) or a symbolic link is left. */
 static void copy_file(const char *from, const char *to)
 {
-    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (in < 0)
         return;
+    struct stat st;
+    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        ss_warn("ignored %s: not a file of this user", from);
+        close(in);
+        return;
+    }
     int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     char buf[65536];
     ssize_t n;

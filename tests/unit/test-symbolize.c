@@ -596,6 +596,24 @@ Test(symbolize, jit_before_module)
     expect_sym(alpha + 4, "symfix_alpha", 4, path);
 }
 
+/* A map reached through a symbolic link is refused (one planted in /tmp could point anywhere);
+ * the file itself, named directly, is read. */
+Test(symbolize, perf_map_through_a_symlink_is_refused)
+{
+    char map[PATH_MAX], link[PATH_MAX + 8];
+    const char line[] = "7f0000001000 10 planted\n";
+    write_temp(map, line, sizeof line - 1);
+    snprintf(link, sizeof link, "%s.lnk", map);
+    cr_assert_eq(symlink(map, link), 0);
+    cr_expect_eq(ss_symbolizer_add_perf_map(sym, link), -EPERM);
+    cr_expect_eq(ss_symbolizer_add_jitdump(sym, link), -EPERM);
+    expect_unresolved(0x7f0000001004, NULL, 0x7f0000001004);
+    cr_expect_eq(ss_symbolizer_add_perf_map(sym, map), 0);
+    unlink(link);
+    unlink(map);
+    expect_jit(0x7f0000001004, "planted", 4);
+}
+
 Test(symbolize, perf_map_missing)
 {
     cr_assert_eq(ss_symbolizer_add_perf_map(sym, "/nonexistent/perf-1.map"), -ENOENT);

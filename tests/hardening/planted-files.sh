@@ -1,0 +1,114 @@
+#!/bin/sh
+# Files someone else planted cannot steer the CLI: a run directory that is a symbolic link or
+# another user's is refused before anything in it is deleted, and a JIT map that is a symbolic
+# link, another user's, or not a file does not rename frames.
+set -u
+BUILD=${SS_BUILDDIR:-$(pwd)}
+SS="$BUILD/stallscope"
+FIXTURE="$BUILD/tests/fixtures/loop-fixture-O2"
+tmp=$(mktemp -d) || exit 99
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+ok() { echo "ok: $*"; }
+
+"$SS" run -q -o "$tmp/run" -- "$FIXTURE" --spin 80 >/dev/null || { echo "cannot record"; exit 99; }
+trace=$(ls "$tmp"/run/stallscope-*.trace | head -1)
+pid=$(basename "$trace" .trace | sed 's/^stallscope-//')
+
+# -o naming a symbolic link to a directory that holds an earlier run: refused, nothing deleted.
+mkdir "$tmp/victim"
+cp "$trace" "$tmp/victim/"
+ln -s "$tmp/victim" "$tmp/link"
+if "$SS" run -q -o "$tmp/link" -- true 2>"$tmp/err"; then
+    fail "run -o through a symbolic link succeeded"
+elif ! grep -q 'symbolic link' "$tmp/err" || [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+    fail "run -o through a symbolic link: $(cat "$tmp/err")"
+elif ! [ -f "$tmp/victim/$(basename "$trace")" ]; then
+    fail "the link's target lost its trace"
+else
+    ok "run -o through a symbolic link refused: $(cat "$tmp/err")"
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    mkdir "$tmp/theirs"
+    cp "$trace" "$tmp/theirs/"
+    chown -R 65534:65534 "$tmp/theirs"
+    if "$SS" run -q -o "$tmp/theirs" -- true 2>"$tmp/err"; then
+        fail "run -o into another user's directory succeeded"
+    elif ! grep -q 'another user' "$tmp/err" || ! [ -f "$tmp/theirs/$(basename "$trace")" ]; then
+        fail "run -o into another user's directory: $(cat "$tmp/err")"
+    else
+        ok "run -o into another user's directory refused: $(cat "$tmp/err")"
+    fi
+else
+    echo "skipped (needs root): a run directory of another user"
+fi
+
+# A perf map beside the trace that names every address: trusted, it renames the stall's frames.
+map="$tmp/run/perf-$pid.map"
+printf '1000 7ffffffff000 PLANTED\n' >"$tmp/evil.map"
+# renamed: 0 when the planted name shows, 1 when not, 2 when report failed or hung.
+renamed() {
+    timeout 30 "$SS" report "$tmp/run" >"$tmp/report" 2>&1 || { cat "$tmp/report"; return 2; }
+    grep -q PLANTED "$tmp/report"
+}
+# not_renamed WHAT: the planted map must be left out, with report working.
+not_renamed() {
+    renamed
+    case $? in
+    0) fail "$1 was read" ;;
+    1) ok "$1 left out" ;;
+    *) fail "report failed or hung with $1" ;;
+    esac
+}
+cp "$tmp/evil.map" "$map"
+if renamed; then ok "control: the user's own map names frames"; else fail "control: own map unused"; fi
+rm -f "$map"
+ln -s "$tmp/evil.map" "$map"
+not_renamed "a map reached through a symbolic link"
+rm -f "$map"
+mkfifo "$map"
+not_renamed "a FIFO in place of a map"
+rm -f "$map"
+if [ "$(id -u)" -eq 0 ]; then
+    cp "$tmp/evil.map" "$map"
+    chown 65534:65534 "$map"
+    not_renamed "another user's map"
+    # The trace's owner wrote the run: a report by root of that user's run reads the user's map.
+    chown 65534:65534 "$trace"
+    if renamed; then ok "the map of the trace's owner is read"; else fail "the trace owner's map unused"; fi
+    chown 0:0 "$trace"
+    rm -f "$map"
+else
+    echo "skipped (needs root): a JIT map of another user"
+fi
+
+# run keeps a copy of the runtime's /tmp map only when it is the user's own regular file.
+if [ "$(id -u)" -eq 0 ]; then
+    cat >"$tmp/plant.sh" <<'EOS'
+#!/bin/sh
+printf '1000 7ffffffff000 PLANTED\n' >"/tmp/perf-$$.map"
+chown 65534:65534 "/tmp/perf-$$.map"
+exec "$@"
+EOS
+    chmod +x "$tmp/plant.sh"
+    "$SS" run -q -o "$tmp/run2" -- "$tmp/plant.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
+    p2=$(ls "$tmp"/run2/stallscope-*.trace | head -1 | sed 's/.*stallscope-//; s/\.trace$//')
+    rm -f "/tmp/perf-$p2.map"
+    if [ -e "$tmp/run2/perf-$p2.map" ]; then
+        fail "run copied another user's /tmp map into the run"
+    elif ! grep -q "ignored /tmp/perf-$p2.map" "$tmp/err"; then
+        fail "no word about the ignored map: $(cat "$tmp/err")"
+    else
+        ok "run leaves another user's /tmp map: $(cat "$tmp/err")"
+    fi
+else
+    echo "skipped (needs root): a /tmp map of another user"
+fi
+
+[ "$failures" -eq 0 ]
