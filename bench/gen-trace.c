@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "trace-format.h"
-#include "writer.h"
+#include "trace-writer.h"
 
 #define THREADS 4
 #define STACKS 512
@@ -35,7 +35,7 @@ static int emit_module(struct dl_phdr_info *info, size_t size, void *arg)
     (void)size;
     (void)arg;
     uint64_t lo, hi;
-    ss__write_module(&out, info, &lo, &hi);
+    ss_writer_module(&out, info, &lo, &hi);
     return 0;
 }
 
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     long stalls = atol(argv[2]);
     char why[256];
     pid_t pid = getpid();
-    if (ss__writer_open(&out, argv[1], pid, why, sizeof why) < 0) {
+    if (ss_writer_open(&out, argv[1], pid, why, sizeof why) < 0) {
         fprintf(stderr, "gen-trace: %s\n", why);
         return 1;
     }
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
                                10000000,
                                (uint32_t)(exe_len > 0 ? exe_len : 0),
                                sizeof cmd};
-    ss__writer_record2(&out, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, sizeof cmd);
+    ss_writer_record2(&out, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, sizeof cmd);
     dl_iterate_phdr(emit_module, NULL);
 
     /* Frames: addresses inside functions of the C library and of this program. */
@@ -96,11 +96,11 @@ int main(int argc, char **argv)
         for (uint32_t k = 0; k < n; k++)
             frames[k] = funcs[next_random() % nfuncs] + 4 + next_random() % 24;
         struct ss_rec_stack st = {id, n};
-        ss__writer_record(&out, SS_REC_STACK, &st, sizeof st, frames, n * sizeof frames[0]);
+        ss_writer_record(&out, SS_REC_STACK, &st, sizeof st, frames, n * sizeof frames[0]);
     }
     for (uint32_t k = 0; k < THREADS; k++) {
         struct ss_rec_thread th = {(uint32_t)pid + k, SS_THREAD_LOOP, t};
-        ss__writer_record(&out, SS_REC_THREAD, &th, sizeof th, "worker", 6);
+        ss_writer_record(&out, SS_REC_THREAD, &th, sizeof th, "worker", 6);
     }
 
     uint64_t hist[THREADS][SS_HIST_BUCKETS] = {{0}}, iterations[THREADS] = {0};
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         uint64_t duration = 50000000ull + next_random() % 1950000000ull;
         t += 1000000 + next_random() % 5000000;
         struct ss_rec_stall_begin b = {tid, 0, t, t};
-        ss__writer_record(&out, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+        ss_writer_record(&out, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
         unsigned nsamples = 1 + (unsigned)(i % 3);
         for (unsigned s = 0; s < nsamples; s++) {
             struct ss_rec_sample smp = {tid,
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
                                         SS_SAMPLE_SIGNAL,
                                         0};
             smp.nframes = 12;
-            ss__writer_record(&out, SS_REC_SAMPLE, &smp, sizeof smp, NULL, 0);
+            ss_writer_record(&out, SS_REC_SAMPLE, &smp, sizeof smp, NULL, 0);
         }
         if (i % 4 == 0) {
             struct ss_rec_sample smp = {tid,
@@ -135,9 +135,9 @@ int main(int argc, char **argv)
                                         12,
                                         SS_SAMPLE_CALL,
                                         duration / 2};
-            ss__writer_record(&out, SS_REC_SAMPLE, &smp, sizeof smp, "read", 4);
+            ss_writer_record(&out, SS_REC_SAMPLE, &smp, sizeof smp, "read", 4);
             struct ss_rec_stall_call c = {tid, 0 /* file */, 0, t, 1, duration / 2};
-            ss__writer_record(&out, SS_REC_STALL_CALL, &c, sizeof c, "read", 4);
+            ss_writer_record(&out, SS_REC_STALL_CALL, &c, sizeof c, "read", 4);
             struct ss_rec_call_site *site = &sites[i / 4 % SITES];
             site->tid = tid;
             site->site_id = (uint32_t)(i / 4 % SITES) + 1;
@@ -148,9 +148,9 @@ int main(int argc, char **argv)
             site->first_ns = site->first_ns ? site->first_ns : t;
         }
         struct ss_rec_stall_end e = {tid, 0, t, t, duration};
-        ss__writer_record(&out, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+        ss_writer_record(&out, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
         struct ss_rec_stall_split sp = {tid, 0, t, duration - 50000000ull, duration / 2, 1000000};
-        ss__writer_record(&out, SS_REC_STALL_SPLIT, &sp, sizeof sp, NULL, 0);
+        ss_writer_record(&out, SS_REC_STALL_SPLIT, &sp, sizeof sp, NULL, 0);
         hist[k][ss_hist_bucket(duration)]++;
         hist[k][ss_hist_bucket(20000)] += 1000;
         iterations[k] += 1001;
@@ -161,7 +161,7 @@ int main(int argc, char **argv)
             for (uint32_t h = 0; h < THREADS; h++) {
                 struct ss_rec_histogram rec = {(uint32_t)pid + h, SS_HIST_BUCKETS, iterations[h],
                                                busy[h], busy_max[h]};
-                ss__writer_record(&out, SS_REC_HISTOGRAM, &rec, sizeof rec, hist[h],
+                ss_writer_record(&out, SS_REC_HISTOGRAM, &rec, sizeof rec, hist[h],
                                   sizeof hist[h]);
             }
             for (unsigned s = 0; s < SITES; s++) {
@@ -169,18 +169,18 @@ int main(int argc, char **argv)
                     continue;
                 sites[s].function_len = 4;
                 sites[s].detail_len = 20;
-                ss__writer_record2(&out, SS_REC_CALL_SITE, &sites[s], sizeof sites[s], "read", 4,
+                ss_writer_record2(&out, SS_REC_CALL_SITE, &sites[s], sizeof sites[s], "read", 4,
                                    "/srv/data/config.json", 20);
             }
             struct ss_rec_drops d = {0, 0, 0, 0};
-            ss__writer_record(&out, SS_REC_DROPS, &d, sizeof d, NULL, 0);
-            ss__writer_flush(&out);
+            ss_writer_record(&out, SS_REC_DROPS, &d, sizeof d, NULL, 0);
+            ss_writer_flush(&out);
         }
     }
     struct ss_rec_end end = {t};
-    ss__writer_record(&out, SS_REC_END, &end, sizeof end, NULL, 0);
+    ss_writer_record(&out, SS_REC_END, &end, sizeof end, NULL, 0);
     int lost = out.unwritten != 0;
-    ss__writer_close(&out);
+    ss_writer_close(&out);
     if (lost) {
         fprintf(stderr, "gen-trace: records were not written\n");
         return 1;

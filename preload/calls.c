@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "catalogue.h"
+#include "interpose.h"
 #include "shim.h"
 
 _Atomic uint8_t ss__fds[SS_FD_CACHE];
@@ -64,18 +65,29 @@ void ss__fd_note_path(int fd, const char *path)
 #define FD_KIND_MASK 3u
 #define FD_NONBLOCK 4u
 
-void ss__fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking)
+/* What the monitor found out about a descriptor is stale once the descriptor changes. */
+static inline void forget_learned(int fd)
 {
-    if (in_fd_cache(fd))
+    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
+    if (seg && (unsigned)fd < SS_FD_LEARNED_MAX &&
+        atomic_load_explicit(&seg->fd_learned[fd], memory_order_relaxed))
+        atomic_store_explicit(&seg->fd_learned[fd], 0, memory_order_relaxed);
+}
+
+static void fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking)
+{
+    if (in_fd_cache(fd)) {
         atomic_store_explicit(&ss__fds[fd], (uint8_t)(kind | (nonblocking ? FD_NONBLOCK : 0)),
                               memory_order_relaxed);
+        forget_learned(fd);
+    }
 }
 
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
 {
     if (in_fd_cache(fd))
         fd_paths[fd][0] = '\0';
-    ss__fd_set_kind(fd, kind, nonblocking);
+    fd_set_kind(fd, kind, nonblocking);
 }
 
 enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode)
@@ -88,7 +100,7 @@ enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode)
 void ss__fd_learn(int fd, mode_t mode)
 {
     if (!S_ISSOCK(mode))
-        ss__fd_set_kind(fd, ss__fd_kind_of_mode(mode), 0);
+        fd_set_kind(fd, ss__fd_kind_of_mode(mode), 0);
 }
 
 void ss__fd_forget(int fd)
@@ -97,6 +109,21 @@ void ss__fd_forget(int fd)
         atomic_store_explicit(&ss__fds[fd], SS_FD_UNKNOWN, memory_order_relaxed);
         fd_paths[fd][0] = '\0';
     }
+    forget_learned(fd);
+}
+
+/* A descriptor the shim could not tell: what the monitor found it to be since, if anything. */
+static __attribute__((noinline)) unsigned adopt_learned(int fd)
+{
+    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
+    if (!seg || (unsigned)fd >= SS_FD_LEARNED_MAX)
+        return SS_FD_UNKNOWN;
+    unsigned v = atomic_load_explicit(&seg->fd_learned[fd], memory_order_relaxed);
+    if (!(v & SS_FD_LEARNED))
+        return SS_FD_UNKNOWN;
+    v = (v & FD_KIND_MASK) | (v & SS_FD_LEARNED_NONBLOCK ? FD_NONBLOCK : 0);
+    atomic_store_explicit(&ss__fds[fd], (uint8_t)v, memory_order_relaxed);
+    return v;
 }
 
 static inline __attribute__((always_inline)) int fd_category(int fd)
@@ -104,16 +131,10 @@ static inline __attribute__((always_inline)) int fd_category(int fd)
     if (!in_fd_cache(fd))
         return SS_CAT_PENDING;
     unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
-    switch (v & FD_KIND_MASK) {
-    case SS_FD_FILE:
-        return SS_CAT_FILE;
-    case SS_FD_SOCKET:
-        return (v & FD_NONBLOCK) && !ss__opts.strict ? SS_CAT_NONE : SS_CAT_NET;
-    case SS_FD_OTHER:
-        return ss__opts.strict ? SS_CAT_FILE : SS_CAT_NONE;
-    default:
-        return SS_CAT_PENDING;
-    }
+    if ((v & FD_KIND_MASK) == SS_FD_UNKNOWN)
+        v = adopt_learned(fd);
+    return ss_fd_category((enum ss_fd_kind)(v & FD_KIND_MASK), (v & FD_NONBLOCK) != 0,
+                          ss__opts.strict);
 }
 
 /* Out of line: some callers' FILE parameters are declared non-null, fflush's is not. */
@@ -128,12 +149,6 @@ static int stream_category(FILE *f)
     return fd >= 0 ? fd_category(fd) : SS_CAT_FILE;
 }
 #define ss__stream_category stream_category
-
-const char *const ss__category_names[] = {
-#define SS_CAT_NAME(name, text) text,
-    SS_CATEGORIES(SS_CAT_NAME)
-#undef SS_CAT_NAME
-};
 
 const char *const ss__call_names[] = {
 #define SS_CALL_NAME(ret, name, ...) #name,
@@ -194,9 +209,9 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
     e->fd = fd;
     copy_detail(e->detail, path);
     atomic_store_explicit(&s->calls_head, head + 1, memory_order_release);
-    /* Half full: wake the watchdog early rather than drop; rare on a healthy loop. */
+    /* Half full: wake the monitor early rather than drop; rare on a healthy loop. */
     if (head + 1 - tail == SS_CALL_RING / 2)
-        ss__watchdog_wake();
+        ss__wake_monitor();
 }
 
 /* The loop thread's slot when the calling thread is in a loop iteration, else NULL. */
@@ -211,10 +226,12 @@ static inline struct ss_slot *busy_slot(void)
     return s;
 }
 
-static inline uint64_t call_begin(struct ss_slot *s)
+static inline uint64_t call_begin(struct ss_slot *s, unsigned call, uint64_t site)
 {
+    uint64_t now = ss__now();
+    ss__call_now_begin(s, call, site, now);
     atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
-    return ss__now();
+    return now;
 }
 
 static inline void call_end(struct ss_slot *s, unsigned call, int category, uint64_t site,
@@ -238,29 +255,16 @@ struct call_detail {
 #define D_STREAM(f) ((struct call_detail){NULL, stream_fd(f)})
 #define D_NONE ((struct call_detail){NULL, -1})
 
-static void *lookup(const char *name)
-{
-    void *p = dlsym(RTLD_NEXT, name);
-    __asm__ volatile("" ::: "memory");
-    return p;
-}
-
-#define RESOLVE(name)                                                                              \
-    do {                                                                                           \
-        if (!real_##name)                                                                          \
-            real_##name = (__typeof__(real_##name))lookup(#name);                                  \
-    } while (0)
-
 #define UNPAREN(...) __VA_ARGS__
 
 /* The untimed path is the interposer itself, a plain call of the real function; everything a
  * recorded call needs is out of line, so that the untimed path saves no registers. */
 #define DEFINE_CALL(ret, name, params, args, classify, detail, after)                              \
     static ret(*real_##name) params;                                                               \
-    static __attribute__((noinline)) ret timed_##name(uint64_t ss_site_, struct ss_slot *ss_s_,    \
-                                                      int ss_cat_, UNPAREN params)                 \
+    static __attribute__((noinline))                                                               \
+    ret timed_##name(uint64_t ss_site_, struct ss_slot *ss_s_, int ss_cat_, UNPAREN params)        \
     {                                                                                              \
-        uint64_t ss_t0_ = call_begin(ss_s_);                                                       \
+        uint64_t ss_t0_ = call_begin(ss_s_, SS_CALL_##name, ss_site_);                             \
         ret rc = real_##name args;                                                                 \
         int ss_saved_ = errno;                                                                     \
         after;                                                                                     \
@@ -292,12 +296,12 @@ SS_CALLS(DEFINE_CALL)
 #define TIMED(call_id, category, fd, text, expr)                                                   \
     ({                                                                                             \
         struct ss_slot *ss_s_ = busy_slot();                                                       \
-        uint64_t ss_t0_ = ss_s_ ? call_begin(ss_s_) : 0;                                           \
+        uint64_t ss_site_ = (uint64_t)(uintptr_t)__builtin_return_address(0);                      \
+        uint64_t ss_t0_ = ss_s_ ? call_begin(ss_s_, call_id, ss_site_) : 0;                        \
         __typeof__(expr) ss_rc_ = (expr);                                                          \
         if (ss_s_) {                                                                               \
             int ss_saved_ = errno;                                                                 \
-            call_end(ss_s_, call_id, category, (uint64_t)(uintptr_t)__builtin_return_address(0),   \
-                     ss_t0_, fd, text);                                                            \
+            call_end(ss_s_, call_id, category, ss_site_, ss_t0_, fd, text);                        \
             errno = ss_saved_;                                                                     \
         }                                                                                          \
         ss_rc_;                                                                                    \
@@ -343,11 +347,11 @@ int fclose(FILE *f)
     ss__fd_forget(fd);
     if (category == SS_CAT_NONE)
         return real_fclose(f);
-    uint64_t t0 = call_begin(s);
+    uint64_t site = (uint64_t)(uintptr_t)__builtin_return_address(0);
+    uint64_t t0 = call_begin(s, SS_CALL_fclose, site);
     int rc = real_fclose(f);
     int saved = errno;
-    call_end(s, SS_CALL_fclose, category, (uint64_t)(uintptr_t)__builtin_return_address(0), t0, fd,
-             path[0] ? path : NULL);
+    call_end(s, SS_CALL_fclose, category, site, t0, fd, path[0] ? path : NULL);
     errno = saved;
     return rc;
 }
@@ -361,27 +365,25 @@ void sync(void)
         real_sync();
         return;
     }
-    uint64_t t0 = call_begin(s);
+    uint64_t site = (uint64_t)(uintptr_t)__builtin_return_address(0);
+    uint64_t t0 = call_begin(s, SS_CALL_sync, site);
     real_sync();
-    call_end(s, SS_CALL_sync, SS_CAT_FILE, (uint64_t)(uintptr_t)__builtin_return_address(0), t0, -1,
-             NULL);
+    call_end(s, SS_CALL_sync, SS_CAT_FILE, site, t0, -1, NULL);
 }
 
-/* fork copies the page tables of a large heap on the loop thread; the child, which returns
- * here too, goes on with its iteration as the running thread it is. */
+/* fork copies the page tables of a large heap on the loop thread. The child, which returns
+ * here too, has no slot: the parent's segment it still maps is not its to write. */
 static pid_t (*real_fork)(void);
 pid_t fork(void)
 {
     RESOLVE(fork);
     struct ss_slot *s = busy_slot();
-    uint64_t t0 = s ? call_begin(s) : 0;
+    uint64_t site = (uint64_t)(uintptr_t)__builtin_return_address(0);
+    uint64_t t0 = s ? call_begin(s, SS_CALL_fork, site) : 0;
     pid_t rc = real_fork();
     int saved = errno;
-    if (s && rc == 0)
-        atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
-    else if (s)
-        call_end(s, SS_CALL_fork, SS_CAT_PROCESS, (uint64_t)(uintptr_t)__builtin_return_address(0),
-                 t0, -1, NULL);
+    if (s && rc != 0)
+        call_end(s, SS_CALL_fork, SS_CAT_PROCESS, site, t0, -1, NULL);
     errno = saved;
     return rc;
 }
@@ -571,7 +573,7 @@ long syscall(long number, ...)
     static __attribute__((noinline)) int contended_##name(uint64_t site, struct ss_slot *s,        \
                                                           type *lock)                              \
     {                                                                                              \
-        uint64_t t0 = call_begin(s);                                                               \
+        uint64_t t0 = call_begin(s, SS_CALL_##name, site);                                         \
         int rc = real_##name(lock);                                                                \
         int saved = errno;                                                                         \
         call_end(s, SS_CALL_##name, SS_CAT_LOCK, site, t0, -1, NULL);                              \

@@ -11,17 +11,7 @@
 #ifndef SS_CATALOGUE_H
 #define SS_CATALOGUE_H
 
-#include "trace-format.h"
-
-enum ss_category {
-    SS_CAT_NONE = -1,
-#define SS_CAT_ENUM(name, text) SS_CAT_##name,
-    SS_CATEGORIES(SS_CAT_ENUM)
-#undef SS_CAT_ENUM
-        SS_CAT_COUNT,
-    /* A call on a descriptor not classified yet: the watchdog decides. */
-    SS_CAT_PENDING = SS_CAT_COUNT,
-};
+#include "segment.h"
 
 #define FD_CALL(fd) fd_category(fd)
 #define STREAM_CALL(f) ss__stream_category(f)

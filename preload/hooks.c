@@ -4,6 +4,7 @@
  * thread is a loop thread, preserve errno, and never let our own signal surface as EINTR. */
 #define _GNU_SOURCE
 #include "catalogue.h"
+#include "interpose.h"
 #include "shim.h"
 
 #include <dlfcn.h>
@@ -55,23 +56,12 @@
 SS_WAIT_CALLS(DECLARE_REAL)
 SS_OTHER_CALLS(DECLARE_REAL)
 
-/* A call here must not be the last statement of its caller: dlsym(RTLD_NEXT) finds "next"
- * from its caller's address, which a tail call would replace. */
-static void *lookup(const char *name)
-{
-    void *p = dlsym(RTLD_NEXT, name);
-    __asm__ volatile("" ::: "memory");
-    return p;
-}
-
 void ss__resolve_hooks(void)
 {
-#define RESOLVE(ret, name, ...)                                                                    \
-    if (!real_##name)                                                                              \
-        real_##name = (__typeof__(real_##name))lookup(#name);
-    SS_WAIT_CALLS(RESOLVE)
-    SS_OTHER_CALLS(RESOLVE)
-#undef RESOLVE
+#define RESOLVE_EACH(ret, name, ...) RESOLVE(name);
+    SS_WAIT_CALLS(RESOLVE_EACH)
+    SS_OTHER_CALLS(RESOLVE_EACH)
+#undef RESOLVE_EACH
 }
 
 struct wait_ctx {
@@ -125,9 +115,10 @@ static int wait_enter(uint64_t key, struct wait_ctx *w)
         if (!s)
             return 0;
         s->loop_key = key;
-    } else if (!atomic_load_explicit(&ss__watchdog_started, memory_order_relaxed)) {
+    }
+    if (__builtin_expect(atomic_load_explicit(&s->request, memory_order_relaxed) != 0, 0)) {
         t->in_hook++;
-        ss__start_watchdog_once(); /* a forked child's loop thread */
+        ss__serve_requests(s);
         t->in_hook--;
     }
     w->slot = s;
@@ -139,8 +130,10 @@ static int wait_enter(uint64_t key, struct wait_ctx *w)
          * blocking call of its own. */
         w->nested = 1;
         w->timed = state == SS_STATE_BUSY;
-        if (w->timed)
+        if (w->timed) {
+            ss__call_now_begin(s, w->call, w->site, w->entered);
             atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+        }
         return 1;
     }
     w->nested = 0;
@@ -248,13 +241,15 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 SS_WAIT_CALLS(DEFINE_WAIT_HOOK)
 
 /* Sleeps: the thread is busy but must not be signalled. Returns the slot when traced. */
-static struct ss_slot *call_enter(void)
+static struct ss_slot *call_enter(unsigned call, uint64_t site, uint64_t *started)
 {
     struct ss_thread_local *t = &ss__tls;
     struct ss_slot *s = t->slot;
     if (!s || t->in_hook || !atomic_load_explicit(&ss__active, memory_order_relaxed) ||
         atomic_load_explicit(&s->state, memory_order_relaxed) != SS_STATE_BUSY)
         return NULL;
+    *started = ss__now();
+    ss__call_now_begin(s, call, site, *started);
     atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
     return s;
 }
@@ -291,8 +286,9 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
     int saved = errno;                                                                             \
     if (!real_nanosleep || !real_clock_nanosleep)                                                  \
         ss__resolve_hooks();                                                                       \
-    struct ss_slot *slot = call_enter();                                                           \
-    uint64_t started = slot ? ss__now() : 0;                                                       \
+    uint64_t started = 0;                                                                          \
+    struct ss_slot *slot =                                                                         \
+        call_enter(SS_CALL_##name, (uint64_t)(uintptr_t)__builtin_return_address(0), &started);    \
     errno = saved;                                                                                 \
     __typeof__(call_expr) rc = call_expr;                                                          \
     if (slot) {                                                                                    \

@@ -1,8 +1,9 @@
-/* shim: start-up, per-thread slots, fork handling and the fail-open switch. */
+/* shim: start-up, per-thread slots, fork and exit handling and the fail-open switch. */
 #define _GNU_SOURCE
 #include "shim.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +13,14 @@
 #include <unistd.h>
 
 __thread struct ss_thread_local ss__tls __attribute__((tls_model("initial-exec")));
-struct ss_slot ss__slots[SS_MAX_LOOP_THREADS];
 struct ss_options ss__opts;
 _Atomic int ss__active;
-_Atomic int ss__sampling;
 _Atomic int ss__unwinding;
 pid_t ss__pid;
+struct ss_segment *_Atomic ss__seg;
 
 static pthread_key_t thread_exit_key;
-_Atomic int ss__watchdog_started;
+static _Atomic int exit_handler_registered;
 
 uint64_t ss__now(void)
 {
@@ -33,7 +33,17 @@ void ss__disable(const char *why)
 {
     int expected = 1;
     if (atomic_compare_exchange_strong(&ss__active, &expected, 0))
-        ss__warn("turned off: ", why);
+        ss__note("turned off: ", why);
+}
+
+void ss__wake_monitor(void)
+{
+    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
+    if (!seg)
+        return;
+    atomic_fetch_add(&seg->wake, 1);
+    /* Not private: the monitor waits on this word in its own mapping of the segment. */
+    syscall(SYS_futex, &seg->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 static void on_option_problem(void *ctx, const char *what, const char *key, size_t len)
@@ -52,7 +62,7 @@ static void on_option_problem(void *ctx, const char *what, const char *key, size
     ss__warn(msg, " (in " SS_OPTIONS_ENV ", ignored)");
 }
 
-/* Thread exit: the watchdog frees the slot once it has written the thread's last data. */
+/* Thread exit: the monitor frees the slot once it has written the thread's last data. */
 static void on_thread_exit(void *p)
 {
     struct ss_slot *slot = p;
@@ -65,11 +75,11 @@ static void on_thread_exit(void *p)
 extern void *__libc_stack_end;
 
 /* Bounds of the stack that sp is on, known without a system call, so that a capture taken
- * before the watchdog has read the memory map is a plain copy. glibc on x86_64 places a
+ * before the monitor has read the memory map is a plain copy. glibc on x86_64 places a
  * thread's descriptor (pthread_self()) at the top of its stack block, above its static TLS,
  * on a stack it allocated as on one given with pthread_attr_setstack; the main thread's
  * stack ends at __libc_stack_end. Everything between sp and either end is mapped. Where the
- * block of another thread begins is not known here: until the watchdog has read it, copies
+ * block of another thread begins is not known here: until the monitor has read it, copies
  * start at most a snapshot's size below this frame, not on a stack lying below the
  * thread's (a coroutine's). Nothing is copied while sp is near neither end. */
 static void stack_bounds_for(uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
@@ -86,10 +96,14 @@ static void stack_bounds_for(uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
     }
 }
 
+/* A slot is reused only after the monitor has freed it, so every counter starts at zero but
+ * for those the monitor left: everything is set again here before the owner is published. */
 static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
 {
     atomic_store(&s->state, SS_STATE_WAITING);
     atomic_store(&s->iteration, 0);
+    atomic_store(&s->request, 0);
+    atomic_store(&s->exited, 0);
     uintptr_t lo, hi;
     stack_bounds_for(sp, &lo, &hi);
     atomic_store(&s->stack_lo, lo);
@@ -105,42 +119,30 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
     atomic_store(&s->ended_head, 0);
     atomic_store(&s->ended_tail, 0);
     atomic_store(&s->ended_dropped, 0);
-    atomic_store(&s->snaps_dropped, 0);
+    atomic_store(&s->call_now.seq, 0);
     atomic_store(&s->signal_blocked, ss__signal_blocked_here());
+    atomic_store(&s->signals_answered, 0);
     atomic_store(&s->snap_state, SS_SNAP_FREE);
+    atomic_store(&s->snaps_dropped, 0);
     atomic_store(&s->calls_head, 0);
     atomic_store(&s->calls_tail, 0);
     atomic_store(&s->calls_dropped, 0);
     for (size_t i = 0; i < SS_CALL_SNAPS; i++)
         atomic_store(&s->call_snap_state[i], SS_SNAP_FREE);
     memset(s->sites_seen, 0, sizeof s->sites_seen);
-    atomic_store(&s->exited, 0);
-    /* Published last: the watchdog only looks at slots with an owner. */
+    /* Published last: the monitor only looks at slots with an owner. */
     atomic_store_explicit(&s->owner, tid, memory_order_release);
 }
 
-/* The child has one thread and no watchdog. A loop thread that forked goes on with its
- * iteration in the child, so it keeps its slot (with fresh counters); the child's watchdog
- * and trace file start at its next wait, so a child that only execs leaves no trace. */
+/* The child has one thread and no segment of its own: it records its execs into its
+ * parent's ring until its first loop wait makes its own segment, and that thread claims a
+ * slot there. A child that only execs costs nothing and leaves no trace. */
 static void after_fork_in_child(void)
 {
     ss__pid = getpid();
-    struct ss_slot *mine = ss__tls.slot;
-    for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++)
-        if (&ss__slots[i] != mine)
-            atomic_store(&ss__slots[i].owner, 0);
-    ss__watchdog_after_fork();
-    ss__children_after_fork();
-    atomic_store(&ss__watchdog_started, 0);
-    if (!mine)
-        return;
-    int state = atomic_load(&mine->state);
-    uint64_t iteration = atomic_load(&mine->iteration);
-    uint64_t key = mine->loop_key;
-    reset_slot(mine, (pid_t)syscall(SYS_gettid), mine->sp_hint);
-    mine->loop_key = key;
-    atomic_store(&mine->iteration, iteration);
-    atomic_store(&mine->state, state);
+    ss__tls.slot = NULL;
+    ss__segment_after_fork();
+    ss__signals_after_fork();
 }
 
 /* Once the process exits, the loop is over: what exit handlers and static destructors do
@@ -148,43 +150,55 @@ static void after_fork_in_child(void)
 static void on_exit_begin(void)
 {
     atomic_store(&ss__active, 0);
+    struct ss_segment *seg = atomic_load(&ss__seg);
+    if (!seg)
+        return;
+    atomic_store(&seg->exit_ns, ss__now());
+    atomic_store(&seg->exiting, 1);
+    ss__wake_monitor();
 }
 
-/* At a thread's first wait, in the program's own order: the handler is registered after
- * everything the program set up before its loop, so it runs before all of that at exit. */
-void ss__start_watchdog_once(void)
+void ss__serve_requests(struct ss_slot *slot)
 {
-    if (atomic_exchange(&ss__watchdog_started, 1))
-        return;
-    atexit(on_exit_begin);
-    if (ss__watchdog_start() < 0)
-        ss__disable("cannot start the watchdog thread");
+    uint32_t asked = atomic_exchange(&slot->request, 0);
+    if (asked & SS_REQUEST_SIGNAL)
+        ss__install_signal_handler();
 }
 
 struct ss_slot *ss__claim_slot(void)
 {
     int marker;
+    struct ss_segment *seg = atomic_load(&ss__seg);
+    if (!seg) {
+        char why[256];
+        if (ss__segment_create(why, sizeof why) < 0) {
+            ss__disable(why);
+            return NULL;
+        }
+        seg = atomic_load(&ss__seg);
+    }
     pid_t tid = (pid_t)syscall(SYS_gettid);
     struct ss_slot *slot = NULL;
-    for (size_t i = 0; i < SS_MAX_LOOP_THREADS && !slot; i++) {
+    for (size_t i = 0; i < SS_SEG_SLOTS && !slot; i++) {
         pid_t expected = 0;
-        if (atomic_load(&ss__slots[i].owner) == 0 &&
-            atomic_compare_exchange_strong(&ss__slots[i].owner, &expected, -1))
-            slot = &ss__slots[i];
+        if (atomic_load(&seg->slots[i].owner) == 0 &&
+            atomic_compare_exchange_strong(&seg->slots[i].owner, &expected, -1))
+            slot = &seg->slots[i];
     }
     if (!slot) {
-        static _Atomic int warned;
-        if (!atomic_exchange(&warned, 1))
-            ss__warn("too many loop threads; further ones are not traced", NULL);
+        if (atomic_fetch_add(&seg->slots_exhausted, 1) == 0)
+            ss__note("too many loop threads; further ones are not traced", NULL);
         return NULL;
     }
     reset_slot(slot, tid, (uintptr_t)&marker);
     ss__tls.slot = slot;
     pthread_setspecific(thread_exit_key, slot);
-
-    ss__start_watchdog_once();
-    /* The watchdog announces the thread and reads where its stack mapping begins. */
-    ss__watchdog_wake();
+    /* At a thread's first wait, in the program's own order: the handler is registered after
+     * everything the program set up before its loop, so it runs before all of that at exit. */
+    if (!atomic_exchange(&exit_handler_registered, 1))
+        atexit(on_exit_begin);
+    /* The monitor announces the thread and reads where its stack mapping begins. */
+    ss__wake_monitor();
     return slot;
 }
 
@@ -217,12 +231,10 @@ __attribute__((constructor)) static void ss__init(void)
         ss__warn("turned off: cannot register a fork handler", NULL);
         return;
     }
-    ss__children_init();
+    char why[256];
+    if (ss__segment_create(why, sizeof why) < 0) {
+        ss__warn("turned off: ", why);
+        return;
+    }
     atomic_store(&ss__active, 1);
-}
-
-__attribute__((destructor)) static void ss__fini(void)
-{
-    if (atomic_load(&ss__watchdog_started))
-        ss__watchdog_finish();
 }

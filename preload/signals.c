@@ -8,6 +8,7 @@
  * sigblock, siginterrupt and the like) reach the kernel through its internal functions, past
  * the interposers of the newer ones, so each is interposed as well. */
 #define _GNU_SOURCE
+#include "interpose.h"
 #include "shim.h"
 
 #include <dlfcn.h>
@@ -45,41 +46,36 @@ static int (*real_siginterrupt)(int, int);
 SS_HANDLER_CALLS(DECLARE_HANDLER)
 SS_MASK_CALLS(DECLARE_MASK)
 
-_Atomic int ss__signal_installed;
-const char *_Atomic ss__signal_lost;
+/* Set while the shim's handler is installed and the program has not taken the signal. */
+static _Atomic int installed;
 
-/* As in hooks.c: not a tail call, so that RTLD_NEXT is looked up from this library. */
-static void *lookup(const char *name)
+int ss__signal_installed(void)
 {
-    void *p = dlsym(RTLD_NEXT, name);
-    __asm__ volatile("" ::: "memory");
-    return p;
+    return atomic_load(&installed);
+}
+
+/* Tells the monitor whether it may send the signal. */
+static void publish_state(enum ss_signal_state state)
+{
+    struct ss_segment *seg = atomic_load(&ss__seg);
+    if (seg)
+        atomic_store(&seg->signal_state, state);
 }
 
 void ss__resolve_signals(void)
 {
-    if (!real_sigaction)
-        real_sigaction = (__typeof__(real_sigaction))lookup("sigaction");
-    if (!real_sigignore)
-        real_sigignore = (__typeof__(real_sigignore))lookup("sigignore");
-    if (!real_sigset)
-        real_sigset = (__typeof__(real_sigset))lookup("sigset");
-    if (!real_sighold)
-        real_sighold = (__typeof__(real_sighold))lookup("sighold");
-    if (!real_sigrelse)
-        real_sigrelse = (__typeof__(real_sigrelse))lookup("sigrelse");
-    if (!real_sigblock)
-        real_sigblock = (__typeof__(real_sigblock))lookup("sigblock");
-    if (!real_sigsetmask)
-        real_sigsetmask = (__typeof__(real_sigsetmask))lookup("sigsetmask");
-    if (!real_siginterrupt)
-        real_siginterrupt = (__typeof__(real_siginterrupt))lookup("siginterrupt");
-#define RESOLVE(name, ...)                                                                         \
-    if (!real_##name)                                                                              \
-        real_##name = (__typeof__(real_##name))lookup(#name);
-    SS_HANDLER_CALLS(RESOLVE)
-    SS_MASK_CALLS(RESOLVE)
-#undef RESOLVE
+    RESOLVE(sigaction);
+    RESOLVE(sigignore);
+    RESOLVE(sigset);
+    RESOLVE(sighold);
+    RESOLVE(sigrelse);
+    RESOLVE(sigblock);
+    RESOLVE(sigsetmask);
+    RESOLVE(siginterrupt);
+#define RESOLVE_EACH(name, ...) RESOLVE(name);
+    SS_HANDLER_CALLS(RESOLVE_EACH)
+    SS_MASK_CALLS(RESOLVE_EACH)
+#undef RESOLVE_EACH
 }
 
 int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -113,13 +109,14 @@ void ss__unlock_dispositions(int held)
 
 static int is_sampling_signal(int sig)
 {
-    return sig > 0 && sig == ss__opts.signal && atomic_load(&ss__signal_installed);
+    return sig > 0 && sig == ss__opts.signal && atomic_load(&installed);
 }
 
 static int sample_requested_elsewhere(void)
 {
-    for (size_t i = 0; i < SS_MAX_LOOP_THREADS; i++) {
-        struct ss_slot *s = &ss__slots[i];
+    struct ss_segment *seg = atomic_load(&ss__seg);
+    for (size_t i = 0; seg && i < SS_SEG_SLOTS; i++) {
+        struct ss_slot *s = &seg->slots[i];
         if (s != ss__tls.slot && atomic_load(&s->owner) > 0 &&
             atomic_load(&s->snap_state) == SS_SNAP_REQUESTED)
             return 1;
@@ -131,15 +128,15 @@ static int sample_requested_elsewhere(void)
  * was installed (-1: nothing); applied when the program takes the signal over. */
 static _Atomic int interrupt_asked = -1;
 
-/* Stops sampling by signal before the program's own disposition takes effect. The watchdog
- * checks ss__sampling after marking a request (sample_thread), so a request it can still
- * act on is visible here; waiting for those (bounded) lets a signal already sent reach the
+/* Stops sampling by signal before the program's own disposition takes effect. The monitor
+ * checks the segment's signal state after marking a request, so a request it can still act
+ * on is visible here; waiting for those (bounded) lets a signal already sent reach the
  * shim's handler rather than the program's. */
 static void release_signal(const char *why)
 {
-    if (!atomic_exchange(&ss__signal_installed, 0))
+    if (!atomic_exchange(&installed, 0))
         return;
-    atomic_store(&ss__sampling, 0);
+    publish_state(SS_SIGNAL_REFUSED);
     ss__tls.in_hook++;
     struct ss_slot *own = ss__tls.slot;
     if (own && atomic_load(&own->snap_state) == SS_SNAP_REQUESTED) {
@@ -161,8 +158,7 @@ static void release_signal(const char *why)
     if (interrupt >= 0 && real_siginterrupt)
         real_siginterrupt(ss__opts.signal, interrupt);
     ss__tls.in_hook--;
-    atomic_store(&ss__signal_lost, why);
-    ss__warn(why, "; stalls have no signal samples from now on");
+    ss__note(why, "; stalls have no signal samples from now on");
 }
 
 static const char took_over[] = "the program set its own handler for the sampling signal";
@@ -219,6 +215,60 @@ int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
     int rc = sigaction_hook(sig, act, old);
     __asm__ volatile("" ::: "memory");
     return rc;
+}
+
+static void install_signal_handler(void)
+{
+    struct sigaction old, sa;
+    if (ss__real_sigaction(ss__opts.signal, NULL, &old) != 0) {
+        publish_state(SS_SIGNAL_REFUSED);
+        ss__note("the sampling signal cannot be used (reserved by the C library?); stalls have "
+                 "no signal samples (choose another with signal=N)",
+                 NULL);
+        return;
+    }
+    if (old.sa_flags & SA_SIGINFO && old.sa_sigaction == ss__on_sample_signal) {
+        /* Inherited through fork. */
+        atomic_store(&installed, 1);
+        publish_state(SS_SIGNAL_INSTALLED);
+        return;
+    }
+    if (old.sa_flags & SA_SIGINFO || old.sa_handler != SIG_DFL) {
+        publish_state(SS_SIGNAL_REFUSED);
+        ss__note("sampling signal in use by the program: stalls have no signal samples "
+                 "(choose another with signal=N)",
+                 NULL);
+        return;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = ss__on_sample_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (ss__real_sigaction(ss__opts.signal, &sa, NULL) != 0) {
+        publish_state(SS_SIGNAL_REFUSED);
+        ss__note("cannot install the sampling signal handler; stalls have no signal samples", NULL);
+        return;
+    }
+    atomic_store(&installed, 1);
+    publish_state(SS_SIGNAL_INSTALLED);
+}
+
+/* Once per process, when the monitor first asks: a program the monitor samples with perf
+ * events never has a handler of ours. A forked child asks again for its own segment. */
+static _Atomic int install_tried;
+
+void ss__signals_after_fork(void)
+{
+    atomic_store(&install_tried, 0);
+}
+
+void ss__install_signal_handler(void)
+{
+    if (atomic_exchange(&install_tried, 1))
+        return;
+    int held = ss__lock_dispositions();
+    install_signal_handler();
+    ss__unlock_dispositions(held);
 }
 
 #define DEFINE_HANDLER_HOOK(name)                                                                  \

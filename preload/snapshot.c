@@ -1,6 +1,6 @@
 /* snapshot: the only code that runs on a loop thread to take a stack. It copies registers and
- * the live part of the stack into the thread's slot; the watchdog unwinds the copy later, off
- * the loop thread (unwinding here can deadlock inside the dynamic loader). */
+ * the live part of the stack into the thread's slot; the monitor unwinds the copy later, in a
+ * process of its own (unwinding here can deadlock inside the dynamic loader). */
 #define _GNU_SOURCE
 #include "shim.h"
 
@@ -35,7 +35,9 @@ void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv)
     struct ss_thread_local *t = &ss__tls;
     struct ss_slot *s = t->slot;
     int expected = SS_SNAP_REQUESTED;
-    if (si->si_code != SI_TKILL || si->si_pid != ss__pid) {
+    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
+    if (si->si_code != SI_TKILL || !seg ||
+        si->si_pid != atomic_load_explicit(&seg->monitor_pid, memory_order_relaxed)) {
         errno = saved;
         return;
     }
@@ -45,11 +47,11 @@ void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv)
         atomic_fetch_add_explicit(&s->signals_answered, 1, memory_order_relaxed);
     if (s && atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_WRITING)) {
         const greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
-        static const int order[SS_UNW_REGS] = {
+        static const int order[SS_SEG_REGS] = {
             REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP, REG_R8,
             REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP,
         };
-        for (int i = 0; i < SS_UNW_REGS; i++)
+        for (int i = 0; i < SS_SEG_REGS; i++)
             s->snap.regs[i] = (uint64_t)g[order[i]];
         s->snap.source = SS_SAMPLE_SIGNAL;
         s->snap.taken_ns = ss__now();
@@ -80,10 +82,10 @@ unsigned ss__capture_call(struct ss_slot *s)
             break;
         }
         atomic_store_explicit(&s->call_snap_state[i], SS_SNAP_READY, memory_order_release);
-        /* The last free one: have the watchdog empty them before a burst of new call sites
+        /* The last free one: have the monitor empty them before a burst of new call sites
          * loses its stacks. */
         if (i == SS_CALL_SNAPS - 1)
-            ss__watchdog_wake();
+            ss__wake_monitor();
         return i + 1;
     }
     atomic_store_explicit(&s->snaps_dropped,
@@ -92,42 +94,15 @@ unsigned ss__capture_call(struct ss_slot *s)
     return 0;
 }
 
-static void install_signal_handler(void)
+void ss__call_now_begin(struct ss_slot *s, unsigned call, uint64_t site, uint64_t start_ns)
 {
-    struct sigaction old, sa;
-    if (ss__real_sigaction(ss__opts.signal, NULL, &old) != 0) {
-        ss__warn("the sampling signal cannot be used (reserved by the C library?); stalls have "
-                 "no signal samples (choose another with signal=N)",
-                 NULL);
-        return;
-    }
-    if (old.sa_flags & SA_SIGINFO && old.sa_sigaction == ss__on_sample_signal) {
-        /* Inherited through fork. */
-        atomic_store(&ss__signal_installed, 1);
-        atomic_store(&ss__sampling, 1);
-        return;
-    }
-    if (old.sa_flags & SA_SIGINFO || old.sa_handler != SIG_DFL) {
-        ss__warn("the sampling signal already has a handler in this program; stalls have no "
-                 "signal samples (choose another with signal=N)",
-                 NULL);
-        return;
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = ss__on_sample_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (ss__real_sigaction(ss__opts.signal, &sa, NULL) != 0) {
-        ss__warn("cannot install the sampling signal handler; stalls have no signal samples", NULL);
-        return;
-    }
-    atomic_store(&ss__signal_installed, 1);
-    atomic_store(&ss__sampling, 1);
-}
-
-void ss__install_signal_handler(void)
-{
-    int held = ss__lock_dispositions();
-    install_signal_handler();
-    ss__unlock_dispositions(held);
+    struct ss_call_now *c = &s->call_now;
+    uint32_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+    atomic_store_explicit(&c->seq, seq | 1u, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    c->call = (uint16_t)call;
+    c->site = site;
+    c->start_ns = start_ns;
+    ss__capture_regs(c->regs);
+    atomic_store_explicit(&c->seq, (seq | 1u) + 1, memory_order_release);
 }

@@ -15,7 +15,9 @@ void ss_options_defaults(struct ss_options *o)
     o->signal = 38;
     o->stacks = 1;
     o->enabled = 1;
+    o->sampling = SS_SAMPLING_AUTO;
     memcpy(o->output, SS_DEFAULT_OUTPUT, sizeof SS_DEFAULT_OUTPUT);
+    o->monitor[0] = '\0';
 }
 
 static int parse_uint(const char *s, size_t len, uint64_t *out)
@@ -164,6 +166,22 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
         return parse_bool(v, vlen, &o->strict);
     if (key_is(key, klen, "enabled"))
         return parse_bool(v, vlen, &o->enabled);
+    if (key_is(key, klen, "sampling")) {
+        static const char *const names[] = {"auto", "perf", "signal"};
+        for (int i = 0; i < 3; i++)
+            if (key_is(v, vlen, names[i])) {
+                o->sampling = i;
+                return 0;
+            }
+        return -1;
+    }
+    if (key_is(key, klen, "monitor")) {
+        if (vlen == 0 || vlen >= sizeof o->monitor)
+            return -1;
+        memcpy(o->monitor, v, vlen);
+        o->monitor[vlen] = '\0';
+        return 0;
+    }
     if (key_is(key, klen, "output")) {
         if (vlen == 0 || vlen >= sizeof o->output)
             return -1;

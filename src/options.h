@@ -10,18 +10,29 @@
 #define SS_OPTIONS_ENV "STALLSCOPE_OPTIONS"
 #define SS_DEFAULT_OUTPUT "stallscope.run"
 #define SS_OUTPUT_MAX 1024
+/* A monitor's address: a name in the abstract unix-socket namespace (no leading NUL). */
+#define SS_MONITOR_NAME_MAX 100
+
+/* How the monitor takes samples of a stalled loop thread. */
+enum ss_sampling {
+    SS_SAMPLING_AUTO = 0, /* perf events where the kernel allows them, else the signal */
+    SS_SAMPLING_PERF,     /* perf events only: no samples where they are refused */
+    SS_SAMPLING_SIGNAL,   /* the sampling signal only */
+};
 
 struct ss_options {
-    uint64_t threshold_ns;      /* an iteration this busy is a stall */
-    uint64_t interval_ns;       /* time between samples while a stall lasts */
-    uint64_t flush_ns;          /* how often busy-time histograms are written */
-    uint64_t sample_timeout_ns; /* a stack capture not done by then is abandoned */
-    uint64_t call_threshold_ns; /* a blocking call this slow always gets its stack taken */
-    int strict;                 /* record calls on non-blocking descriptors too */
-    int signal;                 /* signal used to sample loop threads */
-    int stacks;                 /* 0 turns stack capture off */
-    int enabled;                /* 0 turns the shim off entirely */
-    char output[SS_OUTPUT_MAX]; /* run directory */
+    uint64_t threshold_ns;             /* an iteration this busy is a stall */
+    uint64_t interval_ns;              /* time between samples while a stall lasts */
+    uint64_t flush_ns;                 /* how often busy-time histograms are written */
+    uint64_t sample_timeout_ns;        /* a stack capture not done by then is abandoned */
+    uint64_t call_threshold_ns;        /* a blocking call this slow always gets its stack taken */
+    int strict;                        /* record calls on non-blocking descriptors too */
+    int signal;                        /* signal used to sample loop threads */
+    int stacks;                        /* 0 turns stack capture off */
+    int enabled;                       /* 0 turns the shim off entirely */
+    int sampling;                      /* enum ss_sampling */
+    char output[SS_OUTPUT_MAX];        /* run directory */
+    char monitor[SS_MONITOR_NAME_MAX]; /* the monitor to report to; "" for the default */
 };
 
 /* Called once per problem; `key` points into the parsed string, `key_len` long. */

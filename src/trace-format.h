@@ -55,6 +55,7 @@ enum ss_record_tag {
     SS_REC_CALL_SITE = 13,   /* ss_rec_call_site + function + detail */
     SS_REC_STALL_CALL = 14,  /* ss_rec_stall_call + function */
     SS_REC_STALL_SPLIT = 15, /* ss_rec_stall_split */
+    SS_REC_SAMPLING = 16,    /* ss_rec_sampling: how the monitor samples this process */
 };
 
 #define SS_PACKED __attribute__((packed))
@@ -160,11 +161,26 @@ struct ss_rec_stall_split {
     uint64_t stall_id, window_ns, cpu_ns, runnable_ns;
 } SS_PACKED;
 
+/* How the monitor takes the timed samples of a process's stalls; the latest record wins. */
+struct ss_rec_sampling {
+    uint16_t method; /* enum ss_sampling_method */
+    uint16_t signal; /* SS_SAMPLED_BY_SIGNAL: the signal's number */
+    int32_t error;   /* why perf events could not be used (an errno), 0 when they were */
+} SS_PACKED;
+
+enum ss_sampling_method {
+    SS_SAMPLED_BY_PERF = 1,   /* perf events: no signal reaches the process */
+    SS_SAMPLED_BY_SIGNAL = 2, /* the sampling signal, perf events being refused */
+    SS_SAMPLED_NOT = 3,       /* no timed samples: stacks off, or no way was allowed */
+};
+
 #define SS_THREAD_LOOP 1u
 
 enum ss_sample_source {
-    SS_SAMPLE_SIGNAL = 0, /* taken by the watchdog's signal while the iteration ran */
-    SS_SAMPLE_CALL = 1,   /* taken when an interposed call returned inside a stall */
+    SS_SAMPLE_SIGNAL = 0,  /* taken by the sampling signal while the iteration ran */
+    SS_SAMPLE_CALL = 1,    /* taken in or at the end of an interposed call inside a stall */
+    SS_SAMPLE_PERF = 2,    /* taken by a perf event while the iteration ran */
+    SS_SAMPLE_SYSCALL = 3, /* read while the thread sat in a system call the shim does not wrap */
 };
 
 #endif

@@ -24,6 +24,7 @@ int ss_cmd_report(int argc, char **argv);
 int ss_cmd_export(int argc, char **argv);
 int ss_cmd_check(int argc, char **argv);
 int ss_cmd_view(int argc, char **argv);
+int ss_cmd_monitor(int argc, char **argv);
 
 /* The options of check, shared with run --check: codes above any short option. */
 enum {

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,7 +35,7 @@ struct run_options {
     const char *output;
     uint64_t threshold_ns, interval_ns, call_threshold_ns;
     int signal;
-    int stacks, jit_maps, quiet, strict;
+    int stacks, jit_maps, quiet, strict, sampling;
 };
 
 static void usage(FILE *out)
@@ -48,7 +50,10 @@ static void usage(FILE *out)
         "                        it are removed first)\n"
         "  --threshold DURATION  an iteration this busy is a stall (default 50ms)\n"
         "  --interval DURATION   time between samples during a stall (default 10ms)\n"
-        "  --signal N            signal used to sample loop threads (default 38)\n"
+        "  --sampling HOW        auto (perf events where allowed, else the signal), perf\n"
+        "                        or signal (default auto)\n"
+        "  --signal N            signal used to sample loop threads where perf events are\n"
+        "                        refused (default 38)\n"
         "  --call-threshold DURATION\n"
         "                        a blocking call this slow always gets its stack (default 1ms)\n"
         "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
@@ -103,7 +108,8 @@ static void prepare_output(const char *dir)
     closedir(d);
 }
 
-static void set_environment(const struct run_options *o, const char *shim, const char *dir)
+static void set_environment(const struct run_options *o, const char *shim, const char *dir,
+                            const char *monitor)
 {
     char *preload, *options, *node = NULL;
     const char *old = getenv("LD_PRELOAD");
@@ -113,13 +119,14 @@ static void set_environment(const struct run_options *o, const char *shim, const
     if (strchr(dir, quote))
         ss_die("the output path may not contain both kinds of quote: %s", dir);
     const char *user = getenv(SS_OPTIONS_ENV);
+    static const char *const sampling[] = {"auto", "perf", "signal"};
     if (asprintf(&options,
                  "%s%sthreshold=%lluns:interval=%lluns:call_threshold=%lluns:signal=%d:stacks=%d:"
-                 "strict=%d:output=%c%s%c",
+                 "strict=%d:sampling=%s:monitor=%s:output=%c%s%c",
                  user && *user ? user : "", user && *user ? ":" : "",
                  (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns,
-                 (unsigned long long)o->call_threshold_ns, o->signal, o->stacks, o->strict, quote,
-                 dir, quote) < 0)
+                 (unsigned long long)o->call_threshold_ns, o->signal, o->stacks, o->strict,
+                 sampling[o->sampling], monitor, quote, dir, quote) < 0)
         ss_die("out of memory");
     if (o->jit_maps) {
         const char *n = getenv("NODE_OPTIONS");
@@ -157,6 +164,63 @@ static void warn_if_untraceable(const char *command)
     ss_warn("%s will run untraced: %s", path, reason);
 }
 
+/* The monitor: a process of its own, in a process group of its own so that the terminal's
+ * ^C reaches the command but not it. It outlives run when traced processes outlive the
+ * command (a daemon), and ends once they are gone. Returns the control socket. */
+static int start_monitor(const char *dir, char *name, size_t name_size)
+{
+    uint64_t nonce = 0;
+    if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
+        nonce = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
+    snprintf(name, name_size, "stallscope-%d-%016llx", (int)getpid(), (unsigned long long)nonce);
+    int control[2], ready[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0 ||
+        pipe2(ready, O_CLOEXEC) != 0)
+        ss_die("cannot start the monitor: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        ss_die("cannot start the monitor: %s", strerror(errno));
+    if (pid == 0) {
+        setpgid(0, 0);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGQUIT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        char control_fd[16], ready_fd[16];
+        int c = dup(control[1]), r = dup(ready[1]);
+        snprintf(control_fd, sizeof control_fd, "%d", c);
+        snprintf(ready_fd, sizeof ready_fd, "%d", r);
+        char *argv[] = {"stallscope",   "monitor",  "--listen",   name,     "-o", (char *)dir,
+                        "--control-fd", control_fd, "--ready-fd", ready_fd, NULL};
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "stallscope: cannot start the monitor: %s\n", strerror(errno));
+        _exit(127);
+    }
+    close(control[1]);
+    close(ready[1]);
+    char byte;
+    ssize_t n;
+    while ((n = read(ready[0], &byte, 1)) < 0 && errno == EINTR)
+        ;
+    close(ready[0]);
+    if (n != 1)
+        ss_die("the monitor did not start (see above)");
+    return control[0];
+}
+
+/* Waits until the monitor has written out every traced process that has ended. */
+static void sync_monitor(int control)
+{
+    char byte = 'S';
+    if (write(control, &byte, 1) != 1)
+        return;
+    ssize_t n;
+    while ((n = read(control, &byte, 1)) < 0 && errno == EINTR)
+        ;
+    if (n != 1)
+        ss_warn("the monitor ended early: the traces may be incomplete");
+}
+
 static volatile sig_atomic_t child_pid;
 
 static void forward_signal(int sig)
@@ -165,18 +229,30 @@ static void forward_signal(int sig)
         kill((pid_t)child_pid, sig);
 }
 
+/* ^C and ^\ from the terminal reach the whole process group, the command with it: passing
+ * them on would double them. The same signals sent to run alone (kill, a supervisor, a CI
+ * runner cancelling a job) are passed on, as the others are. */
+static void forward_unless_from_terminal(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    if (si->si_code == SI_USER || si->si_code == SI_QUEUE || si->si_code == SI_TKILL)
+        forward_signal(sig);
+}
+
 static int run_command(char **argv)
 {
     static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
-    struct sigaction sa = {0}, ign = {0}, old_int, old_quit;
+    struct sigaction sa = {0}, keyboard = {0}, old_int, old_quit;
     sa.sa_handler = forward_signal;
     sigemptyset(&sa.sa_mask);
-    ign.sa_handler = SIG_IGN;
+    keyboard.sa_sigaction = forward_unless_from_terminal;
+    keyboard.sa_flags = SA_SIGINFO;
+    sigemptyset(&keyboard.sa_mask);
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
         sigaction(forwarded[i], &sa, NULL);
-    /* The terminal delivers ^C and ^\ to the command too; we outlive it to summarise. */
-    sigaction(SIGINT, &ign, &old_int);
-    sigaction(SIGQUIT, &ign, &old_quit);
+    /* We outlive the command to summarise. */
+    sigaction(SIGINT, &keyboard, &old_int);
+    sigaction(SIGQUIT, &keyboard, &old_quit);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
@@ -320,6 +396,7 @@ int ss_cmd_run(int argc, char **argv)
         {"threshold", required_argument, NULL, 't'},
         {"interval", required_argument, NULL, 'i'},
         {"signal", required_argument, NULL, 's'},
+        {"sampling", required_argument, NULL, 'm'},
         {"no-stacks", no_argument, NULL, 'S'},
         {"call-threshold", required_argument, NULL, 'c'},
         {"strict", no_argument, NULL, 'T'},
@@ -343,6 +420,7 @@ int ss_cmd_run(int argc, char **argv)
         .jit_maps = 1,
     };
     int c, interval_set = 0, threshold_set = 0;
+    o.sampling = defaults.sampling;
     while ((c = getopt_long(argc, argv, "+:o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
@@ -367,6 +445,16 @@ int ss_cmd_run(int argc, char **argv)
         }
         case 'S':
             o.stacks = 0;
+            break;
+        case 'm':
+            if (strcmp(optarg, "auto") == 0)
+                o.sampling = SS_SAMPLING_AUTO;
+            else if (strcmp(optarg, "perf") == 0)
+                o.sampling = SS_SAMPLING_PERF;
+            else if (strcmp(optarg, "signal") == 0)
+                o.sampling = SS_SAMPLING_SIGNAL;
+            else
+                ss_die("--sampling: expected auto, perf or signal, got '%s'", optarg);
             break;
         case 'c':
             o.call_threshold_ns = ss_cli_duration("--call-threshold", optarg);
@@ -411,9 +499,12 @@ int ss_cmd_run(int argc, char **argv)
     prepare_output(o.output);
     if (!realpath(o.output, dir))
         ss_die("%s: %s", o.output, strerror(errno));
-    set_environment(&o, shim, dir);
+    char monitor[SS_MONITOR_NAME_MAX];
+    int control = start_monitor(dir, monitor, sizeof monitor);
+    set_environment(&o, shim, dir, monitor);
     warn_if_untraceable(argv[optind]);
     int status = run_command(argv + optind);
+    sync_monitor(control);
     keep_jit_maps(dir);
     if (!o.quiet)
         summarise(dir);
@@ -425,5 +516,6 @@ int ss_cmd_run(int argc, char **argv)
         if (status == 0)
             status = verdict;
     }
+    close(control);
     return status;
 }

@@ -17,6 +17,7 @@ static const struct ss_command commands[] = {
     {"export", "write a run in a machine-readable format", ss_cmd_export},
     {"check", "apply rules to a run and fail on what breaks them (CI gate)", ss_cmd_check},
     {"view", "watch the stalls of a run in the terminal, live or afterwards", ss_cmd_view},
+    {"monitor", "follow traced programs on its own and write their traces", ss_cmd_monitor},
 };
 
 void ss_die(const char *fmt, ...)
@@ -130,7 +131,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    char names[64] = "";
+    char names[96] = "";
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
                  commands[i].name);

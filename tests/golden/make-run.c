@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "trace-format.h"
-#include "writer.h"
+#include "trace-writer.h"
 
 #define MS 1000000ull
 #define S 1000000000ull
@@ -21,7 +21,7 @@ static void open_trace(uint32_t pid, uint32_t ppid, uint64_t start, const char *
                        const char *cmd, size_t cmd_len)
 {
     char why[256];
-    if (ss__writer_open(&w, dir, (pid_t)pid, why, sizeof why) < 0) {
+    if (ss_writer_open(&w, dir, (pid_t)pid, why, sizeof why) < 0) {
         fprintf(stderr, "make-run: %s\n", why);
         exit(1);
     }
@@ -33,57 +33,57 @@ static void open_trace(uint32_t pid, uint32_t ppid, uint64_t start, const char *
                                10 * MS,
                                (uint32_t)strlen(exe),
                                (uint32_t)cmd_len};
-    ss__writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, strlen(exe), cmd, cmd_len);
+    ss_writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, strlen(exe), cmd, cmd_len);
 }
 
 static void module(const char *path, uint64_t bias, uint64_t lo, uint64_t hi)
 {
     struct ss_rec_module m = {bias, lo, hi, 0, (uint16_t)strlen(path)};
-    ss__writer_record2(&w, SS_REC_MODULE, &m, sizeof m, NULL, 0, path, strlen(path));
+    ss_writer_record2(&w, SS_REC_MODULE, &m, sizeof m, NULL, 0, path, strlen(path));
 }
 
 static void thread(uint32_t tid, const char *name, uint64_t first_wait)
 {
     struct ss_rec_thread t = {tid, SS_THREAD_LOOP, first_wait};
-    ss__writer_record(&w, SS_REC_THREAD, &t, sizeof t, name, strlen(name));
+    ss_writer_record(&w, SS_REC_THREAD, &t, sizeof t, name, strlen(name));
 }
 
 static void stack(uint32_t id, const uint64_t *addrs, uint32_t n)
 {
     struct ss_rec_stack s = {id, n};
-    ss__writer_record(&w, SS_REC_STACK, &s, sizeof s, addrs, n * sizeof *addrs);
+    ss_writer_record(&w, SS_REC_STACK, &s, sizeof s, addrs, n * sizeof *addrs);
 }
 
 static void stall_begin(uint32_t tid, uint64_t start)
 {
     struct ss_rec_stall_begin b = {tid, 0, start, start};
-    ss__writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+    ss_writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
 }
 
 static void sample(uint32_t tid, uint64_t start, uint32_t stack, uint64_t offset)
 {
     struct ss_rec_sample s = {tid, stack, start, offset, 200000, 5, SS_SAMPLE_SIGNAL, 0};
-    ss__writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, NULL, 0);
+    ss_writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, NULL, 0);
 }
 
 static void call_sample(uint32_t tid, uint64_t start, uint32_t stack, uint64_t offset,
                         const char *call, uint64_t call_ns)
 {
     struct ss_rec_sample s = {tid, stack, start, offset, 150000, 5, SS_SAMPLE_CALL, call_ns};
-    ss__writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, call, strlen(call));
+    ss_writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, call, strlen(call));
 }
 
 static void stall_call(uint32_t tid, uint64_t start, unsigned category, const char *function,
                        uint64_t count, uint64_t total)
 {
     struct ss_rec_stall_call c = {tid, (uint16_t)category, 0, start, count, total};
-    ss__writer_record(&w, SS_REC_STALL_CALL, &c, sizeof c, function, strlen(function));
+    ss_writer_record(&w, SS_REC_STALL_CALL, &c, sizeof c, function, strlen(function));
 }
 
 static void stall_end(uint32_t tid, uint64_t start, uint64_t duration)
 {
     struct ss_rec_stall_end e = {tid, 0, start, start, duration};
-    ss__writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+    ss_writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
 }
 
 enum { FILE_CAT, NET_CAT, DNS_CAT, SLEEP_CAT };
@@ -103,7 +103,7 @@ static void call_site(uint32_t tid, uint32_t id, uint32_t stack, unsigned catego
                                  first,
                                  (uint16_t)strlen(function),
                                  (uint16_t)strlen(detail)};
-    ss__writer_record2(&w, SS_REC_CALL_SITE, &c, sizeof c, function, strlen(function), detail,
+    ss_writer_record2(&w, SS_REC_CALL_SITE, &c, sizeof c, function, strlen(function), detail,
                        strlen(detail));
 }
 
@@ -119,7 +119,7 @@ static void histogram(uint32_t tid, uint64_t quick, const uint64_t *stalls, size
             max = stalls[i];
     }
     struct ss_rec_histogram h = {tid, SS_HIST_BUCKETS, quick + nstalls, total, max};
-    ss__writer_record(&w, SS_REC_HISTOGRAM, &h, sizeof h, buckets, sizeof buckets);
+    ss_writer_record(&w, SS_REC_HISTOGRAM, &h, sizeof h, buckets, sizeof buckets);
 }
 
 static void perf_map(uint32_t pid, const char *text)
@@ -168,7 +168,7 @@ static void server(void)
     sample(pid, s1, 1, 80 * MS);
     stall_end(pid, s1, 230 * MS);
     struct ss_rec_stall_split split = {pid, 0, s1, 180 * MS, 170 * MS, 6 * MS};
-    ss__writer_record(&w, SS_REC_STALL_SPLIT, &split, sizeof split, NULL, 0);
+    ss_writer_record(&w, SS_REC_STALL_SPLIT, &split, sizeof split, NULL, 0);
 
     uint64_t s2 = 1500 * MS;
     stall_begin(pid, s2);
@@ -200,7 +200,7 @@ static void server(void)
     uint64_t s4 = 2000 * MS;
     stall_begin(pid, s4);
     sample(pid, s4, 1, 60 * MS);
-    ss__writer_close(&w);
+    ss_writer_close(&w);
     perf_map(pid, "401000 100 main\n"
                   "401100 100 run_loop\n"
                   "401200 100 handle_request\n"
@@ -243,8 +243,8 @@ static void node(void)
     const uint64_t stalls[] = {90 * MS};
     histogram(pid, 30, stalls, 1);
     struct ss_rec_end end = {1600 * MS};
-    ss__writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
-    ss__writer_close(&w);
+    ss_writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
+    ss_writer_close(&w);
     perf_map(pid, "800100 100 node::fs::ReadFileUtf8(v8::FunctionCallbackInfo<v8::Value> const&)\n"
                   "800200 100 uv_run\n"
                   "800300 100 main\n"

@@ -18,7 +18,7 @@
 
 #include "host-run.h"
 #include "model.h"
-#include "writer.h"
+#include "trace-writer.h"
 
 static char dir[64];
 
@@ -58,7 +58,7 @@ Test(create, run_dir_planted_as_a_symlink)
     cr_assert_eq(mkdir(victim, 0700), 0);
     cr_assert_eq(symlink(victim, run), 0);
     struct ss_writer w;
-    cr_expect_eq(ss__writer_open(&w, run, 41, why, sizeof why), -1);
+    cr_expect_eq(ss_writer_open(&w, run, 41, why, sizeof why), -1);
     cr_expect(strstr(why, "symbolic link"), "%s", why);
     cr_expect_eq(entries(victim), 0, "nothing was written through the link");
 }
@@ -72,7 +72,7 @@ Test(create, run_dir_of_another_user)
     cr_assert_eq(mkdir(run, 0777), 0);
     cr_assert_eq(chown(run, 65534, 65534), 0);
     struct ss_writer w;
-    cr_expect_eq(ss__writer_open(&w, run, 42, why, sizeof why), -1);
+    cr_expect_eq(ss_writer_open(&w, run, 42, why, sizeof why), -1);
     cr_expect(strstr(why, "belongs to another user"), "%s", why);
     cr_expect_eq(entries(run), 0);
 }
@@ -83,10 +83,10 @@ Test(create, private_whatever_the_umask)
     snprintf(run, sizeof run, "%s/run", dir);
     mode_t old = umask(0);
     struct ss_writer w;
-    int rc = ss__writer_open(&w, run, 43, why, sizeof why);
+    int rc = ss_writer_open(&w, run, 43, why, sizeof why);
     umask(old);
     cr_assert_eq(rc, 0, "%s", why);
-    ss__writer_close(&w);
+    ss_writer_close(&w);
     struct stat st;
     cr_assert_eq(stat(run, &st), 0);
     cr_expect_eq(st.st_mode & 0777, 0700);

@@ -10,7 +10,7 @@
 #include "flame.h"
 #include "model.h"
 #include "trace-format.h"
-#include "writer.h"
+#include "trace-writer.h"
 
 #define THREADS 3
 #define STALLS 600
@@ -37,11 +37,11 @@ static void stall_end(struct ss_writer *w, uint32_t tid, uint64_t start, uint64_
                       unsigned i)
 {
     struct ss_rec_stall_end e = {tid, 0, start, start, duration};
-    ss__writer_record(w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+    ss_writer_record(w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
     if (i % 3 == 0) {
         const char *name = i % 2 ? "read" : "fsync";
         struct ss_rec_stall_call c = {tid, 0, 0, start, 1 + i % 4, duration / 3};
-        ss__writer_record(w, SS_REC_STALL_CALL, &c, sizeof c, name, strlen(name));
+        ss_writer_record(w, SS_REC_STALL_CALL, &c, sizeof c, name, strlen(name));
     }
 }
 
@@ -54,13 +54,13 @@ static void write_trace_of(unsigned stalls)
     struct ss_writer w;
     char why[256];
     const uint32_t pid = 5151;
-    cr_assert_eq(ss__writer_open(&w, dir, (pid_t)pid, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(ss_writer_open(&w, dir, (pid_t)pid, why, sizeof why), 0, "%s", why);
     struct ss_rec_process p = {pid, 1, 1000, 2000, 50000000, 10000000, 0, 0};
-    ss__writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
+    ss_writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
     for (uint32_t id = 1; id <= STACKS; id++) {
         uint64_t frames[2] = {0x1000 * id, 0x2000};
         struct ss_rec_stack st = {id, 2};
-        ss__writer_record(&w, SS_REC_STACK, &st, sizeof st, frames, sizeof frames);
+        ss_writer_record(&w, SS_REC_STACK, &st, sizeof st, frames, sizeof frames);
     }
     uint64_t t = 1000000000ull;
     struct {
@@ -72,7 +72,7 @@ static void write_trace_of(unsigned stalls)
         uint64_t start = t, duration = 50000000ull + (i * 7919u % 61) * 1000000ull;
         t += duration + 1000000;
         struct ss_rec_stall_begin b = {tid, 0, start, start};
-        ss__writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+        ss_writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
         if (deferred[k].start) {
             stall_end(&w, tid, deferred[k].start, deferred[k].duration, deferred[k].i);
             deferred[k].start = 0;
@@ -81,13 +81,13 @@ static void write_trace_of(unsigned stalls)
             struct ss_rec_sample smp = {
                 tid, 1 + (i + s) % STACKS, start, 50000000ull + s * 3000000, 0,
                 2,   SS_SAMPLE_SIGNAL,     0};
-            ss__writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, NULL, 0);
+            ss_writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, NULL, 0);
         }
         if (i % 5 == 0) {
             const char *call = i % 2 ? "read" : "nanosleep";
             struct ss_rec_sample smp = {tid, 1 + i % 3, start,          duration - 1000000,
                                         0,   2,         SS_SAMPLE_CALL, 2000000};
-            ss__writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, call, strlen(call));
+            ss_writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, call, strlen(call));
         }
         if (i + THREADS >= stalls || i % 11 == 0)
             continue;
@@ -97,7 +97,7 @@ static void write_trace_of(unsigned stalls)
             stall_end(&w, tid, start, duration, i);
     }
     cr_assert_eq(w.unwritten, 0);
-    ss__writer_close(&w);
+    ss_writer_close(&w);
 }
 
 static void write_trace(void)

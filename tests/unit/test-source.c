@@ -14,7 +14,7 @@
 #include "errors.h"
 #include "source.h"
 #include "trace-format.h"
-#include "writer.h"
+#include "trace-writer.h"
 
 static char dir[64];
 static struct ssv_source src;
@@ -38,32 +38,32 @@ TestSuite(source, .init = make_dir, .fini = remove_dir);
 static void begin_process(struct ss_writer *w, uint32_t pid)
 {
     char why[256];
-    cr_assert_eq(ss__writer_open(w, dir, (pid_t)pid, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(ss_writer_open(w, dir, (pid_t)pid, why, sizeof why), 0, "%s", why);
     const char exe[] = "/usr/bin/server", cmd[] = "server";
     struct ss_rec_process p = {pid,      1,        1000000000,     1700000000000000000ull,
                                50000000, 10000000, sizeof exe - 1, sizeof cmd};
-    ss__writer_record2(w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
+    ss_writer_record2(w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
     struct ss_rec_thread t = {pid, SS_THREAD_LOOP, 1000000000};
-    ss__writer_record(w, SS_REC_THREAD, &t, sizeof t, "server", 6);
-    ss__writer_flush(w);
+    ss_writer_record(w, SS_REC_THREAD, &t, sizeof t, "server", 6);
+    ss_writer_flush(w);
 }
 
 static void stall(struct ss_writer *w, uint32_t pid, uint64_t start, int ended)
 {
     struct ss_rec_stall_begin b = {pid, 0, start, start};
-    ss__writer_record(w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+    ss_writer_record(w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
     if (ended) {
         struct ss_rec_stall_end e = {pid, 0, start, start, 80000000};
-        ss__writer_record(w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+        ss_writer_record(w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
     }
-    ss__writer_flush(w);
+    ss_writer_flush(w);
 }
 
 static void end_process(struct ss_writer *w)
 {
     struct ss_rec_end e = {5000000000ull};
-    ss__writer_record(w, SS_REC_END, &e, sizeof e, NULL, 0);
-    ss__writer_close(w);
+    ss_writer_record(w, SS_REC_END, &e, sizeof e, NULL, 0);
+    ss_writer_close(w);
 }
 
 /* Starts a load and waits for it, as the interface does between keys. */
@@ -120,7 +120,7 @@ Test(source, a_process_that_just_started_appears_once_it_has_written)
     struct ss_writer first, second;
     begin_process(&first, 42);
     /* The shim writes a trace's header at once and its process record at the next flush. */
-    cr_assert_eq(ss__writer_open(&second, dir, 43, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ss_writer_open(&second, dir, 43, err, sizeof err), 0, "%s", err);
     cr_assert_eq(ssv_src_open(&src, dir, err, sizeof err), 0);
     ssv_src_changed(&src);
     struct ssv_snapshot *s = load();
@@ -130,8 +130,8 @@ Test(source, a_process_that_just_started_appears_once_it_has_written)
     const char exe[] = "/usr/bin/worker", cmd[] = "worker";
     struct ss_rec_process p = {43,       42,       1000000000,     0,
                                50000000, 10000000, sizeof exe - 1, sizeof cmd};
-    ss__writer_record2(&second, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
-    ss__writer_flush(&second);
+    ss_writer_record2(&second, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
+    ss_writer_flush(&second);
     cr_expect(ssv_src_changed(&src));
     s = load();
     cr_assert_not_null(s, "%s", src.err);

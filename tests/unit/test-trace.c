@@ -14,7 +14,7 @@
 #include "errors.h"
 #include "model.h"
 #include "trace-format.h"
-#include "writer.h"
+#include "trace-writer.h"
 
 static char dir[64];
 
@@ -40,39 +40,39 @@ static char *write_trace(pid_t pid)
 {
     struct ss_writer w;
     char why[256];
-    cr_assert_eq(ss__writer_open(&w, dir, pid, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(ss_writer_open(&w, dir, pid, why, sizeof why), 0, "%s", why);
     const char exe[] = "/usr/bin/server", cmd[] = "server\0--port\0"
                                                   "8080";
     struct ss_rec_process p = {(uint32_t)pid, 1,        1000,           2000,
                                50000000,      10000000, sizeof exe - 1, sizeof cmd};
-    ss__writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
+    ss_writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
     const uint8_t id[4] = {0xde, 0xad, 0xbe, 0xef};
     struct ss_rec_module m = {0x400000, 0x401000, 0x402000, sizeof id, sizeof exe - 1};
-    ss__writer_record2(&w, SS_REC_MODULE, &m, sizeof m, id, sizeof id, exe, sizeof exe - 1);
+    ss_writer_record2(&w, SS_REC_MODULE, &m, sizeof m, id, sizeof id, exe, sizeof exe - 1);
     struct ss_rec_thread t = {(uint32_t)pid, SS_THREAD_LOOP, 1500};
-    ss__writer_record(&w, SS_REC_THREAD, &t, sizeof t, "main", 4);
+    ss_writer_record(&w, SS_REC_THREAD, &t, sizeof t, "main", 4);
     struct ss_rec_stack st = {1, 3};
-    ss__writer_record(&w, SS_REC_STACK, &st, sizeof st, frames, sizeof frames);
+    ss_writer_record(&w, SS_REC_STACK, &st, sizeof st, frames, sizeof frames);
     struct ss_rec_stall_begin b = {(uint32_t)pid, 0, 5000, 5000};
-    ss__writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+    ss_writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
     struct ss_rec_sample s1 = {(uint32_t)pid, 1, 5000, 50000000, 1234, 3, SS_SAMPLE_SIGNAL, 0};
-    ss__writer_record(&w, SS_REC_SAMPLE, &s1, sizeof s1, NULL, 0);
+    ss_writer_record(&w, SS_REC_SAMPLE, &s1, sizeof s1, NULL, 0);
     struct ss_rec_sample s2 = {(uint32_t)pid, 1, 5000, 90000000, 99, 3, SS_SAMPLE_CALL, 70000000};
-    ss__writer_record(&w, SS_REC_SAMPLE, &s2, sizeof s2, "nanosleep", 9);
+    ss_writer_record(&w, SS_REC_SAMPLE, &s2, sizeof s2, "nanosleep", 9);
     struct ss_rec_stall_end e = {(uint32_t)pid, 0, 5000, 5000, 95000000};
-    ss__writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+    ss_writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
     uint64_t buckets[SS_HIST_BUCKETS] = {0};
     buckets[ss_hist_bucket(20000)] = 9;
     buckets[ss_hist_bucket(95000000)] = 1;
     struct ss_rec_histogram h = {(uint32_t)pid, SS_HIST_BUCKETS, 10, 95180000, 95000000};
-    ss__writer_record(&w, SS_REC_HISTOGRAM, &h, sizeof h, buckets, sizeof buckets);
+    ss_writer_record(&w, SS_REC_HISTOGRAM, &h, sizeof h, buckets, sizeof buckets);
     struct ss_rec_drops d = {1, 2, 3, 4};
-    ss__writer_record(&w, SS_REC_DROPS, &d, sizeof d, NULL, 0);
-    ss__writer_record(&w, SS_REC_NOTE, "hello", 5, NULL, 0);
+    ss_writer_record(&w, SS_REC_DROPS, &d, sizeof d, NULL, 0);
+    ss_writer_record(&w, SS_REC_NOTE, "hello", 5, NULL, 0);
     struct ss_rec_end end = {200000000};
-    ss__writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
+    ss_writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
     cr_assert_eq(w.unwritten, 0);
-    ss__writer_close(&w);
+    ss_writer_close(&w);
     char *path;
     cr_assert(asprintf(&path, "%s/" SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, dir, (int)pid) >
               0);
@@ -136,25 +136,25 @@ Test(trace, a_trace_larger_than_the_read_buffer)
     struct ss_writer w;
     char why[256];
     pid_t pid = 4343;
-    cr_assert_eq(ss__writer_open(&w, dir, pid, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(ss_writer_open(&w, dir, pid, why, sizeof why), 0, "%s", why);
     struct ss_rec_process p = {(uint32_t)pid, 1, 1000, 2000, 50000000, 10000000, 0, 0};
-    ss__writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
+    ss_writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
     struct ss_rec_thread t = {(uint32_t)pid, SS_THREAD_LOOP, 1500};
-    ss__writer_record(&w, SS_REC_THREAD, &t, sizeof t, "main", 4);
+    ss_writer_record(&w, SS_REC_THREAD, &t, sizeof t, "main", 4);
     static char note[(1u << 20) - 1];
     memset(note, 'n', sizeof note);
     const unsigned stalls = 60000, notes = 3;
     for (unsigned i = 0; i < stalls; i++) {
         uint64_t start = 10000000ull * (i + 1);
         struct ss_rec_stall_begin b = {(uint32_t)pid, 0, start, start};
-        ss__writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+        ss_writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
         struct ss_rec_stall_end e = {(uint32_t)pid, 0, start, start, 60000000};
-        ss__writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+        ss_writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
         if (i % (stalls / notes) == stalls / notes / 2)
-            ss__writer_record(&w, SS_REC_NOTE, note, sizeof note, NULL, 0);
+            ss_writer_record(&w, SS_REC_NOTE, note, sizeof note, NULL, 0);
     }
     cr_assert_eq(w.unwritten, 0);
-    ss__writer_close(&w);
+    ss_writer_close(&w);
     struct ss_run *run = load_ok(dir);
     cr_assert_eq(run->nprocs, 1);
     cr_expect_eq(run->procs[0].truncated, 0);
@@ -168,14 +168,14 @@ Test(trace, stall_without_end_is_in_progress)
 {
     struct ss_writer w;
     char why[256];
-    cr_assert_eq(ss__writer_open(&w, dir, 7, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(ss_writer_open(&w, dir, 7, why, sizeof why), 0, "%s", why);
     struct ss_rec_process p = {7, 1, 0, 0, 50000000, 10000000, 0, 0};
-    ss__writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
+    ss_writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
     struct ss_rec_stall_begin b = {7, 0, 1000, 1000};
-    ss__writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+    ss_writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
     struct ss_rec_sample s = {7, 0, 1000, 80000000, 0, 0, SS_SAMPLE_SIGNAL, 0};
-    ss__writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, NULL, 0);
-    ss__writer_close(&w);
+    ss_writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, NULL, 0);
+    ss_writer_close(&w);
     struct ss_run *run = load_ok(dir);
     cr_assert_eq(run->procs[0].nstalls, 1);
     cr_expect(run->procs[0].stalls[0].in_progress);
@@ -302,8 +302,8 @@ Test(trace, writer_refuses_a_planted_symlink)
     cr_assert_eq(symlink(target, link), 0);
     struct ss_writer w;
     char why[256];
-    cr_assert_eq(ss__writer_open(&w, dir, 16, why, sizeof why), 0, "%s", why);
-    ss__writer_close(&w);
+    cr_assert_eq(ss_writer_open(&w, dir, 16, why, sizeof why), 0, "%s", why);
+    ss_writer_close(&w);
     size_t len;
     uint8_t *data = slurp(target, &len);
     cr_expect_eq(len, 4);
@@ -316,7 +316,7 @@ Test(trace, refused_writes_are_counted_and_the_file_stays_readable)
 {
     struct ss_writer w;
     char why[256];
-    cr_assert_eq(ss__writer_open(&w, dir, 21, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(ss_writer_open(&w, dir, 21, why, sizeof why), 0, "%s", why);
     /* The file may not grow: writes fail with EFBIG (SIGXFSZ ignored). */
     struct rlimit unlimited, none = {0, 0};
     cr_assert_eq(getrlimit(RLIMIT_FSIZE, &unlimited), 0);
@@ -327,15 +327,15 @@ Test(trace, refused_writes_are_counted_and_the_file_stays_readable)
     struct ss_rec_note_probe {
         uint64_t x;
     } probe = {1};
-    ss__writer_record(&w, SS_REC_NOTE, &probe, sizeof probe, NULL, 0);
-    ss__writer_flush(&w);
+    ss_writer_record(&w, SS_REC_NOTE, &probe, sizeof probe, NULL, 0);
+    ss_writer_flush(&w);
     cr_expect_eq(w.unwritten, 1, "the refused record is counted");
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &unlimited), 0);
     struct ss_rec_process p = {21, 1, 0, 0, 50000000, 10000000, 0, 0};
-    ss__writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
+    ss_writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
     struct ss_rec_drops d = {0, 0, 0, w.unwritten};
-    ss__writer_record(&w, SS_REC_DROPS, &d, sizeof d, NULL, 0);
-    ss__writer_close(&w);
+    ss_writer_record(&w, SS_REC_DROPS, &d, sizeof d, NULL, 0);
+    ss_writer_close(&w);
     struct ss_run *run = load_ok(dir);
     cr_expect_eq(run->procs[0].pid, 21);
     cr_expect_eq(run->procs[0].drops.records_unwritten, 1, "the loss is in the trace");
@@ -349,12 +349,12 @@ Test(trace, a_starting_process_does_not_hide_the_run)
     free(write_trace(31));
     struct ss_writer w;
     char why[256];
-    cr_assert_eq(ss__writer_open(&w, dir, 32, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(ss_writer_open(&w, dir, 32, why, sizeof why), 0, "%s", why);
     struct ss_run *run = load_ok(dir);
     size_t nprocs = run->nprocs;
     uint32_t pid = run->procs[0].pid;
     ss_run_free(run);
-    ss__writer_forget(&w);
+    ss_writer_forget(&w);
     cr_expect_eq(nprocs, 1, "the starting process is left out");
     cr_expect_eq(pid, 31);
     char path[128];

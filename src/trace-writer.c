@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "writer.h"
+#include "trace-writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shim.h"
 #include "trace-format.h"
 
 /* Opens the run directory without following a symbolic link in its last component, and
@@ -39,7 +38,7 @@ static int open_run_dir(const char *dir, char *why, size_t why_size)
     return dfd;
 }
 
-int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size)
+int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size)
 {
     memset(w, 0, sizeof *w);
     w->fd = -1;
@@ -86,17 +85,6 @@ int ss__writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, 
         return -1;
     }
     close(dfd);
-    /* Far from the low numbers a program's own files get. */
-    int high = fcntl(w->fd, F_DUPFD_CLOEXEC, 512);
-    if (high >= 0) {
-        close(w->fd);
-        w->fd = high;
-    }
-    struct stat st;
-    if (fstat(w->fd, &st) == 0) {
-        w->dev = st.st_dev;
-        w->ino = st.st_ino;
-    }
     w->size = (off_t)sizeof header;
     w->can_reserve = 1;
     return 0;
@@ -117,8 +105,8 @@ static int reserve(struct ss_writer *w, size_t more)
     return 0;
 }
 
-void ss__writer_record2(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
-                        const void *a, size_t a_len, const void *b, size_t b_len)
+void ss_writer_record2(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
+                       const void *a, size_t a_len, const void *b, size_t b_len)
 {
     size_t payload = fixed_len + a_len + b_len;
     if (w->fd < 0)
@@ -142,10 +130,10 @@ void ss__writer_record2(struct ss_writer *w, uint16_t tag, const void *fixed, si
     w->pending++;
 }
 
-void ss__writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
-                       const void *tail, size_t tail_len)
+void ss_writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
+                      const void *tail, size_t tail_len)
 {
-    ss__writer_record2(w, tag, fixed, fixed_len, tail, tail_len, NULL, 0);
+    ss_writer_record2(w, tag, fixed, fixed_len, tail, tail_len, NULL, 0);
 }
 
 /* Makes sure the file system has room for `len` more bytes plus the reserve; 0 when it has
@@ -167,34 +155,27 @@ static int room_for(struct ss_writer *w, size_t len)
     return 1;
 }
 
-/* False once the program has closed the trace's descriptor (and perhaps reused its number):
- * from then on nothing is written, least of all into a file of the program's. */
-static int still_ours(struct ss_writer *w)
+static void warn_once(struct ss_writer *w, const char *why)
 {
-    struct stat st;
-    if (fstat(w->fd, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino)
-        return 1;
-    ss__warn("the program closed the trace file; nothing more is recorded", NULL);
+    if (w->warned)
+        return;
     w->warned = 1;
-    w->fd = -1;
-    return 0;
+    if (w->warn) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "trace write failed, records are being dropped: %s", why);
+        w->warn(w->warn_ctx, msg);
+    }
 }
 
 static int write_at_end(struct ss_writer *w, const uint8_t *data, size_t len)
 {
     size_t off = 0;
-    if (!still_ours(w))
-        return -1;
     while (off < len) {
         ssize_t n = write(w->fd, data + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            if (!w->warned) {
-                w->warned = 1;
-                ss__warn("trace write failed, records are being dropped: ",
-                         strerror(n < 0 ? errno : ENOSPC));
-            }
+            warn_once(w, strerror(n < 0 ? errno : ENOSPC));
             /* A partial record would corrupt what follows; keep the file at a boundary. */
             if (off > 0 && ftruncate(w->fd, w->size) == 0)
                 lseek(w->fd, w->size, SEEK_SET);
@@ -231,10 +212,7 @@ static void drop_buffer(struct ss_writer *w, int final)
     int first = !w->full;
     w->full = 1;
     w->unwritten += w->pending;
-    if (!w->warned) {
-        w->warned = 1;
-        ss__warn("trace write failed, records are being dropped: ", strerror(ENOSPC));
-    }
+    warn_once(w, strerror(ENOSPC));
     if (!first && !final)
         return;
     uint8_t tail[sizeof w->drops + SS_TRACE_RECORD_HEADER + sizeof(struct ss_rec_end)];
@@ -263,14 +241,12 @@ static void drop_buffer(struct ss_writer *w, int final)
     write_at_end(w, tail, len);
 }
 
-void ss__writer_flush(struct ss_writer *w)
+void ss_writer_flush(struct ss_writer *w)
 {
     if (w->fd < 0 || w->len == 0)
         return;
     int final = scan_buffer(w);
-    if (!still_ours(w))
-        w->unwritten += w->pending;
-    else if (!room_for(w, w->len))
+    if (!room_for(w, w->len))
         drop_buffer(w, final);
     else if (write_at_end(w, w->buf, w->len) < 0)
         w->unwritten += w->pending;
@@ -280,7 +256,7 @@ void ss__writer_flush(struct ss_writer *w)
     w->pending = 0;
 }
 
-void ss__writer_forget(struct ss_writer *w)
+void ss_writer_forget(struct ss_writer *w)
 {
     if (w->fd >= 0)
         close(w->fd);
@@ -289,8 +265,8 @@ void ss__writer_forget(struct ss_writer *w)
     w->fd = -1;
 }
 
-void ss__writer_close(struct ss_writer *w)
+void ss_writer_close(struct ss_writer *w)
 {
-    ss__writer_flush(w);
-    ss__writer_forget(w);
+    ss_writer_flush(w);
+    ss_writer_forget(w);
 }

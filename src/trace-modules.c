@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "trace-format.h"
-#include "writer.h"
+#include "trace-writer.h"
 
 static void build_id_of(const struct dl_phdr_info *info, const uint8_t **id, size_t *len)
 {
@@ -36,7 +36,7 @@ static void build_id_of(const struct dl_phdr_info *info, const uint8_t **id, siz
     }
 }
 
-int ss__write_module(struct ss_writer *w, struct dl_phdr_info *info, uint64_t *lo, uint64_t *hi)
+int ss_writer_module(struct ss_writer *w, struct dl_phdr_info *info, uint64_t *lo, uint64_t *hi)
 {
     *lo = UINT64_MAX;
     *hi = 0;
@@ -66,6 +66,6 @@ int ss__write_module(struct ss_writer *w, struct dl_phdr_info *info, uint64_t *l
     if (path_len > UINT16_MAX)
         path_len = UINT16_MAX;
     struct ss_rec_module m = {info->dlpi_addr, *lo, *hi, (uint16_t)id_len, (uint16_t)path_len};
-    ss__writer_record2(w, SS_REC_MODULE, &m, sizeof m, id, id_len, path, path_len);
+    ss_writer_record2(w, SS_REC_MODULE, &m, sizeof m, id, id_len, path, path_len);
     return 0;
 }

@@ -1,0 +1,110 @@
+/* process: one traced process as the monitor follows it. Each has a thread of the monitor of
+ * its own (the tracker) that sleeps until the next moment one of its loop threads could
+ * stall, samples stalled threads, drains the segment's rings and writes the process's trace.
+ * The server (server.c) creates them as segments arrive and reaps them once they are done. */
+#ifndef SS_MONITOR_PROCESS_H
+#define SS_MONITOR_PROCESS_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "monitor/classify.h"
+#include "monitor/execs.h"
+#include "monitor/sites.h"
+#include "monitor/stacks.h"
+#include "segment.h"
+#include "trace-writer.h"
+
+struct ss_target;
+struct ss_perf;
+
+/* How a process's stalled threads are sampled. */
+enum ss_method {
+    SS_METHOD_UNDECIDED = 0,
+    SS_METHOD_PERF,   /* perf events: no signal ever reaches the process */
+    SS_METHOD_SIGNAL, /* the sampling signal, where perf events are refused */
+    SS_METHOD_NONE,   /* no timed samples (stacks off, or refused both ways) */
+};
+
+/* A blocking call of a recent iteration, kept until it is known whether that one stalled. */
+struct ss_iteration_call {
+    uint64_t iteration, count, total_ns;
+    uint16_t call;
+    int8_t category;
+};
+
+/* What the tracker knows of one slot. */
+struct ss_slot_view {
+    pid_t tid; /* owner when last seen; 0 = not yet announced */
+    char name[16];
+    uint64_t stall; /* iteration announced as a stall, 0 = none */
+    uint64_t next_sample_ns;
+    uint64_t last_sample_ns; /* monotonic time of the current stall's latest timed sample */
+    struct ss_perf *perf;    /* open while a stall lasts (SS_METHOD_PERF) */
+    /* A signal of ours the thread has not answered within sample_timeout: it still waits in
+     * the thread's pending set. signals_answered was `answered_before` when it was sent. */
+    int unanswered;
+    uint32_t answered_before;
+    uint64_t hist_iterations; /* iterations at the last histogram record */
+    /* Scheduler statistics when the stall was detected, for its time split. */
+    uint64_t split_iteration, split_t0, split_cpu0, split_wait0;
+    struct ss_iteration_call calls[32];
+    unsigned ncalls;
+};
+
+struct ss_mproc {
+    /* Set by the server before the tracker starts. */
+    pid_t pid;
+    int pidfd;
+    struct ss_segment *seg;
+    struct ss_seg_config config;
+    int sampling; /* enum ss_sampling */
+    const char *dir;
+    uint32_t ppid;
+    char exe[PATH_MAX];
+    uint32_t exe_len;
+    char cmd[8192];
+    uint32_t cmd_len;
+    struct ss_mproc *next;
+
+    pthread_t thread;
+    _Atomic int superseded; /* the process exec'd a program that brought a segment of its own */
+    _Atomic int finished;   /* the tracker wrote everything and stopped */
+    void (*on_finished)(void *ctx);
+    void *on_finished_ctx;
+
+    /* The tracker's own, from here on. */
+    struct ss_writer out;
+    int trace_state; /* 0 not opened yet, 1 open, -1 could not be opened */
+    struct ss_target *target;
+    uint64_t modules_written_gen, next_refresh_ns;
+    enum ss_method method;
+    int perf_error; /* why perf events were refused (a negated errno), 0 if not */
+    struct ss_slot_view views[SS_SEG_SLOTS];
+    struct ss_stacks stacks;
+    struct ss_sites sites;
+    struct ss_execs execs;
+    struct ss_classifier classifier;
+    uint32_t notes_read;
+    char perf_map[64]; /* /tmp/perf-PID.map: the JIT map a runtime writes because we asked */
+    uint64_t samples_failed, samples_timed_out, drops_written_sum;
+    uint64_t retired_events, retired_snaps; /* drops of slots whose threads have exited */
+    uint64_t calls_lost, perf_lost;
+    uint64_t next_flush_ns;
+    uint8_t *scratch; /* a stack copied from the process (sample.c) */
+    void *module_set; /* modules already written (tracker.c) */
+};
+
+/* Starts the tracker thread. 0 or a negated errno. */
+int ss_mproc_start(struct ss_mproc *p);
+/* Makes the tracker look at the process now (a sync, a supersede, a shutdown). */
+void ss_mproc_poke(struct ss_mproc *p);
+/* After `finished`: joins the thread and frees everything. */
+void ss_mproc_free(struct ss_mproc *p);
+
+uint64_t ss_monotonic_ns(void);
+
+#endif

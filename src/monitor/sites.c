@@ -1,0 +1,133 @@
+#include "monitor/sites.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace-format.h"
+#include "trace-writer.h"
+
+static uint64_t site_hash(uint64_t key)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdull;
+    return key ^ (key >> 29);
+}
+
+static void write_site(struct ss_writer *out, const struct ss_site *st)
+{
+    struct ss_rec_call_site rec = {
+        st->tid,
+        st->id,
+        st->stack,
+        (uint16_t)st->category,
+        0,
+        st->count,
+        st->total_ns,
+        st->max_ns,
+        st->first_ns,
+        (uint16_t)strlen(st->function),
+        (uint16_t)strlen(st->detail),
+    };
+    ss_writer_record2(out, SS_REC_CALL_SITE, &rec, sizeof rec, st->function, rec.function_len,
+                      st->detail, rec.detail_len);
+}
+
+static int grow_index(struct ss_sites *s)
+{
+    size_t size = s->index_size ? s->index_size * 2 : 256;
+    uint32_t *index = calloc(size, sizeof *index);
+    if (!index)
+        return -1;
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = s->items[k].key & (size - 1);
+        while (index[i])
+            i = (i + 1) & (size - 1);
+        index[i] = (uint32_t)k + 1;
+    }
+    free(s->index);
+    s->index = index;
+    s->index_size = size;
+    return 0;
+}
+
+static struct ss_site *find(struct ss_sites *s, uint32_t tid, uint64_t address, uint16_t call)
+{
+    uint64_t key = site_hash(address ^ ((uint64_t)call << 48) ^ ((uint64_t)tid << 20));
+    if (s->index_size) {
+        size_t mask = s->index_size - 1;
+        for (size_t i = key & mask; s->index[i]; i = (i + 1) & mask) {
+            struct ss_site *st = &s->items[s->index[i] - 1];
+            if (st->key == key && st->tid == tid && st->call == call)
+                return st;
+        }
+    }
+    if ((s->n + 1) * 2 > s->index_size && grow_index(s) < 0)
+        return NULL;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct ss_site *items = realloc(s->items, cap * sizeof *items);
+        if (!items)
+            return NULL;
+        s->items = items;
+        s->cap = cap;
+    }
+    struct ss_site *st = &s->items[s->n];
+    memset(st, 0, sizeof *st);
+    st->key = key;
+    st->tid = tid;
+    st->call = call;
+    st->id = (uint32_t)++s->n;
+    size_t i = key & (s->index_size - 1);
+    while (s->index[i])
+        i = (i + 1) & (s->index_size - 1);
+    s->index[i] = st->id;
+    return st;
+}
+
+int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, uint64_t address,
+                     uint16_t call, const char *function, int category, uint64_t start_ns,
+                     uint64_t duration_ns, const char *detail, uint32_t stack, unsigned nframes)
+{
+    struct ss_site *st = find(s, tid, address, call);
+    if (!st)
+        return -1;
+    int fresh = st->count == 0;
+    if (fresh) {
+        st->category = (int8_t)category;
+        st->first_ns = start_ns;
+        snprintf(st->function, sizeof st->function, "%s", function);
+        snprintf(st->detail, sizeof st->detail, "%s", detail);
+    }
+    st->count++;
+    st->total_ns += duration_ns;
+    /* The stack shown for a site is its deepest one, the slowest among equals: an unwind
+     * through JIT code can stop short, and a short stack may lack the caller that matters. */
+    if (stack && (!st->stack || nframes > st->stack_depth ||
+                  (nframes == st->stack_depth && duration_ns >= st->max_ns))) {
+        st->stack = stack;
+        st->stack_depth = nframes;
+    }
+    if (duration_ns > st->max_ns)
+        st->max_ns = duration_ns;
+    st->dirty = !fresh;
+    if (fresh)
+        write_site(out, st);
+    return 0;
+}
+
+void ss_sites_flush(struct ss_sites *s, struct ss_writer *out)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->items[i].dirty)
+            write_site(out, &s->items[i]);
+        s->items[i].dirty = 0;
+    }
+}
+
+void ss_sites_free(struct ss_sites *s)
+{
+    free(s->items);
+    free(s->index);
+    memset(s, 0, sizeof *s);
+}

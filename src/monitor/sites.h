@@ -1,0 +1,41 @@
+/* sites: the call sites of one traced process: each (thread, return address, function) where a
+ * blocking call was made on a loop thread, with its count, times and deepest stack. A site's
+ * CALL_SITE record is written when it is first seen and again, cumulatively, once it changed. */
+#ifndef SS_MONITOR_SITES_H
+#define SS_MONITOR_SITES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ss_writer;
+
+struct ss_site {
+    uint64_t key;
+    uint32_t tid, id, stack;
+    uint32_t stack_depth; /* frames in stack */
+    uint16_t call;
+    int8_t category;
+    uint64_t count, total_ns, max_ns, first_ns;
+    char function[32];
+    char detail[128];
+    int dirty; /* changed since its last record */
+};
+
+struct ss_sites {
+    struct ss_site *items;
+    size_t n, cap;
+    uint32_t *index; /* open addressing over items: holds index + 1 */
+    size_t index_size;
+};
+
+/* Counts one call at a site; a new site gets its category, detail and first time from this
+ * call and its record at once. `stack` (0: none) replaces the site's stack when deeper, or as
+ * deep and slower. Returns -1 when out of memory. */
+int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, uint64_t address,
+                     uint16_t call, const char *function, int category, uint64_t start_ns,
+                     uint64_t duration_ns, const char *detail, uint32_t stack, unsigned nframes);
+/* Writes the records of the sites that changed since their last one. */
+void ss_sites_flush(struct ss_sites *s, struct ss_writer *out);
+void ss_sites_free(struct ss_sites *s);
+
+#endif

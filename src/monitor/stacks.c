@@ -1,0 +1,83 @@
+#include "monitor/stacks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace-format.h"
+#include "trace-writer.h"
+
+struct ss_stack_entry {
+    uint64_t hash;
+    uint32_t id, nframes;
+    size_t offset; /* into frames */
+};
+
+static uint64_t hash_frames(const uint64_t *f, unsigned n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned i = 0; i < n; i++) {
+        h ^= f[i];
+        h *= 1099511628211ull;
+        h ^= h >> 29;
+    }
+    return h ? h : 1;
+}
+
+static int grow_table(struct ss_stacks *s)
+{
+    size_t size = s->size ? s->size * 2 : 1024;
+    struct ss_stack_entry *t = calloc(size, sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < s->size; i++) {
+        struct ss_stack_entry *e = &s->table[i];
+        if (!e->hash)
+            continue;
+        size_t j = e->hash & (size - 1);
+        while (t[j].hash)
+            j = (j + 1) & (size - 1);
+        t[j] = *e;
+    }
+    free(s->table);
+    s->table = t;
+    s->size = size;
+    return 0;
+}
+
+uint32_t ss_stacks_intern(struct ss_stacks *s, struct ss_writer *out, const uint64_t *f, unsigned n)
+{
+    if ((s->used + 1) * 2 > s->size && grow_table(s) < 0)
+        return 0;
+    uint64_t h = hash_frames(f, n);
+    size_t mask = s->size - 1, i = h & mask;
+    for (; s->table[i].hash; i = (i + 1) & mask) {
+        struct ss_stack_entry *e = &s->table[i];
+        if (e->hash == h && e->nframes == n && memcmp(s->frames + e->offset, f, n * sizeof *f) == 0)
+            return e->id;
+    }
+    if (s->frames_len + n > s->frames_cap) {
+        size_t cap = s->frames_cap ? s->frames_cap * 2 : 16384;
+        while (cap < s->frames_len + n)
+            cap *= 2;
+        uint64_t *p = realloc(s->frames, cap * sizeof *p);
+        if (!p)
+            return 0;
+        s->frames = p;
+        s->frames_cap = cap;
+    }
+    memcpy(s->frames + s->frames_len, f, n * sizeof *f);
+    uint32_t id = ++s->next_id;
+    s->table[i] = (struct ss_stack_entry){h, id, n, s->frames_len};
+    s->frames_len += n;
+    s->used++;
+    struct ss_rec_stack rec = {id, n};
+    ss_writer_record(out, SS_REC_STACK, &rec, sizeof rec, f, n * sizeof *f);
+    return id;
+}
+
+void ss_stacks_free(struct ss_stacks *s)
+{
+    free(s->table);
+    free(s->frames);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,618 @@
+/* tracker: the monitor's thread for one traced process. It sleeps until the next moment a stall
+ * could begin (a busy thread's start plus the threshold) or until the shim wakes it, looks at
+ * every slot of the segment, and is the only writer of the process's trace. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "monitor/process.h"
+#include "monitor/sample.h"
+#include "monitor/target.h"
+
+uint64_t ss_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    while (len < size) {
+        ssize_t n = read(fd, buf + len, size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    return (ssize_t)len;
+}
+
+static void writer_warned(void *ctx, const char *message)
+{
+    const struct ss_mproc *p = ctx;
+    fprintf(stderr, "stallscope: process %d: %s\n", (int)p->pid, message);
+}
+
+/* ---- the trace ------------------------------------------------------------------------- */
+
+/* Modules already written, by start address and path, so that a refresh adds only new ones. */
+struct module_key {
+    uint64_t lo, hi, bias;
+    size_t path_hash;
+};
+struct module_set {
+    struct module_key *keys;
+    size_t n, cap;
+};
+
+static size_t hash_string(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int module_written(struct ss_mproc *p, const struct ss_target_module *m)
+{
+    struct module_set *set = p->module_set;
+    if (!set && !(set = p->module_set = calloc(1, sizeof *set)))
+        return 1;
+    struct module_key k = {m->lo, m->hi, m->bias, hash_string(m->path)};
+    for (size_t i = 0; i < set->n; i++)
+        if (memcmp(&set->keys[i], &k, sizeof k) == 0)
+            return 1;
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 64;
+        struct module_key *keys = realloc(set->keys, cap * sizeof *keys);
+        if (!keys)
+            return 1;
+        set->keys = keys;
+        set->cap = cap;
+    }
+    set->keys[set->n++] = k;
+    return 0;
+}
+
+/* Reads the memory map again and writes the modules that are new since the last time. */
+void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now)
+{
+    if (!p->target || ss_target_refresh(p->target) < 0)
+        return;
+    p->next_refresh_ns = now + p->config.flush_ns;
+    const struct ss_target_module *mods;
+    size_t n = ss_target_modules(p->target, &mods);
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_target_module *m = &mods[i];
+        if (module_written(p, m))
+            continue;
+        size_t path_len = strlen(m->path);
+        if (path_len > UINT16_MAX)
+            path_len = UINT16_MAX;
+        struct ss_rec_module rec = {m->bias, m->lo, m->hi, (uint16_t)m->build_id_len,
+                                    (uint16_t)path_len};
+        ss_writer_record2(&p->out, SS_REC_MODULE, &rec, sizeof rec, m->build_id, m->build_id_len,
+                          m->path, path_len);
+    }
+}
+
+/* The trace file is made when there is something to say: a process that never runs a loop and
+ * starts no untraced child leaves none. Returns whether it is open. */
+int ss_mproc_trace(struct ss_mproc *p)
+{
+    if (p->trace_state)
+        return p->trace_state > 0;
+    char why[512];
+    if (ss_writer_open(&p->out, p->dir, p->pid, why, sizeof why) < 0) {
+        fprintf(stderr, "stallscope: process %d is not traced: %s\n", (int)p->pid, why);
+        p->trace_state = -1;
+        return 0;
+    }
+    p->out.warn = writer_warned;
+    p->out.warn_ctx = p;
+    p->trace_state = 1;
+    struct ss_rec_process rec = {(uint32_t)p->pid,
+                                 p->ppid,
+                                 p->seg->start_mono_ns,
+                                 p->seg->start_real_ns,
+                                 p->config.threshold_ns,
+                                 p->config.interval_ns,
+                                 p->exe_len,
+                                 p->cmd_len};
+    ss_writer_record2(&p->out, SS_REC_PROCESS, &rec, sizeof rec, p->exe, p->exe_len, p->cmd,
+                      p->cmd_len);
+    if (p->config.stacks && ss_target_open(p->pid, &p->target) < 0)
+        p->target = NULL;
+    ss_mproc_refresh_modules(p, ss_monotonic_ns());
+    ss_writer_flush(&p->out);
+    return 1;
+}
+
+static void note(void *ctx, const char *text)
+{
+    struct ss_mproc *p = ctx;
+    if (ss_mproc_trace(p))
+        ss_writer_record(&p->out, SS_REC_NOTE, text, strlen(text), NULL, 0);
+}
+
+/* ---- threads --------------------------------------------------------------------------- */
+
+/* The mapping that holds an address known to be on a thread's stack: [*lo, *hi). The main
+ * thread's stack grows down as it is used, so its start is no bound (*lo = 0). Returns 0 when
+ * not found. */
+static int stack_mapping_of(pid_t pid, uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
+{
+    char path[64], *line = NULL;
+    size_t cap = 0;
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re");
+    int found = 0;
+    while (f && !found && getline(&line, &cap, f) > 0) {
+        unsigned long start, end;
+        if (sscanf(line, "%lx-%lx", &start, &end) != 2 || sp < start || sp >= end)
+            continue;
+        *lo = strstr(line, "[stack]") ? 0 : start;
+        *hi = end;
+        found = 1;
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    return found;
+}
+
+static void read_thread_name(pid_t pid, pid_t tid, char name[16])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+    ssize_t n = read_file(path, name, 15);
+    if (n < 0)
+        n = 0;
+    while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\0'))
+        n--;
+    name[n] = '\0';
+}
+
+static void emit_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
+{
+    struct ss_rec_thread rec = {(uint32_t)v->tid, SS_THREAD_LOOP, s->first_wait_ns};
+    ss_writer_record(&p->out, SS_REC_THREAD, &rec, sizeof rec, v->name, strlen(v->name));
+}
+
+static void announce_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                            pid_t tid)
+{
+    memset(v, 0, sizeof *v);
+    v->tid = tid;
+    read_thread_name(p->pid, tid, v->name);
+    /* Exact bounds in place of those known at the claim: the end is the same, or found at
+     * last for a thread whose first wait ran on a stack of its own making. The end first, so
+     * that a capture that sees the new start sees the new end too. */
+    uintptr_t lo, hi;
+    if (stack_mapping_of(p->pid, s->sp_hint, &lo, &hi)) {
+        atomic_store_explicit(&s->stack_hi, hi, memory_order_release);
+        atomic_store_explicit(&s->stack_lo, lo, memory_order_release);
+    }
+    emit_thread(p, s, v);
+    ss_sample_thread_announced(p, s, v);
+}
+
+static void write_histogram(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
+{
+    uint64_t iterations = atomic_load_explicit(&s->iterations, memory_order_relaxed);
+    if (iterations == v->hist_iterations)
+        return;
+    v->hist_iterations = iterations;
+    uint64_t buckets[SS_HIST_BUCKETS];
+    for (unsigned b = 0; b < SS_HIST_BUCKETS; b++)
+        buckets[b] = atomic_load_explicit(&s->hist[b], memory_order_relaxed);
+    struct ss_rec_histogram rec = {
+        (uint32_t)v->tid,
+        SS_HIST_BUCKETS,
+        iterations,
+        atomic_load_explicit(&s->busy_total_ns, memory_order_relaxed),
+        atomic_load_explicit(&s->busy_max_ns, memory_order_relaxed),
+    };
+    ss_writer_record(&p->out, SS_REC_HISTOGRAM, &rec, sizeof rec, buckets, sizeof buckets);
+}
+
+static void write_drops(struct ss_mproc *p)
+{
+    struct ss_rec_drops d = {0, p->samples_failed, p->samples_timed_out, p->out.unwritten};
+    d.events = p->retired_events + p->calls_lost + p->perf_lost +
+               atomic_load_explicit(&p->seg->execs.dropped, memory_order_relaxed);
+    d.samples_failed += p->retired_snaps;
+    for (size_t i = 0; i < SS_SEG_SLOTS; i++) {
+        if (p->views[i].tid == 0)
+            continue;
+        struct ss_slot *s = &p->seg->slots[i];
+        d.events += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) +
+                    atomic_load_explicit(&s->calls_dropped, memory_order_relaxed);
+        d.samples_failed += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
+    }
+    uint64_t sum = d.events + d.samples_failed + d.samples_timed_out + d.records_unwritten;
+    if (sum == p->drops_written_sum)
+        return;
+    p->drops_written_sum = sum;
+    ss_writer_record(&p->out, SS_REC_DROPS, &d, sizeof d, NULL, 0);
+}
+
+/* ---- stalls ---------------------------------------------------------------------------- */
+
+/* CPU time and run-queue wait of a thread so far, from /proc. */
+static int schedstat(pid_t pid, pid_t tid, uint64_t *cpu, uint64_t *wait)
+{
+    char path[64], buf[128];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+    ssize_t n = read_file(path, buf, sizeof buf - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    unsigned long long c, w;
+    if (sscanf(buf, "%llu %llu", &c, &w) != 2)
+        return -1;
+    *cpu = c;
+    *wait = w;
+    return 0;
+}
+
+/* The window runs from detection to the stall's end; the statistics are read a little
+ * later, while the thread waits and adds nothing to them. */
+static void write_split(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration,
+                        uint64_t end_ns)
+{
+    uint64_t cpu, wait;
+    if (v->split_iteration != iteration || end_ns <= v->split_t0 ||
+        schedstat(p->pid, v->tid, &cpu, &wait) != 0)
+        return;
+    struct ss_rec_stall_split rec = {(uint32_t)v->tid,    0,
+                                     iteration,           end_ns - v->split_t0,
+                                     cpu - v->split_cpu0, wait - v->split_wait0};
+    ss_writer_record(&p->out, SS_REC_STALL_SPLIT, &rec, sizeof rec, NULL, 0);
+    v->split_iteration = 0;
+}
+
+void ss_mproc_announce_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                             uint64_t iteration)
+{
+    v->stall = iteration;
+    v->last_sample_ns = 0;
+    if (schedstat(p->pid, v->tid, &v->split_cpu0, &v->split_wait0) == 0) {
+        v->split_iteration = iteration;
+        v->split_t0 = ss_monotonic_ns();
+    }
+    struct ss_rec_stall_begin rec = {(uint32_t)v->tid, 0, iteration, iteration};
+    ss_writer_record(&p->out, SS_REC_STALL_BEGIN, &rec, sizeof rec, NULL, 0);
+    ss_sample_stall_begin(p, s, v);
+}
+
+static void note_iteration_call(struct ss_slot_view *v, const struct ss_call_event *e, int category)
+{
+    unsigned k;
+    for (k = 0; k < v->ncalls; k++)
+        if (v->calls[k].iteration == e->iteration && v->calls[k].call == e->call)
+            break;
+    if (k == v->ncalls) {
+        if (v->ncalls == sizeof v->calls / sizeof v->calls[0]) {
+            memmove(v->calls, v->calls + 1, (v->ncalls - 1) * sizeof v->calls[0]);
+            k = --v->ncalls;
+        }
+        v->calls[k] = (struct ss_iteration_call){e->iteration, 0, 0, e->call, (int8_t)category};
+        v->ncalls++;
+    }
+    v->calls[k].count++;
+    v->calls[k].total_ns += e->duration_ns;
+}
+
+/* Emits the calls of a stalled iteration and forgets those of the iterations before it,
+ * which ended without stalling. */
+static void write_stall_calls(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration)
+{
+    unsigned kept = 0;
+    for (unsigned k = 0; k < v->ncalls; k++) {
+        struct ss_iteration_call *c = &v->calls[k];
+        if (c->iteration == iteration) {
+            const char *name = ss_mproc_call_name(p, c->call);
+            struct ss_rec_stall_call rec = {
+                (uint32_t)v->tid, (uint16_t)c->category, 0, iteration, c->count, c->total_ns};
+            ss_writer_record(&p->out, SS_REC_STALL_CALL, &rec, sizeof rec, name, strlen(name));
+        } else if (c->iteration > iteration) {
+            v->calls[kept++] = *c;
+        }
+    }
+    v->ncalls = kept;
+}
+
+static void end_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v, uint64_t start,
+                      uint64_t duration)
+{
+    if (v->stall == start)
+        ss_sample_stall_end(p, s, v, start + duration);
+    struct ss_rec_stall_end rec = {(uint32_t)v->tid, 0, start, start, duration};
+    ss_writer_record(&p->out, SS_REC_STALL_END, &rec, sizeof rec, NULL, 0);
+    write_stall_calls(p, v, start);
+    write_split(p, v, start, start + duration);
+    if (v->stall == start)
+        v->stall = 0;
+}
+
+/* Writes the stalls that ended, up to `head` read before the calls were drained: a stall's
+ * calls precede its end in the owner's program order. */
+static void drain_ended(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                        uint32_t head)
+{
+    uint32_t tail = atomic_load_explicit(&s->ended_tail, memory_order_relaxed);
+    for (; tail != head; tail++) {
+        struct ss_stall_end e = s->ended[tail % SS_STALL_RING];
+        end_stall(p, s, v, e.start_ns, e.duration_ns);
+    }
+    atomic_store_explicit(&s->ended_tail, tail, memory_order_release);
+}
+
+static void drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
+{
+    uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_acquire);
+    uint64_t now = ss_monotonic_ns();
+    for (; tail != head; tail++) {
+        struct ss_call_event e = s->calls[tail % SS_CALL_RING];
+        uint32_t stack = 0, capture_ns = 0;
+        unsigned nframes = 0;
+        if (e.snap) {
+            stack = ss_mproc_unwind_snapshot(p, &s->call_snaps[e.snap - 1], &nframes, &capture_ns);
+            atomic_store_explicit(&s->call_snap_state[e.snap - 1], SS_SNAP_FREE,
+                                  memory_order_release);
+        }
+        e.detail[sizeof e.detail - 1] = '\0';
+        int category = e.category;
+        if (category == SS_CAT_PENDING) {
+            int kind, nonblocking;
+            category = ss_classify(&p->classifier, e.fd, e.detail, now, &kind, &nonblocking);
+            if (kind && e.fd >= 0 && e.fd < SS_FD_LEARNED_MAX)
+                atomic_store_explicit(
+                    &p->seg->fd_learned[e.fd],
+                    (uint8_t)(SS_FD_LEARNED | kind | (nonblocking ? SS_FD_LEARNED_NONBLOCK : 0)),
+                    memory_order_relaxed);
+        }
+        /* The JIT map a runtime writes because stallscope asked it to is not the program's. */
+        if (category == SS_CAT_NONE || strcmp(e.detail, p->perf_map) == 0)
+            continue;
+        char detail[128];
+        ss_describe(p->pid, e.fd, category, e.detail, detail, sizeof detail);
+        const char *name = ss_mproc_call_name(p, e.call);
+        if (ss_sites_account(&p->sites, &p->out, (uint32_t)v->tid, e.site, e.call, name, category,
+                             e.start_ns, e.duration_ns, detail, stack, nframes) < 0)
+            p->calls_lost++;
+        note_iteration_call(v, &e, category);
+        uint64_t end = e.start_ns + e.duration_ns;
+        /* A call that ran into a stall is a sample of it: the thread was not sampled inside. */
+        if (stack && end - e.iteration >= p->config.threshold_ns)
+            ss_mproc_write_sample(p, v, e.iteration, end - e.iteration, stack, nframes, capture_ns,
+                                  SS_SAMPLE_CALL, e.duration_ns, name);
+    }
+    atomic_store_explicit(&s->calls_tail, tail, memory_order_release);
+}
+
+static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                          uint64_t now)
+{
+    write_histogram(p, s, v);
+    ss_sample_forget(p, v);
+    struct ss_rec_thread_exit rec = {(uint32_t)v->tid, 0, now};
+    ss_writer_record(&p->out, SS_REC_THREAD_EXIT, &rec, sizeof rec, NULL, 0);
+    p->retired_events += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) +
+                         atomic_load_explicit(&s->calls_dropped, memory_order_relaxed);
+    p->retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
+    memset(v, 0, sizeof *v);
+    atomic_store_explicit(&s->exited, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->owner, 0, memory_order_release);
+}
+
+/* Looks at one slot; returns the next time it needs attention. `final`: the process is gone
+ * (or replaced by an exec) and this is the last look. */
+static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v, uint64_t now,
+                      int final)
+{
+    pid_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (owner <= 0 || !ss_mproc_trace(p))
+        return UINT64_MAX;
+    if (v->tid != owner)
+        announce_thread(p, s, v, owner);
+    /* A signal snapshot belongs to a stall that may have ended since: take it first. */
+    if (atomic_load_explicit(&s->snap_state, memory_order_acquire) == SS_SNAP_READY)
+        ss_sample_consume_signal(p, s, v);
+    uint32_t ended = atomic_load_explicit(&s->ended_head, memory_order_acquire);
+    drain_calls(p, s, v);
+    drain_ended(p, s, v, ended);
+    if (atomic_load_explicit(&s->exited, memory_order_acquire)) {
+        retire_thread(p, s, v, now);
+        return UINT64_MAX;
+    }
+    uint64_t threshold = p->config.threshold_ns;
+    int state = atomic_load_explicit(&s->state, memory_order_acquire);
+    uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+    uint64_t exit_ns = atomic_load_explicit(&p->seg->exit_ns, memory_order_acquire);
+    if (state == SS_STATE_WAITING || iteration == 0 || iteration > now ||
+        (exit_ns && iteration >= exit_ns))
+        return final ? UINT64_MAX : now + threshold;
+    if (final || exit_ns) {
+        /* The process began exiting inside this iteration: what comes after is not the
+         * loop's. A process killed outright leaves its stall open, as it was. */
+        if (exit_ns && exit_ns - iteration >= threshold) {
+            if (v->stall != iteration)
+                ss_mproc_announce_stall(p, s, v, iteration);
+            end_stall(p, s, v, iteration, exit_ns - iteration);
+        }
+        return final ? UINT64_MAX : now + threshold;
+    }
+    uint64_t stall_at = iteration + threshold;
+    if (now < stall_at)
+        return stall_at;
+    if (v->stall != iteration) {
+        if (v->stall)
+            ss_sample_stall_end(p, s, v, iteration);
+        ss_mproc_announce_stall(p, s, v, iteration);
+        v->next_sample_ns = now;
+    }
+    if (now >= v->next_sample_ns) {
+        ss_sample_due(p, s, v, state, iteration, now);
+        v->next_sample_ns = now + p->config.interval_ns;
+    }
+    return v->next_sample_ns;
+}
+
+static void drain_notes(struct ss_mproc *p)
+{
+    uint32_t n = atomic_load_explicit(&p->seg->notes_next, memory_order_acquire);
+    if (n > SS_SEG_NOTES)
+        n = SS_SEG_NOTES;
+    for (; p->notes_read < n; p->notes_read++) {
+        struct ss_seg_note *e = &p->seg->notes[p->notes_read];
+        if (!atomic_load_explicit(&e->ready, memory_order_acquire))
+            break;
+        e->text[sizeof e->text - 1] = '\0';
+        note(p, e->text);
+    }
+}
+
+static void periodic(struct ss_mproc *p, uint64_t now)
+{
+    p->next_flush_ns = now + p->config.flush_ns;
+    if (p->trace_state <= 0)
+        return;
+    for (size_t i = 0; i < SS_SEG_SLOTS; i++) {
+        struct ss_slot *s = &p->seg->slots[i];
+        struct ss_slot_view *v = &p->views[i];
+        if (v->tid == 0 || atomic_load_explicit(&s->owner, memory_order_acquire) != v->tid)
+            continue;
+        write_histogram(p, s, v);
+        char name[16];
+        read_thread_name(p->pid, v->tid, name);
+        if (name[0] && strcmp(name, v->name) != 0) {
+            memcpy(v->name, name, sizeof name);
+            emit_thread(p, s, v);
+        }
+    }
+    if (now >= p->next_refresh_ns)
+        ss_mproc_refresh_modules(p, now);
+    write_drops(p);
+    ss_sites_flush(&p->sites, &p->out);
+}
+
+/* One look at everything; returns when to look again. */
+static uint64_t pass(struct ss_mproc *p, uint64_t now, int final)
+{
+    uint64_t next = p->next_flush_ns;
+    for (size_t i = 0; i < SS_SEG_SLOTS; i++) {
+        uint64_t t = visit(p, &p->seg->slots[i], &p->views[i], now, final);
+        if (t < next)
+            next = t;
+    }
+    drain_notes(p);
+    uint64_t execs = ss_execs_drain(&p->execs, now, p->config.flush_ns, note, p);
+    if (execs < next)
+        next = execs;
+    if (final || now >= p->next_flush_ns)
+        periodic(p, now);
+    if (p->trace_state > 0)
+        ss_writer_flush(&p->out);
+    return next;
+}
+
+static int process_gone(const struct ss_mproc *p)
+{
+    struct pollfd fd = {p->pidfd, POLLIN, 0};
+    return p->pidfd >= 0 ? poll(&fd, 1, 0) > 0 : kill(p->pid, 0) != 0 && errno == ESRCH;
+}
+
+static void sleep_until(struct ss_mproc *p, uint32_t seen, uint64_t when)
+{
+    struct timespec until = {(time_t)(when / 1000000000ull), (long)(when % 1000000000ull)};
+    /* Not private: the shim wakes this word in its own mapping of the segment. */
+    syscall(SYS_futex, &p->seg->wake, FUTEX_WAIT_BITSET, seen, &until, NULL,
+            FUTEX_BITSET_MATCH_ANY);
+}
+
+static void *tracker_main(void *arg)
+{
+    struct ss_mproc *p = arg;
+    p->next_flush_ns = ss_monotonic_ns() + p->config.flush_ns;
+    for (;;) {
+        uint32_t seen = atomic_load(&p->seg->wake);
+        int final = atomic_load(&p->superseded) || process_gone(p);
+        uint64_t now = ss_monotonic_ns();
+        uint64_t next = pass(p, now, final);
+        if (final)
+            break;
+        sleep_until(p, seen, next);
+    }
+    if (p->trace_state > 0) {
+        uint64_t exit_ns = atomic_load(&p->seg->exit_ns);
+        if (atomic_load(&p->seg->exiting) && !atomic_load(&p->superseded)) {
+            struct ss_rec_end end = {exit_ns};
+            ss_writer_record(&p->out, SS_REC_END, &end, sizeof end, NULL, 0);
+        }
+        ss_writer_close(&p->out);
+    }
+    atomic_store(&p->finished, 1);
+    if (p->on_finished)
+        p->on_finished(p->on_finished_ctx);
+    return NULL;
+}
+
+int ss_mproc_start(struct ss_mproc *p)
+{
+    p->config = p->seg->config;
+    if (p->config.interval_ns > p->config.threshold_ns)
+        p->config.interval_ns = p->config.threshold_ns;
+    p->classifier.pid = p->pid;
+    p->classifier.strict = p->config.strict;
+    snprintf(p->perf_map, sizeof p->perf_map, "/tmp/perf-%d.map", (int)p->pid);
+    ss_execs_init(&p->execs, p->pid, p->seg);
+    atomic_store(&p->seg->monitor_pid, (int32_t)getpid());
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1 << 20);
+    int rc = pthread_create(&p->thread, &attr, tracker_main, p);
+    pthread_attr_destroy(&attr);
+    return -rc;
+}
+
+void ss_mproc_poke(struct ss_mproc *p)
+{
+    atomic_fetch_add(&p->seg->wake, 1);
+    syscall(SYS_futex, &p->seg->wake, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+void ss_mproc_free(struct ss_mproc *p)
+{
+    pthread_join(p->thread, NULL);
+    ss_sample_close(p);
+    if (p->target)
+        ss_target_free(p->target);
+    ss_stacks_free(&p->stacks);
+    ss_sites_free(&p->sites);
+    struct module_set *set = p->module_set;
+    if (set)
+        free(set->keys);
+    free(set);
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    free(p);
+}
