@@ -116,6 +116,11 @@ static int wait_enter(uint64_t key, struct wait_ctx *w)
             return 0;
         s->loop_key = key;
     }
+    if (__builtin_expect(!atomic_load_explicit(&ss__announced, memory_order_relaxed), 0)) {
+        t->in_hook++;
+        ss__segment_retry();
+        t->in_hook--;
+    }
     if (__builtin_expect(atomic_load_explicit(&s->request, memory_order_relaxed) != 0, 0)) {
         t->in_hook++;
         ss__serve_requests(s);

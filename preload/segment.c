@@ -4,15 +4,19 @@
  * descriptor attached, after which the shim keeps only the mapping: no descriptor of ours
  * stays open in the host. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +26,10 @@
 /* The parent's segment in a forked child that has none of its own yet: its exec ring is
  * where the child's execs are noted. */
 static struct ss_segment *inherited;
+
+/* A segment made before its monitor listened: its descriptor, kept until handed over. */
+static int pending_fd = -1;
+_Atomic int ss__announced = 1;
 
 struct ss_exec_ring *ss__exec_ring(void)
 {
@@ -36,6 +44,13 @@ void ss__segment_after_fork(void)
     struct ss_segment *parent = atomic_exchange(&ss__seg, NULL);
     if (parent)
         inherited = parent;
+    /* The parent's segment, if it was still waiting for its monitor, is the parent's to
+     * hand over. */
+    if (pending_fd >= 0) {
+        close(pending_fd);
+        pending_fd = -1;
+    }
+    atomic_store(&ss__announced, 1);
 }
 
 /* The executable range of the shim itself, whose frames the monitor leaves out; found once,
@@ -94,28 +109,35 @@ static void fill_header(struct ss_segment *seg)
     const char *path = getenv("PATH");
     if (path && strlen(path) < sizeof seg->path_list)
         memcpy(seg->path_list, path, strlen(path) + 1);
+    struct stat err;
+    if (fstat(STDERR_FILENO, &err) == 0) {
+        seg->stderr_dev = err.st_dev;
+        seg->stderr_ino = err.st_ino;
+    }
     if (!self_hi)
         dl_iterate_phdr(find_self, NULL);
     seg->shim_lo = self_lo;
     seg->shim_hi = self_hi;
 }
 
-/* Sends the segment to the monitor listening at `name`. */
+/* Sends the segment to the monitor listening at `name`. 0, or a negated errno (-ECONNREFUSED:
+ * nobody listens there). */
 static int hand_over(int memfd, const struct ss_segment *seg, const char *name, char *why,
                      size_t why_size)
 {
     int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (sock < 0) {
         snprintf(why, why_size, "cannot reach the monitor: %s", strerror(errno));
-        return -1;
+        return -errno;
     }
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     size_t len = strlen(name);
     memcpy(addr.sun_path + 1, name, len);
-    int rc = -1;
+    int rc = -EPERM;
     if (connect(sock, (struct sockaddr *)&addr,
                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0) {
-        snprintf(why, why_size, "cannot reach the monitor %s: %s", name, strerror(errno));
+        rc = -errno;
+        snprintf(why, why_size, "cannot reach the monitor %s: %s", name, strerror(-rc));
         goto out;
     }
     /* Only a monitor of our own user (or root) gets to read our stacks. */
@@ -144,8 +166,8 @@ static int hand_over(int memfd, const struct ss_segment *seg, const char *name, 
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &memfd, sizeof memfd);
     if (sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof hello) {
-        snprintf(why, why_size, "cannot hand the monitor %s our segment: %s", name,
-                 strerror(errno));
+        rc = -errno;
+        snprintf(why, why_size, "cannot hand the monitor %s our segment: %s", name, strerror(-rc));
         goto out;
     }
     rc = 0;
@@ -154,12 +176,154 @@ out:
     return rc;
 }
 
-int ss__segment_create(char *why, size_t why_size)
+/* ---- a monitor of our own ------------------------------------------------------------ */
+
+/* Without monitor= in the options (a plain LD_PRELOAD from a service manager), the processes
+ * that write to the same run directory share one monitor, named after the user and the
+ * directory; the first process that finds none starts it. Until it answers, the segment's
+ * descriptor stays open and handing it over is tried again at the loop's waits. */
+#define RETRY_EVERY_NS 5000000ull
+#define GIVE_UP_AFTER_NS 3000000000ull
+
+static char monitor_name[SS_MONITOR_NAME_MAX];
+static char output_dir[SS_OUTPUT_MAX + 4096];
+static uint64_t next_retry_ns, give_up_ns;
+
+static uint64_t fnv1a(uint64_t h, const char *s)
 {
-    if (!ss__opts.monitor[0]) {
-        snprintf(why, why_size, "no monitor to report to (run the program with stallscope run)");
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* The run directory as an absolute path (a relative one is the process's working
+ * directory's), and the name of its monitor. */
+static void name_the_monitor(void)
+{
+    if (ss__opts.monitor[0]) {
+        memcpy(monitor_name, ss__opts.monitor, sizeof monitor_name);
+        return;
+    }
+    output_dir[0] = '\0';
+    if (ss__opts.output[0] != '/' && getcwd(output_dir, sizeof output_dir - SS_OUTPUT_MAX - 2))
+        strcat(output_dir, "/");
+    strcat(output_dir, ss__opts.output);
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, output_dir);
+    snprintf(monitor_name, sizeof monitor_name, "stallscope-auto-%u-%016llx", (unsigned)geteuid(),
+             (unsigned long long)h);
+}
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+static long raw_syscall3(long nr, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+struct spawn_args {
+    const char *exe;
+    char *const *argv;
+};
+
+/* The child shares our memory until its exec: it calls nothing of the C library (whose
+ * errno and our interposers it would share), only the kernel. Its environment is ours
+ * without LD_PRELOAD, so that the monitor is not traced itself; it keeps none of our
+ * descriptors (holding the write end of a pipe of ours would keep its reader waiting), and
+ * its standard streams are /dev/null. */
+static int spawn_child(void *arg)
+{
+    const struct spawn_args *a = arg;
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char *env[n + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+            env[k++] = environ[i];
+    env[k] = NULL;
+    raw_syscall3(SYS_close_range, 0, ~0L, 0);
+    if (raw_syscall3(SYS_open, (long)"/dev/null", O_RDWR, 0) == 0) {
+        raw_syscall3(SYS_dup2, 0, 1, 0);
+        raw_syscall3(SYS_dup2, 0, 2, 0);
+    }
+    raw_syscall3(SYS_setsid, 0, 0, 0);
+    raw_syscall3(SYS_execve, (long)a->exe, (long)a->argv, (long)env);
+    raw_syscall3(SYS_exit_group, 127, 0, 0);
+    return 127;
+}
+
+/* stallscope beside the shim's directory (a build tree), else where it was installed. */
+static int monitor_program(char *path, size_t size)
+{
+    Dl_info info;
+    if (dladdr((void *)&ss__capture_regs, &info) && info.dli_fname &&
+        strrchr(info.dli_fname, '/')) {
+        size_t dir = (size_t)(strrchr(info.dli_fname, '/') - info.dli_fname);
+        snprintf(path, size, "%.*s/../stallscope", (int)dir, info.dli_fname);
+        if (access(path, X_OK) == 0)
+            return 0;
+    }
+    snprintf(path, size, "%s/stallscope", SS_BINDIR);
+    return access(path, X_OK);
+}
+
+/* Starts the monitor as a sibling, not a child: the host must not get its SIGCHLD or find
+ * it among its children. CLONE_VFORK keeps us until the exec, CLONE_VM spares copying our
+ * memory for it. */
+static int spawn_monitor(char *why, size_t why_size)
+{
+    char exe[4200];
+    if (monitor_program(exe, sizeof exe) != 0) {
+        snprintf(why, why_size, "no monitor running and stallscope not found (looked in %s)",
+                 SS_BINDIR);
         return -1;
     }
+    char *argv[] = {exe, "monitor", "--spawned", "--listen", monitor_name, "-o", output_dir, NULL};
+    struct spawn_args args = {exe, argv};
+    static char stack[65536] __attribute__((aligned(16)));
+    pid_t pid = clone(spawn_child, stack + sizeof stack,
+                      CLONE_PARENT | CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    if (pid < 0) {
+        snprintf(why, why_size, "cannot start a monitor: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Hands the pending segment over if the monitor answers now; gives up after a while. */
+void ss__segment_retry(void)
+{
+    uint64_t now = ss__now();
+    if (pending_fd < 0 || now < next_retry_ns)
+        return;
+    next_retry_ns = now + RETRY_EVERY_NS;
+    char why[256];
+    ss__tls.in_hook++;
+    struct ss_segment *seg = atomic_load(&ss__seg);
+    if (seg && hand_over(pending_fd, seg, monitor_name, why, sizeof why) == 0) {
+        close(pending_fd);
+        pending_fd = -1;
+        atomic_store(&ss__announced, 1);
+    } else if (now >= give_up_ns) {
+        close(pending_fd);
+        pending_fd = -1;
+        atomic_store(&ss__announced, 1);
+        ss__disable(why);
+    }
+    ss__tls.in_hook--;
+}
+
+int ss__segment_create(char *why, size_t why_size)
+{
     /* Our own calls below must not be taken for the host's. */
     ss__tls.in_hook++;
     int rc = -1;
@@ -179,8 +343,26 @@ int ss__segment_create(char *why, size_t why_size)
         goto out;
     }
     fill_header(seg);
-    if (hand_over(fd, seg, ss__opts.monitor, why, why_size) < 0)
+    if (!monitor_name[0])
+        name_the_monitor();
+    int handed = hand_over(fd, seg, monitor_name, why, why_size);
+    if (handed == 0) {
+        atomic_store(&ss__announced, 1);
+    } else if (ss__opts.monitor[0] || handed != -ECONNREFUSED ||
+               spawn_monitor(why, why_size) != 0) {
         goto out;
+    } else {
+        /* Far from the low numbers a program's own files get, for the few milliseconds
+         * until the monitor answers. */
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 1024);
+        pending_fd = high >= 0 ? high : fd;
+        if (high >= 0)
+            close(fd);
+        fd = -1;
+        next_retry_ns = ss__now();
+        give_up_ns = next_retry_ns + GIVE_UP_AFTER_NS;
+        atomic_store(&ss__announced, 0);
+    }
     atomic_store_explicit(&ss__seg, seg, memory_order_release);
     rc = 0;
 out:

@@ -76,6 +76,9 @@ void ss__fd_forget(int fd);
  * child at its first loop wait. 0, or -1 with the reason in why. */
 int ss__segment_create(char *why, size_t why_size);
 void ss__segment_after_fork(void);
+/* 0 while a segment waits for the monitor the shim started to listen (segment.c). */
+extern _Atomic int ss__announced;
+void ss__segment_retry(void);
 
 /* The sampling signal (signals.c), installed only when the monitor asks for it. */
 void ss__install_signal_handler(void);

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "export.h"
 #include "frames.h"
@@ -92,7 +93,7 @@ static void write_stall(struct ss_json *j, const struct ss_stall *s)
         const struct ss_sample *smp = &s->samples[k];
         ss_json_object(j, NULL);
         ss_json_uint(j, "offset_ns", smp->offset_ns);
-        ss_json_string(j, "source", smp->source == SS_SAMPLE_CALL ? "call" : "signal");
+        ss_json_string(j, "source", ss_sample_source_name(smp->source));
         ss_json_string(j, "call", smp->call);
         ss_json_uint(j, "call_ns", smp->call_ns);
         ss_json_uint(j, "capture_ns", smp->capture_ns);
@@ -181,6 +182,17 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
     for (size_t i = 0; i < p->ncalls; i++)
         write_call_site(j, &p->calls[i]);
     ss_json_end(j);
+    if (p->sampling.method) {
+        static const char *const methods[] = {"", "perf", "signal", "none"};
+        ss_json_object(j, "sampling");
+        ss_json_string(j, "method", p->sampling.method < 4 ? methods[p->sampling.method] : "?");
+        ss_json_uint(j, "signal", p->sampling.signal);
+        if (p->sampling.error)
+            ss_json_string(j, "perf_refused", strerror(p->sampling.error));
+        else
+            ss_json_null(j, "perf_refused");
+        ss_json_end(j);
+    }
     ss_json_uint(j, "dropped", ss_drops_total(&p->drops));
     ss_json_object(j, "drops");
     ss_json_uint(j, "events", p->drops.events);

@@ -554,6 +554,13 @@ static int on_drops(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
+static int on_sampling(struct loader *l, const uint8_t *b, size_t n)
+{
+    (void)n;
+    memcpy(&l->p->sampling, b, sizeof l->p->sampling);
+    return 0;
+}
+
 static int on_thread_exit(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_thread_exit r;
@@ -692,6 +699,7 @@ static const size_t fixed_size[] = {
     [SS_REC_CALL_SITE] = sizeof(struct ss_rec_call_site),
     [SS_REC_STALL_CALL] = sizeof(struct ss_rec_stall_call) + 1,
     [SS_REC_STALL_SPLIT] = sizeof(struct ss_rec_stall_split),
+    [SS_REC_SAMPLING] = sizeof(struct ss_rec_sampling),
 };
 
 static const record_fn handlers[] = {
@@ -710,6 +718,7 @@ static const record_fn handlers[] = {
     [SS_REC_CALL_SITE] = on_call_site,
     [SS_REC_STALL_CALL] = on_stall_call,
     [SS_REC_STALL_SPLIT] = on_stall_split,
+    [SS_REC_SAMPLING] = on_sampling,
 };
 
 /* A trace is read in pieces, never whole: a buffer holds the record being parsed and what
@@ -897,8 +906,8 @@ static int load_file(struct ss_run *run, const char *path, int in_dir, size_t ke
         close(fd);
         return 0;
     }
-    struct trace_reader r = {.fd = fd, .cap = READ_CHUNK + sizeof(struct ss_rec_header) +
-                                                  SS_TRACE_MAX_PAYLOAD};
+    struct trace_reader r = {
+        .fd = fd, .cap = READ_CHUNK + sizeof(struct ss_rec_header) + SS_TRACE_MAX_PAYLOAD};
     struct ss_process *procs = realloc(run->procs, (run->nprocs + 1) * sizeof *procs);
     if (procs)
         run->procs = procs;
@@ -1146,6 +1155,37 @@ uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category)
 int ss_note_is_untraced_child(const char *note)
 {
     return strncmp(note, "child ", 6) == 0 && strstr(note, " untraced: ") != NULL;
+}
+
+const char *ss_sample_source_name(unsigned source)
+{
+    static const char *const names[] = {
+        [SS_SAMPLE_SIGNAL] = "signal",
+        [SS_SAMPLE_CALL] = "call",
+        [SS_SAMPLE_PERF] = "perf",
+        [SS_SAMPLE_SYSCALL] = "syscall",
+    };
+    return source < sizeof names / sizeof names[0] ? names[source] : "unknown";
+}
+
+void ss_sampling_describe(const struct ss_rec_sampling *s, char *buf, size_t size)
+{
+    char refused[96] = "";
+    if (s->error)
+        snprintf(refused, sizeof refused, " (perf events refused: %s)", strerror(s->error));
+    switch (s->method) {
+    case SS_SAMPLED_BY_PERF:
+        snprintf(buf, size, "perf events");
+        break;
+    case SS_SAMPLED_BY_SIGNAL:
+        snprintf(buf, size, "signal %u%s", s->signal, refused);
+        break;
+    case SS_SAMPLED_NOT:
+        snprintf(buf, size, "no timed samples%s", refused);
+        break;
+    default:
+        snprintf(buf, size, "%s", "");
+    }
 }
 
 uint64_t ss_drops_total(const struct ss_rec_drops *d)

@@ -146,6 +146,7 @@ struct ss_process {
     struct ss_call_site *calls;
     size_t ncalls;
     struct ss_rec_drops drops;
+    struct ss_rec_sampling sampling; /* method 0: not said (a trace of an older shim) */
     char **notes;
     size_t nnotes;
     size_t nuntraced; /* notes about children that ran a program the shim could not follow */
@@ -179,6 +180,11 @@ const char *ss_category_name(unsigned category);
 /* Blocking time of a stall in one category, summed over its calls. */
 uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category);
 uint64_t ss_drops_total(const struct ss_rec_drops *d);
+/* "signal", "call", "perf" or "syscall": how a sample was taken. */
+const char *ss_sample_source_name(unsigned source);
+/* How the monitor sampled a process, in words ("perf events", "signal 38 (perf events
+ * refused: Permission denied)"); "" when the trace does not say. */
+void ss_sampling_describe(const struct ss_rec_sampling *s, char *buf, size_t size);
 /* Whether a note is the shim's "child PID ran PATH untraced: REASON". */
 int ss_note_is_untraced_child(const char *note);
 /* Stalls of a thread (tid 0: of every thread), kept and summarised. */

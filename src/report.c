@@ -223,6 +223,10 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
             p->end_ns      ? "exited"
             : p->truncated ? "trace ends inside a record (being written, or killed)"
                            : "still running or killed");
+    char sampling[160];
+    ss_sampling_describe(&p->sampling, sampling, sizeof sampling);
+    if (sampling[0])
+        fprintf(out, "  sampled with %s\n", sampling);
     print_threads(out, p);
     if (p->nstalls == 0 && p->summary.stalls == 0) {
         fprintf(out, "  no stalls\n");

@@ -225,6 +225,10 @@ struct ss_segment {
     uint64_t shim_lo, shim_hi; /* the shim's code: its frames are left out of stacks */
     char call_names[SS_SEG_CALLS_MAX][SS_SEG_CALL_NAME];
     char path_list[4096]; /* PATH when the process started, for names exec searched */
+    /* What the process's standard error was when the segment was made (0, 0: closed). The
+     * monitor speaks on it only while it still is that file: a daemon may have reused the
+     * number for a file of its own. */
+    uint64_t stderr_dev, stderr_ino;
 
     _Atomic uint32_t wake;            /* [both] futex word: bumped to wake the monitor early */
     _Atomic uint32_t exiting;         /* [shim] 1 once the process began exit() */

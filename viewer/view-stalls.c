@@ -160,7 +160,7 @@ static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
         const char *const *names = ssv_vm_stack_names(&a->snap->vm, p, smp->stack);
         ss_format_duration(smp->offset_ns, d, sizeof d);
         ssv_text_add(t, SSV_CV_NORMAL, NULL, "  +%-9s %-7s %s%s%s", d,
-                     smp->source == SS_SAMPLE_CALL ? "call" : "signal", smp->call ? smp->call : "",
+                     ss_sample_source_name(smp->source), smp->call ? smp->call : "",
                      smp->call ? "() from " : "", names ? names[0] : "(no stack)");
     }
 }

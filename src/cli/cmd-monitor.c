@@ -23,7 +23,9 @@ static void usage(FILE *out)
                  "  --linger DURATION     stay this long after the last traced process ended\n"
                  "                        (default 2s)\n"
                  "  --control-fd N        a socket to the program that started the monitor\n"
-                 "  --ready-fd N          write a byte to N and close it once listening\n");
+                 "  --ready-fd N          write a byte to N and close it once listening\n"
+            "  --spawned             started by a shim: end quietly when another monitor\n"
+            "                        already listens under the name\n");
 }
 
 static int parse_fd(const char *option, const char *value)
@@ -56,7 +58,7 @@ int ss_cmd_monitor(int argc, char **argv)
     };
     struct ss_monitor_options o = {
         .output = SS_DEFAULT_OUTPUT, .control_fd = -1, .ready_fd = -1, .linger_ns = 2000000000ull};
-    int c;
+    int c, spawned = 0;
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
@@ -74,6 +76,9 @@ int ss_cmd_monitor(int argc, char **argv)
         case 'r':
             o.ready_fd = parse_fd("--ready-fd", optarg);
             break;
+        case 's':
+            spawned = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -89,7 +94,14 @@ int ss_cmd_monitor(int argc, char **argv)
         ss_die("monitor: --listen: the name may have at most %d bytes", SS_MONITOR_NAME_MAX - 1);
     prepare_dir(o.output);
     char why[512];
-    if (ss_monitor_serve(&o, why, sizeof why) < 0)
+    int rc = ss_monitor_serve(&o, why, sizeof why);
+    if (rc == -EADDRINUSE && spawned)
+        return 0; /* several processes started one at once: the first one serves */
+    if (rc < 0) {
+        if (o.ready_fd >= 0 && write(o.ready_fd, why, strlen(why)) < 0) {
+            /* Whoever waited is gone. */
+        }
         ss_die("monitor: %s", why);
+    }
     return 0;
 }

@@ -182,6 +182,13 @@ static int start_monitor(const char *dir, char *name, size_t name_size)
     if (pid < 0)
         ss_die("cannot start the monitor: %s", strerror(errno));
     if (pid == 0) {
+        /* Our standard output may be a pipe whose reader waits for every writer to close
+         * it: the monitor, which may outlive us, must not be one. */
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+        }
         setpgid(0, 0);
         signal(SIGINT, SIG_IGN);
         signal(SIGQUIT, SIG_IGN);
@@ -198,13 +205,15 @@ static int start_monitor(const char *dir, char *name, size_t name_size)
     }
     close(control[1]);
     close(ready[1]);
-    char byte;
+    char answer[512];
     ssize_t n;
-    while ((n = read(ready[0], &byte, 1)) < 0 && errno == EINTR)
+    while ((n = read(ready[0], answer, sizeof answer - 1)) < 0 && errno == EINTR)
         ;
     close(ready[0]);
-    if (n != 1)
-        ss_die("the monitor did not start (see above)");
+    if (n != 1 || answer[0] != 'R') {
+        answer[n > 0 ? n : 0] = '\0';
+        ss_die("the monitor did not start%s%s", n > 0 ? ": " : "", answer);
+    }
     return control[0];
 }
 

@@ -24,7 +24,8 @@ struct ss_monitor_options {
     uint64_t linger_ns;
 };
 
-/* Runs until done; 0, or -1 with the reason in why (nothing could be started). */
+/* Runs until done; 0, or a negated errno with the reason in why (nothing could be started;
+ * -EADDRINUSE: another monitor listens under the name). */
 int ss_monitor_serve(const struct ss_monitor_options *o, char *why, size_t why_size);
 
 #endif

@@ -106,5 +106,7 @@ void ss_mproc_poke(struct ss_mproc *p);
 void ss_mproc_free(struct ss_mproc *p);
 
 uint64_t ss_monotonic_ns(void);
+/* A line for the process's own standard error (tracker.c). */
+void ss_mproc_tell(const struct ss_mproc *p, const char *message);
 
 #endif

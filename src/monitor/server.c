@@ -52,27 +52,29 @@ static void tracker_finished(void *ctx)
     }
 }
 
+/* A listening socket, or a negated errno. */
 static int listen_on(const char *name, char *why, size_t why_size)
 {
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         snprintf(why, why_size, "socket: %s", strerror(errno));
-        return -1;
+        return -errno;
     }
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     size_t len = strlen(name);
     if (len == 0 || len + 1 > sizeof addr.sun_path) {
         snprintf(why, why_size, "bad monitor name '%s'", name);
         close(fd);
-        return -1;
+        return -EINVAL;
     }
     memcpy(addr.sun_path + 1, name, len);
     if (bind(fd, (struct sockaddr *)&addr,
              (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0 ||
         listen(fd, 4096) != 0) {
-        snprintf(why, why_size, "cannot listen as monitor %s: %s", name, strerror(errno));
+        int err = errno;
+        snprintf(why, why_size, "cannot listen as monitor %s: %s", name, strerror(err));
         close(fd);
-        return -1;
+        return -err;
     }
     return fd;
 }
@@ -288,12 +290,12 @@ int ss_monitor_serve(const struct ss_monitor_options *o, char *why, size_t why_s
     signal(SIGPIPE, SIG_IGN);
     s.listen_fd = listen_on(o->name, why, why_size);
     if (s.listen_fd < 0)
-        return -1;
+        return s.listen_fd;
     s.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s.wake_fd < 0) {
         snprintf(why, why_size, "eventfd: %s", strerror(errno));
         close(s.listen_fd);
-        return -1;
+        return -ENOMEM;
     }
     if (o->ready_fd >= 0) {
         if (write(o->ready_fd, "R", 1) != 1) {
@@ -327,6 +329,13 @@ int ss_monitor_serve(const struct ss_monitor_options *o, char *why, size_t why_s
             } else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
                 close(s.control_fd);
                 s.control_fd = -1;
+                /* The program that started us is gone: its standard error may be a pipe whose
+                 * reader waits for every writer to close it. */
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (null >= 0) {
+                    dup2(null, STDERR_FILENO);
+                    close(null);
+                }
             }
         }
         if (s.procs || s.npending || s.control_fd >= 0)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,10 +44,30 @@ static ssize_t read_file(const char *path, char *buf, size_t size)
     return (ssize_t)len;
 }
 
+/* One line on the process's standard error, as the shim would have written it, if that is
+ * still the file it was when the process started; never blocking on it. */
+void ss_mproc_tell(const struct ss_mproc *p, const char *message)
+{
+    if (!p->seg->stderr_ino)
+        return;
+    char path[64], line[600];
+    snprintf(path, sizeof path, "/proc/%d/fd/2", (int)p->pid);
+    int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && st.st_dev == p->seg->stderr_dev && st.st_ino == p->seg->stderr_ino) {
+        int n = snprintf(line, sizeof line, "stallscope: %s\n", message);
+        if (write(fd, line, (size_t)n) < 0) {
+            /* Nowhere else to say it. */
+        }
+    }
+    close(fd);
+}
+
 static void writer_warned(void *ctx, const char *message)
 {
-    const struct ss_mproc *p = ctx;
-    fprintf(stderr, "stallscope: process %d: %s\n", (int)p->pid, message);
+    ss_mproc_tell(ctx, message);
 }
 
 /* ---- the trace ------------------------------------------------------------------------- */
@@ -120,7 +141,7 @@ int ss_mproc_trace(struct ss_mproc *p)
         return p->trace_state > 0;
     char why[512];
     if (ss_writer_open(&p->out, p->dir, p->pid, why, sizeof why) < 0) {
-        fprintf(stderr, "stallscope: process %d is not traced: %s\n", (int)p->pid, why);
+        ss_mproc_tell(p, why);
         p->trace_state = -1;
         return 0;
     }

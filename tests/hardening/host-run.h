@@ -9,7 +9,9 @@
 #include "model.h"
 
 struct host_run {
-    char dir[64], run[512];
+    char dir[64], run[512], monitor[64];
+    pid_t monitor_pid;
+    int control;
     char out[8192], err[4096];
     double planted_ms[64];
     unsigned planted_tid[64];
@@ -25,8 +27,11 @@ const char *host_builddir(void);
 /* Starts the host with these steps, tracing into `run` (NULL: a run directory of its own
  * under a fresh temporary directory, h->dir). */
 pid_t host_start(struct host_run *h, const char *run, const char *const *steps);
-/* Waits for the host; reads its output. Returns its wait status. */
+/* Waits for the host and for the monitor to write out what has ended; reads the host's
+ * output. Returns its wait status. */
 int host_wait(struct host_run *h, pid_t pid);
+/* Has the monitor write out every traced process that has ended. */
+void host_sync(struct host_run *h);
 /* Both, and the host must exit 0; loads its run when `load` is set. */
 void run_host(struct host_run *h, const char *run, const char *const *steps, int load);
 void host_finish(struct host_run *h);
@@ -34,6 +39,7 @@ void host_finish(struct host_run *h);
 /* The number after `key` in the host's output, -1 when absent. */
 int host_value(const struct host_run *h, const char *key);
 int count_of(const char *s, const char *needle);
+/* Samples taken while the stall ran (by perf event or signal), not at a call. */
 size_t signal_samples(const struct ss_stall *s);
 int has_note(const struct ss_process *p, const char *text);
 
