@@ -233,8 +233,8 @@ struct ss_segment {
     _Atomic uint32_t wake;            /* [both] futex word: bumped to wake the monitor early */
     _Atomic uint32_t exiting;         /* [shim] 1 once the process began exit() */
     _Atomic uint64_t exit_ns;         /* [shim] when */
-    _Atomic uint32_t loader_changes;  /* [shim] libraries loaded or unloaded since start */
     _Atomic int32_t monitor_pid;      /* [monitor] whose signals the handler accepts */
+    _Atomic uint32_t signal_wanted;   /* [monitor] perf events are refused: install the handler */
     _Atomic uint32_t signal_state;    /* [shim] enum ss_signal_state */
     _Atomic uint64_t slots_exhausted; /* [shim] loop threads that found no free slot */
     _Atomic uint32_t notes_next;      /* [shim] */

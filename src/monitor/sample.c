@@ -86,28 +86,40 @@ static int refused(int err)
            err == -EOPNOTSUPP;
 }
 
+/* Decided once per process, with a probe on one of its threads, as soon as the monitor has
+ * it: the shim installs the signal's handler at its first loop wait when asked by then. */
+void ss_sample_decide(struct ss_mproc *p, pid_t tid)
+{
+    if (p->method != SS_METHOD_UNDECIDED)
+        return;
+    if (!p->config.stacks) {
+        p->method = SS_METHOD_NONE;
+    } else if (p->sampling == SS_SAMPLING_SIGNAL) {
+        p->method = SS_METHOD_SIGNAL;
+    } else {
+        struct ss_perf *probe;
+        int rc = ss_perf_open(p->pid, tid, p->config.interval_ns, PERF_STACK_BYTES, &probe);
+        if (rc == 0) {
+            ss_perf_close(probe);
+            p->method = SS_METHOD_PERF;
+        } else if (refused(rc)) {
+            p->perf_error = rc;
+            p->method = p->sampling == SS_SAMPLING_PERF ? SS_METHOD_NONE : SS_METHOD_SIGNAL;
+        }
+    }
+    if (p->method == SS_METHOD_SIGNAL)
+        atomic_store(&p->seg->signal_wanted, 1);
+}
+
 void ss_sample_thread_announced(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
 {
-    if (p->method == SS_METHOD_UNDECIDED) {
-        if (!p->config.stacks || !p->target) {
-            p->method = SS_METHOD_NONE;
-        } else if (p->sampling == SS_SAMPLING_SIGNAL) {
-            p->method = SS_METHOD_SIGNAL;
-        } else {
-            struct ss_perf *probe;
-            int rc = ss_perf_open(p->pid, v->tid, p->config.interval_ns, PERF_STACK_BYTES, &probe);
-            if (rc == 0) {
-                ss_perf_close(probe);
-                p->method = SS_METHOD_PERF;
-            } else if (refused(rc)) {
-                p->perf_error = rc;
-                p->method = p->sampling == SS_SAMPLING_PERF ? SS_METHOD_NONE : SS_METHOD_SIGNAL;
-            }
-        }
-        if (p->method != SS_METHOD_UNDECIDED)
-            write_sampling(p);
+    ss_sample_decide(p, v->tid);
+    if (!p->sampling_written && p->method != SS_METHOD_UNDECIDED) {
+        write_sampling(p);
+        p->sampling_written = 1;
     }
-    /* The shim installs its handler at the thread's next wait. */
+    /* A thread that claimed its slot before the decision installs the handler at its next
+     * wait. */
     if (p->method == SS_METHOD_SIGNAL)
         atomic_fetch_or(&s->request, SS_REQUEST_SIGNAL);
 }

@@ -10,7 +10,9 @@
 
 #include "monitor/process.h"
 
-/* Decides how the process is sampled, at its first loop thread. */
+/* Decides how the process is sampled, probing perf events on thread tid. */
+void ss_sample_decide(struct ss_mproc *p, pid_t tid);
+/* A loop thread the tracker sees for the first time. */
 void ss_sample_thread_announced(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v);
 void ss_sample_stall_begin(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v);
 /* A sample is due: the thread is in `state` at the stall's `iteration`. */

@@ -574,6 +574,7 @@ static void *tracker_main(void *arg)
 {
     struct ss_mproc *p = arg;
     p->next_flush_ns = ss_monotonic_ns() + p->config.flush_ns;
+    ss_sample_decide(p, p->pid);
     for (;;) {
         uint32_t seen = atomic_load(&p->seg->wake);
         int final = atomic_load(&p->superseded) || process_gone(p);

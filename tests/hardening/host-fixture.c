@@ -41,6 +41,10 @@
  *   thread-loop MS     a second loop thread that spins MS in one iteration, then exits
  *   threads N          N short-lived loop threads (5 iterations each), 8 alive at a time
  *   crash              dereference a null pointer (the host dies of SIGSEGV)
+ *   count-threads N    print "threads T" with the number of threads the process has (N unused)
+ *   stat-many N        one iteration of N stat() calls on the working directory, reported as
+ *                      "stat-many-done N"
+ *   pause-ms MS        one iteration that sleeps MS with nanosleep
  *   remove-dir DIR     delete every file in DIR and DIR itself (a clean-up job)
  *   stress-malloc MS   one iteration of MS spent in malloc, realloc and free
  *   stress-dlopen MS   one iteration of MS loading and unloading a library (LIBRARY)
@@ -661,8 +665,8 @@ static void errno_probe(const char *dir)
     PROBE("execl", getpid(), execl("/nonexistent/x", "probe", (char *)NULL));
     PROBE("execle", getpid(), execle("/nonexistent/x", "probe", (char *)NULL, envp));
     PROBE("execlp", getpid(), execlp("ss-no-such-program", "probe", (char *)NULL));
-    PROBE("posix_spawn", waitpid(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp) ? -1 : pid,
-                                 NULL, 0),
+    PROBE("posix_spawn",
+          waitpid(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp) ? -1 : pid, NULL, 0),
           posix_spawn(&pid, "/nonexistent/x", NULL, NULL, argv, envp));
     PROBE("posix_spawnp",
           waitpid(posix_spawnp(&pid, "true", NULL, NULL, argv, environ) ? -1 : pid, NULL, 0),
@@ -681,6 +685,17 @@ static void remove_dir(const char *path)
     closedir(d);
     if (rmdir(path) != 0)
         perror("rmdir");
+}
+
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
 }
 
 static void step(const char *what, const char *arg)
@@ -838,6 +853,17 @@ static void step(const char *what, const char *arg)
         *(volatile int *)(uintptr_t)n = 0;
     } else if (strcmp(what, "threads") == 0) {
         short_lived_threads(n);
+    } else if (strcmp(what, "count-threads") == 0) {
+        printf("threads %d\n", count_threads());
+    } else if (strcmp(what, "stat-many") == 0) {
+        struct stat st;
+        int done = 0;
+        for (int i = 0; i < n; i++)
+            done += stat(".", &st) == 0;
+        printf("stat-many-done %d\n", done);
+    } else if (strcmp(what, "pause-ms") == 0) {
+        struct timespec pause = {n / 1000, (long)(n % 1000) * 1000000L};
+        nanosleep(&pause, NULL);
     } else if (strcmp(what, "remove-dir") == 0) {
         remove_dir(arg);
     } else {

@@ -4,10 +4,10 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,9 +43,9 @@ static void monitor_start(struct host_run *h)
     cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
     snprintf(control_fd, sizeof control_fd, "%d", 10);
     snprintf(ready_fd, sizeof ready_fd, "%d", 11);
-    const char *argv[] = {exe,          "monitor",    "--listen",   h->monitor, "-o",
-                          h->run,       "--linger",   "1ms",        "--control-fd",
-                          control_fd,   "--ready-fd", ready_fd,     NULL};
+    const char *argv[] = {exe,          "monitor",  "--listen", h->monitor,     "-o",
+                          h->run,       "--linger", "1ms",      "--control-fd", control_fd,
+                          "--ready-fd", ready_fd,   NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, control[1], 10);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,22 @@
 #include "model.h"
 
 #define SAMPLING_SIGNAL "38"
+/* The signal is the fallback where perf events are refused; these suites make the monitor
+ * use it. */
+#define SIGNAL_OPTIONS "threshold=50ms:sampling=signal"
+
+static void use_the_signal(void)
+{
+    host_options = SIGNAL_OPTIONS;
+}
+
+static void use_the_default(void)
+{
+    host_options = "threshold=50ms";
+}
+
+TestSuite(signals, .init = use_the_signal, .fini = use_the_default);
+TestSuite(timeouts, .init = use_the_signal, .fini = use_the_default);
 
 static void expect_near(const struct ss_stall *s, double planted_ms)
 {
@@ -147,7 +164,7 @@ static void blocked_signal_is_not_sent(const char *options, const char *sig, con
     const char *steps[] = {block, sig, "spin", "150", unblock, sig, "spin", "150", NULL};
     host_options = options;
     run_host(&h, NULL, steps, 1);
-    host_options = "threshold=50ms";
+    host_options = SIGNAL_OPTIONS;
     cr_expect_eq(host_value(&h, "eintr "), 0);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
@@ -161,34 +178,34 @@ static void blocked_signal_is_not_sent(const char *options, const char *sig, con
 
 Test(signals, blocked_signal_is_not_sent, .timeout = 60)
 {
-    blocked_signal_is_not_sent("threshold=50ms", SAMPLING_SIGNAL, "block", "unblock");
+    blocked_signal_is_not_sent(SIGNAL_OPTIONS, SAMPLING_SIGNAL, "block", "unblock");
 }
 
 Test(signals, blocked_with_sighold, .timeout = 60)
 {
-    blocked_signal_is_not_sent("threshold=50ms", SAMPLING_SIGNAL, "hold", "release");
+    blocked_signal_is_not_sent(SIGNAL_OPTIONS, SAMPLING_SIGNAL, "hold", "release");
 }
 
 Test(signals, blocked_with_sigset_hold, .timeout = 60)
 {
-    blocked_signal_is_not_sent("threshold=50ms", SAMPLING_SIGNAL, "sigset-hold", "sigset-default");
+    blocked_signal_is_not_sent(SIGNAL_OPTIONS, SAMPLING_SIGNAL, "sigset-hold", "sigset-default");
 }
 
 /* sigsetmask() sets the whole mask from signals 1 to 32: one above is unblocked by it. */
 Test(signals, unblocked_with_sigsetmask, .timeout = 60)
 {
-    blocked_signal_is_not_sent("threshold=50ms", SAMPLING_SIGNAL, "block", "bsd-setmask");
+    blocked_signal_is_not_sent(SIGNAL_OPTIONS, SAMPLING_SIGNAL, "block", "bsd-setmask");
 }
 
 /* sigblock() can block only signals 1 to 32, so the sampling signal is one of those here. */
 Test(signals, blocked_with_sigblock, .timeout = 60)
 {
-    blocked_signal_is_not_sent("threshold=50ms:signal=12", "12", "bsd-block", "unblock");
+    blocked_signal_is_not_sent(SIGNAL_OPTIONS ":signal=12", "12", "bsd-block", "unblock");
 }
 
 Test(signals, blocked_with_sigsetmask, .timeout = 60)
 {
-    blocked_signal_is_not_sent("threshold=50ms:signal=12", "12", "bsd-setmask", "release");
+    blocked_signal_is_not_sent(SIGNAL_OPTIONS ":signal=12", "12", "bsd-setmask", "release");
 }
 
 /* siginterrupt() on the sampling signal would take SA_RESTART from the shim's handler, and its
@@ -555,7 +572,7 @@ static size_t captures_under(const char *scenario)
 {
     struct host_run h;
     const char *steps[] = {scenario, "2000", NULL};
-    host_options = "threshold=1ms:interval=100us";
+    host_options = "threshold=1ms:interval=100us:sampling=signal";
     run_host(&h, NULL, steps, 1);
     host_options = "threshold=50ms";
     cr_assert_eq(h.nplanted, 1);
@@ -674,5 +691,81 @@ Test(processes, errno_is_preserved, .timeout = 60)
     cr_expect_str_eq(traced, plain);
     cr_expect_gt(h.model->procs[0].ncalls, 10, "the calls were interposed, not passed by");
     rmdir(dir);
+    host_finish(&h);
+}
+
+/* The monitor is a process of its own: a host with one thread keeps one thread. */
+Test(monitor, a_single_threaded_host_stays_single_threaded, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"spin", "80", "count-threads", "1", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(host_value(&h, "threads "), 1, "%s", h.out);
+    cr_expect_eq(h.model->procs[0].nstalls, 1, "and its stall is recorded");
+    host_finish(&h);
+}
+
+/* The monitor killed while the host runs: the host does all its work and never hears of
+ * it; what was recorded up to then is in the trace. */
+Test(monitor, killed_mid_run_the_host_runs_on, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"spin",      "100",  "pause-ms", "400", "spin", "100",
+                           "stat-many", "2000", "spin",     "100", NULL};
+    pid_t pid = host_start(&h, NULL, steps);
+    int seen = 0;
+    for (int i = 0; i < 300 && !seen; i++) {
+        struct timespec pause = {0, 5000000};
+        nanosleep(&pause, NULL);
+        struct ss_run *run;
+        char err[512];
+        if (ss_run_load(h.run, &run, err, sizeof err) != 0)
+            continue;
+        seen =
+            run->nprocs == 1 && run->procs[0].nstalls >= 1 && !run->procs[0].stalls[0].in_progress;
+        ss_run_free(run);
+    }
+    cr_assert(seen, "the first stall was written");
+    kill(h.monitor_pid, SIGKILL);
+    int status;
+    cr_assert_eq(waitpid(h.monitor_pid, &status, 0), h.monitor_pid);
+    h.monitor_pid = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the host ran on: %d", status);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.txt", h.dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(h.out, 1, sizeof h.out - 1, f);
+    h.out[n] = '\0';
+    fclose(f);
+    cr_expect_eq(count_of(h.out, "planted spin"), 3, "%s", h.out);
+    cr_expect_eq(host_value(&h, "stat-many-done "), 2000);
+    char err[512];
+    cr_assert_eq(ss_run_load(h.run, &h.model, err, sizeof err), 0, "%s", err);
+    cr_expect_geq(h.model->procs[0].nstalls, 1);
+    host_finish(&h);
+}
+
+/* A monitor that cannot keep up (here, stopped): the host is never held up; what did not
+ * fit in the segment's rings is counted as dropped once the monitor goes on. */
+Test(monitor, stopped_monitor_drops_are_counted, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"spin", "60", "stat-many", "3000", "spin", "60", NULL};
+    host_options = "threshold=50ms:strict=1";
+    pid_t pid = host_start(&h, NULL, steps);
+    host_options = "threshold=50ms";
+    kill(h.monitor_pid, SIGSTOP);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    kill(h.monitor_pid, SIGCONT);
+    host_sync(&h);
+    char err[512];
+    cr_assert_eq(ss_run_load(h.run, &h.model, err, sizeof err), 0, "%s", err);
+    const struct ss_process *p = &h.model->procs[0];
+    cr_expect_gt(p->drops.events, 0, "the calls that did not fit are counted");
+    cr_expect_eq(p->nstalls, 2, "the stalls themselves fit");
     host_finish(&h);
 }
