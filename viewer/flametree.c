@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "flametree.h"
 
+#include "flame.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +88,15 @@ static struct ssv_fl_node *child(struct builder *b, struct ssv_fl_node *parent, 
     return n;
 }
 
+/* A sample weighs the part of its stall it stands for, shared out as the exports share it
+ * (ss_stall_spans), so that the viewer's flame and an exported one agree. */
 static int add_sample(struct builder *b, struct ssv_vm *vm, const struct ss_process *p,
-                      const struct ss_sample *s)
+                      const struct ss_span *span)
 {
-    uint64_t w = ssv_vm_sample_weight(p, s);
+    const struct ss_sample *s = span->sample;
+    uint64_t w = span->end_ns - span->begin_ns;
+    (void)p;
+    b->f->nsamples++;
     if (w == 0)
         return 0;
     struct ssv_fl_node *n = b->f->root;
@@ -115,7 +122,6 @@ static int add_sample(struct builder *b, struct ssv_vm *vm, const struct ss_proc
         n->total += w;
     }
     n->self += w;
-    b->f->nsamples++;
     return 0;
 }
 
@@ -169,16 +175,28 @@ int ssv_flame_build(struct ssv_flame *f, struct ssv_vm *vm, const struct ssv_vm_
     memset(f, 0, sizeof *f);
     f->scope = *scope;
     struct builder b = {f, NULL, 0, 0};
+    struct ss_span *spans = NULL;
+    size_t cap = 0;
     if (!(f->root = new_node(f)) || !(f->root->name = ssv_vm_intern(vm, SSV_FL_ROOT)))
         goto fail;
     for (size_t i = 0; i < vm->nstalls; i++) {
         const struct ssv_vm_stall *r = &vm->stalls[i];
         if (!ssv_vm_in_scope(scope, r->proc, r->stall))
             continue;
-        for (size_t k = 0; k < r->stall->nsamples; k++)
-            if (add_sample(&b, vm, r->proc, &r->stall->samples[k]) < 0)
+        if (r->stall->nsamples > cap) {
+            cap = r->stall->nsamples;
+            struct ss_span *grown = realloc(spans, cap * sizeof *spans);
+            if (!grown)
+                goto fail;
+            spans = grown;
+        }
+        size_t n = ss_stall_spans(r->stall, spans);
+        for (size_t k = 0; k < n; k++)
+            if (add_sample(&b, vm, r->proc, &spans[k]) < 0)
                 goto fail;
     }
+    free(spans);
+    spans = NULL;
     free(b.slots);
     b.slots = NULL;
     if (sort_children(f) < 0)
@@ -186,6 +204,7 @@ int ssv_flame_build(struct ssv_flame *f, struct ssv_vm *vm, const struct ssv_vm_
     f->zoom = f->sel = f->root;
     return 0;
 fail:
+    free(spans);
     free(b.slots);
     ssv_flame_free(f);
     return -1;

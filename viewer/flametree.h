@@ -1,7 +1,7 @@
 /* flame: the stalled time of a scope (all stalls, a process, a thread or one stall) as a tree of
  * frames, root first, for the icicle view: aggregation with each sample weighted by the time it
- * stands for (ssv_vm_sample_weight), zoom, search with the share of time under matches, layout in
- * columns and movement between frames. Built without curses. */
+ * stands for, shared out as the exports share it (ss_stall_spans), zoom, search with the share of
+ * time under matches, layout in columns and movement between frames. Built without curses. */
 #ifndef SSV_FLAMETREE_H
 #define SSV_FLAMETREE_H
 

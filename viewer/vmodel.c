@@ -387,13 +387,6 @@ void ssv_vm_search(struct ssv_vm *vm, const char *needle)
     free(bits);
 }
 
-uint64_t ssv_vm_sample_weight(const struct ss_process *p, const struct ss_sample *s)
-{
-    if (s->source == SS_SAMPLE_CALL)
-        return s->call_ns;
-    return p->interval_ns ? p->interval_ns : p->threshold_ns;
-}
-
 int ssv_vm_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p,
                     const struct ss_stall *s)
 {

@@ -108,10 +108,6 @@ const char *const *ssv_vm_stack_names(const struct ssv_vm *vm, const struct ss_p
 /* Interns a string for the lifetime of the model; NULL when out of memory. */
 const char *ssv_vm_intern(struct ssv_vm *vm, const char *s);
 
-/* The stalled time a sample stands for: the sample interval of its process, or for a sample
- * taken at an interposed call, the duration of that call. */
-uint64_t ssv_vm_sample_weight(const struct ss_process *p, const struct ss_sample *s);
-
 int ssv_vm_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p,
                     const struct ss_stall *s);
 /* "all stalls", "pid 42", "thread 43 (name) of pid 42", "stall at 12:00:01.250 on thread 43" */

@@ -102,17 +102,20 @@ Test(vmodel, rows_name_thread_top_frame_and_call)
     cr_expect_eq(b->ncalls, 1);
 }
 
-Test(vmodel, flame_weights_samples_by_interval_and_calls_by_duration)
+/* The stall's time is shared out among its samples as the exports share it (ss_stall_spans):
+ * a sample stands for the time up to the next one, the first also for the time before it, a
+ * call sample for its call. Stall A's later samples come at or after its end: nothing left. */
+Test(vmodel, flame_weights_samples_by_the_time_they_stand_for)
 {
     struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
     cr_assert_eq(ssv_flame_build(&fl, &vm, &all), 0);
     struct ssv_fl_node *root = fl.root;
     cr_expect_str_eq(root->name, "all");
-    cr_expect_eq(root->total, 3 * 10 * MS + 3 * 10 * MS + 150 * MS);
+    cr_expect_eq(root->total, 60 * MS + 80 * MS + 150 * MS, "the stalled time, all of it");
     cr_expect_eq(fl.nsamples, 7);
     struct ssv_fl_node *main_ = kid(root, "main"), *loop = kid(main_, "loop");
-    cr_expect_eq(main_->total, 180 * MS);
-    cr_expect_eq(loop->total, 180 * MS);
+    cr_expect_eq(main_->total, 210 * MS);
+    cr_expect_eq(loop->total, 210 * MS);
     cr_expect_eq(loop->self, 0);
     struct ssv_fl_node *sleepy = kid(loop, "sleepy"), *spin = kid(loop, "spin");
     cr_expect_eq(loop->child, sleepy, "heaviest callee first");
@@ -120,21 +123,11 @@ Test(vmodel, flame_weights_samples_by_interval_and_calls_by_duration)
     cr_expect_eq(sleepy->self, 0, "the call is the innermost frame");
     struct ssv_fl_node *call = kid(sleepy, "nanosleep()");
     cr_expect_eq(call->self, 150 * MS);
-    cr_expect_eq(spin->self, 30 * MS);
-    cr_expect_eq(kid(kid(root, "work"), "hash")->total, 20 * MS);
+    cr_expect_eq(spin->self, 60 * MS);
+    cr_expect_eq(kid(kid(root, "work"), "hash")->total, 70 * MS);
     cr_expect_eq(kid(root, SSV_FL_NO_STACK)->total, 10 * MS);
     cr_expect_eq(root->child, main_);
     cr_expect_eq(fl.max_depth, 4);
-}
-
-Test(vmodel, flame_weight_falls_back_to_the_threshold_without_an_interval)
-{
-    struct ss_process p = {.interval_ns = 0, .threshold_ns = 50 * MS};
-    struct ss_sample s = {.source = SS_SAMPLE_SIGNAL};
-    cr_expect_eq(ssv_vm_sample_weight(&p, &s), 50 * MS);
-    s.source = SS_SAMPLE_CALL;
-    s.call_ns = 7;
-    cr_expect_eq(ssv_vm_sample_weight(&p, &s), 7);
 }
 
 Test(vmodel, flame_scopes_process_thread_and_stall)
