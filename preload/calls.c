@@ -230,7 +230,7 @@ static inline uint64_t call_begin(struct ss_slot *s, unsigned call, uint64_t sit
 {
     uint64_t now = ss__now();
     ss__call_now_begin(s, call, site, now);
-    atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+    ss__enter_call(s);
     return now;
 }
 
@@ -276,6 +276,16 @@ struct call_detail {
         errno = ss_saved_;                                                                         \
         return rc;                                                                                 \
     }                                                                                              \
+    /* A call that is not recorded, on a loop thread the signal may reach: marked all the          \
+     * same, so that the signal never cuts it short. */                                            \
+    static __attribute__((noinline)) ret guarded_##name(struct ss_slot *ss_s_, UNPAREN params)     \
+    {                                                                                              \
+        ss__enter_call(ss_s_);                                                                     \
+        ret rc = real_##name args;                                                                 \
+        atomic_store_explicit(&ss_s_->state, SS_STATE_BUSY, memory_order_release);                 \
+        after;                                                                                     \
+        return rc;                                                                                 \
+    }                                                                                              \
     ret name params                                                                                \
     {                                                                                              \
         RESOLVE(name);                                                                             \
@@ -284,6 +294,9 @@ struct call_detail {
         if (ss_cat_ != SS_CAT_NONE)                                                                \
             return timed_##name((uint64_t)(uintptr_t)__builtin_return_address(0), ss_s_, ss_cat_,  \
                                 UNPAREN args);                                                     \
+        if (__builtin_expect(                                                                      \
+                ss_s_ != NULL && atomic_load_explicit(&ss__signal_on, memory_order_relaxed), 0))   \
+            return guarded_##name(ss_s_, UNPAREN args);                                            \
         ret rc = real_##name args;                                                                 \
         after;                                                                                     \
         return rc;                                                                                 \

@@ -61,18 +61,29 @@ static int record(struct ss_exec_ring *r, pid_t pid, const char *name, uint32_t 
 struct pending_exec {
     struct ss_exec_ring *ring;
     int index;
+    struct ss_slot *slot; /* the loop thread's, marked as in a call while the exec runs */
 };
 
 /* A vfork child (or one of a raw clone) runs no fork handler: it records into the ring its
  * parent's monitor reads, under its own pid. */
 static struct pending_exec exec_begin(const char *name, uint32_t flags, char *const *envp)
 {
-    struct pending_exec p = {NULL, -1};
+    struct pending_exec p = {NULL, -1, NULL};
     if (!atomic_load_explicit(&ss__active, memory_order_relaxed))
         return p;
     int saved = errno;
+    pid_t me = getpid();
+    /* A signal of the monitor's pending at the exec would reach the new program, under the
+     * default disposition: exec is made as a call, where none is sent. Not in a vfork child,
+     * which runs on its parent's thread and memory but is not its loop. */
+    struct ss_slot *s = ss__tls.slot;
+    if (s && me == ss__pid && !ss__tls.in_hook &&
+        atomic_load_explicit(&s->state, memory_order_relaxed) == SS_STATE_BUSY) {
+        ss__enter_call(s);
+        p.slot = s;
+    }
     p.ring = ss__exec_ring();
-    p.index = record(p.ring, getpid(), name, flags, envp);
+    p.index = record(p.ring, me, name, flags, envp);
     errno = saved;
     return p;
 }
@@ -82,6 +93,8 @@ static void exec_failed(struct pending_exec p)
 {
     if (p.index >= 0)
         atomic_store_explicit(&p.ring->state[p.index], SS_EXEC_CANCELLED, memory_order_release);
+    if (p.slot)
+        atomic_store_explicit(&p.slot->state, SS_STATE_BUSY, memory_order_release);
 }
 
 static uint32_t search_flag(const char *file)

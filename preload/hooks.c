@@ -137,7 +137,7 @@ static int wait_enter(uint64_t key, struct wait_ctx *w)
         w->timed = state == SS_STATE_BUSY;
         if (w->timed) {
             ss__call_now_begin(s, w->call, w->site, w->entered);
-            atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+            ss__enter_call(s);
         }
         return 1;
     }
@@ -255,7 +255,7 @@ static struct ss_slot *call_enter(unsigned call, uint64_t site, uint64_t *starte
         return NULL;
     *started = ss__now();
     ss__call_now_begin(s, call, site, *started);
-    atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+    ss__enter_call(s);
     return s;
 }
 

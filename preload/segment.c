@@ -276,12 +276,36 @@ static int monitor_program(char *path, size_t size)
     return access(path, X_OK);
 }
 
+/* The run directory the monitor will write into, made (mode 0700) when missing: a directory
+ * that cannot be is said here, by the process, since the monitor it would start has no
+ * stderr to say it on. It must be the user's own and not a link. */
+static int check_output_dir(char *why, size_t why_size)
+{
+    if (mkdir(output_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, why_size, "cannot create %s: %s", output_dir, strerror(errno));
+        return -1;
+    }
+    int fd = open(output_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    int ok = fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid();
+    if (!ok)
+        snprintf(why, why_size, "will not write into %s: %s", output_dir,
+                 fd < 0 && errno == ELOOP ? "it is a symbolic link"
+                 : fd < 0                 ? strerror(errno)
+                                          : "it belongs to another user");
+    if (fd >= 0)
+        close(fd);
+    return ok ? 0 : -1;
+}
+
 /* Starts the monitor as a sibling, not a child: the host must not get its SIGCHLD or find
  * it among its children. CLONE_VFORK keeps us until the exec, CLONE_VM spares copying our
  * memory for it. */
 static int spawn_monitor(char *why, size_t why_size)
 {
     char exe[4200];
+    if (check_output_dir(why, why_size) != 0)
+        return -1;
     if (monitor_program(exe, sizeof exe) != 0) {
         snprintf(why, why_size, "no monitor running and stallscope not found (looked in %s)",
                  SS_BINDIR);
@@ -322,7 +346,7 @@ void ss__segment_retry(void)
     ss__tls.in_hook--;
 }
 
-int ss__segment_create(char *why, size_t why_size)
+int ss__segment_create(int at_loop, char *why, size_t why_size)
 {
     /* Our own calls below must not be taken for the host's. */
     ss__tls.in_hook++;
@@ -348,8 +372,16 @@ int ss__segment_create(char *why, size_t why_size)
     int handed = hand_over(fd, seg, monitor_name, why, why_size);
     if (handed == 0) {
         atomic_store(&ss__announced, 1);
-    } else if (ss__opts.monitor[0] || handed != -ECONNREFUSED ||
-               spawn_monitor(why, why_size) != 0) {
+    } else if (ss__opts.monitor[0] || handed != -ECONNREFUSED) {
+        goto out;
+    } else if (!at_loop) {
+        /* No monitor yet: one is started at this process's first loop wait, if it has one, and
+         * the segment made then. Until then, nothing of ours stays in the process. */
+        munmap(seg, sizeof *seg);
+        seg = MAP_FAILED;
+        rc = 0;
+        goto out;
+    } else if (spawn_monitor(why, why_size) != 0) {
         goto out;
     } else {
         /* Far from the low numbers a program's own files get, for the few milliseconds

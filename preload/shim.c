@@ -171,7 +171,7 @@ struct ss_slot *ss__claim_slot(void)
     struct ss_segment *seg = atomic_load(&ss__seg);
     if (!seg) {
         char why[256];
-        if (ss__segment_create(why, sizeof why) < 0) {
+        if (ss__segment_create(1, why, sizeof why) < 0) {
             ss__disable(why);
             return NULL;
         }
@@ -235,7 +235,7 @@ __attribute__((constructor)) static void ss__init(void)
         return;
     }
     char why[256];
-    if (ss__segment_create(why, sizeof why) < 0) {
+    if (ss__segment_create(0, why, sizeof why) < 0) {
         ss__warn("turned off: ", why);
         return;
     }

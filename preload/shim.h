@@ -73,8 +73,10 @@ void ss__fd_note_path(int fd, const char *path);
 void ss__fd_forget(int fd);
 
 /* The segment (segment.c): made and handed to the monitor at start-up, and in a forked
- * child at its first loop wait. 0, or -1 with the reason in why. */
-int ss__segment_create(char *why, size_t why_size);
+ * child at its first loop wait. Without a monitor to hand it to, a monitor is started
+ * `at_loop` (a thread's first wait), while at start-up nothing is made. 0, or -1 with the
+ * reason in why. */
+int ss__segment_create(int at_loop, char *why, size_t why_size);
 void ss__segment_after_fork(void);
 /* 0 while a segment waits for the monitor the shim started to listen (segment.c). */
 extern _Atomic int ss__announced;
@@ -92,8 +94,27 @@ int ss__lock_dispositions(void);
 void ss__unlock_dispositions(int held);
 /* Whether the calling thread blocks the sampling signal now. */
 int ss__signal_blocked_here(void);
-/* Whether the shim's handler is installed. */
-int ss__signal_installed(void);
+/* Set while the shim's handler is installed and the program has not taken the signal over. */
+extern _Atomic int ss__signal_on;
+/* Waits (a bounded spin) until a sample the monitor has requested of this thread has landed
+ * or was called off. */
+void ss__let_sample_land(struct ss_slot *s);
+
+/* Marks a loop thread as inside a call of the host's, where the monitor never signals it.
+ * With the signal in use the two sides order themselves through the slot: the thread
+ * publishes IN_CALL, then looks for a request; the monitor publishes its request, then looks
+ * at the state. A sample already decided on lands before the call is made, so the signal
+ * cannot reach the thread inside it (an EINTR, a short write, a restart). */
+static inline void ss__enter_call(struct ss_slot *s)
+{
+    if (__builtin_expect(atomic_load_explicit(&ss__signal_on, memory_order_relaxed), 0)) {
+        atomic_store(&s->state, SS_STATE_IN_CALL);
+        if (atomic_load(&s->snap_state) == SS_SNAP_REQUESTED)
+            ss__let_sample_land(s);
+        return;
+    }
+    atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
+}
 
 /* Looks up the real functions behind the interposers; safe to call more than once. */
 void ss__resolve_hooks(void);

@@ -46,12 +46,13 @@ static int (*real_siginterrupt)(int, int);
 SS_HANDLER_CALLS(DECLARE_HANDLER)
 SS_MASK_CALLS(DECLARE_MASK)
 
-/* Set while the shim's handler is installed and the program has not taken the signal. */
-static _Atomic int installed;
+_Atomic int ss__signal_on;
 
-int ss__signal_installed(void)
+void ss__let_sample_land(struct ss_slot *s)
 {
-    return atomic_load(&installed);
+    uint64_t deadline = ss__now() + 2000000;
+    while (atomic_load(&s->snap_state) == SS_SNAP_REQUESTED && ss__now() < deadline)
+        __builtin_ia32_pause();
 }
 
 /* Tells the monitor whether it may send the signal. */
@@ -109,7 +110,7 @@ void ss__unlock_dispositions(int held)
 
 static int is_sampling_signal(int sig)
 {
-    return sig > 0 && sig == ss__opts.signal && atomic_load(&installed);
+    return sig > 0 && sig == ss__opts.signal && atomic_load(&ss__signal_on);
 }
 
 static int sample_requested_elsewhere(void)
@@ -134,7 +135,7 @@ static _Atomic int interrupt_asked = -1;
  * shim's handler rather than the program's. */
 static void release_signal(const char *why)
 {
-    if (!atomic_exchange(&installed, 0))
+    if (!atomic_exchange(&ss__signal_on, 0))
         return;
     publish_state(SS_SIGNAL_REFUSED);
     ss__tls.in_hook++;
@@ -229,14 +230,14 @@ static void install_signal_handler(void)
     }
     if (old.sa_flags & SA_SIGINFO && old.sa_sigaction == ss__on_sample_signal) {
         /* Inherited through fork. */
-        atomic_store(&installed, 1);
+        atomic_store(&ss__signal_on, 1);
         publish_state(SS_SIGNAL_INSTALLED);
         return;
     }
     if (old.sa_flags & SA_SIGINFO || old.sa_handler != SIG_DFL) {
         publish_state(SS_SIGNAL_REFUSED);
-        ss__note("sampling signal in use by the program: stalls have no signal samples "
-                 "(choose another with signal=N)",
+        ss__note("the sampling signal already has a handler in this program; stalls have no "
+                 "signal samples (choose another with signal=N)",
                  NULL);
         return;
     }
@@ -249,7 +250,7 @@ static void install_signal_handler(void)
         ss__note("cannot install the sampling signal handler; stalls have no signal samples", NULL);
         return;
     }
-    atomic_store(&installed, 1);
+    atomic_store(&ss__signal_on, 1);
     publish_state(SS_SIGNAL_INSTALLED);
 }
 

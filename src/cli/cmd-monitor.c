@@ -53,6 +53,7 @@ int ss_cmd_monitor(int argc, char **argv)
         {"linger", required_argument, NULL, 'g'},
         {"control-fd", required_argument, NULL, 'c'},
         {"ready-fd", required_argument, NULL, 'r'},
+        {"spawned", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

@@ -281,9 +281,11 @@ static void sample_by_signal(struct ss_mproc *p, struct ss_slot *s, struct ss_sl
     int expected = SS_SNAP_FREE;
     if (!atomic_compare_exchange_strong(&s->snap_state, &expected, SS_SNAP_REQUESTED))
         return;
-    /* Checked after the request is visible: a program taking the signal over waits for the
-     * requests it can see (preload/signals.c). */
-    if (atomic_load(&p->seg->signal_state) != SS_SIGNAL_INSTALLED ||
+    /* Checked after the request is visible: a thread entering a call, or a program taking
+     * the signal over, looks for requests after saying so (preload/shim.h ss__enter_call,
+     * preload/signals.c), so one of the two sides always sees the other. */
+    if (atomic_load(&s->state) != SS_STATE_BUSY ||
+        atomic_load(&p->seg->signal_state) != SS_SIGNAL_INSTALLED ||
         atomic_load(&s->signal_blocked)) {
         atomic_store(&s->snap_state, SS_SNAP_FREE);
         p->samples_failed++;

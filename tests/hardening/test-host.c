@@ -37,6 +37,17 @@ static void use_the_default(void)
 TestSuite(signals, .init = use_the_signal, .fini = use_the_default);
 TestSuite(timeouts, .init = use_the_signal, .fini = use_the_default);
 
+/* The stall of thread tid (there must be one). */
+static const struct ss_stall *stall_of(const struct ss_process *p, unsigned tid)
+{
+    const struct ss_stall *stall = NULL;
+    for (size_t i = 0; i < p->nstalls; i++)
+        if (p->stalls[i].tid == tid)
+            stall = &p->stalls[i];
+    cr_assert_not_null(stall, "thread %u has a stall", tid);
+    return stall;
+}
+
 static void expect_near(const struct ss_stall *s, double planted_ms)
 {
     double ms = (double)s->duration_ns / 1e6;
@@ -350,29 +361,52 @@ Test(capture, first_calls_above_a_deep_first_wait_on_every_kind_of_stack, .timeo
     host_finish(&h);
 }
 
-/* A loop thread that runs a coroutine on a stack of its own: the stack lies outside what the
- * shim knows of the thread's stack, so the samples and the call taken there have no stack
- * (counted), and the host, whose coroutine stack has an inaccessible page above it, runs on. */
+/* A loop thread that runs a coroutine on a stack of its own, with an inaccessible page right
+ * above it. Sampled by signal, the stack lies outside what the shim knows of the thread's
+ * stack, so the samples and the call taken there have no stack (counted), and the host runs
+ * on. */
 Test(capture, nothing_is_copied_from_a_coroutine_stack, .timeout = 60)
 {
     struct host_run h;
     const char *steps[] = {"coroutine", "150", NULL};
+    host_options = SIGNAL_OPTIONS;
     run_host(&h, NULL, steps, 1);
+    host_options = "threshold=50ms";
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     cr_assert_eq(h.nplanted, 1);
-    const struct ss_process *p = &h.model->procs[0];
-    const struct ss_stall *stall = NULL;
-    for (size_t i = 0; i < p->nstalls; i++)
-        if (p->stalls[i].tid == h.planted_tid[0])
-            stall = &p->stalls[i];
-    cr_assert_not_null(stall, "the coroutine's spin is a stall of its thread");
+    const struct ss_stall *stall = stall_of(&h.model->procs[0], h.planted_tid[0]);
     expect_near(stall, h.planted_ms[0]);
     size_t samples = signal_samples(stall), with_stack = 0;
     for (size_t i = 0; i < stall->nsamples; i++)
         with_stack += stall->samples[i].source == SS_SAMPLE_SIGNAL && stall->samples[i].stack;
     cr_expect_geq(samples, 3, "the thread was sampled");
     cr_expect_eq(with_stack, 0, "nothing was copied from the coroutine's stack");
-    cr_expect_geq(p->drops.samples_failed, samples, "the stackless samples are counted");
+    cr_expect_geq(h.model->procs[0].drops.samples_failed, samples,
+                  "the stackless samples are counted");
+    host_finish(&h);
+}
+
+/* Sampled by perf events, the kernel copies the coroutine's stack as it is, up to the page it
+ * cannot read: the samples have the coroutine's frames, and the host runs on. */
+Test(capture, a_coroutine_stack_is_sampled_by_perf, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"coroutine", "150", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
+    cr_assert_eq(h.nplanted, 1);
+    struct ss_process *p = &h.model->procs[0];
+    ss_process_symbolize(h.model, p);
+    const struct ss_stall *stall = stall_of(p, h.planted_tid[0]);
+    expect_near(stall, h.planted_ms[0]);
+    size_t spinning = 0;
+    for (size_t i = 0; i < stall->nsamples; i++) {
+        const struct ss_stack *st = stall->samples[i].stack;
+        if (stall->samples[i].source == SS_SAMPLE_PERF && st && st->nframes > 0 &&
+            st->frames[0].symbol && strcmp(st->frames[0].symbol, "plant_spin") == 0)
+            spinning++;
+    }
+    cr_expect_geq(spinning, 1, "the coroutine's spin is in its samples");
     host_finish(&h);
 }
 
@@ -436,7 +470,7 @@ Test(processes, daemon_closing_every_descriptor, .timeout = 60)
     }
     cr_assert_not_null(daemon, "the daemon's trace has its stall and its end");
     cr_expect_geq(daemon->stalls[0].duration_ns, 120000000ull);
-    cr_expect_geq(daemon->stalls[0].nsamples, 3);
+    cr_expect_geq(daemon->stalls[0].nsamples, 1);
     host_finish(&h);
 }
 
@@ -450,11 +484,12 @@ Test(processes, loop_thread_that_exits, .timeout = 60)
     const struct ss_thread *gone = ss_process_thread(p, h.planted_tid[0]);
     cr_assert_not_null(gone);
     cr_expect_neq(gone->exit_ns, 0, "the thread's exit is recorded");
-    /* The main loop's wait in pthread_join is a stall of its own. */
+    /* The main loop's wait in pthread_join is a stall of its own. Perf events sample every
+     * interval of the thread's CPU time, which a busy machine gives out sparingly. */
     for (size_t k = 0; k < 2; k++) {
         size_t found = 0;
         for (size_t i = 0; i < p->nstalls; i++)
-            if (p->stalls[i].tid == h.planted_tid[k] && signal_samples(&p->stalls[i]) >= 3) {
+            if (p->stalls[i].tid == h.planted_tid[k] && signal_samples(&p->stalls[i]) >= 1) {
                 expect_near(&p->stalls[i], h.planted_ms[k]);
                 found++;
             }
