@@ -85,11 +85,12 @@ int ss_classify(struct ss_classifier *c, int fd, const char *detail, uint64_t no
         by_fd = look(path, &st) == 0;
     }
     if (!by_fd) {
-        /* The descriptor is gone or reused: the path, seen from the process's root. */
+        /* The descriptor is gone or reused: the path, seen from the process's root, or from
+         * ours once the process has ended. */
         if (!known)
             return SS_CAT_NONE;
         snprintf(path, sizeof path, "/proc/%d/root%s", (int)c->pid, detail);
-        if (look(path, &st) != 0)
+        if (look(path, &st) != 0 && look(detail, &st) != 0)
             return SS_CAT_NONE;
     }
     enum ss_fd_kind kind = kind_of_mode(st.stx_mode);

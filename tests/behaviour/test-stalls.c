@@ -251,10 +251,12 @@ static const struct ss_process *process_of(const struct ss_run *run, unsigned ti
     return NULL;
 }
 
+/* Perf events sample every 10 ms of a thread's CPU time: a spin long enough past the
+ * threshold is sampled even while the parent's spin competes with it for a CPU. */
 static void child_has_own_trace(const char *mode)
 {
     struct traced t;
-    const char *args[] = {mode, "--spin", "100", NULL};
+    const char *args[] = {mode, "--spin", "200", NULL};
     trace(&t, "50ms", "loop-fixture-O2", args);
     cr_assert_eq(t.model->nprocs, 2, "parent and child each write a trace file");
     cr_assert_eq(t.nplanted, 2);
