@@ -804,3 +804,41 @@ Test(monitor, stopped_monitor_drops_are_counted, .timeout = 60)
     cr_expect_eq(p->nstalls, 2, "the stalls themselves fit");
     host_finish(&h);
 }
+
+/* A monitor of another user than the host's (here the host is root and the monitor runs as
+ * nobody) could read the host's stacks: the host refuses to hand it its segment, says so in
+ * one line and runs on untraced. */
+Test(monitor, a_monitor_of_another_user_is_refused, .timeout = 60)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to start a monitor as another user");
+    char dir[] = "/tmp/ss-other-XXXXXX", run[64], out[96], err[96], name[64], cmd[1200];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(chmod(dir, 0777), 0);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(err, sizeof err, "%s/err", dir);
+    snprintf(name, sizeof name, "ss-other-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "setpriv --reuid=nobody --regid=nogroup --clear-groups '%s/stallscope' monitor "
+             "--listen %s -o %s --linger 3s & monitor=$!; sleep 0.5; "
+             "LD_PRELOAD='%s/.libs/libstallscope.so' STALLSCOPE_OPTIONS=monitor=%s:output=%s "
+             "'%s/tests/hardening/host-fixture' spin 80 >%s 2>%s </dev/null; status=$?; "
+             "kill $monitor; wait; exit $status",
+             host_builddir(), name, run, host_builddir(), name, run, host_builddir(), out, err);
+    cr_expect_eq(system(cmd), 0, "the host ran on");
+    char text[4096] = "";
+    FILE *f = fopen(err, "r");
+    cr_assert_not_null(f);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    cr_expect_eq(count_of(text, "stallscope:"), 1, "%s", text);
+    cr_expect(strstr(text, "belongs to another user"), "%s", text);
+    f = fopen(out, "r");
+    cr_assert_not_null(f);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    cr_expect(strstr(text, "planted spin"), "the host did its work: %s", text);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
