@@ -15,9 +15,10 @@ static const char *const help[] = {
     "             in the Stalls view, the stall itself",
     "n N          next, previous frame matching the search",
     "",
-    "Widths: a signal sample weighs its process's sample interval (10ms",
-    "unless --interval); one taken when a blocking call returned weighs the",
-    "call's duration. A stall's time before its first sample is not drawn.",
+    "Widths: a stall's time is shared out among its samples as the exports",
+    "share it: a sample stands for the time until the next one, the first",
+    "also for the time before it; one taken in a blocking call stands for",
+    "the call, its innermost frame.",
     NULL,
 };
 

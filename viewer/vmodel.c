@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flame.h"
 #include "frames.h"
 
 /* Frame names are compared a great many times while a flame is built; interned, they compare
@@ -86,7 +87,7 @@ static int name_stacks(struct ssv_vm *vm, size_t pi)
             return -1;
         vp->stacks[i] = names;
         for (uint32_t f = 0; f < s->nframes; f++) {
-            char buf[1024];
+            char buf[SS_FRAME_NAME_SIZE];
             if (s->frames)
                 ss_frame_name(&s->frames[f], buf, sizeof buf);
             else
@@ -173,7 +174,8 @@ static int collect_calls(struct ssv_vm *vm)
         for (size_t j = 0; j < vm->run->procs[i].ncalls; j++) {
             const struct ss_call_site *c = &vm->run->procs[i].calls[j];
             calls[k++] = (struct ssv_vm_call){&vm->run->procs[i], c->function, c->category,
-                                              c->count, c->total_ns, c->max_ns, c->stack, NULL, 0};
+                                              c->count,           c->total_ns, c->max_ns,
+                                              c->stack,           NULL,        0};
         }
     ssv_vm_set_calls(vm, calls, n);
     return 0;
