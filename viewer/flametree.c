@@ -146,6 +146,26 @@ static int add_stalls(struct builder *b, struct ssv_vm *vm, const struct ssv_vm_
     return rc;
 }
 
+/* The stalls the loader summarised are in the scopes of their process and thread: their spans,
+ * already summed by thread and frames (struct ss_summary_stack), as the exports include them. */
+static int add_summaries(struct builder *b, struct ssv_vm *vm, const struct ssv_vm_scope *scope)
+{
+    for (size_t i = 0; i < vm->run->nprocs; i++) {
+        const struct ss_process *p = &vm->run->procs[i];
+        const struct ss_summary *sum = &p->summary;
+        for (size_t k = 0; k < sum->nthreads; k++)
+            if (ssv_vm_summary_in_scope(scope, p, sum->threads[k].tid))
+                b->f->summarised += sum->threads[k].stalls;
+        for (size_t k = 0; k < sum->nstacks; k++) {
+            const struct ss_summary_stack *e = &sum->stacks[k];
+            if (ssv_vm_summary_in_scope(scope, p, e->tid) &&
+                add_span(b, vm, p, &e->sample, e->span_ns, e->spans) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int heavier(const void *a, const void *b)
 {
     const struct ssv_fl_node *x = *(struct ssv_fl_node *const *)a,
@@ -197,7 +217,7 @@ int ssv_flame_build(struct ssv_flame *f, struct ssv_vm *vm, const struct ssv_vm_
     f->scope = *scope;
     struct builder b = {f, NULL, 0, 0};
     if (!(f->root = new_node(f)) || !(f->root->name = ssv_vm_intern(vm, SSV_FL_ROOT)) ||
-        add_stalls(&b, vm, scope) < 0)
+        add_stalls(&b, vm, scope) < 0 || add_summaries(&b, vm, scope) < 0)
         goto fail;
     free(b.slots);
     b.slots = NULL;

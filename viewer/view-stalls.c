@@ -188,7 +188,8 @@ static void draw(struct ssv_app *a, struct ssv_canvas *c, int y, int h)
     /* On a terminal the status line says it. */
     if (a->batch && vm->summarised)
         ssv_cv_printf(c, y + 1 + (int)(vm->nstalls - pos->top), 2, -1, SSV_CV_DIM,
-                      "and %llu shorter stalls summarised, not listed (--keep-stalls)",
+                      "and %llu shorter stalls summarised, not listed; their time is in the "
+                      "flame, by stack (--keep-stalls)",
                       (unsigned long long)vm->summarised);
 }
 
@@ -263,8 +264,8 @@ static void status(struct ssv_app *a, char *buf, size_t size)
                  vm->nmatch_stalls, vm->nstalls);
     else if (vm->summarised)
         snprintf(buf, size,
-                 "%zu longest stalls, %llu shorter ones summarised (--keep-stalls), %s first  s "
-                 "sort  Enter details  f flame",
+                 "%zu longest stalls, %llu shorter ones summarised into the flame (--keep-stalls), "
+                 "%s first  s sort  Enter details  f flame",
                  vm->nstalls, (unsigned long long)vm->summarised,
                  vm->sort == SSV_VM_SORT_NEWEST ? "newest" : "longest");
     else

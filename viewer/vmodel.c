@@ -404,6 +404,20 @@ int ssv_vm_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p,
     }
 }
 
+int ssv_vm_summary_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p, uint32_t tid)
+{
+    switch (sc->kind) {
+    case SSV_VM_SCOPE_PROCESS:
+        return p->pid == sc->pid;
+    case SSV_VM_SCOPE_THREAD:
+        return p->pid == sc->pid && tid == sc->tid;
+    case SSV_VM_SCOPE_STALL:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 void ssv_vm_scope_name(const struct ssv_vm *vm, const struct ssv_vm_scope *sc, char *buf,
                        size_t size)
 {

@@ -141,6 +141,36 @@ Test(views, sort_details_and_back)
     cr_expect(key('q') & SSV_ACT_QUIT);
 }
 
+/* A run loaded with --keep-stalls: the stalls summarised are in no row, but their time is in
+ * the flame by stack, and where the viewer counts them it says so. small_run's 324ms and 3
+ * summarised stalls whose spans show checksum's stack for 76ms: 400ms, 204 + 76 = 280 of them
+ * (70.0%) in checksum. */
+Test(views, summarised_stalls_are_in_the_flame_and_it_says_so)
+{
+    struct ss_run *run = small_run("checksum");
+    struct ss_process *p = &run->procs[0];
+    rb_summarised(p, 4242, 3, 170 * MS);
+    rb_summarised_stack(p, 4242, p->stacks[1], NULL, 5, 76 * MS);
+    open_run(run, 100, 30, 0);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(29), "2 longest stalls, 3 shorter ones summarised into the flame"), "%s",
+              row(29));
+    key('2');
+    cr_expect(strstr(row(1), "Scope: all stalls: 21 samples, 400ms (3 stalls summarised, by "
+                             "stack)"),
+              "%s", row(1));
+    cr_expect(screen_has("|checksum 70.0%"));
+    struct ssv_canvas out;
+    cr_assert_eq(ssv_cv_init(&out, 100, 0, 0, 1), 0);
+    ssv_app_draw_batch(&app, SSV_VIEW_STALLS, &out);
+    char line[512];
+    ssv_cv_row_text(&out, 3, line, sizeof line);
+    cr_expect(strstr(line, "and 3 shorter stalls summarised, not listed; their time is in the "
+                           "flame, by stack"),
+              "%s", line);
+    ssv_cv_free(&out);
+}
+
 Test(views, tab_and_digits_switch_views)
 {
     open_run(small_run("checksum"), 100, 30, 0);

@@ -167,6 +167,57 @@ Test(vmodel, flame_scopes_process_thread_and_stall)
     cr_expect_str_eq(name, "thread 101 (worker) of pid 100");
 }
 
+/* The stalls the loader summarised count by stack in the scopes of their process and thread,
+ * as in the exports: here 2 of main's (spin 90ms in 2 spans, nanosleep 40ms in 1) and 1 of
+ * the worker's (hash 55ms), on top of sample_run's 290ms. */
+Test(vmodel, flame_counts_summarised_stalls_by_stack_in_their_scopes)
+{
+    ssv_vm_free(&vm);
+    struct ss_run *run = sample_run();
+    struct ss_process *p = &run->procs[0];
+    struct ss_stack *spin = p->stacks[1], *sleepy = p->stacks[2], *hash = p->stacks[3];
+    rb_summarised(p, 100, 2, 140 * MS);
+    rb_summarised(p, 101, 1, 60 * MS);
+    rb_summarised_stack(p, 100, spin, NULL, 2, 90 * MS);
+    rb_summarised_stack(p, 100, sleepy, "nanosleep", 1, 40 * MS);
+    rb_summarised_stack(p, 101, hash, NULL, 1, 55 * MS);
+    cr_assert_eq(ssv_vm_build(&vm, run), 0);
+    cr_expect_eq(vm.summarised, 3);
+    cr_expect_eq(vm.nstalls, 3, "summarised stalls are in no row");
+    struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &all), 0);
+    cr_expect_eq(fl.root->total, (290 + 90 + 40 + 55) * MS);
+    cr_expect_eq(fl.nsamples, 7 + 2 + 1 + 1, "a summarised span counts as the sample it was");
+    cr_expect_eq(fl.summarised, 3);
+    struct ssv_fl_node *loop = kid(kid(fl.root, "main"), "loop");
+    cr_expect_eq(kid(loop, "spin")->self, (60 + 90) * MS);
+    cr_expect_eq(kid(kid(loop, "sleepy"), "nanosleep")->self, (150 + 40) * MS,
+                 "merged with the kept stall's call of the same name");
+    cr_expect_eq(kid(kid(fl.root, "work"), "hash")->total, (70 + 55) * MS);
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope process = {SSV_VM_SCOPE_PROCESS, 100, 0, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &process), 0);
+    cr_expect_eq(fl.root->total, (290 + 90 + 40 + 55) * MS);
+    cr_expect_eq(fl.summarised, 3);
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope worker = {SSV_VM_SCOPE_THREAD, 100, 101, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &worker), 0);
+    cr_expect_eq(fl.root->total, (80 + 55) * MS, "stall C and the worker's summarised one");
+    cr_expect_eq(fl.summarised, 1);
+    cr_expect_eq(kid(fl.root, "work")->total, (70 + 55) * MS);
+    cr_expect_null(find(fl.root, "main"), "nothing of main's stalls");
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope stall = {SSV_VM_SCOPE_STALL, 100, 100, 1100 * MS};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &stall), 0);
+    cr_expect_eq(fl.root->total, 60 * MS, "a stall's flame is that stall alone");
+    cr_expect_eq(fl.summarised, 0);
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope other = {SSV_VM_SCOPE_PROCESS, 999, 0, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &other), 0);
+    cr_expect_eq(fl.root->total, 0);
+    cr_expect_eq(fl.summarised, 0);
+}
+
 /* Each process's stall has one sample, which stands for the whole stall: 60 + 70 ms, whatever
  * the processes' intervals, and neither alone. */
 Test(vmodel, flame_merges_frames_of_the_same_name_across_processes)
