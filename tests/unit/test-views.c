@@ -1,6 +1,7 @@
 /* The views and the keys, headless: the app draws into a canvas exactly as on a terminal, so
  * what a user would see after a sequence of keys is checked line by line. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,12 +134,47 @@ Test(views, sort_details_and_back)
     key(SSV_KEY_ENTER);
     cr_expect(strstr(row(1), "Stall of 204ms on thread 4242 (server), pid 4242"), "%s", row(1));
     cr_expect(screen_has("in 15 of 15 samples (100%)"));
+    cr_expect(screen_has("  samples   15 (15 with a stack): 15 signal"));
+    cr_expect(screen_has("  sampled   every 10ms after the 50ms threshold"),
+              "a trace that does not say how it was sampled: the signal's rhythm");
     cr_expect(screen_has("      checksum"));
     cr_expect(screen_has("+50ms      signal  checksum"));
     key(SSV_KEY_ESC);
     cr_expect(strstr(row(1), "TIME"), "Esc goes back to the list: %s", row(1));
     cr_expect_eq(key(SSV_KEY_ESC) & SSV_ACT_QUIT, 0, "Esc never quits");
     cr_expect(key('q') & SSV_ACT_QUIT);
+}
+
+/* The stall's samples by how they were taken, and the rhythm of its process's sampling method:
+ * perf events count the thread's CPU time, the signal the time of day. */
+Test(views, details_say_how_the_stall_was_sampled)
+{
+    struct ss_run *run = small_run("checksum");
+    struct ss_process *p = &run->procs[0];
+    p->sampling = (struct ss_rec_sampling){SS_SAMPLED_BY_PERF, 0, 0};
+    p->stalls[0].samples[14].source = SS_SAMPLE_PERF;
+    p->stalls[0].samples[13].source = SS_SAMPLE_SYSCALL;
+    open_run(run, 120, 30, 0);
+    keys("j");
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  samples   15 (15 with a stack): 13 signal, 1 perf, 1 syscall"));
+    cr_expect(screen_has("  sampled   every 10ms of CPU time after the 50ms threshold, by perf "
+                         "events"));
+    cr_expect(screen_has("+190ms     perf    checksum"));
+    key(SSV_KEY_ESC);
+    keys("k");
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  samples   1 (1 with a stack): 1 call"));
+    key(SSV_KEY_ESC);
+    p->sampling = (struct ss_rec_sampling){SS_SAMPLED_BY_SIGNAL, 38, EACCES};
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  sampled   every 10ms after the 50ms threshold, by signal 38 (perf "
+                         "events refused: Permission denied)"));
+    key(SSV_KEY_ESC);
+    p->sampling = (struct ss_rec_sampling){SS_SAMPLED_NOT, 0, 0};
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  sampled   no timed samples"));
+    cr_expect_not(screen_has("every 10ms"));
 }
 
 /* A run loaded with --keep-stalls: the stalls summarised are in no row, but their time is in

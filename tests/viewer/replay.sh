@@ -28,7 +28,8 @@ keys v g Enter
 wait_for v '^ Stall of [0-9.]+ms on thread [0-9]+ \(loop-fixture-O2\)'
 # With perf events, timed samples come every 10 ms of the thread's CPU time, so a busy machine
 # gives fewer of them: at least one, in plant_spin, is what any load leaves.
-expect_screen v '^ +samples +[1-9][0-9]* \([1-9][0-9]* with a stack\)'
+expect_screen v '^ +samples +[1-9][0-9]* \([1-9][0-9]* with a stack\): [1-9][0-9]* (perf|signal)'
+expect_screen v '^ +sampled +every 10ms (of CPU time after the 50ms threshold, by perf events|after the 50ms threshold, by signal [0-9]+)'
 expect_screen v '^ +in [1-9][0-9]* of [1-9][0-9]* samples'
 expect_screen v '^ +plant_spin +loop-fixture-O2$'
 expect_screen v '^ +run_loop +loop-fixture-O2$'
