@@ -54,7 +54,7 @@ static int add(struct folded *f, const char *line, uint64_t ns)
 
 /* Adds the time of one span to the line of its thread and frames. */
 static int add_span(struct folded *f, const struct ss_process *p, uint32_t tid,
-                    const struct ss_span *span, uint64_t ns, char (*names)[512])
+                    const struct ss_span *span, uint64_t ns, char (*names)[SS_FRAME_NAME_SIZE])
 {
     const struct ss_thread *t = ss_process_thread(p, tid);
     const char *root = t && t->name[0] ? t->name : ss_basename(p->exe);
@@ -71,7 +71,7 @@ static int add_span(struct folded *f, const struct ss_process *p, uint32_t tid,
 }
 
 static int add_stall(struct folded *f, const struct ss_process *p, const struct ss_stall *s,
-                     char (*names)[512], struct ss_span *spans)
+                     char (*names)[SS_FRAME_NAME_SIZE], struct ss_span *spans)
 {
     size_t n = ss_stall_spans(s, spans);
     for (size_t i = 0; i < n; i++)
@@ -82,7 +82,8 @@ static int add_stall(struct folded *f, const struct ss_process *p, const struct 
 }
 
 /* The spans of summarised stalls, already summed by thread and frames. */
-static int add_summary(struct folded *f, const struct ss_process *p, char (*names)[512])
+static int add_summary(struct folded *f, const struct ss_process *p,
+                       char (*names)[SS_FRAME_NAME_SIZE])
 {
     for (size_t i = 0; i < p->summary.nstacks; i++) {
         const struct ss_summary_stack *e = &p->summary.stacks[i];
@@ -104,7 +105,7 @@ static int by_line(const void *a, const void *b)
 int ss_export_folded(struct ss_run *run, FILE *out)
 {
     struct folded f = {0};
-    char(*names)[512] = malloc(MAX_DEPTH * sizeof *names);
+    char(*names)[SS_FRAME_NAME_SIZE] = malloc(MAX_DEPTH * sizeof *names);
     int rc = names ? 0 : -1;
     ss_names_init(&f.lines);
     for (size_t i = 0; i < run->nprocs && rc == 0; i++) {

@@ -18,7 +18,7 @@
 struct writer {
     struct ss_json j;
     struct ss_names frames;
-    char (*names)[512];
+    char (*names)[SS_FRAME_NAME_SIZE];
     long ids[MAX_DEPTH];
     struct ss_span *spans;
     size_t spans_cap;

@@ -51,20 +51,31 @@ size_t ss_stall_spans(const struct ss_stall *s, struct ss_span *out)
     return n;
 }
 
-size_t ss_span_frames(const struct ss_span *sp, char (*names)[512], size_t max)
+int ss_sample_has_frames(const struct ss_sample *s)
+{
+    return s->stack && s->stack->frames;
+}
+
+const char *ss_sample_leaf(const struct ss_sample *s)
+{
+    return s->source == SS_SAMPLE_CALL ? s->call : NULL;
+}
+
+size_t ss_span_frames(const struct ss_span *sp, char (*names)[SS_FRAME_NAME_SIZE], size_t max)
 {
     const struct ss_sample *smp = sp->sample;
     const struct ss_stack *st = smp->stack;
+    const char *leaf = ss_sample_leaf(smp);
     size_t n = 0;
-    if (!st || !st->frames) {
+    if (!ss_sample_has_frames(smp)) {
         if (max > 0)
-            snprintf(names[n++], sizeof names[0], "[no stack]");
+            snprintf(names[n++], sizeof names[0], "%s", SS_NO_STACK_FRAME);
     } else {
         for (uint32_t i = st->nframes; i-- > 0 && n < max;)
             ss_frame_name(&st->frames[i], names[n++], sizeof names[0]);
     }
-    if (smp->source == SS_SAMPLE_CALL && smp->call && n < max)
-        snprintf(names[n++], sizeof names[0], "%s", smp->call);
+    if (leaf && n < max)
+        snprintf(names[n++], sizeof names[0], "%s", leaf);
     return n;
 }
 

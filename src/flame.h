@@ -23,10 +23,22 @@ struct ss_span {
  * s->nsamples spans; returns how many were written. */
 size_t ss_stall_spans(const struct ss_stall *s, struct ss_span *out);
 
-/* The frames of a span's sample as the exporters name them, root first: the stack outermost
- * first, then the call's name for a call sample; "[no stack]" when the capture failed.
- * Writes up to max names and returns how many it wrote. */
-size_t ss_span_frames(const struct ss_span *sp, char (*names)[512], size_t max);
+/* How stalled time's frames are named, by the exporters and by the viewer's flame alike: the
+ * sample's stack, each frame as ss_frame_name names it in a buffer of SS_FRAME_NAME_SIZE, then
+ * ss_sample_leaf; SS_NO_STACK_FRAME for the stack when ss_sample_has_frames says there is none. */
+#define SS_FRAME_NAME_SIZE 512
+#define SS_NO_STACK_FRAME "[no stack]"
+
+/* Whether a sample has a stack whose frames can be named: the capture succeeded and the stack
+ * was symbolized. */
+int ss_sample_has_frames(const struct ss_sample *s);
+/* The frame a sample adds inside its stack: for a call sample, the call, by its bare name
+ * ("nanosleep"), since the stack at a call is taken where the call was made; NULL otherwise. */
+const char *ss_sample_leaf(const struct ss_sample *s);
+
+/* The frames of a span's sample named by that rule, root first. Writes up to max names and
+ * returns how many it wrote. */
+size_t ss_span_frames(const struct ss_span *sp, char (*names)[SS_FRAME_NAME_SIZE], size_t max);
 
 /* A set of strings with dense ids in the order they were added. */
 struct ss_names {

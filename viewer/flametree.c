@@ -1,8 +1,6 @@
 #define _GNU_SOURCE
 #include "flametree.h"
 
-#include "flame.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,40 +86,83 @@ static struct ssv_fl_node *child(struct builder *b, struct ssv_fl_node *parent, 
     return n;
 }
 
-/* A sample weighs the part of its stall it stands for, shared out as the exports share it
- * (ss_stall_spans), so that the viewer's flame and an exported one agree. */
-static int add_sample(struct builder *b, struct ssv_vm *vm, const struct ss_process *p,
-                      const struct ss_span *span)
+/* Adds ns of stalled time, which count spans stand for, under the frames of a sample: named
+ * by the exporters' rule (flame.h), so that the viewer's flame and an exported one agree. */
+static int add_span(struct builder *b, struct ssv_vm *vm, const struct ss_process *p,
+                    const struct ss_sample *s, uint64_t ns, uint64_t count)
 {
-    const struct ss_sample *s = span->sample;
-    uint64_t w = span->end_ns - span->begin_ns;
-    (void)p;
-    b->f->nsamples++;
-    if (w == 0)
+    b->f->nsamples += count;
+    if (ns == 0)
         return 0;
     struct ssv_fl_node *n = b->f->root;
-    n->total += w;
-    const char *const *names = ssv_vm_stack_names(vm, p, s->stack);
+    n->total += ns;
+    const char *const *names = ss_sample_has_frames(s) ? ssv_vm_stack_names(vm, p, s->stack) : NULL;
     if (!names) {
         const char *none = ssv_vm_intern(vm, SSV_FL_NO_STACK);
         if (!none || !(n = child(b, n, none)))
             return -1;
-        n->total += w;
+        n->total += ns;
     }
     for (uint32_t i = names ? s->stack->nframes : 0; i > 0; i--) {
         if (!(n = child(b, n, names[i - 1])))
             return -1;
-        n->total += w;
+        n->total += ns;
     }
-    if (s->source == SS_SAMPLE_CALL && s->call) {
-        char leaf[128];
-        snprintf(leaf, sizeof leaf, "%s()", s->call);
+    const char *leaf = ss_sample_leaf(s);
+    if (leaf) {
         const char *name = ssv_vm_intern(vm, leaf);
         if (!name || !(n = child(b, n, name)))
             return -1;
-        n->total += w;
+        n->total += ns;
     }
-    n->self += w;
+    n->self += ns;
+    return 0;
+}
+
+/* The stalls in scope share their time out among their samples (ss_stall_spans). */
+static int add_stalls(struct builder *b, struct ssv_vm *vm, const struct ssv_vm_scope *scope)
+{
+    struct ss_span *spans = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < vm->nstalls && rc == 0; i++) {
+        const struct ssv_vm_stall *r = &vm->stalls[i];
+        if (!ssv_vm_in_scope(scope, r->proc, r->stall))
+            continue;
+        if (r->stall->nsamples > cap) {
+            cap = r->stall->nsamples;
+            struct ss_span *grown = realloc(spans, cap * sizeof *spans);
+            if (!grown) {
+                rc = -1;
+                break;
+            }
+            spans = grown;
+        }
+        size_t n = ss_stall_spans(r->stall, spans);
+        for (size_t k = 0; k < n && rc == 0; k++)
+            rc = add_span(b, vm, r->proc, spans[k].sample, spans[k].end_ns - spans[k].begin_ns, 1);
+    }
+    free(spans);
+    return rc;
+}
+
+/* The stalls the loader summarised are in the scopes of their process and thread: their spans,
+ * already summed by thread and frames (struct ss_summary_stack), as the exports include them. */
+static int add_summaries(struct builder *b, struct ssv_vm *vm, const struct ssv_vm_scope *scope)
+{
+    for (size_t i = 0; i < vm->run->nprocs; i++) {
+        const struct ss_process *p = &vm->run->procs[i];
+        const struct ss_summary *sum = &p->summary;
+        for (size_t k = 0; k < sum->nthreads; k++)
+            if (ssv_vm_summary_in_scope(scope, p, sum->threads[k].tid))
+                b->f->summarised += sum->threads[k].stalls;
+        for (size_t k = 0; k < sum->nstacks; k++) {
+            const struct ss_summary_stack *e = &sum->stacks[k];
+            if (ssv_vm_summary_in_scope(scope, p, e->tid) &&
+                add_span(b, vm, p, &e->sample, e->span_ns, e->spans) < 0)
+                return -1;
+        }
+    }
     return 0;
 }
 
@@ -175,28 +216,9 @@ int ssv_flame_build(struct ssv_flame *f, struct ssv_vm *vm, const struct ssv_vm_
     memset(f, 0, sizeof *f);
     f->scope = *scope;
     struct builder b = {f, NULL, 0, 0};
-    struct ss_span *spans = NULL;
-    size_t cap = 0;
-    if (!(f->root = new_node(f)) || !(f->root->name = ssv_vm_intern(vm, SSV_FL_ROOT)))
+    if (!(f->root = new_node(f)) || !(f->root->name = ssv_vm_intern(vm, SSV_FL_ROOT)) ||
+        add_stalls(&b, vm, scope) < 0 || add_summaries(&b, vm, scope) < 0)
         goto fail;
-    for (size_t i = 0; i < vm->nstalls; i++) {
-        const struct ssv_vm_stall *r = &vm->stalls[i];
-        if (!ssv_vm_in_scope(scope, r->proc, r->stall))
-            continue;
-        if (r->stall->nsamples > cap) {
-            cap = r->stall->nsamples;
-            struct ss_span *grown = realloc(spans, cap * sizeof *spans);
-            if (!grown)
-                goto fail;
-            spans = grown;
-        }
-        size_t n = ss_stall_spans(r->stall, spans);
-        for (size_t k = 0; k < n; k++)
-            if (add_sample(&b, vm, r->proc, &spans[k]) < 0)
-                goto fail;
-    }
-    free(spans);
-    spans = NULL;
     free(b.slots);
     b.slots = NULL;
     if (sort_children(f) < 0)
@@ -204,7 +226,6 @@ int ssv_flame_build(struct ssv_flame *f, struct ssv_vm *vm, const struct ssv_vm_
     f->zoom = f->sel = f->root;
     return 0;
 fail:
-    free(spans);
     free(b.slots);
     ssv_flame_free(f);
     return -1;

@@ -1,17 +1,19 @@
 /* flame: the stalled time of a scope (all stalls, a process, a thread or one stall) as a tree of
  * frames, root first, for the icicle view: aggregation with each sample weighted by the time it
- * stands for, shared out as the exports share it (ss_stall_spans), zoom, search with the share of
- * time under matches, layout in columns and movement between frames. Built without curses. */
+ * stands for and its frames named as the exports share out and name them (flame.h), summarised
+ * stalls included by stack, zoom, search with the share of time under matches, layout in
+ * columns and movement between frames. Built without curses. */
 #ifndef SSV_FLAMETREE_H
 #define SSV_FLAMETREE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flame.h"
 #include "vmodel.h"
 
 /* Frame names that are not functions. */
-#define SSV_FL_NO_STACK "[no stack]"
+#define SSV_FL_NO_STACK SS_NO_STACK_FRAME
 #define SSV_FL_ROOT "all"
 
 struct ssv_fl_node {
@@ -34,7 +36,8 @@ struct ssv_flame {
     size_t nhistory;
     struct ssv_fl_node *sel;
     struct ssv_vm_scope scope;
-    uint64_t nsamples;
+    uint64_t nsamples;   /* spans drawn, those of summarised stalls included */
+    uint64_t summarised; /* summarised stalls in scope, drawn by stack */
     uint32_t max_depth;
     char needle[128];
     size_t nmatch;     /* matching frames under the zoomed frame */
@@ -42,9 +45,11 @@ struct ssv_flame {
     struct ssv_fl_chunk *chunks;
 };
 
-/* Aggregates the samples of every stall in scope. A sample's frames go root first; a sample
- * taken at an interposed call gets the call as its innermost frame ("nanosleep()"), a sample
- * without a stack a "[no stack]" frame. Returns 0 or -1 when out of memory. */
+/* Aggregates the samples of every stall in scope, each weighing the span ss_stall_spans gives
+ * it, and in every scope but a stall's the spans of the summarised stalls (struct ss_summary).
+ * A sample's frames go root first, as ss_span_frames names them: a sample taken in an
+ * interposed call gets the call as its innermost frame ("nanosleep"), a sample without a stack
+ * a "[no stack]" frame. Returns 0 or -1 when out of memory. */
 int ssv_flame_build(struct ssv_flame *f, struct ssv_vm *vm, const struct ssv_vm_scope *scope);
 void ssv_flame_free(struct ssv_flame *f);
 

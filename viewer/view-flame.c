@@ -15,9 +15,10 @@ static const char *const help[] = {
     "             in the Stalls view, the stall itself",
     "n N          next, previous frame matching the search",
     "",
-    "Widths: a signal sample weighs its process's sample interval (10ms",
-    "unless --interval); one taken when a blocking call returned weighs the",
-    "call's duration. A stall's time before its first sample is not drawn.",
+    "Widths: a stall's time is shared out among its samples as the exports",
+    "share it: a sample stands for the time until the next one, the first",
+    "also for the time before it; one taken in a blocking call stands for",
+    "the call, its innermost frame. Summarised stalls count by stack.",
     NULL,
 };
 
@@ -33,8 +34,13 @@ static void draw_info(struct ssv_app *a, struct ssv_canvas *c, int y)
     ssv_vm_scope_name(&a->snap->vm, &f->scope, scope, sizeof scope);
     ss_format_duration(f->root->total, d, sizeof d);
     ssv_cv_fill(c, y, 0, c->w, SSV_CV_HEADER, " ");
-    ssv_cv_printf(c, y, 1, -1, SSV_CV_HEADER, "Scope: %s: %llu samples, %s%s", scope,
-                  (unsigned long long)f->nsamples, d, a->batch ? "" : "  (s: next scope)");
+    char summarised[64] = "";
+    if (f->summarised)
+        snprintf(summarised, sizeof summarised, " (%llu stalls summarised, by stack)",
+                 (unsigned long long)f->summarised);
+    ssv_cv_printf(c, y, 1, -1, SSV_CV_HEADER, "Scope: %s: %llu samples, %s%s%s", scope,
+                  (unsigned long long)f->nsamples, d, summarised,
+                  a->batch ? "" : "  (s: next scope)");
     if (a->batch || !f->sel)
         return;
     ss_format_duration(f->sel->total, d, sizeof d);

@@ -107,18 +107,58 @@ static void draw_header(struct ssv_app *a, struct ssv_canvas *c, int y)
     ssv_cv_put(c, y, col.top, -1, SSV_CV_HEADER, "TOP FRAME");
 }
 
+/* ": 14 perf, 1 call": how many samples each way of taking them gave, in the order of
+ * enum ss_sample_source; empty without samples. */
+static void sample_sources(const struct ss_stall *s, char *buf, size_t size)
+{
+    enum { SOURCES = SS_SAMPLE_SYSCALL + 2 }; /* the last counts unknown sources */
+    size_t count[SOURCES] = {0}, len = 0;
+    for (size_t i = 0; i < s->nsamples; i++)
+        count[s->samples[i].source < SOURCES - 1 ? s->samples[i].source : SOURCES - 1]++;
+    buf[0] = '\0';
+    for (unsigned k = 0; k < SOURCES; k++) {
+        if (!count[k] || len >= size)
+            continue;
+        int n = snprintf(buf + len, size - len, "%s%zu %s", len ? ", " : ": ", count[k],
+                         ss_sample_source_name(k));
+        len += n > 0 ? (size_t)n : 0;
+    }
+}
+
+/* When the timed samples were taken, by the process's sampling method: perf events count
+ * the thread's CPU time, the signal wall-clock time. A trace that does not say is read as the
+ * signal's. */
+static void sampling_text(const struct ss_process *p, char *buf, size_t size)
+{
+    char th[32], iv[32], method[160];
+    ss_format_duration(p->threshold_ns, th, sizeof th);
+    ss_format_duration(p->interval_ns, iv, sizeof iv);
+    ss_sampling_describe(&p->sampling, method, sizeof method);
+    switch (p->sampling.method) {
+    case SS_SAMPLED_BY_PERF:
+        snprintf(buf, size, "every %s of CPU time after the %s threshold, by %s", iv, th, method);
+        break;
+    case SS_SAMPLED_BY_SIGNAL:
+        snprintf(buf, size, "every %s after the %s threshold, by %s", iv, th, method);
+        break;
+    case SS_SAMPLED_NOT:
+        snprintf(buf, size, "%s", method);
+        break;
+    default:
+        snprintf(buf, size, "every %s after the %s threshold", iv, th);
+    }
+}
+
 static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
 {
     struct ssv_text *t = &a->stalls.text;
     const struct ss_process *p = r->proc;
     const struct ss_stall *s = r->stall;
-    char d[32], th[32], iv[32], at[32], rel[32];
+    char d[32], at[32], rel[32];
     size_t top = t->top;
     ssv_text_clear(t);
     t->top = top;
     ss_format_duration(s->duration_ns, d, sizeof d);
-    ss_format_duration(p->threshold_ns, th, sizeof th);
-    ss_format_duration(p->interval_ns, iv, sizeof iv);
     ssv_vm_clock(p, s->start_ns, at, sizeof at);
     ss_format_duration(s->start_ns > p->start_mono_ns ? s->start_ns - p->start_mono_ns : 0, rel,
                        sizeof rel);
@@ -130,9 +170,13 @@ static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
     size_t with_stack = 0;
     for (size_t i = 0; i < s->nsamples; i++)
         with_stack += s->samples[i].stack != NULL;
-    ssv_text_add(t, SSV_CV_NORMAL, NULL,
-                 "  samples   %zu (%zu with a stack), every %s after the %s threshold", s->nsamples,
-                 with_stack, iv, th);
+    char sources[128];
+    sample_sources(s, sources, sizeof sources);
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, "  samples   %zu (%zu with a stack)%s", s->nsamples,
+                 with_stack, sources);
+    char how[320];
+    sampling_text(p, how, sizeof how);
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, "  sampled   %s", how);
     for (size_t i = 0; i < s->nsamples; i++) {
         if (s->samples[i].source != SS_SAMPLE_CALL || !s->samples[i].call)
             continue;
@@ -188,7 +232,8 @@ static void draw(struct ssv_app *a, struct ssv_canvas *c, int y, int h)
     /* On a terminal the status line says it. */
     if (a->batch && vm->summarised)
         ssv_cv_printf(c, y + 1 + (int)(vm->nstalls - pos->top), 2, -1, SSV_CV_DIM,
-                      "and %llu shorter stalls summarised, not listed (--keep-stalls)",
+                      "and %llu shorter stalls summarised, not listed; their time is in the "
+                      "flame, by stack (--keep-stalls)",
                       (unsigned long long)vm->summarised);
 }
 
@@ -263,8 +308,8 @@ static void status(struct ssv_app *a, char *buf, size_t size)
                  vm->nmatch_stalls, vm->nstalls);
     else if (vm->summarised)
         snprintf(buf, size,
-                 "%zu longest stalls, %llu shorter ones summarised (--keep-stalls), %s first  s "
-                 "sort  Enter details  f flame",
+                 "%zu longest stalls, %llu shorter ones summarised into the flame (--keep-stalls), "
+                 "%s first  s sort  Enter details  f flame",
                  vm->nstalls, (unsigned long long)vm->summarised,
                  vm->sort == SSV_VM_SORT_NEWEST ? "newest" : "longest");
     else

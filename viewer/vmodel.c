@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "flame.h"
 #include "frames.h"
 
 /* Frame names are compared a great many times while a flame is built; interned, they compare
@@ -86,7 +87,7 @@ static int name_stacks(struct ssv_vm *vm, size_t pi)
             return -1;
         vp->stacks[i] = names;
         for (uint32_t f = 0; f < s->nframes; f++) {
-            char buf[1024];
+            char buf[SS_FRAME_NAME_SIZE];
             if (s->frames)
                 ss_frame_name(&s->frames[f], buf, sizeof buf);
             else
@@ -173,7 +174,8 @@ static int collect_calls(struct ssv_vm *vm)
         for (size_t j = 0; j < vm->run->procs[i].ncalls; j++) {
             const struct ss_call_site *c = &vm->run->procs[i].calls[j];
             calls[k++] = (struct ssv_vm_call){&vm->run->procs[i], c->function, c->category,
-                                              c->count, c->total_ns, c->max_ns, c->stack, NULL, 0};
+                                              c->count,           c->total_ns, c->max_ns,
+                                              c->stack,           NULL,        0};
         }
     ssv_vm_set_calls(vm, calls, n);
     return 0;
@@ -397,6 +399,20 @@ int ssv_vm_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p,
         return p->pid == sc->pid && s->tid == sc->tid;
     case SSV_VM_SCOPE_STALL:
         return p->pid == sc->pid && s->tid == sc->tid && s->start_ns == sc->start_ns;
+    default:
+        return 1;
+    }
+}
+
+int ssv_vm_summary_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p, uint32_t tid)
+{
+    switch (sc->kind) {
+    case SSV_VM_SCOPE_PROCESS:
+        return p->pid == sc->pid;
+    case SSV_VM_SCOPE_THREAD:
+        return p->pid == sc->pid && tid == sc->tid;
+    case SSV_VM_SCOPE_STALL:
+        return 0;
     default:
         return 1;
     }

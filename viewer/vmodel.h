@@ -77,7 +77,8 @@ struct ssv_vm {
     struct ssv_vm_call *calls;
     size_t ncalls;
     uint64_t max_stall_ns, max_call_ns;
-    uint64_t summarised; /* stalls the loader summarised: in no row, but in the loops' totals */
+    uint64_t summarised; /* stalls the loader summarised: in no row, but in the loops' totals
+                            and, by stack, in the flame */
     uint64_t first_ns;   /* earliest process start (monotonic): time zero of the run */
     uint64_t last_ns;    /* latest time seen in any trace */
     size_t nmatch_stalls, nmatch_calls, nmatch_loops;
@@ -110,6 +111,9 @@ const char *ssv_vm_intern(struct ssv_vm *vm, const char *s);
 
 int ssv_vm_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p,
                     const struct ss_stall *s);
+/* Whether the summarised stalls of thread tid of p are in scope: in every scope but a stall's. */
+int ssv_vm_summary_in_scope(const struct ssv_vm_scope *sc, const struct ss_process *p,
+                            uint32_t tid);
 /* "all stalls", "pid 42", "thread 43 (name) of pid 42", "stall at 12:00:01.250 on thread 43" */
 void ssv_vm_scope_name(const struct ssv_vm *vm, const struct ssv_vm_scope *sc, char *buf,
                        size_t size);

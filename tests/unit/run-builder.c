@@ -122,3 +122,28 @@ void rb_call(struct ss_stall *s, struct ss_stack *stack, const char *call, uint6
     smp->call_ns = call_ns;
     smp->stack = stack;
 }
+
+void rb_summarised(struct ss_process *p, uint32_t tid, uint64_t stalls, uint64_t total_ns)
+{
+    struct ss_summary *sum = &p->summary;
+    sum->threads = grow(sum->threads, ++sum->nthreads, sizeof *sum->threads);
+    struct ss_summary_thread *t = &sum->threads[sum->nthreads - 1];
+    t->tid = tid;
+    t->stalls = stalls;
+    t->total_ns = total_ns;
+    sum->stalls += stalls;
+}
+
+void rb_summarised_stack(struct ss_process *p, uint32_t tid, struct ss_stack *stack,
+                         const char *call, uint64_t spans, uint64_t span_ns)
+{
+    struct ss_summary *sum = &p->summary;
+    sum->stacks = grow(sum->stacks, ++sum->nstacks, sizeof *sum->stacks);
+    struct ss_summary_stack *e = &sum->stacks[sum->nstacks - 1];
+    e->tid = tid;
+    e->sample.stack = stack;
+    e->sample.call = call;
+    e->sample.source = call ? SS_SAMPLE_CALL : SS_SAMPLE_SIGNAL;
+    e->spans = spans;
+    e->span_ns = span_ns;
+}

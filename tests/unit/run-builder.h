@@ -22,5 +22,12 @@ struct ss_stall *rb_stall(struct ss_process *p, uint32_t tid, uint64_t start_ns,
                           uint64_t duration_ns);
 void rb_sample(struct ss_stall *s, struct ss_stack *stack, uint64_t offset_ns);
 void rb_call(struct ss_stall *s, struct ss_stack *stack, const char *call, uint64_t call_ns);
+/* Stalls of thread tid the loader summarised instead of keeping: stalls of them, total_ns in
+ * all (counted in p->summary.stalls too). */
+void rb_summarised(struct ss_process *p, uint32_t tid, uint64_t stalls, uint64_t total_ns);
+/* The spans of summarised stalls of thread tid that show stack (NULL: none captured) and, for
+ * call samples, call (else NULL): spans of them, span_ns in all. */
+void rb_summarised_stack(struct ss_process *p, uint32_t tid, struct ss_stack *stack,
+                         const char *call, uint64_t spans, uint64_t span_ns);
 
 #endif

@@ -1,6 +1,7 @@
 /* The views and the keys, headless: the app draws into a canvas exactly as on a terminal, so
  * what a user would see after a sequence of keys is checked line by line. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,11 @@
 static struct ssv_app app;
 static struct ssv_canvas cv;
 
+/* pid 4242, thread 4242 (server): a stall of 204ms with 15 samples in TOP_NAME < on_request <
+ * main, at +50ms to +190ms, and one of 120ms in a call to usleep made in wait_for_backend <
+ * on_tick < main. Shared out as the exports share them, the first stall's samples stand for all
+ * of its 204ms (the first from its start to +60ms, the last from +190ms to its end), the call
+ * for its 120ms: 324ms in 16 samples, 204 / 324 = 63.0% of it under on_request. */
 static struct ss_run *small_run(const char *top_name)
 {
     struct ss_run *run = rb_run();
@@ -128,6 +134,9 @@ Test(views, sort_details_and_back)
     key(SSV_KEY_ENTER);
     cr_expect(strstr(row(1), "Stall of 204ms on thread 4242 (server), pid 4242"), "%s", row(1));
     cr_expect(screen_has("in 15 of 15 samples (100%)"));
+    cr_expect(screen_has("  samples   15 (15 with a stack): 15 signal"));
+    cr_expect(screen_has("  sampled   every 10ms after the 50ms threshold"),
+              "a trace that does not say how it was sampled: the signal's rhythm");
     cr_expect(screen_has("      checksum"));
     cr_expect(screen_has("+50ms      signal  checksum"));
     key(SSV_KEY_ESC);
@@ -136,12 +145,74 @@ Test(views, sort_details_and_back)
     cr_expect(key('q') & SSV_ACT_QUIT);
 }
 
+/* The stall's samples by how they were taken, and the rhythm of its process's sampling method:
+ * perf events count the thread's CPU time, the signal the time of day. */
+Test(views, details_say_how_the_stall_was_sampled)
+{
+    struct ss_run *run = small_run("checksum");
+    struct ss_process *p = &run->procs[0];
+    p->sampling = (struct ss_rec_sampling){SS_SAMPLED_BY_PERF, 0, 0};
+    p->stalls[0].samples[14].source = SS_SAMPLE_PERF;
+    p->stalls[0].samples[13].source = SS_SAMPLE_SYSCALL;
+    open_run(run, 120, 30, 0);
+    keys("j");
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  samples   15 (15 with a stack): 13 signal, 1 perf, 1 syscall"));
+    cr_expect(screen_has("  sampled   every 10ms of CPU time after the 50ms threshold, by perf "
+                         "events"));
+    cr_expect(screen_has("+190ms     perf    checksum"));
+    key(SSV_KEY_ESC);
+    keys("k");
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  samples   1 (1 with a stack): 1 call"));
+    key(SSV_KEY_ESC);
+    p->sampling = (struct ss_rec_sampling){SS_SAMPLED_BY_SIGNAL, 38, EACCES};
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  sampled   every 10ms after the 50ms threshold, by signal 38 (perf "
+                         "events refused: Permission denied)"));
+    key(SSV_KEY_ESC);
+    p->sampling = (struct ss_rec_sampling){SS_SAMPLED_NOT, 0, 0};
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  sampled   no timed samples"));
+    cr_expect_not(screen_has("every 10ms"));
+}
+
+/* A run loaded with --keep-stalls: the stalls summarised are in no row, but their time is in
+ * the flame by stack, and where the viewer counts them it says so. small_run's 324ms and 3
+ * summarised stalls whose spans show checksum's stack for 76ms: 400ms, 204 + 76 = 280 of them
+ * (70.0%) in checksum. */
+Test(views, summarised_stalls_are_in_the_flame_and_it_says_so)
+{
+    struct ss_run *run = small_run("checksum");
+    struct ss_process *p = &run->procs[0];
+    rb_summarised(p, 4242, 3, 170 * MS);
+    rb_summarised_stack(p, 4242, p->stacks[1], NULL, 5, 76 * MS);
+    open_run(run, 100, 30, 0);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(29), "2 longest stalls, 3 shorter ones summarised into the flame"), "%s",
+              row(29));
+    key('2');
+    cr_expect(strstr(row(1), "Scope: all stalls: 21 samples, 400ms (3 stalls summarised, by "
+                             "stack)"),
+              "%s", row(1));
+    cr_expect(screen_has("|checksum 70.0%"));
+    struct ssv_canvas out;
+    cr_assert_eq(ssv_cv_init(&out, 100, 0, 0, 1), 0);
+    ssv_app_draw_batch(&app, SSV_VIEW_STALLS, &out);
+    char line[512];
+    ssv_cv_row_text(&out, 3, line, sizeof line);
+    cr_expect(strstr(line, "and 3 shorter stalls summarised, not listed; their time is in the "
+                           "flame, by stack"),
+              "%s", line);
+    ssv_cv_free(&out);
+}
+
 Test(views, tab_and_digits_switch_views)
 {
     open_run(small_run("checksum"), 100, 30, 0);
     key(SSV_KEY_TAB);
     cr_expect_eq(app.view, SSV_VIEW_FLAME);
-    cr_expect(strstr(row(1), "Scope: all stalls: 16 samples, 270ms"), "%s", row(1));
+    cr_expect(strstr(row(1), "Scope: all stalls: 16 samples, 324ms"), "%s", row(1));
     key(SSV_KEY_TAB);
     cr_expect(screen_has("no blocking calls recorded"));
     key(SSV_KEY_TAB);
@@ -158,13 +229,14 @@ Test(views, flame_draws_proportional_frames_and_zooms)
 {
     open_run(small_run("checksum"), 54, 20, 0);
     key('2');
-    /* 270 ms over 54 columns: 5 ms a column; main 270 ms, checksum 150 ms, usleep 120 ms. */
+    /* 324 ms over 54 columns: 6 ms a column; main 324 ms, checksum 204 ms (34 columns), usleep
+     * 120 ms (20 columns). */
     cr_expect(strstr(row(3), "|all 100.0%"), "%s", row(3));
     cr_expect(strstr(row(4), "|main 100.0%"), "%s", row(4));
     const char *r5 = row(5);
-    cr_expect_eq(strncmp(r5, "|on_request 55.6%", 17), 0, "%s", r5);
-    cr_expect_eq(r5[30], '|', "on_tick starts at column 30: %s", r5);
-    cr_expect(strstr(row(7), "|usleep()"), "%s", row(7));
+    cr_expect_eq(strncmp(r5, "|on_request 63.0%", 17), 0, "%s", r5);
+    cr_expect_eq(r5[34], '|', "on_tick starts at column 34: %s", r5);
+    cr_expect(strstr(row(7), "|usleep 37.0%"), "the call named as in the exports: %s", row(7));
     keys("jjj");
     cr_expect_str_eq(app.snap->flame.sel->name, "checksum");
     cr_expect_eq(ssv_cv_at(&cv, 6, 1)->style, SSV_CV_FLAME_SEL);
@@ -172,10 +244,10 @@ Test(views, flame_draws_proportional_frames_and_zooms)
     cr_expect(strstr(row(3), "|all") && !strstr(row(3), "%"), "callers above, dim: %s", row(3));
     cr_expect_eq(ssv_cv_at(&cv, 3, 1)->style, SSV_CV_DIM);
     cr_expect(strstr(row(6), "|checksum 100.0%"), "%s", row(6));
-    cr_expect(strstr(row(2), "checksum 150ms, 100.0% of shown, 55.6% of scope"), "%s", row(2));
+    cr_expect(strstr(row(2), "checksum 204ms, 100.0% of shown, 63.0% of scope"), "%s", row(2));
     key(SSV_KEY_ESC);
     cr_expect_eq(app.snap->flame.zoom, app.snap->flame.root);
-    cr_expect(strstr(row(6), "|checksum 55.6%"), "%s", row(6));
+    cr_expect(strstr(row(6), "|checksum 63.0%"), "%s", row(6));
 }
 
 Test(views, search_highlights_and_reports_the_share)
@@ -184,7 +256,7 @@ Test(views, search_highlights_and_reports_the_share)
     keys("2/sum");
     cr_expect(strstr(row(29), "/sum"), "the prompt shows what is typed: %s", row(29));
     key(SSV_KEY_ENTER);
-    cr_expect(strstr(row(29), "/sum: 1 frame, 55.6% of shown"), "%s", row(29));
+    cr_expect(strstr(row(29), "/sum: 1 frame, 63.0% of shown"), "%s", row(29));
     cr_expect_str_eq(app.snap->flame.sel->name, "checksum", "Enter goes to the first match");
     key('1');
     cr_expect(strstr(row(29), "/sum: 1 of 2 stalls match"), "%s", row(29));
@@ -203,7 +275,7 @@ Test(views, stall_to_flame_and_scopes)
     open_run(small_run("checksum"), 100, 30, 0);
     keys("jf");
     cr_expect_eq(app.view, SSV_VIEW_FLAME);
-    cr_expect(strstr(row(1), "Scope: stall at") && strstr(row(1), "15 samples, 150ms"), "%s",
+    cr_expect(strstr(row(1), "Scope: stall at") && strstr(row(1), "15 samples, 204ms"), "%s",
               row(1));
     keys("s");
     cr_expect(strstr(row(1), "Scope: all stalls"), "%s", row(1));
@@ -237,7 +309,7 @@ Test(views, help_overlay_opens_and_any_key_closes_it)
     cr_expect_eq(app.stalls.pos.sel, 0, "the key that closes help does nothing else");
     key('2');
     key(SSV_KEY_F1);
-    cr_expect(screen_has("Widths: a signal sample weighs its process's sample interval"));
+    cr_expect(screen_has("Widths: a stall's time is shared out among its samples as the exports"));
 }
 
 Test(views, freeze_asks_for_a_reload_when_resumed)

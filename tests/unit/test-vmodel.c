@@ -10,9 +10,13 @@
 #include "vmodel.h"
 
 /* pid 100, threads 100 (main) and 101 (worker), 10 ms interval:
- *   stall A at +100ms, 60ms,  3 samples in spin < loop < main
+ *   stall A at +100ms, 60ms,  3 samples in spin < loop < main, at +50, +60 and +70ms
  *   stall B at +300ms, 150ms, one call sample: nanosleep() for 150ms in sleepy < loop < main
- *   stall C at +200ms, 80ms on the worker, 2 samples in hash < work, 1 sample without stack */
+ *   stall C at +200ms, 80ms on the worker, 2 samples in hash < work at +50 and +60ms, 1 sample
+ *   without stack at +70ms
+ * Shared out as the exports share a stall (ss_stall_spans): spin 60ms (its first sample stands
+ * for the stall up to the second, which comes at its end), nanosleep 150ms, hash 60 + 10 =
+ * 70ms, [no stack] 10ms; 290ms in all, 210 of them under main. */
 static struct ss_run *sample_run(void)
 {
     struct ss_run *run = rb_run();
@@ -51,13 +55,20 @@ static void teardown(void)
 
 TestSuite(vmodel, .init = setup, .fini = teardown);
 
-static struct ssv_fl_node *kid(struct ssv_fl_node *n, const char *name)
+static struct ssv_fl_node *find(struct ssv_fl_node *n, const char *name)
 {
     for (struct ssv_fl_node *c = n->child; c; c = c->next)
         if (strcmp(c->name, name) == 0)
             return c;
-    cr_assert_fail("no frame %s under %s", name, n->name);
     return NULL;
+}
+
+static struct ssv_fl_node *kid(struct ssv_fl_node *n, const char *name)
+{
+    struct ssv_fl_node *c = find(n, name);
+    if (!c)
+        cr_assert_fail("no frame %s under %s", name, n->name);
+    return c;
 }
 
 Test(vmodel, stalls_newest_first_then_longest_first)
@@ -121,8 +132,8 @@ Test(vmodel, flame_weights_samples_by_the_time_they_stand_for)
     cr_expect_eq(loop->child, sleepy, "heaviest callee first");
     cr_expect_eq(sleepy->total, 150 * MS);
     cr_expect_eq(sleepy->self, 0, "the call is the innermost frame");
-    struct ssv_fl_node *call = kid(sleepy, "nanosleep()");
-    cr_expect_eq(call->self, 150 * MS);
+    struct ssv_fl_node *call = kid(sleepy, "nanosleep");
+    cr_expect_eq(call->self, 150 * MS, "named as the exports name it, without parentheses");
     cr_expect_eq(spin->self, 60 * MS);
     cr_expect_eq(kid(kid(root, "work"), "hash")->total, 70 * MS);
     cr_expect_eq(kid(root, SSV_FL_NO_STACK)->total, 10 * MS);
@@ -134,12 +145,18 @@ Test(vmodel, flame_scopes_process_thread_and_stall)
 {
     struct ssv_vm_scope thread = {SSV_VM_SCOPE_THREAD, 100, 101, 0};
     cr_assert_eq(ssv_flame_build(&fl, &vm, &thread), 0);
-    cr_expect_eq(fl.root->total, 30 * MS);
+    cr_expect_eq(fl.root->total, 80 * MS, "stall C, all of it");
+    cr_expect_eq(fl.nsamples, 3);
     ssv_flame_free(&fl);
     struct ssv_vm_scope stall = {SSV_VM_SCOPE_STALL, 100, 100, 1100 * MS};
     cr_assert_eq(ssv_flame_build(&fl, &vm, &stall), 0);
-    cr_expect_eq(fl.root->total, 30 * MS);
+    cr_expect_eq(fl.root->total, 60 * MS, "stall A, all of it");
+    cr_expect_eq(fl.nsamples, 3);
     cr_expect_str_eq(fl.root->child->name, "main");
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope process = {SSV_VM_SCOPE_PROCESS, 100, 0, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &process), 0);
+    cr_expect_eq(fl.root->total, 290 * MS);
     ssv_flame_free(&fl);
     struct ssv_vm_scope other = {SSV_VM_SCOPE_PROCESS, 999, 0, 0};
     cr_assert_eq(ssv_flame_build(&fl, &vm, &other), 0);
@@ -150,6 +167,59 @@ Test(vmodel, flame_scopes_process_thread_and_stall)
     cr_expect_str_eq(name, "thread 101 (worker) of pid 100");
 }
 
+/* The stalls the loader summarised count by stack in the scopes of their process and thread,
+ * as in the exports: here 2 of main's (spin 90ms in 2 spans, nanosleep 40ms in 1) and 1 of
+ * the worker's (hash 55ms), on top of sample_run's 290ms. */
+Test(vmodel, flame_counts_summarised_stalls_by_stack_in_their_scopes)
+{
+    ssv_vm_free(&vm);
+    struct ss_run *run = sample_run();
+    struct ss_process *p = &run->procs[0];
+    struct ss_stack *spin = p->stacks[1], *sleepy = p->stacks[2], *hash = p->stacks[3];
+    rb_summarised(p, 100, 2, 140 * MS);
+    rb_summarised(p, 101, 1, 60 * MS);
+    rb_summarised_stack(p, 100, spin, NULL, 2, 90 * MS);
+    rb_summarised_stack(p, 100, sleepy, "nanosleep", 1, 40 * MS);
+    rb_summarised_stack(p, 101, hash, NULL, 1, 55 * MS);
+    cr_assert_eq(ssv_vm_build(&vm, run), 0);
+    cr_expect_eq(vm.summarised, 3);
+    cr_expect_eq(vm.nstalls, 3, "summarised stalls are in no row");
+    struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &all), 0);
+    cr_expect_eq(fl.root->total, (290 + 90 + 40 + 55) * MS);
+    cr_expect_eq(fl.nsamples, 7 + 2 + 1 + 1, "a summarised span counts as the sample it was");
+    cr_expect_eq(fl.summarised, 3);
+    struct ssv_fl_node *loop = kid(kid(fl.root, "main"), "loop");
+    cr_expect_eq(kid(loop, "spin")->self, (60 + 90) * MS);
+    cr_expect_eq(kid(kid(loop, "sleepy"), "nanosleep")->self, (150 + 40) * MS,
+                 "merged with the kept stall's call of the same name");
+    cr_expect_eq(kid(kid(fl.root, "work"), "hash")->total, (70 + 55) * MS);
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope process = {SSV_VM_SCOPE_PROCESS, 100, 0, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &process), 0);
+    cr_expect_eq(fl.root->total, (290 + 90 + 40 + 55) * MS);
+    cr_expect_eq(fl.summarised, 3);
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope worker = {SSV_VM_SCOPE_THREAD, 100, 101, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &worker), 0);
+    cr_expect_eq(fl.root->total, (80 + 55) * MS, "stall C and the worker's summarised one");
+    cr_expect_eq(fl.summarised, 1);
+    cr_expect_eq(kid(fl.root, "work")->total, (70 + 55) * MS);
+    cr_expect_null(find(fl.root, "main"), "nothing of main's stalls");
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope stall = {SSV_VM_SCOPE_STALL, 100, 100, 1100 * MS};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &stall), 0);
+    cr_expect_eq(fl.root->total, 60 * MS, "a stall's flame is that stall alone");
+    cr_expect_eq(fl.summarised, 0);
+    ssv_flame_free(&fl);
+    struct ssv_vm_scope other = {SSV_VM_SCOPE_PROCESS, 999, 0, 0};
+    cr_assert_eq(ssv_flame_build(&fl, &vm, &other), 0);
+    cr_expect_eq(fl.root->total, 0);
+    cr_expect_eq(fl.summarised, 0);
+}
+
+/* Each process's stall has one sample, which stands for the whole stall: 60 + 70 ms, whatever
+ * the processes' intervals, and neither alone. */
 Test(vmodel, flame_merges_frames_of_the_same_name_across_processes)
 {
     ssv_vm_free(&vm);
@@ -157,11 +227,11 @@ Test(vmodel, flame_merges_frames_of_the_same_name_across_processes)
     struct ss_process *p = rb_process(run, 1, 10 * MS);
     rb_sample(rb_stall(p, 1, 2000 * MS, 60 * MS), rb_stack(p, "parse", "main", NULL), 50 * MS);
     p = rb_process(run, 2, 20 * MS);
-    rb_sample(rb_stall(p, 2, 2000 * MS, 60 * MS), rb_stack(p, "parse", "main", NULL), 50 * MS);
+    rb_sample(rb_stall(p, 2, 2000 * MS, 70 * MS), rb_stack(p, "parse", "main", NULL), 50 * MS);
     cr_assert_eq(ssv_vm_build(&vm, run), 0);
     struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
     cr_assert_eq(ssv_flame_build(&fl, &vm, &all), 0);
-    cr_expect_eq(kid(kid(fl.root, "main"), "parse")->total, 30 * MS);
+    cr_expect_eq(kid(kid(fl.root, "main"), "parse")->total, 130 * MS);
     cr_expect_null(fl.root->child->next);
 }
 
@@ -188,25 +258,33 @@ Test(vmodel, layout_is_proportional_to_time_and_drops_what_is_narrower_than_a_co
     struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
     cr_assert_eq(ssv_flame_build(&fl, &vm, &all), 0);
     struct ssv_fl_layout l = {0};
-    cr_assert_eq(ssv_flame_layout(&fl, 210, &l), 0);
+    cr_assert_eq(ssv_flame_layout(&fl, 290, &l), 0); /* a column a millisecond */
     const struct ssv_fl_box *root = ssv_flame_box(&l, fl.root);
     cr_assert_not_null(root);
-    cr_expect(root->x == 0 && root->w == 210 && root->row == 0);
+    cr_expect(root->x == 0 && root->w == 290 && root->row == 0);
     struct ssv_fl_node *main_ = kid(fl.root, "main"), *loop = kid(main_, "loop");
     const struct ssv_fl_box *m = ssv_flame_box(&l, main_);
-    cr_expect(m->x == 0 && m->w == 180 && m->row == 1); /* 180 of 210 ms */
+    cr_expect(m->x == 0 && m->w == 210 && m->row == 1);
     const struct ssv_fl_box *s = ssv_flame_box(&l, kid(loop, "spin"));
-    cr_expect(s->x == 150 && s->w == 30 && s->row == 3);
+    cr_expect(s->x == 150 && s->w == 60 && s->row == 3, "after sleepy's 150 ms");
     cr_expect_eq(l.rows, 5);
+    /* 3 columns for 290 ms: main ends at 210 * 3 / 290 = 2.17, work at 280 * 3 / 290 = 2.9,
+     * both cut down to column 2, so work has none; [no stack] ends at 3. */
+    cr_assert_eq(ssv_flame_layout(&fl, 3, &l), 0);
+    cr_expect_eq(ssv_flame_box(&l, main_)->w, 2);
+    cr_expect_null(ssv_flame_box(&l, kid(fl.root, "work")), "narrower than a column");
+    cr_expect_eq(ssv_flame_box(&l, kid(fl.root, SSV_FL_NO_STACK))->w, 1);
     ssv_flame_zoom(&fl, loop);
-    cr_assert_eq(ssv_flame_layout(&fl, 12, &l), 0);
-    cr_expect_eq(ssv_flame_box(&l, loop)->w, 12);
+    /* loop's 210 ms: sleepy 150, spin 60. */
+    cr_assert_eq(ssv_flame_layout(&fl, 14, &l), 0);
+    cr_expect_eq(ssv_flame_box(&l, loop)->w, 14);
     cr_expect_eq(ssv_flame_box(&l, kid(loop, "sleepy"))->w, 10);
-    cr_expect_eq(ssv_flame_box(&l, kid(loop, "spin"))->w, 2);
+    cr_expect_eq(ssv_flame_box(&l, kid(loop, "spin"))->w, 4);
     cr_expect_null(ssv_flame_box(&l, main_), "ancestors of the zoomed frame are not laid out");
+    /* 150 * 5 / 210 = 3.57 columns: sleepy gets 3, spin the rest. */
     cr_assert_eq(ssv_flame_layout(&fl, 5, &l), 0);
-    cr_expect_eq(ssv_flame_box(&l, kid(loop, "sleepy"))->w, 4);
-    cr_expect_eq(ssv_flame_box(&l, kid(loop, "spin"))->w, 1);
+    cr_expect_eq(ssv_flame_box(&l, kid(loop, "sleepy"))->w, 3);
+    cr_expect_eq(ssv_flame_box(&l, kid(loop, "spin"))->w, 2);
     ssv_flame_layout_free(&l);
 }
 
@@ -215,11 +293,11 @@ Test(vmodel, search_share_counts_each_sample_once)
     struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
     cr_assert_eq(ssv_flame_build(&fl, &vm, &all), 0);
     ssv_flame_search(&fl, "SLEEP");
-    cr_expect_eq(fl.nmatch, 2, "sleepy and nanosleep() match");
-    cr_expect_eq(fl.match_ns, 150 * MS, "nanosleep() is inside sleepy: not counted twice");
-    cr_expect_float_eq(ssv_flame_share(&fl), 150.0 / 210.0, 1e-9);
+    cr_expect_eq(fl.nmatch, 2, "sleepy and nanosleep match");
+    cr_expect_eq(fl.match_ns, 150 * MS, "nanosleep is inside sleepy: not counted twice");
+    cr_expect_float_eq(ssv_flame_share(&fl), 150.0 / 290.0, 1e-9);
     ssv_flame_search(&fl, "loop");
-    cr_expect_float_eq(ssv_flame_share(&fl), 180.0 / 210.0, 1e-9);
+    cr_expect_float_eq(ssv_flame_share(&fl), 210.0 / 290.0, 1e-9);
     struct ssv_fl_node *spin = kid(kid(kid(fl.root, "main"), "loop"), "spin");
     ssv_flame_zoom(&fl, spin);
     cr_expect_float_eq(ssv_flame_share(&fl), 1.0, 1e-9, "a matching caller covers the whole zoom");
@@ -247,7 +325,7 @@ Test(vmodel, carry_keeps_zoom_selection_history_and_search_by_name)
     cr_expect_str_eq(again.sel->name, "spin");
     cr_expect_eq(again.nhistory, 1);
     cr_expect_eq(again.history[0], again.root);
-    cr_expect_eq(again.match_ns, 30 * MS);
+    cr_expect_eq(again.match_ns, 60 * MS, "spin's time");
     ssv_flame_free(&again);
     struct ssv_vm_scope thread = {SSV_VM_SCOPE_THREAD, 100, 101, 0};
     cr_assert_eq(ssv_flame_build(&again, &vm, &thread), 0);
@@ -272,7 +350,7 @@ Test(vmodel, movement_follows_the_layout)
     cr_expect_str_eq(fl.sel->name, SSV_FL_NO_STACK);
     cr_expect_eq(ssv_flame_move(&fl, &l, SSV_FL_RIGHT), 0);
     cr_expect(ssv_flame_move(&fl, &l, SSV_FL_BOTTOM));
-    cr_expect_str_eq(fl.sel->name, "nanosleep()", "the hottest path ends in the sleep");
+    cr_expect_str_eq(fl.sel->name, "nanosleep", "the hottest path ends in the sleep");
     cr_expect(ssv_flame_move(&fl, &l, SSV_FL_UP));
     cr_expect(ssv_flame_move(&fl, &l, SSV_FL_RIGHT));
     cr_expect_str_eq(fl.sel->name, "spin");
@@ -366,9 +444,13 @@ Test(vmodel, a_hundred_thousand_stalls)
     rb_thread(p, 9, "busy");
     struct ss_stack *a = rb_stack(p, "encode", "handle", "main", NULL);
     struct ss_stack *b = rb_stack(p, "decode", "handle", "main", NULL);
+    /* A stall's one sample stands for the whole stall: the flame sums durations. */
+    uint64_t total = 0, decode = 0;
     for (uint64_t i = 0; i < 100000; i++) {
-        struct ss_stall *s = rb_stall(p, 9, p->start_mono_ns + i * 100 * MS, (50 + i % 97) * MS);
-        rb_sample(s, i % 3 ? a : b, 50 * MS);
+        uint64_t d = (50 + i % 97) * MS;
+        rb_sample(rb_stall(p, 9, p->start_mono_ns + i * 100 * MS, d), i % 3 ? a : b, 50 * MS);
+        total += d;
+        decode += i % 3 ? 0 : d;
     }
     cr_assert_eq(ssv_vm_build(&vm, run), 0);
     cr_expect_eq(vm.nstalls, 100000);
@@ -379,6 +461,7 @@ Test(vmodel, a_hundred_thousand_stalls)
     cr_expect_eq(vm.nmatch_stalls, 33334);
     struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
     cr_assert_eq(ssv_flame_build(&fl, &vm, &all), 0);
-    cr_expect_eq(fl.root->total, 100000 * 10 * MS);
-    cr_expect_eq(kid(kid(kid(fl.root, "main"), "handle"), "decode")->total, 33334 * 10 * MS);
+    cr_expect_eq(fl.nsamples, 100000);
+    cr_expect_eq(fl.root->total, total);
+    cr_expect_eq(kid(kid(kid(fl.root, "main"), "handle"), "decode")->total, decode);
 }

@@ -56,7 +56,7 @@ has flame '^ Scope: all stalls: [0-9]+ samples, [0-9.]+ms$' 1
 has flame '^\|all 100\.0%$' 2
 has flame '^\|run_loop 100\.0%$'
 has flame '^\|plant_(sleep|spin) [0-9.]+% +\|plant_(sleep|spin) [0-9.]+%'
-has flame '\|nanosleep\(\) [0-9.]+%'
+has flame '\|nanosleep [0-9.]+%'
 view scoped --view flame --pid "$pid" -d "$tmp/run"
 has scoped "^ Scope: pid $pid: " 1
 
