@@ -4,9 +4,9 @@
  * thread is a loop thread, preserve errno, and never let our own signal surface as EINTR. */
 #define _GNU_SOURCE
 #include "catalogue.h"
+#include "interpose.h"
 #include "shim.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -55,23 +55,12 @@
 SS_WAIT_CALLS(DECLARE_REAL)
 SS_OTHER_CALLS(DECLARE_REAL)
 
-/* A call here must not be the last statement of its caller: dlsym(RTLD_NEXT) finds "next"
- * from its caller's address, which a tail call would replace. */
-static void *lookup(const char *name)
-{
-    void *p = dlsym(RTLD_NEXT, name);
-    __asm__ volatile("" ::: "memory");
-    return p;
-}
-
 void ss__resolve_hooks(void)
 {
-#define RESOLVE(ret, name, ...)                                                                    \
-    if (!real_##name)                                                                              \
-        real_##name = (__typeof__(real_##name))lookup(#name);
-    SS_WAIT_CALLS(RESOLVE)
-    SS_OTHER_CALLS(RESOLVE)
-#undef RESOLVE
+#define LOOKUP(ret, name, ...) SS_LOOKUP(name);
+    SS_WAIT_CALLS(LOOKUP)
+    SS_OTHER_CALLS(LOOKUP)
+#undef LOOKUP
 }
 
 struct wait_ctx {
@@ -119,16 +108,16 @@ static int wait_enter(uint64_t key, struct wait_ctx *w)
         return 0;
     struct ss_slot *s = t->slot;
     if (!s) {
-        t->in_hook++;
+        ss__guard_enter();
         s = ss__claim_slot();
-        t->in_hook--;
+        ss__guard_leave();
         if (!s)
             return 0;
         s->loop_key = key;
     } else if (!atomic_load_explicit(&ss__watchdog_started, memory_order_relaxed)) {
-        t->in_hook++;
+        ss__guard_enter();
         ss__start_watchdog_once(); /* a forked child's loop thread */
-        t->in_hook--;
+        ss__guard_leave();
     }
     w->slot = s;
     w->entered = ss__now();
@@ -158,10 +147,10 @@ static void wait_leave(struct wait_ctx *w)
     if (w->nested) {
         atomic_store_explicit(&s->state, w->prior_state, memory_order_release);
         if (w->timed) {
-            ss__tls.in_hook++;
+            ss__guard_enter();
             ss__record_call(s, w->call, SS_CAT_WAIT, w->site, w->entered, ss__now() - w->entered,
                             -1, NULL);
-            ss__tls.in_hook--;
+            ss__guard_leave();
         }
         return;
     }
@@ -212,18 +201,16 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 #define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                               \
     ret name params                                                                                \
     {                                                                                              \
-        if (!real_##name)                                                                          \
-            ss__resolve_hooks();                                                                   \
+        if (!SS_FIND(name)) {                                                                      \
+            errno = ENOSYS;                                                                        \
+            return -1;                                                                             \
+        }                                                                                          \
         struct wait_ctx ss_w_;                                                                     \
         int ss_saved_ = errno;                                                                     \
         ss_w_.call = SS_CALL_##name;                                                               \
         ss_w_.site = (uint64_t)(uintptr_t)__builtin_return_address(0);                             \
-        if (!real_##name || !wait_enter(key, &ss_w_)) {                                            \
+        if (!wait_enter(key, &ss_w_)) {                                                            \
             errno = ss_saved_;                                                                     \
-            if (!real_##name) {                                                                    \
-                errno = ENOSYS;                                                                    \
-                return -1;                                                                         \
-            }                                                                                      \
             return real_##name args;                                                               \
         }                                                                                          \
         uint64_t ss_started_ = ss_w_.entered;                                                      \
@@ -263,9 +250,9 @@ static void call_leave(struct ss_slot *s, unsigned call, uint64_t site, uint64_t
 {
     uint64_t now = ss__now();
     atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
-    ss__tls.in_hook++;
+    ss__guard_enter();
     ss__record_call(s, call, SS_CAT_SLEEP, site, started, now - started, -1, NULL);
-    ss__tls.in_hook--;
+    ss__guard_leave();
 }
 
 /* nanosleep with resumption after our own signal; *rem gets the time left after a host
@@ -287,10 +274,13 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
     return rc;
 }
 
-#define CALL_HOOK_BODY(name, call_expr)                                                            \
+/* `real` is the function call_expr is built on, `missing` what to return without it. */
+#define CALL_HOOK_BODY(name, real, missing, call_expr)                                             \
     int saved = errno;                                                                             \
-    if (!real_nanosleep || !real_clock_nanosleep)                                                  \
-        ss__resolve_hooks();                                                                       \
+    if (!SS_FIND(real)) {                                                                          \
+        errno = ENOSYS;                                                                            \
+        return missing;                                                                            \
+    }                                                                                              \
     struct ss_slot *slot = call_enter();                                                           \
     uint64_t started = slot ? ss__now() : 0;                                                       \
     errno = saved;                                                                                 \
@@ -304,13 +294,13 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
 
 int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY(nanosleep, sleep_resuming(req, rem));
+    CALL_HOOK_BODY(nanosleep, nanosleep, -1, sleep_resuming(req, rem));
     return rc;
 }
 
 int __nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY(nanosleep, sleep_resuming(req, rem));
+    CALL_HOOK_BODY(nanosleep, nanosleep, -1, sleep_resuming(req, rem));
     return rc;
 }
 
@@ -337,21 +327,22 @@ static int clock_sleep_resuming(clockid_t clk, int flags, const struct timespec 
 
 int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY(clock_nanosleep, clock_sleep_resuming(clk, flags, req, rem));
+    CALL_HOOK_BODY(clock_nanosleep, clock_nanosleep, ENOSYS,
+                   clock_sleep_resuming(clk, flags, req, rem));
     return rc;
 }
 
 int usleep(useconds_t usec)
 {
     struct timespec req = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
-    CALL_HOOK_BODY(usleep, sleep_resuming(&req, NULL));
+    CALL_HOOK_BODY(usleep, nanosleep, -1, sleep_resuming(&req, NULL));
     return rc;
 }
 
 unsigned int sleep(unsigned int seconds)
 {
     struct timespec req = {(time_t)seconds, 0}, rem = {0, 0};
-    CALL_HOOK_BODY(sleep, sleep_resuming(&req, &rem));
+    CALL_HOOK_BODY(sleep, nanosleep, seconds, sleep_resuming(&req, &rem));
     if (rc < 0)
         return (unsigned int)rem.tv_sec + (rem.tv_nsec >= 500000000L);
     return 0;

@@ -1,6 +1,7 @@
 /* shim: start-up, per-thread slots, fork handling and the fail-open switch. */
 #define _GNU_SOURCE
 #include "shim.h"
+#include "interpose.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -191,10 +192,7 @@ struct ss_slot *ss__claim_slot(void)
 __attribute__((constructor)) static void ss__init(void)
 {
     ss__pid = getpid();
-    ss__resolve_hooks();
-    ss__resolve_calls();
-    ss__resolve_signals();
-    ss__resolve_children();
+    ss__resolve_all();
     ss_options_defaults(&ss__opts);
     /* A set-user-ID program must not take its output path from whoever started it. The
      * loader already refuses a preload from an arbitrary path there; this covers a shim

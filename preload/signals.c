@@ -8,9 +8,9 @@
  * sigblock, siginterrupt and the like) reach the kernel through its internal functions, past
  * the interposers of the newer ones, so each is interposed as well. */
 #define _GNU_SOURCE
+#include "interpose.h"
 #include "shim.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -48,44 +48,25 @@ SS_MASK_CALLS(DECLARE_MASK)
 _Atomic int ss__signal_installed;
 const char *_Atomic ss__signal_lost;
 
-/* As in hooks.c: not a tail call, so that RTLD_NEXT is looked up from this library. */
-static void *lookup(const char *name)
-{
-    void *p = dlsym(RTLD_NEXT, name);
-    __asm__ volatile("" ::: "memory");
-    return p;
-}
-
 void ss__resolve_signals(void)
 {
-    if (!real_sigaction)
-        real_sigaction = (__typeof__(real_sigaction))lookup("sigaction");
-    if (!real_sigignore)
-        real_sigignore = (__typeof__(real_sigignore))lookup("sigignore");
-    if (!real_sigset)
-        real_sigset = (__typeof__(real_sigset))lookup("sigset");
-    if (!real_sighold)
-        real_sighold = (__typeof__(real_sighold))lookup("sighold");
-    if (!real_sigrelse)
-        real_sigrelse = (__typeof__(real_sigrelse))lookup("sigrelse");
-    if (!real_sigblock)
-        real_sigblock = (__typeof__(real_sigblock))lookup("sigblock");
-    if (!real_sigsetmask)
-        real_sigsetmask = (__typeof__(real_sigsetmask))lookup("sigsetmask");
-    if (!real_siginterrupt)
-        real_siginterrupt = (__typeof__(real_siginterrupt))lookup("siginterrupt");
-#define RESOLVE(name, ...)                                                                         \
-    if (!real_##name)                                                                              \
-        real_##name = (__typeof__(real_##name))lookup(#name);
-    SS_HANDLER_CALLS(RESOLVE)
-    SS_MASK_CALLS(RESOLVE)
-#undef RESOLVE
+    SS_LOOKUP(sigaction);
+    SS_LOOKUP(sigignore);
+    SS_LOOKUP(sigset);
+    SS_LOOKUP(sighold);
+    SS_LOOKUP(sigrelse);
+    SS_LOOKUP(sigblock);
+    SS_LOOKUP(sigsetmask);
+    SS_LOOKUP(siginterrupt);
+#define LOOKUP(name, ...) SS_LOOKUP(name);
+    SS_HANDLER_CALLS(LOOKUP)
+    SS_MASK_CALLS(LOOKUP)
+#undef LOOKUP
 }
 
 int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    ss__resolve_signals();
-    if (!real_sigaction) {
+    if (!SS_FIND(sigaction)) {
         errno = ENOSYS;
         return -1;
     }
@@ -140,7 +121,7 @@ static void release_signal(const char *why)
     if (!atomic_exchange(&ss__signal_installed, 0))
         return;
     atomic_store(&ss__sampling, 0);
-    ss__tls.in_hook++;
+    ss__guard_enter();
     struct ss_slot *own = ss__tls.slot;
     if (own && atomic_load(&own->snap_state) == SS_SNAP_REQUESTED) {
         /* Sent while this thread blocks the signal: take it off the thread's pending set. */
@@ -160,7 +141,7 @@ static void release_signal(const char *why)
     int interrupt = atomic_exchange(&interrupt_asked, -1);
     if (interrupt >= 0 && real_siginterrupt)
         real_siginterrupt(ss__opts.signal, interrupt);
-    ss__tls.in_hook--;
+    ss__guard_leave();
     atomic_store(&ss__signal_lost, why);
     ss__warn(why, "; stalls have no signal samples from now on");
 }
@@ -179,8 +160,7 @@ static void hide_own_handler(struct sigaction *old)
 static int sigaction_hook(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigaction) {
+    if (!SS_FIND(sigaction)) {
         errno = ENOSYS;
         return -1;
     }
@@ -225,8 +205,7 @@ int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
     handler_fn name(int sig, handler_fn handler)                                                   \
     {                                                                                              \
         int saved = errno;                                                                         \
-        ss__resolve_signals();                                                                     \
-        if (!real_##name) {                                                                        \
+        if (!SS_FIND(name)) {                                                                      \
             errno = ENOSYS;                                                                        \
             return SIG_ERR;                                                                        \
         }                                                                                          \
@@ -249,8 +228,7 @@ SS_HANDLER_CALLS(DEFINE_HANDLER_HOOK)
 int sigignore(int sig)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigignore) {
+    if (!SS_FIND(sigignore)) {
         errno = ENOSYS;
         return -1;
     }
@@ -283,8 +261,7 @@ static int is_the_signal(int sig)
 handler_fn sigset(int sig, handler_fn handler)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigset) {
+    if (!SS_FIND(sigset)) {
         errno = ENOSYS;
         return SIG_ERR;
     }
@@ -323,8 +300,7 @@ handler_fn sigset(int sig, handler_fn handler)
     int name(int sig)                                                                              \
     {                                                                                              \
         int saved = errno;                                                                         \
-        ss__resolve_signals();                                                                     \
-        if (!real_##name) {                                                                        \
+        if (!SS_FIND(name)) {                                                                      \
             errno = ENOSYS;                                                                        \
             return -1;                                                                             \
         }                                                                                          \
@@ -347,8 +323,7 @@ static int in_bsd_mask(int mask)
 int sigblock(int mask)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigblock) {
+    if (!SS_FIND(sigblock)) {
         errno = ENOSYS;
         return -1;
     }
@@ -363,8 +338,7 @@ int sigblock(int mask)
 int sigsetmask(int mask)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigsetmask) {
+    if (!SS_FIND(sigsetmask)) {
         errno = ENOSYS;
         return -1;
     }
@@ -381,8 +355,7 @@ int sigsetmask(int mask)
 int siginterrupt(int sig, int interrupt)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_siginterrupt) {
+    if (!SS_FIND(siginterrupt)) {
         errno = ENOSYS;
         return -1;
     }
@@ -412,9 +385,7 @@ static int blocked_after(int how, const sigset_t *set)
     int name(int how, const sigset_t *set, sigset_t *old)                                          \
     {                                                                                              \
         int saved = errno;                                                                         \
-        if (!real_##name)                                                                          \
-            ss__resolve_signals();                                                                 \
-        if (!real_##name) {                                                                        \
+        if (!SS_FIND(name)) {                                                                      \
             errno = ENOSYS;                                                                        \
             return missing;                                                                        \
         }                                                                                          \
@@ -431,8 +402,7 @@ SS_MASK_CALLS(DEFINE_MASK_HOOK)
 int ss__signal_blocked_here(void)
 {
     sigset_t cur;
-    ss__resolve_signals();
-    if (!real_pthread_sigmask || real_pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
+    if (!SS_FIND(pthread_sigmask) || real_pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
         return 0;
     return ss__opts.signal > 0 && sigismember(&cur, ss__opts.signal) == 1;
 }

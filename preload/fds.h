@@ -1,0 +1,46 @@
+/* fds: what the shim knows of each of the host's descriptors, so that a call on a non-blocking
+ * socket, a pipe or a terminal is passed through without a system call of ours, and a call on
+ * a file names the path it was opened with. The knowledge comes from the calls that create,
+ * duplicate and close descriptors; what is not known is "unknown", and a call on an unknown
+ * descriptor is classified by the watchdog from the descriptor itself. Everything here is a
+ * store into preallocated memory: no allocation, no lock, no system call. */
+#ifndef SS_FDS_H
+#define SS_FDS_H
+
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "catalogue.h"
+#include "shim.h"
+
+#define SS_FD_KIND_MASK 3u
+#define SS_FD_NONBLOCK 4u
+
+/* Its kind and whether it is non-blocking; its path stays. */
+void ss__fd_set_nonblock(int fd, int nonblocking);
+/* What `to` is now that it duplicates `from`. */
+void ss__fd_dup(int from, int to);
+/* A long path keeps its end, where the file's name is. */
+void ss__copy_detail(char *to, const char *from);
+/* The path fd was opened with, copied into `out` ("" when none is known). */
+void ss__fd_path(int fd, char out[SS_DETAIL_MAX]);
+
+/* The category a call on fd is recorded under, from the loop thread: one load. */
+static inline __attribute__((always_inline)) int ss__fd_category(int fd)
+{
+    if ((unsigned)fd >= SS_FD_CACHE)
+        return SS_CAT_PENDING;
+    unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
+    switch (v & SS_FD_KIND_MASK) {
+    case SS_FD_FILE:
+        return SS_CAT_FILE;
+    case SS_FD_SOCKET:
+        return (v & SS_FD_NONBLOCK) && !ss__opts.strict ? SS_CAT_NONE : SS_CAT_NET;
+    case SS_FD_OTHER:
+        return ss__opts.strict ? SS_CAT_FILE : SS_CAT_NONE;
+    default:
+        return SS_CAT_PENDING;
+    }
+}
+
+#endif
