@@ -297,8 +297,11 @@ void sync(void)
 }
 
 /* fork copies the page tables of a large heap on the loop thread; the child, which returns
- * here too, goes on with its iteration as the running thread it is. */
-#define SS_FORKS(X) X(fork)
+ * here too, goes on with its iteration as the running thread it is. _Fork is the same without
+ * the fork handlers, so its child, in which nothing but async-signal-safe work may be done,
+ * keeps its parent's view of the shim: nothing reads what it records, and it is traced again
+ * once it execs. */
+#define SS_FORKS(X) X(fork) X(_Fork)
 #define DEFINE_FORK(name)                                                                          \
     static pid_t (*real_##name)(void);                                                             \
     pid_t name(void)                                                                               \
@@ -470,13 +473,34 @@ long syscall(long number, ...)
 
 /* ---- locks ------------------------------------------------------------------------------ */
 
+/* A deadline whose wait the C library would accept: a clock it can wait on and a valid
+ * timespec. Anything else goes straight to the C library, which refuses it as it likes. */
+static int waitable(clockid_t clk, const struct timespec *t)
+{
+    return (clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC) && t && t->tv_nsec >= 0 &&
+           t->tv_nsec < 1000000000L;
+}
+
 /* Locks that are tried first: an uncontended lock costs one try, and only a lock that must
- * be waited for is timed.
+ * be waited for is timed. Trying first gives the same result as the call itself only for a
+ * deadline the C library would wait on, so the timed variants try first only then.
  * X(name, try name, lock type, parameters after the lock, their arguments, when to try) */
 #define SS_TRY_FIRST_LOCKS(X)                                                                      \
     X(pthread_mutex_lock, pthread_mutex_trylock, pthread_mutex_t, (), (), 1)                       \
     X(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t, (), (), 1)                \
-    X(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, pthread_rwlock_t, (), (), 1)
+    X(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, pthread_rwlock_t, (), (), 1)                \
+    X(pthread_mutex_timedlock, pthread_mutex_trylock, pthread_mutex_t,                             \
+      (, const struct timespec *t), (, t), waitable(CLOCK_REALTIME, t))                            \
+    X(pthread_mutex_clocklock, pthread_mutex_trylock, pthread_mutex_t,                             \
+      (, clockid_t clk, const struct timespec *t), (, clk, t), waitable(clk, t))                   \
+    X(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t,                      \
+      (, const struct timespec *t), (, t), waitable(CLOCK_REALTIME, t))                            \
+    X(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock, pthread_rwlock_t,                      \
+      (, const struct timespec *t), (, t), waitable(CLOCK_REALTIME, t))                            \
+    X(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t,                      \
+      (, clockid_t clk, const struct timespec *t), (, clk, t), waitable(clk, t))                   \
+    X(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock, pthread_rwlock_t,                      \
+      (, clockid_t clk, const struct timespec *t), (, clk, t), waitable(clk, t))
 
 /* The try functions are shared by several locks: declared once each. */
 static int (*real_pthread_mutex_trylock)(pthread_mutex_t *);

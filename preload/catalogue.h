@@ -144,6 +144,7 @@ enum ss_category {
     X(int, waitid, (idtype_t type, id_t id, siginfo_t *info, int opt), (type, id, info, opt), UNLESS(opt & WNOHANG, PROCESS), D_NONE, NOTHING, -1) \
     X(int, sem_timedwait, (sem_t *sem, const struct timespec *t), (sem, t), ALWAYS(LOCK), D_NONE, NOTHING, -1) \
     X(int, sem_clockwait, (sem_t *sem, clockid_t clk, const struct timespec *t), (sem, clk, t), ALWAYS(LOCK), D_NONE, NOTHING, -1) \
+    X(int, pthread_cond_clockwait, (pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *t), (c, m, clk, t), ALWAYS(LOCK), D_NONE, NOTHING, ENOSYS) \
     X(int, pthread_join, (pthread_t t, void **ret), (t, ret), ALWAYS(LOCK), D_NONE, NOTHING, ENOSYS) \
     X(int, flock, (int fd, int op), (fd, op), UNLESS(op & LOCK_NB, LOCK), D_FD(fd), NOTHING, -1) \
     X(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len), UNLESS(cmd != F_LOCK, LOCK), D_FD(fd), NOTHING, -1) \
@@ -159,8 +160,10 @@ enum ss_category {
  * hooks.c; they share the catalogue's numbering. */
 #define SS_EXTRA_CALLS(X) \
     X(open) X(open64) X(openat) X(openat64) X(fclose) X(sync) X(fcntl) X(fcntl64) \
-    X(syscall_statx) X(fork) X(sem_wait) X(pthread_mutex_lock) X(pthread_rwlock_rdlock) \
-    X(pthread_rwlock_wrlock) \
+    X(syscall_statx) X(fork) X(_Fork) X(sem_wait) X(pthread_mutex_lock) X(pthread_rwlock_rdlock) \
+    X(pthread_rwlock_wrlock) X(pthread_mutex_timedlock) X(pthread_mutex_clocklock) \
+    X(pthread_rwlock_timedrdlock) X(pthread_rwlock_timedwrlock) X(pthread_rwlock_clockrdlock) \
+    X(pthread_rwlock_clockwrlock) \
     X(pthread_cond_wait) X(pthread_cond_timedwait) X(nanosleep) X(clock_nanosleep) X(usleep) \
     X(sleep) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) X(poll) X(__poll_chk) X(ppoll) \
     X(__ppoll_chk) X(select) X(pselect)

@@ -335,6 +335,28 @@ static const struct expect mutex_calls[] = {
 
 PLANTED(mutex, mutex_calls, "lock")
 
+/* The timed and clocked variants of the locks, each held by another thread, and a condition
+ * variable waited on until its deadline. */
+static const struct expect timedlock_calls[] = {
+    {"lock-timedlock", "^pthread_mutex_timedlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-clocklock", "^pthread_mutex_clocklock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-timedrdlock", "^pthread_rwlock_timedrdlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-timedwrlock", "^pthread_rwlock_timedwrlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-clockrdlock", "^pthread_rwlock_clockrdlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-clockwrlock", "^pthread_rwlock_clockwrlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-clockwait", "^pthread_cond_clockwait$", "lock", "^plant_timedlocks$", NULL},
+};
+
+PLANTED(timedlocks, timedlock_calls, "lock")
+
+/* _Fork is fork without the fork handlers: a process call of its own. */
+static const struct expect fork_calls[] = {
+    {"process-_Fork", "^_Fork$", "process", "^plant_forks$", NULL},
+    {"process-waitpid", "^waitpid$", "process", "^plant_forks$", NULL},
+};
+
+PLANTED(forks, fork_calls, "process")
+
 /* Opening the lock file is a file call of its own. */
 static const struct expect flock_calls[] = {
     {"lock-flock", "^flock$", "lock", "^plant_flock$", "/plant-flock\\.lock$"},

@@ -581,6 +581,15 @@ static void stress(const char *what, int ms)
         printf("errno %s %d %d\n", name, ok_errno, errno);                                         \
     } while (0)
 
+/* A child of _Fork that leaves at once. */
+static pid_t fork_and_leave(void)
+{
+    pid_t pid = _Fork();
+    if (pid == 0)
+        _exit(0);
+    return pid;
+}
+
 static void errno_probe(const char *dir)
 {
     char path[512], buf[64];
@@ -623,6 +632,26 @@ static void errno_probe(const char *dir)
     PROBE("waitpid", getpid(), waitpid(-1, NULL, WNOHANG));
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     PROBE("mutex", pthread_mutex_lock(&m), pthread_mutex_unlock(&m));
+    /* The timed locks, free, then held by this thread: a deadline in the past, or an invalid one
+     * (nanoseconds, clock). */
+    struct timespec past = {1, 0}, bad = {1, -1};
+    PROBE("mutex_timedlock", pthread_mutex_timedlock(&m, &past), pthread_mutex_timedlock(&m, &bad));
+    PROBE("mutex_clocklock", pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &past),
+          pthread_mutex_clocklock(&m, 12345, &past));
+    pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+    PROBE("rwlock_timedrdlock", pthread_rwlock_timedrdlock(&rw, &past),
+          pthread_rwlock_timedrdlock(&rw, &bad));
+    pthread_rwlock_unlock(&rw);
+    PROBE("rwlock_clockwrlock", pthread_rwlock_clockwrlock(&rw, CLOCK_MONOTONIC, &past),
+          pthread_rwlock_clockwrlock(&rw, 12345, &past));
+    pthread_rwlock_unlock(&rw);
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    PROBE("cond_clockwait", pthread_cond_clockwait(&cv, &m, CLOCK_MONOTONIC, &past),
+          pthread_cond_clockwait(&cv, &m, 12345, &past));
+    pthread_mutex_unlock(&m);
+    PROBE("_Fork", waitpid(fork_and_leave(), NULL, 0), getpid());
+    PROBE("close_range", close_range(1000, 1010, 0), close_range(10, 5, 0));
+    PROBE("closefrom", (closefrom(1000), 0), getpid());
     struct pollfd pfd = {.fd = 0, .events = 0};
     volatile nfds_t too_many = 1u << 30;
     PROBE("poll", poll(&pfd, 1, 0), poll(&pfd, too_many, 0));
@@ -661,8 +690,8 @@ static void errno_probe(const char *dir)
     PROBE("execl", getpid(), execl("/nonexistent/x", "probe", (char *)NULL));
     PROBE("execle", getpid(), execle("/nonexistent/x", "probe", (char *)NULL, envp));
     PROBE("execlp", getpid(), execlp("ss-no-such-program", "probe", (char *)NULL));
-    PROBE("posix_spawn", waitpid(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp) ? -1 : pid,
-                                 NULL, 0),
+    PROBE("posix_spawn",
+          waitpid(posix_spawn(&pid, "/bin/true", NULL, NULL, argv, envp) ? -1 : pid, NULL, 0),
           posix_spawn(&pid, "/nonexistent/x", NULL, NULL, argv, envp));
     PROBE("posix_spawnp",
           waitpid(posix_spawnp(&pid, "true", NULL, NULL, argv, environ) ? -1 : pid, NULL, 0),
