@@ -331,6 +331,43 @@ int close(int fd)
     return real_close(fd);
 }
 
+static int (*real_close_range)(unsigned, unsigned, int);
+int close_range(unsigned first, unsigned last, int flags)
+{
+    MISSING(SS_FIND(close_range), -1);
+    int rc = real_close_range(first, last, flags);
+    if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+        ss__fd_forget_range(first, last);
+    return rc;
+}
+
+static void (*real_closefrom)(int);
+void closefrom(int first)
+{
+    /* Nothing to fail with: closing nothing is what a C library without it would leave. */
+    if (!SS_FIND(closefrom))
+        return;
+    real_closefrom(first);
+    if (first >= 0)
+        ss__fd_forget_range((unsigned)first, ~0u);
+}
+
+/* The directory's descriptor is closed inside the C library, unseen otherwise: whatever a
+ * program opened and handed to fdopendir must not outlive it in the cache. */
+static int (*real_closedir)(DIR *);
+/* Out of line: closedir's parameter is declared non-null, and glibc checks it all the same. */
+static __attribute__((noinline)) int dir_fd(DIR *d)
+{
+    return d ? dirfd(d) : -1;
+}
+
+int closedir(DIR *d)
+{
+    MISSING(SS_FIND(closedir), -1);
+    ss__fd_forget(dir_fd(d));
+    return real_closedir(d);
+}
+
 static int (*real_socket)(int, int, int);
 int socket(int domain, int type, int proto)
 {
@@ -386,8 +423,8 @@ int dup(int fd)
 }
 
 /* dup2 over a descriptor the cache knows: the target's kind and path give way to the
- * original's. */
-#define SS_DUP2S(X) X(dup2)
+ * original's. __dup2 is the same function under the C library's other name. */
+#define SS_DUP2S(X) X(dup2) X(__dup2)
 #define DEFINE_DUP2(name)                                                                          \
     static int (*real_##name)(int, int);                                                           \
     int name(int fd, int to)                                                                       \
@@ -447,7 +484,8 @@ int ioctl(int fd, unsigned long req, ...)
     return rc;
 }
 
-/* libuv stats files through syscall(SYS_statx) and closes through syscall(SYS_close). */
+/* libuv stats files through syscall(SYS_statx) and closes through syscall(SYS_close); the
+ * descriptor calls a program may make this way are followed like their functions. */
 static long (*real_syscall)(long, ...);
 long syscall(long number, ...)
 {
@@ -460,8 +498,14 @@ long syscall(long number, ...)
     MISSING(SS_FIND(syscall), -1);
     if (number == SYS_close)
         ss__fd_forget((int)a[0]);
-    if (number != SYS_statx)
-        return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (number != SYS_statx) {
+        long rc = real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+        if (number == SYS_close_range && rc == 0 && !(a[2] & CLOSE_RANGE_CLOEXEC))
+            ss__fd_forget_range((unsigned)a[0], (unsigned)a[1]);
+        else if ((number == SYS_dup2 || number == SYS_dup3) && rc >= 0 && a[0] != a[1])
+            ss__fd_dup((int)a[0], (int)rc);
+        return rc;
+    }
     long rc = TIMED(SS_CALL_syscall_statx, SS_CAT_FILE, -1, (const char *)a[1],
                     real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]));
     /* statx(fd, "", AT_EMPTY_PATH, ...) is libuv's fstat. */
@@ -605,6 +649,9 @@ void ss__resolve_calls(void)
     SS_LOOKUP(fclose);
     SS_LOOKUP(sync);
     SS_LOOKUP(close);
+    SS_LOOKUP(close_range);
+    SS_LOOKUP(closefrom);
+    SS_LOOKUP(closedir);
     SS_LOOKUP(socket);
     SS_LOOKUP(socketpair);
     SS_LOOKUP(pipe);

@@ -38,7 +38,16 @@ enum ss_category {
 #define OPENED(fd) ss__fd_note_path((int)(fd), path)
 #define OPENED_STREAM(f) ((f) ? ss__fd_note_path(fileno_unlocked(f), path) : (void)0)
 #define LEARNED(fd, st) ((rc) == 0 ? ss__fd_learn((fd), (st)->st_mode) : (void)0)
-#define ACCEPTED(fd, nonblock) ss__fd_note((int)(fd), SS_FD_SOCKET, (nonblock))
+/* A descriptor accept() worked on is a socket, whatever the cache thought it was. */
+#define ACCEPTED(new_fd, nonblock)                                                                 \
+    ((new_fd) >= 0                                                                                 \
+         ? (ss__fd_accepted_on(fd), ss__fd_note((int)(new_fd), SS_FD_SOCKET, (nonblock)))          \
+         : (void)0)
+/* Descriptors passed in SCM_RIGHTS are new numbers, of unknown kind. */
+#define RECEIVED(m) ((rc) >= 0 ? ss__fd_received(m) : (void)0)
+#define RECEIVED_MANY(v) ((rc) > 0 ? ss__fd_received_many((v), (unsigned)(rc)) : (void)0)
+/* freopen with no path reopens the same file under the same descriptor. */
+#define REOPENED(f) ((f) && path ? ss__fd_note_path(fileno_unlocked(f), path) : (void)0)
 
 /* clang-format off */
 #define SS_CALLS(X) \
@@ -107,6 +116,8 @@ enum ss_category {
     X(int, scandir64, (const char *path, struct dirent64 ***list, int (*keep)(const struct dirent64 *), int (*order)(const struct dirent64 **, const struct dirent64 **)), (path, list, keep, order), ALWAYS(FILE), D_PATH(path), NOTHING, -1) \
     X(FILE *, fopen, (const char *path, const char *mode), (path, mode), ALWAYS(FILE), D_PATH(path), OPENED_STREAM(rc), NULL) \
     X(FILE *, fopen64, (const char *path, const char *mode), (path, mode), ALWAYS(FILE), D_PATH(path), OPENED_STREAM(rc), NULL) \
+    X(FILE *, freopen, (const char *path, const char *mode, FILE *f), (path, mode, f), ALWAYS(FILE), D_PATH(path), REOPENED(rc), NULL) \
+    X(FILE *, freopen64, (const char *path, const char *mode, FILE *f), (path, mode, f), ALWAYS(FILE), D_PATH(path), REOPENED(rc), NULL) \
     X(size_t, fread, (void *p, size_t size, size_t n, FILE *f), (p, size, n, f), STREAM_CALL(f), D_STREAM(f), NOTHING, 0) \
     X(size_t, __fread_chk, (void *p, size_t len, size_t size, size_t n, FILE *f), (p, len, size, n, f), STREAM_CALL(f), D_STREAM(f), NOTHING, 0) \
     X(size_t, fwrite, (const void *p, size_t size, size_t n, FILE *f), (p, size, n, f), STREAM_CALL(f), D_STREAM(f), NOTHING, 0) \
@@ -120,7 +131,8 @@ enum ss_category {
     X(ssize_t, __recv_chk, (int fd, void *buf, size_t n, size_t len, int fl), (fd, buf, n, len, fl), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), NOTHING, -1) \
     X(ssize_t, recvfrom, (int fd, void *buf, size_t n, int fl, struct sockaddr *a, socklen_t *len), (fd, buf, n, fl, a, len), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), NOTHING, -1) \
     X(ssize_t, __recvfrom_chk, (int fd, void *buf, size_t n, size_t blen, int fl, struct sockaddr *a, socklen_t *len), (fd, buf, n, blen, fl, a, len), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), NOTHING, -1) \
-    X(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl), (fd, m, fl), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), NOTHING, -1) \
+    X(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl), (fd, m, fl), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), RECEIVED(m), -1) \
+    X(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned int n, int fl, struct timespec *t), (fd, v, n, fl, t), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), RECEIVED_MANY(v), -1) \
     X(ssize_t, send, (int fd, const void *buf, size_t n, int fl), (fd, buf, n, fl), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), NOTHING, -1) \
     X(ssize_t, sendto, (int fd, const void *buf, size_t n, int fl, const struct sockaddr *a, socklen_t len), (fd, buf, n, fl, a, len), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), NOTHING, -1) \
     X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int fl), (fd, m, fl), (fl & MSG_DONTWAIT) ? SS_CAT_NONE : FD_CALL(fd), D_FD(fd), NOTHING, -1) \

@@ -145,7 +145,8 @@ void ss__watchdog_wake(void);
 /* Descriptor cache: what each descriptor is, so that calls on non-blocking sockets, pipes
  * and the like are passed through without a system call of ours. */
 enum ss_fd_kind { SS_FD_UNKNOWN = 0, SS_FD_FILE, SS_FD_SOCKET, SS_FD_OTHER };
-#define SS_FD_CACHE 65536
+/* The kernel's default ceiling of RLIMIT_NOFILE (fs.nr_open); fds.h says what is kept. */
+#define SS_FD_CACHE (1 << 20)
 extern _Atomic uint8_t ss__fds[SS_FD_CACHE];
 /* A descriptor that was just created: its kind, and no path any more. */
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking);
