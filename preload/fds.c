@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "interpose.h"
+
 _Atomic uint8_t ss__fds[SS_FD_CACHE];
 static char fd_paths[SS_FD_PATHS][SS_DETAIL_MAX];
 
@@ -92,13 +94,13 @@ static void store_kind(int fd, uint8_t v)
 
 void ss__fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking)
 {
-    if (cached(fd))
+    if (cached(fd) && !ss__in_vfork_child())
         store_kind(fd, (uint8_t)(kind | (nonblocking ? SS_FD_NONBLOCK : 0)));
 }
 
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
 {
-    if (!cached(fd))
+    if (!cached(fd) || ss__in_vfork_child())
         return;
     set_path(fd, NULL);
     store_kind(fd, (uint8_t)(kind | (nonblocking ? SS_FD_NONBLOCK : 0)));
@@ -108,7 +110,7 @@ void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
  * unknown, and the watchdog classifies the first call on it from the path it keeps here. */
 void ss__fd_note_path(int fd, const char *path)
 {
-    if (!cached(fd))
+    if (!cached(fd) || ss__in_vfork_child())
         return;
     store_kind(fd, SS_FD_UNKNOWN);
     set_path(fd, path);
@@ -130,7 +132,7 @@ void ss__fd_learn(int fd, mode_t mode)
 
 void ss__fd_forget(int fd)
 {
-    if (!cached(fd))
+    if (!cached(fd) || ss__in_vfork_child())
         return;
     atomic_store_explicit(&ss__fds[fd], SS_FD_UNKNOWN, memory_order_relaxed);
     if ((unsigned)fd < SS_FD_PATHS) {
@@ -145,6 +147,8 @@ void ss__fd_forget(int fd)
 
 void ss__fd_forget_range(unsigned first, unsigned last)
 {
+    if (ss__in_vfork_child())
+        return;
     unsigned top = atomic_load_explicit(&fd_top, memory_order_relaxed);
     if (last >= top)
         last = top ? top - 1 : 0;
@@ -164,7 +168,7 @@ void ss__fd_forget_range(unsigned first, unsigned last)
 /* A duplicate is what its original is; whatever `to` was before is gone. */
 void ss__fd_dup(int from, int to)
 {
-    if (!cached(to))
+    if (!cached(to) || ss__in_vfork_child())
         return;
     char path[SS_DETAIL_MAX];
     ss__fd_path(from, path);
@@ -176,7 +180,7 @@ void ss__fd_dup(int from, int to)
 /* O_NONBLOCK set or cleared later changes whether a socket's calls can block. */
 void ss__fd_set_nonblock(int fd, int nonblocking)
 {
-    if (!cached(fd))
+    if (!cached(fd) || ss__in_vfork_child())
         return;
     unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
     if ((v & SS_FD_KIND_MASK) != SS_FD_UNKNOWN)

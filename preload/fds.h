@@ -5,8 +5,9 @@
  * The knowledge comes from the calls that create, duplicate and close descriptors, and it is
  * only as good as the shim's view of them: every way a descriptor number gets a new meaning
  * must reset what is known of it (close, close_range, closefrom, closedir, dup2 and dup3 over
- * it, freopen, a descriptor received over a socket). What is not known is "unknown", never a guess:
- * a call on an unknown descriptor is classified by the watchdog from the descriptor itself.
+ * it, freopen, a descriptor received over a socket), and nothing a vfork child does to its
+ * descriptors, which are not its parent's, may change it. What is not known is "unknown", never a
+ * guess: a call on an unknown descriptor is classified by the watchdog from the descriptor itself.
  *
  * Kinds are kept for descriptors below SS_FD_CACHE (the kernel's default ceiling of
  * RLIMIT_NOFILE); paths for those below SS_FD_PATHS in a table of their own, and for higher

@@ -28,5 +28,6 @@ void ss__resolve_all(void)
     ss__resolve_calls();
     ss__resolve_signals();
     ss__resolve_children();
+    ss__resolve_vfork();
     atomic_store(&ss__lookups_done, 1);
 }

@@ -1,5 +1,6 @@
 /* interpose: how an interposer finds the C library's function behind it, and what it does when
- * there is none. Every interposer of the shim (calls.c, hooks.c, signals.c, children.c) goes
+ * there is none. Every interposer of the shim (calls.c, hooks.c, signals.c, children.c,
+ * vfork.c) goes
  * through these, so the rules are kept in one place:
  *
  * - Everything is looked up once, at start-up (ss__resolve_all, from the constructor), where
@@ -57,7 +58,13 @@ extern _Atomic int ss__lookups_done;
  * version nodes are declared in exports.map. */
 #define SS_SYMVER(cname, sym, version) __asm__(".symver " #cname ", " #sym version)
 
-/* The thread-local reentrancy guard around the shim's own work on a host's thread. */
+/* The thread-local reentrancy guard. A vfork child runs on its parent's thread and memory
+ * until it execs or exits: the vfork interposer adds SS_VFORK_MARK to the guard for that
+ * time, so every interposer passes the child's calls straight through (the guard is not
+ * zero), and the parent takes the mark off when it resumes. */
+#define SS_VFORK_MARK 0x10000u
+#define SS_GUARD_MASK (SS_VFORK_MARK - 1)
+
 static inline void ss__guard_enter(void)
 {
     ss__tls.in_hook++;
@@ -68,7 +75,15 @@ static inline void ss__guard_leave(void)
     ss__tls.in_hook--;
 }
 
+/* Whether this is a vfork child still running on its parent's memory: it must write nothing
+ * of the shim's (descriptor cache, slots, switches), which are its parent's. */
+static inline int ss__in_vfork_child(void)
+{
+    return ss__tls.in_hook >= SS_VFORK_MARK;
+}
+
 /* Start-up lookups of every part of the shim, then ss__lookups_done. */
 void ss__resolve_all(void);
+void ss__resolve_vfork(void);
 
 #endif

@@ -80,6 +80,9 @@ static _Atomic int disposition_lock;
 
 int ss__lock_dispositions(void)
 {
+    /* A vfork child changes its own dispositions, and must not wait on its parent. */
+    if (ss__in_vfork_child())
+        return 0;
     for (int i = 0; i < 100000; i++)
         if (!atomic_exchange_explicit(&disposition_lock, 1, memory_order_acquire))
             return 1;
@@ -92,9 +95,12 @@ void ss__unlock_dispositions(int held)
         atomic_store_explicit(&disposition_lock, 0, memory_order_release);
 }
 
+/* Not in a vfork child: what it does to its dispositions is its own, and must not stop its
+ * parent's sampling. */
 static int is_sampling_signal(int sig)
 {
-    return sig > 0 && sig == ss__opts.signal && atomic_load(&ss__signal_installed);
+    return sig > 0 && sig == ss__opts.signal && atomic_load(&ss__signal_installed) &&
+           !ss__in_vfork_child();
 }
 
 static int sample_requested_elsewhere(void)
@@ -246,7 +252,7 @@ int sigignore(int sig)
  * signal now (1, 0, or -1 for unchanged). */
 static void note_blocked(int blocked)
 {
-    struct ss_slot *slot = ss__tls.slot;
+    struct ss_slot *slot = ss__in_vfork_child() ? NULL : ss__tls.slot;
     if (slot && blocked >= 0)
         atomic_store_explicit(&slot->signal_blocked, blocked, memory_order_relaxed);
 }
@@ -389,7 +395,7 @@ static int blocked_after(int how, const sigset_t *set)
             errno = ENOSYS;                                                                        \
             return missing;                                                                        \
         }                                                                                          \
-        struct ss_slot *slot = ss__tls.slot;                                                       \
+        struct ss_slot *slot = ss__in_vfork_child() ? NULL : ss__tls.slot;                         \
         int blocked = slot && ss__opts.signal > 0 ? blocked_after(how, set) : -1;                  \
         errno = saved;                                                                             \
         int rc = real_##name(how, set, old);                                                       \

@@ -28,6 +28,11 @@
  *   raise N            raise(N) on the loop thread
  *   itimers            SIGPROF and SIGALRM handlers, ITIMER_PROF and ITIMER_REAL every 1 ms
  *   vfork PATH         vfork() and exec PATH, wait for it
+ *   vfork-calls PATH   a blocking socket with a byte to read; vfork(), and the child, as
+ *                      Python's subprocess does, opens PATH, closes the socket and dup2()s
+ *                      PATH over its number, makes an access() of /nonexistent/vfork-child
+ *                      and a nanosleep(), blocks signal 38 and execs PATH; the parent waits
+ *                      for it, reads the byte from its socket with recv() and spins 150 ms
  *   spawn PATH         posix_spawn() PATH, wait for it
  *   spawnp NAME        posix_spawnp() NAME (searched in PATH), wait for it
  *   fork-exec PATH     fork() and execv() PATH, wait for it
@@ -274,6 +279,41 @@ static void fork_and_exec(const char *how, const char *path)
         _exit(127);
     }
     wait_child(pid);
+}
+
+/* The child runs on this thread and its memory until it execs: none of what it does is the
+ * parent's. */
+static void vfork_calls(const char *path)
+{
+    int sv[2];
+    char c;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || write(sv[1], "x", 1) != 1) {
+        perror("vfork-calls");
+        exit(3);
+    }
+    pid_t pid = vfork();
+    if (pid == 0) {
+        int fd = open(path, O_RDONLY);
+        close(sv[0]);
+        dup2(fd, sv[0]);
+        access("/nonexistent/vfork-child", F_OK);
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, 38);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    wait_child(pid);
+    if (recv(sv[0], &c, 1, 0) != 1) {
+        perror("recv");
+        exit(3);
+    }
+    spin(150);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 static void daemonize(int ms)
@@ -581,10 +621,18 @@ static void stress(const char *what, int ms)
         printf("errno %s %d %d\n", name, ok_errno, errno);                                         \
     } while (0)
 
-/* A child of _Fork that leaves at once. */
+/* Children of _Fork and of vfork that leave at once. */
 static pid_t fork_and_leave(void)
 {
     pid_t pid = _Fork();
+    if (pid == 0)
+        _exit(0);
+    return pid;
+}
+
+static pid_t vfork_and_leave(void)
+{
+    pid_t pid = vfork();
     if (pid == 0)
         _exit(0);
     return pid;
@@ -650,6 +698,7 @@ static void errno_probe(const char *dir)
           pthread_cond_clockwait(&cv, &m, 12345, &past));
     pthread_mutex_unlock(&m);
     PROBE("_Fork", waitpid(fork_and_leave(), NULL, 0), getpid());
+    PROBE("vfork", waitpid(vfork_and_leave(), NULL, 0), getpid());
     PROBE("close_range", close_range(1000, 1010, 0), close_range(10, 5, 0));
     PROBE("closefrom", (closefrom(1000), 0), getpid());
     struct pollfd pfd = {.fd = 0, .events = 0};
@@ -805,6 +854,8 @@ static void step(const char *what, const char *arg)
             _exit(127);
         }
         wait_child(pid);
+    } else if (strcmp(what, "vfork-calls") == 0) {
+        vfork_calls(arg);
     } else if (strcmp(what, "spawn") == 0) {
         pid_t pid;
         char *argv[] = {(char *)arg, NULL};

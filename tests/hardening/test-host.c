@@ -398,6 +398,44 @@ Test(processes, vfork_and_posix_spawn, .timeout = 60)
     host_finish(&h);
 }
 
+/* A vfork child runs on its parent's thread and memory until it execs (Python's subprocess
+ * uses vfork): what it does to its descriptors and its signal mask, and the blocking calls it
+ * makes, are not the parent's. The parent's socket stays a socket, its thread is sampled, and
+ * none of the child's calls is recorded. */
+Test(processes, vfork_child_is_not_its_parent, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"vfork-calls", "/bin/true", "spin", "100", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "%s", h.err);
+    cr_assert_eq(h.model->nprocs, 1);
+    const struct ss_process *p = &h.model->procs[0];
+    int recv_seen = 0;
+    for (size_t i = 0; i < p->ncalls; i++) {
+        const struct ss_call_site *c = &p->calls[i];
+        cr_expect(!strstr(c->detail, "vfork-child") && strcmp(c->function, "nanosleep") != 0,
+                  "the child's %s() (%s) was recorded as the parent's", c->function, c->detail);
+        if (strcmp(c->function, "recv") == 0) {
+            recv_seen = 1;
+            cr_expect_str_eq(c->category, "net", "the parent's recv() on %s", c->detail);
+            cr_expect(strstr(c->detail, "socket"), "the parent's recv() on %s", c->detail);
+        }
+    }
+    cr_expect(recv_seen, "the parent's recv() is recorded");
+    cr_assert_eq(h.nplanted, 2);
+    for (size_t k = 0; k < 2; k++) {
+        const struct ss_stall *stall = NULL;
+        for (size_t i = 0; i < p->nstalls; i++)
+            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted_ms[k] * 1e6) &&
+                (!stall || p->stalls[i].duration_ns < stall->duration_ns))
+                stall = &p->stalls[i];
+        cr_assert_not_null(stall, "the spin of %.1f ms is a stall", h.planted_ms[k]);
+        cr_expect_geq(signal_samples(stall), 3,
+                      "the parent is sampled after its child blocked the signal (spin %zu)", k);
+    }
+    host_finish(&h);
+}
+
 /* A daemon closes every descriptor the shim may hold and runs its loop in a new session. */
 Test(processes, daemon_closing_every_descriptor, .timeout = 60)
 {
