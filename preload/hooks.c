@@ -101,11 +101,24 @@ static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
 }
 
 /* Returns 0 when the call is not traced (the caller passes it straight through). */
+/* A loop thread entering its own loop's wait is inside none of the shim's own work: a guard
+ * still raised then was left by a jump out of the shim that no interposer saw (jumps.c), and
+ * is taken off. A vfork child's mark stays. */
+static int stranded(const struct ss_thread_local *t, uint64_t key)
+{
+    return t->slot && key == t->slot->loop_key && !(t->in_hook & ~SS_GUARD_MASK);
+}
+
 static int wait_enter(uint64_t key, struct wait_ctx *w)
 {
     struct ss_thread_local *t = &ss__tls;
-    if (!atomic_load_explicit(&ss__active, memory_order_relaxed) || t->in_hook)
+    if (!atomic_load_explicit(&ss__active, memory_order_relaxed))
         return 0;
+    if (__builtin_expect(t->in_hook != 0, 0)) {
+        if (!stranded(t, key))
+            return 0;
+        t->in_hook = 0;
+    }
     struct ss_slot *s = t->slot;
     if (!s) {
         ss__guard_enter();

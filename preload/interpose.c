@@ -29,5 +29,6 @@ void ss__resolve_all(void)
     ss__resolve_signals();
     ss__resolve_children();
     ss__resolve_vfork();
+    ss__resolve_jumps();
     atomic_store(&ss__lookups_done, 1);
 }

@@ -1,6 +1,6 @@
 /* interpose: how an interposer finds the C library's function behind it, and what it does when
  * there is none. Every interposer of the shim (calls.c, hooks.c, signals.c, children.c,
- * vfork.c) goes
+ * vfork.c, jumps.c) goes
  * through these, so the rules are kept in one place:
  *
  * - Everything is looked up once, at start-up (ss__resolve_all, from the constructor), where
@@ -70,9 +70,12 @@ static inline void ss__guard_enter(void)
     ss__tls.in_hook++;
 }
 
+/* Never below zero: a guard already taken off after a jump out of the shim (jumps.c) must not
+ * wrap around when the interrupted code finishes after all. */
 static inline void ss__guard_leave(void)
 {
-    ss__tls.in_hook--;
+    if (ss__tls.in_hook & SS_GUARD_MASK)
+        ss__tls.in_hook--;
 }
 
 /* Whether this is a vfork child still running on its parent's memory: it must write nothing
@@ -85,5 +88,8 @@ static inline int ss__in_vfork_child(void)
 /* Start-up lookups of every part of the shim, then ss__lookups_done. */
 void ss__resolve_all(void);
 void ss__resolve_vfork(void);
+void ss__resolve_jumps(void);
+/* Takes off what the shim marked on this thread for frames a jump discards (jumps.c). */
+void ss__recover_after_jump(void);
 
 #endif

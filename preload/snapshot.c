@@ -116,7 +116,13 @@ static void install_signal_handler(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = ss__on_sample_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
+    /* The program's own handlers wait the few hundred nanoseconds the copy takes: one that
+     * jumps out (siglongjmp) must not cut it short, or the request would never be answered.
+     * Faults are left unblocked, as the kernel delivers them anyway. */
+    static const int faults[] = {SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV};
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&sa.sa_mask, faults[i]);
     if (ss__real_sigaction(ss__opts.signal, &sa, NULL) != 0) {
         ss__warn("cannot install the sampling signal handler; stalls have no signal samples", NULL);
         return;

@@ -28,6 +28,13 @@
  *   raise N            raise(N) on the loop thread
  *   itimers            SIGPROF and SIGALRM handlers, ITIMER_PROF and ITIMER_REAL every 1 ms
  *   vfork PATH         vfork() and exec PATH, wait for it
+ *   jump-out-of-call MS  a SIGALRM handler that siglongjmp()s out of a recv() on an empty
+ *                      blocking socket MS later, then a 150 ms spin
+ *   jump-out-of-wait MS  the same out of the loop's own epoll_wait() (its timer stopped)
+ *   jump-storm N       an interval timer every 37 us whose SIGALRM handler siglongjmp()s
+ *                      out of whatever runs, while the loop thread makes access() calls,
+ *                      until N jumps were made; then an access() of
+ *                      /nonexistent/after-the-jumps and a 150 ms spin
  *   vfork-calls PATH   a blocking socket with a byte to read; vfork(), and the child, as
  *                      Python's subprocess does, opens PATH, closes the socket and dup2()s
  *                      PATH over its number, makes an access() of /nonexistent/vfork-child
@@ -90,6 +97,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
@@ -279,6 +287,91 @@ static void fork_and_exec(const char *how, const char *path)
         _exit(127);
     }
     wait_child(pid);
+}
+
+/* The common timeout pattern: an alarm whose handler jumps out of whatever blocks. */
+static sigjmp_buf jump_target;
+static volatile sig_atomic_t jumps;
+
+static void jump_out(int sig)
+{
+    (void)sig;
+    jumps++;
+    siglongjmp(jump_target, 1);
+}
+
+static void alarm_every(long first_us, long every_us)
+{
+    struct itimerval t = {{every_us / 1000000, every_us % 1000000},
+                          {first_us / 1000000, first_us % 1000000}};
+    setitimer(ITIMER_REAL, &t, NULL);
+}
+
+static void jump_on_alarm(struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = jump_out;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, old);
+}
+
+static void jump_out_of_call(int ms)
+{
+    int sv[2];
+    struct sigaction old;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        perror("socketpair");
+        exit(3);
+    }
+    jump_on_alarm(&old);
+    if (sigsetjmp(jump_target, 1) == 0) {
+        char c;
+        alarm_every(ms * 1000L, 0);
+        recv(sv[0], &c, 1, 0);
+        fprintf(stderr, "host-fixture: recv returned\n");
+        exit(3);
+    }
+    sigaction(SIGALRM, &old, NULL);
+    close(sv[0]);
+    close(sv[1]);
+    spin(150);
+}
+
+static void jump_out_of_wait(int ms)
+{
+    struct itimerspec stop = {{0, 0}, {0, 0}}, every = {{0, 2000000}, {0, 2000000}};
+    struct sigaction old;
+    uint64_t expirations;
+    timerfd_settime(main_loop.tfd, 0, &stop, NULL);
+    while (read(main_loop.tfd, &expirations, sizeof expirations) > 0)
+        ;
+    jump_on_alarm(&old);
+    if (sigsetjmp(jump_target, 1) == 0) {
+        struct epoll_event ev;
+        alarm_every(ms * 1000L, 0);
+        epoll_wait(main_loop.ep, &ev, 1, -1);
+        fprintf(stderr, "host-fixture: epoll_wait returned\n");
+        exit(3);
+    }
+    sigaction(SIGALRM, &old, NULL);
+    timerfd_settime(main_loop.tfd, 0, &every, NULL);
+    spin(150);
+}
+
+static void jump_storm(int n)
+{
+    struct sigaction old;
+    jumps = 0;
+    jump_on_alarm(&old);
+    alarm_every(37, 37);
+    sigsetjmp(jump_target, 1);
+    while (jumps < n)
+        access("/", F_OK);
+    alarm_every(0, 0);
+    sigaction(SIGALRM, &old, NULL);
+    access("/nonexistent/after-the-jumps", F_OK);
+    spin(150);
 }
 
 /* The child runs on this thread and its memory until it execs: none of what it does is the
@@ -854,6 +947,12 @@ static void step(const char *what, const char *arg)
             _exit(127);
         }
         wait_child(pid);
+    } else if (strcmp(what, "jump-out-of-call") == 0) {
+        jump_out_of_call(n);
+    } else if (strcmp(what, "jump-out-of-wait") == 0) {
+        jump_out_of_wait(n);
+    } else if (strcmp(what, "jump-storm") == 0) {
+        jump_storm(n);
     } else if (strcmp(what, "vfork-calls") == 0) {
         vfork_calls(arg);
     } else if (strcmp(what, "spawn") == 0) {

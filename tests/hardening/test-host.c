@@ -398,6 +398,53 @@ Test(processes, vfork_and_posix_spawn, .timeout = 60)
     host_finish(&h);
 }
 
+/* The host's SIGALRM handler jumps out of a blocking call, out of the loop's own wait, or out
+ * of anything at all thousands of times (the shim's own code included): the shim stays on for
+ * the thread. The 150 ms spin after the jump is a stall, sampled; after the storm, a blocking
+ * call is recorded again. */
+static void jumps_leave_the_shim_on(const char *step, const char *arg)
+{
+    struct host_run h;
+    const char *steps[] = {step, arg, "spin", "100", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "%s", h.err);
+    cr_assert_eq(h.nplanted, 2, "%s", h.out);
+    const struct ss_process *p = &h.model->procs[0];
+    for (size_t k = 0; k < 2; k++) {
+        const struct ss_stall *stall = NULL;
+        for (size_t i = 0; i < p->nstalls; i++)
+            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted_ms[k] * 1e6) &&
+                (!stall || p->stalls[i].duration_ns < stall->duration_ns))
+                stall = &p->stalls[i];
+        cr_expect_not_null(stall, "%s: the spin of %.1f ms after the jump is a stall", step,
+                           h.planted_ms[k]);
+        if (stall)
+            cr_expect_geq(signal_samples(stall), 3, "%s: spin %zu is sampled", step, k);
+    }
+    if (strcmp(step, "jump-storm") == 0) {
+        int after = 0;
+        for (size_t i = 0; i < p->ncalls; i++)
+            after |= strstr(p->calls[i].detail, "after-the-jumps") != NULL;
+        cr_expect(after, "the access() after the jumps is recorded");
+    }
+    host_finish(&h);
+}
+
+Test(jumps, out_of_a_blocking_call, .timeout = 60)
+{
+    jumps_leave_the_shim_on("jump-out-of-call", "50");
+}
+
+Test(jumps, out_of_the_loop_wait, .timeout = 60)
+{
+    jumps_leave_the_shim_on("jump-out-of-wait", "50");
+}
+
+Test(jumps, thousands_out_of_anywhere, .timeout = 60)
+{
+    jumps_leave_the_shim_on("jump-storm", "5000");
+}
+
 /* A vfork child runs on its parent's thread and memory until it execs (Python's subprocess
  * uses vfork): what it does to its descriptors and its signal mask, and the blocking calls it
  * makes, are not the parent's. The parent's socket stays a socket, its thread is sampled, and
