@@ -35,6 +35,8 @@
  *                      out of whatever runs, while the loop thread makes access() calls,
  *                      until N jumps were made; then an access() of
  *                      /nonexistent/after-the-jumps and a 150 ms spin
+ *   stderr-reused FILE close descriptor 2 and open FILE in its place (a daemon's data file),
+ *                      writing "host data" into it
  *   vfork-calls PATH   a blocking socket with a byte to read; vfork(), and the child, as
  *                      Python's subprocess does, opens PATH, closes the socket and dup2()s
  *                      PATH over its number, makes an access() of /nonexistent/vfork-child
@@ -953,6 +955,13 @@ static void step(const char *what, const char *arg)
         jump_out_of_wait(n);
     } else if (strcmp(what, "jump-storm") == 0) {
         jump_storm(n);
+    } else if (strcmp(what, "stderr-reused") == 0) {
+        close(2);
+        int fd = open(arg, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (fd != 2 || write(fd, "host data\n", 10) != 10) {
+            fprintf(stdout, "host-fixture: stderr-reused got descriptor %d\n", fd);
+            exit(3);
+        }
     } else if (strcmp(what, "vfork-calls") == 0) {
         vfork_calls(arg);
     } else if (strcmp(what, "spawn") == 0) {

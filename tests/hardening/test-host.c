@@ -90,6 +90,32 @@ Test(signals, host_takes_the_signal_with_sigset, .timeout = 60)
     host_takes_the_signal("own-sigset", "handler\n");
 }
 
+/* A daemon that closed its stderr and opened a data file, which got descriptor 2: the shim's
+ * warning (here, that the host took the sampling signal over) must not go into that file. The
+ * trace still says it. */
+Test(signals, warning_never_written_into_a_file_that_took_stderr, .timeout = 60)
+{
+    struct host_run h;
+    char data[64], text[64] = "";
+    strcpy(data, "/tmp/ss-data-XXXXXX");
+    int fd = mkstemp(data);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    const char *steps[] = {"spin",          "150",  "stderr-reused", data, "own-sigaction",
+                           SAMPLING_SIGNAL, "spin", "100",           NULL};
+    run_host(&h, NULL, steps, 1);
+    FILE *f = fopen(data, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(data);
+    cr_expect_str_eq(text, "host data\n", "the host's file holds only what the host wrote");
+    cr_expect(has_note(&h.model->procs[0], "own handler for the sampling signal"),
+              "the trace says why sampling stopped");
+    host_finish(&h);
+}
+
 /* sigignore() is a take-over too: the host's raise is ignored, as without the shim. */
 Test(signals, host_ignores_the_signal_with_sigignore, .timeout = 60)
 {
