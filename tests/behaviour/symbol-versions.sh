@@ -9,12 +9,14 @@
 #    find that version in the C library.
 # 2. A program bound to old versions (tests/fixtures/oldsyms) prints the same with and without
 #    the shim, and its calls made in a loop iteration are recorded under their names.
+# 3. The shim makes no dlsym or dlvsym call while the program runs.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 set -u
 BUILD=${SS_BUILDDIR:-$(pwd)}
 SHIM="$BUILD/.libs/libstallscope.so"
 FIXTURE="$BUILD/tests/fixtures/oldsyms/old-symbols"
-[ -f "$SHIM" ] && [ -x "$FIXTURE" ] || { echo "no shim or fixture in $BUILD"; exit 99; }
+[ -f "$SHIM" ] && [ -x "$FIXTURE" ] && [ -f "$BUILD/tests/fixtures/oldsyms/libcount-lookups.so" ] ||
+    { echo "no shim or fixture in $BUILD"; exit 99; }
 command -v objdump >/dev/null || { echo "SKIP: objdump is missing"; exit 77; }
 LIBC=$(ldd "$FIXTURE" | awk '$1 == "libc.so.6" {print $3}')
 [ -f "$LIBC" ] || { echo "cannot find the C library of $FIXTURE"; exit 99; }
@@ -73,6 +75,15 @@ traced=$?
 [ "$plain" -eq 0 ] || fail "old-symbols fails without the shim ($plain): $(cat "$tmp/plain")"
 [ "$traced" -eq "$plain" ] || fail "old-symbols exits with $traced under the shim, $plain without"
 diff -u "$tmp/plain" "$tmp/traced" || fail "old-symbols prints something else under the shim"
+
+# 3. Once started, the shim looks nothing up: its interposers, those of the condition
+# variables included, found their functions at start-up, and one the C library lacks is not
+# looked up again at every call.
+COUNTER="$BUILD/tests/fixtures/oldsyms/libcount-lookups.so"
+(cd "$tmp" && LD_PRELOAD="$SHIM $COUNTER" STALLSCOPE_OPTIONS="output=$tmp/run-counted" \
+    exec "$FIXTURE" "$tmp") >"$tmp/counted" 2>&1
+grep -qx 'lookups 0' "$tmp/counted" ||
+    fail "lookups while the program ran: $(grep lookups "$tmp/counted" || tail -3 "$tmp/counted")"
 
 # The calls made in the loop iteration are recorded, under the names the program called.
 if [ "$traced" -eq 0 ]; then
