@@ -175,6 +175,7 @@ void ss__fd_dup(int from, int to)
     set_path(to, path);
     store_kind(to, cached(from) ? atomic_load_explicit(&ss__fds[from], memory_order_relaxed)
                                 : (uint8_t)SS_FD_UNKNOWN);
+    raise_top(to);
 }
 
 /* O_NONBLOCK set or cleared later changes whether a socket's calls can block. */
