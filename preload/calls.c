@@ -4,7 +4,6 @@
  * descriptors, so deciding whether a read can block costs no system call of ours. */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -25,117 +24,9 @@
 #include <unistd.h>
 
 #include "catalogue.h"
+#include "fds.h"
 #include "interpose.h"
 #include "shim.h"
-
-_Atomic uint8_t ss__fds[SS_FD_CACHE];
-static char fd_paths[SS_FD_CACHE][SS_DETAIL_MAX];
-
-/* One unsigned comparison, which also tells the compiler that fd indexes the tables. */
-static inline int in_fd_cache(int fd)
-{
-    return (unsigned)fd < SS_FD_CACHE;
-}
-
-/* A long path keeps its end, where the file's name is: "...b/python3.11/configparser.py". */
-static void copy_detail(char *to, const char *from)
-{
-    if (!from)
-        from = "";
-    size_t len = strlen(from), keep = len;
-    if (len > SS_DETAIL_MAX - 1) {
-        keep = SS_DETAIL_MAX - 4;
-        memcpy(to, "...", 3);
-        to += 3;
-    }
-    memcpy(to, from + len - keep, keep);
-    to[keep] = '\0';
-}
-
-/* Opening by path does not say what was opened (a terminal, a FIFO, a file): the kind stays
- * unknown, and the watchdog classifies the first call on it from the path it keeps here. */
-void ss__fd_note_path(int fd, const char *path)
-{
-    if (in_fd_cache(fd)) {
-        ss__fd_note(fd, SS_FD_UNKNOWN, 0);
-        copy_detail(fd_paths[fd], path);
-    }
-}
-
-#define FD_KIND_MASK 3u
-#define FD_NONBLOCK 4u
-
-/* What the monitor found out about a descriptor is stale once the descriptor changes. */
-static inline void forget_learned(int fd)
-{
-    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
-    if (seg && (unsigned)fd < SS_FD_LEARNED_MAX &&
-        atomic_load_explicit(&seg->fd_learned[fd], memory_order_relaxed))
-        atomic_store_explicit(&seg->fd_learned[fd], 0, memory_order_relaxed);
-}
-
-static void fd_set_kind(int fd, enum ss_fd_kind kind, int nonblocking)
-{
-    if (in_fd_cache(fd)) {
-        atomic_store_explicit(&ss__fds[fd], (uint8_t)(kind | (nonblocking ? FD_NONBLOCK : 0)),
-                              memory_order_relaxed);
-        forget_learned(fd);
-    }
-}
-
-void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking)
-{
-    if (in_fd_cache(fd))
-        fd_paths[fd][0] = '\0';
-    fd_set_kind(fd, kind, nonblocking);
-}
-
-enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode)
-{
-    if (S_ISREG(mode) || S_ISBLK(mode) || S_ISDIR(mode))
-        return SS_FD_FILE;
-    return S_ISSOCK(mode) ? SS_FD_SOCKET : SS_FD_OTHER;
-}
-
-void ss__fd_learn(int fd, mode_t mode)
-{
-    if (!S_ISSOCK(mode))
-        fd_set_kind(fd, ss__fd_kind_of_mode(mode), 0);
-}
-
-void ss__fd_forget(int fd)
-{
-    if (in_fd_cache(fd)) {
-        atomic_store_explicit(&ss__fds[fd], SS_FD_UNKNOWN, memory_order_relaxed);
-        fd_paths[fd][0] = '\0';
-    }
-    forget_learned(fd);
-}
-
-/* A descriptor the shim could not tell: what the monitor found it to be since, if anything. */
-static __attribute__((noinline)) unsigned adopt_learned(int fd)
-{
-    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
-    if (!seg || (unsigned)fd >= SS_FD_LEARNED_MAX)
-        return SS_FD_UNKNOWN;
-    unsigned v = atomic_load_explicit(&seg->fd_learned[fd], memory_order_relaxed);
-    if (!(v & SS_FD_LEARNED))
-        return SS_FD_UNKNOWN;
-    v = (v & FD_KIND_MASK) | (v & SS_FD_LEARNED_NONBLOCK ? FD_NONBLOCK : 0);
-    atomic_store_explicit(&ss__fds[fd], (uint8_t)v, memory_order_relaxed);
-    return v;
-}
-
-static inline __attribute__((always_inline)) int fd_category(int fd)
-{
-    if (!in_fd_cache(fd))
-        return SS_CAT_PENDING;
-    unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
-    if ((v & FD_KIND_MASK) == SS_FD_UNKNOWN)
-        v = adopt_learned(fd);
-    return ss_fd_category((enum ss_fd_kind)(v & FD_KIND_MASK), (v & FD_NONBLOCK) != 0,
-                          ss__opts.strict);
-}
 
 /* Out of line: some callers' FILE parameters are declared non-null, fflush's is not. */
 static int stream_fd(FILE *f)
@@ -146,14 +37,15 @@ static int stream_fd(FILE *f)
 static int stream_category(FILE *f)
 {
     int fd = stream_fd(f);
-    return fd >= 0 ? fd_category(fd) : SS_CAT_FILE;
+    return fd >= 0 ? ss__fd_category(fd) : SS_CAT_FILE;
 }
 #define ss__stream_category stream_category
+#define fd_category ss__fd_category
 
 const char *const ss__call_names[] = {
 #define SS_CALL_NAME(ret, name, ...) #name,
 #define SS_EXTRA_NAME(name) #name,
-    SS_CALLS(SS_CALL_NAME) SS_EXTRA_CALLS(SS_EXTRA_NAME)
+    SS_CALLS(SS_CALL_NAME) SS_COMPAT_CALLS(SS_CALL_NAME) SS_EXTRA_CALLS(SS_EXTRA_NAME)
 #undef SS_CALL_NAME
 #undef SS_EXTRA_NAME
 };
@@ -174,7 +66,12 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
                      uint64_t start_ns, uint64_t duration_ns, int fd, const char *detail)
 {
     unsigned snap = 0;
-    const char *path = !detail && in_fd_cache(fd) ? fd_paths[fd] : detail;
+    char fd_path[SS_DETAIL_MAX];
+    const char *path = detail;
+    if (!detail) {
+        ss__fd_path(fd, fd_path);
+        path = fd_path;
+    }
     if (atomic_load_explicit(&ss__unwinding, memory_order_relaxed)) {
         uint64_t *seen = site_entry(s, site);
         /* A call on a descriptor of unknown kind that was not opened by path (a timerfd, an
@@ -207,7 +104,7 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
     e->category = (int8_t)category;
     e->snap = (uint8_t)snap;
     e->fd = fd;
-    copy_detail(e->detail, path);
+    ss__copy_detail(e->detail, path);
     atomic_store_explicit(&s->calls_head, head + 1, memory_order_release);
     /* Half full: wake the monitor early rather than drop; rare on a healthy loop. */
     if (head + 1 - tail == SS_CALL_RING / 2)
@@ -226,7 +123,9 @@ static inline struct ss_slot *busy_slot(void)
     return s;
 }
 
-static inline uint64_t call_begin(struct ss_slot *s, unsigned call, uint64_t site)
+/* Inlined: the registers published for the call are those of the interposer that makes it. */
+static inline __attribute__((always_inline)) uint64_t call_begin(struct ss_slot *s, unsigned call,
+                                                                 uint64_t site)
 {
     uint64_t now = ss__now();
     ss__call_now_begin(s, call, site, now);
@@ -241,9 +140,9 @@ static inline void call_end(struct ss_slot *s, unsigned call, int category, uint
     atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
     if (category == SS_CAT_NONE)
         return;
-    ss__tls.in_hook++;
+    ss__guard_enter();
     ss__record_call(s, call, category, site, started, now - started, fd, detail);
-    ss__tls.in_hook--;
+    ss__guard_leave();
 }
 
 struct call_detail {
@@ -257,10 +156,20 @@ struct call_detail {
 
 #define UNPAREN(...) __VA_ARGS__
 
+/* A real function the C library lacks: the interposer fails as one without support does. */
+#define MISSING(found, missing)                                                                    \
+    do {                                                                                           \
+        if (__builtin_expect(!(found), 0)) {                                                       \
+            errno = ENOSYS;                                                                        \
+            return missing;                                                                        \
+        }                                                                                          \
+    } while (0)
+
 /* The untimed path is the interposer itself, a plain call of the real function; everything a
- * recorded call needs is out of line, so that the untimed path saves no registers. */
-#define DEFINE_CALL(ret, name, params, args, classify, detail, after)                              \
-    static ret(*real_##name) params;                                                               \
+ * recorded call needs is out of line, so that the untimed path saves no registers. `after`
+ * may learn what the descriptor is, or find that it is not what it was thought to be: an
+ * answer of "pending" on either side leaves the call to the monitor's judgement. */
+#define DEFINE_BODY(ret, cname, name, find, params, args, classify, detail, after, missing)        \
     static __attribute__((noinline))                                                               \
     ret timed_##name(uint64_t ss_site_, struct ss_slot *ss_s_, int ss_cat_, UNPAREN params)        \
     {                                                                                              \
@@ -268,9 +177,9 @@ struct call_detail {
         ret rc = real_##name args;                                                                 \
         int ss_saved_ = errno;                                                                     \
         after;                                                                                     \
-        /* `after` may have just learnt what the descriptor is. */                                 \
-        if (ss_cat_ == SS_CAT_PENDING)                                                             \
-            ss_cat_ = (classify);                                                                  \
+        int ss_now_ = (classify);                                                                  \
+        if (ss_cat_ == SS_CAT_PENDING || ss_now_ == SS_CAT_PENDING)                                \
+            ss_cat_ = ss_now_;                                                                     \
         struct call_detail ss_d_ = detail;                                                         \
         call_end(ss_s_, SS_CALL_##name, ss_cat_, ss_site_, ss_t0_, ss_d_.fd, ss_d_.text);          \
         errno = ss_saved_;                                                                         \
@@ -286,9 +195,9 @@ struct call_detail {
         after;                                                                                     \
         return rc;                                                                                 \
     }                                                                                              \
-    ret name params                                                                                \
+    ret cname params                                                                               \
     {                                                                                              \
-        RESOLVE(name);                                                                             \
+        MISSING(find, missing);                                                                    \
         struct ss_slot *ss_s_ = busy_slot();                                                       \
         int ss_cat_ = ss_s_ ? (classify) : SS_CAT_NONE;                                            \
         if (ss_cat_ != SS_CAT_NONE)                                                                \
@@ -302,7 +211,20 @@ struct call_detail {
         return rc;                                                                                 \
     }
 
+#define DEFINE_CALL(ret, name, params, args, classify, detail, after, missing)                     \
+    static ret(*real_##name) params;                                                               \
+    DEFINE_BODY(ret, name, name, SS_FIND(name), params, args, classify, detail, after, missing)
+
+/* Exported only as name@version, as the C library has it. */
+#define DEFINE_COMPAT_CALL(ret, name, params, args, classify, detail, after, missing, version)     \
+    static ret(*real_##name) params;                                                               \
+    ret ss_compat_##name params;                                                                   \
+    DEFINE_BODY(ret, ss_compat_##name, name, SS_FIND_VERSION(name, version), params, args,         \
+                classify, detail, after, missing)                                                  \
+    SS_SYMVER(ss_compat_##name, name, "@" version);
+
 SS_CALLS(DEFINE_CALL)
+SS_COMPAT_CALLS(DEFINE_COMPAT_CALL)
 
 /* ---- written by hand ------------------------------------------------------------------- */
 
@@ -335,7 +257,7 @@ static mode_t open_mode(int flags, va_list ap)
         va_start(ap, flags);                                                                       \
         mode_t mode = open_mode(flags, ap);                                                        \
         va_end(ap);                                                                                \
-        RESOLVE(name);                                                                             \
+        MISSING(SS_FIND(name), -1);                                                                \
         int rc = TIMED(SS_CALL_##name, SS_CAT_FILE, -1, path, real_##name(UNPAREN args, mode));    \
         ss__fd_note_path(rc, path);                                                                \
         return rc;                                                                                 \
@@ -348,15 +270,15 @@ DEFINE_OPEN(openat64, (int dirfd, const char *path, int flags), (dirfd, path, fl
 static int (*real_fclose)(FILE *);
 int fclose(FILE *f)
 {
-    RESOLVE(fclose);
+    MISSING(SS_FIND(fclose), EOF);
     int fd = fileno_unlocked(f); /* declared non-null, as in the C library */
     struct ss_slot *s = busy_slot();
     int category = s ? stream_category(f) : SS_CAT_NONE;
     /* The descriptor is forgotten before it is closed (its number may be reused at once),
      * but the event still names the file. */
     char path[SS_DETAIL_MAX] = "";
-    if (category != SS_CAT_NONE && in_fd_cache(fd))
-        memcpy(path, fd_paths[fd], sizeof path);
+    if (category != SS_CAT_NONE)
+        ss__fd_path(fd, path);
     ss__fd_forget(fd);
     if (category == SS_CAT_NONE)
         return real_fclose(f);
@@ -372,7 +294,8 @@ int fclose(FILE *f)
 static void (*real_sync)(void);
 void sync(void)
 {
-    RESOLVE(sync);
+    if (!SS_FIND(sync))
+        return;
     struct ss_slot *s = busy_slot();
     if (!s) {
         real_sync();
@@ -385,46 +308,89 @@ void sync(void)
 }
 
 /* fork copies the page tables of a large heap on the loop thread. The child, which returns
- * here too, has no slot: the parent's segment it still maps is not its to write. */
-static pid_t (*real_fork)(void);
-pid_t fork(void)
-{
-    RESOLVE(fork);
-    struct ss_slot *s = busy_slot();
-    uint64_t site = (uint64_t)(uintptr_t)__builtin_return_address(0);
-    uint64_t t0 = s ? call_begin(s, SS_CALL_fork, site) : 0;
-    pid_t rc = real_fork();
-    int saved = errno;
-    if (s && rc != 0)
-        call_end(s, SS_CALL_fork, SS_CAT_PROCESS, site, t0, -1, NULL);
-    errno = saved;
-    return rc;
-}
+ * here too, has no slot: the parent's segment it still maps is not its to write. _Fork is
+ * the same without the fork handlers, so its child is set apart here, with the same plain
+ * stores the handler makes (nothing but async-signal-safe work may be done in it). */
+#define SS_FORKS(X) X(fork) X(_Fork)
+#define DEFINE_FORK(name)                                                                          \
+    static pid_t (*real_##name)(void);                                                             \
+    pid_t name(void)                                                                               \
+    {                                                                                              \
+        MISSING(SS_FIND(name), -1);                                                                \
+        struct ss_slot *s = busy_slot();                                                           \
+        uint64_t site = (uint64_t)(uintptr_t)__builtin_return_address(0);                          \
+        uint64_t t0 = s ? call_begin(s, SS_CALL_##name, site) : 0;                                 \
+        pid_t rc = real_##name();                                                                  \
+        int saved = errno;                                                                         \
+        if (rc == 0 && SS_CALL_##name == SS_CALL__Fork)                                            \
+            ss__after_fork_in_child();                                                             \
+        else if (s && rc != 0)                                                                     \
+            call_end(s, SS_CALL_##name, SS_CAT_PROCESS, site, t0, -1, NULL);                       \
+        errno = saved;                                                                             \
+        return rc;                                                                                 \
+    }
+SS_FORKS(DEFINE_FORK)
 
-/* Descriptor bookkeeping: never timed, always cheap. */
+/* ---- descriptor bookkeeping: never timed, always cheap ---------------------------------- */
+
 static int (*real_close)(int);
 int close(int fd)
 {
-    RESOLVE(close);
+    MISSING(SS_FIND(close), -1);
     ss__fd_forget(fd);
     return real_close(fd);
+}
+
+static int (*real_close_range)(unsigned, unsigned, int);
+int close_range(unsigned first, unsigned last, int flags)
+{
+    MISSING(SS_FIND(close_range), -1);
+    int rc = real_close_range(first, last, flags);
+    if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+        ss__fd_forget_range(first, last);
+    return rc;
+}
+
+static void (*real_closefrom)(int);
+void closefrom(int first)
+{
+    /* Nothing to fail with: closing nothing is what a C library without it would leave. */
+    if (!SS_FIND(closefrom))
+        return;
+    real_closefrom(first);
+    if (first >= 0)
+        ss__fd_forget_range((unsigned)first, ~0u);
+}
+
+/* The directory's descriptor is closed inside the C library, unseen otherwise: whatever a
+ * program opened and handed to fdopendir must not outlive it in the cache. */
+static int (*real_closedir)(DIR *);
+/* Out of line: closedir's parameter is declared non-null, and glibc checks it all the same. */
+static __attribute__((noinline)) int dir_fd(DIR *d)
+{
+    return d ? dirfd(d) : -1;
+}
+
+int closedir(DIR *d)
+{
+    MISSING(SS_FIND(closedir), -1);
+    ss__fd_forget(dir_fd(d));
+    return real_closedir(d);
 }
 
 static int (*real_socket)(int, int, int);
 int socket(int domain, int type, int proto)
 {
-    RESOLVE(socket);
+    MISSING(SS_FIND(socket), -1);
     int fd = real_socket(domain, type, proto);
-    int saved = errno;
     ss__fd_note(fd, SS_FD_SOCKET, type & SOCK_NONBLOCK);
-    errno = saved;
     return fd;
 }
 
 static int (*real_socketpair)(int, int, int, int *);
 int socketpair(int domain, int type, int proto, int sv[2])
 {
-    RESOLVE(socketpair);
+    MISSING(SS_FIND(socketpair), -1);
     int rc = real_socketpair(domain, type, proto, sv);
     if (rc == 0) {
         ss__fd_note(sv[0], SS_FD_SOCKET, type & SOCK_NONBLOCK);
@@ -436,7 +402,7 @@ int socketpair(int domain, int type, int proto, int sv[2])
 static int (*real_pipe)(int *);
 int pipe(int fds[2])
 {
-    RESOLVE(pipe);
+    MISSING(SS_FIND(pipe), -1);
     int rc = real_pipe(fds);
     if (rc == 0) {
         ss__fd_note(fds[0], SS_FD_OTHER, 0);
@@ -448,7 +414,7 @@ int pipe(int fds[2])
 static int (*real_pipe2)(int *, int);
 int pipe2(int fds[2], int flags)
 {
-    RESOLVE(pipe2);
+    MISSING(SS_FIND(pipe2), -1);
     int rc = real_pipe2(fds, flags);
     if (rc == 0) {
         ss__fd_note(fds[0], SS_FD_OTHER, flags & O_NONBLOCK);
@@ -457,58 +423,38 @@ int pipe2(int fds[2], int flags)
     return rc;
 }
 
-/* A duplicate is what its original is. */
-static void note_dup(int from, int to)
-{
-    if (to >= 0 && to < SS_FD_CACHE)
-        copy_detail(fd_paths[to], from >= 0 && from < SS_FD_CACHE ? fd_paths[from] : NULL);
-    if (to >= 0 && to < SS_FD_CACHE)
-        atomic_store_explicit(&ss__fds[to],
-                              from >= 0 && from < SS_FD_CACHE
-                                  ? atomic_load_explicit(&ss__fds[from], memory_order_relaxed)
-                                  : (uint8_t)SS_FD_UNKNOWN,
-                              memory_order_relaxed);
-}
-
 static int (*real_dup)(int);
 int dup(int fd)
 {
-    RESOLVE(dup);
+    MISSING(SS_FIND(dup), -1);
     int rc = real_dup(fd);
-    note_dup(fd, rc);
+    ss__fd_dup(fd, rc);
     return rc;
 }
 
-static int (*real_dup2)(int, int);
-int dup2(int fd, int to)
-{
-    RESOLVE(dup2);
-    int rc = real_dup2(fd, to);
-    if (rc >= 0)
-        note_dup(fd, rc);
-    return rc;
-}
+/* dup2 over a descriptor the cache knows: the target's kind and path give way to the
+ * original's. __dup2 is the same function under the C library's other name. */
+#define SS_DUP2S(X) X(dup2) X(__dup2)
+#define DEFINE_DUP2(name)                                                                          \
+    static int (*real_##name)(int, int);                                                           \
+    int name(int fd, int to)                                                                       \
+    {                                                                                              \
+        MISSING(SS_FIND(name), -1);                                                                \
+        int rc = real_##name(fd, to);                                                              \
+        if (rc >= 0 && fd != to)                                                                   \
+            ss__fd_dup(fd, rc);                                                                    \
+        return rc;                                                                                 \
+    }
+SS_DUP2S(DEFINE_DUP2)
 
 static int (*real_dup3)(int, int, int);
 int dup3(int fd, int to, int flags)
 {
-    RESOLVE(dup3);
+    MISSING(SS_FIND(dup3), -1);
     int rc = real_dup3(fd, to, flags);
     if (rc >= 0)
-        note_dup(fd, rc);
+        ss__fd_dup(fd, rc);
     return rc;
-}
-
-/* O_NONBLOCK set or cleared later changes whether a socket's calls can block. */
-static void note_nonblock(int fd, int nonblocking)
-{
-    if (!in_fd_cache(fd))
-        return;
-    unsigned v = atomic_load_explicit(&ss__fds[fd], memory_order_relaxed);
-    if ((v & FD_KIND_MASK) != SS_FD_UNKNOWN)
-        atomic_store_explicit(&ss__fds[fd],
-                              (uint8_t)((v & ~FD_NONBLOCK) | (nonblocking ? FD_NONBLOCK : 0)),
-                              memory_order_relaxed);
 }
 
 #define DEFINE_FCNTL(name)                                                                         \
@@ -519,16 +465,16 @@ static void note_nonblock(int fd, int nonblocking)
         va_start(ap, cmd);                                                                         \
         void *arg = va_arg(ap, void *);                                                            \
         va_end(ap);                                                                                \
-        RESOLVE(name);                                                                             \
+        MISSING(SS_FIND(name), -1);                                                                \
         int rc;                                                                                    \
         if (cmd == F_SETLKW || cmd == F_OFD_SETLKW)                                                \
             rc = TIMED(SS_CALL_##name, SS_CAT_LOCK, fd, NULL, real_##name(fd, cmd, arg));          \
         else                                                                                       \
             rc = real_##name(fd, cmd, arg);                                                        \
         if (cmd == F_SETFL && rc == 0)                                                             \
-            note_nonblock(fd, ((int)(intptr_t)arg & O_NONBLOCK) != 0);                             \
+            ss__fd_set_nonblock(fd, ((int)(intptr_t)arg & O_NONBLOCK) != 0);                       \
         else if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rc >= 0)                            \
-            note_dup(fd, rc);                                                                      \
+            ss__fd_dup(fd, rc);                                                                    \
         return rc;                                                                                 \
     }
 DEFINE_FCNTL(fcntl)
@@ -541,17 +487,15 @@ int ioctl(int fd, unsigned long req, ...)
     va_start(ap, req);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    RESOLVE(ioctl);
+    MISSING(SS_FIND(ioctl), -1);
     int rc = real_ioctl(fd, req, arg);
-    if (req == FIONBIO && rc == 0 && arg) {
-        int saved = errno;
-        note_nonblock(fd, *(const int *)arg != 0);
-        errno = saved;
-    }
+    if (req == FIONBIO && rc == 0 && arg)
+        ss__fd_set_nonblock(fd, *(const int *)arg != 0);
     return rc;
 }
 
-/* libuv stats files through syscall(SYS_statx) and closes through syscall(SYS_close). */
+/* libuv stats files through syscall(SYS_statx) and closes through syscall(SYS_close); the
+ * descriptor calls a program may make this way are followed like their functions. */
 static long (*real_syscall)(long, ...);
 long syscall(long number, ...)
 {
@@ -561,59 +505,96 @@ long syscall(long number, ...)
     for (int i = 0; i < 6; i++)
         a[i] = va_arg(ap, long);
     va_end(ap);
-    RESOLVE(syscall);
+    MISSING(SS_FIND(syscall), -1);
     if (number == SYS_close)
         ss__fd_forget((int)a[0]);
-    if (number != SYS_statx)
-        return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (number != SYS_statx) {
+        long rc = real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+        if (number == SYS_close_range && rc == 0 && !(a[2] & CLOSE_RANGE_CLOEXEC))
+            ss__fd_forget_range((unsigned)a[0], (unsigned)a[1]);
+        else if ((number == SYS_dup2 || number == SYS_dup3) && rc >= 0 && a[0] != a[1])
+            ss__fd_dup((int)a[0], (int)rc);
+        return rc;
+    }
     long rc = TIMED(SS_CALL_syscall_statx, SS_CAT_FILE, -1, (const char *)a[1],
                     real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]));
     /* statx(fd, "", AT_EMPTY_PATH, ...) is libuv's fstat. */
     const char *path = (const char *)a[1];
-    if (rc == 0 && (a[2] & AT_EMPTY_PATH) && path && !path[0] && a[4]) {
-        int saved = errno;
+    if (rc == 0 && (a[2] & AT_EMPTY_PATH) && path && !path[0] && a[4])
         ss__fd_learn((int)a[0], ((const struct statx *)a[4])->stx_mode);
-        errno = saved;
-    }
     return rc;
 }
 
-/* Locks: an uncontended lock costs one try; only a lock that must be waited for is timed. */
-#define DEFINE_TRY_FIRST(name, try_name, type)                                                     \
-    static int (*real_##name)(type *);                                                             \
-    static int (*real_##try_name)(type *);                                                         \
+/* ---- locks ------------------------------------------------------------------------------ */
+
+/* A deadline whose wait the C library would accept: a clock it can wait on and a valid
+ * timespec. Anything else goes straight to the C library, which refuses it as it likes. */
+static int waitable(clockid_t clk, const struct timespec *t)
+{
+    return (clk == CLOCK_REALTIME || clk == CLOCK_MONOTONIC) && t && t->tv_nsec >= 0 &&
+           t->tv_nsec < 1000000000L;
+}
+
+/* Locks that are tried first: an uncontended lock costs one try, and only a lock that must
+ * be waited for is timed. Trying first gives the same result as the call itself only for a
+ * deadline the C library would wait on, so the timed variants try first only then.
+ * X(name, try name, lock type, parameters after the lock, their arguments, when to try) */
+#define SS_TRY_FIRST_LOCKS(X)                                                                      \
+    X(pthread_mutex_lock, pthread_mutex_trylock, pthread_mutex_t, (), (), 1)                       \
+    X(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t, (), (), 1)                \
+    X(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, pthread_rwlock_t, (), (), 1)                \
+    X(pthread_mutex_timedlock, pthread_mutex_trylock, pthread_mutex_t,                             \
+      (, const struct timespec *t), (, t), waitable(CLOCK_REALTIME, t))                            \
+    X(pthread_mutex_clocklock, pthread_mutex_trylock, pthread_mutex_t,                             \
+      (, clockid_t clk, const struct timespec *t), (, clk, t), waitable(clk, t))                   \
+    X(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t,                      \
+      (, const struct timespec *t), (, t), waitable(CLOCK_REALTIME, t))                            \
+    X(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock, pthread_rwlock_t,                      \
+      (, const struct timespec *t), (, t), waitable(CLOCK_REALTIME, t))                            \
+    X(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t,                      \
+      (, clockid_t clk, const struct timespec *t), (, clk, t), waitable(clk, t))                   \
+    X(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock, pthread_rwlock_t,                      \
+      (, clockid_t clk, const struct timespec *t), (, clk, t), waitable(clk, t))
+
+/* The try functions are shared by several locks: declared once each. */
+static int (*real_pthread_mutex_trylock)(pthread_mutex_t *);
+static int (*real_pthread_rwlock_tryrdlock)(pthread_rwlock_t *);
+static int (*real_pthread_rwlock_trywrlock)(pthread_rwlock_t *);
+
+#define DEFINE_TRY_FIRST(name, try_name, type, params, args, try_first)                            \
+    static int (*real_##name)(type * UNPAREN params);                                              \
     /* Out of line, so that the uncontended path saves no registers. */                            \
     static __attribute__((noinline)) int contended_##name(uint64_t site, struct ss_slot *s,        \
-                                                          type *lock)                              \
+                                                          type *lock UNPAREN params)               \
     {                                                                                              \
         uint64_t t0 = call_begin(s, SS_CALL_##name, site);                                         \
-        int rc = real_##name(lock);                                                                \
+        int rc = real_##name(lock UNPAREN args);                                                   \
         int saved = errno;                                                                         \
         call_end(s, SS_CALL_##name, SS_CAT_LOCK, site, t0, -1, NULL);                              \
         errno = saved;                                                                             \
         return rc;                                                                                 \
     }                                                                                              \
-    int name(type *lock)                                                                           \
+    int name(type *lock UNPAREN params)                                                            \
     {                                                                                              \
-        RESOLVE(name);                                                                             \
-        RESOLVE(try_name);                                                                         \
+        if (!SS_FIND(name))                                                                        \
+            return ENOSYS;                                                                         \
         struct ss_slot *s = busy_slot();                                                           \
-        if (!s)                                                                                    \
-            return real_##name(lock);                                                              \
+        if (!s || !SS_FIND(try_name) || !(try_first))                                              \
+            return real_##name(lock UNPAREN args);                                                 \
         int rc = real_##try_name(lock);                                                            \
         if (rc != EBUSY)                                                                           \
             return rc;                                                                             \
-        return contended_##name((uint64_t)(uintptr_t)__builtin_return_address(0), s, lock);        \
+        return contended_##name((uint64_t)(uintptr_t)__builtin_return_address(0), s,               \
+                                lock UNPAREN args);                                                \
     }
-DEFINE_TRY_FIRST(pthread_mutex_lock, pthread_mutex_trylock, pthread_mutex_t)
+SS_TRY_FIRST_LOCKS(DEFINE_TRY_FIRST)
 
 static int (*real_sem_wait)(sem_t *);
 static int (*real_sem_trywait)(sem_t *);
 int sem_wait(sem_t *sem)
 {
-    RESOLVE(sem_wait);
-    RESOLVE(sem_trywait);
-    if (!busy_slot())
+    MISSING(SS_FIND(sem_wait), -1);
+    if (!busy_slot() || !SS_FIND(sem_trywait))
         return real_sem_wait(sem);
     int saved = errno;
     if (real_sem_trywait(sem) == 0)
@@ -623,62 +604,77 @@ int sem_wait(sem_t *sem)
     errno = saved;
     return TIMED(SS_CALL_sem_wait, SS_CAT_LOCK, -1, NULL, real_sem_wait(sem));
 }
-DEFINE_TRY_FIRST(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, pthread_rwlock_t)
-DEFINE_TRY_FIRST(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, pthread_rwlock_t)
 
-/* Condition variables exist in two symbol versions; the current one is the only one a
- * program built this century calls. */
-static int (*real_pthread_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
-int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
-{
-    if (!real_pthread_cond_wait)
-        real_pthread_cond_wait = (__typeof__(real_pthread_cond_wait))dlvsym(
-            RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2");
-    return TIMED(SS_CALL_pthread_cond_wait, SS_CAT_LOCK, -1, NULL, real_pthread_cond_wait(c, m));
-}
+/* Condition variables exist in two symbol versions with different implementations: the
+ * current one, and the one binaries built before 2003 are bound to. Each is interposed under
+ * its own version and reaches its own. X(name, parameters, arguments) */
+#define SS_COND_WAITS(X)                                                                           \
+    X(pthread_cond_wait, (pthread_cond_t * c, pthread_mutex_t * m), (c, m))                        \
+    X(pthread_cond_timedwait, (pthread_cond_t * c, pthread_mutex_t * m, const struct timespec *t), \
+      (c, m, t))
 
-static int (*real_pthread_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *,
-                                          const struct timespec *);
-int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t)
-{
-    if (!real_pthread_cond_timedwait)
-        real_pthread_cond_timedwait = (__typeof__(real_pthread_cond_timedwait))dlvsym(
-            RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.3.2");
-    return TIMED(SS_CALL_pthread_cond_timedwait, SS_CAT_LOCK, -1, NULL,
-                 real_pthread_cond_timedwait(c, m, t));
-}
+#define DEFINE_COND_WAIT_AS(cname, var, name, params, args, version, export)                       \
+    static int(*var) params;                                                                       \
+    int cname params;                                                                              \
+    int cname params                                                                               \
+    {                                                                                              \
+        if (!SS_FIND_AS(var, #name, version))                                                      \
+            return ENOSYS;                                                                         \
+        return TIMED(SS_CALL_##name, SS_CAT_LOCK, -1, NULL, var args);                             \
+    }                                                                                              \
+    SS_SYMVER(cname, name, export);
+#define DEFINE_COND_WAIT(name, params, args)                                                       \
+    DEFINE_COND_WAIT_AS(ss_cond_##name, real_##name, name, params, args, "GLIBC_2.3.2",            \
+                        "@@GLIBC_2.3.2")                                                           \
+    DEFINE_COND_WAIT_AS(ss_old_##name, real_old_##name, name, params, args, "GLIBC_2.2.5",         \
+                        "@GLIBC_2.2.5")
+SS_COND_WAITS(DEFINE_COND_WAIT)
 
 /* Resolved at start-up, outside any call of the program's: a lookup made later, in the first
  * call, could run where the loader's state is unsettled. */
 void ss__resolve_calls(void)
 {
-#define RESOLVE_CALL(ret, name, ...) RESOLVE(name);
-    SS_CALLS(RESOLVE_CALL)
-#undef RESOLVE_CALL
-    RESOLVE(open);
-    RESOLVE(open64);
-    RESOLVE(openat);
-    RESOLVE(openat64);
-    RESOLVE(fclose);
-    RESOLVE(sync);
-    RESOLVE(close);
-    RESOLVE(socket);
-    RESOLVE(socketpair);
-    RESOLVE(pipe);
-    RESOLVE(pipe2);
-    RESOLVE(dup);
-    RESOLVE(dup2);
-    RESOLVE(dup3);
-    RESOLVE(fcntl);
-    RESOLVE(fcntl64);
-    RESOLVE(ioctl);
-    RESOLVE(syscall);
-    RESOLVE(sem_wait);
-    RESOLVE(sem_trywait);
-    RESOLVE(pthread_mutex_lock);
-    RESOLVE(pthread_mutex_trylock);
-    RESOLVE(pthread_rwlock_rdlock);
-    RESOLVE(pthread_rwlock_tryrdlock);
-    RESOLVE(pthread_rwlock_wrlock);
-    RESOLVE(pthread_rwlock_trywrlock);
+#define LOOKUP_CALL(ret, name, ...) SS_LOOKUP(name);
+#define LOOKUP_COMPAT(ret, name, params, args, classify, detail, after, missing, version)          \
+    SS_LOOKUP_VERSION(name, version);
+#define LOOKUP_NAME(name, ...) SS_LOOKUP(name);
+#define LOOKUP_COND(name, ...)                                                                     \
+    SS_LOOKUP_VERSION(name, "GLIBC_2.3.2");                                                        \
+    if (!real_old_##name)                                                                          \
+        real_old_##name = (__typeof__(real_old_##name))ss__next_version(#name, "GLIBC_2.2.5");
+    SS_CALLS(LOOKUP_CALL)
+    SS_COMPAT_CALLS(LOOKUP_COMPAT)
+    SS_FORKS(LOOKUP_NAME)
+    SS_DUP2S(LOOKUP_NAME)
+    SS_TRY_FIRST_LOCKS(LOOKUP_NAME)
+    SS_COND_WAITS(LOOKUP_COND)
+#undef LOOKUP_CALL
+#undef LOOKUP_COMPAT
+#undef LOOKUP_NAME
+#undef LOOKUP_COND
+    SS_LOOKUP(open);
+    SS_LOOKUP(open64);
+    SS_LOOKUP(openat);
+    SS_LOOKUP(openat64);
+    SS_LOOKUP(fclose);
+    SS_LOOKUP(sync);
+    SS_LOOKUP(close);
+    SS_LOOKUP(close_range);
+    SS_LOOKUP(closefrom);
+    SS_LOOKUP(closedir);
+    SS_LOOKUP(socket);
+    SS_LOOKUP(socketpair);
+    SS_LOOKUP(pipe);
+    SS_LOOKUP(pipe2);
+    SS_LOOKUP(dup);
+    SS_LOOKUP(dup3);
+    SS_LOOKUP(fcntl);
+    SS_LOOKUP(fcntl64);
+    SS_LOOKUP(ioctl);
+    SS_LOOKUP(syscall);
+    SS_LOOKUP(sem_wait);
+    SS_LOOKUP(sem_trywait);
+    SS_LOOKUP(pthread_mutex_trylock);
+    SS_LOOKUP(pthread_rwlock_tryrdlock);
+    SS_LOOKUP(pthread_rwlock_trywrlock);
 }

@@ -109,16 +109,15 @@ static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_execv)(const char *, char *const[]);
 static int (*real_execvp)(const char *, char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
-static int (*real_posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-                               const posix_spawnattr_t *, char *const[], char *const[]);
-static int (*real_posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-                                const posix_spawnattr_t *, char *const[], char *const[]);
+typedef int spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                     const posix_spawnattr_t *, char *const[], char *const[]);
+static spawn_fn *real_posix_spawn, *real_posix_spawnp, *real_old_posix_spawn,
+    *real_old_posix_spawnp;
 
 /* Every interposer below names its program parameter `file`. */
 #define EXEC_BODY(name, flags, envp, call)                                                         \
     do {                                                                                           \
-        RESOLVE(name);                                                                             \
-        if (!real_##name) {                                                                        \
+        if (!SS_FIND(name)) {                                                                      \
             errno = ENOSYS;                                                                        \
             return -1;                                                                             \
         }                                                                                          \
@@ -223,36 +222,41 @@ static void spawned(int rc, const pid_t *pid, const char *file, uint32_t flags,
     errno = saved;
 }
 
-int posix_spawn(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
-                const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
-{
-    RESOLVE(posix_spawn);
-    if (!real_posix_spawn)
-        return ENOSYS;
-    int rc = real_posix_spawn(pid, file, actions, attr, argv, envp);
-    spawned(rc, pid, file, 0, attr, envp);
-    return rc;
-}
-
-int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
-                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
-{
-    RESOLVE(posix_spawnp);
-    if (!real_posix_spawnp)
-        return ENOSYS;
-    int rc = real_posix_spawnp(pid, file, actions, attr, argv, envp);
-    spawned(rc, pid, file, search_flag(file), attr, envp);
-    return rc;
-}
+/* posix_spawn and posix_spawnp exist in two symbol versions: the one binaries built before
+ * glibc 2.15 are bound to runs a file the kernel refuses to execute (ENOEXEC) with /bin/sh,
+ * the current one does not. Each is interposed under its own version and reaches its own.
+ * X(name, whether the file is searched in PATH) */
+#define SS_SPAWNS(X) X(posix_spawn, 0) X(posix_spawnp, 1)
+#define DEFINE_SPAWN_AS(cname, var, name, searched, version, export)                               \
+    int cname(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,             \
+              const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);              \
+    int cname(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,             \
+              const posix_spawnattr_t *attr, char *const argv[], char *const envp[])               \
+    {                                                                                              \
+        if (!SS_FIND_AS(var, #name, version))                                                      \
+            return ENOSYS;                                                                         \
+        int rc = var(pid, file, actions, attr, argv, envp);                                        \
+        spawned(rc, pid, file, (searched) ? search_flag(file) : 0, attr, envp);                    \
+        return rc;                                                                                 \
+    }                                                                                              \
+    SS_SYMVER(cname, name, export);
+#define DEFINE_SPAWN(name, searched)                                                               \
+    DEFINE_SPAWN_AS(ss_spawn_##name, real_##name, name, searched, "GLIBC_2.15", "@@GLIBC_2.15")    \
+    DEFINE_SPAWN_AS(ss_old_##name, real_old_##name, name, searched, "GLIBC_2.2.5", "@GLIBC_2.2.5")
+SS_SPAWNS(DEFINE_SPAWN)
 
 /* At load time, whether the shim stays on or not: a vfork child must not be the first to
  * look the real functions up. */
 void ss__resolve_children(void)
 {
-    RESOLVE(execve);
-    RESOLVE(execv);
-    RESOLVE(execvp);
-    RESOLVE(execvpe);
-    RESOLVE(posix_spawn);
-    RESOLVE(posix_spawnp);
+    SS_LOOKUP(execve);
+    SS_LOOKUP(execv);
+    SS_LOOKUP(execvp);
+    SS_LOOKUP(execvpe);
+#define LOOKUP_SPAWN(name, searched)                                                               \
+    SS_LOOKUP_VERSION(name, "GLIBC_2.15");                                                         \
+    if (!real_old_##name)                                                                          \
+        real_old_##name = (spawn_fn *)ss__next_version(#name, "GLIBC_2.2.5");
+    SS_SPAWNS(LOOKUP_SPAWN)
+#undef LOOKUP_SPAWN
 }

@@ -7,7 +7,6 @@
 #include "interpose.h"
 #include "shim.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -58,10 +57,10 @@ SS_OTHER_CALLS(DECLARE_REAL)
 
 void ss__resolve_hooks(void)
 {
-#define RESOLVE_EACH(ret, name, ...) RESOLVE(name);
-    SS_WAIT_CALLS(RESOLVE_EACH)
-    SS_OTHER_CALLS(RESOLVE_EACH)
-#undef RESOLVE_EACH
+#define LOOKUP(ret, name, ...) SS_LOOKUP(name);
+    SS_WAIT_CALLS(LOOKUP)
+    SS_OTHER_CALLS(LOOKUP)
+#undef LOOKUP
 }
 
 struct wait_ctx {
@@ -102,29 +101,42 @@ static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
 }
 
 /* Returns 0 when the call is not traced (the caller passes it straight through). */
-static int wait_enter(uint64_t key, struct wait_ctx *w)
+/* A loop thread entering its own loop's wait is inside none of the shim's own work: a guard
+ * still raised then was left by a jump out of the shim that no interposer saw (jumps.c), and
+ * is taken off. A vfork child's mark stays. */
+static int stranded(const struct ss_thread_local *t, uint64_t key)
+{
+    return t->slot && key == t->slot->loop_key && !(t->in_hook & ~SS_GUARD_MASK);
+}
+
+static inline __attribute__((always_inline)) int wait_enter(uint64_t key, struct wait_ctx *w)
 {
     struct ss_thread_local *t = &ss__tls;
-    if (!atomic_load_explicit(&ss__active, memory_order_relaxed) || t->in_hook)
+    if (!atomic_load_explicit(&ss__active, memory_order_relaxed))
         return 0;
+    if (__builtin_expect(t->in_hook != 0, 0)) {
+        if (!stranded(t, key))
+            return 0;
+        t->in_hook = 0;
+    }
     struct ss_slot *s = t->slot;
     if (!s) {
-        t->in_hook++;
+        ss__guard_enter();
         s = ss__claim_slot();
-        t->in_hook--;
+        ss__guard_leave();
         if (!s)
             return 0;
         s->loop_key = key;
     }
     if (__builtin_expect(!atomic_load_explicit(&ss__announced, memory_order_relaxed), 0)) {
-        t->in_hook++;
+        ss__guard_enter();
         ss__segment_retry();
-        t->in_hook--;
+        ss__guard_leave();
     }
     if (__builtin_expect(atomic_load_explicit(&s->request, memory_order_relaxed) != 0, 0)) {
-        t->in_hook++;
+        ss__guard_enter();
         ss__serve_requests(s);
-        t->in_hook--;
+        ss__guard_leave();
     }
     w->slot = s;
     w->entered = ss__now();
@@ -156,10 +168,10 @@ static void wait_leave(struct wait_ctx *w)
     if (w->nested) {
         atomic_store_explicit(&s->state, w->prior_state, memory_order_release);
         if (w->timed) {
-            ss__tls.in_hook++;
+            ss__guard_enter();
             ss__record_call(s, w->call, SS_CAT_WAIT, w->site, w->entered, ss__now() - w->entered,
                             -1, NULL);
-            ss__tls.in_hook--;
+            ss__guard_leave();
         }
         return;
     }
@@ -210,18 +222,16 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 #define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                               \
     ret name params                                                                                \
     {                                                                                              \
-        if (!real_##name)                                                                          \
-            ss__resolve_hooks();                                                                   \
+        if (!SS_FIND(name)) {                                                                      \
+            errno = ENOSYS;                                                                        \
+            return -1;                                                                             \
+        }                                                                                          \
         struct wait_ctx ss_w_;                                                                     \
         int ss_saved_ = errno;                                                                     \
         ss_w_.call = SS_CALL_##name;                                                               \
         ss_w_.site = (uint64_t)(uintptr_t)__builtin_return_address(0);                             \
-        if (!real_##name || !wait_enter(key, &ss_w_)) {                                            \
+        if (!wait_enter(key, &ss_w_)) {                                                            \
             errno = ss_saved_;                                                                     \
-            if (!real_##name) {                                                                    \
-                errno = ENOSYS;                                                                    \
-                return -1;                                                                         \
-            }                                                                                      \
             return real_##name args;                                                               \
         }                                                                                          \
         uint64_t ss_started_ = ss_w_.entered;                                                      \
@@ -246,7 +256,8 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 SS_WAIT_CALLS(DEFINE_WAIT_HOOK)
 
 /* Sleeps: the thread is busy but must not be signalled. Returns the slot when traced. */
-static struct ss_slot *call_enter(unsigned call, uint64_t site, uint64_t *started)
+static inline __attribute__((always_inline)) struct ss_slot *
+call_enter(unsigned call, uint64_t site, uint64_t *started)
 {
     struct ss_thread_local *t = &ss__tls;
     struct ss_slot *s = t->slot;
@@ -263,9 +274,9 @@ static void call_leave(struct ss_slot *s, unsigned call, uint64_t site, uint64_t
 {
     uint64_t now = ss__now();
     atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
-    ss__tls.in_hook++;
+    ss__guard_enter();
     ss__record_call(s, call, SS_CAT_SLEEP, site, started, now - started, -1, NULL);
-    ss__tls.in_hook--;
+    ss__guard_leave();
 }
 
 /* nanosleep with resumption after our own signal; *rem gets the time left after a host
@@ -287,10 +298,13 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
     return rc;
 }
 
-#define CALL_HOOK_BODY(name, call_expr)                                                            \
+/* `real` is the function call_expr is built on, `missing` what to return without it. */
+#define CALL_HOOK_BODY(name, real, missing, call_expr)                                             \
     int saved = errno;                                                                             \
-    if (!real_nanosleep || !real_clock_nanosleep)                                                  \
-        ss__resolve_hooks();                                                                       \
+    if (!SS_FIND(real)) {                                                                          \
+        errno = ENOSYS;                                                                            \
+        return missing;                                                                            \
+    }                                                                                              \
     uint64_t started = 0;                                                                          \
     struct ss_slot *slot =                                                                         \
         call_enter(SS_CALL_##name, (uint64_t)(uintptr_t)__builtin_return_address(0), &started);    \
@@ -305,13 +319,13 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
 
 int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY(nanosleep, sleep_resuming(req, rem));
+    CALL_HOOK_BODY(nanosleep, nanosleep, -1, sleep_resuming(req, rem));
     return rc;
 }
 
 int __nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY(nanosleep, sleep_resuming(req, rem));
+    CALL_HOOK_BODY(nanosleep, nanosleep, -1, sleep_resuming(req, rem));
     return rc;
 }
 
@@ -338,21 +352,22 @@ static int clock_sleep_resuming(clockid_t clk, int flags, const struct timespec 
 
 int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req, struct timespec *rem)
 {
-    CALL_HOOK_BODY(clock_nanosleep, clock_sleep_resuming(clk, flags, req, rem));
+    CALL_HOOK_BODY(clock_nanosleep, clock_nanosleep, ENOSYS,
+                   clock_sleep_resuming(clk, flags, req, rem));
     return rc;
 }
 
 int usleep(useconds_t usec)
 {
     struct timespec req = {(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
-    CALL_HOOK_BODY(usleep, sleep_resuming(&req, NULL));
+    CALL_HOOK_BODY(usleep, nanosleep, -1, sleep_resuming(&req, NULL));
     return rc;
 }
 
 unsigned int sleep(unsigned int seconds)
 {
     struct timespec req = {(time_t)seconds, 0}, rem = {0, 0};
-    CALL_HOOK_BODY(sleep, sleep_resuming(&req, &rem));
+    CALL_HOOK_BODY(sleep, nanosleep, seconds, sleep_resuming(&req, &rem));
     if (rc < 0)
         return (unsigned int)rem.tv_sec + (rem.tv_nsec >= 500000000L);
     return 0;

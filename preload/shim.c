@@ -1,13 +1,16 @@
 /* shim: start-up, per-thread slots, fork and exit handling and the fail-open switch. */
 #define _GNU_SOURCE
 #include "shim.h"
+#include "interpose.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,7 +140,7 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
 /* The child has one thread and no segment of its own: it records its execs into its
  * parent's ring until its first loop wait makes its own segment, and that thread claims a
  * slot there. A child that only execs costs nothing and leaves no trace. */
-static void after_fork_in_child(void)
+void ss__after_fork_in_child(void)
 {
     ss__pid = getpid();
     ss__tls.slot = NULL;
@@ -147,6 +150,31 @@ static void after_fork_in_child(void)
 
 /* Once the process exits, the loop is over: what exit handlers and static destructors do
  * (flushing streams, resetting terminals) is not the loop's, and is no longer recorded. */
+/* Calls on descriptors of unknown kind that the monitor has not classified yet: it looks at
+ * the descriptor in /proc, which it cannot once the process is gone. The process, whose loop
+ * is over, looks at them itself (usually there are none). */
+static void classify_before_leaving(struct ss_segment *seg)
+{
+    for (size_t i = 0; i < SS_SEG_SLOTS; i++) {
+        struct ss_slot *s = &seg->slots[i];
+        if (atomic_load_explicit(&s->owner, memory_order_acquire) <= 0)
+            continue;
+        uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_acquire);
+        uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_acquire);
+        for (; tail != head; tail++) {
+            struct ss_call_event *e = &s->calls[tail % SS_CALL_RING];
+            struct stat st;
+            if (e->category != SS_CAT_PENDING || e->fd < 0 || e->detail[0] ||
+                fstat(e->fd, &st) != 0)
+                continue;
+            enum ss_fd_kind kind = ss__fd_kind_of_mode(st.st_mode);
+            int flags = kind == SS_FD_SOCKET ? fcntl(e->fd, F_GETFL) : 0;
+            int category = ss_fd_category(kind, flags > 0 && (flags & O_NONBLOCK), ss__opts.strict);
+            __atomic_store_n(&e->category, (int8_t)category, __ATOMIC_RELAXED);
+        }
+    }
+}
+
 static void on_exit_begin(void)
 {
     atomic_store(&ss__active, 0);
@@ -154,6 +182,9 @@ static void on_exit_begin(void)
     if (!seg)
         return;
     atomic_store(&seg->exit_ns, ss__now());
+    int saved = errno;
+    classify_before_leaving(seg);
+    errno = saved;
     atomic_store(&seg->exiting, 1);
     ss__wake_monitor();
 }
@@ -208,10 +239,7 @@ struct ss_slot *ss__claim_slot(void)
 __attribute__((constructor)) static void ss__init(void)
 {
     ss__pid = getpid();
-    ss__resolve_hooks();
-    ss__resolve_calls();
-    ss__resolve_signals();
-    ss__resolve_children();
+    ss__resolve_all();
     ss_options_defaults(&ss__opts);
     /* A set-user-ID program must not take its output path from whoever started it. The
      * loader already refuses a preload from an arbitrary path there; this covers a shim
@@ -230,7 +258,7 @@ __attribute__((constructor)) static void ss__init(void)
         ss__warn("turned off: no thread-specific key available", NULL);
         return;
     }
-    if (pthread_atfork(NULL, NULL, after_fork_in_child) != 0) {
+    if (pthread_atfork(NULL, NULL, ss__after_fork_in_child) != 0) {
         ss__warn("turned off: cannot register a fork handler", NULL);
         return;
     }

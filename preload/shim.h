@@ -36,6 +36,9 @@ void ss__warn(const char *a, const char *b);
 /* A line for the trace, through the segment; also on stderr when `warn`. */
 void ss__note(const char *a, const char *b);
 
+/* In a forked child (the fork handler, and _Fork's child, which runs no handler): the
+ * parent's slots and segment are not its own. Plain stores only. */
+void ss__after_fork_in_child(void);
 /* Called by the wait hooks on a thread's first wait: claims a slot (making the process's
  * segment first in a forked child). NULL when the thread cannot be traced. */
 struct ss_slot *ss__claim_slot(void);
@@ -49,8 +52,26 @@ unsigned ss__capture_call(struct ss_slot *slot);
 /* Records one blocking call; called on the loop thread right after the call returned. */
 void ss__record_call(struct ss_slot *slot, unsigned call, int category, uint64_t site,
                      uint64_t start_ns, uint64_t duration_ns, int fd, const char *detail);
-/* Publishes the call the loop thread is about to make (struct ss_call_now). */
-void ss__call_now_begin(struct ss_slot *slot, unsigned call, uint64_t site, uint64_t start_ns);
+/* Register capture of the caller (capture-x86_64.S): fills regs in libunwind's numbering. */
+void ss__capture_regs(uint64_t *regs);
+
+/* Publishes the call the loop thread is about to make (struct ss_call_now). Inlined into the
+ * interposer, so that the registers describe the interposer's own frame, which stays live
+ * while the call it makes blocks: the monitor unwinds the thread from them and its stack as
+ * it is then. */
+static inline __attribute__((always_inline)) void
+ss__call_now_begin(struct ss_slot *s, unsigned call, uint64_t site, uint64_t start_ns)
+{
+    struct ss_call_now *c = &s->call_now;
+    uint32_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
+    atomic_store_explicit(&c->seq, seq | 1u, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    c->call = (uint16_t)call;
+    c->site = site;
+    c->start_ns = start_ns;
+    ss__capture_regs(c->regs);
+    atomic_store_explicit(&c->seq, (seq | 1u) + 1, memory_order_release);
+}
 /* Names of the catalogue's calls, indexed by the call numbers in events. */
 extern const char *const ss__call_names[];
 extern const unsigned ss__call_count;
@@ -60,7 +81,8 @@ void ss__wake_monitor(void);
 
 /* Descriptor cache: what each descriptor is, so that calls on non-blocking sockets, pipes
  * and the like are passed through without a system call of ours. */
-#define SS_FD_CACHE 65536
+/* The kernel's default ceiling of RLIMIT_NOFILE (fs.nr_open); fds.h says what is kept. */
+#define SS_FD_CACHE (1 << 20)
 extern _Atomic uint8_t ss__fds[SS_FD_CACHE];
 /* A descriptor that was just created: its kind, and no path any more. */
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking);
@@ -127,8 +149,5 @@ void ss__resolve_children(void);
 /* The ring a process records its execs in: its own segment's, or its parent's while a forked
  * child has none of its own yet. */
 struct ss_exec_ring *ss__exec_ring(void);
-
-/* Register capture of the caller (capture-x86_64.S): fills regs in libunwind's numbering. */
-void ss__capture_regs(uint64_t *regs);
 
 #endif

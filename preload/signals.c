@@ -11,7 +11,6 @@
 #include "interpose.h"
 #include "shim.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -65,24 +64,23 @@ static void publish_state(enum ss_signal_state state)
 
 void ss__resolve_signals(void)
 {
-    RESOLVE(sigaction);
-    RESOLVE(sigignore);
-    RESOLVE(sigset);
-    RESOLVE(sighold);
-    RESOLVE(sigrelse);
-    RESOLVE(sigblock);
-    RESOLVE(sigsetmask);
-    RESOLVE(siginterrupt);
-#define RESOLVE_EACH(name, ...) RESOLVE(name);
-    SS_HANDLER_CALLS(RESOLVE_EACH)
-    SS_MASK_CALLS(RESOLVE_EACH)
-#undef RESOLVE_EACH
+    SS_LOOKUP(sigaction);
+    SS_LOOKUP(sigignore);
+    SS_LOOKUP(sigset);
+    SS_LOOKUP(sighold);
+    SS_LOOKUP(sigrelse);
+    SS_LOOKUP(sigblock);
+    SS_LOOKUP(sigsetmask);
+    SS_LOOKUP(siginterrupt);
+#define LOOKUP(name, ...) SS_LOOKUP(name);
+    SS_HANDLER_CALLS(LOOKUP)
+    SS_MASK_CALLS(LOOKUP)
+#undef LOOKUP
 }
 
 int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    ss__resolve_signals();
-    if (!real_sigaction) {
+    if (!SS_FIND(sigaction)) {
         errno = ENOSYS;
         return -1;
     }
@@ -96,6 +94,9 @@ static _Atomic int disposition_lock;
 
 int ss__lock_dispositions(void)
 {
+    /* A vfork child changes its own dispositions, and must not wait on its parent. */
+    if (ss__in_vfork_child())
+        return 0;
     for (int i = 0; i < 100000; i++)
         if (!atomic_exchange_explicit(&disposition_lock, 1, memory_order_acquire))
             return 1;
@@ -108,9 +109,12 @@ void ss__unlock_dispositions(int held)
         atomic_store_explicit(&disposition_lock, 0, memory_order_release);
 }
 
+/* Not in a vfork child: what it does to its dispositions is its own, and must not stop its
+ * parent's sampling. */
 static int is_sampling_signal(int sig)
 {
-    return sig > 0 && sig == ss__opts.signal && atomic_load(&ss__signal_on);
+    return sig > 0 && sig == ss__opts.signal && atomic_load(&ss__signal_on) &&
+           !ss__in_vfork_child();
 }
 
 static int sample_requested_elsewhere(void)
@@ -138,7 +142,7 @@ static void release_signal(const char *why)
     if (!atomic_exchange(&ss__signal_on, 0))
         return;
     publish_state(SS_SIGNAL_REFUSED);
-    ss__tls.in_hook++;
+    ss__guard_enter();
     struct ss_slot *own = ss__tls.slot;
     if (own && atomic_load(&own->snap_state) == SS_SNAP_REQUESTED) {
         /* Sent while this thread blocks the signal: take it off the thread's pending set. */
@@ -158,7 +162,7 @@ static void release_signal(const char *why)
     int interrupt = atomic_exchange(&interrupt_asked, -1);
     if (interrupt >= 0 && real_siginterrupt)
         real_siginterrupt(ss__opts.signal, interrupt);
-    ss__tls.in_hook--;
+    ss__guard_leave();
     ss__note(why, "; stalls have no signal samples from now on");
 }
 
@@ -176,8 +180,7 @@ static void hide_own_handler(struct sigaction *old)
 static int sigaction_hook(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigaction) {
+    if (!SS_FIND(sigaction)) {
         errno = ENOSYS;
         return -1;
     }
@@ -244,7 +247,13 @@ static void install_signal_handler(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = ss__on_sample_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
+    /* The program's own handlers wait the few hundred nanoseconds the copy takes: one that
+     * jumps out (siglongjmp) must not cut it short, or the request would never be answered.
+     * Faults are left unblocked, as the kernel delivers them anyway. */
+    static const int faults[] = {SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV};
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&sa.sa_mask, faults[i]);
     if (ss__real_sigaction(ss__opts.signal, &sa, NULL) != 0) {
         publish_state(SS_SIGNAL_REFUSED);
         ss__note("cannot install the sampling signal handler; stalls have no signal samples", NULL);
@@ -276,8 +285,7 @@ void ss__install_signal_handler(void)
     handler_fn name(int sig, handler_fn handler)                                                   \
     {                                                                                              \
         int saved = errno;                                                                         \
-        ss__resolve_signals();                                                                     \
-        if (!real_##name) {                                                                        \
+        if (!SS_FIND(name)) {                                                                      \
             errno = ENOSYS;                                                                        \
             return SIG_ERR;                                                                        \
         }                                                                                          \
@@ -300,8 +308,7 @@ SS_HANDLER_CALLS(DEFINE_HANDLER_HOOK)
 int sigignore(int sig)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigignore) {
+    if (!SS_FIND(sigignore)) {
         errno = ENOSYS;
         return -1;
     }
@@ -319,7 +326,7 @@ int sigignore(int sig)
  * signal now (1, 0, or -1 for unchanged). */
 static void note_blocked(int blocked)
 {
-    struct ss_slot *slot = ss__tls.slot;
+    struct ss_slot *slot = ss__in_vfork_child() ? NULL : ss__tls.slot;
     if (slot && blocked >= 0)
         atomic_store_explicit(&slot->signal_blocked, blocked, memory_order_relaxed);
 }
@@ -334,8 +341,7 @@ static int is_the_signal(int sig)
 handler_fn sigset(int sig, handler_fn handler)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigset) {
+    if (!SS_FIND(sigset)) {
         errno = ENOSYS;
         return SIG_ERR;
     }
@@ -374,8 +380,7 @@ handler_fn sigset(int sig, handler_fn handler)
     int name(int sig)                                                                              \
     {                                                                                              \
         int saved = errno;                                                                         \
-        ss__resolve_signals();                                                                     \
-        if (!real_##name) {                                                                        \
+        if (!SS_FIND(name)) {                                                                      \
             errno = ENOSYS;                                                                        \
             return -1;                                                                             \
         }                                                                                          \
@@ -398,8 +403,7 @@ static int in_bsd_mask(int mask)
 int sigblock(int mask)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigblock) {
+    if (!SS_FIND(sigblock)) {
         errno = ENOSYS;
         return -1;
     }
@@ -414,8 +418,7 @@ int sigblock(int mask)
 int sigsetmask(int mask)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_sigsetmask) {
+    if (!SS_FIND(sigsetmask)) {
         errno = ENOSYS;
         return -1;
     }
@@ -432,8 +435,7 @@ int sigsetmask(int mask)
 int siginterrupt(int sig, int interrupt)
 {
     int saved = errno;
-    ss__resolve_signals();
-    if (!real_siginterrupt) {
+    if (!SS_FIND(siginterrupt)) {
         errno = ENOSYS;
         return -1;
     }
@@ -463,13 +465,11 @@ static int blocked_after(int how, const sigset_t *set)
     int name(int how, const sigset_t *set, sigset_t *old)                                          \
     {                                                                                              \
         int saved = errno;                                                                         \
-        if (!real_##name)                                                                          \
-            ss__resolve_signals();                                                                 \
-        if (!real_##name) {                                                                        \
+        if (!SS_FIND(name)) {                                                                      \
             errno = ENOSYS;                                                                        \
             return missing;                                                                        \
         }                                                                                          \
-        struct ss_slot *slot = ss__tls.slot;                                                       \
+        struct ss_slot *slot = ss__in_vfork_child() ? NULL : ss__tls.slot;                         \
         int blocked = slot && ss__opts.signal > 0 ? blocked_after(how, set) : -1;                  \
         errno = saved;                                                                             \
         int rc = real_##name(how, set, old);                                                       \
@@ -482,8 +482,7 @@ SS_MASK_CALLS(DEFINE_MASK_HOOK)
 int ss__signal_blocked_here(void)
 {
     sigset_t cur;
-    ss__resolve_signals();
-    if (!real_pthread_sigmask || real_pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
+    if (!SS_FIND(pthread_sigmask) || real_pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0)
         return 0;
     return ss__opts.signal > 0 && sigismember(&cur, ss__opts.signal) == 1;
 }

@@ -93,16 +93,3 @@ unsigned ss__capture_call(struct ss_slot *s)
                           memory_order_relaxed);
     return 0;
 }
-
-void ss__call_now_begin(struct ss_slot *s, unsigned call, uint64_t site, uint64_t start_ns)
-{
-    struct ss_call_now *c = &s->call_now;
-    uint32_t seq = atomic_load_explicit(&c->seq, memory_order_relaxed);
-    atomic_store_explicit(&c->seq, seq | 1u, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst);
-    c->call = (uint16_t)call;
-    c->site = site;
-    c->start_ns = start_ns;
-    ss__capture_regs(c->regs);
-    atomic_store_explicit(&c->seq, (seq | 1u) + 1, memory_order_release);
-}

@@ -1079,6 +1079,20 @@ void ss_run_free(struct ss_run *run)
     free(run);
 }
 
+/* A JIT file left by an earlier process with the same pid is not read: the report says so. */
+static void note_stale_jit_file(struct ss_process *p, const char *path)
+{
+    char **notes = realloc(p->notes, (p->nnotes + 1) * sizeof *notes);
+    if (!notes)
+        return;
+    p->notes = notes;
+    if (asprintf(&p->notes[p->nnotes],
+                 "ignored %s: last written before process %u began (left "
+                 "by an earlier process with the same pid)",
+                 path, p->pid) >= 0)
+        p->nnotes++;
+}
+
 /* JIT names come from a perf map and a jitdump file, each looked for beside the trace first
  * (stallscope run keeps copies there), then in /tmp where runtimes write them by default. */
 static void add_jit_file(struct ss_process *p, const char *dir, const char *prefix,
@@ -1086,12 +1100,13 @@ static void add_jit_file(struct ss_process *p, const char *dir, const char *pref
 {
     char name[64], *path = NULL;
     snprintf(name, sizeof name, "%s%u%s", prefix, p->pid, suffix);
-    if (asprintf(&path, "%s/%s", dir, name) >= 0 && add(p->sym, path) == -ENOENT) {
+    int rc = asprintf(&path, "%s/%s", dir, name) >= 0 ? add(p->sym, path) : (path = NULL, -ENOMEM);
+    if (rc == -ENOENT) {
         free(path);
-        path = NULL;
-        if (asprintf(&path, "/tmp/%s", name) >= 0)
-            add(p->sym, path);
+        rc = asprintf(&path, "/tmp/%s", name) >= 0 ? add(p->sym, path) : (path = NULL, -ENOMEM);
     }
+    if (rc == -ESTALE)
+        note_stale_jit_file(p, path);
     free(path);
 }
 
@@ -1100,6 +1115,7 @@ static void add_jit_names(struct ss_process *p)
     struct stat st;
     if (stat(p->file, &st) == 0)
         ss_symbolizer_trust_owner(p->sym, st.st_uid);
+    ss_symbolizer_process_started(p->sym, p->start_real_ns);
     char *copy = strdup(p->file);
     if (!copy)
         return;

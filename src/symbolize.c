@@ -94,7 +94,8 @@ struct ss_symbolizer {
     size_t njit, capjit;
     uint64_t jit_seq;
     bool jit_sorted;
-    uid_t jit_owner; /* besides the reader, who may own the JIT files read */
+    uid_t jit_owner;     /* besides the reader, who may own the JIT files read */
+    uint64_t started_ns; /* the process's recording began (real time), 0: unknown */
 };
 
 struct sym_builder {
@@ -550,9 +551,22 @@ void ss_symbolizer_trust_owner(struct ss_symbolizer *s, uid_t uid)
     s->jit_owner = uid;
 }
 
+void ss_symbolizer_process_started(struct ss_symbolizer *s, uint64_t start_real_ns)
+{
+    s->started_ns = start_real_ns;
+}
+
+bool ss_jit_file_predates(const struct stat *st, uint64_t start_real_ns)
+{
+    uint64_t written = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
+    return st->st_mtim.tv_sec >= 0 && start_real_ns > SS_JIT_STALE_SLACK_NS &&
+           written < start_real_ns - SS_JIT_STALE_SLACK_NS;
+}
+
 /* JIT files are often found in the shared /tmp, where anyone can plant one under the name a
  * process will use: only a regular file of the reader or of the trusted owner is read, and a
- * symbolic link is never followed. */
+ * symbolic link is never followed. One an earlier process with the same pid left there is not
+ * read either. */
 static FILE *open_jit_file(const struct ss_symbolizer *s, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -563,6 +577,11 @@ static FILE *open_jit_file(const struct ss_symbolizer *s, const char *path)
         (st.st_uid != geteuid() && st.st_uid != s->jit_owner)) {
         close(fd);
         errno = EPERM;
+        return NULL;
+    }
+    if (s->started_ns && ss_jit_file_predates(&st, s->started_ns)) {
+        close(fd);
+        errno = ESTALE;
         return NULL;
     }
     FILE *f = fdopen(fd, "r");

@@ -5,8 +5,10 @@
 #ifndef SS_SYMBOLIZE_H
 #define SS_SYMBOLIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 enum ss_frame_kind {
@@ -67,11 +69,23 @@ int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t
  * others give -EPERM. By default only the reader's own files are read. */
 void ss_symbolizer_trust_owner(struct ss_symbolizer *s, uid_t uid);
 
+/* A JIT map or dump in /tmp outlives its process, and a later process with the same pid would
+ * be named with its frames. The trace says when the process's recording began (its PROCESS
+ * record's start_real_ns, at its loop's first wait): a file last modified earlier than that,
+ * by more than the slack (the start-up a runtime may spend writing its map before its first
+ * wait, and file times' coarse clock), belongs to an earlier process. Refused with -ESTALE
+ * once the start is given; 0 (the default) checks nothing. */
+#define SS_JIT_STALE_SLACK_NS (5 * 1000000000ull)
+void ss_symbolizer_process_started(struct ss_symbolizer *s, uint64_t start_real_ns);
+/* The rule itself, for a file's status (also used by `stallscope run` to leave such a file). */
+bool ss_jit_file_predates(const struct stat *st, uint64_t start_real_ns);
+
 /* A perf JIT map: lines "START SIZE NAME", START and SIZE in hex (with or
  * without 0x), NAME the rest of the line (may contain spaces). Later entries,
  * including those from later calls, win over earlier ones for overlapping
  * ranges (V8 reuses code space). Malformed, empty-range and overlong lines are
- * skipped. Returns 0 or -errno (-ENOENT for a missing file, -EPERM for one not trusted). */
+ * skipped. Returns 0 or -errno (-ENOENT for a missing file, -EPERM for one not trusted,
+ * -ESTALE for one of an earlier process). */
 int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path);
 
 /* A jitdump file (the format perf inject --jit reads; V8's --perf-prof writes
@@ -81,7 +95,7 @@ int ss_symbolizer_add_perf_map(struct ss_symbolizer *s, const char *path);
  * or truncated record, keeping the entries before it; names longer than a perf
  * map line may hold are skipped. Returns 0, -EINVAL when the file is no jitdump
  * (bad magic or header), or -errno (-ENOENT for a missing file, -EPERM for one not
- * trusted). */
+ * trusted, -ESTALE for one of an earlier process). */
 int ss_symbolizer_add_jitdump(struct ss_symbolizer *s, const char *path);
 
 /* Resolve one lookup address (callers already subtracted 1 from return

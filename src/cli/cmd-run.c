@@ -19,6 +19,7 @@
 #include "frames.h"
 #include "options.h"
 #include "report.h"
+#include "symbolize.h"
 #include "trace-format.h"
 #include "untraced.h"
 
@@ -288,8 +289,10 @@ static int run_command(char **argv)
 }
 
 /* Copies a runtime's file into the run. The program wrote it as this user: a file of another
- * user (planted in /tmp under the name the program would use) or a symbolic link is left. */
-static void copy_file(const char *from, const char *to)
+ * user (planted in /tmp under the name the program would use) or a symbolic link is left, and
+ * so is one an earlier process with the same pid left (written before the process's
+ * recording began, `started_ns`; 0: not known). */
+static void copy_file(const char *from, const char *to, uint32_t pid, uint64_t started_ns)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (in < 0)
@@ -297,6 +300,13 @@ static void copy_file(const char *from, const char *to)
     struct stat st;
     if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
         ss_warn("ignored %s: not a file of this user", from);
+        close(in);
+        return;
+    }
+    if (started_ns && ss_jit_file_predates(&st, started_ns)) {
+        ss_warn("ignored %s: last written before process %u began (left by an earlier process "
+                "with the same pid)",
+                from, pid);
         close(in);
         return;
     }
@@ -316,7 +326,8 @@ static void copy_file(const char *from, const char *to)
 
 /* Copies the first of the candidate files that exists to dir/name, unless the run already has
  * one. */
-static void keep_file(const char *dir, const char *name, const char *const *from_dirs, size_t n)
+static void keep_file(const char *dir, const char *name, const char *const *from_dirs, size_t n,
+                      uint32_t pid, uint64_t started_ns)
 {
     char *to, *from;
     if (asprintf(&to, "%s/%s", dir, name) < 0)
@@ -325,16 +336,27 @@ static void keep_file(const char *dir, const char *name, const char *const *from
         if (asprintf(&from, "%s/%s", from_dirs[i], name) < 0)
             break;
         if (access(from, R_OK) == 0)
-            copy_file(from, to);
+            copy_file(from, to, pid, started_ns);
         free(from);
     }
     free(to);
 }
 
+/* When the recording of the run's process `pid` began (the earliest, should the pid have
+ * been used twice); 0 when the run could not be read. */
+static uint64_t recording_began(const struct ss_run *run, uint32_t pid)
+{
+    uint64_t first = 0;
+    for (size_t i = 0; run && i < run->nprocs; i++)
+        if (run->procs[i].pid == pid && (!first || run->procs[i].start_real_ns < first))
+            first = run->procs[i].start_real_ns;
+    return first;
+}
+
 /* JIT maps live in /tmp and vanish with it; the run keeps its own copy so a later report still
  * names JavaScript frames. jitdump files (node --perf-prof) are written to the working
  * directory, or to /tmp by other runtimes; the run keeps those too when there are any. */
-static void keep_jit_maps(const char *dir)
+static void keep_jit_maps(const char *dir, const struct ss_run *run)
 {
     static const char *const map_dirs[] = {"/tmp"}, *const dump_dirs[] = {".", "/tmp"};
     DIR *d = opendir(dir);
@@ -346,20 +368,21 @@ static void keep_jit_maps(const char *dir)
         char tail[64], name[64];
         if (sscanf(e->d_name, SS_TRACE_FILE_PREFIX "%u%63s", &pid, tail) != 2)
             continue;
+        uint64_t started = recording_began(run, pid);
         snprintf(name, sizeof name, "perf-%u.map", pid);
-        keep_file(dir, name, map_dirs, 1);
+        keep_file(dir, name, map_dirs, 1, pid, started);
         snprintf(name, sizeof name, "jit-%u.dump", pid);
-        keep_file(dir, name, dump_dirs, 2);
+        keep_file(dir, name, dump_dirs, 2, pid, started);
     }
     closedir(d);
 }
 
-static void summarise(const char *dir)
+/* `run` is NULL when it could not be loaded (`why` says why). Its processes are symbolized
+ * here, after the JIT maps were kept beside their traces. */
+static void summarise(const char *dir, struct ss_run *run, const char *why)
 {
-    struct ss_run *run;
-    char err[1024];
-    if (ss_run_load(dir, &run, err, sizeof err) < 0) {
-        fprintf(stderr, "stallscope: no event loop was traced (%s)\n", err);
+    if (!run) {
+        fprintf(stderr, "stallscope: no event loop was traced (%s)\n", why);
         return;
     }
     struct ss_run_totals t;
@@ -385,7 +408,6 @@ static void summarise(const char *dir)
         fprintf(stderr, "; %zu child program%s ran untraced", t.untraced,
                 t.untraced == 1 ? "" : "s");
     fprintf(stderr, "\nstallscope: details: stallscope report %s\n", dir);
-    ss_run_free(run);
 }
 
 static int loadable(const char *dir)
@@ -514,9 +536,14 @@ int ss_cmd_run(int argc, char **argv)
     warn_if_untraceable(argv[optind]);
     int status = run_command(argv + optind);
     sync_monitor(control);
-    keep_jit_maps(dir);
+    struct ss_run *run = NULL;
+    char err[1024];
+    if (ss_run_load(dir, &run, err, sizeof err) < 0)
+        run = NULL;
+    keep_jit_maps(dir, run);
     if (!o.quiet)
-        summarise(dir);
+        summarise(dir, run, err);
+    ss_run_free(run);
     if (check.enabled) {
         /* The command's own failure says more than our findings; the reports are still
          * written when there is a run to check. */

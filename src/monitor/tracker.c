@@ -386,6 +386,12 @@ static void drain_ended(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_vi
     atomic_store_explicit(&s->ended_tail, tail, memory_order_release);
 }
 
+static int process_gone(const struct ss_mproc *p)
+{
+    struct pollfd fd = {p->pidfd, POLLIN, 0};
+    return p->pidfd >= 0 ? poll(&fd, 1, 0) > 0 : kill(p->pid, 0) != 0 && errno == ESRCH;
+}
+
 static void drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
 {
     uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_relaxed);
@@ -405,6 +411,10 @@ static void drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_vi
         if (category == SS_CAT_PENDING) {
             int kind, nonblocking;
             category = ss_classify(&p->classifier, e.fd, e.detail, now, &kind, &nonblocking);
+            /* Gone with its process, the descriptor cannot say what it was: a call that may
+             * have blocked is counted as lost rather than dropped unseen. */
+            if (category == SS_CAT_NONE && !kind && process_gone(p))
+                p->calls_lost++;
             if (kind && e.fd >= 0 && e.fd < SS_FD_LEARNED_MAX)
                 atomic_store_explicit(
                     &p->seg->fd_learned[e.fd],
@@ -554,12 +564,6 @@ static uint64_t pass(struct ss_mproc *p, uint64_t now, int final)
     if (p->trace_state > 0)
         ss_writer_flush(&p->out);
     return next;
-}
-
-static int process_gone(const struct ss_mproc *p)
-{
-    struct pollfd fd = {p->pidfd, POLLIN, 0};
-    return p->pidfd >= 0 ? poll(&fd, 1, 0) > 0 : kill(p->pid, 0) != 0 && errno == ESRCH;
 }
 
 static void sleep_until(struct ss_mproc *p, uint32_t seen, uint64_t when)

@@ -33,6 +33,7 @@ struct timed {
 
 struct traced {
     char dir[64], run[96], files[96];
+    char unavailable[256]; /* "... unavailable: why" printed by a plant that could not run */
     int loop_tid, helper_tid;
     struct timed planted[32], calls[64];
     size_t nplanted, ncalls;
@@ -56,6 +57,10 @@ static void read_output(struct traced *t, const char *path)
         if (sscanf(line, "loop %d", &t->loop_tid) == 1 ||
             sscanf(line, "helper %d", &t->helper_tid) == 1)
             continue;
+        if (strstr(line, " unavailable: ")) {
+            snprintf(t->unavailable, sizeof t->unavailable, "%s", line);
+            continue;
+        }
         if (sscanf(line, "planted %31s %lf %d", x.key, &x.ms, &x.tid) == 3 && t->nplanted < 32)
             t->planted[t->nplanted++] = x;
         else if (sscanf(line, "call %31s %lf %d", x.key, &x.ms, &x.tid) == 3 && t->ncalls < 64)
@@ -335,6 +340,28 @@ static const struct expect mutex_calls[] = {
 
 PLANTED(mutex, mutex_calls, "lock")
 
+/* The timed and clocked variants of the locks, each held by another thread, and a condition
+ * variable waited on until its deadline. */
+static const struct expect timedlock_calls[] = {
+    {"lock-timedlock", "^pthread_mutex_timedlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-clocklock", "^pthread_mutex_clocklock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-timedrdlock", "^pthread_rwlock_timedrdlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-timedwrlock", "^pthread_rwlock_timedwrlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-clockrdlock", "^pthread_rwlock_clockrdlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-clockwrlock", "^pthread_rwlock_clockwrlock$", "lock", "^plant_timedlocks$", NULL},
+    {"lock-clockwait", "^pthread_cond_clockwait$", "lock", "^plant_timedlocks$", NULL},
+};
+
+PLANTED(timedlocks, timedlock_calls, "lock")
+
+/* _Fork is fork without the fork handlers: a process call of its own. */
+static const struct expect fork_calls[] = {
+    {"process-_Fork", "^_Fork$", "process", "^plant_forks$", NULL},
+    {"process-waitpid", "^waitpid$", "process", "^plant_forks$", NULL},
+};
+
+PLANTED(forks, fork_calls, "process")
+
 /* Opening the lock file is a file call of its own. */
 static const struct expect flock_calls[] = {
     {"lock-flock", "^flock$", "lock", "^plant_flock$", "/plant-flock\\.lock$"},
@@ -480,6 +507,115 @@ Test(call_details, descriptor_reused_after_the_call, .timeout = 60)
     }
     cr_expect(found, "the send is recorded");
     finish(&t);
+}
+
+/* ---- a descriptor number that gets a new meaning --------------------------------------------- */
+
+/* The one site of a function matching `function` made in `plant` (NULL: anywhere), NULL for
+ * none. */
+static const struct ss_call_site *site_in(const struct traced *t, const char *function,
+                                          const char *plant)
+{
+    const struct ss_call_site *found = NULL;
+    for (size_t i = 0; i < t->proc->ncalls; i++) {
+        const struct ss_call_site *c = &t->proc->calls[i];
+        if (matches(function, c->function) && (!plant || matches(plant, innermost(c)))) {
+            cr_expect_null(found, "two sites of %s in %s", c->function, plant);
+            found = c;
+        }
+    }
+    return found;
+}
+
+/* A file known to the shim gives up its number, which an eventfd then takes: the eventfd's
+ * write is not file I/O, and is not recorded under the file's path. */
+static void number_reused_by_an_eventfd(const char *plan, const char *plant)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {plan, NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    const struct ss_call_site *c = site_in(&t, "^write$", plant);
+    char sites[4096];
+    cr_expect_null(c, "%s: the eventfd's write was recorded as %s I/O on %s:\n%s", plan,
+                   c ? c->category : "", c ? c->detail : "",
+                   list_sites(t.proc, sites, sizeof sites));
+    finish(&t);
+}
+
+Test(descriptors, file_closed_by_close_range, .timeout = 60)
+{
+    number_reused_by_an_eventfd("stale-close-range", "^plant_stale_close_range$");
+}
+
+Test(descriptors, file_closed_by_closefrom, .timeout = 60)
+{
+    number_reused_by_an_eventfd("stale-closefrom", "^plant_stale_closefrom$");
+}
+
+Test(descriptors, directory_closed_by_closedir, .timeout = 60)
+{
+    number_reused_by_an_eventfd("stale-closedir", "^plant_stale_closedir$");
+}
+
+Test(descriptors, file_replaced_by_dup2_and_dup3, .timeout = 60)
+{
+    number_reused_by_an_eventfd("stale-dup2", "^plant_stale_dup2$");
+}
+
+/* The call a plan times on the descriptor that took the number: recorded under `category`,
+ * with a detail matching `detail`. */
+static void number_reused(const char *plan, const char *function, const char *plant,
+                          const char *category, const char *detail)
+{
+    struct traced t;
+    const char *none[] = {NULL}, *args[] = {plan, NULL};
+    trace(&t, "calls-fixture-O2", none, args);
+    if (t.unavailable[0]) {
+        finish(&t);
+        cr_skip_test("%s", t.unavailable);
+    }
+    const struct ss_call_site *c = site_in(&t, function, plant);
+    char sites[4096];
+    cr_assert_not_null(c, "%s: no %s recorded among:\n%s", plan, function,
+                       list_sites(t.proc, sites, sizeof sites));
+    cr_expect_str_eq(c->category, category, "%s: %s() on %s", plan, c->function, c->detail);
+    cr_expect(matches(detail, c->detail), "%s: detail \"%s\" does not match %s", plan, c->detail,
+              detail);
+    finish(&t);
+}
+
+/* freopen puts a file under a socket's number: reading it is file I/O on that file. */
+Test(descriptors, socket_replaced_by_freopen, .timeout = 60)
+{
+    number_reused("stale-freopen", "^fread$", "^plant_stale_freopen$", "file",
+                  "/plant-stale-freopen\\.dat$");
+}
+
+/* A socket received over another (recvmsg, recvmmsg) takes the number of a file closed
+ * unseen. A fast call on a descriptor of unknown kind keeps no stack: this plan makes the
+ * run's only recv() and read(). */
+Test(descriptors, socket_received_over_a_socket, .timeout = 60)
+{
+    number_reused("stale-received", "^(__)?recv(_chk)?$", NULL, "net", "^fd [0-9]+: socket$");
+}
+
+Test(descriptors, socket_received_with_recvmmsg, .timeout = 60)
+{
+    number_reused("stale-received", "^(__)?read(_chk)?$", NULL, "net", "^fd [0-9]+: socket$");
+}
+
+/* A listening socket made unseen in place of a file closed unseen (the only accept()). */
+Test(descriptors, accept_on_a_socket_of_unknown_kind, .timeout = 60)
+{
+    number_reused("stale-accept", "^accept$", NULL, "net", "^fd [0-9]+: socket$");
+}
+
+/* Descriptors above 65536 are known on the loop thread like lower ones: a file's read is
+ * recorded with its path even though the file is closed before the watchdog sees the call. */
+Test(descriptors, file_above_65536, .timeout = 60)
+{
+    number_reused("stale-high-fd", "^(__)?pread(64)?(_chk)?$", "^plant_stale_high_fd$", "file",
+                  "/plant-stale-high\\.dat$");
 }
 
 /* ---- which stack a call site keeps ---------------------------------------------------------- */

@@ -28,6 +28,20 @@
  *   raise N            raise(N) on the loop thread
  *   itimers            SIGPROF and SIGALRM handlers, ITIMER_PROF and ITIMER_REAL every 1 ms
  *   vfork PATH         vfork() and exec PATH, wait for it
+ *   jump-out-of-call MS  a SIGALRM handler that siglongjmp()s out of a recv() on an empty
+ *                      blocking socket MS later, then a 150 ms spin
+ *   jump-out-of-wait MS  the same out of the loop's own epoll_wait() (its timer stopped)
+ *   jump-storm N       an interval timer every 37 us whose SIGALRM handler siglongjmp()s
+ *                      out of whatever runs, while the loop thread makes access() calls,
+ *                      until N jumps were made; then an access() of
+ *                      /nonexistent/after-the-jumps and a 150 ms spin
+ *   stderr-reused FILE close descriptor 2 and open FILE in its place (a daemon's data file),
+ *                      writing "host data" into it
+ *   vfork-calls PATH   a blocking socket with a byte to read; vfork(), and the child, as
+ *                      Python's subprocess does, opens PATH, closes the socket and dup2()s
+ *                      PATH over its number, makes an access() of /nonexistent/vfork-child
+ *                      and a nanosleep(), blocks signal 38 and execs PATH; the parent waits
+ *                      for it, reads the byte from its socket with recv() and spins 150 ms
  *   spawn PATH         posix_spawn() PATH, wait for it
  *   spawnp NAME        posix_spawnp() NAME (searched in PATH), wait for it
  *   fork-exec PATH     fork() and execv() PATH, wait for it
@@ -89,6 +103,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
@@ -278,6 +293,126 @@ static void fork_and_exec(const char *how, const char *path)
         _exit(127);
     }
     wait_child(pid);
+}
+
+/* The common timeout pattern: an alarm whose handler jumps out of whatever blocks. */
+static sigjmp_buf jump_target;
+static volatile sig_atomic_t jumps;
+
+static void jump_out(int sig)
+{
+    (void)sig;
+    jumps++;
+    siglongjmp(jump_target, 1);
+}
+
+static void alarm_every(long first_us, long every_us)
+{
+    struct itimerval t = {{every_us / 1000000, every_us % 1000000},
+                          {first_us / 1000000, first_us % 1000000}};
+    setitimer(ITIMER_REAL, &t, NULL);
+}
+
+static void jump_on_alarm(struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = jump_out;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, old);
+}
+
+static void jump_out_of_call(int ms)
+{
+    int sv[2];
+    struct sigaction old;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        perror("socketpair");
+        exit(3);
+    }
+    jump_on_alarm(&old);
+    if (sigsetjmp(jump_target, 1) == 0) {
+        char c;
+        alarm_every(ms * 1000L, 0);
+        recv(sv[0], &c, 1, 0);
+        fprintf(stderr, "host-fixture: recv returned\n");
+        exit(3);
+    }
+    sigaction(SIGALRM, &old, NULL);
+    close(sv[0]);
+    close(sv[1]);
+    spin(150);
+}
+
+static void jump_out_of_wait(int ms)
+{
+    struct itimerspec stop = {{0, 0}, {0, 0}}, every = {{0, 2000000}, {0, 2000000}};
+    struct sigaction old;
+    uint64_t expirations;
+    timerfd_settime(main_loop.tfd, 0, &stop, NULL);
+    while (read(main_loop.tfd, &expirations, sizeof expirations) > 0)
+        ;
+    jump_on_alarm(&old);
+    if (sigsetjmp(jump_target, 1) == 0) {
+        struct epoll_event ev;
+        alarm_every(ms * 1000L, 0);
+        epoll_wait(main_loop.ep, &ev, 1, -1);
+        fprintf(stderr, "host-fixture: epoll_wait returned\n");
+        exit(3);
+    }
+    sigaction(SIGALRM, &old, NULL);
+    timerfd_settime(main_loop.tfd, 0, &every, NULL);
+    spin(150);
+}
+
+static void jump_storm(int n)
+{
+    struct sigaction old;
+    jumps = 0;
+    jump_on_alarm(&old);
+    alarm_every(37, 37);
+    sigsetjmp(jump_target, 1);
+    while (jumps < n)
+        access("/", F_OK);
+    alarm_every(0, 0);
+    sigaction(SIGALRM, &old, NULL);
+    access("/nonexistent/after-the-jumps", F_OK);
+    spin(150);
+}
+
+/* The child runs on this thread and its memory until it execs: none of what it does is the
+ * parent's. */
+static void vfork_calls(const char *path)
+{
+    int sv[2];
+    char c;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || write(sv[1], "x", 1) != 1) {
+        perror("vfork-calls");
+        exit(3);
+    }
+    pid_t pid = vfork();
+    if (pid == 0) {
+        int fd = open(path, O_RDONLY);
+        close(sv[0]);
+        dup2(fd, sv[0]);
+        access("/nonexistent/vfork-child", F_OK);
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, 38);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    wait_child(pid);
+    if (recv(sv[0], &c, 1, 0) != 1) {
+        perror("recv");
+        exit(3);
+    }
+    spin(150);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 static void daemonize(int ms)
@@ -585,6 +720,23 @@ static void stress(const char *what, int ms)
         printf("errno %s %d %d\n", name, ok_errno, errno);                                         \
     } while (0)
 
+/* Children of _Fork and of vfork that leave at once. */
+static pid_t fork_and_leave(void)
+{
+    pid_t pid = _Fork();
+    if (pid == 0)
+        _exit(0);
+    return pid;
+}
+
+static pid_t vfork_and_leave(void)
+{
+    pid_t pid = vfork();
+    if (pid == 0)
+        _exit(0);
+    return pid;
+}
+
 static void errno_probe(const char *dir)
 {
     char path[512], buf[64];
@@ -627,6 +779,27 @@ static void errno_probe(const char *dir)
     PROBE("waitpid", getpid(), waitpid(-1, NULL, WNOHANG));
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     PROBE("mutex", pthread_mutex_lock(&m), pthread_mutex_unlock(&m));
+    /* The timed locks, free, then held by this thread: a deadline in the past, or an invalid one
+     * (nanoseconds, clock). */
+    struct timespec past = {1, 0}, bad = {1, -1};
+    PROBE("mutex_timedlock", pthread_mutex_timedlock(&m, &past), pthread_mutex_timedlock(&m, &bad));
+    PROBE("mutex_clocklock", pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &past),
+          pthread_mutex_clocklock(&m, 12345, &past));
+    pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+    PROBE("rwlock_timedrdlock", pthread_rwlock_timedrdlock(&rw, &past),
+          pthread_rwlock_timedrdlock(&rw, &bad));
+    pthread_rwlock_unlock(&rw);
+    PROBE("rwlock_clockwrlock", pthread_rwlock_clockwrlock(&rw, CLOCK_MONOTONIC, &past),
+          pthread_rwlock_clockwrlock(&rw, 12345, &past));
+    pthread_rwlock_unlock(&rw);
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    PROBE("cond_clockwait", pthread_cond_clockwait(&cv, &m, CLOCK_MONOTONIC, &past),
+          pthread_cond_clockwait(&cv, &m, 12345, &past));
+    pthread_mutex_unlock(&m);
+    PROBE("_Fork", waitpid(fork_and_leave(), NULL, 0), getpid());
+    PROBE("vfork", waitpid(vfork_and_leave(), NULL, 0), getpid());
+    PROBE("close_range", close_range(1000, 1010, 0), close_range(10, 5, 0));
+    PROBE("closefrom", (closefrom(1000), 0), getpid());
     struct pollfd pfd = {.fd = 0, .events = 0};
     volatile nfds_t too_many = 1u << 30;
     PROBE("poll", poll(&pfd, 1, 0), poll(&pfd, too_many, 0));
@@ -791,6 +964,21 @@ static void step(const char *what, const char *arg)
             _exit(127);
         }
         wait_child(pid);
+    } else if (strcmp(what, "jump-out-of-call") == 0) {
+        jump_out_of_call(n);
+    } else if (strcmp(what, "jump-out-of-wait") == 0) {
+        jump_out_of_wait(n);
+    } else if (strcmp(what, "jump-storm") == 0) {
+        jump_storm(n);
+    } else if (strcmp(what, "stderr-reused") == 0) {
+        close(2);
+        int fd = open(arg, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (fd != 2 || write(fd, "host data\n", 10) != 10) {
+            fprintf(stdout, "host-fixture: stderr-reused got descriptor %d\n", fd);
+            exit(3);
+        }
+    } else if (strcmp(what, "vfork-calls") == 0) {
+        vfork_calls(arg);
     } else if (strcmp(what, "spawn") == 0) {
         pid_t pid;
         char *argv[] = {(char *)arg, NULL};

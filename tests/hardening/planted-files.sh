@@ -1,7 +1,8 @@
 #!/bin/sh
 # Files someone else planted cannot steer the CLI: a run directory that is a symbolic link or
 # another user's is refused before anything in it is deleted, and a JIT map that is a symbolic
-# link, another user's, or not a file does not rename frames.
+# link, another user's, not a file, or left by an earlier process with the same pid does not
+# rename frames.
 set -u
 BUILD=${SS_BUILDDIR:-$(pwd)}
 SS="$BUILD/stallscope"
@@ -87,6 +88,44 @@ if [ "$(id -u)" -eq 0 ]; then
 else
     echo "skipped (needs root): a JIT map of another user"
 fi
+
+# A map last written an hour before the process began (an earlier process with the same pid
+# left it): not read, and the report says so.
+cp "$tmp/evil.map" "$map"
+touch -d '1 hour ago' "$map"
+not_renamed "a map older than the process"
+if grep -q "note: ignored $map: last written before process $pid began" "$tmp/report"; then
+    ok "the report says why the old map was left out"
+else
+    fail "no word about the old map: $(grep note "$tmp/report")"
+fi
+rm -f "$map"
+
+# run does not copy such a map from /tmp into the run, and says why; report, which then looks
+# in /tmp itself, leaves it out as well.
+cat >"$tmp/stale.sh" <<'EOS'
+#!/bin/sh
+printf '1000 7ffffffff000 PLANTED\n' >"/tmp/perf-$$.map"
+touch -d '1 hour ago' "/tmp/perf-$$.map"
+exec "$@"
+EOS
+chmod +x "$tmp/stale.sh"
+"$SS" run -q -o "$tmp/run3" -- "$tmp/stale.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
+p3=$(ls "$tmp"/run3/stallscope-*.trace | head -1 | sed 's/.*stallscope-//; s/\.trace$//')
+if [ -e "$tmp/run3/perf-$p3.map" ]; then
+    fail "run copied a /tmp map older than the process into the run"
+elif ! grep -q "ignored /tmp/perf-$p3.map: last written before process $p3 began" "$tmp/err"; then
+    fail "no word about the old /tmp map: $(cat "$tmp/err")"
+else
+    ok "run leaves a /tmp map older than the process: $(cat "$tmp/err")"
+fi
+timeout 30 "$SS" report "$tmp/run3" >"$tmp/report3" 2>&1
+if grep -q PLANTED "$tmp/report3"; then
+    fail "report read the old /tmp map"
+else
+    ok "report leaves the old /tmp map out"
+fi
+rm -f "/tmp/perf-$p3.map"
 
 # run keeps a copy of the runtime's /tmp map only when it is the user's own regular file.
 if [ "$(id -u)" -eq 0 ]; then

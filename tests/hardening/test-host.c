@@ -118,6 +118,32 @@ Test(signals, host_takes_the_signal_with_sigset, .timeout = 60)
     host_takes_the_signal("own-sigset", "handler\n");
 }
 
+/* A daemon that closed its stderr and opened a data file, which got descriptor 2: the shim's
+ * warning (here, that the host took the sampling signal over) must not go into that file. The
+ * trace still says it. */
+Test(signals, warning_never_written_into_a_file_that_took_stderr, .timeout = 60)
+{
+    struct host_run h;
+    char data[64], text[64] = "";
+    strcpy(data, "/tmp/ss-data-XXXXXX");
+    int fd = mkstemp(data);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    const char *steps[] = {"spin",          "150",  "stderr-reused", data, "own-sigaction",
+                           SAMPLING_SIGNAL, "spin", "100",           NULL};
+    run_host(&h, NULL, steps, 1);
+    FILE *f = fopen(data, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(data);
+    cr_expect_str_eq(text, "host data\n", "the host's file holds only what the host wrote");
+    cr_expect(has_note(&h.model->procs[0], "own handler for the sampling signal"),
+              "the trace says why sampling stopped");
+    host_finish(&h);
+}
+
 /* sigignore() is a take-over too: the host's raise is ignored, as without the shim. */
 Test(signals, host_ignores_the_signal_with_sigignore, .timeout = 60)
 {
@@ -446,6 +472,91 @@ Test(processes, vfork_and_posix_spawn, .timeout = 60)
     cr_assert_eq(h.model->procs[0].nstalls, 1);
     expect_near(&h.model->procs[0].stalls[0], h.planted_ms[0]);
     cr_expect_eq(notes_with(&h.model->procs[0], "untraced"), 0, "traced children get no note");
+    host_finish(&h);
+}
+
+/* The host's SIGALRM handler jumps out of a blocking call, out of the loop's own wait, or out
+ * of anything at all thousands of times (the shim's own code included): the shim stays on for
+ * the thread. The 150 ms spin after the jump is a stall, sampled; after the storm, a blocking
+ * call is recorded again. */
+static void jumps_leave_the_shim_on(const char *step, const char *arg)
+{
+    struct host_run h;
+    const char *steps[] = {step, arg, "spin", "100", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "%s", h.err);
+    cr_assert_eq(h.nplanted, 2, "%s", h.out);
+    const struct ss_process *p = &h.model->procs[0];
+    for (size_t k = 0; k < 2; k++) {
+        const struct ss_stall *stall = NULL;
+        for (size_t i = 0; i < p->nstalls; i++)
+            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted_ms[k] * 1e6) &&
+                (!stall || p->stalls[i].duration_ns < stall->duration_ns))
+                stall = &p->stalls[i];
+        cr_expect_not_null(stall, "%s: the spin of %.1f ms after the jump is a stall", step,
+                           h.planted_ms[k]);
+        if (stall)
+            cr_expect_geq(signal_samples(stall), 3, "%s: spin %zu is sampled", step, k);
+    }
+    if (strcmp(step, "jump-storm") == 0) {
+        int after = 0;
+        for (size_t i = 0; i < p->ncalls; i++)
+            after |= strstr(p->calls[i].detail, "after-the-jumps") != NULL;
+        cr_expect(after, "the access() after the jumps is recorded");
+    }
+    host_finish(&h);
+}
+
+Test(jumps, out_of_a_blocking_call, .timeout = 60)
+{
+    jumps_leave_the_shim_on("jump-out-of-call", "50");
+}
+
+Test(jumps, out_of_the_loop_wait, .timeout = 60)
+{
+    jumps_leave_the_shim_on("jump-out-of-wait", "50");
+}
+
+Test(jumps, thousands_out_of_anywhere, .timeout = 60)
+{
+    jumps_leave_the_shim_on("jump-storm", "5000");
+}
+
+/* A vfork child runs on its parent's thread and memory until it execs (Python's subprocess
+ * uses vfork): what it does to its descriptors and its signal mask, and the blocking calls it
+ * makes, are not the parent's. The parent's socket stays a socket, its thread is sampled, and
+ * none of the child's calls is recorded. */
+Test(processes, vfork_child_is_not_its_parent, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"vfork-calls", "/bin/true", "spin", "100", NULL};
+    run_host(&h, NULL, steps, 1);
+    cr_expect_eq(h.err[0], '\0', "%s", h.err);
+    cr_assert_eq(h.model->nprocs, 1);
+    const struct ss_process *p = &h.model->procs[0];
+    int recv_seen = 0;
+    for (size_t i = 0; i < p->ncalls; i++) {
+        const struct ss_call_site *c = &p->calls[i];
+        cr_expect(!strstr(c->detail, "vfork-child") && strcmp(c->function, "nanosleep") != 0,
+                  "the child's %s() (%s) was recorded as the parent's", c->function, c->detail);
+        if (strcmp(c->function, "recv") == 0) {
+            recv_seen = 1;
+            cr_expect_str_eq(c->category, "net", "the parent's recv() on %s", c->detail);
+            cr_expect(strstr(c->detail, "socket"), "the parent's recv() on %s", c->detail);
+        }
+    }
+    cr_expect(recv_seen, "the parent's recv() is recorded");
+    cr_assert_eq(h.nplanted, 2);
+    for (size_t k = 0; k < 2; k++) {
+        const struct ss_stall *stall = NULL;
+        for (size_t i = 0; i < p->nstalls; i++)
+            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted_ms[k] * 1e6) &&
+                (!stall || p->stalls[i].duration_ns < stall->duration_ns))
+                stall = &p->stalls[i];
+        cr_assert_not_null(stall, "the spin of %.1f ms is a stall", h.planted_ms[k]);
+        cr_expect_geq(signal_samples(stall), 3,
+                      "the parent is sampled after its child blocked the signal (spin %zu)", k);
+    }
     host_finish(&h);
 }
 

@@ -1,0 +1,34 @@
+/* interpose: the one place the shim looks up the C library's functions (see interpose.h). */
+#define _GNU_SOURCE
+#include "interpose.h"
+
+#include <dlfcn.h>
+
+_Atomic int ss__lookups_done;
+
+/* Out of line and followed by a barrier, so that dlsym is called from here and never tail-called
+ * from a caller the loader runs (the constructor), whose return address is the loader's. */
+__attribute__((noinline)) void *ss__next(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+__attribute__((noinline)) void *ss__next_version(const char *name, const char *version)
+{
+    void *p = dlvsym(RTLD_NEXT, name, version);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+void ss__resolve_all(void)
+{
+    ss__resolve_hooks();
+    ss__resolve_calls();
+    ss__resolve_signals();
+    ss__resolve_children();
+    ss__resolve_vfork();
+    ss__resolve_jumps();
+    atomic_store(&ss__lookups_done, 1);
+}
