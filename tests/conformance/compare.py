@@ -6,7 +6,8 @@ every test whose result differs, with both results and where their logs are. Tes
 SUITE in FLAKY (lines "SUITE ID-PATTERN  # reason"; fnmatch patterns) are told apart: their
 differences are shown but do not fail. Exits 1 when anything else differs.
 
-A RESULT that is a verdict (pass, fail, skip, todo, hang, not-run) is counted as such. Any
+A RESULT that is a verdict (pass; fail, error, hang, crashed, not-run; skip, todo) is counted
+as such (its text after a colon is a detail). Any
 other RESULT (an exit status, digests of outputs) is a check: it passes in a pass when it is
 the reference's.
 """
@@ -15,7 +16,7 @@ import fnmatch
 import os
 import sys
 
-VERDICTS = {"pass": "pass", "fail": "fail", "error": "fail", "hang": "fail",
+VERDICTS = {"pass": "pass", "fail": "fail", "error": "fail", "hang": "fail", "crashed": "fail",
             "not-run": "fail", "skip": "skip", "todo": "skip"}
 
 
@@ -122,18 +123,37 @@ def main():
                           f"    logs: {la or '-'}  {lb or '-'}\n")
         print(f"   {p}: {len(real)} differ from {ref_name}"
               + (f", and {len(known)} listed as flaky without the shim" if known else "")
-              + f" (all in {listing})")
-        for n, k in enumerate(real + known):
+              + f" (all in {short(listing)})")
+        # Hangs first, then tests with a result in both passes; tests that have a result in
+        # one pass only (their file or program ended early) are counted by where they belong.
+        absent = [k for k in real + known if k not in ref or k not in run]
+        shown = sorted((k for k in real + known if k not in absent),
+                       key=lambda k: (not any(w in ref[k][0] + run[k][0] for w in ("hang", "crashed")),
+                                      k in known))
+        for n, k in enumerate(shown):
             if n == 40:
-                print(f"     ... {len(diffs) - 40} more in {listing}")
+                print(f"     ... {len(shown) - 40} more in {short(listing)}")
                 break
-            a, la = ref.get(k, ("absent", ""))
-            b, lb = run.get(k, ("absent", ""))
+            a, la = ref[k]
+            b, lb = run[k]
             print(f"     {'(flaky) ' if k in known else ''}{k}\n"
                   f"         {ref_name}: {a}\n         {p}: {b}\n"
                   f"         logs: {short(la)}  {short(lb)}")
             if os.path.isdir(la) and os.path.isdir(lb):
                 print(output_diff(la, lb), end="")
+            for log in (la, lb):
+                if log.endswith(".txt") and os.path.isfile(log):
+                    with open(log, errors="replace") as f:
+                        last = [l for l in f.read().splitlines() if l.strip()][-1:]
+                    print("".join(f"           | {l}\n" for l in last), end="")
+        groups = {}
+        for k in absent:
+            where = p if k in run else ref_name
+            group = k.split(" > ")[0] if " > " in k else ".".join(k.split(".")[:2])
+            groups[(where, group)] = groups.get((where, group), 0) + 1
+        for (where, group), n in sorted(groups.items()):
+            print(f"     {n} result{'s' if n > 1 else ''} of {group} only in pass {where}"
+                  f" (listed in {short(listing)})")
     sys.exit(1 if failed else 0)
 
 

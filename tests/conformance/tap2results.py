@@ -5,8 +5,9 @@ prints one results line per test case, "PREFIX > NAME<TAB>RESULT", RESULT being 
 skip or todo; nested subtests are named by their parents' "# Subtest:" lines. A last line
 "PREFIX<TAB>exit=STATUS ..." gives the program's exit status and whether its plan was met.
 LIST_FILE, when given, names every test the program has (one a line): those it did not report
-are "not-run", except the first when STATUS is 124 (the program was timed out), which is
-"hang", being the test that was running.
+are "not-run", except the first, the one that was running when the program ended early: it is
+"hang" when STATUS is 124 (the program was timed out), "crashed" when STATUS is another
+failure (with the program's "Bail out!" message, if any).
 """
 import re
 import sys
@@ -20,7 +21,7 @@ PLAN = re.compile(r"^1\.\.(\d+)")
 def parse(lines):
     """Yields (name, result) for each test line; also returns the top-level plan and count."""
     stack = []  # (indent, name) of the subtests announced and not yet ended
-    results, plan, top = [], None, 0
+    results, plan, top, bail = [], None, 0, None
     for raw in lines:
         line = raw.rstrip("\n")
         m = SUBTEST.match(line)
@@ -34,7 +35,7 @@ def parse(lines):
         m = LINE.match(line)
         if not m:
             if line.startswith("Bail out!"):
-                results.append(("(bail out)", "fail"))
+                bail = line
             continue
         indent, status, rest = len(m.group(1)), m.group(2), m.group(3)
         d = DIRECTIVE.search(rest)
@@ -50,13 +51,13 @@ def parse(lines):
         results.append((" > ".join([n for _, n in stack] + [name]), result))
         if indent == 0:
             top += 1
-    return results, plan, top
+    return results, plan, top, bail
 
 
 def main():
     prefix, tap, status = sys.argv[1], sys.argv[2], int(sys.argv[3])
     with open(tap, errors="replace") as f:
-        results, plan, top = parse(f)
+        results, plan, top, bail = parse(f)
     seen = {}
     for name, result in results:
         seen[name] = seen.get(name, 0) + 1
@@ -68,8 +69,15 @@ def main():
         first = True
         for name in listed:
             if name not in seen:
-                print(f"{prefix} > {name}\t{'hang' if status == 124 and first else 'not-run'}")
+                result = "not-run"
+                if first and status == 124:
+                    result = "hang"
+                elif first and status != 0:
+                    result = f"crashed: {bail}" if bail else "crashed"
+                print(f"{prefix} > {name}\t{result}")
                 first = False
+    elif bail:
+        print(f"{prefix} > (bail out)\tcrashed: {bail}")
     planned = "plan met" if plan is not None and plan == top else f"ran {top} of {plan}"
     print(f"{prefix}\texit={status} {planned}")
 
