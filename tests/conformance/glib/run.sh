@@ -32,10 +32,10 @@ lane() {
     for name in "$@"; do run_program "$name"; done
 }
 
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046,SC2086
 set -- ${GLIB_PROGRAMS:-$(grep -v '^#' "$CONFORMANCE_DIR/glib/programs")}
 all="$*"
-first= second= n=0
+first='' second='' n=0
 for name in "$@"; do
     if [ $((n % 2)) -eq 0 ]; then first="$first $name"; else second="$second $name"; fi
     n=$((n + 1))

@@ -21,6 +21,7 @@ for case in "$cases"/*.sh "$cases"/*.bash; do
         id=$name@$shell
         dir=$OUT/$id
         mkdir -p "$dir/work"
+        # shellcheck disable=SC2002 # stdin is to be a pipe, as in `producer | script`
         (cd "$dir/work" && cat "$OUT/input" |
             boxed 10 "$dir/trace" "/bin/$shell" "$case" >../stdout 2>../stderr
          echo $? >../status)
