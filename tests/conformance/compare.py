@@ -7,13 +7,13 @@ SUITE in FLAKY (lines "SUITE ID-PATTERN  # reason"; fnmatch patterns) are told a
 differences are shown but do not fail. Exits 1 when anything else differs.
 
 A RESULT that is a verdict (pass; fail, error, hang, crashed, not-run; skip, todo) is counted
-as such (its text after a colon is a detail). Any
-other RESULT (an exit status, digests of outputs) is a check: it passes in a pass when it is
-the reference's.
+as such (its text after a colon is a detail). Any other RESULT (an exit status, digests of
+outputs) is a check: it passes in a pass when it is the reference's.
 """
 import difflib
 import fnmatch
 import os
+import re
 import sys
 
 VERDICTS = {"pass": "pass", "fail": "fail", "error": "fail", "hang": "fail", "crashed": "fail",
@@ -37,7 +37,7 @@ def flaky_patterns(path, suite):
     patterns = []
     with open(path) as f:
         for line in f:
-            line = line.split("#", 1)[0].strip()
+            line = re.split(r"\s#", line, maxsplit=1)[0].strip()
             if line.startswith(suite + " "):
                 patterns.append(line[len(suite) + 1:].strip())
     return patterns
