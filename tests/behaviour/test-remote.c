@@ -48,6 +48,21 @@ struct proc {
     FILE *from_child;
 };
 
+/* Fixtures still running when a test ends early (a failed assertion), killed by fini. */
+static pid_t running[8];
+
+static void kill_running(void)
+{
+    for (unsigned i = 0; i < 8; i++)
+        if (running[i] > 0) {
+            kill(running[i], SIGKILL);
+            waitpid(running[i], NULL, 0);
+            running[i] = 0;
+        }
+}
+
+TestSuite(remote, .fini = kill_running);
+
 static void path_of(char *buf, size_t len, const char *env, const char *rel)
 {
     const char *dir = getenv(env);
@@ -68,6 +83,11 @@ static void start(struct proc *p, const char *const argv[])
     cr_assert_eq(posix_spawn(&p->pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0,
                  "cannot run %s", argv[0]);
     posix_spawn_file_actions_destroy(&fa);
+    for (unsigned i = 0; i < 8; i++)
+        if (running[i] == 0) {
+            running[i] = p->pid;
+            break;
+        }
     close(in[0]);
     close(out[1]);
     p->to_child = in[1];
@@ -90,6 +110,9 @@ static void stop(struct proc *p)
     if (p->pid > 0) {
         kill(p->pid, SIGKILL);
         waitpid(p->pid, NULL, 0);
+        for (unsigned i = 0; i < 8; i++)
+            if (running[i] == p->pid)
+                running[i] = 0;
         p->pid = 0;
     }
     if (p->from_child)
