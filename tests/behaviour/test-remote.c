@@ -619,6 +619,71 @@ Test(remote, modules_pie_nopie_vdso)
     cr_expect_eq(ss_target_open(0, &t), -EINVAL);
 }
 
+/* Code in the vDSO is unwound with the unwind table of the copy taken from the target. */
+Test(remote, through_the_vdso, .timeout = 60)
+{
+    struct proc p;
+    start_fixture(&p, "tests/fixtures/remote/remote-fixture-O2", "clock", NULL);
+    struct ss_target *t;
+    cr_assert_eq(ss_target_open(p.pid, &t), 0);
+    const struct ss_target_module *vdso = module_named(t, "linux-vdso.so.1", 0);
+    cr_assert_not_null(vdso);
+    struct names nm;
+    names_for(&nm, t);
+    struct sampler sm = {t, new_samples(), 0};
+    printf("reading the clock:\n");
+    sample_rounds(&sm, p.pid, p.main_tid, 20);
+    static const char *const chain[] = {"f3_clock", "f2", "f1", "main", "__libc_start_call_main",
+                                        NULL};
+    unsigned in_vdso = 0;
+    for (unsigned i = 0; i < sm.n; i++) {
+        const struct sample *s = &sm.s[i];
+        bool vdso_frame = s->n > 0 && s->frames[0] >= vdso->lo && s->frames[0] < vdso->hi;
+        int at = find_name(&nm, s->frames, s->n, 0, "f3_clock");
+        bool ok = at >= 0 && starts_with(&nm, s->frames + at, s->n - (unsigned)at, chain);
+        if (!ok)
+            print_frames(&nm, s->frames, s->n);
+        cr_expect(ok, "the sample reaches main through f3_clock");
+        if (vdso_frame && ok && in_vdso++ == 0)
+            print_frames(&nm, s->frames, s->n);
+    }
+    printf("  %u of %u samples in the vDSO\n", in_vdso, sm.n);
+    cr_expect_gt(in_vdso, 0, "some samples land in the vDSO");
+    names_free(&nm);
+    free(sm.s);
+    ss_target_free(t);
+    stop(&p);
+}
+
+/* Frames of the stallscope shim at the top of a stack are the shim's, not the program's: a
+ * library of that name stands in for it. */
+Test(remote, leading_shim_frames_left_out, .timeout = 60)
+{
+    char dir[] = "/tmp/ss-remote-XXXXXX", lib[512], shim[600], cmd[1200];
+    cr_assert_not_null(mkdtemp(dir));
+    lib_path(lib, sizeof lib);
+    snprintf(shim, sizeof shim, "%s/libstallscope.so", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", lib, shim);
+    cr_assert_eq(system(cmd), 0);
+    struct proc p;
+    start_fixture(&p, "tests/fixtures/remote/remote-fixture-O2", "lib", shim);
+    struct ss_target *t;
+    cr_assert_eq(ss_target_open(p.pid, &t), 0);
+    struct names nm;
+    names_for(&nm, t);
+    struct sampler sm = {t, new_samples(), 0};
+    sample_rounds(&sm, p.pid, p.main_tid, 3);
+    static const char *const chain[] = {"f2", "f1", "main", "__libc_start_call_main", NULL};
+    for (unsigned i = 0; i < sm.n; i++)
+        expect_chain(&nm, &sm.s[i], chain);
+    names_free(&nm);
+    free(sm.s);
+    ss_target_free(t);
+    stop(&p);
+    unlink(shim);
+    rmdir(dir);
+}
+
 /* A library's code mapped a second time, as V8 remaps its builtins: two modules, each with
  * the bias that makes its addresses the same file addresses. Code running in the copy has no
  * unwind table at its bias, so its frame is walked by its frame pointer. */
