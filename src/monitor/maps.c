@@ -78,7 +78,7 @@ static int read_maps_text(struct ss_target *t, size_t *len)
         if (r < 0) {
             int e = errno;
             close(fd);
-            return e == ESRCH ? -ESRCH : -e;
+            return -e;
         }
         if (r == 0)
             break;
@@ -122,12 +122,11 @@ static int parse_line(char *line, char *end, struct mapping *m)
         return -1;
     while (p < end && *p == ' ')
         p++;
-    if (p < end && (*p == '/' || *p == '[')) {
+    /* Files, and of the kernel's names in brackets only the vDSO. */
+    m->vdso = end - p == 6 && memcmp(p, "[vdso]", 6) == 0;
+    if (m->vdso || (p < end && *p == '/' && m->ino != 0)) {
         m->path = p;
         m->path_len = (size_t)(end - p);
-        m->vdso = m->path_len == 6 && memcmp(p, "[vdso]", 6) == 0;
-        if (*p == '[' || m->ino == 0)
-            m->path = m->vdso ? m->path : NULL;
     }
     return 0;
 }
@@ -163,10 +162,23 @@ static struct ss__image *find_image(struct ss_target *t, const struct mapping *m
     return NULL;
 }
 
-static int same_file(int fd, const struct mapping *m)
+/* The file at path if it is the one the mapping maps, opened read-only; else -1. It is first
+ * opened without being opened for reading: whatever now has that name (a device, a FIFO
+ * another user planted) is only looked at, never opened. */
+static int open_if_mapped(const char *path, const struct mapping *m)
 {
     struct stat st;
-    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == m->dev && st.st_ino == m->ino;
+    char self[64];
+    int fd = -1, probe = open(path, O_PATH | O_CLOEXEC);
+    if (probe < 0)
+        return -1;
+    if (fstat(probe, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == m->dev &&
+        st.st_ino == m->ino) {
+        snprintf(self, sizeof self, "/proc/self/fd/%d", probe);
+        fd = open(self, O_RDONLY | O_CLOEXEC);
+    }
+    close(probe);
+    return fd;
 }
 
 /* The mapped file itself, opened read-only, or -1. */
@@ -174,21 +186,14 @@ static int open_file(struct ss_target *t, const struct mapping *m, const char *p
 {
     char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "/proc/%d/root%s", (int)t->pid, path);
-    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd >= 0 && same_file(fd, m))
-        return fd;
+    int fd = open_if_mapped(p, m);
     if (fd >= 0)
-        close(fd);
+        return fd;
     /* Deleted or replaced since the target mapped it: only the mapping still leads to it, and
      * the kernel lets only privileged monitors follow that. */
     snprintf(p, sizeof p, "/proc/%d/map_files/%llx-%llx", (int)t->pid, (unsigned long long)m->lo,
              (unsigned long long)m->hi);
-    fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd >= 0 && same_file(fd, m))
-        return fd;
-    if (fd >= 0)
-        close(fd);
-    return -1;
+    return open_if_mapped(p, m);
 }
 
 static void attach_file(struct ss_target *t, struct ss__image *img, const struct mapping *m)
