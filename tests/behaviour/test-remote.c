@@ -386,6 +386,19 @@ Test(remote, perf_samples_unwind_without_pie, .timeout = 60)
     spinning_threads("tests/fixtures/remote/remote-fixture-nopie");
 }
 
+/* Time the thread spent on a CPU, from the scheduler's statistics. */
+static uint64_t cpu_ns(pid_t pid, pid_t tid)
+{
+    char path[64];
+    unsigned long long ns = 0;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%llu", &ns), 1);
+    fclose(f);
+    return ns;
+}
+
 /* The ring wraps (two samples fit), samples the monitor was too slow for are counted as lost,
  * and what is drained still unwinds. */
 Test(remote, perf_ring_wraps_and_counts_lost, .timeout = 60)
@@ -399,9 +412,11 @@ Test(remote, perf_ring_wraps_and_counts_lost, .timeout = 60)
     struct ss_perf *perf;
     cr_assert_eq(ss_perf_open(p.pid, p.main_tid, 1000000, 0, &perf), 0);
     struct sampler sm = {t, new_samples(), 0};
+    uint64_t cpu0 = cpu_ns(p.pid, p.main_tid);
     cr_assert_eq(ss_perf_enable(perf, 0), 0);
-    /* Ten periods without draining: the ring holds two of them. */
-    usleep(10000);
+    /* Ten periods of the thread's CPU time without draining: the ring holds two of them. */
+    for (int i = 0; i < 2000 && cpu_ns(p.pid, p.main_tid) < cpu0 + 10000000; i++)
+        usleep(5000);
     while (sm.n < 2) {
         wait_readable(perf);
         ss_perf_drain(perf, on_sample, &sm);
