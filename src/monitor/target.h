@@ -17,7 +17,10 @@ struct ss_target;
 /* One executable mapping of a file (or the vDSO), as a MODULE record describes it: addresses
  * in [lo, hi) belong to it and file vaddr = address - bias. */
 struct ss_target_module {
-    const char *path; /* as /proc/PID/maps names it; "linux-vdso.so.1" for the vDSO */
+    /* As /proc/PID/maps names it, without the " (deleted)" the kernel appends once the file is
+     * deleted (so that build-id and debug file lookups still apply); "linux-vdso.so.1" for the
+     * vDSO. */
+    const char *path;
     uint64_t bias, lo, hi;
     const uint8_t *build_id;
     size_t build_id_len;
