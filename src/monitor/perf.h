@@ -14,15 +14,31 @@
 struct ss_perf;
 
 /* Opens a disabled event on thread tid of process pid: a sample every period_ns of the
- * thread's CPU time, each with up to stack_bytes of user stack (rounded to what perf allows).
- * Sample times are CLOCK_MONOTONIC. 0, or a negated errno: -EACCES/-EPERM when the kernel
- * refuses (perf_event_paranoid, seccomp, no such thread), -ENOSYS without perf events. */
+ * thread's CPU time, each with up to stack_bytes of user stack (rounded down to a multiple of
+ * 8; 0 or more than perf allows in a record of 64 KiB: 65,344 bytes). Sample times are
+ * CLOCK_MONOTONIC. Maps a ring for two samples (one if the locked-memory budget is short).
+ * 0, or a negated errno: -EACCES/-EPERM when the kernel refuses (perf_event_paranoid, seccomp,
+ * a security module, a thread not ours), -ENOSYS without perf events (or hidden by seccomp),
+ * -ESRCH when there is no such thread, -ENOBUFS when no ring fits in the locked-memory budget
+ * (perf_event_mlock_kb, RLIMIT_MEMLOCK). ss_perf_explain turns these into a sentence. */
 int ss_perf_open(pid_t pid, pid_t tid, uint64_t period_ns, uint32_t stack_bytes,
                  struct ss_perf **out);
 void ss_perf_close(struct ss_perf *p);
 
-/* Starts sampling; the first sample comes after first_period_ns of CPU time (the next ones
- * every period_ns). 0 or a negated errno. */
+/* A descriptor that polls readable (POLLIN) when samples wait in the ring, and POLLHUP once
+ * the thread exited. */
+int ss_perf_fd(const struct ss_perf *p);
+/* What the event uses: bytes of user stack per sample, and bytes of ring mapped (all of it
+ * locked memory charged to the user, within perf_event_mlock_kb per CPU first). */
+uint32_t ss_perf_stack_bytes(const struct ss_perf *p);
+size_t ss_perf_ring_bytes(const struct ss_perf *p);
+
+/* Why ss_perf_open failed with err, as a sentence for the user; written into buf. */
+const char *ss_perf_explain(int err, char *buf, size_t len);
+
+/* Starts sampling; the first sample comes after first_period_ns of CPU time (from a one-shot
+ * event; 0 or not shorter than period_ns: none), the next ones every period_ns from enable.
+ * 0 or a negated errno. */
 int ss_perf_enable(struct ss_perf *p, uint64_t first_period_ns);
 int ss_perf_disable(struct ss_perf *p);
 

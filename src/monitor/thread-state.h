@@ -21,12 +21,15 @@ struct ss_thread_now {
     uint64_t sp, pc; /* IN_SYSCALL and STOPPED_USER: user stack pointer and program counter */
 };
 
-/* From /proc/PID/task/TID/syscall. 0, or a negated errno. */
+/* From /proc/PID/task/TID/syscall (which needs the rights to ptrace the process). 0 when
+ * now->activity says what the thread does, SS_THREAD_GONE included; a negated errno with
+ * SS_THREAD_UNKNOWN when the file cannot be read (-EACCES, -EPERM: not ours) or parsed. */
 int ss_thread_now(pid_t pid, pid_t tid, struct ss_thread_now *now);
 
-/* Copies up to len bytes of the thread's stack starting at sp, stopping at the end of the
- * mapping that holds sp (process_vm_readv). Returns the number of bytes copied, or a negated
- * errno. */
+/* Copies up to len bytes of the thread's stack starting at sp, stopping at the first page
+ * that cannot be read (the end of the stack's mapping, unless another readable mapping follows
+ * it directly), with process_vm_readv. Returns the number of bytes copied (0 when sp itself
+ * cannot be read), or a negated errno (-ESRCH: gone, -EPERM: not ours). */
 long ss_copy_stack(pid_t pid, uint64_t sp, void *buf, size_t len);
 
 #endif
