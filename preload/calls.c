@@ -13,12 +13,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -423,6 +428,30 @@ int pipe2(int fds[2], int flags)
     return rc;
 }
 
+/* Descriptors that are never files or sockets: a loop's timers, wake-ups and signals, and the
+ * loop's own epoll. Known at creation, their reads and writes are passed through without the
+ * monitor having to look (which it cannot once the process and its descriptors are gone). */
+#define SS_OTHER_MAKERS(X)                                                                         \
+    X(timerfd_create, (int clock, int flags), (clock, flags), flags &TFD_NONBLOCK)                 \
+    X(eventfd, (unsigned int count, int flags), (count, flags), flags &EFD_NONBLOCK)               \
+    X(signalfd, (int sfd, const sigset_t *mask, int flags), (sfd, mask, flags),                    \
+      flags &SFD_NONBLOCK)                                                                         \
+    X(epoll_create, (int size), (size), 0)                                                         \
+    X(epoll_create1, (int flags), (flags), 0)                                                      \
+    X(inotify_init, (void), (), 0)                                                                 \
+    X(inotify_init1, (int flags), (flags), flags &IN_NONBLOCK)
+#define DEFINE_OTHER_MAKER(name, params, args, nonblocking)                                        \
+    static int(*real_##name) params;                                                               \
+    int name params                                                                                \
+    {                                                                                              \
+        MISSING(SS_FIND(name), -1);                                                                \
+        int ss_made_ = real_##name args;                                                           \
+        if (ss_made_ >= 0)                                                                         \
+            ss__fd_note(ss_made_, SS_FD_OTHER, (nonblocking) != 0);                                \
+        return ss_made_;                                                                           \
+    }
+SS_OTHER_MAKERS(DEFINE_OTHER_MAKER)
+
 static int (*real_dup)(int);
 int dup(int fd)
 {
@@ -666,6 +695,9 @@ void ss__resolve_calls(void)
     SS_LOOKUP(socketpair);
     SS_LOOKUP(pipe);
     SS_LOOKUP(pipe2);
+#define LOOKUP_MAKER(name, ...) SS_LOOKUP(name);
+    SS_OTHER_MAKERS(LOOKUP_MAKER)
+#undef LOOKUP_MAKER
     SS_LOOKUP(dup);
     SS_LOOKUP(dup3);
     SS_LOOKUP(fcntl);

@@ -164,7 +164,8 @@ static void classify_before_leaving(struct ss_segment *seg)
         for (; tail != head; tail++) {
             struct ss_call_event *e = &s->calls[tail % SS_CALL_RING];
             struct stat st;
-            if (e->category != SS_CAT_PENDING || e->fd < 0 || e->detail[0] ||
+            /* A whole path the monitor can still look at; a path cut short it cannot. */
+            if (e->category != SS_CAT_PENDING || e->fd < 0 || e->detail[0] == '/' ||
                 fstat(e->fd, &st) != 0)
                 continue;
             enum ss_fd_kind kind = ss__fd_kind_of_mode(st.st_mode);
