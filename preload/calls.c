@@ -18,7 +18,10 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -228,6 +231,15 @@ struct call_detail {
                 classify, detail, after, missing)                                                  \
     SS_SYMVER(ss_compat_##name, name, "@" version);
 
+/* A System V semaphore operation waits unless every one of its operations says not to. */
+static inline int sem_may_block(const struct sembuf *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(ops[i].sem_flg & IPC_NOWAIT))
+            return 1;
+    return 0;
+}
+
 SS_CALLS(DEFINE_CALL)
 SS_COMPAT_CALLS(DEFINE_COMPAT_CALL)
 
@@ -294,6 +306,14 @@ int fclose(FILE *f)
     call_end(s, SS_CALL_fclose, category, site, t0, fd, path[0] ? path : NULL);
     errno = saved;
     return rc;
+}
+
+/* pause waits for a signal, as sigsuspend does; written by hand for want of parameters. */
+static int (*real_pause)(void);
+int pause(void)
+{
+    MISSING(SS_FIND(pause), -1);
+    return TIMED(SS_CALL_pause, SS_CAT_SLEEP, -1, NULL, real_pause());
 }
 
 static void (*real_sync)(void);
@@ -695,6 +715,7 @@ void ss__resolve_calls(void)
     SS_LOOKUP(socketpair);
     SS_LOOKUP(pipe);
     SS_LOOKUP(pipe2);
+    SS_LOOKUP(pause);
 #define LOOKUP_MAKER(name, ...) SS_LOOKUP(name);
     SS_OTHER_MAKERS(LOOKUP_MAKER)
 #undef LOOKUP_MAKER

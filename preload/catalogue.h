@@ -150,7 +150,15 @@
     X(int, pthread_join, (pthread_t t, void **ret), (t, ret), ALWAYS(LOCK), D_NONE, NOTHING, ENOSYS) \
     X(int, flock, (int fd, int op), (fd, op), UNLESS(op & LOCK_NB, LOCK), D_FD(fd), NOTHING, -1) \
     X(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len), UNLESS(cmd != F_LOCK, LOCK), D_FD(fd), NOTHING, -1) \
-    X(int, lockf64, (int fd, int cmd, off64_t len), (fd, cmd, len), UNLESS(cmd != F_LOCK, LOCK), D_FD(fd), NOTHING, -1)
+    X(int, lockf64, (int fd, int cmd, off64_t len), (fd, cmd, len), UNLESS(cmd != F_LOCK, LOCK), D_FD(fd), NOTHING, -1) \
+    X(int, sigsuspend, (const sigset_t *mask), (mask), ALWAYS(SLEEP), D_NONE, NOTHING, -1) \
+    X(int, sigwaitinfo, (const sigset_t *set, siginfo_t *info), (set, info), ALWAYS(SLEEP), D_NONE, NOTHING, -1) \
+    X(int, sigtimedwait, (const sigset_t *set, siginfo_t *info, const struct timespec *t), (set, info, t), ALWAYS(SLEEP), D_NONE, NOTHING, -1) \
+    X(int, sigwait, (const sigset_t *set, int *sig), (set, sig), ALWAYS(SLEEP), D_NONE, NOTHING, ENOSYS) \
+    X(int, semop, (int id, struct sembuf *ops, size_t n), (id, ops, n), UNLESS(!sem_may_block(ops, n), LOCK), D_NONE, NOTHING, -1) \
+    X(int, semtimedop, (int id, struct sembuf *ops, size_t n, const struct timespec *t), (id, ops, n, t), UNLESS(!sem_may_block(ops, n), LOCK), D_NONE, NOTHING, -1) \
+    X(ssize_t, msgrcv, (int id, void *msg, size_t size, long type, int fl), (id, msg, size, type, fl), UNLESS(fl & IPC_NOWAIT, LOCK), D_NONE, NOTHING, -1) \
+    X(int, msgsnd, (int id, const void *msg, size_t size, int fl), (id, msg, size, fl), UNLESS(fl & IPC_NOWAIT, LOCK), D_NONE, NOTHING, -1)
 
 /* Since glibc 2.34 the resolver's __res_* names exist only for binaries built before: the
  * headers of older versions turned res_query into __res_query. */
@@ -167,7 +175,7 @@
     X(pthread_rwlock_timedrdlock) X(pthread_rwlock_timedwrlock) X(pthread_rwlock_clockrdlock) \
     X(pthread_rwlock_clockwrlock) \
     X(pthread_cond_wait) X(pthread_cond_timedwait) X(nanosleep) X(clock_nanosleep) X(usleep) \
-    X(sleep) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) X(poll) X(__poll_chk) X(ppoll) \
+    X(sleep) X(pause) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) X(poll) X(__poll_chk) X(ppoll) \
     X(__ppoll_chk) X(select) X(pselect)
 /* clang-format on */
 

@@ -59,6 +59,13 @@
  *   stat-many N        one iteration of N stat() calls on the working directory, reported as
  *                      "stat-many-done N"
  *   pause-ms MS        one iteration that sleeps MS with nanosleep
+ *   signal-waits MS    one iteration that spins MS, then waits MS in each call that waits for a
+ *                      signal or an IPC object (sigtimedwait, sigsuspend and pause woken by an
+ *                      alarm, semtimedop, msgrcv woken by an alarm), spinning MS between them;
+ *                      prints "wait NAME RESULT" for each: the errno, or "ok"
+ *   exec-chain N       spin 20 ms in one iteration, then exec this program again with N-1,
+ *                      until N is 0, which prints "exec-chain done" (a sampling signal left
+ *                      pending across an exec would kill the new program)
  *   remove-dir DIR     delete every file in DIR and DIR itself (a clean-up job)
  *   stress-malloc MS   one iteration of MS spent in malloc, realloc and free
  *   stress-dlopen MS   one iteration of MS loading and unloading a library (LIBRARY)
@@ -112,9 +119,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -860,6 +870,57 @@ static void remove_dir(const char *path)
         perror("rmdir");
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+static void report_wait(const char *name, int rc, int expected_errno)
+{
+    if (rc < 0 && errno == expected_errno)
+        printf("wait %s ok\n", name);
+    else
+        printf("wait %s %s\n", name, rc < 0 ? strerror(errno) : "returned");
+}
+
+/* Waits a program makes for a signal or an IPC object, each inside a busy iteration: a
+ * sampling signal must never cut one short (EINTR) or end it early. */
+static void signal_waits(int ms)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    struct itimerval alarm_in = {{0, 0}, {ms / 1000, (long)(ms % 1000) * 1000L}};
+    sigset_t usr2, old, none;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    sigemptyset(&none);
+    pthread_sigmask(SIG_BLOCK, &usr2, &old);
+    plant_spin(ms);
+    report_wait("sigtimedwait", sigtimedwait(&usr2, NULL, &t), EAGAIN);
+    plant_spin(ms);
+    setitimer(ITIMER_REAL, &alarm_in, NULL);
+    report_wait("sigsuspend", sigsuspend(&none), EINTR);
+    plant_spin(ms);
+    setitimer(ITIMER_REAL, &alarm_in, NULL);
+    report_wait("pause", pause(), EINTR);
+    int sem = semget(IPC_PRIVATE, 1, 0600), q = msgget(IPC_PRIVATE, 0600);
+    struct sembuf down = {0, -1, 0};
+    plant_spin(ms);
+    report_wait("semtimedop", semtimedop(sem, &down, 1, &t), EAGAIN);
+    struct {
+        long type;
+        char text[8];
+    } msg;
+    plant_spin(ms);
+    setitimer(ITIMER_REAL, &alarm_in, NULL);
+    report_wait("msgrcv", (int)msgrcv(q, &msg, sizeof msg.text, 0, 0), EINTR);
+    semctl(sem, 0, IPC_RMID);
+    msgctl(q, IPC_RMID, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static int count_threads(void)
 {
     DIR *d = opendir("/proc/self/task");
@@ -1049,6 +1110,19 @@ static void step(const char *what, const char *arg)
         for (int i = 0; i < n; i++)
             done += stat(".", &st) == 0;
         printf("stat-many-done %d\n", done);
+    } else if (strcmp(what, "exec-chain") == 0) {
+        if (n == 0) {
+            printf("exec-chain done\n");
+        } else {
+            char next[16];
+            snprintf(next, sizeof next, "%d", n - 1);
+            plant_spin(20);
+            fflush(stdout);
+            execl("/proc/self/exe", "host-fixture", "exec-chain", next, (char *)NULL);
+            perror("exec-chain");
+        }
+    } else if (strcmp(what, "signal-waits") == 0) {
+        signal_waits(n);
     } else if (strcmp(what, "pause-ms") == 0) {
         struct timespec pause = {n / 1000, (long)(n % 1000) * 1000000L};
         nanosleep(&pause, NULL);

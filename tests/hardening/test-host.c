@@ -956,3 +956,45 @@ Test(monitor, a_monitor_of_another_user_is_refused, .timeout = 60)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_expect_eq(system(cmd), 0);
 }
+
+/* Defect 4 of the host-conformance work: waits for a signal or an IPC object inside a busy
+ * iteration, sampled by signal every 100 us: none is cut short or ends early, as without the
+ * shim (the shim marks each as a call, where the monitor sends no signal). */
+Test(signals, waits_for_signals_and_ipc_are_never_cut_short, .timeout = 60)
+{
+    struct host_run h;
+    const char *steps[] = {"signal-waits", "30", NULL};
+    host_options = "threshold=1ms:interval=100us:sampling=signal";
+    run_host(&h, NULL, steps, 1);
+    host_options = SIGNAL_OPTIONS;
+    static const char *const waits[] = {"sigtimedwait", "sigsuspend", "pause", "semtimedop",
+                                        "msgrcv"};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "wait %s ok", waits[i]);
+        cr_expect(strstr(h.out, line), "%s: %s", waits[i], h.out);
+    }
+    cr_expect_eq(host_value(&h, "eintr "), 0);
+    cr_expect_eq(h.err[0], '\0', "%s", h.err);
+    const struct ss_process *p = &h.model->procs[0];
+    cr_expect_gt(p->nstalls, 0);
+    size_t signalled = 0;
+    for (size_t i = 0; i < p->nstalls; i++)
+        signalled += signal_samples(&p->stalls[i]);
+    cr_expect_gt(signalled, 10, "the spins around the waits were sampled by signal");
+    host_finish(&h);
+}
+
+/* Defect 3: a process that execs from a busy iteration while it is sampled by signal every
+ * 100 us: no signal is left pending across the exec, where the new program would meet it
+ * under the default disposition, which ends it. */
+Test(signals, no_signal_is_left_pending_across_exec, .timeout = 120)
+{
+    struct host_run h;
+    const char *steps[] = {"exec-chain", "25", NULL};
+    host_options = "threshold=1ms:interval=100us:sampling=signal";
+    run_host(&h, NULL, steps, 0);
+    host_options = SIGNAL_OPTIONS;
+    cr_expect(strstr(h.out, "exec-chain done"), "%s", h.out);
+    host_finish(&h);
+}
