@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "monitor/procfs.h"
 #include "segment.h"
 
 #define PATH_KIND_TTL_NS 1000000000ull
@@ -35,16 +36,10 @@ static int look(const char *path, struct statx *st)
 
 static int descriptor_nonblocking(pid_t pid, int fd)
 {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
+    char name[32], buf[256];
+    snprintf(name, sizeof name, "fdinfo/%d", fd);
+    if (ss_proc_read(pid, name, buf, sizeof buf) <= 0)
         return 0;
-    ssize_t n = read(in, buf, sizeof buf - 1);
-    close(in);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     const char *flags = strstr(buf, "flags:");
     return flags && (strtoul(flags + 6, NULL, 8) & O_NONBLOCK) != 0;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "monitor/procfs.h"
 #include "untraced.h"
 
 /* While an exec has not visibly happened, look again this often, then less often once the
@@ -22,21 +23,8 @@
  * (at random) by every exec; 0 when it cannot be read. */
 static uint64_t start_stack_of(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    /* The command name, in parentheses, may hold spaces; startstack is the 26th field after. */
-    char *p = strrchr(buf, ')');
-    for (int field = 0; p && field < 26; field++)
-        p = strchr(p + 1, ' ');
-    return p ? strtoull(p + 1, NULL, 10) : 0;
+    struct ss_proc_stat st;
+    return ss_proc_stat(pid, &st) == 0 ? st.start_stack : 0;
 }
 
 void ss_execs_init(struct ss_execs *x, pid_t owner, struct ss_segment *seg)

@@ -83,7 +83,7 @@ struct ss_mproc {
     uint64_t modules_written_gen, next_refresh_ns;
     enum ss_method method;
     int sampling_written; /* the SAMPLING record is in the trace */
-    int perf_error; /* why perf events were refused (a negated errno), 0 if not */
+    int perf_error;       /* why perf events were refused (a negated errno), 0 if not */
     struct ss_slot_view views[SS_SEG_SLOTS];
     struct ss_stacks stacks;
     struct ss_sites sites;

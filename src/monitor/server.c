@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "monitor/process.h"
+#include "monitor/procfs.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -85,27 +86,11 @@ static void read_process_facts(struct ss_mproc *p)
     snprintf(path, sizeof path, "/proc/%d/exe", (int)p->pid);
     ssize_t n = readlink(path, p->exe, sizeof p->exe);
     p->exe_len = n > 0 ? (uint32_t)n : 0;
-    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)p->pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, p->cmd, sizeof p->cmd);
-        p->cmd_len = n > 0 ? (uint32_t)n : 0;
-        close(fd);
-    }
-    char stat[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, stat, sizeof stat - 1);
-        close(fd);
-        stat[n > 0 ? n : 0] = '\0';
-        /* "pid (comm) state ppid ...": the name may hold anything but the last ')'. */
-        const char *end = strrchr(stat, ')');
-        unsigned ppid;
-        char state;
-        if (end && sscanf(end + 1, " %c %u", &state, &ppid) == 2)
-            p->ppid = ppid;
-    }
+    n = ss_proc_read(p->pid, "cmdline", p->cmd, sizeof p->cmd);
+    p->cmd_len = n > 0 ? (uint32_t)n : 0;
+    struct ss_proc_stat st;
+    if (ss_proc_stat(p->pid, &st) == 0)
+        p->ppid = st.ppid;
 }
 
 /* The descriptor sent with the message, or -1. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "monitor/process.h"
+#include "monitor/procfs.h"
 #include "monitor/sample.h"
 #include "monitor/target.h"
 
@@ -24,24 +25,6 @@ uint64_t ss_monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static ssize_t read_file(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    while (len < size) {
-        ssize_t n = read(fd, buf + len, size - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    return (ssize_t)len;
 }
 
 /* One line on the process's standard error, as the shim would have written it, if that is
@@ -201,8 +184,8 @@ static int stack_mapping_of(pid_t pid, uintptr_t sp, uintptr_t *lo, uintptr_t *h
 static void read_thread_name(pid_t pid, pid_t tid, char name[16])
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-    ssize_t n = read_file(path, name, 15);
+    snprintf(path, sizeof path, "task/%d/comm", (int)tid);
+    ssize_t n = ss_proc_read(pid, path, name, 16);
     if (n < 0)
         n = 0;
     while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\0'))
@@ -280,11 +263,9 @@ static void write_drops(struct ss_mproc *p)
 static int schedstat(pid_t pid, pid_t tid, uint64_t *cpu, uint64_t *wait)
 {
     char path[64], buf[128];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
-    ssize_t n = read_file(path, buf, sizeof buf - 1);
-    if (n <= 0)
+    snprintf(path, sizeof path, "task/%d/schedstat", (int)tid);
+    if (ss_proc_read(pid, path, buf, sizeof buf) <= 0)
         return -1;
-    buf[n] = '\0';
     unsigned long long c, w;
     if (sscanf(buf, "%llu %llu", &c, &w) != 2)
         return -1;

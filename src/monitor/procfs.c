@@ -1,0 +1,53 @@
+#define _GNU_SOURCE
+#include "monitor/procfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ssize_t ss_proc_read(pid_t pid, const char *name, char *buf, size_t size)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || size == 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t len = 0;
+    while (len < size - 1) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+int ss_proc_stat(pid_t pid, struct ss_proc_stat *out)
+{
+    char buf[1024];
+    if (ss_proc_read(pid, "stat", buf, sizeof buf) <= 0)
+        return -1;
+    /* "pid (comm) state ppid ...": the name may hold anything but the last ')'. */
+    char *p = strrchr(buf, ')');
+    unsigned ppid;
+    char state;
+    if (!p || sscanf(p + 1, " %c %u", &state, &ppid) != 2)
+        return -1;
+    out->state = state;
+    out->ppid = ppid;
+    /* startstack is the 26th field after the name. */
+    for (int field = 0; p && field < 26; field++)
+        p = strchr(p + 1, ' ');
+    out->start_stack = p ? strtoull(p + 1, NULL, 10) : 0;
+    return 0;
+}
