@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *host_options = "threshold=50ms";
@@ -175,5 +176,23 @@ int has_note(const struct ss_process *p, const char *text)
     for (size_t i = 0; i < p->nnotes; i++)
         if (strstr(p->notes[i], text))
             return 1;
+    return 0;
+}
+
+int host_trace_shows(const struct host_run *h, int (*shows)(const struct ss_run *run),
+                     unsigned tries)
+{
+    for (unsigned i = 0; i < tries; i++) {
+        struct timespec pause = {0, 10000000};
+        nanosleep(&pause, NULL);
+        struct ss_run *run;
+        char err[512];
+        if (ss_run_load(h->run, &run, err, sizeof err) != 0)
+            continue;
+        int yes = shows(run);
+        ss_run_free(run);
+        if (yes)
+            return 1;
+    }
     return 0;
 }

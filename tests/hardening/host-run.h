@@ -36,6 +36,10 @@ void host_sync(struct host_run *h);
 void run_host(struct host_run *h, const char *run, const char *const *steps, int load);
 void host_finish(struct host_run *h);
 
+/* Whether the run, read every 10 ms while the host runs, comes to show what `shows` looks
+ * for within `tries` reads. */
+int host_trace_shows(const struct host_run *h, int (*shows)(const struct ss_run *run),
+                     unsigned tries);
 /* The number after `key` in the host's output, -1 when absent. */
 int host_value(const struct host_run *h, const char *key);
 int count_of(const char *s, const char *needle);

@@ -854,6 +854,11 @@ Test(monitor, a_single_threaded_host_stays_single_threaded, .timeout = 60)
     host_finish(&h);
 }
 
+static int first_stall_ended(const struct ss_run *run)
+{
+    return run->nprocs == 1 && run->procs[0].nstalls >= 1 && !run->procs[0].stalls[0].in_progress;
+}
+
 /* The monitor killed while the host runs: the host does all its work and never hears of
  * it; what was recorded up to then is in the trace. */
 Test(monitor, killed_mid_run_the_host_runs_on, .timeout = 60)
@@ -862,19 +867,7 @@ Test(monitor, killed_mid_run_the_host_runs_on, .timeout = 60)
     const char *steps[] = {"spin",      "100",  "pause-ms", "400", "spin", "100",
                            "stat-many", "2000", "spin",     "100", NULL};
     pid_t pid = host_start(&h, NULL, steps);
-    int seen = 0;
-    for (int i = 0; i < 300 && !seen; i++) {
-        struct timespec pause = {0, 5000000};
-        nanosleep(&pause, NULL);
-        struct ss_run *run;
-        char err[512];
-        if (ss_run_load(h.run, &run, err, sizeof err) != 0)
-            continue;
-        seen =
-            run->nprocs == 1 && run->procs[0].nstalls >= 1 && !run->procs[0].stalls[0].in_progress;
-        ss_run_free(run);
-    }
-    cr_assert(seen, "the first stall was written");
+    cr_assert(host_trace_shows(&h, first_stall_ended, 300), "the first stall was written");
     kill(h.monitor_pid, SIGKILL);
     int status;
     cr_assert_eq(waitpid(h.monitor_pid, &status, 0), h.monitor_pid);

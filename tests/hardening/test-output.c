@@ -194,6 +194,11 @@ Test(faults, host_closes_every_descriptor, .timeout = 60)
     host_finish(&h);
 }
 
+static int stall_sampled_so_far(const struct ss_run *run)
+{
+    return run->nprocs == 1 && run->procs[0].nstalls == 1 && run->procs[0].stalls[0].nsamples >= 3;
+}
+
 /* Killed in the middle of a stall: the trace reads up to its last record, with the stall
  * and its samples so far. */
 Test(faults, host_killed_mid_stall, .timeout = 60)
@@ -201,19 +206,8 @@ Test(faults, host_killed_mid_stall, .timeout = 60)
     struct host_run h;
     const char *steps[] = {"spin", "5000", NULL};
     pid_t pid = host_start(&h, NULL, steps);
-    int seen = 0;
-    for (int i = 0; i < 400 && !seen; i++) {
-        struct timespec pause = {0, 10000000};
-        nanosleep(&pause, NULL);
-        struct ss_run *run;
-        char err[512];
-        if (ss_run_load(h.run, &run, err, sizeof err) != 0)
-            continue;
-        seen =
-            run->nprocs == 1 && run->procs[0].nstalls == 1 && run->procs[0].stalls[0].nsamples >= 3;
-        ss_run_free(run);
-    }
-    cr_assert(seen, "the stall was in the trace while it lasted");
+    cr_assert(host_trace_shows(&h, stall_sampled_so_far, 400),
+              "the stall was in the trace while it lasted");
     kill(pid, SIGKILL);
     int status = host_wait(&h, pid);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
