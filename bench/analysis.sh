@@ -1,7 +1,7 @@
 #!/bin/sh
 # Analysis speed and memory: report (with the default --keep-stalls and with every stall kept)
 # and every export format on synthetic runs of growing size, written by bench/gen-trace with
-# the shim's own writer. Time and peak RSS come from GNU time. Run by scripts/bench, which
+# the monitor's trace writer. Time and peak RSS come from GNU time. Run by scripts/bench, which
 # sets SS, OUT, BIN and SIZES.
 set -eu
 # The formats this stallscope knows, from its own usage text: "one of: json, ...".

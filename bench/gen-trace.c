@@ -1,4 +1,4 @@
-/* gen-trace: writes a synthetic trace of STALLS stalls with the shim's own writer, to time
+/* gen-trace: writes a synthetic trace of STALLS stalls with the monitor's trace writer, to time
  * the analysis side (report, export) on runs far larger than a test can record, and to test
  * that such runs load with bounded memory (tests/cli/keep-stalls.sh).
  *
@@ -7,7 +7,7 @@
  * The trace looks like a busy server's: 4 loop threads, 512 distinct stacks of 8 to 23
  * frames, 1 to 3 signal samples per stall, a time split for each, a blocking call in one
  * stall of four (with the sample taken when it returned), 64 call sites, and histograms,
- * drops and call sites rewritten every 1000 stalls as the watchdog rewrites them every
+ * drops and call sites rewritten every 1000 stalls as the monitor rewrites them every
  * flush. The frames are real addresses of this
  * program and of the C library, with the module map of this process, so symbolization does
  * the work it does on a real trace. */

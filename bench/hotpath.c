@@ -12,9 +12,9 @@
  *        file   pread(2) of 1 byte of a regular file: a blocking call, timed and recorded
  * loop   (default) the calls are made on the loop thread, in a single-threaded process
  * mt     the same, with one more thread that sleeps in pause() and never waits. The shim's
- *        watchdog makes a single-threaded program multi-threaded, and glibc's system-call
- *        wrappers then take their slower cancellation-point path; this separates that cost
- *        from the cost of the shim's own code.
+ *        watchdog thread, before the monitor, made a single-threaded program multi-threaded,
+ *        and glibc's system-call wrappers then take their slower cancellation-point path;
+ *        this separates that cost from the cost of the shim's own code.
  * off    make the calls on a thread that never waits, while another thread of the process
  *        sits in its loop: what every worker thread of a traced program pays.
  *
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     if (!on_loop || extra_thread) {
         if (pthread_create(&t, NULL, on_loop ? sleeper : idle_loop, NULL) != 0)
             die("pthread_create");
-        usleep(20000); /* let it reach its wait: the process then has its watchdog */
+        usleep(20000); /* let it reach its wait (or its pause) */
     }
 
     long per_batch = iterations / BATCHES;

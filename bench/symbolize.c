@@ -1,6 +1,6 @@
 /* symbolize: times the symbolizer on FRAMES lookups (default a million), the way a consumer
  * resolves a large trace: the modules of this process (itself, the C library, libdw, libelf,
- * libstdc++) recorded as the shim records them, then FRAMES distinct random addresses inside
+ * libstdc++) recorded as a trace records them, then FRAMES distinct random addresses inside
  * their code looked up one by one. Every address is new, so no answer is reused; the symbol
  * tables and line tables are loaded once per module on the first lookup that needs them.
  *

@@ -3,7 +3,7 @@
  * that called it (scandir's) leave the interposer they interrupt without its epilogue: the
  * thread's state stays "in a call" or "waiting" (never sampled, its iteration not timed), a
  * reentrancy guard raised around the shim's own work stays raised (the shim off on that
- * thread for good), and a stack copy cut short stays "being written" (the watchdog waits for
+ * thread for good), and a stack copy cut short stays "being written" (the monitor waits for
  * it for good). The jump functions are interposed to put that right before they jump:
  * whatever the shim marked on this thread belongs to frames the jump discards.
  *

@@ -53,8 +53,8 @@ void ss__segment_after_fork(void)
     atomic_store(&ss__announced, 1);
 }
 
-/* The executable range of the shim itself, whose frames the monitor leaves out; found once,
- * at start-up. */
+/* The executable range of the shim itself, published in the segment; found once, at
+ * start-up. (The monitor leaves the shim's frames out of stacks by the module's name.) */
 static uint64_t self_lo, self_hi;
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)

@@ -33,7 +33,7 @@ uint64_t ss__now(void);
 void ss__disable(const char *why);
 /* One line on stderr, no allocation, no stdio. */
 void ss__warn(const char *a, const char *b);
-/* A line for the trace, through the segment; also on stderr when `warn`. */
+/* A line for the trace, through the segment, and on stderr (ss__warn's rule). */
 void ss__note(const char *a, const char *b);
 
 /* In a forked child (the fork handler, and _Fork's child, which runs no handler): the

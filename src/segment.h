@@ -222,7 +222,9 @@ struct ss_segment {
     uint32_t ncalls; /* names in call_names */
     uint64_t start_mono_ns, start_real_ns;
     struct ss_seg_config config;
-    uint64_t shim_lo, shim_hi; /* the shim's code: its frames are left out of stacks */
+    /* The shim's code. The monitor does not read these: it leaves the shim's frames out of
+     * stacks by the module's name, libstallscope.so. */
+    uint64_t shim_lo, shim_hi;
     char call_names[SS_SEG_CALLS_MAX][SS_SEG_CALL_NAME];
     char path_list[4096]; /* PATH when the process started, for names exec searched */
     /* What the process's standard error was when the segment was made (0, 0: closed). The

@@ -1,4 +1,4 @@
-/* trace-format: the on-disk layout of a stallscope trace, shared by the shim that writes it
+/* trace-format: the on-disk layout of a stallscope trace, shared by the monitor that writes it
  * and the reader that parses it. docs/trace-format.md is the prose version of this file; keep
  * the two in step and bump SS_TRACE_VERSION on any incompatible change. */
 #ifndef SS_TRACE_FORMAT_H

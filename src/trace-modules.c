@@ -1,6 +1,6 @@
 /* modules: the MODULE record of one loaded object, as dl_iterate_phdr describes it: its path,
- * load bias, executable range and GNU build-id. Used by the watchdog, and by tools that write
- * traces the way the shim does. */
+ * load bias, executable range and GNU build-id. Used by tools and tests that write traces of
+ * themselves; the monitor reads a traced process's modules from /proc/PID/maps instead. */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <link.h>

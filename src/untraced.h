@@ -1,6 +1,6 @@
 /* untraced: whether a program file can have the shim preloaded, and if not, why. Shared by the
- * shim's watchdog (the programs a traced process's children ran) and `stallscope run` (the
- * command itself). It only reads the file: no allocation, no stdio, errno left as it was. */
+ * monitor (the programs a traced process's children ran) and `stallscope run` (the command
+ * itself). It only reads the file: no allocation, no stdio, errno left as it was. */
 #ifndef SS_UNTRACED_H
 #define SS_UNTRACED_H
 

@@ -1,5 +1,5 @@
 /* main() of the Criterion programs whose tests time stalls and calls against a fixture's own
- * clock: one test at a time, so that on a 2-core machine no test starves the watchdog or the
+ * clock: one test at a time, so that on a 2-core machine no test starves the monitor or the
  * helper threads of the one under way. */
 #include <criterion/criterion.h>
 #include <stdbool.h>

@@ -3,7 +3,7 @@
  * helper thread, before the loop's first wait, on descriptors that cannot block). The fixture
  * times every planted call itself; reported durations are compared with that, never with
  * wall-clock expectations. Each test runs one plan, so that the few call stacks a loop thread
- * can hold between two visits of the watchdog are enough for every new call site. */
+ * can hold between two looks of the monitor are enough for every new call site. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -369,7 +369,7 @@ static const struct expect flock_calls[] = {
 
 PLANTED(flock, flock_calls, "lock", "file")
 
-/* A file gone before the watchdog could stat it is still known as one from the host's own
+/* A file gone before the monitor could look at it is still known as one from the host's own
  * fstat, and named by the path it was opened with, as is a stream at its fclose; a FIFO
  * fstat'ed the same way is not a file.
  * The FIFO's open and unlink are file calls like any by path. */
@@ -468,7 +468,7 @@ Test(not_blocking, terminal_read, .timeout = 60)
 }
 
 /* strict=1 is the way to see them anyway. The non-blocking plan makes more new call sites
- * than the loop thread has stack slots: the quiet iterations let the watchdog free them
+ * than the loop thread has stack slots: the quiet iterations let the monitor free them
  * before the pipe's calls. */
 Test(not_blocking, strict_records_non_blocking_calls, .timeout = 60)
 {
@@ -488,7 +488,7 @@ Test(not_blocking, strict_records_non_blocking_calls, .timeout = 60)
     finish(&t);
 }
 
-/* A descriptor's target is looked up when the watchdog takes the event, after the program
+/* A descriptor's target is looked up when the monitor takes the event, after the program
  * may have closed the descriptor and opened a file under the same number. */
 Test(call_details, descriptor_reused_after_the_call, .timeout = 60)
 {
@@ -611,7 +611,7 @@ Test(descriptors, accept_on_a_socket_of_unknown_kind, .timeout = 60)
 }
 
 /* Descriptors above 65536 are known on the loop thread like lower ones: a file's read is
- * recorded with its path even though the file is closed before the watchdog sees the call. */
+ * recorded with its path even though the file is closed before the monitor sees the call. */
 Test(descriptors, file_above_65536, .timeout = 60)
 {
     number_reused("stale-high-fd", "^(__)?pread(64)?(_chk)?$", "^plant_stale_high_fd$", "file",
@@ -652,7 +652,7 @@ Test(call_stacks, first_call_under_a_high_threshold, .timeout = 60)
     nap_site_keeps("10s", "^nap_first_caller$");
 }
 
-/* Sixteen new sites at once take every stack slot the loop thread has before the watchdog
+/* Sixteen new sites at once take every stack slot the loop thread has before the monitor
  * frees them, so some first calls go without a stack (counted as failed samples). The same
  * sites called again, once the slots are free, must get theirs. */
 Test(call_stacks, site_without_a_stack_gets_one_later, .timeout = 60)
@@ -672,7 +672,7 @@ Test(call_stacks, site_without_a_stack_gets_one_later, .timeout = 60)
 }
 
 /* A runtime's first wait can be deeper in its stack than its iterations ever are (Node.js's
- * is), and the first calls can come before the watchdog has found where the thread's stack
+ * is), and the first calls can come before the monitor has found where the thread's stack
  * ends: those calls must have their stacks all the same, or a site called once never has one. */
 static void first_calls_above_a_deep_first_wait(const char *fixture)
 {
@@ -706,9 +706,9 @@ static const struct ss_stall *only_stall(const struct traced *t)
     return &p->stalls[0];
 }
 
-/* The shim reads a stall's time split when it sees the stall end, from the thread's scheduler
- * statistics: the loop lingers so that its thread still exists then, however late the
- * watchdog runs on a busy machine. */
+/* The monitor reads a stall's time split when it sees the stall end, from the thread's
+ * scheduler statistics: the loop lingers so that its thread still exists then, however late
+ * the monitor runs on a busy machine. */
 #define LINGER "--linger", "200"
 
 /* A stall that is one blocking call lists that call, with the call's own duration. */

@@ -83,7 +83,7 @@
  *   own-stack-calls    a loop thread on a stack of the fixture's own (pthread_attr_setstack)
  *                      whose first wait is made from 64 KiB deeper than its iterations, and
  *                      which makes blocking calls from four new call sites right after it,
- *                      before the shim's watchdog has looked at the thread; gathered reads
+ *                      before the monitor has looked at the thread; gathered reads
  *                      are refused as with --first-calls-deep
  *   coroutine MS       a loop thread that switches (swapcontext) to a coroutine whose 128 KiB
  *                      stack lies below the thread's own, with an inaccessible page right

@@ -310,7 +310,7 @@ Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeo
 }
 
 /* While one loop thread leaves its signal unanswered, another thread's stall is sampled at
- * the usual interval: the watchdog does not wait on the silent thread sample after sample. */
+ * the usual interval: the monitor does not wait on the silent thread sample after sample. */
 Test(timeouts, a_silent_thread_does_not_hold_up_the_others, .timeout = 60)
 {
     struct host_run h;
@@ -358,7 +358,7 @@ static size_t sites_through(const struct ss_process *p, unsigned tid, const char
     return n;
 }
 
-/* Calls made right after a loop thread's first wait, before the watchdog has looked at the
+/* Calls made right after a loop thread's first wait, before the monitor has looked at the
  * thread, and from frames above that wait's (a runtime's start-up can make its first wait
  * deeper than its iterations): on the main thread, and on a thread running on a stack the
  * host gave it (pthread_attr_setstack). Their stacks are copied with a plain copy bounded by

@@ -1,6 +1,6 @@
 /* Following a run while it is written: when the viewer reads a run again, what a load on its own
  * thread yields, and whether the run is live, quiet or finished. Traces are written with the
- * shim's own writer, record by record, as a traced process would. */
+ * monitor's trace writer, record by record, as the monitor writes them. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -119,7 +119,7 @@ Test(source, a_process_that_just_started_appears_once_it_has_written)
     char err[256];
     struct ss_writer first, second;
     begin_process(&first, 42);
-    /* The shim writes a trace's header at once and its process record at the next flush. */
+    /* The writer writes a trace's header at once and its process record at the next flush. */
     cr_assert_eq(ss_writer_open(&second, dir, 43, err, sizeof err), 0, "%s", err);
     cr_assert_eq(ssv_src_open(&src, dir, err, sizeof err), 0);
     ssv_src_changed(&src);
