@@ -25,6 +25,8 @@ static int by_offset(const void *a, const void *b)
 size_t ss_stall_spans(const struct ss_stall *s, struct ss_span *out)
 {
     size_t n = s->nsamples;
+    if (n == 0)
+        return 0;
     for (size_t i = 0; i < n; i++)
         out[i].sample = &s->samples[i];
     qsort(out, n, sizeof *out, by_offset);
