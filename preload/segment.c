@@ -7,7 +7,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -53,31 +52,6 @@ void ss__segment_after_fork(void)
     atomic_store(&ss__announced, 1);
 }
 
-/* The executable range of the shim itself, published in the segment; found once, at
- * start-up. (The monitor leaves the shim's frames out of stacks by the module's name.) */
-static uint64_t self_lo, self_hi;
-
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size, (void)arg;
-    uint64_t self = (uint64_t)(uintptr_t)&ss__capture_regs, lo = UINT64_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uint64_t start = info->dlpi_addr + ph->p_vaddr;
-        if (start < lo)
-            lo = start;
-        if (start + ph->p_memsz > hi)
-            hi = start + ph->p_memsz;
-    }
-    if (self < lo || self >= hi)
-        return 0;
-    self_lo = lo;
-    self_hi = hi;
-    return 1;
-}
-
 static void fill_header(struct ss_segment *seg)
 {
     memcpy(seg->magic, SS_SEG_MAGIC, sizeof seg->magic);
@@ -114,10 +88,6 @@ static void fill_header(struct ss_segment *seg)
         seg->stderr_dev = err.st_dev;
         seg->stderr_ino = err.st_ino;
     }
-    if (!self_hi)
-        dl_iterate_phdr(find_self, NULL);
-    seg->shim_lo = self_lo;
-    seg->shim_hi = self_hi;
 }
 
 /* Sends the segment to the monitor listening at `name`. 0, or a negated errno (-ECONNREFUSED:
@@ -261,7 +231,15 @@ static int spawn_child(void *arg)
     return 127;
 }
 
-/* stallscope beside the shim's directory (a build tree), else where it was installed. */
+/* A program file we may run (not a directory of that name). */
+static int runnable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* stallscope one directory above the shim's own in a build tree (.libs/), else where it was
+ * installed. */
 static int monitor_program(char *path, size_t size)
 {
     Dl_info info;
@@ -269,11 +247,11 @@ static int monitor_program(char *path, size_t size)
         strrchr(info.dli_fname, '/')) {
         size_t dir = (size_t)(strrchr(info.dli_fname, '/') - info.dli_fname);
         snprintf(path, size, "%.*s/../stallscope", (int)dir, info.dli_fname);
-        if (access(path, X_OK) == 0)
+        if (runnable(path))
             return 0;
     }
     snprintf(path, size, "%s/stallscope", SS_BINDIR);
-    return access(path, X_OK);
+    return runnable(path) ? 0 : -1;
 }
 
 /* The run directory the monitor will write into, made (mode 0700) when missing: a directory
@@ -394,6 +372,19 @@ int ss__segment_create(int at_loop, char *why, size_t why_size)
         next_retry_ns = ss__now();
         give_up_ns = next_retry_ns + GIVE_UP_AFTER_NS;
         atomic_store(&ss__announced, 0);
+        /* Once per run directory, at the first loop of the first process: a few milliseconds
+         * for the new monitor to listen, so that the loop's first stalls are sampled too. */
+        int late = -1;
+        for (int tries = 0; tries < 200 && late != 0; tries++) {
+            struct timespec pause = {0, 1000000};
+            nanosleep(&pause, NULL);
+            late = hand_over(pending_fd, seg, monitor_name, why, why_size);
+        }
+        if (late == 0) {
+            close(pending_fd);
+            pending_fd = -1;
+            atomic_store(&ss__announced, 1);
+        }
     }
     atomic_store_explicit(&ss__seg, seg, memory_order_release);
     rc = 0;

@@ -225,7 +225,8 @@ struct ss_slot *ss__claim_slot(void)
     reset_slot(slot, tid, (uintptr_t)&marker);
     ss__tls.slot = slot;
     /* Before the loop's first iteration, so that its first stall can be sampled too. */
-    if (ss__opts.sampling == SS_SAMPLING_SIGNAL || atomic_load(&seg->signal_wanted))
+    if (ss__opts.stacks &&
+        (ss__opts.sampling == SS_SAMPLING_SIGNAL || atomic_load(&seg->signal_wanted)))
         ss__install_signal_handler();
     pthread_setspecific(thread_exit_key, slot);
     /* At a thread's first wait, in the program's own order: the handler is registered after

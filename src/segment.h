@@ -222,9 +222,6 @@ struct ss_segment {
     uint32_t ncalls; /* names in call_names */
     uint64_t start_mono_ns, start_real_ns;
     struct ss_seg_config config;
-    /* The shim's code. The monitor does not read these: it leaves the shim's frames out of
-     * stacks by the module's name, libstallscope.so. */
-    uint64_t shim_lo, shim_hi;
     char call_names[SS_SEG_CALLS_MAX][SS_SEG_CALL_NAME];
     char path_list[4096]; /* PATH when the process started, for names exec searched */
     /* What the process's standard error was when the segment was made (0, 0: closed). The
@@ -232,10 +229,11 @@ struct ss_segment {
      * number for a file of its own. */
     uint64_t stderr_dev, stderr_ino;
 
-    _Atomic uint32_t wake;            /* [both] futex word: bumped to wake the monitor early */
-    _Atomic uint32_t exiting;         /* [shim] 1 once the process began exit() */
-    _Atomic uint64_t exit_ns;         /* [shim] when */
-    _Atomic int32_t monitor_pid;      /* [monitor] whose signals the handler accepts */
+    _Atomic uint32_t wake;    /* [both] futex word: bumped to wake the monitor early */
+    _Atomic uint32_t exiting; /* [shim] 1 once the process began exit() */
+    _Atomic uint64_t exit_ns; /* [shim] when */
+    /* [monitor] whose signals the handler accepts; set once the monitor follows the process */
+    _Atomic int32_t monitor_pid;
     _Atomic uint32_t signal_wanted;   /* [monitor] perf events are refused: install the handler */
     _Atomic uint32_t signal_state;    /* [shim] enum ss_signal_state */
     _Atomic uint64_t slots_exhausted; /* [shim] loop threads that found no free slot */
