@@ -134,6 +134,7 @@ void ss_sample_stall_begin(struct ss_mproc *p, struct ss_slot *s, struct ss_slot
     if (!v->perf &&
         ss_perf_open(p->pid, v->tid, p->config.interval_ns, PERF_STACK_BYTES, &v->perf) != 0) {
         v->perf = NULL;
+        p->samples_failed++;
         return;
     }
     if (ss_perf_enable(v->perf, FIRST_PERF_PERIOD_NS) != 0) {
@@ -219,14 +220,39 @@ static void sample_in_call(struct ss_mproc *p, struct ss_slot *s, struct ss_slot
     v->last_sample_ns = now;
 }
 
-/* A thread inside a system call the shim does not wrap: /proc says which, with its stack
- * pointer and program counter. */
-static int sample_in_syscall(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration,
-                             uint64_t now, const struct ss_thread_now *t)
+/* The waits an event loop makes between iterations: a thread seen in one has just finished
+ * its iteration and not yet said so. */
+static int is_loop_wait(long nr)
 {
+    switch (nr) {
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+    case SYS_epoll_pwait2:
+#endif
+    case SYS_poll:
+    case SYS_ppoll:
+    case SYS_select:
+    case SYS_pselect6:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A thread inside a system call the shim does not wrap: /proc says which, with its stack
+ * pointer and program counter. The slot, read again after the copy, confirms the thread is
+ * still in the stalled iteration. */
+static int sample_in_syscall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                             uint64_t iteration, uint64_t now, const struct ss_thread_now *t)
+{
+    if (is_loop_wait(t->nr))
+        return 0;
     uint8_t *stack = scratch(p);
     long len = stack ? ss_copy_stack(p->pid, t->sp, stack, SS_SNAP_STACK_BYTES) : -ENOMEM;
-    if (len <= 0)
+    atomic_thread_fence(memory_order_acquire);
+    if (len <= 0 || atomic_load_explicit(&s->state, memory_order_relaxed) != SS_STATE_BUSY ||
+        atomic_load_explicit(&s->iteration, memory_order_relaxed) != iteration)
         return 0;
     struct ss_regs regs = {.known = (1u << SS_REG_RSP) | (1u << SS_REG_RIP)};
     regs.r[SS_REG_RSP] = t->sp;
@@ -332,7 +358,7 @@ void ss_sample_due(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v
     if (ss_thread_now(p->pid, v->tid, &t) != 0)
         return;
     if (t.activity == SS_THREAD_IN_SYSCALL) {
-        sample_in_syscall(p, v, iteration, now, &t);
+        sample_in_syscall(p, s, v, iteration, now, &t);
         return;
     }
     if (p->method == SS_METHOD_SIGNAL && t.activity != SS_THREAD_GONE &&

@@ -283,9 +283,15 @@ static void write_split(struct ss_mproc *p, struct ss_slot_view *v, uint64_t ite
     if (v->split_iteration != iteration || end_ns <= v->split_t0 ||
         schedstat(p->pid, v->tid, &cpu, &wait) != 0)
         return;
-    struct ss_rec_stall_split rec = {(uint32_t)v->tid,    0,
-                                     iteration,           end_ns - v->split_t0,
-                                     cpu - v->split_cpu0, wait - v->split_wait0};
+    /* The counters and the clock are read at slightly different moments: neither share
+     * may exceed the window. */
+    uint64_t window = end_ns - v->split_t0;
+    uint64_t on_cpu = cpu - v->split_cpu0, runnable = wait - v->split_wait0;
+    if (on_cpu > window)
+        on_cpu = window;
+    if (runnable > window - on_cpu)
+        runnable = window - on_cpu;
+    struct ss_rec_stall_split rec = {(uint32_t)v->tid, 0, iteration, window, on_cpu, runnable};
     ss_writer_record(&p->out, SS_REC_STALL_SPLIT, &rec, sizeof rec, NULL, 0);
     v->split_iteration = 0;
 }
@@ -560,6 +566,8 @@ static void *tracker_main(void *arg)
     struct ss_mproc *p = arg;
     p->next_flush_ns = ss_monotonic_ns() + p->config.flush_ns;
     ss_sample_decide(p, p->pid);
+    /* Last: a process can tell from it that the monitor has it. */
+    atomic_store(&p->seg->monitor_pid, (int32_t)getpid());
     for (;;) {
         uint32_t seen = atomic_load(&p->seg->wake);
         int final = atomic_load(&p->superseded) || process_gone(p);
@@ -592,7 +600,6 @@ int ss_mproc_start(struct ss_mproc *p)
     p->classifier.strict = p->config.strict;
     snprintf(p->perf_map, sizeof p->perf_map, "/tmp/perf-%d.map", (int)p->pid);
     ss_execs_init(&p->execs, p->pid, p->seg);
-    atomic_store(&p->seg->monitor_pid, (int32_t)getpid());
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1 << 20);
