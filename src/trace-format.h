@@ -56,6 +56,9 @@ enum ss_record_tag {
     SS_REC_STALL_CALL = 14,  /* ss_rec_stall_call + function */
     SS_REC_STALL_SPLIT = 15, /* ss_rec_stall_split */
     SS_REC_SAMPLING = 16,    /* ss_rec_sampling: how the monitor samples this process */
+    SS_REC_LOOP_BEGIN = 17,  /* ss_rec_loop_begin + the wait function's name */
+    SS_REC_LOOP_END = 18,    /* ss_rec_loop_end */
+    SS_REC_STALL_PAUSE = 19, /* ss_rec_stall_pause */
 };
 
 #define SS_PACKED __attribute__((packed))
@@ -154,12 +157,63 @@ struct ss_rec_stall_call {
     uint64_t stall_id, count, total_ns;
 } SS_PACKED;
 
-/* How the thread spent a stall from the moment it was detected to its end, from the
- * kernel's per-thread scheduler statistics. */
+/* How the thread spent a stall, from the kernel's per-thread scheduler statistics: from its
+ * start when flags has SS_SPLIT_FROM_START, else from the moment it was detected, to its end. */
 struct ss_rec_stall_split {
-    uint32_t tid, reserved;
+    uint32_t tid, flags;
     uint64_t stall_id, window_ns, cpu_ns, runnable_ns;
 } SS_PACKED;
+
+#define SS_SPLIT_FROM_START 1u
+
+/* A thread's loop: the wait it keeps returning to, recognised when it had returned to it
+ * (docs/loops.md). at_ns is when the loop was recognised; its iterations are counted from
+ * then. Followed by the name of the wait function (epoll_wait, poll, ...). */
+struct ss_rec_loop_begin {
+    uint32_t tid;
+    uint16_t kind, reserved; /* enum ss_loop_kind */
+    int32_t fd;              /* SS_LOOP_EPOLL: the epoll descriptor, else -1 */
+    uint32_t site_stack_id;  /* SS_LOOP_SITE: a one-frame stack, the wait's call site; 0 unknown */
+    uint64_t at_ns;
+} SS_PACKED;
+
+enum ss_loop_kind {
+    SS_LOOP_EPOLL = 1, /* waits on one epoll descriptor */
+    SS_LOOP_SITE = 2,  /* poll, ppoll, select or pselect made from one call site */
+};
+
+/* A thread's loop ended at end_ns. last_start is when the loop's last wait returned (0: the
+ * thread was in that wait): the stretch from there to end_ns is the loop's end, not one of its
+ * iterations, and a stall announced with stall_id last_start is that stretch, not a stall. */
+struct ss_rec_loop_end {
+    uint32_t tid;
+    uint16_t reason, reserved; /* enum ss_loop_end_reason */
+    uint64_t last_start, end_ns;
+} SS_PACKED;
+
+enum ss_loop_end_reason {
+    SS_LOOP_CLOSED = 1,       /* the thread closed the loop's epoll descriptor */
+    SS_LOOP_REPLACED = 2,     /* another wait became the thread's loop */
+    SS_LOOP_NOT_A_LOOP = 3,   /* the thread waited on a condition variable or semaphore early
+                                 on: a worker that polls, not a loop; forget it */
+    SS_LOOP_THREAD_EXIT = 4,  /* the thread exited */
+    SS_LOOP_PROCESS_EXIT = 5, /* the process began exiting (exit, _exit, return from main) */
+};
+
+/* Part of a stall during which the thread could not run its code for a reason outside it:
+ * the process was stopped (SIGSTOP, a debugger, a frozen cgroup), or the whole machine was
+ * (the monitor's own clock jumped past its deadline: a suspended virtual machine). The latest
+ * record of a stall and kind wins. */
+struct ss_rec_stall_pause {
+    uint32_t tid;
+    uint16_t kind, reserved; /* enum ss_pause_kind */
+    uint64_t stall_id, paused_ns;
+} SS_PACKED;
+
+enum ss_pause_kind {
+    SS_PAUSE_STOPPED = 1, /* the thread was seen stopped (state T or t) */
+    SS_PAUSE_MACHINE = 2, /* the monitor woke far later than it asked to */
+};
 
 /* How the monitor takes the timed samples of a process's stalls; the latest record wins. */
 struct ss_rec_sampling {
