@@ -363,6 +363,8 @@ int close(int fd)
 {
     MISSING(SS_FIND(close), -1);
     ss__fd_forget(fd);
+    if (fd >= 0)
+        ss__loop_fds_closed((unsigned)fd, (unsigned)fd);
     return real_close(fd);
 }
 
@@ -371,8 +373,10 @@ int close_range(unsigned first, unsigned last, int flags)
 {
     MISSING(SS_FIND(close_range), -1);
     int rc = real_close_range(first, last, flags);
-    if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+    if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
         ss__fd_forget_range(first, last);
+        ss__loop_fds_closed(first, last);
+    }
     return rc;
 }
 
@@ -383,8 +387,10 @@ void closefrom(int first)
     if (!SS_FIND(closefrom))
         return;
     real_closefrom(first);
-    if (first >= 0)
+    if (first >= 0) {
         ss__fd_forget_range((unsigned)first, ~0u);
+        ss__loop_fds_closed((unsigned)first, ~0u);
+    }
 }
 
 /* The directory's descriptor is closed inside the C library, unseen otherwise: whatever a
@@ -555,13 +561,17 @@ long syscall(long number, ...)
         a[i] = va_arg(ap, long);
     va_end(ap);
     MISSING(SS_FIND(syscall), -1);
-    if (number == SYS_close)
+    if (number == SYS_close) {
         ss__fd_forget((int)a[0]);
+        if (a[0] >= 0)
+            ss__loop_fds_closed((unsigned)a[0], (unsigned)a[0]);
+    }
     if (number != SYS_statx) {
         long rc = real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
-        if (number == SYS_close_range && rc == 0 && !(a[2] & CLOSE_RANGE_CLOEXEC))
+        if (number == SYS_close_range && rc == 0 && !(a[2] & CLOSE_RANGE_CLOEXEC)) {
             ss__fd_forget_range((unsigned)a[0], (unsigned)a[1]);
-        else if ((number == SYS_dup2 || number == SYS_dup3) && rc >= 0 && a[0] != a[1])
+            ss__loop_fds_closed((unsigned)a[0], (unsigned)a[1]);
+        } else if ((number == SYS_dup2 || number == SYS_dup3) && rc >= 0 && a[0] != a[1])
             ss__fd_dup((int)a[0], (int)rc);
         return rc;
     }
@@ -643,6 +653,7 @@ static int (*real_sem_trywait)(sem_t *);
 int sem_wait(sem_t *sem)
 {
     MISSING(SS_FIND(sem_wait), -1);
+    ss__idle_wait();
     if (!busy_slot() || !SS_FIND(sem_trywait))
         return real_sem_wait(sem);
     int saved = errno;
@@ -669,6 +680,7 @@ int sem_wait(sem_t *sem)
     {                                                                                              \
         if (!SS_FIND_AS(var, #name, version))                                                      \
             return ENOSYS;                                                                         \
+        ss__idle_wait();                                                                           \
         return TIMED(SS_CALL_##name, SS_CAT_LOCK, -1, NULL, var args);                             \
     }                                                                                              \
     SS_SYMVER(cname, name, export);
@@ -678,6 +690,24 @@ int sem_wait(sem_t *sem)
     DEFINE_COND_WAIT_AS(ss_old_##name, real_old_##name, name, params, args, "GLIBC_2.2.5",         \
                         "@GLIBC_2.2.5")
 SS_COND_WAITS(DEFINE_COND_WAIT)
+
+/* The other waits for work: with a deadline, and of one symbol version each.
+ * X(name, parameters, arguments, what to return without the function) */
+#define SS_IDLE_WAITS(X)                                                                           \
+    X(sem_timedwait, (sem_t * sem, const struct timespec *t), (sem, t), -1)                        \
+    X(sem_clockwait, (sem_t * sem, clockid_t clk, const struct timespec *t), (sem, clk, t), -1)    \
+    X(pthread_cond_clockwait,                                                                      \
+      (pthread_cond_t * c, pthread_mutex_t * m, clockid_t clk, const struct timespec *t),          \
+      (c, m, clk, t), ENOSYS)
+#define DEFINE_IDLE_WAIT(name, params, args, missing)                                              \
+    static int(*real_##name) params;                                                               \
+    int name params                                                                                \
+    {                                                                                              \
+        MISSING(SS_FIND(name), missing);                                                           \
+        ss__idle_wait();                                                                           \
+        return TIMED(SS_CALL_##name, SS_CAT_LOCK, -1, NULL, real_##name args);                     \
+    }
+SS_IDLE_WAITS(DEFINE_IDLE_WAIT)
 
 /* Resolved at start-up, outside any call of the program's: a lookup made later, in the first
  * call, could run where the loader's state is unsettled. */
@@ -697,6 +727,7 @@ void ss__resolve_calls(void)
     SS_DUP2S(LOOKUP_NAME)
     SS_TRY_FIRST_LOCKS(LOOKUP_NAME)
     SS_COND_WAITS(LOOKUP_COND)
+    SS_IDLE_WAITS(LOOKUP_NAME)
 #undef LOOKUP_CALL
 #undef LOOKUP_COMPAT
 #undef LOOKUP_NAME

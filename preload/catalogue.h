@@ -144,9 +144,6 @@
     X(pid_t, wait3, (int *status, int opt, struct rusage *ru), (status, opt, ru), UNLESS(opt & WNOHANG, PROCESS), D_NONE, NOTHING, -1) \
     X(pid_t, wait4, (pid_t pid, int *status, int opt, struct rusage *ru), (pid, status, opt, ru), UNLESS(opt & WNOHANG, PROCESS), D_NONE, NOTHING, -1) \
     X(int, waitid, (idtype_t type, id_t id, siginfo_t *info, int opt), (type, id, info, opt), UNLESS(opt & WNOHANG, PROCESS), D_NONE, NOTHING, -1) \
-    X(int, sem_timedwait, (sem_t *sem, const struct timespec *t), (sem, t), ALWAYS(LOCK), D_NONE, NOTHING, -1) \
-    X(int, sem_clockwait, (sem_t *sem, clockid_t clk, const struct timespec *t), (sem, clk, t), ALWAYS(LOCK), D_NONE, NOTHING, -1) \
-    X(int, pthread_cond_clockwait, (pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *t), (c, m, clk, t), ALWAYS(LOCK), D_NONE, NOTHING, ENOSYS) \
     X(int, pthread_join, (pthread_t t, void **ret), (t, ret), ALWAYS(LOCK), D_NONE, NOTHING, ENOSYS) \
     X(int, flock, (int fd, int op), (fd, op), UNLESS(op & LOCK_NB, LOCK), D_FD(fd), NOTHING, -1) \
     X(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len), UNLESS(cmd != F_LOCK, LOCK), D_FD(fd), NOTHING, -1) \
@@ -174,7 +171,8 @@
     X(pthread_rwlock_wrlock) X(pthread_mutex_timedlock) X(pthread_mutex_clocklock) \
     X(pthread_rwlock_timedrdlock) X(pthread_rwlock_timedwrlock) X(pthread_rwlock_clockrdlock) \
     X(pthread_rwlock_clockwrlock) \
-    X(pthread_cond_wait) X(pthread_cond_timedwait) X(nanosleep) X(clock_nanosleep) X(usleep) \
+    X(pthread_cond_wait) X(pthread_cond_timedwait) X(sem_timedwait) X(sem_clockwait) \
+    X(pthread_cond_clockwait) X(nanosleep) X(clock_nanosleep) X(usleep) \
     X(sleep) X(pause) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) X(poll) X(__poll_chk) X(ppoll) \
     X(__ppoll_chk) X(select) X(pselect)
 /* clang-format on */

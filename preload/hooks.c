@@ -71,6 +71,7 @@ struct wait_ctx {
     int timed;        /* a nested wait made during an iteration: a blocking call */
     unsigned call;
     uint64_t site;
+    uint64_t frame; /* the hook's frame: how deep in the stack the wait was made */
 };
 
 static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
@@ -100,7 +101,6 @@ static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
     atomic_store_explicit(&s->ended_head, head + 1, memory_order_release);
 }
 
-/* Returns 0 when the call is not traced (the caller passes it straight through). */
 /* A loop thread entering its own loop's wait is inside none of the shim's own work: a guard
  * still raised then was left by a jump out of the shim that no interposer saw (jumps.c), and
  * is taken off. A vfork child's mark stays. */
@@ -109,25 +109,71 @@ static int stranded(const struct ss_thread_local *t, uint64_t key)
     return t->slot && key == t->slot->loop_key && !(t->in_hook & ~SS_GUARD_MASK);
 }
 
-static inline __attribute__((always_inline)) int wait_enter(uint64_t key, struct wait_ctx *w)
+/* What wait_enter makes of a call: passed straight through, passed through with the time it
+ * returns noted, or traced (the loop's wait, or a wait inside an iteration). */
+enum { WAIT_UNTRACED, WAIT_NOTE_RETURN, WAIT_TRACED };
+
+/* A wait other than the thread's loop wait (loops.c decides what it is). */
+static __attribute__((noinline)) int other_wait(uint64_t key, int can_block, struct wait_ctx *w)
+{
+    struct ss_thread_local *t = &ss__tls;
+    ss__guard_enter();
+    int kind = ss__other_wait(key, w->frame, w->call);
+    ss__guard_leave();
+    struct ss_slot *s = t->slot;
+    uint64_t now;
+    switch (kind) {
+    case SS_WAIT_ALMOST:
+        return WAIT_NOTE_RETURN;
+    case SS_WAIT_LOOP:
+        now = ss__now();
+        /* The stretch between the two waits that made an epoll loop was its first
+         * iteration. */
+        if ((key & SS_LOOP_KEY_EPOLL) && t->candidate_returned_ns && t->candidate_returned_ns < now)
+            account_iteration(s, t->candidate_returned_ns, now - t->candidate_returned_ns);
+        t->candidate_returned_ns = 0;
+        return -1;
+    case SS_WAIT_NESTED:
+    case SS_WAIT_OUTSIDE:
+        now = ss__now();
+        break;
+    default:
+        return WAIT_UNTRACED;
+    }
+    /* A nested loop (a synchronous child wait, a one-off poll) is busy time, and a blocking
+     * call of its own when it can block. A wait outside the loop's iterations is neither. */
+    int state = atomic_load_explicit(&s->state, memory_order_relaxed);
+    w->slot = s;
+    w->entered = now;
+    w->prior_state = state;
+    w->nested = 1;
+    w->timed = kind == SS_WAIT_NESTED && can_block && state == SS_STATE_BUSY;
+    if (w->timed) {
+        ss__call_now_begin(s, w->call, w->site, w->entered);
+        ss__enter_call(s);
+    }
+    return WAIT_TRACED;
+}
+
+static inline __attribute__((always_inline)) int wait_enter(uint64_t key, int can_block,
+                                                            struct wait_ctx *w)
 {
     struct ss_thread_local *t = &ss__tls;
     if (!atomic_load_explicit(&ss__active, memory_order_relaxed))
-        return 0;
+        return WAIT_UNTRACED;
     if (__builtin_expect(t->in_hook != 0, 0)) {
         if (!stranded(t, key))
-            return 0;
+            return WAIT_UNTRACED;
         t->in_hook = 0;
     }
     struct ss_slot *s = t->slot;
-    if (!s) {
-        ss__guard_enter();
-        s = ss__claim_slot();
-        ss__guard_leave();
-        if (!s)
-            return 0;
-        s->loop_key = key;
+    if (__builtin_expect(!s || key != s->loop_key, 0)) {
+        int kind = other_wait(key, can_block, w);
+        if (kind >= 0)
+            return kind;
+        s = t->slot;
     }
+    t->candidate_waits = 0;
     if (__builtin_expect(!atomic_load_explicit(&ss__announced, memory_order_relaxed), 0)) {
         ss__guard_enter();
         ss__segment_retry();
@@ -140,26 +186,14 @@ static inline __attribute__((always_inline)) int wait_enter(uint64_t key, struct
     }
     w->slot = s;
     w->entered = ss__now();
-    int state = atomic_load_explicit(&s->state, memory_order_relaxed);
-    w->prior_state = state;
-    if (key != s->loop_key) {
-        /* A nested loop (a synchronous child wait, a one-off poll) is busy time, and a
-         * blocking call of its own. */
-        w->nested = 1;
-        w->timed = state == SS_STATE_BUSY;
-        if (w->timed) {
-            ss__call_now_begin(s, w->call, w->site, w->entered);
-            ss__enter_call(s);
-        }
-        return 1;
-    }
     w->nested = 0;
+    int state = atomic_load_explicit(&s->state, memory_order_relaxed);
     if (state != SS_STATE_WAITING) {
         uint64_t start = atomic_load_explicit(&s->iteration, memory_order_relaxed);
         account_iteration(s, start, w->entered - start);
     }
     atomic_store_explicit(&s->state, SS_STATE_WAITING, memory_order_release);
-    return 1;
+    return WAIT_TRACED;
 }
 
 static void wait_leave(struct wait_ctx *w)
@@ -212,8 +246,12 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
     return buf;
 }
 
-#define EPOLL_KEY(fd) ((1ull << 63) | (uint64_t)(unsigned)(fd))
+#define EPOLL_KEY(fd) SS_LOOP_KEY_OF_EPOLL(fd)
 #define SITE_KEY ((uint64_t)(uintptr_t)__builtin_return_address(0))
+/* Whether a wait may block: a zero timeout returns at once. */
+#define CAN_BLOCK_MS(t) ((t) != 0)
+#define CAN_BLOCK_TS(t) (!(t) || (t)->tv_sec != 0 || (t)->tv_nsec != 0)
+#define CAN_BLOCK_TV(t) (!(t) || (t)->tv_sec != 0 || (t)->tv_usec != 0)
 /* Linux updates select's timeval with the time left, so a restart can reuse it. */
 #define RETIMEOUT_MS(t, orig, start, buf) ((void)(buf), (t) = remaining_ms((orig), (start)))
 #define RETIMEOUT_TS(t, orig, start, buf) ((t) = remaining_ts((orig), (start), &(buf)))
@@ -230,9 +268,17 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
         int ss_saved_ = errno;                                                                     \
         ss_w_.call = SS_CALL_##name;                                                               \
         ss_w_.site = (uint64_t)(uintptr_t)__builtin_return_address(0);                             \
-        if (!wait_enter(key, &ss_w_)) {                                                            \
+        ss_w_.frame = (uint64_t)(uintptr_t)__builtin_frame_address(0);                             \
+        int ss_how_ = wait_enter(key, CAN_BLOCK_##kind(tparam), &ss_w_);                           \
+        if (ss_how_ != WAIT_TRACED) {                                                              \
             errno = ss_saved_;                                                                     \
-            return real_##name args;                                                               \
+            if (ss_how_ == WAIT_UNTRACED)                                                          \
+                return real_##name args;                                                           \
+            ret ss_rc_ = real_##name args;                                                         \
+            ss_saved_ = errno;                                                                     \
+            ss__tls.candidate_returned_ns = ss__now();                                             \
+            errno = ss_saved_;                                                                     \
+            return ss_rc_;                                                                         \
         }                                                                                          \
         uint64_t ss_started_ = ss_w_.entered;                                                      \
         struct timespec ss_left_;                                                                  \

@@ -30,5 +30,6 @@ void ss__resolve_all(void)
     ss__resolve_children();
     ss__resolve_vfork();
     ss__resolve_jumps();
+    ss__resolve_exits();
     atomic_store(&ss__lookups_done, 1);
 }

@@ -89,6 +89,7 @@ static inline int ss__in_vfork_child(void)
 void ss__resolve_all(void);
 void ss__resolve_vfork(void);
 void ss__resolve_jumps(void);
+void ss__resolve_exits(void);
 /* Takes off what the shim marked on this thread for frames a jump discards (jumps.c). */
 void ss__recover_after_jump(void);
 

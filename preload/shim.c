@@ -69,9 +69,16 @@ static void on_option_problem(void *ctx, const char *what, const char *key, size
 static void on_thread_exit(void *p)
 {
     struct ss_slot *slot = p;
+    if (slot->loop_key)
+        ss__loop_end(slot, SS_LOOP_THREAD_EXIT, ss__now());
     atomic_store_explicit(&slot->state, SS_STATE_WAITING, memory_order_release);
-    atomic_store_explicit(&slot->exited, 1, memory_order_release);
+    atomic_store_explicit(&slot->exited, SS_SLOT_THREAD_EXITED, memory_order_release);
     ss__tls.slot = NULL;
+}
+
+void ss__forget_thread_slot(void)
+{
+    pthread_setspecific(thread_exit_key, NULL);
 }
 
 /* Where the kernel left argc at exec: the top of the main thread's stack (glibc's). */
@@ -113,6 +120,11 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
     atomic_store(&s->stack_hi, hi);
     s->sp_hint = sp;
     s->loop_key = 0;
+    s->loop_sp = 0;
+    s->loop_iterations0 = 0;
+    atomic_store(&s->loop_head, 0);
+    atomic_store(&s->loop_tail, 0);
+    atomic_store(&s->loop_dropped, 0);
     s->first_wait_ns = ss__now();
     for (size_t b = 0; b < SS_HIST_BUCKETS; b++)
         atomic_store_explicit(&s->hist[b], 0, memory_order_relaxed);
@@ -143,6 +155,13 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
 void ss__after_fork_in_child(void)
 {
     ss__pid = getpid();
+    /* Forked from a loop thread, the child goes on with its loop: its next wait on it makes
+     * the loop its own. */
+    struct ss_slot *parents = ss__tls.slot;
+    if (parents && parents->loop_key) {
+        ss__tls.candidate = parents->loop_key;
+        ss__tls.candidate_waits = ss__waits_to_become_a_loop(parents->loop_key) - 1;
+    }
     ss__tls.slot = NULL;
     ss__segment_after_fork();
     ss__signals_after_fork();
@@ -178,9 +197,13 @@ static void classify_before_leaving(struct ss_segment *seg)
 
 static void on_exit_begin(void)
 {
+    /* A child that shares the process's memory without being its vfork child (a raw clone)
+     * must not end its parent's loops. */
+    if (getpid() != ss__pid)
+        return;
     atomic_store(&ss__active, 0);
     struct ss_segment *seg = atomic_load(&ss__seg);
-    if (!seg)
+    if (!seg || atomic_load(&seg->exiting))
         return;
     atomic_store(&seg->exit_ns, ss__now());
     int saved = errno;
@@ -188,6 +211,29 @@ static void on_exit_begin(void)
     errno = saved;
     atomic_store(&seg->exiting, 1);
     ss__wake_monitor();
+}
+
+/* _exit and _Exit end the process without exit handlers: the loops end here all the same. A
+ * vfork child's _exit is its own, not its parent's. */
+#define SS_EXITS(X) X(_exit) X(_Exit)
+#define DEFINE_EXIT(name)                                                                          \
+    static void (*real_##name)(int);                                                               \
+    void name(int status)                                                                          \
+    {                                                                                              \
+        if (!ss__in_vfork_child())                                                                 \
+            on_exit_begin();                                                                       \
+        if (SS_FIND(name))                                                                         \
+            real_##name(status);                                                                   \
+        syscall(SYS_exit_group, status);                                                           \
+        __builtin_unreachable();                                                                   \
+    }
+SS_EXITS(DEFINE_EXIT)
+
+void ss__resolve_exits(void)
+{
+#define LOOKUP_EXIT(name) SS_LOOKUP(name);
+    SS_EXITS(LOOKUP_EXIT)
+#undef LOOKUP_EXIT
 }
 
 void ss__serve_requests(struct ss_slot *slot)

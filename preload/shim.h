@@ -17,6 +17,12 @@ struct ss_thread_local {
     struct ss_slot *slot;
     unsigned in_hook;              /* reentrancy guard */
     _Atomic unsigned signals_seen; /* sampling signals handled on this thread */
+    /* The wait (a loop key) the thread has come back to, how many times in a row, and when
+     * the one before the wait that would make it a loop returned (loops.c). */
+    uint64_t candidate;
+    uint32_t candidate_waits;
+    uint32_t claim_failed_at; /* 1 + the segment's slots_freed when no slot was free */
+    uint64_t candidate_returned_ns;
 };
 
 extern __thread struct ss_thread_local ss__tls __attribute__((tls_model("initial-exec")));
@@ -42,6 +48,49 @@ void ss__after_fork_in_child(void);
 /* Called by the wait hooks on a thread's first wait: claims a slot (making the process's
  * segment first in a forked child). NULL when the thread cannot be traced. */
 struct ss_slot *ss__claim_slot(void);
+/* The thread's slot is given back: its exit has nothing more to tell. */
+void ss__forget_thread_slot(void);
+
+/* Loops (loops.c). What a wait other than the thread's loop wait is: */
+enum ss_wait_kind {
+    SS_WAIT_UNTRACED, /* the thread has no loop, nor is this wait one yet */
+    SS_WAIT_ALMOST,   /* the same, but its next wait on the same key makes it a loop */
+    SS_WAIT_LOOP,     /* it has just become the thread's loop (a slot is claimed) */
+    SS_WAIT_NESTED,   /* a wait made inside one of the loop's iterations */
+    SS_WAIT_OUTSIDE,  /* made from no deeper than the loop's own wait: not inside an
+                         iteration, and not (yet) the loop that replaces it */
+};
+int ss__other_wait(uint64_t key, uint64_t frame, unsigned call);
+/* Waits in a row on one key that make it the thread's loop. */
+static inline unsigned ss__waits_to_become_a_loop(uint64_t key)
+{
+    return (key & SS_LOOP_KEY_EPOLL) ? 2 : 3;
+}
+/* Ends the slot's loop (enum ss_loop_end_reason); the thread keeps its slot. */
+void ss__loop_end(struct ss_slot *s, unsigned reason, uint64_t now);
+/* The thread, found to be a worker, ends its loop and gives its slot back. */
+void ss__not_a_loop(struct ss_slot *s);
+/* The calling thread closed descriptors first..last. */
+void ss__loop_fds_closed(unsigned first, unsigned last);
+
+/* Iterations within which a call-site loop that makes an idle wait is taken for a worker. */
+#define SS_YOUNG_LOOP_ITERATIONS 64
+
+/* A wait on a condition variable or a semaphore: what a worker does between jobs. It breaks a
+ * run of waits that was making the thread a loop thread, and shows a young call-site loop to
+ * be a worker's polling. */
+static inline void ss__idle_wait(void)
+{
+    struct ss_thread_local *t = &ss__tls;
+    t->candidate_waits = 0;
+    struct ss_slot *s = t->slot;
+    if (__builtin_expect(
+            s != NULL && !t->in_hook && s->loop_key && !(s->loop_key & SS_LOOP_KEY_EPOLL), 0) &&
+        atomic_load_explicit(&s->iterations, memory_order_relaxed) - s->loop_iterations0 <
+            SS_YOUNG_LOOP_ITERATIONS)
+        ss__not_a_loop(s);
+}
+
 /* What the monitor asked of this loop thread (SS_REQUEST_*), done at its wait. */
 void ss__serve_requests(struct ss_slot *slot);
 

@@ -26,6 +26,7 @@
  * stack deeper than this is copied from nowhere else either. */
 #define SS_STACK_SPAN ((uintptr_t)64 << 20)
 #define SS_STALL_RING 64
+#define SS_LOOP_RING 16
 #define SS_CALL_RING 512
 #define SS_CALL_SNAPS 8
 #define SS_SITE_TABLE 256
@@ -115,6 +116,25 @@ struct ss_stall_end {
     uint64_t duration_ns;
 };
 
+/* A loop of the slot's thread began or ended (docs/loops.md). */
+struct ss_loop_event {
+    uint64_t at_ns;
+    /* Begin: the loop's key (src/segment.h SS_LOOP_KEY_*). End: when the loop's last wait
+     * returned, 0 if the thread was in it. */
+    uint64_t key_or_last;
+    uint16_t call;   /* begin: the wait function, an index into the call names */
+    uint16_t reason; /* end: enum ss_loop_end_reason; 0 for a begin */
+    uint32_t reserved;
+};
+
+/* A loop is keyed by its epoll descriptor, or by the call site of its poll or select. */
+#define SS_LOOP_KEY_EPOLL (1ull << 63)
+#define SS_LOOP_KEY_OF_EPOLL(fd) (SS_LOOP_KEY_EPOLL | (uint64_t)(unsigned)(fd))
+
+/* Values of ss_slot.exited. */
+#define SS_SLOT_THREAD_EXITED 1 /* the thread ended */
+#define SS_SLOT_RELEASED 2      /* the thread is not a loop thread after all */
+
 /* The call a loop thread is inside right now, published when it begins so that a thread
  * that never comes back (a deadlock, a read that never returns) still has its call, its site
  * and the registers a stack can be unwound from. `seq` is odd while the fields are written
@@ -137,14 +157,21 @@ struct ss_slot {
     _Atomic int state;          /* [owner] enum ss_loop_state */
     _Atomic uint64_t iteration; /* [owner] monotonic ns at which the current iteration began */
     _Atomic uint32_t request;   /* [monitor] SS_REQUEST_* bits, cleared by the owner */
-    _Atomic int exited;         /* [shim] the thread ended; the monitor frees the slot */
+    _Atomic int exited;         /* [shim] SS_SLOT_*: the monitor frees the slot */
     /* Where the owner's stack ends and, once the monitor has read the memory map, where its
      * mapping begins (0: unknown). A copy is made from sp up to stack_hi only when sp lies in
      * between: every byte there is mapped. [shim] at the claim, then [monitor]. */
     _Atomic uintptr_t stack_hi, stack_lo;
-    uint64_t sp_hint;       /* [shim] an address on the owner's stack */
-    uint64_t loop_key;      /* [owner] identifies the thread's own poll set */
-    uint64_t first_wait_ns; /* [shim] */
+    uint64_t sp_hint;          /* [shim] an address on the owner's stack */
+    uint64_t loop_key;         /* [owner] the thread's loop (SS_LOOP_KEY_*), 0: none now */
+    uint64_t first_wait_ns;    /* [shim] */
+    uint64_t loop_sp;          /* [owner] frame address of the loop's wait */
+    uint64_t loop_iterations0; /* [owner] `iterations` when the loop began */
+
+    /* Loops that began and ended [owner -> monitor]. */
+    struct ss_loop_event loop_events[SS_LOOP_RING];
+    _Atomic uint32_t loop_head, loop_tail;
+    _Atomic uint64_t loop_dropped;
 
     /* Busy-time histogram [owner], relaxed stores, read by the monitor. */
     _Atomic uint64_t hist[SS_HIST_BUCKETS];
@@ -237,6 +264,7 @@ struct ss_segment {
     _Atomic uint32_t signal_wanted;   /* [monitor] perf events are refused: install the handler */
     _Atomic uint32_t signal_state;    /* [shim] enum ss_signal_state */
     _Atomic uint64_t slots_exhausted; /* [shim] loop threads that found no free slot */
+    _Atomic uint32_t slots_freed;     /* [monitor] bumped each time a slot is freed */
     _Atomic uint32_t notes_next;      /* [shim] */
     struct ss_seg_note notes[SS_SEG_NOTES];
     struct ss_exec_ring execs;

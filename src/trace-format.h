@@ -45,7 +45,7 @@ enum ss_record_tag {
     SS_REC_THREAD = 3,       /* ss_rec_thread + name bytes */
     SS_REC_STACK = 4,        /* ss_rec_stack + u64 addr[nframes], innermost first */
     SS_REC_STALL_BEGIN = 5,  /* ss_rec_stall_begin */
-    SS_REC_SAMPLE = 6,       /* ss_rec_sample + call name bytes (SS_SAMPLE_CALL only) */
+    SS_REC_SAMPLE = 6,       /* ss_rec_sample + call name bytes (CALL, SYSCALL) */
     SS_REC_STALL_END = 7,    /* ss_rec_stall_end */
     SS_REC_HISTOGRAM = 8,    /* ss_rec_histogram + u64 bucket[nbuckets]; cumulative, latest wins */
     SS_REC_DROPS = 9,        /* ss_rec_drops; cumulative, latest wins */

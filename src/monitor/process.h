@@ -53,6 +53,9 @@ struct ss_slot_view {
     uint64_t split_iteration, split_t0, split_cpu0, split_wait0;
     struct ss_iteration_call calls[32];
     unsigned ncalls;
+    int in_loop;          /* a LOOP_BEGIN was written and no LOOP_END since */
+    uint64_t loop_ended;  /* the last stretch of the latest loop that ended: no stall */
+    int exit_written;     /* the loop's end at the process's exit is in the trace */
 };
 
 struct ss_mproc {

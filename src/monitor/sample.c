@@ -261,7 +261,7 @@ static int sample_in_syscall(struct ss_mproc *p, struct ss_slot *s, struct ss_sl
     uint32_t capture_ns;
     uint32_t stack_id = unwind(p, &regs, t->sp, stack, (size_t)len, &n, &capture_ns);
     ss_mproc_write_sample(p, v, iteration, now - iteration, stack_id, n, capture_ns,
-                          SS_SAMPLE_SYSCALL, 0, NULL);
+                          SS_SAMPLE_SYSCALL, 0, ss_syscall_name(t->nr));
     v->last_sample_ns = now;
     return 1;
 }

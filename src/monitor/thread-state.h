@@ -26,6 +26,10 @@ struct ss_thread_now {
  * SS_THREAD_UNKNOWN when the file cannot be read (-EACCES, -EPERM: not ours) or parsed. */
 int ss_thread_now(pid_t pid, pid_t tid, struct ss_thread_now *now);
 
+/* The name of a system call a thread may block in ("read", "futex"), NULL for one that is
+ * not expected to block. */
+const char *ss_syscall_name(long nr);
+
 /* Copies up to len bytes of the thread's stack starting at sp, stopping at the first page
  * that cannot be read (the end of the stack's mapping, unless another readable mapping follows
  * it directly), with process_vm_readv. Returns the number of bytes copied (0 when sp itself

@@ -247,7 +247,8 @@ static void write_drops(struct ss_mproc *p)
             continue;
         struct ss_slot *s = &p->seg->slots[i];
         d.events += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) +
-                    atomic_load_explicit(&s->calls_dropped, memory_order_relaxed);
+                    atomic_load_explicit(&s->calls_dropped, memory_order_relaxed) +
+                    atomic_load_explicit(&s->loop_dropped, memory_order_relaxed);
         d.samples_failed += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
     }
     uint64_t sum = d.events + d.samples_failed + d.samples_timed_out + d.records_unwritten;
@@ -427,23 +428,94 @@ static void drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_vi
     atomic_store_explicit(&s->calls_tail, tail, memory_order_release);
 }
 
+/* Frees the slot of a thread that exited, or that gave it back (a worker, not a loop: what
+ * it counted is forgotten with it). */
 static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
-                          uint64_t now)
+                          uint64_t now, int why)
 {
-    write_histogram(p, s, v);
     ss_sample_forget(p, v);
-    struct ss_rec_thread_exit rec = {(uint32_t)v->tid, 0, now};
-    ss_writer_record(&p->out, SS_REC_THREAD_EXIT, &rec, sizeof rec, NULL, 0);
+    if (why == SS_SLOT_THREAD_EXITED) {
+        write_histogram(p, s, v);
+        struct ss_rec_thread_exit rec = {(uint32_t)v->tid, 0, now};
+        ss_writer_record(&p->out, SS_REC_THREAD_EXIT, &rec, sizeof rec, NULL, 0);
+    }
     p->retired_events += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) +
-                         atomic_load_explicit(&s->calls_dropped, memory_order_relaxed);
+                         atomic_load_explicit(&s->calls_dropped, memory_order_relaxed) +
+                         atomic_load_explicit(&s->loop_dropped, memory_order_relaxed);
     p->retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
     memset(v, 0, sizeof *v);
     atomic_store_explicit(&s->exited, 0, memory_order_relaxed);
     atomic_store_explicit(&s->owner, 0, memory_order_release);
+    atomic_fetch_add_explicit(&p->seg->slots_freed, 1, memory_order_release);
+}
+
+/* ---- loops ----------------------------------------------------------------------------- */
+
+static void write_loop_begin(struct ss_mproc *p, struct ss_slot_view *v,
+                             const struct ss_loop_event *e)
+{
+    const char *name = ss_mproc_call_name(p, e->call);
+    struct ss_rec_loop_begin rec = {(uint32_t)v->tid, SS_LOOP_SITE, 0, -1, 0, e->at_ns};
+    if (e->key_or_last & SS_LOOP_KEY_EPOLL) {
+        rec.kind = SS_LOOP_EPOLL;
+        rec.fd = (int32_t)(uint32_t)e->key_or_last;
+    } else {
+        /* A return address: the call instruction lies just before it. */
+        uint64_t frame = e->key_or_last - 1;
+        rec.site_stack_id = ss_stacks_intern(&p->stacks, &p->out, &frame, 1);
+    }
+    ss_writer_record(&p->out, SS_REC_LOOP_BEGIN, &rec, sizeof rec, name, strlen(name));
+    v->in_loop = 1;
+}
+
+/* A loop ended at end_ns. `last`, when the loop's last wait returned (0: the thread was in
+ * it), begins the loop's last stretch, which is not an iteration: if it was announced as a
+ * stall, its sampling stops and what it has is written under the loop's end. */
+static void write_loop_end(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                           unsigned reason, uint64_t last, uint64_t end_ns)
+{
+    if (last && v->stall == last) {
+        ss_sample_stall_end(p, s, v, end_ns);
+        write_stall_calls(p, v, last);
+        write_split(p, v, last, end_ns);
+        v->stall = 0;
+    }
+    if (last > v->loop_ended)
+        v->loop_ended = last;
+    struct ss_rec_loop_end rec = {(uint32_t)v->tid, (uint16_t)reason, 0, last, end_ns};
+    ss_writer_record(&p->out, SS_REC_LOOP_END, &rec, sizeof rec, NULL, 0);
+    v->in_loop = 0;
+}
+
+static void drain_loops(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
+{
+    uint32_t tail = atomic_load_explicit(&s->loop_tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&s->loop_head, memory_order_acquire);
+    for (; tail != head; tail++) {
+        struct ss_loop_event e = s->loop_events[tail % SS_LOOP_RING];
+        if (e.reason)
+            write_loop_end(p, s, v, e.reason, e.key_or_last, e.at_ns);
+        else
+            write_loop_begin(p, v, &e);
+    }
+    atomic_store_explicit(&s->loop_tail, tail, memory_order_release);
+}
+
+/* The process began exiting: what its loop threads run from then on is not theirs. */
+static void end_loop_at_exit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                             int state, uint64_t iteration, uint64_t exit_ns)
+{
+    if (!v->in_loop || v->exit_written)
+        return;
+    int open =
+        state != SS_STATE_WAITING && iteration && iteration < exit_ns && iteration > v->loop_ended;
+    write_loop_end(p, s, v, SS_LOOP_PROCESS_EXIT, open ? iteration : 0, exit_ns);
+    v->exit_written = 1;
 }
 
 /* Looks at one slot; returns the next time it needs attention. `final`: the process is gone
- * (or replaced by an exec) and this is the last look. */
+ * (or replaced by an exec) and this is the last look. The state is read before the loop
+ * events: the thread publishes an event before the state that follows it. */
 static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v, uint64_t now,
                       int final)
 {
@@ -452,33 +524,30 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
         return UINT64_MAX;
     if (v->tid != owner)
         announce_thread(p, s, v, owner);
+    int state = atomic_load_explicit(&s->state, memory_order_acquire);
+    uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
     /* A signal snapshot belongs to a stall that may have ended since: take it first. */
     if (atomic_load_explicit(&s->snap_state, memory_order_acquire) == SS_SNAP_READY)
         ss_sample_consume_signal(p, s, v);
     uint32_t ended = atomic_load_explicit(&s->ended_head, memory_order_acquire);
     drain_calls(p, s, v);
     drain_ended(p, s, v, ended);
-    if (atomic_load_explicit(&s->exited, memory_order_acquire)) {
-        retire_thread(p, s, v, now);
+    drain_loops(p, s, v);
+    int exited = atomic_load_explicit(&s->exited, memory_order_acquire);
+    if (exited) {
+        retire_thread(p, s, v, now, exited);
         return UINT64_MAX;
     }
     uint64_t threshold = p->config.threshold_ns;
-    int state = atomic_load_explicit(&s->state, memory_order_acquire);
-    uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
     uint64_t exit_ns = atomic_load_explicit(&p->seg->exit_ns, memory_order_acquire);
-    if (state == SS_STATE_WAITING || iteration == 0 || iteration > now ||
-        (exit_ns && iteration >= exit_ns))
-        return final ? UINT64_MAX : now + threshold;
-    if (final || exit_ns) {
-        /* The process began exiting inside this iteration: what comes after is not the
-         * loop's. A process killed outright leaves its stall open, as it was. */
-        if (exit_ns && exit_ns - iteration >= threshold) {
-            if (v->stall != iteration)
-                ss_mproc_announce_stall(p, s, v, iteration);
-            end_stall(p, s, v, iteration, exit_ns - iteration);
-        }
+    if (exit_ns) {
+        end_loop_at_exit(p, s, v, state, iteration, exit_ns);
         return final ? UINT64_MAX : now + threshold;
     }
+    /* A process killed outright leaves its stall open, as it was. */
+    if (final || state == SS_STATE_WAITING || iteration == 0 || iteration > now ||
+        iteration <= v->loop_ended)
+        return final ? UINT64_MAX : now + threshold;
     uint64_t stall_at = iteration + threshold;
     if (now < stall_at)
         return stall_at;
