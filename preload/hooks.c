@@ -109,9 +109,9 @@ static int stranded(const struct ss_thread_local *t, uint64_t key)
     return t->slot && key == t->slot->loop_key && !(t->in_hook & ~SS_GUARD_MASK);
 }
 
-/* What wait_enter makes of a call: passed straight through, passed through with the time it
- * returns noted, or traced (the loop's wait, or a wait inside an iteration). */
-enum { WAIT_UNTRACED, WAIT_NOTE_RETURN, WAIT_TRACED };
+/* What wait_enter makes of a call: passed straight through, or traced (the loop's wait, or a
+ * wait inside an iteration). */
+enum { WAIT_UNTRACED, WAIT_TRACED };
 
 /* A wait other than the thread's loop wait (loops.c decides what it is). */
 static __attribute__((noinline)) int other_wait(uint64_t key, int can_block, struct wait_ctx *w)
@@ -120,31 +120,16 @@ static __attribute__((noinline)) int other_wait(uint64_t key, int can_block, str
     ss__guard_enter();
     int kind = ss__other_wait(key, w->frame, w->call);
     ss__guard_leave();
-    struct ss_slot *s = t->slot;
-    uint64_t now;
-    switch (kind) {
-    case SS_WAIT_ALMOST:
-        return WAIT_NOTE_RETURN;
-    case SS_WAIT_LOOP:
-        now = ss__now();
-        /* The stretch between the two waits that made an epoll loop was its first
-         * iteration. */
-        if ((key & SS_LOOP_KEY_EPOLL) && t->candidate_returned_ns && t->candidate_returned_ns < now)
-            account_iteration(s, t->candidate_returned_ns, now - t->candidate_returned_ns);
-        t->candidate_returned_ns = 0;
+    if (kind == SS_WAIT_LOOP)
         return -1;
-    case SS_WAIT_NESTED:
-    case SS_WAIT_OUTSIDE:
-        now = ss__now();
-        break;
-    default:
+    if (kind != SS_WAIT_NESTED && kind != SS_WAIT_OUTSIDE)
         return WAIT_UNTRACED;
-    }
+    struct ss_slot *s = t->slot;
     /* A nested loop (a synchronous child wait, a one-off poll) is busy time, and a blocking
      * call of its own when it can block. A wait outside the loop's iterations is neither. */
     int state = atomic_load_explicit(&s->state, memory_order_relaxed);
     w->slot = s;
-    w->entered = now;
+    w->entered = ss__now();
     w->prior_state = state;
     w->nested = 1;
     w->timed = kind == SS_WAIT_NESTED && can_block && state == SS_STATE_BUSY;
@@ -269,16 +254,9 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
         ss_w_.call = SS_CALL_##name;                                                               \
         ss_w_.site = (uint64_t)(uintptr_t)__builtin_return_address(0);                             \
         ss_w_.frame = (uint64_t)(uintptr_t)__builtin_frame_address(0);                             \
-        int ss_how_ = wait_enter(key, CAN_BLOCK_##kind(tparam), &ss_w_);                           \
-        if (ss_how_ != WAIT_TRACED) {                                                              \
+        if (wait_enter(key, CAN_BLOCK_##kind(tparam), &ss_w_) == WAIT_UNTRACED) {                  \
             errno = ss_saved_;                                                                     \
-            if (ss_how_ == WAIT_UNTRACED)                                                          \
-                return real_##name args;                                                           \
-            ret ss_rc_ = real_##name args;                                                         \
-            ss_saved_ = errno;                                                                     \
-            ss__tls.candidate_returned_ns = ss__now();                                             \
-            errno = ss_saved_;                                                                     \
-            return ss_rc_;                                                                         \
+            return real_##name args;                                                               \
         }                                                                                          \
         uint64_t ss_started_ = ss_w_.entered;                                                      \
         struct timespec ss_left_;                                                                  \

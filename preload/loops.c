@@ -85,11 +85,8 @@ int ss__other_wait(uint64_t key, uint64_t frame, unsigned call)
     unsigned needed = ss__waits_to_become_a_loop(key);
     if (looping && !may_replace(s, key, frame))
         return SS_WAIT_NESTED;
-    if (t->candidate_waits < needed) {
-        if (looping)
-            return SS_WAIT_OUTSIDE;
-        return needed == 2 ? SS_WAIT_ALMOST : SS_WAIT_UNTRACED;
-    }
+    if (t->candidate_waits < needed)
+        return looping ? SS_WAIT_OUTSIDE : SS_WAIT_UNTRACED;
     if (!s && !(s = slot_for_new_loop(t)))
         return SS_WAIT_UNTRACED;
     uint64_t now = ss__now();

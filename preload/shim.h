@@ -17,12 +17,11 @@ struct ss_thread_local {
     struct ss_slot *slot;
     unsigned in_hook;              /* reentrancy guard */
     _Atomic unsigned signals_seen; /* sampling signals handled on this thread */
-    /* The wait (a loop key) the thread has come back to, how many times in a row, and when
-     * the one before the wait that would make it a loop returned (loops.c). */
+    /* The wait (a loop key) the thread has come back to, and how many times in a row
+     * (loops.c). */
     uint64_t candidate;
     uint32_t candidate_waits;
     uint32_t claim_failed_at; /* 1 + the segment's slots_freed when no slot was free */
-    uint64_t candidate_returned_ns;
 };
 
 extern __thread struct ss_thread_local ss__tls __attribute__((tls_model("initial-exec")));
@@ -54,7 +53,6 @@ void ss__forget_thread_slot(void);
 /* Loops (loops.c). What a wait other than the thread's loop wait is: */
 enum ss_wait_kind {
     SS_WAIT_UNTRACED, /* the thread has no loop, nor is this wait one yet */
-    SS_WAIT_ALMOST,   /* the same, but its next wait on the same key makes it a loop */
     SS_WAIT_LOOP,     /* it has just become the thread's loop (a slot is claimed) */
     SS_WAIT_NESTED,   /* a wait made inside one of the loop's iterations */
     SS_WAIT_OUTSIDE,  /* made from no deeper than the loop's own wait: not inside an

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Runtime test: Node.js programs whose waits are not all their main loop's. A top-level
+# execSync runs a loop of its own before the main one: the trace must hold the planted stall
+# and nothing else. 150 worker threads, 8 alive at a time, each run a loop and end: every one
+# of them is traced (their slots are given back), so the last one's planted stall is there
+# with its stack, and no thread is left untraced for want of a slot.
+# Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
+
+. "$(dirname "$0")/lib.sh"
+runtime_setup node tests/fixtures/node/loops.js
+
+failures=0
+for mode in exec-sync workers; do
+    rm -rf "$tmp/run"
+    "$stallscope" run -q -o "$tmp/run" -- node "$fixture" "$mode" >"$tmp/out" 2>"$tmp/err"
+    status=$?
+    [ "$status" -eq 0 ] || fail "$mode: node exited with status $status under stallscope"
+    [ -s "$tmp/err" ] && fail "$mode: node wrote to stderr under stallscope"
+    grep -q '^done$' "$tmp/out" || fail "$mode: the fixture did not finish"
+    "$stallscope" export --format json "$tmp/run" >"$tmp/run.json" || fail "$mode: export failed"
+    python3 - "$mode" "$tmp/run.json" "$tmp/out" <<'EOF' || failures=$((failures + 1))
+import json
+import re
+import sys
+
+mode, json_path, out_path = sys.argv[1:4]
+with open(json_path) as f:
+    run = json.load(f)
+planted = []
+with open(out_path) as f:
+    for line in f:
+        m = re.fullmatch(r"planted (\S+) ([0-9.]+) ([0-9]+)\n?", line)
+        if m:
+            planted.append((m[1], float(m[2]), int(m[3])))
+
+problems = []
+
+
+def expect(ok, what):
+    if not ok:
+        problems.append(f"{mode}: {what}")
+
+
+procs = [p for p in run["processes"] if "loops.js" in p["command"]]
+expect(len(procs) == 1, f"expected the fixture's one trace, got {len(procs)}")
+proc = procs[0] if procs else {"stalls": [], "threads": [], "notes": [], "pid": 0}
+stalls = proc["stalls"]
+expect(len(planted) == 1, f"the fixture reported {len(planted)} planted stalls, not 1")
+
+
+def near(ns, ms):
+    return abs(ns / 1e6 - ms) <= max(ms * 0.1, 20)
+
+
+for name, ms, tid in planted:
+    matching = [s for s in stalls if s["tid"] == tid and near(s["duration_ns"], ms)]
+    expect(len(matching) == 1, f"planted {name} of {ms} ms: {len(matching)} stalls of that length")
+    expect(any(x["frames"] for s in matching for x in s["samples"]),
+           f"planted {name}: no sample with a stack")
+loops = [t for t in proc["threads"] if t["loop"] and t["iterations"]]
+if mode == "exec-sync":
+    shown = ", ".join(f"{s['duration_ns'] / 1e6:.0f} ms" for s in stalls)
+    expect(len(stalls) == 1, f"{len(stalls)} stalls ({shown}): execSync's loop is not a stall")
+    expect([t["tid"] for t in loops] == [proc["pid"]],
+           f"loop threads {[t['tid'] for t in loops]}, not the main thread alone")
+else:
+    expect(len(loops) >= 151, f"{len(loops)} loop threads traced, not the main one and 150 workers")
+    expect(not any("too many loop threads" in n for n in proc["notes"]), "slots ran out")
+
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+EOF
+done
+[ "$failures" -eq 0 ] || fail "$failures of 2 modes are wrong"
+exit 0
