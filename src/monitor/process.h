@@ -43,19 +43,25 @@ struct ss_slot_view {
     uint64_t stall; /* iteration announced as a stall, 0 = none */
     uint64_t next_sample_ns;
     uint64_t last_sample_ns; /* monotonic time of the current stall's latest timed sample */
-    struct ss_perf *perf;    /* open while a stall lasts (SS_METHOD_PERF) */
+    uint64_t blocked_where, blocked_gap_ns; /* the call the latest sample found the thread in */
+    struct ss_perf *perf;                   /* open while a stall lasts (SS_METHOD_PERF) */
     /* A signal of ours the thread has not answered within sample_timeout: it still waits in
      * the thread's pending set. signals_answered was `answered_before` when it was sent. */
     int unanswered;
     uint32_t answered_before;
     uint64_t hist_iterations; /* iterations at the last histogram record */
-    /* Scheduler statistics when the stall was detected, for its time split. */
+    /* The stall's time split and pauses (stall-time.c): the scheduler statistics it is
+     * measured from, the latest read while the thread waited, and what was seen of it. */
+    int schedstat_fd;
+    uint32_t split_flags;
     uint64_t split_iteration, split_t0, split_cpu0, split_wait0;
+    uint64_t idle_at, idle_iterations, idle_cpu, idle_wait;
+    uint64_t last_look_ns, stopped_ns, machine_ns, stopped_written, machine_written;
     struct ss_iteration_call calls[32];
     unsigned ncalls;
-    int in_loop;          /* a LOOP_BEGIN was written and no LOOP_END since */
-    uint64_t loop_ended;  /* the last stretch of the latest loop that ended: no stall */
-    int exit_written;     /* the loop's end at the process's exit is in the trace */
+    int in_loop;         /* a LOOP_BEGIN was written and no LOOP_END since */
+    uint64_t loop_ended; /* the last stretch of the latest loop that ended: no stall */
+    int exit_written;    /* the loop's end at the process's exit is in the trace */
 };
 
 struct ss_mproc {

@@ -183,6 +183,27 @@ static uint8_t *scratch(struct ss_mproc *p)
     return p->scratch;
 }
 
+/* A thread that sits in the same call as at its last sample has the same stack: it is
+ * sampled again at growing intervals, up to four a second, so that a loop hung for hours
+ * leaves a trace of bounded size. `where` names the call (its sequence number, or the system
+ * call with its stack pointer and program counter). */
+#define SAME_CALL_MAX_GAP_NS 250000000ull
+
+static int same_call_not_due(struct ss_mproc *p, struct ss_slot_view *v, uint64_t where,
+                             uint64_t now)
+{
+    if (where != v->blocked_where) {
+        v->blocked_where = where;
+        v->blocked_gap_ns = p->config.interval_ns;
+        return 0;
+    }
+    if (now - v->last_sample_ns < v->blocked_gap_ns)
+        return 1;
+    v->blocked_gap_ns =
+        v->blocked_gap_ns * 2 < SAME_CALL_MAX_GAP_NS ? v->blocked_gap_ns * 2 : SAME_CALL_MAX_GAP_NS;
+    return 0;
+}
+
 /* The call the thread sits in, from what it published when the call began, and its live
  * stack: it is not running, so the copy holds still, which the call's sequence number,
  * unchanged across the copy, confirms. */
@@ -195,7 +216,7 @@ static void sample_in_call(struct ss_mproc *p, struct ss_slot *s, struct ss_slot
         return;
     struct ss_call_now copy;
     memcpy(&copy, c, sizeof copy);
-    if (copy.start_ns < iteration)
+    if (copy.start_ns < iteration || same_call_not_due(p, v, seq, now))
         return;
     uint8_t *stack = scratch(p);
     uint64_t sp = copy.regs[SS_REG_RSP];
@@ -246,7 +267,8 @@ static int is_loop_wait(long nr)
 static int sample_in_syscall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
                              uint64_t iteration, uint64_t now, const struct ss_thread_now *t)
 {
-    if (is_loop_wait(t->nr))
+    if (is_loop_wait(t->nr) ||
+        same_call_not_due(p, v, (uint64_t)t->nr ^ (t->sp << 9) ^ (t->pc << 31), now))
         return 0;
     uint8_t *stack = scratch(p);
     long len = stack ? ss_copy_stack(p->pid, t->sp, stack, SS_SNAP_STACK_BYTES) : -ENOMEM;

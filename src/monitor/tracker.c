@@ -18,6 +18,7 @@
 #include "monitor/process.h"
 #include "monitor/procfs.h"
 #include "monitor/sample.h"
+#include "monitor/stall-time.h"
 #include "monitor/target.h"
 
 uint64_t ss_monotonic_ns(void)
@@ -202,6 +203,7 @@ static void emit_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_vi
 static void announce_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
                             pid_t tid)
 {
+    ss_stall_time_forget(v);
     memset(v, 0, sizeof *v);
     v->tid = tid;
     read_thread_name(p->pid, tid, v->name);
@@ -260,52 +262,13 @@ static void write_drops(struct ss_mproc *p)
 
 /* ---- stalls ---------------------------------------------------------------------------- */
 
-/* CPU time and run-queue wait of a thread so far, from /proc. */
-static int schedstat(pid_t pid, pid_t tid, uint64_t *cpu, uint64_t *wait)
-{
-    char path[64], buf[128];
-    snprintf(path, sizeof path, "task/%d/schedstat", (int)tid);
-    if (ss_proc_read(pid, path, buf, sizeof buf) <= 0)
-        return -1;
-    unsigned long long c, w;
-    if (sscanf(buf, "%llu %llu", &c, &w) != 2)
-        return -1;
-    *cpu = c;
-    *wait = w;
-    return 0;
-}
-
-/* The window runs from detection to the stall's end; the statistics are read a little
- * later, while the thread waits and adds nothing to them. */
-static void write_split(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration,
-                        uint64_t end_ns)
-{
-    uint64_t cpu, wait;
-    if (v->split_iteration != iteration || end_ns <= v->split_t0 ||
-        schedstat(p->pid, v->tid, &cpu, &wait) != 0)
-        return;
-    /* The counters and the clock are read at slightly different moments: neither share
-     * may exceed the window. */
-    uint64_t window = end_ns - v->split_t0;
-    uint64_t on_cpu = cpu - v->split_cpu0, runnable = wait - v->split_wait0;
-    if (on_cpu > window)
-        on_cpu = window;
-    if (runnable > window - on_cpu)
-        runnable = window - on_cpu;
-    struct ss_rec_stall_split rec = {(uint32_t)v->tid, 0, iteration, window, on_cpu, runnable};
-    ss_writer_record(&p->out, SS_REC_STALL_SPLIT, &rec, sizeof rec, NULL, 0);
-    v->split_iteration = 0;
-}
-
 void ss_mproc_announce_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
                              uint64_t iteration)
 {
     v->stall = iteration;
     v->last_sample_ns = 0;
-    if (schedstat(p->pid, v->tid, &v->split_cpu0, &v->split_wait0) == 0) {
-        v->split_iteration = iteration;
-        v->split_t0 = ss_monotonic_ns();
-    }
+    ss_stall_time_begin(p, v, iteration,
+                        atomic_load_explicit(&s->iterations, memory_order_relaxed));
     struct ss_rec_stall_begin rec = {(uint32_t)v->tid, 0, iteration, iteration};
     ss_writer_record(&p->out, SS_REC_STALL_BEGIN, &rec, sizeof rec, NULL, 0);
     ss_sample_stall_begin(p, s, v);
@@ -356,7 +319,7 @@ static void end_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     struct ss_rec_stall_end rec = {(uint32_t)v->tid, 0, start, start, duration};
     ss_writer_record(&p->out, SS_REC_STALL_END, &rec, sizeof rec, NULL, 0);
     write_stall_calls(p, v, start);
-    write_split(p, v, start, start + duration);
+    ss_stall_time_end(p, v, start, start + duration);
     if (v->stall == start)
         v->stall = 0;
 }
@@ -443,6 +406,7 @@ static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
                          atomic_load_explicit(&s->calls_dropped, memory_order_relaxed) +
                          atomic_load_explicit(&s->loop_dropped, memory_order_relaxed);
     p->retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
+    ss_stall_time_forget(v);
     memset(v, 0, sizeof *v);
     atomic_store_explicit(&s->exited, 0, memory_order_relaxed);
     atomic_store_explicit(&s->owner, 0, memory_order_release);
@@ -477,7 +441,7 @@ static void write_loop_end(struct ss_mproc *p, struct ss_slot *s, struct ss_slot
     if (last && v->stall == last) {
         ss_sample_stall_end(p, s, v, end_ns);
         write_stall_calls(p, v, last);
-        write_split(p, v, last, end_ns);
+        ss_stall_time_end(p, v, last, end_ns);
         v->stall = 0;
     }
     if (last > v->loop_ended)
@@ -546,8 +510,11 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     }
     /* A process killed outright leaves its stall open, as it was. */
     if (final || state == SS_STATE_WAITING || iteration == 0 || iteration > now ||
-        iteration <= v->loop_ended)
+        iteration <= v->loop_ended) {
+        if (state == SS_STATE_WAITING && !final)
+            ss_stall_time_idle(p, v, atomic_load_explicit(&s->iterations, memory_order_relaxed));
         return final ? UINT64_MAX : now + threshold;
+    }
     uint64_t stall_at = iteration + threshold;
     if (now < stall_at)
         return stall_at;
@@ -558,6 +525,7 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
         v->next_sample_ns = now;
     }
     if (now >= v->next_sample_ns) {
+        ss_stall_time_look(p, v, now);
         ss_sample_due(p, s, v, state, iteration, now);
         v->next_sample_ns = now + p->config.interval_ns;
     }
@@ -637,14 +605,20 @@ static void *tracker_main(void *arg)
     ss_sample_decide(p, p->pid);
     /* Last: a process can tell from it that the monitor has it. */
     atomic_store(&p->seg->monitor_pid, (int32_t)getpid());
+    uint64_t deadline = 0;
     for (;;) {
         uint32_t seen = atomic_load(&p->seg->wake);
         int final = atomic_load(&p->superseded) || process_gone(p);
         uint64_t now = ss_monotonic_ns();
+        if (deadline && now > deadline)
+            ss_stall_time_monitor_late(p, now - deadline, now);
         uint64_t next = pass(p, now, final);
         if (final)
             break;
+        /* How late the kernel wakes the tracker, not how long a pass took. */
+        uint64_t slept_at = ss_monotonic_ns();
         sleep_until(p, seen, next);
+        deadline = next > slept_at ? next : slept_at;
     }
     if (p->trace_state > 0) {
         uint64_t exit_ns = atomic_load(&p->seg->exit_ns);

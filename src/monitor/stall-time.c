@@ -1,0 +1,149 @@
+/* stall-time: a stall's time split and pauses (stall-time.h). */
+#define _GNU_SOURCE
+#include "monitor/stall-time.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "monitor/process.h"
+#include "monitor/procfs.h"
+
+/* A monitor that wakes later than this after its deadline was kept from looking (a suspended
+ * or paused machine, the monitor itself stopped), not merely slow. */
+#define LATE_NS (100ull * 1000 * 1000)
+
+/* CPU time and run-queue wait of the thread so far, from its schedstat file, kept open. */
+static int schedstat(struct ss_mproc *p, struct ss_slot_view *v, uint64_t *cpu, uint64_t *wait)
+{
+    if (v->schedstat_fd <= 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)p->pid, (int)v->tid);
+        v->schedstat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (v->schedstat_fd < 0)
+            return -1;
+    }
+    char buf[128];
+    ssize_t n = pread(v->schedstat_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    unsigned long long c, w;
+    if (sscanf(buf, "%llu %llu", &c, &w) != 2)
+        return -1;
+    *cpu = c;
+    *wait = w;
+    return 0;
+}
+
+void ss_stall_time_idle(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iterations)
+{
+    if (schedstat(p, v, &v->idle_cpu, &v->idle_wait) == 0) {
+        v->idle_iterations = iterations;
+        v->idle_at = ss_monotonic_ns();
+    } else {
+        v->idle_at = 0;
+    }
+}
+
+void ss_stall_time_begin(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration,
+                         uint64_t iterations)
+{
+    v->stopped_ns = v->machine_ns = 0;
+    v->stopped_written = v->machine_written = 0;
+    v->last_look_ns = ss_monotonic_ns();
+    v->split_iteration = 0;
+    if (v->idle_at && v->idle_at <= iteration && v->idle_iterations == iterations) {
+        v->split_cpu0 = v->idle_cpu;
+        v->split_wait0 = v->idle_wait;
+        v->split_t0 = iteration;
+        v->split_flags = SS_SPLIT_FROM_START;
+    } else if (schedstat(p, v, &v->split_cpu0, &v->split_wait0) == 0) {
+        v->split_t0 = v->last_look_ns;
+        v->split_flags = 0;
+    } else {
+        return;
+    }
+    v->split_iteration = iteration;
+}
+
+/* While the stall lasts a pause is written as it grows by PAUSE_STEP_NS, so that a process
+ * stopped for hours under a debugger adds a few records a second; at the end, exactly. */
+#define PAUSE_STEP_NS (100ull * 1000 * 1000)
+
+static void write_pause(struct ss_mproc *p, struct ss_slot_view *v, unsigned kind,
+                        uint64_t paused_ns, uint64_t *written, uint64_t step)
+{
+    if (paused_ns == *written || paused_ns - *written < step)
+        return;
+    struct ss_rec_stall_pause rec = {(uint32_t)v->tid, (uint16_t)kind, 0, v->stall, paused_ns};
+    ss_writer_record(&p->out, SS_REC_STALL_PAUSE, &rec, sizeof rec, NULL, 0);
+    *written = paused_ns;
+}
+
+/* Whether /proc says the thread is stopped: by a signal (T) or by a tracer (t). */
+static int stopped(const struct ss_mproc *p, const struct ss_slot_view *v)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "task/%d/stat", (int)v->tid);
+    if (ss_proc_read(p->pid, path, buf, sizeof buf) <= 0)
+        return 0;
+    const char *close = strrchr(buf, ')');
+    return close && (close[2] == 'T' || close[2] == 't');
+}
+
+void ss_stall_time_look(struct ss_mproc *p, struct ss_slot_view *v, uint64_t now)
+{
+    if (stopped(p, v) && now > v->last_look_ns)
+        v->stopped_ns += now - v->last_look_ns;
+    v->last_look_ns = now;
+    write_pause(p, v, SS_PAUSE_STOPPED, v->stopped_ns, &v->stopped_written, PAUSE_STEP_NS);
+    write_pause(p, v, SS_PAUSE_MACHINE, v->machine_ns, &v->machine_written, PAUSE_STEP_NS);
+}
+
+void ss_stall_time_monitor_late(struct ss_mproc *p, uint64_t late_ns, uint64_t now)
+{
+    if (late_ns < LATE_NS)
+        return;
+    for (size_t i = 0; i < SS_SEG_SLOTS; i++) {
+        struct ss_slot_view *v = &p->views[i];
+        if (v->tid && v->stall) {
+            v->machine_ns += late_ns;
+            /* The time it could not look is not time it saw the thread stopped. */
+            v->last_look_ns = now;
+        }
+    }
+}
+
+void ss_stall_time_end(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration,
+                       uint64_t end_ns)
+{
+    if (v->stall == iteration) {
+        write_pause(p, v, SS_PAUSE_STOPPED, v->stopped_ns, &v->stopped_written, 1);
+        write_pause(p, v, SS_PAUSE_MACHINE, v->machine_ns, &v->machine_written, 1);
+    }
+    uint64_t cpu, wait;
+    if (v->split_iteration != iteration || end_ns <= v->split_t0 || schedstat(p, v, &cpu, &wait))
+        return;
+    /* The counters and the clock are read at slightly different moments, and from the
+     * start the baseline was read a little before the stall began: neither share may exceed
+     * the window. */
+    uint64_t window = end_ns - v->split_t0;
+    uint64_t on_cpu = cpu - v->split_cpu0, runnable = wait - v->split_wait0;
+    if (on_cpu > window)
+        on_cpu = window;
+    if (runnable > window - on_cpu)
+        runnable = window - on_cpu;
+    struct ss_rec_stall_split rec = {(uint32_t)v->tid, v->split_flags, iteration,
+                                     window,           on_cpu,         runnable};
+    ss_writer_record(&p->out, SS_REC_STALL_SPLIT, &rec, sizeof rec, NULL, 0);
+    v->split_iteration = 0;
+}
+
+void ss_stall_time_forget(struct ss_slot_view *v)
+{
+    if (v->schedstat_fd > 0)
+        close(v->schedstat_fd);
+    v->schedstat_fd = 0;
+}
