@@ -33,7 +33,8 @@
  *   jump-out-of-wait MS  the same out of the loop's own epoll_wait() (its timer stopped)
  *   jump-storm N       an interval timer every 37 us whose SIGALRM handler siglongjmp()s
  *                      out of whatever runs, while the loop thread makes access() calls,
- *                      until N jumps were made; then a 100 ms sleep, an access() of
+ *                      until N jumps were made; then, once the monitor has taken the
+ *                      calls recorded so far, an access() of
  *                      /nonexistent/after-the-jumps and a 150 ms spin
  *   stderr-reused FILE close descriptor 2 and open FILE in its place (a daemon's data file),
  *                      writing "host data" into it
@@ -135,6 +136,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "own-segment.h"
 #include "plant.h"
 
 extern char **environ;
@@ -386,10 +388,9 @@ static void jump_storm(int n)
         access("/", F_OK);
     alarm_every(0, 0);
     sigaction(SIGALRM, &old, NULL);
-    /* The storm's calls fill the thread's ring faster than a busy machine's monitor drains
-     * it: the call after it must find room. */
-    struct timespec drained = {0, 100000000};
-    nanosleep(&drained, NULL);
+    /* The storm's calls fill the thread's ring faster than a busy machine's monitor takes
+     * them: the call after it must find room. */
+    await_calls_taken(gettid());
     access("/nonexistent/after-the-jumps", F_OK);
     spin(150);
 }
