@@ -57,7 +57,7 @@ run check.allowlist 0 check --rules rules.txt --generate-allowlist golden.run
 run check-baseline.txt 0 check --rules rules.txt --baseline check.baseline golden.run
 run check-scope.txt 1 check --forbid file --max-stall 60ms --process node --thread 'no*' \
     golden.run
-run check-clean.txt 0 check --max-stall 1s --junit check-clean.junit.xml golden.run
+run check-clean.txt 0 check --max-stall 15s --junit check-clean.junit.xml golden.run
 
 for name in report.txt export.json export.folded export.speedscope.json export.chrome.json check.txt \
     check.junit.xml check.sarif check.baseline check.github check.md check.allowlist \
