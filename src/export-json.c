@@ -62,9 +62,9 @@ static void write_call_site(struct ss_json *j, const struct ss_call_site *c)
     ss_json_end(j);
 }
 
-static void write_stall(struct ss_json *j, const struct ss_stall *s)
+static void write_stall(struct ss_json *j, const char *key, const struct ss_stall *s)
 {
-    ss_json_object(j, NULL);
+    ss_json_object(j, key);
     ss_json_uint(j, "tid", s->tid);
     ss_json_uint(j, "start_ns", s->start_ns);
     ss_json_uint(j, "duration_ns", s->duration_ns);
@@ -84,10 +84,15 @@ static void write_stall(struct ss_json *j, const struct ss_stall *s)
         ss_json_uint(j, "window_ns", s->split_window_ns);
         ss_json_uint(j, "cpu_ns", s->split_cpu_ns);
         ss_json_uint(j, "runnable_ns", s->split_runnable_ns);
+        ss_json_string(j, "from", s->split_from_start ? "start" : "detection");
         ss_json_end(j);
     } else {
         ss_json_null(j, "split");
     }
+    ss_json_object(j, "paused");
+    ss_json_uint(j, "stopped_ns", s->stopped_ns);
+    ss_json_uint(j, "machine_ns", s->machine_ns);
+    ss_json_end(j);
     ss_json_array(j, "samples");
     for (size_t k = 0; k < s->nsamples; k++) {
         const struct ss_sample *smp = &s->samples[k];
@@ -101,6 +106,28 @@ static void write_stall(struct ss_json *j, const struct ss_stall *s)
         ss_json_end(j);
     }
     ss_json_end(j);
+    ss_json_end(j);
+}
+
+static void write_loop(struct ss_json *j, const struct ss_loop *loop)
+{
+    static const char *const kinds[] = {[SS_LOOP_EPOLL] = "epoll", [SS_LOOP_SITE] = "call_site"};
+    ss_json_object(j, NULL);
+    ss_json_uint(j, "tid", loop->tid);
+    ss_json_string(j, "kind",
+                   loop->kind == SS_LOOP_EPOLL || loop->kind == SS_LOOP_SITE ? kinds[loop->kind]
+                                                                             : "unknown");
+    if (loop->kind == SS_LOOP_EPOLL && loop->fd >= 0)
+        ss_json_uint(j, "fd", (uint64_t)loop->fd);
+    ss_json_string(j, "wait", loop->wait);
+    write_frames(j, loop->site);
+    ss_json_uint(j, "begin_ns", loop->begin_ns);
+    ss_json_uint(j, "end_ns", loop->end_ns);
+    ss_json_string(j, "end_reason", ss_loop_end_name(loop->end_reason));
+    if (loop->last.duration_ns && loop->end_reason != SS_LOOP_NOT_A_LOOP)
+        write_stall(j, "last", &loop->last);
+    else
+        ss_json_null(j, "last");
     ss_json_end(j);
 }
 
@@ -174,10 +201,14 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
     ss_json_end(j);
     ss_json_array(j, "stalls");
     for (size_t i = 0; i < p->nstalls; i++)
-        write_stall(j, &p->stalls[i]);
+        write_stall(j, NULL, &p->stalls[i]);
     ss_json_end(j);
     if (p->summary.stalls)
         write_summary(j, p);
+    ss_json_array(j, "loops");
+    for (size_t i = 0; i < p->nloops; i++)
+        write_loop(j, &p->loops[i]);
+    ss_json_end(j);
     ss_json_array(j, "calls");
     for (size_t i = 0; i < p->ncalls; i++)
         write_call_site(j, &p->calls[i]);

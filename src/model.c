@@ -88,16 +88,30 @@ static int key_table_get(struct key_table *t, uint64_t a, uint64_t b, uint64_t c
     return 1;
 }
 
-/* How far the records of a loop thread's stalls have come, to know which stalls are complete. */
+/* The index stored under the key, or -1 when there is none. */
+static long key_table_find(const struct key_table *t, uint64_t a, uint64_t b, uint64_t c)
+{
+    const uint64_t key[3] = {a, b, c};
+    if (!t->size)
+        return -1;
+    for (size_t j = key_hash(key) & (t->size - 1); t->slots[j].value; j = (j + 1) & (t->size - 1))
+        if (memcmp(t->slots[j].key, key, sizeof key) == 0)
+            return (long)t->slots[j].value - 1;
+    return -1;
+}
+
+/* How far the records of a loop thread's stalls have come, to know which stalls are complete,
+ * and which of its loops is still running. */
 struct stall_progress {
     uint64_t latest_id;     /* the latest stall with any record */
-    uint64_t latest_end_id; /* the latest stall with its end */
+    uint64_t latest_end_id; /* the latest stall with its end (or its loop's) */
+    size_t open_loop;       /* index + 1 in p->loops of the loop not ended yet, 0 for none */
 };
 
 /* Loading state of one process: capacities and the indexes live only while reading. */
 struct loader {
     struct ss_process *p;
-    size_t threads_cap, stalls_cap, stacks_cap, modules_cap, notes_cap, calls_cap;
+    size_t threads_cap, stalls_cap, stacks_cap, modules_cap, notes_cap, calls_cap, loops_cap;
     size_t *index; /* open addressing over stalls: slot holds stall index + 1 */
     size_t index_size;
     size_t keep;     /* stalls kept in detail, 0 for all */
@@ -106,6 +120,7 @@ struct loader {
     struct stall_progress *progress;
     size_t nprogress, progress_cap;
     struct key_table progress_by_tid;
+    struct key_table loop_lasts; /* (tid, start of a loop's last stretch) to the loop's index */
     size_t summary_threads_cap, summary_calls_cap, summary_stacks_cap;
     struct key_table summary_threads, summary_calls, summary_stacks;
     struct ss_span *spans; /* scratch for the stall being summarised */
@@ -129,6 +144,13 @@ static void index_put(struct loader *l, size_t stall)
     while (l->index[j])
         j = (j + 1) & (l->index_size - 1);
     l->index[j] = stall + 1;
+}
+
+static void reindex(struct loader *l)
+{
+    memset(l->index, 0, l->index_size * sizeof *l->index);
+    for (size_t i = 0; i < l->p->nstalls; i++)
+        index_put(l, i);
 }
 
 static int index_insert(struct loader *l, size_t stall)
@@ -296,9 +318,7 @@ static int prune(struct loader *l)
                 (p->nstalls - ncomplete) * sizeof *p->stalls);
         p->nstalls -= ncomplete - l->keep;
     }
-    memset(l->index, 0, l->index_size * sizeof *l->index);
-    for (size_t i = 0; i < p->nstalls; i++)
-        index_put(l, i);
+    reindex(l);
     size_t margin = l->keep / 2 > 64 ? l->keep / 2 : 64;
     l->prune_at = (p->nstalls > l->keep ? p->nstalls : l->keep) + margin;
     return rc;
@@ -332,6 +352,21 @@ static struct ss_stall *find_stall(struct loader *l, uint32_t tid, uint64_t star
         return NULL;
     }
     return s;
+}
+
+/* The loop whose last stretch began at start on thread tid, or NULL. */
+static struct ss_loop *loop_ended_at(struct loader *l, uint32_t tid, uint64_t start)
+{
+    long i = key_table_find(&l->loop_lasts, tid, start, 0);
+    return i < 0 ? NULL : &l->p->loops[i];
+}
+
+/* What a record of a stall adds to: the last stretch of a loop when the stall turned out to be
+ * that, else the stall, made when new. NULL when out of memory. */
+static struct ss_stall *stall_of(struct loader *l, uint32_t tid, uint64_t stall_id)
+{
+    struct ss_loop *loop = loop_ended_at(l, tid, stall_id);
+    return loop ? &loop->last : find_stall(l, tid, stall_id, 1);
 }
 
 static struct ss_thread *find_thread(struct loader *l, uint32_t tid, int create)
@@ -482,7 +517,7 @@ static int on_stall_begin(struct loader *l, const uint8_t *b, size_t n)
     struct ss_rec_stall_begin r;
     memcpy(&r, b, sizeof r);
     struct ss_stall *s =
-        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s)
         FAIL(SS_ENOMEM, "out of memory");
     if (s->in_progress && s->duration_ns < l->p->threshold_ns)
@@ -497,7 +532,7 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
     struct ss_process *p = l->p;
     memcpy(&r, b, sizeof r);
     struct ss_stall *s =
-        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s || grow((void **)&s->samples, &s->samples_cap, s->nsamples + 1, sizeof *s->samples) < 0)
         FAIL(SS_ENOMEM, "out of memory");
     struct ss_sample *smp = &s->samples[s->nsamples];
@@ -521,8 +556,12 @@ static int on_stall_end(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_end r;
     memcpy(&r, b, sizeof r);
-    struct ss_stall *s =
-        note_progress(l, r.tid, r.stall_id, 1) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
+    if (note_progress(l, r.tid, r.stall_id, 1) < 0)
+        FAIL(SS_ENOMEM, "out of memory");
+    /* A loop's end is measured by its LOOP_END, whatever a stray STALL_END says. */
+    if (loop_ended_at(l, r.tid, r.stall_id))
+        return 0;
+    struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
     if (!s)
         FAIL(SS_ENOMEM, "out of memory");
     s->in_progress = 0;
@@ -653,7 +692,7 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
     if (!category)
         return 1;
     struct ss_stall *s =
-        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s || grow((void **)&s->calls, &s->calls_cap, s->ncalls + 1, sizeof *s->calls) < 0)
         FAIL(SS_ENOMEM, "out of memory");
     struct ss_stall_call *c = &s->calls[s->ncalls];
@@ -671,12 +710,144 @@ static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
     struct ss_rec_stall_split r;
     memcpy(&r, b, sizeof r);
     struct ss_stall *s =
-        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : find_stall(l, r.tid, r.stall_id, 1);
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s)
         FAIL(SS_ENOMEM, "out of memory");
     s->split_window_ns = r.window_ns;
     s->split_cpu_ns = r.cpu_ns;
     s->split_runnable_ns = r.runnable_ns;
+    s->split_from_start = (r.flags & SS_SPLIT_FROM_START) != 0;
+    return 0;
+}
+
+static int on_stall_pause(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_stall_pause r;
+    (void)n;
+    memcpy(&r, b, sizeof r);
+    if (r.kind != SS_PAUSE_STOPPED && r.kind != SS_PAUSE_MACHINE)
+        return 1;
+    struct ss_stall *s =
+        note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
+    if (!s)
+        FAIL(SS_ENOMEM, "out of memory");
+    if (r.kind == SS_PAUSE_STOPPED)
+        s->stopped_ns = r.paused_ns;
+    else
+        s->machine_ns = r.paused_ns;
+    return 0;
+}
+
+static struct ss_loop *new_loop(struct loader *l, uint32_t tid)
+{
+    struct ss_process *p = l->p;
+    if (grow((void **)&p->loops, &l->loops_cap, p->nloops + 1, sizeof *p->loops) < 0)
+        return NULL;
+    struct ss_loop *loop = &p->loops[p->nloops++];
+    memset(loop, 0, sizeof *loop);
+    loop->tid = tid;
+    loop->fd = -1;
+    loop->wait = "";
+    return loop;
+}
+
+static int on_loop_begin(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_loop_begin r;
+    struct ss_process *p = l->p;
+    memcpy(&r, b, sizeof r);
+    if (r.kind != SS_LOOP_EPOLL && r.kind != SS_LOOP_SITE)
+        return 1;
+    struct stall_progress *pr = progress_of(l, r.tid);
+    if (!pr)
+        FAIL(SS_ENOMEM, "out of memory");
+    if (pr->open_loop) {
+        /* Its end was lost: the writer ends a loop before the thread's next one begins. */
+        struct ss_loop *before = &p->loops[pr->open_loop - 1];
+        before->end_ns = r.at_ns;
+        before->end_reason = SS_LOOP_REPLACED;
+    }
+    struct ss_loop *loop = new_loop(l, r.tid);
+    if (!loop || !(loop->wait = intern(l, b + sizeof r, n - sizeof r)))
+        FAIL(SS_ENOMEM, "out of memory");
+    loop->kind = r.kind;
+    loop->fd = r.fd;
+    loop->site = stack_by_id(p, r.site_stack_id);
+    loop->begin_ns = r.at_ns;
+    pr->open_loop = p->nloops;
+    seen_time(p, r.at_ns);
+    return 0;
+}
+
+/* Takes the stalls of tid that began in [from, to] out of the stall list: the one that began
+ * at to into *last when last is given, the others freed. */
+static void take_stalls(struct loader *l, uint32_t tid, uint64_t from, uint64_t to,
+                        struct ss_stall *last)
+{
+    struct ss_process *p = l->p;
+    size_t kept = 0;
+    for (size_t i = 0; i < p->nstalls; i++) {
+        struct ss_stall *s = &p->stalls[i];
+        if (s->tid != tid || s->start_ns < from || s->start_ns > to)
+            p->stalls[kept++] = *s;
+        else if (last && s->start_ns == to)
+            *last = *s;
+        else
+            free_stall(s);
+    }
+    if (kept != p->nstalls) {
+        p->nstalls = kept;
+        reindex(l);
+    }
+}
+
+/* A worker taken for a loop: its stalls of that time were none, and its busy times count
+ * afresh (the writer starts a new histogram). */
+static void forget_loop(struct loader *l, const struct ss_loop *loop)
+{
+    take_stalls(l, loop->tid, loop->begin_ns,
+                loop->last.start_ns ? loop->last.start_ns : loop->end_ns, NULL);
+    struct ss_thread *t = find_thread(l, loop->tid, 0);
+    if (t) {
+        t->iterations = t->busy_total_ns = t->busy_max_ns = 0;
+        memset(t->hist, 0, sizeof t->hist);
+    }
+}
+
+static int on_loop_end(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_loop_end r;
+    struct ss_process *p = l->p;
+    (void)n;
+    memcpy(&r, b, sizeof r);
+    if (!r.reason || r.reason > SS_LOOP_PROCESS_EXIT || r.last_start > r.end_ns)
+        return 1;
+    /* The last stretch ends the thread's stalls as a STALL_END would. */
+    struct stall_progress *pr =
+        r.last_start && note_progress(l, r.tid, r.last_start, 1) < 0 ? NULL : progress_of(l, r.tid);
+    if (!pr)
+        FAIL(SS_ENOMEM, "out of memory");
+    struct ss_loop *loop = pr->open_loop ? &p->loops[pr->open_loop - 1] : new_loop(l, r.tid);
+    if (!loop)
+        FAIL(SS_ENOMEM, "out of memory");
+    pr->open_loop = 0;
+    loop->end_ns = r.end_ns;
+    loop->end_reason = r.reason;
+    seen_time(p, r.end_ns);
+    if (r.last_start) {
+        size_t index;
+        if (key_table_get(&l->loop_lasts, r.tid, r.last_start, 0, (size_t)(loop - p->loops),
+                          &index) < 0)
+            FAIL(SS_ENOMEM, "out of memory");
+        if (r.reason != SS_LOOP_NOT_A_LOOP)
+            take_stalls(l, r.tid, r.last_start, r.last_start, &loop->last);
+        loop->last.tid = r.tid;
+        loop->last.start_ns = r.last_start;
+        loop->last.duration_ns = r.end_ns - r.last_start;
+        loop->last.in_progress = 0;
+    }
+    if (r.reason == SS_LOOP_NOT_A_LOOP)
+        forget_loop(l, loop);
     return 0;
 }
 
@@ -700,6 +871,9 @@ static const size_t fixed_size[] = {
     [SS_REC_STALL_CALL] = sizeof(struct ss_rec_stall_call) + 1,
     [SS_REC_STALL_SPLIT] = sizeof(struct ss_rec_stall_split),
     [SS_REC_SAMPLING] = sizeof(struct ss_rec_sampling),
+    [SS_REC_LOOP_BEGIN] = sizeof(struct ss_rec_loop_begin),
+    [SS_REC_LOOP_END] = sizeof(struct ss_rec_loop_end),
+    [SS_REC_STALL_PAUSE] = sizeof(struct ss_rec_stall_pause),
 };
 
 static const record_fn handlers[] = {
@@ -719,6 +893,9 @@ static const record_fn handlers[] = {
     [SS_REC_STALL_CALL] = on_stall_call,
     [SS_REC_STALL_SPLIT] = on_stall_split,
     [SS_REC_SAMPLING] = on_sampling,
+    [SS_REC_LOOP_BEGIN] = on_loop_begin,
+    [SS_REC_LOOP_END] = on_loop_end,
+    [SS_REC_STALL_PAUSE] = on_stall_pause,
 };
 
 /* A trace is read in pieces, never whole: a buffer holds the record being parsed and what
@@ -871,11 +1048,29 @@ static int finish_stalls(struct loader *l)
     return 0;
 }
 
+/* A thread is a loop thread when it had a loop that was not a worker's; a trace without loop
+ * records says so in its THREAD records. */
+static void mark_loop_threads(struct loader *l)
+{
+    struct ss_process *p = l->p;
+    for (size_t i = 0; i < p->nloops; i++) {
+        struct ss_thread *t = find_thread(l, p->loops[i].tid, 0);
+        if (t && p->loops[i].end_reason == SS_LOOP_NOT_A_LOOP)
+            t->loop = 0;
+    }
+    for (size_t i = 0; i < p->nloops; i++) {
+        struct ss_thread *t = find_thread(l, p->loops[i].tid, 0);
+        if (t && p->loops[i].end_reason != SS_LOOP_NOT_A_LOOP)
+            t->loop = 1;
+    }
+}
+
 static void free_loader(struct loader *l)
 {
     free(l->index);
     free(l->progress);
     free(l->progress_by_tid.slots);
+    free(l->loop_lasts.slots);
     free(l->summary_threads.slots);
     free(l->summary_calls.slots);
     free(l->summary_stacks.slots);
@@ -930,6 +1125,8 @@ static int load_file(struct ss_run *run, const char *path, int in_dir, size_t ke
         snprintf(err, err_size, "out of memory");
         rc = -SS_ENOMEM;
     }
+    if (rc == 0)
+        mark_loop_threads(&l);
     free_loader(&l);
     free(r.buf);
     close(fd);
@@ -1036,6 +1233,9 @@ static void free_process(struct ss_process *p)
     for (size_t i = 0; i < p->nstalls; i++)
         free_stall(&p->stalls[i]);
     free(p->stalls);
+    for (size_t i = 0; i < p->nloops; i++)
+        free_stall(&p->loops[i].last);
+    free(p->loops);
     free(p->summary.threads);
     free(p->summary.calls);
     free(p->summary.stacks);
@@ -1168,9 +1368,33 @@ uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category)
     return ns;
 }
 
+const struct ss_sample *ss_stall_still_blocked(const struct ss_stall *s)
+{
+    const struct ss_sample *latest = NULL;
+    for (size_t i = 0; i < s->nsamples; i++)
+        if (!latest || s->samples[i].offset_ns >= latest->offset_ns)
+            latest = &s->samples[i];
+    if (!s->in_progress || !latest || !latest->call)
+        return NULL;
+    return latest->source == SS_SAMPLE_CALL || latest->source == SS_SAMPLE_SYSCALL ? latest : NULL;
+}
+
 int ss_note_is_untraced_child(const char *note)
 {
     return strncmp(note, "child ", 6) == 0 && strstr(note, " untraced: ") != NULL;
+}
+
+const char *ss_loop_end_name(unsigned reason)
+{
+    static const char *const names[] = {
+        [0] = "running",
+        [SS_LOOP_CLOSED] = "closed",
+        [SS_LOOP_REPLACED] = "replaced",
+        [SS_LOOP_NOT_A_LOOP] = "not_a_loop",
+        [SS_LOOP_THREAD_EXIT] = "thread_exit",
+        [SS_LOOP_PROCESS_EXIT] = "process_exit",
+    };
+    return reason < sizeof names / sizeof names[0] ? names[reason] : "unknown";
 }
 
 const char *ss_sample_source_name(unsigned source)

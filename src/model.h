@@ -70,14 +70,33 @@ struct ss_stall {
     size_t nsamples, samples_cap;
     struct ss_stall_call *calls;
     size_t ncalls, calls_cap;
-    /* From detection to the end: time on CPU and waiting for a CPU; window_ns 0 = unknown. */
+    /* Time on CPU and waiting for a CPU, from detection (or from the start when
+     * split_from_start) to the end; window_ns 0 = unknown. */
     uint64_t split_window_ns, split_cpu_ns, split_runnable_ns;
+    int split_from_start;
+    /* Parts of it during which the process was stopped, or the whole machine paused. */
+    uint64_t stopped_ns, machine_ns;
+};
+
+/* A thread's loop: the wait it kept returning to, from when it was recognised to its end. */
+struct ss_loop {
+    uint32_t tid;
+    uint16_t kind;         /* enum ss_loop_kind; 0 when the trace did not say (no LOOP_BEGIN) */
+    int32_t fd;            /* SS_LOOP_EPOLL: the epoll descriptor, else -1 */
+    const char *wait;      /* the wait function's name, "" when unknown */
+    struct ss_stack *site; /* SS_LOOP_SITE: one frame, the wait's call site; NULL when unknown */
+    uint64_t begin_ns;     /* 0 when unknown */
+    uint64_t end_ns;       /* 0: still running when the trace ends */
+    uint16_t end_reason;   /* enum ss_loop_end_reason, 0 while running */
+    /* From the return of the loop's last wait to its end: not an iteration, and not a stall.
+     * duration_ns 0 when the loop ended in its wait. Meaningless for SS_LOOP_NOT_A_LOOP. */
+    struct ss_stall last;
 };
 
 struct ss_thread {
     uint32_t tid;
     char name[32];
-    int loop;
+    int loop; /* has had a loop that was not found to be a worker's */
     uint64_t first_wait_ns, exit_ns;
     uint64_t iterations, busy_total_ns, busy_max_ns;
     uint64_t hist[SS_HIST_BUCKETS];
@@ -138,6 +157,8 @@ struct ss_process {
     size_t nstalls;
     size_t keep_stalls; /* the limit it was loaded with; 0: no limit */
     struct ss_summary summary;
+    struct ss_loop *loops; /* in the order they began (or ended, for those with no begin) */
+    size_t nloops;
     struct ss_names *strings; /* call and function names, each held once */
     struct ss_stack **stacks; /* indexed by id; NULL holes */
     size_t nstacks;
@@ -177,6 +198,9 @@ void ss_process_symbolize(struct ss_run *run, struct ss_process *p);
 const struct ss_thread *ss_process_thread(const struct ss_process *p, uint32_t tid);
 /* Category names in the trace's numbering; NULL for a number out of range. */
 const char *ss_category_name(unsigned category);
+/* The latest sample of a stall still running when it was taken inside a call, or inside a
+ * system call the trace names: where the thread is stuck now. NULL otherwise. */
+const struct ss_sample *ss_stall_still_blocked(const struct ss_stall *s);
 /* Blocking time of a stall in one category, summed over its calls. */
 uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category);
 uint64_t ss_drops_total(const struct ss_rec_drops *d);
@@ -187,6 +211,8 @@ const char *ss_sample_source_name(unsigned source);
 void ss_sampling_describe(const struct ss_rec_sampling *s, char *buf, size_t size);
 /* Whether a note is the shim's "child PID ran PATH untraced: REASON". */
 int ss_note_is_untraced_child(const char *note);
+/* "closed", "replaced", "not_a_loop", "thread_exit" or "process_exit"; "running" for 0. */
+const char *ss_loop_end_name(unsigned reason);
 /* Stalls of a thread (tid 0: of every thread), kept and summarised. */
 uint64_t ss_process_stall_count(const struct ss_process *p, uint32_t tid);
 /* The summary of a thread's summarised stalls, NULL when it has none. */

@@ -51,6 +51,8 @@ static void print_threads(FILE *out, const struct ss_process *p)
     for (size_t i = 0; i < p->nthreads; i++) {
         const struct ss_thread *t = &p->threads[i];
         char p50[32], p99[32], max[32];
+        if (!t->loop)
+            continue;
         uint64_t stalls = ss_process_stall_count(p, t->tid);
         if (t->iterations == 0) {
             /* No iteration has ended yet: there is nothing to take percentiles of. */
@@ -106,15 +108,56 @@ static int by_duration(const void *a, const void *b)
     return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
-static void print_stall(FILE *out, const struct ss_process *p, const struct ss_stall *s,
-                        size_t rank, const struct ss_report_options *o)
+static uint64_t since_start(const struct ss_process *p, uint64_t ns)
 {
-    char d[32], at[32];
-    duration(s->duration_ns, d, sizeof d);
-    duration(s->start_ns > p->start_mono_ns ? s->start_ns - p->start_mono_ns : 0, at, sizeof at);
-    fprintf(out, "    #%zu %s%s on thread %u (%s) at +%s, %zu sample%s\n", rank, d,
-            s->in_progress ? " so far, still running" : "", s->tid, thread_name(p, s->tid), at,
-            s->nsamples, s->nsamples == 1 ? "" : "s");
+    return ns > p->start_mono_ns ? ns - p->start_mono_ns : 0;
+}
+
+/* Where a stall still running was at its latest sample, when that was inside a call: a server
+ * deadlocked on a lock is diagnosed while it hangs. */
+static void print_still_blocked(FILE *out, const struct ss_stall *s)
+{
+    const struct ss_sample *latest = ss_stall_still_blocked(s);
+    char d[32];
+    if (!latest)
+        return;
+    if (latest->source == SS_SAMPLE_SYSCALL) {
+        duration(latest->offset_ns, d, sizeof d);
+        fprintf(out, "       inside the system call %s at the last sample (+%s), still blocked\n",
+                latest->call, d);
+    } else if (latest->call_ns) {
+        duration(latest->call_ns, d, sizeof d);
+        fprintf(out, "       blocked in %s() for %s, still blocked\n", latest->call, d);
+    } else {
+        fprintf(out, "       blocked in %s(), still blocked\n", latest->call);
+    }
+}
+
+/* Time the stall's thread could not run for reasons outside its code. */
+static void print_pauses(FILE *out, const struct ss_stall *s)
+{
+    char d[32];
+    if (s->stopped_ns) {
+        duration(s->stopped_ns, d, sizeof d);
+        fprintf(out,
+                "       the process was stopped for %s of it (a signal, a debugger or a frozen "
+                "cgroup): not the code's doing\n",
+                d);
+    }
+    if (s->machine_ns) {
+        duration(s->machine_ns, d, sizeof d);
+        fprintf(out,
+                "       the machine was paused for %s of it (a suspended virtual machine?): not "
+                "the code's doing\n",
+                d);
+    }
+}
+
+/* What a stall, or a loop's last stretch, did: its calls, pauses, CPU split and stacks. */
+static void print_stall_body(FILE *out, const struct ss_stall *s, const struct ss_report_options *o)
+{
+    char d[32];
+    print_pauses(out, s);
     for (size_t i = 0; i < s->ncalls; i++) {
         const struct ss_stall_call *c = &s->calls[i];
         duration(c->duration_ns, d, sizeof d);
@@ -126,8 +169,8 @@ static void print_stall(FILE *out, const struct ss_process *p, const struct ss_s
         duration(s->split_window_ns, window, sizeof window);
         duration(s->split_cpu_ns, cpu, sizeof cpu);
         duration(s->split_runnable_ns, runnable, sizeof runnable);
-        fprintf(out, "       in the %s after it was detected: %s on CPU, %s waiting for a CPU\n",
-                window, cpu, runnable);
+        fprintf(out, "       in the %s %s: %s on CPU, %s waiting for a CPU\n", window,
+                s->split_from_start ? "from its start" : "after it was detected", cpu, runnable);
     }
     struct ss_stack_count top[3];
     size_t distinct = ss_stall_stacks(s, top, 3);
@@ -144,6 +187,140 @@ static void print_stall(FILE *out, const struct ss_process *p, const struct ss_s
     }
     if (distinct > 3)
         fprintf(out, "       (%zu more distinct stacks)\n", distinct - 3);
+}
+
+static void print_stall(FILE *out, const struct ss_process *p, const struct ss_stall *s,
+                        size_t rank, const struct ss_report_options *o)
+{
+    char d[32], at[32];
+    duration(s->duration_ns, d, sizeof d);
+    duration(since_start(p, s->start_ns), at, sizeof at);
+    fprintf(out, "    #%zu %s%s on thread %u (%s) at +%s, %zu sample%s\n", rank, d,
+            s->in_progress ? " so far, still running" : "", s->tid, thread_name(p, s->tid), at,
+            s->nsamples, s->nsamples == 1 ? "" : "s");
+    print_still_blocked(out, s);
+    print_stall_body(out, s, o);
+}
+
+/* Loops shown per process; a longer list ends with how many more there are. */
+#define LOOPS_SHOWN 20
+
+static int is_worker(const struct ss_loop *loop)
+{
+    return loop->end_reason == SS_LOOP_NOT_A_LOOP;
+}
+
+static int long_last_stretch(const struct ss_process *p, const struct ss_loop *loop)
+{
+    return !is_worker(loop) && loop->last.duration_ns && loop->last.duration_ns >= p->threshold_ns;
+}
+
+static const char *end_phrase(unsigned reason)
+{
+    switch (reason) {
+    case SS_LOOP_CLOSED:
+        return "its epoll descriptor was closed";
+    case SS_LOOP_REPLACED:
+        return "another wait became the thread's loop";
+    case SS_LOOP_THREAD_EXIT:
+        return "the thread exited";
+    case SS_LOOP_PROCESS_EXIT:
+        return "the process exited";
+    default:
+        return "it ended";
+    }
+}
+
+/* "epoll fd 3", "poll() at serve_forever", "poll()", "a loop" (the trace did not say). */
+static void loop_waits_on(const struct ss_loop *loop, char *buf, size_t size)
+{
+    char site[512];
+    if (loop->kind == SS_LOOP_EPOLL) {
+        snprintf(buf, size, "epoll fd %d", loop->fd);
+    } else if (loop->kind == SS_LOOP_SITE && loop->site && loop->site->frames) {
+        ss_frame_name(&loop->site->frames[0], site, sizeof site);
+        snprintf(buf, size, "%s() at %s", loop->wait[0] ? loop->wait : "a wait", site);
+    } else if (loop->wait[0]) {
+        snprintf(buf, size, "%s()", loop->wait);
+    } else {
+        snprintf(buf, size, "a loop");
+    }
+}
+
+static void print_loop(FILE *out, const struct ss_process *p, const struct ss_loop *loop,
+                       const struct ss_report_options *o)
+{
+    char what[600], from[32], to[32], d[32];
+    loop_waits_on(loop, what, sizeof what);
+    duration(since_start(p, loop->begin_ns), from, sizeof from);
+    duration(since_start(p, loop->end_ns), to, sizeof to);
+    fprintf(out, "    thread %u (%s): %s", loop->tid, thread_name(p, loop->tid), what);
+    if (!loop->end_reason)
+        fprintf(out, " from +%s, still running\n", from);
+    else if (loop->begin_ns)
+        fprintf(out, " from +%s to +%s: %s\n", from, to, end_phrase(loop->end_reason));
+    else
+        fprintf(out, " until +%s: %s\n", to, end_phrase(loop->end_reason));
+    if (!long_last_stretch(p, loop))
+        return;
+    const struct ss_stall *last = &loop->last;
+    duration(last->duration_ns, d, sizeof d);
+    fprintf(out,
+            "       after its last iteration the thread ran %s until %s (not a stall), %zu "
+            "sample%s\n",
+            d, end_phrase(loop->end_reason), last->nsamples, last->nsamples == 1 ? "" : "s");
+    print_stall_body(out, last, o);
+}
+
+static int by_thread(const void *a, const void *b)
+{
+    const struct ss_loop *x = *(const struct ss_loop *const *)a;
+    const struct ss_loop *y = *(const struct ss_loop *const *)b;
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    return x < y ? -1 : x > y; /* in the trace's order */
+}
+
+/* The loops of threads that had several or ran on long after a last iteration, and how many
+ * threads that polled turned out to be workers. */
+static void print_loops(FILE *out, const struct ss_process *p, const struct ss_report_options *o)
+{
+    const struct ss_loop **sorted = malloc((p->nloops ? p->nloops : 1) * sizeof *sorted);
+    if (!sorted)
+        return;
+    for (size_t i = 0; i < p->nloops; i++)
+        sorted[i] = &p->loops[i];
+    qsort(sorted, p->nloops, sizeof *sorted, by_thread);
+    size_t shown = 0, more = 0, workers = 0, end;
+    for (size_t i = 0; i < p->nloops; i = end) {
+        size_t real = 0, worker = 0;
+        int long_last = 0;
+        for (end = i; end < p->nloops && sorted[end]->tid == sorted[i]->tid; end++) {
+            worker += is_worker(sorted[end]);
+            real += !is_worker(sorted[end]);
+            long_last |= long_last_stretch(p, sorted[end]);
+        }
+        workers += worker && !real;
+        if (real < 2 && !long_last)
+            continue;
+        for (size_t k = i; k < end; k++) {
+            if (is_worker(sorted[k]))
+                continue;
+            if (shown == LOOPS_SHOWN) {
+                more++;
+                continue;
+            }
+            if (shown++ == 0)
+                fprintf(out, "  loops:\n");
+            print_loop(out, p, sorted[k], o);
+        }
+    }
+    free(sorted);
+    if (more)
+        fprintf(out, "    and %zu more loop%s\n", more, more == 1 ? "" : "s");
+    if (workers)
+        fprintf(out, "  %zu thread%s that polled %s\n", workers, workers == 1 ? "" : "s",
+                workers == 1 ? "was a worker, not a loop" : "were workers, not loops");
 }
 
 /* One line for the stalls left out of detail, with what they add up to. */
@@ -199,8 +376,7 @@ static void print_calls(FILE *out, const struct ss_process *p, const struct ss_r
         }
         duration(c->total_ns, total, sizeof total);
         duration(c->max_ns, max, sizeof max);
-        duration(c->first_ns > p->start_mono_ns ? c->first_ns - p->start_mono_ns : 0, at,
-                 sizeof at);
+        duration(since_start(p, c->first_ns), at, sizeof at);
         fprintf(out, "    %s() x%llu on thread %u (%s), total %s, max %s, first at +%s%s%s\n",
                 c->function, (unsigned long long)c->count, c->tid, thread_name(p, c->tid), total,
                 max, at, c->detail[0] ? ": " : "", c->detail);
@@ -246,6 +422,7 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
             print_summarised(out, p);
         free(sorted);
     }
+    print_loops(out, p, o);
     print_calls(out, p, o);
     uint64_t dropped = ss_drops_total(&p->drops);
     if (dropped)

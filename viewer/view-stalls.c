@@ -165,6 +165,24 @@ static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
     ssv_text_add(t, s->in_progress ? SSV_CV_WARN : SSV_CV_HEADER, NULL,
                  "Stall of %s%s on thread %u (%s), pid %u", d,
                  s->in_progress ? " so far, still running" : "", s->tid, r->thread, p->pid);
+    const struct ss_sample *stuck = ss_stall_still_blocked(s);
+    if (stuck && stuck->source == SS_SAMPLE_SYSCALL) {
+        ss_format_duration(stuck->offset_ns, d, sizeof d);
+        ssv_text_add(t, SSV_CV_WARN, NULL, "  still     blocked in the system call %s (at +%s)",
+                     stuck->call, d);
+    } else if (stuck) {
+        ss_format_duration(stuck->call_ns, d, sizeof d);
+        ssv_text_add(t, SSV_CV_WARN, NULL, "  still     blocked in %s()%s%s", stuck->call,
+                     stuck->call_ns ? " for " : "", stuck->call_ns ? d : "");
+    }
+    if (s->stopped_ns) {
+        ss_format_duration(s->stopped_ns, d, sizeof d);
+        ssv_text_add(t, SSV_CV_NORMAL, NULL, "  paused    the process was stopped for %s of it", d);
+    }
+    if (s->machine_ns) {
+        ss_format_duration(s->machine_ns, d, sizeof d);
+        ssv_text_add(t, SSV_CV_NORMAL, NULL, "  paused    the machine was paused for %s of it", d);
+    }
     ssv_text_add(t, SSV_CV_NORMAL, NULL, "  command   %s", p->command[0] ? p->command : p->exe);
     ssv_text_add(t, SSV_CV_NORMAL, NULL, "  began     %s, +%s after the process started", at, rel);
     size_t with_stack = 0;

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Golden files: every export format and every output of check, made from the run that
-# make-run writes (the same on every machine), compared with the committed files by diff -u.
+# Golden files: the report, every export format and every output of check, made from the run
+# that make-run writes (the same on every machine), compared with the committed files by
+# diff -u.
 # SS_UPDATE_GOLDEN=1 rewrites the committed files instead; review their diff before
 # committing. Exit status follows the automake test driver: 0 pass, 1 fail, 99 harness error.
 set -u
@@ -42,6 +43,7 @@ run() {
     fi
 }
 
+run report.txt 0 report golden.run
 run export.json 0 export --format json golden.run
 run export.folded 0 export --format folded golden.run
 run export.speedscope.json 0 export --format speedscope golden.run
@@ -55,9 +57,9 @@ run check.allowlist 0 check --rules rules.txt --generate-allowlist golden.run
 run check-baseline.txt 0 check --rules rules.txt --baseline check.baseline golden.run
 run check-scope.txt 1 check --forbid file --max-stall 60ms --process node --thread 'no*' \
     golden.run
-run check-clean.txt 0 check --max-stall 1s --junit check-clean.junit.xml golden.run
+run check-clean.txt 0 check --max-stall 15s --junit check-clean.junit.xml golden.run
 
-for name in export.json export.folded export.speedscope.json export.chrome.json check.txt \
+for name in report.txt export.json export.folded export.speedscope.json export.chrome.json check.txt \
     check.junit.xml check.sarif check.baseline check.github check.md check.allowlist \
     check-baseline.txt check-scope.txt check-clean.txt check-clean.junit.xml; do
     sed "s/$version/@VERSION@/g" "$name" >"$name.masked"

@@ -1,6 +1,7 @@
 /* Writes the run the golden files are made from, with the shim's own trace writer: a native
  * server and a Node.js process, stalls on CPU, in a blocking call and still in progress,
- * call sites of every kind the check looks at. Module paths do not exist, so every name comes
+ * call sites of every kind the check looks at; a Python process whose loops end and change,
+ * and a server hung in a lock and in a read. Module paths do not exist, so every name comes
  * from the perf-PID.map files written beside the traces, and the output is the same on any
  * machine. Usage: make-run DIR */
 #define _GNU_SOURCE
@@ -73,6 +74,13 @@ static void call_sample(uint32_t tid, uint64_t start, uint32_t stack, uint64_t o
     ss_writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, call, strlen(call));
 }
 
+static void syscall_sample(uint32_t tid, uint64_t start, uint32_t stack, uint64_t offset,
+                           const char *name)
+{
+    struct ss_rec_sample s = {tid, stack, start, offset, 90000, 3, SS_SAMPLE_SYSCALL, 0};
+    ss_writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, name, strlen(name));
+}
+
 static void stall_call(uint32_t tid, uint64_t start, unsigned category, const char *function,
                        uint64_t count, uint64_t total)
 {
@@ -86,7 +94,33 @@ static void stall_end(uint32_t tid, uint64_t start, uint64_t duration)
     ss_writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
 }
 
-enum { FILE_CAT, NET_CAT, DNS_CAT, SLEEP_CAT };
+static void split(uint32_t tid, uint64_t start, uint32_t flags, uint64_t window, uint64_t cpu,
+                  uint64_t runnable)
+{
+    struct ss_rec_stall_split r = {tid, flags, start, window, cpu, runnable};
+    ss_writer_record(&w, SS_REC_STALL_SPLIT, &r, sizeof r, NULL, 0);
+}
+
+static void pause_in(uint32_t tid, uint64_t start, unsigned kind, uint64_t paused)
+{
+    struct ss_rec_stall_pause r = {tid, (uint16_t)kind, 0, start, paused};
+    ss_writer_record(&w, SS_REC_STALL_PAUSE, &r, sizeof r, NULL, 0);
+}
+
+static void loop_begin(uint32_t tid, unsigned kind, int32_t fd, uint32_t site, uint64_t at,
+                       const char *wait)
+{
+    struct ss_rec_loop_begin r = {tid, (uint16_t)kind, 0, fd, site, at};
+    ss_writer_record(&w, SS_REC_LOOP_BEGIN, &r, sizeof r, wait, strlen(wait));
+}
+
+static void loop_end(uint32_t tid, unsigned reason, uint64_t last_start, uint64_t end)
+{
+    struct ss_rec_loop_end r = {tid, (uint16_t)reason, 0, last_start, end};
+    ss_writer_record(&w, SS_REC_LOOP_END, &r, sizeof r, NULL, 0);
+}
+
+enum { FILE_CAT, NET_CAT, DNS_CAT, SLEEP_CAT, PROCESS_CAT, LOCK_CAT };
 
 static void call_site(uint32_t tid, uint32_t id, uint32_t stack, unsigned category,
                       const char *function, uint64_t count, uint64_t total, uint64_t max,
@@ -104,7 +138,7 @@ static void call_site(uint32_t tid, uint32_t id, uint32_t stack, unsigned catego
                                  (uint16_t)strlen(function),
                                  (uint16_t)strlen(detail)};
     ss_writer_record2(&w, SS_REC_CALL_SITE, &c, sizeof c, function, strlen(function), detail,
-                       strlen(detail));
+                      strlen(detail));
 }
 
 /* Most iterations are short; the stalls land in their own buckets. */
@@ -255,6 +289,120 @@ static void node(void)
                   "3e0000001800 200 Builtin:ArrayForEach\n");
 }
 
+/* Python: the main thread's first asyncio loop is closed after a stretch the monitor had taken
+ * for a stall, and a second one runs to the end; a stall mostly spent stopped by a debugger; a
+ * thread that polled but turned out to be a worker; a thread that ran 1.2 s after its last
+ * iteration, until the process exited. */
+static void python(void)
+{
+    const uint32_t pid = 4545, worker = 4546, server = 4547;
+    const char cmd[] = "python3\0/srv/app.py";
+    open_trace(pid, 4000, 2 * S, "/opt/golden/bin/python3", cmd, sizeof cmd);
+    module("/opt/golden/bin/python3", 0, 0xa00000, 0xb00000);
+    thread(pid, "python3", 2010 * MS);
+    thread(worker, "worker", 2020 * MS);
+    thread(server, "metrics", 2030 * MS);
+    const uint64_t report[] = {0xa00310, 0xa00210, 0xa00110};
+    const uint64_t closing[] = {0xa00410, 0xa00210, 0xa00110};
+    const uint64_t serve_site[] = {0xa00510};
+    const uint64_t flush[] = {0xa00610, 0xa00520, 0xa00120};
+    const uint64_t job[] = {0xa00810, 0xa00720};
+    const uint64_t worker_site[] = {0xa00710};
+    stack(1, report, 3);
+    stack(2, closing, 3);
+    stack(3, serve_site, 1);
+    stack(4, flush, 3);
+    stack(5, job, 2);
+    stack(6, worker_site, 1);
+    loop_begin(pid, SS_LOOP_EPOLL, 3, 0, 2010 * MS, "epoll_wait");
+    loop_begin(worker, SS_LOOP_SITE, -1, 6, 2020 * MS, "poll");
+    loop_begin(server, SS_LOOP_SITE, -1, 3, 2030 * MS, "poll");
+
+    /* 1.15 s, 1 s of it stopped; its split covers it from its start. */
+    uint64_t s1 = 2100 * MS;
+    stall_begin(pid, s1);
+    sample(pid, s1, 1, 60 * MS);
+    sample(pid, s1, 1, 1120 * MS);
+    stall_end(pid, s1, 1150 * MS);
+    pause_in(pid, s1, SS_PAUSE_STOPPED, 1 * S);
+    split(pid, s1, SS_SPLIT_FROM_START, 1150 * MS, 140 * MS, 10 * MS);
+
+    /* The worker's stall is no stall, nor are its iterations. */
+    uint64_t w1 = 2200 * MS;
+    stall_begin(worker, w1);
+    sample(worker, w1, 5, 55 * MS);
+    const uint64_t worker_stalls[] = {70 * MS};
+    histogram(worker, 3, worker_stalls, 1);
+    loop_end(worker, SS_LOOP_NOT_A_LOOP, w1, 2300 * MS);
+
+    /* The first loop's last stretch: announced, sampled, then ended by the close. Its split
+     * comes after the loop's end and still belongs to it. */
+    uint64_t l1 = 3400 * MS;
+    stall_begin(pid, l1);
+    sample(pid, l1, 2, 60 * MS);
+    loop_end(pid, SS_LOOP_CLOSED, l1, 3500 * MS);
+    split(pid, l1, 0, 50 * MS, 48 * MS, 1 * MS);
+    loop_begin(pid, SS_LOOP_EPOLL, 5, 0, 3600 * MS, "epoll_wait");
+
+    /* After its last iteration, the metrics thread flushes for 1.2 s until the exit. */
+    uint64_t l2 = 3800 * MS;
+    stall_begin(server, l2);
+    sample(server, l2, 4, 60 * MS);
+    sample(server, l2, 4, 1100 * MS);
+    loop_end(server, SS_LOOP_PROCESS_EXIT, l2, 5000 * MS);
+    loop_end(pid, SS_LOOP_PROCESS_EXIT, 0, 5000 * MS);
+    const uint64_t main_stalls[] = {1150 * MS};
+    histogram(pid, 200, main_stalls, 1);
+    histogram(server, 40, NULL, 0);
+    struct ss_rec_end end = {5000 * MS};
+    ss_writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
+    ss_writer_close(&w);
+    perf_map(pid, "a00100 100 main\n"
+                  "a00200 100 run_forever\n"
+                  "a00300 100 build_report\n"
+                  "a00400 100 close_connections\n"
+                  "a00500 100 serve_metrics\n"
+                  "a00600 100 flush_metrics\n"
+                  "a00700 100 worker_main\n"
+                  "a00800 100 next_job\n");
+}
+
+/* A server hung when it was killed: its main thread waiting 12 s for a lock, its reader in a
+ * read() system call. */
+static void hung(void)
+{
+    const uint32_t pid = 4646, reader = 4647;
+    const char cmd[] = "lockd\0--config\0/etc/lockd.conf";
+    open_trace(pid, 1, 10 * S, "/opt/golden/bin/lockd", cmd, sizeof cmd);
+    module("/opt/golden/bin/lockd", 0, 0xc00000, 0xd00000);
+    thread(pid, "lockd", 10 * S + 5 * MS);
+    thread(reader, "reader", 10 * S + 6 * MS);
+    const uint64_t handle[] = {0xc00210, 0xc00110};
+    const uint64_t locked[] = {0xc00310, 0xc00220, 0xc00120};
+    const uint64_t reading[] = {0xc00410, 0xc00130};
+    stack(1, handle, 2);
+    stack(2, locked, 3);
+    stack(3, reading, 2);
+    loop_begin(pid, SS_LOOP_EPOLL, 4, 0, 10 * S + 5 * MS, "epoll_wait");
+    loop_begin(reader, SS_LOOP_EPOLL, 6, 0, 10 * S + 6 * MS, "epoll_wait");
+    histogram(pid, 20, NULL, 0);
+    histogram(reader, 20, NULL, 0);
+
+    uint64_t m = 10 * S + 100 * MS;
+    stall_begin(pid, m);
+    sample(pid, m, 1, 50 * MS);
+    call_sample(pid, m, 2, 12050 * MS, "pthread_mutex_lock", 12 * S);
+
+    uint64_t r = 10 * S + 200 * MS;
+    stall_begin(reader, r);
+    syscall_sample(reader, r, 3, 3 * S, "read");
+    ss_writer_close(&w);
+    perf_map(pid, "c00100 100 main\n"
+                  "c00200 100 handle_client\n"
+                  "c00300 100 lock_table\n"
+                  "c00400 100 read_frame\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -264,5 +412,7 @@ int main(int argc, char **argv)
     dir = argv[1];
     server();
     node();
+    python();
+    hung();
     return 0;
 }

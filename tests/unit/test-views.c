@@ -177,6 +177,33 @@ Test(views, details_say_how_the_stall_was_sampled)
     cr_expect_not(screen_has("every 10ms"));
 }
 
+/* A server hung on a lock is diagnosed while it hangs: its stall still running says where. */
+Test(views, details_of_a_stall_still_blocked_in_a_call)
+{
+    struct ss_run *run = small_run("checksum");
+    struct ss_process *p = &run->procs[0];
+    struct ss_stall *s = &p->stalls[1];
+    s->in_progress = 1;
+    s->samples[0].call = "pthread_mutex_lock";
+    s->samples[0].call_ns = 12000 * MS;
+    s->stopped_ns = 1000 * MS;
+    open_run(run, 120, 30, 0);
+    key(SSV_KEY_ENTER);
+    cr_expect(strstr(row(1), "so far, still running"), "%s", row(1));
+    cr_expect(strstr(row(2), "  still     blocked in pthread_mutex_lock() for 12s"), "%s", row(2));
+    cr_expect(screen_has("  paused    the process was stopped for 1s of it"));
+    key(SSV_KEY_ESC);
+    s->samples[0].source = SS_SAMPLE_SYSCALL;
+    s->samples[0].call = "read";
+    key(SSV_KEY_ENTER);
+    cr_expect(strstr(row(2), "  still     blocked in the system call read (at +120ms)"), "%s",
+              row(2));
+    key(SSV_KEY_ESC);
+    keys("j");
+    key(SSV_KEY_ENTER);
+    cr_expect_not(screen_has("  still  "), "a stall that ended is blocked nowhere");
+}
+
 /* A run loaded with --keep-stalls: the stalls summarised are in no row, but their time is in
  * the flame by stack, and where the viewer counts them it says so. small_run's 324ms and 3
  * summarised stalls whose spans show checksum's stack for 76ms: 400ms, 204 + 76 = 280 of them
