@@ -59,7 +59,7 @@ for rep in $(seq "$REPS"); do
 done
 
 echo
-echo "  samples by source:" $(sort "$sources" | uniq -c | awk '{printf "%s %s %d;", $2, $3, $1}')
+echo "  samples by source: $(sort "$sources" | uniq -c | awk '{printf "%s %s %d; ", $2, $3, $1}')"
 echo
 echo "  per threshold: stalls that reached it (detected/planted), shorter ones (recorded/planted),"
 echo "  |recorded - planted duration|, first sample after the threshold, samples of the running"

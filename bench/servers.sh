@@ -178,7 +178,7 @@ run_one() { # SERVER VARIANT
     fi
     # stallscope's own CPU time, outside the server's threads: the monitor's (a process of
     # its own, `run`'s child) or, for the earlier build, its watchdog thread's.
-    local mon= own=-
+    local mon='' own=-
     case $variant in
     stallscope*) mon=$(monitor_of "$pid") own=monitor ;;
     before) own=watchdog ;;
@@ -336,7 +336,7 @@ awk -F'\t' '
 # dumped after the load (callgrind_control), so start-up is not counted. The load is one
 # connection (CG_CONNS), which makes the count repeatable to about 1%.
 instructions() { # SERVER VARIANT: "loop-thread all-threads requests", one line in cg.tsv
-    local server=$1 variant=$2 dir=$OUT/cg-$1 preload=
+    local server=$1 variant=$2 dir=$OUT/cg-$1 preload=''
     # One connection: every request is an iteration of its own (a wait, a read, a write), so
     # the count does not depend on how many requests each wait happened to return. That is
     # the most waits per request a server makes: the shim's per-wait cost counts in full.
