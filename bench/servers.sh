@@ -363,7 +363,8 @@ instructions() { # SERVER VARIANT: "loop-thread all-threads requests", one line 
     load_http "$port" "$WARMUP" >/dev/null
     callgrind_control -z "$pid" >/dev/null 2>&1
     local r
-    r=$(load_http "$port" "$DURATION")
+    # At least 5 s: the interpreter's per-request count settles over a few thousand requests.
+    r=$(load_http "$port" $((DURATION > 5 ? DURATION : 5)))
     callgrind_control -d "$pid" >/dev/null 2>&1
     local traced=1
     [ -z "$preload" ] || [ -n "$(find "$dir/run" -name 'stallscope-*.trace' 2>/dev/null)" ] ||
