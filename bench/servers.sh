@@ -3,16 +3,26 @@
 # settings, with a 5 ms threshold, and under `strace -f` (and Node.js's own --trace-sync-io),
 # interleaved run by run so that a change in the machine's load hits every variant alike.
 # Run by scripts/bench, which sets SS (the stallscope command), OUT (a scratch directory),
-# DURATION (seconds per measurement), WARMUP (seconds), REPS and SERVERS.
+# DURATION (seconds per measurement), WARMUP (seconds), REPS and SERVERS; and SS_BEFORE and
+# SHIM_BEFORE to run an earlier build beside this one (the "before" variant, default
+# settings), CG_REPS and CG_CONNS for the instruction counts (default 1 and 1).
 #
-# The server (and whatever wraps it: stallscope, strace) runs on CPU 0 and the load generator
-# on CPU 1, so that the two never trade places and the shim's watchdog has to share the
-# server's core, as it would on a busy machine.
+# The server (and whatever wraps it: stallscope and its monitor, strace) runs on CPU 0 and the
+# load generator on CPU 1, so that the two never trade places and the monitor, which `run`
+# starts with the server's CPU affinity, has to share the server's core, as it would on a busy
+# machine.
 #
 # Requests per second on a shared 2-CPU machine move with whatever else runs on it. CPU time
 # per request does much less: each run also sums the CPU time of every thread of the server's
-# process group (server, wrapper, strace, the shim's watchdog) over the measured load, and
-# divides it by the requests served.
+# process group (server, wrapper, strace) and of the monitor, which runs in a process group of
+# its own, over the measured load, and divides it by the requests served. The monitor's share
+# is reported on its own (monitor_us/req); for the earlier build, whose watchdog thread ran
+# inside the server, the same column is that thread's CPU (watchdog_us/req).
+#
+# Instructions per request do not move with the load at all: the single-threaded servers
+# (Python asyncio, nginx) are also run under callgrind, plain, with this shim and with the
+# earlier one, and their user-space instructions over a measured load are divided by the
+# requests served.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 port=$((20000 + $$ % 5000 * 4))
@@ -29,26 +39,27 @@ stop_current() {
 trap stop_current EXIT
 trap 'echo "servers.sh: interrupted" >&2; exit 1' HUP INT TERM
 
-# A line of results per run: server variant repetition rps p99_ms cpu_us_per_request extra
+# A line of results per run:
+# server variant repetition rps p99_ms cpu_us_per_request own_us_per_request extra
 results=$OUT/servers.tsv
 : >"$results"
 
-wait_port() {
-    for _ in $(seq 100); do
+wait_port() { # PORT [TRIES]: 0 once something listens on it
+    for _ in $(seq "${2:-100}"); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.05
     done
     return 1
 }
 
-nginx_conf() { # DIR PORT: a private nginx: own prefix, port, logs and temp paths
+nginx_conf() { # DIR PORT [on|off]: a private nginx: own prefix, port, logs and temp paths
     mkdir -p "$1/www" "$1/tmp"
     head -c 1024 /dev/zero | tr '\0' x >"$1/www/index.html"
     cat >"$1/nginx.conf" <<EOF
 daemon off;
-master_process on;
+master_process ${3:-on};
 worker_processes 1;
-$([ "$(id -u)" = 0 ] && echo "user root;  # the worker must write its trace into the run directory")
+$([ "$(id -u)" = 0 ] && echo "user root;  # the earlier build's worker wrote its own trace into the run directory")
 pid $1/nginx.pid;
 error_log $1/error.log warn;
 events { worker_connections 1024; }
@@ -67,11 +78,11 @@ http {
 EOF
 }
 
-server_cmd() { # SERVER PORT DIR: the plain command line of a server
+server_cmd() { # SERVER PORT DIR [MASTER]: the plain command line of a server
     case $1 in
     node) echo "node $here/servers/http.js $2" ;;
     python) echo "${PYTHON:-python3} $here/servers/asyncio_http.py $2" ;;
-    nginx) nginx_conf "$3" "$2"; echo "nginx -p $3 -e $3/error.log -c $3/nginx.conf" ;;
+    nginx) nginx_conf "$3" "$2" "${4:-on}"; echo "nginx -p $3 -e $3/error.log -c $3/nginx.conf" ;;
     redis) echo "redis-server --port $2 --bind 127.0.0.1 --save '' --appendonly no --logfile ''" ;;
     esac
 }
@@ -79,9 +90,10 @@ server_cmd() { # SERVER PORT DIR: the plain command line of a server
 # baseline-again is the baseline once more: how far two identical runs differ is the noise
 # floor that every other ratio has to be read against.
 variants_of() {
+    local before=${SS_BEFORE:+before}
     case $1 in
-    node) echo "baseline stallscope stallscope-5ms strace trace-sync-io baseline-again" ;;
-    *) echo "baseline stallscope stallscope-5ms strace baseline-again" ;;
+    node) echo "baseline stallscope stallscope-5ms $before strace trace-sync-io baseline-again" ;;
+    *) echo "baseline stallscope stallscope-5ms $before strace baseline-again" ;;
     esac
 }
 
@@ -90,6 +102,7 @@ wrap() { # VARIANT RUNDIR: what goes before the server's command line
     baseline*) ;;
     stallscope) echo "$SS run -q -o $2 --" ;;
     stallscope-5ms) echo "$SS run -q --threshold 5ms --interval 5ms -o $2 --" ;;
+    before) echo "$SS_BEFORE run -q -o $2 --" ;;
     strace) echo "strace -f -o /dev/null" ;;
     esac
 }
@@ -113,14 +126,38 @@ load_redis() { # PORT REQUESTS [TESTS]: "rps p99_ms requests" of GET
     awk -F'","' -v n="$2" '$1 == "\"GET" {print $2, $7, n}' "$OUT/redis.out"
 }
 
-cpu_ns() { # PGID [THREAD-NAME]: CPU time of the group's threads (of that name), in ns
+cpu_ns() { # PGID: CPU time of the group's threads, in ns
+    for p in $(pgrep -g "$1"); do
+        cat /proc/"$p"/task/*/schedstat 2>/dev/null
+    done | awk '{s += $1} END {printf "%d", s}'
+}
+
+pid_cpu_ns() { # PID: CPU time of the process's threads, in ns (0 without a process)
+    { [ -z "$1" ] || cat /proc/"$1"/task/*/schedstat 2>/dev/null; } |
+        awk '{s += $1} END {printf "%d", s}'
+}
+
+watchdog_ns() { # PGID: CPU time of the earlier build's watchdog, the thread named stallscope
     for p in $(pgrep -g "$1"); do
         for t in /proc/"$p"/task/*; do
-            [ -z "${2:-}" ] || [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] || continue
+            # Not a main thread: `stallscope run` itself has that name too.
+            [ "${t##*/}" != "$p" ] && [ "$(cat "$t/comm" 2>/dev/null)" = stallscope ] || continue
             cat "$t/schedstat" 2>/dev/null
         done
     done | awk '{s += $1} END {printf "%d", s}'
 }
+
+own_ns() { # monitor|watchdog|- PGID MONITOR-PID: stallscope's own CPU time, in ns
+    case $1 in
+    monitor) pid_cpu_ns "$3" ;;
+    watchdog) watchdog_ns "$2" ;;
+    *) echo 0 ;;
+    esac
+}
+
+# The monitor that `stallscope run` (led by PID) started: its child, in a process group of its
+# own, named "stallscope monitor" on its command line.
+monitor_of() { pgrep -P "$1" -f '^stallscope monitor ' | head -1; }
 
 run_one() { # SERVER VARIANT
     local server=$1 variant=$2 dir=$OUT/srv-$1 run=$OUT/srv-$1/run
@@ -139,42 +176,57 @@ run_one() { # SERVER VARIANT
         stop_current
         return
     fi
+    # stallscope's own CPU time, outside the server's threads: the monitor's (a process of
+    # its own, `run`'s child) or, for the earlier build, its watchdog thread's.
+    local mon='' own=-
+    case $variant in
+    stallscope*) mon=$(monitor_of "$pid") own=monitor ;;
+    before) own=watchdog ;;
+    esac
+    if [ "$own" = monitor ] && [ -z "$mon" ]; then
+        echo "$server $variant: no monitor found beside the server" >&2
+        stop_current
+        return
+    fi
     local r
-    local c0 c1 w0 w1
+    local c0 c1 m0 m1 w0 w1
     if [ "$server" = redis ]; then
         # redis-benchmark counts requests, not seconds: size the run from a first estimate,
         # which also stores the key the GETs read.
         r=$(load_redis "$port" 20000 set,get)
         local n
         n=$(awk -v r="${r%% *}" -v d="$DURATION" 'BEGIN {printf "%d", r * d + 1000}')
-        c0=$(cpu_ns "$pid") w0=$(cpu_ns "$pid" stallscope)
+        c0=$(cpu_ns "$pid") m0=$(pid_cpu_ns "$mon") w0=$(own_ns "$own" "$pid" "$mon")
         r=$(load_redis "$port" "$n")
     else
         load_http "$port" "$WARMUP" >/dev/null
-        c0=$(cpu_ns "$pid") w0=$(cpu_ns "$pid" stallscope)
+        c0=$(cpu_ns "$pid") m0=$(pid_cpu_ns "$mon") w0=$(own_ns "$own" "$pid" "$mon")
         r=$(load_http "$port" "$DURATION" latency)
     fi
-    c1=$(cpu_ns "$pid") w1=$(cpu_ns "$pid" stallscope)
+    c1=$(cpu_ns "$pid") m1=$(pid_cpu_ns "$mon") w1=$(own_ns "$own" "$pid" "$mon")
     set -- $r
-    local rps=$1 p99=$2 cpu
-    cpu=$(awk -v c=$((c1 - c0)) -v n="$3" 'BEGIN {printf "%.2f", n ? c / 1000 / n : 0}')
+    local rps=$1 p99=$2 n=$3 cpu own_us=-
+    # All of it: the server's process group and the monitor.
+    cpu=$(awk -v c=$((c1 - c0 + m1 - m0)) -v n="$n" 'BEGIN {printf "%.2f", n ? c / 1000 / n : 0}')
+    [ "$own" = - ] ||
+        own_us=$(awk -v w=$((w1 - w0)) -v n="$n" 'BEGIN {printf "%.3f", n ? w / 1000 / n : 0}')
     stop_current
     # Proof that the shim was really there, and what it saw under load.
     local extra=-
     case $variant in
-    stallscope*)
-        local traces
+    stallscope* | before)
+        local traces ss=$SS
+        [ "$variant" = before ] && ss=$SS_BEFORE
         traces=$(find "$run" -name 'stallscope-*.trace' 2>/dev/null | wc -l)
-        # The watchdog's own CPU time per request, and the blocking calls it recorded.
-        extra="traces=$traces,watchdog_us/req=$(awk -v w=$((w1 - w0)) -v n="$3" \
-            'BEGIN {printf "%.3f", n ? w / 1000 / n : 0}'),$("$SS" export --format json "$run" \
+        # stallscope's own CPU time per request, and the stalls and blocking calls recorded.
+        extra="traces=$traces,${own}_us/req=$own_us,$("$ss" export --format json "$run" \
             2>/dev/null | jq -r '"stalls=\([.processes[].stalls | length] | add // 0),calls=\(
             [.processes[].calls[].count] | add // 0)"')"
         [ "$traces" -gt 0 ] || extra="NOT-TRACED"
         ;;
     esac
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$variant" "$rep" "$rps" "$p99" "$cpu" \
-        "$extra" >>"$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$variant" "$rep" "$rps" "$p99" "$cpu" \
+        "$own_us" "$extra" >>"$results"
     printf '  %-7s %-17s %10s req/s  p99 %8s ms  %7s us CPU/req  %s\n' "$server" "$variant" "$rps" \
         "$p99" "$cpu" "$extra"
 }
@@ -241,9 +293,11 @@ done
 # Medians per server and variant, and the ratio of each to its server's baseline.
 echo
 echo "  medians of $REPS runs; ratio: median over the repetitions of the run's figure divided"
-echo "  by its repetition's baseline; spread: (max - min) / median of the runs' req/s"
-printf '  %-7s %-17s %10s %7s %7s %9s %7s %12s %7s\n' server variant "req/s" spread ratio \
-    "p99 ms" ratio "CPU us/req" ratio
+echo "  by its repetition's baseline; spread: (max - min) / median of the runs' req/s; CPU: the"
+echo "  server's process group and the monitor; monitor: its part of that, median (largest); for"
+echo "  \"before\", the earlier build's watchdog thread inside the server"
+printf '  %-7s %-17s %10s %7s %7s %9s %7s %12s %7s %15s\n' server variant "req/s" spread ratio \
+    "p99 ms" ratio "CPU us/req" ratio "monitor us/req"
 awk -F'\t' '
     function median(list,   n, a, i, j, t) {
         n = split(list, a, " ")
@@ -257,7 +311,8 @@ awk -F'\t' '
     }
     { key = $1 "\t" $2; if (!(key in rps)) order[++k] = key
       r = $3; if (r > reps) reps = r; v_rps[key, r] = $4; v_p99[key, r] = $5; v_cpu[key, r] = $6
-      rps[key] = rps[key] " " $4; p99[key] = p99[key] " " $5; cpu[key] = cpu[key] " " $6 }
+      rps[key] = rps[key] " " $4; p99[key] = p99[key] " " $5; cpu[key] = cpu[key] " " $6
+      if ($7 != "-") { own[key] = own[key] " " $7; if ($7 > top[key]) top[key] = $7 } }
     END {
         for (i = 1; i <= k; i++) {
             o = order[i]; split(o, f, "\t"); b = f[1] "\tbaseline"
@@ -268,11 +323,103 @@ awk -F'\t' '
                 if (v_p99[b, r]) qp = qp " " v_p99[o, r] / v_p99[b, r]
                 if (v_cpu[b, r]) qc = qc " " v_cpu[o, r] / v_cpu[b, r]
             }
-            printf "  %-7s %-17s %10.0f %6.0f%% %7.3f %9.2f %7.2f %12.2f %7.3f\n", f[1], f[2],
+            printf "  %-7s %-17s %10.0f %6.0f%% %7.3f %9.2f %7.2f %12.2f %7.3f %15s\n", f[1], f[2],
                 median(rps[o]), 100 * spread(rps[o]), median(qr), median(p99[o]), median(qp),
-                median(cpu[o]), median(qc)
+                median(cpu[o]), median(qc),
+                o in own ? sprintf("%.3f (%.3f)", median(own[o]), top[o]) : ""
         }
     }' "$results" | sort -s -k1,1
+
+# User-space instructions per request of a single-threaded server under callgrind: the same
+# whatever else runs on the machine. nginx runs without its master process, so that the one
+# process under callgrind is the one serving. The counters are zeroed after a warm-up and
+# dumped after the load (callgrind_control), so start-up is not counted. The load is one
+# connection (CG_CONNS), which makes the count repeatable to about 1%.
+instructions() { # SERVER VARIANT: "loop-thread all-threads requests", one line in cg.tsv
+    local server=$1 variant=$2 dir=$OUT/cg-$1 preload=''
+    # One connection: every request is an iteration of its own (a wait, a read, a write), so
+    # the count does not depend on how many requests each wait happened to return. That is
+    # the most waits per request a server makes: the shim's per-wait cost counts in full.
+    local conns=${CG_CONNS:-1}
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    case $variant in
+    stallscope) preload=$SHIM ;;
+    before) preload=$SHIM_BEFORE ;;
+    esac
+    # valgrind passes LD_PRELOAD on to the program. With no monitor named in the options the
+    # shim starts one beside the server, as under a plain LD_PRELOAD; the earlier shim starts
+    # its watchdog thread. Default settings either way.
+    eval "exec setsid taskset -c 0 env ${preload:+LD_PRELOAD=$preload STALLSCOPE_OPTIONS=output=$dir/run} \
+        valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=$dir/cg.%p \
+        $(server_cmd "$server" "$port" "$dir" off)" >"$dir/stdout" 2>"$dir/stderr" &
+    local pid=$!
+    current=$pid
+    if ! wait_port "$port" 600; then
+        echo "$server $variant under callgrind: did not start: $(tail -c 300 "$dir/stderr")" >&2
+        stop_current
+        return
+    fi
+    load_http "$port" "$WARMUP" >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    local r
+    # At least 5 s: the interpreter's per-request count settles over a few thousand requests.
+    r=$(load_http "$port" $((DURATION > 5 ? DURATION : 5)))
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    local traced=1
+    [ -z "$preload" ] || [ -n "$(find "$dir/run" -name 'stallscope-*.trace' 2>/dev/null)" ] ||
+        traced=0
+    stop_current
+    if [ $traced = 0 ]; then
+        echo "$server $variant under callgrind: NOT-TRACED" >&2
+        return
+    fi
+    set -- $r
+    # The dump's files: cg.PID.1-01 for the main thread (the loop), one more per thread.
+    awk -v s="$server" -v v="$variant" -v n="$3" -v rep="$rep" '
+        /^summary:/ { all += $2; if (FILENAME ~ /-01$/) loop += $2 }
+        END { if (n) printf "%s\t%s\t%s\t%.0f\t%.0f\t%d\n", s, v, rep, loop / n, all / n, n }
+    ' "$dir/cg.$pid".1-* >>"$OUT/cg.tsv"
+    tail -1 "$OUT/cg.tsv" | awk -F'\t' '{printf "  %-7s %-11s %10s loop %10s all threads  (%d requests)\n", $1, $2, $4, $5, $6}'
+}
+
+cg_servers=
+for server in $SERVERS; do
+    case $server in python | nginx) cg_servers="$cg_servers $server" ;; esac
+done
+if [ -n "$cg_servers" ] && command -v valgrind >/dev/null 2>&1; then
+    echo
+    echo "  user-space instructions per request under callgrind, single-threaded servers"
+    : >"$OUT/cg.tsv"
+    for rep in $(seq "${CG_REPS:-1}"); do
+        for server in $cg_servers; do
+            for variant in baseline stallscope ${SS_BEFORE:+before}; do
+                instructions "$server" "$variant"
+            done
+        done
+    done
+    echo
+    echo "  median of ${CG_REPS:-1} runs; loop: the serving thread; all: every thread of the server"
+    echo "  (the earlier build's watchdog included; the monitor is a process of its own)"
+    printf '  %-7s %-11s %12s %9s %12s %9s\n' server variant "loop instr" "vs plain" "all instr" "vs plain"
+    awk -F'\t' '
+        function median(list,   n, a, i, j, x) {
+            n = split(list, a, " ")
+            for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        { key = $1 "\t" $2; if (!(key in loop)) order[++k] = key
+          loop[key] = loop[key] " " $4; all[key] = all[key] " " $5 }
+        END {
+            for (i = 1; i <= k; i++) {
+                split(order[i], f, "\t"); b = f[1] "\tbaseline"
+                l = median(loop[order[i]]); a = median(all[order[i]])
+                lb = median(loop[b]); ab = median(all[b])
+                printf "  %-7s %-11s %12.0f %+8.1f%% %12.0f %+8.1f%%\n", f[1], f[2], l,
+                    lb ? 100 * (l - lb) / lb : 0, a, ab ? 100 * (a - ab) / ab : 0
+            }
+        }' "$OUT/cg.tsv"
+fi
 
 if command -v perf >/dev/null 2>&1; then
     echo
