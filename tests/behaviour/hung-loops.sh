@@ -76,7 +76,7 @@ for case in "mutex pthread_mutex_lock lock_forever" "pipe read read_forever"; do
     sleep 2
     blocked "$run" "$tid" "$call" "$function" "while it hangs"
     "$stallscope" report "$run" >"$tmp/$mode.report" 2>&1
-    grep -q "blocked in $call() .*still blocked" "$tmp/$mode.report" ||
+    grep -Eq "(blocked in $call\(\)|inside the system call $call) .*still blocked" "$tmp/$mode.report" ||
         problem "$mode: the report does not say the loop is still blocked in $call():
 $(cat "$tmp/$mode.report")"
     kill -KILL "$tid"
