@@ -138,6 +138,7 @@
 
 #include "own-segment.h"
 #include "plant.h"
+#include "tick-loop.h"
 
 extern char **environ;
 
@@ -174,15 +175,7 @@ struct loop {
 
 static void loop_open(struct loop *l)
 {
-    l->ep = epoll_create1(EPOLL_CLOEXEC);
-    l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    struct itimerspec its = {{0, 2000000}, {0, 2000000}};
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->tfd};
-    if (l->ep < 0 || l->tfd < 0 || timerfd_settime(l->tfd, 0, &its, NULL) < 0 ||
-        epoll_ctl(l->ep, EPOLL_CTL_ADD, l->tfd, &ev) < 0) {
-        perror("loop setup");
-        exit(3);
-    }
+    tick_loop_open(&l->ep, &l->tfd);
 }
 
 static void tick(struct loop *l)
