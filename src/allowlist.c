@@ -78,7 +78,7 @@ static char *trim(char *s)
 #define PARSE_FAIL(...)                                                                            \
     do {                                                                                           \
         snprintf(err, err_size, __VA_ARGS__);                                                      \
-        rc = -SS_EUSAGE;                                                                           \
+        rc = -EINVAL;                                                                           \
         goto out;                                                                                  \
     } while (0)
 
@@ -155,7 +155,7 @@ int ss_allowlist_load(const char *path, struct ss_allowlist **out, char *err, si
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? -SS_ENOENT : -SS_EIO;
+        return errno == ENOENT ? -ENOENT : -EIO;
     }
     char *text = NULL;
     size_t len = 0;
@@ -169,7 +169,7 @@ int ss_allowlist_load(const char *path, struct ss_allowlist **out, char *err, si
     if (!mem || fclose(mem) != 0 || failed) {
         free(text);
         snprintf(err, err_size, "%s: cannot read", path);
-        return -SS_EIO;
+        return -EIO;
     }
     int rc = ss_allowlist_parse(text, path, out, err, err_size);
     free(text);

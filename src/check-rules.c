@@ -59,7 +59,7 @@ static int category_index(const char *name, size_t len)
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, err_size, __VA_ARGS__);                                                      \
-        return -SS_EUSAGE;                                                                         \
+        return -EINVAL;                                                                         \
     } while (0)
 #define CATEGORY_LIST "file, net, dns, sleep, process, lock, wait"
 
@@ -67,10 +67,10 @@ static int add_to_list(char ***list, size_t *n, const char *value)
 {
     char **l = realloc(*list, (*n + 1) * sizeof *l);
     if (!l)
-        return -SS_ENOMEM;
+        return -ENOMEM;
     *list = l;
     if (!(l[*n] = strdup(value)))
-        return -SS_ENOMEM;
+        return -ENOMEM;
     (*n)++;
     return 0;
 }
@@ -128,7 +128,7 @@ static int set_duration(uint64_t *out, const char *key, const char *value, char 
 static int set_path(char **out, const char *value)
 {
     free(*out);
-    return (*out = strdup(value)) ? 0 : -SS_ENOMEM;
+    return (*out = strdup(value)) ? 0 : -ENOMEM;
 }
 
 int ss_check_rules_set(struct ss_check_rules *r, const char *key, const char *value, char *err,
@@ -163,7 +163,7 @@ static int resolve(char **path, const char *dir)
         return 0;
     char *joined;
     if (asprintf(&joined, "%s/%s", dir, *path) < 0)
-        return -SS_ENOMEM;
+        return -ENOMEM;
     free(*path);
     *path = joined;
     return 0;
@@ -174,7 +174,7 @@ int ss_check_rules_load(struct ss_check_rules *r, const char *path, char *err, s
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? -SS_ENOENT : -SS_EIO;
+        return errno == ENOENT ? -ENOENT : -EIO;
     }
     /* Paths in the file are the file's own: resolve those it sets, not earlier ones. */
     char *allow = r->allow, *baseline = r->baseline;
@@ -200,7 +200,7 @@ int ss_check_rules_load(struct ss_check_rules *r, const char *path, char *err, s
             value++;
         if (!*value) {
             snprintf(err, err_size, "%s:%u: '%s' needs a value", path, lineno, s);
-            rc = -SS_EUSAGE;
+            rc = -EINVAL;
         } else if ((rc = ss_check_rules_set(r, s, value, sub, sizeof sub)) < 0) {
             snprintf(err, err_size, "%s:%u: %s", path, lineno, sub);
         }
@@ -210,7 +210,7 @@ int ss_check_rules_load(struct ss_check_rules *r, const char *path, char *err, s
     char *copy = strdup(path);
     if (rc == 0 && (!copy || resolve(&r->allow, dirname(copy)) < 0 ||
                     resolve(&r->baseline, dirname(copy)) < 0))
-        rc = -SS_ENOMEM;
+        rc = -ENOMEM;
     free(copy);
     if (!r->allow)
         r->allow = allow;

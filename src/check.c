@@ -119,7 +119,7 @@ static int check_stalls(struct ss_check_result *res, size_t *cap, const struct s
         int created;
         struct ss_finding *f = finding(res, cap, SS_RULE_MAX_STALL, fp, &created);
         if (!f)
-            return -SS_ENOMEM;
+            return -ENOMEM;
         if (created) {
             place(f, p, s->tid, st);
             f->call = c ? c->function : NULL;
@@ -161,7 +161,7 @@ static int check_threads(struct ss_check_result *res, size_t *cap, const struct 
         int created;
         struct ss_finding *f = finding(res, cap, SS_RULE_MAX_P99, fp, &created);
         if (!f)
-            return -SS_ENOMEM;
+            return -ENOMEM;
         if (created) {
             place(f, p, t->tid, NULL);
             f->limit = r->max_p99_ns;
@@ -200,7 +200,7 @@ static int collect_sites(struct site **sites, size_t *n, size_t *cap,
                 size_t grow = *cap ? *cap * 2 : 16;
                 struct site *s = realloc(*sites, grow * sizeof *s);
                 if (!s)
-                    return -SS_ENOMEM;
+                    return -ENOMEM;
                 *sites = s;
                 *cap = grow;
             }
@@ -259,7 +259,7 @@ static int check_sites(struct ss_check_result *res, size_t *cap, const struct ss
         int created;
         struct ss_finding *f = finding(res, cap, SS_RULE_FORBID, s->fp, &created);
         if (!f)
-            return -SS_ENOMEM;
+            return -ENOMEM;
         place(f, s->process, s->first->tid, s->first->stack);
         f->call = s->first->function;
         f->category = s->first->category;
@@ -278,7 +278,7 @@ static int check_sites(struct ss_check_result *res, size_t *cap, const struct ss
         int created;
         struct ss_finding *f = finding(res, cap, SS_RULE_BUDGET, fp, &created);
         if (!f)
-            return -SS_ENOMEM;
+            return -ENOMEM;
         place(f, t->biggest->process, t->biggest->first->tid, t->biggest->first->stack);
         f->category = ss_category_name((unsigned)c);
         f->count = t->count;
@@ -451,7 +451,7 @@ int ss_baseline_load(const char *path, struct ss_baseline *b, char *err, size_t 
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? -SS_ENOENT : -SS_EIO;
+        return errno == ENOENT ? -ENOENT : -EIO;
     }
     char *line = NULL;
     size_t cap = 0, have = 0;
@@ -468,14 +468,14 @@ int ss_baseline_load(const char *path, struct ss_baseline *b, char *err, size_t 
         if (len != SS_FINGERPRINT_LEN || (s[len] && !isspace((unsigned char)s[len]))) {
             snprintf(err, err_size, "%s:%u: expected a fingerprint of %d hex digits", path, lineno,
                      SS_FINGERPRINT_LEN);
-            rc = -SS_EUSAGE;
+            rc = -EINVAL;
             break;
         }
         if (b->count == have) {
             have = have ? have * 2 : 64;
             void *grown = realloc(b->fingerprints, have * sizeof *b->fingerprints);
             if (!grown) {
-                rc = -SS_ENOMEM;
+                rc = -ENOMEM;
                 snprintf(err, err_size, "out of memory");
                 break;
             }

@@ -42,7 +42,7 @@ void ss_check_rules_init(struct ss_check_rules *r);
 void ss_check_rules_free(struct ss_check_rules *r);
 /* Applies one setting, as an option ("--max-stall", "100ms") or a rules-file line gives it
  * (without the dashes). Scalars replace, lists (forbid, budget, process, thread) add.
- * Returns 0, or -SS_EUSAGE with the problem in err. */
+ * Returns 0, or -EINVAL with the problem in err. */
 int ss_check_rules_set(struct ss_check_rules *r, const char *key, const char *value, char *err,
                        size_t err_size);
 /* Reads a rules file: "KEY VALUE" lines, '#' comments. Relative allow and baseline paths are
@@ -119,7 +119,7 @@ void ss_baseline_free(struct ss_baseline *b);
 int ss_baseline_write(const struct ss_check_result *res, FILE *out);
 
 /* Applies the rules to the run. allowlist and baseline may be NULL. The result points into
- * run, rules and allowlist, which must outlive it. Returns 0 or -SS_ENOMEM. */
+ * run, rules and allowlist, which must outlive it. Returns 0 or -ENOMEM. */
 int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
                  struct ss_allowlist *allowlist, const struct ss_baseline *baseline,
                  struct ss_check_result *res);

@@ -403,7 +403,7 @@ static void seen_time(struct ss_process *p, uint64_t ns)
 #define FAIL(code, ...)                                                                            \
     do {                                                                                           \
         snprintf(l->err, l->err_size, __VA_ARGS__);                                                \
-        return -(code);                                                                            \
+        return (code);                                                                             \
     } while (0)
 
 /* Each record handler gets the payload, already bounds-checked against the file. */
@@ -425,7 +425,7 @@ static int on_process(struct loader *l, const uint8_t *b, size_t n)
     p->exe = dup_bytes(b + sizeof r, r.exe_len);
     p->command = dup_bytes(b + sizeof r + r.exe_len, r.cmd_len);
     if (!p->exe || !p->command)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     size_t len = r.cmd_len;
     while (len > 0 && p->command[len - 1] == '\0')
         len--;
@@ -451,7 +451,7 @@ static int on_module(struct loader *l, const uint8_t *b, size_t n)
             memcmp(p->modules[i].path, path, r.path_len) == 0)
             return 0;
     if (grow((void **)&p->modules, &l->modules_cap, p->nmodules + 1, sizeof *p->modules) < 0)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     struct ss_module *m = &p->modules[p->nmodules];
     m->bias = r.bias;
     m->lo = r.lo;
@@ -461,7 +461,7 @@ static int on_module(struct loader *l, const uint8_t *b, size_t n)
     m->build_id_len = r.build_id_len <= sizeof m->build_id ? r.build_id_len : 0;
     memcpy(m->build_id, b + sizeof r, m->build_id_len);
     if (!(m->path = dup_bytes((const uint8_t *)path, r.path_len)))
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     p->nmodules++;
     return 0;
 }
@@ -472,7 +472,7 @@ static int on_thread(struct loader *l, const uint8_t *b, size_t n)
     memcpy(&r, b, sizeof r);
     struct ss_thread *t = find_thread(l, r.tid, 1);
     if (!t)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     size_t len = n - sizeof r;
     if (len >= sizeof t->name)
         len = sizeof t->name - 1;
@@ -495,13 +495,13 @@ static int on_stack(struct loader *l, const uint8_t *b, size_t n)
         (size_t)r.nframes * 8 != n - sizeof r || r.stack_id > (1u << 26))
         return 1;
     if (grow((void **)&p->stacks, &l->stacks_cap, (size_t)r.stack_id + 1, sizeof *p->stacks) < 0)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     if (p->stacks[r.stack_id])
         return 1;
     struct ss_stack *s = calloc(1, sizeof *s);
     if (!s || !(s->addrs = malloc(r.nframes * sizeof *s->addrs))) {
         free(s);
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     }
     s->id = r.stack_id;
     s->nframes = r.nframes;
@@ -519,7 +519,7 @@ static int on_stall_begin(struct loader *l, const uint8_t *b, size_t n)
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     if (s->in_progress && s->duration_ns < l->p->threshold_ns)
         s->duration_ns = l->p->threshold_ns;
     seen_time(l->p, r.start_ns + l->p->threshold_ns);
@@ -534,7 +534,7 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s || grow((void **)&s->samples, &s->samples_cap, s->nsamples + 1, sizeof *s->samples) < 0)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     struct ss_sample *smp = &s->samples[s->nsamples];
     memset(smp, 0, sizeof *smp);
     smp->offset_ns = r.offset_ns;
@@ -542,7 +542,7 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
     smp->source = r.source;
     smp->call_ns = r.call_ns;
     if (n > sizeof r && !(smp->call = intern(l, b + sizeof r, n - sizeof r)))
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     if (r.stack_id && r.stack_id < p->nstacks)
         smp->stack = p->stacks[r.stack_id];
     s->nsamples++;
@@ -557,13 +557,13 @@ static int on_stall_end(struct loader *l, const uint8_t *b, size_t n)
     struct ss_rec_stall_end r;
     memcpy(&r, b, sizeof r);
     if (note_progress(l, r.tid, r.stall_id, 1) < 0)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     /* A loop's end is measured by its LOOP_END, whatever a stray STALL_END says. */
     if (loop_ended_at(l, r.tid, r.stall_id))
         return 0;
     struct ss_stall *s = find_stall(l, r.tid, r.stall_id, 1);
     if (!s)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     s->in_progress = 0;
     s->duration_ns = r.duration_ns;
     seen_time(l->p, r.start_ns + r.duration_ns);
@@ -578,7 +578,7 @@ static int on_histogram(struct loader *l, const uint8_t *b, size_t n)
         return 1;
     struct ss_thread *t = find_thread(l, r.tid, 1);
     if (!t)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     t->iterations = r.iterations;
     t->busy_total_ns = r.busy_total_ns;
     t->busy_max_ns = r.busy_max_ns;
@@ -606,7 +606,7 @@ static int on_thread_exit(struct loader *l, const uint8_t *b, size_t n)
     memcpy(&r, b, sizeof r);
     struct ss_thread *t = find_thread(l, r.tid, 1);
     if (!t)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     t->exit_ns = r.ns;
     seen_time(l->p, r.ns);
     return 0;
@@ -626,7 +626,7 @@ static int on_note(struct loader *l, const uint8_t *b, size_t n)
     struct ss_process *p = l->p;
     if (grow((void **)&p->notes, &l->notes_cap, p->nnotes + 1, sizeof *p->notes) < 0 ||
         !(p->notes[p->nnotes] = dup_bytes(b, n)))
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     p->nuntraced += ss_note_is_untraced_child(p->notes[p->nnotes]);
     p->nnotes++;
     return 0;
@@ -665,14 +665,14 @@ static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
         }
     if (!c) {
         if (grow((void **)&p->calls, &l->calls_cap, p->ncalls + 1, sizeof *p->calls) < 0)
-            FAIL(SS_ENOMEM, "out of memory");
+            FAIL(-ENOMEM, "out of memory");
         c = &p->calls[p->ncalls++];
         memset(c, 0, sizeof *c);
         c->tid = r.tid;
         c->id = r.site_id;
         if (!(c->function = dup_bytes(b + sizeof r, r.function_len)) ||
             !(c->detail = dup_bytes(b + sizeof r + r.function_len, r.detail_len)))
-            FAIL(SS_ENOMEM, "out of memory");
+            FAIL(-ENOMEM, "out of memory");
     }
     c->category = category;
     c->count = r.count;
@@ -694,10 +694,10 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s || grow((void **)&s->calls, &s->calls_cap, s->ncalls + 1, sizeof *s->calls) < 0)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     struct ss_stall_call *c = &s->calls[s->ncalls];
     if (!(c->function = intern(l, b + sizeof r, n - sizeof r)))
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     c->category = category;
     c->count = r.count;
     c->duration_ns = r.total_ns;
@@ -712,7 +712,7 @@ static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     s->split_window_ns = r.window_ns;
     s->split_cpu_ns = r.cpu_ns;
     s->split_runnable_ns = r.runnable_ns;
@@ -730,7 +730,7 @@ static int on_stall_pause(struct loader *l, const uint8_t *b, size_t n)
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     if (r.kind == SS_PAUSE_STOPPED)
         s->stopped_ns = r.paused_ns;
     else
@@ -760,7 +760,7 @@ static int on_loop_begin(struct loader *l, const uint8_t *b, size_t n)
         return 1;
     struct stall_progress *pr = progress_of(l, r.tid);
     if (!pr)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     if (pr->open_loop) {
         /* Its end was lost: the writer ends a loop before the thread's next one begins. */
         struct ss_loop *before = &p->loops[pr->open_loop - 1];
@@ -769,7 +769,7 @@ static int on_loop_begin(struct loader *l, const uint8_t *b, size_t n)
     }
     struct ss_loop *loop = new_loop(l, r.tid);
     if (!loop || !(loop->wait = intern(l, b + sizeof r, n - sizeof r)))
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     loop->kind = r.kind;
     loop->fd = r.fd;
     loop->site = stack_by_id(p, r.site_stack_id);
@@ -826,10 +826,10 @@ static int on_loop_end(struct loader *l, const uint8_t *b, size_t n)
     struct stall_progress *pr =
         r.last_start && note_progress(l, r.tid, r.last_start, 1) < 0 ? NULL : progress_of(l, r.tid);
     if (!pr)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     struct ss_loop *loop = pr->open_loop ? &p->loops[pr->open_loop - 1] : new_loop(l, r.tid);
     if (!loop)
-        FAIL(SS_ENOMEM, "out of memory");
+        FAIL(-ENOMEM, "out of memory");
     pr->open_loop = 0;
     loop->end_ns = r.end_ns;
     loop->end_reason = r.reason;
@@ -838,7 +838,7 @@ static int on_loop_end(struct loader *l, const uint8_t *b, size_t n)
         size_t index;
         if (key_table_get(&l->loop_lasts, r.tid, r.last_start, 0, (size_t)(loop - p->loops),
                           &index) < 0)
-            FAIL(SS_ENOMEM, "out of memory");
+            FAIL(-ENOMEM, "out of memory");
         if (r.reason != SS_LOOP_NOT_A_LOOP)
             take_stalls(l, r.tid, r.last_start, r.last_start, &loop->last);
         loop->last.tid = r.tid;
@@ -940,7 +940,7 @@ static void reader_skip(struct trace_reader *r, size_t n)
     r->offset += n;
 }
 
-#define READ_FAIL() FAIL(SS_EIO, "%s: %s", path, strerror(errno))
+#define READ_FAIL() FAIL(-EIO, "%s: %s", path, strerror(errno))
 
 static int parse_trace(struct loader *l, const char *path, struct trace_reader *r)
 {
@@ -1090,12 +1090,12 @@ static int load_file(struct ss_run *run, const char *path, int in_dir, size_t ke
         snprintf(err, err_size, "%s: %s", path, strerror(e));
         if (fd >= 0)
             close(fd);
-        return e == ENOENT ? -SS_ENOENT : -SS_EIO;
+        return e == ENOENT ? -ENOENT : -EIO;
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         snprintf(err, err_size, "%s: not a regular file", path);
-        return -SS_EBADMAGIC;
+        return SS_EBADMAGIC;
     }
     if (in_dir && st.st_size <= (off_t)SS_TRACE_HEADER_SIZE) {
         close(fd);
@@ -1109,7 +1109,7 @@ static int load_file(struct ss_run *run, const char *path, int in_dir, size_t ke
     if (!procs || !(r.buf = malloc(r.cap))) {
         close(fd);
         snprintf(err, err_size, "out of memory");
-        return -SS_ENOMEM;
+        return -ENOMEM;
     }
     struct ss_process *p = &procs[run->nprocs++];
     memset(p, 0, sizeof *p);
@@ -1120,10 +1120,10 @@ static int load_file(struct ss_run *run, const char *path, int in_dir, size_t ke
     p->file = strdup(path);
     if ((p->strings = malloc(sizeof *p->strings)))
         ss_names_init(p->strings);
-    int rc = p->file && p->strings ? parse_trace(&l, path, &r) : -SS_ENOMEM;
+    int rc = p->file && p->strings ? parse_trace(&l, path, &r) : -ENOMEM;
     if (rc == 0 && finish_stalls(&l) < 0) {
         snprintf(err, err_size, "out of memory");
-        rc = -SS_ENOMEM;
+        rc = -ENOMEM;
     }
     if (rc == 0)
         mark_loop_threads(&l);
@@ -1172,13 +1172,13 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
     struct stat st;
     if (stat(path, &st) < 0) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? -SS_ENOENT : -SS_EIO;
+        return errno == ENOENT ? -ENOENT : -EIO;
     }
     struct ss_run *run = calloc(1, sizeof *run);
     if (!run || !(run->path = strdup(path)) || !(run->cache = ss_elf_cache_new())) {
         ss_run_free(run);
         snprintf(err, err_size, "out of memory");
-        return -SS_ENOMEM;
+        return -ENOMEM;
     }
     int rc = 0;
     if (S_ISDIR(st.st_mode)) {
@@ -1187,13 +1187,13 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
         if (n < 0) {
             snprintf(err, err_size, "%s: %s", path, strerror(errno));
             ss_run_free(run);
-            return -SS_EIO;
+            return -EIO;
         }
         for (int i = 0; i < n; i++) {
             if (rc == 0 && is_trace_name(names[i]->d_name)) {
                 char *file;
                 if (asprintf(&file, "%s/%s", path, names[i]->d_name) < 0) {
-                    rc = -SS_ENOMEM;
+                    rc = -ENOMEM;
                 } else {
                     rc = load_file(run, file, 1, keep_stalls, err, err_size);
                     free(file);
@@ -1207,7 +1207,7 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
                      "%s: no trace files (" SS_TRACE_FILE_PREFIX "*" SS_TRACE_FILE_SUFFIX
                      ") in this directory",
                      path);
-            rc = -SS_ENOTRACE;
+            rc = SS_ENOTRACE;
         }
     } else {
         rc = load_file(run, path, 0, keep_stalls, err, err_size);

@@ -36,7 +36,7 @@ struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
     }
     if (!s) {
         snprintf(err, err_size, "%s: out of memory", path);
-        *code = -SS_ENOMEM;
+        *code = -ENOMEM;
     }
     return s;
 }

@@ -217,7 +217,7 @@ static void stop_curses(struct ssv_canvas *c)
  * (its process just started): both are waited out. Anything else on the first load is fatal. */
 static int first_load_failed(const struct ssv_source *src, int code)
 {
-    return !(src->is_dir && (code == -SS_ENOTRACE || code == -SS_ECORRUPT));
+    return !(src->is_dir && (code == SS_ENOTRACE || code == SS_ECORRUPT));
 }
 
 int ssv_ui_run(struct ssv_app *a, struct ssv_source *src, const struct ssv_ui_options *o, char *err,

@@ -85,7 +85,7 @@ Test(source, reads_again_only_when_a_trace_changes)
     cr_expect(ssv_src_changed(&src), "nothing has been read yet");
     struct ssv_snapshot *s = load();
     cr_expect_null(s);
-    cr_expect_eq(src.code, -SS_ENOTRACE);
+    cr_expect_eq(src.code, SS_ENOTRACE);
     cr_expect(strstr(src.err, "no trace files"), "%s", src.err);
     cr_expect_not(ssv_src_changed(&src), "a failed load is not retried until something changes");
 

@@ -2,6 +2,7 @@
  * every truncation and corruption of a trace. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -239,7 +240,7 @@ Test(trace, every_truncation_is_read_or_refused_cleanly)
             cr_expect(cut >= SS_TRACE_HEADER_SIZE);
             ss_run_free(run);
         } else {
-            cr_expect(rc == -SS_EBADMAGIC || rc == -SS_ECORRUPT, "cut %zu: %s", cut, err);
+            cr_expect(rc == SS_EBADMAGIC || rc == SS_ECORRUPT, "cut %zu: %s", cut, err);
             cr_expect_neq(err[0], '\0', "a refusal says why");
         }
     }
@@ -282,12 +283,27 @@ Test(trace, every_corrupted_byte_is_survived)
     free(path);
 }
 
+/* One convention: -errno where the system names the failure, the project's own codes beyond
+ * every errno value, one function to name both. */
+Test(trace, error_codes_name_themselves)
+{
+    cr_expect_str_eq(ss_strerror(-ENOENT), "No such file or directory");
+    cr_expect_str_eq(ss_strerror(-ENOMEM), "Cannot allocate memory");
+    cr_expect_str_eq(ss_strerror(SS_ECORRUPT), "corrupt trace");
+    cr_expect_str_eq(ss_strerror(SS_ENOTRACE), "no trace files found");
+    cr_expect_str_eq(ss_strerror(0), "success");
+    cr_expect_str_eq(ss_strerror(-SS_ERROR_BASE - 99), "unknown error");
+    int own[] = {SS_ENOTRACE, SS_EBADMAGIC, SS_EVERSION, SS_ECORRUPT};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        cr_expect_lt(own[i], -4095, "code %d collides with an errno value", own[i]);
+}
+
 Test(trace, refusals)
 {
     struct ss_run *run;
     char err[512];
-    cr_expect_eq(ss_run_load("/nonexistent/stallscope", &run, err, sizeof err), -SS_ENOENT);
-    cr_expect_eq(ss_run_load(dir, &run, err, sizeof err), -SS_ENOTRACE);
+    cr_expect_eq(ss_run_load("/nonexistent/stallscope", &run, err, sizeof err), -ENOENT);
+    cr_expect_eq(ss_run_load(dir, &run, err, sizeof err), SS_ENOTRACE);
     cr_expect(strstr(err, "no trace files") != NULL, "%s", err);
     char *path = write_trace(14);
     size_t len;
@@ -295,9 +311,9 @@ Test(trace, refusals)
     uint32_t version = SS_TRACE_VERSION + 1;
     memcpy(data + 8, &version, 4);
     put(path, data, len);
-    cr_expect_eq(ss_run_load(path, &run, err, sizeof err), -SS_EVERSION);
+    cr_expect_eq(ss_run_load(path, &run, err, sizeof err), SS_EVERSION);
     put(path, (const uint8_t *)"hello world, not a trace", 24);
-    cr_expect_eq(ss_run_load(path, &run, err, sizeof err), -SS_EBADMAGIC);
+    cr_expect_eq(ss_run_load(path, &run, err, sizeof err), SS_EBADMAGIC);
     free(path);
 }
 
@@ -382,7 +398,7 @@ Test(trace, a_starting_process_does_not_hide_the_run)
     snprintf(path, sizeof path, "%s/" SS_TRACE_FILE_PREFIX "32" SS_TRACE_FILE_SUFFIX, dir);
     struct ss_run *single;
     char err[256];
-    cr_expect_eq(ss_run_load(path, &single, err, sizeof err), -SS_ECORRUPT,
+    cr_expect_eq(ss_run_load(path, &single, err, sizeof err), SS_ECORRUPT,
                  "named alone, it is still refused");
 }
 
@@ -583,7 +599,7 @@ static void expect_malformed(uint16_t tag, const void *payload, size_t len)
     ss_writer_close(&loop_writer);
     struct ss_run *run = NULL;
     char err[512] = "";
-    cr_expect_eq(ss_run_load(path, &run, err, sizeof err), -SS_ECORRUPT, "tag %u, %zu bytes", tag,
+    cr_expect_eq(ss_run_load(path, &run, err, sizeof err), SS_ECORRUPT, "tag %u, %zu bytes", tag,
                  len);
     cr_expect(strstr(err, "malformed record") != NULL, "%s", err);
 }
