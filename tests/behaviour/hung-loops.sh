@@ -3,7 +3,8 @@
 # to, is diagnosed while it hangs: 2 s into the hang, the trace already holds the stall in
 # progress, the call it is blocked in and the stack of that call; after the process is killed
 # the trace still reads the same. A loop whose process is stopped for 1 s in the middle of an
-# iteration has that second labelled as the process being stopped.
+# iteration has that second labelled as the process being stopped. A stall in an epoll loop's
+# very first iteration is recorded and sampled.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 99 harness error.
 : "${SS_BUILDDIR:=$PWD}"
 stallscope=$SS_BUILDDIR/stallscope
@@ -117,6 +118,33 @@ else:
             problems.append(f"stopped for {stopped:.0f} ms of the stall, not about 1000")
 for p in problems:
     print(f"FAIL: stop: {p}")
+sys.exit(1 if problems else 0)
+EOF
+
+# A stall in an epoll loop's very first iteration: the loop is the thread's from its first
+# wait, so the stall is there, sampled like any other.
+"$stallscope" run -q -o "$tmp/run-first" -- "$fixture" first-spin 300 >"$tmp/first.out" 2>"$tmp/first.err" ||
+    problem "first: the run failed: $(cat "$tmp/first.out" "$tmp/first.err")"
+"$stallscope" export --format json "$tmp/run-first" >"$tmp/first.json" || problem "first: export failed"
+python3 - "$tmp/first.json" "$tmp/first.out" <<'EOF' || failures=$((failures + 1))
+import json
+import re
+import sys
+
+run = json.load(open(sys.argv[1]))
+m = re.search(r"^planted spin ([0-9.]+) ([0-9]+)$", open(sys.argv[2]).read(), re.M)
+problems = []
+if not m:
+    problems.append("the fixture did not report its spin")
+else:
+    ms, tid = float(m[1]), int(m[2])
+    stalls = [s for p in run["processes"] for s in p["stalls"] if s["tid"] == tid]
+    if len(stalls) != 1 or not ms * 0.95 <= stalls[0]["duration_ns"] / 1e6 <= ms * 1.25 + 30:
+        problems.append(f"{[s['duration_ns'] / 1e6 for s in stalls]} ms of stalls, not one of {ms:.0f}")
+    elif not any(f.get("symbol") == "spin_iteration" for x in stalls[0]["samples"] for f in x["frames"]):
+        problems.append("no sample of the stall has spin_iteration on its stack")
+for p in problems:
+    print(f"FAIL: first: {p}")
 sys.exit(1 if problems else 0)
 EOF
 

@@ -48,8 +48,10 @@ stalls = proc["stalls"]
 expect(len(planted) == 1, f"the fixture reported {len(planted)} planted stalls, not 1")
 
 
+# The stall holds the planted work and the rest of its iteration (printing the line, the
+# timer's own work), which a loaded machine stretches; it never holds less than the work.
 def near(ns, ms):
-    return abs(ns / 1e6 - ms) <= max(ms * 0.1, 20)
+    return ms * 0.95 <= ns / 1e6 <= ms * 1.25 + 30
 
 
 for name, ms, tid in planted:
