@@ -11,7 +11,10 @@
     X(NOTRACE, 1, "no trace files found")                                                          \
     X(BADMAGIC, 2, "not a stallscope trace")                                                       \
     X(VERSION, 3, "unsupported trace version")                                                     \
-    X(CORRUPT, 4, "corrupt trace")
+    X(CORRUPT, 4, "corrupt trace")                                                                 \
+    X(SYMLINK, 5, "it is a symbolic link")                                                         \
+    X(NOTOURS, 6, "it belongs to another user")                                                    \
+    X(NOTFILE, 7, "it is not a regular file")
 
 /* Linux's errno values end below 4096 (MAX_ERRNO); ours start after it. */
 #define SS_ERROR_BASE 4096

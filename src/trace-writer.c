@@ -9,32 +9,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errors.h"
+#include "private-files.h"
 #include "trace-format.h"
 
-/* Opens the run directory without following a symbolic link in its last component, and
- * only if it belongs to the effective user: a directory planted in a shared /tmp by someone
- * else could otherwise receive (or redirect) the trace. */
+/* Creates the run directory if missing and opens it, only if it is private to the effective
+ * user (private-files.h): a directory planted in a shared /tmp by someone else could otherwise
+ * receive (or redirect) the trace. */
 static int open_run_dir(const char *dir, char *why, size_t why_size)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(why, why_size, "cannot create %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (dfd < 0) {
         int err = errno;
-        if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
-            snprintf(why, why_size, "will not write through %s: it is a symbolic link", dir);
-        else
-            snprintf(why, why_size, "cannot open %s: %s", dir, strerror(err));
-        return -1;
+        snprintf(why, why_size, "cannot create %s: %s", dir, strerror(err));
+        return -err;
     }
-    if (fstat(dfd, &st) != 0 || st.st_uid != geteuid()) {
-        snprintf(why, why_size, "will not write into %s: it belongs to another user", dir);
-        close(dfd);
-        return -1;
-    }
+    int dfd = ss_open_private(dir, O_RDONLY | O_DIRECTORY, geteuid(), NULL);
+    if (dfd < 0)
+        snprintf(why, why_size, "will not write into %s: %s", dir, ss_strerror(dfd));
     return dfd;
 }
 

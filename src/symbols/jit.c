@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "private-files.h"
 #include "symbols-internal.h"
 
 /* Real perf map names stay well below this; anything longer is treated as
@@ -41,19 +42,15 @@ bool ss_jit_file_predates(const struct stat *st, uint64_t start_real_ns)
 }
 
 /* JIT files are often found in the shared /tmp, where anyone can plant one under the name a
- * process will use: only a regular file of the reader or of the trusted owner is read, and a
- * symbolic link is never followed. One an earlier process with the same pid left there is not
- * read either. */
+ * process will use: only a private file (private-files.h) of the reader or of the trusted
+ * owner is read. One an earlier process with the same pid left there is not read either.
+ * Every refusal by the rule is -EPERM, as symbolize.h promises. */
 static FILE *open_jit_file(const struct ss_symbolizer *s, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0)
-        return errno == ELOOP ? (errno = EPERM, NULL) : NULL;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (st.st_uid != geteuid() && st.st_uid != s->jit_owner)) {
-        close(fd);
-        errno = EPERM;
+    int fd = ss_open_private(path, O_RDONLY | O_NONBLOCK, s->jit_owner, &st);
+    if (fd < 0) {
+        errno = ss_private_refused(fd) ? EPERM : -fd;
         return NULL;
     }
     if (s->started_ns && ss_jit_file_predates(&st, s->started_ns)) {
