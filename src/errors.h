@@ -7,6 +7,8 @@
 #ifndef SS_ERRORS_H
 #define SS_ERRORS_H
 
+#include <stdio.h>
+
 #define SS_ERROR_MAP(X)                                                                            \
     X(NOTRACE, 1, "no trace files found")                                                          \
     X(BADMAGIC, 2, "not a stallscope trace")                                                       \
@@ -27,5 +29,9 @@ enum ss_error {
 
 /* The text for a code of either kind: "corrupt trace", "No such file or directory". */
 const char *ss_strerror(int code);
+
+/* Flushes out and gives the outcome of everything written to it: 0, or -errno of the write
+ * that failed (-EIO when stdio no longer tells which: it keeps only an error flag). */
+int ss_write_status(FILE *out);
 
 #endif
