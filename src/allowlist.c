@@ -43,10 +43,10 @@ static int add_line(struct ss_allow_entry *e, enum ss_allow_type type, const cha
 {
     struct ss_allow_line *lines = realloc(e->lines, (e->nlines + 1) * sizeof *lines);
     if (!lines)
-        return -1;
+        return -ENOMEM;
     e->lines = lines;
     if (!(lines[e->nlines].pattern = strdup(pattern)))
-        return -1;
+        return -ENOMEM;
     lines[e->nlines].type = type;
     lines[e->nlines].line = line;
     e->nlines++;
@@ -75,12 +75,13 @@ static char *trim(char *s)
     return s;
 }
 
-#define PARSE_FAIL(...)                                                                            \
+#define FAIL_WITH(code, ...)                                                                       \
     do {                                                                                           \
         snprintf(err, err_size, __VA_ARGS__);                                                      \
-        rc = -EINVAL;                                                                           \
+        rc = (code);                                                                               \
         goto out;                                                                                  \
     } while (0)
+#define PARSE_FAIL(...) FAIL_WITH(-EINVAL, __VA_ARGS__)
 
 int ss_allowlist_parse(const char *text, const char *name, struct ss_allowlist **out, char *err,
                        size_t err_size)
@@ -89,7 +90,7 @@ int ss_allowlist_parse(const char *text, const char *name, struct ss_allowlist *
     char *copy = strdup(text);
     int rc = 0;
     if (!a || !copy || !(a->path = strdup(name)))
-        PARSE_FAIL("out of memory");
+        FAIL_WITH(-ENOMEM, "%s", ss_strerror(-ENOMEM));
     struct ss_allow_entry *block = NULL;
     unsigned lineno = 0, block_line = 0;
     char *save = NULL;
@@ -136,7 +137,7 @@ int ss_allowlist_parse(const char *text, const char *name, struct ss_allowlist *
             PARSE_FAIL("%s:%u: empty pattern", name, lineno);
         struct ss_allow_entry *e = block ? block : new_entry(a, lineno);
         if (!e || add_line(e, (enum ss_allow_type)t, pattern, lineno) < 0)
-            PARSE_FAIL("out of memory");
+            FAIL_WITH(-ENOMEM, "%s", ss_strerror(-ENOMEM));
     }
     if (block)
         PARSE_FAIL("%s:%u: block not closed with '}'", name, block_line);
@@ -154,8 +155,9 @@ int ss_allowlist_load(const char *path, struct ss_allowlist **out, char *err, si
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? -ENOENT : -EIO;
+        int code = -errno;
+        snprintf(err, err_size, "%s: %s", path, ss_strerror(code));
+        return code;
     }
     char *text = NULL;
     size_t len = 0;

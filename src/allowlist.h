@@ -49,11 +49,11 @@ struct ss_allow_subject {
     const struct ss_stack *stack; /* symbolized */
 };
 
-/* Parses text (the contents of a file named name, for messages). Returns 0, or -EINVAL
- * with "NAME:LINE: problem" in err. */
+/* Parses text (the contents of a file named name, for messages). Returns 0, -EINVAL with
+ * "NAME:LINE: problem" in err, or -ENOMEM. */
 int ss_allowlist_parse(const char *text, const char *name, struct ss_allowlist **out, char *err,
                        size_t err_size);
-/* Reads and parses a file; -ENOENT or -EIO when it cannot be read. */
+/* Reads and parses a file; -errno (-ENOENT, -EACCES, -EIO, ...) when it cannot be read. */
 int ss_allowlist_load(const char *path, struct ss_allowlist **out, char *err, size_t err_size);
 void ss_allowlist_free(struct ss_allowlist *a);
 

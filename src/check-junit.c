@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "errors.h"
 #include "frames.h"
 #include "options.h"
 
@@ -146,5 +147,5 @@ int ss_check_write_junit(const struct ss_check_result *res, FILE *out)
                     ss_rule_name(r), ss_rule_name(r));
     }
     fputs("  </testsuite>\n</testsuites>\n", out);
-    return ferror(out) ? -1 : 0;
+    return ss_write_status(out);
 }

@@ -59,7 +59,7 @@ static int category_index(const char *name, size_t len)
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, err_size, __VA_ARGS__);                                                      \
-        return -EINVAL;                                                                         \
+        return -EINVAL;                                                                            \
     } while (0)
 #define CATEGORY_LIST "file, net, dns, sleep, process, lock, wait"
 
@@ -173,8 +173,9 @@ int ss_check_rules_load(struct ss_check_rules *r, const char *path, char *err, s
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? -ENOENT : -EIO;
+        int code = -errno;
+        snprintf(err, err_size, "%s: %s", path, ss_strerror(code));
+        return code;
     }
     /* Paths in the file are the file's own: resolve those it sets, not earlier ones. */
     char *allow = r->allow, *baseline = r->baseline;

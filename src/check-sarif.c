@@ -274,5 +274,5 @@ int ss_check_write_sarif(const struct ss_check_result *res, FILE *out)
     ss_json_end(&j);
     ss_json_end(&j);
     ss_json_end(&j);
-    return ferror(out) ? -1 : 0;
+    return ss_json_status(&j);
 }

@@ -1,12 +1,14 @@
 /* The check's outputs for people: the text report, GitHub's workflow commands and job
  * summary, and allowlist entries to paste. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "errors.h"
 #include "frames.h"
 #include "options.h"
 
@@ -144,7 +146,7 @@ int ss_check_write_text(const struct ss_check_result *res, FILE *out)
                 "\nresult: passed: no finding fails (%zu allowed, %zu known from the "
                 "baseline)\n",
                 res->allowed, res->known);
-    return ferror(out) ? -1 : 0;
+    return ss_write_status(out);
 }
 
 /* Workflow-command escaping as GitHub's toolkit does it: data escapes %, CR and LF; a property
@@ -207,7 +209,7 @@ int ss_check_write_github(const struct ss_check_result *res, FILE *out)
         fputs("::", out);
         FILE *m = open_memstream(&message, &len);
         if (!m)
-            return -1;
+            return -ENOMEM;
         fprintf(m, "%s\nfingerprint %s; thread %u (%s) of pid %u: %s", f->title, f->fingerprint,
                 f->tid, f->thread, f->process->pid, f->process->command);
         if (f->detail && f->detail[0])
@@ -223,7 +225,7 @@ int ss_check_write_github(const struct ss_check_result *res, FILE *out)
         free(message);
         fputc('\n', out);
     }
-    return ferror(out) ? -1 : 0;
+    return ss_write_status(out);
 }
 
 /* Table cells hold any text: '|' would end the cell and a newline the row. */
@@ -291,7 +293,7 @@ int ss_check_write_markdown(const struct ss_check_result *res, FILE *out)
         }
         fputc('\n', out);
     }
-    return ferror(out) ? -1 : 0;
+    return ss_write_status(out);
 }
 
 /* Allowlist patterns are fnmatch patterns: a name's own wildcard characters are escaped. */
@@ -342,5 +344,5 @@ int ss_check_write_allowlist(const struct ss_check_result *res, FILE *out)
         if (lines > 1)
             fputs("}\n", out);
     }
-    return ferror(out) ? -1 : 0;
+    return ss_write_status(out);
 }

@@ -450,8 +450,9 @@ int ss_baseline_load(const char *path, struct ss_baseline *b, char *err, size_t 
     memset(b, 0, sizeof *b);
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, err_size, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? -ENOENT : -EIO;
+        int code = -errno;
+        snprintf(err, err_size, "%s: %s", path, ss_strerror(code));
+        return code;
     }
     char *line = NULL;
     size_t cap = 0, have = 0;
@@ -508,5 +509,5 @@ int ss_baseline_write(const struct ss_check_result *res, FILE *out)
         if (f->state != SS_FINDING_ALLOWED)
             fprintf(out, "%s %s: %s\n", f->fingerprint, ss_rule_name(f->rule), f->title);
     }
-    return ferror(out) ? -1 : 0;
+    return ss_write_status(out);
 }

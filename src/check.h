@@ -125,7 +125,8 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
                  struct ss_check_result *res);
 void ss_check_result_free(struct ss_check_result *res);
 
-/* Writers of a result, one per output format (check-text.c, check-junit.c, check-sarif.c). */
+/* Writers of a result, one per output format (check-text.c, check-junit.c, check-sarif.c).
+ * Each returns 0, -ENOMEM, or the error of a failed write to out (ss_write_status). */
 int ss_check_write_text(const struct ss_check_result *res, FILE *out);
 int ss_check_write_junit(const struct ss_check_result *res, FILE *out);
 int ss_check_write_sarif(const struct ss_check_result *res, FILE *out);

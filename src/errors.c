@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "errors.h"
 
+#include <errno.h>
 #include <string.h>
 
 const char *ss_strerror(int code)
@@ -16,4 +17,12 @@ const char *ss_strerror(int code)
     }
     const char *text = code < 0 && code > -SS_ERROR_BASE ? strerrordesc_np(-code) : NULL;
     return text ? text : "unknown error";
+}
+
+int ss_write_status(FILE *out)
+{
+    errno = 0;
+    if (fflush(out) == 0 && !ferror(out))
+        return 0;
+    return errno ? -errno : -EIO;
 }

@@ -2,6 +2,7 @@
  * loop thread, each stall a slice, the blocking calls whose stacks were taken nested inside
  * it, and each sampling point an instant. Perfetto does not import stackFrames, so stacks go
  * into args. Timestamps are microseconds since the run's first process was traced. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,5 +136,5 @@ int ss_export_chrome(struct ss_run *run, FILE *out)
         ss_json_uint(&j, "summarised_stalls", summarised);
     ss_json_end(&j);
     ss_json_end(&j);
-    return failed || ferror(out) ? -1 : 0;
+    return failed ? -ENOMEM : ss_json_status(&j);
 }

@@ -1,9 +1,11 @@
 /* Folded stacks ("root;...;leaf WEIGHT"), the input of flamegraph.pl, inferno, speedscope,
  * Perfetto and the Firefox Profiler: stalled time in microseconds by stack, the root being
  * the loop thread's name as perf's stack collapsing does. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
 #include "export.h"
 #include "flame.h"
 #include "frames.h"
@@ -22,7 +24,7 @@ static int append_frame(char **buf, size_t *len, const char *name, int root)
     size_t n = strlen(name);
     char *grown = realloc(*buf, *len + n + 2);
     if (!grown)
-        return -1;
+        return -ENOMEM;
     *buf = grown;
     if (*len)
         (*buf)[(*len)++] = ';';
@@ -38,12 +40,12 @@ static int add(struct folded *f, const char *line, uint64_t ns)
 {
     long id = ss_names_add(&f->lines, line);
     if (id < 0)
-        return -1;
+        return (int)id;
     if ((size_t)id >= f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 256;
         uint64_t *grown = realloc(f->ns, cap * sizeof *grown);
         if (!grown)
-            return -1;
+            return -ENOMEM;
         memset(grown + f->cap, 0, (cap - f->cap) * sizeof *grown);
         f->ns = grown;
         f->cap = cap;
@@ -74,24 +76,25 @@ static int add_stall(struct folded *f, const struct ss_process *p, const struct 
                      char (*names)[SS_FRAME_NAME_SIZE], struct ss_span *spans)
 {
     size_t n = ss_stall_spans(s, spans);
-    for (size_t i = 0; i < n; i++)
-        if (spans[i].end_ns != spans[i].begin_ns &&
-            add_span(f, p, s->tid, &spans[i], spans[i].end_ns - spans[i].begin_ns, names) < 0)
-            return -1;
-    return 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (spans[i].end_ns != spans[i].begin_ns)
+            rc = add_span(f, p, s->tid, &spans[i], spans[i].end_ns - spans[i].begin_ns, names);
+    return rc;
 }
 
 /* The spans of summarised stalls, already summed by thread and frames. */
 static int add_summary(struct folded *f, const struct ss_process *p,
                        char (*names)[SS_FRAME_NAME_SIZE])
 {
-    for (size_t i = 0; i < p->summary.nstacks; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < p->summary.nstacks && rc == 0; i++) {
         const struct ss_summary_stack *e = &p->summary.stacks[i];
         struct ss_span span = {&e->sample, 0, e->span_ns};
-        if (e->span_ns && add_span(f, p, e->tid, &span, e->span_ns, names) < 0)
-            return -1;
+        if (e->span_ns)
+            rc = add_span(f, p, e->tid, &span, e->span_ns, names);
     }
-    return 0;
+    return rc;
 }
 
 static const struct folded *sorting;
@@ -106,14 +109,14 @@ int ss_export_folded(struct ss_run *run, FILE *out)
 {
     struct folded f = {0};
     char(*names)[SS_FRAME_NAME_SIZE] = malloc(MAX_DEPTH * sizeof *names);
-    int rc = names ? 0 : -1;
+    int rc = names ? 0 : -ENOMEM;
     ss_names_init(&f.lines);
     for (size_t i = 0; i < run->nprocs && rc == 0; i++) {
         struct ss_process *p = &run->procs[i];
         ss_process_symbolize(run, p);
         for (size_t k = 0; k < p->nstalls && rc == 0; k++) {
             struct ss_span *spans = malloc((p->stalls[k].nsamples + 1) * sizeof *spans);
-            rc = spans ? add_stall(&f, p, &p->stalls[k], names, spans) : -1;
+            rc = spans ? add_stall(&f, p, &p->stalls[k], names, spans) : -ENOMEM;
             free(spans);
         }
         if (rc == 0)
@@ -130,12 +133,12 @@ int ss_export_folded(struct ss_run *run, FILE *out)
             if (us)
                 fprintf(out, "%s %llu\n", f.lines.names[order[i]], (unsigned long long)us);
         }
-    } else {
-        rc = -1;
+    } else if (rc == 0) {
+        rc = -ENOMEM;
     }
     free(order);
     free(names);
     free(f.ns);
     ss_names_free(&f.lines);
-    return rc < 0 || ferror(out) ? -1 : 0;
+    return rc < 0 ? rc : ss_write_status(out);
 }

@@ -258,5 +258,5 @@ int ss_export_json(struct ss_run *run, FILE *out)
         write_process(&j, run, &run->procs[i]);
     ss_json_end(&j);
     ss_json_end(&j);
-    return ferror(out) ? -1 : 0;
+    return ss_json_status(&j);
 }

@@ -3,6 +3,7 @@
  * stack open for the span it stands for, and a sampled profile of its stalled time by stack.
  * Times are nanoseconds since the process was first traced. Summarised stalls are not in
  * the evented profile; their time by stack ends the sampled one. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,7 +137,7 @@ static void evented(struct writer *w, const struct ss_process *p, const struct s
     ss_json_end(&w->j);
 }
 
-/* One sample of the sampled profile; returns -1 when out of memory. */
+/* One sample of the sampled profile; returns -ENOMEM when out of memory. */
 static int weighted(struct writer *w, const struct ss_span *sp, uint64_t weight, uint64_t **weights,
                     size_t *nweights, size_t *cap)
 {
@@ -145,7 +146,7 @@ static int weighted(struct writer *w, const struct ss_span *sp, uint64_t weight,
         uint64_t *grown = realloc(*weights, *cap * sizeof *grown);
         if (!grown) {
             w->failed = 1;
-            return -1;
+            return -ENOMEM;
         }
         *weights = grown;
     }
@@ -226,7 +227,7 @@ int ss_export_speedscope(struct ss_run *run, FILE *out)
     struct writer w = {0};
     ss_names_init(&w.frames);
     if (!(w.names = malloc(MAX_DEPTH * sizeof *w.names)))
-        return -1;
+        return -ENOMEM;
     collect_frames(&w, run);
     ss_json_init(&w.j, out, 1);
     ss_json_object(&w.j, NULL);
@@ -258,5 +259,5 @@ int ss_export_speedscope(struct ss_run *run, FILE *out)
     free(w.names);
     free(w.spans);
     ss_names_free(&w.frames);
-    return w.failed || ferror(out) ? -1 : 0;
+    return w.failed ? -ENOMEM : ss_json_status(&w.j);
 }

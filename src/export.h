@@ -9,6 +9,8 @@
 
 #define SS_JSON_SCHEMA_VERSION 1
 
+/* A writer returns 0, -ENOMEM, or the error of a failed write to out (its stream flushed):
+ * -ENOSPC for a full disk, -EIO, ... */
 struct ss_exporter {
     const char *name;
     const char *summary;

@@ -1,5 +1,6 @@
 #include "flame.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,7 @@ static int rehash(struct ss_names *n)
     size_t size = n->table_size ? n->table_size * 2 : 256;
     size_t *t = calloc(size, sizeof *t);
     if (!t)
-        return -1;
+        return -ENOMEM;
     for (size_t i = 0; i < n->count; i++) {
         size_t j = hash(n->names[i]) & (size - 1);
         while (t[j])
@@ -124,7 +125,7 @@ static int rehash(struct ss_names *n)
 long ss_names_add(struct ss_names *n, const char *s)
 {
     if ((n->count + 1) * 2 > n->table_size && rehash(n) < 0)
-        return -1;
+        return -ENOMEM;
     size_t j = hash(s) & (n->table_size - 1);
     for (; n->table[j]; j = (j + 1) & (n->table_size - 1))
         if (strcmp(n->names[n->table[j] - 1], s) == 0)
@@ -133,12 +134,12 @@ long ss_names_add(struct ss_names *n, const char *s)
         size_t cap = n->cap ? n->cap * 2 : 64;
         char **names = realloc(n->names, cap * sizeof *names);
         if (!names)
-            return -1;
+            return -ENOMEM;
         n->names = names;
         n->cap = cap;
     }
     if (!(n->names[n->count] = strdup(s)))
-        return -1;
+        return -ENOMEM;
     n->table[j] = ++n->count;
     return (long)(n->count - 1);
 }

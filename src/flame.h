@@ -50,7 +50,7 @@ struct ss_names {
 
 void ss_names_init(struct ss_names *n);
 void ss_names_free(struct ss_names *n);
-/* The id of s, added when new; -1 when out of memory. */
+/* The id of s, added when new; -ENOMEM when out of memory. */
 long ss_names_add(struct ss_names *n, const char *s);
 
 #endif

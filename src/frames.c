@@ -1,5 +1,6 @@
 #include "frames.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ int ss_frames_shown_parse(const char *s, enum ss_frames_shown *out)
     else if (strcmp(s, "user") == 0)
         *out = SS_FRAMES_USER;
     else
-        return -1;
+        return -EINVAL;
     return 0;
 }
 

@@ -20,7 +20,7 @@ void ss_frame_location(const struct ss_frame *f, char *buf, size_t size);
  * loader, libuv, Node.js, V8, CPython) hidden, except the innermost frame, where the time
  * went. A stack with no frame of the program is shown whole. */
 enum ss_frames_shown { SS_FRAMES_ALL, SS_FRAMES_USER };
-/* "all" or "user"; -1 for anything else. */
+/* "all" or "user"; -EINVAL for anything else. */
 int ss_frames_shown_parse(const char *s, enum ss_frames_shown *out);
 /* 1 when frame i of the stack is shown under that choice. */
 int ss_frame_shown(const struct ss_stack *st, uint32_t i, enum ss_frames_shown shown);

@@ -1,6 +1,9 @@
 #include "json.h"
 
+#include <errno.h>
 #include <string.h>
+
+#include "errors.h"
 
 void ss_json_init(struct ss_json *j, FILE *out, int pretty)
 {
@@ -9,11 +12,24 @@ void ss_json_init(struct ss_json *j, FILE *out, int pretty)
     j->pretty = pretty;
 }
 
+static void write_out(struct ss_json *j, const char *s, size_t n)
+{
+    if (fwrite(s, 1, n, j->out) != n && !j->error)
+        j->error = errno ? errno : EIO;
+}
+
 void ss_json_flush(struct ss_json *j)
 {
     if (j->used)
-        fwrite(j->buf, 1, j->used, j->out);
+        write_out(j, j->buf, j->used);
     j->used = 0;
+}
+
+int ss_json_status(struct ss_json *j)
+{
+    ss_json_flush(j);
+    int rc = ss_write_status(j->out);
+    return rc < 0 && j->error ? -j->error : rc;
 }
 
 static void put(struct ss_json *j, const char *s, size_t n)
@@ -21,7 +37,7 @@ static void put(struct ss_json *j, const char *s, size_t n)
     if (j->used + n > sizeof j->buf) {
         ss_json_flush(j);
         if (n > sizeof j->buf) {
-            fwrite(s, 1, n, j->out);
+            write_out(j, s, n);
             return;
         }
     }

@@ -15,6 +15,7 @@ struct ss_json {
     int pretty;
     size_t used;
     char buf[1 << 16]; /* written out when full and when the top-level value ends */
+    int error;         /* errno of the first write to out that failed, 0 while none has */
 };
 
 void ss_json_init(struct ss_json *j, FILE *out, int pretty);
@@ -33,5 +34,8 @@ void ss_json_bool(struct ss_json *j, const char *key, int value);
 void ss_json_null(struct ss_json *j, const char *key);
 /* Writes out what is buffered; done by itself when the top-level value ends. */
 void ss_json_flush(struct ss_json *j);
+/* Writes out everything (out flushed too): 0, or -errno of the first write that failed. A
+ * failed fwrite drops what stdio held, so its errno is kept here when it happens. */
+int ss_json_status(struct ss_json *j);
 
 #endif

@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,12 +25,12 @@ static int parse_uint(const char *s, size_t len, uint64_t *out)
 {
     uint64_t v = 0;
     if (len == 0)
-        return -1;
+        return -EINVAL;
     for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
-            return -1;
+            return -EINVAL;
         if (v > (UINT64_MAX - 9) / 10)
-            return -1;
+            return -EINVAL;
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
     *out = v;
@@ -124,7 +125,7 @@ static int parse_bool(const char *v, size_t len, int *out)
              (len == 2 && memcmp(v, "no", 2) == 0))
         *out = 0;
     else
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
@@ -133,7 +134,7 @@ static int key_is(const char *key, size_t len, const char *name)
     return strlen(name) == len && memcmp(key, name, len) == 0;
 }
 
-/* Returns 0 when applied, -1 for a bad value, -2 for an unknown key. */
+/* Returns 0 when applied, -EINVAL for a bad value, -ENOENT for an unknown key. */
 static int apply(struct ss_options *o, const char *key, size_t klen, const char *v, size_t vlen)
 {
     uint64_t n;
@@ -141,7 +142,7 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
         key_is(key, klen, "flush") || key_is(key, klen, "sample_timeout") ||
         key_is(key, klen, "call_threshold")) {
         if (ss_parse_duration(v, vlen, &n) < 0 || n == 0)
-            return -1;
+            return -EINVAL;
         if (key_is(key, klen, "threshold"))
             o->threshold_ns = n;
         else if (key_is(key, klen, "interval"))
@@ -156,7 +157,7 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
     }
     if (key_is(key, klen, "signal")) {
         if (parse_uint(v, vlen, &n) < 0 || n < 1 || n > 64 || n == SIGKILL || n == SIGSTOP)
-            return -1;
+            return -EINVAL;
         o->signal = (int)n;
         return 0;
     }
@@ -173,23 +174,23 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
                 o->sampling = i;
                 return 0;
             }
-        return -1;
+        return -EINVAL;
     }
     if (key_is(key, klen, "monitor")) {
         if (vlen == 0 || vlen >= sizeof o->monitor)
-            return -1;
+            return -EINVAL;
         memcpy(o->monitor, v, vlen);
         o->monitor[vlen] = '\0';
         return 0;
     }
     if (key_is(key, klen, "output")) {
         if (vlen == 0 || vlen >= sizeof o->output)
-            return -1;
+            return -EINVAL;
         memcpy(o->output, v, vlen);
         o->output[vlen] = '\0';
         return 0;
     }
-    return -2;
+    return -ENOENT;
 }
 
 static int is_separator(char c)
@@ -236,7 +237,7 @@ int ss_options_parse(const char *s, struct ss_options *o, ss_option_problem_fn p
             vlen = i - val;
         }
         int rc = apply(o, s + key, klen, s + val, vlen);
-        if (rc == -2) {
+        if (rc == -ENOENT) {
             problem(ctx, "unknown option", s + key, klen);
             problems++;
         } else if (rc < 0) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
 #include "frames.h"
 #include "options.h"
 
@@ -454,5 +455,5 @@ int ss_report_text(struct ss_run *run, FILE *out, const struct ss_report_options
             t.loop_threads == 1 ? "" : "s", t.stalls, t.stalls == 1 ? "" : "s");
     for (size_t i = 0; i < run->nprocs; i++)
         print_process(out, run, &run->procs[i], o);
-    return ferror(out) ? -1 : 0;
+    return ss_write_status(out);
 }

@@ -15,6 +15,7 @@ struct ss_report_options {
 };
 
 void ss_report_defaults(struct ss_report_options *o);
+/* Returns 0, or the error of a failed write to out (ss_write_status). */
 int ss_report_text(struct ss_run *run, FILE *out, const struct ss_report_options *o);
 
 /* Totals over a run, for the one-line summaries of run and report. stalls counts the

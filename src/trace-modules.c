@@ -3,6 +3,7 @@
  * themselves; the monitor reads a traced process's modules from /proc/PID/maps instead. */
 #define _GNU_SOURCE
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,7 +52,7 @@ int ss_writer_module(struct ss_writer *w, struct dl_phdr_info *info, uint64_t *l
             *hi = start + ph->p_memsz;
     }
     if (*hi == 0)
-        return -1;
+        return -ENOEXEC;
     char exe[4096];
     const char *path = info->dlpi_name;
     if (!path || !path[0]) {

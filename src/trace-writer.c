@@ -9,33 +9,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errors.h"
+#include "private-files.h"
 #include "trace-format.h"
 
-/* Opens the run directory without following a symbolic link in its last component, and
- * only if it belongs to the effective user: a directory planted in a shared /tmp by someone
- * else could otherwise receive (or redirect) the trace. */
+/* Creates the run directory if missing and opens it, only if it is private to the effective
+ * user (private-files.h): a directory planted in a shared /tmp by someone else could otherwise
+ * receive (or redirect) the trace. */
 static int open_run_dir(const char *dir, char *why, size_t why_size)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(why, why_size, "cannot create %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (dfd < 0) {
         int err = errno;
-        if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
-            snprintf(why, why_size, "will not write through %s: it is a symbolic link", dir);
-        else
-            snprintf(why, why_size, "cannot open %s: %s", dir, strerror(err));
-        return -1;
+        snprintf(why, why_size, "cannot create %s: %s", dir, strerror(err));
+        return -err;
     }
-    if (fstat(dfd, &st) != 0 || st.st_uid != geteuid()) {
-        snprintf(why, why_size, "will not write into %s: it belongs to another user", dir);
-        close(dfd);
-        return -1;
-    }
-    return dfd;
+    int dfd = ss_open_private(dir, O_RDONLY | O_DIRECTORY, geteuid(), NULL);
+    if (dfd < 0)
+        snprintf(why, why_size, "will not write into %s: %s", dir, ss_strerror(dfd));
+    return ss_private_refused(dfd) ? -EPERM : dfd;
 }
 
 int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size)
@@ -44,7 +35,7 @@ int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, s
     w->fd = -1;
     int dfd = open_run_dir(dir, why, why_size);
     if (dfd < 0)
-        return -1;
+        return dfd;
     char name[64];
     for (int attempt = 0; attempt < 100 && w->fd < 0; attempt++) {
         if (attempt == 0)
@@ -54,15 +45,16 @@ int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, s
                      attempt);
         w->fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (w->fd < 0 && errno != EEXIST) {
-            snprintf(why, why_size, "cannot create %s/%s: %s", dir, name, strerror(errno));
+            int err = errno;
+            snprintf(why, why_size, "cannot create %s/%s: %s", dir, name, strerror(err));
             close(dfd);
-            return -1;
+            return -err;
         }
     }
     if (w->fd < 0) {
-        snprintf(why, why_size, "cannot create a trace file in %s", dir);
+        snprintf(why, why_size, "cannot create a trace file in %s: %s", dir, strerror(EEXIST));
         close(dfd);
-        return -1;
+        return -EEXIST;
     }
     /* The header goes out at once: a file without it would make the whole run unreadable. */
     uint8_t header[SS_TRACE_HEADER_SIZE];
@@ -76,13 +68,13 @@ int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, s
     w->cap = 256 * 1024;
     w->buf = n == (ssize_t)sizeof header ? malloc(w->cap) : NULL;
     if (!w->buf) {
-        snprintf(why, why_size, "cannot write %s/%s: %s", dir, name,
-                 n == (ssize_t)sizeof header ? "out of memory" : strerror(n < 0 ? errno : ENOSPC));
+        int err = n == (ssize_t)sizeof header ? ENOMEM : n < 0 ? errno : ENOSPC;
+        snprintf(why, why_size, "cannot write %s/%s: %s", dir, name, strerror(err));
         close(w->fd);
         unlinkat(dfd, name, 0);
         close(dfd);
         w->fd = -1;
-        return -1;
+        return -err;
     }
     close(dfd);
     w->size = (off_t)sizeof header;
@@ -99,7 +91,7 @@ static int reserve(struct ss_writer *w, size_t more)
         cap *= 2;
     uint8_t *p = realloc(w->buf, cap);
     if (!p)
-        return -1;
+        return -ENOMEM;
     w->buf = p;
     w->cap = cap;
     return 0;
@@ -175,11 +167,12 @@ static int write_at_end(struct ss_writer *w, const uint8_t *data, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            warn_once(w, strerror(n < 0 ? errno : ENOSPC));
+            int err = n < 0 ? errno : ENOSPC;
+            warn_once(w, strerror(err));
             /* A partial record would corrupt what follows; keep the file at a boundary. */
             if (off > 0 && ftruncate(w->fd, w->size) == 0)
                 lseek(w->fd, w->size, SEEK_SET);
-            return -1;
+            return -err;
         }
         off += (size_t)n;
     }

@@ -34,7 +34,8 @@ struct ss_writer {
 /* Creates DIR (mode 0700) if missing and a new trace file in it for this pid (mode 0600,
  * never through a symbolic link, never over an existing file; a second file of the same pid,
  * after an exec, gets a suffix); writes the file header. DIR must not be a symbolic link and
- * must belong to the effective user. On failure returns -1 with a message in why. */
+ * must belong to the effective user (private-files.h). On failure returns -EPERM when DIR is
+ * refused by that rule, else -errno, with a message in why that names the reason. */
 int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size);
 void ss_writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
                       const void *tail, size_t tail_len);
@@ -48,7 +49,8 @@ void ss_writer_close(struct ss_writer *w);
 
 struct dl_phdr_info;
 /* Writes the MODULE record of an object loaded in the calling process and gives its
- * executable range [lo, hi); -1 (nothing written) for an object with no executable segment.
+ * executable range [lo, hi); -ENOEXEC (nothing written) for an object with no executable
+ * segment.
  * For tools and tests that write traces of themselves (trace-modules.c). */
 int ss_writer_module(struct ss_writer *w, struct dl_phdr_info *info, uint64_t *lo, uint64_t *hi);
 

@@ -25,36 +25,37 @@ static ssize_t read_at(int fd, void *buf, size_t size, off_t off)
     return n;
 }
 
-/* 1: an ELF file without a PT_INTERP program header; 0: one with it; -1: not ELF or unreadable. */
+/* 1: an ELF file without a PT_INTERP program header; 0: one with it; -ENOEXEC: not ELF, or
+ * not readable as such. */
 static int elf_is_static(int fd)
 {
     unsigned char ident[EI_NIDENT];
     if (read_at(fd, ident, sizeof ident, 0) != (ssize_t)sizeof ident ||
         memcmp(ident, ELFMAG, SELFMAG) != 0)
-        return -1;
+        return -ENOEXEC;
     uint64_t phoff;
     unsigned phentsize, phnum;
     if (ident[EI_CLASS] == ELFCLASS64) {
         Elf64_Ehdr eh;
         if (read_at(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh)
-            return -1;
+            return -ENOEXEC;
         phoff = eh.e_phoff, phentsize = eh.e_phentsize, phnum = eh.e_phnum;
     } else if (ident[EI_CLASS] == ELFCLASS32) {
         Elf32_Ehdr eh;
         if (read_at(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh)
-            return -1;
+            return -ENOEXEC;
         phoff = eh.e_phoff, phentsize = eh.e_phentsize, phnum = eh.e_phnum;
     } else {
-        return -1;
+        return -ENOEXEC;
     }
     /* p_type is the first word of a program header in both classes. */
     if (phentsize < sizeof(uint32_t) || phnum == 0 || phnum > MAX_PHDRS)
-        return -1;
+        return -ENOEXEC;
     for (unsigned i = 0; i < phnum; i++) {
         uint32_t type;
         if (read_at(fd, &type, sizeof type, (off_t)(phoff + (uint64_t)i * phentsize)) !=
             (ssize_t)sizeof type)
-            return -1;
+            return -ENOEXEC;
         if (type == PT_INTERP)
             return 0;
     }

@@ -122,6 +122,8 @@ size_t ss_cli_keep_stalls(const char *value);
 struct ss_run *ss_cli_load(const char *path, size_t keep_stalls);
 /* Opens -o FILE for writing ("-" or NULL is stdout) or dies. */
 FILE *ss_cli_output(const char *path);
+/* How messages name -o FILE: the path, or "standard output". */
+const char *ss_cli_output_name(const char *path);
 void ss_cli_close_output(FILE *out, const char *path);
 
 #endif

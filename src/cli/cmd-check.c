@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "errors.h"
 #include "options.h"
 
 static void usage(FILE *out)
@@ -100,8 +101,9 @@ static void write_report(const char *path, int (*write)(const struct ss_check_re
     FILE *out = strcmp(mode, "a") == 0 ? fopen(path, mode) : ss_cli_output(path);
     if (!out)
         ss_die("cannot write %s: %s", path, strerror(errno));
-    if (write(res, out) < 0)
-        ss_die("cannot write %s: out of memory", path);
+    int rc = write(res, out);
+    if (rc < 0)
+        ss_die("cannot write %s: %s", path, ss_strerror(rc));
     ss_cli_close_output(out, path);
 }
 
@@ -109,16 +111,18 @@ int ss_cli_check_run(struct ss_cli_check *c, const char *path, FILE *text)
 {
     struct ss_run *run = ss_cli_load(path, c->keep_stalls);
     struct ss_check_result res;
-    if (ss_check_run(run, &c->rules, c->allowlist, c->has_baseline ? &c->baseline : NULL, &res) < 0)
-        ss_die("out of memory");
+    int rc =
+        ss_check_run(run, &c->rules, c->allowlist, c->has_baseline ? &c->baseline : NULL, &res);
+    if (rc < 0)
+        ss_die("check: %s", ss_strerror(rc));
     if (c->generate_allowlist) {
         write_report("-", ss_check_write_allowlist, &res, "w");
         ss_check_result_free(&res);
         ss_run_free(run);
         return 0;
     }
-    if (ss_check_write_text(&res, text) < 0 || fflush(text) != 0)
-        ss_die("cannot write the report: %s", strerror(errno ? errno : EIO));
+    if ((rc = ss_check_write_text(&res, text)) < 0)
+        ss_die("cannot write the report: %s", ss_strerror(rc));
     if (c->junit)
         write_report(c->junit, ss_check_write_junit, &res, "w");
     if (c->sarif)
@@ -126,8 +130,8 @@ int ss_cli_check_run(struct ss_cli_check *c, const char *path, FILE *text)
     if (c->write_baseline)
         write_report(c->write_baseline, ss_baseline_write, &res, "w");
     const char *gh = getenv("GITHUB_ACTIONS"), *summary = getenv("GITHUB_STEP_SUMMARY");
-    if (gh && strcmp(gh, "true") == 0 && ss_check_write_github(&res, stdout) < 0)
-        ss_die("cannot write the annotations: %s", strerror(errno));
+    if (gh && strcmp(gh, "true") == 0 && (rc = ss_check_write_github(&res, stdout)) < 0)
+        ss_die("cannot write the annotations: %s", ss_strerror(rc));
     if (summary && *summary)
         write_report(summary, ss_check_write_markdown, &res, "a");
     int status = res.failed ? SS_EXIT_FINDINGS : 0;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "errors.h"
 #include "export.h"
 #include "frames.h"
 #include "options.h"
@@ -73,8 +74,9 @@ int ss_cmd_export(int argc, char **argv)
     struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep);
     ss_run_keep_frames(run, frames);
     FILE *out = ss_cli_output(output);
-    if (e->write(run, out) < 0 && !ferror(out))
-        ss_die("export: out of memory");
+    int rc = e->write(run, out);
+    if (rc < 0)
+        ss_die("export: cannot write %s: %s", ss_cli_output_name(output), ss_strerror(rc));
     ss_run_free(run);
     ss_cli_close_output(out, output);
     return 0;

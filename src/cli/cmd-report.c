@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "errors.h"
 #include "options.h"
 #include "report.h"
 
@@ -71,7 +72,9 @@ int ss_cmd_report(int argc, char **argv)
     if (argc - optind > 1)
         ss_die("report: one run at a time (got %d)", argc - optind);
     struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep);
-    ss_report_text(run, stdout, &o);
+    int rc = ss_report_text(run, stdout, &o);
+    if (rc < 0)
+        ss_die("cannot write %s: %s", ss_cli_output_name(NULL), ss_strerror(rc));
     ss_run_free(run);
     ss_cli_close_output(stdout, NULL);
     return 0;

@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "errors.h"
 #include "frames.h"
 #include "options.h"
+#include "private-files.h"
 #include "report.h"
 #include "symbolize.h"
 #include "trace-format.h"
@@ -80,7 +82,7 @@ static int is_run_file(const char *name)
 }
 
 /* Creates the run directory, or empties it of an earlier run's files (and nothing else). An
- * existing one is used only if it is the user's own and not a symbolic link: in a shared /tmp
+ * existing one is used only if it is private to the user (private-files.h): in a shared /tmp
  * someone else may have planted it to have this user's files deleted or read. */
 static void prepare_output(const char *dir)
 {
@@ -88,14 +90,9 @@ static void prepare_output(const char *dir)
         return;
     if (errno != EEXIST)
         ss_die("cannot create %s: %s", dir, strerror(errno));
-    struct stat st;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
-        ss_die("will not use %s: it is a symbolic link", dir);
+    int fd = ss_open_private(dir, O_RDONLY | O_DIRECTORY, geteuid(), NULL);
     if (fd < 0)
-        ss_die("%s: %s", dir, strerror(errno));
-    if (fstat(fd, &st) != 0 || st.st_uid != geteuid())
-        ss_die("will not use %s: it belongs to another user", dir);
+        ss_die("will not use %s: %s", dir, ss_strerror(fd));
     DIR *d = fdopendir(fd);
     if (!d)
         ss_die("%s: %s", dir, strerror(errno));
@@ -288,19 +285,17 @@ static int run_command(char **argv)
     return 128 + WTERMSIG(status);
 }
 
-/* Copies a runtime's file into the run. The program wrote it as this user: a file of another
- * user (planted in /tmp under the name the program would use) or a symbolic link is left, and
- * so is one an earlier process with the same pid left (written before the process's
- * recording began, `started_ns`; 0: not known). */
+/* Copies a runtime's file into the run. The program wrote it as this user: a file that is not
+ * private to the user (private-files.h; planted in /tmp under the name the program would use)
+ * is left, and so is one an earlier process with the same pid left (written before the
+ * process's recording began, `started_ns`; 0: not known). */
 static void copy_file(const char *from, const char *to, uint32_t pid, uint64_t started_ns)
 {
-    int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (in < 0)
-        return;
     struct stat st;
-    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-        ss_warn("ignored %s: not a file of this user", from);
-        close(in);
+    int in = ss_open_private(from, O_RDONLY | O_NONBLOCK, geteuid(), &st);
+    if (in < 0) {
+        if (ss_private_refused(in))
+            ss_warn("ignored %s: %s", from, ss_strerror(in));
         return;
     }
     if (started_ns && ss_jit_file_predates(&st, started_ns)) {

@@ -109,14 +109,18 @@ FILE *ss_cli_output(const char *path)
     return f;
 }
 
+const char *ss_cli_output_name(const char *path)
+{
+    return path && strcmp(path, "-") ? path : "standard output";
+}
+
 void ss_cli_close_output(FILE *out, const char *path)
 {
-    int failed = fflush(out) != 0 || ferror(out);
-    if (out != stdout)
-        failed |= fclose(out) != 0;
-    if (failed)
-        ss_die("cannot write %s: %s", path && strcmp(path, "-") ? path : "standard output",
-               strerror(errno ? errno : EIO));
+    int rc = ss_write_status(out);
+    if (out != stdout && fclose(out) != 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0)
+        ss_die("cannot write %s: %s", ss_cli_output_name(path), ss_strerror(rc));
 }
 
 static void usage(void)

@@ -53,6 +53,12 @@ expect 2 '--format is required' -- export "$tmp/run"
 expect 2 "unknown format 'yaml'" -- export --format yaml "$tmp/run"
 expect 2 'cannot write /dev/full' -- export --format json -o /dev/full "$tmp/run"
 expect 2 'cannot write' -- export --format json -o "$tmp/missing/out.json" "$tmp/run"
+# Each exporter and check report says why it could not write, not only that it could not.
+for format in json folded speedscope chrome; do
+    expect 2 'cannot write /dev/full: No space left on device' -- export --format $format -o /dev/full "$tmp/run"
+done
+expect 2 'cannot write /dev/full: No space left on device' -- check --max-stall 10s --junit /dev/full "$tmp/run"
+expect 2 'cannot write /dev/full: No space left on device' -- check --max-stall 10s --sarif /dev/full "$tmp/run"
 expect 2 "invalid duration 'fast'" -- run --threshold fast -- true
 expect 2 "option '--interval' needs a value" -- run --interval
 expect 2 'no command given' -- run -q
@@ -86,6 +92,10 @@ expect 3 '' -- run -q -o "$tmp/r8" --check --forbid file -- sh -c 'exit 3'
 "$SS" report "$tmp/run" >/dev/full 2>"$tmp/err"
 if [ $? -ne 2 ] || ! grep -q 'cannot write standard output' "$tmp/err"; then
     echo "FAIL: report to a full disk was not reported"
+    failures=$((failures + 1))
+fi
+if ! grep -q 'No space left on device' "$tmp/err"; then
+    echo "FAIL: report to a full disk did not say why: $(cat "$tmp/err")"
     failures=$((failures + 1))
 fi
 

@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "model.h"
+#include "private-files.h"
 #include "trace-format.h"
 #include "trace-writer.h"
 
@@ -345,6 +346,35 @@ Test(trace, writer_refuses_a_planted_symlink)
     uint8_t *data = slurp(target, &len);
     cr_expect_eq(len, 4);
     cr_expect_eq(memcmp(data, "keep", 4), 0, "the link's target is untouched");
+}
+
+/* The one rule for paths others may plant (private-files.h): each refusal names its reason, and
+ * the writer's message says it. */
+Test(trace, private_paths_refuse_links_and_non_files)
+{
+    char file[128], link[128], fifo[128];
+    snprintf(file, sizeof file, "%s/own", dir);
+    snprintf(link, sizeof link, "%s/link", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    put(file, (const uint8_t *)"mine", 4);
+    cr_assert_eq(symlink(file, link), 0);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    int fd = ss_open_private(file, O_RDONLY | O_NONBLOCK, geteuid(), NULL);
+    cr_expect_geq(fd, 0, "%s", ss_strerror(fd));
+    if (fd >= 0)
+        close(fd);
+    cr_expect_eq(ss_open_private(link, O_RDONLY | O_NONBLOCK, geteuid(), NULL), SS_ESYMLINK);
+    cr_expect_eq(ss_open_private(fifo, O_RDONLY | O_NONBLOCK, geteuid(), NULL), SS_ENOTFILE);
+    cr_expect_eq(ss_open_private(file, O_RDONLY | O_DIRECTORY, geteuid(), NULL), -ENOTDIR);
+    cr_expect_eq(ss_open_private(dir, O_RDONLY | O_NONBLOCK, geteuid(), NULL), SS_ENOTFILE);
+    cr_expect(ss_private_refused(SS_ESYMLINK) && !ss_private_refused(-ENOENT));
+
+    char run_link[128], why[256];
+    struct ss_writer w;
+    snprintf(run_link, sizeof run_link, "%s/run-link", dir);
+    cr_assert_eq(symlink(dir, run_link), 0);
+    cr_expect_eq(ss_writer_open(&w, run_link, 17, why, sizeof why), -EPERM);
+    cr_expect(strstr(why, "it is a symbolic link"), "%s", why);
 }
 
 /* Regression: the header once lived in the first write buffer and was lost with it. Records
