@@ -60,7 +60,17 @@ for name, ms, tid in planted:
     expect(any(x["frames"] for s in matching for x in s["samples"]),
            f"planted {name}: no sample with a stack")
 loops = [t for t in proc["threads"] if t["loop"] and t["iterations"]]
+
+
+# A loaded machine can stretch any iteration past the threshold; such a stall spent most of
+# its time waiting for a CPU, which execSync's loop (a wait for a child) never does.
+def machine_made(s):
+    split = s.get("split") or {}
+    return split.get("window_ns", 0) > 0 and split.get("runnable_ns", 0) * 2 >= split["window_ns"]
+
+
 if mode == "exec-sync":
+    stalls = [s for s in stalls if not machine_made(s) or any(near(s["duration_ns"], ms) for _, ms, _ in planted)]
     shown = ", ".join(f"{s['duration_ns'] / 1e6:.0f} ms" for s in stalls)
     expect(len(stalls) == 1, f"{len(stalls)} stalls ({shown}): execSync's loop is not a stall")
     expect([t["tid"] for t in loops] == [proc["pid"]],

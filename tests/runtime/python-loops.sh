@@ -62,6 +62,16 @@ def near(ns, ms):
 for name, ms, tid in planted:
     matching = [s for s in stalls if s["tid"] == tid and near(s["duration_ns"], ms)]
     expect(len(matching) == 1, f"planted {name} of {ms} ms: {len(matching)} stalls of that length")
+
+
+# A loaded machine can stretch any iteration past the threshold; such a stall spent most of
+# its time waiting for a CPU, which the work outside the loops (a spin) never does.
+def machine_made(s):
+    split = s.get("split") or {}
+    return split.get("window_ns", 0) > 0 and split.get("runnable_ns", 0) * 2 >= split["window_ns"]
+
+
+stalls = [s for s in stalls if not machine_made(s) or any(near(s["duration_ns"], ms) for _, ms, _ in planted)]
 shown = ", ".join(f"{s['duration_ns'] / 1e6:.0f} ms on {s['tid']}" for s in stalls)
 expect(len(stalls) == len(planted),
        f"{len(stalls)} stalls ({shown}) for {len(planted)} planted; the work outside the "
