@@ -56,13 +56,13 @@ int ss_parse_duration(const char *s, size_t len, uint64_t *ns)
             frac_digits++;
         }
         if (frac_digits == 0 || frac_digits > 9)
-            return -1;
+            return -EINVAL;
     }
     uint64_t whole, frac = 0, scale = 1000000;
     if (parse_uint(s, digits, &whole) < 0)
-        return -1;
+        return -EINVAL;
     if (frac_digits && parse_uint(s + digits + 1, frac_digits, &frac) < 0)
-        return -1;
+        return -EINVAL;
     const char *unit = s + num_end;
     size_t unit_len = len - num_end;
     if (unit_len > 0) {
@@ -71,11 +71,11 @@ int ss_parse_duration(const char *s, size_t len, uint64_t *ns)
             if (strlen(units[i].name) == unit_len && memcmp(units[i].name, unit, unit_len) == 0)
                 break;
         if (i == sizeof units / sizeof units[0])
-            return -1;
+            return -EINVAL;
         scale = units[i].ns;
     }
     if (whole > UINT64_MAX / scale)
-        return -1;
+        return -EINVAL;
     uint64_t frac_ns = 0;
     if (frac_digits) {
         uint64_t div = 1;
@@ -84,7 +84,7 @@ int ss_parse_duration(const char *s, size_t len, uint64_t *ns)
         frac_ns = (uint64_t)((__uint128_t)frac * scale / div);
     }
     if (whole * scale > UINT64_MAX - frac_ns)
-        return -1;
+        return -EINVAL;
     *ns = whole * scale + frac_ns;
     return 0;
 }

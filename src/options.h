@@ -46,7 +46,7 @@ void ss_options_defaults(struct ss_options *o);
 int ss_options_parse(const char *s, struct ss_options *o, ss_option_problem_fn problem, void *ctx);
 
 /* "50ms", "1.5s", "200us", "100000ns", "2m"; a bare number means milliseconds.
- * Returns 0, or -1 for anything else (empty, negative, overflow, unknown unit). */
+ * Returns 0, or -EINVAL for anything else (empty, negative, overflow, unknown unit). */
 int ss_parse_duration(const char *s, size_t len, uint64_t *ns);
 
 /* Formats a duration the way ss_parse_duration reads it back ("50ms", "1.5s", "250us"). */

@@ -151,11 +151,11 @@ enum ss_untraced ss_untraced_program_fd(int fd, const struct ss_exec_ids *ids, u
 
 int ss_search_path(const char *name, const char *path_list, char *out, size_t size)
 {
-    int saved = errno, found = -1;
+    int saved = errno, found = -ENOENT;
     if (!name[0]) {
-        found = -1;
+        found = -ENOENT;
     } else if (strchr(name, '/')) {
-        found = strlen(name) < size ? 0 : -1;
+        found = strlen(name) < size ? 0 : -ENAMETOOLONG;
         if (found == 0)
             memcpy(out, name, strlen(name) + 1);
     } else {

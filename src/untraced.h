@@ -34,7 +34,8 @@ enum ss_untraced ss_untraced_program_fd(int fd, const struct ss_exec_ids *ids, u
 /* Finds a command name as execvp does: a name with a slash is used as it is, any other is
  * looked up in each directory of `path_list` (":"-separated; an empty entry is the working
  * directory), taking the first executable regular file. Returns 0 with the path in `out`,
- * -1 when nothing was found or it does not fit. */
+ * -ENOENT when nothing was found, -ENAMETOOLONG when a name with a slash does not fit (a
+ * directory's candidate that does not fit is passed over). */
 int ss_search_path(const char *name, const char *path_list, char *out, size_t size);
 
 /* Whether an environment (NULL-terminated "NAME=value" strings) has an LD_PRELOAD whose list

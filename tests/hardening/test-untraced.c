@@ -140,13 +140,14 @@ Test(program, path_search_as_execvp_does)
     snprintf(want, sizeof want, "%s/tool", dir);
     cr_assert_eq(ss_search_path("tool", list, out, sizeof out), 0);
     cr_expect_str_eq(out, want);
-    cr_expect_eq(ss_search_path("plain", list, out, sizeof out), -1, "not executable");
-    cr_expect_eq(ss_search_path("no-such-tool", list, out, sizeof out), -1);
+    cr_expect_eq(ss_search_path("plain", list, out, sizeof out), -ENOENT, "not executable");
+    cr_expect_eq(ss_search_path("no-such-tool", list, out, sizeof out), -ENOENT);
     cr_assert_eq(ss_search_path("./x/y", list, out, sizeof out), 0, "a slash: taken as is");
     cr_expect_str_eq(out, "./x/y");
     cr_assert_eq(ss_search_path("sh", NULL, out, sizeof out), 0, "no PATH: /bin:/usr/bin");
     cr_expect_str_eq(out, "/bin/sh");
-    cr_expect_eq(ss_search_path("tool", list, out, 8), -1, "does not fit");
+    cr_expect_eq(ss_search_path("tool", list, out, 8), -ENOENT, "no candidate fits");
+    cr_expect_eq(ss_search_path("./x/y", list, out, 4), -ENAMETOOLONG, "does not fit");
 }
 
 /* File capabilities put a caller other than root into secure execution. */

@@ -1,5 +1,6 @@
 /* Options and durations as STALLSCOPE_OPTIONS and the CLI read them. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,7 +43,7 @@ Test(duration, rejects_bad_input)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc;
         duration(bad[i], &rc);
-        cr_expect_eq(rc, -1, "'%s' must be rejected", bad[i]);
+        cr_expect_eq(rc, -EINVAL, "'%s' must be rejected", bad[i]);
     }
 }
 
