@@ -133,7 +133,6 @@ void ss__wake_monitor(void);
 extern _Atomic uint8_t ss__fds[SS_FD_CACHE];
 /* A descriptor that was just created: its kind, and no path any more. */
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking);
-enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode);
 /* Learns a descriptor's kind from the host's own fstat of it (sockets excepted: whether one
  * blocks is not in its mode). */
 void ss__fd_learn(int fd, mode_t mode);

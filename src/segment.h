@@ -12,6 +12,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "options.h"
@@ -58,6 +59,14 @@ enum ss_category {
 
 /* What a descriptor is, as far as blocking goes. */
 enum ss_fd_kind { SS_FD_UNKNOWN = 0, SS_FD_FILE, SS_FD_SOCKET, SS_FD_OTHER };
+
+/* What a descriptor is, from its file type (st_mode or stx_mode). */
+static inline enum ss_fd_kind ss_fd_kind_of_mode(mode_t mode)
+{
+    if (S_ISREG(mode) || S_ISBLK(mode) || S_ISDIR(mode))
+        return SS_FD_FILE;
+    return S_ISSOCK(mode) ? SS_FD_SOCKET : SS_FD_OTHER;
+}
 
 /* The one rule for the category of a call on a descriptor of a known kind, applied by the
  * shim on the loop thread and by the monitor for the calls the shim left to it: files block;
