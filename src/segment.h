@@ -72,7 +72,8 @@ static inline enum ss_fd_kind ss_fd_kind_of_mode(mode_t mode)
  * shim on the loop thread and by the monitor for the calls the shim left to it: files block;
  * a socket blocks unless non-blocking; pipes, ttys, eventfds and the like are what the loop
  * waits on, recorded only in strict mode. */
-static inline int ss_fd_category(enum ss_fd_kind kind, int nonblocking, int strict)
+static inline __attribute__((always_inline)) int ss_fd_category(enum ss_fd_kind kind,
+                                                                int nonblocking, int strict)
 {
     switch (kind) {
     case SS_FD_FILE:
