@@ -117,10 +117,7 @@ static spawn_fn *real_posix_spawn, *real_posix_spawnp, *real_old_posix_spawn,
 /* Every interposer below names its program parameter `file`. */
 #define EXEC_BODY(name, flags, envp, call)                                                         \
     do {                                                                                           \
-        if (!SS_FIND(name)) {                                                                      \
-            errno = ENOSYS;                                                                        \
-            return -1;                                                                             \
-        }                                                                                          \
+        SS_MISSING(SS_FIND(name), -1);                                                             \
         struct pending_exec ss_p_ = exec_begin(file, (flags), (envp));                             \
         int ss_rc_ = call;                                                                         \
         int ss_saved_ = errno;                                                                     \
@@ -255,8 +252,7 @@ void ss__resolve_children(void)
     SS_LOOKUP(execvpe);
 #define LOOKUP_SPAWN(name, searched)                                                               \
     SS_LOOKUP_VERSION(name, "GLIBC_2.15");                                                         \
-    if (!real_old_##name)                                                                          \
-        real_old_##name = (spawn_fn *)ss__next_version(#name, "GLIBC_2.2.5");
+    SS_LOOKUP_AS(real_old_##name, #name, "GLIBC_2.2.5");
     SS_SPAWNS(LOOKUP_SPAWN)
 #undef LOOKUP_SPAWN
 }

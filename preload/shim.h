@@ -184,14 +184,7 @@ static inline void ss__enter_call(struct ss_slot *s)
     atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
 }
 
-/* Looks up the real functions behind the interposers; safe to call more than once. */
-void ss__resolve_hooks(void);
-void ss__resolve_calls(void);
-/* At load time, so that a first sigaction() made in a signal handler never calls dlsym. */
-void ss__resolve_signals(void);
-
 /* Children that run a program the shim cannot follow (children.c). */
-void ss__resolve_children(void);
 /* The ring a process records its execs in: its own segment's, or its parent's while a forked
  * child has none of its own yet. */
 struct ss_exec_ring *ss__exec_ring(void);
