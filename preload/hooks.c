@@ -245,10 +245,7 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 #define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                               \
     ret name params                                                                                \
     {                                                                                              \
-        if (!SS_FIND(name)) {                                                                      \
-            errno = ENOSYS;                                                                        \
-            return -1;                                                                             \
-        }                                                                                          \
+        SS_MISSING(SS_FIND(name), -1);                                                             \
         struct wait_ctx ss_w_;                                                                     \
         int ss_saved_ = errno;                                                                     \
         ss_w_.call = SS_CALL_##name;                                                               \
@@ -325,10 +322,7 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
 /* `real` is the function call_expr is built on, `missing` what to return without it. */
 #define CALL_HOOK_BODY(name, real, missing, call_expr)                                             \
     int saved = errno;                                                                             \
-    if (!SS_FIND(real)) {                                                                          \
-        errno = ENOSYS;                                                                            \
-        return missing;                                                                            \
-    }                                                                                              \
+    SS_MISSING(SS_FIND(real), missing);                                                            \
     uint64_t started = 0;                                                                          \
     struct ss_slot *slot =                                                                         \
         call_enter(SS_CALL_##name, (uint64_t)(uintptr_t)__builtin_return_address(0), &started);    \
