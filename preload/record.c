@@ -41,9 +41,7 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
     uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_acquire);
     if (head - tail >= SS_CALL_RING) {
-        atomic_store_explicit(&s->calls_dropped,
-                              atomic_load_explicit(&s->calls_dropped, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+        SS_OWNER_ADD(s->calls_dropped, 1);
         if (snap)
             atomic_store_explicit(&s->call_snap_state[snap - 1], SS_SNAP_FREE,
                                   memory_order_release);

@@ -50,6 +50,13 @@ struct ss_slot *ss__claim_slot(void);
 /* The thread's slot is given back: its exit has nothing more to tell. */
 void ss__forget_thread_slot(void);
 
+/* Adds n to a counter of a slot that only the slot's owner writes: a plain load and store,
+ * no atomic read-modify-write, since the monitor only reads it. */
+#define SS_OWNER_ADD(counter, n)                                                                   \
+    atomic_store_explicit(&(counter),                                                              \
+                          atomic_load_explicit(&(counter), memory_order_relaxed) + (n),            \
+                          memory_order_relaxed)
+
 /* Loops (loops.c). What a wait other than the thread's loop wait is: */
 enum ss_wait_kind {
     SS_WAIT_UNTRACED, /* the thread has no loop, nor is this wait one yet */
