@@ -117,10 +117,7 @@ static spawn_fn *real_posix_spawn, *real_posix_spawnp, *real_old_posix_spawn,
 /* Every interposer below names its program parameter `file`. */
 #define EXEC_BODY(name, flags, envp, call)                                                         \
     do {                                                                                           \
-        if (!SS_FIND(name)) {                                                                      \
-            errno = ENOSYS;                                                                        \
-            return -1;                                                                             \
-        }                                                                                          \
+        SS_MISSING(SS_FIND(name), -1);                                                             \
         struct pending_exec ss_p_ = exec_begin(file, (flags), (envp));                             \
         int ss_rc_ = call;                                                                         \
         int ss_saved_ = errno;                                                                     \
@@ -159,50 +156,38 @@ static size_t count_args(const char *first, va_list ap)
     return n;
 }
 
-#define COLLECT_ARGS(argv, first, ap)                                                              \
-    do {                                                                                           \
-        (argv)[0] = (char *)(first);                                                               \
-        for (size_t ss_i_ = 1; (argv)[ss_i_ - 1]; ss_i_++)                                         \
-            (argv)[ss_i_] = va_arg(ap, char *);                                                    \
-    } while (0)
+/* Declares `argv`, the arguments of a variadic exec from `first` up to the null pointer that
+ * ends them, in an array on the stack; `then` may read what follows them from ss_ap_
+ * (execle's environment). */
+#define LIST_ARGV(argv, first, then)                                                               \
+    va_list ss_ap_;                                                                                \
+    va_start(ss_ap_, first);                                                                       \
+    size_t ss_n_ = count_args(first, ss_ap_);                                                      \
+    va_end(ss_ap_);                                                                                \
+    char *argv[ss_n_ + 1];                                                                         \
+    va_start(ss_ap_, first);                                                                       \
+    argv[0] = (char *)(first);                                                                     \
+    for (size_t ss_i_ = 1; argv[ss_i_ - 1]; ss_i_++)                                               \
+        argv[ss_i_] = va_arg(ss_ap_, char *);                                                      \
+    then;                                                                                          \
+    va_end(ss_ap_)
 
 int execl(const char *file, const char *arg, ...)
 {
-    va_list ap;
-    va_start(ap, arg);
-    size_t n = count_args(arg, ap);
-    va_end(ap);
-    char *argv[n + 1];
-    va_start(ap, arg);
-    COLLECT_ARGS(argv, arg, ap);
-    va_end(ap);
+    LIST_ARGV(argv, arg, (void)0);
     EXEC_BODY(execv, 0, environ, real_execv(file, argv));
 }
 
 int execlp(const char *file, const char *arg, ...)
 {
-    va_list ap;
-    va_start(ap, arg);
-    size_t n = count_args(arg, ap);
-    va_end(ap);
-    char *argv[n + 1];
-    va_start(ap, arg);
-    COLLECT_ARGS(argv, arg, ap);
-    va_end(ap);
+    LIST_ARGV(argv, arg, (void)0);
     EXEC_BODY(execvp, search_flag(file), environ, real_execvp(file, argv));
 }
 
 int execle(const char *file, const char *arg, ...)
 {
-    va_list ap;
-    va_start(ap, arg);
-    size_t n = count_args(arg, ap);
-    va_end(ap);
-    char *argv[n + 1];
-    va_start(ap, arg);
-    COLLECT_ARGS(argv, arg, ap);
-    char *const *envp = va_arg(ap, char *const *);
-    va_end(ap);
+    char *const *envp;
+    LIST_ARGV(argv, arg, envp = va_arg(ss_ap_, char *const *));
     EXEC_BODY(execve, 0, envp, real_execve(file, argv, envp));
 }
 
@@ -255,8 +240,7 @@ void ss__resolve_children(void)
     SS_LOOKUP(execvpe);
 #define LOOKUP_SPAWN(name, searched)                                                               \
     SS_LOOKUP_VERSION(name, "GLIBC_2.15");                                                         \
-    if (!real_old_##name)                                                                          \
-        real_old_##name = (spawn_fn *)ss__next_version(#name, "GLIBC_2.2.5");
+    SS_LOOKUP_AS(real_old_##name, #name, "GLIBC_2.2.5");
     SS_SPAWNS(LOOKUP_SPAWN)
 #undef LOOKUP_SPAWN
 }

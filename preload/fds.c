@@ -140,17 +140,10 @@ void ss__fd_note_path(int fd, const char *path)
     raise_top(fd);
 }
 
-enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode)
-{
-    if (S_ISREG(mode) || S_ISBLK(mode) || S_ISDIR(mode))
-        return SS_FD_FILE;
-    return S_ISSOCK(mode) ? SS_FD_SOCKET : SS_FD_OTHER;
-}
-
 void ss__fd_learn(int fd, mode_t mode)
 {
     if (!S_ISSOCK(mode))
-        ss__fd_set_kind(fd, ss__fd_kind_of_mode(mode), 0);
+        ss__fd_set_kind(fd, ss_fd_kind_of_mode(mode), 0);
 }
 
 void ss__fd_forget(int fd)

@@ -77,14 +77,9 @@ struct wait_ctx {
 static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
 {
     unsigned b = ss_hist_bucket(busy);
-    atomic_store_explicit(&s->hist[b], atomic_load_explicit(&s->hist[b], memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_store_explicit(&s->iterations,
-                          atomic_load_explicit(&s->iterations, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_store_explicit(&s->busy_total_ns,
-                          atomic_load_explicit(&s->busy_total_ns, memory_order_relaxed) + busy,
-                          memory_order_relaxed);
+    SS_OWNER_ADD(s->hist[b], 1);
+    SS_OWNER_ADD(s->iterations, 1);
+    SS_OWNER_ADD(s->busy_total_ns, busy);
     if (busy > atomic_load_explicit(&s->busy_max_ns, memory_order_relaxed))
         atomic_store_explicit(&s->busy_max_ns, busy, memory_order_relaxed);
     if (busy < ss__opts.threshold_ns)
@@ -92,9 +87,7 @@ static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
     uint32_t head = atomic_load_explicit(&s->ended_head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&s->ended_tail, memory_order_acquire);
     if (head - tail >= SS_STALL_RING) {
-        atomic_store_explicit(&s->ended_dropped,
-                              atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+        SS_OWNER_ADD(s->ended_dropped, 1);
         return;
     }
     s->ended[head % SS_STALL_RING] = (struct ss_stall_end){start, busy};
@@ -245,10 +238,7 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 #define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                               \
     ret name params                                                                                \
     {                                                                                              \
-        if (!SS_FIND(name)) {                                                                      \
-            errno = ENOSYS;                                                                        \
-            return -1;                                                                             \
-        }                                                                                          \
+        SS_MISSING(SS_FIND(name), -1);                                                             \
         struct wait_ctx ss_w_;                                                                     \
         int ss_saved_ = errno;                                                                     \
         ss_w_.call = SS_CALL_##name;                                                               \
@@ -325,10 +315,7 @@ static int sleep_resuming(const struct timespec *req, struct timespec *rem)
 /* `real` is the function call_expr is built on, `missing` what to return without it. */
 #define CALL_HOOK_BODY(name, real, missing, call_expr)                                             \
     int saved = errno;                                                                             \
-    if (!SS_FIND(real)) {                                                                          \
-        errno = ENOSYS;                                                                            \
-        return missing;                                                                            \
-    }                                                                                              \
+    SS_MISSING(SS_FIND(real), missing);                                                            \
     uint64_t started = 0;                                                                          \
     struct ss_slot *slot =                                                                         \
         call_enter(SS_CALL_##name, (uint64_t)(uintptr_t)__builtin_return_address(0), &started);    \

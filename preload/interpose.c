@@ -26,6 +26,8 @@ void ss__resolve_all(void)
 {
     ss__resolve_hooks();
     ss__resolve_calls();
+    ss__resolve_fd_calls();
+    ss__resolve_locks();
     ss__resolve_signals();
     ss__resolve_children();
     ss__resolve_vfork();

@@ -1,7 +1,7 @@
 /* interpose: how an interposer finds the C library's function behind it, and what it does when
- * there is none. Every interposer of the shim (calls.c, hooks.c, signals.c, children.c,
- * vfork.c, jumps.c) goes
- * through these, so the rules are kept in one place:
+ * there is none. Every interposer of the shim (calls.c, fd-calls.c, locks.c, hooks.c,
+ * signals.c, children.c, vfork.c, jumps.c, shim.c) goes through these, so the rules are kept
+ * in one place:
  *
  * - Everything is looked up once, at start-up (ss__resolve_all, from the constructor), where
  *   the loader's state is settled. A call made before that (another library's constructor)
@@ -15,6 +15,7 @@
 #ifndef SS_INTERPOSE_H
 #define SS_INTERPOSE_H
 
+#include <errno.h>
 #include <stdatomic.h>
 
 #include "shim.h"
@@ -42,6 +43,16 @@ extern _Atomic int ss__lookups_done;
                ((var) = (__typeof__(var))((version) ? ss__next_version(sym, version)               \
                                                     : ss__next(sym))) != NULL))
 
+/* The failure of an interposer whose real function `found` is not: it fails as a C library
+ * function without support does, returning `missing` with errno ENOSYS. */
+#define SS_MISSING(found, missing)                                                                 \
+    do {                                                                                           \
+        if (__builtin_expect(!(found), 0)) {                                                       \
+            errno = ENOSYS;                                                                        \
+            return missing;                                                                        \
+        }                                                                                          \
+    } while (0)
+
 /* For the start-up lookups: the same without the "already done" test. */
 #define SS_LOOKUP(name)                                                                            \
     do {                                                                                           \
@@ -52,6 +63,12 @@ extern _Atomic int ss__lookups_done;
     do {                                                                                           \
         if (!real_##name)                                                                          \
             real_##name = (__typeof__(real_##name))ss__next_version(#name, version);               \
+    } while (0)
+
+#define SS_LOOKUP_AS(var, sym, version)                                                            \
+    do {                                                                                           \
+        if (!(var))                                                                                \
+            (var) = (__typeof__(var))ss__next_version(sym, version);                               \
     } while (0)
 
 /* Exports the function `cname` as `sym@version` (`sym@@version` for the default one). The
@@ -85,8 +102,16 @@ static inline int ss__in_vfork_child(void)
     return ss__tls.in_hook >= SS_VFORK_MARK;
 }
 
-/* Start-up lookups of every part of the shim, then ss__lookups_done. */
+/* Start-up lookups of every part of the shim, then ss__lookups_done. Each part looks up the
+ * real functions of its own interposers; any may be called more than once. Signals are
+ * among them so that a first sigaction() made in a signal handler never calls dlsym. */
 void ss__resolve_all(void);
+void ss__resolve_hooks(void);
+void ss__resolve_calls(void);
+void ss__resolve_fd_calls(void);
+void ss__resolve_locks(void);
+void ss__resolve_signals(void);
+void ss__resolve_children(void);
 void ss__resolve_vfork(void);
 void ss__resolve_jumps(void);
 void ss__resolve_exits(void);

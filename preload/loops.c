@@ -19,9 +19,7 @@ static void push_loop_event(struct ss_slot *s, struct ss_loop_event e)
     uint32_t head = atomic_load_explicit(&s->loop_head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&s->loop_tail, memory_order_acquire);
     if (head - tail >= SS_LOOP_RING) {
-        atomic_store_explicit(&s->loop_dropped,
-                              atomic_load_explicit(&s->loop_dropped, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+        SS_OWNER_ADD(s->loop_dropped, 1);
         return;
     }
     s->loop_events[head % SS_LOOP_RING] = e;

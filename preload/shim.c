@@ -187,7 +187,7 @@ static void classify_before_leaving(struct ss_segment *seg)
             if (e->category != SS_CAT_PENDING || e->fd < 0 || e->detail[0] == '/' ||
                 fstat(e->fd, &st) != 0)
                 continue;
-            enum ss_fd_kind kind = ss__fd_kind_of_mode(st.st_mode);
+            enum ss_fd_kind kind = ss_fd_kind_of_mode(st.st_mode);
             int flags = kind == SS_FD_SOCKET ? fcntl(e->fd, F_GETFL) : 0;
             int category = ss_fd_category(kind, flags > 0 && (flags & O_NONBLOCK), ss__opts.strict);
             __atomic_store_n(&e->category, (int8_t)category, __ATOMIC_RELAXED);

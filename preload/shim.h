@@ -53,6 +53,13 @@ struct ss_slot *ss__claim_slot(void);
 /* The thread's slot is given back: its exit has nothing more to tell. */
 void ss__forget_thread_slot(void);
 
+/* Adds n to a counter of a slot that only the slot's owner writes: a plain load and store,
+ * no atomic read-modify-write, since the monitor only reads it. */
+#define SS_OWNER_ADD(counter, n)                                                                   \
+    atomic_store_explicit(&(counter),                                                              \
+                          atomic_load_explicit(&(counter), memory_order_relaxed) + (n),            \
+                          memory_order_relaxed)
+
 /* Loops (loops.c). What a wait other than the thread's loop wait is: */
 enum ss_wait_kind {
     SS_WAIT_UNTRACED, /* the thread has no loop, nor is this wait one yet */
@@ -144,7 +151,6 @@ void ss__wake_monitor(void);
 extern _Atomic uint8_t ss__fds[SS_FD_CACHE];
 /* A descriptor that was just created: its kind, and no path any more. */
 void ss__fd_note(int fd, enum ss_fd_kind kind, int nonblocking);
-enum ss_fd_kind ss__fd_kind_of_mode(mode_t mode);
 /* Learns a descriptor's kind from the host's own fstat of it (sockets excepted: whether one
  * blocks is not in its mode). */
 void ss__fd_learn(int fd, mode_t mode);
@@ -196,14 +202,7 @@ static inline void ss__enter_call(struct ss_slot *s)
     atomic_store_explicit(&s->state, SS_STATE_IN_CALL, memory_order_release);
 }
 
-/* Looks up the real functions behind the interposers; safe to call more than once. */
-void ss__resolve_hooks(void);
-void ss__resolve_calls(void);
-/* At load time, so that a first sigaction() made in a signal handler never calls dlsym. */
-void ss__resolve_signals(void);
-
 /* Children that run a program the shim cannot follow (children.c). */
-void ss__resolve_children(void);
 /* The ring a process records its execs in: its own segment's, or its parent's while a forked
  * child has none of its own yet. */
 struct ss_exec_ring *ss__exec_ring(void);

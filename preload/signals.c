@@ -80,10 +80,7 @@ void ss__resolve_signals(void)
 
 int ss__real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (!SS_FIND(sigaction)) {
-        errno = ENOSYS;
-        return -1;
-    }
+    SS_MISSING(SS_FIND(sigaction), -1);
     return real_sigaction(sig, act, old);
 }
 
@@ -180,10 +177,7 @@ static void hide_own_handler(struct sigaction *old)
 static int sigaction_hook(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int saved = errno;
-    if (!SS_FIND(sigaction)) {
-        errno = ENOSYS;
-        return -1;
-    }
+    SS_MISSING(SS_FIND(sigaction), -1);
     int held = sig == ss__opts.signal && act ? ss__lock_dispositions() : 0;
     if (is_sampling_signal(sig) && act) {
         if (!(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL) {
@@ -285,10 +279,7 @@ void ss__install_signal_handler(void)
     handler_fn name(int sig, handler_fn handler)                                                   \
     {                                                                                              \
         int saved = errno;                                                                         \
-        if (!SS_FIND(name)) {                                                                      \
-            errno = ENOSYS;                                                                        \
-            return SIG_ERR;                                                                        \
-        }                                                                                          \
+        SS_MISSING(SS_FIND(name), SIG_ERR);                                                        \
         if (is_sampling_signal(sig) && handler == SIG_DFL) {                                       \
             errno = saved;                                                                         \
             return SIG_DFL;                                                                        \
@@ -308,10 +299,7 @@ SS_HANDLER_CALLS(DEFINE_HANDLER_HOOK)
 int sigignore(int sig)
 {
     int saved = errno;
-    if (!SS_FIND(sigignore)) {
-        errno = ENOSYS;
-        return -1;
-    }
+    SS_MISSING(SS_FIND(sigignore), -1);
     int held = sig == ss__opts.signal ? ss__lock_dispositions() : 0;
     if (is_sampling_signal(sig))
         release_signal(took_over);
@@ -341,10 +329,7 @@ static int is_the_signal(int sig)
 handler_fn sigset(int sig, handler_fn handler)
 {
     int saved = errno;
-    if (!SS_FIND(sigset)) {
-        errno = ENOSYS;
-        return SIG_ERR;
-    }
+    SS_MISSING(SS_FIND(sigset), SIG_ERR);
     handler_fn prev;
     if (handler == SIG_HOLD) {
         errno = saved;
@@ -380,10 +365,7 @@ handler_fn sigset(int sig, handler_fn handler)
     int name(int sig)                                                                              \
     {                                                                                              \
         int saved = errno;                                                                         \
-        if (!SS_FIND(name)) {                                                                      \
-            errno = ENOSYS;                                                                        \
-            return -1;                                                                             \
-        }                                                                                          \
+        SS_MISSING(SS_FIND(name), -1);                                                             \
         errno = saved;                                                                             \
         int rc = real_##name(sig);                                                                 \
         if (rc == 0 && is_the_signal(sig))                                                         \
@@ -403,10 +385,7 @@ static int in_bsd_mask(int mask)
 int sigblock(int mask)
 {
     int saved = errno;
-    if (!SS_FIND(sigblock)) {
-        errno = ENOSYS;
-        return -1;
-    }
+    SS_MISSING(SS_FIND(sigblock), -1);
     errno = saved;
     int old = real_sigblock(mask);
     if (in_bsd_mask(mask))
@@ -418,10 +397,7 @@ int sigblock(int mask)
 int sigsetmask(int mask)
 {
     int saved = errno;
-    if (!SS_FIND(sigsetmask)) {
-        errno = ENOSYS;
-        return -1;
-    }
+    SS_MISSING(SS_FIND(sigsetmask), -1);
     errno = saved;
     int old = real_sigsetmask(mask);
     if (ss__opts.signal > 0)
@@ -435,10 +411,7 @@ int sigsetmask(int mask)
 int siginterrupt(int sig, int interrupt)
 {
     int saved = errno;
-    if (!SS_FIND(siginterrupt)) {
-        errno = ENOSYS;
-        return -1;
-    }
+    SS_MISSING(SS_FIND(siginterrupt), -1);
     int held = is_the_signal(sig) ? ss__lock_dispositions() : 0;
     if (is_sampling_signal(sig)) {
         atomic_store(&interrupt_asked, interrupt != 0);
@@ -465,10 +438,7 @@ static int blocked_after(int how, const sigset_t *set)
     int name(int how, const sigset_t *set, sigset_t *old)                                          \
     {                                                                                              \
         int saved = errno;                                                                         \
-        if (!SS_FIND(name)) {                                                                      \
-            errno = ENOSYS;                                                                        \
-            return missing;                                                                        \
-        }                                                                                          \
+        SS_MISSING(SS_FIND(name), missing);                                                        \
         struct ss_slot *slot = ss__in_vfork_child() ? NULL : ss__tls.slot;                         \
         int blocked = slot && ss__opts.signal > 0 ? blocked_after(how, set) : -1;                  \
         errno = saved;                                                                             \

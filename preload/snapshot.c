@@ -88,8 +88,6 @@ unsigned ss__capture_call(struct ss_slot *s)
             ss__wake_monitor();
         return i + 1;
     }
-    atomic_store_explicit(&s->snaps_dropped,
-                          atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    SS_OWNER_ADD(s->snaps_dropped, 1);
     return 0;
 }

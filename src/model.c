@@ -1381,7 +1381,8 @@ const struct ss_sample *ss_stall_still_blocked(const struct ss_stall *s)
 
 int ss_note_is_untraced_child(const char *note)
 {
-    return strncmp(note, "child ", 6) == 0 && strstr(note, " untraced: ") != NULL;
+    return strncmp(note, SS_NOTE_UNTRACED_START, strlen(SS_NOTE_UNTRACED_START)) == 0 &&
+           strstr(note, SS_NOTE_UNTRACED_MARK) != NULL;
 }
 
 const char *ss_loop_end_name(unsigned reason)

@@ -12,6 +12,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "options.h"
@@ -59,11 +60,20 @@ enum ss_category {
 /* What a descriptor is, as far as blocking goes. */
 enum ss_fd_kind { SS_FD_UNKNOWN = 0, SS_FD_FILE, SS_FD_SOCKET, SS_FD_OTHER };
 
+/* What a descriptor is, from its file type (st_mode or stx_mode). */
+static inline enum ss_fd_kind ss_fd_kind_of_mode(mode_t mode)
+{
+    if (S_ISREG(mode) || S_ISBLK(mode) || S_ISDIR(mode))
+        return SS_FD_FILE;
+    return S_ISSOCK(mode) ? SS_FD_SOCKET : SS_FD_OTHER;
+}
+
 /* The one rule for the category of a call on a descriptor of a known kind, applied by the
  * shim on the loop thread and by the monitor for the calls the shim left to it: files block;
  * a socket blocks unless non-blocking; pipes, ttys, eventfds and the like are what the loop
  * waits on, recorded only in strict mode. */
-static inline int ss_fd_category(enum ss_fd_kind kind, int nonblocking, int strict)
+static inline __attribute__((always_inline)) int ss_fd_category(enum ss_fd_kind kind,
+                                                                int nonblocking, int strict)
 {
     switch (kind) {
     case SS_FD_FILE:

@@ -61,6 +61,14 @@ enum ss_record_tag {
     SS_REC_STALL_PAUSE = 19, /* ss_rec_stall_pause */
 };
 
+/* The NOTE a monitor writes when a child, or the process itself by an exec, ran a program the
+ * shim cannot follow: "child PID ran PATH untraced: REASON", "child ran ..." when the pid is
+ * not known. Readers know it by its start and its marker, so both sides use these. */
+#define SS_NOTE_UNTRACED_START "child "
+#define SS_NOTE_UNTRACED_MARK " untraced: "
+/* Arguments: the pid followed by a space, or ""; the path; the reason. */
+#define SS_NOTE_UNTRACED_FORMAT SS_NOTE_UNTRACED_START "%sran %s" SS_NOTE_UNTRACED_MARK "%s"
+
 #define SS_PACKED __attribute__((packed))
 
 struct ss_rec_header {

@@ -21,13 +21,6 @@ static uint64_t path_hash(const char *path)
     return h | 1;
 }
 
-static enum ss_fd_kind kind_of_mode(mode_t mode)
-{
-    if (S_ISREG(mode) || S_ISBLK(mode) || S_ISDIR(mode))
-        return SS_FD_FILE;
-    return S_ISSOCK(mode) ? SS_FD_SOCKET : SS_FD_OTHER;
-}
-
 /* Attributes as the kernel has them cached: no round trip to a file server. */
 static int look(const char *path, struct statx *st)
 {
@@ -88,7 +81,7 @@ int ss_classify(struct ss_classifier *c, int fd, const char *detail, uint64_t no
         if (look(path, &st) != 0 && look(detail, &st) != 0)
             return SS_CAT_NONE;
     }
-    enum ss_fd_kind kind = kind_of_mode(st.stx_mode);
+    enum ss_fd_kind kind = ss_fd_kind_of_mode(st.stx_mode);
     if (known)
         *known = (struct ss_path_kind){hash, now_ns, kind};
     int nonblocking = by_fd && kind == SS_FD_SOCKET && descriptor_nonblocking(c->pid, fd);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "monitor/procfs.h"
+#include "trace-format.h"
 #include "untraced.h"
 
 /* While an exec has not visibly happened, look again this often, then less often once the
@@ -117,8 +118,8 @@ static void write_note(const struct ss_execs *x, const struct ss_exec_entry *e, 
     ss_untraced_reason(why, as_id, reason, sizeof reason);
     char pid[24] = "";
     if (e->pid > 0)
-        snprintf(pid, sizeof pid, " %d", (int)e->pid);
-    snprintf(text, sizeof text, "child%s ran %s untraced: %s", pid, found ? path : e->name, reason);
+        snprintf(pid, sizeof pid, "%d ", (int)e->pid);
+    snprintf(text, sizeof text, SS_NOTE_UNTRACED_FORMAT, pid, found ? path : e->name, reason);
     note(ctx, text);
 }
 

@@ -118,5 +118,7 @@ void ss_mproc_free(struct ss_mproc *p);
 uint64_t ss_monotonic_ns(void);
 /* A line for the process's own standard error (tracker.c). */
 void ss_mproc_tell(const struct ss_mproc *p, const char *message);
+/* Whether the process has ended (tracker.c). */
+int ss_mproc_gone(const struct ss_mproc *p);
 
 #endif

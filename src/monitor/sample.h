@@ -35,9 +35,10 @@ void ss_mproc_write_sample(struct ss_mproc *p, const struct ss_slot_view *v, uin
                            uint16_t source, uint64_t call_ns, const char *call);
 const char *ss_mproc_call_name(const struct ss_mproc *p, unsigned call);
 
-/* tracker.c */
+/* stall-records.c */
 void ss_mproc_announce_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
                              uint64_t iteration);
+/* tracker.c */
 void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now);
 int ss_mproc_trace(struct ss_mproc *p);
 

@@ -17,6 +17,7 @@
 
 #include "monitor/process.h"
 #include "monitor/procfs.h"
+#include "monitor/records.h"
 #include "monitor/sample.h"
 #include "monitor/stall-time.h"
 #include "monitor/target.h"
@@ -260,135 +261,10 @@ static void write_drops(struct ss_mproc *p)
     ss_writer_record(&p->out, SS_REC_DROPS, &d, sizeof d, NULL, 0);
 }
 
-/* ---- stalls ---------------------------------------------------------------------------- */
-
-void ss_mproc_announce_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
-                             uint64_t iteration)
-{
-    v->stall = iteration;
-    v->last_sample_ns = 0;
-    ss_stall_time_begin(p, v, iteration,
-                        atomic_load_explicit(&s->iterations, memory_order_relaxed));
-    struct ss_rec_stall_begin rec = {(uint32_t)v->tid, 0, iteration, iteration};
-    ss_writer_record(&p->out, SS_REC_STALL_BEGIN, &rec, sizeof rec, NULL, 0);
-    ss_sample_stall_begin(p, s, v);
-}
-
-static void note_iteration_call(struct ss_slot_view *v, const struct ss_call_event *e, int category)
-{
-    unsigned k;
-    for (k = 0; k < v->ncalls; k++)
-        if (v->calls[k].iteration == e->iteration && v->calls[k].call == e->call)
-            break;
-    if (k == v->ncalls) {
-        if (v->ncalls == sizeof v->calls / sizeof v->calls[0]) {
-            memmove(v->calls, v->calls + 1, (v->ncalls - 1) * sizeof v->calls[0]);
-            k = --v->ncalls;
-        }
-        v->calls[k] = (struct ss_iteration_call){e->iteration, 0, 0, e->call, (int8_t)category};
-        v->ncalls++;
-    }
-    v->calls[k].count++;
-    v->calls[k].total_ns += e->duration_ns;
-}
-
-/* Emits the calls of a stalled iteration and forgets those of the iterations before it,
- * which ended without stalling. */
-static void write_stall_calls(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration)
-{
-    unsigned kept = 0;
-    for (unsigned k = 0; k < v->ncalls; k++) {
-        struct ss_iteration_call *c = &v->calls[k];
-        if (c->iteration == iteration) {
-            const char *name = ss_mproc_call_name(p, c->call);
-            struct ss_rec_stall_call rec = {
-                (uint32_t)v->tid, (uint16_t)c->category, 0, iteration, c->count, c->total_ns};
-            ss_writer_record(&p->out, SS_REC_STALL_CALL, &rec, sizeof rec, name, strlen(name));
-        } else if (c->iteration > iteration) {
-            v->calls[kept++] = *c;
-        }
-    }
-    v->ncalls = kept;
-}
-
-static void end_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v, uint64_t start,
-                      uint64_t duration)
-{
-    if (v->stall == start)
-        ss_sample_stall_end(p, s, v, start + duration);
-    struct ss_rec_stall_end rec = {(uint32_t)v->tid, 0, start, start, duration};
-    ss_writer_record(&p->out, SS_REC_STALL_END, &rec, sizeof rec, NULL, 0);
-    write_stall_calls(p, v, start);
-    ss_stall_time_end(p, v, start, start + duration);
-    if (v->stall == start)
-        v->stall = 0;
-}
-
-/* Writes the stalls that ended, up to `head` read before the calls were drained: a stall's
- * calls precede its end in the owner's program order. */
-static void drain_ended(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
-                        uint32_t head)
-{
-    uint32_t tail = atomic_load_explicit(&s->ended_tail, memory_order_relaxed);
-    for (; tail != head; tail++) {
-        struct ss_stall_end e = s->ended[tail % SS_STALL_RING];
-        end_stall(p, s, v, e.start_ns, e.duration_ns);
-    }
-    atomic_store_explicit(&s->ended_tail, tail, memory_order_release);
-}
-
-static int process_gone(const struct ss_mproc *p)
+int ss_mproc_gone(const struct ss_mproc *p)
 {
     struct pollfd fd = {p->pidfd, POLLIN, 0};
     return p->pidfd >= 0 ? poll(&fd, 1, 0) > 0 : kill(p->pid, 0) != 0 && errno == ESRCH;
-}
-
-static void drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
-{
-    uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_relaxed);
-    uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_acquire);
-    uint64_t now = ss_monotonic_ns();
-    for (; tail != head; tail++) {
-        struct ss_call_event e = s->calls[tail % SS_CALL_RING];
-        uint32_t stack = 0, capture_ns = 0;
-        unsigned nframes = 0;
-        if (e.snap) {
-            stack = ss_mproc_unwind_snapshot(p, &s->call_snaps[e.snap - 1], &nframes, &capture_ns);
-            atomic_store_explicit(&s->call_snap_state[e.snap - 1], SS_SNAP_FREE,
-                                  memory_order_release);
-        }
-        e.detail[sizeof e.detail - 1] = '\0';
-        int category = e.category;
-        if (category == SS_CAT_PENDING) {
-            int kind, nonblocking;
-            category = ss_classify(&p->classifier, e.fd, e.detail, now, &kind, &nonblocking);
-            /* Gone with its process, the descriptor cannot say what it was: a call that may
-             * have blocked is counted as lost rather than dropped unseen. */
-            if (category == SS_CAT_NONE && !kind && process_gone(p))
-                p->calls_lost++;
-            if (kind && e.fd >= 0 && e.fd < SS_FD_LEARNED_MAX)
-                atomic_store_explicit(
-                    &p->seg->fd_learned[e.fd],
-                    (uint8_t)(SS_FD_LEARNED | kind | (nonblocking ? SS_FD_LEARNED_NONBLOCK : 0)),
-                    memory_order_relaxed);
-        }
-        /* The JIT map a runtime writes because stallscope asked it to is not the program's. */
-        if (category == SS_CAT_NONE || strcmp(e.detail, p->perf_map) == 0)
-            continue;
-        char detail[128];
-        ss_describe(p->pid, e.fd, category, e.detail, detail, sizeof detail);
-        const char *name = ss_mproc_call_name(p, e.call);
-        if (ss_sites_account(&p->sites, &p->out, (uint32_t)v->tid, e.site, e.call, name, category,
-                             e.start_ns, e.duration_ns, detail, stack, nframes) < 0)
-            p->calls_lost++;
-        note_iteration_call(v, &e, category);
-        uint64_t end = e.start_ns + e.duration_ns;
-        /* A call that ran into a stall is a sample of it: the thread was not sampled inside. */
-        if (stack && end - e.iteration >= p->config.threshold_ns)
-            ss_mproc_write_sample(p, v, e.iteration, end - e.iteration, stack, nframes, capture_ns,
-                                  SS_SAMPLE_CALL, e.duration_ns, name);
-    }
-    atomic_store_explicit(&s->calls_tail, tail, memory_order_release);
 }
 
 /* Frees the slot of a thread that exited, or that gave it back (a worker, not a loop: what
@@ -413,70 +289,6 @@ static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
     atomic_fetch_add_explicit(&p->seg->slots_freed, 1, memory_order_release);
 }
 
-/* ---- loops ----------------------------------------------------------------------------- */
-
-static void write_loop_begin(struct ss_mproc *p, struct ss_slot_view *v,
-                             const struct ss_loop_event *e)
-{
-    const char *name = ss_mproc_call_name(p, e->call);
-    struct ss_rec_loop_begin rec = {(uint32_t)v->tid, SS_LOOP_SITE, 0, -1, 0, e->at_ns};
-    if (e->key_or_last & SS_LOOP_KEY_EPOLL) {
-        rec.kind = SS_LOOP_EPOLL;
-        rec.fd = (int32_t)(uint32_t)e->key_or_last;
-    } else {
-        /* A return address: the call instruction lies just before it. */
-        uint64_t frame = e->key_or_last - 1;
-        rec.site_stack_id = ss_stacks_intern(&p->stacks, &p->out, &frame, 1);
-    }
-    ss_writer_record(&p->out, SS_REC_LOOP_BEGIN, &rec, sizeof rec, name, strlen(name));
-    v->in_loop = 1;
-}
-
-/* A loop ended at end_ns. `last`, when the loop's last wait returned (0: the thread was in
- * it), begins the loop's last stretch, which is not an iteration: if it was announced as a
- * stall, its sampling stops and what it has is written under the loop's end. */
-static void write_loop_end(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
-                           unsigned reason, uint64_t last, uint64_t end_ns)
-{
-    if (last && v->stall == last) {
-        ss_sample_stall_end(p, s, v, end_ns);
-        write_stall_calls(p, v, last);
-        ss_stall_time_end(p, v, last, end_ns);
-        v->stall = 0;
-    }
-    if (last > v->loop_ended)
-        v->loop_ended = last;
-    struct ss_rec_loop_end rec = {(uint32_t)v->tid, (uint16_t)reason, 0, last, end_ns};
-    ss_writer_record(&p->out, SS_REC_LOOP_END, &rec, sizeof rec, NULL, 0);
-    v->in_loop = 0;
-}
-
-static void drain_loops(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
-{
-    uint32_t tail = atomic_load_explicit(&s->loop_tail, memory_order_relaxed);
-    uint32_t head = atomic_load_explicit(&s->loop_head, memory_order_acquire);
-    for (; tail != head; tail++) {
-        struct ss_loop_event e = s->loop_events[tail % SS_LOOP_RING];
-        if (e.reason)
-            write_loop_end(p, s, v, e.reason, e.key_or_last, e.at_ns);
-        else
-            write_loop_begin(p, v, &e);
-    }
-    atomic_store_explicit(&s->loop_tail, tail, memory_order_release);
-}
-
-/* The process began exiting: what its loop threads run from then on is not theirs. */
-static void end_loop_at_exit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
-                             int state, uint64_t iteration, uint64_t exit_ns)
-{
-    if (!v->in_loop || v->exit_written)
-        return;
-    int open =
-        state != SS_STATE_WAITING && iteration && iteration < exit_ns && iteration > v->loop_ended;
-    write_loop_end(p, s, v, SS_LOOP_PROCESS_EXIT, open ? iteration : 0, exit_ns);
-    v->exit_written = 1;
-}
-
 /* Looks at one slot; returns the next time it needs attention. `final`: the process is gone
  * (or replaced by an exec) and this is the last look. The state is read before the loop
  * events: the thread publishes an event before the state that follows it. */
@@ -494,9 +306,9 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     if (atomic_load_explicit(&s->snap_state, memory_order_acquire) == SS_SNAP_READY)
         ss_sample_consume_signal(p, s, v);
     uint32_t ended = atomic_load_explicit(&s->ended_head, memory_order_acquire);
-    drain_calls(p, s, v);
-    drain_ended(p, s, v, ended);
-    drain_loops(p, s, v);
+    ss_mproc_drain_calls(p, s, v);
+    ss_mproc_drain_ended(p, s, v, ended);
+    ss_mproc_drain_loops(p, s, v);
     int exited = atomic_load_explicit(&s->exited, memory_order_acquire);
     if (exited) {
         retire_thread(p, s, v, now, exited);
@@ -505,7 +317,7 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     uint64_t threshold = p->config.threshold_ns;
     uint64_t exit_ns = atomic_load_explicit(&p->seg->exit_ns, memory_order_acquire);
     if (exit_ns) {
-        end_loop_at_exit(p, s, v, state, iteration, exit_ns);
+        ss_mproc_end_loop_at_exit(p, s, v, state, iteration, exit_ns);
         return final ? UINT64_MAX : now + threshold;
     }
     /* A process killed outright leaves its stall open, as it was. */
@@ -608,7 +420,7 @@ static void *tracker_main(void *arg)
     uint64_t deadline = 0;
     for (;;) {
         uint32_t seen = atomic_load(&p->seg->wake);
-        int final = atomic_load(&p->superseded) || process_gone(p);
+        int final = atomic_load(&p->superseded) || ss_mproc_gone(p);
         uint64_t now = ss_monotonic_ns();
         if (deadline && now > deadline)
             ss_stall_time_monitor_late(p, now - deadline, now);
