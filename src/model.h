@@ -11,12 +11,11 @@
 
 #include "symbolize.h"
 #include "trace-format.h"
+#include "util/intern.h"
 
 /* Stalls kept in detail per process unless told otherwise: a few megabytes (docs/performance.md),
  * and more than an ordinary run has, so that only day-long runs are summarised. */
 #define SS_KEEP_STALLS_DEFAULT 20000
-
-struct ss_names;
 
 struct ss_frame {
     uint64_t addr;      /* lookup address as recorded */
@@ -159,8 +158,8 @@ struct ss_process {
     struct ss_summary summary;
     struct ss_loop *loops; /* in the order they began (or ended, for those with no begin) */
     size_t nloops;
-    struct ss_names *strings; /* call and function names, each held once */
-    struct ss_stack **stacks; /* indexed by id; NULL holes */
+    struct ss_interner strings; /* call and function names, each held once */
+    struct ss_stack **stacks;   /* indexed by id; NULL holes */
     size_t nstacks;
     struct ss_module *modules;
     size_t nmodules;

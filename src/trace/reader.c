@@ -13,92 +13,8 @@
 
 #include "errors.h"
 #include "flame.h"
-
-/* Growth of a dynamic array; returns -1 when out of memory. */
-static int grow(void **items, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap * 2 : 4;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*items, n * elem);
-    if (!p)
-        return -1;
-    memset((char *)p + *cap * elem, 0, (n - *cap) * elem);
-    *items = p;
-    *cap = n;
-    return 0;
-}
-
-/* A small hash table from a key of three words to an item's index, for the loader's lookups
- * by thread, by function and by stack. */
-struct key_slot {
-    uint64_t key[3];
-    size_t value; /* index + 1; 0 for an empty slot */
-};
-
-struct key_table {
-    struct key_slot *slots;
-    size_t size, count;
-};
-
-static size_t key_hash(const uint64_t key[3])
-{
-    uint64_t h = key[0] * 0x9e3779b97f4a7c15ull;
-    h = (h ^ (h >> 29) ^ key[1]) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 31) ^ key[2]) * 0x94d049bb133111ebull;
-    return (size_t)(h ^ (h >> 32));
-}
-
-/* Finds the index stored under the key; when there is none, stores next and says so by
- * returning 1. Returns 0 when found, -1 when out of memory. */
-static int key_table_get(struct key_table *t, uint64_t a, uint64_t b, uint64_t c, size_t next,
-                         size_t *index)
-{
-    const uint64_t key[3] = {a, b, c};
-    if ((t->count + 1) * 2 > t->size) {
-        size_t size = t->size ? t->size * 2 : 64;
-        struct key_slot *slots = calloc(size, sizeof *slots);
-        if (!slots)
-            return -1;
-        for (size_t i = 0; i < t->size; i++) {
-            if (!t->slots[i].value)
-                continue;
-            size_t j = key_hash(t->slots[i].key) & (size - 1);
-            while (slots[j].value)
-                j = (j + 1) & (size - 1);
-            slots[j] = t->slots[i];
-        }
-        free(t->slots);
-        t->slots = slots;
-        t->size = size;
-    }
-    size_t j = key_hash(key) & (t->size - 1);
-    for (; t->slots[j].value; j = (j + 1) & (t->size - 1)) {
-        if (memcmp(t->slots[j].key, key, sizeof key) == 0) {
-            *index = t->slots[j].value - 1;
-            return 0;
-        }
-    }
-    memcpy(t->slots[j].key, key, sizeof key);
-    t->slots[j].value = next + 1;
-    t->count++;
-    *index = next;
-    return 1;
-}
-
-/* The index stored under the key, or -1 when there is none. */
-static long key_table_find(const struct key_table *t, uint64_t a, uint64_t b, uint64_t c)
-{
-    const uint64_t key[3] = {a, b, c};
-    if (!t->size)
-        return -1;
-    for (size_t j = key_hash(key) & (t->size - 1); t->slots[j].value; j = (j + 1) & (t->size - 1))
-        if (memcmp(t->slots[j].key, key, sizeof key) == 0)
-            return (long)t->slots[j].value - 1;
-    return -1;
-}
+#include "util/array.h"
+#include "util/hash.h"
 
 /* How far the records of a loop thread's stalls have come, to know which stalls are complete,
  * and which of its loops is still running. */
@@ -119,28 +35,20 @@ struct loader {
     int file_ended;  /* every stall is complete */
     struct stall_progress *progress;
     size_t nprogress, progress_cap;
-    struct key_table progress_by_tid;
-    struct key_table loop_lasts; /* (tid, start of a loop's last stretch) to the loop's index */
+    struct ss_key_table progress_by_tid;
+    struct ss_key_table loop_lasts; /* (tid, start of a loop's last stretch) to the loop's index */
     size_t summary_threads_cap, summary_calls_cap, summary_stacks_cap;
-    struct key_table summary_threads, summary_calls, summary_stacks;
+    struct ss_key_table summary_threads, summary_calls, summary_stacks;
     struct ss_span *spans; /* scratch for the stall being summarised */
     size_t spans_cap;
-    char *scratch; /* a name being interned, NUL-terminated */
-    size_t scratch_cap;
     char *err;
     size_t err_size;
 };
 
-static uint64_t stall_key_hash(uint32_t tid, uint64_t start)
-{
-    uint64_t h = start * 0x9e3779b97f4a7c15ull ^ tid;
-    return h ^ (h >> 31);
-}
-
 static void index_put(struct loader *l, size_t stall)
 {
     struct ss_stall *s = &l->p->stalls[stall];
-    size_t j = stall_key_hash(s->tid, s->start_ns) & (l->index_size - 1);
+    size_t j = ss_hash_words(s->tid, s->start_ns, 0) & (l->index_size - 1);
     while (l->index[j])
         j = (j + 1) & (l->index_size - 1);
     l->index[j] = stall + 1;
@@ -174,11 +82,11 @@ static int index_insert(struct loader *l, size_t stall)
 static struct stall_progress *progress_of(struct loader *l, uint32_t tid)
 {
     size_t i;
-    int rc = key_table_get(&l->progress_by_tid, tid, 0, 0, l->nprogress, &i);
-    if (rc < 0 || (rc > 0 && grow((void **)&l->progress, &l->progress_cap, l->nprogress + 1,
-                                  sizeof *l->progress) < 0))
+    int rc = ss_key_table_get(&l->progress_by_tid, tid, 0, 0, l->nprogress, &i);
+    if (rc < 0 ||
+        (rc == SS_KEY_ADDED && SS_ARRAY_GROW(l->progress, l->progress_cap, l->nprogress + 1) < 0))
         return NULL;
-    if (rc > 0)
+    if (rc == SS_KEY_ADDED)
         l->nprogress++;
     return &l->progress[i];
 }
@@ -209,12 +117,7 @@ static int note_progress(struct loader *l, uint32_t tid, uint64_t stall_id, int 
 
 static const char *intern(struct loader *l, const uint8_t *b, size_t n)
 {
-    if (grow((void **)&l->scratch, &l->scratch_cap, n + 1, 1) < 0)
-        return NULL;
-    memcpy(l->scratch, b, n);
-    l->scratch[n] = '\0';
-    long id = ss_names_add(l->p->strings, l->scratch);
-    return id < 0 ? NULL : l->p->strings->names[id];
+    return ss_intern_bytes(&l->p->strings, (const char *)b, n);
 }
 
 static void free_stall(struct ss_stall *s)
@@ -228,11 +131,11 @@ static int summarise(struct loader *l, const struct ss_stall *s)
 {
     struct ss_summary *sum = &l->p->summary;
     size_t i;
-    int rc = key_table_get(&l->summary_threads, s->tid, 0, 0, sum->nthreads, &i);
-    if (rc < 0 || (rc > 0 && grow((void **)&sum->threads, &l->summary_threads_cap,
-                                  sum->nthreads + 1, sizeof *sum->threads) < 0))
+    int rc = ss_key_table_get(&l->summary_threads, s->tid, 0, 0, sum->nthreads, &i);
+    if (rc < 0 || (rc == SS_KEY_ADDED &&
+                   SS_ARRAY_GROW(sum->threads, l->summary_threads_cap, sum->nthreads + 1) < 0))
         return -1;
-    if (rc > 0)
+    if (rc == SS_KEY_ADDED)
         sum->threads[sum->nthreads++].tid = s->tid;
     struct ss_summary_thread *t = &sum->threads[i];
     t->stalls++;
@@ -243,12 +146,12 @@ static int summarise(struct loader *l, const struct ss_stall *s)
     sum->stalls++;
     for (size_t k = 0; k < s->ncalls; k++) {
         const struct ss_stall_call *c = &s->calls[k];
-        rc = key_table_get(&l->summary_calls, s->tid, (uintptr_t)c->function,
-                           (uintptr_t)c->category, sum->ncalls, &i);
-        if (rc < 0 || (rc > 0 && grow((void **)&sum->calls, &l->summary_calls_cap, sum->ncalls + 1,
-                                      sizeof *sum->calls) < 0))
+        rc = ss_key_table_get(&l->summary_calls, s->tid, (uintptr_t)c->function,
+                              (uintptr_t)c->category, sum->ncalls, &i);
+        if (rc < 0 || (rc == SS_KEY_ADDED &&
+                       SS_ARRAY_GROW(sum->calls, l->summary_calls_cap, sum->ncalls + 1) < 0))
             return -1;
-        if (rc > 0)
+        if (rc == SS_KEY_ADDED)
             sum->calls[sum->ncalls++] =
                 (struct ss_summary_call){s->tid, c->function, c->category, 0, 0};
         sum->calls[i].count += c->count;
@@ -256,18 +159,18 @@ static int summarise(struct loader *l, const struct ss_stall *s)
     }
     if (s->nsamples == 0)
         return 0;
-    if (grow((void **)&l->spans, &l->spans_cap, s->nsamples, sizeof *l->spans) < 0)
+    if (SS_ARRAY_GROW(l->spans, l->spans_cap, s->nsamples) < 0)
         return -1;
     size_t n = ss_stall_spans(s, l->spans);
     for (size_t k = 0; k < n; k++) {
         const struct ss_sample *smp = l->spans[k].sample;
         const char *call = smp->source == SS_SAMPLE_CALL ? smp->call : NULL;
-        rc = key_table_get(&l->summary_stacks, s->tid, (uintptr_t)smp->stack, (uintptr_t)call,
-                           sum->nstacks, &i);
-        if (rc < 0 || (rc > 0 && grow((void **)&sum->stacks, &l->summary_stacks_cap,
-                                      sum->nstacks + 1, sizeof *sum->stacks) < 0))
+        rc = ss_key_table_get(&l->summary_stacks, s->tid, (uintptr_t)smp->stack, (uintptr_t)call,
+                              sum->nstacks, &i);
+        if (rc < 0 || (rc == SS_KEY_ADDED &&
+                       SS_ARRAY_GROW(sum->stacks, l->summary_stacks_cap, sum->nstacks + 1) < 0))
             return -1;
-        if (rc > 0) {
+        if (rc == SS_KEY_ADDED) {
             struct ss_summary_stack *e = &sum->stacks[sum->nstacks++];
             e->tid = s->tid;
             e->sample.stack = smp->stack;
@@ -327,7 +230,7 @@ static int prune(struct loader *l)
 static struct ss_stall *find_stall(struct loader *l, uint32_t tid, uint64_t start, int create)
 {
     if (l->index_size) {
-        size_t j = stall_key_hash(tid, start) & (l->index_size - 1);
+        size_t j = ss_hash_words(tid, start, 0) & (l->index_size - 1);
         for (; l->index[j]; j = (j + 1) & (l->index_size - 1)) {
             struct ss_stall *s = &l->p->stalls[l->index[j] - 1];
             if (s->tid == tid && s->start_ns == start)
@@ -339,7 +242,7 @@ static struct ss_stall *find_stall(struct loader *l, uint32_t tid, uint64_t star
     struct ss_process *p = l->p;
     if (l->keep && p->nstalls >= l->prune_at && prune(l) < 0)
         return NULL;
-    if (grow((void **)&p->stalls, &l->stalls_cap, p->nstalls + 1, sizeof *p->stalls) < 0)
+    if (SS_ARRAY_GROW(p->stalls, l->stalls_cap, p->nstalls + 1) < 0)
         return NULL;
     struct ss_stall *s = &p->stalls[p->nstalls];
     memset(s, 0, sizeof *s);
@@ -357,7 +260,7 @@ static struct ss_stall *find_stall(struct loader *l, uint32_t tid, uint64_t star
 /* The loop whose last stretch began at start on thread tid, or NULL. */
 static struct ss_loop *loop_ended_at(struct loader *l, uint32_t tid, uint64_t start)
 {
-    long i = key_table_find(&l->loop_lasts, tid, start, 0);
+    long i = ss_key_table_find(&l->loop_lasts, tid, start, 0);
     return i < 0 ? NULL : &l->p->loops[i];
 }
 
@@ -375,8 +278,7 @@ static struct ss_thread *find_thread(struct loader *l, uint32_t tid, int create)
     for (size_t i = 0; i < p->nthreads; i++)
         if (p->threads[i].tid == tid)
             return &p->threads[i];
-    if (!create ||
-        grow((void **)&p->threads, &l->threads_cap, p->nthreads + 1, sizeof *p->threads) < 0)
+    if (!create || SS_ARRAY_GROW(p->threads, l->threads_cap, p->nthreads + 1) < 0)
         return NULL;
     struct ss_thread *t = &p->threads[p->nthreads++];
     memset(t, 0, sizeof *t);
@@ -450,7 +352,7 @@ static int on_module(struct loader *l, const uint8_t *b, size_t n)
             strlen(p->modules[i].path) == r.path_len &&
             memcmp(p->modules[i].path, path, r.path_len) == 0)
             return 0;
-    if (grow((void **)&p->modules, &l->modules_cap, p->nmodules + 1, sizeof *p->modules) < 0)
+    if (SS_ARRAY_GROW(p->modules, l->modules_cap, p->nmodules + 1) < 0)
         FAIL(-ENOMEM, "out of memory");
     struct ss_module *m = &p->modules[p->nmodules];
     m->bias = r.bias;
@@ -494,7 +396,7 @@ static int on_stack(struct loader *l, const uint8_t *b, size_t n)
     if (r.stack_id == 0 || r.nframes == 0 || r.nframes > SS_TRACE_MAX_FRAMES ||
         (size_t)r.nframes * 8 != n - sizeof r || r.stack_id > (1u << 26))
         return 1;
-    if (grow((void **)&p->stacks, &l->stacks_cap, (size_t)r.stack_id + 1, sizeof *p->stacks) < 0)
+    if (SS_ARRAY_GROW(p->stacks, l->stacks_cap, (size_t)r.stack_id + 1) < 0)
         FAIL(-ENOMEM, "out of memory");
     if (p->stacks[r.stack_id])
         return 1;
@@ -533,7 +435,7 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
     memcpy(&r, b, sizeof r);
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
-    if (!s || grow((void **)&s->samples, &s->samples_cap, s->nsamples + 1, sizeof *s->samples) < 0)
+    if (!s || SS_ARRAY_GROW(s->samples, s->samples_cap, s->nsamples + 1) < 0)
         FAIL(-ENOMEM, "out of memory");
     struct ss_sample *smp = &s->samples[s->nsamples];
     memset(smp, 0, sizeof *smp);
@@ -624,7 +526,7 @@ static int on_end(struct loader *l, const uint8_t *b, size_t n)
 static int on_note(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_process *p = l->p;
-    if (grow((void **)&p->notes, &l->notes_cap, p->nnotes + 1, sizeof *p->notes) < 0 ||
+    if (SS_ARRAY_GROW(p->notes, l->notes_cap, p->nnotes + 1) < 0 ||
         !(p->notes[p->nnotes] = dup_bytes(b, n)))
         FAIL(-ENOMEM, "out of memory");
     p->nuntraced += ss_note_is_untraced_child(p->notes[p->nnotes]);
@@ -664,7 +566,7 @@ static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
             break;
         }
     if (!c) {
-        if (grow((void **)&p->calls, &l->calls_cap, p->ncalls + 1, sizeof *p->calls) < 0)
+        if (SS_ARRAY_GROW(p->calls, l->calls_cap, p->ncalls + 1) < 0)
             FAIL(-ENOMEM, "out of memory");
         c = &p->calls[p->ncalls++];
         memset(c, 0, sizeof *c);
@@ -693,7 +595,7 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
         return 1;
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
-    if (!s || grow((void **)&s->calls, &s->calls_cap, s->ncalls + 1, sizeof *s->calls) < 0)
+    if (!s || SS_ARRAY_GROW(s->calls, s->calls_cap, s->ncalls + 1) < 0)
         FAIL(-ENOMEM, "out of memory");
     struct ss_stall_call *c = &s->calls[s->ncalls];
     if (!(c->function = intern(l, b + sizeof r, n - sizeof r)))
@@ -741,7 +643,7 @@ static int on_stall_pause(struct loader *l, const uint8_t *b, size_t n)
 static struct ss_loop *new_loop(struct loader *l, uint32_t tid)
 {
     struct ss_process *p = l->p;
-    if (grow((void **)&p->loops, &l->loops_cap, p->nloops + 1, sizeof *p->loops) < 0)
+    if (SS_ARRAY_GROW(p->loops, l->loops_cap, p->nloops + 1) < 0)
         return NULL;
     struct ss_loop *loop = &p->loops[p->nloops++];
     memset(loop, 0, sizeof *loop);
@@ -836,8 +738,8 @@ static int on_loop_end(struct loader *l, const uint8_t *b, size_t n)
     seen_time(p, r.end_ns);
     if (r.last_start) {
         size_t index;
-        if (key_table_get(&l->loop_lasts, r.tid, r.last_start, 0, (size_t)(loop - p->loops),
-                          &index) < 0)
+        if (ss_key_table_get(&l->loop_lasts, r.tid, r.last_start, 0, (size_t)(loop - p->loops),
+                             &index) < 0)
             FAIL(-ENOMEM, "out of memory");
         if (r.reason != SS_LOOP_NOT_A_LOOP)
             take_stalls(l, r.tid, r.last_start, r.last_start, &loop->last);
@@ -1069,13 +971,12 @@ static void free_loader(struct loader *l)
 {
     free(l->index);
     free(l->progress);
-    free(l->progress_by_tid.slots);
-    free(l->loop_lasts.slots);
-    free(l->summary_threads.slots);
-    free(l->summary_calls.slots);
-    free(l->summary_stacks.slots);
+    ss_key_table_free(&l->progress_by_tid);
+    ss_key_table_free(&l->loop_lasts);
+    ss_key_table_free(&l->summary_threads);
+    ss_key_table_free(&l->summary_calls);
+    ss_key_table_free(&l->summary_stacks);
     free(l->spans);
-    free(l->scratch);
 }
 
 /* In a run directory, a file with no more than its header belongs to a process that is just
@@ -1118,9 +1019,7 @@ static int load_file(struct ss_run *run, const char *path, int in_dir, size_t ke
     size_t margin = keep / 2 > 64 ? keep / 2 : 64;
     l.prune_at = keep + margin;
     p->file = strdup(path);
-    if ((p->strings = malloc(sizeof *p->strings)))
-        ss_names_init(p->strings);
-    int rc = p->file && p->strings ? parse_trace(&l, path, &r) : -ENOMEM;
+    int rc = p->file ? parse_trace(&l, path, &r) : -ENOMEM;
     if (rc == 0 && finish_stalls(&l) < 0) {
         snprintf(err, err_size, "out of memory");
         rc = -ENOMEM;
@@ -1239,10 +1138,7 @@ static void free_process(struct ss_process *p)
     free(p->summary.threads);
     free(p->summary.calls);
     free(p->summary.stacks);
-    if (p->strings) {
-        ss_names_free(p->strings);
-        free(p->strings);
-    }
+    ss_interner_free(&p->strings);
     for (size_t i = 0; i < p->nstacks; i++) {
         if (p->stacks[i]) {
             free(p->stacks[i]->addrs);
