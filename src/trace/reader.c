@@ -308,14 +308,16 @@ static void seen_time(struct ss_process *p, uint64_t ns)
         return (code);                                                                             \
     } while (0)
 
-/* Each record handler gets the payload, already bounds-checked against the file. */
+/* Each record handler gets the payload, already bounds-checked against the file and at least
+ * as long as the record's fixed part. It returns 0, SS_ECORRUPT for a malformed record (the
+ * caller says which one), or another negative code with its detail written to l->err. */
 static int on_process(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_process r;
     struct ss_process *p = l->p;
     memcpy(&r, b, sizeof r);
     if ((uint64_t)r.exe_len + r.cmd_len > n - sizeof r)
-        return 1;
+        return SS_ECORRUPT;
     p->pid = r.pid;
     p->ppid = r.ppid;
     p->start_mono_ns = r.start_mono_ns;
@@ -345,7 +347,7 @@ static int on_module(struct loader *l, const uint8_t *b, size_t n)
     struct ss_process *p = l->p;
     memcpy(&r, b, sizeof r);
     if ((size_t)r.build_id_len + r.path_len > n - sizeof r || r.lo >= r.hi)
-        return 1;
+        return SS_ECORRUPT;
     const char *path = (const char *)b + sizeof r + r.build_id_len;
     for (size_t i = 0; i < p->nmodules; i++)
         if (p->modules[i].bias == r.bias && p->modules[i].lo == r.lo &&
@@ -395,11 +397,11 @@ static int on_stack(struct loader *l, const uint8_t *b, size_t n)
     memcpy(&r, b, sizeof r);
     if (r.stack_id == 0 || r.nframes == 0 || r.nframes > SS_TRACE_MAX_FRAMES ||
         (size_t)r.nframes * 8 != n - sizeof r || r.stack_id > (1u << 26))
-        return 1;
+        return SS_ECORRUPT;
     if (SS_ARRAY_GROW(p->stacks, l->stacks_cap, (size_t)r.stack_id + 1) < 0)
         FAIL(-ENOMEM, "out of memory");
     if (p->stacks[r.stack_id])
-        return 1;
+        return SS_ECORRUPT;
     struct ss_stack *s = calloc(1, sizeof *s);
     if (!s || !(s->addrs = malloc(r.nframes * sizeof *s->addrs))) {
         free(s);
@@ -477,7 +479,7 @@ static int on_histogram(struct loader *l, const uint8_t *b, size_t n)
     struct ss_rec_histogram r;
     memcpy(&r, b, sizeof r);
     if (r.nbuckets != SS_HIST_BUCKETS || n - sizeof r != SS_HIST_BUCKETS * 8)
-        return 1;
+        return SS_ECORRUPT;
     struct ss_thread *t = find_thread(l, r.tid, 1);
     if (!t)
         FAIL(-ENOMEM, "out of memory");
@@ -558,7 +560,7 @@ static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
     memcpy(&r, b, sizeof r);
     const char *category = ss_category_name(r.category);
     if ((size_t)r.function_len + r.detail_len != n - sizeof r || !category || !r.function_len)
-        return 1;
+        return SS_ECORRUPT;
     struct ss_call_site *c = NULL;
     for (size_t i = p->ncalls; i-- > 0;)
         if (p->calls[i].tid == r.tid && p->calls[i].id == r.site_id) {
@@ -592,7 +594,7 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
     memcpy(&r, b, sizeof r);
     const char *category = ss_category_name(r.category);
     if (!category)
-        return 1;
+        return SS_ECORRUPT;
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s || SS_ARRAY_GROW(s->calls, s->calls_cap, s->ncalls + 1) < 0)
@@ -628,7 +630,7 @@ static int on_stall_pause(struct loader *l, const uint8_t *b, size_t n)
     (void)n;
     memcpy(&r, b, sizeof r);
     if (r.kind != SS_PAUSE_STOPPED && r.kind != SS_PAUSE_MACHINE)
-        return 1;
+        return SS_ECORRUPT;
     struct ss_stall *s =
         note_progress(l, r.tid, r.stall_id, 0) < 0 ? NULL : stall_of(l, r.tid, r.stall_id);
     if (!s)
@@ -659,7 +661,7 @@ static int on_loop_begin(struct loader *l, const uint8_t *b, size_t n)
     struct ss_process *p = l->p;
     memcpy(&r, b, sizeof r);
     if (r.kind != SS_LOOP_EPOLL && r.kind != SS_LOOP_SITE)
-        return 1;
+        return SS_ECORRUPT;
     struct stall_progress *pr = progress_of(l, r.tid);
     if (!pr)
         FAIL(-ENOMEM, "out of memory");
@@ -723,7 +725,7 @@ static int on_loop_end(struct loader *l, const uint8_t *b, size_t n)
     (void)n;
     memcpy(&r, b, sizeof r);
     if (!r.reason || r.reason > SS_LOOP_PROCESS_EXIT || r.last_start > r.end_ns)
-        return 1;
+        return SS_ECORRUPT;
     /* The last stretch ends the thread's stalls as a STALL_END would. */
     struct stall_progress *pr =
         r.last_start && note_progress(l, r.tid, r.last_start, 1) < 0 ? NULL : progress_of(l, r.tid);
@@ -889,12 +891,12 @@ static int parse_trace(struct loader *l, const char *path, struct trace_reader *
             if (h.tag != SS_REC_PROCESS && !saw_process)
                 FAIL(SS_ECORRUPT, "%s: record at offset %llu precedes the process record", path,
                      (unsigned long long)off);
-            int rc = h.size < fixed_size[h.tag] ? 1 : handlers[h.tag](l, payload, h.size);
-            if (rc < 0)
-                return rc;
-            if (rc > 0)
+            int rc = h.size < fixed_size[h.tag] ? SS_ECORRUPT : handlers[h.tag](l, payload, h.size);
+            if (rc == SS_ECORRUPT)
                 FAIL(SS_ECORRUPT, "%s: malformed record at offset %llu (tag %u, size %u)", path,
                      (unsigned long long)off, h.tag, h.size);
+            if (rc < 0)
+                return rc;
             saw_process |= h.tag == SS_REC_PROCESS;
         }
         reader_skip(r, sizeof h + h.size);
