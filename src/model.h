@@ -190,6 +190,8 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
 int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, char *err,
                      size_t err_size);
 void ss_run_free(struct ss_run *run);
+/* Whether a file name is one a run directory's traces have: stallscope-*.trace. */
+int ss_is_trace_file_name(const char *name);
 
 /* Resolves every frame of every stack of the process (ELF symbols, JIT maps). Idempotent. */
 void ss_process_symbolize(struct ss_run *run, struct ss_process *p);

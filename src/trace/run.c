@@ -13,7 +13,7 @@
 #include "errors.h"
 #include "trace/loader.h"
 
-static int is_trace_name(const char *name)
+int ss_is_trace_file_name(const char *name)
 {
     size_t n = strlen(name), pre = strlen(SS_TRACE_FILE_PREFIX), suf = strlen(SS_TRACE_FILE_SUFFIX);
     return n > pre + suf && strncmp(name, SS_TRACE_FILE_PREFIX, pre) == 0 &&
@@ -70,7 +70,7 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
             return -EIO;
         }
         for (int i = 0; i < n; i++) {
-            if (rc == 0 && is_trace_name(names[i]->d_name)) {
+            if (rc == 0 && ss_is_trace_file_name(names[i]->d_name)) {
                 char *file;
                 if (asprintf(&file, "%s/%s", path, names[i]->d_name) < 0) {
                     rc = -ENOMEM;
