@@ -2,7 +2,8 @@
  * samples, and stacks. Loading treats every byte as hostile; symbolization is lazy. Memory is
  * bounded: past a limit, only the longest stalls of a process are kept in detail and the others
  * are summed up exactly (struct ss_summary). The CLI commands, the exporters and the viewer all
- * read runs through this module. */
+ * read runs through this module, which src/trace/ implements (loader.h says which file does
+ * what). */
 #ifndef SS_MODEL_H
 #define SS_MODEL_H
 
