@@ -2,7 +2,8 @@
  * samples, and stacks. Loading treats every byte as hostile; symbolization is lazy. Memory is
  * bounded: past a limit, only the longest stalls of a process are kept in detail and the others
  * are summed up exactly (struct ss_summary). The CLI commands, the exporters and the viewer all
- * read runs through this module. */
+ * read runs through this module, which src/trace/ implements (loader.h says which file does
+ * what). */
 #ifndef SS_MODEL_H
 #define SS_MODEL_H
 
@@ -11,12 +12,11 @@
 
 #include "symbolize.h"
 #include "trace-format.h"
+#include "util/intern.h"
 
 /* Stalls kept in detail per process unless told otherwise: a few megabytes (docs/performance.md),
  * and more than an ordinary run has, so that only day-long runs are summarised. */
 #define SS_KEEP_STALLS_DEFAULT 20000
-
-struct ss_names;
 
 struct ss_frame {
     uint64_t addr;      /* lookup address as recorded */
@@ -159,8 +159,8 @@ struct ss_process {
     struct ss_summary summary;
     struct ss_loop *loops; /* in the order they began (or ended, for those with no begin) */
     size_t nloops;
-    struct ss_names *strings; /* call and function names, each held once */
-    struct ss_stack **stacks; /* indexed by id; NULL holes */
+    struct ss_interner strings; /* call and function names, each held once */
+    struct ss_stack **stacks;   /* indexed by id; NULL holes */
     size_t nstacks;
     struct ss_module *modules;
     size_t nmodules;
@@ -191,6 +191,8 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
 int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, char *err,
                      size_t err_size);
 void ss_run_free(struct ss_run *run);
+/* Whether a file name is one a run directory's traces have: stallscope-*.trace. */
+int ss_is_trace_file_name(const char *name);
 
 /* Resolves every frame of every stack of the process (ELF symbols, JIT maps). Idempotent. */
 void ss_process_symbolize(struct ss_run *run, struct ss_process *p);

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+#include "util/hash.h"
+
 #define CHUNK_NODES 4096
 
 struct ssv_fl_chunk {
@@ -23,8 +26,7 @@ struct builder {
 
 static uint64_t key_hash(const struct ssv_fl_node *parent, const char *name)
 {
-    uint64_t h = (uint64_t)(uintptr_t)parent * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)name;
-    return h ^ (h >> 29);
+    return ss_hash_words((uintptr_t)parent, (uintptr_t)name, 0);
 }
 
 static struct ssv_fl_node *new_node(struct ssv_flame *f)
@@ -129,14 +131,9 @@ static int add_stalls(struct builder *b, struct ssv_vm *vm, const struct ssv_vm_
         const struct ssv_vm_stall *r = &vm->stalls[i];
         if (!ssv_vm_in_scope(scope, r->proc, r->stall))
             continue;
-        if (r->stall->nsamples > cap) {
-            cap = r->stall->nsamples;
-            struct ss_span *grown = realloc(spans, cap * sizeof *spans);
-            if (!grown) {
-                rc = -1;
-                break;
-            }
-            spans = grown;
+        if (SS_ARRAY_GROW(spans, cap, r->stall->nsamples) < 0) {
+            rc = -1;
+            break;
         }
         size_t n = ss_stall_spans(r->stall, spans);
         for (size_t k = 0; k < n && rc == 0; k++)
@@ -178,23 +175,16 @@ static int heavier(const void *a, const void *b)
 /* Orders every node's children heaviest first, without recursion (stacks run 256 deep). */
 static int sort_children(struct ssv_flame *f)
 {
-    size_t cap = 64;
-    struct ssv_fl_node **kids = malloc(cap * sizeof *kids);
-    if (!kids)
-        return -1;
+    struct ssv_fl_node **kids = NULL;
+    size_t cap = 0;
     for (struct ssv_fl_chunk *c = f->chunks; c; c = c->next) {
         for (size_t i = 0; i < c->used; i++) {
             struct ssv_fl_node *n = &c->nodes[i];
             size_t k = 0;
             for (struct ssv_fl_node *ch = n->child; ch; ch = ch->next) {
-                if (k == cap) {
-                    struct ssv_fl_node **more = realloc(kids, cap * 2 * sizeof *kids);
-                    if (!more) {
-                        free(kids);
-                        return -1;
-                    }
-                    kids = more;
-                    cap *= 2;
+                if (SS_ARRAY_GROW(kids, cap, k + 1) < 0) {
+                    free(kids);
+                    return -1;
                 }
                 kids[k++] = ch;
             }
@@ -359,14 +349,8 @@ void ssv_flame_carry(struct ssv_flame *to, const struct ssv_flame *from)
 
 static int place(struct ssv_fl_layout *l, struct ssv_fl_node *n, int row, int x, int w)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        struct ssv_fl_box *b = realloc(l->boxes, cap * sizeof *b);
-        if (!b)
-            return -1;
-        l->boxes = b;
-        l->cap = cap;
-    }
+    if (SS_ARRAY_GROW(l->boxes, l->cap, l->n + 1) < 0)
+        return -1;
     l->boxes[l->n++] = (struct ssv_fl_box){n, row, x, w};
     if (row + 1 > l->rows)
         l->rows = row + 1;

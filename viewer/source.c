@@ -14,6 +14,8 @@
 #include "errors.h"
 #include "frames.h"
 #include "trace-format.h"
+#include "util/fnv.h"
+#include "util/hash.h"
 
 struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
                                        const struct ssv_vm_scope *scope, char *err, size_t err_size,
@@ -88,28 +90,13 @@ void ssv_src_close(struct ssv_source *s)
     memset(s, 0, sizeof *s);
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    return h;
-}
-
-static int is_trace(const char *name)
-{
-    size_t n = strlen(name), pre = strlen(SS_TRACE_FILE_PREFIX), suf = strlen(SS_TRACE_FILE_SUFFIX);
-    return n > pre + suf && strncmp(name, SS_TRACE_FILE_PREFIX, pre) == 0 &&
-           strcmp(name + n - suf, SS_TRACE_FILE_SUFFIX) == 0;
-}
-
 /* readdir's order is arbitrary, so files add to the signature in a way that does not depend on
  * it: each file's values are mixed, and the results summed. */
 static void note_file(struct ssv_source *s, const char *name, const struct stat *st, uint64_t *sig)
 {
-    uint64_t h = 1;
-    for (const char *c = name; *c; c++)
-        h = mix(h, (unsigned char)*c);
-    h = mix(h, (uint64_t)st->st_size);
-    h = mix(h, (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec);
+    uint64_t h =
+        ss_hash_words(ss_fnv1a(SS_FNV1A_INIT, name, strlen(name)), (uint64_t)st->st_size,
+                      (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec);
     *sig += h;
     struct ssv_src_file *f = realloc(s->files, (s->nfiles + 1) * sizeof *f);
     if (!f)
@@ -133,7 +120,7 @@ int ssv_src_changed(struct ssv_source *s)
         DIR *d = opendir(s->path);
         struct dirent *e;
         while (d && (e = readdir(d)) != NULL)
-            if (is_trace(e->d_name) && fstatat(dirfd(d), e->d_name, &st, 0) == 0)
+            if (ss_is_trace_file_name(e->d_name) && fstatat(dirfd(d), e->d_name, &st, 0) == 0)
                 note_file(s, e->d_name, &st, &sig);
         if (d)
             closedir(d);

@@ -8,55 +8,11 @@
 
 #include "flame.h"
 #include "frames.h"
-
-/* Frame names are compared a great many times while a flame is built; interned, they compare
- * as pointers. */
-struct ssv_vm_names {
-    char **slots;
-    size_t size, count;
-};
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int names_grow(struct ssv_vm_names *n)
-{
-    size_t size = n->size ? n->size * 2 : 1024;
-    char **slots = calloc(size, sizeof *slots);
-    if (!slots)
-        return -1;
-    for (size_t i = 0; i < n->size; i++) {
-        if (!n->slots[i])
-            continue;
-        size_t j = hash_str(n->slots[i]) & (size - 1);
-        while (slots[j])
-            j = (j + 1) & (size - 1);
-        slots[j] = n->slots[i];
-    }
-    free(n->slots);
-    n->slots = slots;
-    n->size = size;
-    return 0;
-}
+#include "util/intern.h"
 
 const char *ssv_vm_intern(struct ssv_vm *vm, const char *s)
 {
-    struct ssv_vm_names *n = vm->names;
-    if ((n->count + 1) * 2 > n->size && names_grow(n) < 0)
-        return NULL;
-    size_t j = hash_str(s) & (n->size - 1);
-    for (; n->slots[j]; j = (j + 1) & (n->size - 1))
-        if (strcmp(n->slots[j], s) == 0)
-            return n->slots[j];
-    if (!(n->slots[j] = strdup(s)))
-        return NULL;
-    n->count++;
-    return n->slots[j];
+    return ss_intern(&vm->names, s);
 }
 
 static size_t proc_index(const struct ssv_vm *vm, const struct ss_process *p)
@@ -185,8 +141,7 @@ int ssv_vm_build(struct ssv_vm *vm, struct ss_run *run)
 {
     memset(vm, 0, sizeof *vm);
     vm->run = run;
-    if (!(vm->names = calloc(1, sizeof *vm->names)) ||
-        !(vm->procs = calloc(run->nprocs ? run->nprocs : 1, sizeof *vm->procs)))
+    if (!(vm->procs = calloc(run->nprocs ? run->nprocs : 1, sizeof *vm->procs)))
         goto fail;
     size_t total = 0;
     for (size_t i = 0; i < run->nprocs; i++) {
@@ -237,12 +192,7 @@ void ssv_vm_free(struct ssv_vm *vm)
         }
         free(vm->procs);
     }
-    if (vm->names) {
-        for (size_t i = 0; i < vm->names->size; i++)
-            free(vm->names->slots[i]);
-        free(vm->names->slots);
-        free(vm->names);
-    }
+    ss_interner_free(&vm->names);
     free(vm->stalls);
     free(vm->order);
     free(vm->loops);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "util/intern.h"
 
 /* One row of the Stalls view. */
 struct ssv_vm_stall {
@@ -56,8 +57,6 @@ struct ssv_vm_scope {
     uint64_t start_ns;
 };
 
-struct ssv_vm_names;
-
 /* Frame names of a process's stacks, interned. */
 struct ssv_vm_proc {
     const char ***stacks; /* [stack id]: names innermost first, NULL for a hole */
@@ -65,7 +64,7 @@ struct ssv_vm_proc {
 
 struct ssv_vm {
     struct ss_run *run;
-    struct ssv_vm_names *names;
+    struct ss_interner names;  /* frame names, compared as pointers while a flame is built */
     struct ssv_vm_proc *procs; /* as run->procs */
     struct ssv_vm_stall *stalls;
     size_t nstalls;

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "frames.h"
+#include "util/array.h"
 
 int ssv_list_key(struct ssv_list_pos *pos, size_t n, int key, int page)
 {
@@ -82,14 +83,8 @@ void ssv_text_clear(struct ssv_text *t)
 
 void ssv_text_add(struct ssv_text *t, int style, const char *right, const char *fmt, ...)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        struct ssv_text_line *l = realloc(t->lines, cap * sizeof *l);
-        if (!l)
-            return;
-        t->lines = l;
-        t->cap = cap;
-    }
+    if (SS_ARRAY_GROW(t->lines, t->cap, t->n + 1) < 0)
+        return;
     struct ssv_text_line *l = &t->lines[t->n];
     va_list ap;
     va_start(ap, fmt);

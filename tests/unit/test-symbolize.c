@@ -1,4 +1,4 @@
-/* Unit tests for the offline symbolizer (src/symbolize.c).
+/* Unit tests for the offline symbolizer (src/symbols/).
  *
  * The tests build nothing themselves. They read prebuilt fixtures from the
  * directory named by SS_FIXTURE_DIR and skip when it is unset. Built from

@@ -1,0 +1,229 @@
+/* run: a run loaded whole: one trace file, or every trace file of a run directory in name
+ * order, as processes sorted by start; its freeing; and the lazy symbolization of a process,
+ * with the JIT names found beside its trace or where runtimes write them. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "errors.h"
+#include "trace/loader.h"
+
+int ss_is_trace_file_name(const char *name)
+{
+    size_t n = strlen(name), pre = strlen(SS_TRACE_FILE_PREFIX), suf = strlen(SS_TRACE_FILE_SUFFIX);
+    return n > pre + suf && strncmp(name, SS_TRACE_FILE_PREFIX, pre) == 0 &&
+           strcmp(name + n - suf, SS_TRACE_FILE_SUFFIX) == 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int cmp_process(const void *a, const void *b)
+{
+    const struct ss_process *x = a, *y = b;
+    if (x->start_mono_ns != y->start_mono_ns)
+        return x->start_mono_ns < y->start_mono_ns ? -1 : 1;
+    return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static int cmp_stall(const void *a, const void *b)
+{
+    const struct ss_stall *x = a, *y = b;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_size)
+{
+    return ss_run_load_keep(path, SS_KEEP_STALLS_DEFAULT, out, err, err_size);
+}
+
+int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, char *err,
+                     size_t err_size)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? -ENOENT : -EIO;
+    }
+    struct ss_run *run = calloc(1, sizeof *run);
+    if (!run || !(run->path = strdup(path)) || !(run->cache = ss_elf_cache_new())) {
+        ss_run_free(run);
+        snprintf(err, err_size, "out of memory");
+        return -ENOMEM;
+    }
+    int rc = 0;
+    if (S_ISDIR(st.st_mode)) {
+        struct dirent **names;
+        int n = scandir(path, &names, NULL, by_name);
+        if (n < 0) {
+            snprintf(err, err_size, "%s: %s", path, strerror(errno));
+            ss_run_free(run);
+            return -EIO;
+        }
+        for (int i = 0; i < n; i++) {
+            if (rc == 0 && ss_is_trace_file_name(names[i]->d_name)) {
+                char *file;
+                if (asprintf(&file, "%s/%s", path, names[i]->d_name) < 0) {
+                    rc = -ENOMEM;
+                } else {
+                    rc = trace_load_file(run, file, 1, keep_stalls, err, err_size);
+                    free(file);
+                }
+            }
+            free(names[i]);
+        }
+        free(names);
+        if (rc == 0 && run->nprocs == 0) {
+            snprintf(err, err_size,
+                     "%s: no trace files (" SS_TRACE_FILE_PREFIX "*" SS_TRACE_FILE_SUFFIX
+                     ") in this directory",
+                     path);
+            rc = SS_ENOTRACE;
+        }
+    } else {
+        rc = trace_load_file(run, path, 0, keep_stalls, err, err_size);
+    }
+    if (rc < 0) {
+        ss_run_free(run);
+        return rc;
+    }
+    qsort(run->procs, run->nprocs, sizeof *run->procs, cmp_process);
+    for (size_t i = 0; i < run->nprocs; i++)
+        if (run->procs[i].nstalls > 1)
+            qsort(run->procs[i].stalls, run->procs[i].nstalls, sizeof(struct ss_stall), cmp_stall);
+    *out = run;
+    return 0;
+}
+
+static void free_process(struct ss_process *p)
+{
+    free(p->file);
+    free(p->exe);
+    free(p->command);
+    free(p->threads);
+    for (size_t i = 0; i < p->nstalls; i++)
+        trace_free_stall(&p->stalls[i]);
+    free(p->stalls);
+    for (size_t i = 0; i < p->nloops; i++)
+        trace_free_stall(&p->loops[i].last);
+    free(p->loops);
+    free(p->summary.threads);
+    free(p->summary.calls);
+    free(p->summary.stacks);
+    ss_interner_free(&p->strings);
+    for (size_t i = 0; i < p->nstacks; i++) {
+        if (p->stacks[i]) {
+            free(p->stacks[i]->addrs);
+            free(p->stacks[i]->frames);
+            free(p->stacks[i]);
+        }
+    }
+    free(p->stacks);
+    for (size_t i = 0; i < p->nmodules; i++)
+        free(p->modules[i].path);
+    free(p->modules);
+    for (size_t i = 0; i < p->ncalls; i++) {
+        free(p->calls[i].function);
+        free(p->calls[i].detail);
+    }
+    free(p->calls);
+    for (size_t i = 0; i < p->nnotes; i++)
+        free(p->notes[i]);
+    free(p->notes);
+    if (p->sym)
+        ss_symbolizer_free(p->sym);
+}
+
+void ss_run_free(struct ss_run *run)
+{
+    if (!run)
+        return;
+    for (size_t i = 0; i < run->nprocs; i++)
+        free_process(&run->procs[i]);
+    free(run->procs);
+    if (run->cache)
+        ss_elf_cache_free(run->cache);
+    free(run->path);
+    free(run);
+}
+
+/* A JIT file left by an earlier process with the same pid is not read: the report says so. */
+static void note_stale_jit_file(struct ss_process *p, const char *path)
+{
+    char **notes = realloc(p->notes, (p->nnotes + 1) * sizeof *notes);
+    if (!notes)
+        return;
+    p->notes = notes;
+    if (asprintf(&p->notes[p->nnotes],
+                 "ignored %s: last written before process %u began (left "
+                 "by an earlier process with the same pid)",
+                 path, p->pid) >= 0)
+        p->nnotes++;
+}
+
+/* JIT names come from a perf map and a jitdump file, each looked for beside the trace first
+ * (stallscope run keeps copies there), then in /tmp where runtimes write them by default. */
+static void add_jit_file(struct ss_process *p, const char *dir, const char *prefix,
+                         const char *suffix, int (*add)(struct ss_symbolizer *, const char *))
+{
+    char name[64], *path = NULL;
+    snprintf(name, sizeof name, "%s%u%s", prefix, p->pid, suffix);
+    int rc = asprintf(&path, "%s/%s", dir, name) >= 0 ? add(p->sym, path) : (path = NULL, -ENOMEM);
+    if (rc == -ENOENT) {
+        free(path);
+        rc = asprintf(&path, "/tmp/%s", name) >= 0 ? add(p->sym, path) : (path = NULL, -ENOMEM);
+    }
+    if (rc == -ESTALE)
+        note_stale_jit_file(p, path);
+    free(path);
+}
+
+static void add_jit_names(struct ss_process *p)
+{
+    struct stat st;
+    if (stat(p->file, &st) == 0)
+        ss_symbolizer_trust_owner(p->sym, st.st_uid);
+    ss_symbolizer_process_started(p->sym, p->start_real_ns);
+    char *copy = strdup(p->file);
+    if (!copy)
+        return;
+    const char *dir = dirname(copy);
+    add_jit_file(p, dir, "perf-", ".map", ss_symbolizer_add_perf_map);
+    add_jit_file(p, dir, "jit-", ".dump", ss_symbolizer_add_jitdump);
+    free(copy);
+}
+
+void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
+{
+    if (p->symbolized)
+        return;
+    p->symbolized = 1;
+    if (!(p->sym = ss_symbolizer_new(run->cache)))
+        return;
+    for (size_t i = 0; i < p->nmodules; i++) {
+        struct ss_module *m = &p->modules[i];
+        ss_symbolizer_add_module(p->sym, m->path, m->bias, m->lo, m->hi, m->build_id,
+                                 m->build_id_len);
+    }
+    add_jit_names(p);
+    for (size_t i = 0; i < p->nstacks; i++) {
+        struct ss_stack *s = p->stacks[i];
+        if (!s || !(s->frames = calloc(s->nframes, sizeof *s->frames)))
+            continue;
+        for (uint32_t f = 0; f < s->nframes; f++) {
+            struct ss_frame_info info;
+            ss_symbolize(p->sym, s->addrs[f], &info);
+            s->frames[f] = (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset,
+                                             info.kind,   info.file,   info.line};
+        }
+    }
+}
