@@ -4,9 +4,8 @@
  * back three times to one poll or select call site with no wait on a condition variable or
  * semaphore in between (a worker's idle wait). Until then its waits pass straight through. A
  * loop ends when its thread closes the loop's epoll descriptor, exits, or turns out to be a
- * worker (a call-site loop that makes an idle wait within its first iterations, an epoll loop
- * within its first: its slot is given back, and the thread's epoll waits must then come back
- * twice in a row too), and it is replaced when another wait, made from no deeper in the
+ * worker (a call-site loop that makes an idle wait within its first iterations: its slot is
+ * given back), and it is replaced when another wait, made from no deeper in the
  * stack than the loop's own, becomes the one the thread returns to. Everything here runs on
  * the thread itself, off the hot path: only a wait that is not the thread's loop wait, an idle
  * wait and a close reach it. */
@@ -81,7 +80,7 @@ int ss__other_wait(uint64_t key, uint64_t frame, unsigned call)
         t->candidate_waits = 0;
     }
     t->candidate_waits++;
-    unsigned needed = ss__waits_to_become_a_loop(t, key);
+    unsigned needed = ss__waits_to_become_a_loop(key);
     if (looping && !may_replace(s, key, frame))
         return SS_WAIT_NESTED;
     if (t->candidate_waits < needed)

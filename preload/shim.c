@@ -160,7 +160,7 @@ void ss__after_fork_in_child(void)
     struct ss_slot *parents = ss__tls.slot;
     if (parents && parents->loop_key) {
         ss__tls.candidate = parents->loop_key;
-        ss__tls.candidate_waits = ss__waits_to_become_a_loop(&ss__tls, parents->loop_key) - 1;
+        ss__tls.candidate_waits = ss__waits_to_become_a_loop(parents->loop_key) - 1;
     }
     ss__tls.slot = NULL;
     ss__segment_after_fork();

@@ -22,9 +22,6 @@ struct ss_thread_local {
     uint64_t candidate;
     uint32_t candidate_waits;
     uint32_t claim_failed_at; /* 1 + the segment's slots_freed when no slot was free */
-    /* An epoll loop of this thread turned out to be a worker's: its epoll waits must now come
-     * back twice in a row, like any other, to make a loop. */
-    uint8_t worker_seen;
 };
 
 extern __thread struct ss_thread_local ss__tls __attribute__((tls_model("initial-exec")));
@@ -71,12 +68,10 @@ enum ss_wait_kind {
 int ss__other_wait(uint64_t key, uint64_t frame, unsigned call);
 /* Waits in a row on one key that make it the thread's loop. An epoll descriptor is made to be
  * waited on again and again: its first wait makes the loop, so that a stall in the loop's
- * first iteration is seen, unless the thread has shown itself to be a worker. */
-static inline unsigned ss__waits_to_become_a_loop(const struct ss_thread_local *t, uint64_t key)
+ * first iteration is seen. */
+static inline unsigned ss__waits_to_become_a_loop(uint64_t key)
 {
-    if (key & SS_LOOP_KEY_EPOLL)
-        return t->worker_seen ? 2 : 1;
-    return 3;
+    return (key & SS_LOOP_KEY_EPOLL) ? 1 : 3;
 }
 /* Ends the slot's loop (enum ss_loop_end_reason); the thread keeps its slot. */
 void ss__loop_end(struct ss_slot *s, unsigned reason, uint64_t now);
@@ -89,22 +84,21 @@ void ss__loop_fds_closed(unsigned first, unsigned last);
 #define SS_YOUNG_LOOP_ITERATIONS 64
 
 /* A wait on a condition variable or a semaphore: what a worker does between jobs. It breaks a
- * run of waits that was making the thread a loop thread, and shows a young loop to be a
- * worker's polling: a call-site loop within its first iterations, an epoll loop within its
- * first (a thread that polls an epoll descriptor once per job). */
+ * run of waits that was making the thread a loop thread, and shows a young call-site loop to
+ * be a worker's polling. An epoll loop is never taken for a worker: a runtime's main thread
+ * waits for its garbage collector's helpers inside its iterations, and telling that from a
+ * worker's wait by the depth of the stack fails where a frame is large (libuv keeps its
+ * 1,024 epoll events on its stack). */
 static inline void ss__idle_wait(void)
 {
     struct ss_thread_local *t = &ss__tls;
     t->candidate_waits = 0;
     struct ss_slot *s = t->slot;
-    if (__builtin_expect(s == NULL || t->in_hook || !s->loop_key, 1))
-        return;
-    uint64_t age = atomic_load_explicit(&s->iterations, memory_order_relaxed) - s->loop_iterations0;
-    if (!(s->loop_key & SS_LOOP_KEY_EPOLL) ? age < SS_YOUNG_LOOP_ITERATIONS
-                                           : age == 0 && !t->worker_seen) {
-        t->worker_seen = 1;
+    if (__builtin_expect(
+            s != NULL && !t->in_hook && s->loop_key && !(s->loop_key & SS_LOOP_KEY_EPOLL), 0) &&
+        atomic_load_explicit(&s->iterations, memory_order_relaxed) - s->loop_iterations0 <
+            SS_YOUNG_LOOP_ITERATIONS)
         ss__not_a_loop(s);
-    }
 }
 
 /* What the monitor asked of this loop thread (SS_REQUEST_*), done at its wait. */
