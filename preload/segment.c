@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "util/fnv.h"
 
 /* The parent's segment in a forked child that has none of its own yet: its exec ring is
  * where the child's execs are noted. */
@@ -159,13 +160,6 @@ static char monitor_name[SS_MONITOR_NAME_MAX];
 static char output_dir[SS_OUTPUT_MAX + 4096];
 static uint64_t next_retry_ns, give_up_ns;
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
 /* The run directory as an absolute path (a relative one is the process's working
  * directory's), and the name of its monitor. */
 static void name_the_monitor(void)
@@ -178,7 +172,7 @@ static void name_the_monitor(void)
     if (ss__opts.output[0] != '/' && getcwd(output_dir, sizeof output_dir - SS_OUTPUT_MAX - 2))
         strcat(output_dir, "/");
     strcat(output_dir, ss__opts.output);
-    uint64_t h = fnv1a(0xcbf29ce484222325ull, output_dir);
+    uint64_t h = ss_fnv1a_str(SS_FNV1A_INIT, output_dir);
     snprintf(monitor_name, sizeof monitor_name, "stallscope-auto-%u-%016llx", (unsigned)geteuid(),
              (unsigned long long)h);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frames.h"
+#include "util/fnv.h"
 
 /* Modules whose frames are the runtime's: the C library and loader, the C++ and unwinding
  * runtimes, libuv, interpreters and our own shim. An interpreter executable (node, python3)
@@ -111,7 +112,7 @@ static void copy(char *buf, size_t size, const char *s, size_t len)
 static size_t native_name_len(const char *s)
 {
     size_t len = strlen(s);
-    static const char *const clones[] = {" [clone ", ".constprop.", ".isra.",      ".part.",
+    static const char *const clones[] = {" [clone ", ".constprop.", ".isra.",     ".part.",
                                          ".cold",    ".lto_priv.",  ".localalias"};
     for (size_t i = 0; i < sizeof clones / sizeof clones[0]; i++) {
         const char *c = strstr(s, clones[i]);
@@ -204,16 +205,11 @@ int ss_stack_first_user_frame(const struct ss_stack *st)
     return -1;
 }
 
-/* 64-bit FNV-1a: tiny, and stable across machines and releases, which is all a fingerprint
- * needs; parts are separated by a byte no name contains. */
+/* FNV-1a: tiny, and stable across machines and releases, which is all a fingerprint needs;
+ * parts are separated by a byte no name contains. */
 static uint64_t fnv(uint64_t h, const char *s)
 {
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    h ^= 0x1f;
-    return h * 0x100000001b3ull;
+    return ss_fnv1a(ss_fnv1a_str(h, s), "\x1f", 1);
 }
 
 static uint64_t hash_frame(uint64_t h, const struct ss_frame *f)
@@ -231,7 +227,7 @@ static uint64_t hash_frame(uint64_t h, const struct ss_frame *f)
 void ss_fingerprint(const char *const *parts, size_t nparts, const struct ss_stack *st,
                     char buf[SS_FINGERPRINT_LEN + 1])
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = SS_FNV1A_INIT;
     for (size_t i = 0; i < nparts; i++)
         if (parts[i])
             h = fnv(h, parts[i]);

@@ -10,15 +10,13 @@
 
 #include "monitor/procfs.h"
 #include "segment.h"
+#include "util/fnv.h"
 
 #define PATH_KIND_TTL_NS 1000000000ull
 
 static uint64_t path_hash(const char *path)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ull;
-    return h | 1;
+    return ss_fnv1a_str(SS_FNV1A_INIT, path) | 1;
 }
 
 /* Attributes as the kernel has them cached: no round trip to a file server. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "monitor/target-internal.h"
+#include "util/array.h"
 
 #define DELETED " (deleted)"
 #define SHIM_NAME "libstallscope.so"
@@ -38,20 +39,6 @@ struct scan {
     struct mapping *m;
     size_t n, cap;
 };
-
-/* Returns p grown to hold need elements of size elem, or NULL (p untouched). */
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return p;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    while (ncap < need)
-        ncap *= 2;
-    void *np = reallocarray(p, ncap, elem);
-    if (np)
-        *cap = ncap;
-    return np;
-}
 
 static int read_maps_text(struct ss_target *t, size_t *len)
 {
@@ -140,10 +127,8 @@ static int scan_maps(struct ss_target *t, size_t len, struct scan *s)
         *end = '\0';
         struct mapping m;
         if (parse_line(line, end, &m) == 0 && m.path) {
-            struct mapping *p = grow(s->m, &s->cap, s->n + 1, sizeof *p);
-            if (!p)
+            if (SS_ARRAY_GROW(s->m, s->cap, s->n + 1) < 0)
                 return -ENOMEM;
-            s->m = p;
             s->m[s->n++] = m;
         }
         line = end + 1;
@@ -292,10 +277,8 @@ static int attach_images(struct ss_target *t, struct scan *s)
         struct mapping *m = &s->m[i];
         m->img = find_image(t, m);
         if (!m->img) {
-            struct ss__image **p = grow(t->imgs, &t->capimgs, t->nimgs + 1, sizeof *p);
-            if (!p)
+            if (SS_ARRAY_GROW(t->imgs, t->capimgs, t->nimgs + 1) < 0)
                 return -ENOMEM;
-            t->imgs = p;
             if (!(m->img = new_image(t, s, m)))
                 return -ENOMEM;
             t->imgs[t->nimgs++] = m->img;
@@ -336,14 +319,10 @@ static int build_tables(struct ss_target *t, const struct scan *s)
         const struct mapping *m = &s->m[i];
         struct ss__image *img = m->img;
         if (m->perms[2] == 'x') {
-            struct ss_target_module *mods = grow(t->mods, &t->capmods, t->nmods + 1, sizeof *mods);
-            if (!mods)
+            if (SS_ARRAY_GROW(t->mods, t->capmods, t->nmods + 1) < 0)
                 return -ENOMEM;
-            t->mods = mods;
-            struct ss__module *x = grow(t->xmods, &t->capxmods, t->nmods + 1, sizeof *x);
-            if (!x)
+            if (SS_ARRAY_GROW(t->xmods, t->capxmods, t->nmods + 1) < 0)
                 return -ENOMEM;
-            t->xmods = x;
             uint64_t bias = ss__image_bias(img, m->lo, m->vdso ? 0 : m->off);
             t->mods[t->nmods] = (struct ss_target_module){
                 .path = img->path,
@@ -360,10 +339,8 @@ static int build_tables(struct ss_target *t, const struct scan *s)
                           ? ss__image_readonly_len(img, m->vdso ? 0 : m->off, m->hi - m->lo)
                           : 0;
         if (ro > 0) {
-            struct ss__range *r = grow(t->ranges, &t->capranges, t->nranges + 1, sizeof *r);
-            if (!r)
+            if (SS_ARRAY_GROW(t->ranges, t->capranges, t->nranges + 1) < 0)
                 return -ENOMEM;
-            t->ranges = r;
             t->ranges[t->nranges++] =
                 (struct ss__range){m->lo, m->lo + ro, m->vdso ? 0 : m->off, img};
         }

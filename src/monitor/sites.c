@@ -6,6 +6,7 @@
 
 #include "trace-format.h"
 #include "trace-writer.h"
+#include "util/array.h"
 
 static uint64_t site_hash(uint64_t key)
 {
@@ -64,14 +65,8 @@ static struct ss_site *find(struct ss_sites *s, uint32_t tid, uint64_t address, 
     }
     if ((s->n + 1) * 2 > s->index_size && grow_index(s) < 0)
         return NULL;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct ss_site *items = realloc(s->items, cap * sizeof *items);
-        if (!items)
-            return NULL;
-        s->items = items;
-        s->cap = cap;
-    }
+    if (SS_ARRAY_GROW(s->items, s->cap, s->n + 1) < 0)
+        return NULL;
     struct ss_site *st = &s->items[s->n];
     memset(st, 0, sizeof *st);
     st->key = key;

@@ -5,6 +5,7 @@
 
 #include "trace-format.h"
 #include "trace-writer.h"
+#include "util/array.h"
 
 struct ss_stack_entry {
     uint64_t hash;
@@ -55,16 +56,8 @@ uint32_t ss_stacks_intern(struct ss_stacks *s, struct ss_writer *out, const uint
         if (e->hash == h && e->nframes == n && memcmp(s->frames + e->offset, f, n * sizeof *f) == 0)
             return e->id;
     }
-    if (s->frames_len + n > s->frames_cap) {
-        size_t cap = s->frames_cap ? s->frames_cap * 2 : 16384;
-        while (cap < s->frames_len + n)
-            cap *= 2;
-        uint64_t *p = realloc(s->frames, cap * sizeof *p);
-        if (!p)
-            return 0;
-        s->frames = p;
-        s->frames_cap = cap;
-    }
+    if (SS_ARRAY_GROW(s->frames, s->frames_cap, s->frames_len + n) < 0)
+        return 0;
     memcpy(s->frames + s->frames_len, f, n * sizeof *f);
     uint32_t id = ++s->next_id;
     s->table[i] = (struct ss_stack_entry){h, id, n, s->frames_len};

@@ -21,6 +21,8 @@
 #include "monitor/sample.h"
 #include "monitor/stall-time.h"
 #include "monitor/target.h"
+#include "util/array.h"
+#include "util/fnv.h"
 
 uint64_t ss_monotonic_ns(void)
 {
@@ -69,10 +71,7 @@ struct module_set {
 
 static size_t hash_string(const char *s)
 {
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return (size_t)ss_fnv1a_str(SS_FNV1A_INIT, s);
 }
 
 static int module_written(struct ss_mproc *p, const struct ss_target_module *m)
@@ -84,14 +83,8 @@ static int module_written(struct ss_mproc *p, const struct ss_target_module *m)
     for (size_t i = 0; i < set->n; i++)
         if (memcmp(&set->keys[i], &k, sizeof k) == 0)
             return 1;
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 64;
-        struct module_key *keys = realloc(set->keys, cap * sizeof *keys);
-        if (!keys)
-            return 1;
-        set->keys = keys;
-        set->cap = cap;
-    }
+    if (SS_ARRAY_GROW(set->keys, set->cap, set->n + 1) < 0)
+        return 1;
     set->keys[set->n++] = k;
     return 0;
 }

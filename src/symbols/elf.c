@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "symbols-internal.h"
+#include "util/array.h"
 
 /* Provided by libstdc++; declared here so this file stays plain C. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -77,14 +78,10 @@ static int builder_add(struct sym_builder *b, const GElf_Sym *st, const char *na
 {
     /* "__libc_start_main@@GLIBC_2.34": the version is not part of the function's name. */
     size_t len = strcspn(name, "@") + 1;
-    struct sym *syms = ss_symbols_grow(b->syms, &b->cap, b->n + 1, sizeof *b->syms);
-    if (!syms)
+    if (SS_ARRAY_GROW(b->syms, b->cap, b->n + 1) < 0)
         return -ENOMEM;
-    b->syms = syms;
-    char *names = ss_symbols_grow(b->names, &b->names_cap, b->names_len + len, 1);
-    if (!names)
+    if (SS_ARRAY_GROW(b->names, b->names_cap, b->names_len + len) < 0)
         return -ENOMEM;
-    b->names = names;
 
     unsigned bind = GELF_ST_BIND(st->st_info);
     unsigned bind_rank = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
@@ -280,10 +277,8 @@ struct elf_entry *ss_elf_cache_get(struct ss_elf_cache *c, const char *path)
             hi = mid;
     }
 
-    struct elf_entry **entries = ss_symbols_grow(c->entries, &c->cap, c->n + 1, sizeof *c->entries);
-    if (!entries)
+    if (SS_ARRAY_GROW(c->entries, c->cap, c->n + 1) < 0)
         return NULL;
-    c->entries = entries;
     struct elf_entry *e = calloc(1, sizeof *e);
     if (!e || !(e->path = strdup(path))) {
         free(e);

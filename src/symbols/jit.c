@@ -19,6 +19,7 @@
 
 #include "private-files.h"
 #include "symbols-internal.h"
+#include "util/array.h"
 
 /* Real perf map names stay well below this; anything longer is treated as
  * garbage so a hostile file cannot make one line grow memory without bound. */
@@ -96,11 +97,8 @@ static bool parse_perf_line(char *line, uint64_t *start, uint64_t *size, char **
 /* The caller checked that size > 0 and start + size does not wrap. */
 static int add_jit_entry(struct ss_symbolizer *s, uint64_t start, uint64_t size, const char *name)
 {
-    struct jit_entry *jit = ss_symbols_grow(s->jit, &s->capjit, s->njit + 1, sizeof *s->jit);
-    char *copy = jit ? strdup(name) : NULL;
-    if (jit)
-        s->jit = jit;
-    if (!copy)
+    char *copy;
+    if (SS_ARRAY_GROW(s->jit, s->capjit, s->njit + 1) < 0 || !(copy = strdup(name)))
         return -ENOMEM;
     s->jit[s->njit++] = (struct jit_entry){
         .start = start,

@@ -12,26 +12,11 @@
 #include <unistd.h>
 
 #include "symbols-internal.h"
+#include "util/array.h"
 
 /* Addresses from here up are the kernel's on x86_64 (and on every 64-bit Linux
  * with a 48- or 57-bit address space). */
 #define KERNEL_SPACE_START 0xffff800000000000ull
-
-void *ss_symbols_grow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return p;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2)
-            return NULL;
-        ncap *= 2;
-    }
-    void *np = reallocarray(p, ncap, elem);
-    if (np)
-        *cap = ncap;
-    return np;
-}
 
 size_t ss_symbols_upper_bound(const void *base, size_t n, size_t elem, size_t key_off, uint64_t key)
 {
@@ -104,10 +89,8 @@ int ss_symbolizer_add_module(struct ss_symbolizer *s, const char *path, uint64_t
             return 0;
     }
 
-    struct module *mods = ss_symbols_grow(s->mods, &s->capmods, s->nmods + 1, sizeof *s->mods);
-    if (!mods)
+    if (SS_ARRAY_GROW(s->mods, s->capmods, s->nmods + 1) < 0)
         return -ENOMEM;
-    s->mods = mods;
     struct module m = {.bias = bias, .lo = lo, .hi = hi, .build_id_len = build_id_len};
     m.path = strdup(path);
     if (build_id_len > 0 && (m.build_id = malloc(build_id_len)) != NULL)

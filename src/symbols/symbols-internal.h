@@ -84,9 +84,6 @@ struct sym_builder {
 };
 
 /* symbolize.c */
-/* Returns p (possibly moved) with room for need elements, or NULL leaving p
- * and *cap untouched. */
-void *ss_symbols_grow(void *p, size_t *cap, size_t need, size_t elem);
 /* Number of elements of the sorted array base whose uint64_t key at key_off
  * is <= key; the element before that index is the candidate container. */
 size_t ss_symbols_upper_bound(const void *base, size_t n, size_t elem, size_t key_off,

@@ -16,4 +16,12 @@ static inline uint64_t ss_fnv1a(uint64_t h, const void *data, size_t n)
     return h;
 }
 
+/* The same over a string's bytes, up to its terminating NUL. */
+static inline uint64_t ss_fnv1a_str(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
 #endif
