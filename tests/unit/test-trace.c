@@ -273,11 +273,20 @@ Test(trace, every_corrupted_byte_is_survived)
             copy[i] ^= flips[f];
             put(path, copy, len);
             struct ss_run *run = NULL;
-            char err[512];
-            if (ss_run_load(path, &run, err, sizeof err) == 0) {
-                ss_process_symbolize(run, &run->procs[0]);
+            char err[512] = "";
+            int rc = ss_run_load(path, &run, err, sizeof err);
+            if (rc == 0) {
+                cr_assert_not_null(run, "byte %zu ^ 0x%02x: loaded, but no run", i, flips[f]);
+                for (size_t k = 0; k < run->nprocs; k++)
+                    ss_process_symbolize(run, &run->procs[k]);
                 ss_run_free(run);
+                continue;
             }
+            cr_assert_lt(rc, 0, "byte %zu ^ 0x%02x: returned %d", i, flips[f], rc);
+            cr_assert_str_neq(ss_strerror(rc), "unknown error",
+                              "byte %zu ^ 0x%02x: %d is no error code", i, flips[f], rc);
+            cr_assert_neq(err[0], '\0', "byte %zu ^ 0x%02x: %s without a message", i, flips[f],
+                          ss_strerror(rc));
         }
     }
     free(path);
