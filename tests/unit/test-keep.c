@@ -9,6 +9,7 @@
 
 #include "flame.h"
 #include "model.h"
+#include "scratch.h"
 #include "trace-format.h"
 #include "trace-writer.h"
 
@@ -20,15 +21,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/ss-keep-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_dir(dir, sizeof dir, "keep");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(keep, .init = make_dir, .fini = remove_dir);

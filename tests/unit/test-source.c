@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "scratch.h"
 #include "source.h"
 #include "trace-format.h"
 #include "trace-writer.h"
@@ -21,16 +22,13 @@ static struct ssv_source src;
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/ss-source-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_dir(dir, sizeof dir, "source");
 }
 
 static void remove_dir(void)
 {
     ssv_src_close(&src);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(source, .init = make_dir, .fini = remove_dir);

@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "model.h"
+#include "scratch.h"
 #include "trace-format.h"
 #include "trace-writer.h"
 
@@ -21,15 +22,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/ss-trace-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_dir(dir, sizeof dir, "trace");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(trace, .init = make_dir, .fini = remove_dir);
