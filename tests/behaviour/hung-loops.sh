@@ -6,13 +6,11 @@
 # iteration has that second labelled as the process being stopped. A stall in an epoll loop's
 # very first iteration is recorded and sampled.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 99 harness error.
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 fixture=$SS_BUILDDIR/tests/fixtures/hung-fixture
-[ -x "$stallscope" ] && [ -x "$fixture" ] || { echo "ERROR: no $stallscope or $fixture"; exit 99; }
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-failures=0
+need_built "$stallscope" "$fixture"
+scratch
 
 problem() {
     echo "FAIL: $*"

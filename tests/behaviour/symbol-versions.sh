@@ -12,21 +12,14 @@
 # 3. The shim makes no dlsym or dlvsym call while the program runs.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 set -u
-BUILD=${SS_BUILDDIR:-$(pwd)}
-SHIM="$BUILD/.libs/libstallscope.so"
-FIXTURE="$BUILD/tests/fixtures/oldsyms/old-symbols"
-[ -f "$SHIM" ] && [ -x "$FIXTURE" ] && [ -f "$BUILD/tests/fixtures/oldsyms/libcount-lookups.so" ] ||
-    { echo "no shim or fixture in $BUILD"; exit 99; }
-command -v objdump >/dev/null || { echo "SKIP: objdump is missing"; exit 77; }
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+FIXTURE="$SS_BUILDDIR/tests/fixtures/oldsyms/old-symbols"
+need_built "$shim" "$FIXTURE" "$SS_BUILDDIR/tests/fixtures/oldsyms/libcount-lookups.so"
+skip_unless objdump
 LIBC=$(ldd "$FIXTURE" | awk '$1 == "libc.so.6" {print $3}')
 [ -f "$LIBC" ] || { echo "cannot find the C library of $FIXTURE"; exit 99; }
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+scratch
 
 # "name version hidden address" for every definition in the C library; hidden is 1 for a
 # version only old binaries can be bound to.
@@ -34,7 +27,7 @@ objdump -T "$LIBC" | awk 'NF >= 6 && $4 != "*UND*" && $(NF - 1) ~ /GLIBC/ {
     v = $(NF - 1); hidden = v ~ /^\(/; gsub(/[()]/, "", v); print $NF, v, hidden, $1 }' \
     >"$tmp/libc"
 # "name version default" for every function the shim exports ("-" for no version).
-nm -D --defined-only "$SHIM" | awk '$2 == "T" || $2 == "W" {
+nm -D --defined-only "$shim" | awk '$2 == "T" || $2 == "W" {
     n = $3; v = "-"; d = 1
     if (index(n, "@@")) { split(n, p, "@@"); n = p[1]; v = p[2] }
     else if (index(n, "@")) { split(n, p, "@"); n = p[1]; v = p[2]; d = 0 }
@@ -69,7 +62,7 @@ done <"$tmp/shim"
 printf 'exit 7\n' >"$tmp/script" && chmod 755 "$tmp/script" || exit 99
 (cd "$tmp" && exec "$FIXTURE" "$tmp") >"$tmp/plain" 2>&1
 plain=$?
-(cd "$tmp" && LD_PRELOAD="$SHIM" STALLSCOPE_OPTIONS="output=$tmp/run" exec "$FIXTURE" "$tmp") \
+(cd "$tmp" && LD_PRELOAD="$shim" STALLSCOPE_OPTIONS="output=$tmp/run" exec "$FIXTURE" "$tmp") \
     >"$tmp/traced" 2>&1
 traced=$?
 [ "$plain" -eq 0 ] || fail "old-symbols fails without the shim ($plain): $(cat "$tmp/plain")"
@@ -79,15 +72,15 @@ diff -u "$tmp/plain" "$tmp/traced" || fail "old-symbols prints something else un
 # 3. Once started, the shim looks nothing up: its interposers, those of the condition
 # variables included, found their functions at start-up, and one the C library lacks is not
 # looked up again at every call.
-COUNTER="$BUILD/tests/fixtures/oldsyms/libcount-lookups.so"
-(cd "$tmp" && LD_PRELOAD="$SHIM $COUNTER" STALLSCOPE_OPTIONS="output=$tmp/run-counted" \
+COUNTER="$SS_BUILDDIR/tests/fixtures/oldsyms/libcount-lookups.so"
+(cd "$tmp" && LD_PRELOAD="$shim $COUNTER" STALLSCOPE_OPTIONS="output=$tmp/run-counted" \
     exec "$FIXTURE" "$tmp") >"$tmp/counted" 2>&1
 grep -qx 'lookups 0' "$tmp/counted" ||
     fail "lookups while the program ran: $(grep lookups "$tmp/counted" || tail -3 "$tmp/counted")"
 
 # The calls made in the loop iteration are recorded, under the names the program called.
 if [ "$traced" -eq 0 ]; then
-    "$BUILD/stallscope" export --format json "$tmp/run" >"$tmp/run.json" 2>"$tmp/export.err" ||
+    "$SS_BUILDDIR/stallscope" export --format json "$tmp/run" >"$tmp/run.json" 2>"$tmp/export.err" ||
         fail "export failed: $(cat "$tmp/export.err")"
     for call in '"__res_query"' '"__res_search"' '"pthread_cond_wait"' '"pthread_cond_timedwait"' \
         '"clock_nanosleep"'; do

@@ -6,120 +6,65 @@
  * can hold between two looks of the monitor are enough for every new call site. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <regex.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "harness.h"
 #include "model.h"
-
-extern char **environ;
 
 #define MS 1000000.0
 /* The shim times a call inside the fixture's own timing of it, on the same clock: the slack
  * only covers the fixture printing its times rounded to the microsecond. */
 #define SLACK_NS 10000.0
 
-struct timed {
-    char key[32];
-    double ms;
-    int tid;
-};
-
 struct traced {
-    char dir[64], run[96], files[96];
+    struct harness h;
     char unavailable[256]; /* "... unavailable: why" printed by a plant that could not run */
     int loop_tid, helper_tid;
-    struct timed planted[32], calls[64];
-    size_t nplanted, ncalls;
-    struct ss_run *model;
+    struct harness_timed calls[64]; /* "call KEY MS TID": each planted call, timed */
+    size_t ncalls;
     const struct ss_process *proc;
 };
-
-static const char *builddir(void)
-{
-    const char *d = getenv("SS_BUILDDIR");
-    return d ? d : ".";
-}
-
-static void read_output(struct traced *t, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        struct timed x;
-        if (sscanf(line, "loop %d", &t->loop_tid) == 1 ||
-            sscanf(line, "helper %d", &t->helper_tid) == 1)
-            continue;
-        if (strstr(line, " unavailable: ")) {
-            snprintf(t->unavailable, sizeof t->unavailable, "%s", line);
-            continue;
-        }
-        if (sscanf(line, "planted %31s %lf %d", x.key, &x.ms, &x.tid) == 3 && t->nplanted < 32)
-            t->planted[t->nplanted++] = x;
-        else if (sscanf(line, "call %31s %lf %d", x.key, &x.ms, &x.tid) == 3 && t->ncalls < 64)
-            t->calls[t->ncalls++] = x;
-    }
-    fclose(f);
-}
 
 /* Runs `stallscope run OPTIONS -- FIXTURE --dir DIR ARGS` and loads its run, symbolized. */
 static void trace(struct traced *t, const char *fixture, const char *const *options,
                   const char *const *args)
 {
-    char stallscope[512], fixture_path[512], out[128];
+    char path[128], files[96];
     memset(t, 0, sizeof *t);
-    snprintf(stallscope, sizeof stallscope, "%s/stallscope", builddir());
-    snprintf(fixture_path, sizeof fixture_path, "%s/tests/fixtures/blocking/%s", builddir(),
-             fixture);
-    strcpy(t->dir, "/tmp/ss-calls-XXXXXX");
-    cr_assert_not_null(mkdtemp(t->dir));
-    snprintf(t->run, sizeof t->run, "%s/run", t->dir);
-    snprintf(t->files, sizeof t->files, "%s/files", t->dir);
-    snprintf(out, sizeof out, "%s/out.txt", t->dir);
-    cr_assert_eq(mkdir(t->files, 0700), 0);
-    const char *argv[48] = {stallscope, "run", "-q", "-o", t->run};
-    size_t n = 5;
-    for (; *options && n < 20; options++)
-        argv[n++] = *options;
-    argv[n++] = "--";
-    argv[n++] = fixture_path;
-    argv[n++] = "--dir";
-    argv[n++] = t->files;
+    snprintf(path, sizeof path, "tests/fixtures/blocking/%s", fixture);
+    harness_open(&t->h, "calls", NULL);
+    snprintf(files, sizeof files, "%s/files", t->h.dir);
+    cr_assert_eq(mkdir(files, 0700), 0);
+    const char *fixture_args[48] = {"--dir", files};
+    size_t n = 2;
     for (; *args && n < 47; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    int status;
-    cr_assert_eq(posix_spawn(&pid, stallscope, &fa, NULL, (char *const *)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fixture failed: status %d", status);
-    read_output(t, out);
+        fixture_args[n++] = *args;
+    harness_start_run(&t->h, path, options, fixture_args);
+    harness_wait_success(&t->h);
+    t->loop_tid = (int)harness_sum(t->h.out, "loop");
+    t->helper_tid = (int)harness_sum(t->h.out, "helper");
+    const char *unavailable = strstr(t->h.out, " unavailable: ");
+    if (unavailable) {
+        const char *line = unavailable;
+        while (line > t->h.out && line[-1] != '\n')
+            line--;
+        snprintf(t->unavailable, sizeof t->unavailable, "%.*s", (int)strcspn(line, "\n"), line);
+    }
+    t->ncalls = harness_timed(t->h.out, "call", t->calls, sizeof t->calls / sizeof t->calls[0]);
     cr_assert_gt(t->loop_tid, 0, "the fixture names its loop thread");
-    char err[512];
-    cr_assert_eq(ss_run_load(t->run, &t->model, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(t->model->nprocs, 1, "children that never wait leave no trace");
-    for (size_t i = 0; i < t->model->nprocs; i++)
-        ss_process_symbolize(t->model, &t->model->procs[i]);
-    t->proc = &t->model->procs[0];
+    harness_load(&t->h);
+    cr_assert_eq(t->h.model->nprocs, 1, "children that never wait leave no trace");
+    ss_process_symbolize(t->h.model, &t->h.model->procs[0]);
+    t->proc = &t->h.model->procs[0];
 }
 
 static void finish(struct traced *t)
 {
-    char cmd[256];
-    ss_run_free(t->model);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-    cr_expect_eq(system(cmd), 0);
+    harness_finish(&t->h);
 }
 
 static int matches(const char *re, const char *text)
@@ -174,7 +119,7 @@ static size_t measured(const struct traced *t, const char *key, int tid, double 
     size_t n = 0;
     *sum = *max = 0;
     for (size_t i = 0; i < t->ncalls; i++) {
-        if (strcmp(t->calls[i].key, key) != 0 || t->calls[i].tid != tid)
+        if (strcmp(t->calls[i].what, key) != 0 || (int)t->calls[i].tid != tid)
             continue;
         n++;
         *sum += t->calls[i].ms * MS;
@@ -404,9 +349,9 @@ static void nothing_recorded(const char *const *options, const char *const *args
     cr_assert_eq(t.proc->nthreads, 1, "only the loop thread is a loop thread");
     cr_expect_geq(t.proc->threads[0].iterations, 5, "the loop ran on");
     int planter = t.helper_tid ? t.helper_tid : t.loop_tid;
-    for (size_t i = 0; i < t.nplanted; i++)
-        cr_expect(t.planted[i].ms > 0 && t.planted[i].tid == planter, "%s ran on thread %d",
-                  t.planted[i].key, planter);
+    for (size_t i = 0; i < t.h.nplanted; i++)
+        cr_expect(t.h.planted[i].ms > 0 && (int)t.h.planted[i].tid == planter,
+                  "%s ran on thread %d", t.h.planted[i].what, planter);
     expect_no_sites(&t);
     finish(&t);
 }
@@ -784,16 +729,12 @@ Test(report, lists_calls_by_category, .timeout = 60)
     struct traced t;
     const char *none[] = {NULL}, *args[] = {"sleep", "dns", NULL};
     trace(&t, "calls-fixture-O2", none, args);
-    char cmd[512], out[128];
-    snprintf(out, sizeof out, "%s/report.txt", t.dir);
-    snprintf(cmd, sizeof cmd, "'%s/stallscope' report '%s' >'%s'", builddir(), t.run, out);
+    char cmd[1200], out[128];
+    snprintf(out, sizeof out, "%s/report.txt", t.h.dir);
+    snprintf(cmd, sizeof cmd, "'%s/stallscope' report '%s' >'%s'", scratch_builddir(), t.h.run,
+             out);
     cr_assert_eq(system(cmd), 0);
-    FILE *f = fopen(out, "r");
-    cr_assert_not_null(f);
-    char text[16384];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    text[len] = '\0';
-    fclose(f);
+    char *text = scratch_slurp(out);
     const char *header = strstr(text, "blocking calls on loop threads: 3 call sites");
     cr_assert_not_null(header, "%s", text);
     const char *dns = strstr(header, "\n   dns:\n"), *sleep = strstr(header, "\n   sleep:\n");
@@ -804,5 +745,6 @@ Test(report, lists_calls_by_category, .timeout = 60)
               sleep);
     cr_expect(matches("usleep\\(\\) x1 on thread [0-9]+ [^\n]*\n +plant_sleep ", sleep), "%s",
               sleep);
+    free(text);
     finish(&t);
 }

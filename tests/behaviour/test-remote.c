@@ -221,6 +221,9 @@ static double sample_rounds(struct sampler *sm, pid_t pid, pid_t tid, unsigned r
         cr_assert_eq(ss_perf_disable(p), 0);
         cr_assert_gt(sm->s[before].time_ns, t0);
         delays[i] = sm->s[before].time_ns - t0;
+        /* A sample taken before the disable may still be in the ring: it belongs to this
+         * round, not to the next one's first. */
+        cr_assert_geq(ss_perf_drain(p, on_sample, sm), 0);
     }
     qsort(delays, rounds, sizeof *delays, cmp_u64);
     printf("  perf: ring %zu bytes, %u bytes of stack a sample, %llu lost; first sample after "

@@ -14,100 +14,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "model.h"
 
-extern char **environ;
-
-struct planted {
-    char what[32];
-    double ms;
-    unsigned tid;
-};
-
-struct traced {
-    char dir[64];
-    char run[96];
-    struct planted planted[16];
-    size_t nplanted;
-    int eintr;
-    struct ss_run *model;
-};
-
-static const char *builddir(void)
+/* EINTRs the fixture saw, less 1000 for each run of its own signal handler (--own-signal). */
+static long eintr(const struct harness *t)
 {
-    const char *d = getenv("SS_BUILDDIR");
-    return d ? d : ".";
+    return harness_sum(t->out, "eintr") - 1000 * harness_sum(t->out, "own-signal");
 }
 
-static pid_t spawn(struct traced *t, const char *threshold, const char *fixture,
-                   const char *const *args)
-{
-    char stallscope[512], fixture_path[512], out[128];
-    snprintf(stallscope, sizeof stallscope, "%s/stallscope", builddir());
-    snprintf(fixture_path, sizeof fixture_path, "%s/tests/fixtures/%s", builddir(), fixture);
-    strcpy(t->dir, "/tmp/ss-behaviour-XXXXXX");
-    cr_assert_not_null(mkdtemp(t->dir));
-    snprintf(t->run, sizeof t->run, "%s/run", t->dir);
-    snprintf(out, sizeof out, "%s/out.txt", t->dir);
-    const char *argv[32] = {stallscope,    "run",     "-q", "-o",        t->run,
-                            "--threshold", threshold, "--", fixture_path};
-    size_t n = 9;
-    for (; *args && n < 31; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, stallscope, &fa, NULL, (char *const *)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
-static void collect(struct traced *t, pid_t pid)
-{
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fixture failed: status %d", status);
-    char out[128], line[256];
-    snprintf(out, sizeof out, "%s/out.txt", t->dir);
-    FILE *f = fopen(out, "r");
-    cr_assert_not_null(f);
-    t->eintr = 0;
-    while (fgets(line, sizeof line, f)) {
-        struct planted *p = &t->planted[t->nplanted];
-        int e;
-        if (t->nplanted < 16 && sscanf(line, "planted %31s %lf %u", p->what, &p->ms, &p->tid) == 3)
-            t->nplanted++;
-        else if (sscanf(line, "eintr %d", &e) == 1)
-            t->eintr += e;
-    }
-    fclose(f);
-    char err[512];
-    cr_assert_eq(ss_run_load(t->run, &t->model, err, sizeof err), 0, "%s", err);
-    for (size_t i = 0; i < t->model->nprocs; i++)
-        ss_process_symbolize(t->model, &t->model->procs[i]);
-}
-
-static void trace(struct traced *t, const char *threshold, const char *fixture,
+static void start(struct harness *t, const char *threshold, const char *fixture,
                   const char *const *args)
 {
-    memset(t, 0, sizeof *t);
-    collect(t, spawn(t, threshold, fixture, args));
-    cr_expect_eq(t->eintr, 0, "the shim must never make a call fail with EINTR");
+    char path[128];
+    snprintf(path, sizeof path, "tests/fixtures/%s", fixture);
+    const char *options[] = {"--threshold", threshold, NULL};
+    harness_open(t, "behaviour", NULL);
+    harness_start_run(t, path, options, args);
 }
 
-static void remove_tree(const char *path)
+static void collect(struct harness *t)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    cr_expect_eq(system(cmd), 0);
+    harness_wait_success(t);
+    harness_load_symbolized(t);
 }
 
-static void finish(struct traced *t)
+static void trace(struct harness *t, const char *threshold, const char *fixture,
+                  const char *const *args)
 {
-    ss_run_free(t->model);
-    remove_tree(t->dir);
+    start(t, threshold, fixture, args);
+    collect(t);
+    cr_expect_eq(eintr(t), 0, "the shim must never make a call fail with EINTR");
 }
 
 /* True when some sample of the stall has frames matching `inner` and, further out, `outer`. */
@@ -154,7 +91,7 @@ static void expect_duration(const struct ss_stall *s, double planted_ms)
 
 static void planted_spin_is_found(const char *fixture)
 {
-    struct traced t;
+    struct harness t;
     const char *args[] = {"--spin", "200", NULL};
     trace(&t, "50ms", fixture, args);
     cr_assert_eq(t.nplanted, 1);
@@ -166,7 +103,7 @@ static void planted_spin_is_found(const char *fixture)
     cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"),
               "plant_spin called from run_loop is in the stall's stack");
     cr_expect_eq(p->nstalls, 1, "the quiet iterations around it are not stalls");
-    finish(&t);
+    harness_finish(&t);
 }
 
 Test(stalls, spin_O0, .timeout = 60)
@@ -181,7 +118,7 @@ Test(stalls, spin_O2, .timeout = 60)
 
 static void planted_sleep_is_found(const char *fixture)
 {
-    struct traced t;
+    struct harness t;
     const char *args[] = {"--sleep", "150", NULL};
     trace(&t, "50ms", fixture, args);
     cr_assert_eq(t.nplanted, 1);
@@ -194,7 +131,7 @@ static void planted_sleep_is_found(const char *fixture)
                    strcmp(s->samples[i].call, "nanosleep") == 0;
     cr_expect(at_call, "the sleep is captured where nanosleep returned");
     cr_expect(stall_has_frames(s, "^plant_sleep$", "^run_loop$"));
-    finish(&t);
+    harness_finish(&t);
 }
 
 Test(stalls, sleep_O0, .timeout = 60)
@@ -209,7 +146,7 @@ Test(stalls, sleep_O2, .timeout = 60)
 
 Test(stalls, quiet_loop_has_no_stall, .timeout = 60)
 {
-    struct traced t;
+    struct harness t;
     const char *args[] = {"--quiet", "100", NULL};
     trace(&t, "50ms", "loop-fixture-O2", args);
     cr_assert_eq(t.model->nprocs, 1);
@@ -220,12 +157,12 @@ Test(stalls, quiet_loop_has_no_stall, .timeout = 60)
     cr_expect_geq(p->threads[0].iterations, 100, "every iteration is counted");
     cr_expect_lt(p->threads[0].busy_max_ns, 50000000ull);
     cr_expect_eq(ss_drops_total(&p->drops), 0);
-    finish(&t);
+    harness_finish(&t);
 }
 
 Test(stalls, two_loop_threads_each_attributed, .timeout = 60)
 {
-    struct traced t;
+    struct harness t;
     const char *args[] = {"--threads", "2", "--spin", "120", NULL};
     trace(&t, "50ms", "loop-fixture-O2", args);
     cr_assert_eq(t.nplanted, 2);
@@ -240,7 +177,7 @@ Test(stalls, two_loop_threads_each_attributed, .timeout = 60)
         cr_assert_not_null(th);
         cr_expect(th->loop);
     }
-    finish(&t);
+    harness_finish(&t);
 }
 
 static const struct ss_process *process_of(const struct ss_run *run, unsigned tid)
@@ -255,7 +192,7 @@ static const struct ss_process *process_of(const struct ss_run *run, unsigned ti
  * threshold is sampled even while the parent's spin competes with it for a CPU. */
 static void child_has_own_trace(const char *mode)
 {
-    struct traced t;
+    struct harness t;
     const char *args[] = {mode, "--spin", "200", NULL};
     trace(&t, "50ms", "loop-fixture-O2", args);
     cr_assert_eq(t.model->nprocs, 2, "parent and child each write a trace file");
@@ -271,7 +208,7 @@ static void child_has_own_trace(const char *mode)
         expect_duration(s, t.planted[i].ms);
         cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"));
     }
-    finish(&t);
+    harness_finish(&t);
 }
 
 Test(stalls, exec_child_is_traced, .timeout = 60)
@@ -286,19 +223,19 @@ Test(stalls, fork_child_is_traced, .timeout = 60)
 
 Test(stalls, signals_never_surface_as_eintr, .timeout = 60)
 {
-    struct traced t;
+    struct harness t;
     const char *args[] = {"--spin-naps", "100", NULL};
     trace(&t, "20ms", "loop-fixture-O2", args);
     cr_assert_eq(t.nplanted, 1);
     const struct ss_stall *s = only_stall(&t.model->procs[0], t.planted[0].tid);
     expect_duration(s, t.planted[0].ms);
     cr_expect_geq(s->nsamples, 5);
-    finish(&t);
+    harness_finish(&t);
 }
 
 Test(stalls, thread_slots_are_reused, .timeout = 120)
 {
-    struct traced t;
+    struct harness t;
     const char *args[] = {"--serial-threads", "300", NULL};
     trace(&t, "20ms", "loop-fixture-O2", args);
     const struct ss_process *p = &t.model->procs[0];
@@ -306,42 +243,28 @@ Test(stalls, thread_slots_are_reused, .timeout = 120)
     for (size_t i = 0; i < p->nthreads; i++)
         loops += p->threads[i].loop && p->threads[i].iterations > 0;
     cr_expect_eq(loops, 300, "each of 300 short-lived loop threads is traced");
-    finish(&t);
+    harness_finish(&t);
 }
 
 /* Regression: with stacks off, call captures used to be taken anyway and counted as failed
  * samples. */
 Test(stalls, no_stacks_records_stalls_only, .timeout = 60)
 {
-    struct traced t;
-    memset(&t, 0, sizeof t);
-    char stallscope[512], fixture[512], out[128];
-    snprintf(stallscope, sizeof stallscope, "%s/stallscope", builddir());
-    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/loop-fixture-O2", builddir());
-    strcpy(t.dir, "/tmp/ss-behaviour-XXXXXX");
-    cr_assert_not_null(mkdtemp(t.dir));
-    snprintf(t.run, sizeof t.run, "%s/run", t.dir);
-    snprintf(out, sizeof out, "%s/out.txt", t.dir);
-    const char *argv[] = {stallscope, "run",    "-q",  "--no-stacks", "-o",  t.run, "--",
-                          fixture,    "--spin", "100", "--sleep",     "100", NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, stallscope, &fa, NULL, (char *const *)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    collect(&t, pid);
+    struct harness t;
+    const char *options[] = {"--no-stacks", NULL};
+    const char *args[] = {"--spin", "100", "--sleep", "100", NULL};
+    harness_run(&t, "behaviour", "tests/fixtures/loop-fixture-O2", options, args);
     const struct ss_process *p = &t.model->procs[0];
     cr_expect_eq(p->nstalls, 2);
     for (size_t i = 0; i < p->nstalls; i++)
         cr_expect_eq(p->stalls[i].nsamples, 0);
     cr_expect_eq(ss_drops_total(&p->drops), 0, "nothing was dropped: nothing was taken");
-    finish(&t);
+    harness_finish(&t);
 }
 
 static void wait_call_is_interposed(const char *fixture, const char *kind)
 {
-    struct traced t;
+    struct harness t;
     const char *args[] = {"--wait", kind, "--spin", "120", "--quiet", "20", NULL};
     trace(&t, "50ms", fixture, args);
     cr_assert_eq(t.nplanted, 1);
@@ -350,7 +273,7 @@ static void wait_call_is_interposed(const char *fixture, const char *kind)
     expect_duration(s, t.planted[0].ms);
     cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"));
     cr_expect_geq(p->threads[0].iterations, 20);
-    finish(&t);
+    harness_finish(&t);
 }
 
 Test(stalls, poll_loop, .timeout = 60)
@@ -369,64 +292,16 @@ Test(stalls, select_loop, .timeout = 60)
     wait_call_is_interposed("loop-fixture-O2", "select");
 }
 
-/* Runs the fixture with the shim preloaded by hand; returns its stderr. */
-static void run_preloaded(struct traced *t, const char *options, const char *const *args, char *err,
-                          size_t err_size)
+/* Runs the fixture with the shim preloaded by hand, STALLSCOPE_OPTIONS=options. */
+static void run_preloaded(struct harness *t, const char *options, const char *const *args)
 {
-    char shim[512], fixture[512], env_preload[600], env_options[600], out[128], errpath[128];
-    snprintf(shim, sizeof shim, "%s/.libs/libstallscope.so", builddir());
-    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/loop-fixture-O2", builddir());
-    snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s", shim);
+    char env_options[600];
     snprintf(env_options, sizeof env_options, "STALLSCOPE_OPTIONS=%s", options);
-    memset(t, 0, sizeof *t);
-    strcpy(t->dir, "/tmp/ss-behaviour-XXXXXX");
-    cr_assert_not_null(mkdtemp(t->dir));
-    snprintf(out, sizeof out, "%s/out.txt", t->dir);
-    snprintf(errpath, sizeof errpath, "%s/err.txt", t->dir);
-    const char *argv[16] = {fixture};
-    size_t n = 1;
-    for (; *args && n < 15; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    char *envp[] = {env_preload, env_options, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    int status;
-    cr_assert_eq(posix_spawn(&pid, fixture, &fa, NULL, (char *const *)argv, envp), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    const char *env[] = {env_options, NULL};
+    harness_open(t, "behaviour", NULL);
+    harness_start_preloaded(t, "tests/fixtures/loop-fixture-O2", env, args);
+    int status = harness_wait(t);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the program must run on");
-    FILE *f = fopen(errpath, "r");
-    cr_assert_not_null(f);
-    size_t len = fread(err, 1, err_size - 1, f);
-    err[len] = '\0';
-    fclose(f);
-    f = fopen(out, "r");
-    cr_assert_not_null(f);
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        struct planted *pl = &t->planted[t->nplanted];
-        int v;
-        if (t->nplanted < 16 &&
-            sscanf(line, "planted %31s %lf %u", pl->what, &pl->ms, &pl->tid) == 3)
-            t->nplanted++;
-        else if (sscanf(line, "own-signal %d", &v) == 1)
-            t->eintr -= 1000 * v; /* kept apart from EINTR counts below */
-        else if (sscanf(line, "eintr %d", &v) == 1)
-            t->eintr += v;
-    }
-    fclose(f);
-}
-
-static int count_lines(const char *s, const char *needle)
-{
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    return n;
 }
 
 /* A program run with a plain LD_PRELOAD reports to the monitor the first of its kind started:
@@ -452,47 +327,45 @@ static void load_when_complete(const char *dir, struct ss_run **run)
 /* Fails open: the trace cannot be created, the program runs on, one line says why. */
 Test(fail_open, unwritable_output, .timeout = 60)
 {
-    struct traced t;
-    char err[4096];
+    struct harness t;
     const char *args[] = {"--spin", "100", NULL};
-    run_preloaded(&t, "output=/proc/stallscope-cannot-exist", args, err, sizeof err);
+    run_preloaded(&t, "output=/proc/stallscope-cannot-exist", args);
     cr_expect_eq(t.nplanted, 1, "the program did its work");
-    cr_expect_eq(count_lines(err, "stallscope:"), 1, "exactly one line on stderr: %s", err);
-    cr_expect(strstr(err, "turned off") != NULL, "%s", err);
-    finish(&t);
+    cr_expect_eq(harness_count(t.err, "stallscope:"), 1, "exactly one line on stderr: %s", t.err);
+    cr_expect(strstr(t.err, "turned off") != NULL, "%s", t.err);
+    harness_finish(&t);
 }
 
 Test(fail_open, unknown_option_warns_and_runs, .timeout = 60)
 {
-    struct traced t;
-    char err[4096], options[256];
+    struct harness t;
+    char options[256];
     const char *args[] = {"--spin", "100", NULL};
-    memset(&t, 0, sizeof t);
     snprintf(options, sizeof options, "bogus=1:output=/tmp/ss-unknown-option-%d", (int)getpid());
-    run_preloaded(&t, options, args, err, sizeof err);
-    cr_expect_eq(count_lines(err, "stallscope:"), 1, "%s", err);
-    cr_expect(strstr(err, "unknown option bogus") != NULL, "%s", err);
+    run_preloaded(&t, options, args);
+    cr_expect_eq(harness_count(t.err, "stallscope:"), 1, "%s", t.err);
+    cr_expect(strstr(t.err, "unknown option bogus") != NULL, "%s", t.err);
     cr_expect_eq(t.nplanted, 1);
     struct ss_run *run;
     load_when_complete(options + strlen("bogus=1:output="), &run);
     cr_expect_eq(run->procs[0].nstalls, 1, "the other options still apply");
     ss_run_free(run);
-    remove_tree(options + strlen("bogus=1:output="));
-    finish(&t);
+    scratch_remove(options + strlen("bogus=1:output="));
+    harness_finish(&t);
 }
 
 /* A program that owns the sampling signal keeps it: stalls are still recorded, without
  * signal samples, and the program's handler still runs. */
 Test(fail_open, program_owns_the_sampling_signal, .timeout = 60)
 {
-    struct traced t;
-    char err[4096], options[256];
+    struct harness t;
+    char options[256];
     const char *args[] = {"--own-signal", "38", "--spin", "150", NULL};
     snprintf(options, sizeof options, "sampling=signal:output=/tmp/ss-own-signal-%d",
              (int)getpid());
-    run_preloaded(&t, options, args, err, sizeof err);
-    cr_expect_eq(t.eintr, -1000, "the program's own handler ran once, no EINTR");
-    cr_expect(strstr(err, "already has a handler") != NULL, "%s", err);
+    run_preloaded(&t, options, args);
+    cr_expect_eq(eintr(&t), -1000, "the program's own handler ran once, no EINTR");
+    cr_expect(strstr(t.err, "already has a handler") != NULL, "%s", t.err);
     struct ss_run *run;
     load_when_complete(options + strlen("sampling=signal:output="), &run);
     cr_assert_eq(run->procs[0].nstalls, 1);
@@ -502,22 +375,22 @@ Test(fail_open, program_owns_the_sampling_signal, .timeout = 60)
     cr_expect_geq(run->procs[0].nnotes, 1, "the trace says why there are no samples");
     expect_duration(&run->procs[0].stalls[0], t.planted[0].ms);
     ss_run_free(run);
-    remove_tree(options + strlen("sampling=signal:output="));
-    finish(&t);
+    scratch_remove(options + strlen("sampling=signal:output="));
+    harness_finish(&t);
 }
 
 /* Sampled by perf events, the program's own use of the signal changes nothing: no handler of
  * the shim's is ever installed, nothing is said, and the stall has its samples. */
 Test(fail_open, program_owning_the_signal_is_sampled_by_perf, .timeout = 60)
 {
-    struct traced t;
-    char err[4096], options[256];
+    struct harness t;
+    char options[256];
     const char *args[] = {"--own-signal", "38", "--spin", "150", NULL};
     snprintf(options, sizeof options, "sampling=perf:output=/tmp/ss-own-signal-perf-%d",
              (int)getpid());
-    run_preloaded(&t, options, args, err, sizeof err);
-    cr_expect_eq(t.eintr, -1000, "the program's own handler ran once, no EINTR");
-    cr_expect_eq(err[0], '\0', "nothing said: %s", err);
+    run_preloaded(&t, options, args);
+    cr_expect_eq(eintr(&t), -1000, "the program's own handler ran once, no EINTR");
+    cr_expect_eq(t.err[0], '\0', "nothing said: %s", t.err);
     struct ss_run *run;
     load_when_complete(options + strlen("sampling=perf:output="), &run);
     cr_assert_eq(run->procs[0].nstalls, 1);
@@ -526,17 +399,16 @@ Test(fail_open, program_owning_the_signal_is_sampled_by_perf, .timeout = 60)
         timed += run->procs[0].stalls[0].samples[i].source == SS_SAMPLE_PERF;
     cr_expect_geq(timed, 1, "sampled by perf events");
     ss_run_free(run);
-    remove_tree(options + strlen("sampling=perf:output="));
-    finish(&t);
+    scratch_remove(options + strlen("sampling=perf:output="));
+    harness_finish(&t);
 }
 
 /* A hung loop must show in the trace while it hangs, not only after. */
 Test(stalls, stall_in_progress_is_visible, .timeout = 60)
 {
-    struct traced t;
-    memset(&t, 0, sizeof t);
+    struct harness t;
     const char *args[] = {"--spin", "2500", NULL};
-    pid_t pid = spawn(&t, "50ms", "loop-fixture-O2", args);
+    start(&t, "50ms", "loop-fixture-O2", args);
     int seen = 0;
     for (int i = 0; i < 200 && !seen; i++) {
         struct timespec pause = {0, 10000000};
@@ -551,9 +423,9 @@ Test(stalls, stall_in_progress_is_visible, .timeout = 60)
         ss_run_free(run);
     }
     cr_expect(seen, "an in-progress stall with samples was readable before the loop resumed");
-    collect(&t, pid);
+    collect(&t);
     const struct ss_stall *s = only_stall(&t.model->procs[0], t.planted[0].tid);
     cr_expect_eq(s->in_progress, 0);
     expect_duration(s, t.planted[0].ms);
-    finish(&t);
+    harness_finish(&t);
 }

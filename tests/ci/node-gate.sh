@@ -5,16 +5,11 @@
 # the gate's. Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip.
 set -u
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-SS=$SS_BUILDDIR/stallscope
-
-if ! command -v node >/dev/null 2>&1; then
-    echo "SKIP: node not installed"
-    exit 77
-fi
-[ -x "$SS" ] || exit 99
-tmp=$(mktemp -d) || exit 99
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+skip_unless node
+need_built "$stallscope"
+scratch
 cleanup() {
     for trace in "$tmp"/run/stallscope-*.trace; do
         pid=${trace##*/stallscope-}
@@ -22,11 +17,8 @@ cleanup() {
     done
     rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 99' HUP INT TERM
 cp "$SS_SRCDIR"/tests/ci/suite/*.js "$tmp/" || exit 99
 cd "$tmp" || exit 99
-failures=0
 
 # gate WANT NAME [VAR=VALUE...] -- runs the suite under run --check; NAME.out holds the check's
 # report, NAME.junit.xml and NAME.sarif its reports, NAME.github the annotations.
@@ -35,7 +27,7 @@ gate() {
     shift 2
     cleanup_run
     env "$@" GITHUB_ACTIONS=true GITHUB_WORKSPACE="$tmp" GITHUB_STEP_SUMMARY="$tmp/$name.md" \
-        "$SS" run -q -o run --forbid file $ALLOW --junit "$name.junit.xml" --sarif "$name.sarif" \
+        "$stallscope" run -q -o run --forbid file $ALLOW --junit "$name.junit.xml" --sarif "$name.sarif" \
         -- node suite.js >"$name.github" 2>"$name.out"
     got=$?
     if [ "$got" -ne "$want" ]; then
@@ -77,7 +69,7 @@ gate 1 planted && {
 }
 
 # 2. Allowlisted (the entries check generates for today's findings), the suite passes.
-"$SS" check --forbid file --generate-allowlist run >allow.txt || failures=$((failures + 1))
+"$stallscope" check --forbid file --generate-allowlist run >allow.txt || failures=$((failures + 1))
 expect allow.txt '^fun:loadConfig$'
 ALLOW="--allow allow.txt"
 gate 0 allowed && {

@@ -2,19 +2,17 @@
 # Every wrong invocation and every bad input gets one clear line on stderr and status 2; the
 # traced command's own status comes back through `run`.
 set -u
-BUILD=${SS_BUILDDIR:-$(pwd)}
-SS="$BUILD/stallscope"
-FIXTURE="$BUILD/tests/fixtures/loop-fixture-O2"
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-failures=0
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+FIXTURE="$SS_BUILDDIR/tests/fixtures/loop-fixture-O2"
+scratch
 
 # expect STATUS PATTERN -- ARGS: runs stallscope, checks its status, that stderr is one line
 # (for status 2), and that the line matches PATTERN.
 expect() {
     want=$1 pattern=$2
     shift 3
-    "$SS" "$@" >"$tmp/out" 2>"$tmp/err"
+    "$stallscope" "$@" >"$tmp/out" 2>"$tmp/err"
     got=$?
     lines=$(grep -c 'stallscope' "$tmp/err")
     if [ "$got" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$tmp/err"; } ||
@@ -31,7 +29,7 @@ mkdir "$tmp/empty"
 printf 'this is not a trace' >"$tmp/garbage.trace"
 printf 'STLSC' >"$tmp/short.trace"
 # A good run to derive damaged copies from.
-"$SS" run -q -o "$tmp/run" -- "$FIXTURE" --spin 80 >/dev/null || { echo "cannot record"; exit 99; }
+"$stallscope" run -q -o "$tmp/run" -- "$FIXTURE" --spin 80 >/dev/null || { echo "cannot record"; exit 99; }
 good=$(ls "$tmp"/run/stallscope-*.trace | head -1)
 { head -c 16 "$good"; printf '\377\377\377\377\377\377\377\377'; } >"$tmp/corrupt.trace"
 { head -c 8 "$good"; printf '\011\000\000\000'; tail -c +13 "$good"; } >"$tmp/version.trace"
@@ -89,7 +87,7 @@ expect 2 'no trace files' -- run -q -o "$tmp/r7" --check --forbid file -- true
 expect 3 '' -- run -q -o "$tmp/r8" --check --forbid file -- sh -c 'exit 3'
 
 # A report that cannot be written is an error too, not a silent success.
-"$SS" report "$tmp/run" >/dev/full 2>"$tmp/err"
+"$stallscope" report "$tmp/run" >/dev/full 2>"$tmp/err"
 if [ $? -ne 2 ] || ! grep -q 'cannot write standard output' "$tmp/err"; then
     echo "FAIL: report to a full disk was not reported"
     failures=$((failures + 1))

@@ -4,30 +4,19 @@
 # time by stack) are the same as with every stall kept. Bad values of the option are refused
 # with status 2. Exit status follows the automake test driver.
 set -u
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-SS=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 GEN=$SS_BUILDDIR/bench/gen-trace
 STALLS=2000 KEEP=40
 
-[ -x "$SS" ] && [ -x "$GEN" ] || { echo "ERROR: build stallscope and bench/gen-trace first"; exit 99; }
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
+need_built "$stallscope" "$GEN"
+scratch
 cd "$tmp" || exit 99
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-ok() {
-    echo "ok: $*"
-}
 # out FILE ARGS...: runs stallscope with its output in FILE; a failure is a harness error.
 out() {
     file=$1
     shift
-    "$SS" "$@" >"$file" 2>"$file.err" || { echo "ERROR: stallscope $* failed:"; cat "$file.err"; exit 99; }
+    "$stallscope" "$@" >"$file" 2>"$file.err" || { echo "ERROR: stallscope $* failed:"; cat "$file.err"; exit 99; }
 }
 
 "$GEN" run "$STALLS" || exit 99
@@ -94,12 +83,12 @@ grep -q summarised all.report && fail "report of a run kept whole mentions summa
 cmp -s all.report default.report || fail "the default --keep-stalls changed the report of $STALLS stalls"
 
 # check: the longest stall is kept, so max-stall still fails; it says the summarised ones may too.
-"$SS" check --max-stall 1s --keep-stalls "$KEEP" run >check.txt 2>&1
+"$stallscope" check --max-stall 1s --keep-stalls "$KEEP" run >check.txt 2>&1
 [ $? -eq 1 ] || fail "check --max-stall 1s did not fail"
 grep -q "$STALLS stalls" check.txt || fail "check does not count $STALLS stalls"
 grep -q "^note: $summarised shorter stalls were summarised .*up to [1-9][0-9]* of them may also be over max-stall" check.txt ||
     fail "check does not say that summarised stalls may be over max-stall"
-"$SS" check --max-stall 10s --keep-stalls "$KEEP" run >check10.txt 2>&1
+"$stallscope" check --max-stall 10s --keep-stalls "$KEEP" run >check10.txt 2>&1
 [ $? -eq 0 ] || fail "check --max-stall 10s failed"
 grep -q "may also be over" check10.txt && fail "check warns of summarised stalls over a limit none reaches"
 
@@ -110,7 +99,7 @@ grep -q "and $summarised shorter stalls summarised" view.txt || fail "the viewer
 for cmd in report "export --format json" check view; do
     for bad in -1 x 1e3 ''; do
         # shellcheck disable=SC2086
-        "$SS" $cmd --keep-stalls "$bad" run >/dev/null 2>bad.err
+        "$stallscope" $cmd --keep-stalls "$bad" run >/dev/null 2>bad.err
         status=$?
         if [ $status -ne 2 ] || [ "$(wc -l <bad.err)" -ne 1 ] || ! grep -q -- '--keep-stalls' bad.err; then
             fail "stallscope $cmd --keep-stalls '$bad' -> status $status: $(cat bad.err)"

@@ -4,12 +4,10 @@
 # run exits with the command's status; as do SIGTERM and SIGHUP. (The terminal's ^C reaches
 # the whole process group, the command with it, and is not passed on a second time.)
 # Exit status follows the automake test driver: 0 pass, 1 fail, 99 harness error.
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
-[ -x "$stallscope" ] || { echo "ERROR: no stallscope in $SS_BUILDDIR"; exit 99; }
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-failures=0
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+need_built "$stallscope"
+scratch
 
 # sent SIGNAL STATUS: the command traps SIGNAL, says so and exits STATUS; run is sent it. A
 # command started in the background by a script has SIGINT and SIGQUIT ignored, which its

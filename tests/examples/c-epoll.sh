@@ -1,6 +1,7 @@
 #!/bin/bash
 # examples/c-epoll: the planted file read and name lookup on the loop fail the check its
 # README shows; the fixed twin, which does both on a worker thread, passes it.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 skip_unless cc
 

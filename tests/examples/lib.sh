@@ -16,19 +16,12 @@ if [ -z "${SS_EXAMPLE_ATTEMPT:-}" ]; then
     SS_EXAMPLE_ATTEMPT=2 exec bash "$0" "$@"
 fi
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-SS_BUILDDIR=$(cd "$SS_BUILDDIR" && pwd) || exit 99
-SS=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 EXAMPLES=$SS_SRCDIR/examples
-failures=0
 server=
-
-if [ ! -x "$SS" ]; then
-    echo "ERROR: no stallscope in $SS_BUILDDIR (set SS_BUILDDIR to the build directory)"
-    exit 99
-fi
-tmp=$(mktemp -d /tmp/ss-examples-XXXXXX) || exit 99
+need_built "$stallscope"
+scratch
 # forget_jit_maps DIR: removes the JIT maps Node.js left in /tmp for the traces under DIR
 # (run has copied them into the run directories).
 forget_jit_maps() {
@@ -41,20 +34,6 @@ cleanup() {
     [ -n "$server" ] && kill -KILL "$server" 2>/dev/null
     forget_jit_maps "$tmp"
     rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' HUP INT TERM
-
-skip_unless() { # COMMAND: skips the test, visibly, when COMMAND is not installed
-    if ! command -v "$1" >/dev/null 2>&1; then
-        echo "SKIP: $1 not installed"
-        exit 77
-    fi
-}
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
 }
 
 # start_piped NAME COMMAND...: starts COMMAND in the background with its standard output and
@@ -93,7 +72,7 @@ request() {
 serve() {
     name=$1 want=$2 paths=$3
     shift 3
-    start_piped "$name" "$SS" run -o "$tmp/$name.run" "$@"
+    start_piped "$name" "$stallscope" run -o "$tmp/$name.run" "$@"
     port=
     for _ in $(seq 300); do
         port=$(sed -n 's/^listening on port \([0-9][0-9]*\)$/\1/p' "$tmp/$name.out" 2>/dev/null)
@@ -126,7 +105,7 @@ serve() {
 
 # expect_report NAME REGEX: the report of NAME's run, every stack in full, has a matching line.
 expect_report() {
-    "$SS" report --top 20 --depth 64 "$tmp/$1.run" >"$tmp/$1.report" 2>&1
+    "$stallscope" report --top 20 --depth 64 "$tmp/$1.run" >"$tmp/$1.report" 2>&1
     grep -qE -- "$2" "$tmp/$1.report" && return 0
     fail "$1: no line matching '$2' in:"
     sed 's/^/    /' "$tmp/$1.report"

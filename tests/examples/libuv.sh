@@ -1,6 +1,7 @@
 #!/bin/bash
 # examples/libuv: the planted synchronous uv_fs_* calls (no callback) fail the check its
 # README shows; the fixed twin, which gives them callbacks, passes it.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 skip_unless cc
 if ! pkg-config --exists libuv; then

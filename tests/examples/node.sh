@@ -2,6 +2,7 @@
 # examples/node: `npm test` (the fixed server under `stallscope run --check`) passes;
 # `npm run test:blocking` fails on the planted readFileSync, gzipSync and pbkdf2Sync, as its
 # README shows; and blocking.js run as a server under stallscope fails the same rules.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 skip_unless node
 

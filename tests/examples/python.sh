@@ -1,6 +1,7 @@
 #!/bin/bash
 # examples/python: the asyncio server's planted time.sleep, file read and pbkdf2_hmac fail
 # the check its README shows; the fixed twin, which moves them off the loop, passes it.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 skip_unless python3
 

@@ -5,9 +5,8 @@
 # npm packages are installed once into the build directory, never into the source tree.
 # A consumer that cannot be had is skipped with a SKIP: line; the test then exits 77.
 set -u
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-SS=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 MAKE_RUN=$SS_BUILDDIR/tests/golden/make-run
 CACHE=$SS_BUILDDIR/consumers
 PACKAGES="ajv@8.20.0 ajv-formats@3.0.1 speedscope@1.25.0 junit-to-ctrf@0.0.14
@@ -17,15 +16,9 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "SKIP: node or npm not installed"
     exit 77
 fi
-[ -x "$SS" ] && [ -x "$MAKE_RUN" ] || exit 99
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-failures=0 skipped=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+need_built "$stallscope" "$MAKE_RUN"
+scratch
+skipped=0
 skip() {
     echo "SKIP: $*"
     skipped=$((skipped + 1))
@@ -46,11 +39,11 @@ fi
 cd "$tmp" || exit 99
 "$MAKE_RUN" golden.run || exit 99
 cp "$SS_SRCDIR/tests/golden/rules.txt" "$SS_SRCDIR/tests/golden/allow.txt" .
-GITHUB_WORKSPACE=/app "$SS" check --rules rules.txt --junit check.junit.xml \
+GITHUB_WORKSPACE=/app "$stallscope" check --rules rules.txt --junit check.junit.xml \
     --sarif check.sarif golden.run >/dev/null
 [ $? -eq 1 ] || fail "check of the golden run did not find what it should"
 for f in folded speedscope chrome; do
-    "$SS" export --format $f golden.run >"export.$f" || fail "export --format $f"
+    "$stallscope" export --format $f golden.run >"export.$f" || fail "export --format $f"
 done
 mv export.speedscope export.speedscope.json
 mv export.chrome export.chrome.json

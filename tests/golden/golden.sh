@@ -5,19 +5,13 @@
 # SS_UPDATE_GOLDEN=1 rewrites the committed files instead; review their diff before
 # committing. Exit status follows the automake test driver: 0 pass, 1 fail, 99 harness error.
 set -u
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-SS=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 MAKE_RUN=$SS_BUILDDIR/tests/golden/make-run
 GOLDEN=$SS_SRCDIR/tests/golden
 
-[ -x "$SS" ] && [ -x "$MAKE_RUN" ] || {
-    echo "ERROR: build stallscope and tests/golden/make-run first (make check does)"
-    exit 99
-}
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
+need_built "$stallscope" "$MAKE_RUN"
+scratch
 cd "$tmp" || exit 99
 "$MAKE_RUN" golden.run || exit 99
 cp "$GOLDEN/rules.txt" "$GOLDEN/allow.txt" . || exit 99
@@ -27,14 +21,13 @@ cp "$GOLDEN/rules.txt" "$GOLDEN/allow.txt" . || exit 99
 GITHUB_WORKSPACE=/app
 export GITHUB_WORKSPACE
 unset GITHUB_ACTIONS GITHUB_STEP_SUMMARY
-version=$("$SS" --version | sed 's/^stallscope //')
-failures=0
+version=$("$stallscope" --version | sed 's/^stallscope //')
 
 # run NAME WANT ARGS...: runs stallscope, keeps its stdout as NAME, checks the status.
 run() {
     name=$1 want=$2
     shift 2
-    "$SS" "$@" >"$name" 2>"$name.err"
+    "$stallscope" "$@" >"$name" 2>"$name.err"
     got=$?
     if [ "$got" -ne "$want" ]; then
         echo "FAIL: stallscope $* -> status $got (want $want)"

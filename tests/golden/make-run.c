@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trace-builder.h"
 #include "trace-format.h"
 #include "trace-writer.h"
 
@@ -26,97 +27,130 @@ static void open_trace(uint32_t pid, uint32_t ppid, uint64_t start, const char *
         fprintf(stderr, "make-run: %s\n", why);
         exit(1);
     }
-    struct ss_rec_process p = {pid,
-                               ppid,
-                               start,
-                               1700000000 * S + start,
-                               50 * MS,
-                               10 * MS,
-                               (uint32_t)strlen(exe),
-                               (uint32_t)cmd_len};
-    ss_writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, strlen(exe), cmd, cmd_len);
+    tb_process(&w,
+               (struct ss_rec_process){.pid = pid,
+                                       .ppid = ppid,
+                                       .start_mono_ns = start,
+                                       .start_real_ns = 1700000000 * S + start,
+                                       .threshold_ns = 50 * MS,
+                                       .interval_ns = 10 * MS},
+               exe, cmd, (uint32_t)cmd_len);
 }
 
 static void module(const char *path, uint64_t bias, uint64_t lo, uint64_t hi)
 {
-    struct ss_rec_module m = {bias, lo, hi, 0, (uint16_t)strlen(path)};
+    struct ss_rec_module m = {.bias = bias, .lo = lo, .hi = hi, .path_len = (uint16_t)strlen(path)};
     ss_writer_record2(&w, SS_REC_MODULE, &m, sizeof m, NULL, 0, path, strlen(path));
 }
 
 static void thread(uint32_t tid, const char *name, uint64_t first_wait)
 {
-    struct ss_rec_thread t = {tid, SS_THREAD_LOOP, first_wait};
-    ss_writer_record(&w, SS_REC_THREAD, &t, sizeof t, name, strlen(name));
+    tb_thread(
+        &w,
+        (struct ss_rec_thread){.tid = tid, .flags = SS_THREAD_LOOP, .first_wait_ns = first_wait},
+        name);
 }
 
 static void stack(uint32_t id, const uint64_t *addrs, uint32_t n)
 {
-    struct ss_rec_stack s = {id, n};
-    ss_writer_record(&w, SS_REC_STACK, &s, sizeof s, addrs, n * sizeof *addrs);
+    tb_stack(&w, id, addrs, n);
 }
 
 static void stall_begin(uint32_t tid, uint64_t start)
 {
-    struct ss_rec_stall_begin b = {tid, 0, start, start};
-    ss_writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+    tb_stall_begin(&w, tid, start);
 }
 
 static void sample(uint32_t tid, uint64_t start, uint32_t stack, uint64_t offset)
 {
-    struct ss_rec_sample s = {tid, stack, start, offset, 200000, 5, SS_SAMPLE_SIGNAL, 0};
-    ss_writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, NULL, 0);
+    tb_sample(&w,
+              (struct ss_rec_sample){.tid = tid,
+                                     .stack_id = stack,
+                                     .stall_id = start,
+                                     .offset_ns = offset,
+                                     .capture_ns = 200000,
+                                     .nframes = 5,
+                                     .source = SS_SAMPLE_SIGNAL},
+              NULL);
 }
 
 static void call_sample(uint32_t tid, uint64_t start, uint32_t stack, uint64_t offset,
                         const char *call, uint64_t call_ns)
 {
-    struct ss_rec_sample s = {tid, stack, start, offset, 150000, 5, SS_SAMPLE_CALL, call_ns};
-    ss_writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, call, strlen(call));
+    tb_sample(&w,
+              (struct ss_rec_sample){.tid = tid,
+                                     .stack_id = stack,
+                                     .stall_id = start,
+                                     .offset_ns = offset,
+                                     .capture_ns = 150000,
+                                     .nframes = 5,
+                                     .source = SS_SAMPLE_CALL,
+                                     .call_ns = call_ns},
+              call);
 }
 
 static void syscall_sample(uint32_t tid, uint64_t start, uint32_t stack, uint64_t offset,
                            const char *name)
 {
-    struct ss_rec_sample s = {tid, stack, start, offset, 90000, 3, SS_SAMPLE_SYSCALL, 0};
-    ss_writer_record(&w, SS_REC_SAMPLE, &s, sizeof s, name, strlen(name));
+    tb_sample(&w,
+              (struct ss_rec_sample){.tid = tid,
+                                     .stack_id = stack,
+                                     .stall_id = start,
+                                     .offset_ns = offset,
+                                     .capture_ns = 90000,
+                                     .nframes = 3,
+                                     .source = SS_SAMPLE_SYSCALL},
+              name);
 }
 
 static void stall_call(uint32_t tid, uint64_t start, unsigned category, const char *function,
                        uint64_t count, uint64_t total)
 {
-    struct ss_rec_stall_call c = {tid, (uint16_t)category, 0, start, count, total};
-    ss_writer_record(&w, SS_REC_STALL_CALL, &c, sizeof c, function, strlen(function));
+    tb_stall_call(&w,
+                  (struct ss_rec_stall_call){.tid = tid,
+                                             .category = (uint16_t)category,
+                                             .stall_id = start,
+                                             .count = count,
+                                             .total_ns = total},
+                  function);
 }
 
 static void stall_end(uint32_t tid, uint64_t start, uint64_t duration)
 {
-    struct ss_rec_stall_end e = {tid, 0, start, start, duration};
-    ss_writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
+    tb_stall_end(&w, tid, start, duration);
 }
 
 static void split(uint32_t tid, uint64_t start, uint32_t flags, uint64_t window, uint64_t cpu,
                   uint64_t runnable)
 {
-    struct ss_rec_stall_split r = {tid, flags, start, window, cpu, runnable};
+    struct ss_rec_stall_split r = {.tid = tid,
+                                   .flags = flags,
+                                   .stall_id = start,
+                                   .window_ns = window,
+                                   .cpu_ns = cpu,
+                                   .runnable_ns = runnable};
     ss_writer_record(&w, SS_REC_STALL_SPLIT, &r, sizeof r, NULL, 0);
 }
 
 static void pause_in(uint32_t tid, uint64_t start, unsigned kind, uint64_t paused)
 {
-    struct ss_rec_stall_pause r = {tid, (uint16_t)kind, 0, start, paused};
+    struct ss_rec_stall_pause r = {
+        .tid = tid, .kind = (uint16_t)kind, .stall_id = start, .paused_ns = paused};
     ss_writer_record(&w, SS_REC_STALL_PAUSE, &r, sizeof r, NULL, 0);
 }
 
 static void loop_begin(uint32_t tid, unsigned kind, int32_t fd, uint32_t site, uint64_t at,
                        const char *wait)
 {
-    struct ss_rec_loop_begin r = {tid, (uint16_t)kind, 0, fd, site, at};
+    struct ss_rec_loop_begin r = {
+        .tid = tid, .kind = (uint16_t)kind, .fd = fd, .site_stack_id = site, .at_ns = at};
     ss_writer_record(&w, SS_REC_LOOP_BEGIN, &r, sizeof r, wait, strlen(wait));
 }
 
 static void loop_end(uint32_t tid, unsigned reason, uint64_t last_start, uint64_t end)
 {
-    struct ss_rec_loop_end r = {tid, (uint16_t)reason, 0, last_start, end};
+    struct ss_rec_loop_end r = {
+        .tid = tid, .reason = (uint16_t)reason, .last_start = last_start, .end_ns = end};
     ss_writer_record(&w, SS_REC_LOOP_END, &r, sizeof r, NULL, 0);
 }
 
@@ -126,17 +160,16 @@ static void call_site(uint32_t tid, uint32_t id, uint32_t stack, unsigned catego
                       const char *function, uint64_t count, uint64_t total, uint64_t max,
                       uint64_t first, const char *detail)
 {
-    struct ss_rec_call_site c = {tid,
-                                 id,
-                                 stack,
-                                 (uint16_t)category,
-                                 0,
-                                 count,
-                                 total,
-                                 max,
-                                 first,
-                                 (uint16_t)strlen(function),
-                                 (uint16_t)strlen(detail)};
+    struct ss_rec_call_site c = {.tid = tid,
+                                 .site_id = id,
+                                 .stack_id = stack,
+                                 .category = (uint16_t)category,
+                                 .count = count,
+                                 .total_ns = total,
+                                 .max_ns = max,
+                                 .first_ns = first,
+                                 .function_len = (uint16_t)strlen(function),
+                                 .detail_len = (uint16_t)strlen(detail)};
     ss_writer_record2(&w, SS_REC_CALL_SITE, &c, sizeof c, function, strlen(function), detail,
                       strlen(detail));
 }
@@ -152,7 +185,11 @@ static void histogram(uint32_t tid, uint64_t quick, const uint64_t *stalls, size
         if (stalls[i] > max)
             max = stalls[i];
     }
-    struct ss_rec_histogram h = {tid, SS_HIST_BUCKETS, quick + nstalls, total, max};
+    struct ss_rec_histogram h = {.tid = tid,
+                                 .nbuckets = SS_HIST_BUCKETS,
+                                 .iterations = quick + nstalls,
+                                 .busy_total_ns = total,
+                                 .busy_max_ns = max};
     ss_writer_record(&w, SS_REC_HISTOGRAM, &h, sizeof h, buckets, sizeof buckets);
 }
 
@@ -201,7 +238,11 @@ static void server(void)
     sample(pid, s1, 5, 70 * MS);
     sample(pid, s1, 1, 80 * MS);
     stall_end(pid, s1, 230 * MS);
-    struct ss_rec_stall_split split = {pid, 0, s1, 180 * MS, 170 * MS, 6 * MS};
+    struct ss_rec_stall_split split = {.tid = pid,
+                                       .stall_id = s1,
+                                       .window_ns = 180 * MS,
+                                       .cpu_ns = 170 * MS,
+                                       .runnable_ns = 6 * MS};
     ss_writer_record(&w, SS_REC_STALL_SPLIT, &split, sizeof split, NULL, 0);
 
     uint64_t s2 = 1500 * MS;
@@ -276,8 +317,7 @@ static void node(void)
     call_site(pid, 3, 2, FILE_CAT, "open64", 1, 300000, 300000, 1400 * MS, "/app/vendor/data.txt");
     const uint64_t stalls[] = {90 * MS};
     histogram(pid, 30, stalls, 1);
-    struct ss_rec_end end = {1600 * MS};
-    ss_writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
+    tb_end(&w, 1600 * MS);
     ss_writer_close(&w);
     perf_map(pid, "800100 100 node::fs::ReadFileUtf8(v8::FunctionCallbackInfo<v8::Value> const&)\n"
                   "800200 100 uv_run\n"
@@ -354,8 +394,7 @@ static void python(void)
     const uint64_t main_stalls[] = {1150 * MS};
     histogram(pid, 200, main_stalls, 1);
     histogram(server, 40, NULL, 0);
-    struct ss_rec_end end = {5000 * MS};
-    ss_writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
+    tb_end(&w, 5000 * MS);
     ss_writer_close(&w);
     perf_map(pid, "a00100 100 main\n"
                   "a00200 100 run_forever\n"

@@ -4,15 +4,14 @@
 # must read each one (a cut trace up to its last complete record) or refuse it with status 2
 # and one line on stderr; a crash, a hang or any other status fails the test.
 set -u
-BUILD=${SS_BUILDDIR:-$(pwd)}
-SS="$BUILD/stallscope"
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-"$BUILD/tests/golden/make-run" "$tmp/run" >/dev/null || { echo "cannot make a run"; exit 99; }
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+scratch
+"$SS_BUILDDIR/tests/golden/make-run" "$tmp/run" >/dev/null || { echo "cannot make a run"; exit 99; }
 good=$(ls "$tmp"/run/stallscope-*.trace | head -1)
 size=$(wc -c <"$good")
 mkdir "$tmp/bad"
-failures=0 cases=0
+cases=0
 
 # Byte N of the file (0-based) xor MASK, in place.
 flip() {
@@ -43,7 +42,7 @@ for f in "$tmp"/bad/*.trace; do
     for cmd in "report" "export --format json -o $tmp/out.json"; do
         cases=$((cases + 1))
         # shellcheck disable=SC2086
-        timeout 60 "$SS" $cmd "$f" >"$tmp/out" 2>"$tmp/err"
+        timeout 60 "$stallscope" $cmd "$f" >"$tmp/out" 2>"$tmp/err"
         rc=$?
         lines=$(wc -l <"$tmp/err")
         if [ "$rc" -eq 0 ] || { [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ]; }; then

@@ -136,6 +136,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "now-ms.h"
 #include "own-segment.h"
 #include "plant.h"
 #include "tick-loop.h"
@@ -160,13 +161,6 @@ static volatile sig_atomic_t eintr_seen;
 static void on_signal(int sig)
 {
     handled[sig]++;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 struct loop {

@@ -4,12 +4,11 @@
 # as without it. Each case runs once without and once with the shim.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 set -u
-BUILD=${SS_BUILDDIR:-$(pwd)}
-SHIM="$BUILD/.libs/libstallscope.so"
-[ -f "$SHIM" ] || { echo "no shim at $SHIM"; exit 99; }
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-failures=0 cases=0
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+need_built "$shim"
+scratch
+cases=0
 
 # same NAME INPUT COMMAND...: COMMAND reads INPUT on its stdin.
 same() {
@@ -18,7 +17,7 @@ same() {
     cases=$((cases + 1))
     printf '%b' "$input" | env -u LD_PRELOAD "$@" >"$tmp/out.plain" 2>"$tmp/err.plain"
     plain=$?
-    printf '%b' "$input" | env LD_PRELOAD="$SHIM" STALLSCOPE_OPTIONS="output=$tmp/run-$cases" \
+    printf '%b' "$input" | env LD_PRELOAD="$shim" STALLSCOPE_OPTIONS="output=$tmp/run-$cases" \
         "$@" >"$tmp/out.traced" 2>"$tmp/err.traced"
     traced=$?
     if [ "$plain" -ne "$traced" ] || ! cmp -s "$tmp/out.plain" "$tmp/out.traced" ||

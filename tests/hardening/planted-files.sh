@@ -4,20 +4,13 @@
 # link, another user's, not a file, or left by an earlier process with the same pid does not
 # rename frames.
 set -u
-BUILD=${SS_BUILDDIR:-$(pwd)}
-SS="$BUILD/stallscope"
-FIXTURE="$BUILD/tests/fixtures/loop-fixture-O2"
-tmp=$(mktemp -d) || exit 99
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+FIXTURE="$SS_BUILDDIR/tests/fixtures/loop-fixture-O2"
+scratch
 chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-ok() { echo "ok: $*"; }
 
-"$SS" run -q -o "$tmp/run" -- "$FIXTURE" --spin 80 >/dev/null || { echo "cannot record"; exit 99; }
+"$stallscope" run -q -o "$tmp/run" -- "$FIXTURE" --spin 80 >/dev/null || { echo "cannot record"; exit 99; }
 trace=$(ls "$tmp"/run/stallscope-*.trace | head -1)
 pid=$(basename "$trace" .trace | sed 's/^stallscope-//')
 
@@ -25,7 +18,7 @@ pid=$(basename "$trace" .trace | sed 's/^stallscope-//')
 mkdir "$tmp/victim"
 cp "$trace" "$tmp/victim/"
 ln -s "$tmp/victim" "$tmp/link"
-if "$SS" run -q -o "$tmp/link" -- true 2>"$tmp/err"; then
+if "$stallscope" run -q -o "$tmp/link" -- true 2>"$tmp/err"; then
     fail "run -o through a symbolic link succeeded"
 elif ! grep -q 'symbolic link' "$tmp/err" || [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
     fail "run -o through a symbolic link: $(cat "$tmp/err")"
@@ -39,7 +32,7 @@ if [ "$(id -u)" -eq 0 ]; then
     mkdir "$tmp/theirs"
     cp "$trace" "$tmp/theirs/"
     chown -R 65534:65534 "$tmp/theirs"
-    if "$SS" run -q -o "$tmp/theirs" -- true 2>"$tmp/err"; then
+    if "$stallscope" run -q -o "$tmp/theirs" -- true 2>"$tmp/err"; then
         fail "run -o into another user's directory succeeded"
     elif ! grep -q 'another user' "$tmp/err" || ! [ -f "$tmp/theirs/$(basename "$trace")" ]; then
         fail "run -o into another user's directory: $(cat "$tmp/err")"
@@ -55,7 +48,7 @@ map="$tmp/run/perf-$pid.map"
 printf '1000 7ffffffff000 PLANTED\n' >"$tmp/evil.map"
 # renamed: 0 when the planted name shows, 1 when not, 2 when report failed or hung.
 renamed() {
-    timeout 30 "$SS" report "$tmp/run" >"$tmp/report" 2>&1 || { cat "$tmp/report"; return 2; }
+    timeout 30 "$stallscope" report "$tmp/run" >"$tmp/report" 2>&1 || { cat "$tmp/report"; return 2; }
     grep -q PLANTED "$tmp/report"
 }
 # not_renamed WHAT: the planted map must be left out, with report working.
@@ -110,7 +103,7 @@ touch -d '1 hour ago' "/tmp/perf-$$.map"
 exec "$@"
 EOS
 chmod +x "$tmp/stale.sh"
-"$SS" run -q -o "$tmp/run3" -- "$tmp/stale.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
+"$stallscope" run -q -o "$tmp/run3" -- "$tmp/stale.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
 p3=$(ls "$tmp"/run3/stallscope-*.trace | head -1 | sed 's/.*stallscope-//; s/\.trace$//')
 if [ -e "$tmp/run3/perf-$p3.map" ]; then
     fail "run copied a /tmp map older than the process into the run"
@@ -119,7 +112,7 @@ elif ! grep -q "ignored /tmp/perf-$p3.map: last written before process $p3 began
 else
     ok "run leaves a /tmp map older than the process: $(cat "$tmp/err")"
 fi
-timeout 30 "$SS" report "$tmp/run3" >"$tmp/report3" 2>&1
+timeout 30 "$stallscope" report "$tmp/run3" >"$tmp/report3" 2>&1
 if grep -q PLANTED "$tmp/report3"; then
     fail "report read the old /tmp map"
 else
@@ -136,7 +129,7 @@ chown 65534:65534 "/tmp/perf-$$.map"
 exec "$@"
 EOS
     chmod +x "$tmp/plant.sh"
-    "$SS" run -q -o "$tmp/run2" -- "$tmp/plant.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
+    "$stallscope" run -q -o "$tmp/run2" -- "$tmp/plant.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
     p2=$(ls "$tmp"/run2/stallscope-*.trace | head -1 | sed 's/.*stallscope-//; s/\.trace$//')
     rm -f "/tmp/perf-$p2.map"
     if [ -e "$tmp/run2/perf-$p2.map" ]; then

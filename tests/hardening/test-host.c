@@ -60,7 +60,7 @@ static void expect_near(const struct ss_stall *s, double planted_ms)
  * `after` is the disposition the host then sees (a System V handler is reset as it runs). */
 static void host_takes_the_signal(const char *how, const char *after)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin",  "150",           how,     SAMPLING_SIGNAL, "spin", "150",
                            "raise", SAMPLING_SIGNAL, "query", SAMPLING_SIGNAL, NULL};
     run_host(&h, NULL, steps, 1);
@@ -70,17 +70,17 @@ static void host_takes_the_signal(const char *how, const char *after)
     snprintf(disposition, sizeof disposition, "disposition " SAMPLING_SIGNAL " %s", after);
     cr_expect(strstr(h.out, disposition), "%s: %s", how, h.out);
     cr_expect_eq(host_value(&h, "eintr "), 0);
-    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "one line on stderr: %s", h.err);
+    cr_expect_eq(harness_count(h.err, "stallscope:"), 1, "one line on stderr: %s", h.err);
     cr_expect(strstr(h.err, "own handler for the sampling signal"), "%s", h.err);
     cr_assert_eq(h.model->nprocs, 1);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 2);
     cr_expect_geq(signal_samples(&p->stalls[0]), 3, "sampled before the take-over");
     cr_expect_eq(signal_samples(&p->stalls[1]), 0, "no signal after the take-over");
-    expect_near(&p->stalls[1], h.planted_ms[1]);
+    expect_near(&p->stalls[1], h.planted[1].ms);
     cr_expect(has_note(p, "own handler for the sampling signal"), "the trace says why");
     cr_expect_eq(p->drops.samples_timed_out, 0);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 Test(signals, host_takes_the_signal_with_sigaction, .timeout = 60)
@@ -123,7 +123,7 @@ Test(signals, host_takes_the_signal_with_sigset, .timeout = 60)
  * trace still says it. */
 Test(signals, warning_never_written_into_a_file_that_took_stderr, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     char data[64], text[64] = "";
     strcpy(data, "/tmp/ss-data-XXXXXX");
     int fd = mkstemp(data);
@@ -141,32 +141,32 @@ Test(signals, warning_never_written_into_a_file_that_took_stderr, .timeout = 60)
     cr_expect_str_eq(text, "host data\n", "the host's file holds only what the host wrote");
     cr_expect(has_note(&h.model->procs[0], "own handler for the sampling signal"),
               "the trace says why sampling stopped");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* sigignore() is a take-over too: the host's raise is ignored, as without the shim. */
 Test(signals, host_ignores_the_signal_with_sigignore, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin",  "150",           "ignore", SAMPLING_SIGNAL, "spin", "150",
                            "raise", SAMPLING_SIGNAL, "query",  SAMPLING_SIGNAL, NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "handled "), -1, "%s", h.out);
     cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " ignore"), "%s", h.out);
-    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "one line on stderr: %s", h.err);
+    cr_expect_eq(harness_count(h.err, "stallscope:"), 1, "one line on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 2);
     cr_expect_geq(signal_samples(&p->stalls[0]), 3, "sampled before the take-over");
     cr_expect_eq(signal_samples(&p->stalls[1]), 0, "no signal after the take-over");
     cr_expect(has_note(p, "own handler for the sampling signal"), "the trace says why");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* While the shim samples, a host asking about the signal sees what it would see without
  * the shim. */
 Test(signals, the_shim_handler_is_invisible, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin", "100", "query", SAMPLING_SIGNAL, "spin", "100", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " default"), "%s", h.out);
@@ -174,21 +174,21 @@ Test(signals, the_shim_handler_is_invisible, .timeout = 60)
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 2);
     cr_expect_geq(signal_samples(&p->stalls[1]), 1, "a query does not stop sampling");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A library that saves the signal's disposition and restores it (or resets it to the default
  * it sees) changes nothing, and sampling goes on. */
 Test(signals, restoring_the_default_keeps_sampling, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin", "100", "save-restore", SAMPLING_SIGNAL, "spin", "100", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 2);
     cr_expect_geq(signal_samples(&p->stalls[1]), 3, "still sampled after the restore");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A loop thread that blocks the signal is not signalled (a signal left pending would reach
@@ -197,7 +197,7 @@ Test(signals, restoring_the_default_keeps_sampling, .timeout = 60)
 static void blocked_signal_is_not_sent(const char *options, const char *sig, const char *block,
                                        const char *unblock)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {block, sig, "spin", "150", unblock, sig, "spin", "150", NULL};
     host_options = options;
     run_host(&h, NULL, steps, 1);
@@ -210,7 +210,7 @@ static void blocked_signal_is_not_sent(const char *options, const char *sig, con
     cr_expect_geq(signal_samples(&p->stalls[1]), 3, "%s: unblocked, sampled again", unblock);
     cr_expect_geq(p->drops.samples_failed, 3, "the skipped samples are counted");
     cr_expect_eq(p->drops.samples_timed_out, 0, "never waited on a blocked thread");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 Test(signals, blocked_signal_is_not_sent, .timeout = 60)
@@ -250,7 +250,7 @@ Test(signals, blocked_with_sigsetmask, .timeout = 60)
  * host's wish applies to the handler it installs later with signal(), as without the shim. */
 Test(signals, siginterrupt_leaves_the_shim_handler_restarting, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin", "100",        "siginterrupt",  SAMPLING_SIGNAL, "raw-read",
                            "300",  "own-signal", SAMPLING_SIGNAL, "query",         SAMPLING_SIGNAL,
                            NULL};
@@ -258,12 +258,13 @@ Test(signals, siginterrupt_leaves_the_shim_handler_restarting, .timeout = 60)
     cr_expect_eq(host_value(&h, "eintr "), 0, "the raw read was never cut short: %s", h.out);
     cr_expect(strstr(h.out, "disposition " SAMPLING_SIGNAL " handler\n"),
               "the host's handler does not restart, as it asked: %s", h.out);
-    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "only the take-over is told: %s", h.err);
+    cr_expect_eq(harness_count(h.err, "stallscope:"), 1, "only the take-over is told: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 2);
-    cr_expect_geq(signal_samples(&p->stalls[0]), 3, "sampling had begun");
+    /* One sample shows it had; a loaded machine may allow no more in the spin's 50 ms. */
+    cr_expect_geq(signal_samples(&p->stalls[0]), 1, "sampling had begun");
     cr_expect_geq(signal_samples(&p->stalls[1]), 3, "the read was sampled");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A host that blocks the sampling signal with the system call itself (a Go or statically
@@ -273,7 +274,7 @@ Test(signals, siginterrupt_leaves_the_shim_handler_restarting, .timeout = 60)
  * signal reaches the shim's handler, not the host, and later stalls are sampled as before. */
 Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"raw-block",   SAMPLING_SIGNAL, "spin", "700",
                            "raw-unblock", SAMPLING_SIGNAL, "spin", "150",
                            "spin",        "150",           NULL};
@@ -284,7 +285,7 @@ Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeo
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 3);
     for (size_t i = 0; i < 3; i++)
-        expect_near(&p->stalls[i], h.planted_ms[i]);
+        expect_near(&p->stalls[i], h.planted[i].ms);
     cr_expect_eq(signal_samples(&p->stalls[0]), 0, "the blocked thread never answered");
     cr_expect_eq(p->drops.samples_timed_out, 1, "one capture abandoned, never a second wait");
     cr_expect_geq(p->drops.samples_failed, 10, "the samples skipped meanwhile are counted");
@@ -297,7 +298,7 @@ Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeo
         cr_expect_geq(with_stack, 3, "stall %zu has stacks", i + 1);
     }
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "'%s/stallscope' report '%s' 2>&1", host_builddir(), h.run);
+    snprintf(cmd, sizeof cmd, "'%s/stallscope' report '%s' 2>&1", scratch_builddir(), h.run);
     FILE *report = popen(cmd, "r");
     cr_assert_not_null(report);
     char line[512];
@@ -306,14 +307,14 @@ Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeo
         shown |= strstr(line, "timed-out samples 1") != NULL;
     cr_expect_eq(pclose(report), 0);
     cr_expect(shown, "the report shows the abandoned capture");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* While one loop thread leaves its signal unanswered, another thread's stall is sampled at
  * the usual interval: the monitor does not wait on the silent thread sample after sample. */
 Test(timeouts, a_silent_thread_does_not_hold_up_the_others, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"neighbour",     "1000",          "raw-block",
                            SAMPLING_SIGNAL, "spin",          "1500",
                            "raw-unblock",   SAMPLING_SIGNAL, NULL};
@@ -322,7 +323,7 @@ Test(timeouts, a_silent_thread_does_not_hold_up_the_others, .timeout = 60)
     cr_assert_eq(h.nplanted, 2);
     const struct ss_process *p = &h.model->procs[0];
     /* Sorted by the time they ended: the neighbour's spin is the shorter. */
-    unsigned silent = h.planted_tid[1], busy = h.planted_tid[0];
+    unsigned silent = h.planted[1].tid, busy = h.planted[0].tid;
     cr_assert_neq(silent, busy);
     size_t busy_samples = 0, silent_stalls = 0;
     for (size_t i = 0; i < p->nstalls; i++) {
@@ -338,7 +339,7 @@ Test(timeouts, a_silent_thread_does_not_hold_up_the_others, .timeout = 60)
     /* A 1 s stall sampled every 10 ms; waiting 200 ms on the silent thread at each of its
      * samples would leave about 5. */
     cr_expect_geq(busy_samples, 25, "the other thread's stall was sampled %zu times", busy_samples);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* The number of call sites of a thread whose stack goes through `function`. */
@@ -366,7 +367,7 @@ static size_t sites_through(const struct ss_process *p, unsigned tid, const char
  * call on the loop thread is refused here (seccomp), and would leave the sites without. */
 Test(capture, first_calls_above_a_deep_first_wait_on_every_kind_of_stack, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"--first-calls-deep", "own-stack-calls", "spin", "60", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
@@ -377,14 +378,14 @@ Test(capture, first_calls_above_a_deep_first_wait_on_every_kind_of_stack, .timeo
     for (size_t k = 0; k < 2 && (line = strstr(line, "early-calls ")) != NULL; k++, line++)
         tids[k] = (unsigned)atoi(line + strlen("early-calls "));
     cr_assert(tids[0] && tids[1], "%s", h.out);
-    cr_expect_eq(tids[0], h.planted_tid[0], "the main thread's calls come first");
+    cr_expect_eq(tids[0], h.planted[0].tid, "the main thread's calls come first");
     for (size_t k = 0; k < 2; k++)
         cr_expect_eq(sites_through(p, tids[k], "early_calls"), 4,
                      "the four first calls of thread %u have their stacks", tids[k]);
     cr_expect_eq(sites_through(p, tids[1], "own_stack_loop"), 4,
                  "the stacks on the host's own stack go on to the thread's function");
     cr_expect_eq(p->drops.samples_failed, 0);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A loop thread that runs a coroutine on a stack of its own, with an inaccessible page right
@@ -393,15 +394,15 @@ Test(capture, first_calls_above_a_deep_first_wait_on_every_kind_of_stack, .timeo
  * on. */
 Test(capture, nothing_is_copied_from_a_coroutine_stack, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"coroutine", "150", NULL};
     host_options = SIGNAL_OPTIONS;
     run_host(&h, NULL, steps, 1);
     host_options = "threshold=50ms";
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     cr_assert_eq(h.nplanted, 1);
-    const struct ss_stall *stall = stall_of(&h.model->procs[0], h.planted_tid[0]);
-    expect_near(stall, h.planted_ms[0]);
+    const struct ss_stall *stall = stall_of(&h.model->procs[0], h.planted[0].tid);
+    expect_near(stall, h.planted[0].ms);
     size_t samples = signal_samples(stall), with_stack = 0;
     for (size_t i = 0; i < stall->nsamples; i++)
         with_stack += stall->samples[i].source == SS_SAMPLE_SIGNAL && stall->samples[i].stack;
@@ -409,22 +410,22 @@ Test(capture, nothing_is_copied_from_a_coroutine_stack, .timeout = 60)
     cr_expect_eq(with_stack, 0, "nothing was copied from the coroutine's stack");
     cr_expect_geq(h.model->procs[0].drops.samples_failed, samples,
                   "the stackless samples are counted");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* Sampled by perf events, the kernel copies the coroutine's stack as it is, up to the page it
  * cannot read: the samples have the coroutine's frames, and the host runs on. */
 Test(capture, a_coroutine_stack_is_sampled_by_perf, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"coroutine", "150", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     cr_assert_eq(h.nplanted, 1);
     struct ss_process *p = &h.model->procs[0];
     ss_process_symbolize(h.model, p);
-    const struct ss_stall *stall = stall_of(p, h.planted_tid[0]);
-    expect_near(stall, h.planted_ms[0]);
+    const struct ss_stall *stall = stall_of(p, h.planted[0].tid);
+    expect_near(stall, h.planted[0].ms);
     size_t spinning = 0;
     for (size_t i = 0; i < stall->nsamples; i++) {
         const struct ss_stack *st = stall->samples[i].stack;
@@ -433,23 +434,23 @@ Test(capture, a_coroutine_stack_is_sampled_by_perf, .timeout = 60)
             spinning++;
     }
     cr_expect_geq(spinning, 1, "the coroutine's spin is in its samples");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A host profiling itself with SIGPROF and SIGALRM keeps its timers; the shim keeps its
  * samples. */
 Test(signals, host_uses_sigprof_and_sigalrm, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"itimers", "spin", "200", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_geq(host_value(&h, "timer-ticks "), 20, "%s", h.out);
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 1);
-    expect_near(&p->stalls[0], h.planted_ms[0]);
+    expect_near(&p->stalls[0], h.planted[0].ms);
     cr_expect_geq(signal_samples(&p->stalls[0]), 5);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 static size_t notes_with(const struct ss_process *p, const char *text)
@@ -463,7 +464,7 @@ static size_t notes_with(const struct ss_process *p, const char *text)
 /* The control for the notes below: children that load the shim get none. */
 Test(processes, vfork_and_posix_spawn, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"vfork",     "/bin/true", "spawn", "/bin/true", "fork-exec",
                            "/bin/true", "spin",      "100",   NULL};
     run_host(&h, NULL, steps, 1);
@@ -477,9 +478,9 @@ Test(processes, vfork_and_posix_spawn, .timeout = 60)
     for (size_t i = 1; i < p->nstalls; i++)
         if (p->stalls[i].duration_ns > longest->duration_ns)
             longest = &p->stalls[i];
-    expect_near(longest, h.planted_ms[0]);
+    expect_near(longest, h.planted[0].ms);
     cr_expect_eq(notes_with(&h.model->procs[0], "untraced"), 0, "traced children get no note");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* The host's SIGALRM handler jumps out of a blocking call, out of the loop's own wait, or out
@@ -488,7 +489,7 @@ Test(processes, vfork_and_posix_spawn, .timeout = 60)
  * call is recorded again. */
 static void jumps_leave_the_shim_on(const char *step, const char *arg)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {step, arg, "spin", "100", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
@@ -497,11 +498,11 @@ static void jumps_leave_the_shim_on(const char *step, const char *arg)
     for (size_t k = 0; k < 2; k++) {
         const struct ss_stall *stall = NULL;
         for (size_t i = 0; i < p->nstalls; i++)
-            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted_ms[k] * 1e6) &&
+            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted[k].ms * 1e6) &&
                 (!stall || p->stalls[i].duration_ns < stall->duration_ns))
                 stall = &p->stalls[i];
         cr_expect_not_null(stall, "%s: the spin of %.1f ms after the jump is a stall", step,
-                           h.planted_ms[k]);
+                           h.planted[k].ms);
         if (stall)
             cr_expect_geq(signal_samples(stall), 3, "%s: spin %zu is sampled", step, k);
     }
@@ -511,7 +512,7 @@ static void jumps_leave_the_shim_on(const char *step, const char *arg)
             after |= strstr(p->calls[i].detail, "after-the-jumps") != NULL;
         cr_expect(after, "the access() after the jumps is recorded");
     }
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 Test(jumps, out_of_a_blocking_call, .timeout = 60)
@@ -535,7 +536,7 @@ Test(jumps, thousands_out_of_anywhere, .timeout = 60)
  * none of the child's calls is recorded. */
 Test(processes, vfork_child_is_not_its_parent, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"vfork-calls", "/bin/true", "spin", "100", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
@@ -557,21 +558,21 @@ Test(processes, vfork_child_is_not_its_parent, .timeout = 60)
     for (size_t k = 0; k < 2; k++) {
         const struct ss_stall *stall = NULL;
         for (size_t i = 0; i < p->nstalls; i++)
-            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted_ms[k] * 1e6) &&
+            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted[k].ms * 1e6) &&
                 (!stall || p->stalls[i].duration_ns < stall->duration_ns))
                 stall = &p->stalls[i];
-        cr_assert_not_null(stall, "the spin of %.1f ms is a stall", h.planted_ms[k]);
+        cr_assert_not_null(stall, "the spin of %.1f ms is a stall", h.planted[k].ms);
         /* One sample proves it; a loaded machine may allow no more in 100 ms. */
         cr_expect_geq(signal_samples(stall), 1,
                       "the parent is sampled after its child blocked the signal (spin %zu)", k);
     }
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A daemon closes every descriptor the shim may hold and runs its loop in a new session. */
 Test(processes, daemon_closing_every_descriptor, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"daemon", "120", NULL};
     run_host(&h, NULL, steps, 0);
     const struct ss_process *daemon = NULL;
@@ -593,17 +594,17 @@ Test(processes, daemon_closing_every_descriptor, .timeout = 60)
     cr_assert_not_null(daemon, "the daemon's trace has its stall and its end");
     cr_expect_geq(daemon->stalls[0].duration_ns, 120000000ull);
     cr_expect_geq(daemon->stalls[0].nsamples, 1);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 Test(processes, loop_thread_that_exits, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"thread-loop", "120", "spin", "100", NULL};
     run_host(&h, NULL, steps, 1);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(h.nplanted, 2);
-    const struct ss_thread *gone = ss_process_thread(p, h.planted_tid[0]);
+    const struct ss_thread *gone = ss_process_thread(p, h.planted[0].tid);
     cr_assert_not_null(gone);
     cr_expect_neq(gone->exit_ns, 0, "the thread's exit is recorded");
     /* The main loop's wait in pthread_join is a stall of its own. Perf events sample every
@@ -611,18 +612,18 @@ Test(processes, loop_thread_that_exits, .timeout = 60)
     for (size_t k = 0; k < 2; k++) {
         size_t found = 0;
         for (size_t i = 0; i < p->nstalls; i++)
-            if (p->stalls[i].tid == h.planted_tid[k] && signal_samples(&p->stalls[i]) >= 1) {
-                expect_near(&p->stalls[i], h.planted_ms[k]);
+            if (p->stalls[i].tid == h.planted[k].tid && signal_samples(&p->stalls[i]) >= 1) {
+                expect_near(&p->stalls[i], h.planted[k].ms);
                 found++;
             }
-        cr_expect_eq(found, 1, "the spin of thread %u is sampled", h.planted_tid[k]);
+        cr_expect_eq(found, 1, "the spin of thread %u is sampled", h.planted[k].tid);
     }
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 Test(processes, thousands_of_short_lived_loop_threads, .timeout = 120)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"threads", "2000", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "threads-done "), 2000);
@@ -632,16 +633,16 @@ Test(processes, thousands_of_short_lived_loop_threads, .timeout = 120)
     for (size_t i = 0; i < p->nthreads; i++)
         traced += p->threads[i].loop && p->threads[i].iterations > 0 && p->threads[i].exit_ns;
     cr_expect_eq(traced, 2000, "each short-lived loop thread is traced to its exit");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A statically linked program cannot load the shim: the exec works, nothing is traced, and
  * the parent's trace says so once for each child, however it was started. */
 Test(processes, exec_of_a_static_binary, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     char path[512], note[600];
-    snprintf(path, sizeof path, "%s/tests/hardening/static-true", host_builddir());
+    snprintf(path, sizeof path, "%s/tests/hardening/static-true", scratch_builddir());
     const char *steps[] = {"spawn", path, "vfork", path, "fork-exec", path, "spin", "60", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
@@ -651,15 +652,15 @@ Test(processes, exec_of_a_static_binary, .timeout = 60)
     cr_expect_eq(notes_with(p, note), 3, "one note per child (%zu notes)", p->nnotes);
     cr_expect_eq(notes_with(p, "child "), 3);
     cr_expect_eq(p->drops.events, 0);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* execvp and posix_spawnp find the program in PATH: the note names the file found. */
 Test(processes, exec_by_name_through_path, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     char dir[512], env[600], note[700];
-    snprintf(dir, sizeof dir, "%s/tests/hardening", host_builddir());
+    snprintf(dir, sizeof dir, "%s/tests/hardening", scratch_builddir());
     snprintf(env, sizeof env, "PATH=/nonexistent:%s:/usr/bin:/bin", dir);
     host_extra_env = env;
     const char *steps[] = {"fork-execvp", "static-true", "spawnp", "static-true",
@@ -671,16 +672,16 @@ Test(processes, exec_by_name_through_path, .timeout = 60)
     snprintf(note, sizeof note, " ran %s/static-true untraced: statically linked", dir);
     cr_expect_eq(notes_with(p, note), 2, "both p-variants are noted (%zu notes)", p->nnotes);
     cr_expect_eq(notes_with(p, "untraced"), 2, "true, found in /usr/bin, is traced");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A child that execs with an environment of its own that lacks LD_PRELOAD goes untraced, even
  * when it runs the parent's own program again. */
 Test(processes, exec_with_an_environment_without_the_preload, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     char self[512];
-    snprintf(self, sizeof self, "%s/tests/hardening/host-fixture", host_builddir());
+    snprintf(self, sizeof self, "%s/tests/hardening/host-fixture", scratch_builddir());
     const char *steps[] = {"fork-exec-bare", "/bin/true", "fork-exec", "/bin/true",
                            "fork-exec-bare", self,        NULL};
     run_host(&h, NULL, steps, 1);
@@ -695,7 +696,7 @@ Test(processes, exec_with_an_environment_without_the_preload, .timeout = 60)
     snprintf(note, sizeof note, "%s%s", self, why);
     cr_expect_eq(notes_with(p, note), 1, "%zu notes", p->nnotes);
     cr_expect_eq(notes_with(p, "untraced"), 2, "the child that kept the preload is traced");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* An exec that fails returns to the child with the C library's errno, and nothing ran: not
@@ -705,9 +706,9 @@ Test(processes, failed_exec_leaves_no_note, .timeout = 60)
     char copy[128], cmd[700];
     snprintf(copy, sizeof copy, "/tmp/ss-noexec-%d", (int)getpid());
     snprintf(cmd, sizeof cmd, "cp '%s/tests/hardening/static-true' '%s' && chmod 0644 '%s'",
-             host_builddir(), copy, copy);
+             scratch_builddir(), copy, copy);
     cr_assert_eq(system(cmd), 0);
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"exec-fail", copy, "exec-fail", "/nonexistent/program", NULL};
     run_host(&h, NULL, steps, 1);
     unlink(copy);
@@ -719,7 +720,7 @@ Test(processes, failed_exec_leaves_no_note, .timeout = 60)
     cr_expect_eq(atoi(second + strlen("exec-errno ")), ENOENT, "%s", h.out);
     cr_expect_eq(notes_with(&h.model->procs[0], "untraced"), 0);
     cr_expect_eq(h.model->procs[0].drops.events, 0);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* Thousands of captures while the loop thread is somewhere a signal handler must not
@@ -727,7 +728,7 @@ Test(processes, failed_exec_leaves_no_note, .timeout = 60)
  * host finishes, and the captures produce stacks. */
 static size_t captures_under(const char *scenario)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {scenario, "2000", NULL};
     host_options = "threshold=1ms:interval=100us:sampling=signal";
     run_host(&h, NULL, steps, 1);
@@ -739,7 +740,7 @@ static size_t captures_under(const char *scenario)
         if (!longest || p->stalls[i].duration_ns > longest->duration_ns)
             longest = &p->stalls[i];
     cr_assert_not_null(longest);
-    expect_near(longest, h.planted_ms[0]);
+    expect_near(longest, h.planted[0].ms);
     size_t samples = signal_samples(longest), with_stack = 0;
     for (size_t i = 0; i < longest->nsamples; i++)
         with_stack += longest->samples[i].stack && longest->samples[i].stack->nframes > 2;
@@ -749,7 +750,7 @@ static size_t captures_under(const char *scenario)
     cr_log_info("%s: %zu captures, %llu failed, %llu timed out", scenario, samples,
                 (unsigned long long)p->drops.samples_failed,
                 (unsigned long long)p->drops.samples_timed_out);
-    host_finish(&h);
+    harness_finish(&h);
     return samples;
 }
 
@@ -768,18 +769,19 @@ static size_t traces_with_child(mode_t mode, const char *note)
 {
     char child[128], cmd[700], text[300];
     snprintf(child, sizeof child, "/tmp/ss-setuid-%d", (int)getpid());
-    snprintf(cmd, sizeof cmd, "cp '%s/tests/hardening/host-fixture' '%s'", host_builddir(), child);
+    snprintf(cmd, sizeof cmd, "cp '%s/tests/hardening/host-fixture' '%s'", scratch_builddir(),
+             child);
     cr_assert_eq(system(cmd), 0);
     if (mode & S_ISUID)
         cr_assert_eq(chown(child, 65534, 65534), 0);
     if (mode & S_ISGID)
         cr_assert_eq(chown(child, 0, 65534), 0);
     cr_assert_eq(chmod(child, mode), 0);
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spawn", child, "fork-exec", child, NULL};
     run_host(&h, NULL, steps, 1);
     size_t n = h.model->nprocs;
-    cr_expect_eq(count_of(h.err, "stallscope:"), 0, "%s", h.err);
+    cr_expect_eq(harness_count(h.err, "stallscope:"), 0, "%s", h.err);
     const struct ss_process *parent = NULL;
     for (size_t i = 0; i < n; i++)
         if (strstr(h.model->procs[i].exe, "host-fixture"))
@@ -788,7 +790,7 @@ static size_t traces_with_child(mode_t mode, const char *note)
     snprintf(text, sizeof text, " ran %s untraced: %s", child, note ? note : "");
     cr_expect_eq(notes_with(parent, text), note ? 2 : 0, "%s: %zu notes", text, parent->nnotes);
     cr_expect_eq(notes_with(parent, "untraced"), note ? 2 : 0);
-    host_finish(&h);
+    harness_finish(&h);
     unlink(child);
     return n;
 }
@@ -809,7 +811,7 @@ Test(processes, exec_of_a_setuid_binary, .timeout = 60)
 static void probe_without_shim(const char *dir, char *out, size_t size)
 {
     char fixture[512], cmd[1200];
-    snprintf(fixture, sizeof fixture, "%s/tests/hardening/host-fixture", host_builddir());
+    snprintf(fixture, sizeof fixture, "%s/tests/hardening/host-fixture", scratch_builddir());
     snprintf(cmd, sizeof cmd, "env -u LD_PRELOAD '%s' errno-probe '%s' </dev/null", fixture, dir);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
@@ -827,7 +829,7 @@ static void probe_without_shim(const char *dir, char *out, size_t size)
  * what it is without the shim. */
 Test(processes, errno_is_preserved, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     char plain[4096] = "", traced[4096] = "", dir[64] = "/tmp/ss-errno-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     probe_without_shim(dir, plain, sizeof plain);
@@ -844,22 +846,22 @@ Test(processes, errno_is_preserved, .timeout = 60)
         line = end ? end + 1 : NULL;
     }
     traced[len] = '\0';
-    cr_expect_gt(count_of(plain, "errno "), 20);
+    cr_expect_gt(harness_count(plain, "errno "), 20);
     cr_expect_str_eq(traced, plain);
     cr_expect_gt(h.model->procs[0].ncalls, 10, "the calls were interposed, not passed by");
     rmdir(dir);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* The monitor is a process of its own: a host with one thread keeps one thread. */
 Test(monitor, a_single_threaded_host_stays_single_threaded, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin", "80", "count-threads", "1", NULL};
     run_host(&h, NULL, steps, 1);
     cr_expect_eq(host_value(&h, "threads "), 1, "%s", h.out);
     cr_expect_eq(h.model->procs[0].nstalls, 1, "and its stall is recorded");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 static int first_stall_ended(const struct ss_run *run)
@@ -871,53 +873,47 @@ static int first_stall_ended(const struct ss_run *run)
  * it; what was recorded up to then is in the trace. */
 Test(monitor, killed_mid_run_the_host_runs_on, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin",      "100",  "pause-ms", "400", "spin", "100",
                            "stat-many", "2000", "spin",     "100", NULL};
-    pid_t pid = host_start(&h, NULL, steps);
+    host_start(&h, NULL, steps);
     cr_assert(host_trace_shows(&h, first_stall_ended, 300), "the first stall was written");
     kill(h.monitor_pid, SIGKILL);
     int status;
     cr_assert_eq(waitpid(h.monitor_pid, &status, 0), h.monitor_pid);
     h.monitor_pid = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert_eq(waitpid(h.pid, &status, 0), h.pid);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the host ran on: %d", status);
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.txt", h.dir);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(h.out, 1, sizeof h.out - 1, f);
-    h.out[n] = '\0';
-    fclose(f);
-    cr_expect_eq(count_of(h.out, "planted spin"), 3, "%s", h.out);
+    harness_read_output(&h);
+    cr_expect_eq(harness_count(h.out, "planted spin"), 3, "%s", h.out);
     cr_expect_eq(host_value(&h, "stat-many-done "), 2000);
     char err[512];
     cr_assert_eq(ss_run_load(h.run, &h.model, err, sizeof err), 0, "%s", err);
     cr_expect_geq(h.model->procs[0].nstalls, 1);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A monitor that cannot keep up (here, stopped): the host is never held up; what did not
  * fit in the segment's rings is counted as dropped once the monitor goes on. */
 Test(monitor, stopped_monitor_drops_are_counted, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin", "60", "stat-many", "3000", "spin", "60", NULL};
     host_options = "threshold=50ms:strict=1";
-    pid_t pid = host_start(&h, NULL, steps);
+    host_start(&h, NULL, steps);
     host_options = "threshold=50ms";
     kill(h.monitor_pid, SIGSTOP);
     int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert_eq(waitpid(h.pid, &status, 0), h.pid);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     kill(h.monitor_pid, SIGCONT);
-    host_sync(&h);
+    harness_sync(&h);
     char err[512];
     cr_assert_eq(ss_run_load(h.run, &h.model, err, sizeof err), 0, "%s", err);
     const struct ss_process *p = &h.model->procs[0];
     cr_expect_gt(p->drops.events, 0, "the calls that did not fit are counted");
     cr_expect_eq(p->nstalls, 2, "the stalls themselves fit");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A monitor of another user than the host's (here the host is root and the monitor runs as
@@ -940,14 +936,15 @@ Test(monitor, a_monitor_of_another_user_is_refused, .timeout = 60)
              "LD_PRELOAD='%s/.libs/libstallscope.so' STALLSCOPE_OPTIONS=monitor=%s:output=%s "
              "'%s/tests/hardening/host-fixture' spin 80 >%s 2>%s </dev/null; status=$?; "
              "kill $monitor; wait; exit $status",
-             host_builddir(), name, run, host_builddir(), name, run, host_builddir(), out, err);
+             scratch_builddir(), name, run, scratch_builddir(), name, run, scratch_builddir(), out,
+             err);
     cr_expect_eq(system(cmd), 0, "the host ran on");
     char text[4096] = "";
     FILE *f = fopen(err, "r");
     cr_assert_not_null(f);
     text[fread(text, 1, sizeof text - 1, f)] = '\0';
     fclose(f);
-    cr_expect_eq(count_of(text, "stallscope:"), 1, "%s", text);
+    cr_expect_eq(harness_count(text, "stallscope:"), 1, "%s", text);
     cr_expect(strstr(text, "belongs to another user"), "%s", text);
     f = fopen(out, "r");
     cr_assert_not_null(f);
@@ -963,7 +960,7 @@ Test(monitor, a_monitor_of_another_user_is_refused, .timeout = 60)
  * shim (the shim marks each as a call, where the monitor sends no signal). */
 Test(signals, waits_for_signals_and_ipc_are_never_cut_short, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"signal-waits", "30", NULL};
     host_options = "threshold=1ms:interval=100us:sampling=signal";
     run_host(&h, NULL, steps, 1);
@@ -983,7 +980,7 @@ Test(signals, waits_for_signals_and_ipc_are_never_cut_short, .timeout = 60)
     for (size_t i = 0; i < p->nstalls; i++)
         signalled += signal_samples(&p->stalls[i]);
     cr_expect_gt(signalled, 10, "the spins around the waits were sampled by signal");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* Defect 3: a process that execs from a busy iteration while it is sampled by signal every
@@ -991,11 +988,11 @@ Test(signals, waits_for_signals_and_ipc_are_never_cut_short, .timeout = 60)
  * under the default disposition, which ends it. */
 Test(signals, no_signal_is_left_pending_across_exec, .timeout = 120)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"exec-chain", "25", NULL};
     host_options = "threshold=1ms:interval=100us:sampling=signal";
     run_host(&h, NULL, steps, 0);
     host_options = SIGNAL_OPTIONS;
     cr_expect(strstr(h.out, "exec-chain done"), "%s", h.out);
-    host_finish(&h);
+    harness_finish(&h);
 }

@@ -24,15 +24,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/ss-output-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_dir(dir, sizeof dir, "output");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(create, .init = make_dir, .fini = remove_dir);
@@ -98,7 +95,7 @@ Test(create, private_whatever_the_umask)
 /* End to end: the host runs on, one line says why, the link's target is untouched. */
 Test(create, host_with_a_planted_symlink)
 {
-    struct host_run h;
+    struct harness h;
     char victim[128], run[128];
     snprintf(victim, sizeof victim, "%s/victim", dir);
     snprintf(run, sizeof run, "%s/run", dir);
@@ -107,10 +104,10 @@ Test(create, host_with_a_planted_symlink)
     const char *steps[] = {"spin", "80", NULL};
     run_host(&h, run, steps, 0);
     cr_expect_eq(h.nplanted, 1);
-    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "%s", h.err);
+    cr_expect_eq(harness_count(h.err, "stallscope:"), 1, "%s", h.err);
     cr_expect(strstr(h.err, "symbolic link"), "%s", h.err);
     cr_expect_eq(entries(victim), 0);
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A small file system that fills up while the host runs: the host does all its work, the
@@ -143,10 +140,10 @@ Test(faults, full_file_system, .timeout = 120)
         steps[n++] = "60";
     }
     steps[n] = NULL;
-    struct host_run h;
+    struct harness h;
     run_host(&h, run, steps, 1);
     cr_expect_eq(h.nplanted, 60, "the host did all its work");
-    cr_expect_eq(count_of(h.err, "stallscope:"), 1, "one line: %s", h.err);
+    cr_expect_eq(harness_count(h.err, "stallscope:"), 1, "one line: %s", h.err);
     cr_expect(strstr(h.err, "trace write failed"), "%s", h.err);
     cr_assert_eq(h.model->nprocs, 1);
     const struct ss_process *p = &h.model->procs[0];
@@ -154,7 +151,7 @@ Test(faults, full_file_system, .timeout = 120)
     cr_expect_lt(p->nstalls, 60, "some stalls were lost");
     cr_expect_neq(p->end_ns, 0, "the end of the process still fits");
     cr_expect_eq(p->truncated, 0);
-    host_finish(&h);
+    harness_finish(&h);
     umount2(mnt, MNT_DETACH);
     rmdir(mnt);
 }
@@ -162,7 +159,7 @@ Test(faults, full_file_system, .timeout = 120)
 /* A clean-up job deletes the run directory while the host runs. */
 Test(faults, run_dir_deleted_mid_run, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     char run[128];
     snprintf(run, sizeof run, "%s/run", dir);
     const char *steps[] = {"spin", "100", "remove-dir", run, "spin", "100", "spin", "100", NULL};
@@ -172,7 +169,7 @@ Test(faults, run_dir_deleted_mid_run, .timeout = 60)
     cr_expect_eq(h.err[0], '\0', "%s", h.err);
     struct stat st;
     cr_expect_neq(stat(run, &st), 0, "nothing recreated it");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A host that closes every descriptor after its loop started, then opens files of its own:
@@ -180,7 +177,7 @@ Test(faults, run_dir_deleted_mid_run, .timeout = 60)
  * and the stalls after the closing are recorded as those before. */
 Test(faults, host_closes_every_descriptor, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     char files[128];
     snprintf(files, sizeof files, "%s/host", dir);
     const char *steps[] = {"spin", "80", "close-all", files, NULL};
@@ -191,7 +188,7 @@ Test(faults, host_closes_every_descriptor, .timeout = 60)
     cr_assert_eq(h.model->nprocs, 1);
     /* The spins before and after the closing, and the step's settling sleep. */
     cr_expect_geq(h.model->procs[0].nstalls, 2, "the stall after the closing is recorded too");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 static int stall_sampled_so_far(const struct ss_run *run)
@@ -203,13 +200,13 @@ static int stall_sampled_so_far(const struct ss_run *run)
  * and its samples so far. */
 Test(faults, host_killed_mid_stall, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin", "5000", NULL};
-    pid_t pid = host_start(&h, NULL, steps);
+    host_start(&h, NULL, steps);
     cr_assert(host_trace_shows(&h, stall_sampled_so_far, 400),
               "the stall was in the trace while it lasted");
-    kill(pid, SIGKILL);
-    int status = host_wait(&h, pid);
+    kill(h.pid, SIGKILL);
+    int status = harness_wait(&h);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     char err[512];
     cr_assert_eq(ss_run_load(h.run, &h.model, err, sizeof err), 0, "%s", err);
@@ -218,16 +215,17 @@ Test(faults, host_killed_mid_stall, .timeout = 60)
     cr_expect(p->stalls[0].in_progress);
     cr_expect_geq(p->stalls[0].nsamples, 3);
     cr_expect_eq(p->end_ns, 0, "no end: the process never exited");
-    host_finish(&h);
+    harness_finish(&h);
 }
 
 /* A host that crashes: its trace reads up to the last record written, with the stalls that
  * ended at least one flush before the crash. */
 Test(faults, host_crashes, .timeout = 60)
 {
-    struct host_run h;
+    struct harness h;
     const char *steps[] = {"spin", "100", "spin", "1200", "crash", NULL};
-    int status = host_wait(&h, host_start(&h, NULL, steps));
+    host_start(&h, NULL, steps);
+    int status = harness_wait(&h);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %d", status);
     char err[512];
     cr_assert_eq(ss_run_load(h.run, &h.model, err, sizeof err), 0, "%s", err);
@@ -235,5 +233,5 @@ Test(faults, host_crashes, .timeout = 60)
     cr_expect_geq(p->nstalls, 1);
     cr_expect_eq(p->stalls[0].in_progress, 0, "the first stall ended long before the crash");
     cr_expect_eq(p->end_ns, 0);
-    host_finish(&h);
+    harness_finish(&h);
 }

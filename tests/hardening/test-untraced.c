@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "untraced.h"
 
 static char dir[64];
@@ -19,15 +20,12 @@ static struct ss_exec_ids user = {1000, 1000, 1000, 1000};
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/ss-untraced-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_dir(dir, sizeof dir, "untraced");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_expect_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 static const char *file_with(const char *name, const char *text, mode_t mode)

@@ -5,21 +5,12 @@
 # is in stallscope-options(7), and the real shim accepts each key the page lists. The pages
 # also format without groff warnings. Exit status follows the automake test driver.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-SS=$SS_BUILDDIR/stallscope
-SHIM=$SS_BUILDDIR/.libs/libstallscope.so
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 MAN=$SS_SRCDIR/man
-failures=0
 
-[ -x "$SS" ] && [ -r "$SHIM" ] || { echo "ERROR: no stallscope build in $SS_BUILDDIR"; exit 99; }
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+need_built "$stallscope" "$shim"
+scratch
 
 # section FILE NAME: the text of one section of a page, without font escapes.
 section() {
@@ -39,7 +30,7 @@ same() {
     fi
 }
 
-commands=$("$SS" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p' | sort)
+commands=$("$stallscope" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p' | sort)
 [ -n "$commands" ] || fail "stallscope --help lists no commands"
 echo "$commands" >"$tmp/help.commands"
 section "$MAN/stallscope.1" COMMANDS | sed -n '/^\.TP/{n;s/^\.B \([a-z]*\)$/\1/p}' | sort \
@@ -52,12 +43,12 @@ for cmd in $commands; do
         fail "no man page for stallscope $cmd"
         continue
     fi
-    "$SS" "$cmd" --help | options >"$tmp/$cmd.help"
+    "$stallscope" "$cmd" --help | options >"$tmp/$cmd.help"
     [ -s "$tmp/$cmd.help" ] || fail "stallscope $cmd --help names no option"
     section "$page" OPTIONS | options >"$tmp/$cmd.man"
     same "options of stallscope $cmd --help and stallscope-$cmd(1)" "$tmp/$cmd.help" "$tmp/$cmd.man"
 done
-"$SS" --help | options >"$tmp/top.help"
+"$stallscope" --help | options >"$tmp/top.help"
 section "$MAN/stallscope.1" OPTIONS | options >"$tmp/top.man"
 same "options of stallscope and stallscope(1)" "$tmp/top.help" "$tmp/top.man"
 
@@ -74,14 +65,14 @@ while read -r key type; do
     HOW) value=perf ;; NAME) value=ss-agree-$$ ;;
     *) fail "stallscope-options(7): $key has a value of unknown type $type"; continue ;;
     esac
-    out=$(env LD_PRELOAD="$SHIM" STALLSCOPE_OPTIONS="$key=$value" true 2>&1)
+    out=$(env LD_PRELOAD="$shim" STALLSCOPE_OPTIONS="$key=$value" true 2>&1)
     # A monitor that is not there is said so; the key itself was taken.
     case $out in
     *"unknown option"* | *"bad value"*)
         fail "the shim does not take $key=$value as stallscope-options(7) says: $out" ;;
     esac
 done <"$tmp/man.key-types"
-out=$(env LD_PRELOAD="$SHIM" STALLSCOPE_OPTIONS="no_such_key=1" true 2>&1)
+out=$(env LD_PRELOAD="$shim" STALLSCOPE_OPTIONS="no_such_key=1" true 2>&1)
 case $out in
 *"unknown option no_such_key"*) ;;
 *) fail "the shim took an unknown key without a word, so the check above proves nothing" ;;

@@ -1,19 +1,15 @@
-# Sourced by the runtime tests. `runtime_setup COMMAND FIXTURE` skips (exit 77) when COMMAND
-# is not installed, checks that stallscope and the fixture (a path under the source
-# directory) exist, and sets $stallscope, $fixture and $tmp, a scratch directory removed at
-# exit together with the perf maps the traced runtimes wrote to /tmp for the traces in it.
-# fail() reports the fixture's output ($tmp/out, $tmp/err) and the report of $tmp/run; a test
-# that keeps other things defines its own after the setup.
+# Sourced by the runtime tests, on top of tests/lib/lib.sh. `runtime_setup COMMAND FIXTURE`
+# skips (exit 77) when COMMAND is not installed, checks that stallscope and the fixture (a
+# path under the source directory) exist, and sets $fixture and $tmp, a scratch directory
+# removed at exit together with the perf maps the traced runtimes wrote to /tmp for the
+# traces in it. fail() reports the fixture's output ($tmp/out, $tmp/err) and the report of
+# $tmp/run; a test that keeps other things defines its own after the setup.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 
 runtime_setup() {
-    if ! command -v "$1" >/dev/null 2>&1; then
-        echo "SKIP: $1 not installed"
-        exit 77
-    fi
+    skip_unless "$1"
     # Runtimes name a script by its resolved path; under distcheck the source directory is
     # relative.
     fixture=$(realpath "$SS_SRCDIR/$2" 2>/dev/null) || fixture=$SS_SRCDIR/$2
@@ -21,9 +17,7 @@ runtime_setup() {
         echo "ERROR: no $stallscope or $fixture (set SS_BUILDDIR and SS_SRCDIR)"
         exit 99
     fi
-    tmp=$(mktemp -d) || exit 99
-    trap runtime_cleanup EXIT
-    trap 'exit 99' HUP INT TERM
+    scratch
 }
 
 # The perf maps of the traced processes, which their runtimes never remove.
@@ -36,7 +30,7 @@ drop_tmp_maps() {
     done
 }
 
-runtime_cleanup() {
+cleanup() {
     drop_tmp_maps
     rm -rf "$tmp"
 }

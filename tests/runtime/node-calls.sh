@@ -6,6 +6,7 @@
 # scenarios, whose work runs on libuv's threadpool, must leave nothing on the main thread.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 SYNC="readFileSync writeFileSync appendFileSync statSync existsSync readdirSync execSync fsyncSync"
 ASYNC="promisesReadFile dnsLookup pbkdf2"

@@ -5,6 +5,7 @@
 # the fixture's busy function from that copy alone, and no longer once it is gone.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 function=jitdumpSpinUntil
 runtime_setup node tests/fixtures/node/jitdump.js

@@ -6,6 +6,7 @@
 # location.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 runtime_setup node tests/fixtures/node/stall.js
 

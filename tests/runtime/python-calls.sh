@@ -4,24 +4,13 @@
 # category; the same calls through asyncio.to_thread run on a worker thread and must not.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 fixture=$SS_SRCDIR/tests/fixtures/python/calls.py
 SCENARIOS="read sleep getaddrinfo subprocess"
 
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: python3 not installed"
-    exit 77
-fi
-if [ ! -x "$stallscope" ]; then
-    echo "ERROR: no stallscope in $SS_BUILDDIR (set SS_BUILDDIR to the build directory)"
-    exit 99
-fi
-if [ ! -r "$fixture" ]; then
-    echo "ERROR: no $fixture (set SS_SRCDIR to the source directory)"
-    exit 99
-fi
+skip_unless python3
+need_built "$stallscope" "$fixture"
 
 # A short directory: a call site's detail keeps only the first 47 bytes of a path.
 tmp=$(mktemp -d /tmp/ss-py-XXXXXX) || exit 99

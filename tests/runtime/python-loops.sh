@@ -6,6 +6,7 @@
 # the work outside the loops, no worker taken for a loop thread.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 runtime_setup python3 tests/fixtures/python/loops.py
 

@@ -4,6 +4,7 @@
 # and the program must behave exactly as it does without the tool.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 runtime_setup python3 tests/fixtures/python/stall.py
 

@@ -5,6 +5,7 @@
 # Needs a python3.12 (or the interpreter named by SS_PYTHON312) and skips visibly without one.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 : "${SS_PYTHON312:=python3.12}"
 

@@ -6,21 +6,11 @@
 # reported as changed and left as module+offset, not named from the new file.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 fixtures=$SS_BUILDDIR/tests/fixtures/symfix
-
-for f in "$stallscope" "$fixtures/symfix-loop" "$fixtures/libsymfix.so" "$fixtures/symfix"; do
-    [ -x "$f" ] || {
-        echo "ERROR: no $f (make check builds it; set SS_BUILDDIR to the build directory)"
-        exit 99
-    }
-done
-
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
+need_built "$stallscope" "$fixtures/symfix-loop" "$fixtures/libsymfix.so" "$fixtures/symfix"
+scratch
 
 fail() {
     echo "FAIL: $*"

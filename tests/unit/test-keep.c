@@ -9,6 +9,8 @@
 
 #include "flame.h"
 #include "model.h"
+#include "scratch.h"
+#include "trace-builder.h"
 #include "trace-format.h"
 #include "trace-writer.h"
 
@@ -20,15 +22,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/ss-keep-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_dir(dir, sizeof dir, "keep");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(keep, .init = make_dir, .fini = remove_dir);
@@ -36,13 +35,13 @@ TestSuite(keep, .init = make_dir, .fini = remove_dir);
 static void stall_end(struct ss_writer *w, uint32_t tid, uint64_t start, uint64_t duration,
                       unsigned i)
 {
-    struct ss_rec_stall_end e = {tid, 0, start, start, duration};
-    ss_writer_record(w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
-    if (i % 3 == 0) {
-        const char *name = i % 2 ? "read" : "fsync";
-        struct ss_rec_stall_call c = {tid, 0, 0, start, 1 + i % 4, duration / 3};
-        ss_writer_record(w, SS_REC_STALL_CALL, &c, sizeof c, name, strlen(name));
-    }
+    tb_stall_end(w, tid, start, duration);
+    if (i % 3 == 0)
+        tb_stall_call(
+            w,
+            (struct ss_rec_stall_call){
+                .tid = tid, .stall_id = start, .count = 1 + i % 4, .total_ns = duration / 3},
+            i % 2 ? "read" : "fsync");
 }
 
 /* Stalls on three threads, interleaved, with durations that often tie, one to three signal
@@ -55,12 +54,17 @@ static void write_trace_of(unsigned stalls)
     char why[256];
     const uint32_t pid = 5151;
     cr_assert_eq(ss_writer_open(&w, dir, (pid_t)pid, why, sizeof why), 0, "%s", why);
-    struct ss_rec_process p = {pid, 1, 1000, 2000, 50000000, 10000000, 0, 0};
-    ss_writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
+    tb_process(&w,
+               (struct ss_rec_process){.pid = pid,
+                                       .ppid = 1,
+                                       .start_mono_ns = 1000,
+                                       .start_real_ns = 2000,
+                                       .threshold_ns = 50000000,
+                                       .interval_ns = 10000000},
+               NULL, NULL, 0);
     for (uint32_t id = 1; id <= STACKS; id++) {
         uint64_t frames[2] = {0x1000 * id, 0x2000};
-        struct ss_rec_stack st = {id, 2};
-        ss_writer_record(&w, SS_REC_STACK, &st, sizeof st, frames, sizeof frames);
+        tb_stack(&w, id, frames, 2);
     }
     uint64_t t = 1000000000ull;
     struct {
@@ -71,24 +75,30 @@ static void write_trace_of(unsigned stalls)
         uint32_t k = i % THREADS, tid = pid + k;
         uint64_t start = t, duration = 50000000ull + (i * 7919u % 61) * 1000000ull;
         t += duration + 1000000;
-        struct ss_rec_stall_begin b = {tid, 0, start, start};
-        ss_writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
+        tb_stall_begin(&w, tid, start);
         if (deferred[k].start) {
             stall_end(&w, tid, deferred[k].start, deferred[k].duration, deferred[k].i);
             deferred[k].start = 0;
         }
-        for (unsigned s = 0; s < 1 + i % 3; s++) {
-            struct ss_rec_sample smp = {
-                tid, 1 + (i + s) % STACKS, start, 50000000ull + s * 3000000, 0,
-                2,   SS_SAMPLE_SIGNAL,     0};
-            ss_writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, NULL, 0);
-        }
-        if (i % 5 == 0) {
-            const char *call = i % 2 ? "read" : "nanosleep";
-            struct ss_rec_sample smp = {tid, 1 + i % 3, start,          duration - 1000000,
-                                        0,   2,         SS_SAMPLE_CALL, 2000000};
-            ss_writer_record(&w, SS_REC_SAMPLE, &smp, sizeof smp, call, strlen(call));
-        }
+        for (unsigned s = 0; s < 1 + i % 3; s++)
+            tb_sample(&w,
+                      (struct ss_rec_sample){.tid = tid,
+                                             .stack_id = 1 + (i + s) % STACKS,
+                                             .stall_id = start,
+                                             .offset_ns = 50000000ull + s * 3000000,
+                                             .nframes = 2,
+                                             .source = SS_SAMPLE_SIGNAL},
+                      NULL);
+        if (i % 5 == 0)
+            tb_sample(&w,
+                      (struct ss_rec_sample){.tid = tid,
+                                             .stack_id = 1 + i % 3,
+                                             .stall_id = start,
+                                             .offset_ns = duration - 1000000,
+                                             .nframes = 2,
+                                             .source = SS_SAMPLE_CALL,
+                                             .call_ns = 2000000},
+                      i % 2 ? "read" : "nanosleep");
         if (i + THREADS >= stalls || i % 11 == 0)
             continue;
         if (i % 7 == 0)

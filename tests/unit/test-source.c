@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "scratch.h"
 #include "source.h"
+#include "trace-builder.h"
 #include "trace-format.h"
 #include "trace-writer.h"
 
@@ -21,16 +23,13 @@ static struct ssv_source src;
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/ss-source-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_dir(dir, sizeof dir, "source");
 }
 
 static void remove_dir(void)
 {
     ssv_src_close(&src);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(source, .init = make_dir, .fini = remove_dir);
@@ -40,29 +39,31 @@ static void begin_process(struct ss_writer *w, uint32_t pid)
     char why[256];
     cr_assert_eq(ss_writer_open(w, dir, (pid_t)pid, why, sizeof why), 0, "%s", why);
     const char exe[] = "/usr/bin/server", cmd[] = "server";
-    struct ss_rec_process p = {pid,      1,        1000000000,     1700000000000000000ull,
-                               50000000, 10000000, sizeof exe - 1, sizeof cmd};
-    ss_writer_record2(w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
-    struct ss_rec_thread t = {pid, SS_THREAD_LOOP, 1000000000};
-    ss_writer_record(w, SS_REC_THREAD, &t, sizeof t, "server", 6);
+    tb_process(w,
+               (struct ss_rec_process){.pid = pid,
+                                       .ppid = 1,
+                                       .start_mono_ns = 1000000000,
+                                       .start_real_ns = 1700000000000000000ull,
+                                       .threshold_ns = 50000000,
+                                       .interval_ns = 10000000},
+               exe, cmd, sizeof cmd);
+    tb_thread(
+        w, (struct ss_rec_thread){.tid = pid, .flags = SS_THREAD_LOOP, .first_wait_ns = 1000000000},
+        "server");
     ss_writer_flush(w);
 }
 
 static void stall(struct ss_writer *w, uint32_t pid, uint64_t start, int ended)
 {
-    struct ss_rec_stall_begin b = {pid, 0, start, start};
-    ss_writer_record(w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
-    if (ended) {
-        struct ss_rec_stall_end e = {pid, 0, start, start, 80000000};
-        ss_writer_record(w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
-    }
+    tb_stall_begin(w, pid, start);
+    if (ended)
+        tb_stall_end(w, pid, start, 80000000);
     ss_writer_flush(w);
 }
 
 static void end_process(struct ss_writer *w)
 {
-    struct ss_rec_end e = {5000000000ull};
-    ss_writer_record(w, SS_REC_END, &e, sizeof e, NULL, 0);
+    tb_end(w, 5000000000ull);
     ss_writer_close(w);
 }
 

@@ -15,6 +15,8 @@
 #include "errors.h"
 #include "model.h"
 #include "private-files.h"
+#include "scratch.h"
+#include "trace-builder.h"
 #include "trace-format.h"
 #include "trace-writer.h"
 
@@ -22,15 +24,12 @@ static char dir[64];
 
 static void make_dir(void)
 {
-    strcpy(dir, "/tmp/ss-trace-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_dir(dir, sizeof dir, "trace");
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    scratch_remove(dir);
 }
 
 TestSuite(trace, .init = make_dir, .fini = remove_dir);
@@ -45,43 +44,75 @@ static char *write_trace(pid_t pid)
     cr_assert_eq(ss_writer_open(&w, dir, pid, why, sizeof why), 0, "%s", why);
     const char exe[] = "/usr/bin/server", cmd[] = "server\0--port\0"
                                                   "8080";
-    struct ss_rec_process p = {(uint32_t)pid, 1,        1000,           2000,
-                               50000000,      10000000, sizeof exe - 1, sizeof cmd};
-    ss_writer_record2(&w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
+    const uint32_t tid = (uint32_t)pid;
+    tb_process(&w,
+               (struct ss_rec_process){.pid = tid,
+                                       .ppid = 1,
+                                       .start_mono_ns = 1000,
+                                       .start_real_ns = 2000,
+                                       .threshold_ns = 50000000,
+                                       .interval_ns = 10000000},
+               exe, cmd, sizeof cmd);
     const uint8_t id[4] = {0xde, 0xad, 0xbe, 0xef};
-    struct ss_rec_module m = {0x400000, 0x401000, 0x402000, sizeof id, sizeof exe - 1};
+    struct ss_rec_module m = {.bias = 0x400000,
+                              .lo = 0x401000,
+                              .hi = 0x402000,
+                              .build_id_len = sizeof id,
+                              .path_len = sizeof exe - 1};
     ss_writer_record2(&w, SS_REC_MODULE, &m, sizeof m, id, sizeof id, exe, sizeof exe - 1);
-    struct ss_rec_thread t = {(uint32_t)pid, SS_THREAD_LOOP, 1500};
-    ss_writer_record(&w, SS_REC_THREAD, &t, sizeof t, "main", 4);
-    struct ss_rec_stack st = {1, 3};
-    ss_writer_record(&w, SS_REC_STACK, &st, sizeof st, frames, sizeof frames);
-    struct ss_rec_stall_begin b = {(uint32_t)pid, 0, 5000, 5000};
-    ss_writer_record(&w, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
-    struct ss_rec_sample s1 = {(uint32_t)pid, 1, 5000, 50000000, 1234, 3, SS_SAMPLE_SIGNAL, 0};
-    ss_writer_record(&w, SS_REC_SAMPLE, &s1, sizeof s1, NULL, 0);
-    struct ss_rec_sample s2 = {(uint32_t)pid, 1, 5000, 90000000, 99, 3, SS_SAMPLE_CALL, 70000000};
-    ss_writer_record(&w, SS_REC_SAMPLE, &s2, sizeof s2, "nanosleep", 9);
-    struct ss_rec_stall_end e = {(uint32_t)pid, 0, 5000, 5000, 95000000};
-    ss_writer_record(&w, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
-    struct ss_rec_stall_split sp = {(uint32_t)pid, SS_SPLIT_FROM_START, 5000, 95000000, 20000000,
-                                    1000000};
+    tb_thread(&w,
+              (struct ss_rec_thread){.tid = tid, .flags = SS_THREAD_LOOP, .first_wait_ns = 1500},
+              "main");
+    tb_stack(&w, 1, frames, 3);
+    tb_stall_begin(&w, tid, 5000);
+    tb_sample(&w,
+              (struct ss_rec_sample){.tid = tid,
+                                     .stack_id = 1,
+                                     .stall_id = 5000,
+                                     .offset_ns = 50000000,
+                                     .capture_ns = 1234,
+                                     .nframes = 3,
+                                     .source = SS_SAMPLE_SIGNAL},
+              NULL);
+    tb_sample(&w,
+              (struct ss_rec_sample){.tid = tid,
+                                     .stack_id = 1,
+                                     .stall_id = 5000,
+                                     .offset_ns = 90000000,
+                                     .capture_ns = 99,
+                                     .nframes = 3,
+                                     .source = SS_SAMPLE_CALL,
+                                     .call_ns = 70000000},
+              "nanosleep");
+    tb_stall_end(&w, tid, 5000, 95000000);
+    struct ss_rec_stall_split sp = {.tid = tid,
+                                    .flags = SS_SPLIT_FROM_START,
+                                    .stall_id = 5000,
+                                    .window_ns = 95000000,
+                                    .cpu_ns = 20000000,
+                                    .runnable_ns = 1000000};
     ss_writer_record(&w, SS_REC_STALL_SPLIT, &sp, sizeof sp, NULL, 0);
-    struct ss_rec_stall_pause pa = {(uint32_t)pid, SS_PAUSE_STOPPED, 0, 5000, 40000000};
+    struct ss_rec_stall_pause pa = {
+        .tid = tid, .kind = SS_PAUSE_STOPPED, .stall_id = 5000, .paused_ns = 40000000};
     ss_writer_record(&w, SS_REC_STALL_PAUSE, &pa, sizeof pa, NULL, 0);
-    struct ss_rec_loop_begin lb = {(uint32_t)pid, SS_LOOP_EPOLL, 0, 3, 0, 1500};
+    struct ss_rec_loop_begin lb = {.tid = tid, .kind = SS_LOOP_EPOLL, .fd = 3, .at_ns = 1500};
     ss_writer_record(&w, SS_REC_LOOP_BEGIN, &lb, sizeof lb, "epoll_wait", 10);
-    struct ss_rec_loop_end le = {(uint32_t)pid, SS_LOOP_PROCESS_EXIT, 0, 0, 200000000};
+    struct ss_rec_loop_end le = {.tid = tid, .reason = SS_LOOP_PROCESS_EXIT, .end_ns = 200000000};
     ss_writer_record(&w, SS_REC_LOOP_END, &le, sizeof le, NULL, 0);
     uint64_t buckets[SS_HIST_BUCKETS] = {0};
     buckets[ss_hist_bucket(20000)] = 9;
     buckets[ss_hist_bucket(95000000)] = 1;
-    struct ss_rec_histogram h = {(uint32_t)pid, SS_HIST_BUCKETS, 10, 95180000, 95000000};
+    struct ss_rec_histogram h = {.tid = tid,
+                                 .nbuckets = SS_HIST_BUCKETS,
+                                 .iterations = 10,
+                                 .busy_total_ns = 95180000,
+                                 .busy_max_ns = 95000000};
     ss_writer_record(&w, SS_REC_HISTOGRAM, &h, sizeof h, buckets, sizeof buckets);
-    struct ss_rec_drops d = {1, 2, 3, 4};
+    struct ss_rec_drops d = {
+        .events = 1, .samples_failed = 2, .samples_timed_out = 3, .records_unwritten = 4};
     ss_writer_record(&w, SS_REC_DROPS, &d, sizeof d, NULL, 0);
     ss_writer_record(&w, SS_REC_NOTE, "hello", 5, NULL, 0);
-    struct ss_rec_end end = {200000000};
-    ss_writer_record(&w, SS_REC_END, &end, sizeof end, NULL, 0);
+    tb_end(&w, 200000000);
     cr_assert_eq(w.unwritten, 0);
     ss_writer_close(&w);
     char *path;
@@ -274,11 +305,20 @@ Test(trace, every_corrupted_byte_is_survived)
             copy[i] ^= flips[f];
             put(path, copy, len);
             struct ss_run *run = NULL;
-            char err[512];
-            if (ss_run_load(path, &run, err, sizeof err) == 0) {
-                ss_process_symbolize(run, &run->procs[0]);
+            char err[512] = "";
+            int rc = ss_run_load(path, &run, err, sizeof err);
+            if (rc == 0) {
+                cr_assert_not_null(run, "byte %zu ^ 0x%02x: loaded, but no run", i, flips[f]);
+                for (size_t k = 0; k < run->nprocs; k++)
+                    ss_process_symbolize(run, &run->procs[k]);
                 ss_run_free(run);
+                continue;
             }
+            cr_assert_lt(rc, 0, "byte %zu ^ 0x%02x: returned %d", i, flips[f], rc);
+            cr_assert_str_neq(ss_strerror(rc), "unknown error",
+                              "byte %zu ^ 0x%02x: %d is no error code", i, flips[f], rc);
+            cr_assert_neq(err[0], '\0', "byte %zu ^ 0x%02x: %s without a message", i, flips[f],
+                          ss_strerror(rc));
         }
     }
     free(path);

@@ -4,17 +4,11 @@
 # line naming the problem and status 2.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 fixture=$SS_BUILDDIR/tests/fixtures/loop-fixture-O2
-if [ ! -x "$stallscope" ] || [ ! -x "$SS_BUILDDIR/stallscope-view" ] || [ ! -x "$fixture" ]; then
-    echo "ERROR: no stallscope, stallscope-view or loop fixture in $SS_BUILDDIR"
-    exit 99
-fi
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-failures=0
+need_built "$stallscope" "$SS_BUILDDIR/stallscope-view" "$fixture"
+scratch
 
 "$stallscope" run -q -o "$tmp/run" -- "$fixture" --spin 200 --sleep 150 >"$tmp/out" ||
     { echo "ERROR: cannot record the fixture"; exit 99; }

@@ -7,23 +7,14 @@
 # that same flame.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
-: "${SS_BUILDDIR:=$PWD}"
-stallscope=$SS_BUILDDIR/stallscope
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 stacks=$SS_BUILDDIR/tests/viewer/flame-stacks
 gen=$SS_BUILDDIR/bench/gen-trace
 fixture=$SS_BUILDDIR/tests/fixtures/loop-fixture-O2
-for f in "$stallscope" "$SS_BUILDDIR/stallscope-view" "$stacks" "$gen" "$fixture"; do
-    [ -x "$f" ] || { echo "ERROR: build $f first"; exit 99; }
-done
+need_built "$stallscope" "$SS_BUILDDIR/stallscope-view" "$stacks" "$gen" "$fixture"
 STALLS=2000 KEEP=40
-tmp=$(mktemp -d) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 99' HUP INT TERM
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+scratch
 
 "$stallscope" run -q -o "$tmp/fixture" -- "$fixture" --spin 200 --sleep 150 >"$tmp/out" ||
     { echo "ERROR: cannot record the fixture"; exit 99; }

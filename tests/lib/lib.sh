@@ -1,0 +1,50 @@
+# shellcheck shell=sh
+# Sourced by the shell tests, first thing: finds the build and the sources, gives a scratch
+# directory removed at exit, and counts failures. A test's exit status follows the automake
+# test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
+
+: "${SS_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${SS_BUILDDIR:=$PWD}"
+SS_BUILDDIR=$(cd "$SS_BUILDDIR" && pwd) || exit 99
+# shellcheck disable=SC2034 # for the tests that source this
+stallscope=$SS_BUILDDIR/stallscope
+# shellcheck disable=SC2034
+shim=$SS_BUILDDIR/.libs/libstallscope.so
+failures=0
+
+# need_built FILE...: a harness error unless every FILE exists.
+need_built() {
+    for file; do
+        if [ ! -e "$file" ]; then
+            echo "ERROR: no $file (set SS_BUILDDIR to the build directory)"
+            exit 99
+        fi
+    done
+}
+
+# skip_unless COMMAND: skips the test, visibly, when COMMAND is not installed.
+skip_unless() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        echo "SKIP: $1 not installed"
+        exit 77
+    fi
+}
+
+# scratch: $tmp, a fresh directory that cleanup removes at exit. A test that leaves other
+# things behind defines its own cleanup, which removes $tmp too.
+scratch() {
+    tmp=$(mktemp -d) || exit 99
+    trap cleanup EXIT
+    trap 'exit 99' HUP INT TERM
+}
+cleanup() {
+    rm -rf "$tmp"
+}
+
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+ok() {
+    echo "ok: $*"
+}
