@@ -164,7 +164,7 @@
     X(int, __res_search, (const char *name, int cls, int type, unsigned char *ans, int len), (name, cls, type, ans, len), ALWAYS(DNS), D_PATH(name), NOTHING, -1, "GLIBC_2.2.5")
 
 /* Interposers written by hand (variadic, versioned or with special rules), in calls.c,
- * fd-calls.c, locks.c and hooks.c; they share the catalogue's numbering. */
+ * fd-calls.c, locks.c and waits.c; they share the catalogue's numbering. */
 #define SS_EXTRA_CALLS(X) \
     X(open) X(open64) X(openat) X(openat64) X(fclose) X(sync) X(fcntl) X(fcntl64) \
     X(syscall_statx) X(fork) X(_Fork) X(sem_wait) X(pthread_mutex_lock) X(pthread_rwlock_rdlock) \

@@ -1,5 +1,5 @@
 /* interpose: how an interposer finds the C library's function behind it, and what it does when
- * there is none. Every interposer of the shim (calls.c, fd-calls.c, locks.c, hooks.c,
+ * there is none. Every interposer of the shim (calls.c, fd-calls.c, locks.c, waits.c,
  * signals.c, children.c, vfork.c, jumps.c, shim.c) goes through these, so the rules are kept
  * in one place:
  *

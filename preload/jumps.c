@@ -12,7 +12,7 @@
  * interrupts an interposer): then the interrupted interposer resumes with its marks taken off,
  * which costs it at most that call's record. Jumps the interposers do not see (a C++ exception
  * thrown through an interposer, the C library's internal jumps) are put right at the thread's
- * next entry into its loop's wait (hooks.c). */
+ * next entry into its loop's wait (waits.c). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdlib.h>

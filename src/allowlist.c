@@ -216,12 +216,12 @@ static int match_frame(const struct ss_allow_line *l, const struct ss_frame *f)
     unsigned line, col;
     switch (l->type) {
     case SS_ALLOW_FUN:
-        ss_frame_function(f, buf, sizeof buf);
+        ss_frame_match_name(f, buf, sizeof buf);
         return match(l->pattern, f->symbol) || (buf[0] && match(l->pattern, buf));
     case SS_ALLOW_LIB:
         return match_module(l->pattern, f->module);
     case SS_ALLOW_SRC:
-        return ss_frame_source(f, buf, sizeof buf, &line, &col) && match_path(l->pattern, buf);
+        return ss_frame_js_position(f, buf, sizeof buf, &line, &col) && match_path(l->pattern, buf);
     default:
         return 0;
     }

@@ -68,7 +68,7 @@ static void testcase(FILE *out, const struct ss_check_result *res, const struct 
     fprintf(out, "    <testcase classname=\"stallscope.%s\" name=\"", ss_rule_name(f->rule));
     xml(out, f->title);
     fprintf(out, " [%s]\"", f->fingerprint);
-    if (ss_finding_source(f, path, sizeof path, &line, &col) == 1) {
+    if (ss_finding_source(res, f, path, sizeof path, &line, &col) == 1) {
         fputs(" file=\"", out);
         xml(out, path);
         fputc('"', out);
@@ -95,7 +95,7 @@ static void testcase(FILE *out, const struct ss_check_result *res, const struct 
         }
         for (uint32_t i = 0; f->stack && f->stack->frames && i < f->stack->nframes; i++) {
             const struct ss_frame *fr = &f->stack->frames[i];
-            ss_frame_name(fr, name, sizeof name);
+            ss_frame_display_name(fr, name, sizeof name);
             fputs("\n    at ", out);
             xml(out, name);
             if (fr->module) {

@@ -76,21 +76,22 @@ static void frame_location(struct ss_json *j, const struct ss_frame *f)
 {
     char name[512], path[PATH_MAX];
     unsigned line, col;
-    ss_frame_name(f, name, sizeof name);
+    ss_frame_display_name(f, name, sizeof name);
     ss_json_object(j, "location");
     ss_json_object(j, "message");
     ss_json_string(j, "text", name);
     ss_json_end(j);
-    if (ss_frame_source(f, path, sizeof path, &line, &col))
+    if (ss_frame_js_position(f, path, sizeof path, &line, &col))
         artifact(j, path, path[0] != '/', line, col);
     ss_json_end(j);
 }
 
-static void primary_location(struct ss_json *j, const struct ss_finding *f)
+static void primary_location(struct ss_json *j, const struct ss_check_result *res,
+                             const struct ss_finding *f)
 {
     char path[PATH_MAX], fun[256];
     unsigned line = 0, col = 0;
-    int kind = ss_finding_source(f, path, sizeof path, &line, &col);
+    int kind = ss_finding_source(res, f, path, sizeof path, &line, &col);
     ss_json_array(j, "locations");
     ss_json_object(j, NULL);
     if (kind) {
@@ -165,7 +166,7 @@ static void result(struct ss_json *j, const struct ss_check_result *res, const s
     ss_json_object(j, "message");
     ss_json_string(j, "text", f->title);
     ss_json_end(j);
-    primary_location(j, f);
+    primary_location(j, res, f);
     ss_json_object(j, "partialFingerprints");
     snprintf(text, sizeof text, "%s:1", f->fingerprint);
     ss_json_string(j, "primaryLocationLineHash", text);
@@ -244,11 +245,8 @@ static void driver(struct ss_json *j)
 int ss_check_write_sarif(const struct ss_check_result *res, FILE *out)
 {
     struct ss_json j;
-    char cwd[PATH_MAX], root[PATH_MAX * 3 + 16];
-    const char *base = getenv("GITHUB_WORKSPACE");
-    if ((!base || !*base) && !(base = getcwd(cwd, sizeof cwd)))
-        base = "/";
-    uri(root, sizeof root - 1, "file://", base);
+    char root[PATH_MAX * 3 + 16];
+    uri(root, sizeof root - 1, "file://", res->source_root ? res->source_root : "/");
     if (root[strlen(root) - 1] != '/')
         strcat(root, "/");
     ss_json_init(&j, out, 1);

@@ -16,17 +16,15 @@
 #define GITHUB_MAX_ANNOTATIONS 10
 #define STACK_LINES 8
 
-int ss_finding_source(const struct ss_finding *f, char *path, size_t size, unsigned *line,
-                      unsigned *col)
+int ss_finding_source(const struct ss_check_result *res, const struct ss_finding *f, char *path,
+                      size_t size, unsigned *line, unsigned *col)
 {
     const struct ss_stack *st = f->stack;
-    char src[PATH_MAX], cwd[PATH_MAX];
+    char src[PATH_MAX];
     for (uint32_t i = 0; st && st->frames && i < st->nframes; i++) {
-        if (!ss_frame_source(&st->frames[i], src, sizeof src, line, col))
+        if (!ss_frame_js_position(&st->frames[i], src, sizeof src, line, col))
             continue;
-        const char *root = getenv("GITHUB_WORKSPACE");
-        if ((!root || !*root) && (root = getcwd(cwd, sizeof cwd)) == NULL)
-            root = "";
+        const char *root = res->source_root ? res->source_root : "";
         size_t n = strlen(root);
         while (n > 1 && root[n - 1] == '/')
             n--;
@@ -53,7 +51,7 @@ static void print_frames(FILE *out, const struct ss_stack *st, const char *inden
 {
     char name[512];
     for (uint32_t i = 0; st && st->frames && i < st->nframes && i < STACK_LINES; i++) {
-        ss_frame_name(&st->frames[i], name, sizeof name);
+        ss_frame_display_name(&st->frames[i], name, sizeof name);
         const char *module = st->frames[i].module;
         fprintf(out, "%s%-56s %s\n", indent, name, module ? ss_basename(module) : "");
     }
@@ -103,7 +101,7 @@ int ss_check_write_text(const struct ss_check_result *res, FILE *out)
         else if (f->state == SS_FINDING_KNOWN)
             fprintf(out, "    known: its fingerprint is in the baseline\n");
         fprintf(out, "    fingerprint %s; first on thread %u (%s) of pid %u: %s\n", f->fingerprint,
-                f->tid, f->thread[0] ? f->thread : "?", f->process->pid,
+                f->tid, f->thread, f->process->pid,
                 f->process->command[0] ? f->process->command : f->process->exe);
         if (f->detail && f->detail[0])
             fprintf(out, "    on %s\n", f->detail);
@@ -194,7 +192,7 @@ int ss_check_write_github(const struct ss_check_result *res, FILE *out)
         size_t len = 0;
         unsigned line, col;
         fputs("::error ", out);
-        if (ss_finding_source(f, path, sizeof path, &line, &col) == 1) {
+        if (ss_finding_source(res, f, path, sizeof path, &line, &col) == 1) {
             fputs("file=", out);
             github_escape(out, path, 1);
             if (line)
@@ -215,7 +213,7 @@ int ss_check_write_github(const struct ss_check_result *res, FILE *out)
         if (f->detail && f->detail[0])
             fprintf(m, "\non %s", f->detail);
         for (uint32_t k = 0; f->stack && f->stack->frames && k < f->stack->nframes; k++) {
-            ss_frame_name(&f->stack->frames[k], name, sizeof name);
+            ss_frame_display_name(&f->stack->frames[k], name, sizeof name);
             const char *module = f->stack->frames[k].module;
             fprintf(m, "\n  at %s%s%s%s", name, module ? " (" : "",
                     module ? ss_basename(module) : "", module ? ")" : "");
@@ -276,7 +274,7 @@ int ss_check_write_markdown(const struct ss_check_result *res, FILE *out)
             fputs(" | ", out);
             markdown_cell(out, fun[0] ? fun : "-");
             fputs(" (", out);
-            markdown_cell(out, f->thread[0] ? f->thread : "?");
+            markdown_cell(out, f->thread);
             fprintf(out, ") | `%s` |\n", f->fingerprint);
         }
         fputc('\n', out);

@@ -85,7 +85,7 @@ static void place(struct ss_finding *f, const struct ss_process *p, uint32_t tid
 {
     f->process = p;
     f->tid = tid;
-    f->thread = thread_name(p, tid);
+    f->thread = ss_thread_label(p, tid);
     f->stack = st;
 }
 
@@ -300,7 +300,7 @@ void ss_finding_function(const struct ss_finding *f, char *buf, size_t size)
         for (i = 0; (uint32_t)i < f->stack->nframes && !f->stack->frames[i].symbol; i++)
             ;
     if (i >= 0 && f->stack && (uint32_t)i < f->stack->nframes)
-        ss_frame_function(&f->stack->frames[i], buf, size);
+        ss_frame_match_name(&f->stack->frames[i], buf, size);
     else
         snprintf(buf, size, "%s", "");
 }
@@ -334,7 +334,7 @@ static void make_title(struct ss_finding *f)
         snprintf(f->title, sizeof f->title,
                  "busy-time p99 of %s on loop thread %.32s of %.64s "
                  "(limit %s)",
-                 worst, f->thread[0] ? f->thread : "?", ss_basename(f->process->exe), limit);
+                 worst, f->thread, ss_basename(f->process->exe), limit);
         break;
     case SS_RULE_FORBID:
         snprintf(f->title, sizeof f->title, "%.64s()%s: %llu %s call%s on a loop thread, %s in all",

@@ -93,17 +93,20 @@ struct ss_check_result {
     size_t nfindings;
     size_t failed, allowed, known;
     struct ss_allowlist *allowlist; /* entries with hits 0 are stale; may be NULL */
+    /* Where the program's sources are (a CI workspace, the working directory): paths of
+     * findings inside it are written relative to it. Set by the caller; NULL for none. */
+    const char *source_root;
     char rules[256];
     unsigned rules_set; /* bit per enum ss_rule */
     int has_baseline;
 };
 
 /* Where a finding is in the program's sources: the first frame of the program that names a
- * file (JavaScript frames do). The path is relative to the source root ($GITHUB_WORKSPACE,
- * else the current directory) when it lies inside it. Returns 0 when no frame names a file,
- * 1 for a relative path, 2 for an absolute one. */
-int ss_finding_source(const struct ss_finding *f, char *path, size_t size, unsigned *line,
-                      unsigned *col);
+ * file (JavaScript frames do). The path is relative to the result's source_root when it lies
+ * inside it. Returns 0 when no frame names a file, 1 for a relative path, 2 for an absolute
+ * one. */
+int ss_finding_source(const struct ss_check_result *res, const struct ss_finding *f, char *path,
+                      size_t size, unsigned *line, unsigned *col);
 /* The name a finding goes by: its first frame of the program (or first named frame); "" when
  * it has no stack. */
 void ss_finding_function(const struct ss_finding *f, char *buf, size_t size);

@@ -19,7 +19,7 @@ static void stack_arg(struct ss_json *j, const struct ss_stack *st)
     char name[512];
     ss_json_array(j, "stack");
     for (uint32_t i = st && st->frames ? st->nframes : 0; i-- > 0;) {
-        ss_frame_name(&st->frames[i], name, sizeof name);
+        ss_frame_display_name(&st->frames[i], name, sizeof name);
         ss_json_string(j, NULL, name);
     }
     ss_json_end(j);
@@ -115,7 +115,7 @@ int ss_export_chrome(struct ss_run *run, FILE *out)
         for (size_t k = 0; k < p->nthreads; k++)
             if (p->threads[k].loop)
                 metadata(&j, p, p->threads[k].tid, "thread_name",
-                         p->threads[k].name[0] ? p->threads[k].name : "loop");
+                         ss_thread_label(p, p->threads[k].tid));
         for (size_t k = 0; k < p->nstalls && !failed; k++) {
             struct ss_span *spans = malloc((p->stalls[k].nsamples + 1) * sizeof *spans);
             if (spans)

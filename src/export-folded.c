@@ -9,6 +9,7 @@
 #include "export.h"
 #include "flame.h"
 #include "frames.h"
+#include "util/names.h"
 
 #define MAX_DEPTH (SS_TRACE_MAX_FRAMES + 1)
 
@@ -58,8 +59,7 @@ static int add(struct folded *f, const char *line, uint64_t ns)
 static int add_span(struct folded *f, const struct ss_process *p, uint32_t tid,
                     const struct ss_span *span, uint64_t ns, char (*names)[SS_FRAME_NAME_SIZE])
 {
-    const struct ss_thread *t = ss_process_thread(p, tid);
-    const char *root = t && t->name[0] ? t->name : ss_basename(p->exe);
+    const char *root = ss_thread_label(p, tid);
     size_t depth = ss_span_frames(span, names, MAX_DEPTH);
     char *line = NULL;
     size_t len = 0;

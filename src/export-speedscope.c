@@ -12,6 +12,7 @@
 #include "flame.h"
 #include "frames.h"
 #include "json.h"
+#include "util/names.h"
 
 #define MAX_DEPTH (SS_TRACE_MAX_FRAMES + 1)
 #define STALL_FRAME "[stall]"
@@ -103,8 +104,8 @@ static void stall_events(struct writer *w, const struct ss_process *p, const str
 static void thread_name(char *buf, size_t size, const struct ss_process *p,
                         const struct ss_thread *t, const char *what)
 {
-    snprintf(buf, size, "%s (pid %u, tid %u): %s", t->name[0] ? t->name : ss_basename(p->exe),
-             p->pid, t->tid, what);
+    snprintf(buf, size, "%s (pid %u, tid %u): %s", ss_thread_label(p, t->tid), p->pid, t->tid,
+             what);
 }
 
 static void evented(struct writer *w, const struct ss_process *p, const struct ss_thread *t)

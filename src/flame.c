@@ -75,71 +75,9 @@ size_t ss_span_frames(const struct ss_span *sp, char (*names)[SS_FRAME_NAME_SIZE
             snprintf(names[n++], sizeof names[0], "%s", SS_NO_STACK_FRAME);
     } else {
         for (uint32_t i = st->nframes; i-- > 0 && n < max;)
-            ss_frame_name(&st->frames[i], names[n++], sizeof names[0]);
+            ss_frame_display_name(&st->frames[i], names[n++], sizeof names[0]);
     }
     if (leaf && n < max)
         snprintf(names[n++], sizeof names[0], "%s", leaf);
     return n;
-}
-
-void ss_names_init(struct ss_names *n)
-{
-    memset(n, 0, sizeof *n);
-}
-
-void ss_names_free(struct ss_names *n)
-{
-    for (size_t i = 0; i < n->count; i++)
-        free(n->names[i]);
-    free(n->names);
-    free(n->table);
-    ss_names_init(n);
-}
-
-static size_t hash(const char *s)
-{
-    size_t h = 5381;
-    for (; *s; s++)
-        h = h * 33 + (unsigned char)*s;
-    return h;
-}
-
-static int rehash(struct ss_names *n)
-{
-    size_t size = n->table_size ? n->table_size * 2 : 256;
-    size_t *t = calloc(size, sizeof *t);
-    if (!t)
-        return -ENOMEM;
-    for (size_t i = 0; i < n->count; i++) {
-        size_t j = hash(n->names[i]) & (size - 1);
-        while (t[j])
-            j = (j + 1) & (size - 1);
-        t[j] = i + 1;
-    }
-    free(n->table);
-    n->table = t;
-    n->table_size = size;
-    return 0;
-}
-
-long ss_names_add(struct ss_names *n, const char *s)
-{
-    if ((n->count + 1) * 2 > n->table_size && rehash(n) < 0)
-        return -ENOMEM;
-    size_t j = hash(s) & (n->table_size - 1);
-    for (; n->table[j]; j = (j + 1) & (n->table_size - 1))
-        if (strcmp(n->names[n->table[j] - 1], s) == 0)
-            return (long)(n->table[j] - 1);
-    if (n->count == n->cap) {
-        size_t cap = n->cap ? n->cap * 2 : 64;
-        char **names = realloc(n->names, cap * sizeof *names);
-        if (!names)
-            return -ENOMEM;
-        n->names = names;
-        n->cap = cap;
-    }
-    if (!(n->names[n->count] = strdup(s)))
-        return -ENOMEM;
-    n->table[j] = ++n->count;
-    return (long)(n->count - 1);
 }

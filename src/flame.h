@@ -24,8 +24,9 @@ struct ss_span {
 size_t ss_stall_spans(const struct ss_stall *s, struct ss_span *out);
 
 /* How stalled time's frames are named, by the exporters and by the viewer's flame alike: the
- * sample's stack, each frame as ss_frame_name names it in a buffer of SS_FRAME_NAME_SIZE, then
- * ss_sample_leaf; SS_NO_STACK_FRAME for the stack when ss_sample_has_frames says there is none. */
+ * sample's stack, each frame as ss_frame_display_name names it in a buffer of SS_FRAME_NAME_SIZE,
+ * then ss_sample_leaf; SS_NO_STACK_FRAME for the stack when ss_sample_has_frames says there is
+ * none. */
 #define SS_FRAME_NAME_SIZE 512
 #define SS_NO_STACK_FRAME "[no stack]"
 
@@ -39,18 +40,5 @@ const char *ss_sample_leaf(const struct ss_sample *s);
 /* The frames of a span's sample named by that rule, root first. Writes up to max names and
  * returns how many it wrote. */
 size_t ss_span_frames(const struct ss_span *sp, char (*names)[SS_FRAME_NAME_SIZE], size_t max);
-
-/* A set of strings with dense ids in the order they were added. */
-struct ss_names {
-    char **names;
-    size_t count, cap;
-    size_t *table; /* open addressing: id + 1, 0 for an empty slot */
-    size_t table_size;
-};
-
-void ss_names_init(struct ss_names *n);
-void ss_names_free(struct ss_names *n);
-/* The id of s, added when new; -ENOMEM when out of memory. */
-long ss_names_add(struct ss_names *n, const char *s);
 
 #endif

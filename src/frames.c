@@ -5,33 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fingerprint.h"
-
-const char *ss_basename(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
-void ss_frame_name(const struct ss_frame *f, char *buf, size_t size)
-{
-    if (f->symbol)
-        snprintf(buf, size, "%s", f->symbol);
-    else if (f->module)
-        snprintf(buf, size, "%s+0x%llx", ss_basename(f->module), (unsigned long long)f->offset);
-    else
-        snprintf(buf, size, "0x%llx", (unsigned long long)f->addr);
-}
-
-void ss_frame_location(const struct ss_frame *f, char *buf, size_t size)
-{
-    if (!f->file || f->kind == SS_FRAME_JIT || f->kind == SS_FRAME_INTERPRETER)
-        snprintf(buf, size, "%s", "");
-    else if (f->line)
-        snprintf(buf, size, "%s:%u", ss_basename(f->file), f->line);
-    else
-        snprintf(buf, size, "%s", ss_basename(f->file));
-}
+#include "frame-names.h"
 
 int ss_frames_shown_parse(const char *s, enum ss_frames_shown *out)
 {
@@ -51,7 +25,7 @@ int ss_frame_shown(const struct ss_stack *st, uint32_t i, enum ss_frames_shown s
     return !ss_frame_is_runtime(&st->frames[i]) || ss_stack_first_user_frame(st) < 0;
 }
 
-void ss_run_keep_frames(struct ss_run *run, enum ss_frames_shown shown)
+void ss_run_drop_hidden_frames(struct ss_run *run, enum ss_frames_shown shown)
 {
     for (size_t i = 0; shown != SS_FRAMES_ALL && i < run->nprocs; i++) {
         struct ss_process *p = &run->procs[i];

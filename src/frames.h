@@ -1,20 +1,12 @@
-/* frames: how a frame and a stall's stacks are presented, shared by the report, the exporters
- * and the viewer so that every output names a frame the same way. */
+/* frames: which frames of a stack are shown (the program's own, or all), and a stall's stacks
+ * counted, for the report, the exporters and the viewer. Frames are named in frame-names.h. */
 #ifndef SS_FRAMES_H
 #define SS_FRAMES_H
 
 #include <stddef.h>
 
+#include "frame-names.h"
 #include "model.h"
-
-const char *ss_basename(const char *path);
-/* "symbol", else "module+0xoffset", else "0xaddr". */
-void ss_frame_name(const struct ss_frame *f, char *buf, size_t size);
-
-/* Where a frame is in the source, "FILE:LINE" (basename only) or "FILE", for native frames
- * with debug information; empty for JIT and interpreter frames, whose names already say it,
- * and for frames without a known file. */
-void ss_frame_location(const struct ss_frame *f, char *buf, size_t size);
 
 /* Which frames a stack shows: every frame, or the program's own with the runtime's (libc, the
  * loader, libuv, Node.js, V8, CPython) hidden, except the innermost frame, where the time
@@ -26,7 +18,7 @@ int ss_frames_shown_parse(const char *s, enum ss_frames_shown *out);
 int ss_frame_shown(const struct ss_stack *st, uint32_t i, enum ss_frames_shown shown);
 /* Symbolizes every process of the run and removes from each stack the frames ss_frame_shown
  * hides, for exports of the program's frames only. SS_FRAMES_ALL changes nothing. */
-void ss_run_keep_frames(struct ss_run *run, enum ss_frames_shown shown);
+void ss_run_drop_hidden_frames(struct ss_run *run, enum ss_frames_shown shown);
 
 /* Modules in the process's stacks whose file was rebuilt or removed since the run was
  * recorded (its build-id differs from the recorded one): their frames are left as

@@ -55,7 +55,7 @@ struct ss_stall_call {
 struct ss_call_site {
     uint32_t tid, id;
     char *function;
-    const char *category; /* "file", "net", "dns", "sleep", "process", "lock" */
+    const char *category; /* one of SS_CATEGORIES: "file", "net", "dns", "sleep", ... */
     uint64_t count, total_ns, max_ns, first_ns;
     char *detail;           /* an example target: path, host, descriptor */
     struct ss_stack *stack; /* its deepest (then slowest) captured stack, NULL when none */
@@ -198,6 +198,9 @@ int ss_is_trace_file_name(const char *name);
 void ss_process_symbolize(struct ss_run *run, struct ss_process *p);
 
 const struct ss_thread *ss_process_thread(const struct ss_process *p, uint32_t tid);
+/* A thread's name as every output shows it: the name it had, else its program's file name
+ * (a thread whose name could not be read), else "?". */
+const char *ss_thread_label(const struct ss_process *p, uint32_t tid);
 /* Category names in the trace's numbering; NULL for a number out of range. */
 const char *ss_category_name(unsigned category);
 /* The latest sample of a stall still running when it was taken inside a call, or inside a

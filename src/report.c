@@ -39,12 +39,6 @@ static void duration(uint64_t ns, char *buf, size_t size)
     ss_format_duration(ns, buf, size);
 }
 
-static const char *thread_name(const struct ss_process *p, uint32_t tid)
-{
-    const struct ss_thread *t = ss_process_thread(p, tid);
-    return t && t->name[0] ? t->name : "?";
-}
-
 static void print_threads(FILE *out, const struct ss_process *p)
 {
     fprintf(out, "  loop threads:\n    %-8s %-16s %10s %9s %9s %9s %7s\n", "TID", "NAME",
@@ -89,8 +83,8 @@ static void print_stack(FILE *out, const struct ss_stack *st, size_t depth,
         }
         print_hidden(out, hidden);
         hidden = 0;
-        ss_frame_name(f, name, sizeof name);
-        ss_frame_location(f, where, sizeof where);
+        ss_frame_display_name(f, name, sizeof name);
+        ss_frame_file_line(f, where, sizeof where);
         fprintf(out, "          %-60s %s%s%s\n", name, f->module ? ss_basename(f->module) : "",
                 where[0] && f->module ? " " : "", where);
         printed++;
@@ -197,7 +191,7 @@ static void print_stall(FILE *out, const struct ss_process *p, const struct ss_s
     duration(s->duration_ns, d, sizeof d);
     duration(since_start(p, s->start_ns), at, sizeof at);
     fprintf(out, "    #%zu %s%s on thread %u (%s) at +%s, %zu sample%s\n", rank, d,
-            s->in_progress ? " so far, still running" : "", s->tid, thread_name(p, s->tid), at,
+            s->in_progress ? " so far, still running" : "", s->tid, ss_thread_label(p, s->tid), at,
             s->nsamples, s->nsamples == 1 ? "" : "s");
     print_still_blocked(out, s);
     print_stall_body(out, s, o);
@@ -239,7 +233,7 @@ static void loop_waits_on(const struct ss_loop *loop, char *buf, size_t size)
     if (loop->kind == SS_LOOP_EPOLL) {
         snprintf(buf, size, "epoll fd %d", loop->fd);
     } else if (loop->kind == SS_LOOP_SITE && loop->site && loop->site->frames) {
-        ss_frame_name(&loop->site->frames[0], site, sizeof site);
+        ss_frame_display_name(&loop->site->frames[0], site, sizeof site);
         snprintf(buf, size, "%s() at %s", loop->wait[0] ? loop->wait : "a wait", site);
     } else if (loop->wait[0]) {
         snprintf(buf, size, "%s()", loop->wait);
@@ -255,7 +249,7 @@ static void print_loop(FILE *out, const struct ss_process *p, const struct ss_lo
     loop_waits_on(loop, what, sizeof what);
     duration(since_start(p, loop->begin_ns), from, sizeof from);
     duration(since_start(p, loop->end_ns), to, sizeof to);
-    fprintf(out, "    thread %u (%s): %s", loop->tid, thread_name(p, loop->tid), what);
+    fprintf(out, "    thread %u (%s): %s", loop->tid, ss_thread_label(p, loop->tid), what);
     if (!loop->end_reason)
         fprintf(out, " from +%s, still running\n", from);
     else if (loop->begin_ns)
@@ -379,8 +373,8 @@ static void print_calls(FILE *out, const struct ss_process *p, const struct ss_r
         duration(c->max_ns, max, sizeof max);
         duration(since_start(p, c->first_ns), at, sizeof at);
         fprintf(out, "    %s() x%llu on thread %u (%s), total %s, max %s, first at +%s%s%s\n",
-                c->function, (unsigned long long)c->count, c->tid, thread_name(p, c->tid), total,
-                max, at, c->detail[0] ? ": " : "", c->detail);
+                c->function, (unsigned long long)c->count, c->tid, ss_thread_label(p, c->tid),
+                total, max, at, c->detail[0] ? ": " : "", c->detail);
         if (c->stack)
             print_stack(out, c->stack, o->depth, o->frames);
     }

@@ -67,6 +67,6 @@ int ss_writer_module(struct ss_writer *w, struct dl_phdr_info *info, uint64_t *l
     if (path_len > UINT16_MAX)
         path_len = UINT16_MAX;
     struct ss_rec_module m = {info->dlpi_addr, *lo, *hi, (uint16_t)id_len, (uint16_t)path_len};
-    ss_writer_record2(w, SS_REC_MODULE, &m, sizeof m, id, id_len, path, path_len);
+    ss_writer_record_tails(w, SS_REC_MODULE, &m, sizeof m, id, id_len, path, path_len);
     return 0;
 }

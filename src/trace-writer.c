@@ -97,7 +97,7 @@ static int reserve(struct ss_writer *w, size_t more)
     return 0;
 }
 
-void ss_writer_record2(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
+void ss_writer_record_tails(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
                        const void *a, size_t a_len, const void *b, size_t b_len)
 {
     size_t payload = fixed_len + a_len + b_len;
@@ -125,7 +125,7 @@ void ss_writer_record2(struct ss_writer *w, uint16_t tag, const void *fixed, siz
 void ss_writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
                       const void *tail, size_t tail_len)
 {
-    ss_writer_record2(w, tag, fixed, fixed_len, tail, tail_len, NULL, 0);
+    ss_writer_record_tails(w, tag, fixed, fixed_len, tail, tail_len, NULL, 0);
 }
 
 /* Makes sure the file system has room for `len` more bytes plus the reserve; 0 when it has

@@ -39,9 +39,9 @@ struct ss_writer {
 int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size);
 void ss_writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
                       const void *tail, size_t tail_len);
-/* Like ss_writer_record with two tails, for records carrying two strings. */
-void ss_writer_record2(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
-                       const void *a, size_t a_len, const void *b, size_t b_len);
+/* Like ss_writer_record with two tails one after the other, for records carrying two strings. */
+void ss_writer_record_tails(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
+                            const void *a, size_t a_len, const void *b, size_t b_len);
 void ss_writer_flush(struct ss_writer *w);
 /* Releases everything without writing. */
 void ss_writer_forget(struct ss_writer *w);

@@ -79,7 +79,7 @@ static void draw_row(struct ssv_app *a, struct ssv_canvas *c, int y, const struc
     char v[NCOLS][32];
     snprintf(v[C_PID], 32, "%u", l->proc->pid);
     snprintf(v[C_TID], 32, "%u", l->thread->tid);
-    snprintf(v[C_NAME], 32, "%s", l->thread->name[0] ? l->thread->name : "?");
+    snprintf(v[C_NAME], 32, "%s", ss_thread_label(l->proc, l->thread->tid));
     snprintf(v[C_ITER], 32, "%llu", (unsigned long long)l->thread->iterations);
     ss_format_duration(l->p50, v[C_P50], 32);
     ss_format_duration(l->p99, v[C_P99], 32);

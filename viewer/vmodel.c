@@ -45,7 +45,7 @@ static int name_stacks(struct ssv_vm *vm, size_t pi)
         for (uint32_t f = 0; f < s->nframes; f++) {
             char buf[SS_FRAME_NAME_SIZE];
             if (s->frames)
-                ss_frame_name(&s->frames[f], buf, sizeof buf);
+                ss_frame_display_name(&s->frames[f], buf, sizeof buf);
             else
                 snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)s->addrs[f]);
             if (!(names[f] = ssv_vm_intern(vm, buf)))
@@ -58,8 +58,7 @@ static int name_stacks(struct ssv_vm *vm, size_t pi)
 static void describe_stall(struct ssv_vm *vm, struct ssv_vm_stall *row)
 {
     const struct ss_stall *s = row->stall;
-    const struct ss_thread *t = ss_process_thread(row->proc, s->tid);
-    row->thread = t && t->name[0] ? t->name : "?";
+    row->thread = ss_thread_label(row->proc, s->tid);
     struct ss_stack_count top;
     if (ss_stall_stacks(s, &top, 1) > 0) {
         const char *const *names = ssv_vm_stack_names(vm, row->proc, top.stack);
@@ -375,8 +374,7 @@ void ssv_vm_scope_name(const struct ssv_vm *vm, const struct ssv_vm_scope *sc, c
     for (size_t i = 0; i < vm->run->nprocs; i++)
         if (vm->run->procs[i].pid == sc->pid)
             p = &vm->run->procs[i];
-    const struct ss_thread *t = p ? ss_process_thread(p, sc->tid) : NULL;
-    const char *name = t && t->name[0] ? t->name : "?";
+    const char *name = p ? ss_thread_label(p, sc->tid) : "?";
     char at[32];
     switch (sc->kind) {
     case SSV_VM_SCOPE_PROCESS:

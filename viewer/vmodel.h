@@ -94,8 +94,8 @@ void ssv_vm_sort(struct ssv_vm *vm, enum ssv_vm_sort sort);
 long ssv_vm_find_stall(const struct ssv_vm *vm, uint32_t pid, uint32_t tid, uint64_t start_ns);
 
 /* Takes ownership of an array of call sites (malloc'd), names their sites and sorts them by
- * total time, longest first. Traces do not record blocking calls yet; when the model has them,
- * ssv_vm_build hands them over through this, and the Calls view shows them. */
+ * total time, longest first: ssv_vm_build hands the run's blocking calls over through this,
+ * and the Calls view shows them. */
 void ssv_vm_set_calls(struct ssv_vm *vm, struct ssv_vm_call *calls, size_t n);
 
 /* Marks the rows whose frames, thread, call or function name contain needle (ignoring case);

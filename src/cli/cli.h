@@ -103,7 +103,7 @@ void ss_cli_check_free(struct ss_cli_check *c);
 
 /* Prints "stallscope: MESSAGE" on stderr and exits with status 2. */
 __attribute__((noreturn, format(printf, 1, 2))) void ss_die(const char *fmt, ...);
-__attribute__((format(printf, 1, 2))) void ss_warn(const char *fmt, ...);
+__attribute__((format(printf, 1, 2))) void ss_cli_warn(const char *fmt, ...);
 
 /* For getopt_long with a leading ':' in its option string: names the offending option
  * (unknown, or ':' when its value is missing) in one line and exits with status 2. */

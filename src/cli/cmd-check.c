@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "errors.h"
@@ -115,6 +117,11 @@ int ss_cli_check_run(struct ss_cli_check *c, const char *path, FILE *text)
         ss_check_run(run, &c->rules, c->allowlist, c->has_baseline ? &c->baseline : NULL, &res);
     if (rc < 0)
         ss_die("check: %s", ss_strerror(rc));
+    /* GitHub checks out the sources there; elsewhere they are where check runs. */
+    char cwd[PATH_MAX];
+    res.source_root = getenv("GITHUB_WORKSPACE");
+    if (!res.source_root || !*res.source_root)
+        res.source_root = getcwd(cwd, sizeof cwd);
     if (c->generate_allowlist) {
         write_report("-", ss_check_write_allowlist, &res, "w");
         ss_check_result_free(&res);

@@ -72,7 +72,7 @@ int ss_cmd_export(int argc, char **argv)
     if (argc - optind > 1)
         ss_die("export: one run at a time (got %d)", argc - optind);
     struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep);
-    ss_run_keep_frames(run, frames);
+    ss_run_drop_hidden_frames(run, frames);
     FILE *out = ss_cli_output(output);
     int rc = e->write(run, out);
     if (rc < 0)

@@ -159,7 +159,7 @@ static void warn_if_untraceable(const char *command)
         return;
     char reason[160];
     ss_untraced_reason(why, as_id, reason, sizeof reason);
-    ss_warn("%s will run untraced: %s", path, reason);
+    ss_cli_warn("%s will run untraced: %s", path, reason);
 }
 
 /* The monitor: a process of its own, in a process group of its own so that the terminal's
@@ -225,7 +225,7 @@ static void sync_monitor(int control)
     while ((n = read(control, &byte, 1)) < 0 && errno == EINTR)
         ;
     if (n != 1)
-        ss_warn("the monitor ended early: the traces may be incomplete");
+        ss_cli_warn("the monitor ended early: the traces may be incomplete");
 }
 
 static volatile sig_atomic_t child_pid;
@@ -295,11 +295,11 @@ static void copy_file(const char *from, const char *to, uint32_t pid, uint64_t s
     int in = ss_open_private(from, O_RDONLY | O_NONBLOCK, geteuid(), &st);
     if (in < 0) {
         if (ss_private_refused(in))
-            ss_warn("ignored %s: %s", from, ss_strerror(in));
+            ss_cli_warn("ignored %s: %s", from, ss_strerror(in));
         return;
     }
     if (started_ns && ss_jit_file_predates(&st, started_ns)) {
-        ss_warn("ignored %s: last written before process %u began (left by an earlier process "
+        ss_cli_warn("ignored %s: last written before process %u began (left by an earlier process "
                 "with the same pid)",
                 from, pid);
         close(in);
@@ -310,7 +310,7 @@ static void copy_file(const char *from, const char *to, uint32_t pid, uint64_t s
     ssize_t n;
     while (out >= 0 && (n = read(in, buf, sizeof buf)) > 0) {
         if (write(out, buf, (size_t)n) != n) {
-            ss_warn("cannot copy %s to %s: %s", from, to, strerror(errno));
+            ss_cli_warn("cannot copy %s to %s: %s", from, to, strerror(errno));
             break;
         }
     }
@@ -392,7 +392,7 @@ static void summarise(const char *dir, struct ss_run *run, const char *why)
         ss_process_symbolize(run, (struct ss_process *)t.worst_process);
         if (ss_stall_stacks(t.worst, &top, 1) > 0) {
             strcpy(where, " in ");
-            ss_frame_name(&top.stack->frames[0], where + 4, sizeof where - 4);
+            ss_frame_display_name(&top.stack->frames[0], where + 4, sizeof where - 4);
         }
         fprintf(stderr, "; worst %s on thread %u of pid %u%s", d, t.worst->tid,
                 t.worst_process->pid, where);

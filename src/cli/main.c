@@ -31,7 +31,7 @@ void ss_die(const char *fmt, ...)
     exit(SS_EXIT_USAGE);
 }
 
-void ss_warn(const char *fmt, ...)
+void ss_cli_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -30,7 +30,7 @@ static void write_site(struct ss_writer *out, const struct ss_site *st)
         (uint16_t)strlen(st->function),
         (uint16_t)strlen(st->detail),
     };
-    ss_writer_record2(out, SS_REC_CALL_SITE, &rec, sizeof rec, st->function, rec.function_len,
+    ss_writer_record_tails(out, SS_REC_CALL_SITE, &rec, sizeof rec, st->function, rec.function_len,
                       st->detail, rec.detail_len);
 }
 

@@ -12,6 +12,15 @@ const struct ss_thread *ss_process_thread(const struct ss_process *p, uint32_t t
     return NULL;
 }
 
+const char *ss_thread_label(const struct ss_process *p, uint32_t tid)
+{
+    const struct ss_thread *t = ss_process_thread(p, tid);
+    if (t && t->name[0])
+        return t->name;
+    const char *slash = p->exe ? strrchr(p->exe, '/') : NULL;
+    return slash ? slash + 1 : p->exe && p->exe[0] ? p->exe : "?";
+}
+
 uint64_t ss_stall_blocked_ns(const struct ss_stall *s, const char *category)
 {
     uint64_t ns = 0;

@@ -40,7 +40,7 @@ static void open_trace(uint32_t pid, uint32_t ppid, uint64_t start, const char *
 static void module(const char *path, uint64_t bias, uint64_t lo, uint64_t hi)
 {
     struct ss_rec_module m = {.bias = bias, .lo = lo, .hi = hi, .path_len = (uint16_t)strlen(path)};
-    ss_writer_record2(&w, SS_REC_MODULE, &m, sizeof m, NULL, 0, path, strlen(path));
+    ss_writer_record_tails(&w, SS_REC_MODULE, &m, sizeof m, NULL, 0, path, strlen(path));
 }
 
 static void thread(uint32_t tid, const char *name, uint64_t first_wait)
@@ -170,7 +170,7 @@ static void call_site(uint32_t tid, uint32_t id, uint32_t stack, unsigned catego
                                  .first_ns = first,
                                  .function_len = (uint16_t)strlen(function),
                                  .detail_len = (uint16_t)strlen(detail)};
-    ss_writer_record2(&w, SS_REC_CALL_SITE, &c, sizeof c, function, strlen(function), detail,
+    ss_writer_record_tails(&w, SS_REC_CALL_SITE, &c, sizeof c, function, strlen(function), detail,
                       strlen(detail));
 }
 

@@ -21,7 +21,7 @@ static inline void tb_process(struct ss_writer *w, struct ss_rec_process p, cons
 {
     p.exe_len = tb_len(exe);
     p.cmd_len = cmd_len;
-    ss_writer_record2(w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, cmd_len);
+    ss_writer_record_tails(w, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, cmd_len);
 }
 
 static inline void tb_thread(struct ss_writer *w, struct ss_rec_thread t, const char *name)

@@ -131,7 +131,7 @@ Test(source, a_process_that_just_started_appears_once_it_has_written)
     const char exe[] = "/usr/bin/worker", cmd[] = "worker";
     struct ss_rec_process p = {43,       42,       1000000000,     0,
                                50000000, 10000000, sizeof exe - 1, sizeof cmd};
-    ss_writer_record2(&second, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
+    ss_writer_record_tails(&second, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, p.cmd_len);
     ss_writer_flush(&second);
     cr_expect(ssv_src_changed(&src));
     s = load();

@@ -59,7 +59,7 @@ static char *write_trace(pid_t pid)
                               .hi = 0x402000,
                               .build_id_len = sizeof id,
                               .path_len = sizeof exe - 1};
-    ss_writer_record2(&w, SS_REC_MODULE, &m, sizeof m, id, sizeof id, exe, sizeof exe - 1);
+    ss_writer_record_tails(&w, SS_REC_MODULE, &m, sizeof m, id, sizeof id, exe, sizeof exe - 1);
     tb_thread(&w,
               (struct ss_rec_thread){.tid = tid, .flags = SS_THREAD_LOOP, .first_wait_ns = 1500},
               "main");
@@ -696,4 +696,17 @@ Test(trace, malformed_loop_and_pause_records_are_refused)
     struct ss_rec_stall_pause unknown_pause = pause;
     unknown_pause.kind = 7;
     expect_malformed(SS_REC_STALL_PAUSE, &unknown_pause, sizeof unknown_pause);
+}
+
+/* One rule names a thread in every output: its name, else its program's file name, else "?". */
+Test(trace, thread_label)
+{
+    struct ss_thread threads[2] = {{.tid = 1, .name = "worker"}, {.tid = 2}};
+    char exe[] = "/usr/bin/server";
+    struct ss_process p = {.threads = threads, .nthreads = 2, .exe = exe};
+    cr_expect_str_eq(ss_thread_label(&p, 1), "worker");
+    cr_expect_str_eq(ss_thread_label(&p, 2), "server", "unnamed: the program's file name");
+    cr_expect_str_eq(ss_thread_label(&p, 3), "server", "unknown thread");
+    p.exe = NULL;
+    cr_expect_str_eq(ss_thread_label(&p, 2), "?");
 }

@@ -20,6 +20,7 @@
 #include "flame.h"
 #include "flametree.h"
 #include "frames.h"
+#include "util/names.h"
 #include "vmodel.h"
 
 static void die(const char *what)

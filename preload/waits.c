@@ -1,7 +1,8 @@
-/* hooks: the interposed calls. Wait calls delimit loop iterations; sleeps mark the thread as
- * inside a call the sampling signal must not cut short. The wrappers are generated from the
- * lists below so that every hook follows the same rules: pass straight through unless the
- * thread is a loop thread, preserve errno, and never let our own signal surface as EINTR. */
+/* waits: the interposed wait calls and sleeps. Wait calls delimit loop iterations; sleeps
+ * mark the thread as inside a call the sampling signal must not cut short. The wrappers are
+ * generated from the lists below so that every hook follows the same rules: pass straight
+ * through unless the thread is a loop thread, preserve errno, and never let our own signal
+ * surface as EINTR. */
 #define _GNU_SOURCE
 #include "catalogue.h"
 #include "interpose.h"
