@@ -73,7 +73,7 @@ int main(int argc, char **argv)
                                10000000,
                                (uint32_t)(exe_len > 0 ? exe_len : 0),
                                sizeof cmd};
-    ss_writer_record2(&out, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, sizeof cmd);
+    ss_writer_record_tails(&out, SS_REC_PROCESS, &p, sizeof p, exe, p.exe_len, cmd, sizeof cmd);
     dl_iterate_phdr(emit_module, NULL);
 
     /* Frames: addresses inside functions of the C library and of this program. */
@@ -161,16 +161,15 @@ int main(int argc, char **argv)
             for (uint32_t h = 0; h < THREADS; h++) {
                 struct ss_rec_histogram rec = {(uint32_t)pid + h, SS_HIST_BUCKETS, iterations[h],
                                                busy[h], busy_max[h]};
-                ss_writer_record(&out, SS_REC_HISTOGRAM, &rec, sizeof rec, hist[h],
-                                  sizeof hist[h]);
+                ss_writer_record(&out, SS_REC_HISTOGRAM, &rec, sizeof rec, hist[h], sizeof hist[h]);
             }
             for (unsigned s = 0; s < SITES; s++) {
                 if (!sites[s].count)
                     continue;
                 sites[s].function_len = 4;
                 sites[s].detail_len = 20;
-                ss_writer_record2(&out, SS_REC_CALL_SITE, &sites[s], sizeof sites[s], "read", 4,
-                                   "/srv/data/config.json", 20);
+                ss_writer_record_tails(&out, SS_REC_CALL_SITE, &sites[s], sizeof sites[s], "read",
+                                       4, "/srv/data/config.json", 20);
             }
             struct ss_rec_drops d = {0, 0, 0, 0};
             ss_writer_record(&out, SS_REC_DROPS, &d, sizeof d, NULL, 0);
