@@ -469,23 +469,6 @@ static void refuse_gathered_reads(void)
     }
 }
 
-/* 64 KiB of frames, then the thread's first waits, which return at once: two, since a thread
- * becomes a loop thread when it comes back to its wait. */
-__attribute__((noinline)) static void first_wait_deep(int ep, int depth)
-{
-    volatile char frame[1024];
-    frame[0] = (char)depth;
-    if (depth > 0) {
-        first_wait_deep(ep, depth - 1);
-    } else {
-        struct epoll_event ev;
-        for (int i = 0; i < 2; i++)
-            while (epoll_wait(ep, &ev, 1, 0) < 0 && errno == EINTR)
-                ;
-    }
-    frame[1] = frame[0];
-}
-
 static _Atomic int early_tids[8], nearly;
 
 /* Four new call sites, each of which takes its stack on its first call. */
@@ -506,7 +489,7 @@ static void *own_stack_loop(void *arg)
     refuse_gathered_reads();
     struct loop l;
     loop_open(&l);
-    first_wait_deep(l.ep, 64);
+    tick_loop_first_waits_deep(l.ep, 64);
     early_calls();
     for (int i = 0; i < 5; i++)
         tick(&l);
@@ -1142,7 +1125,7 @@ int main(int argc, char **argv)
     int first = 1;
     if (argc > 1 && strcmp(argv[1], "--first-calls-deep") == 0) {
         refuse_gathered_reads();
-        first_wait_deep(l.ep, 64);
+        tick_loop_first_waits_deep(l.ep, 64);
         early_calls();
         first = 2;
     }
