@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "common/trace-format.h"
+#include "trace/trace-writer.h"
 
 #define THREADS 4
 #define STACKS 512

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "symbolize.h"
+#include "symbols/symbolize.h"
 
 #define MAX_RANGES 64
 

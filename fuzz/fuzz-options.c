@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "options.h"
+#include "common/options.h"
 
 static void on_problem(void *ctx, const char *what, const char *key, size_t len)
 {

@@ -17,7 +17,7 @@
 #ifndef SS_CATALOGUE_H
 #define SS_CATALOGUE_H
 
-#include "segment.h"
+#include "common/segment.h"
 
 #define FD_CALL(fd) fd_category(fd)
 #define STREAM_CALL(f) ss__stream_category(f)

@@ -3,7 +3,7 @@
  *
  * The exec and posix_spawn interposers only record what was asked (the name as given, whether
  * it was to be searched in PATH, whether the environment preloads the shim, the caller's ids)
- * into the exec ring of the segment (src/segment.h): the process's own, or its parent's in a
+ * into the exec ring of the segment (src/common/segment.h): the process's own, or its parent's in a
  * forked child that has made none yet. No file is touched on that path. The monitor, which
  * keeps the segment after the exec has replaced the process, later finds out whether the exec
  * happened, looks at the program file and writes the note (src/monitor/execs.c). */
@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/untraced.h"
 #include "interpose.h"
 #include "shim.h"
-#include "untraced.h"
 
 /* Returns the index of the entry written, -1 when nothing was recorded. */
 static int record(struct ss_exec_ring *r, pid_t pid, const char *name, uint32_t flags,

@@ -1,5 +1,5 @@
-/* segment: the process's shared memory with the monitor (src/segment.h). Made at start-up, and
- * in a forked child at its first loop wait, as an anonymous memory file of fixed size whose
+/* segment: the process's shared memory with the monitor (src/common/segment.h). Made at start-up,
+ * and in a forked child at its first loop wait, as an anonymous memory file of fixed size whose
  * pages exist only once touched; handed to the monitor over its unix socket with the
  * descriptor attached, after which the shim keeps only the mapping: no descriptor of ours
  * stays open in the host. */

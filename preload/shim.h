@@ -1,5 +1,5 @@
 /* shim: state shared by the parts of libstallscope.so. The shim only records: loop threads
- * own a slot each in the process's segment (src/segment.h), shared with the monitor, which
+ * own a slot each in the process's segment (src/common/segment.h), shared with the monitor, which
  * does everything else in a process of its own. Everything a loop thread touches is
  * preallocated there, so its hot path never allocates, locks or makes a system call. */
 #ifndef SS_SHIM_H
@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "options.h"
-#include "segment.h"
+#include "common/options.h"
+#include "common/segment.h"
 
 struct ss_thread_local {
     struct ss_slot *slot;

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "symbolize.h"
-#include "trace-format.h"
+#include "common/trace-format.h"
+#include "symbols/symbolize.h"
 #include "util/intern.h"
 
 /* Stalls kept in detail per process unless told otherwise: a few megabytes (docs/performance.md),

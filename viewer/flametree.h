@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flame.h"
+#include "stacks/flame.h"
 #include "vmodel.h"
 
 /* Frame names that are not functions. */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "options.h"
+#include "common/options.h"
 #include "source.h"
 #include "ui.h"
 

@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/trace-format.h"
 #include "errors.h"
-#include "frames.h"
-#include "trace-format.h"
+#include "stacks/frames.h"
 #include "util/fnv.h"
 #include "util/hash.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "options.h"
+#include "common/options.h"
 
 static const char *const help[] = {
     "Enter        the call site's stack; Esc back",

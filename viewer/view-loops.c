@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "options.h"
+#include "common/options.h"
 
 static const char *const help[] = {
     "Enter        flame of the selected loop thread",

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "app.h"
-#include "frames.h"
-#include "options.h"
+#include "common/options.h"
+#include "stacks/frames.h"
 
 static const char *const help[] = {
     "s            sort: newest first / longest first",

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "flame.h"
-#include "frames.h"
+#include "stacks/flame.h"
+#include "stacks/frames.h"
 #include "util/intern.h"
 
 const char *ssv_vm_intern(struct ssv_vm *vm, const char *s)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "app.h"
-#include "frames.h"
+#include "stacks/frames.h"
 #include "util/array.h"
 
 int ssv_list_key(struct ssv_list_pos *pos, size_t n, int key, int page)

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "allowlist.h"
+#include "check/allowlist.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check/fingerprint.h"
 #include "errors.h"
-#include "fingerprint.h"
-#include "frames.h"
+#include "stacks/frames.h"
 
 static const char *const type_names[] = {
     [SS_ALLOW_CALL] = "call", [SS_ALLOW_CAT] = "cat",

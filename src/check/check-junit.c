@@ -4,10 +4,10 @@
 #include <limits.h>
 #include <string.h>
 
-#include "check.h"
+#include "check/check.h"
+#include "common/options.h"
 #include "errors.h"
-#include "frames.h"
-#include "options.h"
+#include "stacks/frames.h"
 
 /* XML 1.0 allows no C0 controls but tab, LF and CR, and only valid UTF-8. */
 static void xml(FILE *out, const char *str)

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "check/check.h"
+#include "common/options.h"
 #include "errors.h"
-#include "options.h"
 
 static const char *const rule_names[SS_RULE_COUNT] = {
     [SS_RULE_MAX_STALL] = "max-stall",

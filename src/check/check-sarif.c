@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "check/check.h"
 #include "config.h"
-#include "frames.h"
-#include "json.h"
+#include "stacks/frames.h"
+#include "util/json.h"
 
 static const struct {
     const char *name, *text, *full, *help;

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "check/check.h"
+#include "common/options.h"
 #include "errors.h"
-#include "frames.h"
-#include "options.h"
+#include "stacks/frames.h"
 
 /* GitHub shows at most 10 error annotations per step and drops the rest silently. */
 #define GITHUB_MAX_ANNOTATIONS 10

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "check.h"
+#include "check/check.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/options.h"
 #include "errors.h"
-#include "frames.h"
-#include "options.h"
+#include "stacks/frames.h"
 
 static int category_index(const char *name)
 {

@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "allowlist.h"
-#include "fingerprint.h"
+#include "check/allowlist.h"
+#include "check/fingerprint.h"
+#include "common/trace-format.h"
 #include "model.h"
-#include "trace-format.h"
 
 enum ss_rule {
     SS_RULE_MAX_STALL,

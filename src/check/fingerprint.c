@@ -1,9 +1,9 @@
-#include "fingerprint.h"
+#include "check/fingerprint.h"
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include "frame-names.h"
+#include "stacks/frame-names.h"
 #include "util/fnv.h"
 
 /* FNV-1a: tiny, and stable across machines and releases, which is all a fingerprint needs;

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "frame-names.h"
 #include "model.h"
+#include "stacks/frame-names.h"
 
 #define SS_FINGERPRINT_LEN 16 /* hex digits */
 /* Frames of the program (not of the runtime) that a fingerprint is made of. */

@@ -7,8 +7,9 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "check.h"
+#include "check/check.h"
 #include "model.h"
+#include "stacks/frames.h"
 
 #define SS_EXIT_FINDINGS 1
 #define SS_EXIT_USAGE 2
@@ -117,6 +118,8 @@ void ss_cli_find_part(const char *name, const char *build_subdir, const char *in
 uint64_t ss_cli_duration(const char *option, const char *value);
 /* Parses --keep-stalls N (0 keeps every stall) or dies naming the option. */
 size_t ss_cli_keep_stalls(const char *value);
+/* The value of --frames ("user" or "all"); dies on anything else. */
+enum ss_frames_shown ss_cli_frames_shown(const char *value);
 /* Loads the run at path (a trace file or run directory), keeping keep_stalls stalls per
  * process in detail (0: all), or dies with a clear message. */
 struct ss_run *ss_cli_load(const char *path, size_t keep_stalls);

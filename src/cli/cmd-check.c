@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/options.h"
 #include "errors.h"
-#include "options.h"
 
 static void usage(FILE *out)
 {

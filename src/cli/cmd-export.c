@@ -2,10 +2,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common/options.h"
 #include "errors.h"
-#include "export.h"
-#include "frames.h"
-#include "options.h"
+#include "export/export.h"
+#include "stacks/frames.h"
 
 static void usage(FILE *out)
 {
@@ -49,8 +49,7 @@ int ss_cmd_export(int argc, char **argv)
             output = optarg;
             break;
         case 'F':
-            if (ss_frames_shown_parse(optarg, &frames) < 0)
-                ss_die("--frames: expected 'user' or 'all', got '%s'", optarg);
+            frames = ss_cli_frames_shown(optarg);
             break;
         case 'k':
             keep = ss_cli_keep_stalls(optarg);

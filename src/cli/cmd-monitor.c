@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/options.h"
 #include "monitor/monitor.h"
-#include "options.h"
 
 static void usage(FILE *out)
 {

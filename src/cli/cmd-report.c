@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common/options.h"
 #include "errors.h"
-#include "options.h"
-#include "report.h"
+#include "report/report.h"
 
 static void usage(FILE *out)
 {
@@ -56,8 +56,7 @@ int ss_cmd_report(int argc, char **argv)
             o.depth = count_option("--depth", optarg);
             break;
         case 'f':
-            if (ss_frames_shown_parse(optarg, &o.frames) < 0)
-                ss_die("--frames: expected 'user' or 'all', got '%s'", optarg);
+            o.frames = ss_cli_frames_shown(optarg);
             break;
         case 'k':
             keep = ss_cli_keep_stalls(optarg);

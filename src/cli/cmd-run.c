@@ -16,14 +16,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/options.h"
+#include "common/trace-format.h"
+#include "common/untraced.h"
 #include "errors.h"
-#include "frames.h"
-#include "options.h"
-#include "private-files.h"
-#include "report.h"
-#include "symbolize.h"
-#include "trace-format.h"
-#include "untraced.h"
+#include "report/report.h"
+#include "stacks/frames.h"
+#include "symbols/symbolize.h"
+#include "util/private-files.h"
 
 #define SHIM_NAME "libstallscope.so"
 /* Names for JavaScript frames: a perf map of JIT code, with interpreted functions given

@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/options.h"
 #include "config.h"
 #include "errors.h"
-#include "options.h"
 
 static const struct ss_command commands[] = {
     {"run", "trace a command and its children, then summarise", ss_cmd_run},
@@ -78,6 +78,14 @@ uint64_t ss_cli_duration(const char *option, const char *value)
     if (ss_parse_duration(value, strlen(value), &ns) < 0 || ns == 0)
         ss_die("%s: invalid duration '%s' (examples: 50ms, 1.5s, 200us)", option, value);
     return ns;
+}
+
+enum ss_frames_shown ss_cli_frames_shown(const char *value)
+{
+    enum ss_frames_shown shown;
+    if (ss_frames_shown_parse(value, &shown) < 0)
+        ss_die("--frames: expected 'user' or 'all', got '%s'", value);
+    return shown;
 }
 
 size_t ss_cli_keep_stalls(const char *value)

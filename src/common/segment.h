@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "options.h"
-#include "trace-format.h"
+#include "common/options.h"
+#include "common/trace-format.h"
 
 #define SS_SEG_MAGIC "STLSSEG1"
 #define SS_SEG_VERSION 1u

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "untraced.h"
+#include "common/untraced.h"
 
 #include <elf.h>
 #include <errno.h>

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "export.h"
-#include "flame.h"
-#include "frames.h"
-#include "json.h"
-#include "options.h"
+#include "common/options.h"
+#include "export/export.h"
+#include "stacks/flame.h"
+#include "stacks/frames.h"
+#include "util/json.h"
 
 #define MAX_DEPTH (SS_TRACE_MAX_FRAMES + 1)
 

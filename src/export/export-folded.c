@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "errors.h"
-#include "export.h"
-#include "flame.h"
-#include "frames.h"
+#include "export/export.h"
+#include "stacks/flame.h"
+#include "stacks/frames.h"
 #include "util/names.h"
 
 #define MAX_DEPTH (SS_TRACE_MAX_FRAMES + 1)

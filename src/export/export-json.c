@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "export.h"
-#include "frames.h"
-#include "json.h"
+#include "export/export.h"
+#include "stacks/frames.h"
+#include "util/json.h"
 
 static void write_frames(struct ss_json *j, const struct ss_stack *st)
 {

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "config.h"
-#include "export.h"
-#include "flame.h"
-#include "frames.h"
-#include "json.h"
+#include "export/export.h"
+#include "stacks/flame.h"
+#include "stacks/frames.h"
+#include "util/json.h"
 #include "util/names.h"
 
 #define MAX_DEPTH (SS_TRACE_MAX_FRAMES + 1)

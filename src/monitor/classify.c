@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/segment.h"
 #include "monitor/procfs.h"
-#include "segment.h"
 #include "util/fnv.h"
 
 #define PATH_KIND_TTL_NS 1000000000ull

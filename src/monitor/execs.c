@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/trace-format.h"
+#include "common/untraced.h"
 #include "monitor/procfs.h"
-#include "trace-format.h"
-#include "untraced.h"
 
 /* While an exec has not visibly happened, look again this often, then less often once the
  * entry is older than PENDING_FAST_NS (a stopped child, say). */

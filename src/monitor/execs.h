@@ -1,4 +1,4 @@
-/* execs: the monitor's side of the exec ring (src/segment.h). For each exec or posix_spawn a
+/* execs: the monitor's side of the exec ring (src/common/segment.h). For each exec or posix_spawn a
  * traced process recorded, it waits until the exec has visibly happened, looks at the program
  * that runs, and notes a child that runs untraced: statically linked, in secure execution, or
  * with an environment without the preload. */
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "segment.h"
+#include "common/segment.h"
 
 struct ss_execs {
     struct ss_exec_ring *ring;

@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/segment.h"
 #include "monitor/classify.h"
 #include "monitor/execs.h"
 #include "monitor/sites.h"
 #include "monitor/stacks.h"
-#include "segment.h"
-#include "trace-writer.h"
+#include "trace/trace-writer.h"
 
 struct ss_target;
 struct ss_perf;

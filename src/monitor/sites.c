@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "common/trace-format.h"
+#include "trace/trace-writer.h"
 #include "util/array.h"
 
 static uint64_t site_hash(uint64_t key)
@@ -31,7 +31,7 @@ static void write_site(struct ss_writer *out, const struct ss_site *st)
         (uint16_t)strlen(st->detail),
     };
     ss_writer_record_tails(out, SS_REC_CALL_SITE, &rec, sizeof rec, st->function, rec.function_len,
-                      st->detail, rec.detail_len);
+                           st->detail, rec.detail_len);
 }
 
 static int grow_index(struct ss_sites *s)

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "common/trace-format.h"
+#include "trace/trace-writer.h"
 #include "util/array.h"
 
 struct ss_stack_entry {

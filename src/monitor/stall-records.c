@@ -126,4 +126,3 @@ void ss_mproc_drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
     }
     atomic_store_explicit(&s->calls_tail, tail, memory_order_release);
 }
-

@@ -116,12 +116,13 @@ const char *ss_syscall_name(long nr)
     X(read)                                                                                        \
     X(write)                                                                                       \
     X(pread64)                                                                                     \
-    X(pwrite64) X(readv) X(writev) X(preadv) X(pwritev) X(preadv2) X(pwritev2) X(open) X(openat)   \
-        X(openat2) X(close) X(stat) X(fstat) X(lstat) X(newfstatat) X(statx) X(getdents64)         \
-            X(fsync) X(fdatasync) X(sync) X(syncfs) X(sync_file_range) X(ftruncate) X(fallocate)   \
-                X(rename) X(renameat2) X(unlink) X(unlinkat) X(mkdir) X(rmdir) X(flock) X(fcntl)   \
-                    X(ioctl) X(connect) X(accept) X(accept4) X(recvfrom) X(recvmsg) X(recvmmsg)    \
-                        X(sendto) X(sendmsg) X(sendmmsg) X(futex) X(futex_waitv) X(nanosleep)      \
+    X(pwrite64)                                                                                    \
+    X(readv) X(writev) X(preadv) X(pwritev) X(preadv2) X(pwritev2) X(open) X(openat) X(openat2)    \
+        X(close) X(stat) X(fstat) X(lstat) X(newfstatat) X(statx) X(getdents64) X(fsync)           \
+            X(fdatasync) X(sync) X(syncfs) X(sync_file_range) X(ftruncate) X(fallocate) X(rename)  \
+                X(renameat2) X(unlink) X(unlinkat) X(mkdir) X(rmdir) X(flock) X(fcntl) X(ioctl)    \
+                    X(connect) X(accept) X(accept4) X(recvfrom) X(recvmsg) X(recvmmsg) X(sendto)   \
+                        X(sendmsg) X(sendmmsg) X(futex) X(futex_waitv) X(nanosleep)                \
                             X(clock_nanosleep) X(pause) X(rt_sigsuspend) X(rt_sigtimedwait)        \
                                 X(wait4) X(waitid) X(semop) X(semtimedop) X(msgrcv) X(msgsnd)      \
                                     X(io_uring_enter) X(io_getevents) X(splice) X(sendfile)        \

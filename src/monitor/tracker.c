@@ -106,8 +106,8 @@ void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now)
             path_len = UINT16_MAX;
         struct ss_rec_module rec = {m->bias, m->lo, m->hi, (uint16_t)m->build_id_len,
                                     (uint16_t)path_len};
-        ss_writer_record_tails(&p->out, SS_REC_MODULE, &rec, sizeof rec, m->build_id, m->build_id_len,
-                          m->path, path_len);
+        ss_writer_record_tails(&p->out, SS_REC_MODULE, &rec, sizeof rec, m->build_id,
+                               m->build_id_len, m->path, path_len);
     }
 }
 
@@ -135,7 +135,7 @@ int ss_mproc_trace(struct ss_mproc *p)
                                  p->exe_len,
                                  p->cmd_len};
     ss_writer_record_tails(&p->out, SS_REC_PROCESS, &rec, sizeof rec, p->exe, p->exe_len, p->cmd,
-                      p->cmd_len);
+                           p->cmd_len);
     if (p->config.stacks && ss_target_open(p->pid, &p->target) < 0)
         p->target = NULL;
     ss_mproc_refresh_modules(p, ss_monotonic_ns());

@@ -1,11 +1,11 @@
-#include "report.h"
+#include "report/report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/options.h"
 #include "errors.h"
-#include "frames.h"
-#include "options.h"
+#include "stacks/frames.h"
 
 void ss_report_defaults(struct ss_report_options *o)
 {

@@ -5,8 +5,8 @@
 
 #include <stdio.h>
 
-#include "frames.h"
 #include "model.h"
+#include "stacks/frames.h"
 
 struct ss_report_options {
     size_t top;                  /* stalls shown per process */

@@ -1,11 +1,11 @@
-#include "flame.h"
+#include "stacks/flame.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "frames.h"
+#include "stacks/frames.h"
 
 static uint64_t span_start(const struct ss_sample *s)
 {

@@ -2,7 +2,7 @@
  * "module+0xoffset"), with its source line, as matched and hashed (without what varies between
  * builds), and whether it is the runtime's or the program's own. */
 #define _GNU_SOURCE
-#include "frame-names.h"
+#include "stacks/frame-names.h"
 
 #include <fnmatch.h>
 #include <stdint.h>

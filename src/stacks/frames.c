@@ -1,11 +1,11 @@
-#include "frames.h"
+#include "stacks/frames.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame-names.h"
+#include "stacks/frame-names.h"
 
 int ss_frames_shown_parse(const char *s, enum ss_frames_shown *out)
 {

@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "frame-names.h"
 #include "model.h"
+#include "stacks/frame-names.h"
 
 /* Which frames a stack shows: every frame, or the program's own with the runtime's (libc, the
  * loader, libuv, Node.js, V8, CPython) hidden, except the innermost frame, where the time

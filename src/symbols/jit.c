@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "private-files.h"
 #include "symbols-internal.h"
 #include "util/array.h"
+#include "util/private-files.h"
 
 /* Real perf map names stay well below this; anything longer is treated as
  * garbage so a hostile file cannot make one line grow memory without bound. */

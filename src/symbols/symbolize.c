@@ -2,7 +2,7 @@
  * process's modules as recorded at run time and resolves an address: JIT entries first
  * (jit.c), then the module's symbols (elf.c) and source line (dwarf.c), skipping modules whose
  * file on disk is no longer the build that ran. */
-#include "symbolize.h"
+#include "symbols/symbolize.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "symbolize.h"
+#include "symbols/symbolize.h"
 
 struct sym {
     uint64_t addr;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flame.h"
+#include "stacks/flame.h"
 #include "trace/loader.h"
 #include "util/array.h"
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "common/trace-format.h"
+#include "trace/trace-writer.h"
 
 static void build_id_of(const struct dl_phdr_info *info, const uint8_t **id, size_t *len)
 {

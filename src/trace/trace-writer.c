@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "trace-writer.h"
+#include "trace/trace-writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/trace-format.h"
 #include "errors.h"
-#include "private-files.h"
-#include "trace-format.h"
+#include "util/private-files.h"
 
 /* Creates the run directory if missing and opens it, only if it is private to the effective
  * user (private-files.h): a directory planted in a shared /tmp by someone else could otherwise
@@ -98,7 +98,7 @@ static int reserve(struct ss_writer *w, size_t more)
 }
 
 void ss_writer_record_tails(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
-                       const void *a, size_t a_len, const void *b, size_t b_len)
+                            const void *a, size_t a_len, const void *b, size_t b_len)
 {
     size_t payload = fixed_len + a_len + b_len;
     if (w->fd < 0)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "trace-format.h"
+#include "common/trace-format.h"
 
 struct ss_writer {
     int fd;

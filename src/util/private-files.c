@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "private-files.h"
+#include "util/private-files.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -26,11 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/trace-format.h"
 #include "monitor/perf.h"
 #include "monitor/target.h"
 #include "monitor/thread-state.h"
-#include "symbolize.h"
-#include "trace-format.h"
+#include "symbols/symbolize.h"
 
 extern char **environ;
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/trace-format.h"
 #include "trace-builder.h"
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "trace/trace-writer.h"
 
 #define MS 1000000ull
 #define S 1000000000ull
@@ -171,7 +171,7 @@ static void call_site(uint32_t tid, uint32_t id, uint32_t stack, unsigned catego
                                  .function_len = (uint16_t)strlen(function),
                                  .detail_len = (uint16_t)strlen(detail)};
     ss_writer_record_tails(&w, SS_REC_CALL_SITE, &c, sizeof c, function, strlen(function), detail,
-                      strlen(detail));
+                           strlen(detail));
 }
 
 /* Most iterations are short; the stalls land in their own buckets. */

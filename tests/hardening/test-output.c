@@ -18,7 +18,7 @@
 
 #include "host-run.h"
 #include "model.h"
-#include "trace-writer.h"
+#include "trace/trace-writer.h"
 
 static char dir[64];
 

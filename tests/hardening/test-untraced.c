@@ -12,8 +12,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/untraced.h"
 #include "scratch.h"
-#include "untraced.h"
 
 static char dir[64];
 static struct ss_exec_ids user = {1000, 1000, 1000, 1000};

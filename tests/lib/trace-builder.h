@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "common/trace-format.h"
+#include "trace/trace-writer.h"
 
 static inline uint32_t tb_len(const char *text)
 {

@@ -53,12 +53,12 @@ section "$MAN/stallscope.1" OPTIONS | options >"$tmp/top.man"
 same "options of stallscope and stallscope(1)" "$tmp/top.help" "$tmp/top.man"
 
 # The shim's keys, as its parser spells them, against the page.
-sed -n 's/.*key_is(key, klen, "\([a-z_]*\)").*/\1/p' "$SS_SRCDIR/src/options.c" | sort -u \
+sed -n 's/.*key_is(key, klen, "\([a-z_]*\)").*/\1/p' "$SS_SRCDIR/src/common/options.c" | sort -u \
     >"$tmp/parser.keys"
 section "$MAN/stallscope-options.7" KEYS | sed -n 's/^\.BI \([a-z_]*\)= \([A-Z]*\)$/\1 \2/p' |
     sort >"$tmp/man.key-types"
 cut -d' ' -f1 "$tmp/man.key-types" >"$tmp/man.keys"
-same "keys of src/options.c and stallscope-options(7)" "$tmp/parser.keys" "$tmp/man.keys"
+same "keys of src/common/options.c and stallscope-options(7)" "$tmp/parser.keys" "$tmp/man.keys"
 while read -r key type; do
     case $type in
     DURATION) value=20ms ;; N) value=40 ;; BOOLEAN) value=1 ;; PATH) value=$tmp/run ;;

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "allowlist.h"
-#include "check.h"
+#include "check/allowlist.h"
+#include "check/check.h"
+#include "check/fingerprint.h"
 #include "errors.h"
-#include "fingerprint.h"
 
 static struct ss_frame native(const char *symbol, const char *module)
 {
@@ -50,8 +50,8 @@ Test(fingerprint, function_names_without_what_varies)
         js("JS:*loadConfig /other/checkout/lib/config.js:40:1"),
         js("JS:^ /app/vendor/x.js:3:1"),
     };
-    const char *want[] = {"checksum_config", "ns::Parser::parse", "Foo::operator()",
-                          "node::ResetStdio", "loadConfig",       "loadConfig",
+    const char *want[] = {"checksum_config",  "ns::Parser::parse", "Foo::operator()",
+                          "node::ResetStdio", "loadConfig",        "loadConfig",
                           "(anonymous)"};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         char buf[128];
@@ -155,8 +155,7 @@ static void parse_fails(const char *text, const char *problem)
 {
     struct ss_allowlist *a = NULL;
     char err[256] = "";
-    cr_expect_eq(ss_allowlist_parse(text, "allow.txt", &a, err, sizeof err), -EINVAL, "%s",
-                 text);
+    cr_expect_eq(ss_allowlist_parse(text, "allow.txt", &a, err, sizeof err), -EINVAL, "%s", text);
     cr_expect(strstr(err, problem) != NULL, "'%s' does not say '%s'", err, problem);
 }
 

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flame.h"
+#include "common/trace-format.h"
 #include "model.h"
 #include "scratch.h"
+#include "stacks/flame.h"
 #include "trace-builder.h"
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "trace/trace-writer.h"
 
 #define THREADS 3
 #define STALLS 600

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "options.h"
+#include "common/options.h"
 
 static uint64_t duration(const char *s, int *rc)
 {

@@ -11,12 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/trace-format.h"
 #include "errors.h"
 #include "scratch.h"
 #include "source.h"
 #include "trace-builder.h"
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "trace/trace-writer.h"
 
 static char dir[64];
 static struct ssv_source src;

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "symbolize.h"
+#include "symbols/symbolize.h"
 
 #define PIE_BIAS 0x555555554000ull
 #define LIB_BIAS 0x7f1234560000ull

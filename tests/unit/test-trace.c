@@ -12,13 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/trace-format.h"
 #include "errors.h"
 #include "model.h"
-#include "private-files.h"
 #include "scratch.h"
 #include "trace-builder.h"
-#include "trace-format.h"
-#include "trace-writer.h"
+#include "trace/trace-writer.h"
+#include "util/private-files.h"
 
 static char dir[64];
 

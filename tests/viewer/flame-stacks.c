@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flame.h"
 #include "flametree.h"
-#include "frames.h"
+#include "stacks/flame.h"
+#include "stacks/frames.h"
 #include "util/names.h"
 #include "vmodel.h"
 
