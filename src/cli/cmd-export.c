@@ -74,9 +74,10 @@ int ss_cmd_export(int argc, char **argv)
     ss_run_drop_hidden_frames(run, frames);
     FILE *out = ss_cli_output(output);
     int rc = e->write(run, out);
+    /* Freed before a failure is told, so that a leak checker has nothing to say either. */
+    ss_run_free(run);
     if (rc < 0)
         ss_die("export: cannot write %s: %s", ss_cli_output_name(output), ss_strerror(rc));
-    ss_run_free(run);
     ss_cli_close_output(out, output);
     return 0;
 }

@@ -72,9 +72,10 @@ int ss_cmd_report(int argc, char **argv)
         ss_die("report: one run at a time (got %d)", argc - optind);
     struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep);
     int rc = ss_report_text(run, stdout, &o);
+    /* Freed before a failure is told, so that a leak checker has nothing to say either. */
+    ss_run_free(run);
     if (rc < 0)
         ss_die("cannot write %s: %s", ss_cli_output_name(NULL), ss_strerror(rc));
-    ss_run_free(run);
     ss_cli_close_output(stdout, NULL);
     return 0;
 }
