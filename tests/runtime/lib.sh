@@ -30,6 +30,13 @@ drop_tmp_maps() {
     done
 }
 
+# program_stderr FILE: what the traced program wrote to FILE, without the lines `stallscope
+# run` adds itself (such as its warning about a perf map that an earlier process with the
+# same pid left in /tmp).
+program_stderr() {
+    grep -v '^stallscope: ' "$1"
+}
+
 cleanup() {
     drop_tmp_maps
     rm -rf "$tmp"

@@ -16,7 +16,7 @@ for mode in exec-sync workers; do
     "$stallscope" run -q -o "$tmp/run" -- node "$fixture" "$mode" >"$tmp/out" 2>"$tmp/err"
     status=$?
     [ "$status" -eq 0 ] || fail "$mode: node exited with status $status under stallscope"
-    [ -s "$tmp/err" ] && fail "$mode: node wrote to stderr under stallscope"
+    [ -n "$(program_stderr "$tmp/err")" ] && fail "$mode: node wrote to stderr under stallscope"
     grep -q '^done$' "$tmp/out" || fail "$mode: the fixture did not finish"
     "$stallscope" export --format json "$tmp/run" >"$tmp/run.json" || fail "$mode: export failed"
     python3 - "$mode" "$tmp/run.json" "$tmp/out" <<'EOF' || failures=$((failures + 1))

@@ -21,8 +21,9 @@ for mode in before-loop two-runs after-run workers; do
     "$stallscope" run -q -o "$tmp/run" -- python3 "$fixture" "$mode" >"$tmp/out" 2>"$tmp/err"
     status=$?
     [ "$status" -eq 0 ] || fail "$mode: python3 exited with status $status under stallscope"
-    cmp -s "$tmp/plain.err" "$tmp/err" ||
-        fail "$mode: stderr differs under stallscope: $(diff "$tmp/plain.err" "$tmp/err")"
+    program_stderr "$tmp/err" >"$tmp/err.program"
+    cmp -s "$tmp/plain.err" "$tmp/err.program" ||
+        fail "$mode: stderr differs under stallscope: $(diff "$tmp/plain.err" "$tmp/err.program")"
     "$stallscope" export --format json "$tmp/run" >"$tmp/run.json" || fail "$mode: export failed"
     python3 - "$mode" "$tmp/run.json" "$tmp/out" <<'EOF' || failures=$((failures + 1))
 import json

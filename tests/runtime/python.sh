@@ -26,8 +26,9 @@ untimed "$tmp/plain" >"$tmp/plain.untimed"
 untimed "$tmp/out" >"$tmp/out.untimed"
 cmp -s "$tmp/plain.untimed" "$tmp/out.untimed" ||
     fail "stdout differs under stallscope: $(diff "$tmp/plain.untimed" "$tmp/out.untimed")"
-cmp -s "$tmp/plain.err" "$tmp/err" ||
-    fail "stderr differs under stallscope: $(diff "$tmp/plain.err" "$tmp/err")"
+program_stderr "$tmp/err" >"$tmp/err.program"
+cmp -s "$tmp/plain.err" "$tmp/err.program" ||
+    fail "stderr differs under stallscope: $(diff "$tmp/plain.err" "$tmp/err.program")"
 
 "$stallscope" export --format json "$tmp/run" >"$tmp/run.json" || fail "export failed"
 
