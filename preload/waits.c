@@ -152,10 +152,6 @@ static inline __attribute__((always_inline)) int wait_enter(uint64_t key, int ca
             return kind;
         s = t->slot;
     }
-    /* The loop's depth is its shallowest wait's: a runtime may make its first wait from deep
-     * inside its start-up, and its loop's later ones from its main function. */
-    if (__builtin_expect(w->frame > s->loop_sp, 0))
-        s->loop_sp = w->frame;
     t->candidate_waits = 0;
     if (__builtin_expect(!atomic_load_explicit(&ss__announced, memory_order_relaxed), 0)) {
         ss__guard_enter();
