@@ -83,6 +83,42 @@ $(cat "$tmp/$mode.report")"
     blocked "$run" "$tid" "$call" "$function" "after it was killed"
 done
 
+# spin_stall CASE RUN_JSON FIXTURE_OUT: the fixture's one planted spin is one stall of its
+# thread; CASE says what else it must show ("stop": the second it was stopped; "first": a
+# sample in the spin, though it was the loop's first iteration).
+spin_stall() {
+    python3 - "$@" <<'EOF' || failures=$((failures + 1))
+import json
+import re
+import sys
+
+case, json_path, out_path = sys.argv[1:4]
+run = json.load(open(json_path))
+m = re.search(r"^planted spin ([0-9.]+) ([0-9]+)$", open(out_path).read(), re.M)
+problems = []
+if not m:
+    problems.append("the fixture did not report its spin")
+else:
+    ms, tid = float(m[1]), int(m[2])
+    stalls = [s for p in run["processes"] for s in p["stalls"] if s["tid"] == tid]
+    lasted = [s["duration_ns"] / 1e6 for s in stalls]
+    if case == "stop":
+        if len(stalls) != 1 or abs(lasted[0] - ms) > ms * 0.1:
+            problems.append(f"{len(stalls)} stalls, not one of {ms:.0f} ms")
+        else:
+            stopped = stalls[0].get("paused", {}).get("stopped_ns", 0) / 1e6
+            if not 800 <= stopped <= 1200:
+                problems.append(f"stopped for {stopped:.0f} ms of the stall, not about 1000")
+    elif len(stalls) != 1 or not ms * 0.95 <= lasted[0] <= ms * 1.25 + 30:
+        problems.append(f"{lasted} ms of stalls, not one of {ms:.0f}")
+    elif not any(f.get("symbol") == "spin_iteration" for x in stalls[0]["samples"] for f in x["frames"]):
+        problems.append("no sample of the stall has spin_iteration on its stack")
+for p in problems:
+    print(f"FAIL: {case}: {p}")
+sys.exit(1 if problems else 0)
+EOF
+}
+
 # The process stopped for 1 s during a 1.5 s iteration.
 "$stallscope" run -q -o "$tmp/run-stop" -- "$fixture" spin 1500 >"$tmp/stop.out" 2>"$tmp/stop.err" &
 runner=$!
@@ -95,56 +131,14 @@ if until_line "$tmp/stop.out" '^spinning '; then
 fi
 wait "$runner" || problem "stop: the run failed: $(cat "$tmp/stop.out" "$tmp/stop.err")"
 "$stallscope" export --format json "$tmp/run-stop" >"$tmp/stop.json" || problem "stop: export failed"
-python3 - "$tmp/stop.json" "$tmp/stop.out" <<'EOF' || failures=$((failures + 1))
-import json
-import re
-import sys
-
-run = json.load(open(sys.argv[1]))
-m = re.search(r"^planted spin ([0-9.]+) ([0-9]+)$", open(sys.argv[2]).read(), re.M)
-problems = []
-if not m:
-    problems.append("the fixture did not report its spin")
-else:
-    ms, tid = float(m[1]), int(m[2])
-    stalls = [s for p in run["processes"] for s in p["stalls"] if s["tid"] == tid]
-    if len(stalls) != 1 or abs(stalls[0]["duration_ns"] / 1e6 - ms) > ms * 0.1:
-        problems.append(f"{len(stalls)} stalls, not one of {ms:.0f} ms")
-    else:
-        stopped = stalls[0].get("paused", {}).get("stopped_ns", 0) / 1e6
-        if not 800 <= stopped <= 1200:
-            problems.append(f"stopped for {stopped:.0f} ms of the stall, not about 1000")
-for p in problems:
-    print(f"FAIL: stop: {p}")
-sys.exit(1 if problems else 0)
-EOF
+spin_stall stop "$tmp/stop.json" "$tmp/stop.out"
 
 # A stall in an epoll loop's very first iteration: the loop is the thread's from its first
 # wait, so the stall is there, sampled like any other.
 "$stallscope" run -q -o "$tmp/run-first" -- "$fixture" first-spin 300 >"$tmp/first.out" 2>"$tmp/first.err" ||
     problem "first: the run failed: $(cat "$tmp/first.out" "$tmp/first.err")"
 "$stallscope" export --format json "$tmp/run-first" >"$tmp/first.json" || problem "first: export failed"
-python3 - "$tmp/first.json" "$tmp/first.out" <<'EOF' || failures=$((failures + 1))
-import json
-import re
-import sys
-
-run = json.load(open(sys.argv[1]))
-m = re.search(r"^planted spin ([0-9.]+) ([0-9]+)$", open(sys.argv[2]).read(), re.M)
-problems = []
-if not m:
-    problems.append("the fixture did not report its spin")
-else:
-    ms, tid = float(m[1]), int(m[2])
-    stalls = [s for p in run["processes"] for s in p["stalls"] if s["tid"] == tid]
-    if len(stalls) != 1 or not ms * 0.95 <= stalls[0]["duration_ns"] / 1e6 <= ms * 1.25 + 30:
-        problems.append(f"{[s['duration_ns'] / 1e6 for s in stalls]} ms of stalls, not one of {ms:.0f}")
-    elif not any(f.get("symbol") == "spin_iteration" for x in stalls[0]["samples"] for f in x["frames"]):
-        problems.append("no sample of the stall has spin_iteration on its stack")
-for p in problems:
-    print(f"FAIL: first: {p}")
-sys.exit(1 if problems else 0)
-EOF
+spin_stall first "$tmp/first.json" "$tmp/first.out"
 
 [ "$failures" -eq 0 ] || exit 1
 exit 0
