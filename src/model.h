@@ -160,7 +160,7 @@ struct ss_process {
     struct ss_loop *loops; /* in the order they began (or ended, for those with no begin) */
     size_t nloops;
     struct ss_interner strings; /* call and function names, each held once */
-    struct ss_stack **stacks;   /* indexed by id; NULL holes */
+    struct ss_stack **stacks;   /* in the order they were recorded */
     size_t nstacks;
     struct ss_module *modules;
     size_t nmodules;

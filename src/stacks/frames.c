@@ -32,7 +32,7 @@ void ss_run_drop_hidden_frames(struct ss_run *run, enum ss_frames_shown shown)
         ss_process_symbolize(run, p);
         for (size_t k = 0; k < p->nstacks; k++) {
             struct ss_stack *st = p->stacks[k];
-            if (!st || !st->frames)
+            if (!st->frames)
                 continue;
             /* Whether a frame is kept depends on the frame alone once this is known, so the
              * stack can be compacted in place. */
@@ -59,7 +59,7 @@ size_t ss_process_stale_modules(struct ss_run *run, struct ss_process *p, const 
         return 0;
     for (size_t i = 0; i < p->nstacks; i++) {
         const struct ss_stack *st = p->stacks[i];
-        for (uint32_t f = 0; st && st->frames && f < st->nframes; f++) {
+        for (uint32_t f = 0; st->frames && f < st->nframes; f++) {
             const struct ss_frame *fr = &st->frames[f];
             if (fr->symbol || !fr->module || !ss_symbolizer_module_mismatch(p->sym, fr->addr))
                 continue;

@@ -125,30 +125,37 @@ static int on_thread(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
+/* Stacks are kept in the order of their records and found by id through a table, so that
+ * memory follows the records read, never the largest id a damaged trace names. */
 static int on_stack(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stack r;
     struct ss_process *p = l->p;
     memcpy(&r, b, sizeof r);
     if (r.stack_id == 0 || r.nframes == 0 || r.nframes > SS_TRACE_MAX_FRAMES ||
-        (size_t)r.nframes * 8 != n - sizeof r || r.stack_id > (1u << 26))
+        (size_t)r.nframes * 8 != n - sizeof r)
         return SS_ECORRUPT;
-    if (SS_ARRAY_GROW(p->stacks, l->stacks_cap, (size_t)r.stack_id + 1) < 0)
-        FAIL(-ENOMEM, "out of memory");
-    if (p->stacks[r.stack_id])
+    size_t index;
+    int rc = ss_key_table_get(&l->stack_ids, r.stack_id, 0, 0, p->nstacks, &index);
+    if (rc == 0)
         return SS_ECORRUPT;
-    struct ss_stack *s = calloc(1, sizeof *s);
-    if (!s || !(s->addrs = malloc(r.nframes * sizeof *s->addrs))) {
+    struct ss_stack *s = NULL;
+    if (rc < 0 || SS_ARRAY_GROW(p->stacks, l->stacks_cap, p->nstacks + 1) < 0 ||
+        !(s = calloc(1, sizeof *s)) || !(s->addrs = malloc(r.nframes * sizeof *s->addrs))) {
         free(s);
         FAIL(-ENOMEM, "out of memory");
     }
     s->id = r.stack_id;
     s->nframes = r.nframes;
     memcpy(s->addrs, b + sizeof r, r.nframes * sizeof *s->addrs);
-    p->stacks[r.stack_id] = s;
-    if (r.stack_id >= p->nstacks)
-        p->nstacks = (size_t)r.stack_id + 1;
+    p->stacks[p->nstacks++] = s;
     return 0;
+}
+
+static struct ss_stack *stack_by_id(const struct loader *l, uint32_t id)
+{
+    long i = id ? ss_key_table_find(&l->stack_ids, id, 0, 0) : -1;
+    return i < 0 ? NULL : l->p->stacks[i];
 }
 
 static int on_stall_begin(struct loader *l, const uint8_t *b, size_t n)
@@ -180,8 +187,7 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
     smp->call_ns = r.call_ns;
     if (n > sizeof r && !(smp->call = intern(l, b + sizeof r, n - sizeof r)))
         FAIL(-ENOMEM, "out of memory");
-    if (r.stack_id && r.stack_id < p->nstacks)
-        smp->stack = p->stacks[r.stack_id];
+    smp->stack = stack_by_id(l, r.stack_id);
     s->nsamples++;
     if (s->in_progress && r.offset_ns > s->duration_ns)
         s->duration_ns = r.offset_ns;
@@ -281,11 +287,6 @@ const char *ss_category_name(unsigned category)
                                                                        : NULL;
 }
 
-static struct ss_stack *stack_by_id(const struct ss_process *p, uint32_t id)
-{
-    return id && id < p->nstacks ? p->stacks[id] : NULL;
-}
-
 static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_call_site r;
@@ -316,7 +317,7 @@ static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
     c->total_ns = r.total_ns;
     c->max_ns = r.max_ns;
     c->first_ns = r.first_ns;
-    c->stack = stack_by_id(p, r.stack_id);
+    c->stack = stack_by_id(l, r.stack_id);
     seen_time(p, r.first_ns);
     return 0;
 }
@@ -406,7 +407,7 @@ static int on_loop_begin(struct loader *l, const uint8_t *b, size_t n)
         FAIL(-ENOMEM, "out of memory");
     loop->kind = r.kind;
     loop->fd = r.fd;
-    loop->site = stack_by_id(p, r.site_stack_id);
+    loop->site = stack_by_id(l, r.site_stack_id);
     loop->begin_ns = r.at_ns;
     pr->open_loop = p->nloops;
     seen_time(p, r.at_ns);

@@ -33,6 +33,7 @@ struct loader {
     size_t nprogress, progress_cap;
     struct ss_key_table progress_by_tid;
     struct ss_key_table loop_lasts; /* (tid, start of a loop's last stretch) to the loop's index */
+    struct ss_key_table stack_ids;  /* a stack's id to its index in p->stacks */
     size_t summary_threads_cap, summary_calls_cap, summary_stacks_cap;
     struct ss_key_table summary_threads, summary_calls, summary_stacks;
     struct ss_span *spans; /* scratch for the stall being summarised */

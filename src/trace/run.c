@@ -121,11 +121,9 @@ static void free_process(struct ss_process *p)
     free(p->summary.stacks);
     ss_interner_free(&p->strings);
     for (size_t i = 0; i < p->nstacks; i++) {
-        if (p->stacks[i]) {
-            free(p->stacks[i]->addrs);
-            free(p->stacks[i]->frames);
-            free(p->stacks[i]);
-        }
+        free(p->stacks[i]->addrs);
+        free(p->stacks[i]->frames);
+        free(p->stacks[i]);
     }
     free(p->stacks);
     for (size_t i = 0; i < p->nmodules; i++)
@@ -217,7 +215,7 @@ void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
     add_jit_names(p);
     for (size_t i = 0; i < p->nstacks; i++) {
         struct ss_stack *s = p->stacks[i];
-        if (!s || !(s->frames = calloc(s->nframes, sizeof *s->frames)))
+        if (!(s->frames = calloc(s->nframes, sizeof *s->frames)))
             continue;
         for (uint32_t f = 0; f < s->nframes; f++) {
             struct ss_frame_info info;

@@ -301,6 +301,7 @@ void trace_free_loader(struct loader *l)
     free(l->progress);
     ss_key_table_free(&l->progress_by_tid);
     ss_key_table_free(&l->loop_lasts);
+    ss_key_table_free(&l->stack_ids);
     ss_key_table_free(&l->summary_threads);
     ss_key_table_free(&l->summary_calls);
     ss_key_table_free(&l->summary_stacks);

@@ -358,6 +358,53 @@ Test(trace, refusals)
     free(path);
 }
 
+/* A stack's id is a key, not a size: a trace of a few records whose ids are near 2^32 loads in
+ * memory that follows its records (a reader that sized a table by the largest id asked for
+ * gigabytes), every sample finds its stack, and an id given twice is refused. */
+Test(trace, stack_ids_are_keys_not_sizes)
+{
+    struct ss_writer w;
+    char why[256];
+    cr_assert_eq(ss_writer_open(&w, dir, 77, why, sizeof why), 0, "%s", why);
+    tb_process(&w, (struct ss_rec_process){.pid = 77, .threshold_ns = 50000000}, "/bin/x", "x", 1);
+    const uint32_t ids[] = {UINT32_MAX, 1u << 26, (1u << 26) + 1, 2};
+    for (size_t i = 0; i < 4; i++)
+        tb_stack(&w, ids[i], frames + (i % 3), 1);
+    tb_stall_begin(&w, 77, 5000);
+    for (size_t i = 0; i < 4; i++)
+        tb_sample(&w,
+                  (struct ss_rec_sample){
+                      .tid = 77, .stack_id = ids[i], .stall_id = 5000, .offset_ns = 60000000},
+                  NULL);
+    tb_stall_end(&w, 77, 5000, 70000000);
+    tb_end(&w, 80000000);
+    ss_writer_close(&w);
+    struct ss_run *run = load_ok(dir);
+    struct ss_process *p = &run->procs[0];
+    cr_expect_eq(p->nstacks, 4, "one entry per stack record");
+    cr_assert_eq(p->nstalls, 1);
+    cr_assert_eq(p->stalls[0].nsamples, 4);
+    for (size_t i = 0; i < 4; i++) {
+        const struct ss_stack *st = p->stalls[0].samples[i].stack;
+        cr_assert_not_null(st, "sample %zu lost its stack", i);
+        cr_expect_eq(st->id, ids[i]);
+        cr_expect_eq(st->addrs[0], frames[i % 3]);
+    }
+    ss_run_free(run);
+
+    char *path;
+    cr_assert(asprintf(&path, "%s/" SS_TRACE_FILE_PREFIX "77" SS_TRACE_FILE_SUFFIX, dir) > 0);
+    unlink(path);
+    free(path);
+    cr_assert_eq(ss_writer_open(&w, dir, 77, why, sizeof why), 0, "%s", why);
+    tb_process(&w, (struct ss_rec_process){.pid = 77, .threshold_ns = 50000000}, "/bin/x", "x", 1);
+    tb_stack(&w, 9, frames, 1);
+    tb_stack(&w, 9, frames + 1, 1);
+    ss_writer_close(&w);
+    char err[512] = "";
+    cr_expect_eq(ss_run_load(dir, &run, err, sizeof err), SS_ECORRUPT, "%s", err);
+}
+
 Test(trace, writer_never_overwrites)
 {
     char *first = write_trace(15);
