@@ -1,5 +1,4 @@
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include "check/check.h"
 #include "common/options.h"
 #include "errors.h"
+#include "util/lines.h"
 
 static const char *const rule_names[SS_RULE_COUNT] = {
     [SS_RULE_MAX_STALL] = "max-stall",
@@ -169,45 +169,27 @@ static int resolve(char **path, const char *dir)
     return 0;
 }
 
+/* One "key value" line of a rules file. */
+static int rules_line(void *ctx, char *line, char *why, size_t why_size)
+{
+    char *value = line + strcspn(line, " \t");
+    if (*value)
+        *value++ = '\0';
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (!*value) {
+        snprintf(why, why_size, "'%s' needs a value", line);
+        return -EINVAL;
+    }
+    return ss_check_rules_set(ctx, line, value, why, why_size);
+}
+
 int ss_check_rules_load(struct ss_check_rules *r, const char *path, char *err, size_t err_size)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int code = -errno;
-        snprintf(err, err_size, "%s: %s", path, ss_strerror(code));
-        return code;
-    }
     /* Paths in the file are the file's own: resolve those it sets, not earlier ones. */
     char *allow = r->allow, *baseline = r->baseline;
     r->allow = r->baseline = NULL;
-    char *line = NULL, sub[512];
-    size_t cap = 0;
-    unsigned lineno = 0;
-    int rc = 0;
-    while (rc == 0 && getline(&line, &cap, f) >= 0) {
-        lineno++;
-        char *s = line;
-        while (isspace((unsigned char)*s))
-            s++;
-        size_t n = strlen(s);
-        while (n > 0 && isspace((unsigned char)s[n - 1]))
-            s[--n] = '\0';
-        if (!*s || *s == '#')
-            continue;
-        char *value = s + strcspn(s, " \t");
-        if (*value)
-            *value++ = '\0';
-        while (*value == ' ' || *value == '\t')
-            value++;
-        if (!*value) {
-            snprintf(err, err_size, "%s:%u: '%s' needs a value", path, lineno, s);
-            rc = -EINVAL;
-        } else if ((rc = ss_check_rules_set(r, s, value, sub, sizeof sub)) < 0) {
-            snprintf(err, err_size, "%s:%u: %s", path, lineno, sub);
-        }
-    }
-    free(line);
-    fclose(f);
+    int rc = ss_read_lines(path, rules_line, r, err, err_size);
     char *copy = strdup(path);
     if (rc == 0 && (!copy || resolve(&r->allow, dirname(copy)) < 0 ||
                     resolve(&r->baseline, dirname(copy)) < 0))

@@ -10,6 +10,8 @@
 #include "common/options.h"
 #include "errors.h"
 #include "stacks/frames.h"
+#include "util/array.h"
+#include "util/lines.h"
 
 static int category_index(const char *name)
 {
@@ -445,48 +447,26 @@ void ss_check_result_free(struct ss_check_result *res)
     res->nfindings = 0;
 }
 
+/* One fingerprint line of a baseline file. */
+static int baseline_line(void *ctx, char *line, char *why, size_t why_size)
+{
+    struct ss_baseline *b = ctx;
+    size_t len = strspn(line, "0123456789abcdef");
+    if (len != SS_FINGERPRINT_LEN || (line[len] && !isspace((unsigned char)line[len]))) {
+        snprintf(why, why_size, "expected a fingerprint of %d hex digits", SS_FINGERPRINT_LEN);
+        return -EINVAL;
+    }
+    if (SS_ARRAY_GROW(b->fingerprints, b->capacity, b->count + 1) < 0)
+        return -ENOMEM;
+    memcpy(b->fingerprints[b->count], line, SS_FINGERPRINT_LEN);
+    b->fingerprints[b->count++][SS_FINGERPRINT_LEN] = '\0';
+    return 0;
+}
+
 int ss_baseline_load(const char *path, struct ss_baseline *b, char *err, size_t err_size)
 {
     memset(b, 0, sizeof *b);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int code = -errno;
-        snprintf(err, err_size, "%s: %s", path, ss_strerror(code));
-        return code;
-    }
-    char *line = NULL;
-    size_t cap = 0, have = 0;
-    unsigned lineno = 0;
-    int rc = 0;
-    while (rc == 0 && getline(&line, &cap, f) >= 0) {
-        lineno++;
-        char *s = line;
-        while (isspace((unsigned char)*s))
-            s++;
-        if (!*s || *s == '#')
-            continue;
-        size_t len = strspn(s, "0123456789abcdef");
-        if (len != SS_FINGERPRINT_LEN || (s[len] && !isspace((unsigned char)s[len]))) {
-            snprintf(err, err_size, "%s:%u: expected a fingerprint of %d hex digits", path, lineno,
-                     SS_FINGERPRINT_LEN);
-            rc = -EINVAL;
-            break;
-        }
-        if (b->count == have) {
-            have = have ? have * 2 : 64;
-            void *grown = realloc(b->fingerprints, have * sizeof *b->fingerprints);
-            if (!grown) {
-                rc = -ENOMEM;
-                snprintf(err, err_size, "out of memory");
-                break;
-            }
-            b->fingerprints = grown;
-        }
-        memcpy(b->fingerprints[b->count], s, SS_FINGERPRINT_LEN);
-        b->fingerprints[b->count++][SS_FINGERPRINT_LEN] = '\0';
-    }
-    free(line);
-    fclose(f);
+    int rc = ss_read_lines(path, baseline_line, b, err, err_size);
     if (rc < 0)
         ss_baseline_free(b);
     return rc;

@@ -114,7 +114,7 @@ void ss_finding_function(const struct ss_finding *f, char *buf, size_t size);
 /* A baseline: fingerprints of findings accepted earlier. */
 struct ss_baseline {
     char (*fingerprints)[SS_FINGERPRINT_LEN + 1];
-    size_t count;
+    size_t count, capacity;
 };
 int ss_baseline_load(const char *path, struct ss_baseline *b, char *err, size_t err_size);
 void ss_baseline_free(struct ss_baseline *b);

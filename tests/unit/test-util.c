@@ -1,13 +1,17 @@
 /* The generic containers of src/util: array growth, FNV-1a, the keyed hash table, the interner. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "util/array.h"
 #include "util/fnv.h"
 #include "util/hash.h"
 #include "util/intern.h"
+#include "util/lines.h"
 
 Test(array, grows_by_doubling_and_zeroes_the_new_items)
 {
@@ -86,4 +90,42 @@ Test(intern, bytes_end_at_the_first_nul)
     cr_expect_str_eq(ss_intern_bytes(&in, "pol", 3), "pol");
     cr_expect_neq(ss_intern_bytes(&in, "pol", 3), whole, "a prefix is a string of its own");
     ss_interner_free(&in);
+}
+
+struct seen_lines {
+    char text[4][32];
+    int n;
+};
+
+static int keep_line(void *ctx, char *line, char *why, size_t why_size)
+{
+    struct seen_lines *seen = ctx;
+    if (strcmp(line, "bad") == 0) {
+        snprintf(why, why_size, "not this one");
+        return -EINVAL;
+    }
+    snprintf(seen->text[seen->n++], sizeof seen->text[0], "%s", line);
+    return 0;
+}
+
+Test(lines, blank_and_comment_lines_are_skipped_and_ends_trimmed)
+{
+    char path[] = "/tmp/ss-lines-XXXXXX", err[256] = "";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    const char text[] = "\n  # a comment\n  first value  \n\t\nsecond\r\nbad\nnever read\n";
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    struct seen_lines seen = {0};
+    cr_expect_eq(ss_read_lines(path, keep_line, &seen, err, sizeof err), -EINVAL);
+    cr_assert_eq(seen.n, 2);
+    cr_expect_str_eq(seen.text[0], "first value");
+    cr_expect_str_eq(seen.text[1], "second");
+    char want[300];
+    snprintf(want, sizeof want, "%s:6: not this one", path);
+    cr_expect_str_eq(err, want);
+    unlink(path);
+    cr_expect_eq(ss_read_lines(path, keep_line, &seen, err, sizeof err), -ENOENT);
+    cr_expect_eq(ss_read_lines("/", keep_line, &seen, err, sizeof err), -EISDIR,
+                 "a directory is an error, not an empty file: %s", err);
 }
