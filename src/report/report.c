@@ -131,20 +131,20 @@ static void print_still_blocked(FILE *out, const struct ss_stall *s)
 /* Time the stall's thread could not run for reasons outside its code. */
 static void print_pauses(FILE *out, const struct ss_stall *s)
 {
-    char d[32];
-    if (s->stopped_ns) {
-        duration(s->stopped_ns, d, sizeof d);
-        fprintf(out,
-                "       the process was stopped for %s of it (a signal, a debugger or a frozen "
-                "cgroup): not the code's doing\n",
-                d);
-    }
-    if (s->machine_ns) {
-        duration(s->machine_ns, d, sizeof d);
-        fprintf(out,
-                "       the machine was paused for %s of it (a suspended virtual machine?): not "
-                "the code's doing\n",
-                d);
+    const struct {
+        uint64_t ns;
+        const char *what, *why;
+    } pauses[] = {
+        {s->stopped_ns, "the process was stopped", "a signal, a debugger or a frozen cgroup"},
+        {s->machine_ns, "the machine was paused", "a suspended virtual machine?"},
+    };
+    for (size_t i = 0; i < sizeof pauses / sizeof pauses[0]; i++) {
+        if (!pauses[i].ns)
+            continue;
+        char d[32];
+        duration(pauses[i].ns, d, sizeof d);
+        fprintf(out, "       %s for %s of it (%s): not the code's doing\n", pauses[i].what, d,
+                pauses[i].why);
     }
 }
 
