@@ -101,12 +101,10 @@ static int hand_over(int memfd, const struct ss_segment *seg, const char *name, 
         snprintf(why, why_size, "cannot reach the monitor: %s", strerror(errno));
         return -errno;
     }
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    size_t len = strlen(name);
-    memcpy(addr.sun_path + 1, name, len);
+    struct sockaddr_un addr;
+    socklen_t addr_len = ss_seg_monitor_address(name, &addr);
     int rc = -EPERM;
-    if (connect(sock, (struct sockaddr *)&addr,
-                (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0) {
+    if (connect(sock, (struct sockaddr *)&addr, addr_len) != 0) {
         rc = -errno;
         snprintf(why, why_size, "cannot reach the monitor %s: %s", name, strerror(-rc));
         goto out;

@@ -11,9 +11,13 @@
 #define SS_SEGMENT_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "common/options.h"
 #include "common/trace-format.h"
@@ -299,5 +303,18 @@ struct ss_seg_hello {
     int32_t pid;
     uint64_t size;
 };
+
+/* The abstract socket address of the monitor called name (a NUL, then the name without its
+ * own), and its length; 0 when the name is empty or does not fit. */
+static inline socklen_t ss_seg_monitor_address(const char *name, struct sockaddr_un *addr)
+{
+    size_t len = strlen(name);
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    if (len == 0 || len + 1 > sizeof addr->sun_path)
+        return 0;
+    memcpy(addr->sun_path + 1, name, len);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+}
 
 #endif

@@ -61,17 +61,14 @@ static int listen_on(const char *name, char *why, size_t why_size)
         snprintf(why, why_size, "socket: %s", strerror(errno));
         return -errno;
     }
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    size_t len = strlen(name);
-    if (len == 0 || len + 1 > sizeof addr.sun_path) {
+    struct sockaddr_un addr;
+    socklen_t addr_len = ss_seg_monitor_address(name, &addr);
+    if (!addr_len) {
         snprintf(why, why_size, "bad monitor name '%s'", name);
         close(fd);
         return -EINVAL;
     }
-    memcpy(addr.sun_path + 1, name, len);
-    if (bind(fd, (struct sockaddr *)&addr,
-             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0 ||
-        listen(fd, 4096) != 0) {
+    if (bind(fd, (struct sockaddr *)&addr, addr_len) != 0 || listen(fd, 4096) != 0) {
         int err = errno;
         snprintf(why, why_size, "cannot listen as monitor %s: %s", name, strerror(err));
         close(fd);
