@@ -23,6 +23,7 @@
 
 #include "common/trace-format.h"
 #include "trace/trace-writer.h"
+#include "random.h"
 
 #define THREADS 4
 #define STACKS 512
@@ -37,15 +38,6 @@ static int emit_module(struct dl_phdr_info *info, size_t size, void *arg)
     uint64_t lo, hi;
     ss_writer_module(&out, info, &lo, &hi);
     return 0;
-}
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_random(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
 }
 
 int main(int argc, char **argv)
@@ -92,9 +84,9 @@ int main(int argc, char **argv)
     funcs[nfuncs++] = (uint64_t)(uintptr_t)&emit_module;
     for (uint32_t id = 1; id <= STACKS; id++) {
         uint64_t frames[24];
-        uint32_t n = 8 + (uint32_t)(next_random() % 16);
+        uint32_t n = 8 + (uint32_t)(bench_random() % 16);
         for (uint32_t k = 0; k < n; k++)
-            frames[k] = funcs[next_random() % nfuncs] + 4 + next_random() % 24;
+            frames[k] = funcs[bench_random() % nfuncs] + 4 + bench_random() % 24;
         struct ss_rec_stack st = {id, n};
         ss_writer_record(&out, SS_REC_STACK, &st, sizeof st, frames, n * sizeof frames[0]);
     }
@@ -109,14 +101,14 @@ int main(int argc, char **argv)
     memset(sites, 0, sizeof sites);
     for (long i = 0; i < stalls; i++) {
         uint32_t k = (uint32_t)(i % THREADS), tid = (uint32_t)pid + k;
-        uint64_t duration = 50000000ull + next_random() % 1950000000ull;
-        t += 1000000 + next_random() % 5000000;
+        uint64_t duration = 50000000ull + bench_random() % 1950000000ull;
+        t += 1000000 + bench_random() % 5000000;
         struct ss_rec_stall_begin b = {tid, 0, t, t};
         ss_writer_record(&out, SS_REC_STALL_BEGIN, &b, sizeof b, NULL, 0);
         unsigned nsamples = 1 + (unsigned)(i % 3);
         for (unsigned s = 0; s < nsamples; s++) {
             struct ss_rec_sample smp = {tid,
-                                        1 + (uint32_t)(next_random() % STACKS),
+                                        1 + (uint32_t)(bench_random() % STACKS),
                                         t,
                                         50000000ull + s * 10000000ull,
                                         12000,
@@ -128,7 +120,7 @@ int main(int argc, char **argv)
         }
         if (i % 4 == 0) {
             struct ss_rec_sample smp = {tid,
-                                        1 + (uint32_t)(next_random() % STACKS),
+                                        1 + (uint32_t)(bench_random() % STACKS),
                                         t,
                                         duration - 1000000,
                                         9000,

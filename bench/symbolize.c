@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "symbols/symbolize.h"
+#include "random.h"
 
 #define MAX_RANGES 64
 
@@ -52,15 +53,6 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_random(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static double seconds(void)
 {
     struct timespec ts;
@@ -86,7 +78,7 @@ int main(int argc, char **argv)
         return 1;
     /* Uniform over all the code, so large modules get most of the frames, as they do. */
     for (long i = 0; i < frames; i++) {
-        uint64_t at = next_random() % total;
+        uint64_t at = bench_random() % total;
         size_t r = 0;
         for (; at >= ranges[r].hi - ranges[r].lo; r++)
             at -= ranges[r].hi - ranges[r].lo;
