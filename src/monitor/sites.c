@@ -7,13 +7,7 @@
 #include "common/trace-format.h"
 #include "trace/trace-writer.h"
 #include "util/array.h"
-
-static uint64_t site_hash(uint64_t key)
-{
-    key ^= key >> 33;
-    key *= 0xff51afd7ed558ccdull;
-    return key ^ (key >> 29);
-}
+#include "util/hash.h"
 
 static void write_site(struct ss_writer *out, const struct ss_site *st)
 {
@@ -34,49 +28,20 @@ static void write_site(struct ss_writer *out, const struct ss_site *st)
                            st->detail, rec.detail_len);
 }
 
-static int grow_index(struct ss_sites *s)
-{
-    size_t size = s->index_size ? s->index_size * 2 : 256;
-    uint32_t *index = calloc(size, sizeof *index);
-    if (!index)
-        return -1;
-    for (size_t k = 0; k < s->n; k++) {
-        size_t i = s->items[k].key & (size - 1);
-        while (index[i])
-            i = (i + 1) & (size - 1);
-        index[i] = (uint32_t)k + 1;
-    }
-    free(s->index);
-    s->index = index;
-    s->index_size = size;
-    return 0;
-}
-
 static struct ss_site *find(struct ss_sites *s, uint32_t tid, uint64_t address, uint16_t call)
 {
-    uint64_t key = site_hash(address ^ ((uint64_t)call << 48) ^ ((uint64_t)tid << 20));
-    if (s->index_size) {
-        size_t mask = s->index_size - 1;
-        for (size_t i = key & mask; s->index[i]; i = (i + 1) & mask) {
-            struct ss_site *st = &s->items[s->index[i] - 1];
-            if (st->key == key && st->tid == tid && st->call == call)
-                return st;
-        }
+    /* Room for a new site first, so that a key is never stored for a site that was not made. */
+    size_t k;
+    int rc;
+    if (SS_ARRAY_GROW(s->items, s->cap, s->n + 1) < 0 ||
+        (rc = ss_key_table_get(&s->index, tid, address, call, s->n, &k)) < 0)
+        return NULL;
+    struct ss_site *st = &s->items[k];
+    if (rc == SS_KEY_ADDED) {
+        memset(st, 0, sizeof *st);
+        st->tid = tid;
+        st->id = (uint32_t)++s->n;
     }
-    if ((s->n + 1) * 2 > s->index_size && grow_index(s) < 0)
-        return NULL;
-    if (SS_ARRAY_GROW(s->items, s->cap, s->n + 1) < 0)
-        return NULL;
-    struct ss_site *st = &s->items[s->n];
-    memset(st, 0, sizeof *st);
-    st->key = key;
-    st->tid = tid;
-    st->call = call;
-    st->id = (uint32_t)++s->n;
-    size_t i = key & (s->index_size - 1);
-    while (s->index[i])
-        i = (i + 1) & (s->index_size - 1);
-    s->index[i] = st->id;
     return st;
 }
 
@@ -123,6 +88,6 @@ void ss_sites_flush(struct ss_sites *s, struct ss_writer *out)
 void ss_sites_free(struct ss_sites *s)
 {
     free(s->items);
-    free(s->index);
+    ss_key_table_free(&s->index);
     memset(s, 0, sizeof *s);
 }

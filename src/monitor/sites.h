@@ -7,13 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/hash.h"
+
 struct ss_writer;
 
 struct ss_site {
-    uint64_t key;
     uint32_t tid, id, stack;
     uint32_t stack_depth; /* frames in stack */
-    uint16_t call;
     int8_t category;
     uint64_t count, total_ns, max_ns, first_ns;
     char function[32];
@@ -24,8 +24,7 @@ struct ss_site {
 struct ss_sites {
     struct ss_site *items;
     size_t n, cap;
-    uint32_t *index; /* open addressing over items: holds index + 1 */
-    size_t index_size;
+    struct ss_key_table index; /* (tid, address, call) to the site's index in items */
 };
 
 /* Counts one call at a site; a new site gets its category, detail and first time from this
