@@ -9,7 +9,8 @@
 struct ss_writer;
 
 struct ss_stacks {
-    struct ss_stack_entry *table; /* open addressing, size a power of two */
+    /* Open addressing keyed by the whole frame array, more than util/hash's three words. */
+    struct ss_stack_entry *table; /* size a power of two */
     size_t size, used;
     uint64_t *frames;
     size_t frames_len, frames_cap;
