@@ -98,8 +98,9 @@ static int hand_over(int memfd, const struct ss_segment *seg, const char *name, 
 {
     int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (sock < 0) {
-        snprintf(why, why_size, "cannot reach the monitor: %s", strerror(errno));
-        return -errno;
+        int err = errno;
+        snprintf(why, why_size, "cannot reach the monitor: %s", strerror(err));
+        return -err;
     }
     struct sockaddr_un addr;
     socklen_t addr_len = ss_seg_monitor_address(name, &addr);

@@ -58,8 +58,9 @@ static int listen_on(const char *name, char *why, size_t why_size)
 {
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        snprintf(why, why_size, "socket: %s", strerror(errno));
-        return -errno;
+        int err = errno;
+        snprintf(why, why_size, "socket: %s", strerror(err));
+        return -err;
     }
     struct sockaddr_un addr;
     socklen_t addr_len = ss_seg_monitor_address(name, &addr);
