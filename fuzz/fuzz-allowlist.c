@@ -5,14 +5,13 @@
 
 #include "check/allowlist.h"
 #include "model.h"
+#include "text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     struct ss_allowlist *list = NULL;
     char err[512];
     if (ss_allowlist_parse(text, "fuzz.allow", &list, err, sizeof err) == 0) {

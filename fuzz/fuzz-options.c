@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/options.h"
+#include "text.h"
 
 static void on_problem(void *ctx, const char *what, const char *key, size_t len)
 {
@@ -15,11 +16,9 @@ static void on_problem(void *ctx, const char *what, const char *key, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     struct ss_options o;
     unsigned problems = 0;
     ss_options_defaults(&o);
