@@ -29,7 +29,8 @@ struct ss_frame {
 };
 
 struct ss_stack {
-    uint32_t id;
+    uint32_t id;    /* as the trace names it */
+    uint32_t index; /* its place in the process's stacks */
     uint32_t nframes;
     uint64_t *addrs;         /* innermost first */
     struct ss_frame *frames; /* filled by ss_process_symbolize */

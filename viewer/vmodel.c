@@ -23,9 +23,9 @@ static size_t proc_index(const struct ssv_vm *vm, const struct ss_process *p)
 const char *const *ssv_vm_stack_names(const struct ssv_vm *vm, const struct ss_process *p,
                                       const struct ss_stack *s)
 {
-    if (!s || s->id >= p->nstacks)
+    if (!s || s->index >= p->nstacks)
         return NULL;
-    return vm->procs[proc_index(vm, p)].stacks[s->id];
+    return vm->procs[proc_index(vm, p)].stacks[s->index];
 }
 
 static int name_stacks(struct ssv_vm *vm, size_t pi)
@@ -36,8 +36,6 @@ static int name_stacks(struct ssv_vm *vm, size_t pi)
         return -1;
     for (size_t i = 0; i < p->nstacks; i++) {
         const struct ss_stack *s = p->stacks[i];
-        if (!s)
-            continue;
         const char **names = calloc(s->nframes, sizeof *names);
         if (!names)
             return -1;
@@ -288,7 +286,7 @@ static char **match_stacks(const struct ssv_vm *vm, const char *needle)
         if (!(bits[i] = calloc(p->nstacks ? p->nstacks : 1, 1)))
             continue;
         for (size_t k = 0; k < p->nstacks; k++)
-            bits[i][k] = p->stacks[k] && stack_has(vm, p, p->stacks[k], needle);
+            bits[i][k] = (char)stack_has(vm, p, p->stacks[k], needle);
     }
     return bits;
 }
@@ -304,7 +302,7 @@ static int stall_matches(const struct ssv_vm *vm, char **bits, const struct ssv_
         if (has(s->call, needle))
             return 1;
         if (s->stack &&
-            (bits_of ? bits_of[s->stack->id] : stack_has(vm, r->proc, s->stack, needle)))
+            (bits_of ? bits_of[s->stack->index] : stack_has(vm, r->proc, s->stack, needle)))
             return 1;
     }
     return 0;

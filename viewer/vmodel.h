@@ -59,7 +59,7 @@ struct ssv_vm_scope {
 
 /* Frame names of a process's stacks, interned. */
 struct ssv_vm_proc {
-    const char ***stacks; /* [stack id]: names innermost first, NULL for a hole */
+    const char ***stacks; /* [stack index]: names innermost first */
 };
 
 struct ssv_vm {

@@ -146,6 +146,7 @@ static int on_stack(struct loader *l, const uint8_t *b, size_t n)
         FAIL(-ENOMEM, "out of memory");
     }
     s->id = r.stack_id;
+    s->index = (uint32_t)p->nstacks;
     s->nframes = r.nframes;
     memcpy(s->addrs, b + sizeof r, r.nframes * sizeof *s->addrs);
     p->stacks[p->nstacks++] = s;

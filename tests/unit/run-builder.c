@@ -64,15 +64,11 @@ struct ss_stack *rb_stack(struct ss_process *p, ...)
     for (const char *s; (s = va_arg(ap, const char *)) != NULL && n < 64;)
         names[n++] = s;
     va_end(ap);
-    if (!p->stacks) {
-        p->stacks = calloc(1, sizeof *p->stacks); /* ids start at 1, as in a trace */
-        cr_assert_not_null(p->stacks);
-        p->nstacks = 1;
-    }
     p->stacks = grow(p->stacks, ++p->nstacks, sizeof *p->stacks);
     struct ss_stack *st = calloc(1, sizeof *st);
     cr_assert_not_null(st);
-    st->id = (uint32_t)p->nstacks - 1;
+    st->index = (uint32_t)p->nstacks - 1;
+    st->id = st->index + 1; /* ids start at 1, as in a trace */
     st->nframes = n;
     st->addrs = calloc(n, sizeof *st->addrs);
     st->frames = calloc(n, sizeof *st->frames);
@@ -82,7 +78,7 @@ struct ss_stack *rb_stack(struct ss_process *p, ...)
         st->frames[i] =
             (struct ss_frame){st->addrs[i], names[i], NULL, 4, SS_FRAME_NATIVE, NULL, 0};
     }
-    p->stacks[st->id] = st;
+    p->stacks[st->index] = st;
     return st;
 }
 

@@ -213,7 +213,7 @@ Test(views, summarised_stalls_are_in_the_flame_and_it_says_so)
     struct ss_run *run = small_run("checksum");
     struct ss_process *p = &run->procs[0];
     rb_summarised(p, 4242, 3, 170 * MS);
-    rb_summarised_stack(p, 4242, p->stacks[1], NULL, 5, 76 * MS);
+    rb_summarised_stack(p, 4242, p->stacks[0], NULL, 5, 76 * MS);
     open_run(run, 100, 30, 0);
     ssv_app_draw(&app, &cv);
     cr_expect(strstr(row(29), "2 longest stalls, 3 shorter ones summarised into the flame"), "%s",
@@ -353,9 +353,9 @@ Test(views, calls_view_lists_call_sites)
     struct ss_process *p = &app.snap->vm.run->procs[0];
     struct ssv_vm_call *calls = calloc(2, sizeof *calls);
     cr_assert_not_null(calls);
-    calls[0] = (struct ssv_vm_call){p, "read", "file", 3, 90 * MS, 40 * MS, p->stacks[1], NULL, 0};
+    calls[0] = (struct ssv_vm_call){p, "read", "file", 3, 90 * MS, 40 * MS, p->stacks[0], NULL, 0};
     calls[1] =
-        (struct ssv_vm_call){p, "getaddrinfo", "dns", 1, 300 * MS, 300 * MS, p->stacks[2], NULL, 0};
+        (struct ssv_vm_call){p, "getaddrinfo", "dns", 1, 300 * MS, 300 * MS, p->stacks[1], NULL, 0};
     ssv_vm_set_calls(&app.snap->vm, calls, 2);
     key('3');
     cr_expect(strstr(row(1), "FUNCTION") && strstr(row(1), "CALL SITE"), "%s", row(1));

@@ -175,7 +175,7 @@ Test(vmodel, flame_counts_summarised_stalls_by_stack_in_their_scopes)
     ssv_vm_free(&vm);
     struct ss_run *run = sample_run();
     struct ss_process *p = &run->procs[0];
-    struct ss_stack *spin = p->stacks[1], *sleepy = p->stacks[2], *hash = p->stacks[3];
+    struct ss_stack *spin = p->stacks[0], *sleepy = p->stacks[1], *hash = p->stacks[2];
     rb_summarised(p, 100, 2, 140 * MS);
     rb_summarised(p, 101, 1, 60 * MS);
     rb_summarised_stack(p, 100, spin, NULL, 2, 90 * MS);
@@ -419,9 +419,9 @@ Test(vmodel, call_sites_sort_by_total_and_name_their_site)
     struct ss_process *p = &vm.run->procs[0];
     struct ssv_vm_call *calls = calloc(3, sizeof *calls);
     cr_assert_not_null(calls);
-    calls[0] = (struct ssv_vm_call){p, "read", "file", 4, 40 * MS, 20 * MS, p->stacks[1], NULL, 0};
+    calls[0] = (struct ssv_vm_call){p, "read", "file", 4, 40 * MS, 20 * MS, p->stacks[0], NULL, 0};
     calls[1] =
-        (struct ssv_vm_call){p, "getaddrinfo", "dns", 1, 300 * MS, 300 * MS, p->stacks[3], NULL, 0};
+        (struct ssv_vm_call){p, "getaddrinfo", "dns", 1, 300 * MS, 300 * MS, p->stacks[2], NULL, 0};
     calls[2] = (struct ssv_vm_call){p, "fsync", "file", 2, 40 * MS, 30 * MS, NULL, NULL, 0};
     ssv_vm_set_calls(&vm, calls, 3);
     cr_expect_str_eq(vm.calls[0].function, "getaddrinfo");
