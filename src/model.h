@@ -14,6 +14,8 @@
 #include "symbols/symbolize.h"
 #include "util/intern.h"
 
+struct ss_cause_rules;
+
 /* Stalls kept in detail per process unless told otherwise: a few megabytes (docs/performance.md),
  * and more than an ordinary run has, so that only day-long runs are summarised. */
 #define SS_KEEP_STALLS_DEFAULT 20000
@@ -34,6 +36,9 @@ struct ss_stack {
     uint32_t nframes;
     uint64_t *addrs;         /* innermost first */
     struct ss_frame *frames; /* filled by ss_process_symbolize */
+    /* Filled by ss_run_classify: the kind of work on CPU the stack shows ("json", "code"; NULL
+     * when not classified or unnamed) and the function that says so. */
+    const char *cpu_kind, *cpu_where;
 };
 
 struct ss_sample {
@@ -181,6 +186,7 @@ struct ss_run {
     struct ss_process *procs;
     size_t nprocs;
     struct ss_elf_cache *cache;
+    struct ss_cause_rules *causes; /* what named the stacks' kinds (ss_run_classify), or NULL */
 };
 
 /* Loads a trace file or a run directory (every stallscope-*.trace in it), keeping up to

@@ -15,6 +15,7 @@ static const char *const rule_names[SS_RULE_COUNT] = {
     [SS_RULE_MAX_P99] = "max-p99",
     [SS_RULE_FORBID] = "forbid",
     [SS_RULE_BUDGET] = "budget",
+    [SS_RULE_FORBID_CAUSE] = "forbid-cause",
 };
 
 const char *ss_rule_name(enum ss_rule r)
@@ -43,6 +44,8 @@ void ss_check_rules_free(struct ss_check_rules *r)
     free_list(r->threads, r->nthreads);
     free(r->allow);
     free(r->baseline);
+    free(r->forbid_causes);
+    free(r->ignore_causes);
     ss_check_rules_init(r);
 }
 
@@ -131,6 +134,27 @@ static int set_path(char **out, const char *value)
     return (*out = strdup(value)) ? 0 : -ENOMEM;
 }
 
+/* Appends value, a comma-separated list of causes, to *list, refusing unknown ones. */
+static int add_causes(char **list, const char *key, const char *value, char *err, size_t err_size)
+{
+    for (const char *s = value; *s;) {
+        size_t len = strcspn(s, ",");
+        char name[SS_CAUSE_NAME];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), s);
+        if (!ss_cause_known(name))
+            FAIL("%s: unknown cause '%.*s' (cpu, cpu:KIND, blocked, blocked:CATEGORY, starved, "
+                 "stopped, unknown)",
+                 key, (int)len, s);
+        s += len + (s[len] == ',');
+    }
+    char *joined;
+    if (asprintf(&joined, "%s%s%s", *list ? *list : "", *list ? "," : "", value) < 0)
+        return -ENOMEM;
+    free(*list);
+    *list = joined;
+    return 0;
+}
+
 int ss_check_rules_set(struct ss_check_rules *r, const char *key, const char *value, char *err,
                        size_t err_size)
 {
@@ -152,8 +176,12 @@ int ss_check_rules_set(struct ss_check_rules *r, const char *key, const char *va
         return set_path(&r->allow, value);
     if (strcmp(key, "baseline") == 0)
         return set_path(&r->baseline, value);
-    FAIL("unknown rule '%s' (rules: max-stall, max-p99, forbid, budget, process, thread, allow, "
-         "baseline)",
+    if (strcmp(key, "forbid-cause") == 0)
+        return add_causes(&r->forbid_causes, key, value, err, err_size);
+    if (strcmp(key, "ignore-cause") == 0)
+        return add_causes(&r->ignore_causes, key, value, err, err_size);
+    FAIL("unknown rule '%s' (rules: max-stall, max-p99, forbid, budget, forbid-cause, "
+         "ignore-cause, process, thread, allow, baseline)",
          key);
 }
 
@@ -208,7 +236,8 @@ int ss_check_rules_load(struct ss_check_rules *r, const char *path, char *err, s
 
 int ss_check_rules_any(const struct ss_check_rules *r)
 {
-    if (r->max_stall_ns != SS_NO_LIMIT || r->max_p99_ns != SS_NO_LIMIT || r->forbid)
+    if (r->max_stall_ns != SS_NO_LIMIT || r->max_p99_ns != SS_NO_LIMIT || r->forbid ||
+        r->forbid_causes)
         return 1;
     for (int i = 0; i < SS_NCATEGORIES; i++)
         if (r->budget_calls[i] != SS_NO_LIMIT || r->budget_ns[i] != SS_NO_LIMIT)
@@ -255,6 +284,10 @@ void ss_check_rules_describe(const struct ss_check_rules *r, char *buf, size_t s
             append(buf, size, "budget ", d);
         }
     }
+    if (r->forbid_causes)
+        append(buf, size, "forbid-cause ", r->forbid_causes);
+    if (r->ignore_causes)
+        append(buf, size, "ignore-cause ", r->ignore_causes);
     for (size_t i = 0; i < r->nprocesses; i++)
         append(buf, size, "process ", r->processes[i]);
     for (size_t i = 0; i < r->nthreads; i++)

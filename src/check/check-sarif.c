@@ -35,6 +35,12 @@ static const struct {
                         "The blocking calls of one category on event-loop threads exceed the "
                         "budget of calls or time the check allows.",
                         "Remove or batch the calls listed in the report, or raise the budget."},
+    [SS_RULE_FORBID_CAUSE] = {"forbidden-stall-cause", "Event-loop stall of a forbidden cause",
+                              "An iteration of an event loop stalled, and the cause stallscope "
+                              "found for most of its time (garbage collection, JSON, "
+                              "cryptography, a blocking call, ...) is one the check forbids.",
+                              "See the advice of stallscope report for the cause, or "
+                              "allowlist the stack if it is accepted."},
 };
 
 /* A URI reference made of a path: anything but unreserved characters and '/' is escaped. */

@@ -90,6 +90,9 @@ int ss_check_write_text(const struct ss_check_result *res, FILE *out)
             res->run_path, res->processes, res->processes == 1 ? "" : "es", res->loop_threads,
             res->loop_threads == 1 ? "" : "s", res->stalls, res->stalls == 1 ? "" : "s",
             res->call_sites, res->call_sites == 1 ? "" : "s", res->rules);
+    if (res->ignored)
+        fprintf(out, "left out: %zu stall%s of an ignored cause\n", res->ignored,
+                res->ignored == 1 ? "" : "s");
     if (res->allowlist)
         fprintf(out, "allowlist: %s, %zu entr%s\n", res->allowlist->path, res->allowlist->nentries,
                 res->allowlist->nentries == 1 ? "y" : "ies");

@@ -100,6 +100,27 @@ static const struct ss_stall_call *dominant_call(const struct ss_stall *s)
     return best;
 }
 
+/* A stall whose cause is forbidden: one finding per cause and stack. */
+static int forbidden_cause(struct ss_check_result *res, size_t *cap, const struct ss_process *p,
+                           const struct ss_stall *s, const struct ss_stall_cause *cause)
+{
+    struct ss_stack_count top;
+    const struct ss_stack *st = ss_stall_stacks(s, &top, 1) ? top.stack : NULL;
+    const char *parts[] = {"cause", cause->parts[0].name};
+    char fp[SS_FINGERPRINT_LEN + 1];
+    ss_fingerprint(parts, 2, st, fp);
+    int created;
+    struct ss_finding *f = finding(res, cap, SS_RULE_FORBID_CAUSE, fp, &created);
+    if (!f)
+        return -ENOMEM;
+    if (created) {
+        place(f, p, s->tid, st);
+        snprintf(f->cause, sizeof f->cause, "%s", cause->parts[0].name);
+    }
+    add_occurrence(f, 1, s->duration_ns, s->duration_ns);
+    return 0;
+}
+
 static int check_stalls(struct ss_check_result *res, size_t *cap, const struct ss_check_rules *r,
                         const struct ss_process *p)
 {
@@ -107,6 +128,17 @@ static int check_stalls(struct ss_check_result *res, size_t *cap, const struct s
         const struct ss_stall *s = &p->stalls[i];
         if (!thread_in_scope(r, p, s->tid))
             continue;
+        struct ss_stall_cause cause;
+        if (r->forbid_causes || r->ignore_causes) {
+            ss_stall_cause(p, s, &cause);
+            if (r->ignore_causes && ss_cause_in_list(cause.parts[0].name, r->ignore_causes)) {
+                res->ignored++;
+                continue;
+            }
+            if (r->forbid_causes && ss_cause_in_list(cause.parts[0].name, r->forbid_causes) &&
+                forbidden_cause(res, cap, p, s, &cause) < 0)
+                return -ENOMEM;
+        }
         res->stalls++;
         if (r->max_stall_ns == SS_NO_LIMIT || s->duration_ns <= r->max_stall_ns)
             continue;
@@ -338,6 +370,10 @@ static void make_title(struct ss_finding *f)
                  "(limit %s)",
                  worst, f->thread, ss_basename(f->process->exe), limit);
         break;
+    case SS_RULE_FORBID_CAUSE:
+        snprintf(f->title, sizeof f->title, "%llu stall%s caused by %s%s, the worst %s", count,
+                 count == 1 ? "" : "s", f->cause, in, worst);
+        break;
     case SS_RULE_FORBID:
         snprintf(f->title, sizeof f->title, "%.64s()%s: %llu %s call%s on a loop thread, %s in all",
                  f->call, in, count, f->category, count == 1 ? "" : "s", total);
@@ -386,7 +422,8 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
     ss_check_rules_describe(rules, res->rules, sizeof res->rules);
     res->rules_set = (rules->max_stall_ns != SS_NO_LIMIT) << SS_RULE_MAX_STALL |
                      (rules->max_p99_ns != SS_NO_LIMIT) << SS_RULE_MAX_P99 |
-                     (rules->forbid != 0) << SS_RULE_FORBID;
+                     (rules->forbid != 0) << SS_RULE_FORBID |
+                     (rules->forbid_causes != NULL) << SS_RULE_FORBID_CAUSE;
     for (int c = 0; c < SS_NCATEGORIES; c++)
         if (rules->budget_calls[c] != SS_NO_LIMIT || rules->budget_ns[c] != SS_NO_LIMIT)
             res->rules_set |= 1u << SS_RULE_BUDGET;
@@ -417,7 +454,8 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
     }
     for (size_t i = 0; i < res->nfindings; i++) {
         struct ss_finding *f = &res->findings[i];
-        if (f->rule == SS_RULE_MAX_STALL || f->rule == SS_RULE_MAX_P99) {
+        if (f->rule == SS_RULE_MAX_STALL || f->rule == SS_RULE_MAX_P99 ||
+            f->rule == SS_RULE_FORBID_CAUSE) {
             struct ss_allow_subject subject = {
                 .rule = ss_rule_name(f->rule),
                 .call = f->call,

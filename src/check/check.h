@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "causes/causes.h"
 #include "check/allowlist.h"
 #include "check/fingerprint.h"
 #include "common/trace-format.h"
@@ -19,10 +20,12 @@ enum ss_rule {
     SS_RULE_MAX_P99,
     SS_RULE_FORBID,
     SS_RULE_BUDGET,
+    SS_RULE_FORBID_CAUSE,
     SS_RULE_COUNT,
 };
 
-/* "max-stall", "max-p99", "forbid", "budget": the option and rules-file key of each rule. */
+/* "max-stall", "max-p99", "forbid", "budget", "forbid-cause": the option and rules-file key of
+ * each rule. */
 const char *ss_rule_name(enum ss_rule r);
 
 #define SS__COUNT_CATEGORY(name, text) +1
@@ -36,6 +39,9 @@ struct ss_check_rules {
     char **processes, **threads; /* fnmatch patterns; none means every one */
     size_t nprocesses, nthreads;
     char *allow, *baseline; /* file paths, NULL when unset */
+    /* Causes (src/causes/causes.h) as comma-separated lists, NULL when unset: stalls of a
+     * forbidden cause are findings; stalls of an ignored one count for no rule. */
+    char *forbid_causes, *ignore_causes;
 };
 
 void ss_check_rules_init(struct ss_check_rules *r);
@@ -66,6 +72,7 @@ struct ss_finding {
     char title[256];              /* one line: what happened */
     const char *call;             /* blocking function, NULL when none */
     const char *category;         /* its category, or the budget's */
+    char cause[32];               /* forbid-cause: the stalls' cause */
     const char *detail;           /* what the call worked on; may be NULL */
     const struct ss_stack *stack; /* where, symbolized; NULL when unknown */
     /* Where it was first seen. */
@@ -85,6 +92,7 @@ struct ss_check_result {
     /* Stalls in scope the loader summarised (their durations are known only as a histogram),
      * and how many of them may be over max-stall: they are in no finding. */
     uint64_t summarised, summarised_over_limit;
+    size_t ignored; /* stalls of an ignored cause, left out of every rule */
     uint64_t dropped;
     size_t untraced; /* children in scope that ran a program the shim could not follow */
     uint64_t lowest_threshold_ns; /* of the processes in scope */

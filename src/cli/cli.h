@@ -42,6 +42,9 @@ enum {
     SS_OPT_GENERATE_ALLOWLIST,
     SS_OPT_JUNIT,
     SS_OPT_SARIF,
+    SS_OPT_FORBID_CAUSE,
+    SS_OPT_IGNORE_CAUSE,
+    SS_OPT_CAUSES,
 };
 #define SS_CLI_CHECK_LONGOPTS                                                                      \
     {"rules", required_argument, NULL, SS_OPT_RULES},                                              \
@@ -56,8 +59,11 @@ enum {
         {"write-baseline", required_argument, NULL, SS_OPT_WRITE_BASELINE},                        \
         {"generate-allowlist", no_argument, NULL, SS_OPT_GENERATE_ALLOWLIST},                      \
         {"junit", required_argument, NULL, SS_OPT_JUNIT},                                          \
+        {"sarif", required_argument, NULL, SS_OPT_SARIF},                                          \
+        {"forbid-cause", required_argument, NULL, SS_OPT_FORBID_CAUSE},                            \
+        {"ignore-cause", required_argument, NULL, SS_OPT_IGNORE_CAUSE},                            \
     {                                                                                              \
-        "sarif", required_argument, NULL, SS_OPT_SARIF                                             \
+        "causes", required_argument, NULL, SS_OPT_CAUSES                                           \
     }
 /* What check and run --check print in their --help. */
 #define SS_CLI_CHECK_HELP                                                                          \
@@ -68,6 +74,11 @@ enum {
     "                        (file, net, dns, sleep, process, lock, wait; comma-separated)\n"      \
     "  --budget CAT=N, --budget CAT=DURATION\n"                                                    \
     "                        at most N calls, or that much time, of a category (repeatable)\n"     \
+    "  --forbid-cause CAUSES no stall may have one of these causes (cpu:gc, blocked:file,\n"       \
+    "                        starved; cpu or blocked for all their kinds; docs/causes.md)\n"       \
+    "  --ignore-cause CAUSES leave stalls of these causes out of every rule (starved,stopped:\n"    \
+    "                        a busy CI machine is not a regression)\n"                             \
+    "  --causes FILE         more cause rules (docs/causes.md)\n"                                  \
     "  --process PATTERN     check only processes whose command or executable matches\n"           \
     "  --thread PATTERN      check only loop threads whose name matches (both repeatable)\n"       \
     "  --allow FILE          allowlist of accepted findings (docs/check.md)\n"                     \
@@ -83,7 +94,7 @@ struct ss_cli_check {
     const char *rules_file;
     const char **keys, **values; /* rule options in command-line order */
     size_t nsettings;
-    const char *junit, *sarif, *write_baseline;
+    const char *junit, *sarif, *write_baseline, *causes_file;
     int generate_allowlist;
     struct ss_check_rules rules;
     struct ss_allowlist *allowlist;
@@ -121,8 +132,9 @@ size_t ss_cli_keep_stalls(const char *value);
 /* The value of --frames ("user" or "all"); dies on anything else. */
 enum ss_frames_shown ss_cli_frames_shown(const char *value);
 /* Loads the run at path (a trace file or run directory), keeping keep_stalls stalls per
- * process in detail (0: all), or dies with a clear message. */
-struct ss_run *ss_cli_load(const char *path, size_t keep_stalls);
+ * process in detail (0: all), and names its stacks' causes with the built-in rules and those
+ * of causes_file (NULL: none); or dies with a clear message. */
+struct ss_run *ss_cli_load(const char *path, size_t keep_stalls, const char *causes_file);
 /* Opens -o FILE for writing ("-" or NULL is stdout) or dies. */
 FILE *ss_cli_output(const char *path);
 /* How messages name -o FILE: the path, or "standard output". */

@@ -32,6 +32,8 @@ int ss_cli_check_option(struct ss_cli_check *c, int code, const char *arg)
         [SS_OPT_THREAD - SS_OPT_RULES] = "thread",
         [SS_OPT_ALLOW - SS_OPT_RULES] = "allow",
         [SS_OPT_BASELINE - SS_OPT_RULES] = "baseline",
+        [SS_OPT_FORBID_CAUSE - SS_OPT_RULES] = "forbid-cause",
+        [SS_OPT_IGNORE_CAUSE - SS_OPT_RULES] = "ignore-cause",
     };
     switch (code) {
     case SS_OPT_RULES:
@@ -49,6 +51,9 @@ int ss_cli_check_option(struct ss_cli_check *c, int code, const char *arg)
     case SS_OPT_SARIF:
         c->sarif = arg;
         break;
+    case SS_OPT_CAUSES:
+        c->causes_file = arg; /* names causes; not a rule of its own */
+        return 1;
     case SS_OPT_MAX_STALL:
     case SS_OPT_MAX_P99:
     case SS_OPT_FORBID:
@@ -56,7 +61,9 @@ int ss_cli_check_option(struct ss_cli_check *c, int code, const char *arg)
     case SS_OPT_PROCESS:
     case SS_OPT_THREAD:
     case SS_OPT_ALLOW:
-    case SS_OPT_BASELINE: {
+    case SS_OPT_BASELINE:
+    case SS_OPT_FORBID_CAUSE:
+    case SS_OPT_IGNORE_CAUSE: {
         const char **k = realloc(c->keys, (c->nsettings + 1) * sizeof *k);
         const char **v = k ? realloc(c->values, (c->nsettings + 1) * sizeof *v) : NULL;
         if (k)
@@ -86,7 +93,8 @@ void ss_cli_check_prepare(struct ss_cli_check *c, const char *command)
         if (ss_check_rules_set(&c->rules, c->keys[i], c->values[i], err, sizeof err) < 0)
             ss_die("%s: --%s", command, err);
     if (!ss_check_rules_any(&c->rules))
-        ss_die("%s: no rule given (--max-stall, --max-p99, --forbid, --budget or --rules FILE)",
+        ss_die("%s: no rule given (--max-stall, --max-p99, --forbid, --budget, --forbid-cause or "
+               "--rules FILE)",
                command);
     if (c->rules.allow && ss_allowlist_load(c->rules.allow, &c->allowlist, err, sizeof err) < 0)
         ss_die("%s: allowlist %s", command, err);
@@ -111,7 +119,7 @@ static void write_report(const char *path, int (*write)(const struct ss_check_re
 
 int ss_cli_check_run(struct ss_cli_check *c, const char *path, FILE *text)
 {
-    struct ss_run *run = ss_cli_load(path, c->keep_stalls);
+    struct ss_run *run = ss_cli_load(path, c->keep_stalls, c->causes_file);
     struct ss_check_result res;
     int rc =
         ss_check_run(run, &c->rules, c->allowlist, c->has_baseline ? &c->baseline : NULL, &res);

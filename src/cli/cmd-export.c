@@ -13,7 +13,7 @@ static void usage(FILE *out)
     ss_exporter_names(names, sizeof names);
     fprintf(out,
             "usage: stallscope export --format FORMAT [-o FILE] [--frames user|all]\n"
-            "                         [--keep-stalls N] [RUN]\n\n"
+            "                         [--keep-stalls N] [--causes FILE] [RUN]\n\n"
             "Writes a run (a run directory or one trace file, default " SS_DEFAULT_OUTPUT
             ")\nin a machine-readable format to FILE or standard output.\n\n"
             "  -f, --format FORMAT   one of: %s\n"
@@ -22,7 +22,8 @@ static void usage(FILE *out)
             "                        V8, CPython) out of every stack but the innermost;\n"
             "                        all: every frame (default)\n"
             "  --keep-stalls N       keep the N longest stalls of each process in detail\n"
-            "                        and summarise the others (0: keep all; default 20000)\n",
+            "                        and summarise the others (0: keep all; default 20000)\n"
+            "  --causes FILE         more cause rules (docs/causes.md)\n",
             names);
 }
 
@@ -33,10 +34,11 @@ int ss_cmd_export(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"frames", required_argument, NULL, 'F'},
         {"keep-stalls", required_argument, NULL, 'k'},
+        {"causes", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *format = NULL, *output = NULL;
+    const char *format = NULL, *output = NULL, *causes = NULL;
     enum ss_frames_shown frames = SS_FRAMES_ALL;
     size_t keep = SS_KEEP_STALLS_DEFAULT;
     int c;
@@ -54,6 +56,9 @@ int ss_cmd_export(int argc, char **argv)
         case 'k':
             keep = ss_cli_keep_stalls(optarg);
             break;
+        case 'c':
+            causes = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -70,7 +75,8 @@ int ss_cmd_export(int argc, char **argv)
         ss_die("export: unknown format '%s' (one of: %s)", format, names);
     if (argc - optind > 1)
         ss_die("export: one run at a time (got %d)", argc - optind);
-    struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep);
+    struct ss_run *run =
+        ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep, causes);
     ss_run_drop_hidden_frames(run, frames);
     FILE *out = ss_cli_output(output);
     int rc = e->write(run, out);

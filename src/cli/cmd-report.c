@@ -10,7 +10,8 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: stallscope report [--top N] [--depth N] [--frames user|all]\n"
-                 "                         [--keep-stalls N] [RUN]\n\n"
+                 "                         [--keep-stalls N] [--causes FILE] [--no-advice]\n"
+                 "                         [RUN]\n\n"
                  "Prints, per process and loop thread, busy-time percentiles and the worst\n"
                  "stalls with the stacks that ran during them. RUN is a run directory or one\n"
                  "trace file (default: " SS_DEFAULT_OUTPUT ").\n\n"
@@ -21,7 +22,10 @@ static void usage(FILE *out)
                  "              CPython) but the innermost; all: show every frame (default)\n"
                  "  --keep-stalls N\n"
                  "              keep the N longest stalls of each process in detail and\n"
-                 "              summarise the others (0: keep all; default 20000)\n");
+                 "              summarise the others (0: keep all; default 20000)\n"
+                 "  --causes FILE\n"
+                 "              more cause rules and advice (docs/causes.md)\n"
+                 "  --no-advice  leave out the advice for each cause\n");
 }
 
 static size_t count_option(const char *name, const char *value)
@@ -40,12 +44,15 @@ int ss_cmd_report(int argc, char **argv)
         {"depth", required_argument, NULL, 'd'},
         {"frames", required_argument, NULL, 'f'},
         {"keep-stalls", required_argument, NULL, 'k'},
+        {"causes", required_argument, NULL, 'c'},
+        {"no-advice", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct ss_report_options o;
     ss_report_defaults(&o);
     size_t keep = SS_KEEP_STALLS_DEFAULT;
+    const char *causes = NULL;
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
@@ -61,6 +68,12 @@ int ss_cmd_report(int argc, char **argv)
         case 'k':
             keep = ss_cli_keep_stalls(optarg);
             break;
+        case 'c':
+            causes = optarg;
+            break;
+        case 'n':
+            o.advice = 0;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -70,7 +83,8 @@ int ss_cmd_report(int argc, char **argv)
     }
     if (argc - optind > 1)
         ss_die("report: one run at a time (got %d)", argc - optind);
-    struct ss_run *run = ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep);
+    struct ss_run *run =
+        ss_cli_load(optind < argc ? argv[optind] : SS_DEFAULT_OUTPUT, keep, causes);
     int rc = ss_report_text(run, stdout, &o);
     /* Freed before a failure is told, so that a leak checker has nothing to say either. */
     ss_run_free(run);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "causes/causes.h"
 #include "cli.h"
 #include "common/options.h"
 #include "config.h"
@@ -98,12 +99,24 @@ size_t ss_cli_keep_stalls(const char *value)
     return (size_t)n;
 }
 
-struct ss_run *ss_cli_load(const char *path, size_t keep_stalls)
+struct ss_run *ss_cli_load(const char *path, size_t keep_stalls, const char *causes_file)
 {
-    struct ss_run *run;
+    struct ss_cause_rules *causes;
     char err[1024];
-    if (ss_run_load_keep(path, keep_stalls, &run, err, sizeof err) < 0)
+    /* The rules first: a mistake in them is told before a long load. */
+    if (ss_cause_rules_new(&causes, err, sizeof err) < 0)
         ss_die("%s", err);
+    if (causes_file && ss_cause_rules_add_file(causes, causes_file, err, sizeof err) < 0) {
+        ss_cause_rules_free(causes);
+        ss_die("--causes: %s", err);
+    }
+    struct ss_run *run;
+    if (ss_run_load_keep(path, keep_stalls, &run, err, sizeof err) < 0) {
+        ss_cause_rules_free(causes);
+        ss_die("%s", err);
+    }
+    if (ss_run_classify(run, causes) < 0)
+        ss_die("out of memory");
     return run;
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "causes/causes.h"
 #include "export/export.h"
 #include "stacks/frames.h"
 #include "util/json.h"
@@ -62,7 +63,52 @@ static void write_call_site(struct ss_json *j, const struct ss_call_site *c)
     ss_json_end(j);
 }
 
-static void write_stall(struct ss_json *j, const char *key, const struct ss_stall *s)
+static void write_cause_part(struct ss_json *j, const struct ss_cause_part *part)
+{
+    ss_json_string(j, "cause", part->name);
+    ss_json_uint(j, "ns", part->ns);
+    ss_json_string(j, "where", part->where[0] ? part->where : NULL);
+}
+
+static void write_cause(struct ss_json *j, const struct ss_process *p, const struct ss_stall *s)
+{
+    struct ss_stall_cause c;
+    ss_stall_cause(p, s, &c);
+    ss_json_object(j, "cause");
+    ss_json_string(j, "name", c.parts[0].name);
+    ss_json_string(j, "missing", c.missing);
+    ss_json_array(j, "parts");
+    for (size_t i = 0; i < c.nparts; i++) {
+        ss_json_object(j, NULL);
+        write_cause_part(j, &c.parts[i]);
+        ss_json_end(j);
+    }
+    ss_json_end(j);
+    ss_json_end(j);
+}
+
+/* Stalled time by cause over the stalls kept in detail, with the advice for each. */
+static void write_causes(struct ss_json *j, const struct ss_run *run, const struct ss_process *p)
+{
+    struct ss_cause_total totals[16];
+    size_t n = ss_process_causes(p, totals, 16);
+    const char *runtime = ss_process_runtime(p);
+    ss_json_string(j, "runtime", runtime);
+    ss_json_array(j, "causes");
+    for (size_t i = 0; i < n; i++) {
+        ss_json_object(j, NULL);
+        write_cause_part(j, &totals[i].part);
+        ss_json_uint(j, "stalls", totals[i].stalls);
+        ss_json_string(j, "advice",
+                       run->causes ? ss_cause_advice(run->causes, totals[i].part.name, runtime)
+                                   : NULL);
+        ss_json_end(j);
+    }
+    ss_json_end(j);
+}
+
+static void write_stall(struct ss_json *j, const struct ss_process *p, const char *key,
+                        const struct ss_stall *s)
 {
     ss_json_object(j, key);
     ss_json_uint(j, "tid", s->tid);
@@ -93,6 +139,7 @@ static void write_stall(struct ss_json *j, const char *key, const struct ss_stal
     ss_json_uint(j, "stopped_ns", s->stopped_ns);
     ss_json_uint(j, "machine_ns", s->machine_ns);
     ss_json_end(j);
+    write_cause(j, p, s);
     ss_json_array(j, "samples");
     for (size_t k = 0; k < s->nsamples; k++) {
         const struct ss_sample *smp = &s->samples[k];
@@ -109,7 +156,7 @@ static void write_stall(struct ss_json *j, const char *key, const struct ss_stal
     ss_json_end(j);
 }
 
-static void write_loop(struct ss_json *j, const struct ss_loop *loop)
+static void write_loop(struct ss_json *j, const struct ss_process *p, const struct ss_loop *loop)
 {
     static const char *const kinds[] = {[SS_LOOP_EPOLL] = "epoll", [SS_LOOP_SITE] = "call_site"};
     ss_json_object(j, NULL);
@@ -125,7 +172,7 @@ static void write_loop(struct ss_json *j, const struct ss_loop *loop)
     ss_json_uint(j, "end_ns", loop->end_ns);
     ss_json_string(j, "end_reason", ss_loop_end_name(loop->end_reason));
     if (loop->last.duration_ns && loop->end_reason != SS_LOOP_NOT_A_LOOP)
-        write_stall(j, "last", &loop->last);
+        write_stall(j, p, "last", &loop->last);
     else
         ss_json_null(j, "last");
     ss_json_end(j);
@@ -201,13 +248,14 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
     ss_json_end(j);
     ss_json_array(j, "stalls");
     for (size_t i = 0; i < p->nstalls; i++)
-        write_stall(j, NULL, &p->stalls[i]);
+        write_stall(j, p, NULL, &p->stalls[i]);
     ss_json_end(j);
+    write_causes(j, run, p);
     if (p->summary.stalls)
         write_summary(j, p);
     ss_json_array(j, "loops");
     for (size_t i = 0; i < p->nloops; i++)
-        write_loop(j, &p->loops[i]);
+        write_loop(j, p, &p->loops[i]);
     ss_json_end(j);
     ss_json_array(j, "calls");
     for (size_t i = 0; i < p->ncalls; i++)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "causes/causes.h"
 #include "common/options.h"
 #include "errors.h"
 #include "stacks/frames.h"
@@ -12,6 +13,7 @@ void ss_report_defaults(struct ss_report_options *o)
     o->top = 5;
     o->depth = 16;
     o->frames = SS_FRAMES_ALL;
+    o->advice = 1;
 }
 
 void ss_run_totals(const struct ss_run *run, struct ss_run_totals *t)
@@ -148,6 +150,63 @@ static void print_pauses(FILE *out, const struct ss_stall *s)
     }
 }
 
+static unsigned percent(uint64_t part, uint64_t whole)
+{
+    return whole ? (unsigned)((part * 100 + whole / 2) / whole) : 0;
+}
+
+/* "cause: cpu:json 62% (JsonParser::ParseJson), starved 8%"; parts under 1% are left out. */
+static void print_stall_cause(FILE *out, const struct ss_process *p, const struct ss_stall *s)
+{
+    struct ss_stall_cause c;
+    ss_stall_cause(p, s, &c);
+    fprintf(out, "       cause:");
+    for (size_t i = 0; i < c.nparts; i++) {
+        unsigned pc = percent(c.parts[i].ns, s->duration_ns);
+        if (i > 0 && pc == 0)
+            continue;
+        fprintf(out, "%s %s %u%%", i ? "," : "", c.parts[i].name, pc);
+        if (c.parts[i].where[0])
+            fprintf(out, " (%s)", c.parts[i].where);
+    }
+    if (c.missing)
+        fprintf(out, ": %s", c.missing);
+    fputc('\n', out);
+}
+
+/* Where a process's stalled time went, by cause, and what to do about each. */
+static void print_diagnosis(FILE *out, const struct ss_run *run, const struct ss_process *p,
+                            const struct ss_report_options *o)
+{
+    struct ss_cause_total totals[16];
+    size_t n = ss_process_causes(p, totals, 16);
+    uint64_t all = 0;
+    for (size_t i = 0; i < n; i++)
+        all += totals[i].part.ns;
+    if (!n || !all)
+        return;
+    fprintf(out, "  where the stalled time went%s:\n",
+            p->summary.stalls ? " (the stalls kept in detail)" : "");
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_cause_total *t = &totals[i];
+        if (i > 0 && percent(t->part.ns, all) == 0)
+            continue;
+        char d[32];
+        duration(t->part.ns, d, sizeof d);
+        fprintf(out, "    %3u%%  %-22s %9s in %zu stall%s", percent(t->part.ns, all), t->part.name,
+                d, t->stalls, t->stalls == 1 ? "" : "s");
+        fprintf(out, t->part.where[0] ? ", most in %s\n" : "\n", t->part.where);
+    }
+    if (!o->advice || !run->causes)
+        return;
+    const char *runtime = ss_process_runtime(p);
+    for (size_t i = 0; i < n; i++) {
+        const char *advice = ss_cause_advice(run->causes, totals[i].part.name, runtime);
+        if (advice && percent(totals[i].part.ns, all) > 0)
+            fprintf(out, "  advice, %s: %s\n", totals[i].part.name, advice);
+    }
+}
+
 /* What a stall, or a loop's last stretch, did: its calls, pauses, CPU split and stacks. */
 static void print_stall_body(FILE *out, const struct ss_stall *s, const struct ss_report_options *o)
 {
@@ -194,6 +253,7 @@ static void print_stall(FILE *out, const struct ss_process *p, const struct ss_s
             s->in_progress ? " so far, still running" : "", s->tid, ss_thread_label(p, s->tid), at,
             s->nsamples, s->nsamples == 1 ? "" : "s");
     print_still_blocked(out, s);
+    print_stall_cause(out, p, s);
     print_stall_body(out, s, o);
 }
 
@@ -411,6 +471,7 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
         size_t shown = p->nstalls < o->top ? p->nstalls : o->top;
         fprintf(out, "  stalls: %llu (worst %zu shown)\n",
                 (unsigned long long)ss_process_stall_count(p, 0), shown);
+        print_diagnosis(out, run, p, o);
         for (size_t i = 0; i < shown; i++)
             print_stall(out, p, sorted[i], i + 1, o);
         if (p->summary.stalls)

@@ -12,6 +12,7 @@ struct ss_report_options {
     size_t top;                  /* stalls shown per process */
     size_t depth;                /* frames shown per stack */
     enum ss_frames_shown frames; /* every frame, or the program's own */
+    int advice;                  /* say what to do about each cause */
 };
 
 void ss_report_defaults(struct ss_report_options *o);

@@ -119,6 +119,9 @@ int ss_frame_is_runtime(const struct ss_frame *f)
     if (f->module && any_match(runtime_modules, sizeof runtime_modules / sizeof runtime_modules[0],
                                ss_basename(f->module)))
         return 1;
+    /* CPython's own extension modules (_json, _asyncio, _sre, ...) live in lib-dynload. */
+    if (f->module && strstr(f->module, "/lib-dynload/"))
+        return 1;
     return f->symbol && any_match(runtime_symbols,
                                   sizeof runtime_symbols / sizeof runtime_symbols[0], f->symbol);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "causes/causes.h"
 #include "errors.h"
 #include "trace/loader.h"
 
@@ -150,6 +151,7 @@ void ss_run_free(struct ss_run *run)
     free(run->procs);
     if (run->cache)
         ss_elf_cache_free(run->cache);
+    ss_cause_rules_free(run->causes);
     free(run->path);
     free(run);
 }

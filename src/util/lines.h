@@ -13,5 +13,8 @@ typedef int (*ss_line_fn)(void *ctx, char *line, char *why, size_t why_size);
  * failing call's code with "path:LINE: why" in err, or a negated errno with "path: reason" when
  * the file cannot be read. */
 int ss_read_lines(const char *path, ss_line_fn each, void *ctx, char *err, size_t err_size);
+/* The same over text in memory, which it changes; name stands for the path in err. */
+int ss_text_lines(char *text, const char *name, ss_line_fn each, void *ctx, char *err,
+                  size_t err_size);
 
 #endif

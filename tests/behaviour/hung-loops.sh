@@ -84,8 +84,9 @@ $(cat "$tmp/$mode.report")"
 done
 
 # spin_stall CASE RUN_JSON FIXTURE_OUT: the fixture's one planted spin is one stall of its
-# thread; CASE says what else it must show ("stop": the second it was stopped; "first": a
-# sample in the spin, though it was the loop's first iteration).
+# thread; CASE says what else it must show ("stop": the second it was stopped, and stopped as
+# its cause; "first": a sample in the spin, though it was the loop's first iteration, and the
+# spin's own code as a cause).
 spin_stall() {
     python3 - "$@" <<'EOF' || failures=$((failures + 1))
 import json
@@ -109,10 +110,15 @@ else:
             stopped = stalls[0].get("paused", {}).get("stopped_ns", 0) / 1e6
             if not 800 <= stopped <= 1200:
                 problems.append(f"stopped for {stopped:.0f} ms of the stall, not about 1000")
+            if stalls[0]["cause"]["name"] != "stopped":
+                problems.append(f"its cause is {stalls[0]['cause']['name']}, not stopped")
     elif len(stalls) != 1 or not ms * 0.95 <= lasted[0] <= ms * 1.25 + 30:
         problems.append(f"{lasted} ms of stalls, not one of {ms:.0f}")
     elif not any(f.get("symbol") == "spin_iteration" for x in stalls[0]["samples"] for f in x["frames"]):
         problems.append("no sample of the stall has spin_iteration on its stack")
+    elif not any(x["cause"] == "cpu:code" and "spin_iteration" in (x["where"] or "")
+                 for x in stalls[0]["cause"]["parts"]):
+        problems.append(f"no cpu:code part in spin_iteration: {stalls[0]['cause']['parts']}")
 for p in problems:
     print(f"FAIL: {case}: {p}")
 sys.exit(1 if problems else 0)

@@ -51,10 +51,12 @@ run check-baseline.txt 0 check --rules rules.txt --baseline check.baseline golde
 run check-scope.txt 1 check --forbid file --max-stall 60ms --process node --thread 'no*' \
     golden.run
 run check-clean.txt 0 check --max-stall 15s --junit check-clean.junit.xml golden.run
+run check-causes.txt 1 check --forbid-cause stopped,blocked --ignore-cause cpu:code \
+    --max-stall 100ms golden.run
 
 for name in report.txt export.json export.folded export.speedscope.json export.chrome.json check.txt \
     check.junit.xml check.sarif check.baseline check.github check.md check.allowlist \
-    check-baseline.txt check-scope.txt check-clean.txt check-clean.junit.xml; do
+    check-baseline.txt check-scope.txt check-clean.txt check-clean.junit.xml check-causes.txt; do
     sed "s/$version/@VERSION@/g" "$name" >"$name.masked"
     if [ "${SS_UPDATE_GOLDEN:-}" = 1 ]; then
         cp "$name.masked" "$GOLDEN/expected/$name"

@@ -23,7 +23,7 @@ static struct ss_frame js(const char *symbol)
 static struct ss_stack stack_of(struct ss_frame *frames, uint32_t n)
 {
     static uint64_t addrs[16];
-    return (struct ss_stack){1, n, addrs, frames};
+    return (struct ss_stack){.id = 1, .nframes = n, .addrs = addrs, .frames = frames};
 }
 
 Test(fingerprint, call_names_lose_libc_variants)

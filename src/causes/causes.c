@@ -1,0 +1,429 @@
+#define _GNU_SOURCE
+#include "causes/causes.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stacks/flame.h"
+#include "stacks/frame-names.h"
+#include "util/array.h"
+#include "util/lines.h"
+
+/* data/causes.rules as a C string, made at build time. */
+static const char default_rules[] =
+#include "causes-default.h"
+    ;
+
+struct frame_rule {
+    char *kind, *pattern;
+};
+
+struct advice {
+    char *cause, *runtime, *text;
+};
+
+struct ss_cause_rules {
+    struct frame_rule *frames;
+    size_t nframes, frames_cap;
+    size_t user_frames; /* the first ones, from the user's files, tried first */
+    struct advice *advice;
+    size_t nadvice, advice_cap;
+    int adding_user; /* the file being read is the user's */
+};
+
+/* The next word of *s, ended in place; *s then points past it and its spaces. */
+static char *word(char **s)
+{
+    char *w = *s, *end = w + strcspn(w, " \t");
+    *s = end + strspn(end, " \t");
+    if (*end)
+        *end = '\0';
+    return w;
+}
+
+static int add_frame_rule(struct ss_cause_rules *r, const char *kind, const char *pattern)
+{
+    if (SS_ARRAY_GROW(r->frames, r->frames_cap, r->nframes + 1) < 0)
+        return -ENOMEM;
+    struct frame_rule fr = {strdup(kind), strdup(pattern)};
+    if (!fr.kind || !fr.pattern) {
+        free(fr.kind);
+        free(fr.pattern);
+        return -ENOMEM;
+    }
+    /* A user's rules go before every built-in one, in the order of the file. */
+    size_t at = r->adding_user ? r->user_frames++ : r->nframes;
+    memmove(&r->frames[at + 1], &r->frames[at], (r->nframes - at) * sizeof *r->frames);
+    r->frames[at] = fr;
+    r->nframes++;
+    return 0;
+}
+
+static int add_advice(struct ss_cause_rules *r, const char *cause, const char *runtime,
+                      const char *text)
+{
+    for (size_t i = 0; i < r->nadvice; i++) {
+        struct advice *a = &r->advice[i];
+        if (strcmp(a->cause, cause) == 0 && strcmp(a->runtime, runtime) == 0) {
+            char *copy = strdup(text);
+            if (!copy)
+                return -ENOMEM;
+            free(a->text);
+            a->text = copy;
+            return 0;
+        }
+    }
+    if (SS_ARRAY_GROW(r->advice, r->advice_cap, r->nadvice + 1) < 0)
+        return -ENOMEM;
+    struct advice a = {strdup(cause), strdup(runtime), strdup(text)};
+    if (!a.cause || !a.runtime || !a.text) {
+        free(a.cause);
+        free(a.runtime);
+        free(a.text);
+        return -ENOMEM;
+    }
+    r->advice[r->nadvice++] = a;
+    return 0;
+}
+
+int ss_cause_known(const char *name)
+{
+    static const char *const plain[] = {"starved", "stopped", "unknown", "cpu", "blocked"};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (strcmp(name, plain[i]) == 0)
+            return 1;
+    return (strncmp(name, "cpu:", 4) == 0 && name[4]) ||
+           (strncmp(name, "blocked:", 8) == 0 && name[8]);
+}
+
+static int rule_line(void *ctx, char *line, char *why, size_t why_size)
+{
+    struct ss_cause_rules *r = ctx;
+    char *rest = line;
+    const char *verb = word(&rest);
+    if (strcmp(verb, "cpu") == 0) {
+        const char *kind = word(&rest), *pattern = word(&rest);
+        if (!*kind || !*pattern || *rest) {
+            snprintf(why, why_size, "expected 'cpu KIND PATTERN'");
+            return -EINVAL;
+        }
+        if (strlen(kind) + 4 >= SS_CAUSE_NAME) {
+            snprintf(why, why_size, "the kind '%s' is too long", kind);
+            return -EINVAL;
+        }
+        return add_frame_rule(r, kind, pattern);
+    }
+    if (strcmp(verb, "advice") == 0) {
+        const char *cause = word(&rest), *runtime = word(&rest);
+        if (!*cause || !*runtime || !*rest) {
+            snprintf(why, why_size, "expected 'advice CAUSE RUNTIME TEXT'");
+            return -EINVAL;
+        }
+        if (!ss_cause_known(cause) || !strcmp(cause, "cpu") || !strcmp(cause, "blocked")) {
+            snprintf(why, why_size,
+                     "unknown cause '%s' (cpu:KIND, blocked:CATEGORY, starved, "
+                     "stopped or unknown)",
+                     cause);
+            return -EINVAL;
+        }
+        return add_advice(r, cause, runtime, rest);
+    }
+    snprintf(why, why_size, "unknown rule '%s' (cpu or advice)", verb);
+    return -EINVAL;
+}
+
+int ss_cause_rules_new(struct ss_cause_rules **out, char *err, size_t err_size)
+{
+    struct ss_cause_rules *r = calloc(1, sizeof *r);
+    char *text = strdup(default_rules);
+    int rc = r && text ? ss_text_lines(text, "causes.rules", rule_line, r, err, err_size) : -ENOMEM;
+    free(text);
+    if (rc < 0) {
+        if (rc == -ENOMEM)
+            snprintf(err, err_size, "out of memory");
+        ss_cause_rules_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int ss_cause_rules_add_file(struct ss_cause_rules *r, const char *path, char *err, size_t err_size)
+{
+    r->adding_user = 1;
+    int rc = ss_read_lines(path, rule_line, r, err, err_size);
+    r->adding_user = 0;
+    return rc;
+}
+
+void ss_cause_rules_free(struct ss_cause_rules *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nframes; i++) {
+        free(r->frames[i].kind);
+        free(r->frames[i].pattern);
+    }
+    for (size_t i = 0; i < r->nadvice; i++) {
+        free(r->advice[i].cause);
+        free(r->advice[i].runtime);
+        free(r->advice[i].text);
+    }
+    free(r->frames);
+    free(r->advice);
+    free(r);
+}
+
+/* Adds ns to the part named name, keeping as its `where` the first one given. */
+static void add_part(struct ss_stall_cause *c, const char *name, const char *where, uint64_t ns)
+{
+    if (!ns)
+        return;
+    size_t i;
+    for (i = 0; i < c->nparts && strcmp(c->parts[i].name, name) != 0; i++)
+        ;
+    if (i == SS_CAUSE_PARTS) {
+        i = SS_CAUSE_PARTS - 1; /* more kinds than parts: the last ones share the last part */
+    } else if (i == c->nparts) {
+        c->nparts++;
+        snprintf(c->parts[i].name, sizeof c->parts[i].name, "%s", name);
+        snprintf(c->parts[i].where, sizeof c->parts[i].where, "%s", where ? where : "");
+    }
+    c->parts[i].ns += ns;
+}
+
+/* The kind of the first rule that names the frame, NULL when none does. */
+static const char *frame_kind(const struct ss_cause_rules *r, const struct ss_frame *f)
+{
+    char name[SS_FRAME_NAME_SIZE];
+    ss_frame_match_name(f, name, sizeof name);
+    for (size_t k = 0; name[0] && k < r->nframes; k++)
+        if (fnmatch(r->frames[k].pattern, name, 0) == 0)
+            return r->frames[k].kind;
+    return NULL;
+}
+
+/* The kind of work on CPU a stack shows: the first frame from the innermost that a rule names
+ * decides; none named is the program's own code. Where: the outermost frame of that kind before
+ * another kind or the program's own code (the entry into the library), then the program's
+ * frame that called it: "node::crypto::PBKDF2Traits::DeriveBits in hashPassword". */
+static int classify_stack(const struct ss_cause_rules *r, struct ss_process *p, struct ss_stack *st)
+{
+    if (!st->frames || !st->nframes)
+        return 0;
+    const char *kind = NULL;
+    uint32_t entry = 0, i;
+    for (i = 0; i < st->nframes && !kind; i++)
+        if ((kind = frame_kind(r, &st->frames[i])))
+            entry = i;
+    for (; kind && i < st->nframes; i++) {
+        const char *k = frame_kind(r, &st->frames[i]);
+        if (k && strcmp(k, kind) == 0)
+            entry = i;
+        else if (k || !ss_frame_is_runtime(&st->frames[i]))
+            break;
+    }
+    int caller = -1;
+    for (i = kind ? entry + 1 : 0; i < st->nframes && caller < 0; i++)
+        if (st->frames[i].symbol && !ss_frame_is_runtime(&st->frames[i]))
+            caller = (int)i;
+    char where[2 * SS_CAUSE_WHERE + 8], name[SS_CAUSE_WHERE];
+    where[0] = '\0';
+    if (kind)
+        ss_frame_match_name(&st->frames[entry], where, sizeof where);
+    if (caller >= 0) {
+        ss_frame_match_name(&st->frames[caller], name, sizeof name);
+        size_t len = strlen(where);
+        snprintf(where + len, sizeof where - len, "%s%s", len ? " in " : "", name);
+    } else if (!kind) {
+        ss_frame_match_name(&st->frames[0], where, sizeof where);
+    }
+    st->cpu_kind = ss_intern(&p->strings, kind ? kind : "code");
+    st->cpu_where = ss_intern(&p->strings, where);
+    return st->cpu_kind && st->cpu_where ? 0 : -ENOMEM;
+}
+
+int ss_run_classify(struct ss_run *run, struct ss_cause_rules *r)
+{
+    if (run->causes != r) {
+        ss_cause_rules_free(run->causes);
+        run->causes = r;
+    }
+    for (size_t i = 0; i < run->nprocs; i++) {
+        struct ss_process *p = &run->procs[i];
+        ss_process_symbolize(run, p);
+        for (size_t k = 0; k < p->nstacks; k++)
+            if (classify_stack(r, p, p->stacks[k]) < 0)
+                return -ENOMEM;
+    }
+    return 0;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const struct ss_cause_part *x = a, *y = b;
+    return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : strcmp(x->name, y->name);
+}
+
+static uint64_t take(uint64_t *left, uint64_t ns)
+{
+    uint64_t t = ns < *left ? ns : *left;
+    *left -= t;
+    return t;
+}
+
+/* The category the process's returned calls of function were recorded under. */
+static const char *category_of(const struct ss_process *p, const char *function)
+{
+    char want[64], name[64];
+    ss_call_normalize(function, want, sizeof want);
+    for (size_t i = 0; i < p->ncalls; i++) {
+        ss_call_normalize(p->calls[i].function, name, sizeof name);
+        if (strcmp(name, want) == 0)
+            return p->calls[i].category;
+    }
+    return "unknown";
+}
+
+void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct ss_stall_cause *c)
+{
+    memset(c, 0, sizeof *c);
+    uint64_t left = s->duration_ns;
+    add_part(c, "stopped", NULL, take(&left, s->stopped_ns + s->machine_ns));
+    char name[SS_CAUSE_NAME];
+    for (size_t i = 0; i < s->ncalls; i++) {
+        snprintf(name, sizeof name, "blocked:%s", s->calls[i].category);
+        add_part(c, name, s->calls[i].function, take(&left, s->calls[i].duration_ns));
+    }
+    /* A call that has not returned is in no record but its samples: it holds the stall from
+     * its start to now. */
+    const struct ss_sample *hung = ss_stall_still_blocked(s);
+    if (hung && hung->source == SS_SAMPLE_CALL) {
+        snprintf(name, sizeof name, "blocked:%s", category_of(p, hung->call));
+        uint64_t began = hung->offset_ns > hung->call_ns ? hung->offset_ns - hung->call_ns : 0;
+        add_part(c, name, hung->call, take(&left, s->duration_ns - began));
+    }
+    struct ss_span *spans = s->nsamples ? calloc(s->nsamples, sizeof *spans) : NULL;
+    size_t nspans = spans ? ss_stall_spans(s, spans) : 0;
+    uint64_t weighed = 0;
+    for (size_t i = 0; i < nspans; i++) {
+        const struct ss_sample *smp = spans[i].sample;
+        uint64_t w = spans[i].end_ns - spans[i].begin_ns;
+        if (smp->source == SS_SAMPLE_SYSCALL)
+            add_part(c, "blocked:syscall", smp->call,
+                     take(&left, smp == hung ? s->duration_ns - spans[i].begin_ns : w));
+        else if (smp->source != SS_SAMPLE_CALL && smp->stack && smp->stack->cpu_kind)
+            weighed += w;
+    }
+    if (s->split_window_ns)
+        add_part(c, "starved", NULL, take(&left, s->split_runnable_ns));
+    /* What is left ran on CPU: shared among the kinds its samples show, by their spans. */
+    uint64_t on_cpu = left;
+    for (size_t i = 0; weighed && i < nspans; i++) {
+        const struct ss_sample *smp = spans[i].sample;
+        if (smp->source == SS_SAMPLE_CALL || smp->source == SS_SAMPLE_SYSCALL || !smp->stack ||
+            !smp->stack->cpu_kind)
+            continue;
+        snprintf(name, sizeof name, "cpu:%s", smp->stack->cpu_kind);
+        double share = (double)(spans[i].end_ns - spans[i].begin_ns) / (double)weighed;
+        add_part(c, name, smp->stack->cpu_where, take(&left, (uint64_t)((double)on_cpu * share)));
+    }
+    free(spans);
+    if (left && !weighed) {
+        add_part(c, "unknown", NULL, left);
+        c->missing = s->nsamples ? "no sample of its time on CPU has a named stack"
+                                 : "no sample, and no blocking call or scheduler figure for "
+                                   "most of it";
+    } else if (left && c->nparts) {
+        c->parts[c->nparts - 1].ns += left; /* what rounding left over */
+    }
+    if (!c->nparts) {
+        snprintf(c->parts[0].name, sizeof c->parts[0].name, "unknown");
+        c->nparts = 1;
+        c->missing = "the stall has no duration";
+    }
+    qsort(c->parts, c->nparts, sizeof *c->parts, by_time);
+}
+
+static int by_total(const void *a, const void *b)
+{
+    const struct ss_cause_total *x = a, *y = b;
+    return by_time(&x->part, &y->part);
+}
+
+size_t ss_process_causes(const struct ss_process *p, struct ss_cause_total *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->nstalls; i++) {
+        struct ss_stall_cause c;
+        ss_stall_cause(p, &p->stalls[i], &c);
+        for (size_t k = 0; k < c.nparts; k++) {
+            const struct ss_cause_part *part = &c.parts[k];
+            size_t t;
+            for (t = 0; t < n && strcmp(out[t].part.name, part->name) != 0; t++)
+                ;
+            if (t == n) {
+                if (n == max)
+                    continue;
+                memset(&out[n++], 0, sizeof *out);
+                snprintf(out[t].part.name, sizeof out[t].part.name, "%s", part->name);
+            }
+            out[t].part.ns += part->ns;
+            out[t].stalls++;
+            if (part->ns > out[t].longest_ns) {
+                out[t].longest_ns = part->ns;
+                memcpy(out[t].part.where, part->where, sizeof out[t].part.where);
+            }
+        }
+    }
+    qsort(out, n, sizeof *out, by_total);
+    return n;
+}
+
+const char *ss_process_runtime(const struct ss_process *p)
+{
+    const char *exe = p->exe ? ss_basename(p->exe) : "";
+    if (strncmp(exe, "node", 4) == 0)
+        return "node";
+    if (strncmp(exe, "python", 6) == 0)
+        return "python";
+    for (size_t i = 0; i < p->nmodules; i++) {
+        const char *m = ss_basename(p->modules[i].path);
+        if (strncmp(m, "libnode.so", 10) == 0)
+            return "node";
+        if (strncmp(m, "libpython", 9) == 0)
+            return "python";
+    }
+    return "native";
+}
+
+const char *ss_cause_advice(const struct ss_cause_rules *r, const char *cause, const char *runtime)
+{
+    const char *any = NULL;
+    for (size_t i = 0; i < r->nadvice; i++) {
+        const struct advice *a = &r->advice[i];
+        if (strcmp(a->cause, cause) != 0)
+            continue;
+        if (strcmp(a->runtime, runtime) == 0)
+            return a->text;
+        if (strcmp(a->runtime, "*") == 0)
+            any = a->text;
+    }
+    return any;
+}
+
+int ss_cause_in_list(const char *name, const char *list)
+{
+    size_t n = strlen(name), group = strcspn(name, ":");
+    for (const char *s = list; *s;) {
+        size_t len = strcspn(s, ",");
+        if ((len == n && strncmp(s, name, n) == 0) ||
+            (name[group] && len == group && strncmp(s, name, group) == 0))
+            return 1;
+        s += len + (s[len] == ',');
+    }
+    return 0;
+}

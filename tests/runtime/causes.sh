@@ -1,0 +1,70 @@
+#!/bin/sh
+# Runtime test: the cause of a stall, named from the frames of real runtimes. Node.js stalls in
+# pbkdf2Sync, JSON.parse and gzipSync, and Python asyncio stalls in hashlib, json, re and zlib,
+# must each have the planted kind of CPU work as their largest share of time on CPU (a busy
+# machine may add time waiting for a CPU), and in Node.js name the planted function as where
+# the work was called from. Each runtime that is absent is skipped with a message.
+# Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+scratch
+need_built "$stallscope"
+ran=0
+
+# check NAME PLANTS...: the run of NAME has, for each "KIND[:FUNCTION]" of PLANTS, a stall
+# whose largest share on CPU is cpu:KIND, called from FUNCTION when one is given.
+check() {
+    name=$1
+    shift
+    "$stallscope" export --format json -o "$tmp/$name.json" "$tmp/$name.run" ||
+        fail "$name: export failed"
+    python3 - "$tmp/$name.json" "$@" <<'PY' || fail "$name: causes are not the planted ones"
+import json
+import sys
+
+run = json.load(open(sys.argv[1]))
+stalls = [s for p in run["processes"] for s in p["stalls"]]
+problems = []
+for plant in sys.argv[2:]:
+    kind, _, function = plant.partition(":")
+    found = []
+    for s in stalls:
+        cpu = [x for x in s["cause"]["parts"] if x["cause"].startswith("cpu:")]
+        if not cpu:
+            continue
+        top = max(cpu, key=lambda x: x["ns"])
+        if top["cause"] == "cpu:" + kind and top["ns"] >= s["duration_ns"] // 4:
+            found.append(top["where"] or "")
+    if not found:
+        problems.append(f"no stall is mostly cpu:{kind}: " +
+                        str([[(x['cause'], x['ns'] // 1000000, x['where']) for x in s['cause']['parts']]
+                             for s in stalls]))
+    elif function and not any(w.endswith(" in " + function) for w in found):
+        problems.append(f"cpu:{kind} is not called from {function}: {found}")
+for p in problems:
+    print("FAIL:", p)
+sys.exit(1 if problems else 0)
+PY
+    echo "ok: $name: $*"
+}
+
+if command -v node >/dev/null 2>&1; then
+    ran=$((ran + 1))
+    "$stallscope" run -q -o "$tmp/node.run" -- node "$SS_SRCDIR/tests/fixtures/node/causes.js" \
+        crypto json compression >"$tmp/out" 2>"$tmp/err" || fail "node failed under stallscope"
+    check node crypto:hashPassword json:parseDocument compression:compressReport
+else
+    echo "SKIP: node is not installed: no Node.js causes checked"
+fi
+
+if command -v python3 >/dev/null 2>&1; then
+    ran=$((ran + 1))
+    "$stallscope" run -q -o "$tmp/python.run" -- python3 \
+        "$SS_SRCDIR/tests/fixtures/python/causes.py" json regex crypto compression \
+        >"$tmp/out" 2>"$tmp/err" || fail "python3 failed under stallscope"
+    check python json regex crypto compression
+else
+    echo "SKIP: python3 is not installed: no Python causes checked"
+fi
+
+[ "$ran" -gt 0 ] || exit 77

@@ -1,0 +1,197 @@
+/* causes: the rules file, how a stall's time is shared among causes, the stacks' kinds and
+ * where each comes from, advice and cause lists. Stacks are named as the symbolizer names the
+ * frames of real runs (V8, CPython, OpenSSL, glibc). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "causes/causes.h"
+#include "run-builder.h"
+
+static struct ss_cause_rules *rules(void)
+{
+    struct ss_cause_rules *r;
+    char err[256] = "";
+    cr_assert_eq(ss_cause_rules_new(&r, err, sizeof err), 0, "%s", err);
+    return r;
+}
+
+static void classify(struct ss_run *run)
+{
+    cr_assert_eq(ss_run_classify(run, rules()), 0);
+}
+
+static void expect_part(const struct ss_stall_cause *c, size_t i, const char *name, uint64_t ns,
+                        const char *where)
+{
+    cr_assert_lt(i, c->nparts, "no part %zu (want %s)", i, name);
+    cr_expect_str_eq(c->parts[i].name, name);
+    cr_expect_eq(c->parts[i].ns, ns, "%s: %llu ns", name, (unsigned long long)c->parts[i].ns);
+    cr_expect_str_eq(c->parts[i].where, where);
+}
+
+Test(causes, the_built_in_rules_read_and_name_real_stacks)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stack *json = rb_stack(
+        p, "v8::internal::StringTable::LookupKey<v8::internal::SeqSubStringKey>(v8::Isolate*)",
+        "v8::internal::JsonParser<unsigned char>::ParseJsonValue<false>(v8::Handle) [clone "
+        ".isra.0]",
+        "v8::internal::JsonParser<unsigned char>::ParseJson(v8::Handle)",
+        "v8::internal::Builtin_JsonParse(int, unsigned long*, v8::internal::Isolate*)",
+        "Builtins_CEntry_Return1_ArgvOnStack_BuiltinExit", "JS:~parse /app/s.js:4:15",
+        "JS:~ /app/s.js:6:21", NULL);
+    struct ss_stack *crypto = rb_stack(p, "sha256_block_data_order_shaext", "SHA256_Final",
+                                       "HMAC_Final", "kdf_pbkdf2_derive", "PKCS5_PBKDF2_HMAC",
+                                       "node::crypto::PBKDF2Traits::DeriveBits(node::Environment*)",
+                                       "JS:~hashPassword /app/s.js:2:22", NULL);
+    struct ss_stack *gc_in_json =
+        rb_stack(p, "gc_collect_main", "_PyObject_GC_Link", "PyDict_New", "scan_once_unicode",
+                 "scanner_call", "_PyObject_MakeTpCall", NULL);
+    struct ss_stack *own = rb_stack(p, "checksum_config.constprop.0", "handle_request", "main",
+                                    "__libc_start_main", NULL);
+    classify(run);
+    cr_expect_str_eq(json->cpu_kind, "json");
+    cr_expect_str_eq(json->cpu_where, "v8::internal::Builtin_JsonParse in parse");
+    cr_expect_str_eq(crypto->cpu_kind, "crypto");
+    cr_expect_str_eq(crypto->cpu_where, "node::crypto::PBKDF2Traits::DeriveBits in hashPassword");
+    cr_expect_str_eq(gc_in_json->cpu_kind, "gc", "the innermost named frame decides");
+    cr_expect_str_eq(gc_in_json->cpu_where, "gc_collect_main in scan_once_unicode");
+    cr_expect_str_eq(own->cpu_kind, "code");
+    cr_expect_str_eq(own->cpu_where, "checksum_config");
+    ss_run_free(run);
+}
+
+Test(causes, a_stall_is_shared_out_from_its_evidence)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stack *json = rb_stack(p, "v8::internal::JsonParser<unsigned char>::ParseJson",
+                                     "JS:~parse /app/s.js:4:15", NULL);
+    struct ss_stack *own = rb_stack(p, "handle_request", "main", NULL);
+    /* 1 s: 100 ms stopped, 200 ms in read(), 50 ms waiting for a CPU, and the 650 ms left on
+     * CPU shared 3 to 1 between JSON and the program by the samples' spans. */
+    struct ss_stall *s = rb_stall(p, 1, 2000 * MS, 1000 * MS);
+    s->stopped_ns = 100 * MS;
+    s->calls = calloc(1, sizeof *s->calls);
+    s->calls[0] = (struct ss_stall_call){"read", "file", 2, 200 * MS};
+    s->ncalls = 1;
+    s->split_window_ns = 1000 * MS;
+    s->split_runnable_ns = 50 * MS;
+    rb_sample(s, json, 0);
+    rb_sample(s, json, 250 * MS);
+    rb_sample(s, json, 500 * MS);
+    rb_sample(s, own, 750 * MS);
+    classify(run);
+    struct ss_stall_cause c;
+    ss_stall_cause(p, s, &c);
+    cr_assert_eq(c.nparts, 5);
+    expect_part(&c, 0, "cpu:json", 487500000,
+                "v8::internal::JsonParser<unsigned char>::ParseJson in parse");
+    expect_part(&c, 1, "blocked:file", 200 * MS, "read");
+    expect_part(&c, 2, "cpu:code", 162500000, "handle_request");
+    expect_part(&c, 3, "stopped", 100 * MS, "");
+    expect_part(&c, 4, "starved", 50 * MS, "");
+    cr_expect_null(c.missing);
+
+    struct ss_cause_total totals[8];
+    size_t n = ss_process_causes(p, totals, 8);
+    cr_assert_eq(n, 5);
+    cr_expect_str_eq(totals[0].part.name, "cpu:json");
+    cr_expect_eq(totals[0].stalls, 1);
+    ss_run_free(run);
+}
+
+Test(causes, a_stall_without_evidence_says_what_is_missing)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    rb_stall(p, 1, 2000 * MS, 300 * MS);
+    rb_sample(rb_stall(p, 1, 3000 * MS, 300 * MS), NULL, 100 * MS);
+    const struct ss_stall *bare = &p->stalls[0], *lost = &p->stalls[1];
+    classify(run);
+    struct ss_stall_cause c;
+    ss_stall_cause(p, bare, &c);
+    expect_part(&c, 0, "unknown", 300 * MS, "");
+    cr_expect(strstr(c.missing, "no sample") != NULL, "%s", c.missing);
+    ss_stall_cause(p, lost, &c);
+    expect_part(&c, 0, "unknown", 300 * MS, "");
+    cr_expect(strstr(c.missing, "named stack") != NULL, "%s", c.missing);
+    ss_run_free(run);
+}
+
+Test(causes, a_users_file_comes_first_and_replaces_advice)
+{
+    char path[] = "/tmp/ss-causes-XXXXXX", err[256] = "";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    const char text[] = "# ours\n"
+                        "cpu serialization  handle_request\n"
+                        "advice cpu:json node  Use our streaming parser.\n";
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    struct ss_cause_rules *r = rules();
+    cr_assert_eq(ss_cause_rules_add_file(r, path, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(ss_cause_advice(r, "cpu:json", "node"), "Use our streaming parser.");
+    cr_expect(strstr(ss_cause_advice(r, "cpu:json", "python"), "process pool") != NULL);
+    cr_expect(strstr(ss_cause_advice(r, "cpu:json", "native"), "off the loop") != NULL,
+              "a runtime without its own advice gets the one for any");
+    cr_expect_null(ss_cause_advice(r, "cpu:nothing-known", "node"));
+
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stack *st = rb_stack(p, "handle_request", "main", NULL);
+    cr_assert_eq(ss_run_classify(run, r), 0);
+    cr_expect_str_eq(st->cpu_kind, "serialization");
+    ss_run_free(run);
+
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("cpu json\n", f);
+    fclose(f);
+    r = rules();
+    cr_expect_eq(ss_cause_rules_add_file(r, path, err, sizeof err), -EINVAL);
+    char want[300];
+    snprintf(want, sizeof want, "%s:1: expected 'cpu KIND PATTERN'", path);
+    cr_expect_str_eq(err, want);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("\nadvice slow:disk * Buy a faster disk.\n", f);
+    fclose(f);
+    cr_expect_eq(ss_cause_rules_add_file(r, path, err, sizeof err), -EINVAL);
+    cr_expect(strstr(err, ":2: unknown cause 'slow:disk'") != NULL, "%s", err);
+    ss_cause_rules_free(r);
+    unlink(path);
+}
+
+Test(causes, lists_of_causes_and_their_groups)
+{
+    cr_expect(ss_cause_in_list("cpu:gc", "starved,cpu:gc"));
+    cr_expect(ss_cause_in_list("cpu:gc", "cpu"));
+    cr_expect(ss_cause_in_list("blocked:file", "blocked,starved"));
+    cr_expect_not(ss_cause_in_list("cpu:gc", "cpu:g,blocked"));
+    cr_expect_not(ss_cause_in_list("starved", "stopped,cpu"));
+    cr_expect(ss_cause_known("cpu"));
+    cr_expect(ss_cause_known("blocked:dns"));
+    cr_expect_not(ss_cause_known("cpu:"));
+    cr_expect_not(ss_cause_known("slow"));
+}
+
+Test(causes, the_runtime_of_a_process)
+{
+    struct ss_run *run = rb_run();
+    free(rb_process(run, 1, 10 * MS)->exe);
+    run->procs[0].exe = strdup("/usr/bin/node");
+    free(rb_process(run, 2, 10 * MS)->exe);
+    run->procs[1].exe = strdup("/usr/local/bin/python3.11");
+    rb_process(run, 3, 10 * MS);
+    const struct ss_process *node = &run->procs[0], *python = &run->procs[1], *c = &run->procs[2];
+    cr_expect_str_eq(ss_process_runtime(node), "node");
+    cr_expect_str_eq(ss_process_runtime(python), "python");
+    cr_expect_str_eq(ss_process_runtime(c), "native");
+    ss_run_free(run);
+}
