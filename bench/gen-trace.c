@@ -163,7 +163,7 @@ int main(int argc, char **argv)
                 ss_writer_record_tails(&out, SS_REC_CALL_SITE, &sites[s], sizeof sites[s], "read",
                                        4, "/srv/data/config.json", 20);
             }
-            struct ss_rec_drops d = {0, 0, 0, 0};
+            struct ss_rec_drops d = {0};
             ss_writer_record(&out, SS_REC_DROPS, &d, sizeof d, NULL, 0);
             ss_writer_flush(&out);
         }

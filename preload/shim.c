@@ -119,6 +119,7 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
     atomic_store(&s->stack_lo, lo);
     atomic_store(&s->stack_hi, hi);
     s->sp_hint = sp;
+    s->thread_self = (uint64_t)pthread_self();
     s->loop_key = 0;
     s->loop_sp = 0;
     s->loop_iterations0 = 0;

@@ -30,6 +30,13 @@ struct ss_frame {
     unsigned line;    /* 0 when unknown */
 };
 
+/* A Python function at a line, as a PYFRAME record names it: a stack frame whose address is
+ * SS_PYFRAME_ADDR(id) (src/common/trace-format.h) ran it. */
+struct ss_pyframe {
+    uint32_t id, line, first_line;
+    const char *function, *file; /* in the process's strings */
+};
+
 struct ss_stack {
     uint32_t id;    /* as the trace names it */
     uint32_t index; /* its place in the process's stacks */
@@ -170,6 +177,8 @@ struct ss_process {
     size_t nstacks;
     struct ss_module *modules;
     size_t nmodules;
+    struct ss_pyframe *pyframes; /* sorted by id once loaded */
+    size_t npyframes;
     struct ss_call_site *calls;
     size_t ncalls;
     struct ss_rec_drops drops;

@@ -221,7 +221,7 @@ static int match_frame(const struct ss_allow_line *l, const struct ss_frame *f)
     case SS_ALLOW_LIB:
         return match_module(l->pattern, f->module);
     case SS_ALLOW_SRC:
-        return ss_frame_js_position(f, buf, sizeof buf, &line, &col) && match_path(l->pattern, buf);
+        return ss_frame_script_position(f, buf, sizeof buf, &line, &col) && match_path(l->pattern, buf);
     default:
         return 0;
     }

@@ -87,7 +87,7 @@ static void frame_location(struct ss_json *j, const struct ss_frame *f)
     ss_json_object(j, "message");
     ss_json_string(j, "text", name);
     ss_json_end(j);
-    if (ss_frame_js_position(f, path, sizeof path, &line, &col))
+    if (ss_frame_script_position(f, path, sizeof path, &line, &col))
         artifact(j, path, path[0] != '/', line, col);
     ss_json_end(j);
 }

@@ -22,7 +22,7 @@ int ss_finding_source(const struct ss_check_result *res, const struct ss_finding
     const struct ss_stack *st = f->stack;
     char src[PATH_MAX];
     for (uint32_t i = 0; st && st->frames && i < st->nframes; i++) {
-        if (!ss_frame_js_position(&st->frames[i], src, sizeof src, line, col))
+        if (!ss_frame_script_position(&st->frames[i], src, sizeof src, line, col))
             continue;
         const char *root = res->source_root ? res->source_root : "";
         size_t n = strlen(root);

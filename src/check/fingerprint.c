@@ -19,8 +19,8 @@ static uint64_t hash_frame(uint64_t h, const struct ss_frame *f)
     unsigned line, col;
     ss_frame_match_name(f, name, sizeof name);
     h = fnv(h, name);
-    /* Anonymous JavaScript functions differ only by their script. */
-    if (ss_frame_js_position(f, where, sizeof where, &line, &col))
+    /* Anonymous functions (JavaScript's, Python's <lambda>) differ only by their script. */
+    if (ss_frame_script_position(f, where, sizeof where, &line, &col))
         h = fnv(h, ss_basename(where));
     return h;
 }

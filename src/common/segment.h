@@ -23,7 +23,7 @@
 #include "common/trace-format.h"
 
 #define SS_SEG_MAGIC "STLSSEG1"
-#define SS_SEG_VERSION 1u
+#define SS_SEG_VERSION 2u
 
 #define SS_SEG_SLOTS 128
 #define SS_SNAP_STACK_BYTES (64 * 1024)
@@ -177,6 +177,7 @@ struct ss_slot {
      * between: every byte there is mapped. [shim] at the claim, then [monitor]. */
     _Atomic uintptr_t stack_hi, stack_lo;
     uint64_t sp_hint;          /* [shim] an address on the owner's stack */
+    uint64_t thread_self;      /* [shim] the owner's pthread_self(): how CPython names it */
     uint64_t loop_key;         /* [owner] the thread's loop (SS_LOOP_KEY_*), 0: none now */
     uint64_t first_wait_ns;    /* [shim] */
     uint64_t loop_sp;          /* [owner] frame address of the loop's wait */

@@ -59,6 +59,7 @@ enum ss_record_tag {
     SS_REC_LOOP_BEGIN = 17,  /* ss_rec_loop_begin + the wait function's name */
     SS_REC_LOOP_END = 18,    /* ss_rec_loop_end */
     SS_REC_STALL_PAUSE = 19, /* ss_rec_stall_pause */
+    SS_REC_PYFRAME = 20,     /* ss_rec_pyframe + function name + file name */
 };
 
 /* The NOTE a monitor writes when a child, or the process itself by an exec, ran a program the
@@ -127,7 +128,11 @@ struct ss_rec_drops {
     uint64_t samples_failed;    /* captures that produced no stack */
     uint64_t samples_timed_out; /* signals the thread did not answer in time */
     uint64_t records_unwritten; /* records the file system did not take */
+    uint64_t python_incomplete; /* stacks whose Python frames could not all be read */
 } SS_PACKED;
+
+/* DROPS records written before python_incomplete was added end after records_unwritten. */
+#define SS_REC_DROPS_MIN_SIZE 32u
 
 struct ss_rec_thread_exit {
     uint32_t tid, reserved;
@@ -235,6 +240,26 @@ enum ss_sampling_method {
     SS_SAMPLED_BY_SIGNAL = 2, /* the sampling signal, perf events being refused */
     SS_SAMPLED_NOT = 3,       /* no timed samples: stacks off, or no way was allowed */
 };
+
+/* A Python function at a line, as the monitor read it from a CPython interpreter's frames.
+ * Stacks hold it as the address SS_PYFRAME_ADDR(id), in a range no code can occupy (not
+ * canonical on x86_64); the record comes before the first STACK that holds it. Followed by
+ * the function's qualified name and its file name. line 0: unknown. */
+struct ss_rec_pyframe {
+    uint32_t id; /* 1 or more, given out in order */
+    uint32_t line, first_line;
+    uint16_t name_len, file_len;
+} SS_PACKED;
+
+#define SS_PYFRAME_BASE 0x5059000000000000ull /* "PY" in the top bytes */
+#define SS_PYFRAME_ADDR(id) (SS_PYFRAME_BASE | (uint64_t)(id))
+#define SS_PYFRAME_MAX_ID 0xffffffffu
+
+static inline int ss_is_pyframe_addr(uint64_t addr)
+{
+    return (addr >> 48) == (SS_PYFRAME_BASE >> 48) && (addr & 0xffffffffull) != 0 &&
+           (addr & 0x0000ffff00000000ull) == 0;
+}
 
 #define SS_THREAD_LOOP 1u
 

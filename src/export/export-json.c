@@ -278,6 +278,7 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
     ss_json_uint(j, "samples_failed", p->drops.samples_failed);
     ss_json_uint(j, "samples_timed_out", p->drops.samples_timed_out);
     ss_json_uint(j, "records_unwritten", p->drops.records_unwritten);
+    ss_json_uint(j, "python_incomplete", p->drops.python_incomplete);
     ss_json_end(j);
     ss_json_array(j, "notes");
     for (size_t i = 0; i < p->nnotes; i++)

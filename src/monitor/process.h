@@ -20,6 +20,7 @@
 
 struct ss_target;
 struct ss_perf;
+struct ss_python;
 
 /* How a process's stalled threads are sampled. */
 enum ss_method {
@@ -89,6 +90,7 @@ struct ss_mproc {
     struct ss_writer out;
     int trace_state; /* 0 not opened yet, 1 open, -1 could not be opened */
     struct ss_target *target;
+    struct ss_python *python; /* the CPython interpreter the target runs, if any */
     uint64_t modules_written_gen, next_refresh_ns;
     enum ss_method method;
     int sampling_written; /* the SAMPLING record is in the trace */

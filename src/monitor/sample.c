@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "monitor/perf.h"
+#include "monitor/python.h"
 #include "monitor/target.h"
 #include "monitor/thread-state.h"
 
@@ -37,14 +38,23 @@ void ss_mproc_write_sample(struct ss_mproc *p, const struct ss_slot_view *v, uin
     ss_writer_record(&p->out, SS_REC_SAMPLE, &rec, sizeof rec, call, call ? strlen(call) : 0);
 }
 
-static uint32_t unwind(struct ss_mproc *p, const struct ss_regs *regs, uint64_t base,
-                       const void *stack, size_t len, unsigned *nframes, uint32_t *capture_ns)
+/* Unwinds a copy of a thread's stack into an interned stack id (0: nothing could be unwound,
+ * counted). `python_of`, when given, is the thread the copy was just taken from, still in the
+ * same stall: its Python frames are read now and merged into the stack. */
+static uint32_t unwind(struct ss_mproc *p, const struct ss_slot_view *python_of,
+                       const struct ss_regs *regs, uint64_t base, const void *stack, size_t len,
+                       unsigned *nframes, uint32_t *capture_ns)
 {
     uint64_t frames[SS_TRACE_MAX_FRAMES];
     uint64_t t0 = ss_monotonic_ns();
     unsigned n = p->target && len ? ss_target_unwind(p->target, regs, base, stack, len, frames,
                                                      SS_TRACE_MAX_FRAMES)
                                   : 0;
+    if (n && python_of && p->python) {
+        const struct ss_slot *s = &p->seg->slots[python_of - p->views];
+        n = ss_python_merge(p->python, p->target, &p->out, python_of->tid, s->thread_self, frames,
+                            n, SS_TRACE_MAX_FRAMES);
+    }
     *capture_ns = (uint32_t)(ss_monotonic_ns() - t0);
     *nframes = n;
     uint32_t id = n ? ss_stacks_intern(&p->stacks, &p->out, frames, n) : 0;
@@ -59,13 +69,14 @@ static void regs_of(const uint64_t *from, uint32_t known, struct ss_regs *regs)
     regs->known = known;
 }
 
-uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_snapshot *snap,
-                                  unsigned *nframes, uint32_t *capture_ns)
+uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_slot_view *python_of,
+                                  const struct ss_snapshot *snap, unsigned *nframes,
+                                  uint32_t *capture_ns)
 {
     struct ss_regs regs;
     regs_of(snap->regs, SS_REGS_ALL, &regs);
     uint32_t len = snap->stack_len <= SS_SNAP_STACK_BYTES ? snap->stack_len : 0;
-    return unwind(p, &regs, snap->stack_base, snap->stack, len, nframes, capture_ns);
+    return unwind(p, python_of, &regs, snap->stack_base, snap->stack, len, nframes, capture_ns);
 }
 
 static void write_sampling(struct ss_mproc *p)
@@ -147,6 +158,7 @@ struct perf_ctx {
     struct ss_mproc *p;
     struct ss_slot_view *v;
     uint64_t from, until; /* samples of the stall: [from, until) */
+    int live;             /* the stall still runs: its Python frames are those of now */
     unsigned taken;
 };
 
@@ -157,20 +169,21 @@ static void on_perf_sample(void *arg, const struct ss_perf_sample *smp)
         return;
     unsigned n;
     uint32_t capture_ns;
-    uint32_t stack =
-        unwind(c->p, &smp->regs, smp->stack_base, smp->stack, smp->stack_len, &n, &capture_ns);
+    uint32_t stack = unwind(c->p, c->live ? c->v : NULL, &smp->regs, smp->stack_base, smp->stack,
+                            smp->stack_len, &n, &capture_ns);
     ss_mproc_write_sample(c->p, c->v, c->from, smp->time_ns - c->from, stack, n, capture_ns,
                           SS_SAMPLE_PERF, 0, NULL);
     c->v->last_sample_ns = smp->time_ns;
     c->taken++;
 }
 
-/* Writes the perf samples of the current stall taken before `until`. */
-static unsigned drain_perf(struct ss_mproc *p, struct ss_slot_view *v, uint64_t until)
+/* Writes the perf samples of the current stall taken before `until`; `live` when the stall
+ * still runs. */
+static unsigned drain_perf(struct ss_mproc *p, struct ss_slot_view *v, uint64_t until, int live)
 {
     if (!v->perf)
         return 0;
-    struct perf_ctx c = {p, v, v->stall, until, 0};
+    struct perf_ctx c = {p, v, v->stall, until, live, 0};
     ss_perf_drain(v->perf, on_perf_sample, &c);
     return c.taken;
 }
@@ -243,7 +256,7 @@ static void sample_in_call(struct ss_mproc *p, struct ss_slot *s, struct ss_slot
             &regs);
     unsigned n;
     uint32_t capture_ns;
-    uint32_t stack_id = unwind(p, &regs, sp, stack, (size_t)len, &n, &capture_ns);
+    uint32_t stack_id = unwind(p, v, &regs, sp, stack, (size_t)len, &n, &capture_ns);
     if (!stack_id)
         return;
     ss_mproc_write_sample(p, v, iteration, now - iteration, stack_id, n, capture_ns, SS_SAMPLE_CALL,
@@ -291,7 +304,7 @@ static int sample_in_syscall(struct ss_mproc *p, struct ss_slot *s, struct ss_sl
     regs.r[SS_REG_RIP] = t->pc;
     unsigned n;
     uint32_t capture_ns;
-    uint32_t stack_id = unwind(p, &regs, t->sp, stack, (size_t)len, &n, &capture_ns);
+    uint32_t stack_id = unwind(p, v, &regs, t->sp, stack, (size_t)len, &n, &capture_ns);
     ss_mproc_write_sample(p, v, iteration, now - iteration, stack_id, n, capture_ns,
                           SS_SAMPLE_SYSCALL, 0, ss_syscall_name(t->nr));
     v->last_sample_ns = now;
@@ -316,7 +329,7 @@ void ss_sample_consume_signal(struct ss_mproc *p, struct ss_slot *s, struct ss_s
     if (v->stall != snap->iteration)
         ss_mproc_announce_stall(p, s, v, snap->iteration);
     unsigned n;
-    uint32_t capture_ns, stack = ss_mproc_unwind_snapshot(p, snap, &n, &capture_ns);
+    uint32_t capture_ns, stack = ss_mproc_unwind_snapshot(p, v, snap, &n, &capture_ns);
     uint64_t iteration = snap->iteration, offset = snap->taken_ns - snap->iteration;
     atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
     ss_mproc_write_sample(p, v, iteration, offset, stack, n, capture_ns, SS_SAMPLE_SIGNAL, 0, NULL);
@@ -377,7 +390,7 @@ void ss_sample_due(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v
 {
     if (p->method == SS_METHOD_NONE || p->method == SS_METHOD_UNDECIDED || !p->target)
         return;
-    if (drain_perf(p, v, now) > 0)
+    if (drain_perf(p, v, now, 1) > 0)
         return;
     /* Nothing from perf since the last look: the thread is not on a CPU running its code. */
     if (v->last_sample_ns && now - v->last_sample_ns < p->config.interval_ns)
@@ -405,7 +418,7 @@ void ss_sample_stall_end(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_v
     if (!v->perf)
         return;
     ss_perf_disable(v->perf);
-    drain_perf(p, v, end_ns);
+    drain_perf(p, v, end_ns, 0);
     p->perf_lost += ss_perf_lost(v->perf);
     ss_perf_close(v->perf);
     v->perf = NULL;

@@ -27,9 +27,11 @@ void ss_sample_consume_signal(struct ss_mproc *p, struct ss_slot *s, struct ss_s
 void ss_sample_forget(struct ss_mproc *p, struct ss_slot_view *v);
 void ss_sample_close(struct ss_mproc *p);
 
-/* Unwinds a copy into an interned stack id (0: nothing could be unwound, counted). */
-uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_snapshot *snap,
-                                  unsigned *nframes, uint32_t *capture_ns);
+/* Unwinds a copy into an interned stack id (0: nothing could be unwound, counted), with the
+ * Python frames of thread python_of merged in when it is given (a copy taken just now). */
+uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_slot_view *python_of,
+                                  const struct ss_snapshot *snap, unsigned *nframes,
+                                  uint32_t *capture_ns);
 void ss_mproc_write_sample(struct ss_mproc *p, const struct ss_slot_view *v, uint64_t iteration,
                            uint64_t offset, uint32_t stack, unsigned nframes, uint32_t capture_ns,
                            uint16_t source, uint64_t call_ns, const char *call);

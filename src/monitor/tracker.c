@@ -17,6 +17,7 @@
 
 #include "monitor/process.h"
 #include "monitor/procfs.h"
+#include "monitor/python.h"
 #include "monitor/records.h"
 #include "monitor/sample.h"
 #include "monitor/stall-time.h"
@@ -95,6 +96,8 @@ void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now)
     if (!p->target || ss_target_refresh(p->target) < 0)
         return;
     p->next_refresh_ns = now + p->config.flush_ns;
+    if (p->python)
+        ss_python_find(p->python, p->target);
     const struct ss_target_module *mods;
     size_t n = ss_target_modules(p->target, &mods);
     for (size_t i = 0; i < n; i++) {
@@ -138,6 +141,8 @@ int ss_mproc_trace(struct ss_mproc *p)
                            p->cmd_len);
     if (p->config.stacks && ss_target_open(p->pid, &p->target) < 0)
         p->target = NULL;
+    if (p->target)
+        p->python = ss_python_new();
     ss_mproc_refresh_modules(p, ss_monotonic_ns());
     ss_writer_flush(&p->out);
     return 1;
@@ -234,7 +239,7 @@ static void write_histogram(struct ss_mproc *p, struct ss_slot *s, struct ss_slo
 
 static void write_drops(struct ss_mproc *p)
 {
-    struct ss_rec_drops d = {0, p->samples_failed, p->samples_timed_out, p->out.unwritten};
+    struct ss_rec_drops d = {0, p->samples_failed, p->samples_timed_out, p->out.unwritten, 0};
     d.events = p->retired_events + p->calls_lost + p->perf_lost +
                atomic_load_explicit(&p->seg->execs.dropped, memory_order_relaxed);
     d.samples_failed += p->retired_snaps;
@@ -247,7 +252,9 @@ static void write_drops(struct ss_mproc *p)
                     atomic_load_explicit(&s->loop_dropped, memory_order_relaxed);
         d.samples_failed += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
     }
-    uint64_t sum = d.events + d.samples_failed + d.samples_timed_out + d.records_unwritten;
+    d.python_incomplete = ss_python_incomplete(p->python);
+    uint64_t sum = d.events + d.samples_failed + d.samples_timed_out + d.records_unwritten +
+                   d.python_incomplete;
     if (sum == p->drops_written_sum)
         return;
     p->drops_written_sum = sum;
@@ -468,6 +475,7 @@ void ss_mproc_free(struct ss_mproc *p)
     ss_sample_close(p);
     if (p->target)
         ss_target_free(p->target);
+    ss_python_free(p->python);
     ss_stacks_free(&p->stacks);
     ss_sites_free(&p->sites);
     struct module_set *set = p->module_set;

@@ -489,6 +489,9 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
                 (unsigned long long)p->drops.samples_failed,
                 (unsigned long long)p->drops.samples_timed_out,
                 (unsigned long long)p->drops.records_unwritten);
+    if (p->drops.python_incomplete)
+        fprintf(out, "  python frames: %llu stacks with their Python part cut short\n",
+                (unsigned long long)p->drops.python_incomplete);
     for (size_t i = 0; i < p->nnotes; i++)
         fprintf(out, "  note: %s\n", p->notes[i]);
     const char **stale = calloc(p->nmodules ? p->nmodules : 1, sizeof *stale);

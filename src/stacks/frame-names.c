@@ -25,9 +25,15 @@ void ss_frame_display_name(const struct ss_frame *f, char *buf, size_t size)
         snprintf(buf, size, "0x%llx", (unsigned long long)f->addr);
 }
 
+int ss_frame_is_python(const struct ss_frame *f)
+{
+    return ss_is_pyframe_addr(f->addr);
+}
+
 void ss_frame_file_line(const struct ss_frame *f, char *buf, size_t size)
 {
-    if (!f->file || f->kind == SS_FRAME_JIT || f->kind == SS_FRAME_INTERPRETER)
+    if (!f->file ||
+        ((f->kind == SS_FRAME_JIT || f->kind == SS_FRAME_INTERPRETER) && !ss_frame_is_python(f)))
         snprintf(buf, size, "%s", "");
     else if (f->line)
         snprintf(buf, size, "%s:%u", ss_basename(f->file), f->line);
@@ -36,8 +42,9 @@ void ss_frame_file_line(const struct ss_frame *f, char *buf, size_t size)
 }
 
 /* Modules whose frames are the runtime's: the C library and loader, the C++ and unwinding
- * runtimes, libuv, interpreters and our own shim. An interpreter executable (node, python3)
- * counts whole: the program's code runs in it as JIT or interpreted frames. */
+ * runtimes, libuv, interpreters, CPython's own extension modules (lib-dynload) and our own
+ * shim. An interpreter executable (node, python3) counts whole: the program's code runs in it
+ * as JIT or interpreted frames. */
 static const char *const runtime_modules[] = {
     "libc.so*",    "libc-*",     "ld-linux*",     "libpthread*", "libdl.so*",        "librt.so*",
     "libm.so*",    "libresolv*", "libnss_*",      "libstdc++*",  "libgcc_s*",        "libuv.so*",
@@ -67,6 +74,13 @@ static int parse_script_frame(const struct ss_frame *f, struct script_frame *out
 {
     if (!f->symbol)
         return 0;
+    /* A frame read from CPython's own frames names its function and file apart. */
+    if (ss_frame_is_python(f)) {
+        out->name = f->symbol;
+        out->name_len = strlen(f->symbol);
+        out->where = f->file && f->file[0] ? f->file : NULL;
+        return 1;
+    }
     /* CPython 3.12 names the trampoline of each Python function "py::NAME:PATH". */
     if (strncmp(f->symbol, "py::", 4) == 0) {
         const char *colon = strchr(f->symbol + 4, ':');
@@ -116,11 +130,9 @@ int ss_frame_is_runtime(const struct ss_frame *f)
     /* A map entry inside a module names that module's code; outside one it is V8's own. */
     if ((f->kind == SS_FRAME_JIT || f->kind == SS_FRAME_INTERPRETER) && !f->module)
         return 1;
-    if (f->module && any_match(runtime_modules, sizeof runtime_modules / sizeof runtime_modules[0],
-                               ss_basename(f->module)))
-        return 1;
-    /* CPython's own extension modules (_json, _asyncio, _sre, ...) live in lib-dynload. */
-    if (f->module && strstr(f->module, "/lib-dynload/"))
+    if (f->module && (any_match(runtime_modules, sizeof runtime_modules / sizeof runtime_modules[0],
+                                ss_basename(f->module)) ||
+                      fnmatch("*/lib-dynload/*", f->module, 0) == 0))
         return 1;
     return f->symbol && any_match(runtime_symbols,
                                   sizeof runtime_symbols / sizeof runtime_symbols[0], f->symbol);
@@ -200,13 +212,18 @@ static size_t split_location(const char *where, unsigned *line, unsigned *col)
     return len;
 }
 
-int ss_frame_js_position(const struct ss_frame *f, char *path, size_t size, unsigned *line,
-                         unsigned *col)
+int ss_frame_script_position(const struct ss_frame *f, char *path, size_t size, unsigned *line,
+                             unsigned *col)
 {
     struct script_frame sf;
     *line = *col = 0;
     if (!parse_script_frame(f, &sf) || script_is_runtime(&sf))
         return 0;
+    if (ss_frame_is_python(f)) {
+        copy(path, size, sf.where, strlen(sf.where));
+        *line = f->line;
+        return 1;
+    }
     copy(path, size, sf.where, split_location(sf.where, line, col));
     return 1;
 }

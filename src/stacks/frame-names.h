@@ -13,9 +13,12 @@ const char *ss_basename(const char *path);
 
 /* "symbol", else "module+0xoffset", else "0xaddr". */
 void ss_frame_display_name(const struct ss_frame *f, char *buf, size_t size);
+/* 1 for a frame read from CPython's frames (a PYFRAME of the trace): its symbol is the
+ * function's qualified name, its file and line the source's. */
+int ss_frame_is_python(const struct ss_frame *f);
 /* Where a frame is in the source, "FILE:LINE" (basename only) or "FILE", for native frames
- * with debug information; empty for JIT and interpreter frames, whose names already say it,
- * and for frames without a known file. */
+ * with debug information and Python frames; empty for JIT and other interpreter frames, whose
+ * names already say it, and for frames without a known file. */
 void ss_frame_file_line(const struct ss_frame *f, char *buf, size_t size);
 
 /* 1 when the frame belongs to the runtime or the C library rather than to the program. */
@@ -25,10 +28,11 @@ int ss_frame_is_runtime(const struct ss_frame *f);
  * (".constprop.0", ".isra.0", ".part.0", ".cold") or C++ parameters. Empty when the frame has
  * no symbol. */
 void ss_frame_match_name(const struct ss_frame *f, char *buf, size_t size);
-/* A JavaScript frame's script path, line and column ("/app/x.js", 3, 1); 0 for a frame that
- * has none (native frames, Node's own "node:" scripts). line and col are 0 when absent. */
-int ss_frame_js_position(const struct ss_frame *f, char *path, size_t size, unsigned *line,
-                         unsigned *col);
+/* A JavaScript or Python frame's script path, line and column ("/app/x.js", 3, 1; Python
+ * frames have no column); 0 for a frame that has none (native frames, Node's own "node:"
+ * scripts, Python's standard library). line and col are 0 when absent. */
+int ss_frame_script_position(const struct ss_frame *f, char *path, size_t size, unsigned *line,
+                             unsigned *col);
 /* A blocking function's name without the variants libc offers for one call: "__open64_2",
  * "open64" and "open" are all "open"; "__read_chk" is "read". */
 void ss_call_normalize(const char *function, char *buf, size_t size);

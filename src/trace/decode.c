@@ -230,10 +230,36 @@ static int on_histogram(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
+/* A DROPS record of an older writer ends before python_incomplete. */
 static int on_drops(struct loader *l, const uint8_t *b, size_t n)
 {
-    (void)n;
-    memcpy(&l->p->drops, b, sizeof l->p->drops);
+    memset(&l->p->drops, 0, sizeof l->p->drops);
+    memcpy(&l->p->drops, b, n < sizeof l->p->drops ? n : sizeof l->p->drops);
+    return 0;
+}
+
+static int on_pyframe(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_pyframe r;
+    struct ss_process *p = l->p;
+    memcpy(&r, b, sizeof r);
+    if (r.id == 0 || r.name_len == 0 || (size_t)r.name_len + r.file_len > n - sizeof r)
+        return SS_ECORRUPT;
+    size_t index;
+    int rc = ss_key_table_get(&l->pyframe_ids, r.id, 0, 0, p->npyframes, &index);
+    if (rc == 0)
+        return SS_ECORRUPT;
+    if (rc < 0 || SS_ARRAY_GROW(p->pyframes, l->pyframes_cap, p->npyframes + 1) < 0)
+        FAIL(-ENOMEM, "out of memory");
+    struct ss_pyframe *f = &p->pyframes[p->npyframes];
+    f->id = r.id;
+    f->line = r.line;
+    f->first_line = r.first_line;
+    f->function = intern(l, b + sizeof r, r.name_len);
+    f->file = intern(l, b + sizeof r + r.name_len, r.file_len);
+    if (!f->function || !f->file)
+        FAIL(-ENOMEM, "out of memory");
+    p->npyframes++;
     return 0;
 }
 
@@ -477,7 +503,7 @@ static const size_t fixed_size[] = {
     [SS_REC_SAMPLE] = sizeof(struct ss_rec_sample),
     [SS_REC_STALL_END] = sizeof(struct ss_rec_stall_end),
     [SS_REC_HISTOGRAM] = sizeof(struct ss_rec_histogram),
-    [SS_REC_DROPS] = sizeof(struct ss_rec_drops),
+    [SS_REC_DROPS] = SS_REC_DROPS_MIN_SIZE,
     [SS_REC_THREAD_EXIT] = sizeof(struct ss_rec_thread_exit),
     [SS_REC_END] = sizeof(struct ss_rec_end),
     [SS_REC_NOTE] = 0,
@@ -488,6 +514,7 @@ static const size_t fixed_size[] = {
     [SS_REC_LOOP_BEGIN] = sizeof(struct ss_rec_loop_begin),
     [SS_REC_LOOP_END] = sizeof(struct ss_rec_loop_end),
     [SS_REC_STALL_PAUSE] = sizeof(struct ss_rec_stall_pause),
+    [SS_REC_PYFRAME] = sizeof(struct ss_rec_pyframe),
 };
 
 static const record_fn handlers[] = {
@@ -510,6 +537,7 @@ static const record_fn handlers[] = {
     [SS_REC_LOOP_BEGIN] = on_loop_begin,
     [SS_REC_LOOP_END] = on_loop_end,
     [SS_REC_STALL_PAUSE] = on_stall_pause,
+    [SS_REC_PYFRAME] = on_pyframe,
 };
 
 int trace_decode(struct loader *l, const char *path, uint64_t offset, const struct ss_rec_header *h,
@@ -545,4 +573,16 @@ void trace_mark_loop_threads(struct loader *l)
         if (t && p->loops[i].end_reason != SS_LOOP_NOT_A_LOOP)
             t->loop = 1;
     }
+}
+
+static int by_pyframe_id(const void *a, const void *b)
+{
+    const struct ss_pyframe *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void trace_sort_pyframes(struct loader *l)
+{
+    if (l->p->npyframes)
+        qsort(l->p->pyframes, l->p->npyframes, sizeof *l->p->pyframes, by_pyframe_id);
 }

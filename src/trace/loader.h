@@ -24,6 +24,7 @@ struct stall_progress {
 struct loader {
     struct ss_process *p;
     size_t threads_cap, stalls_cap, stacks_cap, modules_cap, notes_cap, calls_cap, loops_cap;
+    size_t pyframes_cap;
     size_t *index; /* open addressing over stalls: slot holds stall index + 1 */
     size_t index_size;
     size_t keep;     /* stalls kept in detail, 0 for all */
@@ -32,8 +33,9 @@ struct loader {
     struct stall_progress *progress;
     size_t nprogress, progress_cap;
     struct ss_key_table progress_by_tid;
-    struct ss_key_table loop_lasts; /* (tid, start of a loop's last stretch) to the loop's index */
-    struct ss_key_table stack_ids;  /* a stack's id to its index in p->stacks */
+    struct ss_key_table loop_lasts;  /* (tid, start of a loop's last stretch) to the loop's index */
+    struct ss_key_table stack_ids;   /* a stack's id to its index in p->stacks */
+    struct ss_key_table pyframe_ids; /* a Python frame's id, to refuse a second record of it */
     size_t summary_threads_cap, summary_calls_cap, summary_stacks_cap;
     struct ss_key_table summary_threads, summary_calls, summary_stacks;
     struct ss_span *spans; /* scratch for the stall being summarised */
@@ -60,6 +62,8 @@ int trace_decode(struct loader *l, const char *path, uint64_t offset, const stru
                  const uint8_t *payload);
 /* Once every record is read: which threads are loop threads. */
 void trace_mark_loop_threads(struct loader *l);
+/* Once every record is read: the Python frames in id order, for lookups by address. */
+void trace_sort_pyframes(struct loader *l);
 
 /* summary.c: the progress of a thread's stalls, made when new; NULL when out of memory. */
 struct stall_progress *trace_progress(struct loader *l, uint32_t tid);

@@ -149,8 +149,10 @@ int trace_load_file(struct ss_run *run, const char *path, int in_dir, size_t kee
         snprintf(err, err_size, "out of memory");
         rc = -ENOMEM;
     }
-    if (rc == 0)
+    if (rc == 0) {
         trace_mark_loop_threads(&l);
+        trace_sort_pyframes(&l);
+    }
     trace_free_loader(&l);
     free(r.buf);
     close(fd);

@@ -127,6 +127,7 @@ static void free_process(struct ss_process *p)
         free(p->stacks[i]);
     }
     free(p->stacks);
+    free(p->pyframes);
     for (size_t i = 0; i < p->nmodules; i++)
         free(p->modules[i].path);
     free(p->modules);
@@ -202,6 +203,26 @@ static void add_jit_names(struct ss_process *p)
     free(copy);
 }
 
+static int by_id_key(const void *key, const void *elem)
+{
+    uint32_t id = *(const uint32_t *)key, other = ((const struct ss_pyframe *)elem)->id;
+    return id < other ? -1 : id > other;
+}
+
+/* A Python frame is named by its PYFRAME record, and stays unnamed when the trace has none. */
+static struct ss_frame python_frame(const struct ss_process *p, uint64_t addr)
+{
+    uint32_t id = (uint32_t)addr;
+    const struct ss_pyframe *f =
+        bsearch(&id, p->pyframes, p->npyframes, sizeof *p->pyframes, by_id_key);
+    return (struct ss_frame){.addr = addr,
+                             .symbol = f ? f->function : NULL,
+                             .offset = 0,
+                             .kind = SS_FRAME_INTERPRETER,
+                             .file = f ? f->file : NULL,
+                             .line = f ? f->line : 0};
+}
+
 void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
 {
     if (p->symbolized)
@@ -220,6 +241,10 @@ void ss_process_symbolize(struct ss_run *run, struct ss_process *p)
         if (!(s->frames = calloc(s->nframes, sizeof *s->frames)))
             continue;
         for (uint32_t f = 0; f < s->nframes; f++) {
+            if (ss_is_pyframe_addr(s->addrs[f])) {
+                s->frames[f] = python_frame(p, s->addrs[f]);
+                continue;
+            }
             struct ss_frame_info info;
             ss_symbolize(p->sym, s->addrs[f], &info);
             s->frames[f] = (struct ss_frame){s->addrs[f], info.symbol, info.module, info.offset,

@@ -302,6 +302,7 @@ void trace_free_loader(struct loader *l)
     ss_key_table_free(&l->progress_by_tid);
     ss_key_table_free(&l->loop_lasts);
     ss_key_table_free(&l->stack_ids);
+    ss_key_table_free(&l->pyframe_ids);
     ss_key_table_free(&l->summary_threads);
     ss_key_table_free(&l->summary_calls);
     ss_key_table_free(&l->summary_stacks);

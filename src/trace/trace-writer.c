@@ -211,7 +211,7 @@ static void drop_buffer(struct ss_writer *w, int final)
     uint8_t tail[sizeof w->drops + SS_TRACE_RECORD_HEADER + sizeof(struct ss_rec_end)];
     size_t len = 0;
     struct ss_rec_header h = {SS_REC_DROPS, 0, sizeof(struct ss_rec_drops)};
-    struct ss_rec_drops d = {0, 0, 0, 0};
+    struct ss_rec_drops d = {0};
     if (w->have_drops)
         memcpy(&d, w->drops + SS_TRACE_RECORD_HEADER, sizeof d);
     d.records_unwritten = w->unwritten;

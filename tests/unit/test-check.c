@@ -65,14 +65,14 @@ Test(fingerprint, script_locations)
     char path[128];
     unsigned line, col;
     struct ss_frame user = js("JS:~loadConfig /app/lib/config.js:12:3");
-    cr_assert(ss_frame_js_position(&user, path, sizeof path, &line, &col));
+    cr_assert(ss_frame_script_position(&user, path, sizeof path, &line, &col));
     cr_expect_str_eq(path, "/app/lib/config.js");
     cr_expect_eq(line, 12);
     cr_expect_eq(col, 3);
     struct ss_frame internal = js("JS:~listOnTimeout node:internal/timers:569:25");
-    cr_expect_not(ss_frame_js_position(&internal, path, sizeof path, &line, &col));
+    cr_expect_not(ss_frame_script_position(&internal, path, sizeof path, &line, &col));
     struct ss_frame c = native("main", "/srv/app");
-    cr_expect_not(ss_frame_js_position(&c, path, sizeof path, &line, &col));
+    cr_expect_not(ss_frame_script_position(&c, path, sizeof path, &line, &col));
 }
 
 /* CPython 3.12 trampolines: the function alone is matched and hashed, the script is its
@@ -84,7 +84,7 @@ Test(fingerprint, python_frames)
     struct ss_frame handler = js("py::handle_request:/srv/app/handlers.py");
     ss_frame_match_name(&handler, name, sizeof name);
     cr_expect_str_eq(name, "handle_request");
-    cr_assert(ss_frame_js_position(&handler, path, sizeof path, &line, &col));
+    cr_assert(ss_frame_script_position(&handler, path, sizeof path, &line, &col));
     cr_expect_str_eq(path, "/srv/app/handlers.py");
     cr_expect_eq(line, 0);
     cr_expect_not(ss_frame_is_runtime(&handler));

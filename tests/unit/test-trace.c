@@ -487,7 +487,7 @@ Test(trace, refused_writes_are_counted_and_the_file_stays_readable)
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &unlimited), 0);
     struct ss_rec_process p = {21, 1, 0, 0, 50000000, 10000000, 0, 0};
     ss_writer_record(&w, SS_REC_PROCESS, &p, sizeof p, NULL, 0);
-    struct ss_rec_drops d = {0, 0, 0, w.unwritten};
+    struct ss_rec_drops d = {.records_unwritten = w.unwritten};
     ss_writer_record(&w, SS_REC_DROPS, &d, sizeof d, NULL, 0);
     ss_writer_close(&w);
     struct ss_run *run = load_ok(dir);

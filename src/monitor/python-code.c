@@ -1,0 +1,237 @@
+/* python-code: a code object of the traced process and an instruction in it, turned into a
+ * (function, file, line) with an id. What a code object holds is cached by its address and
+ * read again only when the object there no longer points to the same name, file and table
+ * (a freed code object's address can be reused). Each (function, file, line) gets its id and
+ * its PYFRAME record once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/trace-format.h"
+#include "monitor/python-internal.h"
+#include "monitor/target.h"
+#include "trace/trace-writer.h"
+#include "util/array.h"
+
+#define NAME_MAX_CHARS 1024u
+#define TABLE_MAX_BYTES (256u * 1024u)
+/* The code object's fields read at once: every offset used lies below. */
+#define CODE_HEADER_BYTES 256u
+#define NAMED_MAX 65536u
+
+static void put_utf8(char *out, size_t *n, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[(*n)++] = (char)cp;
+    } else if (cp < 0x800) {
+        out[(*n)++] = (char)(0xc0 | (cp >> 6));
+        out[(*n)++] = (char)(0x80 | (cp & 63));
+    } else if (cp < 0x10000) {
+        out[(*n)++] = (char)(0xe0 | (cp >> 12));
+        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 63));
+        out[(*n)++] = (char)(0x80 | (cp & 63));
+    } else {
+        out[(*n)++] = (char)(0xf0 | ((cp >> 18) & 7));
+        out[(*n)++] = (char)(0x80 | ((cp >> 12) & 63));
+        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 63));
+        out[(*n)++] = (char)(0x80 | (cp & 63));
+    }
+}
+
+/* A str object as UTF-8, malloc'd; NULL when it is not a compact string the reader knows or
+ * cannot be read. */
+static char *read_text(const struct ss_py_offsets *o, struct ss_target *t, uint64_t obj)
+{
+    uint32_t state;
+    int64_t length;
+    if (!obj || ss_target_read(t, obj + o->unicode_state, &state, sizeof state) < 0 ||
+        ss_target_read(t, obj + o->unicode_length, &length, sizeof length) < 0)
+        return NULL;
+    unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+    if (!compact || length < 0 || length > NAME_MAX_CHARS || (kind != 1 && kind != 2 && kind != 4))
+        return NULL;
+    uint64_t data = obj + (ascii ? o->unicode_ascii_size : o->unicode_compact_size);
+    size_t bytes = (size_t)length * kind;
+    uint8_t raw[NAME_MAX_CHARS * 4];
+    char *text = malloc((size_t)length * 4 + 1);
+    if (!text || ss_target_read(t, data, raw, bytes) < 0) {
+        free(text);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < (size_t)length; i++) {
+        uint32_t cp = kind == 1 ? raw[i] : 0;
+        if (kind == 2)
+            cp = (uint32_t)raw[2 * i] | (uint32_t)raw[2 * i + 1] << 8;
+        else if (kind == 4)
+            memcpy(&cp, raw + 4 * i, 4);
+        put_utf8(text, &n, cp < 0x110000 && (cp < 0xd800 || cp > 0xdfff) ? cp : '?');
+    }
+    text[n] = '\0';
+    return text;
+}
+
+/* A bytes object's contents, malloc'd; NULL when it cannot be read. */
+static uint8_t *read_bytes(const struct ss_py_offsets *o, struct ss_target *t, uint64_t obj,
+                           size_t *len)
+{
+    int64_t size;
+    if (!obj || ss_target_read(t, obj + o->bytes_size, &size, sizeof size) < 0 || size < 0 ||
+        size > TABLE_MAX_BYTES)
+        return NULL;
+    uint8_t *b = malloc(size ? (size_t)size : 1);
+    if (b && ss_target_read(t, obj + o->bytes_data, b, (size_t)size) < 0) {
+        free(b);
+        return NULL;
+    }
+    *len = (size_t)size;
+    return b;
+}
+
+static void forget(struct ss__py_code *e)
+{
+    free(e->qualname_text);
+    free(e->filename_text);
+    free(e->table);
+    memset(e, 0, sizeof *e);
+}
+
+static uint64_t field(const uint8_t *header, uint32_t off)
+{
+    uint64_t v;
+    memcpy(&v, header + off, sizeof v);
+    return v;
+}
+
+/* The cache entry of the code object at addr, read again when it changed; NULL when it
+ * cannot be read. */
+static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_offsets *o,
+                                   struct ss_target *t, uint64_t addr)
+{
+    uint8_t header[CODE_HEADER_BYTES];
+    /* Anything but a code object (a damaged or moving chain) ends the walk. */
+    if (ss_target_read(t, addr, header, sizeof header) < 0 || field(header, 8) != c->code_type)
+        return NULL;
+    uint64_t name = field(header, o->code_name), filename = field(header, o->code_filename);
+    uint64_t qualname = o->code_qualname == SS_PY_NONE ? name : field(header, o->code_qualname);
+    uint64_t lines = field(header, o->code_lines);
+    int32_t firstline;
+    memcpy(&firstline, header + o->code_firstlineno, sizeof firstline);
+    struct ss__py_code *e = &c->cache[(addr >> 4) % SS_PY_CODE_CACHE];
+    if (e->addr == addr && e->name == name && e->qualname == qualname && e->filename == filename &&
+        e->lines == lines && e->firstline == firstline)
+        return e;
+    forget(e);
+    e->qualname_text = read_text(o, t, qualname);
+    e->filename_text = read_text(o, t, filename);
+    e->table = read_bytes(o, t, lines, &e->table_len);
+    if (!e->qualname_text || !e->filename_text || !e->table) {
+        forget(e);
+        return NULL;
+    }
+    e->addr = addr;
+    e->name = name;
+    e->qualname = qualname;
+    e->filename = filename;
+    e->lines = lines;
+    e->firstline = firstline;
+    return e;
+}
+
+static uint64_t hash_named(const char *qualname, const char *filename, uint32_t line)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = qualname; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    h = (h ^ 0x1f) * 1099511628211ull;
+    for (const char *s = filename; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    h = (h ^ line) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static int grow_index(struct ss__py_codes *c)
+{
+    size_t size = c->index_size ? c->index_size * 2 : 1024;
+    uint32_t *index = calloc(size, sizeof *index);
+    if (!index)
+        return -1;
+    for (size_t i = 0; i < c->nnamed; i++) {
+        size_t j = c->named[i].hash & (size - 1);
+        while (index[j])
+            j = (j + 1) & (size - 1);
+        index[j] = c->named[i].id;
+    }
+    free(c->index);
+    c->index = index;
+    c->index_size = size;
+    return 0;
+}
+
+static void write_named(struct ss_writer *out, const struct ss__py_named *n)
+{
+    size_t name_len = strlen(n->qualname), file_len = strlen(n->filename);
+    struct ss_rec_pyframe rec = {n->id, n->line, n->firstline, (uint16_t)name_len,
+                                 (uint16_t)file_len};
+    char tail[2 * NAME_MAX_CHARS * 4];
+    memcpy(tail, n->qualname, name_len);
+    memcpy(tail + name_len, n->filename, file_len);
+    ss_writer_record(out, SS_REC_PYFRAME, &rec, sizeof rec, tail, name_len + file_len);
+}
+
+/* The id of (code's function and file, line), made and written when new; 0 when out of
+ * memory or ids. */
+static uint32_t name_frame(struct ss__py_codes *c, struct ss_writer *out,
+                           const struct ss__py_code *e, uint32_t line)
+{
+    if ((c->nnamed + 1) * 2 > c->index_size && grow_index(c) < 0)
+        return 0;
+    uint64_t h = hash_named(e->qualname_text, e->filename_text, line);
+    size_t mask = c->index_size - 1, i = h & mask;
+    for (; c->index[i]; i = (i + 1) & mask) {
+        const struct ss__py_named *n = &c->named[c->index[i] - 1];
+        if (n->hash == h && n->line == line && strcmp(n->qualname, e->qualname_text) == 0 &&
+            strcmp(n->filename, e->filename_text) == 0)
+            return n->id;
+    }
+    if (c->nnamed >= NAMED_MAX || SS_ARRAY_GROW(c->named, c->capnamed, c->nnamed + 1) < 0)
+        return 0;
+    struct ss__py_named n = {h,
+                             (uint32_t)c->nnamed + 1,
+                             line,
+                             (uint32_t)e->firstline,
+                             strdup(e->qualname_text),
+                             strdup(e->filename_text)};
+    if (!n.qualname || !n.filename) {
+        free(n.qualname);
+        free(n.filename);
+        return 0;
+    }
+    c->named[c->nnamed++] = n;
+    c->index[i] = n.id;
+    write_named(out, &n);
+    return n.id;
+}
+
+uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o,
+                           struct ss_target *t, struct ss_writer *out, uint64_t code, int64_t instr)
+{
+    struct ss__py_code *e = code_at(c, o, t, code);
+    if (!e)
+        return 0;
+    int line = ss_py_line(o->lines, e->table, e->table_len, e->firstline, instr);
+    uint32_t id = name_frame(c, out, e, line > 0 ? (uint32_t)line : (uint32_t)e->firstline);
+    return id ? SS_PYFRAME_ADDR(id) : 0;
+}
+
+void ss__py_codes_free(struct ss__py_codes *c)
+{
+    for (size_t i = 0; i < SS_PY_CODE_CACHE; i++)
+        forget(&c->cache[i]);
+    for (size_t i = 0; i < c->nnamed; i++) {
+        free(c->named[i].qualname);
+        free(c->named[i].filename);
+    }
+    free(c->named);
+    free(c->index);
+    memset(c, 0, sizeof *c);
+}

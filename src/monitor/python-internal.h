@@ -1,0 +1,57 @@
+/* python-internal: what the parts of the Python frame reader share: python.c finds the
+ * interpreter and walks a thread's frames, python-code.c turns a code object and an
+ * instruction into a named frame, python-lines.c maps an instruction to its line. */
+#ifndef SS_MONITOR_PYTHON_INTERNAL_H
+#define SS_MONITOR_PYTHON_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "monitor/python.h"
+
+/* What one code object is known to hold, cached by its address. The pointers it held when
+ * read say whether the object at that address is still the same one. */
+struct ss__py_code {
+    uint64_t addr;
+    uint64_t name, qualname, filename, lines; /* the object pointers read */
+    int32_t firstline;
+    char *qualname_text, *filename_text;
+    uint8_t *table; /* the line table's bytes */
+    size_t table_len;
+};
+
+#define SS_PY_CODE_CACHE 1024u
+
+/* A (function, file, line) given an id: the frame a PYFRAME record names. */
+struct ss__py_named {
+    uint64_t hash;
+    uint32_t id, line, firstline;
+    char *qualname, *filename;
+};
+
+struct ss__py_codes {
+    uint64_t code_type; /* the address of PyCode_Type: every code object's ob_type */
+    struct ss__py_code cache[SS_PY_CODE_CACHE];
+    struct ss__py_named *named; /* by id - 1 */
+    size_t nnamed, capnamed;
+    uint32_t *index; /* open addressing over named: id, 0 for empty */
+    size_t index_size;
+};
+
+/* python-code.c: the synthetic address of the frame running code object `code` at
+ * instruction `instr` (in the units the version's line table uses), writing its PYFRAME
+ * record the first time; 0 when the code object could not be read. */
+struct ss_target;
+struct ss_writer;
+uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o,
+                           struct ss_target *t, struct ss_writer *out, uint64_t code,
+                           int64_t instr);
+void ss__py_codes_free(struct ss__py_codes *c);
+
+/* python-lines.c: the line of instruction `instr` from a line table; -1 when the table gives
+ * none. instr is f_lasti in bytes (SS_PY_LNOTAB), in bytes (SS_PY_LINES_310: f_lasti times
+ * two), in code units (SS_PY_LOCATIONS). */
+int ss_py_line(enum ss_py_lines kind, const uint8_t *table, size_t len, int firstline,
+               int64_t instr);
+
+#endif
