@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "common/trace-format.h"
-#include "trace/trace-writer.h"
 #include "random.h"
+#include "trace/trace-writer.h"
 
 #define THREADS 4
 #define STACKS 512
@@ -141,7 +141,11 @@ int main(int argc, char **argv)
         }
         struct ss_rec_stall_end e = {tid, 0, t, t, duration};
         ss_writer_record(&out, SS_REC_STALL_END, &e, sizeof e, NULL, 0);
-        struct ss_rec_stall_split sp = {tid, 0, t, duration - 50000000ull, duration / 2, 1000000};
+        struct ss_rec_stall_split sp = {.tid = tid,
+                                        .stall_id = t,
+                                        .window_ns = duration - 50000000ull,
+                                        .cpu_ns = duration / 2,
+                                        .runnable_ns = 1000000};
         ss_writer_record(&out, SS_REC_STALL_SPLIT, &sp, sizeof sp, NULL, 0);
         hist[k][ss_hist_bucket(duration)]++;
         hist[k][ss_hist_bucket(20000)] += 1000;

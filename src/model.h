@@ -87,6 +87,9 @@ struct ss_stall {
      * split_from_start) to the end; window_ns 0 = unknown. */
     uint64_t split_window_ns, split_cpu_ns, split_runnable_ns;
     int split_from_start;
+    /* Major page faults of the thread from the stall's detection to its end, when measured. */
+    uint64_t major_faults;
+    int faults_known;
     /* Parts of it during which the process was stopped, or the whole machine paused. */
     uint64_t stopped_ns, machine_ns;
 };

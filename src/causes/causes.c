@@ -91,7 +91,8 @@ static int add_advice(struct ss_cause_rules *r, const char *cause, const char *r
 
 int ss_cause_known(const char *name)
 {
-    static const char *const plain[] = {"starved", "stopped", "unknown", "cpu", "blocked"};
+    static const char *const plain[] = {"starved", "stopped", "page-faults",
+                                        "unknown", "cpu",     "blocked"};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (strcmp(name, plain[i]) == 0)
             return 1;
@@ -320,6 +321,18 @@ void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct
     }
     if (s->split_window_ns)
         add_part(c, "starved", NULL, take(&left, s->split_runnable_ns));
+    /* Time off CPU that no call explains, in a stall that read pages in from disk, went to
+     * those faults. */
+    if (s->split_window_ns && s->faults_known && s->major_faults) {
+        uint64_t used = s->split_cpu_ns + s->split_runnable_ns, blocked = 0;
+        for (size_t i = 0; i < c->nparts; i++)
+            if (strncmp(c->parts[i].name, "blocked:", 8) == 0)
+                blocked += c->parts[i].ns;
+        uint64_t off = s->split_window_ns > used ? s->split_window_ns - used : 0;
+        char where[48];
+        snprintf(where, sizeof where, "%llu major faults", (unsigned long long)s->major_faults);
+        add_part(c, "page-faults", where, take(&left, off > blocked ? off - blocked : 0));
+    }
     /* What is left ran on CPU: shared among the kinds its samples show, by their spans. */
     uint64_t on_cpu = left;
     for (size_t i = 0; weighed && i < nspans; i++) {

@@ -175,9 +175,14 @@ struct ss_rec_stall_call {
 struct ss_rec_stall_split {
     uint32_t tid, flags;
     uint64_t stall_id, window_ns, cpu_ns, runnable_ns;
+    uint64_t major_faults; /* from the stall's detection to its end, with SS_SPLIT_FAULTS */
 } SS_PACKED;
 
+/* STALL_SPLIT records written before major_faults was added end after runnable_ns. */
+#define SS_REC_STALL_SPLIT_MIN_SIZE 40u
+
 #define SS_SPLIT_FROM_START 1u
+#define SS_SPLIT_FAULTS 2u /* major_faults was measured */
 
 /* A thread's loop: the wait it keeps returning to, recognised when it had returned to it
  * (docs/loops.md). at_ns is when the loop was recognised; its iterations are counted from

@@ -131,6 +131,10 @@ static void write_stall(struct ss_json *j, const struct ss_process *p, const cha
         ss_json_uint(j, "cpu_ns", s->split_cpu_ns);
         ss_json_uint(j, "runnable_ns", s->split_runnable_ns);
         ss_json_string(j, "from", s->split_from_start ? "start" : "detection");
+        if (s->faults_known)
+            ss_json_uint(j, "major_faults", s->major_faults);
+        else
+            ss_json_null(j, "major_faults");
         ss_json_end(j);
     } else {
         ss_json_null(j, "split");

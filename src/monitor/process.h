@@ -56,6 +56,7 @@ struct ss_slot_view {
     int schedstat_fd;
     uint32_t split_flags;
     uint64_t split_iteration, split_t0, split_cpu0, split_wait0;
+    uint64_t split_faults0; /* major page faults at the split's start; valid with SS_SPLIT_FAULTS */
     uint64_t idle_at, idle_iterations, idle_cpu, idle_wait;
     uint64_t last_look_ns, stopped_ns, machine_ns, stopped_written, machine_written;
     struct ss_iteration_call calls[32];

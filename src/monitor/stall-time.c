@@ -47,6 +47,22 @@ void ss_stall_time_idle(struct ss_mproc *p, struct ss_slot_view *v, uint64_t ite
     }
 }
 
+/* Major page faults of the thread so far: field 12 of its stat file, the 10th after the
+ * command's closing parenthesis. */
+static int major_faults(const struct ss_mproc *p, const struct ss_slot_view *v, uint64_t *out)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "task/%d/stat", (int)v->tid);
+    if (ss_proc_read(p->pid, path, buf, sizeof buf) <= 0)
+        return -1;
+    const char *s = strrchr(buf, ')');
+    unsigned long long n;
+    if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %llu", &n) != 1)
+        return -1;
+    *out = n;
+    return 0;
+}
+
 void ss_stall_time_begin(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration,
                          uint64_t iterations)
 {
@@ -65,6 +81,8 @@ void ss_stall_time_begin(struct ss_mproc *p, struct ss_slot_view *v, uint64_t it
     } else {
         return;
     }
+    if (major_faults(p, v, &v->split_faults0) == 0)
+        v->split_flags |= SS_SPLIT_FAULTS;
     v->split_iteration = iteration;
 }
 
@@ -135,8 +153,17 @@ void ss_stall_time_end(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iter
         on_cpu = window;
     if (runnable > window - on_cpu)
         runnable = window - on_cpu;
-    struct ss_rec_stall_split rec = {(uint32_t)v->tid, v->split_flags, iteration,
-                                     window,           on_cpu,         runnable};
+    uint64_t faults = 0;
+    uint32_t flags = v->split_flags;
+    if (!(flags & SS_SPLIT_FAULTS) || major_faults(p, v, &faults) < 0 || faults < v->split_faults0)
+        flags &= ~SS_SPLIT_FAULTS;
+    struct ss_rec_stall_split rec = {(uint32_t)v->tid,
+                                     flags,
+                                     iteration,
+                                     window,
+                                     on_cpu,
+                                     runnable,
+                                     flags & SS_SPLIT_FAULTS ? faults - v->split_faults0 : 0};
     ss_writer_record(&p->out, SS_REC_STALL_SPLIT, &rec, sizeof rec, NULL, 0);
     v->split_iteration = 0;
 }

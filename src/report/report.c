@@ -223,8 +223,12 @@ static void print_stall_body(FILE *out, const struct ss_stall *s, const struct s
         duration(s->split_window_ns, window, sizeof window);
         duration(s->split_cpu_ns, cpu, sizeof cpu);
         duration(s->split_runnable_ns, runnable, sizeof runnable);
-        fprintf(out, "       in the %s %s: %s on CPU, %s waiting for a CPU\n", window,
+        fprintf(out, "       in the %s %s: %s on CPU, %s waiting for a CPU", window,
                 s->split_from_start ? "from its start" : "after it was detected", cpu, runnable);
+        if (s->faults_known && s->major_faults)
+            fprintf(out, ", %llu major page fault%s", (unsigned long long)s->major_faults,
+                    s->major_faults == 1 ? "" : "s");
+        fputc('\n', out);
     }
     struct ss_stack_count top[3];
     size_t distinct = ss_stall_stacks(s, top, 3);

@@ -369,10 +369,14 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
+/* A STALL_SPLIT record of an older writer ends before major_faults. */
 static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_split r;
-    memcpy(&r, b, sizeof r);
+    memset(&r, 0, sizeof r);
+    memcpy(&r, b, n < sizeof r ? n : sizeof r);
+    if (n < sizeof r)
+        r.flags &= ~SS_SPLIT_FAULTS;
     struct ss_stall *s = trace_record_stall(l, r.tid, r.stall_id);
     if (!s)
         FAIL(-ENOMEM, "out of memory");
@@ -380,6 +384,8 @@ static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
     s->split_cpu_ns = r.cpu_ns;
     s->split_runnable_ns = r.runnable_ns;
     s->split_from_start = (r.flags & SS_SPLIT_FROM_START) != 0;
+    s->faults_known = (r.flags & SS_SPLIT_FAULTS) != 0;
+    s->major_faults = r.major_faults;
     return 0;
 }
 
@@ -509,7 +515,7 @@ static const size_t fixed_size[] = {
     [SS_REC_NOTE] = 0,
     [SS_REC_CALL_SITE] = sizeof(struct ss_rec_call_site),
     [SS_REC_STALL_CALL] = sizeof(struct ss_rec_stall_call) + 1,
-    [SS_REC_STALL_SPLIT] = sizeof(struct ss_rec_stall_split),
+    [SS_REC_STALL_SPLIT] = SS_REC_STALL_SPLIT_MIN_SIZE,
     [SS_REC_SAMPLING] = sizeof(struct ss_rec_sampling),
     [SS_REC_LOOP_BEGIN] = sizeof(struct ss_rec_loop_begin),
     [SS_REC_LOOP_END] = sizeof(struct ss_rec_loop_end),

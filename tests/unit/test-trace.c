@@ -405,6 +405,39 @@ Test(trace, stack_ids_are_keys_not_sizes)
     cr_expect_eq(ss_run_load(dir, &run, err, sizeof err), SS_ECORRUPT, "%s", err);
 }
 
+/* A STALL_SPLIT of an earlier writer (40 bytes, no fault count) reads as not measured; one with
+ * SS_SPLIT_FAULTS gives its count. */
+Test(trace, stall_splits_with_and_without_major_faults)
+{
+    struct ss_writer w;
+    char why[256];
+    cr_assert_eq(ss_writer_open(&w, dir, 78, why, sizeof why), 0, "%s", why);
+    tb_process(&w, (struct ss_rec_process){.pid = 78, .threshold_ns = 50000000}, "/bin/x", "x", 1);
+    for (uint64_t start = 1000; start <= 2000; start += 1000) {
+        tb_stall_begin(&w, 78, start);
+        tb_stall_end(&w, 78, start, 90000000);
+    }
+    struct ss_rec_stall_split old = {
+        .tid = 78, .flags = SS_SPLIT_FAULTS, .stall_id = 1000, .window_ns = 40000000};
+    ss_writer_record(&w, SS_REC_STALL_SPLIT, &old, SS_REC_STALL_SPLIT_MIN_SIZE, NULL, 0);
+    struct ss_rec_stall_split now = {.tid = 78,
+                                     .flags = SS_SPLIT_FAULTS,
+                                     .stall_id = 2000,
+                                     .window_ns = 40000000,
+                                     .major_faults = 812};
+    ss_writer_record(&w, SS_REC_STALL_SPLIT, &now, sizeof now, NULL, 0);
+    tb_end(&w, 80000000);
+    ss_writer_close(&w);
+    struct ss_run *run = load_ok(dir);
+    struct ss_process *p = &run->procs[0];
+    cr_assert_eq(p->nstalls, 2);
+    cr_expect_eq(p->stalls[0].split_window_ns, 40000000);
+    cr_expect_not(p->stalls[0].faults_known, "a 40-byte split has no fault count");
+    cr_expect(p->stalls[1].faults_known);
+    cr_expect_eq(p->stalls[1].major_faults, 812);
+    ss_run_free(run);
+}
+
 Test(trace, writer_never_overwrites)
 {
     char *first = write_trace(15);
@@ -583,7 +616,8 @@ Test(trace, an_announced_stall_that_was_the_loops_end_is_its_last_stretch)
     end_stall(40, 100000000, 70000000);
     announce(40, 500000000, 60000000);
     end_loop(40, SS_LOOP_CLOSED, 500000000, 900000000);
-    struct ss_rec_stall_split sp = {40, 0, 500000000, 300000000, 200000000, 0};
+    struct ss_rec_stall_split sp = {
+        .tid = 40, .stall_id = 500000000, .window_ns = 300000000, .cpu_ns = 200000000};
     ss_writer_record(&loop_writer, SS_REC_STALL_SPLIT, &sp, sizeof sp, NULL, 0);
     end_stall(40, 500000000, 1000);
     begin_loop(40, 950000000);
