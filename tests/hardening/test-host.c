@@ -18,6 +18,7 @@
 
 #include "host-run.h"
 #include "model.h"
+#include "run-checks.h"
 
 #define SAMPLING_SIGNAL "38"
 /* The signal is the fallback where perf events are refused; these suites make the monitor
@@ -48,13 +49,6 @@ static const struct ss_stall *stall_of(const struct ss_process *p, unsigned tid)
     return stall;
 }
 
-static void expect_near(const struct ss_stall *s, double planted_ms)
-{
-    double ms = (double)s->duration_ns / 1e6;
-    cr_expect(ms >= planted_ms * 0.9 && ms <= planted_ms * 1.1,
-              "stall lasted %.3f ms, the host measured %.3f ms", ms, planted_ms);
-}
-
 /* The host takes the signal over after sampling began: the shim stops sampling, says so once
  * on stderr and in the trace, and the host's handler gets exactly the signals the host sent.
  * `after` is the disposition the host then sees (a System V handler is reset as it runs). */
@@ -77,7 +71,7 @@ static void host_takes_the_signal(const char *how, const char *after)
     cr_assert_eq(p->nstalls, 2);
     cr_expect_geq(signal_samples(&p->stalls[0]), 3, "sampled before the take-over");
     cr_expect_eq(signal_samples(&p->stalls[1]), 0, "no signal after the take-over");
-    expect_near(&p->stalls[1], h.planted[1].ms);
+    run_expect_duration(&p->stalls[1], h.planted[1].ms);
     cr_expect(has_note(p, "own handler for the sampling signal"), "the trace says why");
     cr_expect_eq(p->drops.samples_timed_out, 0);
     harness_finish(&h);
@@ -285,7 +279,7 @@ Test(timeouts, capture_abandoned_while_the_host_blocks_the_signal_unseen, .timeo
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 3);
     for (size_t i = 0; i < 3; i++)
-        expect_near(&p->stalls[i], h.planted[i].ms);
+        run_expect_duration(&p->stalls[i], h.planted[i].ms);
     cr_expect_eq(signal_samples(&p->stalls[0]), 0, "the blocked thread never answered");
     cr_expect_eq(p->drops.samples_timed_out, 1, "one capture abandoned, never a second wait");
     cr_expect_geq(p->drops.samples_failed, 10, "the samples skipped meanwhile are counted");
@@ -402,7 +396,7 @@ Test(capture, nothing_is_copied_from_a_coroutine_stack, .timeout = 60)
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     cr_assert_eq(h.nplanted, 1);
     const struct ss_stall *stall = stall_of(&h.model->procs[0], h.planted[0].tid);
-    expect_near(stall, h.planted[0].ms);
+    run_expect_duration(stall, h.planted[0].ms);
     size_t samples = signal_samples(stall), with_stack = 0;
     for (size_t i = 0; i < stall->nsamples; i++)
         with_stack += stall->samples[i].source == SS_SAMPLE_SIGNAL && stall->samples[i].stack;
@@ -425,7 +419,7 @@ Test(capture, a_coroutine_stack_is_sampled_by_perf, .timeout = 60)
     struct ss_process *p = &h.model->procs[0];
     ss_process_symbolize(h.model, p);
     const struct ss_stall *stall = stall_of(p, h.planted[0].tid);
-    expect_near(stall, h.planted[0].ms);
+    run_expect_duration(stall, h.planted[0].ms);
     size_t spinning = 0;
     for (size_t i = 0; i < stall->nsamples; i++) {
         const struct ss_stack *st = stall->samples[i].stack;
@@ -448,7 +442,7 @@ Test(signals, host_uses_sigprof_and_sigalrm, .timeout = 60)
     cr_expect_eq(h.err[0], '\0', "nothing on stderr: %s", h.err);
     const struct ss_process *p = &h.model->procs[0];
     cr_assert_eq(p->nstalls, 1);
-    expect_near(&p->stalls[0], h.planted[0].ms);
+    run_expect_duration(&p->stalls[0], h.planted[0].ms);
     cr_expect_geq(signal_samples(&p->stalls[0]), 5);
     harness_finish(&h);
 }
@@ -478,7 +472,7 @@ Test(processes, vfork_and_posix_spawn, .timeout = 60)
     for (size_t i = 1; i < p->nstalls; i++)
         if (p->stalls[i].duration_ns > longest->duration_ns)
             longest = &p->stalls[i];
-    expect_near(longest, h.planted[0].ms);
+    run_expect_duration(longest, h.planted[0].ms);
     cr_expect_eq(notes_with(&h.model->procs[0], "untraced"), 0, "traced children get no note");
     harness_finish(&h);
 }
@@ -613,7 +607,7 @@ Test(processes, loop_thread_that_exits, .timeout = 60)
         size_t found = 0;
         for (size_t i = 0; i < p->nstalls; i++)
             if (p->stalls[i].tid == h.planted[k].tid && signal_samples(&p->stalls[i]) >= 1) {
-                expect_near(&p->stalls[i], h.planted[k].ms);
+                run_expect_duration(&p->stalls[i], h.planted[k].ms);
                 found++;
             }
         cr_expect_eq(found, 1, "the spin of thread %u is sampled", h.planted[k].tid);
@@ -740,7 +734,7 @@ static size_t captures_under(const char *scenario)
         if (!longest || p->stalls[i].duration_ns > longest->duration_ns)
             longest = &p->stalls[i];
     cr_assert_not_null(longest);
-    expect_near(longest, h.planted[0].ms);
+    run_expect_duration(longest, h.planted[0].ms);
     size_t samples = signal_samples(longest), with_stack = 0;
     for (size_t i = 0; i < longest->nsamples; i++)
         with_stack += longest->samples[i].stack && longest->samples[i].stack->nframes > 2;
