@@ -6,7 +6,6 @@
  * can hold between two looks of the monitor are enough for every new call site. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "harness.h"
 #include "model.h"
+#include "run-checks.h"
 
 #define MS 1000000.0
 /* The shim times a call inside the fixture's own timing of it, on the same clock: the slack
@@ -65,23 +65,6 @@ static void trace(struct traced *t, const char *fixture, const char *const *opti
 static void finish(struct traced *t)
 {
     harness_finish(&t->h);
-}
-
-static int matches(const char *re, const char *text)
-{
-    regex_t r;
-    cr_assert_eq(regcomp(&r, re, REG_EXTENDED | REG_NOSUB), 0, "bad regex %s", re);
-    int found = text && regexec(&r, text, 0, NULL, 0) == 0;
-    regfree(&r);
-    return found;
-}
-
-static int stack_has(const struct ss_stack *st, const char *re)
-{
-    for (uint32_t i = 0; st && i < st->nframes; i++)
-        if (matches(re, st->frames[i].symbol))
-            return 1;
-    return 0;
 }
 
 static const char *innermost(const struct ss_call_site *c)
@@ -139,8 +122,8 @@ static void expect_site(const struct traced *t, const struct expect *e)
     size_t n = 0;
     for (size_t i = 0; i < p->ncalls; i++) {
         const struct ss_call_site *c = &p->calls[i];
-        if ((int)c->tid == t->loop_tid && matches(e->function, c->function) &&
-            matches(e->plant, innermost(c))) {
+        if ((int)c->tid == t->loop_tid && run_matches(e->function, c->function) &&
+            run_matches(e->plant, innermost(c))) {
             site = c;
             n++;
         }
@@ -166,11 +149,11 @@ static void expect_site(const struct traced *t, const struct expect *e)
     cr_assert_not_null(th);
     cr_expect_geq(site->first_ns, th->first_wait_ns, "made after the loop's first wait");
     cr_expect_leq(site->first_ns, p->last_ns);
-    cr_expect(stack_has(site->stack, "^run_plan$"), "%s: the site's stack goes on to run_plan",
+    cr_expect(run_stack_has(site->stack, "^run_plan$"), "%s: the site's stack goes on to run_plan",
               e->key);
     if (e->detail)
-        cr_expect(matches(e->detail, site->detail), "%s: detail \"%s\" does not match %s", e->key,
-                  site->detail, e->detail);
+        cr_expect(run_matches(e->detail, site->detail), "%s: detail \"%s\" does not match %s",
+                  e->key, site->detail, e->detail);
 }
 
 /* The plans that need a child fork it on the loop thread; that fork is a blocking call of its
@@ -178,7 +161,7 @@ static void expect_site(const struct traced *t, const struct expect *e)
 static int plan_fork(const struct ss_call_site *c)
 {
     return strcmp(c->function, "fork") == 0 && strcmp(c->category, "process") == 0 &&
-           matches("^plant_(flock|nohang)$", innermost(c));
+           run_matches("^plant_(flock|nohang)$", innermost(c));
 }
 
 /* Every call site of the run is on the loop thread and in one of the listed categories. */
@@ -334,7 +317,8 @@ Test(calls, fstat_tells_the_kind, .timeout = 60)
         expect_site(&t, &fstat_calls[i]);
     for (size_t i = 0; i < t.proc->ncalls; i++) {
         const struct ss_call_site *c = &t.proc->calls[i];
-        cr_expect(matches("^plant_fstat$", innermost(c)) || matches("^(open|unlink)", c->function),
+        cr_expect(run_matches("^plant_fstat$", innermost(c)) ||
+                      run_matches("^(open|unlink)", c->function),
                   "the FIFO's %s() was recorded (%s)", c->function, c->detail);
     }
     finish(&t);
@@ -405,7 +389,7 @@ Test(not_blocking, terminal_read, .timeout = 60)
     trace(&t, "calls-fixture-O2", none, args);
     for (size_t i = 0; i < t.proc->ncalls; i++) {
         const struct ss_call_site *c = &t.proc->calls[i];
-        cr_expect(!matches("^(__)?read(_chk)?$", c->function),
+        cr_expect(!run_matches("^(__)?read(_chk)?$", c->function),
                   "a terminal read recorded as %s I/O: %s() on %s", c->category, c->function,
                   c->detail);
     }
@@ -424,9 +408,9 @@ Test(not_blocking, strict_records_non_blocking_calls, .timeout = 60)
     int net = 0, pipe_read = 0;
     for (size_t i = 0; i < t.proc->ncalls; i++) {
         const struct ss_call_site *c = &t.proc->calls[i];
-        net |= strcmp(c->category, "net") == 0 && matches("^plant_nonblocking$", innermost(c));
-        pipe_read |=
-            matches("^(__)?read(_chk)?$", c->function) && matches("^plant_pipe$", innermost(c));
+        net |= strcmp(c->category, "net") == 0 && run_matches("^plant_nonblocking$", innermost(c));
+        pipe_read |= run_matches("^(__)?read(_chk)?$", c->function) &&
+                     run_matches("^plant_pipe$", innermost(c));
     }
     cr_expect(net, "socket calls in plant_nonblocking are recorded under strict=1");
     cr_expect(pipe_read, "pipe reads in plant_pipe are recorded under strict=1");
@@ -447,7 +431,7 @@ Test(call_details, descriptor_reused_after_the_call, .timeout = 60)
             continue;
         found = 1;
         cr_expect_str_eq(c->category, "net");
-        cr_expect(!matches("plant-fd-reuse", c->detail),
+        cr_expect(!run_matches("plant-fd-reuse", c->detail),
                   "the socket's send is described as the file opened after it: %s", c->detail);
     }
     cr_expect(found, "the send is recorded");
@@ -464,7 +448,7 @@ static const struct ss_call_site *site_in(const struct traced *t, const char *fu
     const struct ss_call_site *found = NULL;
     for (size_t i = 0; i < t->proc->ncalls; i++) {
         const struct ss_call_site *c = &t->proc->calls[i];
-        if (matches(function, c->function) && (!plant || matches(plant, innermost(c)))) {
+        if (run_matches(function, c->function) && (!plant || run_matches(plant, innermost(c)))) {
             cr_expect_null(found, "two sites of %s in %s", c->function, plant);
             found = c;
         }
@@ -524,8 +508,8 @@ static void number_reused(const char *plan, const char *function, const char *pl
     cr_assert_not_null(c, "%s: no %s recorded among:\n%s", plan, function,
                        list_sites(t.proc, sites, sizeof sites));
     cr_expect_str_eq(c->category, category, "%s: %s() on %s", plan, c->function, c->detail);
-    cr_expect(matches(detail, c->detail), "%s: detail \"%s\" does not match %s", plan, c->detail,
-              detail);
+    cr_expect(run_matches(detail, c->detail), "%s: detail \"%s\" does not match %s", plan,
+              c->detail, detail);
     finish(&t);
 }
 
@@ -578,8 +562,8 @@ static void nap_site_keeps(const char *call_threshold, const char *caller)
     const struct ss_call_site *c = &t.proc->calls[0];
     cr_expect_str_eq(c->function, "nanosleep");
     cr_expect_eq(c->count, 2);
-    cr_expect(matches("^nap_site$", innermost(c)));
-    cr_expect(stack_has(c->stack, caller), "the site's stack is the one taken in %s", caller);
+    cr_expect(run_matches("^nap_site$", innermost(c)));
+    cr_expect(run_stack_has(c->stack, caller), "the site's stack is the one taken in %s", caller);
     double sum, max;
     measured(&t, "nap-second", t.loop_tid, &sum, &max);
     cr_expect_leq((double)c->max_ns, max + SLACK_NS);
@@ -611,7 +595,7 @@ Test(call_stacks, site_without_a_stack_gets_one_later, .timeout = 60)
         const struct ss_call_site *c = &t.proc->calls[i];
         cr_expect_str_eq(c->function, "access");
         cr_expect_eq(c->count, 2);
-        cr_expect(matches("^plant_burst$", innermost(c)), "site %zu of 16 has no stack", i + 1);
+        cr_expect(run_matches("^plant_burst$", innermost(c)), "site %zu of 16 has no stack", i + 1);
     }
     finish(&t);
 }
@@ -643,7 +627,7 @@ Test(call_stacks, first_calls_above_a_deep_first_wait_O2, .timeout = 60)
 
 /* ---- blocking calls inside stalls ------------------------------------------------------------ */
 
-static const struct ss_stall *only_stall(const struct traced *t)
+static const struct ss_stall *loop_stall(const struct traced *t)
 {
     const struct ss_process *p = t->proc;
     cr_assert_eq(p->nstalls, 1, "expected one stall, found %zu", p->nstalls);
@@ -663,12 +647,12 @@ static void stall_lists_call(const char *plan, const char *key, const char *func
     struct traced t;
     const char *none[] = {NULL}, *args[] = {LINGER, plan, NULL};
     trace(&t, "calls-fixture-O2", none, args);
-    const struct ss_stall *s = only_stall(&t);
+    const struct ss_stall *s = loop_stall(&t);
     double sum, max;
     cr_assert_eq(measured(&t, key, t.loop_tid, &sum, &max), 1);
     cr_assert_eq(s->ncalls, 1, "the stall's calls: %zu", s->ncalls);
     const struct ss_stall_call *c = &s->calls[0];
-    cr_expect(matches(function, c->function), "%s does not match %s", c->function, function);
+    cr_expect(run_matches(function, c->function), "%s does not match %s", c->function, function);
     cr_expect_str_eq(c->category, category);
     cr_expect_eq(c->count, 1);
     cr_expect_leq((double)c->duration_ns, max + SLACK_NS, "call %.3f ms, measured %.3f ms",
@@ -709,7 +693,7 @@ Test(stall_calls, cpu_split, .timeout = 60)
     struct traced t;
     const char *none[] = {NULL}, *args[] = {LINGER, "stall-spin=200", NULL};
     trace(&t, "calls-fixture-O2", none, args);
-    const struct ss_stall *s = only_stall(&t);
+    const struct ss_stall *s = loop_stall(&t);
     cr_expect_eq(s->ncalls, 0);
     cr_assert_gt(s->split_window_ns, 0, "the stall has a time split");
     cr_expect_leq(s->split_window_ns, s->duration_ns);
@@ -739,11 +723,12 @@ Test(report, lists_calls_by_category, .timeout = 60)
     cr_assert_not_null(header, "%s", text);
     const char *dns = strstr(header, "\n   dns:\n"), *sleep = strstr(header, "\n   sleep:\n");
     cr_assert(dns && sleep && dns < sleep, "categories in order: %s", header);
-    cr_expect(matches("getaddrinfo\\(\\) x1 on thread [0-9]+ [^\n]*: localhost\n +plant_dns ", dns),
-              "%s", dns);
-    cr_expect(matches("nanosleep\\(\\) x1 on thread [0-9]+ [^\n]*\n +plant_sleep ", sleep), "%s",
-              sleep);
-    cr_expect(matches("usleep\\(\\) x1 on thread [0-9]+ [^\n]*\n +plant_sleep ", sleep), "%s",
+    cr_expect(
+        run_matches("getaddrinfo\\(\\) x1 on thread [0-9]+ [^\n]*: localhost\n +plant_dns ", dns),
+        "%s", dns);
+    cr_expect(run_matches("nanosleep\\(\\) x1 on thread [0-9]+ [^\n]*\n +plant_sleep ", sleep),
+              "%s", sleep);
+    cr_expect(run_matches("usleep\\(\\) x1 on thread [0-9]+ [^\n]*\n +plant_sleep ", sleep), "%s",
               sleep);
     free(text);
     finish(&t);

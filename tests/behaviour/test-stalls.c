@@ -5,7 +5,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <regex.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "harness.h"
 #include "model.h"
+#include "run-checks.h"
 
 /* EINTRs the fixture saw, less 1000 for each run of its own signal handler (--own-signal). */
 static long eintr(const struct harness *t)
@@ -47,48 +47,6 @@ static void trace(struct harness *t, const char *threshold, const char *fixture,
     cr_expect_eq(eintr(t), 0, "the shim must never make a call fail with EINTR");
 }
 
-/* True when some sample of the stall has frames matching `inner` and, further out, `outer`. */
-static int stall_has_frames(const struct ss_stall *s, const char *inner, const char *outer)
-{
-    regex_t ri, ro;
-    cr_assert_eq(regcomp(&ri, inner, REG_EXTENDED | REG_NOSUB), 0);
-    cr_assert_eq(regcomp(&ro, outer, REG_EXTENDED | REG_NOSUB), 0);
-    int found = 0;
-    for (size_t k = 0; k < s->nsamples && !found; k++) {
-        const struct ss_stack *st = s->samples[k].stack;
-        for (uint32_t i = 0; st && i < st->nframes && !found; i++) {
-            if (!st->frames[i].symbol || regexec(&ri, st->frames[i].symbol, 0, NULL, 0) != 0)
-                continue;
-            for (uint32_t j = i + 1; j < st->nframes && !found; j++)
-                found = st->frames[j].symbol && regexec(&ro, st->frames[j].symbol, 0, NULL, 0) == 0;
-        }
-    }
-    regfree(&ri);
-    regfree(&ro);
-    return found;
-}
-
-static const struct ss_stall *only_stall(const struct ss_process *p, unsigned tid)
-{
-    const struct ss_stall *found = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < p->nstalls; i++) {
-        if (p->stalls[i].tid == tid) {
-            found = &p->stalls[i];
-            n++;
-        }
-    }
-    cr_assert_eq(n, 1, "expected one stall on thread %u, found %zu", tid, n);
-    return found;
-}
-
-static void expect_duration(const struct ss_stall *s, double planted_ms)
-{
-    double ms = (double)s->duration_ns / 1e6;
-    cr_expect(ms >= planted_ms * 0.9 && ms <= planted_ms * 1.1,
-              "stall lasted %.3f ms, the fixture measured %.3f ms", ms, planted_ms);
-}
-
 static void planted_spin_is_found(const char *fixture)
 {
     struct harness t;
@@ -97,10 +55,10 @@ static void planted_spin_is_found(const char *fixture)
     cr_assert_eq(t.nplanted, 1);
     cr_assert_eq(t.model->nprocs, 1);
     const struct ss_process *p = &t.model->procs[0];
-    const struct ss_stall *s = only_stall(p, t.planted[0].tid);
-    expect_duration(s, t.planted[0].ms);
+    const struct ss_stall *s = run_only_stall(p, t.planted[0].tid);
+    run_expect_duration(s, t.planted[0].ms);
     cr_expect_geq(s->nsamples, 5, "samples every 10 ms after the 50 ms threshold");
-    cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"),
+    cr_expect(run_stall_has_frames(s, "^plant_spin$", "^run_loop$"),
               "plant_spin called from run_loop is in the stall's stack");
     cr_expect_eq(p->nstalls, 1, "the quiet iterations around it are not stalls");
     harness_finish(&t);
@@ -123,14 +81,14 @@ static void planted_sleep_is_found(const char *fixture)
     trace(&t, "50ms", fixture, args);
     cr_assert_eq(t.nplanted, 1);
     const struct ss_process *p = &t.model->procs[0];
-    const struct ss_stall *s = only_stall(p, t.planted[0].tid);
-    expect_duration(s, t.planted[0].ms);
+    const struct ss_stall *s = run_only_stall(p, t.planted[0].tid);
+    run_expect_duration(s, t.planted[0].ms);
     int at_call = 0;
     for (size_t i = 0; i < s->nsamples; i++)
         at_call |= s->samples[i].source == SS_SAMPLE_CALL && s->samples[i].call &&
                    strcmp(s->samples[i].call, "nanosleep") == 0;
     cr_expect(at_call, "the sleep is captured where nanosleep returned");
-    cr_expect(stall_has_frames(s, "^plant_sleep$", "^run_loop$"));
+    cr_expect(run_stall_has_frames(s, "^plant_sleep$", "^run_loop$"));
     harness_finish(&t);
 }
 
@@ -170,9 +128,9 @@ Test(stalls, two_loop_threads_each_attributed, .timeout = 60)
     const struct ss_process *p = &t.model->procs[0];
     cr_expect_eq(p->nstalls, 2);
     for (size_t i = 0; i < 2; i++) {
-        const struct ss_stall *s = only_stall(p, t.planted[i].tid);
-        expect_duration(s, t.planted[i].ms);
-        cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"));
+        const struct ss_stall *s = run_only_stall(p, t.planted[i].tid);
+        run_expect_duration(s, t.planted[i].ms);
+        cr_expect(run_stall_has_frames(s, "^plant_spin$", "^run_loop$"));
         const struct ss_thread *th = ss_process_thread(p, t.planted[i].tid);
         cr_assert_not_null(th);
         cr_expect(th->loop);
@@ -204,9 +162,9 @@ static void child_has_own_trace(const char *mode)
     cr_expect_eq(child->ppid, parent->pid, "the child records its parent");
     for (size_t i = 0; i < 2; i++) {
         const struct ss_process *p = process_of(t.model, t.planted[i].tid);
-        const struct ss_stall *s = only_stall(p, t.planted[i].tid);
-        expect_duration(s, t.planted[i].ms);
-        cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"));
+        const struct ss_stall *s = run_only_stall(p, t.planted[i].tid);
+        run_expect_duration(s, t.planted[i].ms);
+        cr_expect(run_stall_has_frames(s, "^plant_spin$", "^run_loop$"));
     }
     harness_finish(&t);
 }
@@ -227,8 +185,8 @@ Test(stalls, signals_never_surface_as_eintr, .timeout = 60)
     const char *args[] = {"--spin-naps", "100", NULL};
     trace(&t, "20ms", "loop-fixture-O2", args);
     cr_assert_eq(t.nplanted, 1);
-    const struct ss_stall *s = only_stall(&t.model->procs[0], t.planted[0].tid);
-    expect_duration(s, t.planted[0].ms);
+    const struct ss_stall *s = run_only_stall(&t.model->procs[0], t.planted[0].tid);
+    run_expect_duration(s, t.planted[0].ms);
     cr_expect_geq(s->nsamples, 5);
     harness_finish(&t);
 }
@@ -269,9 +227,9 @@ static void wait_call_is_interposed(const char *fixture, const char *kind)
     trace(&t, "50ms", fixture, args);
     cr_assert_eq(t.nplanted, 1);
     const struct ss_process *p = &t.model->procs[0];
-    const struct ss_stall *s = only_stall(p, t.planted[0].tid);
-    expect_duration(s, t.planted[0].ms);
-    cr_expect(stall_has_frames(s, "^plant_spin$", "^run_loop$"));
+    const struct ss_stall *s = run_only_stall(p, t.planted[0].tid);
+    run_expect_duration(s, t.planted[0].ms);
+    cr_expect(run_stall_has_frames(s, "^plant_spin$", "^run_loop$"));
     cr_expect_geq(p->threads[0].iterations, 20);
     harness_finish(&t);
 }
@@ -373,7 +331,7 @@ Test(fail_open, program_owns_the_sampling_signal, .timeout = 60)
         cr_expect_eq(run->procs[0].stalls[0].samples[i].source, SS_SAMPLE_CALL,
                      "no signal samples; the fixture's own write may still be caught");
     cr_expect_geq(run->procs[0].nnotes, 1, "the trace says why there are no samples");
-    expect_duration(&run->procs[0].stalls[0], t.planted[0].ms);
+    run_expect_duration(&run->procs[0].stalls[0], t.planted[0].ms);
     ss_run_free(run);
     scratch_remove(options + strlen("sampling=signal:output="));
     harness_finish(&t);
@@ -424,8 +382,8 @@ Test(stalls, stall_in_progress_is_visible, .timeout = 60)
     }
     cr_expect(seen, "an in-progress stall with samples was readable before the loop resumed");
     collect(&t);
-    const struct ss_stall *s = only_stall(&t.model->procs[0], t.planted[0].tid);
+    const struct ss_stall *s = run_only_stall(&t.model->procs[0], t.planted[0].tid);
     cr_expect_eq(s->in_progress, 0);
-    expect_duration(s, t.planted[0].ms);
+    run_expect_duration(s, t.planted[0].ms);
     harness_finish(&t);
 }

@@ -7,24 +7,6 @@ set -u
 FIXTURE="$SS_BUILDDIR/tests/fixtures/loop-fixture-O2"
 scratch
 
-# expect STATUS PATTERN -- ARGS: runs stallscope, checks its status, that stderr is one line
-# (for status 2), and that the line matches PATTERN.
-expect() {
-    want=$1 pattern=$2
-    shift 3
-    "$stallscope" "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    lines=$(grep -c 'stallscope' "$tmp/err")
-    if [ "$got" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$tmp/err"; } ||
-        { [ "$want" -eq 2 ] && [ "$lines" -ne 1 ]; }; then
-        echo "FAIL: stallscope $* -> status $got (want $want), stderr:"
-        sed 's/^/    /' "$tmp/err"
-        failures=$((failures + 1))
-    else
-        echo "ok: stallscope $* -> $got: $(head -1 "$tmp/err")"
-    fi
-}
-
 mkdir "$tmp/empty"
 printf 'this is not a trace' >"$tmp/garbage.trace"
 printf 'STLSC' >"$tmp/short.trace"
@@ -34,63 +16,63 @@ good=$(ls "$tmp"/run/stallscope-*.trace | head -1)
 { head -c 16 "$good"; printf '\377\377\377\377\377\377\377\377'; } >"$tmp/corrupt.trace"
 { head -c 8 "$good"; printf '\011\000\000\000'; tail -c +13 "$good"; } >"$tmp/version.trace"
 
-expect 2 'no command given' --
-expect 2 "unknown command 'frobnicate'" -- frobnicate
-expect 0 '' -- --help
-expect 2 'No such file' -- report "$tmp/missing"
-expect 2 'no trace files' -- report "$tmp/empty"
-expect 2 'not a stallscope trace' -- report "$tmp/garbage.trace"
-expect 2 'not a stallscope trace' -- report "$tmp/short.trace"
-expect 2 'corrupt record at offset 16' -- report "$tmp/corrupt.trace"
-expect 2 'trace version 9' -- export --format json "$tmp/version.trace"
-expect 2 "unknown option '--bogus'" -- report --bogus "$tmp/run"
-expect 2 "--top: expected a positive number" -- report --top zero "$tmp/run"
-expect 2 "--frames: expected 'user' or 'all'" -- report --frames bogus "$tmp/run"
-expect 2 "--frames: expected 'user' or 'all'" -- export --format json --frames none "$tmp/run"
-expect 2 '--format is required' -- export "$tmp/run"
-expect 2 "unknown format 'yaml'" -- export --format yaml "$tmp/run"
-expect 2 'cannot write /dev/full' -- export --format json -o /dev/full "$tmp/run"
-expect 2 'cannot write' -- export --format json -o "$tmp/missing/out.json" "$tmp/run"
+stallscope_exits 2 'no command given'
+stallscope_exits 2 "unknown command 'frobnicate'" frobnicate
+stallscope_exits 0 '' --help
+stallscope_exits 2 'No such file' report "$tmp/missing"
+stallscope_exits 2 'no trace files' report "$tmp/empty"
+stallscope_exits 2 'not a stallscope trace' report "$tmp/garbage.trace"
+stallscope_exits 2 'not a stallscope trace' report "$tmp/short.trace"
+stallscope_exits 2 'corrupt record at offset 16' report "$tmp/corrupt.trace"
+stallscope_exits 2 'trace version 9' export --format json "$tmp/version.trace"
+stallscope_exits 2 "unknown option '--bogus'" report --bogus "$tmp/run"
+stallscope_exits 2 "--top: expected a positive number" report --top zero "$tmp/run"
+stallscope_exits 2 "--frames: expected 'user' or 'all'" report --frames bogus "$tmp/run"
+stallscope_exits 2 "--frames: expected 'user' or 'all'" export --format json --frames none "$tmp/run"
+stallscope_exits 2 '--format is required' export "$tmp/run"
+stallscope_exits 2 "unknown format 'yaml'" export --format yaml "$tmp/run"
+stallscope_exits 2 'cannot write /dev/full' export --format json -o /dev/full "$tmp/run"
+stallscope_exits 2 'cannot write' export --format json -o "$tmp/missing/out.json" "$tmp/run"
 # Each exporter and check report says why it could not write, not only that it could not.
 for format in json folded speedscope chrome; do
-    expect 2 'cannot write /dev/full: No space left on device' -- export --format $format -o /dev/full "$tmp/run"
+    stallscope_exits 2 'cannot write /dev/full: No space left on device' export --format $format -o /dev/full "$tmp/run"
 done
-expect 2 'cannot write /dev/full: No space left on device' -- check --max-stall 10s --junit /dev/full "$tmp/run"
-expect 2 'cannot write /dev/full: No space left on device' -- check --max-stall 10s --sarif /dev/full "$tmp/run"
-expect 2 "invalid duration 'fast'" -- run --threshold fast -- true
-expect 2 "option '--interval' needs a value" -- run --interval
-expect 2 'no command given' -- run -q
-expect 2 'may not exceed --threshold' -- run --threshold 10ms --interval 20ms -- true
-expect 0 '' -- run -q -o "$tmp/r5" --threshold 5ms -- true
-expect 127 'cannot run /nonexistent/command' -- run -q -o "$tmp/r2" -- /nonexistent/command
-expect 3 '' -- run -q -o "$tmp/r3" -- sh -c 'exit 3'
-expect 143 '' -- run -q -o "$tmp/r4" -- sh -c 'kill -TERM $$'
+stallscope_exits 2 'cannot write /dev/full: No space left on device' check --max-stall 10s --junit /dev/full "$tmp/run"
+stallscope_exits 2 'cannot write /dev/full: No space left on device' check --max-stall 10s --sarif /dev/full "$tmp/run"
+stallscope_exits 2 "invalid duration 'fast'" run --threshold fast -- true
+stallscope_exits 2 "option '--interval' needs a value" run --interval
+stallscope_exits 2 'no command given' run -q
+stallscope_exits 2 'may not exceed --threshold' run --threshold 10ms --interval 20ms -- true
+stallscope_exits 0 '' run -q -o "$tmp/r5" --threshold 5ms -- true
+stallscope_exits 127 'cannot run /nonexistent/command' run -q -o "$tmp/r2" -- /nonexistent/command
+stallscope_exits 3 '' run -q -o "$tmp/r3" -- sh -c 'exit 3'
+stallscope_exits 143 '' run -q -o "$tmp/r4" -- sh -c 'kill -TERM $$'
 
 # check: every bad rule, allowlist, baseline or run is a usage or input error, before any run.
 printf 'call:getaddrinfo\nfunc:load\n' >"$tmp/bad.allow"
 printf 'max-stall 100ms\nforbid disk\n' >"$tmp/bad.rules"
 printf 'not-a-fingerprint\n' >"$tmp/bad.baseline"
-expect 2 'check: no rule given' -- check "$tmp/run"
-expect 2 "unknown category 'disk'" -- check --forbid disk "$tmp/run"
-expect 2 'budget: expected CATEGORY=CALLS' -- check --budget file "$tmp/run"
-expect 2 "invalid duration 'soon'" -- check --max-stall soon "$tmp/run"
-expect 2 'bad.allow:2: expected TYPE:PATTERN' -- check --forbid file --allow "$tmp/bad.allow" "$tmp/run"
-expect 2 'bad.rules:2: forbid: unknown category' -- check --rules "$tmp/bad.rules" "$tmp/run"
-expect 2 'bad.baseline:1: expected a fingerprint' -- check --forbid file --baseline "$tmp/bad.baseline" "$tmp/run"
-expect 2 'missing.allow: No such file' -- check --forbid file --allow "$tmp/missing.allow" "$tmp/run"
-expect 2 "unknown cause 'cpu-gc'" -- check --forbid-cause cpu-gc "$tmp/run"
-expect 2 "unknown cause 'slow'" -- check --max-stall 1s --ignore-cause starved,slow "$tmp/run"
+stallscope_exits 2 'check: no rule given' check "$tmp/run"
+stallscope_exits 2 "unknown category 'disk'" check --forbid disk "$tmp/run"
+stallscope_exits 2 'budget: expected CATEGORY=CALLS' check --budget file "$tmp/run"
+stallscope_exits 2 "invalid duration 'soon'" check --max-stall soon "$tmp/run"
+stallscope_exits 2 'bad.allow:2: expected TYPE:PATTERN' check --forbid file --allow "$tmp/bad.allow" "$tmp/run"
+stallscope_exits 2 'bad.rules:2: forbid: unknown category' check --rules "$tmp/bad.rules" "$tmp/run"
+stallscope_exits 2 'bad.baseline:1: expected a fingerprint' check --forbid file --baseline "$tmp/bad.baseline" "$tmp/run"
+stallscope_exits 2 'missing.allow: No such file' check --forbid file --allow "$tmp/missing.allow" "$tmp/run"
+stallscope_exits 2 "unknown cause 'cpu-gc'" check --forbid-cause cpu-gc "$tmp/run"
+stallscope_exits 2 "unknown cause 'slow'" check --max-stall 1s --ignore-cause starved,slow "$tmp/run"
 printf 'cpu gc\n' >"$tmp/bad.causes"
-expect 2 "bad.causes:1: expected 'cpu KIND PATTERN'" -- report --causes "$tmp/bad.causes" "$tmp/run"
-expect 2 'missing.causes: No such file' -- export --format json --causes "$tmp/missing.causes" "$tmp/run"
-expect 2 'check: no rule given' -- check --causes "$tmp/bad.causes" "$tmp/run"
-expect 2 'No such file' -- check --forbid file "$tmp/missing"
-expect 2 "unknown option '--frobnicate'" -- check --frobnicate "$tmp/run"
-expect 0 '' -- check --max-stall 10s "$tmp/run"
-expect 1 '' -- check --max-stall 10ms "$tmp/run"
-expect 2 'run: allowlist' -- run -q -o "$tmp/r6" --forbid file --allow "$tmp/bad.allow" -- true
-expect 2 'no trace files' -- run -q -o "$tmp/r7" --check --forbid file -- true
-expect 3 '' -- run -q -o "$tmp/r8" --check --forbid file -- sh -c 'exit 3'
+stallscope_exits 2 "bad.causes:1: expected 'cpu KIND PATTERN'" report --causes "$tmp/bad.causes" "$tmp/run"
+stallscope_exits 2 'missing.causes: No such file' export --format json --causes "$tmp/missing.causes" "$tmp/run"
+stallscope_exits 2 'check: no rule given' check --causes "$tmp/bad.causes" "$tmp/run"
+stallscope_exits 2 'No such file' check --forbid file "$tmp/missing"
+stallscope_exits 2 "unknown option '--frobnicate'" check --frobnicate "$tmp/run"
+stallscope_exits 0 '' check --max-stall 10s "$tmp/run"
+stallscope_exits 1 '' check --max-stall 10ms "$tmp/run"
+stallscope_exits 2 'run: allowlist' run -q -o "$tmp/r6" --forbid file --allow "$tmp/bad.allow" -- true
+stallscope_exits 2 'no trace files' run -q -o "$tmp/r7" --check --forbid file -- true
+stallscope_exits 3 '' run -q -o "$tmp/r8" --check --forbid file -- sh -c 'exit 3'
 
 # A report that cannot be written is an error too, not a silent success.
 "$stallscope" report "$tmp/run" >/dev/full 2>"$tmp/err"

@@ -67,3 +67,13 @@ int host_trace_shows(const struct harness *h, int (*shows)(const struct ss_run *
     }
     return 0;
 }
+
+const struct ss_stall *stall_of(const struct ss_process *p, unsigned tid)
+{
+    const struct ss_stall *stall = NULL;
+    for (size_t i = 0; i < p->nstalls; i++)
+        if (p->stalls[i].tid == tid)
+            stall = &p->stalls[i];
+    cr_assert_not_null(stall, "thread %u has a stall", tid);
+    return stall;
+}

@@ -9,6 +9,11 @@
 #include "harness.h"
 #include "model.h"
 
+/* The signal the shim samples with where perf events are refused, and the options that make
+ * the monitor use it. */
+#define SAMPLING_SIGNAL "38"
+#define SIGNAL_OPTIONS "threshold=50ms:sampling=signal"
+
 /* STALLSCOPE_OPTIONS for the host, before its output (default "threshold=50ms"). */
 extern const char *host_options;
 /* One more "NAME=value" for the host's environment (default none), such as a PATH. */
@@ -29,5 +34,7 @@ int host_value(const struct harness *h, const char *key);
 /* Samples taken while the stall ran (by perf event or signal), not at a call. */
 size_t signal_samples(const struct ss_stall *s);
 int has_note(const struct ss_process *p, const char *text);
+/* The last stall of thread tid; asserts there is one. */
+const struct ss_stall *stall_of(const struct ss_process *p, unsigned tid);
 
 #endif

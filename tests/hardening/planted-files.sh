@@ -94,51 +94,50 @@ else
 fi
 rm -f "$map"
 
+# tmp_map_run NAME PREPARE: records the fixture into $tmp/NAME through a wrapper that first
+# plants /tmp/perf-PID.map naming every address PLANTED and runs `PREPARE MAP` on it; sets
+# $tmp_pid to the traced process's pid and leaves run's stderr in $tmp/err.
+tmp_map_run() {
+    cat >"$tmp/$1.sh" <<EOS
+#!/bin/sh
+printf '1000 7ffffffff000 PLANTED\n' >"/tmp/perf-\$\$.map"
+$2 "/tmp/perf-\$\$.map"
+exec "\$@"
+EOS
+    chmod +x "$tmp/$1.sh"
+    "$stallscope" run -q -o "$tmp/$1" -- "$tmp/$1.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
+    tmp_pid=$(ls "$tmp/$1"/stallscope-*.trace | head -1 | sed 's/.*stallscope-//; s/\.trace$//')
+}
+# tmp_map_left NAME WHAT WORDS: run kept no copy of the /tmp map of WHAT in $tmp/NAME, and
+# said so on stderr in WORDS.
+tmp_map_left() {
+    if [ -e "$tmp/$1/perf-$tmp_pid.map" ]; then
+        fail "run copied $2 into the run"
+    elif ! grep -q "$3" "$tmp/err"; then
+        fail "no word about $2: $(cat "$tmp/err")"
+    else
+        ok "run leaves $2: $(cat "$tmp/err")"
+    fi
+}
+
 # run does not copy such a map from /tmp into the run, and says why; report, which then looks
 # in /tmp itself, leaves it out as well.
-cat >"$tmp/stale.sh" <<'EOS'
-#!/bin/sh
-printf '1000 7ffffffff000 PLANTED\n' >"/tmp/perf-$$.map"
-touch -d '1 hour ago' "/tmp/perf-$$.map"
-exec "$@"
-EOS
-chmod +x "$tmp/stale.sh"
-"$stallscope" run -q -o "$tmp/run3" -- "$tmp/stale.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
-p3=$(ls "$tmp"/run3/stallscope-*.trace | head -1 | sed 's/.*stallscope-//; s/\.trace$//')
-if [ -e "$tmp/run3/perf-$p3.map" ]; then
-    fail "run copied a /tmp map older than the process into the run"
-elif ! grep -q "ignored /tmp/perf-$p3.map: last written before process $p3 began" "$tmp/err"; then
-    fail "no word about the old /tmp map: $(cat "$tmp/err")"
-else
-    ok "run leaves a /tmp map older than the process: $(cat "$tmp/err")"
-fi
+tmp_map_run run3 "touch -d '1 hour ago'"
+tmp_map_left run3 "a /tmp map older than the process" \
+    "ignored /tmp/perf-$tmp_pid.map: last written before process $tmp_pid began"
 timeout 30 "$stallscope" report "$tmp/run3" >"$tmp/report3" 2>&1
 if grep -q PLANTED "$tmp/report3"; then
     fail "report read the old /tmp map"
 else
     ok "report leaves the old /tmp map out"
 fi
-rm -f "/tmp/perf-$p3.map"
+rm -f "/tmp/perf-$tmp_pid.map"
 
 # run keeps a copy of the runtime's /tmp map only when it is the user's own regular file.
 if [ "$(id -u)" -eq 0 ]; then
-    cat >"$tmp/plant.sh" <<'EOS'
-#!/bin/sh
-printf '1000 7ffffffff000 PLANTED\n' >"/tmp/perf-$$.map"
-chown 65534:65534 "/tmp/perf-$$.map"
-exec "$@"
-EOS
-    chmod +x "$tmp/plant.sh"
-    "$stallscope" run -q -o "$tmp/run2" -- "$tmp/plant.sh" "$FIXTURE" --spin 80 >/dev/null 2>"$tmp/err"
-    p2=$(ls "$tmp"/run2/stallscope-*.trace | head -1 | sed 's/.*stallscope-//; s/\.trace$//')
-    rm -f "/tmp/perf-$p2.map"
-    if [ -e "$tmp/run2/perf-$p2.map" ]; then
-        fail "run copied another user's /tmp map into the run"
-    elif ! grep -q "ignored /tmp/perf-$p2.map" "$tmp/err"; then
-        fail "no word about the ignored map: $(cat "$tmp/err")"
-    else
-        ok "run leaves another user's /tmp map: $(cat "$tmp/err")"
-    fi
+    tmp_map_run run2 "chown 65534:65534"
+    rm -f "/tmp/perf-$tmp_pid.map"
+    tmp_map_left run2 "another user's /tmp map" "ignored /tmp/perf-$tmp_pid.map"
 else
     echo "skipped (needs root): a /tmp map of another user"
 fi

@@ -48,3 +48,21 @@ fail() {
 ok() {
     echo "ok: $*"
 }
+
+# stallscope_exits STATUS PATTERN ARGS...: runs `stallscope ARGS`, stdin from /dev/null, into
+# $tmp/said.out and $tmp/said.err (needs scratch). It must exit with STATUS and write a line
+# matching the extended regex PATTERN (anything, when PATTERN is empty) on stderr; a usage or
+# input error (status 2) must be that one line and nothing else. Counts a failure otherwise.
+stallscope_exits() {
+    want=$1 pattern=$2
+    shift 2
+    "$stallscope" "$@" </dev/null >"$tmp/said.out" 2>"$tmp/said.err"
+    got=$?
+    if [ "$got" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$tmp/said.err"; } ||
+        { [ "$want" -eq 2 ] && [ "$(wc -l <"$tmp/said.err")" -ne 1 ]; }; then
+        fail "stallscope $* -> status $got (want $want), stderr:"
+        sed 's/^/    /' "$tmp/said.err"
+    else
+        ok "stallscope $* -> $got: $(head -1 "$tmp/said.err")"
+    fi
+}

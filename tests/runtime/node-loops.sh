@@ -19,41 +19,17 @@ for mode in exec-sync workers; do
     [ -n "$(program_stderr "$tmp/err")" ] && fail "$mode: node wrote to stderr under stallscope"
     grep -q '^done$' "$tmp/out" || fail "$mode: the fixture did not finish"
     "$stallscope" export --format json "$tmp/run" >"$tmp/run.json" || fail "$mode: export failed"
-    python3 - "$mode" "$tmp/run.json" "$tmp/out" <<'EOF' || failures=$((failures + 1))
-import json
-import re
+    PYTHONPATH="$SS_SRCDIR/tests/lib" python3 - "$mode" "$tmp/run.json" "$tmp/out" <<'EOF' || failures=$((failures + 1))
 import sys
 
-mode, json_path, out_path = sys.argv[1:4]
-with open(json_path) as f:
-    run = json.load(f)
-planted = []
-with open(out_path) as f:
-    for line in f:
-        m = re.fullmatch(r"planted (\S+) ([0-9.]+) ([0-9]+)\n?", line)
-        if m:
-            planted.append((m[1], float(m[2]), int(m[3])))
+from loopcheck import Check, near, planted_or_real
 
-problems = []
-
-
-def expect(ok, what):
-    if not ok:
-        problems.append(f"{mode}: {what}")
-
-
-procs = [p for p in run["processes"] if "loops.js" in p["command"]]
-expect(len(procs) == 1, f"expected the fixture's one trace, got {len(procs)}")
-proc = procs[0] if procs else {"stalls": [], "threads": [], "notes": [], "pid": 0}
+check = Check(*sys.argv[1:4])
+mode, expect = check.mode, check.expect
+planted = check.timed["planted"]
+proc = check.process("loops.js", {"stalls": [], "threads": [], "notes": [], "pid": 0})
 stalls = proc["stalls"]
 expect(len(planted) == 1, f"the fixture reported {len(planted)} planted stalls, not 1")
-
-
-# The stall holds the planted work and the rest of its iteration (printing the line, the
-# timer's own work), which a loaded machine stretches; it never holds less than the work.
-def near(ns, ms):
-    return ms * 0.95 <= ns / 1e6 <= ms * 1.25 + 30
-
 
 for name, ms, tid in planted:
     matching = [s for s in stalls if s["tid"] == tid and near(s["duration_ns"], ms)]
@@ -63,15 +39,9 @@ for name, ms, tid in planted:
 loops = [t for t in proc["threads"] if t["loop"] and t["iterations"]]
 
 
-# A loaded machine can stretch any iteration past the threshold; such a stall spent most of
-# its time waiting for a CPU, which execSync's loop (a wait for a child) never does.
-def machine_made(s):
-    split = s.get("split") or {}
-    return split.get("window_ns", 0) > 0 and split.get("runnable_ns", 0) * 2 >= split["window_ns"]
-
-
+# execSync's loop is a wait for a child, never a stall.
 if mode == "exec-sync":
-    stalls = [s for s in stalls if not machine_made(s) or any(near(s["duration_ns"], ms) for _, ms, _ in planted)]
+    stalls = planted_or_real(stalls, planted)
     shown = ", ".join(f"{s['duration_ns'] / 1e6:.0f} ms" for s in stalls)
     expect(len(stalls) == 1, f"{len(stalls)} stalls ({shown}): execSync's loop is not a stall")
     expect([t["tid"] for t in loops] == [proc["pid"]],
@@ -80,9 +50,7 @@ else:
     expect(len(loops) >= 151, f"{len(loops)} loop threads traced, not the main one and 150 workers")
     expect(not any("too many loop threads" in n for n in proc["notes"]), "slots ran out")
 
-for p in problems:
-    print(p)
-sys.exit(1 if problems else 0)
+check.finish()
 EOF
 done
 [ "$failures" -eq 0 ] || fail "$failures of 2 modes are wrong"

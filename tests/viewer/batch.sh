@@ -63,34 +63,19 @@ has loops "^ Thread $pid \(loop-fixture-O2\), pid $pid: [0-9]+ iterations"
 has loops '^ +>= 134ms +[0-9]+ +#+$'
 has loops '^ Stalled time over the last [0-9.]+m?s:$'
 
-# expect PATTERN ARGS...: `stallscope ARGS` fails with status 2 and one line matching PATTERN.
-expect() {
-    pattern=$1
-    shift
-    "$stallscope" "$@" </dev/null >"$tmp/eout" 2>"$tmp/err"
-    status=$?
-    if [ "$status" -ne 2 ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -Eq -- "$pattern" "$tmp/err"; then
-        echo "FAIL: stallscope $* -> status $status (want 2), stderr:"
-        sed 's/^/    /' "$tmp/err"
-        failures=$((failures + 1))
-    else
-        echo "ok: stallscope $* -> $(cat "$tmp/err")"
-    fi
-}
-
 mkdir "$tmp/empty"
-expect "no trace of that process in $tmp/run" view --pid 1 -d "$tmp/run"
-expect 'no run directory stallscope.run' view --pid 1 -d stallscope.run
-expect 'give a run or --pid, not both' view --pid 1 "$tmp/run"
-expect 'No such file or directory' view --batch "$tmp/missing"
-expect 'No such file or directory' view "$tmp/missing"
-expect 'no trace files' view --batch "$tmp/empty"
-expect "--view: expected stalls, flame, calls or loops, got 'bogus'" view --view bogus
-expect "--width is for --batch" view --width 80 "$tmp/run"
-expect "--width: expected a number" view --batch --width 0 "$tmp/run"
-expect "unknown option '--bogus'" view --bogus
-expect 'needs a terminal' view "$tmp/run"
-STALLSCOPE_VIEW=$tmp/none expect 'STALLSCOPE_VIEW=.*/none' view "$tmp/run"
+stallscope_exits 2 "no trace of that process in $tmp/run" view --pid 1 -d "$tmp/run"
+stallscope_exits 2 'no run directory stallscope.run' view --pid 1 -d stallscope.run
+stallscope_exits 2 'give a run or --pid, not both' view --pid 1 "$tmp/run"
+stallscope_exits 2 'No such file or directory' view --batch "$tmp/missing"
+stallscope_exits 2 'No such file or directory' view "$tmp/missing"
+stallscope_exits 2 'no trace files' view --batch "$tmp/empty"
+stallscope_exits 2 "--view: expected stalls, flame, calls or loops, got 'bogus'" view --view bogus
+stallscope_exits 2 "--width is for --batch" view --width 80 "$tmp/run"
+stallscope_exits 2 "--width: expected a number" view --batch --width 0 "$tmp/run"
+stallscope_exits 2 "unknown option '--bogus'" view --bogus
+stallscope_exits 2 'needs a terminal' view "$tmp/run"
+STALLSCOPE_VIEW=$tmp/none stallscope_exits 2 'STALLSCOPE_VIEW=.*/none' view "$tmp/run"
 
 "$stallscope" view --batch "$tmp/run" >/dev/full 2>"$tmp/err"
 if [ $? -ne 2 ] || ! grep -q 'cannot write standard output' "$tmp/err"; then
