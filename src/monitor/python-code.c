@@ -169,11 +169,13 @@ static int grow_index(struct ss__py_codes *c)
 
 static void write_named(struct ss_writer *out, const struct ss__py_named *n)
 {
-    size_t name_len = strlen(n->qualname), file_len = strlen(n->filename);
+    /* A program can give a code object an empty name; the record needs one. */
+    const char *name = n->qualname[0] ? n->qualname : "?";
+    size_t name_len = strlen(name), file_len = strlen(n->filename);
     struct ss_rec_pyframe rec = {n->id, n->line, n->firstline, (uint16_t)name_len,
                                  (uint16_t)file_len};
     char tail[2 * NAME_MAX_CHARS * 4];
-    memcpy(tail, n->qualname, name_len);
+    memcpy(tail, name, name_len);
     memcpy(tail + name_len, n->filename, file_len);
     ss_writer_record(out, SS_REC_PYFRAME, &rec, sizeof rec, tail, name_len + file_len);
 }
