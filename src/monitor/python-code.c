@@ -15,7 +15,6 @@
 #define NAME_MAX_CHARS 1024u
 #define TABLE_MAX_BYTES (256u * 1024u)
 /* The code object's fields read at once: every offset used lies below. */
-#define CODE_HEADER_BYTES 256u
 #define NAMED_MAX 65536u
 
 static void put_utf8(char *out, size_t *n, uint32_t cp)
@@ -107,7 +106,7 @@ static uint64_t field(const uint8_t *header, uint32_t off)
 static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_offsets *o,
                                    struct ss_target *t, uint64_t addr)
 {
-    uint8_t header[CODE_HEADER_BYTES];
+    uint8_t header[SS_PY_CODE_HEADER_BYTES];
     /* Anything but a code object (a damaged or moving chain) ends the walk. */
     if (ss_target_read(t, addr, header, sizeof header) < 0 || field(header, 8) != c->code_type)
         return NULL;

@@ -233,6 +233,13 @@ int ss_py_offsets_from_debug(const uint8_t *table, size_t len, struct ss_py_offs
     for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
         if (w[used[i]] >= DEBUG_OFFSET_MAX)
             return -1;
+    /* The table is the target's memory: a code object's fields must be where one read finds
+     * them. */
+    static const enum debug_word code_words[] = {DW_CODE_FILENAME, DW_CODE_NAME, DW_CODE_QUALNAME,
+                                                 DW_CODE_LINETABLE, DW_CODE_FIRSTLINENO};
+    for (size_t i = 0; i < sizeof code_words / sizeof code_words[0]; i++)
+        if (w[code_words[i]] > SS_PY_CODE_HEADER_BYTES - 8)
+            return -1;
     *out = (struct ss_py_offsets){
         .minor = 13,
         .frames = SS_PY_FRAMES_312,

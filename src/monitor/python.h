@@ -54,6 +54,9 @@ const struct ss_py_offsets *ss_py_offsets_for(unsigned minor);
 int ss_py_offsets_from_debug(const uint8_t *table, size_t len, struct ss_py_offsets *out);
 /* Bytes of _PyRuntime that ss_py_offsets_from_debug reads. */
 #define SS_PY_DEBUG_TABLE_BYTES 584u
+/* The fields of a code object this reader uses lie in its first SS_PY_CODE_HEADER_BYTES,
+ * read in one go: an offset table may place none beyond. */
+#define SS_PY_CODE_HEADER_BYTES 256u
 
 struct ss_python *ss_python_new(void);
 void ss_python_free(struct ss_python *py);

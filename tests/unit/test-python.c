@@ -1,0 +1,66 @@
+/* python: the offset tables the monitor reads CPython's frames with. The table 3.13 publishes
+ * lives in the traced process's memory, so whatever it says must keep every read in bounds. */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "monitor/python.h"
+
+/* Word numbers of _Py_DebugOffsets (3.13) this test sets. */
+enum { VERSION = 1, CODE_FILENAME = 35, CODE_NAME = 36, CODE_FIRSTLINENO = 39 };
+
+static void debug_table(uint64_t *w)
+{
+    memset(w, 0, SS_PY_DEBUG_TABLE_BYTES);
+    memcpy(w, "xdebugpy", 8);
+    w[VERSION] = 0x030d00f0; /* 3.13.0 final */
+    for (size_t i = 3; i < SS_PY_DEBUG_TABLE_BYTES / 8; i++)
+        w[i] = 8 * (i % 8 + 1);
+}
+
+Test(python, a_debug_table_is_read)
+{
+    uint64_t w[SS_PY_DEBUG_TABLE_BYTES / 8];
+    debug_table(w);
+    w[CODE_NAME] = 24;
+    struct ss_py_offsets o;
+    cr_assert_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), 0);
+    cr_expect_eq(o.minor, 13);
+    cr_expect_eq(o.code_name, 24);
+}
+
+Test(python, a_debug_table_cannot_send_reads_past_a_code_objects_header)
+{
+    uint64_t w[SS_PY_DEBUG_TABLE_BYTES / 8];
+    struct ss_py_offsets o;
+    const unsigned words[] = {CODE_FILENAME, CODE_NAME, CODE_FIRSTLINENO};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        debug_table(w);
+        w[words[i]] = 4000;
+        cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -1,
+                     "word %u at 4000 was taken", words[i]);
+        w[words[i]] = SS_PY_CODE_HEADER_BYTES - 4;
+        cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -1,
+                     "word %u reads 8 bytes past the header", words[i]);
+    }
+    debug_table(w);
+    memcpy(w, "xdebugpz", 8);
+    cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -1);
+    debug_table(w);
+    cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w - 8, &o), -1);
+}
+
+Test(python, the_built_in_tables_stay_inside_a_code_objects_header)
+{
+    for (unsigned minor = 8; minor <= 12; minor++) {
+        const struct ss_py_offsets *o = ss_py_offsets_for(minor);
+        cr_assert_not_null(o, "no table for 3.%u", minor);
+        const uint32_t fields[] = {o->code_name, o->code_filename, o->code_lines};
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+            cr_expect_leq(fields[i], SS_PY_CODE_HEADER_BYTES - 8, "3.%u field %zu", minor, i);
+        if (o->code_qualname != SS_PY_NONE)
+            cr_expect_leq(o->code_qualname, SS_PY_CODE_HEADER_BYTES - 8);
+        cr_expect_leq(o->code_firstlineno, SS_PY_CODE_HEADER_BYTES - 4);
+    }
+    cr_expect_null(ss_py_offsets_for(7));
+}
