@@ -328,8 +328,13 @@ void ss_sample_consume_signal(struct ss_mproc *p, struct ss_slot *s, struct ss_s
     }
     if (v->stall != snap->iteration)
         ss_mproc_announce_stall(p, s, v, snap->iteration);
+    /* Python frames are read now, not from the copy: only while the thread is still in the
+     * stall the snapshot caught, or they would be another moment's. */
+    int same_stall = atomic_load_explicit(&s->iteration, memory_order_relaxed) == snap->iteration &&
+                     atomic_load_explicit(&s->state, memory_order_relaxed) != SS_STATE_WAITING;
     unsigned n;
-    uint32_t capture_ns, stack = ss_mproc_unwind_snapshot(p, v, snap, &n, &capture_ns);
+    uint32_t capture_ns,
+        stack = ss_mproc_unwind_snapshot(p, same_stall ? v : NULL, snap, &n, &capture_ns);
     uint64_t iteration = snap->iteration, offset = snap->taken_ns - snap->iteration;
     atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
     ss_mproc_write_sample(p, v, iteration, offset, stack, n, capture_ns, SS_SAMPLE_SIGNAL, 0, NULL);
