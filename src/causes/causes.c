@@ -89,6 +89,12 @@ static int add_advice(struct ss_cause_rules *r, const char *cause, const char *r
     return 0;
 }
 
+/* A kind of work: lower-case letters, digits, '-' and '_'. */
+static int kind_name(const char *s)
+{
+    return *s && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(s);
+}
+
 int ss_cause_known(const char *name)
 {
     static const char *const plain[] = {"starved", "stopped", "page-faults",
@@ -96,8 +102,16 @@ int ss_cause_known(const char *name)
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (strcmp(name, plain[i]) == 0)
             return 1;
-    return (strncmp(name, "cpu:", 4) == 0 && name[4]) ||
-           (strncmp(name, "blocked:", 8) == 0 && name[8]);
+    if (strncmp(name, "cpu:", 4) == 0)
+        return kind_name(name + 4);
+    if (strncmp(name, "blocked:", 8) != 0)
+        return 0;
+    if (strcmp(name + 8, "syscall") == 0 || strcmp(name + 8, "unknown") == 0)
+        return 1;
+    for (unsigned i = 0; ss_category_name(i); i++)
+        if (strcmp(name + 8, ss_category_name(i)) == 0)
+            return 1;
+    return 0;
 }
 
 static int rule_line(void *ctx, char *line, char *why, size_t why_size)
@@ -111,8 +125,11 @@ static int rule_line(void *ctx, char *line, char *why, size_t why_size)
             snprintf(why, why_size, "expected 'cpu KIND PATTERN'");
             return -EINVAL;
         }
-        if (strlen(kind) + 4 >= SS_CAUSE_NAME) {
-            snprintf(why, why_size, "the kind '%s' is too long", kind);
+        if (strlen(kind) + 4 >= SS_CAUSE_NAME || !kind_name(kind)) {
+            snprintf(why, why_size,
+                     "the kind '%s' is not a short name of lower-case letters, digits, '-' "
+                     "and '_'",
+                     kind);
             return -EINVAL;
         }
         return add_frame_rule(r, kind, pattern);
@@ -178,27 +195,39 @@ void ss_cause_rules_free(struct ss_cause_rules *r)
     free(r);
 }
 
+/* A stall's parts while they are added up: more than a stall keeps, so that the largest are
+ * known before the smallest are folded together. */
+#define WORK_PARTS 64
+
+struct parts {
+    struct ss_cause_part part[WORK_PARTS];
+    size_t n;
+};
+
 /* Adds ns to the part named name, keeping as its `where` the first one given. */
-static void add_part(struct ss_stall_cause *c, const char *name, const char *where, uint64_t ns)
+static void add_part(struct parts *w, const char *name, const char *where, uint64_t ns)
 {
     if (!ns)
         return;
     size_t i;
-    for (i = 0; i < c->nparts && strcmp(c->parts[i].name, name) != 0; i++)
+    for (i = 0; i < w->n && strcmp(w->part[i].name, name) != 0; i++)
         ;
-    if (i == SS_CAUSE_PARTS) {
-        i = SS_CAUSE_PARTS - 1; /* more kinds than parts: the last ones share the last part */
-    } else if (i == c->nparts) {
-        c->nparts++;
-        snprintf(c->parts[i].name, sizeof c->parts[i].name, "%s", name);
-        snprintf(c->parts[i].where, sizeof c->parts[i].where, "%s", where ? where : "");
+    if (i == WORK_PARTS) {
+        i = WORK_PARTS - 1; /* beyond any real stall: the last kinds share a part */
+    } else if (i == w->n) {
+        w->n++;
+        snprintf(w->part[i].name, sizeof w->part[i].name, "%s", name);
+        snprintf(w->part[i].where, sizeof w->part[i].where, "%s", where ? where : "");
     }
-    c->parts[i].ns += ns;
+    w->part[i].ns += ns;
 }
 
 /* The kind of the first rule that names the frame, NULL when none does. */
 static const char *frame_kind(const struct ss_cause_rules *r, const struct ss_frame *f)
 {
+    /* Rules name native functions; a script's function of the same name is the program's. */
+    if (f->kind != SS_FRAME_NATIVE)
+        return NULL;
     char name[SS_FRAME_NAME_SIZE];
     ss_frame_match_name(f, name, sizeof name);
     for (size_t k = 0; name[0] && k < r->nframes; k++)
@@ -269,6 +298,11 @@ static int by_time(const void *a, const void *b)
     return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : strcmp(x->name, y->name);
 }
 
+static uint64_t saturated_sum(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 static uint64_t take(uint64_t *left, uint64_t ns)
 {
     uint64_t t = ns < *left ? ns : *left;
@@ -292,12 +326,13 @@ static const char *category_of(const struct ss_process *p, const char *function)
 void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct ss_stall_cause *c)
 {
     memset(c, 0, sizeof *c);
+    struct parts w = {.n = 0};
     uint64_t left = s->duration_ns;
-    add_part(c, "stopped", NULL, take(&left, s->stopped_ns + s->machine_ns));
+    add_part(&w, "stopped", NULL, take(&left, saturated_sum(s->stopped_ns, s->machine_ns)));
     char name[SS_CAUSE_NAME];
     for (size_t i = 0; i < s->ncalls; i++) {
         snprintf(name, sizeof name, "blocked:%s", s->calls[i].category);
-        add_part(c, name, s->calls[i].function, take(&left, s->calls[i].duration_ns));
+        add_part(&w, name, s->calls[i].function, take(&left, s->calls[i].duration_ns));
     }
     /* A call that has not returned is in no record but its samples: it holds the stall from
      * its start to now. */
@@ -305,33 +340,33 @@ void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct
     if (hung && hung->source == SS_SAMPLE_CALL) {
         snprintf(name, sizeof name, "blocked:%s", category_of(p, hung->call));
         uint64_t began = hung->offset_ns > hung->call_ns ? hung->offset_ns - hung->call_ns : 0;
-        add_part(c, name, hung->call, take(&left, s->duration_ns - began));
+        add_part(&w, name, hung->call, take(&left, s->duration_ns - began));
     }
     struct ss_span *spans = s->nsamples ? calloc(s->nsamples, sizeof *spans) : NULL;
     size_t nspans = spans ? ss_stall_spans(s, spans) : 0;
     uint64_t weighed = 0;
     for (size_t i = 0; i < nspans; i++) {
         const struct ss_sample *smp = spans[i].sample;
-        uint64_t w = spans[i].end_ns - spans[i].begin_ns;
+        uint64_t span = spans[i].end_ns - spans[i].begin_ns;
         if (smp->source == SS_SAMPLE_SYSCALL)
-            add_part(c, "blocked:syscall", smp->call,
-                     take(&left, smp == hung ? s->duration_ns - spans[i].begin_ns : w));
+            add_part(&w, "blocked:syscall", smp->call,
+                     take(&left, smp == hung ? s->duration_ns - spans[i].begin_ns : span));
         else if (smp->source != SS_SAMPLE_CALL && smp->stack && smp->stack->cpu_kind)
-            weighed += w;
+            weighed = saturated_sum(weighed, span);
     }
     if (s->split_window_ns)
-        add_part(c, "starved", NULL, take(&left, s->split_runnable_ns));
+        add_part(&w, "starved", NULL, take(&left, s->split_runnable_ns));
     /* Time off CPU that no call explains, in a stall that read pages in from disk, went to
      * those faults. */
     if (s->split_window_ns && s->faults_known && s->major_faults) {
-        uint64_t used = s->split_cpu_ns + s->split_runnable_ns, blocked = 0;
-        for (size_t i = 0; i < c->nparts; i++)
-            if (strncmp(c->parts[i].name, "blocked:", 8) == 0)
-                blocked += c->parts[i].ns;
+        uint64_t used = saturated_sum(s->split_cpu_ns, s->split_runnable_ns), blocked = 0;
+        for (size_t i = 0; i < w.n; i++)
+            if (strncmp(w.part[i].name, "blocked:", 8) == 0)
+                blocked += w.part[i].ns;
         uint64_t off = s->split_window_ns > used ? s->split_window_ns - used : 0;
         char where[48];
         snprintf(where, sizeof where, "%llu major faults", (unsigned long long)s->major_faults);
-        add_part(c, "page-faults", where, take(&left, off > blocked ? off - blocked : 0));
+        add_part(&w, "page-faults", where, take(&left, off > blocked ? off - blocked : 0));
     }
     /* What is left ran on CPU: shared among the kinds its samples show, by their spans. */
     uint64_t on_cpu = left;
@@ -341,24 +376,34 @@ void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct
             !smp->stack->cpu_kind)
             continue;
         snprintf(name, sizeof name, "cpu:%s", smp->stack->cpu_kind);
-        double share = (double)(spans[i].end_ns - spans[i].begin_ns) / (double)weighed;
-        add_part(c, name, smp->stack->cpu_where, take(&left, (uint64_t)((double)on_cpu * share)));
+        unsigned __int128 share = (unsigned __int128)on_cpu * (spans[i].end_ns - spans[i].begin_ns);
+        add_part(&w, name, smp->stack->cpu_where, take(&left, (uint64_t)(share / weighed)));
     }
     free(spans);
     if (left && !weighed) {
-        add_part(c, "unknown", NULL, left);
+        add_part(&w, "unknown", NULL, left);
         c->missing = s->nsamples ? "no sample of its time on CPU has a named stack"
                                  : "no sample, and no blocking call or scheduler figure for "
                                    "most of it";
-    } else if (left && c->nparts) {
-        c->parts[c->nparts - 1].ns += left; /* what rounding left over */
+    } else if (left && w.n) {
+        w.part[w.n - 1].ns += left; /* what rounding left over */
     }
-    if (!c->nparts) {
-        snprintf(c->parts[0].name, sizeof c->parts[0].name, "unknown");
-        c->nparts = 1;
+    if (!w.n) {
+        add_part(&w, "unknown", NULL, 1);
+        w.part[0].ns = 0;
         c->missing = "the stall has no duration";
     }
-    qsort(c->parts, c->nparts, sizeof *c->parts, by_time);
+    qsort(w.part, w.n, sizeof *w.part, by_time);
+    /* The largest parts as they are; the others, if any, as one. */
+    c->nparts = w.n <= SS_CAUSE_PARTS ? w.n : SS_CAUSE_PARTS;
+    memcpy(c->parts, w.part, c->nparts * sizeof *c->parts);
+    if (w.n > SS_CAUSE_PARTS) {
+        struct ss_cause_part *other = &c->parts[SS_CAUSE_PARTS - 1];
+        snprintf(other->name, sizeof other->name, "other");
+        other->where[0] = '\0';
+        for (size_t i = SS_CAUSE_PARTS; i < w.n; i++)
+            other->ns += w.part[i].ns;
+    }
 }
 
 static int by_total(const void *a, const void *b)

@@ -137,6 +137,8 @@ static int set_path(char **out, const char *value)
 /* Appends value, a comma-separated list of causes, to *list, refusing unknown ones. */
 static int add_causes(char **list, const char *key, const char *value, char *err, size_t err_size)
 {
+    if (!*value)
+        FAIL("%s: expected causes, comma-separated (cpu:gc,blocked:file)", key);
     for (const char *s = value; *s;) {
         size_t len = strcspn(s, ",");
         char name[SS_CAUSE_NAME];

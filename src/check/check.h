@@ -92,7 +92,7 @@ struct ss_check_result {
     /* Stalls in scope the loader summarised (their durations are known only as a histogram),
      * and how many of them may be over max-stall: they are in no finding. */
     uint64_t summarised, summarised_over_limit;
-    size_t ignored; /* stalls of an ignored cause, left out of every rule */
+    size_t ignored; /* stalls of an ignored cause, left out of the rules on stalls */
     uint64_t dropped;
     size_t untraced; /* children in scope that ran a program the shim could not follow */
     uint64_t lowest_threshold_ns; /* of the processes in scope */

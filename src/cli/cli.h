@@ -76,8 +76,8 @@ enum {
     "                        at most N calls, or that much time, of a category (repeatable)\n"     \
     "  --forbid-cause CAUSES no stall may have one of these causes (cpu:gc, blocked:file,\n"       \
     "                        starved; cpu or blocked for all their kinds; docs/causes.md)\n"       \
-    "  --ignore-cause CAUSES leave stalls of these causes out of every rule (starved,stopped:\n"    \
-    "                        a busy CI machine is not a regression)\n"                             \
+    "  --ignore-cause CAUSES leave stalls of these causes out of max-stall and forbid-cause\n"     \
+    "                        (starved,stopped: a busy CI machine is not a regression)\n"           \
     "  --causes FILE         more cause rules (docs/causes.md)\n"                                  \
     "  --process PATTERN     check only processes whose command or executable matches\n"           \
     "  --thread PATTERN      check only loop threads whose name matches (both repeatable)\n"       \

@@ -195,3 +195,82 @@ Test(causes, the_runtime_of_a_process)
     cr_expect_str_eq(ss_process_runtime(c), "native");
     ss_run_free(run);
 }
+
+/* More causes than a stall keeps parts for: the largest still leads, and the smallest share
+ * the last part, named "other". */
+Test(causes, many_causes_keep_the_largest_first)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stall *s = rb_stall(p, 1, 2000 * MS, 100 * MS);
+    static const char *const categories[] = {"file", "net",  "dns",   "sleep", "process",
+                                             "lock", "wait", "file2", "net2",  "dns2",
+                                             "x1",   "x2",   "x3",    "x4",    "x5"};
+    size_t n = sizeof categories / sizeof categories[0];
+    s->calls = calloc(n, sizeof *s->calls);
+    for (size_t i = 0; i < n; i++)
+        s->calls[i] = (struct ss_stall_call){"f", categories[i], 1, i + 1 < n ? 10 : 90 * MS};
+    s->ncalls = n;
+    s->stopped_ns = 5;
+    classify(run);
+    struct ss_stall_cause c;
+    ss_stall_cause(p, s, &c);
+    cr_assert_eq(c.nparts, SS_CAUSE_PARTS);
+    cr_expect_str_eq(c.parts[0].name, "blocked:x5");
+    cr_expect_eq(c.parts[0].ns, 90 * MS);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < c.nparts; i++)
+        sum += c.parts[i].ns;
+    cr_expect_eq(sum, 100 * MS, "the parts add up to the stall");
+    cr_expect_str_eq(c.parts[c.nparts - 1].name, "other");
+    ss_run_free(run);
+}
+
+/* A trace may say anything: shares stay within the stall and add up to it. */
+Test(causes, hostile_durations_add_up)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stack *own = rb_stack(p, "handle_request", NULL);
+    struct ss_stall *s = rb_stall(p, 1, 2000 * MS, UINT64_MAX);
+    s->stopped_ns = UINT64_MAX - 5;
+    s->machine_ns = UINT64_MAX;
+    rb_sample(s, own, 0);
+    rb_sample(s, own, UINT64_MAX / 2);
+    classify(run);
+    struct ss_stall_cause c;
+    ss_stall_cause(p, s, &c);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < c.nparts; i++)
+        sum += c.parts[i].ns;
+    cr_expect_eq(sum, UINT64_MAX);
+    cr_expect_str_eq(c.parts[0].name, "stopped");
+    ss_run_free(run);
+}
+
+/* Rules name native functions: a Python or JavaScript function called inflate_template is
+ * the program's own code, not zlib. */
+Test(causes, rules_apply_to_native_frames_only)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stack *py = rb_stack(p, "inflate_template", "handler", NULL);
+    py->frames[0].kind = SS_FRAME_INTERPRETER;
+    py->frames[1].kind = SS_FRAME_INTERPRETER;
+    struct ss_stack *c = rb_stack(p, "inflate_fast", "handler", NULL);
+    classify(run);
+    cr_expect_str_eq(py->cpu_kind, "code");
+    cr_expect_str_eq(c->cpu_kind, "compression");
+    ss_run_free(run);
+}
+
+Test(causes, names_of_causes_are_checked)
+{
+    cr_expect(ss_cause_known("blocked:syscall"));
+    cr_expect(ss_cause_known("blocked:unknown"));
+    cr_expect_not(ss_cause_known("blocked:files"), "not a category");
+    cr_expect_not(ss_cause_known("cpu:a,b"));
+    cr_expect_not(ss_cause_known("cpu:JSON"));
+    cr_expect_not(ss_cause_known(""));
+    cr_expect(ss_cause_known("cpu:module-load"));
+}
