@@ -46,8 +46,10 @@ static char *read_text(const struct ss_py_offsets *o, struct ss_target *t, uint6
         ss_target_read(t, obj + o->unicode_length, &length, sizeof length) < 0)
         return NULL;
     unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
-    if (!compact || length < 0 || length > NAME_MAX_CHARS || (kind != 1 && kind != 2 && kind != 4))
+    if (!compact || length < 0 || (kind != 1 && kind != 2 && kind != 4))
         return NULL;
+    if (length > NAME_MAX_CHARS)
+        length = NAME_MAX_CHARS; /* a name cut short still names the frame */
     uint64_t data = obj + (ascii ? o->unicode_ascii_size : o->unicode_compact_size);
     size_t bytes = (size_t)length * kind;
     uint8_t raw[NAME_MAX_CHARS * 4];
@@ -122,8 +124,11 @@ static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_of
     forget(e);
     e->qualname_text = read_text(o, t, qualname);
     e->filename_text = read_text(o, t, filename);
+    /* Without its line table (one too large to read), a frame is named at its first line. */
     e->table = read_bytes(o, t, lines, &e->table_len);
-    if (!e->qualname_text || !e->filename_text || !e->table) {
+    if (!e->table)
+        e->table_len = 0;
+    if (!e->qualname_text || !e->filename_text) {
         forget(e);
         return NULL;
     }

@@ -64,8 +64,10 @@ static int svarint(struct cursor *c)
 
 /* 3.11 and later: entries that each cover 1 to 8 code units, starting with a byte whose top
  * bit is set; bits 3-6 say the form, and the forms that move the line say by how much. */
-static int line_locations(const uint8_t *t, size_t len, int line, int64_t instr)
+static int line_locations(const uint8_t *t, size_t len, int firstline, int64_t instr)
 {
+    /* Wide enough that no table, however damaged, overflows it before it is clamped. */
+    int64_t line = firstline;
     struct cursor c = {t, len, 0};
     int64_t end = 0;
     while (c.at < c.len) {
@@ -74,7 +76,7 @@ static int line_locations(const uint8_t *t, size_t len, int line, int64_t instr)
             continue; /* a byte of an entry we did not parse: resynchronise */
         unsigned form = (first >> 3) & 15;
         end += (first & 7) + 1;
-        int range_line = line;
+        int64_t range_line = line;
         if (form == 15) {
             range_line = -1;
         } else if (form == 14 || form == 13) {
@@ -85,7 +87,9 @@ static int line_locations(const uint8_t *t, size_t len, int line, int64_t instr)
             range_line = line;
         }
         if (end > instr)
-            return range_line;
+            return range_line < 0 || range_line > INT32_MAX ? -1 : (int)range_line;
+        if (line < INT32_MIN || line > INT32_MAX)
+            return -1;
         while (c.at < c.len && !(t[c.at] & 0x80))
             c.at++;
     }
@@ -95,6 +99,10 @@ static int line_locations(const uint8_t *t, size_t len, int line, int64_t instr)
 int ss_py_line(enum ss_py_lines kind, const uint8_t *table, size_t len, int firstline,
                int64_t instr)
 {
+    /* No source file has 2^24 lines: a larger first line is a damaged code object, and the
+     * tables' sums below stay far from overflowing from a sane one. */
+    if (firstline < 0 || firstline > (1 << 24))
+        return -1;
     if (instr < 0)
         return firstline;
     switch (kind) {

@@ -294,7 +294,7 @@ static int read_chain(struct ss_python *py, struct ss_target *t, struct ss_write
         }
         frame = previous;
     }
-    return 0;
+    return frame ? -1 : 0; /* a chain longer than a stack holds is incomplete */
 }
 
 static bool in_eval(const struct ss_python *py, uint64_t addr)

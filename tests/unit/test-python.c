@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "monitor/python-internal.h"
 #include "monitor/python.h"
 
 /* Word numbers of _Py_DebugOffsets (3.13) this test sets. */
@@ -63,4 +64,17 @@ Test(python, the_built_in_tables_stay_inside_a_code_objects_header)
         cr_expect_leq(o->code_firstlineno, SS_PY_CODE_HEADER_BYTES - 4);
     }
     cr_expect_null(ss_py_offsets_for(7));
+}
+
+/* Line tables come from the traced process: a damaged one gives no line, never a wrapped one. */
+Test(python, damaged_line_tables_give_no_line)
+{
+    /* 3.11+: a long-form entry (form 14) whose line delta is a varint near 2^31, twice. */
+    const uint8_t huge[] = {0xf0, 0xbe, 0xff, 0xff, 0xff, 0x0f, 0xf0,
+                            0xbe, 0xff, 0xff, 0xff, 0x0f, 0xf0, 0x02};
+    cr_expect_eq(ss_py_line(SS_PY_LOCATIONS, huge, sizeof huge, 10, 4), -1);
+    /* A first line no source file has. */
+    const uint8_t lnotab[] = {2, 1, 2, 1};
+    cr_expect_eq(ss_py_line(SS_PY_LNOTAB, lnotab, sizeof lnotab, 0x7fffffff, 10), -1);
+    cr_expect_eq(ss_py_line(SS_PY_LNOTAB, lnotab, sizeof lnotab, 7, 10), 9);
 }
