@@ -20,6 +20,7 @@
 #define EVAL_RANGES 2
 #define INTERPRETERS_MAX 64
 #define THREADS_MAX 4096
+#define TSTATES_KNOWN 16
 #define PY_FRAMES_MAX 256
 /* 3.12+: the frame each call of the evaluation loop pushes on the C stack. */
 #define FRAME_OWNED_BY_CSTACK 3
@@ -35,6 +36,11 @@ struct ss_python {
     uint32_t frame_span; /* bytes of a frame read at once: every offset used lies below */
     struct ss__py_codes codes;
     uint64_t incomplete;
+    /* The thread states found last, by slot of tid: checked with one read before a walk. */
+    struct {
+        pid_t tid;
+        uint64_t self, ts;
+    } known[TSTATES_KNOWN];
 };
 
 struct ss_python *ss_python_new(void)
@@ -203,8 +209,38 @@ static int read_ptr(struct ss_target *t, uint64_t addr, uint64_t *v)
 
 /* The thread state of thread tid (3.11+: its native id) or of the thread whose pthread_self
  * is thread_self; 0 when none. */
+/* Whether ts is the thread state of the thread: its id field says so. */
+static bool is_thread_state_of(const struct ss_python *py, struct ss_target *t, uint64_t ts,
+                               pid_t tid, uint64_t thread_self)
+{
+    const struct ss_py_offsets *o = &py->offsets;
+    bool native = o->tstate_native_id != SS_PY_NONE;
+    uint64_t id;
+    return ts && read_ptr(t, ts + (native ? o->tstate_native_id : o->tstate_thread_id), &id) == 0 &&
+           (native ? id == (uint64_t)tid : id == thread_self);
+}
+
+static uint64_t walk_thread_states(struct ss_python *py, struct ss_target *t, pid_t tid,
+                                   uint64_t thread_self);
+
+/* The thread's state: the one found last when it still names the thread (one read per
+ * sample, not a walk of every thread of every interpreter). */
 static uint64_t thread_state(struct ss_python *py, struct ss_target *t, pid_t tid,
                              uint64_t thread_self)
+{
+    unsigned slot = (unsigned)tid % TSTATES_KNOWN;
+    if (py->known[slot].tid == tid && py->known[slot].self == thread_self &&
+        is_thread_state_of(py, t, py->known[slot].ts, tid, thread_self))
+        return py->known[slot].ts;
+    uint64_t ts = walk_thread_states(py, t, tid, thread_self);
+    py->known[slot].tid = tid;
+    py->known[slot].self = thread_self;
+    py->known[slot].ts = ts;
+    return ts;
+}
+
+static uint64_t walk_thread_states(struct ss_python *py, struct ss_target *t, pid_t tid,
+                                   uint64_t thread_self)
 {
     const struct ss_py_offsets *o = &py->offsets;
     bool native = o->tstate_native_id != SS_PY_NONE;
