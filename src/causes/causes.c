@@ -323,6 +323,20 @@ static const char *category_of(const struct ss_process *p, const char *function)
     return "unknown";
 }
 
+/* The stack of a call of function made inside the stall by work of a kind the rules name (a
+ * collector waiting for its helper threads, a compiler for its jobs), or NULL: the call's
+ * time is then that work's, not a blocking call of the program's. */
+static const struct ss_stack *kind_of_call(const struct ss_stall *s, const char *function)
+{
+    for (size_t i = 0; i < s->nsamples; i++) {
+        const struct ss_sample *smp = &s->samples[i];
+        if (smp->source == SS_SAMPLE_CALL && smp->call && smp->stack && smp->stack->cpu_kind &&
+            strcmp(smp->call, function) == 0 && strcmp(smp->stack->cpu_kind, "code") != 0)
+            return smp->stack;
+    }
+    return NULL;
+}
+
 void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct ss_stall_cause *c)
 {
     memset(c, 0, sizeof *c);
@@ -331,8 +345,13 @@ void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct
     add_part(&w, "stopped", NULL, take(&left, saturated_sum(s->stopped_ns, s->machine_ns)));
     char name[SS_CAUSE_NAME];
     for (size_t i = 0; i < s->ncalls; i++) {
-        snprintf(name, sizeof name, "blocked:%s", s->calls[i].category);
-        add_part(&w, name, s->calls[i].function, take(&left, s->calls[i].duration_ns));
+        const struct ss_stack *by = kind_of_call(s, s->calls[i].function);
+        if (by)
+            snprintf(name, sizeof name, "cpu:%s", by->cpu_kind);
+        else
+            snprintf(name, sizeof name, "blocked:%s", s->calls[i].category);
+        add_part(&w, name, by ? by->cpu_where : s->calls[i].function,
+                 take(&left, s->calls[i].duration_ns));
     }
     /* A call that has not returned is in no record but its samples: it holds the stall from
      * its start to now. */

@@ -274,3 +274,28 @@ Test(causes, names_of_causes_are_checked)
     cr_expect_not(ss_cause_known(""));
     cr_expect(ss_cause_known("cpu:module-load"));
 }
+
+/* A wait that work of a named kind made (the collector joining its helper threads) is that
+ * work's time; the program's own waits stay blocking calls. */
+Test(causes, a_runtimes_own_waits_are_its_work)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stack *gc_wait =
+        rb_stack(p, "v8::platform::DefaultJobState::Join", "v8::internal::Heap::CollectGarbage",
+                 "JS:~collectGarbage /app/s.js:3:1", NULL);
+    struct ss_stack *own_wait = rb_stack(p, "wait_for_config", "main", NULL);
+    struct ss_stall *s = rb_stall(p, 1, 2000 * MS, 300 * MS);
+    s->calls = calloc(2, sizeof *s->calls);
+    s->calls[0] = (struct ss_stall_call){"pthread_cond_wait", "lock", 3, 200 * MS};
+    s->calls[1] = (struct ss_stall_call){"pthread_mutex_lock", "lock", 1, 100 * MS};
+    s->ncalls = 2;
+    rb_call(s, gc_wait, "pthread_cond_wait", 200 * MS);
+    rb_call(s, own_wait, "pthread_mutex_lock", 100 * MS);
+    classify(run);
+    struct ss_stall_cause c;
+    ss_stall_cause(p, s, &c);
+    expect_part(&c, 0, "cpu:gc", 200 * MS, "v8::internal::Heap::CollectGarbage in collectGarbage");
+    expect_part(&c, 1, "blocked:lock", 100 * MS, "pthread_mutex_lock");
+    ss_run_free(run);
+}
