@@ -11,6 +11,8 @@
 #include "monitor/target.h"
 #include "trace/trace-writer.h"
 #include "util/array.h"
+#include "util/hash.h"
+#include "util/intern.h"
 
 #define NAME_MAX_CHARS 1024u
 #define TABLE_MAX_BYTES (256u * 1024u)
@@ -141,36 +143,6 @@ static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_of
     return e;
 }
 
-static uint64_t hash_named(const char *qualname, const char *filename, uint32_t line)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (const char *s = qualname; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    h = (h ^ 0x1f) * 1099511628211ull;
-    for (const char *s = filename; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    h = (h ^ line) * 1099511628211ull;
-    return h ? h : 1;
-}
-
-static int grow_index(struct ss__py_codes *c)
-{
-    size_t size = c->index_size ? c->index_size * 2 : 1024;
-    uint32_t *index = calloc(size, sizeof *index);
-    if (!index)
-        return -1;
-    for (size_t i = 0; i < c->nnamed; i++) {
-        size_t j = c->named[i].hash & (size - 1);
-        while (index[j])
-            j = (j + 1) & (size - 1);
-        index[j] = c->named[i].id;
-    }
-    free(c->index);
-    c->index = index;
-    c->index_size = size;
-    return 0;
-}
-
 static void write_named(struct ss_writer *out, const struct ss__py_named *n)
 {
     /* A program can give a code object an empty name; the record needs one. */
@@ -189,33 +161,22 @@ static void write_named(struct ss_writer *out, const struct ss__py_named *n)
 static uint32_t name_frame(struct ss__py_codes *c, struct ss_writer *out,
                            const struct ss__py_code *e, uint32_t line)
 {
-    if ((c->nnamed + 1) * 2 > c->index_size && grow_index(c) < 0)
+    const char *qualname = ss_intern(&c->names, e->qualname_text);
+    const char *filename = ss_intern(&c->names, e->filename_text);
+    size_t k;
+    int rc;
+    if (!qualname || !filename || c->nnamed >= NAMED_MAX ||
+        SS_ARRAY_GROW(c->named, c->capnamed, c->nnamed + 1) < 0 ||
+        (rc = ss_key_table_get(&c->index, (uintptr_t)qualname, (uintptr_t)filename, line, c->nnamed,
+                               &k)) < 0)
         return 0;
-    uint64_t h = hash_named(e->qualname_text, e->filename_text, line);
-    size_t mask = c->index_size - 1, i = h & mask;
-    for (; c->index[i]; i = (i + 1) & mask) {
-        const struct ss__py_named *n = &c->named[c->index[i] - 1];
-        if (n->hash == h && n->line == line && strcmp(n->qualname, e->qualname_text) == 0 &&
-            strcmp(n->filename, e->filename_text) == 0)
-            return n->id;
-    }
-    if (c->nnamed >= NAMED_MAX || SS_ARRAY_GROW(c->named, c->capnamed, c->nnamed + 1) < 0)
-        return 0;
-    struct ss__py_named n = {h,
-                             (uint32_t)c->nnamed + 1,
-                             line,
-                             (uint32_t)e->firstline,
-                             strdup(e->qualname_text),
-                             strdup(e->filename_text)};
-    if (!n.qualname || !n.filename) {
-        free(n.qualname);
-        free(n.filename);
-        return 0;
-    }
-    c->named[c->nnamed++] = n;
-    c->index[i] = n.id;
-    write_named(out, &n);
-    return n.id;
+    if (rc != SS_KEY_ADDED)
+        return c->named[k].id;
+    struct ss__py_named *n = &c->named[c->nnamed++];
+    *n = (struct ss__py_named){(uint32_t)c->nnamed, line, (uint32_t)e->firstline, qualname,
+                               filename};
+    write_named(out, n);
+    return n->id;
 }
 
 uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o,
@@ -233,11 +194,8 @@ void ss__py_codes_free(struct ss__py_codes *c)
 {
     for (size_t i = 0; i < SS_PY_CODE_CACHE; i++)
         forget(&c->cache[i]);
-    for (size_t i = 0; i < c->nnamed; i++) {
-        free(c->named[i].qualname);
-        free(c->named[i].filename);
-    }
     free(c->named);
-    free(c->index);
+    ss_interner_free(&c->names);
+    ss_key_table_free(&c->index);
     memset(c, 0, sizeof *c);
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "monitor/python.h"
+#include "util/hash.h"
+#include "util/intern.h"
 
 /* What one code object is known to hold, cached by its address. The pointers it held when
  * read say whether the object at that address is still the same one. */
@@ -24,9 +26,8 @@ struct ss__py_code {
 
 /* A (function, file, line) given an id: the frame a PYFRAME record names. */
 struct ss__py_named {
-    uint64_t hash;
     uint32_t id, line, firstline;
-    char *qualname, *filename;
+    const char *qualname, *filename; /* interned in names */
 };
 
 struct ss__py_codes {
@@ -34,8 +35,8 @@ struct ss__py_codes {
     struct ss__py_code cache[SS_PY_CODE_CACHE];
     struct ss__py_named *named; /* by id - 1 */
     size_t nnamed, capnamed;
-    uint32_t *index; /* open addressing over named: id, 0 for empty */
-    size_t index_size;
+    struct ss_interner names;  /* qualified names and file names, each held once */
+    struct ss_key_table index; /* (qualname, filename, line), interned, to id - 1 */
 };
 
 /* python-code.c: the synthetic address of the frame running code object `code` at
