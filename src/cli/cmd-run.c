@@ -30,9 +30,6 @@
  * native frames of their own so they are named too. (--perf-basic-prof, unlike the
  * functions-only variant, also leaves isolate-*.log files in the working directory.) */
 #define NODE_JIT_FLAGS "--perf-basic-prof-only-functions --interpreted-frames-native-stack"
-/* Python 3.12 and later give each Python function a trampoline named in a perf map (what
- * `-X perf` does); older versions ignore the variable. */
-#define PYTHON_PERF_ENV "PYTHONPERFSUPPORT"
 
 struct run_options {
     const char *output;
@@ -61,8 +58,8 @@ static void usage(FILE *out)
         "                        a blocking call this slow always gets its stack (default 1ms)\n"
         "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
         "  --no-stacks           record stalls without stacks\n"
-        "  --no-jit-maps         do not ask Node.js and Python (3.12+) for the symbol maps\n"
-        "                        that name JavaScript and Python functions\n"
+        "  --no-jit-maps         do not ask Node.js for the symbol maps that name\n"
+        "                        JavaScript functions\n"
         "  -q, --quiet           no summary at the end\n"
         "  --check               then check the run as stallscope check does, with the\n"
         "                        options below (any of them implies --check): exit 1 when\n"
@@ -131,8 +128,6 @@ static void set_environment(const struct run_options *o, const char *shim, const
         if (asprintf(&node, "%s%s" NODE_JIT_FLAGS, n && *n ? n : "", n && *n ? " " : "") < 0)
             ss_die("out of memory");
         setenv("NODE_OPTIONS", node, 1);
-        /* A value the user set (0 to keep it off) wins. */
-        setenv(PYTHON_PERF_ENV, "1", 0);
     }
     setenv("LD_PRELOAD", preload, 1);
     setenv(SS_OPTIONS_ENV, options, 1);
