@@ -53,10 +53,10 @@ PY
 if command -v node >/dev/null 2>&1; then
     ran=$((ran + 1))
     "$stallscope" run -q -o "$tmp/node.run" -- node --expose-gc \
-        "$SS_SRCDIR/tests/fixtures/node/causes.js" crypto json compression gc module \
+        "$SS_SRCDIR/tests/fixtures/node/causes.js" crypto json compression gc module regex \
         >"$tmp/out" 2>"$tmp/err" || fail "node failed under stallscope"
     check node crypto:hashPassword json:parseDocument compression:compressReport \
-        gc:collectGarbage module-load:loadPlugin
+        gc:collectGarbage module-load:loadPlugin regex:matchBadly
 else
     echo "SKIP: node is not installed: no Node.js causes checked"
 fi
@@ -64,10 +64,10 @@ fi
 if command -v python3 >/dev/null 2>&1; then
     ran=$((ran + 1))
     "$stallscope" run -q -o "$tmp/python.run" -- python3 \
-        "$SS_SRCDIR/tests/fixtures/python/causes.py" nameless json regex crypto compression \
+        "$SS_SRCDIR/tests/fixtures/python/causes.py" nameless json regex crypto compression gc module \
         >"$tmp/out" 2>"$tmp/err" || fail "python3 failed under stallscope"
     check python json:parse_document regex:match_badly crypto:derive_key \
-        compression:compress_report
+        compression:compress_report gc:collect_cycles module-load:load_plugin
 else
     echo "SKIP: python3 is not installed: no Python causes checked"
 fi
