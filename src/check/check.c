@@ -128,19 +128,19 @@ static int check_stalls(struct ss_check_result *res, size_t *cap, const struct s
         const struct ss_stall *s = &p->stalls[i];
         if (!thread_in_scope(r, p, s->tid))
             continue;
+        int over = r->max_stall_ns != SS_NO_LIMIT && s->duration_ns > r->max_stall_ns;
         struct ss_stall_cause cause;
-        if (r->forbid_causes || r->ignore_causes) {
+        if (r->forbid_causes || r->ignore_causes || over)
             ss_stall_cause(p, s, &cause);
-            if (r->ignore_causes && ss_cause_in_list(cause.parts[0].name, r->ignore_causes)) {
-                res->ignored++;
-                continue;
-            }
-            if (r->forbid_causes && ss_cause_in_list(cause.parts[0].name, r->forbid_causes) &&
-                forbidden_cause(res, cap, p, s, &cause) < 0)
-                return -ENOMEM;
+        if (r->ignore_causes && ss_cause_in_list(cause.parts[0].name, r->ignore_causes)) {
+            res->ignored++;
+            continue;
         }
+        if (r->forbid_causes && ss_cause_in_list(cause.parts[0].name, r->forbid_causes) &&
+            forbidden_cause(res, cap, p, s, &cause) < 0)
+            return -ENOMEM;
         res->stalls++;
-        if (r->max_stall_ns == SS_NO_LIMIT || s->duration_ns <= r->max_stall_ns)
+        if (!over)
             continue;
         struct ss_stack_count top;
         const struct ss_stack *st = ss_stall_stacks(s, &top, 1) ? top.stack : NULL;
@@ -160,6 +160,9 @@ static int check_stalls(struct ss_check_result *res, size_t *cap, const struct s
             f->category = c ? c->category : NULL;
             f->limit = r->max_stall_ns;
         }
+        /* The finding says why its worst stall happened. */
+        if (s->duration_ns >= f->worst_ns)
+            snprintf(f->cause, sizeof f->cause, "%s", cause.parts[0].name);
         add_occurrence(f, 1, s->duration_ns, s->duration_ns);
     }
     for (size_t i = 0; i < p->summary.nthreads; i++) {
@@ -358,11 +361,12 @@ static void make_title(struct ss_finding *f)
     switch (f->rule) {
     case SS_RULE_MAX_STALL:
         if (count == 1)
-            snprintf(f->title, sizeof f->title, "stall of %s%s%s (limit %s)", worst, in, blocked,
-                     limit);
+            snprintf(f->title, sizeof f->title, "stall of %s%s%s (limit %s; cause %s)", worst, in,
+                     blocked, limit, f->cause);
         else
-            snprintf(f->title, sizeof f->title, "%llu stalls of up to %s%s%s (limit %s)", count,
-                     worst, in, blocked, limit);
+            snprintf(f->title, sizeof f->title,
+                     "%llu stalls of up to %s%s%s (limit %s; the worst's cause %s)", count, worst,
+                     in, blocked, limit, f->cause);
         break;
     case SS_RULE_MAX_P99:
         snprintf(f->title, sizeof f->title,
