@@ -13,8 +13,9 @@ scratch
 need_built "$stallscope"
 ran=0
 
-# check NAME PLANTS...: the run of NAME has, for each "KIND:FUNCTION" of PLANTS, a stall whose
-# largest share on CPU is cpu:KIND, called from FUNCTION.
+# check NAME PLANTS...: the run of NAME (node or python, its runtime) has, for each
+# "KIND:FUNCTION" of PLANTS, a stall whose largest share on CPU is cpu:KIND, called from
+# FUNCTION, and advice for cpu:KIND.
 check() {
     name=$1
     shift
@@ -26,7 +27,11 @@ import sys
 
 run = json.load(open(sys.argv[1]))
 stalls = [s for p in run["processes"] for s in p["stalls"]]
+causes = {c["cause"]: c for p in run["processes"] for c in p["causes"]}
+runtimes = {p["runtime"] for p in run["processes"] if p["stalls"]}
 problems = []
+if runtimes != {sys.argv[1].split("/")[-1].split(".")[0]}:
+    problems.append(f"the process's runtime is {runtimes}")
 for plant in sys.argv[2:]:
     kind, _, function = plant.partition(":")
     found = []
@@ -43,6 +48,8 @@ for plant in sys.argv[2:]:
                              for s in stalls]))
     elif function and not any(w.endswith(" in " + function) for w in found):
         problems.append(f"cpu:{kind} is not called from {function}: {found}")
+    elif not (causes.get("cpu:" + kind) or {}).get("advice"):
+        problems.append(f"no advice for cpu:{kind}")
 for p in problems:
     print("FAIL:", p)
 sys.exit(1 if problems else 0)
