@@ -7,16 +7,15 @@
 #include <string.h>
 
 static const struct ssv_view_ops *const views[SSV_NVIEWS] = {
-    [SSV_VIEW_STALLS] = &ssv_view_stalls,
-    [SSV_VIEW_FLAME] = &ssv_view_flame,
-    [SSV_VIEW_CALLS] = &ssv_view_calls,
-    [SSV_VIEW_LOOPS] = &ssv_view_loops,
+    [SSV_VIEW_STALLS] = &ssv_view_stalls, [SSV_VIEW_FLAME] = &ssv_view_flame,
+    [SSV_VIEW_CALLS] = &ssv_view_calls,   [SSV_VIEW_LOOPS] = &ssv_view_loops,
+    [SSV_VIEW_CAUSES] = &ssv_view_causes,
 };
 
 static const char *const global_help[] = {
     "q            quit (Ctrl-C too)",
     "? F1         this help; any key closes it",
-    "Tab 1-4      next view, or view 1 to 4 (Shift-Tab: previous)",
+    "Tab 1-5      next view, or view 1 to 5 (Shift-Tab: previous)",
     "j k Up Down  move;  PgUp PgDn Space  page;  g G  first, last",
     "Enter        open the selection",
     "Esc          back, zoom out, then clear the search",
@@ -82,6 +81,7 @@ void ssv_app_install(struct ssv_app *a, struct ssv_snapshot *s)
         }
     }
     ssv_vm_sort(&s->vm, old ? old->vm.sort : a->sort);
+    ssv_vm_filter(&s->vm, old ? old->vm.cause : "");
     ssv_vm_search(&s->vm, old ? old->vm.needle : a->saved);
     if (old)
         ssv_flame_carry(&s->flame, &old->flame);
@@ -287,6 +287,7 @@ int ssv_app_key(struct ssv_app *a, int key)
     case '2':
     case '3':
     case '4':
+    case '5':
         a->view = (enum ssv_app_view)(key - '1');
         return SSV_ACT_REDRAW;
     case 'z':

@@ -40,7 +40,14 @@ enum ssv_app_action {
     SSV_ACT_PASS = 8
 };
 
-enum ssv_app_view { SSV_VIEW_STALLS, SSV_VIEW_FLAME, SSV_VIEW_CALLS, SSV_VIEW_LOOPS, SSV_NVIEWS };
+enum ssv_app_view {
+    SSV_VIEW_STALLS,
+    SSV_VIEW_FLAME,
+    SSV_VIEW_CALLS,
+    SSV_VIEW_LOOPS,
+    SSV_VIEW_CAUSES,
+    SSV_NVIEWS
+};
 
 struct ssv_list_pos {
     size_t sel, top;
@@ -70,7 +77,8 @@ struct ssv_view_ops {
     void (*reloaded)(struct ssv_app *a, const struct ssv_snapshot *old);
 };
 
-extern const struct ssv_view_ops ssv_view_stalls, ssv_view_flame, ssv_view_calls, ssv_view_loops;
+extern const struct ssv_view_ops ssv_view_stalls, ssv_view_flame, ssv_view_calls, ssv_view_loops,
+    ssv_view_causes;
 
 struct ssv_app {
     struct ssv_snapshot *snap; /* NULL until the first load */
@@ -104,6 +112,10 @@ struct ssv_app {
     struct {
         struct ssv_list_pos pos;
     } loops;
+    struct {
+        struct ssv_list_pos pos;
+        char name[SS_CAUSE_NAME]; /* the selected cause, found again after a reload */
+    } causes;
 };
 
 void ssv_app_init(struct ssv_app *a, const char *path);
@@ -136,6 +148,16 @@ int ssv_text_key(struct ssv_text *t, int key, int page);
 /* Adds the frames of a stack, one line each with its module on the right. */
 void ssv_text_stack(struct ssv_text *t, const struct ssv_vm *vm, const struct ss_process *p,
                     const struct ss_stack *s, const char *indent);
+
+/* Bytes of text that fit a line of width columns, cut after a word when it can be. */
+size_t ssv_wrap_next(const char *text, size_t width);
+/* Draws text over up to maxrows rows of w columns from (y, x), the last cut with a mark;
+ * returns the rows used. */
+int ssv_draw_wrapped(struct ssv_canvas *c, int y, int x, int w, int maxrows, int style,
+                     const char *text);
+/* Adds text as lines of up to width columns, the first after indent, the others under it. */
+void ssv_text_wrapped(struct ssv_text *t, int style, const char *indent, const char *text,
+                      size_t width);
 
 /* The colour of a flame frame: the same name always gets the same colour. */
 int ssv_flame_style(const char *name);

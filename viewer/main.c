@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "causes/causes.h"
 #include "common/options.h"
 #include "source.h"
 #include "ui.h"
@@ -36,27 +37,30 @@ static void usage(void)
            "Shows the stalls of a run in the terminal, as they happen while the run is being\n"
            "written, or afterwards. RUN is a run directory or one trace file "
            "(default\n" SS_DEFAULT_OUTPUT
-           "). Views: 1 Stalls, 2 Flame, 3 Calls, 4 Loops; press ? inside for the keys.\n\n"
+           "). Views: 1 Stalls, 2 Flame, 3 Calls, 4 Loops, 5 Causes;\n"
+           "press ? inside for the keys.\n\n"
            "  --pid PID          the run holding the trace of process PID\n"
            "  -d, --dir DIR      where --pid looks (default " SS_DEFAULT_OUTPUT ")\n"
-           "  --view NAME        first view: stalls, flame, calls or loops\n"
+           "  --view NAME        first view: stalls, flame, calls, loops or causes\n"
            "  --sort ORDER       stalls newest (default) or longest first\n"
            "  --ascii            draw with ASCII characters only\n"
            "  --batch            print the view as text on standard output and exit\n"
            "  --width N          columns of --batch output (default %d)\n"
            "  --keep-stalls N    keep the N longest stalls of each process in detail and\n"
-           "                     summarise the others (0: keep all; default %d)\n",
+           "                     summarise the others (0: keep all; default %d)\n"
+           "  --causes FILE      rules of one's own for the stalls' causes, tried before\n"
+           "                     the built-in ones (see docs/causes.md)\n",
            BATCH_WIDTH, SS_KEEP_STALLS_DEFAULT);
 }
 
-static const char *const view_names[SSV_NVIEWS] = {"stalls", "flame", "calls", "loops"};
+static const char *const view_names[SSV_NVIEWS] = {"stalls", "flame", "calls", "loops", "causes"};
 
 static enum ssv_app_view parse_view(const char *s)
 {
     for (int v = 0; v < SSV_NVIEWS; v++)
         if (strcmp(s, view_names[v]) == 0)
             return (enum ssv_app_view)v;
-    die("--view: expected stalls, flame, calls or loops, got '%s'", s);
+    die("--view: expected stalls, flame, calls, loops or causes, got '%s'", s);
 }
 
 static unsigned long number(const char *option, const char *s, unsigned long max)
@@ -81,7 +85,7 @@ static size_t keep_stalls(const char *s)
 }
 
 struct view_options {
-    const char *run, *dir;
+    const char *run, *dir, *causes;
     unsigned long pid, width;
     size_t keep_stalls;
     enum ssv_app_view view;
@@ -100,6 +104,7 @@ static void parse(int argc, char **argv, struct view_options *o)
         {"batch", no_argument, NULL, 'b'},
         {"width", required_argument, NULL, 'w'},
         {"keep-stalls", required_argument, NULL, 'k'},
+        {"causes", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -132,6 +137,9 @@ static void parse(int argc, char **argv, struct view_options *o)
         case 'k':
             o->keep_stalls = keep_stalls(optarg);
             break;
+        case 'c':
+            o->causes = optarg;
+            break;
         case 'h':
             usage();
             exit(0);
@@ -156,7 +164,8 @@ static int batch(const char *path, const struct view_options *o, const struct ss
 {
     char err[1024];
     int code;
-    struct ssv_snapshot *s = ssv_snapshot_load(path, o->keep_stalls, scope, err, sizeof err, &code);
+    struct ssv_snapshot *s =
+        ssv_snapshot_load(path, o->keep_stalls, o->causes, scope, err, sizeof err, &code);
     if (!s)
         die("%s", err);
     struct ssv_app a;
@@ -182,9 +191,14 @@ int main(int argc, char **argv)
     setlocale(LC_ALL, "");
     struct view_options o = {.keep_stalls = SS_KEEP_STALLS_DEFAULT};
     parse(argc, argv, &o);
+    char err[1024];
+    /* A mistake in the rules is told at once, not after the first load. */
+    struct ss_cause_rules *rules = ssv_cause_rules(o.causes, err, sizeof err);
+    if (!rules)
+        die("%s", err);
+    ss_cause_rules_free(rules);
     const char *path = o.run ? o.run : SS_DEFAULT_OUTPUT;
     struct ssv_vm_scope scope = {SSV_VM_SCOPE_ALL, 0, 0, 0};
-    char err[1024];
     if (o.pid) {
         path = o.dir ? o.dir : SS_DEFAULT_OUTPUT;
         if (ssv_src_find_pid(path, o.pid, err, sizeof err) < 0)
@@ -197,6 +211,7 @@ int main(int argc, char **argv)
     if (ssv_src_open(&src, path, err, sizeof err) < 0)
         die("%s", err);
     src.keep_stalls = o.keep_stalls;
+    src.causes_file = o.causes;
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         ssv_src_close(&src);
         die("needs a terminal (--batch prints a view as text)");

@@ -11,21 +11,45 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "causes/causes.h"
 #include "common/trace-format.h"
 #include "errors.h"
 #include "stacks/frames.h"
 #include "util/fnv.h"
 #include "util/hash.h"
 
-struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
-                                       const struct ssv_vm_scope *scope, char *err, size_t err_size,
-                                       int *code)
+struct ss_cause_rules *ssv_cause_rules(const char *causes_file, char *err, size_t err_size)
 {
+    struct ss_cause_rules *rules;
+    if (ss_cause_rules_new(&rules, err, err_size) < 0)
+        return NULL;
+    char why[512];
+    if (causes_file && ss_cause_rules_add_file(rules, causes_file, why, sizeof why) < 0) {
+        snprintf(err, err_size, "--causes: %s", why);
+        ss_cause_rules_free(rules);
+        return NULL;
+    }
+    return rules;
+}
+
+struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
+                                       const char *causes_file, const struct ssv_vm_scope *scope,
+                                       char *err, size_t err_size, int *code)
+{
+    /* The rules first: a mistake in them is told before a long load. */
+    struct ss_cause_rules *rules = ssv_cause_rules(causes_file, err, err_size);
+    if (!rules) {
+        *code = -EINVAL;
+        return NULL;
+    }
     struct ss_run *run;
     *code = ss_run_load_keep(path, keep_stalls, &run, err, err_size);
-    if (*code < 0)
+    if (*code < 0) {
+        ss_cause_rules_free(rules);
         return NULL;
-    struct ssv_snapshot *s = calloc(1, sizeof *s);
+    }
+    /* Before the model names the frames: the kinds are told by the runtime's own frames. */
+    struct ssv_snapshot *s = ss_run_classify(run, rules) == 0 ? calloc(1, sizeof *s) : NULL;
     if (!s) {
         ss_run_free(run);
     } else if (ssv_vm_build(&s->vm, run) < 0) {
@@ -132,8 +156,8 @@ int ssv_src_changed(struct ssv_source *s)
 static void *loader(void *arg)
 {
     struct ssv_source *s = arg;
-    s->result =
-        ssv_snapshot_load(s->path, s->keep_stalls, &s->scope, s->err, sizeof s->err, &s->code);
+    s->result = ssv_snapshot_load(s->path, s->keep_stalls, s->causes_file, &s->scope, s->err,
+                                  sizeof s->err, &s->code);
     atomic_store(&s->done, 1);
     return NULL;
 }

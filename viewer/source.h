@@ -19,12 +19,17 @@ struct ssv_snapshot {
     struct ssv_flame flame;
 };
 
-/* Loads path, keeping keep_stalls stalls per process in detail (0: all), and builds its model
- * and its flame for scope, on the calling thread. Returns NULL with one line in err on
- * failure; *code gets the core library's error code (errors.h). */
+/* The rules that name the stalls' causes: the built-in ones, and those of causes_file when not
+ * NULL. Returns NULL with one line in err on a mistake in the file. */
+struct ss_cause_rules *ssv_cause_rules(const char *causes_file, char *err, size_t err_size);
+
+/* Loads path, keeping keep_stalls stalls per process in detail (0: all), names its stalls'
+ * causes with the rules of ssv_cause_rules(causes_file), and builds its model and its flame for
+ * scope, on the calling thread. Returns NULL with one line in err on failure; *code gets the
+ * core library's error code (errors.h). */
 struct ssv_snapshot *ssv_snapshot_load(const char *path, size_t keep_stalls,
-                                       const struct ssv_vm_scope *scope, char *err, size_t err_size,
-                                       int *code);
+                                       const char *causes_file, const struct ssv_vm_scope *scope,
+                                       char *err, size_t err_size, int *code);
 void ssv_snapshot_free(struct ssv_snapshot *s);
 
 struct ssv_src_file {
@@ -51,7 +56,8 @@ struct ssv_source {
     int busy;
     atomic_int done;
     struct ssv_vm_scope scope;
-    size_t keep_stalls; /* SS_KEEP_STALLS_DEFAULT unless changed after ssv_src_open */
+    size_t keep_stalls;      /* SS_KEEP_STALLS_DEFAULT unless changed after ssv_src_open */
+    const char *causes_file; /* rules of one's own, read again with each load; NULL: none */
     struct ssv_snapshot *result;
     char err[512];
     int code;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "causes/causes.h"
 #include "common/options.h"
 #include "stacks/frames.h"
 
@@ -11,21 +12,26 @@ static const char *const help[] = {
     "s            sort: newest first / longest first",
     "Enter        the stall's stacks and samples; Esc back",
     "f            flame of the selected stall",
+    "Esc          from a cause's stalls: back to the Causes view",
     NULL,
 };
 
-/* Columns for a width: narrow terminals drop the thread name, and put a blocking call before
- * the top frame rather than in a column of its own; a run without any has no such column. */
+/* Columns for a width: narrow terminals drop the thread name and the cause, and put a blocking
+ * call before the top frame rather than in a column of its own; a run without any has no such
+ * column. */
 struct columns {
-    int time, pid, tid, thread, dur, bar, calls, top;
+    int time, pid, tid, thread, dur, bar, cause, calls, top;
 };
+
+#define CAUSE_WIDTH 15 /* "blocked:process", "cpu:module-load" */
 
 static struct columns layout(const struct ssv_vm *vm, int w)
 {
     struct columns c = {.time = 0, .pid = 13, .tid = 21, .thread = 29};
     c.dur = w >= 100 ? c.thread + 17 : c.thread;
     c.bar = c.dur + 10;
-    c.calls = c.bar + (w >= 160 ? 24 : w >= 120 ? 16 : w >= 100 ? 10 : 8) + 1;
+    c.cause = c.bar + (w >= 160 ? 20 : w >= 120 ? 10 : 8) + 1;
+    c.calls = w >= 100 ? c.cause + CAUSE_WIDTH + 1 : c.cause;
     c.top = w >= 120 && vm->ncall_stalls ? c.calls + 22 : c.calls;
     return c;
 }
@@ -41,7 +47,7 @@ static void id_of(struct ssv_app *a, const struct ssv_vm_stall *r)
 static const struct ssv_vm_stall *selected(struct ssv_app *a)
 {
     const struct ssv_vm *vm = &a->snap->vm;
-    return vm->nstalls ? vm->order[a->stalls.pos.sel < vm->nstalls ? a->stalls.pos.sel : 0] : NULL;
+    return vm->nshown ? vm->order[a->stalls.pos.sel < vm->nshown ? a->stalls.pos.sel : 0] : NULL;
 }
 
 static void call_text(const struct ssv_vm_stall *r, char *buf, size_t size)
@@ -74,8 +80,10 @@ static void draw_row(struct ssv_app *a, struct ssv_canvas *c, int y, const struc
     ss_format_duration(s->duration_ns, d, sizeof d);
     snprintf(buf, sizeof buf, "%s%s", d, s->in_progress ? "+" : "");
     ssv_cv_right(c, y, col.dur, 9, s->in_progress && !sel ? SSV_CV_WARN : style, buf);
-    ssv_cv_bar(c, y, col.bar, col.calls - col.bar - 1, sel ? style : SSV_CV_BAR, s->duration_ns,
+    ssv_cv_bar(c, y, col.bar, col.cause - col.bar - 1, sel ? style : SSV_CV_BAR, s->duration_ns,
                a->snap->vm.max_stall_ns);
+    if (col.calls > col.cause)
+        ssv_cv_fit(c, y, col.cause, CAUSE_WIDTH, style, r->cause);
     call_text(r, calls, sizeof calls);
     const char *top = r->top ? r->top : s->nsamples ? "(no stack)" : "(no sample)";
     if (col.top > col.calls) {
@@ -102,6 +110,8 @@ static void draw_header(struct ssv_app *a, struct ssv_canvas *c, int y)
     char dur[16];
     snprintf(dur, sizeof dur, "DURATION%s", newest ? "" : c->g->down);
     ssv_cv_right(c, y, col.dur, 9, SSV_CV_HEADER, dur);
+    if (col.calls > col.cause)
+        ssv_cv_put(c, y, col.cause, -1, SSV_CV_HEADER, "CAUSE");
     if (col.top > col.calls)
         ssv_cv_put(c, y, col.calls, -1, SSV_CV_HEADER, "BLOCKED IN");
     ssv_cv_put(c, y, col.top, -1, SSV_CV_HEADER, "TOP FRAME");
@@ -149,6 +159,39 @@ static void sampling_text(const struct ss_process *p, char *buf, size_t size)
     }
 }
 
+static unsigned percent(uint64_t part, uint64_t whole)
+{
+    return whole ? (unsigned)((part * 100 + whole / 2) / whole) : 0;
+}
+
+/* "cpu:json 62% (JsonParser::ParseJson in parse), starved 8%", as the report says it: parts
+ * under 1% are left out. Then the advice for its cause, in the process's runtime. */
+static void cause_text(struct ssv_app *a, const struct ssv_vm_stall *r)
+{
+    struct ssv_text *t = &a->stalls.text;
+    struct ss_stall_cause c;
+    ss_stall_cause(r->proc, r->stall, &c);
+    char buf[1024];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < c.nparts && len < sizeof buf; i++) {
+        unsigned pc = percent(c.parts[i].ns, r->stall->duration_ns);
+        if (i > 0 && pc == 0)
+            continue;
+        int n = snprintf(buf + len, sizeof buf - len, "%s%s %u%%%s%s%s", i ? ", " : "",
+                         c.parts[i].name, pc, c.parts[i].where[0] ? " (" : "", c.parts[i].where,
+                         c.parts[i].where[0] ? ")" : "");
+        len += n > 0 ? (size_t)n : 0;
+    }
+    ssv_text_add(t, SSV_CV_NORMAL, NULL, "  cause     %s%s%s", buf, c.missing ? ": " : "",
+                 c.missing ? c.missing : "");
+    const struct ss_cause_rules *rules = a->snap->vm.run->causes;
+    const char *advice =
+        rules ? ss_cause_advice(rules, c.parts[0].name, ss_process_runtime(r->proc)) : NULL;
+    if (advice)
+        ssv_text_wrapped(t, SSV_CV_NORMAL, "  advice    ", advice, 100);
+}
+
 static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
 {
     struct ssv_text *t = &a->stalls.text;
@@ -175,6 +218,7 @@ static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
         ssv_text_add(t, SSV_CV_WARN, NULL, "  still     blocked in %s()%s%s", stuck->call,
                      stuck->call_ns ? " for " : "", stuck->call_ns ? d : "");
     }
+    cause_text(a, r);
     if (s->stopped_ns) {
         ss_format_duration(s->stopped_ns, d, sizeof d);
         ssv_text_add(t, SSV_CV_NORMAL, NULL, "  paused    the process was stopped for %s of it", d);
@@ -227,6 +271,24 @@ static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
     }
 }
 
+/* Above the list of a cause's stalls: which cause, and what to do about it. */
+static int draw_filter(struct ssv_app *a, struct ssv_canvas *c, int y)
+{
+    const struct ssv_vm *vm = &a->snap->vm;
+    const struct ssv_vm_cause *cause = NULL;
+    for (size_t i = 0; i < vm->ncauses && !cause; i++)
+        if (strcmp(vm->causes[i].name, vm->cause) == 0)
+            cause = &vm->causes[i];
+    char d[32];
+    ss_format_duration(cause ? cause->ns : 0, d, sizeof d);
+    ssv_cv_printf(c, y, 1, c->w - 2, SSV_CV_HEADER, "%zu stall%s with time in %s, %s in all",
+                  vm->nshown, vm->nshown == 1 ? "" : "s", vm->cause, d);
+    int rows = 1;
+    for (size_t i = 0; cause && i < cause->nadvice; i++)
+        rows += ssv_draw_wrapped(c, y + rows, 3, c->w - 4, 2, SSV_CV_DIM, cause->advice[i]);
+    return rows + 1;
+}
+
 static void draw(struct ssv_app *a, struct ssv_canvas *c, int y, int h)
 {
     const struct ssv_vm *vm = &a->snap->vm;
@@ -236,20 +298,26 @@ static void draw(struct ssv_app *a, struct ssv_canvas *c, int y, int h)
             ssv_text_draw(&a->stalls.text, c, y, h);
         return;
     }
+    if (vm->cause[0]) {
+        int used = draw_filter(a, c, y);
+        y += used;
+        h -= used;
+    }
     draw_header(a, c, y);
-    if (vm->nstalls == 0) {
+    if (vm->nshown == 0) {
         ssv_cv_put(c, y + 2, 2, -1, SSV_CV_DIM,
-                   a->state == SSV_SRC_LIVE ? "no stalls yet (watching the run)"
-                                            : "no stalls in this run");
+                   vm->cause[0]               ? "no stall with time in this cause"
+                   : a->state == SSV_SRC_LIVE ? "no stalls yet (watching the run)"
+                                              : "no stalls in this run");
         return;
     }
     struct ssv_list_pos *pos = &a->stalls.pos;
-    ssv_list_show(pos, vm->nstalls, h - 1);
-    for (size_t i = pos->top; i < vm->nstalls && (int)(i - pos->top) < h - 1; i++)
+    ssv_list_show(pos, vm->nshown, h - 1);
+    for (size_t i = pos->top; i < vm->nshown && (int)(i - pos->top) < h - 1; i++)
         draw_row(a, c, y + 1 + (int)(i - pos->top), vm->order[i], i == pos->sel && !a->batch);
     /* On a terminal the status line says it. */
     if (a->batch && vm->summarised)
-        ssv_cv_printf(c, y + 1 + (int)(vm->nstalls - pos->top), 2, -1, SSV_CV_DIM,
+        ssv_cv_printf(c, y + 1 + (int)(vm->nshown - pos->top), 2, -1, SSV_CV_DIM,
                       "and %llu shorter stalls summarised, not listed; their time is in the "
                       "flame, by stack (--keep-stalls)",
                       (unsigned long long)vm->summarised);
@@ -304,11 +372,19 @@ static int key(struct ssv_app *a, int k)
         return SSV_ACT_REDRAW;
     case 'n':
     case 'N':
-        if (vm->nstalls)
-            act = ssv_list_next_match(&a->stalls.pos, vm->nstalls, k == 'n' ? 1 : -1, matches, a);
+        if (vm->nshown)
+            act = ssv_list_next_match(&a->stalls.pos, vm->nshown, k == 'n' ? 1 : -1, matches, a);
         break;
+    case SSV_KEY_ESC:
+        if (!vm->cause[0])
+            return SSV_ACT_PASS;
+        ssv_vm_filter(vm, "");
+        a->view = SSV_VIEW_CAUSES;
+        a->stalls.pos.sel = a->stalls.pos.top = 0;
+        a->stalls.follow = 1;
+        return SSV_ACT_REDRAW;
     default:
-        act = ssv_list_key(&a->stalls.pos, vm->nstalls, k, a->page - 1);
+        act = ssv_list_key(&a->stalls.pos, vm->nshown, k, a->page - 1);
     }
     if ((r = selected(a)) != NULL)
         id_of(a, r);
@@ -321,6 +397,9 @@ static void status(struct ssv_app *a, char *buf, size_t size)
     const struct ssv_vm *vm = &a->snap->vm;
     if (a->stalls.detail)
         snprintf(buf, size, "Esc back  f flame of this stall  j k scroll");
+    else if (vm->cause[0])
+        snprintf(buf, size, "%zu of %zu stalls, with time in %s  Esc all stalls  Enter details",
+                 vm->nshown, vm->nstalls, vm->cause);
     else if (vm->needle[0])
         snprintf(buf, size, "/%s: %zu of %zu stalls match  n N next/previous", vm->needle,
                  vm->nmatch_stalls, vm->nstalls);

@@ -53,10 +53,14 @@ static int name_stacks(struct ssv_vm *vm, size_t pi)
     return 0;
 }
 
-static void describe_stall(struct ssv_vm *vm, struct ssv_vm_stall *row)
+static int describe_stall(struct ssv_vm *vm, struct ssv_vm_stall *row)
 {
     const struct ss_stall *s = row->stall;
     row->thread = ss_thread_label(row->proc, s->tid);
+    struct ss_stall_cause cause;
+    ss_stall_cause(row->proc, s, &cause);
+    if (!(row->cause = ssv_vm_intern(vm, cause.parts[0].name)))
+        return -1;
     struct ss_stack_count top;
     if (ss_stall_stacks(s, &top, 1) > 0) {
         const char *const *names = ssv_vm_stack_names(vm, row->proc, top.stack);
@@ -72,6 +76,7 @@ static void describe_stall(struct ssv_vm *vm, struct ssv_vm_stall *row)
             row->call_ns = smp->call_ns;
         }
     }
+    return 0;
 }
 
 static int build_loops(struct ssv_vm *vm)
@@ -134,6 +139,66 @@ static int collect_calls(struct ssv_vm *vm)
     return 0;
 }
 
+static int by_cause_time(const void *a, const void *b)
+{
+    const struct ssv_vm_cause *x = a, *y = b;
+    if (x->ns != y->ns)
+        return x->ns < y->ns ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+static void add_advice(struct ssv_vm_cause *c, const char *advice)
+{
+    for (size_t i = 0; i < c->nadvice; i++)
+        if (strcmp(c->advice[i], advice) == 0)
+            return;
+    if (c->nadvice < SSV_VM_ADVICE)
+        c->advice[c->nadvice++] = advice;
+}
+
+/* Adds one process's time by cause to the run's. */
+static int add_causes(struct ssv_vm *vm, const struct ss_process *p, size_t *cap)
+{
+    struct ss_cause_total totals[64];
+    size_t n = ss_process_causes(p, totals, sizeof totals / sizeof totals[0]);
+    const char *runtime = ss_process_runtime(p);
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_cause_total *t = &totals[i];
+        size_t k;
+        for (k = 0; k < vm->ncauses && strcmp(vm->causes[k].name, t->part.name) != 0; k++)
+            ;
+        if (k == vm->ncauses) {
+            if (k == *cap) {
+                size_t more = *cap ? 2 * *cap : 16;
+                struct ssv_vm_cause *c = realloc(vm->causes, more * sizeof *c);
+                if (!c)
+                    return -1;
+                vm->causes = c;
+                *cap = more;
+            }
+            struct ssv_vm_cause *c = &vm->causes[vm->ncauses++];
+            memset(c, 0, sizeof *c);
+            if (!(c->name = ssv_vm_intern(vm, t->part.name)))
+                return -1;
+        }
+        struct ssv_vm_cause *c = &vm->causes[k];
+        c->ns += t->part.ns;
+        c->stalls += t->stalls;
+        vm->stalled_ns += t->part.ns;
+        if (!c->where || t->longest_ns > c->longest_ns) {
+            c->longest_ns = t->longest_ns;
+            c->proc = p;
+            if (!(c->where = ssv_vm_intern(vm, t->part.where)))
+                return -1;
+        }
+        const char *advice =
+            vm->run->causes ? ss_cause_advice(vm->run->causes, c->name, runtime) : NULL;
+        if (advice)
+            add_advice(c, advice);
+    }
+    return 0;
+}
+
 int ssv_vm_build(struct ssv_vm *vm, struct ss_run *run)
 {
     memset(vm, 0, sizeof *vm);
@@ -162,7 +227,8 @@ int ssv_vm_build(struct ssv_vm *vm, struct ss_run *run)
             struct ssv_vm_stall *row = &vm->stalls[vm->nstalls];
             row->proc = p;
             row->stall = &p->stalls[k];
-            describe_stall(vm, row);
+            if (describe_stall(vm, row) < 0)
+                goto fail;
             vm->ncall_stalls += row->call != NULL;
             if (row->stall->duration_ns > vm->max_stall_ns)
                 vm->max_stall_ns = row->stall->duration_ns;
@@ -170,6 +236,13 @@ int ssv_vm_build(struct ssv_vm *vm, struct ss_run *run)
             vm->nstalls++;
         }
     }
+    vm->nshown = vm->nstalls;
+    size_t cap = 0;
+    for (size_t i = 0; i < run->nprocs; i++)
+        if (add_causes(vm, &run->procs[i], &cap) < 0)
+            goto fail;
+    if (vm->ncauses > 1)
+        qsort(vm->causes, vm->ncauses, sizeof *vm->causes, by_cause_time);
     if (build_loops(vm) < 0 || collect_calls(vm) < 0)
         goto fail;
     ssv_vm_sort(vm, SSV_VM_SORT_NEWEST);
@@ -194,6 +267,7 @@ void ssv_vm_free(struct ssv_vm *vm)
     free(vm->order);
     free(vm->loops);
     free(vm->calls);
+    free(vm->causes);
     ss_run_free(vm->run);
     memset(vm, 0, sizeof *vm);
 }
@@ -221,14 +295,37 @@ static int by_longest(const void *a, const void *b)
 void ssv_vm_sort(struct ssv_vm *vm, enum ssv_vm_sort sort)
 {
     vm->sort = sort;
-    if (vm->nstalls > 1)
-        qsort(vm->order, vm->nstalls, sizeof *vm->order,
+    if (vm->nshown > 1)
+        qsort(vm->order, vm->nshown, sizeof *vm->order,
               sort == SSV_VM_SORT_LONGEST ? by_longest : by_newest);
+}
+
+static int has_part(const struct ssv_vm_stall *r, const char *cause)
+{
+    if (strcmp(r->cause, cause) == 0)
+        return 1;
+    struct ss_stall_cause c;
+    ss_stall_cause(r->proc, r->stall, &c);
+    for (size_t i = 0; i < c.nparts; i++)
+        if (strcmp(c.parts[i].name, cause) == 0)
+            return 1;
+    return 0;
+}
+
+void ssv_vm_filter(struct ssv_vm *vm, const char *cause)
+{
+    if (cause != vm->cause)
+        snprintf(vm->cause, sizeof vm->cause, "%s", cause);
+    vm->nshown = 0;
+    for (size_t i = 0; i < vm->nstalls; i++)
+        if (!vm->cause[0] || has_part(&vm->stalls[i], vm->cause))
+            vm->order[vm->nshown++] = &vm->stalls[i];
+    ssv_vm_sort(vm, vm->sort);
 }
 
 long ssv_vm_find_stall(const struct ssv_vm *vm, uint32_t pid, uint32_t tid, uint64_t start_ns)
 {
-    for (size_t i = 0; i < vm->nstalls; i++) {
+    for (size_t i = 0; i < vm->nshown; i++) {
         const struct ssv_vm_stall *r = vm->order[i];
         if (r->stall->start_ns == start_ns && r->stall->tid == tid && r->proc->pid == pid)
             return (long)i;
@@ -330,6 +427,12 @@ void ssv_vm_search(struct ssv_vm *vm, const char *needle)
         struct ssv_vm_loop *l = &vm->loops[i];
         l->match = on && (has(l->thread->name, vm->needle) || has(l->proc->command, vm->needle));
         vm->nmatch_loops += l->match != 0;
+    }
+    vm->nmatch_causes = 0;
+    for (size_t i = 0; i < vm->ncauses; i++) {
+        struct ssv_vm_cause *c = &vm->causes[i];
+        c->match = on && (has(c->name, vm->needle) || has(c->where, vm->needle));
+        vm->nmatch_causes += c->match != 0;
     }
     for (size_t i = 0; bits && i < vm->run->nprocs; i++)
         free(bits[i]);

@@ -1,5 +1,5 @@
 /* vmodel: what the viewer shows of a run, built once per load and never per keypress: the rows
- * of the Stalls, Calls and Loops views in their order, frame names resolved once per stack,
+ * of the Stalls, Calls, Loops and Causes views in their order, frame names resolved once per stack,
  * what a search matches, and the scope a flame covers. No curses here, so all of it is tested
  * headless. */
 #ifndef SSV_VMODEL_H
@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "causes/causes.h"
 #include "model.h"
 #include "util/intern.h"
 
@@ -17,6 +18,7 @@ struct ssv_vm_stall {
     const struct ss_stall *stall;
     const char *thread; /* thread name, "?" when unknown */
     const char *top;    /* innermost frame of the most frequent stack, NULL without stacks */
+    const char *cause;  /* the stall's cause: its largest part (ss_stall_cause) */
     const char *call;   /* the longest interposed call caught in the stall, or NULL */
     uint64_t call_ns;
     uint32_t ncalls;
@@ -39,6 +41,19 @@ struct ssv_vm_loop {
     const struct ss_thread *thread;
     size_t nstalls; /* summarised ones included, as in stalled_ns */
     uint64_t stalled_ns, p50, p99;
+    int match;
+};
+
+/* One row of the Causes view: a cause's part of the stalls kept in detail, over every process. */
+#define SSV_VM_ADVICE 4
+struct ssv_vm_cause {
+    const char *name;
+    const char *where;                 /* where it took longest, "" when nothing names it */
+    const struct ss_process *proc;     /* whose stall that was */
+    uint64_t ns, longest_ns;           /* in all; its longest part of one stall */
+    size_t stalls;                     /* stalls it has a part in */
+    const char *advice[SSV_VM_ADVICE]; /* the distinct advice for the runtimes that had it */
+    size_t nadvice;
     int match;
 };
 
@@ -68,28 +83,37 @@ struct ssv_vm {
     struct ssv_vm_proc *procs; /* as run->procs */
     struct ssv_vm_stall *stalls;
     size_t nstalls;
-    struct ssv_vm_stall **order; /* stalls in the current sort order */
+    struct ssv_vm_stall **order; /* the stalls shown, in the current sort order */
+    size_t nshown;               /* in order: all of them, or those with time in cause */
+    char cause[SS_CAUSE_NAME];   /* the Stalls view's filter, "" for none */
     size_t ncall_stalls;         /* stalls with an interposed call caught inside */
     enum ssv_vm_sort sort;
     struct ssv_vm_loop *loops;
     size_t nloops;
     struct ssv_vm_call *calls;
     size_t ncalls;
+    struct ssv_vm_cause *causes; /* the largest first */
+    size_t ncauses;
+    uint64_t stalled_ns; /* of the stalls kept in detail: what the causes share out */
     uint64_t max_stall_ns, max_call_ns;
     uint64_t summarised; /* stalls the loader summarised: in no row, but in the loops' totals
                             and, by stack, in the flame */
     uint64_t first_ns;   /* earliest process start (monotonic): time zero of the run */
     uint64_t last_ns;    /* latest time seen in any trace */
-    size_t nmatch_stalls, nmatch_calls, nmatch_loops;
+    size_t nmatch_stalls, nmatch_calls, nmatch_loops, nmatch_causes;
     char needle[128];
 };
 
 /* Symbolizes every process and builds all rows; takes ownership of run (freed by ssv_vm_free,
- * also on failure). Returns 0 or -1 when out of memory. */
+ * also on failure). Causes come from the kinds ss_run_classify gave the stacks: in a run not
+ * classified, time on CPU is "unknown". Returns 0 or -1 when out of memory. */
 int ssv_vm_build(struct ssv_vm *vm, struct ss_run *run);
 void ssv_vm_free(struct ssv_vm *vm);
 
 void ssv_vm_sort(struct ssv_vm *vm, enum ssv_vm_sort sort);
+/* Shows in order only the stalls with a part of cause (ss_stall_cause), or, for "", all of
+ * them; keeps the sort. */
+void ssv_vm_filter(struct ssv_vm *vm, const char *cause);
 /* Position of a stall in the current order, or -1. */
 long ssv_vm_find_stall(const struct ssv_vm *vm, uint32_t pid, uint32_t tid, uint64_t start_ns);
 
@@ -98,8 +122,8 @@ long ssv_vm_find_stall(const struct ssv_vm *vm, uint32_t pid, uint32_t tid, uint
  * and the Calls view shows them. */
 void ssv_vm_set_calls(struct ssv_vm *vm, struct ssv_vm_call *calls, size_t n);
 
-/* Marks the rows whose frames, thread, call or function name contain needle (ignoring case);
- * an empty needle clears the search. */
+/* Marks the rows whose frames, thread, call or function name contain needle (ignoring case),
+ * and the causes whose name or place does; an empty needle clears the search. */
 void ssv_vm_search(struct ssv_vm *vm, const char *needle);
 
 /* Frame names of a stack, innermost first, or NULL. */

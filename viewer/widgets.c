@@ -155,6 +155,49 @@ void ssv_text_stack(struct ssv_text *t, const struct ssv_vm *vm, const struct ss
     }
 }
 
+size_t ssv_wrap_next(const char *text, size_t width)
+{
+    size_t len = strlen(text);
+    if (len <= width || width == 0)
+        return len;
+    size_t cut = width;
+    while (cut > 0 && text[cut] != ' ')
+        cut--;
+    return cut ? cut : width;
+}
+
+int ssv_draw_wrapped(struct ssv_canvas *c, int y, int x, int w, int maxrows, int style,
+                     const char *text)
+{
+    int rows = 0;
+    while (*text && rows < maxrows && w > 0) {
+        /* The last row takes the rest, cut with a mark. */
+        size_t len = rows + 1 < maxrows ? ssv_wrap_next(text, (size_t)w) : strlen(text);
+        char *line = strndup(text, len);
+        if (!line)
+            break;
+        ssv_cv_fit(c, y + rows++, x, w, style, line);
+        free(line);
+        text += len;
+        while (*text == ' ')
+            text++;
+    }
+    return rows;
+}
+
+void ssv_text_wrapped(struct ssv_text *t, int style, const char *indent, const char *text,
+                      size_t width)
+{
+    size_t first = strlen(indent);
+    for (int line = 0; *text; line++) {
+        size_t len = ssv_wrap_next(text, width > first ? width - first : 1);
+        ssv_text_add(t, style, NULL, "%*s%.*s", (int)first, line ? "" : indent, (int)len, text);
+        text += len;
+        while (*text == ' ')
+            text++;
+    }
+}
+
 int ssv_flame_style(const char *name)
 {
     unsigned h = 5381;

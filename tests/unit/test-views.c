@@ -154,7 +154,7 @@ Test(views, details_say_how_the_stall_was_sampled)
     p->sampling = (struct ss_rec_sampling){SS_SAMPLED_BY_PERF, 0, 0};
     p->stalls[0].samples[14].source = SS_SAMPLE_PERF;
     p->stalls[0].samples[13].source = SS_SAMPLE_SYSCALL;
-    open_run(run, 120, 30, 0);
+    open_run(run, 120, 31, 0); /* the last sample under the cause line */
     keys("j");
     key(SSV_KEY_ENTER);
     cr_expect(screen_has("  samples   15 (15 with a stack): 13 signal, 1 perf, 1 syscall"));
@@ -245,11 +245,18 @@ Test(views, tab_and_digits_switch_views)
     key(SSV_KEY_TAB);
     cr_expect(strstr(row(1), "ITERATIONS"), "%s", row(1));
     key(SSV_KEY_TAB);
+    cr_expect_eq(app.view, SSV_VIEW_CAUSES);
+    cr_expect(strstr(row(2), "CAUSE"), "%s", row(2));
+    key(SSV_KEY_TAB);
     cr_expect_eq(app.view, SSV_VIEW_STALLS);
+    key(SSV_KEY_BTAB);
+    cr_expect_eq(app.view, SSV_VIEW_CAUSES);
     key(SSV_KEY_BTAB);
     cr_expect_eq(app.view, SSV_VIEW_LOOPS);
     key('2');
     cr_expect_eq(app.view, SSV_VIEW_FLAME);
+    key('5');
+    cr_expect_eq(app.view, SSV_VIEW_CAUSES);
 }
 
 Test(views, flame_draws_proportional_frames_and_zooms)
@@ -421,5 +428,121 @@ Test(views, batch_draws_every_row)
     char line[512];
     ssv_cv_row_text(&out, 0, line, sizeof line);
     cr_expect(strstr(line, "ITERATIONS"), "%s", line);
+    ssv_cv_free(&out);
+}
+
+/* Named by the built-in rules: pid 1 (server), a stall at +1s of 400ms in JSON.parse, one at
+ * +2s of 300ms in read(); 700ms, 4 to 3. */
+static struct ss_run *causes_run(void)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    rb_thread(p, 1, "server");
+    struct ss_stack *json = rb_stack(p, "v8::internal::JsonParser<unsigned char>::ParseJson",
+                                     "JS:~parse /app/s.js:4:15", NULL);
+    struct ss_stall *s = rb_stall(p, 1, p->start_mono_ns + 1000 * MS, 400 * MS);
+    rb_sample(s, json, 50 * MS);
+    rb_sample(s, json, 100 * MS);
+    s = rb_stall(p, 1, p->start_mono_ns + 2000 * MS, 300 * MS);
+    s->calls = calloc(1, sizeof *s->calls);
+    s->calls[0] = (struct ss_stall_call){"read", "file", 2, 300 * MS};
+    s->ncalls = 1;
+    struct ss_cause_rules *rules;
+    char err[256] = "";
+    cr_assert_eq(ss_cause_rules_new(&rules, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ss_run_classify(run, rules), 0);
+    return run;
+}
+
+Test(views, stalls_have_a_cause_column_and_their_details_the_parts)
+{
+    open_run(causes_run(), 120, 30, 0);
+    ssv_app_draw(&app, &cv);
+    cr_expect(strstr(row(1), "DURATION") && strstr(row(1), " CAUSE "), "%s", row(1));
+    cr_expect(strstr(row(2), "300ms") && strstr(row(2), " blocked:file "), "%s", row(2));
+    cr_expect(strstr(row(3), "400ms") && strstr(row(3), " cpu:json "), "%s", row(3));
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  cause     blocked:file 100% (read)"));
+    cr_expect(screen_has("  advice    Do file I/O off the loop thread"));
+    key(SSV_KEY_ESC);
+    key('j');
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  cause     cpu:json 100% (v8::internal::JsonParser<unsigned "
+                         "char>::ParseJson in parse)"));
+    key(SSV_KEY_ESC);
+    ssv_cv_resize(&cv, 80, 24);
+    ssv_app_draw(&app, &cv);
+    cr_expect_null(strstr(row(1), "CAUSE"), "no room for the cause at 80 columns: %s", row(1));
+}
+
+Test(views, causes_view_lists_time_by_cause_and_enter_its_stalls)
+{
+    open_run(causes_run(), 120, 30, 0);
+    key('5');
+    cr_expect(strstr(row(0), " 5 Causes "), "%s", row(0));
+    cr_expect(strstr(row(1), "Stalled time by cause: 700ms in 2 stalls"), "%s", row(1));
+    cr_expect(strstr(row(2), "CAUSE") && strstr(row(2), "SHARE") && strstr(row(2), "LONGEST IN"),
+              "%s", row(2));
+    cr_expect(strstr(row(3), "cpu:json") && strstr(row(3), "400ms") && strstr(row(3), "57%") &&
+                  strstr(row(3), " v8::internal::JsonParser"),
+              "%s", row(3));
+    cr_expect(strstr(row(4), "blocked:file") && strstr(row(4), "43%") && strstr(row(4), " read"),
+              "%s", row(4));
+    cr_expect(screen_has("advice: Parse or generate big documents off the loop thread."),
+              "the selected cause's advice");
+    cr_expect(strstr(row(29), "2 causes, most stalled time first"), "%s", row(29));
+    key('j');
+    cr_expect(screen_has(" blocked:file: 300ms, 43% of the stalled time, in 1 stall; longest "
+                         "300ms in read (pid 1)"));
+    key(SSV_KEY_ENTER);
+    cr_expect_eq(app.view, SSV_VIEW_STALLS);
+    cr_expect(strstr(row(1), "1 stall with time in blocked:file, 300ms in all"), "%s", row(1));
+    cr_expect(strstr(row(2), "Do file I/O off the loop thread"), "%s", row(2));
+    cr_expect(strstr(row(4), "TIME"), "%s", row(4));
+    cr_expect(strstr(row(5), "blocked:file"), "%s", row(5));
+    cr_expect_eq(row(6)[0], '\0', "only the stall of that cause: %s", row(6));
+    cr_expect(strstr(row(29), "1 of 2 stalls, with time in blocked:file"), "%s", row(29));
+    key(SSV_KEY_ENTER);
+    cr_expect(screen_has("  cause     blocked:file 100% (read)"));
+    key(SSV_KEY_ESC);
+    cr_expect_eq(app.view, SSV_VIEW_STALLS, "Esc leaves the details first");
+
+    /* A reload keeps the filter, as it keeps the search. */
+    struct ssv_snapshot *s = calloc(1, sizeof *s);
+    cr_assert_not_null(s);
+    cr_assert_eq(ssv_vm_build(&s->vm, causes_run()), 0);
+    struct ssv_vm_scope all = {SSV_VM_SCOPE_ALL, 0, 0, 0};
+    cr_assert_eq(ssv_flame_build(&s->flame, &s->vm, &all), 0);
+    ssv_app_install(&app, s);
+    ssv_app_draw(&app, &cv);
+    cr_expect_eq(app.snap->vm.nshown, 1);
+    cr_expect(strstr(row(5), "blocked:file"), "%s", row(5));
+
+    key(SSV_KEY_ESC);
+    cr_expect_eq(app.view, SSV_VIEW_CAUSES, "Esc goes back to the causes");
+    cr_expect_eq(app.snap->vm.nshown, 2);
+    cr_expect_eq(app.causes.pos.sel, 1, "on the cause it came from");
+    key('1');
+    cr_expect(strstr(row(3), "cpu:json"), "all stalls again: %s", row(3));
+}
+
+Test(views, batch_draws_every_cause_with_its_advice)
+{
+    open_run(causes_run(), 80, 24, 0);
+    struct ssv_canvas out;
+    cr_assert_eq(ssv_cv_init(&out, 100, 0, 0, 1), 0);
+    ssv_app_draw_batch(&app, SSV_VIEW_CAUSES, &out);
+    char line[512];
+    ssv_cv_row_text(&out, 2, line, sizeof line);
+    cr_expect(strstr(line, "cpu:json"), "%s", line);
+    ssv_cv_row_text(&out, 3, line, sizeof line);
+    cr_expect(strstr(line, "blocked:file"), "%s", line);
+    ssv_cv_row_text(&out, 5, line, sizeof line);
+    cr_expect(strstr(line, " cpu:json: 400ms, 57% of the stalled time"), "%s", line);
+    ssv_cv_row_text(&out, 6, line, sizeof line);
+    cr_expect(strstr(line, "advice: Parse or generate big documents off the loop thread."), "%s",
+              line);
+    ssv_cv_row_text(&out, 8, line, sizeof line);
+    cr_expect(strstr(line, " blocked:file: 300ms"), "%s", line);
     ssv_cv_free(&out);
 }

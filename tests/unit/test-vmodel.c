@@ -465,3 +465,89 @@ Test(vmodel, a_hundred_thousand_stalls)
     cr_expect_eq(fl.root->total, total);
     cr_expect_eq(kid(kid(kid(fl.root, "main"), "handle"), "decode")->total, decode);
 }
+
+/* Causes, named by the built-in rules. pid 1 (native): stall A at +1s, 400ms in JSON.parse
+ * (2 samples); stall B at +2s, 300ms in read() (a file). pid 2: stall C at +1.5s, 200ms, 50ms
+ * of it waiting for a CPU, the rest in JSON.parse. By cause: cpu:json 400 + 150 = 550ms in 2
+ * stalls, longest in A; blocked:file 300ms; starved 50ms; 900ms in all. */
+static struct ss_run *causes_run(void)
+{
+    struct ss_run *run = rb_run();
+    for (uint32_t pid = 1; pid <= 2; pid++) {
+        struct ss_process *p = rb_process(run, pid, 10 * MS);
+        struct ss_stack *json = rb_stack(p, "v8::internal::JsonParser<unsigned char>::ParseJson",
+                                         "JS:~parse /app/s.js:4:15", NULL);
+        uint64_t t0 = p->start_mono_ns;
+        struct ss_stall *s =
+            rb_stall(p, pid, t0 + (pid == 1 ? 1000 : 1500) * MS, (pid == 1 ? 400 : 200) * MS);
+        rb_sample(s, json, 50 * MS);
+        rb_sample(s, json, 100 * MS);
+        if (pid == 2) {
+            s->split_window_ns = 200 * MS;
+            s->split_runnable_ns = 50 * MS;
+            continue;
+        }
+        s = rb_stall(p, pid, t0 + 2000 * MS, 300 * MS);
+        s->calls = calloc(1, sizeof *s->calls);
+        s->calls[0] = (struct ss_stall_call){"read", "file", 2, 300 * MS};
+        s->ncalls = 1;
+    }
+    struct ss_cause_rules *rules;
+    char err[256] = "";
+    cr_assert_eq(ss_cause_rules_new(&rules, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ss_run_classify(run, rules), 0);
+    return run;
+}
+
+Test(vmodel, each_stall_has_its_cause_and_the_run_its_time_by_cause)
+{
+    ssv_vm_free(&vm);
+    cr_assert_eq(ssv_vm_build(&vm, causes_run()), 0);
+    cr_assert_eq(vm.nstalls, 3);
+    cr_expect_str_eq(vm.stalls[0].cause, "cpu:json");
+    cr_expect_str_eq(vm.stalls[1].cause, "blocked:file");
+    cr_expect_str_eq(vm.stalls[2].cause, "cpu:json", "starved for a quarter of it only");
+    cr_expect_eq(vm.stalled_ns, 900 * MS);
+    cr_assert_eq(vm.ncauses, 3);
+    const struct ssv_vm_cause *c = vm.causes;
+    cr_expect_str_eq(c[0].name, "cpu:json");
+    cr_expect_eq(c[0].ns, 550 * MS);
+    cr_expect_eq(c[0].stalls, 2);
+    cr_expect_eq(c[0].longest_ns, 400 * MS);
+    cr_expect_eq(c[0].proc->pid, 1);
+    cr_expect_str_eq(c[0].where, "v8::internal::JsonParser<unsigned char>::ParseJson in parse");
+    cr_assert_eq(c[0].nadvice, 1, "both processes are native: one advice");
+    cr_expect_str_eq(c[0].advice[0], "Parse or generate big documents off the loop thread.");
+    cr_expect_str_eq(c[1].name, "blocked:file");
+    cr_expect_eq(c[1].ns, 300 * MS);
+    cr_expect_str_eq(c[1].where, "read");
+    cr_expect_str_eq(c[2].name, "starved");
+    cr_expect_eq(c[2].ns, 50 * MS);
+    cr_expect_eq(c[2].proc->pid, 2);
+    ssv_vm_search(&vm, "PARSE");
+    cr_expect_eq(vm.nmatch_causes, 1);
+    cr_expect(vm.causes[0].match, "a cause matches by where it took longest");
+    ssv_vm_search(&vm, "");
+}
+
+Test(vmodel, the_stalls_of_a_cause_keep_the_sort)
+{
+    ssv_vm_free(&vm);
+    cr_assert_eq(ssv_vm_build(&vm, causes_run()), 0);
+    cr_expect_eq(vm.nshown, 3, "all stalls without a filter");
+    ssv_vm_filter(&vm, "cpu:json");
+    cr_assert_eq(vm.nshown, 2);
+    cr_expect_eq(vm.order[0]->stall->duration_ns, 200 * MS, "newest first");
+    cr_expect_eq(vm.order[1]->stall->duration_ns, 400 * MS);
+    ssv_vm_sort(&vm, SSV_VM_SORT_LONGEST);
+    cr_expect_eq(vm.order[0]->stall->duration_ns, 400 * MS);
+    cr_expect_eq(ssv_vm_find_stall(&vm, 1, 1, vm.stalls[1].stall->start_ns), -1,
+                 "the file read is not shown");
+    ssv_vm_filter(&vm, "starved");
+    cr_assert_eq(vm.nshown, 1, "a stall with a part of the cause, not only its largest");
+    cr_expect_eq(vm.order[0]->proc->pid, 2);
+    ssv_vm_filter(&vm, "");
+    cr_assert_eq(vm.nshown, 3);
+    cr_expect_eq(vm.order[0]->stall->duration_ns, 400 * MS, "still longest first");
+    cr_expect_eq(vm.order[2]->stall->duration_ns, 200 * MS);
+}

@@ -16,7 +16,7 @@ loc=${utf8_locale:-C}
 start_viewer v 120 40 LC_ALL="$loc" -- "$tmp/run"
 wait_for v 'finished'
 expect_screen v '^ stallscope +1 Stalls +2 Flame +3 Calls +4 Loops .*2 stalls, 1 process'
-expect_screen v '^TIME.* PID +TID +THREAD +DURATION +BLOCKED IN +TOP FRAME'
+expect_screen v '^TIME.* PID +TID +THREAD +DURATION +CAUSE +BLOCKED IN +TOP FRAME'
 expect_screen v 'loop-fixture-O2 +[0-9.]+ms .* nanosleep\(\) [0-9.]+ms( \+)? +plant_sleep'
 expect_screen v 'loop-fixture-O2 +[0-9.]+ms .* plant_spin'
 screen v | sed -n 3p | grep -q plant_sleep || fail "the newest stall (the sleep) is not first"
@@ -68,7 +68,7 @@ wait_for v '^TIME.* PID +TID +DURATION[^ ]* +TOP FRAME'
 screen v | sed -n 24p | grep -q '? help' || fail "no status line at the bottom after resizing"
 expect_screen v '\[nanosleep\(\) [0-9.]+ms( \+)?\] plant_s'
 tm resize-window -t v -x 200 -y 60
-wait_for v 'THREAD +DURATION[^ ]* +BLOCKED IN +TOP FRAME'
+wait_for v 'THREAD +DURATION[^ ]* +CAUSE +BLOCKED IN +TOP FRAME'
 screen v | sed -n 60p | grep -q '? help' || fail "no status line at the bottom of 60 lines"
 
 keys v q
