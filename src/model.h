@@ -90,6 +90,10 @@ struct ss_stall {
     /* Major page faults of the thread from the stall's detection to its end, when measured. */
     uint64_t major_faults;
     int faults_known;
+    /* Of the time waiting for a CPU: held back by the cgroup's CPU limit (the cgroup's own
+     * figure, shared by its threads), and stolen by the hypervisor (machine-wide). */
+    uint64_t throttled_ns, steal_ns;
+    int throttled_known, steal_known;
     /* Parts of it during which the process was stopped, or the whole machine paused. */
     uint64_t stopped_ns, machine_ns;
 };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/options.h"
 #include "stacks/flame.h"
 #include "stacks/frame-names.h"
 #include "util/array.h"
@@ -373,8 +374,11 @@ void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct
         else if (smp->source != SS_SAMPLE_CALL && smp->stack && smp->stack->cpu_kind)
             weighed = saturated_sum(weighed, span);
     }
-    if (s->split_window_ns)
-        add_part(&w, "starved", NULL, take(&left, s->split_runnable_ns));
+    if (s->split_window_ns) {
+        char why[96];
+        add_part(&w, "starved", ss_starved_why(s, why, sizeof why) ? why : NULL,
+                 take(&left, s->split_runnable_ns));
+    }
     /* Time off CPU that no call explains, in a stall that read pages in from disk, went to
      * those faults. */
     if (s->split_window_ns && s->faults_known && s->major_faults) {
@@ -458,6 +462,24 @@ size_t ss_process_causes(const struct ss_process *p, struct ss_cause_total *out,
     }
     qsort(out, n, sizeof *out, by_total);
     return n;
+}
+
+int ss_starved_why(const struct ss_stall *s, char *buf, size_t size)
+{
+    char held[32], stolen[32];
+    int throttled = s->throttled_known && s->throttled_ns >= 1000000;
+    int steal = s->steal_known && s->steal_ns >= 1000000;
+    ss_format_duration(s->throttled_ns, held, sizeof held);
+    ss_format_duration(s->steal_ns, stolen, sizeof stolen);
+    if (throttled && steal)
+        snprintf(buf, size,
+                 "its cgroup's CPU limit throttled the cgroup for %s; the hypervisor took %s", held,
+                 stolen);
+    else if (throttled)
+        snprintf(buf, size, "its cgroup's CPU limit throttled the cgroup for %s", held);
+    else if (steal)
+        snprintf(buf, size, "the hypervisor took %s", stolen);
+    return throttled || steal;
 }
 
 const char *ss_process_runtime(const struct ss_process *p)

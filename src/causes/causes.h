@@ -62,6 +62,11 @@ struct ss_cause_total {
 /* Up to max causes into out, the largest first; returns how many. */
 size_t ss_process_causes(const struct ss_process *p, struct ss_cause_total *out, size_t max);
 
+/* What held a stalled thread back from a CPU, as far as the trace measured it ("its cgroup's
+ * CPU limit throttled the cgroup for 120ms; the hypervisor took 3ms"): 1 when there is
+ * something to say, 0 otherwise. */
+int ss_starved_why(const struct ss_stall *s, char *buf, size_t size);
+
 /* The runtime a process ran, as advice is keyed: "node", "python" or "native". */
 const char *ss_process_runtime(const struct ss_process *p);
 /* The advice for a cause in that runtime, NULL when there is none. */

@@ -176,13 +176,19 @@ struct ss_rec_stall_split {
     uint32_t tid, flags;
     uint64_t stall_id, window_ns, cpu_ns, runnable_ns;
     uint64_t major_faults; /* from the stall's detection to its end, with SS_SPLIT_FAULTS */
+    uint64_t throttled_ns; /* the cgroup's CPU limit held it back, with SS_SPLIT_THROTTLED */
+    uint64_t steal_ns;     /* the hypervisor ran other guests (machine-wide), with SS_SPLIT_STEAL */
 } SS_PACKED;
 
-/* STALL_SPLIT records written before major_faults was added end after runnable_ns. */
+/* STALL_SPLIT records written before major_faults was added end after runnable_ns, and those
+ * before throttled_ns after major_faults. */
 #define SS_REC_STALL_SPLIT_MIN_SIZE 40u
+#define SS_REC_STALL_SPLIT_FAULTS_SIZE 48u
 
 #define SS_SPLIT_FROM_START 1u
-#define SS_SPLIT_FAULTS 2u /* major_faults was measured */
+#define SS_SPLIT_FAULTS 2u    /* major_faults was measured */
+#define SS_SPLIT_THROTTLED 4u /* throttled_ns was measured */
+#define SS_SPLIT_STEAL 8u     /* steal_ns was measured */
 
 /* A thread's loop: the wait it keeps returning to, recognised when it had returned to it
  * (docs/loops.md). at_ns is when the loop was recognised; its iterations are counted from

@@ -63,6 +63,15 @@ static void write_call_site(struct ss_json *j, const struct ss_call_site *c)
     ss_json_end(j);
 }
 
+/* A figure the trace may not have: null when it was not measured. */
+static void write_measured(struct ss_json *j, const char *key, int known, uint64_t value)
+{
+    if (known)
+        ss_json_uint(j, key, value);
+    else
+        ss_json_null(j, key);
+}
+
 static void write_cause_part(struct ss_json *j, const struct ss_cause_part *part)
 {
     ss_json_string(j, "cause", part->name);
@@ -131,10 +140,9 @@ static void write_stall(struct ss_json *j, const struct ss_process *p, const cha
         ss_json_uint(j, "cpu_ns", s->split_cpu_ns);
         ss_json_uint(j, "runnable_ns", s->split_runnable_ns);
         ss_json_string(j, "from", s->split_from_start ? "start" : "detection");
-        if (s->faults_known)
-            ss_json_uint(j, "major_faults", s->major_faults);
-        else
-            ss_json_null(j, "major_faults");
+        write_measured(j, "major_faults", s->faults_known, s->major_faults);
+        write_measured(j, "throttled_ns", s->throttled_known, s->throttled_ns);
+        write_measured(j, "steal_ns", s->steal_known, s->steal_ns);
         ss_json_end(j);
     } else {
         ss_json_null(j, "split");

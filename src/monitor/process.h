@@ -57,6 +57,7 @@ struct ss_slot_view {
     uint32_t split_flags;
     uint64_t split_iteration, split_t0, split_cpu0, split_wait0;
     uint64_t split_faults0; /* major page faults at the split's start; valid with SS_SPLIT_FAULTS */
+    uint64_t split_throttled0, split_steal0; /* likewise, with SS_SPLIT_THROTTLED, _STEAL */
     uint64_t idle_at, idle_iterations, idle_cpu, idle_wait;
     uint64_t last_look_ns, stopped_ns, machine_ns, stopped_written, machine_written;
     struct ss_iteration_call calls[32];
@@ -103,6 +104,9 @@ struct ss_mproc {
     struct ss_classifier classifier;
     uint32_t notes_read;
     char perf_map[64]; /* /tmp/perf-PID.map: the JIT map a runtime writes because we asked */
+    /* The cpu.stat of the process's CPU cgroup, found at its first stall; "" for none. */
+    char cpu_stat[PATH_MAX];
+    int cpu_stat_found;
     uint64_t samples_failed, samples_timed_out, drops_written_sum;
     uint64_t retired_events, retired_snaps; /* drops of slots whose threads have exited */
     uint64_t calls_lost, perf_lost;

@@ -63,6 +63,86 @@ static int major_faults(const struct ss_mproc *p, const struct ss_slot_view *v, 
     return 0;
 }
 
+static int throttled(struct ss_mproc *p, uint64_t *ns);
+
+/* The cpu.stat of the process's CPU cgroup, with throttling figures: cgroup v1's cpu hierarchy,
+ * or v2's unified tree (where the cpu controller is on). "" when there is none. */
+static void find_cpu_stat(struct ss_mproc *p)
+{
+    char buf[4096], *save = NULL;
+    p->cpu_stat_found = 1;
+    p->cpu_stat[0] = '\0';
+    if (ss_proc_read(p->pid, "cgroup", buf, sizeof buf) <= 0)
+        return;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *controllers = strchr(line, ':'),
+             *path = controllers ? strchr(controllers + 1, ':') : NULL;
+        if (!path)
+            continue;
+        *path++ = '\0';
+        controllers++;
+        int v1_cpu = 0;
+        for (char *c = controllers; *c; c += strcspn(c, ",") + (c[strcspn(c, ",")] == ','))
+            v1_cpu |= strncmp(c, "cpu", strcspn(c, ",")) == 0 && strcspn(c, ",") == 3;
+        char candidate[PATH_MAX];
+        if (v1_cpu)
+            snprintf(candidate, sizeof candidate, "/sys/fs/cgroup/cpu%s/cpu.stat", path);
+        else if (!*controllers)
+            snprintf(candidate, sizeof candidate, "/sys/fs/cgroup%s/cpu.stat", path);
+        else
+            continue;
+        uint64_t ns;
+        snprintf(p->cpu_stat, sizeof p->cpu_stat, "%s", candidate);
+        if (v1_cpu || throttled(p, &ns) == 0)
+            return;
+        p->cpu_stat[0] = '\0';
+    }
+}
+
+/* The cgroup's time held back by its CPU limit so far, in ns. */
+static int throttled(struct ss_mproc *p, uint64_t *ns)
+{
+    if (!p->cpu_stat_found)
+        find_cpu_stat(p);
+    char buf[1024];
+    int fd = p->cpu_stat[0] ? open(p->cpu_stat, O_RDONLY | O_CLOEXEC) : -1;
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    unsigned long long v;
+    const char *at;
+    if ((at = strstr(buf, "throttled_usec ")) && sscanf(at, "throttled_usec %llu", &v) == 1)
+        *ns = v * 1000;
+    else if ((at = strstr(buf, "throttled_time ")) && sscanf(at, "throttled_time %llu", &v) == 1)
+        *ns = v;
+    else
+        return -1;
+    return 0;
+}
+
+/* Time the hypervisor gave the machine's CPUs to other guests so far, in ns: the steal column
+ * of /proc/stat, summed over CPUs. */
+static int stolen(uint64_t *ns)
+{
+    char buf[512];
+    int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    unsigned long long steal;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (n <= 0 || hz <= 0)
+        return -1;
+    buf[n] = '\0';
+    if (sscanf(buf, "cpu %*u %*u %*u %*u %*u %*u %*u %llu", &steal) != 1)
+        return -1;
+    *ns = steal * (1000000000ull / (uint64_t)hz);
+    return 0;
+}
+
 void ss_stall_time_begin(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration,
                          uint64_t iterations)
 {
@@ -83,6 +163,10 @@ void ss_stall_time_begin(struct ss_mproc *p, struct ss_slot_view *v, uint64_t it
     }
     if (major_faults(p, v, &v->split_faults0) == 0)
         v->split_flags |= SS_SPLIT_FAULTS;
+    if (throttled(p, &v->split_throttled0) == 0)
+        v->split_flags |= SS_SPLIT_THROTTLED;
+    if (stolen(&v->split_steal0) == 0)
+        v->split_flags |= SS_SPLIT_STEAL;
     v->split_iteration = iteration;
 }
 
@@ -153,17 +237,24 @@ void ss_stall_time_end(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iter
         on_cpu = window;
     if (runnable > window - on_cpu)
         runnable = window - on_cpu;
-    uint64_t faults = 0;
+    uint64_t faults = 0, held = 0, steal = 0;
     uint32_t flags = v->split_flags;
     if (!(flags & SS_SPLIT_FAULTS) || major_faults(p, v, &faults) < 0 || faults < v->split_faults0)
         flags &= ~SS_SPLIT_FAULTS;
-    struct ss_rec_stall_split rec = {(uint32_t)v->tid,
-                                     flags,
-                                     iteration,
-                                     window,
-                                     on_cpu,
-                                     runnable,
-                                     flags & SS_SPLIT_FAULTS ? faults - v->split_faults0 : 0};
+    if (!(flags & SS_SPLIT_THROTTLED) || throttled(p, &held) < 0 || held < v->split_throttled0)
+        flags &= ~SS_SPLIT_THROTTLED;
+    if (!(flags & SS_SPLIT_STEAL) || stolen(&steal) < 0 || steal < v->split_steal0)
+        flags &= ~SS_SPLIT_STEAL;
+    struct ss_rec_stall_split rec = {
+        .tid = (uint32_t)v->tid,
+        .flags = flags,
+        .stall_id = iteration,
+        .window_ns = window,
+        .cpu_ns = on_cpu,
+        .runnable_ns = runnable,
+        .major_faults = flags & SS_SPLIT_FAULTS ? faults - v->split_faults0 : 0,
+        .throttled_ns = flags & SS_SPLIT_THROTTLED ? held - v->split_throttled0 : 0,
+        .steal_ns = flags & SS_SPLIT_STEAL ? steal - v->split_steal0 : 0};
     ss_writer_record(&p->out, SS_REC_STALL_SPLIT, &rec, sizeof rec, NULL, 0);
     v->split_iteration = 0;
 }

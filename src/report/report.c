@@ -229,6 +229,9 @@ static void print_stall_body(FILE *out, const struct ss_stall *s, const struct s
             fprintf(out, ", %llu major page fault%s", (unsigned long long)s->major_faults,
                     s->major_faults == 1 ? "" : "s");
         fputc('\n', out);
+        char why[96];
+        if (ss_starved_why(s, why, sizeof why))
+            fprintf(out, "       waiting for a CPU: %s\n", why);
     }
     struct ss_stack_count top[3];
     size_t distinct = ss_stall_stacks(s, top, 3);

@@ -369,14 +369,16 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
-/* A STALL_SPLIT record of an older writer ends before major_faults. */
+/* A STALL_SPLIT record of an older writer ends before major_faults, or before throttled_ns. */
 static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_stall_split r;
     memset(&r, 0, sizeof r);
     memcpy(&r, b, n < sizeof r ? n : sizeof r);
-    if (n < sizeof r)
+    if (n < SS_REC_STALL_SPLIT_FAULTS_SIZE)
         r.flags &= ~SS_SPLIT_FAULTS;
+    if (n < sizeof r)
+        r.flags &= ~(SS_SPLIT_THROTTLED | SS_SPLIT_STEAL);
     struct ss_stall *s = trace_record_stall(l, r.tid, r.stall_id);
     if (!s)
         FAIL(-ENOMEM, "out of memory");
@@ -386,6 +388,10 @@ static int on_stall_split(struct loader *l, const uint8_t *b, size_t n)
     s->split_from_start = (r.flags & SS_SPLIT_FROM_START) != 0;
     s->faults_known = (r.flags & SS_SPLIT_FAULTS) != 0;
     s->major_faults = r.major_faults;
+    s->throttled_known = (r.flags & SS_SPLIT_THROTTLED) != 0;
+    s->throttled_ns = r.throttled_ns;
+    s->steal_known = (r.flags & SS_SPLIT_STEAL) != 0;
+    s->steal_ns = r.steal_ns;
     return 0;
 }
 

@@ -405,8 +405,8 @@ Test(trace, stack_ids_are_keys_not_sizes)
     cr_expect_eq(ss_run_load(dir, &run, err, sizeof err), SS_ECORRUPT, "%s", err);
 }
 
-/* A STALL_SPLIT of an earlier writer (40 bytes, no fault count) reads as not measured; one with
- * SS_SPLIT_FAULTS gives its count. */
+/* A STALL_SPLIT of an earlier writer (40 bytes, no fault count; 48, no throttling) reads as not
+ * measured for what it lacks, whatever its flags say; what it has is read. */
 Test(trace, stall_splits_with_and_without_major_faults)
 {
     struct ss_writer w;
@@ -421,11 +421,11 @@ Test(trace, stall_splits_with_and_without_major_faults)
         .tid = 78, .flags = SS_SPLIT_FAULTS, .stall_id = 1000, .window_ns = 40000000};
     ss_writer_record(&w, SS_REC_STALL_SPLIT, &old, SS_REC_STALL_SPLIT_MIN_SIZE, NULL, 0);
     struct ss_rec_stall_split now = {.tid = 78,
-                                     .flags = SS_SPLIT_FAULTS,
+                                     .flags = SS_SPLIT_FAULTS | SS_SPLIT_THROTTLED,
                                      .stall_id = 2000,
                                      .window_ns = 40000000,
                                      .major_faults = 812};
-    ss_writer_record(&w, SS_REC_STALL_SPLIT, &now, sizeof now, NULL, 0);
+    ss_writer_record(&w, SS_REC_STALL_SPLIT, &now, SS_REC_STALL_SPLIT_FAULTS_SIZE, NULL, 0);
     tb_end(&w, 80000000);
     ss_writer_close(&w);
     struct ss_run *run = load_ok(dir);
@@ -435,6 +435,7 @@ Test(trace, stall_splits_with_and_without_major_faults)
     cr_expect_not(p->stalls[0].faults_known, "a 40-byte split has no fault count");
     cr_expect(p->stalls[1].faults_known);
     cr_expect_eq(p->stalls[1].major_faults, 812);
+    cr_expect_not(p->stalls[1].throttled_known, "a 48-byte split has no throttling figure");
     ss_run_free(run);
 }
 
