@@ -221,6 +221,16 @@ void names_free(struct names *nm)
     ss_elf_cache_free(nm->cache);
 }
 
+void end_target(struct names *nm, struct sample *s, struct ss_target *t, struct proc *p)
+{
+    if (nm)
+        names_free(nm);
+    free(s);
+    ss_target_free(t);
+    if (p)
+        proc_stop(p);
+}
+
 const char *name_of(struct names *nm, uint64_t addr, struct ss_frame_info *fi)
 {
     ss_symbolize(nm->sym, addr, fi);

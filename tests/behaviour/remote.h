@@ -87,6 +87,9 @@ struct names {
 /* A symbolizer of the target's modules, as the monitor's readers will have them. */
 void names_for(struct names *nm, struct ss_target *t);
 void names_free(struct names *nm);
+/* What a test of a target holds, released in order: the frame names (NULL: none were made),
+ * the samples (NULL: none), the opened target, then the fixture (NULL: stopped already). */
+void end_target(struct names *nm, struct sample *s, struct ss_target *t, struct proc *p);
 const char *name_of(struct names *nm, uint64_t addr, struct ss_frame_info *fi);
 void print_frames(struct names *nm, const uint64_t *f, unsigned n);
 /* The index of the first frame from `from` named exactly name, or -1. */

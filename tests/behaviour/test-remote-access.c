@@ -66,10 +66,7 @@ Test(remote, node_through_jit_frames, .timeout = 120)
     }
     print_unwind_costs(&sm, "node");
     print_frames(&nm, sm.s[sm.n - 1].frames, sm.s[sm.n - 1].n);
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
     unlink(map);
 }
 
@@ -104,10 +101,7 @@ Test(remote, python_through_the_interpreter, .timeout = 60)
     }
     print_unwind_costs(&sm, "python");
     print_frames(&nm, sm.s[0].frames, sm.s[0].n);
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
 }
 
 /* ---- privileges -------------------------------------------------------------------------- */
@@ -152,10 +146,7 @@ static int sample_as_nobody(void *arg)
     print_frames(&nm, sm.s[0].frames, sm.s[0].n);
     struct ss_thread_now now;
     int r = ss_thread_now(p.pid, p.thread_tid, &now);
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
     return bad ? 3 : r != 0 || now.activity == SS_THREAD_UNKNOWN ? 4 : 0;
 }
 
@@ -204,10 +195,7 @@ static int unwind_deleted(void *arg)
         bad += !m || sm.s[i].frames[0] < m->lo || sm.s[i].frames[0] >= m->hi;
     }
     print_frames(&nm, sm.s[0].frames, sm.s[0].n);
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
     unlink(copy);
     return bad ? 4 : 0;
 }

@@ -46,10 +46,7 @@ static void spinning_threads(const char *fixture)
         expect_chain(&nm, &sm.s[i], thread_chain);
     }
     print_unwind_costs(&sm, "second thread");
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
 }
 
 Test(remote, perf_samples_unwind_at_O0, .timeout = 60)
@@ -117,10 +114,7 @@ Test(remote, perf_ring_wraps_and_counts_lost, .timeout = 60)
     for (unsigned i = 1; i < sm.n && i < MAX_SAMPLES; i++)
         cr_expect_gt(sm.s[i].time_ns, sm.s[i - 1].time_ns, "samples come oldest first");
     ss_perf_close(perf);
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
 }
 
 /* ---- a thread blocked in a system call --------------------------------------------------- */
@@ -188,10 +182,7 @@ static void blocked_threads(const char *fixture, bool frame_pointers)
         expect_chain(&nm, &s[0], main_read);
         expect_chain(&nm, &s[1], thread_read);
     }
-    names_free(&nm);
-    free(s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, s, t, &p);
 }
 
 Test(remote, blocked_thread_from_sp_and_pc_at_O2, .timeout = 60)
@@ -246,8 +237,7 @@ Test(remote, modules_pie_nopie_vdso)
     cr_expect_gt(m->build_id_len, 0, "the vDSO's build-id is read from the target");
     cr_expect_eq(m->bias, m->lo, "the vDSO is linked at 0");
     cr_expect_not_null(module_named(t, "/libc.so.6", 0));
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(NULL, NULL, t, &p);
 
     path_of(exe, sizeof exe, "SS_BUILDDIR", "tests/fixtures/remote/remote-fixture-nopie");
     start_fixture(&p, "tests/fixtures/remote/remote-fixture-nopie", "spin", NULL);
@@ -255,9 +245,8 @@ Test(remote, modules_pie_nopie_vdso)
     cr_assert_not_null(m = module_named(t, "/remote-fixture-nopie", 0));
     cr_expect_eq(m->bias, 0, "a program linked without PIE runs where it was linked");
     expect_build_id(m, exe);
-    ss_target_free(t);
     pid_t gone = p.pid;
-    proc_stop(&p);
+    end_target(NULL, NULL, t, &p);
 
     cr_expect_eq(ss_target_open(gone, &t), -ESRCH);
     cr_expect_eq(ss_target_open(0, &t), -EINVAL);
@@ -293,10 +282,7 @@ Test(remote, through_the_vdso, .timeout = 60)
     }
     printf("  %u of %u samples in the vDSO\n", in_vdso, sm.n);
     cr_expect_gt(in_vdso, 0, "some samples land in the vDSO");
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
 }
 
 /* Frames of the stallscope shim at the top of a stack are the shim's, not the program's: a
@@ -320,10 +306,7 @@ Test(remote, leading_shim_frames_left_out, .timeout = 60)
     static const char *const chain[] = {"f2", "f1", "main", "__libc_start_call_main", NULL};
     for (unsigned i = 0; i < sm.n; i++)
         expect_chain(&nm, &sm.s[i], chain);
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
     unlink(shim);
     rmdir(dir);
 }
@@ -366,10 +349,7 @@ Test(remote, file_mapped_twice, .timeout = 60)
                   "running in the second mapping");
     }
     print_frames(&nm, sm.s[0].frames, sm.s[0].n);
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
 }
 
 /* A library loaded after the target was opened is unknown until a refresh. */
@@ -404,10 +384,7 @@ Test(remote, dlopen_after_start_needs_refresh, .timeout = 60)
     for (unsigned i = 0; i < sm.n; i++)
         expect_chain(&nm, &sm.s[i], lib_chain);
     print_frames(&nm, sm.s[0].frames, sm.s[0].n);
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
-    proc_stop(&p);
+    end_target(&nm, sm.s, t, &p);
 }
 
 /* Stacks copied while the target ran unwind after it exited: everything but the stack comes
@@ -435,7 +412,5 @@ Test(remote, unwind_after_target_exited, .timeout = 60)
         expect_chain(&nm, &sm.s[i], sm.s[i].tid == pid ? main_chain : thread_chain);
     }
     print_unwind_costs(&sm, "after exit");
-    names_free(&nm);
-    free(sm.s);
-    ss_target_free(t);
+    end_target(&nm, sm.s, t, NULL);
 }

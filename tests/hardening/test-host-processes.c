@@ -65,11 +65,7 @@ static void jumps_leave_the_shim_on(const char *step, const char *arg)
     cr_assert_eq(h.nplanted, 2, "%s", h.out);
     const struct ss_process *p = &h.model->procs[0];
     for (size_t k = 0; k < 2; k++) {
-        const struct ss_stall *stall = NULL;
-        for (size_t i = 0; i < p->nstalls; i++)
-            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted[k].ms * 1e6) &&
-                (!stall || p->stalls[i].duration_ns < stall->duration_ns))
-                stall = &p->stalls[i];
+        const struct ss_stall *stall = run_stall_at_least(p, h.planted[k].ms);
         cr_expect_not_null(stall, "%s: the spin of %.1f ms after the jump is a stall", step,
                            h.planted[k].ms);
         if (stall)
@@ -125,11 +121,7 @@ Test(processes, vfork_child_is_not_its_parent, .timeout = 60)
     cr_expect(recv_seen, "the parent's recv() is recorded");
     cr_assert_eq(h.nplanted, 2);
     for (size_t k = 0; k < 2; k++) {
-        const struct ss_stall *stall = NULL;
-        for (size_t i = 0; i < p->nstalls; i++)
-            if (p->stalls[i].duration_ns >= (uint64_t)(h.planted[k].ms * 1e6) &&
-                (!stall || p->stalls[i].duration_ns < stall->duration_ns))
-                stall = &p->stalls[i];
+        const struct ss_stall *stall = run_stall_at_least(p, h.planted[k].ms);
         cr_assert_not_null(stall, "the spin of %.1f ms is a stall", h.planted[k].ms);
         /* One sample proves it; a loaded machine may allow no more in 100 ms. */
         cr_expect_geq(signal_samples(stall), 1,

@@ -67,6 +67,16 @@ const struct ss_stall *run_only_stall(const struct ss_process *p, unsigned tid)
     return found;
 }
 
+const struct ss_stall *run_stall_at_least(const struct ss_process *p, double ms)
+{
+    const struct ss_stall *stall = NULL;
+    for (size_t i = 0; i < p->nstalls; i++)
+        if (p->stalls[i].duration_ns >= (uint64_t)(ms * 1e6) &&
+            (!stall || p->stalls[i].duration_ns < stall->duration_ns))
+            stall = &p->stalls[i];
+    return stall;
+}
+
 void run_expect_duration(const struct ss_stall *s, double measured_ms)
 {
     double ms = (double)s->duration_ns / 1e6;

@@ -16,6 +16,9 @@ int run_stack_has(const struct ss_stack *st, const char *re);
 int run_stall_has_frames(const struct ss_stall *s, const char *inner, const char *outer);
 /* The one stall of thread tid; asserts there is exactly one. */
 const struct ss_stall *run_only_stall(const struct ss_process *p, unsigned tid);
+/* The shortest stall of the process that lasted at least ms, the time of a planted stall: that
+ * stall itself, even when the machine made others; NULL when none lasted that long. */
+const struct ss_stall *run_stall_at_least(const struct ss_process *p, double ms);
 /* Expects the stall to have lasted what the program measured, within 10%. */
 void run_expect_duration(const struct ss_stall *s, double measured_ms);
 
