@@ -95,15 +95,46 @@ static int set_forbid(struct ss_check_rules *r, const char *value, char *err, si
     }
 }
 
-/* "file=10" is a number of calls, "file=50ms" a total time. */
+/* "cpu:gc=500ms": at most that much stalled time of a cause (or of a group, "cpu=2s"). */
+static int set_cause_budget(struct ss_check_rules *r, const char *name, size_t len,
+                            const char *value, char *err, size_t err_size)
+{
+    char cause[SS_CAUSE_NAME];
+    uint64_t ns;
+    snprintf(cause, sizeof cause, "%.*s", (int)(len < sizeof cause ? len : sizeof cause - 1), name);
+    if (len >= sizeof cause || !ss_cause_known(cause))
+        FAIL("budget: unknown cause '%.*s'", (int)len, name);
+    if (ss_parse_duration(value, strlen(value), &ns) < 0)
+        FAIL("budget: a cause's budget is a duration of stalled time (%s=500ms), got '%s'", cause,
+             value);
+    size_t i;
+    for (i = 0; i < r->ncause_budgets && strcmp(r->cause_budgets[i].cause, cause) != 0; i++)
+        ;
+    if (i == SS_CAUSE_BUDGETS_MAX)
+        FAIL("budget: at most %d causes have budgets", SS_CAUSE_BUDGETS_MAX);
+    if (i == r->ncause_budgets)
+        r->ncause_budgets++;
+    snprintf(r->cause_budgets[i].cause, sizeof r->cause_budgets[i].cause, "%s", cause);
+    r->cause_budgets[i].ns = ns;
+    return 0;
+}
+
+/* "file=10" is a number of calls, "file=50ms" a total time; "cpu:gc=500ms" a cause's time. */
 static int set_budget(struct ss_check_rules *r, const char *value, char *err, size_t err_size)
 {
     const char *eq = strchr(value, '=');
     if (!eq)
-        FAIL("budget: expected CATEGORY=CALLS or CATEGORY=DURATION (file=10, file=50ms), got "
-             "'%s'",
+        FAIL("budget: expected CATEGORY=CALLS, CATEGORY=DURATION or CAUSE=DURATION (file=10, "
+             "file=50ms, cpu:gc=500ms), got '%s'",
              value);
-    int c = category_index(value, (size_t)(eq - value));
+    size_t name_len = (size_t)(eq - value);
+    if (memchr(value, ':', name_len) || (name_len == 7 && strncmp(value, "starved", 7) == 0) ||
+        (name_len == 7 && strncmp(value, "stopped", 7) == 0) ||
+        (name_len == 11 && strncmp(value, "page-faults", 11) == 0) ||
+        (name_len == 3 && strncmp(value, "cpu", 3) == 0) ||
+        (name_len == 7 && strncmp(value, "blocked", 7) == 0))
+        return set_cause_budget(r, value, name_len, eq + 1, err, err_size);
+    int c = category_index(value, name_len);
     if (c < 0)
         FAIL("budget: unknown category '%.*s' (categories: " CATEGORY_LIST ")", (int)(eq - value),
              value);
@@ -239,7 +270,7 @@ int ss_check_rules_load(struct ss_check_rules *r, const char *path, char *err, s
 int ss_check_rules_any(const struct ss_check_rules *r)
 {
     if (r->max_stall_ns != SS_NO_LIMIT || r->max_p99_ns != SS_NO_LIMIT || r->forbid ||
-        r->forbid_causes)
+        r->forbid_causes || r->ncause_budgets)
         return 1;
     for (int i = 0; i < SS_NCATEGORIES; i++)
         if (r->budget_calls[i] != SS_NO_LIMIT || r->budget_ns[i] != SS_NO_LIMIT)
@@ -285,6 +316,11 @@ void ss_check_rules_describe(const struct ss_check_rules *r, char *buf, size_t s
             ss_format_duration(r->budget_ns[i], d + strlen(d), sizeof d - strlen(d));
             append(buf, size, "budget ", d);
         }
+    }
+    for (size_t i = 0; i < r->ncause_budgets; i++) {
+        snprintf(d, sizeof d, "%s=", r->cause_budgets[i].cause);
+        ss_format_duration(r->cause_budgets[i].ns, d + strlen(d), sizeof d - strlen(d));
+        append(buf, size, "budget ", d);
     }
     if (r->forbid_causes)
         append(buf, size, "forbid-cause ", r->forbid_causes);

@@ -121,8 +121,63 @@ static int forbidden_cause(struct ss_check_result *res, size_t *cap, const struc
     return 0;
 }
 
+/* Stalled time of a cause with a budget, and the stall where it took longest. */
+struct cause_tally {
+    uint64_t ns, stalls, worst_ns;
+    const struct ss_process *process;
+    const struct ss_stall *worst;
+};
+
+static void tally_causes(struct cause_tally *tally, const struct ss_check_rules *r,
+                         const struct ss_process *p, const struct ss_stall *s,
+                         const struct ss_stall_cause *cause)
+{
+    for (size_t b = 0; b < r->ncause_budgets; b++) {
+        uint64_t ns = 0;
+        for (size_t k = 0; k < cause->nparts; k++)
+            if (ss_cause_in_list(cause->parts[k].name, r->cause_budgets[b].cause))
+                ns += cause->parts[k].ns;
+        if (!ns)
+            continue;
+        tally[b].ns += ns;
+        tally[b].stalls++;
+        if (ns > tally[b].worst_ns) {
+            tally[b].worst_ns = ns;
+            tally[b].process = p;
+            tally[b].worst = s;
+        }
+    }
+}
+
+static int check_cause_budgets(struct ss_check_result *res, size_t *cap,
+                               const struct ss_check_rules *r, const struct cause_tally *tally)
+{
+    for (size_t b = 0; b < r->ncause_budgets; b++) {
+        const struct cause_tally *t = &tally[b];
+        if (t->ns <= r->cause_budgets[b].ns)
+            continue;
+        struct ss_stack_count top;
+        const struct ss_stack *st = ss_stall_stacks(t->worst, &top, 1) ? top.stack : NULL;
+        char fp[SS_FINGERPRINT_LEN + 1];
+        const char *parts[] = {"budget", r->cause_budgets[b].cause};
+        ss_fingerprint(parts, 2, NULL, fp);
+        int created;
+        struct ss_finding *f = finding(res, cap, SS_RULE_BUDGET, fp, &created);
+        if (!f)
+            return -ENOMEM;
+        place(f, t->process, t->worst->tid, st);
+        snprintf(f->cause, sizeof f->cause, "%s", r->cause_budgets[b].cause);
+        f->category = r->cause_budgets[b].cause; /* the rules outlive the findings */
+        f->count = t->stalls;
+        f->total_ns = t->ns;
+        f->worst_ns = t->worst_ns;
+        f->limit = r->cause_budgets[b].ns;
+    }
+    return 0;
+}
+
 static int check_stalls(struct ss_check_result *res, size_t *cap, const struct ss_check_rules *r,
-                        const struct ss_process *p)
+                        const struct ss_process *p, struct cause_tally *tally)
 {
     for (size_t i = 0; i < p->nstalls; i++) {
         const struct ss_stall *s = &p->stalls[i];
@@ -130,7 +185,7 @@ static int check_stalls(struct ss_check_result *res, size_t *cap, const struct s
             continue;
         int over = r->max_stall_ns != SS_NO_LIMIT && s->duration_ns > r->max_stall_ns;
         struct ss_stall_cause cause;
-        if (r->forbid_causes || r->ignore_causes || over)
+        if (r->forbid_causes || r->ignore_causes || r->ncause_budgets || over)
             ss_stall_cause(p, s, &cause);
         if (r->ignore_causes && ss_cause_in_list(cause.parts[0].name, r->ignore_causes)) {
             res->ignored++;
@@ -139,6 +194,7 @@ static int check_stalls(struct ss_check_result *res, size_t *cap, const struct s
         if (r->forbid_causes && ss_cause_in_list(cause.parts[0].name, r->forbid_causes) &&
             forbidden_cause(res, cap, p, s, &cause) < 0)
             return -ENOMEM;
+        tally_causes(tally, r, p, s, &cause);
         res->stalls++;
         if (!over)
             continue;
@@ -383,7 +439,11 @@ static void make_title(struct ss_finding *f)
                  f->call, in, count, f->category, count == 1 ? "" : "s", total);
         break;
     default:
-        if (f->limit_is_count)
+        if (f->cause[0])
+            snprintf(f->title, sizeof f->title,
+                     "%s over budget: %s of stalled time in %llu stall%s%s (limit %s)", f->cause,
+                     total, count, count == 1 ? "" : "s", in, limit);
+        else if (f->limit_is_count)
             snprintf(f->title, sizeof f->title, "%s calls over budget: %llu call%s (limit %s)",
                      f->category, count, count == 1 ? "" : "s", limit);
         else
@@ -431,6 +491,9 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
     for (int c = 0; c < SS_NCATEGORIES; c++)
         if (rules->budget_calls[c] != SS_NO_LIMIT || rules->budget_ns[c] != SS_NO_LIMIT)
             res->rules_set |= 1u << SS_RULE_BUDGET;
+    if (rules->ncause_budgets)
+        res->rules_set |= 1u << SS_RULE_BUDGET;
+    struct cause_tally tally[SS_CAUSE_BUDGETS_MAX] = {{0}};
     struct site *sites = NULL;
     size_t nsites = 0, sites_cap = 0, cap = 0;
     int rc = 0;
@@ -444,13 +507,15 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
         res->untraced += p->nuntraced;
         if (p->threshold_ns < res->lowest_threshold_ns)
             res->lowest_threshold_ns = p->threshold_ns;
-        if ((rc = check_stalls(res, &cap, rules, p)) < 0 ||
+        if ((rc = check_stalls(res, &cap, rules, p, tally)) < 0 ||
             (rc = check_threads(res, &cap, rules, p)) < 0)
             break;
         rc = collect_sites(&sites, &nsites, &sites_cap, rules, p, &res->call_sites);
     }
     if (rc == 0)
         rc = check_sites(res, &cap, rules, allowlist, sites, nsites);
+    if (rc == 0)
+        rc = check_cause_budgets(res, &cap, rules, tally);
     free(sites);
     if (rc < 0) {
         ss_check_result_free(res);
@@ -459,7 +524,7 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
     for (size_t i = 0; i < res->nfindings; i++) {
         struct ss_finding *f = &res->findings[i];
         if (f->rule == SS_RULE_MAX_STALL || f->rule == SS_RULE_MAX_P99 ||
-            f->rule == SS_RULE_FORBID_CAUSE) {
+            f->rule == SS_RULE_FORBID_CAUSE || (f->rule == SS_RULE_BUDGET && f->cause[0])) {
             struct ss_allow_subject subject = {
                 .rule = ss_rule_name(f->rule),
                 .call = f->call,

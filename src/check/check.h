@@ -31,6 +31,7 @@ const char *ss_rule_name(enum ss_rule r);
 #define SS__COUNT_CATEGORY(name, text) +1
 #define SS_NCATEGORIES (0 SS_CATEGORIES(SS__COUNT_CATEGORY))
 #define SS_NO_LIMIT UINT64_MAX
+#define SS_CAUSE_BUDGETS_MAX 16
 
 struct ss_check_rules {
     uint64_t max_stall_ns, max_p99_ns; /* SS_NO_LIMIT when unset */
@@ -42,6 +43,12 @@ struct ss_check_rules {
     /* Causes (src/causes/causes.h) as comma-separated lists, NULL when unset: stalls of a
      * forbidden cause are findings; stalls of an ignored one count for no rule. */
     char *forbid_causes, *ignore_causes;
+    /* Budgets of stalled time per cause (budget cpu:gc=500ms): at most that much in all. */
+    struct ss_cause_budget {
+        char cause[SS_CAUSE_NAME];
+        uint64_t ns;
+    } cause_budgets[SS_CAUSE_BUDGETS_MAX];
+    size_t ncause_budgets;
 };
 
 void ss_check_rules_init(struct ss_check_rules *r);

@@ -72,8 +72,9 @@ enum {
     "  --max-p99 DURATION    no loop thread's busy-time p99 may be higher\n"                       \
     "  --forbid CATEGORIES   no blocking call of these categories on a loop thread\n"              \
     "                        (file, net, dns, sleep, process, lock, wait; comma-separated)\n"      \
-    "  --budget CAT=N, --budget CAT=DURATION\n"                                                    \
-    "                        at most N calls, or that much time, of a category (repeatable)\n"     \
+    "  --budget CAT=N, --budget CAT=DURATION, --budget CAUSE=DURATION\n"                           \
+    "                        at most N calls, or that much time, of a category; at most that\n"    \
+    "                        much stalled time of a cause (cpu:gc=500ms) (repeatable)\n"           \
     "  --forbid-cause CAUSES no stall may have one of these causes (cpu:gc, blocked:file,\n"       \
     "                        starved; cpu or blocked for all their kinds; docs/causes.md)\n"       \
     "  --ignore-cause CAUSES leave stalls of these causes out of max-stall and forbid-cause\n"     \

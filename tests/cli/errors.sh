@@ -64,6 +64,8 @@ stallscope_exits 2 "unknown cause 'cpu-gc'" check --forbid-cause cpu-gc "$tmp/ru
 stallscope_exits 2 "unknown cause 'slow'" check --max-stall 1s --ignore-cause starved,slow "$tmp/run"
 stallscope_exits 2 "unknown cause 'blocked:files'" check --forbid-cause blocked:files "$tmp/run"
 stallscope_exits 2 'forbid-cause: expected causes' check --max-stall 1s --forbid-cause '' "$tmp/run"
+stallscope_exits 2 "budget: unknown cause 'cpu:JSON'" check --budget cpu:JSON=1s "$tmp/run"
+stallscope_exits 2 "a cause's budget is a duration" check --budget cpu:gc=soon "$tmp/run"
 printf 'cpu gc\n' >"$tmp/bad.causes"
 stallscope_exits 2 "bad.causes:1: expected 'cpu KIND PATTERN'" report --causes "$tmp/bad.causes" "$tmp/run"
 stallscope_exits 2 'missing.causes: No such file' export --format json --causes "$tmp/missing.causes" "$tmp/run"

@@ -52,7 +52,7 @@ run check-scope.txt 1 check --forbid file --max-stall 60ms --process node --thre
     golden.run
 run check-clean.txt 0 check --max-stall 15s --junit check-clean.junit.xml golden.run
 run check-causes.txt 1 check --forbid-cause stopped,blocked --ignore-cause cpu:code \
-    --max-stall 100ms golden.run
+    --max-stall 100ms --budget starved=5ms --budget blocked=20s golden.run
 
 for name in report.txt export.json export.folded export.speedscope.json export.chrome.json check.txt \
     check.junit.xml check.sarif check.baseline check.github check.md check.allowlist \
