@@ -468,7 +468,9 @@ int ss_starved_why(const struct ss_stall *s, char *buf, size_t size)
 {
     char held[32], stolen[32];
     int throttled = s->throttled_known && s->throttled_ns >= 1000000;
-    int steal = s->steal_known && s->steal_ns >= 1000000;
+    /* Steal is the whole machine's: worth naming when it is a fair part of this wait. */
+    int steal = s->steal_known && s->steal_ns >= 1000000 &&
+                s->steal_ns >= s->split_runnable_ns / 4;
     ss_format_duration(s->throttled_ns, held, sizeof held);
     ss_format_duration(s->steal_ns, stolen, sizeof stolen);
     if (throttled && steal)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runtime test: the cause of a stall, named from the frames of real runtimes. Node.js stalls in
-# pbkdf2Sync, JSON.parse, gzipSync, a collection of a large heap and the require() of a large
-# module, and Python asyncio stalls in hashlib, json, re and zlib,
+# pbkdf2Sync, JSON.parse, gzipSync, a collection of a large heap, the require() of a large
+# module, a catastrophic regex and v8.serialize, and Python asyncio stalls in hashlib, json, re,
+# zlib, gc.collect and the import of a large module,
 # must each have the planted kind of CPU work as their largest share of time on CPU (a busy
 # machine may add time waiting for a CPU), called from the planted function. A Python function
 # whose code has no name at all must not make the trace unreadable. Each runtime that is absent
@@ -61,9 +62,10 @@ if command -v node >/dev/null 2>&1; then
     ran=$((ran + 1))
     "$stallscope" run -q -o "$tmp/node.run" -- node --expose-gc \
         "$SS_SRCDIR/tests/fixtures/node/causes.js" crypto json compression gc module regex \
+        serialization \
         >"$tmp/out" 2>"$tmp/err" || fail "node failed under stallscope"
     check node crypto:hashPassword json:parseDocument compression:compressReport \
-        gc:collectGarbage module-load:loadPlugin regex:matchBadly
+        gc:collectGarbage module-load:loadPlugin regex:matchBadly serialization:snapshotState
 else
     echo "SKIP: node is not installed: no Node.js causes checked"
 fi
