@@ -312,16 +312,42 @@ static uint64_t take(uint64_t *left, uint64_t ns)
 }
 
 /* The category the process's returned calls of function were recorded under. */
-static const char *category_of(const struct ss_process *p, const char *function)
+/* The process's call site of function on thread tid (any thread when none there), or NULL. */
+static const struct ss_call_site *site_of(const struct ss_process *p, uint32_t tid,
+                                          const char *function)
 {
     char want[64], name[64];
+    const struct ss_call_site *any = NULL;
     ss_call_normalize(function, want, sizeof want);
     for (size_t i = 0; i < p->ncalls; i++) {
         ss_call_normalize(p->calls[i].function, name, sizeof name);
-        if (strcmp(name, want) == 0)
-            return p->calls[i].category;
+        if (strcmp(name, want) != 0)
+            continue;
+        if (p->calls[i].tid == tid)
+            return &p->calls[i];
+        any = any ? any : &p->calls[i];
     }
-    return "unknown";
+    return any;
+}
+
+/* "read (fd 21: /app/config.json) in loadConfig": the call, what it worked on when a site
+ * says, and the program's function that made it when a sample of the call says. */
+static void call_where(const struct ss_process *p, const struct ss_stall *s, const char *function,
+                       char *buf, size_t size)
+{
+    const struct ss_call_site *site = site_of(p, s->tid, function);
+    const char *caller = NULL;
+    for (size_t i = 0; i < s->nsamples && !caller; i++) {
+        const struct ss_sample *smp = &s->samples[i];
+        if (smp->source == SS_SAMPLE_CALL && smp->call && strcmp(smp->call, function) == 0 &&
+            smp->stack && smp->stack->cpu_where && smp->stack->cpu_where[0])
+            caller = smp->stack->cpu_where;
+    }
+    int n = snprintf(buf, size, "%s", function);
+    if (site && site->detail && site->detail[0] && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, " (%s)", site->detail);
+    if (caller && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " in %s", caller);
 }
 
 /* The stack of a call of function made inside the stall by work of a kind the rules name (a
@@ -347,18 +373,22 @@ void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct
     char name[SS_CAUSE_NAME];
     for (size_t i = 0; i < s->ncalls; i++) {
         const struct ss_stack *by = kind_of_call(s, s->calls[i].function);
-        if (by)
+        char where[SS_CAUSE_WHERE];
+        if (by) {
             snprintf(name, sizeof name, "cpu:%s", by->cpu_kind);
-        else
+            snprintf(where, sizeof where, "%s", by->cpu_where);
+        } else {
             snprintf(name, sizeof name, "blocked:%s", s->calls[i].category);
-        add_part(&w, name, by ? by->cpu_where : s->calls[i].function,
-                 take(&left, s->calls[i].duration_ns));
+            call_where(p, s, s->calls[i].function, where, sizeof where);
+        }
+        add_part(&w, name, where, take(&left, s->calls[i].duration_ns));
     }
     /* A call that has not returned is in no record but its samples: it holds the stall from
      * its start to now. */
     const struct ss_sample *hung = ss_stall_still_blocked(s);
     if (hung && hung->source == SS_SAMPLE_CALL) {
-        snprintf(name, sizeof name, "blocked:%s", category_of(p, hung->call));
+        const struct ss_call_site *site = site_of(p, s->tid, hung->call);
+        snprintf(name, sizeof name, "blocked:%s", site ? site->category : "unknown");
         uint64_t began = hung->offset_ns > hung->call_ns ? hung->offset_ns - hung->call_ns : 0;
         add_part(&w, name, hung->call, take(&left, s->duration_ns - began));
     }
@@ -469,8 +499,7 @@ int ss_starved_why(const struct ss_stall *s, char *buf, size_t size)
     char held[32], stolen[32];
     int throttled = s->throttled_known && s->throttled_ns >= 1000000;
     /* Steal is the whole machine's: worth naming when it is a fair part of this wait. */
-    int steal = s->steal_known && s->steal_ns >= 1000000 &&
-                s->steal_ns >= s->split_runnable_ns / 4;
+    int steal = s->steal_known && s->steal_ns >= 1000000 && s->steal_ns >= s->split_runnable_ns / 4;
     ss_format_duration(s->throttled_ns, held, sizeof held);
     ss_format_duration(s->steal_ns, stolen, sizeof stolen);
     if (throttled && steal)

@@ -296,6 +296,6 @@ Test(causes, a_runtimes_own_waits_are_its_work)
     struct ss_stall_cause c;
     ss_stall_cause(p, s, &c);
     expect_part(&c, 0, "cpu:gc", 200 * MS, "v8::internal::Heap::CollectGarbage in collectGarbage");
-    expect_part(&c, 1, "blocked:lock", 100 * MS, "pthread_mutex_lock");
+    expect_part(&c, 1, "blocked:lock", 100 * MS, "pthread_mutex_lock in wait_for_config");
     ss_run_free(run);
 }

@@ -68,9 +68,9 @@ has loops '^ Stalled time over the last [0-9.]+m?s:$'
 view causes --view causes "$tmp/run"
 has causes '^ Stalled time by cause: [0-9.]+ms in 2 stalls$' 1
 has causes '^CAUSE +STALLEDv +SHARE +STALLS +LONGEST +LONGEST IN$' 2
-has causes "^blocked:sleep +1[0-9.]+ms +[0-9]+% +1 +1[0-9.]+ms +#+ +nanosleep$"
+has causes "^blocked:sleep +1[0-9.]+ms +[0-9]+% +1 +1[0-9.]+ms +#+ +nanosleep in plant_sleep$"
 has causes "^cpu:code +[0-9.]+ms +[0-9]+% +1 +[0-9.]+ms +#* +plant_spin$"
-has causes '^ blocked:sleep: 1[0-9.]+ms, [0-9]+% of the stalled time, in 1 stall; longest 1[0-9.]+ms in nanosleep \(pid '"$pid"'\)$'
+has causes '^ blocked:sleep: 1[0-9.]+ms, [0-9]+% of the stalled time, in 1 stall; longest 1[0-9.]+ms in nanosleep in plant_sleep \(pid '"$pid"'\)$'
 has causes '^ +advice: Replace the sleep with a timer of the loop\.$'
 has causes '^ +advice: The program.s own code ran long on the loop thread'
 # Rules of one's own name the spin's kind and give its advice; a mistake in them is an error.
