@@ -74,6 +74,7 @@ static void fill_header(struct ss_segment *seg)
         .strict = ss__opts.strict,
         .stacks = ss__opts.stacks,
         .sampling = ss__opts.sampling,
+        .python = ss__opts.python,
     };
     unsigned n = ss__call_count < SS_SEG_CALLS_MAX ? ss__call_count : SS_SEG_CALLS_MAX;
     for (unsigned i = 0; i < n; i++)

@@ -35,7 +35,7 @@ struct run_options {
     const char *output;
     uint64_t threshold_ns, interval_ns, call_threshold_ns;
     int signal;
-    int stacks, jit_maps, quiet, strict, sampling;
+    int stacks, python, jit_maps, quiet, strict, sampling;
 };
 
 static void usage(FILE *out)
@@ -58,6 +58,7 @@ static void usage(FILE *out)
         "                        a blocking call this slow always gets its stack (default 1ms)\n"
         "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
         "  --no-stacks           record stalls without stacks\n"
+        "  --no-python-frames    do not read Python functions from CPython's frames\n"
         "  --no-jit-maps         do not ask Node.js for the symbol maps that name\n"
         "                        JavaScript functions\n"
         "  -q, --quiet           no summary at the end\n"
@@ -117,11 +118,11 @@ static void set_environment(const struct run_options *o, const char *shim, const
     static const char *const sampling[] = {"auto", "perf", "signal"};
     if (asprintf(&options,
                  "%s%sthreshold=%lluns:interval=%lluns:call_threshold=%lluns:signal=%d:stacks=%d:"
-                 "strict=%d:sampling=%s:monitor=%s:output=%c%s%c",
+                 "python=%d:strict=%d:sampling=%s:monitor=%s:output=%c%s%c",
                  user && *user ? user : "", user && *user ? ":" : "",
                  (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns,
-                 (unsigned long long)o->call_threshold_ns, o->signal, o->stacks, o->strict,
-                 sampling[o->sampling], monitor, quote, dir, quote) < 0)
+                 (unsigned long long)o->call_threshold_ns, o->signal, o->stacks, o->python,
+                 o->strict, sampling[o->sampling], monitor, quote, dir, quote) < 0)
         ss_die("out of memory");
     if (o->jit_maps) {
         const char *n = getenv("NODE_OPTIONS");
@@ -419,6 +420,7 @@ int ss_cmd_run(int argc, char **argv)
         {"signal", required_argument, NULL, 's'},
         {"sampling", required_argument, NULL, 'm'},
         {"no-stacks", no_argument, NULL, 'S'},
+        {"no-python-frames", no_argument, NULL, 'P'},
         {"call-threshold", required_argument, NULL, 'c'},
         {"strict", no_argument, NULL, 'T'},
         {"no-jit-maps", no_argument, NULL, 'J'},
@@ -438,6 +440,7 @@ int ss_cmd_run(int argc, char **argv)
         .call_threshold_ns = defaults.call_threshold_ns,
         .signal = defaults.signal,
         .stacks = 1,
+        .python = 1,
         .jit_maps = 1,
     };
     int c, interval_set = 0, threshold_set = 0;
@@ -466,6 +469,9 @@ int ss_cmd_run(int argc, char **argv)
         }
         case 'S':
             o.stacks = 0;
+            break;
+        case 'P':
+            o.python = 0;
             break;
         case 'm':
             if (strcmp(optarg, "auto") == 0)

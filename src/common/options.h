@@ -29,6 +29,7 @@ struct ss_options {
     int strict;                        /* record calls on non-blocking descriptors too */
     int signal;                        /* signal used to sample loop threads */
     int stacks;                        /* 0 turns stack capture off */
+    int python;                        /* 0: Python frames are not read from CPython */
     int enabled;                       /* 0 turns the shim off entirely */
     int sampling;                      /* enum ss_sampling */
     char output[SS_OUTPUT_MAX];        /* run directory */

@@ -23,7 +23,7 @@
 #include "common/trace-format.h"
 
 #define SS_SEG_MAGIC "STLSSEG1"
-#define SS_SEG_VERSION 2u
+#define SS_SEG_VERSION 3u
 
 #define SS_SEG_SLOTS 128
 #define SS_SNAP_STACK_BYTES (64 * 1024)
@@ -253,6 +253,7 @@ struct ss_seg_note {
 struct ss_seg_config {
     uint64_t threshold_ns, interval_ns, flush_ns, sample_timeout_ns, call_threshold_ns;
     int32_t signal, strict, stacks, sampling;
+    int32_t python, reserved;
 };
 
 struct ss_segment {

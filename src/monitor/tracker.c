@@ -141,7 +141,7 @@ int ss_mproc_trace(struct ss_mproc *p)
                            p->cmd_len);
     if (p->config.stacks && ss_target_open(p->pid, &p->target) < 0)
         p->target = NULL;
-    if (p->target)
+    if (p->target && p->config.python)
         p->python = ss_python_new();
     ss_mproc_refresh_modules(p, ss_monotonic_ns());
     ss_writer_flush(&p->out);

@@ -6,7 +6,7 @@
 # `export --format json` with all frames and with --frames user, and in `report`, must name the
 # planted functions with their file and a line inside them, innermost first, and never a
 # function of the program's other thread; no stack has a perf trampoline (3.12 and later make
-# them only when asked, and run does not ask). Interpreters that are absent are skipped with a
+# them only when asked, and run does not ask). With --no-python-frames, no Python frame. Interpreters that are absent are skipped with a
 # message; the test skips when none is found.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
@@ -145,4 +145,24 @@ while read -r python; do
     fi
 done <"$tmp/pythons"
 [ "$failures" -eq 0 ] || fail "$failures interpreters did not name their Python frames"
+
+# Turned off, the frame reader adds no Python frame, and the stacks keep the interpreter's.
+python=$(head -1 "$tmp/pythons")
+rm -rf "$tmp/run"
+"$stallscope" run -q --no-python-frames -o "$tmp/run" -- "$python" "$fixture" cpu \
+    >"$tmp/out" 2>"$tmp/err" || fail "$python failed under stallscope --no-python-frames"
+"$stallscope" export --format json -o "$tmp/off.json" "$tmp/run" || fail "export failed"
+python3 - "$tmp/off.json" <<'PY' || fail "$python: --no-python-frames still read Python frames"
+import json
+import sys
+
+run = json.load(open(sys.argv[1]))
+frames = [f for p in run["processes"] for s in p["stalls"] for x in s["samples"]
+          for f in x["frames"]]
+python = [f["symbol"] for f in frames if f["kind"] == "interpreter"]
+if python or not any((f["symbol"] or "").startswith("_PyEval_EvalFrame") for f in frames):
+    print(f"FAIL: Python frames {python[:3]}, or no evaluation loop in {len(frames)} frames")
+    sys.exit(1)
+print("ok: --no-python-frames: the interpreter's own frames only")
+PY
 exit 0
