@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "run-builder.h"
 
+#include "causes/causes.h"
+
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -142,4 +144,12 @@ void rb_summarised_stack(struct ss_process *p, uint32_t tid, struct ss_stack *st
     e->sample.source = call ? SS_SAMPLE_CALL : SS_SAMPLE_SIGNAL;
     e->spans = spans;
     e->span_ns = span_ns;
+}
+
+void rb_classify(struct ss_run *run)
+{
+    struct ss_cause_rules *rules;
+    char err[256] = "";
+    cr_assert_eq(ss_cause_rules_new(&rules, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ss_run_classify(run, rules), 0);
 }

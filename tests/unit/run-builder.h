@@ -29,5 +29,7 @@ void rb_summarised(struct ss_process *p, uint32_t tid, uint64_t stalls, uint64_t
  * call samples, call (else NULL): spans of them, span_ns in all. */
 void rb_summarised_stack(struct ss_process *p, uint32_t tid, struct ss_stack *stack,
                          const char *call, uint64_t spans, uint64_t span_ns);
+/* Names the kinds of the run's stacks with the built-in cause rules, as loading a run does. */
+void rb_classify(struct ss_run *run);
 
 #endif

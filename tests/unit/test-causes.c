@@ -19,11 +19,6 @@ static struct ss_cause_rules *rules(void)
     return r;
 }
 
-static void classify(struct ss_run *run)
-{
-    cr_assert_eq(ss_run_classify(run, rules()), 0);
-}
-
 static void expect_part(const struct ss_stall_cause *c, size_t i, const char *name, uint64_t ns,
                         const char *where)
 {
@@ -54,7 +49,7 @@ Test(causes, the_built_in_rules_read_and_name_real_stacks)
                  "scanner_call", "_PyObject_MakeTpCall", NULL);
     struct ss_stack *own = rb_stack(p, "checksum_config.constprop.0", "handle_request", "main",
                                     "__libc_start_main", NULL);
-    classify(run);
+    rb_classify(run);
     cr_expect_str_eq(json->cpu_kind, "json");
     cr_expect_str_eq(json->cpu_where, "v8::internal::Builtin_JsonParse in parse");
     cr_expect_str_eq(crypto->cpu_kind, "crypto");
@@ -86,7 +81,7 @@ Test(causes, a_stall_is_shared_out_from_its_evidence)
     rb_sample(s, json, 250 * MS);
     rb_sample(s, json, 500 * MS);
     rb_sample(s, own, 750 * MS);
-    classify(run);
+    rb_classify(run);
     struct ss_stall_cause c;
     ss_stall_cause(p, s, &c);
     cr_assert_eq(c.nparts, 5);
@@ -113,7 +108,7 @@ Test(causes, a_stall_without_evidence_says_what_is_missing)
     rb_stall(p, 1, 2000 * MS, 300 * MS);
     rb_sample(rb_stall(p, 1, 3000 * MS, 300 * MS), NULL, 100 * MS);
     const struct ss_stall *bare = &p->stalls[0], *lost = &p->stalls[1];
-    classify(run);
+    rb_classify(run);
     struct ss_stall_cause c;
     ss_stall_cause(p, bare, &c);
     expect_part(&c, 0, "unknown", 300 * MS, "");
@@ -212,7 +207,7 @@ Test(causes, many_causes_keep_the_largest_first)
         s->calls[i] = (struct ss_stall_call){"f", categories[i], 1, i + 1 < n ? 10 : 90 * MS};
     s->ncalls = n;
     s->stopped_ns = 5;
-    classify(run);
+    rb_classify(run);
     struct ss_stall_cause c;
     ss_stall_cause(p, s, &c);
     cr_assert_eq(c.nparts, SS_CAUSE_PARTS);
@@ -237,7 +232,7 @@ Test(causes, hostile_durations_add_up)
     s->machine_ns = UINT64_MAX;
     rb_sample(s, own, 0);
     rb_sample(s, own, UINT64_MAX / 2);
-    classify(run);
+    rb_classify(run);
     struct ss_stall_cause c;
     ss_stall_cause(p, s, &c);
     uint64_t sum = 0;
@@ -258,7 +253,7 @@ Test(causes, rules_apply_to_native_frames_only)
     py->frames[0].kind = SS_FRAME_INTERPRETER;
     py->frames[1].kind = SS_FRAME_INTERPRETER;
     struct ss_stack *c = rb_stack(p, "inflate_fast", "handler", NULL);
-    classify(run);
+    rb_classify(run);
     cr_expect_str_eq(py->cpu_kind, "code");
     cr_expect_str_eq(c->cpu_kind, "compression");
     ss_run_free(run);
@@ -292,7 +287,7 @@ Test(causes, a_runtimes_own_waits_are_its_work)
     s->ncalls = 2;
     rb_call(s, gc_wait, "pthread_cond_wait", 200 * MS);
     rb_call(s, own_wait, "pthread_mutex_lock", 100 * MS);
-    classify(run);
+    rb_classify(run);
     struct ss_stall_cause c;
     ss_stall_cause(p, s, &c);
     expect_part(&c, 0, "cpu:gc", 200 * MS, "v8::internal::Heap::CollectGarbage in collectGarbage");

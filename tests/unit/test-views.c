@@ -447,10 +447,7 @@ static struct ss_run *causes_run(void)
     s->calls = calloc(1, sizeof *s->calls);
     s->calls[0] = (struct ss_stall_call){"read", "file", 2, 300 * MS};
     s->ncalls = 1;
-    struct ss_cause_rules *rules;
-    char err[256] = "";
-    cr_assert_eq(ss_cause_rules_new(&rules, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(ss_run_classify(run, rules), 0);
+    rb_classify(run);
     return run;
 }
 
