@@ -1,13 +1,13 @@
 #define _GNU_SOURCE
 #include "run-builder.h"
 
-#include "causes/causes.h"
-
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "causes/causes.h"
 
 /* Makes room for element n - 1 (zeroed) of an array that had n - 1. Capacities double, so that
  * the tests of 100,000 stalls stay linear. */
