@@ -6,6 +6,7 @@
 #include "common/trace-format.h"
 #include "trace/trace-writer.h"
 #include "util/array.h"
+#include "util/fnv.h"
 
 struct ss_stack_entry {
     uint64_t hash;
@@ -15,13 +16,8 @@ struct ss_stack_entry {
 
 static uint64_t hash_frames(const uint64_t *f, unsigned n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned i = 0; i < n; i++) {
-        h ^= f[i];
-        h *= 1099511628211ull;
-        h ^= h >> 29;
-    }
-    return h ? h : 1;
+    uint64_t h = ss_fnv1a(SS_FNV1A_INIT, f, n * sizeof *f);
+    return h ? h : 1; /* 0 marks an empty slot */
 }
 
 static int grow_table(struct ss_stacks *s)
