@@ -30,3 +30,11 @@ result() {
 digest() {
     md5sum <"$1" | cut -c1-12
 }
+
+# host_stderr_digest FILE: the digest of what the program wrote to its stderr, FILE less the
+# lines `stallscope run` writes there itself, which all begin "stallscope: " (such as its
+# warning that /tmp held a perf map of an earlier process with the same pid). The gate
+# compares the program's behaviour, not run's own messages; both passes are read alike.
+host_stderr_digest() {
+    grep -v '^stallscope: ' "$1" | md5sum | cut -c1-12
+}

@@ -23,7 +23,7 @@ for file in "$CONFORMANCE_DIR"/node/*.test.mjs; do
         sed "s|\$|	$dir|" >>"$OUT/results"
     grep -v 'duration_ms' "$dir/tap" >"$dir/stdout"
     result "$name (output)" "status=$status stdout=$(digest "$dir/stdout")\
- stderr=$(digest "$dir/stderr")" "$dir"
+ stderr=$(host_stderr_digest "$dir/stderr")" "$dir"
     # Node writes JavaScript symbol maps for the shim's traces into /tmp: remove ours.
     for trace in "$dir"/trace/stallscope-*.trace; do
         [ -e "$trace" ] || continue

@@ -26,6 +26,6 @@ for case in "$cases"/*.sh "$cases"/*.bash; do
             boxed 10 "$dir/trace" "/bin/$shell" "$case" >../stdout 2>../stderr
          echo $? >../status)
         result "$id" "status=$(cat "$dir/status") stdout=$(digest "$dir/stdout")\
- stderr=$(digest "$dir/stderr")" "$dir"
+ stderr=$(host_stderr_digest "$dir/stderr")" "$dir"
     done
 done
