@@ -311,7 +311,6 @@ static uint64_t take(uint64_t *left, uint64_t ns)
     return t;
 }
 
-/* The category the process's returned calls of function were recorded under. */
 /* The process's call site of function on thread tid (any thread when none there), or NULL. */
 static const struct ss_call_site *site_of(const struct ss_process *p, uint32_t tid,
                                           const char *function)
@@ -388,9 +387,11 @@ void ss_stall_cause(const struct ss_process *p, const struct ss_stall *s, struct
     const struct ss_sample *hung = ss_stall_still_blocked(s);
     if (hung && hung->source == SS_SAMPLE_CALL) {
         const struct ss_call_site *site = site_of(p, s->tid, hung->call);
+        char where[SS_CAUSE_WHERE];
         snprintf(name, sizeof name, "blocked:%s", site ? site->category : "unknown");
+        call_where(p, s, hung->call, where, sizeof where);
         uint64_t began = hung->offset_ns > hung->call_ns ? hung->offset_ns - hung->call_ns : 0;
-        add_part(&w, name, hung->call, take(&left, s->duration_ns - began));
+        add_part(&w, name, where, take(&left, s->duration_ns - began));
     }
     struct ss_span *spans = s->nsamples ? calloc(s->nsamples, sizeof *spans) : NULL;
     size_t nspans = spans ? ss_stall_spans(s, spans) : 0;
