@@ -127,12 +127,12 @@ static int set_budget(struct ss_check_rules *r, const char *value, char *err, si
         FAIL("budget: expected CATEGORY=CALLS, CATEGORY=DURATION or CAUSE=DURATION (file=10, "
              "file=50ms, cpu:gc=500ms), got '%s'",
              value);
+    /* A name with a kind ("cpu:gc", even a mistyped one) or a cause of its own is a cause's
+     * budget; anything else must be a category. */
     size_t name_len = (size_t)(eq - value);
-    if (memchr(value, ':', name_len) || (name_len == 7 && strncmp(value, "starved", 7) == 0) ||
-        (name_len == 7 && strncmp(value, "stopped", 7) == 0) ||
-        (name_len == 11 && strncmp(value, "page-faults", 11) == 0) ||
-        (name_len == 3 && strncmp(value, "cpu", 3) == 0) ||
-        (name_len == 7 && strncmp(value, "blocked", 7) == 0))
+    char name[SS_CAUSE_NAME];
+    snprintf(name, sizeof name, "%.*s", (int)(name_len < sizeof name ? name_len : 0), value);
+    if (memchr(value, ':', name_len) || ss_cause_known(name))
         return set_cause_budget(r, value, name_len, eq + 1, err, err_size);
     int c = category_index(value, name_len);
     if (c < 0)
