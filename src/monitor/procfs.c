@@ -12,6 +12,11 @@ ssize_t ss_proc_read(pid_t pid, const char *name, char *buf, size_t size)
 {
     char path[128];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    return ss_read_small_file(path, buf, size);
+}
+
+ssize_t ss_read_small_file(const char *path, char *buf, size_t size)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || size == 0) {
         if (fd >= 0)

@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Reads /proc/PID/NAME (NAME may have slashes: "task/TID/comm") into buf, NUL-terminated:
- * at most size - 1 bytes. Returns the length, or -1 when it cannot be read. */
+/* Reads the small file at path into buf, NUL-terminated: at most size - 1 bytes. Returns the
+ * length, or -1 when it cannot be read. */
+ssize_t ss_read_small_file(const char *path, char *buf, size_t size);
+/* The same for /proc/PID/NAME (NAME may have slashes: "task/TID/comm"). */
 ssize_t ss_proc_read(pid_t pid, const char *name, char *buf, size_t size);
 
 /* Fields of /proc/PID/stat. */

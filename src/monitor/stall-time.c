@@ -63,7 +63,22 @@ static int major_faults(const struct ss_mproc *p, const struct ss_slot_view *v, 
     return 0;
 }
 
-static int throttled(struct ss_mproc *p, uint64_t *ns);
+/* A cgroup's time held back by its CPU limit so far, in ns, from its cpu.stat at path. */
+static int read_throttled(const char *path, uint64_t *ns)
+{
+    char buf[1024];
+    unsigned long long v;
+    const char *at;
+    if (ss_read_small_file(path, buf, sizeof buf) <= 0)
+        return -1;
+    if ((at = strstr(buf, "throttled_usec ")) && sscanf(at, "throttled_usec %llu", &v) == 1)
+        *ns = v * 1000;
+    else if ((at = strstr(buf, "throttled_time ")) && sscanf(at, "throttled_time %llu", &v) == 1)
+        *ns = v;
+    else
+        return -1;
+    return 0;
+}
 
 /* The cpu.stat of the process's CPU cgroup, with throttling figures: cgroup v1's cpu hierarchy,
  * or v2's unified tree (where the cpu controller is on). "" when there is none. */
@@ -75,6 +90,7 @@ static void find_cpu_stat(struct ss_mproc *p)
     if (ss_proc_read(p->pid, "cgroup", buf, sizeof buf) <= 0)
         return;
     for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        /* "ID:CONTROLLERS:PATH"; v2's line has no controllers. */
         char *controllers = strchr(line, ':'),
              *path = controllers ? strchr(controllers + 1, ':') : NULL;
         if (!path)
@@ -83,44 +99,25 @@ static void find_cpu_stat(struct ss_mproc *p)
         controllers++;
         int v1_cpu = 0;
         for (char *c = controllers; *c; c += strcspn(c, ",") + (c[strcspn(c, ",")] == ','))
-            v1_cpu |= strncmp(c, "cpu", strcspn(c, ",")) == 0 && strcspn(c, ",") == 3;
-        char candidate[PATH_MAX];
+            v1_cpu |= strcspn(c, ",") == 3 && strncmp(c, "cpu", 3) == 0;
+        uint64_t ns;
         if (v1_cpu)
-            snprintf(candidate, sizeof candidate, "/sys/fs/cgroup/cpu%s/cpu.stat", path);
+            snprintf(p->cpu_stat, sizeof p->cpu_stat, "/sys/fs/cgroup/cpu%s/cpu.stat", path);
         else if (!*controllers)
-            snprintf(candidate, sizeof candidate, "/sys/fs/cgroup%s/cpu.stat", path);
+            snprintf(p->cpu_stat, sizeof p->cpu_stat, "/sys/fs/cgroup%s/cpu.stat", path);
         else
             continue;
-        uint64_t ns;
-        snprintf(p->cpu_stat, sizeof p->cpu_stat, "%s", candidate);
-        if (v1_cpu || throttled(p, &ns) == 0)
+        if (v1_cpu || read_throttled(p->cpu_stat, &ns) == 0)
             return;
         p->cpu_stat[0] = '\0';
     }
 }
 
-/* The cgroup's time held back by its CPU limit so far, in ns. */
 static int throttled(struct ss_mproc *p, uint64_t *ns)
 {
     if (!p->cpu_stat_found)
         find_cpu_stat(p);
-    char buf[1024];
-    int fd = p->cpu_stat[0] ? open(p->cpu_stat, O_RDONLY | O_CLOEXEC) : -1;
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    unsigned long long v;
-    const char *at;
-    if ((at = strstr(buf, "throttled_usec ")) && sscanf(at, "throttled_usec %llu", &v) == 1)
-        *ns = v * 1000;
-    else if ((at = strstr(buf, "throttled_time ")) && sscanf(at, "throttled_time %llu", &v) == 1)
-        *ns = v;
-    else
-        return -1;
-    return 0;
+    return p->cpu_stat[0] ? read_throttled(p->cpu_stat, ns) : -1;
 }
 
 /* Time the hypervisor gave the machine's CPUs to other guests so far, in ns: the steal column
@@ -128,16 +125,10 @@ static int throttled(struct ss_mproc *p, uint64_t *ns)
 static int stolen(uint64_t *ns)
 {
     char buf[512];
-    int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0)
-        close(fd);
     unsigned long long steal;
     long hz = sysconf(_SC_CLK_TCK);
-    if (n <= 0 || hz <= 0)
-        return -1;
-    buf[n] = '\0';
-    if (sscanf(buf, "cpu %*u %*u %*u %*u %*u %*u %*u %llu", &steal) != 1)
+    if (hz <= 0 || ss_read_small_file("/proc/stat", buf, sizeof buf) <= 0 ||
+        sscanf(buf, "cpu %*u %*u %*u %*u %*u %*u %*u %llu", &steal) != 1)
         return -1;
     *ns = steal * (1000000000ull / (uint64_t)hz);
     return 0;
