@@ -8,6 +8,7 @@
 
 #include "stacks/flame.h"
 #include "stacks/frames.h"
+#include "util/array.h"
 #include "util/intern.h"
 
 const char *ssv_vm_intern(struct ssv_vm *vm, const char *s)
@@ -168,17 +169,9 @@ static int add_causes(struct ssv_vm *vm, const struct ss_process *p, size_t *cap
         for (k = 0; k < vm->ncauses && strcmp(vm->causes[k].name, t->part.name) != 0; k++)
             ;
         if (k == vm->ncauses) {
-            if (k == *cap) {
-                size_t more = *cap ? 2 * *cap : 16;
-                struct ssv_vm_cause *c = realloc(vm->causes, more * sizeof *c);
-                if (!c)
-                    return -1;
-                vm->causes = c;
-                *cap = more;
-            }
-            struct ssv_vm_cause *c = &vm->causes[vm->ncauses++];
-            memset(c, 0, sizeof *c);
-            if (!(c->name = ssv_vm_intern(vm, t->part.name)))
+            if (SS_ARRAY_GROW(vm->causes, *cap, vm->ncauses + 1) < 0)
+                return -1;
+            if (!(vm->causes[vm->ncauses++].name = ssv_vm_intern(vm, t->part.name)))
                 return -1;
         }
         struct ssv_vm_cause *c = &vm->causes[k];
