@@ -160,8 +160,8 @@ static void add_advice(struct ssv_vm_cause *c, const char *advice)
 /* Adds one process's time by cause to the run's. */
 static int add_causes(struct ssv_vm *vm, const struct ss_process *p, size_t *cap)
 {
-    struct ss_cause_total totals[64];
-    size_t n = ss_process_causes(p, totals, sizeof totals / sizeof totals[0]);
+    struct ss_cause_total totals[SS_CAUSE_TOTALS_MAX];
+    size_t n = ss_process_causes(p, totals, SS_CAUSE_TOTALS_MAX);
     const char *runtime = ss_process_runtime(p);
     for (size_t i = 0; i < n; i++) {
         const struct ss_cause_total *t = &totals[i];

@@ -59,6 +59,9 @@ struct ss_cause_total {
     uint64_t longest_ns;
     size_t stalls;
 };
+/* Causes a process's time is added up under: more than its stalls have in practice, so that
+ * every output lists the same ones. */
+#define SS_CAUSE_TOTALS_MAX 64
 /* Up to max causes into out, the largest first; returns how many. */
 size_t ss_process_causes(const struct ss_process *p, struct ss_cause_total *out, size_t max);
 

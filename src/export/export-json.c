@@ -99,8 +99,8 @@ static void write_cause(struct ss_json *j, const struct ss_process *p, const str
 /* Stalled time by cause over the stalls kept in detail, with the advice for each. */
 static void write_causes(struct ss_json *j, const struct ss_run *run, const struct ss_process *p)
 {
-    struct ss_cause_total totals[16];
-    size_t n = ss_process_causes(p, totals, 16);
+    struct ss_cause_total totals[SS_CAUSE_TOTALS_MAX];
+    size_t n = ss_process_causes(p, totals, SS_CAUSE_TOTALS_MAX);
     const char *runtime = ss_process_runtime(p);
     ss_json_string(j, "runtime", runtime);
     ss_json_array(j, "causes");

@@ -178,8 +178,8 @@ static void print_stall_cause(FILE *out, const struct ss_process *p, const struc
 static void print_diagnosis(FILE *out, const struct ss_run *run, const struct ss_process *p,
                             const struct ss_report_options *o)
 {
-    struct ss_cause_total totals[16];
-    size_t n = ss_process_causes(p, totals, 16);
+    struct ss_cause_total totals[SS_CAUSE_TOTALS_MAX];
+    size_t n = ss_process_causes(p, totals, SS_CAUSE_TOTALS_MAX);
     uint64_t all = 0;
     for (size_t i = 0; i < n; i++)
         all += totals[i].part.ns;
