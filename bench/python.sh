@@ -4,7 +4,8 @@
 # sorted() calling back into Python, under stallscope run with Python frames read (the
 # default) and with --no-python-frames, runs interleaved; each sample's capture time (what the
 # monitor spent unwinding it, off the traced process) is in the trace. Run by scripts/bench,
-# which sets SS, OUT, REPS and PYTHON.
+# which sets SS, OUT, REPS and PYTHON. A second part times what copying Python frames costs
+# the traced process (below).
 set -eu
 fixture=$(dirname "$0")/../tests/fixtures/python/frames.py
 rm -f "$OUT/python-capture.txt"
@@ -49,4 +50,67 @@ for mode in ("frames", "no-frames"):
     print(f"  {mode:<12} {len(us):>8} {statistics.median(us):>8.1f} {q[8]:>8.1f} {max(us):>8.1f}"
           f" {statistics.median(int(r[2]) for r in got):>11.0f}"
           f" {statistics.median(int(r[3]) for r in got):>11.0f}")
+PY
+
+# What copying Python frames costs the traced process: with --call-threshold 1ns the shim copies
+# the stack of every blocking call; a coroutine times os.stat() calls made on the loop thread,
+# 20 Python frames deep, with the shim copying Python frames (the default), without
+# (--no-python-frames), and with no shim at all, runs interleaved.
+cat >"$OUT/python-calls.py" <<'PY'
+import asyncio
+import os
+import sys
+import time
+
+
+def timed_stat(path, depth):
+    if depth:
+        return timed_stat(path, depth - 1)
+    t0 = time.perf_counter_ns()
+    os.stat(path)
+    return time.perf_counter_ns() - t0
+
+
+async def main():
+    times = []
+    for _ in range(1500):
+        times.append(timed_stat(sys.argv[0], 20))
+        await asyncio.sleep(0.0005)
+    print(" ".join(str(t) for t in times))
+
+
+asyncio.run(main())
+PY
+rm -f "$OUT/python-calls.txt"
+for rep in $(seq "$REPS"); do
+    for mode in frames no-frames no-shim; do
+        run=$OUT/python-calls-$rep
+        rm -rf "$run"
+        case $mode in
+        frames) set -- "$SS" run -q --call-threshold 1ns -o "$run" -- ;;
+        no-frames) set -- "$SS" run -q --call-threshold 1ns --no-python-frames -o "$run" -- ;;
+        no-shim) set -- ;;
+        esac
+        printf '%s ' "$mode" >>"$OUT/python-calls.txt"
+        "$@" "$PYTHON" "$OUT/python-calls.py" >>"$OUT/python-calls.txt"
+        rm -rf "$run"
+    done
+done
+"$PYTHON" - "$OUT/python-calls.txt" <<'PY'
+import statistics
+import sys
+
+rows = {}
+for line in open(sys.argv[1]):
+    mode, *times = line.split()
+    rows.setdefault(mode, []).extend(int(t) / 1000 for t in times)
+print("  os.stat() on the loop thread, 20 Python frames deep, --call-threshold 1ns: microseconds per call")
+print(f"  {'mode':<12} {'calls':>8} {'p50':>8} {'p90':>8}")
+for mode in ("no-shim", "no-frames", "frames"):
+    us = sorted(rows.get(mode, []))
+    if not us:
+        print(f"  {mode:<12} no calls")
+        continue
+    q = statistics.quantiles(us, n=10)
+    print(f"  {mode:<12} {len(us):>8} {statistics.median(us):>8.1f} {q[8]:>8.1f}")
 PY

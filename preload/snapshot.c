@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 /* Copies the live part of the stack, from sp up to the end of the thread's stack, at most
  * SS_SNAP_STACK_BYTES. Nothing when sp is not between the bounds known for the thread (a
@@ -26,6 +29,54 @@ static void copy_stack_into(struct ss_slot *s, struct ss_snapshot *snap, uint64_
         n = SS_SNAP_STACK_BYTES;
     memcpy(snap->stack, (const void *)(uintptr_t)sp, n);
     snap->stack_len = (uint32_t)n;
+}
+
+/* The kernel refused process_vm_readv (a seccomp filter): no Python frames are copied. */
+static _Atomic int python_copy_refused;
+
+/* Copies len bytes of this process's memory at addr; -1, never a fault, when they are not
+ * all mapped. */
+static int read_own(void *to, uint64_t addr, size_t len)
+{
+    struct iovec local = {to, len}, remote = {(void *)(uintptr_t)addr, len};
+    long got = syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1L, &remote, 1L, 0L);
+    if (got < 0 && (errno == EPERM || errno == ENOSYS))
+        atomic_store_explicit(&python_copy_refused, 1, memory_order_relaxed);
+    return got == (long)len ? 0 : -1;
+}
+
+/* Copies the thread's Python frames, the way the monitor published, when it knows the
+ * thread's state: what the monitor would read later has changed by then. */
+static void copy_python_into(struct ss_slot *s, struct ss_snapshot *snap)
+{
+    struct ss_py_copy *py = &snap->py;
+    py->tstate = 0;
+    py->n = 0;
+    py->complete = 0;
+    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
+    uint64_t ts = atomic_load_explicit(&s->py_tstate, memory_order_relaxed);
+    if (!seg || !ts || atomic_load_explicit(&python_copy_refused, memory_order_relaxed) ||
+        !atomic_load_explicit(&seg->python.ready, memory_order_acquire))
+        return;
+    const struct ss_seg_python *layout = &seg->python;
+    uint32_t span = layout->frame_span;
+    if (span > SS_PY_COPY_SPAN || layout->frame_previous + sizeof(uint64_t) > span)
+        return;
+    uint64_t frame;
+    if (read_own(&frame, ts + layout->tstate_frame, sizeof frame) < 0)
+        return;
+    if (layout->cframe_current != UINT32_MAX && frame &&
+        read_own(&frame, frame + layout->cframe_current, sizeof frame) < 0)
+        return;
+    py->tstate = ts;
+    unsigned n = 0;
+    for (; frame && n < SS_PY_COPY_FRAMES; n++) {
+        if (read_own(py->frames[n], frame, span) < 0)
+            break;
+        memcpy(&frame, py->frames[n] + layout->frame_previous, sizeof frame);
+    }
+    py->n = (uint16_t)n;
+    py->complete = frame == 0;
 }
 
 void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv)
@@ -58,6 +109,7 @@ void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv)
         s->snap.iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
         s->snap.thread_state = atomic_load_explicit(&s->state, memory_order_relaxed);
         copy_stack_into(s, &s->snap, (uint64_t)g[REG_RSP]);
+        copy_python_into(s, &s->snap);
         atomic_store_explicit(&s->snap_state, SS_SNAP_READY, memory_order_release);
     }
     errno = saved;
@@ -81,6 +133,9 @@ unsigned ss__capture_call(struct ss_slot *s)
             atomic_store_explicit(&s->call_snap_state[i], SS_SNAP_FREE, memory_order_release);
             break;
         }
+        int saved = errno;
+        copy_python_into(s, snap);
+        errno = saved;
         atomic_store_explicit(&s->call_snap_state[i], SS_SNAP_READY, memory_order_release);
         /* The last free one: have the monitor empty them before a burst of new call sites
          * loses its stacks. */

@@ -23,7 +23,7 @@
 #include "common/trace-format.h"
 
 #define SS_SEG_MAGIC "STLSSEG1"
-#define SS_SEG_VERSION 3u
+#define SS_SEG_VERSION 4u
 
 #define SS_SEG_SLOTS 128
 #define SS_SNAP_STACK_BYTES (64 * 1024)
@@ -99,6 +99,30 @@ enum ss_loop_state {
 
 enum ss_snap_state { SS_SNAP_FREE = 0, SS_SNAP_REQUESTED, SS_SNAP_WRITING, SS_SNAP_READY };
 
+/* The Python frames of a loop thread, copied with its stack (docs/python.md): the first
+ * `frame_span` bytes of each frame along the chain from the thread's current frame, innermost
+ * first, as the layout the monitor published (struct ss_seg_python) says to follow it. */
+#define SS_PY_COPY_FRAMES 64
+#define SS_PY_COPY_SPAN 128
+struct ss_py_copy {
+    uint64_t tstate;   /* the thread state the chain was read from; 0: nothing copied */
+    uint16_t n;        /* frames copied */
+    uint16_t complete; /* 1: the chain ended within them */
+    uint32_t reserved;
+    uint8_t frames[SS_PY_COPY_FRAMES][SS_PY_COPY_SPAN];
+};
+
+/* [monitor] How to follow a thread's Python frames, published once the monitor has found the
+ * interpreter; the shim copies frames only while `ready` is 1. */
+struct ss_seg_python {
+    _Atomic uint32_t ready;
+    uint32_t tstate_frame;   /* the thread state's current frame (or its cframe) */
+    uint32_t cframe_current; /* the cframe's current frame; UINT32_MAX: no cframe */
+    uint32_t frame_previous; /* a frame's next outer frame */
+    uint32_t frame_span;     /* bytes copied of each frame, at most SS_PY_COPY_SPAN */
+    uint32_t reserved;
+};
+
 /* Registers and the live part of a stack, copied on the loop thread. */
 struct ss_snapshot {
     uint64_t regs[SS_SEG_REGS];
@@ -110,6 +134,7 @@ struct ss_snapshot {
     uint64_t iteration;   /* iteration start of the thread when the copy was made */
     int32_t thread_state; /* enum ss_loop_state when the copy was made */
     uint32_t reserved2;
+    struct ss_py_copy py;
     uint8_t stack[SS_SNAP_STACK_BYTES];
 };
 
@@ -178,6 +203,7 @@ struct ss_slot {
     _Atomic uintptr_t stack_hi, stack_lo;
     uint64_t sp_hint;          /* [shim] an address on the owner's stack */
     uint64_t thread_self;      /* [shim] the owner's pthread_self(): how CPython names it */
+    _Atomic uint64_t py_tstate; /* [monitor] the owner's Python thread state, 0: none known */
     uint64_t loop_key;         /* [owner] the thread's loop (SS_LOOP_KEY_*), 0: none now */
     uint64_t first_wait_ns;    /* [shim] */
     uint64_t loop_sp;          /* [owner] frame address of the loop's wait */
@@ -284,6 +310,7 @@ struct ss_segment {
     _Atomic uint32_t notes_next;      /* [shim] */
     struct ss_seg_note notes[SS_SEG_NOTES];
     struct ss_exec_ring execs;
+    struct ss_seg_python python;
     /* [monitor] What the monitor found a descriptor to be, for a call the shim could not
      * classify: SS_FD_LEARNED | kind | (nonblocking ? SS_FD_LEARNED_NONBLOCK : 0). The shim
      * takes it into its own cache at the descriptor's next call and clears it whenever the

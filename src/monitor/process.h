@@ -65,6 +65,7 @@ struct ss_slot_view {
     int in_loop;         /* a LOOP_BEGIN was written and no LOOP_END since */
     uint64_t loop_ended; /* the last stretch of the latest loop that ended: no stall */
     int exit_written;    /* the loop's end at the process's exit is in the trace */
+    uint64_t python_look_ns; /* when to look for the thread's Python state next */
 };
 
 struct ss_mproc {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/segment.h"
 #include "common/trace-format.h"
 #include "monitor/python-internal.h"
 #include "monitor/target.h"
@@ -297,21 +298,34 @@ static int64_t instruction(const struct ss_py_offsets *o, const uint8_t *frame, 
     return ip >= first ? (int64_t)((ip - first) / 2) : -1;
 }
 
-/* Returns 0 when the whole chain was read, -1 when a read failed part way. */
-static int read_chain(struct ss_python *py, struct ss_target *t, struct ss_writer *out, uint64_t ts,
-                      struct py_stack *ps)
+/* Where a chain's frames come from: the target's memory now, or the copy the shim made with
+ * a snapshot (frame i of the chain is copy->frames[i]). */
+struct chain_source {
+    struct ss_target *t;
+    const struct ss_py_copy *copy;
+};
+
+static int read_frame(const struct ss_python *py, const struct chain_source *src, unsigned index,
+                      uint64_t frame, uint8_t *f)
+{
+    if (!src->copy)
+        return ss_target_read(src->t, frame, f, py->frame_span);
+    if (index >= src->copy->n)
+        return -1;
+    memcpy(f, src->copy->frames[index], py->frame_span);
+    return 0;
+}
+
+/* Follows the chain from `frame`. Returns 0 when the whole chain was read, -1 when a read
+ * failed part way. */
+static int read_chain(struct ss_python *py, const struct chain_source *src, struct ss_writer *out,
+                      uint64_t frame, struct py_stack *ps)
 {
     const struct ss_py_offsets *o = &py->offsets;
-    uint64_t frame;
-    if (read_ptr(t, ts + o->tstate_frame, &frame) < 0)
-        return -1;
-    if (o->cframe_current != SS_PY_NONE && frame &&
-        read_ptr(t, frame + o->cframe_current, &frame) < 0)
-        return -1;
     for (unsigned steps = 0; frame && ps->n < PY_FRAMES_MAX; steps++) {
-        uint8_t f[128];
+        uint8_t f[SS_PY_COPY_SPAN];
         if (steps > 4 * PY_FRAMES_MAX || py->frame_span > sizeof f ||
-            ss_target_read(t, frame, f, py->frame_span) < 0)
+            read_frame(py, src, steps, frame, f) < 0)
             return -1;
         uint64_t code, previous;
         memcpy(&code, f + o->frame_code, sizeof code);
@@ -320,7 +334,8 @@ static int read_chain(struct ss_python *py, struct ss_target *t, struct ss_write
         if (o->frames == SS_PY_FRAMES_312 && owner == FRAME_OWNED_BY_CSTACK) {
             end_run(ps);
         } else {
-            uint64_t addr = ss__py_frame_addr(&py->codes, o, t, out, code, instruction(o, f, code));
+            uint64_t addr =
+                ss__py_frame_addr(&py->codes, o, src->t, out, code, instruction(o, f, code));
             if (!addr)
                 return -1;
             ps->addr[ps->n++] = addr;
@@ -333,6 +348,19 @@ static int read_chain(struct ss_python *py, struct ss_target *t, struct ss_write
     return frame ? -1 : 0; /* a chain longer than a stack holds is incomplete */
 }
 
+/* The thread's current frame, read from its state now; -1 when it cannot be read. */
+static int current_frame(const struct ss_python *py, struct ss_target *t, uint64_t ts,
+                         uint64_t *frame)
+{
+    const struct ss_py_offsets *o = &py->offsets;
+    if (read_ptr(t, ts + o->tstate_frame, frame) < 0)
+        return -1;
+    if (o->cframe_current != SS_PY_NONE && *frame &&
+        read_ptr(t, *frame + o->cframe_current, frame) < 0)
+        return -1;
+    return 0;
+}
+
 static bool in_eval(const struct ss_python *py, uint64_t addr)
 {
     for (unsigned i = 0; i < py->neval; i++)
@@ -341,42 +369,91 @@ static bool in_eval(const struct ss_python *py, uint64_t addr)
     return false;
 }
 
-unsigned ss_python_merge(struct ss_python *py, struct ss_target *t, struct ss_writer *out,
-                         pid_t tid, uint64_t thread_self, uint64_t *frames, unsigned n,
-                         unsigned max)
+static bool any_eval_frame(const struct ss_python *py, const uint64_t *frames, unsigned n)
 {
-    if (!py || !py->found)
-        return n;
-    bool any_eval = false;
-    for (unsigned i = 0; i < n && !any_eval; i++)
-        any_eval = in_eval(py, frames[i]);
-    if (!any_eval)
-        return n;
-    uint64_t ts = thread_state(py, t, tid, thread_self);
-    struct py_stack ps;
-    ps.n = ps.nruns = ps.run_start[0] = 0;
-    if (!ts || read_chain(py, t, out, ts, &ps) < 0)
-        py->incomplete++;
-    end_run(&ps);
-    if (ps.n == 0)
+    for (unsigned i = 0; i < n; i++)
+        if (in_eval(py, frames[i]))
+            return true;
+    return false;
+}
+
+/* Replaces the evaluation-loop frames of frames[0..n) by the runs of ps. */
+static unsigned merge_runs(const struct ss_python *py, const struct py_stack *ps, uint64_t *frames,
+                           unsigned n, unsigned max)
+{
+    if (ps->n == 0)
         return n;
     uint64_t merged[SS_TRACE_MAX_FRAMES];
     unsigned m = 0, run = 0;
     for (unsigned i = 0; i < n && m < max && m < SS_TRACE_MAX_FRAMES; i++) {
-        if (!in_eval(py, frames[i]) || run >= ps.nruns) {
+        if (!in_eval(py, frames[i]) || run >= ps->nruns) {
             merged[m++] = frames[i];
             continue;
         }
-        for (unsigned k = ps.run_start[run];
-             k < ps.run_start[run + 1] && m < max && m < SS_TRACE_MAX_FRAMES; k++)
-            merged[m++] = ps.addr[k];
+        for (unsigned k = ps->run_start[run];
+             k < ps->run_start[run + 1] && m < max && m < SS_TRACE_MAX_FRAMES; k++)
+            merged[m++] = ps->addr[k];
         run++;
     }
     /* The native walk stopped early (at code without unwind tables, as the perf trampolines of
      * 3.12+ are): the outer Python frames still say who called. */
-    for (unsigned k = ps.run_start[run];
-         run < ps.nruns && k < ps.n && m < max && m < SS_TRACE_MAX_FRAMES; k++)
-        merged[m++] = ps.addr[k];
+    for (unsigned k = ps->run_start[run];
+         run < ps->nruns && k < ps->n && m < max && m < SS_TRACE_MAX_FRAMES; k++)
+        merged[m++] = ps->addr[k];
     memcpy(frames, merged, m * sizeof *frames);
     return m;
+}
+
+unsigned ss_python_merge(struct ss_python *py, struct ss_target *t, struct ss_writer *out,
+                         pid_t tid, uint64_t thread_self, uint64_t *frames, unsigned n,
+                         unsigned max)
+{
+    if (!py || !py->found || !any_eval_frame(py, frames, n))
+        return n;
+    uint64_t ts = thread_state(py, t, tid, thread_self);
+    struct chain_source src = {t, NULL};
+    struct py_stack ps;
+    ps.n = ps.nruns = ps.run_start[0] = 0;
+    uint64_t frame;
+    if (!ts || current_frame(py, t, ts, &frame) < 0 || read_chain(py, &src, out, frame, &ps) < 0)
+        py->incomplete++;
+    end_run(&ps);
+    return merge_runs(py, &ps, frames, n, max);
+}
+
+unsigned ss_python_merge_copy(struct ss_python *py, struct ss_target *t, struct ss_writer *out,
+                              pid_t tid, uint64_t thread_self, const struct ss_py_copy *copy,
+                              uint64_t *frames, unsigned n, unsigned max)
+{
+    if (!py || !py->found || !copy->tstate || !any_eval_frame(py, frames, n))
+        return n;
+    struct chain_source src = {t, copy};
+    struct py_stack ps;
+    ps.n = ps.nruns = ps.run_start[0] = 0;
+    /* The state the shim read from must still be the thread's: a state freed and given to
+     * another thread would lend it that thread's frames. */
+    if (!is_thread_state_of(py, t, copy->tstate, tid, thread_self) ||
+        read_chain(py, &src, out, copy->n ? 1 : 0, &ps) < 0 || !copy->complete)
+        py->incomplete++;
+    end_run(&ps);
+    return merge_runs(py, &ps, frames, n, max);
+}
+
+uint64_t ss_python_thread_state(struct ss_python *py, struct ss_target *t, pid_t tid,
+                                uint64_t thread_self)
+{
+    return py && py->found ? thread_state(py, t, tid, thread_self) : 0;
+}
+
+void ss_python_publish(const struct ss_python *py, struct ss_seg_python *layout)
+{
+    if (!py || !py->found || atomic_load_explicit(&layout->ready, memory_order_acquire) ||
+        py->frame_span > SS_PY_COPY_SPAN)
+        return;
+    const struct ss_py_offsets *o = &py->offsets;
+    layout->tstate_frame = o->tstate_frame;
+    layout->cframe_current = o->cframe_current == SS_PY_NONE ? UINT32_MAX : o->cframe_current;
+    layout->frame_previous = o->frame_previous;
+    layout->frame_span = py->frame_span;
+    atomic_store_explicit(&layout->ready, 1, memory_order_release);
 }

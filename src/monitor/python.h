@@ -71,6 +71,20 @@ void ss_python_find(struct ss_python *py, struct ss_target *t);
 unsigned ss_python_merge(struct ss_python *py, struct ss_target *t, struct ss_writer *out,
                          pid_t tid, uint64_t thread_self, uint64_t *frames, unsigned n,
                          unsigned max);
+/* The same from the Python frames the shim copied with a snapshot of thread tid (a call's
+ * stack, a signal's sample), which are those of the moment the stack was copied; the code
+ * objects they name are read now. */
+struct ss_py_copy;
+unsigned ss_python_merge_copy(struct ss_python *py, struct ss_target *t, struct ss_writer *out,
+                              pid_t tid, uint64_t thread_self, const struct ss_py_copy *copy,
+                              uint64_t *frames, unsigned n, unsigned max);
+/* The address of thread tid's Python thread state, 0 when it has none (or no interpreter was
+ * found); remembered, and checked with one read when asked again. */
+uint64_t ss_python_thread_state(struct ss_python *py, struct ss_target *t, pid_t tid,
+                                uint64_t thread_self);
+/* Tells the shim, once, how to copy Python frames: what ss_python_merge_copy reads. */
+struct ss_seg_python;
+void ss_python_publish(const struct ss_python *py, struct ss_seg_python *layout);
 /* Samples whose Python frames could not all be read. */
 uint64_t ss_python_incomplete(const struct ss_python *py);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +39,16 @@ void ss_mproc_write_sample(struct ss_mproc *p, const struct ss_slot_view *v, uin
     ss_writer_record(&p->out, SS_REC_SAMPLE, &rec, sizeof rec, call, call ? strlen(call) : 0);
 }
 
+/* Where the Python frames merged into a stack come from. */
+struct python_source {
+    const struct ss_slot_view *thread; /* the thread the stack is of; NULL: none are merged */
+    const struct ss_py_copy *copy;     /* those the shim copied with the stack, if it did */
+    bool live; /* else, read now: the thread is still where its stack was taken */
+};
+
 /* Unwinds a copy of a thread's stack into an interned stack id (0: nothing could be unwound,
- * counted). `python_of`, when given, is the thread the copy was just taken from, still in the
- * same stall: its Python frames are read now and merged into the stack. */
-static uint32_t unwind(struct ss_mproc *p, const struct ss_slot_view *python_of,
+ * counted), with the thread's Python frames merged in. */
+static uint32_t unwind(struct ss_mproc *p, const struct python_source *py,
                        const struct ss_regs *regs, uint64_t base, const void *stack, size_t len,
                        unsigned *nframes, uint32_t *capture_ns)
 {
@@ -50,10 +57,14 @@ static uint32_t unwind(struct ss_mproc *p, const struct ss_slot_view *python_of,
     unsigned n = p->target && len ? ss_target_unwind(p->target, regs, base, stack, len, frames,
                                                      SS_TRACE_MAX_FRAMES)
                                   : 0;
-    if (n && python_of && p->python) {
-        const struct ss_slot *s = &p->seg->slots[python_of - p->views];
-        n = ss_python_merge(p->python, p->target, &p->out, python_of->tid, s->thread_self, frames,
-                            n, SS_TRACE_MAX_FRAMES);
+    if (n && py->thread && p->python) {
+        const struct ss_slot *s = &p->seg->slots[py->thread - p->views];
+        if (py->copy && py->copy->tstate)
+            n = ss_python_merge_copy(p->python, p->target, &p->out, py->thread->tid,
+                                     s->thread_self, py->copy, frames, n, SS_TRACE_MAX_FRAMES);
+        else if (py->live)
+            n = ss_python_merge(p->python, p->target, &p->out, py->thread->tid, s->thread_self,
+                                frames, n, SS_TRACE_MAX_FRAMES);
     }
     *capture_ns = (uint32_t)(ss_monotonic_ns() - t0);
     *nframes = n;
@@ -69,14 +80,15 @@ static void regs_of(const uint64_t *from, uint32_t known, struct ss_regs *regs)
     regs->known = known;
 }
 
-uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_slot_view *python_of,
+uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_slot_view *v, bool live,
                                   const struct ss_snapshot *snap, unsigned *nframes,
                                   uint32_t *capture_ns)
 {
     struct ss_regs regs;
     regs_of(snap->regs, SS_REGS_ALL, &regs);
     uint32_t len = snap->stack_len <= SS_SNAP_STACK_BYTES ? snap->stack_len : 0;
-    return unwind(p, python_of, &regs, snap->stack_base, snap->stack, len, nframes, capture_ns);
+    struct python_source py = {v, &snap->py, live};
+    return unwind(p, &py, &regs, snap->stack_base, snap->stack, len, nframes, capture_ns);
 }
 
 static void write_sampling(struct ss_mproc *p)
@@ -169,8 +181,9 @@ static void on_perf_sample(void *arg, const struct ss_perf_sample *smp)
         return;
     unsigned n;
     uint32_t capture_ns;
-    uint32_t stack = unwind(c->p, c->live ? c->v : NULL, &smp->regs, smp->stack_base, smp->stack,
-                            smp->stack_len, &n, &capture_ns);
+    struct python_source py = {c->v, NULL, c->live};
+    uint32_t stack = unwind(c->p, &py, &smp->regs, smp->stack_base, smp->stack, smp->stack_len, &n,
+                            &capture_ns);
     ss_mproc_write_sample(c->p, c->v, c->from, smp->time_ns - c->from, stack, n, capture_ns,
                           SS_SAMPLE_PERF, 0, NULL);
     c->v->last_sample_ns = smp->time_ns;
@@ -256,7 +269,8 @@ static void sample_in_call(struct ss_mproc *p, struct ss_slot *s, struct ss_slot
             &regs);
     unsigned n;
     uint32_t capture_ns;
-    uint32_t stack_id = unwind(p, v, &regs, sp, stack, (size_t)len, &n, &capture_ns);
+    struct python_source py = {v, NULL, true};
+    uint32_t stack_id = unwind(p, &py, &regs, sp, stack, (size_t)len, &n, &capture_ns);
     if (!stack_id)
         return;
     ss_mproc_write_sample(p, v, iteration, now - iteration, stack_id, n, capture_ns, SS_SAMPLE_CALL,
@@ -304,7 +318,8 @@ static int sample_in_syscall(struct ss_mproc *p, struct ss_slot *s, struct ss_sl
     regs.r[SS_REG_RIP] = t->pc;
     unsigned n;
     uint32_t capture_ns;
-    uint32_t stack_id = unwind(p, v, &regs, t->sp, stack, (size_t)len, &n, &capture_ns);
+    struct python_source py = {v, NULL, true};
+    uint32_t stack_id = unwind(p, &py, &regs, t->sp, stack, (size_t)len, &n, &capture_ns);
     ss_mproc_write_sample(p, v, iteration, now - iteration, stack_id, n, capture_ns,
                           SS_SAMPLE_SYSCALL, 0, ss_syscall_name(t->nr));
     v->last_sample_ns = now;
@@ -334,7 +349,7 @@ void ss_sample_consume_signal(struct ss_mproc *p, struct ss_slot *s, struct ss_s
                      atomic_load_explicit(&s->state, memory_order_relaxed) != SS_STATE_WAITING;
     unsigned n;
     uint32_t capture_ns,
-        stack = ss_mproc_unwind_snapshot(p, same_stall ? v : NULL, snap, &n, &capture_ns);
+        stack = ss_mproc_unwind_snapshot(p, v, same_stall, snap, &n, &capture_ns);
     uint64_t iteration = snap->iteration, offset = snap->taken_ns - snap->iteration;
     atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
     ss_mproc_write_sample(p, v, iteration, offset, stack, n, capture_ns, SS_SAMPLE_SIGNAL, 0, NULL);

@@ -6,6 +6,7 @@
 #ifndef SS_MONITOR_SAMPLE_H
 #define SS_MONITOR_SAMPLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "monitor/process.h"
@@ -27,9 +28,10 @@ void ss_sample_consume_signal(struct ss_mproc *p, struct ss_slot *s, struct ss_s
 void ss_sample_forget(struct ss_mproc *p, struct ss_slot_view *v);
 void ss_sample_close(struct ss_mproc *p);
 
-/* Unwinds a copy into an interned stack id (0: nothing could be unwound, counted), with the
- * Python frames of thread python_of merged in when it is given (a copy taken just now). */
-uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_slot_view *python_of,
+/* Unwinds a copy of thread v's stack into an interned stack id (0: nothing could be unwound,
+ * counted), with its Python frames merged in: those the shim copied with the stack, else,
+ * when `live` (the copy was taken just now), those the thread runs now. */
+uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_slot_view *v, bool live,
                                   const struct ss_snapshot *snap, unsigned *nframes,
                                   uint32_t *capture_ns);
 void ss_mproc_write_sample(struct ss_mproc *p, const struct ss_slot_view *v, uint64_t iteration,

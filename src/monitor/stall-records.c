@@ -89,7 +89,7 @@ void ss_mproc_drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
         uint32_t stack = 0, capture_ns = 0;
         unsigned nframes = 0;
         if (e.snap) {
-            stack = ss_mproc_unwind_snapshot(p, NULL, &s->call_snaps[e.snap - 1], &nframes,
+            stack = ss_mproc_unwind_snapshot(p, v, false, &s->call_snaps[e.snap - 1], &nframes,
                                              &capture_ns);
             atomic_store_explicit(&s->call_snap_state[e.snap - 1], SS_SNAP_FREE,
                                   memory_order_release);

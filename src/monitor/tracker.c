@@ -96,8 +96,10 @@ void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now)
     if (!p->target || ss_target_refresh(p->target) < 0)
         return;
     p->next_refresh_ns = now + p->config.flush_ns;
-    if (p->python)
+    if (p->python) {
         ss_python_find(p->python, p->target);
+        ss_python_publish(p->python, &p->seg->python);
+    }
     const struct ss_target_module *mods;
     size_t n = ss_target_modules(p->target, &mods);
     for (size_t i = 0; i < n; i++) {
@@ -204,6 +206,7 @@ static void announce_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slo
 {
     ss_stall_time_forget(v);
     memset(v, 0, sizeof *v);
+    atomic_store_explicit(&s->py_tstate, 0, memory_order_relaxed);
     v->tid = tid;
     read_thread_name(p->pid, tid, v->name);
     /* Exact bounds in place of those known at the claim: the end is the same, or found at
@@ -284,9 +287,23 @@ static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
     p->retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
     ss_stall_time_forget(v);
     memset(v, 0, sizeof *v);
+    atomic_store_explicit(&s->py_tstate, 0, memory_order_relaxed);
     atomic_store_explicit(&s->exited, 0, memory_order_relaxed);
     atomic_store_explicit(&s->owner, 0, memory_order_release);
     atomic_fetch_add_explicit(&p->seg->slots_freed, 1, memory_order_release);
+}
+
+/* Tells the shim the thread's Python state, for it to copy Python frames with the stacks it
+ * takes; looked for once a second until found (a thread may run Python only later). */
+static void look_for_python_state(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                                  uint64_t now)
+{
+    if (!p->python || now < v->python_look_ns ||
+        atomic_load_explicit(&s->py_tstate, memory_order_relaxed))
+        return;
+    v->python_look_ns = now + 1000000000ull;
+    uint64_t ts = ss_python_thread_state(p->python, p->target, v->tid, s->thread_self);
+    atomic_store_explicit(&s->py_tstate, ts, memory_order_relaxed);
 }
 
 /* Looks at one slot; returns the next time it needs attention. `final`: the process is gone
@@ -300,6 +317,7 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
         return UINT64_MAX;
     if (v->tid != owner)
         announce_thread(p, s, v, owner);
+    look_for_python_state(p, s, v, now);
     int state = atomic_load_explicit(&s->state, memory_order_acquire);
     uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
     /* A signal snapshot belongs to a stall that may have ended since: take it first. */

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runtime test: blocking calls in Python asyncio. A file read, time.sleep, getaddrinfo and
 # subprocess.run made in a coroutine must each be recorded on the loop thread in their
-# category; the same calls through asyncio.to_thread run on a worker thread and must not.
+# category, with a stack that names the Python function that made it (with its file and a line
+# inside it) and the coroutine that called that function; the same calls through
+# asyncio.to_thread run on a worker thread and must not be recorded.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
 # shellcheck source=../lib/lib.sh
@@ -37,12 +39,12 @@ for mode in direct thread; do
         fail "export failed"
 done
 
-python3 - "$tmp" "$SCENARIOS" <<'EOF' || fail "the trace does not show the calls on the right thread"
+python3 - "$tmp" "$SCENARIOS" "$fixture" <<'EOF' || fail "the trace does not show the calls on the right thread"
 import json
 import re
 import sys
 
-tmp, scenarios = sys.argv[1], sys.argv[2].split()
+tmp, scenarios, fixture = sys.argv[1], sys.argv[2].split(), sys.argv[3]
 
 # Python 3.11 native stacks name the interpreter, not the Python functions, so a scenario is
 # recognised by the call the shim caught, its category and its target. The fixture imports
@@ -54,6 +56,26 @@ EXPECTED = {
     "getaddrinfo": ("dns", r"^getaddrinfo$", r"^localhost$"),
     "subprocess": ("process", r"^wait(pid|3|4|id)?$", None),
 }
+# The fixture's function that makes each call, and its lines.
+PLANTED = {"read": "read_file", "sleep": "sleep", "getaddrinfo": "lookup", "subprocess": "run_true"}
+with open(fixture) as f:
+    source = f.read().splitlines()
+starts = {re.match(r"def (\w+)", line)[1]: i + 1 for i, line in enumerate(source)
+          if re.match(r"def (\w+)", line)}
+
+
+def names_planted(site, scenario):
+    """The site's stack reads the planted function, then main, the coroutine that called it,
+    each at a line of its own body."""
+    own = [(f["symbol"], f["line"]) for f in site["frames"]
+           if f["kind"] == "interpreter" and f["file"] and f["file"].endswith("calls.py")]
+    names = [n.split(".")[-1] for n, _ in own]
+    want = PLANTED[scenario]
+    if want not in names or "main" not in names[names.index(want):]:
+        return False
+    line = own[names.index(want)][1]
+    following = [v for v in starts.values() if v > starts[want]]
+    return starts[want] <= line < min(following, default=len(source) + 1)
 
 problems = []
 
@@ -94,6 +116,10 @@ for s in scenarios:
     # A site adds up every call made from one place: the interpreter's reads share one.
     expect(sum(c["count"] for c in found) >= 3, f"direct: {s} counted fewer than 3 times")
     expect(all(c["frames"] for c in found), f"direct: a {s} call site has no stack")
+    expect(any(names_planted(c, s) for c in found),
+           f"direct: no {s} call site's stack names {PLANTED[s]} in calls.py, called from main: "
+           + str([[(f["symbol"], f["line"]) for f in c["frames"] if f["kind"] == "interpreter"]
+                  for c in found]))
 
 thread = loop_sites("thread")
 for s in scenarios:
