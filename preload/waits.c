@@ -19,31 +19,31 @@
 /* X(ret, name, params, args, loop key, timeout kind, timeout parameter) */
 #define SS_WAIT_CALLS(X)                                                                           \
     X(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout),                   \
-      (epfd, ev, max, timeout), EPOLL_KEY(epfd), MS, timeout)                                      \
+      (epfd, ev, max, timeout), EPOLL_KEY(epfd), MS, timeout, 1)                                      \
     X(int, epoll_pwait,                                                                            \
       (int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask),              \
-      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), MS, timeout)                                \
+      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), MS, timeout, 1)                                \
     X(int, epoll_pwait2,                                                                           \
       (int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,                  \
        const sigset_t *mask),                                                                      \
-      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), TS, timeout)                                \
+      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), TS, timeout, 1)                                \
     X(int, poll, (struct pollfd * fds, nfds_t n, int timeout), (fds, n, timeout), SITE_KEY, MS,    \
-      timeout)                                                                                     \
+      timeout, n)                                                                                     \
     X(int, __poll_chk, (struct pollfd * fds, nfds_t n, int timeout, size_t fdslen),                \
-      (fds, n, timeout, fdslen), SITE_KEY, MS, timeout)                                            \
+      (fds, n, timeout, fdslen), SITE_KEY, MS, timeout, n)                                            \
     X(int, ppoll,                                                                                  \
       (struct pollfd * fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask),       \
-      (fds, n, timeout, mask), SITE_KEY, TS, timeout)                                              \
+      (fds, n, timeout, mask), SITE_KEY, TS, timeout, n)                                              \
     X(int, __ppoll_chk,                                                                            \
       (struct pollfd * fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask,        \
        size_t fdslen),                                                                             \
-      (fds, n, timeout, mask, fdslen), SITE_KEY, TS, timeout)                                      \
+      (fds, n, timeout, mask, fdslen), SITE_KEY, TS, timeout, n)                                      \
     X(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout),              \
-      (n, r, w, e, timeout), SITE_KEY, TV, timeout)                                                \
+      (n, r, w, e, timeout), SITE_KEY, TV, timeout, n)                                                \
     X(int, pselect,                                                                                \
       (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,                     \
        const sigset_t *mask),                                                                      \
-      (n, r, w, e, timeout, mask), SITE_KEY, TS, timeout)
+      (n, r, w, e, timeout, mask), SITE_KEY, TS, timeout, n)
 
 /* Real functions the sleep hooks are built on; usleep and sleep are implemented with
  * nanosleep so that an interruption by our own signal can resume with the time left. */
@@ -70,6 +70,7 @@ struct wait_ctx {
     int prior_state;
     uint64_t entered; /* clock at entry: ends an iteration, times the wait's timeout */
     int timed;        /* a nested wait made during an iteration: a blocking call */
+    int watches_none; /* a poll or select of no descriptor: a sleep */
     unsigned call;
     uint64_t site;
     uint64_t frame; /* the hook's frame: how deep in the stack the wait was made */
@@ -182,8 +183,8 @@ static void wait_leave(struct wait_ctx *w)
         atomic_store_explicit(&s->state, w->prior_state, memory_order_release);
         if (w->timed) {
             ss__guard_enter();
-            ss__record_call(s, w->call, SS_CAT_WAIT, w->site, w->entered, ss__now() - w->entered,
-                            -1, NULL);
+            ss__record_call(s, w->call, w->watches_none ? SS_CAT_SLEEP : SS_CAT_WAIT, w->site,
+                            w->entered, ss__now() - w->entered, -1, NULL);
             ss__guard_leave();
         }
         return;
@@ -236,7 +237,7 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
 #define RETIMEOUT_TS(t, orig, start, buf) ((t) = remaining_ts((orig), (start), &(buf)))
 #define RETIMEOUT_TV(t, orig, start, buf) ((void)(orig), (void)(start), (void)(buf))
 
-#define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam)                               \
+#define DEFINE_WAIT_HOOK(ret, name, params, args, key, kind, tparam, watched)                      \
     ret name params                                                                                \
     {                                                                                              \
         SS_MISSING(SS_FIND(name), -1);                                                             \
@@ -245,6 +246,7 @@ static const struct timespec *remaining_ts(const struct timespec *timeout, uint6
         ss_w_.call = SS_CALL_##name;                                                               \
         ss_w_.site = (uint64_t)(uintptr_t)__builtin_return_address(0);                             \
         ss_w_.frame = (uint64_t)(uintptr_t)__builtin_frame_address(0);                             \
+        ss_w_.watches_none = (watched) == 0;                                                       \
         if (wait_enter(key, CAN_BLOCK_##kind(tparam), &ss_w_) == WAIT_UNTRACED) {                  \
             errno = ss_saved_;                                                                     \
             return real_##name args;                                                               \

@@ -252,7 +252,7 @@ Test(report, lists_calls_by_category, .timeout = 60)
              out);
     cr_assert_eq(system(cmd), 0);
     char *text = scratch_slurp(out);
-    const char *header = strstr(text, "blocking calls on loop threads: 3 call sites");
+    const char *header = strstr(text, "blocking calls on loop threads: 5 call sites");
     cr_assert_not_null(header, "%s", text);
     const char *dns = strstr(header, "\n   dns:\n"), *sleep = strstr(header, "\n   sleep:\n");
     cr_assert(dns && sleep && dns < sleep, "categories in order: %s", header);

@@ -74,6 +74,8 @@ PLANTED(dns, dns_calls, "dns")
 static const struct expect sleep_calls[] = {
     {"sleep-nanosleep", "^nanosleep$", "sleep", "^plant_sleep$", NULL},
     {"sleep-usleep", "^usleep$", "sleep", "^plant_sleep$", NULL},
+    {"sleep-select", "^select$", "sleep", "^plant_sleep$", NULL},
+    {"sleep-poll", "^poll$", "sleep", "^plant_sleep$", NULL},
 };
 
 PLANTED(sleep, sleep_calls, "sleep")
