@@ -66,3 +66,27 @@ stallscope_exits() {
         ok "stallscope $* -> $got: $(head -1 "$tmp/said.err")"
     fi
 }
+
+# pythons_found FILE: writes to FILE the real CPython 3.8 or later interpreters of the machine,
+# each once, by its resolved path: python3.X on PATH, the versions of pyenv, the python3 of
+# PATH and the system's own (which a version manager's shims hide). Says which minors are
+# missing.
+pythons_found() {
+    {
+        for minor in 8 9 10 11 12 13; do
+            command -v "python3.$minor" 2>/dev/null
+        done
+        root=${PYENV_ROOT:-$(pyenv root 2>/dev/null)}
+        [ -n "$root" ] && ls "$root"/versions/3.*/bin/python3.* 2>/dev/null
+        command -v python3 2>/dev/null
+        ls /usr/bin/python3.* /usr/local/bin/python3.* 2>/dev/null
+    } | while read -r candidate; do
+        real=$("$candidate" -c 'import sys
+if sys.version_info >= (3, 8) and sys.implementation.name == "cpython": print(sys.executable)' \
+            2>/dev/null) || continue
+        [ -n "$real" ] && realpath "$real"
+    done | sort -u >"$1"
+    for minor in 8 9 10 11 12 13; do
+        grep -q "python3\.$minor\$" "$1" || echo "SKIP: no Python 3.$minor found"
+    done
+}
