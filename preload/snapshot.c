@@ -39,7 +39,8 @@ static _Atomic int python_copy_refused;
 static int read_own(void *to, uint64_t addr, size_t len)
 {
     struct iovec local = {to, len}, remote = {(void *)(uintptr_t)addr, len};
-    long got = syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1L, &remote, 1L, 0L);
+    long got =
+        syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1L, &remote, 1L, 0L);
     if (got < 0 && (errno == EPERM || errno == ENOSYS))
         atomic_store_explicit(&python_copy_refused, 1, memory_order_relaxed);
     return got == (long)len ? 0 : -1;

@@ -19,27 +19,27 @@
 /* X(ret, name, params, args, loop key, timeout kind, timeout parameter) */
 #define SS_WAIT_CALLS(X)                                                                           \
     X(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout),                   \
-      (epfd, ev, max, timeout), EPOLL_KEY(epfd), MS, timeout, 1)                                      \
+      (epfd, ev, max, timeout), EPOLL_KEY(epfd), MS, timeout, 1)                                   \
     X(int, epoll_pwait,                                                                            \
       (int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask),              \
-      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), MS, timeout, 1)                                \
+      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), MS, timeout, 1)                             \
     X(int, epoll_pwait2,                                                                           \
       (int epfd, struct epoll_event *ev, int max, const struct timespec *timeout,                  \
        const sigset_t *mask),                                                                      \
-      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), TS, timeout, 1)                                \
+      (epfd, ev, max, timeout, mask), EPOLL_KEY(epfd), TS, timeout, 1)                             \
     X(int, poll, (struct pollfd * fds, nfds_t n, int timeout), (fds, n, timeout), SITE_KEY, MS,    \
-      timeout, n)                                                                                     \
+      timeout, n)                                                                                  \
     X(int, __poll_chk, (struct pollfd * fds, nfds_t n, int timeout, size_t fdslen),                \
-      (fds, n, timeout, fdslen), SITE_KEY, MS, timeout, n)                                            \
+      (fds, n, timeout, fdslen), SITE_KEY, MS, timeout, n)                                         \
     X(int, ppoll,                                                                                  \
       (struct pollfd * fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask),       \
-      (fds, n, timeout, mask), SITE_KEY, TS, timeout, n)                                              \
+      (fds, n, timeout, mask), SITE_KEY, TS, timeout, n)                                           \
     X(int, __ppoll_chk,                                                                            \
       (struct pollfd * fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask,        \
        size_t fdslen),                                                                             \
-      (fds, n, timeout, mask, fdslen), SITE_KEY, TS, timeout, n)                                      \
+      (fds, n, timeout, mask, fdslen), SITE_KEY, TS, timeout, n)                                   \
     X(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout),              \
-      (n, r, w, e, timeout), SITE_KEY, TV, timeout, n)                                                \
+      (n, r, w, e, timeout), SITE_KEY, TV, timeout, n)                                             \
     X(int, pselect,                                                                                \
       (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,                     \
        const sigset_t *mask),                                                                      \

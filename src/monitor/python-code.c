@@ -111,15 +111,17 @@ static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_of
                                    struct ss_target *t, uint64_t addr)
 {
     uint8_t header[SS_PY_CODE_HEADER_BYTES];
-    /* Anything but a code object (a damaged or moving chain) ends the walk. */
+    struct ss__py_code *e = &c->cache[(addr >> 4) % SS_PY_CODE_CACHE];
+    /* No code object there any more: freed by an exiting interpreter, or the process gone,
+     * before its last calls' copied frames were named. The one known at that address is the
+     * one they ran. */
     if (ss_target_read(t, addr, header, sizeof header) < 0 || field(header, 8) != c->code_type)
-        return NULL;
+        return e->addr == addr ? e : NULL;
     uint64_t name = field(header, o->code_name), filename = field(header, o->code_filename);
     uint64_t qualname = o->code_qualname == SS_PY_NONE ? name : field(header, o->code_qualname);
     uint64_t lines = field(header, o->code_lines);
     int32_t firstline;
     memcpy(&firstline, header + o->code_firstlineno, sizeof firstline);
-    struct ss__py_code *e = &c->cache[(addr >> 4) % SS_PY_CODE_CACHE];
     if (e->addr == addr && e->name == name && e->qualname == qualname && e->filename == filename &&
         e->lines == lines && e->firstline == firstline)
         return e;

@@ -3,6 +3,7 @@
  * it runs, and merges those frames into the thread's native stack. Every read of the target
  * is a bounded, fault-safe copy; the first that fails ends the Python part of the stack. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <gelf.h>
@@ -208,19 +209,27 @@ static int read_ptr(struct ss_target *t, uint64_t addr, uint64_t *v)
     return ss_target_read(t, addr, v, sizeof *v);
 }
 
-/* The thread state of thread tid (3.11+: its native id) or of the thread whose pthread_self
- * is thread_self; 0 when none. */
-/* Whether ts is the thread state of the thread: its id field says so. */
-static bool is_thread_state_of(const struct ss_python *py, struct ss_target *t, uint64_t ts,
-                               pid_t tid, uint64_t thread_self)
+/* 1 when ts is the thread state of thread tid (3.11+: its native id) or of the thread whose
+ * pthread_self is thread_self, as its id field says; 0 when not; -1 when the process is gone. */
+static int thread_state_names(const struct ss_python *py, struct ss_target *t, uint64_t ts,
+                              pid_t tid, uint64_t thread_self)
 {
     const struct ss_py_offsets *o = &py->offsets;
     bool native = o->tstate_native_id != SS_PY_NONE;
     uint64_t id;
-    return ts && read_ptr(t, ts + (native ? o->tstate_native_id : o->tstate_thread_id), &id) == 0 &&
-           (native ? id == (uint64_t)tid : id == thread_self);
+    int rc = read_ptr(t, ts + (native ? o->tstate_native_id : o->tstate_thread_id), &id);
+    if (rc == -ESRCH)
+        return -1;
+    return rc == 0 && (native ? id == (uint64_t)tid : id == thread_self);
 }
 
+static bool is_thread_state_of(const struct ss_python *py, struct ss_target *t, uint64_t ts,
+                               pid_t tid, uint64_t thread_self)
+{
+    return ts && thread_state_names(py, t, ts, tid, thread_self) == 1;
+}
+
+/* The thread state of the thread; 0 when none. */
 static uint64_t walk_thread_states(struct ss_python *py, struct ss_target *t, pid_t tid,
                                    uint64_t thread_self);
 
@@ -431,8 +440,9 @@ unsigned ss_python_merge_copy(struct ss_python *py, struct ss_target *t, struct 
     struct py_stack ps;
     ps.n = ps.nruns = ps.run_start[0] = 0;
     /* The state the shim read from must still be the thread's: a state freed and given to
-     * another thread would lend it that thread's frames. */
-    if (!is_thread_state_of(py, t, copy->tstate, tid, thread_self) ||
+     * another thread would lend it that thread's frames. That of a process gone is what it
+     * was. */
+    if (thread_state_names(py, t, copy->tstate, tid, thread_self) == 0 ||
         read_chain(py, &src, out, copy->n ? 1 : 0, &ps) < 0 || !copy->complete)
         py->incomplete++;
     end_run(&ps);

@@ -60,8 +60,8 @@ static uint32_t unwind(struct ss_mproc *p, const struct python_source *py,
     if (n && py->thread && p->python) {
         const struct ss_slot *s = &p->seg->slots[py->thread - p->views];
         if (py->copy && py->copy->tstate)
-            n = ss_python_merge_copy(p->python, p->target, &p->out, py->thread->tid,
-                                     s->thread_self, py->copy, frames, n, SS_TRACE_MAX_FRAMES);
+            n = ss_python_merge_copy(p->python, p->target, &p->out, py->thread->tid, s->thread_self,
+                                     py->copy, frames, n, SS_TRACE_MAX_FRAMES);
         else if (py->live)
             n = ss_python_merge(p->python, p->target, &p->out, py->thread->tid, s->thread_self,
                                 frames, n, SS_TRACE_MAX_FRAMES);
@@ -182,8 +182,8 @@ static void on_perf_sample(void *arg, const struct ss_perf_sample *smp)
     unsigned n;
     uint32_t capture_ns;
     struct python_source py = {c->v, NULL, c->live};
-    uint32_t stack = unwind(c->p, &py, &smp->regs, smp->stack_base, smp->stack, smp->stack_len, &n,
-                            &capture_ns);
+    uint32_t stack =
+        unwind(c->p, &py, &smp->regs, smp->stack_base, smp->stack, smp->stack_len, &n, &capture_ns);
     ss_mproc_write_sample(c->p, c->v, c->from, smp->time_ns - c->from, stack, n, capture_ns,
                           SS_SAMPLE_PERF, 0, NULL);
     c->v->last_sample_ns = smp->time_ns;
@@ -348,8 +348,7 @@ void ss_sample_consume_signal(struct ss_mproc *p, struct ss_slot *s, struct ss_s
     int same_stall = atomic_load_explicit(&s->iteration, memory_order_relaxed) == snap->iteration &&
                      atomic_load_explicit(&s->state, memory_order_relaxed) != SS_STATE_WAITING;
     unsigned n;
-    uint32_t capture_ns,
-        stack = ss_mproc_unwind_snapshot(p, v, same_stall, snap, &n, &capture_ns);
+    uint32_t capture_ns, stack = ss_mproc_unwind_snapshot(p, v, same_stall, snap, &n, &capture_ns);
     uint64_t iteration = snap->iteration, offset = snap->taken_ns - snap->iteration;
     atomic_store_explicit(&s->snap_state, SS_SNAP_FREE, memory_order_release);
     ss_mproc_write_sample(p, v, iteration, offset, stack, n, capture_ns, SS_SAMPLE_SIGNAL, 0, NULL);

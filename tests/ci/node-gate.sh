@@ -20,38 +20,9 @@ cleanup() {
 cp "$SS_SRCDIR"/tests/ci/suite/*.js "$tmp/" || exit 99
 cd "$tmp" || exit 99
 
-# gate WANT NAME [VAR=VALUE...] -- runs the suite under run --check; NAME.out holds the check's
-# report, NAME.junit.xml and NAME.sarif its reports, NAME.github the annotations.
-gate() {
-    want=$1 name=$2
-    shift 2
-    cleanup_run
-    env "$@" GITHUB_ACTIONS=true GITHUB_WORKSPACE="$tmp" GITHUB_STEP_SUMMARY="$tmp/$name.md" \
-        "$stallscope" run -q -o run --forbid file $ALLOW --junit "$name.junit.xml" --sarif "$name.sarif" \
-        -- node suite.js >"$name.github" 2>"$name.out"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL: $name: status $got, want $want"
-        sed 's/^/    /' "$name.out"
-        failures=$((failures + 1))
-        return 1
-    fi
-    echo "ok: $name: status $got"
-}
-cleanup_run() {
-    for trace in run/stallscope-*.trace; do
-        [ -e "$trace" ] || continue
-        pid=${trace##*/stallscope-}
-        rm -f "/tmp/perf-${pid%.trace}.map"
-    done
-}
-expect() {
-    if ! grep -qE "$2" "$1"; then
-        echo "FAIL: $1 has no line matching '$2'"
-        sed 's/^/    /' "$1"
-        failures=$((failures + 1))
-    fi
-}
+suite="node suite.js"
+# shellcheck source=lib.sh
+. "$SS_SRCDIR/tests/ci/lib.sh"
 
 # 1. The planted readFileSync fails the gate, in every report.
 ALLOW=
