@@ -16,7 +16,8 @@
 #include <sys/select.h>
 #include <time.h>
 
-/* X(ret, name, params, args, loop key, timeout kind, timeout parameter) */
+/* X(ret, name, params, args, loop key, timeout kind, timeout parameter,
+ * descriptors watched) */
 #define SS_WAIT_CALLS(X)                                                                           \
     X(int, epoll_wait, (int epfd, struct epoll_event *ev, int max, int timeout),                   \
       (epfd, ev, max, timeout), EPOLL_KEY(epfd), MS, timeout, 1)                                   \
