@@ -1,12 +1,18 @@
 # Job control: background jobs, `wait` for their statuses, `kill %1`, stop and continue.
+# A job that has ended may be reported and forgotten before the next command runs, whenever
+# bash handles its SIGCHLD first: `wait %N` would then find no such job, so the statuses are
+# waited for by pid, which bash keeps.
 set -m
 sleep 30 &
+pid=$!
 kill %1
-wait %1; echo "killed job: $?"
+wait $pid; echo "killed job: $?"
 (exit 4) &
+first=$!
 (exit 5) &
-wait %1; echo "first job: $?"
-wait %2; echo "second job: $?"
+second=$!
+wait $first; echo "first job: $?"
+wait $second; echo "second job: $?"
 # Without job control for this one: with it, whether `wait` sees the stop before the
 # continue depends on how fast the child gets going (147 or 143), with or without the shim.
 set +m
