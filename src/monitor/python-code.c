@@ -116,7 +116,7 @@ static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_of
      * before its last calls' copied frames were named. The one known at that address is the
      * one they ran. */
     if (ss_target_read(t, addr, header, sizeof header) < 0 || field(header, 8) != c->code_type)
-        return e->addr == addr ? e : NULL;
+        return addr && e->addr == addr ? e : NULL;
     uint64_t name = field(header, o->code_name), filename = field(header, o->code_filename);
     uint64_t qualname = o->code_qualname == SS_PY_NONE ? name : field(header, o->code_qualname);
     uint64_t lines = field(header, o->code_lines);

@@ -3,9 +3,11 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "monitor/python-internal.h"
 #include "monitor/python.h"
+#include "monitor/target.h"
 
 /* Word numbers of _Py_DebugOffsets (3.13) this test sets. */
 enum { VERSION = 1, CODE_FILENAME = 35, CODE_NAME = 36, CODE_FIRSTLINENO = 39 };
@@ -77,4 +79,20 @@ Test(python, damaged_line_tables_give_no_line)
     const uint8_t lnotab[] = {2, 1, 2, 1};
     cr_expect_eq(ss_py_line(SS_PY_LNOTAB, lnotab, sizeof lnotab, 0x7fffffff, 10), -1);
     cr_expect_eq(ss_py_line(SS_PY_LNOTAB, lnotab, sizeof lnotab, 7, 10), 9);
+}
+
+/* A frame whose code pointer cannot be read (null, unmapped) gets no name, and never that of
+ * an empty cache entry: the fallback to what was known at an address once held no code. */
+Test(python, unreadable_code_objects_get_no_name)
+{
+    struct ss_target *t;
+    cr_assert_eq(ss_target_open(getpid(), &t), 0);
+    static struct ss__py_codes codes;
+    codes.code_type = (uint64_t)(uintptr_t)&codes;
+    const struct ss_py_offsets *o = ss_py_offsets_for(11);
+    cr_assert_not_null(o);
+    cr_expect_eq(ss__py_frame_addr(&codes, o, t, NULL, 0, 0), 0);
+    cr_expect_eq(ss__py_frame_addr(&codes, o, t, NULL, 16, 0), 0);
+    ss__py_codes_free(&codes);
+    ss_target_free(t);
 }
