@@ -52,10 +52,11 @@ for mode in ("frames", "no-frames"):
           f" {statistics.median(int(r[3]) for r in got):>11.0f}")
 PY
 
-# What copying Python frames costs the traced process: with --call-threshold 1ns the shim copies
-# the stack of every blocking call; a coroutine times os.stat() calls made on the loop thread,
-# 20 Python frames deep, with the shim copying Python frames (the default), without
-# (--no-python-frames), and with no shim at all, runs interleaved.
+# What Python frames cost the traced process per blocking call: a coroutine times os.stat()
+# calls made on the loop thread, 20 Python frames deep, with no shim, with the shim and
+# --no-python-frames, with the shim's defaults, with --python-sites (each call told apart by
+# the code of its innermost Python frames), and with --call-threshold 1ns (every call's stack
+# copied, without and with Python frames), runs interleaved.
 cat >"$OUT/python-calls.py" <<'PY'
 import asyncio
 import os
@@ -83,13 +84,16 @@ asyncio.run(main())
 PY
 rm -f "$OUT/python-calls.txt"
 for rep in $(seq "$REPS"); do
-    for mode in frames no-frames no-shim; do
+    for mode in no-shim no-frames frames sites copy-no-frames copy-frames; do
         run=$OUT/python-calls-$rep
         rm -rf "$run"
         case $mode in
-        frames) set -- "$SS" run -q --call-threshold 1ns -o "$run" -- ;;
-        no-frames) set -- "$SS" run -q --call-threshold 1ns --no-python-frames -o "$run" -- ;;
         no-shim) set -- ;;
+        no-frames) set -- "$SS" run -q --no-python-frames -o "$run" -- ;;
+        frames) set -- "$SS" run -q -o "$run" -- ;;
+        sites) set -- "$SS" run -q --python-sites -o "$run" -- ;;
+        copy-no-frames) set -- "$SS" run -q --call-threshold 1ns --no-python-frames -o "$run" -- ;;
+        copy-frames) set -- "$SS" run -q --call-threshold 1ns -o "$run" -- ;;
         esac
         printf '%s ' "$mode" >>"$OUT/python-calls.txt"
         "$@" "$PYTHON" "$OUT/python-calls.py" >>"$OUT/python-calls.txt"
@@ -104,13 +108,13 @@ rows = {}
 for line in open(sys.argv[1]):
     mode, *times = line.split()
     rows.setdefault(mode, []).extend(int(t) / 1000 for t in times)
-print("  os.stat() on the loop thread, 20 Python frames deep, --call-threshold 1ns: microseconds per call")
-print(f"  {'mode':<12} {'calls':>8} {'p50':>8} {'p90':>8}")
-for mode in ("no-shim", "no-frames", "frames"):
+print("  os.stat() on the loop thread, 20 Python frames deep: microseconds per call")
+print(f"  {'mode':<16} {'calls':>8} {'p50':>8} {'p90':>8}")
+for mode in ("no-shim", "no-frames", "frames", "sites", "copy-no-frames", "copy-frames"):
     us = sorted(rows.get(mode, []))
     if not us:
-        print(f"  {mode:<12} no calls")
+        print(f"  {mode:<16} no calls")
         continue
     q = statistics.quantiles(us, n=10)
-    print(f"  {mode:<12} {len(us):>8} {statistics.median(us):>8.1f} {q[8]:>8.1f}")
+    print(f"  {mode:<16} {len(us):>8} {statistics.median(us):>8.1f} {q[8]:>8.1f}")
 PY

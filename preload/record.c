@@ -26,8 +26,11 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
         ss__fd_path(fd, fd_path);
         path = fd_path;
     }
+    /* A site is where the call was made: in a Python program, also which Python code made
+     * it. */
+    uint64_t py_key = ss__python_key(s);
     if (atomic_load_explicit(&ss__unwinding, memory_order_relaxed)) {
-        uint64_t *seen = site_entry(s, site);
+        uint64_t *seen = site_entry(s, site ^ py_key);
         /* A call on a descriptor of unknown kind that was not opened by path (a timerfd, an
          * inherited pipe) is rarely file I/O: its few stack copies are kept for calls that
          * are. */
@@ -36,7 +39,7 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
             snap = ss__capture_call(s);
         /* A site whose first stack could not be taken tries again on its next call. */
         if (fresh && snap)
-            *seen = site;
+            *seen = site ^ py_key;
     }
     uint32_t head = atomic_load_explicit(&s->calls_head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&s->calls_tail, memory_order_acquire);
@@ -49,6 +52,7 @@ void ss__record_call(struct ss_slot *s, unsigned call, int category, uint64_t si
     }
     struct ss_call_event *e = &s->calls[head % SS_CALL_RING];
     e->site = site;
+    e->py_key = py_key;
     e->iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
     e->start_ns = start_ns;
     e->duration_ns = duration_ns;

@@ -108,6 +108,11 @@ void ss__serve_requests(struct ss_slot *slot);
  * snapshots; returns 1 + its index, or 0 when none was free or no stack could be copied
  * (counted). */
 unsigned ss__capture_call(struct ss_slot *slot);
+/* What tells the thread's blocking call apart from the same call made by other Python code:
+ * a hash of the code objects of its innermost Python frames; 0 when it runs no Python the
+ * monitor told the shim how to follow, or without python_sites. A system call per frame read,
+ * at every call: the option is on where findings are checked. */
+uint64_t ss__python_key(struct ss_slot *slot);
 /* Records one blocking call; called on the loop thread right after the call returned. */
 void ss__record_call(struct ss_slot *slot, unsigned call, int category, uint64_t site,
                      uint64_t start_ns, uint64_t duration_ns, int fd, const char *detail);

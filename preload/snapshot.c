@@ -46,38 +46,85 @@ static int read_own(void *to, uint64_t addr, size_t len)
     return got == (long)len ? 0 : -1;
 }
 
-/* Copies the thread's Python frames, the way the monitor published, when it knows the
- * thread's state: what the monitor would read later has changed by then. */
-static void copy_python_into(struct ss_slot *s, struct ss_snapshot *snap)
+/* Calls fn(frame bytes, arg) for each Python frame of the thread, innermost first, at most max,
+ * the way the monitor published; fn returns the buffer the next frame is read into. Returns
+ * the thread state read from (0: none known, or no frame chain to follow) and sets *complete
+ * when the chain ended within max frames. */
+typedef uint8_t *(*py_frame_fn)(uint8_t *frame, void *arg);
+static uint64_t walk_python(struct ss_slot *s, unsigned max, uint8_t *buf, py_frame_fn fn,
+                            void *arg, int *complete)
 {
-    struct ss_py_copy *py = &snap->py;
-    py->tstate = 0;
-    py->n = 0;
-    py->complete = 0;
+    *complete = 0;
     struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
     uint64_t ts = atomic_load_explicit(&s->py_tstate, memory_order_relaxed);
     if (!seg || !ts || atomic_load_explicit(&python_copy_refused, memory_order_relaxed) ||
         !atomic_load_explicit(&seg->python.ready, memory_order_acquire))
-        return;
+        return 0;
     const struct ss_seg_python *layout = &seg->python;
     uint32_t span = layout->frame_span;
-    if (span > SS_PY_COPY_SPAN || layout->frame_previous + sizeof(uint64_t) > span)
-        return;
+    if (span > SS_PY_COPY_SPAN || layout->frame_previous + sizeof(uint64_t) > span ||
+        layout->frame_code + sizeof(uint64_t) > span)
+        return 0;
     uint64_t frame;
     if (read_own(&frame, ts + layout->tstate_frame, sizeof frame) < 0)
-        return;
+        return 0;
     if (layout->cframe_current != UINT32_MAX && frame &&
         read_own(&frame, frame + layout->cframe_current, sizeof frame) < 0)
-        return;
-    py->tstate = ts;
-    unsigned n = 0;
-    for (; frame && n < SS_PY_COPY_FRAMES; n++) {
-        if (read_own(py->frames[n], frame, span) < 0)
-            break;
-        memcpy(&frame, py->frames[n] + layout->frame_previous, sizeof frame);
+        return 0;
+    for (unsigned n = 0; frame && n < max && buf; n++) {
+        if (read_own(buf, frame, span) < 0)
+            return ts;
+        memcpy(&frame, buf + layout->frame_previous, sizeof frame);
+        buf = fn(buf, arg);
     }
-    py->n = (uint16_t)n;
-    py->complete = frame == 0;
+    *complete = frame == 0;
+    return ts;
+}
+
+static uint8_t *next_copy_slot(uint8_t *frame, void *arg)
+{
+    struct ss_py_copy *py = arg;
+    py->n++;
+    return py->n < SS_PY_COPY_FRAMES ? frame + SS_PY_COPY_SPAN : NULL;
+}
+
+/* Copies the thread's Python frames, when the monitor knows its state: what the monitor would
+ * read later has changed by then. */
+static void copy_python_into(struct ss_slot *s, struct ss_snapshot *snap)
+{
+    struct ss_py_copy *py = &snap->py;
+    py->n = 0;
+    int complete;
+    py->tstate = walk_python(s, SS_PY_COPY_FRAMES, py->frames[0], next_copy_slot, py, &complete);
+    py->complete = (uint16_t)complete;
+}
+
+struct key_walk {
+    uint64_t key;
+    const struct ss_seg_python *layout;
+    uint8_t frame[SS_PY_COPY_SPAN];
+};
+
+static uint8_t *mix_code(uint8_t *frame, void *arg)
+{
+    struct key_walk *k = arg;
+    uint64_t code;
+    memcpy(&code, frame + k->layout->frame_code, sizeof code);
+    k->key = (k->key ^ code) * 0x100000001b3ull;
+    return frame;
+}
+
+uint64_t ss__python_key(struct ss_slot *s)
+{
+    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
+    if (!ss__opts.python_sites || !seg ||
+        !atomic_load_explicit(&s->py_tstate, memory_order_relaxed))
+        return 0;
+    int saved = errno, complete;
+    struct key_walk k = {0xcbf29ce484222325ull, &seg->python, {0}};
+    uint64_t ts = walk_python(s, SS_PY_KEY_FRAMES, k.frame, mix_code, &k, &complete);
+    errno = saved;
+    return ts ? k.key : 0;
 }
 
 void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv)

@@ -35,7 +35,7 @@ struct run_options {
     const char *output;
     uint64_t threshold_ns, interval_ns, call_threshold_ns;
     int signal;
-    int stacks, python, jit_maps, quiet, strict, sampling;
+    int stacks, python, python_sites, jit_maps, quiet, strict, sampling;
 };
 
 static void usage(FILE *out)
@@ -59,6 +59,8 @@ static void usage(FILE *out)
         "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"
         "  --no-stacks           record stalls without stacks\n"
         "  --no-python-frames    do not read Python functions from CPython's frames\n"
+        "  --python-sites        tell blocking calls apart by the Python functions that\n"
+        "                        made them (on with --check)\n"
         "  --no-jit-maps         do not ask Node.js for the symbol maps that name\n"
         "                        JavaScript functions\n"
         "  -q, --quiet           no summary at the end\n"
@@ -118,11 +120,11 @@ static void set_environment(const struct run_options *o, const char *shim, const
     static const char *const sampling[] = {"auto", "perf", "signal"};
     if (asprintf(&options,
                  "%s%sthreshold=%lluns:interval=%lluns:call_threshold=%lluns:signal=%d:stacks=%d:"
-                 "python=%d:strict=%d:sampling=%s:monitor=%s:output=%c%s%c",
+                 "python=%d:python_sites=%d:strict=%d:sampling=%s:monitor=%s:output=%c%s%c",
                  user && *user ? user : "", user && *user ? ":" : "",
                  (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns,
                  (unsigned long long)o->call_threshold_ns, o->signal, o->stacks, o->python,
-                 o->strict, sampling[o->sampling], monitor, quote, dir, quote) < 0)
+                 o->python_sites, o->strict, sampling[o->sampling], monitor, quote, dir, quote) < 0)
         ss_die("out of memory");
     if (o->jit_maps) {
         const char *n = getenv("NODE_OPTIONS");
@@ -421,6 +423,7 @@ int ss_cmd_run(int argc, char **argv)
         {"sampling", required_argument, NULL, 'm'},
         {"no-stacks", no_argument, NULL, 'S'},
         {"no-python-frames", no_argument, NULL, 'P'},
+        {"python-sites", no_argument, NULL, 'Y'},
         {"call-threshold", required_argument, NULL, 'c'},
         {"strict", no_argument, NULL, 'T'},
         {"no-jit-maps", no_argument, NULL, 'J'},
@@ -501,6 +504,9 @@ int ss_cmd_run(int argc, char **argv)
         case 'C':
             check.enabled = 1;
             break;
+        case 'Y':
+            o.python_sites = 1;
+            break;
         default:
             if (!ss_cli_check_option(&check, c, optarg))
                 ss_cli_bad_option("run", c, argv[optind - 1]);
@@ -510,6 +516,9 @@ int ss_cmd_run(int argc, char **argv)
         ss_die("run: no command given (stallscope run [OPTIONS] -- COMMAND [ARGS...])");
     if (check.enabled) {
         ss_cli_check_prepare(&check, "run");
+        /* A finding is merged by the Python function that made the call only when sites are
+         * told apart by it. */
+        o.python_sites = 1;
         /* Stalls shorter than the threshold are never recorded, so a tighter limit needs a
          * lower threshold to be checked at all. */
         if (!threshold_set && check.rules.max_stall_ns > 0 &&

@@ -16,6 +16,7 @@ void ss_options_defaults(struct ss_options *o)
     o->signal = 38;
     o->stacks = 1;
     o->python = 1;
+    o->python_sites = 0;
     o->enabled = 1;
     o->sampling = SS_SAMPLING_AUTO;
     memcpy(o->output, SS_DEFAULT_OUTPUT, sizeof SS_DEFAULT_OUTPUT);
@@ -166,6 +167,8 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
         return parse_bool(v, vlen, &o->stacks);
     if (key_is(key, klen, "python"))
         return parse_bool(v, vlen, &o->python);
+    if (key_is(key, klen, "python_sites"))
+        return parse_bool(v, vlen, &o->python_sites);
     if (key_is(key, klen, "strict"))
         return parse_bool(v, vlen, &o->strict);
     if (key_is(key, klen, "enabled"))

@@ -30,6 +30,7 @@ struct ss_options {
     int signal;                        /* signal used to sample loop threads */
     int stacks;                        /* 0 turns stack capture off */
     int python;                        /* 0: Python frames are not read from CPython */
+    int python_sites;                  /* 1: call sites told apart by their Python code */
     int enabled;                       /* 0 turns the shim off entirely */
     int sampling;                      /* enum ss_sampling */
     char output[SS_OUTPUT_MAX];        /* run directory */

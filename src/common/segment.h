@@ -119,9 +119,12 @@ struct ss_seg_python {
     uint32_t tstate_frame;   /* the thread state's current frame (or its cframe) */
     uint32_t cframe_current; /* the cframe's current frame; UINT32_MAX: no cframe */
     uint32_t frame_previous; /* a frame's next outer frame */
+    uint32_t frame_code;     /* a frame's code object */
     uint32_t frame_span;     /* bytes copied of each frame, at most SS_PY_COPY_SPAN */
-    uint32_t reserved;
 };
+/* A blocking call made from Python is told apart by the code objects of its innermost Python
+ * frames, this many at most: the interpreter makes all its reads from one native site. */
+#define SS_PY_KEY_FRAMES 8
 
 /* Registers and the live part of a stack, copied on the loop thread. */
 struct ss_snapshot {
@@ -141,6 +144,7 @@ struct ss_snapshot {
 /* A blocking call made on a loop thread, appended when it returns. */
 struct ss_call_event {
     uint64_t site;      /* return address of the call: the call site */
+    uint64_t py_key;    /* the Python functions that made it (ss_seg_python), 0: none */
     uint64_t iteration; /* iteration it was made in */
     uint64_t start_ns, duration_ns;
     uint16_t call;   /* index into the segment's call names */

@@ -464,6 +464,7 @@ void ss_python_publish(const struct ss_python *py, struct ss_seg_python *layout)
     layout->tstate_frame = o->tstate_frame;
     layout->cframe_current = o->cframe_current == SS_PY_NONE ? UINT32_MAX : o->cframe_current;
     layout->frame_previous = o->frame_previous;
+    layout->frame_code = o->frame_code;
     layout->frame_span = py->frame_span;
     atomic_store_explicit(&layout->ready, 1, memory_order_release);
 }

@@ -28,13 +28,15 @@ static void write_site(struct ss_writer *out, const struct ss_site *st)
                            st->detail, rec.detail_len);
 }
 
-static struct ss_site *find(struct ss_sites *s, uint32_t tid, uint64_t address, uint16_t call)
+static struct ss_site *find(struct ss_sites *s, uint32_t tid, uint64_t address, uint16_t call,
+                            uint64_t py_key)
 {
     /* Room for a new site first, so that a key is never stored for a site that was not made. */
     size_t k;
     int rc;
     if (SS_ARRAY_GROW(s->items, s->cap, s->n + 1) < 0 ||
-        (rc = ss_key_table_get(&s->index, tid, address, call, s->n, &k)) < 0)
+        (rc = ss_key_table_get(&s->index, tid | (uint64_t)call << 32, address, py_key, s->n, &k)) <
+            0)
         return NULL;
     struct ss_site *st = &s->items[k];
     if (rc == SS_KEY_ADDED) {
@@ -46,10 +48,11 @@ static struct ss_site *find(struct ss_sites *s, uint32_t tid, uint64_t address, 
 }
 
 int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, uint64_t address,
-                     uint16_t call, const char *function, int category, uint64_t start_ns,
-                     uint64_t duration_ns, const char *detail, uint32_t stack, unsigned nframes)
+                     uint64_t py_key, uint16_t call, const char *function, int category,
+                     uint64_t start_ns, uint64_t duration_ns, const char *detail, uint32_t stack,
+                     unsigned nframes)
 {
-    struct ss_site *st = find(s, tid, address, call);
+    struct ss_site *st = find(s, tid, address, call, py_key);
     if (!st)
         return -1;
     int fresh = st->count == 0;

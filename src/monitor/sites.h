@@ -1,6 +1,7 @@
 /* sites: the call sites of one traced process: each (thread, return address, function) where a
- * blocking call was made on a loop thread, with its count, times and deepest stack. A site's
- * CALL_SITE record is written when it is first seen and again, cumulatively, once it changed. */
+ * blocking call was made on a loop thread (and, from Python, which Python code made it), with its
+ * count, times and deepest stack. A site's CALL_SITE record is written when it is first seen and
+ * again, cumulatively, once it changed. */
 #ifndef SS_MONITOR_SITES_H
 #define SS_MONITOR_SITES_H
 
@@ -27,12 +28,14 @@ struct ss_sites {
     struct ss_key_table index; /* (tid, address, call) to the site's index in items */
 };
 
-/* Counts one call at a site; a new site gets its category, detail and first time from this
+/* Counts one call at a site (py_key: the Python code that made it, which tells sites at one
+ * address apart; 0 for none); a new site gets its category, detail and first time from this
  * call and its record at once. `stack` (0: none) replaces the site's stack when deeper, or as
  * deep and slower. Returns -1 when out of memory. */
 int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, uint64_t address,
-                     uint16_t call, const char *function, int category, uint64_t start_ns,
-                     uint64_t duration_ns, const char *detail, uint32_t stack, unsigned nframes);
+                     uint64_t py_key, uint16_t call, const char *function, int category,
+                     uint64_t start_ns, uint64_t duration_ns, const char *detail, uint32_t stack,
+                     unsigned nframes);
 /* Writes the records of the sites that changed since their last one. */
 void ss_sites_flush(struct ss_sites *s, struct ss_writer *out);
 void ss_sites_free(struct ss_sites *s);

@@ -115,8 +115,8 @@ void ss_mproc_drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
         char detail[128];
         ss_describe(p->pid, e.fd, category, e.detail, detail, sizeof detail);
         const char *name = ss_mproc_call_name(p, e.call);
-        if (ss_sites_account(&p->sites, &p->out, (uint32_t)v->tid, e.site, e.call, name, category,
-                             e.start_ns, e.duration_ns, detail, stack, nframes) < 0)
+        if (ss_sites_account(&p->sites, &p->out, (uint32_t)v->tid, e.site, e.py_key, e.call, name,
+                             category, e.start_ns, e.duration_ns, detail, stack, nframes) < 0)
             p->calls_lost++;
         note_iteration_call(v, &e, category);
         uint64_t end = e.start_ns + e.duration_ns;

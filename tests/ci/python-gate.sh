@@ -48,10 +48,12 @@ gate 0 allowed && {
     expect allowed.junit.xml '<skipped message="allowed by allow.txt:'
 }
 
-# 3. A new blocking call fails it again, and only the new one fails.
+# 3. A new blocking call fails it again, and only the new one fails, though the interpreter
+#    makes it from the same native call sites as the allowlisted one.
 gate 1 second PLANT_SECOND=1 && {
-    expect second.out '^FAILED forbid: access\(\) in check_template'
-    expect second.out '^result: FAILED: 1 finding,'
+    expect second.out '^FAILED forbid: (open64|read|fstat64)\(\) in check_template'
+    expect_no second.out '^FAILED forbid: .* in load_config'
+    expect second.out '^result: FAILED: [0-9]+ findings?, [1-9][0-9]* allowed'
 }
 
 # 4. A failing suite keeps its own status, findings or not.

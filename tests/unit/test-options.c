@@ -80,6 +80,8 @@ Test(options, defaults)
     cr_expect_eq(o.signal, 38);
     cr_expect_str_eq(o.output, SS_DEFAULT_OUTPUT);
     cr_expect_eq(o.stacks, 1);
+    cr_expect_eq(o.python, 1);
+    cr_expect_eq(o.python_sites, 0);
 }
 
 Test(options, parses_pairs)
@@ -87,13 +89,15 @@ Test(options, parses_pairs)
     struct ss_options o;
     struct problems p = {0};
     ss_options_defaults(&o);
-    int n = ss_options_parse("threshold=100ms:interval=5ms,signal=40:stacks=0:output='/tmp/a:b'",
-                             &o, record, &p);
+    int n = ss_options_parse(
+        "threshold=100ms:interval=5ms,signal=40:stacks=0:python_sites=1:output='/tmp/a:b'", &o,
+        record, &p);
     cr_expect_eq(n, 0, "%s", p.last);
     cr_expect_eq(o.threshold_ns, 100000000ull);
     cr_expect_eq(o.interval_ns, 5000000ull);
     cr_expect_eq(o.signal, 40);
     cr_expect_eq(o.stacks, 0);
+    cr_expect_eq(o.python_sites, 1);
     cr_expect_str_eq(o.output, "/tmp/a:b");
 }
 

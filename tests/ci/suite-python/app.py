@@ -1,6 +1,6 @@
 """The application under test. Each function blocks the event loop on the file system: the
-calls the CI gate is there to catch."""
-import os
+calls the CI gate is there to catch. Both read a file with open(), through the same call sites
+of the interpreter: only their Python functions tell them apart."""
 
 
 def load_config():
@@ -9,4 +9,5 @@ def load_config():
 
 
 def check_template():
-    return os.access(__file__, os.R_OK)
+    with open(__file__, encoding="utf-8") as f:
+        return f.readline().startswith('"""')
