@@ -86,11 +86,13 @@ def check(json_path, how):
             # select() is not unwound from its published registers yet.
             print(f"{python}: note: 3.{minor}: sleep in select() not checked")
             continue
+        # The plant's stall: a sample in its innermost function under the function the handler
+        # called (the fixture calls sort_key outside a handler too, to size its plant).
         found = [s for s in stalls
-                 if any(fr[:1] and fr[0][0] == want[0]
+                 if any(fr[:1] and fr[0][0] == want[0] and want[-2] in [n for n, _ in fr]
                         for fr in (program_frames(x["frames"]) for x in s["samples"]))]
         if not found:
-            problems.append(f"{how}: no stall has a sample in {want[0]}")
+            problems.append(f"{how}: no stall has a sample in {want[0]} under {want[-2]}")
             continue
         stacks = [program_frames(x["frames"]) for x in found[0]["samples"]]
         stacks = [st for st in stacks if st]
