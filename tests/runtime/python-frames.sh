@@ -1,13 +1,16 @@
 #!/bin/sh
 # Runtime test: Python functions named from CPython's own frames. For every CPython 3.8 or
 # later found (python3.X on PATH, the versions of pyenv, the system's python3), an asyncio
-# server stalls its handler in a Python loop three functions deep, in time.sleep, in
-# hashlib.pbkdf2_hmac and in sorted() calling a Python key function; each stall's stack, in
+# server (tests/fixtures/python/frames.py) stalls its handler in six ways: a Python loop three
+# functions deep, time.sleep, hashlib.pbkdf2_hmac, sorted() calling a Python key function,
+# reads of a regular file, and subprocess.run waiting for its child. Each stall's stack, in
 # `export --format json` with all frames and with --frames user, and in `report`, must name the
 # planted functions with their file and a line inside them, innermost first, and never a
-# function of the program's other thread; no stack has a perf trampoline (3.12 and later make
-# them only when asked, and run does not ask). With --no-python-frames, no Python frame. Interpreters that are absent are skipped with a
-# message; the test skips when none is found.
+# function of the program's other thread. The read and the child's wait must be named in a
+# sample taken inside the call (read, waitpid). No stack has a perf trampoline (3.12 and later
+# make them only when asked, and run does not ask). With --no-python-frames, no Python frame.
+# Before 3.11 time.sleep waits in select(), and its stall is not checked (a note says so).
+# Interpreters that are absent are skipped with a message; the test skips when none is found.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
 # shellcheck source=lib.sh
@@ -55,7 +58,12 @@ expected = {
     "sleep": ["plant_sleep", "handle"],
     "pbkdf2": ["plant_pbkdf2", "handle"],
     "sorted": ["sort_key", "plant_sorted", "handle"],
+    "read": ["plant_read", "handle"],
+    "subprocess": ["plant_subprocess", "handle"],
 }
+# A blocking call's plant must be named in a sample taken inside that call, from the registers
+# the shim published at its start, not only in one taken around it.
+inside = {"read": ("read",), "subprocess": ("waitpid", "wait4", "waitid")}
 planted = []
 with open(out_path) as f:
     for line in f:
@@ -94,13 +102,18 @@ def check(json_path, how):
         if not found:
             problems.append(f"{how}: no stall has a sample in {want[0]} under {want[-2]}")
             continue
-        stacks = [program_frames(x["frames"]) for x in found[0]["samples"]]
-        stacks = [st for st in stacks if st]
-        good = [st for st in stacks if [n for n, _ in st[:len(want)]] == want and
+        samples = [(x, program_frames(x["frames"])) for x in found[0]["samples"]]
+        samples = [(x, st) for x, st in samples if st]
+        stacks = [st for _, st in samples]
+        good = [x for x, st in samples if [n for n, _ in st[:len(want)]] == want and
                 all(body[n][0] <= line <= body[n][1] for n, line in st[:len(want)])]
         if not good:
             problems.append(f"{how}: {name}: no sample reads {' <- '.join(want)}; "
                             f"seen {stacks[:3]}")
+        elif name in inside and not any(x["call"] in inside[name] for x in good):
+            problems.append(f"{how}: {name}: no sample taken inside {'/'.join(inside[name])} "
+                            f"reads {' <- '.join(want)}; calls of those that do: "
+                            f"{sorted({str(x['call']) for x in good})}")
         trampolines = [f["symbol"] for x in found[0]["samples"] for f in x["frames"]
                        if (f["symbol"] or "").startswith("py::")]
         if trampolines:
@@ -116,11 +129,12 @@ check(json_all, "all frames")
 check(json_user, "--frames user")
 with open(report_path) as f:
     report = f.read()
-for name in ("plant_cpu_inner", "plant_pbkdf2", "sort_key") + (("plant_sleep",) if minor >= 11 else ()):
+innermost = [want[0] for name, want in expected.items() if name != "sleep" or minor >= 11]
+for name in innermost:
     if not re.search(rf"{name}\s+frames\.py:[0-9]+", report):
         problems.append(f"report: no '{name} ... frames.py:LINE'")
-if len(planted) != 4:
-    problems.append(f"the fixture planted {len(planted)} stalls, not 4")
+if sorted(name for name, _ in planted) != sorted(expected):
+    problems.append(f"the fixture planted {[name for name, _ in planted]}, not {list(expected)}")
 for p in problems:
     print(f"{python}: {p}")
 sys.exit(1 if problems else 0)
@@ -138,7 +152,8 @@ while read -r python; do
     }
     "$stallscope" export --format json -o "$tmp/all.json" "$tmp/run" &&
         "$stallscope" export --format json --frames user -o "$tmp/user.json" "$tmp/run" &&
-        "$stallscope" report "$tmp/run" >"$tmp/report" || fail "$python: export or report failed"
+        "$stallscope" report --top 20 --depth 64 "$tmp/run" >"$tmp/report" ||
+        fail "$python: export or report failed"
     if check_run "$python" "$tmp/all.json" "$tmp/user.json" "$tmp/report" "$tmp/out"; then
         echo "ok: $python"
     else
