@@ -1,16 +1,18 @@
 #!/bin/sh
 # Runtime test: Python functions named from CPython's own frames. For every CPython 3.8 or
 # later found (python3.X on PATH, the versions of pyenv, the system's python3), an asyncio
-# server (tests/fixtures/python/frames.py) stalls its handler in six ways: a Python loop three
+# server (tests/fixtures/python/frames.py) stalls its handler in eight ways: a Python loop three
 # functions deep, time.sleep, hashlib.pbkdf2_hmac, sorted() calling a Python key function,
-# reads of a regular file, and subprocess.run waiting for its child. Each stall's stack, in
+# reads of a regular file, subprocess.run waiting for its child, sum() consuming a spinning
+# generator, and three coroutines awaiting each other. Each stall's stack, in
 # `export --format json` with all frames and with --frames user, and in `report`, must name the
 # planted functions with their file and a line inside them, innermost first, and never a
 # function of the program's other thread. The read and the child's wait must be named in a
-# sample taken inside the call (read, waitpid). No stack has a perf trampoline (3.12 and later
-# make them only when asked, and run does not ask). With --no-python-frames, no Python frame.
-# Before 3.11 time.sleep waits in select(), and its stall is not checked (a note says so).
-# Interpreters that are absent are skipped with a message; the test skips when none is found.
+# sample taken inside the call (read, waitpid); the generator's frame must sit above the native
+# frames of sum() that call it. No stack has a perf trampoline (3.12 and later make them only
+# when asked, and run does not ask). With --no-python-frames, no Python frame. Before 3.11
+# time.sleep waits in select(), and its stall is not checked (a note says so). Interpreters
+# that are absent are skipped with a message; the test skips when none is found.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
 # shellcheck source=lib.sh
@@ -60,10 +62,15 @@ expected = {
     "sorted": ["sort_key", "plant_sorted", "handle"],
     "read": ["plant_read", "handle"],
     "subprocess": ["plant_subprocess", "handle"],
+    "generator": ["gen_values", "plant_generator", "handle"],
+    "coroutine": ["plant_coro_inner", "plant_coro_middle", "plant_coro_outer", "handle"],
 }
 # A blocking call's plant must be named in a sample taken inside that call, from the registers
 # the shim published at its start, not only in one taken around it.
 inside = {"read": ("read",), "subprocess": ("waitpid", "wait4", "waitid")}
+# sum() is C calling back into Python: the generator's frame is above sum's native frames,
+# which --frames user hides.
+native_between = {"generator": ("gen_values", "plant_generator")}
 planted = []
 with open(out_path) as f:
     for line in f:
@@ -77,6 +84,14 @@ def program_frames(frames):
     """The fixture's Python frames, innermost first."""
     return [(f["symbol"], f["line"]) for f in frames
             if f["kind"] == "interpreter" and f["file"] == fixture]
+
+
+def has_native_between(frames, inner, outer):
+    names = [f["symbol"] if f["kind"] == "interpreter" else None for f in frames]
+    if inner not in names or outer not in names[names.index(inner):]:
+        return False
+    i = names.index(inner)
+    return None in names[i + 1:names.index(outer, i)]
 
 
 def check(json_path, how):
@@ -114,6 +129,10 @@ def check(json_path, how):
             problems.append(f"{how}: {name}: no sample taken inside {'/'.join(inside[name])} "
                             f"reads {' <- '.join(want)}; calls of those that do: "
                             f"{sorted({str(x['call']) for x in good})}")
+        elif name in native_between and how == "all frames" and not any(
+                has_native_between(x["frames"], *native_between[name]) for x in good):
+            problems.append(f"{how}: {name}: no sample has native frames between "
+                            f"{' and '.join(native_between[name])}")
         trampolines = [f["symbol"] for x in found[0]["samples"] for f in x["frames"]
                        if (f["symbol"] or "").startswith("py::")]
         if trampolines:
