@@ -1,18 +1,20 @@
 #!/bin/sh
 # Runtime test: Python functions named from CPython's own frames. For every CPython 3.8 or
 # later found (python3.X on PATH, the versions of pyenv, the system's python3), an asyncio
-# server (tests/fixtures/python/frames.py) stalls its handler in eight ways: a Python loop three
+# server (tests/fixtures/python/frames.py) stalls its handler in nine ways: a Python loop three
 # functions deep, time.sleep, hashlib.pbkdf2_hmac, sorted() calling a Python key function,
 # reads of a regular file, subprocess.run waiting for its child, sum() consuming a spinning
-# generator, and three coroutines awaiting each other. Each stall's stack, in
+# generator, three coroutines awaiting each other, and a function compiled at run time that is
+# freed, its memory taken by other code objects, before its stall ends. Each stall's stack, in
 # `export --format json` with all frames and with --frames user, and in `report`, must name the
 # planted functions with their file and a line inside them, innermost first, and never a
-# function of the program's other thread. The read and the child's wait must be named in a
-# sample taken inside the call (read, waitpid); the generator's frame must sit above the native
-# frames of sum() that call it. No stack has a perf trampoline (3.12 and later make them only
-# when asked, and run does not ask). With --no-python-frames, no Python frame. Before 3.11
-# time.sleep waits in select(), and its stall is not checked (a note says so). Interpreters
-# that are absent are skipped with a message; the test skips when none is found.
+# function of the program's other thread nor a code object that never ran. The read and the
+# child's wait must be named in a sample taken inside the call (read, waitpid); the generator's
+# frame must sit above the native frames of sum() that call it. No stack has a perf trampoline
+# (3.12 and later make them only when asked, and run does not ask). With --no-python-frames, no
+# Python frame. Before 3.11 time.sleep waits in select(), and its stall is not checked (a note
+# says so). Interpreters that are absent are skipped with a message; the test skips when none
+# is found.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 
 # shellcheck source=lib.sh
@@ -52,9 +54,22 @@ python, json_all, json_user, report_path, out_path, fixture = sys.argv[1:7]
 minor = int(re.search(r"python3\.([0-9]+)$", python)[1]) if re.search(r"python3\.([0-9]+)$", python) else 99
 with open(fixture) as f:
     tree = ast.parse(f.read())
-body = {n.name: (n.lineno, max(getattr(x, "end_lineno", x.lineno) for x in ast.walk(n)
-                               if hasattr(x, "lineno")))
-        for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def bodies(tree):
+    """Each function's first and last line."""
+    return {n.name: (n.lineno, max(getattr(x, "end_lineno", x.lineno) for x in ast.walk(n)
+                                   if hasattr(x, "lineno")))
+            for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+body = bodies(tree)
+# The freed function is compiled from the fixture's text, under its own file name and line.
+constants = {t.id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+             for t in n.targets if isinstance(t, ast.Name) and t.id.startswith("FREED_")}
+freed_file = constants["FREED_FILE"]
+body.update(bodies(ast.parse("\n" * (constants["FREED_LINE"] - 1) + constants["FREED_SOURCE"])))
+file_of = {"planted_freed": freed_file}
 expected = {
     "cpu": ["plant_cpu_inner", "plant_cpu_middle", "plant_cpu_outer", "handle"],
     "sleep": ["plant_sleep", "handle"],
@@ -64,6 +79,7 @@ expected = {
     "subprocess": ["plant_subprocess", "handle"],
     "generator": ["gen_values", "plant_generator", "handle"],
     "coroutine": ["plant_coro_inner", "plant_coro_middle", "plant_coro_outer", "handle"],
+    "freed": ["planted_freed", "plant_freed", "handle"],
 }
 # A blocking call's plant must be named in a sample taken inside that call, from the registers
 # the shim published at its start, not only in one taken around it.
@@ -77,13 +93,18 @@ with open(out_path) as f:
         m = re.fullmatch(r"planted (\S+) ([0-9.]+) ([0-9]+)\n?", line)
         if m:
             planted.append((m[1], float(m[2])))
+        m = re.fullmatch(r"freed-reused ([0-9]+)\n?", line)
+        if m and int(m[1]) == 0:
+            # Still checked: the freed function must be named all the same.
+            print(f"{python}: note: 3.{minor}: no code object made after the freed one took "
+                  "its memory")
 problems = []
 
 
 def program_frames(frames):
     """The fixture's Python frames, innermost first."""
     return [(f["symbol"], f["line"]) for f in frames
-            if f["kind"] == "interpreter" and f["file"] == fixture]
+            if f["kind"] == "interpreter" and f["file"] == file_of.get(f["symbol"], fixture)]
 
 
 def has_native_between(frames, inner, outer):
@@ -142,6 +163,11 @@ def check(json_path, how):
             if any(n == "other_thread_spin" for n, _ in st):
                 problems.append(f"{how}: {name}: the other thread's frames are in {st}")
                 break
+    # The code objects made after the freed function are never run: no stack may name them.
+    churned = {f["symbol"] for s in stalls for x in s["samples"] for f in x["frames"]
+               if (f["symbol"] or "").startswith("churned_")}
+    if churned:
+        problems.append(f"{how}: freed: stacks name code objects never run: {sorted(churned)[:3]}")
 
 
 check(json_all, "all frames")
@@ -150,8 +176,9 @@ with open(report_path) as f:
     report = f.read()
 innermost = [want[0] for name, want in expected.items() if name != "sleep" or minor >= 11]
 for name in innermost:
-    if not re.search(rf"{name}\s+frames\.py:[0-9]+", report):
-        problems.append(f"report: no '{name} ... frames.py:LINE'")
+    file = file_of.get(name, "frames.py")
+    if not re.search(rf"{name}\s+{re.escape(file)}:[0-9]+", report):
+        problems.append(f"report: no '{name} ... {file}:LINE'")
 if sorted(name for name, _ in planted) != sorted(expected):
     problems.append(f"the fixture planted {[name for name, _ in planted]}, not {list(expected)}")
 for p in problems:
