@@ -35,6 +35,7 @@ struct ss_python {
     unsigned neval;
     uint32_t frame_span; /* bytes of a frame read at once: every offset used lies below */
     struct ss__py_codes codes;
+    struct ss__py_task task;
     uint64_t incomplete;
     /* The thread states found last, by slot of tid: checked with one read before a walk. */
     struct {
@@ -146,6 +147,7 @@ static int set_offsets(struct ss_python *py, struct ss_target *t, unsigned minor
     if (!o)
         return -1;
     py->offsets = *o;
+    py->offsets.minor = minor; /* one table serves 3.8 and 3.9 */
     return 0;
 }
 
@@ -324,6 +326,7 @@ static int read_chain(struct ss_python *py, struct ss_target *t, struct ss_write
             if (!addr)
                 return -1;
             ps->addr[ps->n++] = addr;
+            ss__py_task_frame(&py->task, &py->codes, frame, addr);
             if (o->frames == SS_PY_FRAME_OBJECTS ||
                 (o->frames == SS_PY_FRAMES_311 && f[o->frame_is_entry]))
                 end_run(ps);
@@ -331,6 +334,13 @@ static int read_chain(struct ss_python *py, struct ss_target *t, struct ss_write
         frame = previous;
     }
     return frame ? -1 : 0; /* a chain longer than a stack holds is incomplete */
+}
+
+void ss_python_task(struct ss_python *py, struct ss_target *t, struct ss_writer *out, pid_t tid,
+                    uint64_t stall_id)
+{
+    if (py && py->found)
+        ss__py_task_write(&py->task, &py->offsets, t, out, tid, stall_id);
 }
 
 static bool in_eval(const struct ss_python *py, uint64_t addr)
@@ -347,6 +357,7 @@ unsigned ss_python_merge(struct ss_python *py, struct ss_target *t, struct ss_wr
 {
     if (!py || !py->found)
         return n;
+    ss__py_task_begin(&py->task, tid);
     bool any_eval = false;
     for (unsigned i = 0; i < n && !any_eval; i++)
         any_eval = in_eval(py, frames[i]);

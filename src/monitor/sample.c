@@ -54,6 +54,7 @@ static uint32_t unwind(struct ss_mproc *p, const struct ss_slot_view *python_of,
         const struct ss_slot *s = &p->seg->slots[python_of - p->views];
         n = ss_python_merge(p->python, p->target, &p->out, python_of->tid, s->thread_self, frames,
                             n, SS_TRACE_MAX_FRAMES);
+        ss_python_task(p->python, p->target, &p->out, python_of->tid, python_of->stall);
     }
     *capture_ns = (uint32_t)(ss_monotonic_ns() - t0);
     *nframes = n;
