@@ -16,20 +16,32 @@
 #include "trace/trace-writer.h"
 
 /* Offsets of what the reader follows, by version, on 64-bit builds with the GIL. localsplus is
- * that of the frame the chain walks: PyFrameObject.f_localsplus (Include/frameobject.h, 3.8,
- * 3.9; Include/cpython/frameobject.h, 3.10) or _PyInterpreterFrame.localsplus
- * (Include/internal/pycore_frame.h, 3.11+; 3.13's _Py_DebugOffsets says the same).
- * task_coro and task_name are TaskObj's, after FutureObj_HEAD (Modules/_asynciomodule.c),
- * which gained fields in 3.9, 3.10, 3.11 and 3.13; coro_qualname is cr_qualname of
- * _PyGenObject_HEAD (Include/genobject.h; cpython/genobject.h from 3.10, pycore_genobject.h in
- * 3.13). Each was checked by finding the name, the coroutine and the qualified name in the
- * memory of a Task made by that version. */
+ * that of the frame the chain walks: PyFrameObject's f_localsplus (3.8-3.10), past its
+ * f_blockstack, or _PyInterpreterFrame's localsplus (3.11+; 3.13's _Py_DebugOffsets has it).
+ * task_coro and task_name are TaskObj's task_coro and task_name, right after FutureObj_HEAD
+ * and task_fut_waiter (Modules/_asynciomodule.c), and coro_qualname is the coroutine's
+ * cr_qualname (_PyGenObject_HEAD). Each number was checked against a live object of its
+ * version: the field holds id() of the frame's self, the task's name and coroutine, and the
+ * coroutine's __qualname__. */
 static const struct task_offsets {
     unsigned minor;
     uint32_t localsplus, task_coro, task_name, coro_qualname;
 } task_offsets[] = {
-    {8, 360, 112, 120, 56}, {9, 360, 152, 160, 56}, {10, 352, 160, 168, 48},
-    {11, 72, 136, 144, 40}, {12, 72, 136, 144, 32}, {13, 72, 120, 128, 32},
+    /* 3.8: TaskObj is 144 bytes (Task.__basicsize__); PyFrameObject keeps f_localsplus after
+     * the 20 PyTryBlocks of f_blockstack. */
+    {8, 360, 112, 120, 56},
+    /* 3.9: FutureObj_HEAD is 40 bytes longer (TaskObj 184); frames and coroutines as in 3.8. */
+    {9, 360, 152, 160, 56},
+    /* 3.10: FutureObj_HEAD 8 bytes longer again (TaskObj 192); PyFrameObject 8 bytes shorter
+     * before f_localsplus; cr_qualname a field earlier. */
+    {10, 352, 160, 168, 48},
+    /* 3.11: TaskObj 176, a count of cancel requests after its flags; _PyInterpreterFrame's
+     * localsplus after owner; cr_qualname a field earlier. */
+    {11, 72, 136, 144, 40},
+    /* 3.12: TaskObj as in 3.11; cr_qualname a field earlier. */
+    {12, 72, 136, 144, 32},
+    /* 3.13: TaskObj 144. */
+    {13, 72, 120, 128, 32},
 };
 
 /* PyTypeObject (Include/cpython/object.h), the same in every supported version. */
