@@ -96,6 +96,9 @@ struct ss_stall {
     int throttled_known, steal_known;
     /* Parts of it during which the process was stopped, or the whole machine paused. */
     uint64_t stopped_ns, machine_ns;
+    /* The asyncio Task the thread was running (interned), NULL when none was found; the
+     * coroutine NULL when unknown. */
+    const char *task_name, *task_coroutine;
 };
 
 /* A thread's loop: the wait it kept returning to, from when it was recognised to its end. */

@@ -219,6 +219,10 @@ static void build_detail(struct ssv_app *a, const struct ssv_vm_stall *r)
                      stuck->call_ns ? " for " : "", stuck->call_ns ? d : "");
     }
     cause_text(a, r);
+    if (s->task_name)
+        ssv_text_add(t, SSV_CV_NORMAL, NULL, "  task      %s%s%s", s->task_name,
+                     s->task_coroutine ? ", coroutine " : "",
+                     s->task_coroutine ? s->task_coroutine : "");
     if (s->stopped_ns) {
         ss_format_duration(s->stopped_ns, d, sizeof d);
         ssv_text_add(t, SSV_CV_NORMAL, NULL, "  paused    the process was stopped for %s of it", d);

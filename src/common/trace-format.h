@@ -60,6 +60,7 @@ enum ss_record_tag {
     SS_REC_LOOP_END = 18,    /* ss_rec_loop_end */
     SS_REC_STALL_PAUSE = 19, /* ss_rec_stall_pause */
     SS_REC_PYFRAME = 20,     /* ss_rec_pyframe + function name + file name */
+    SS_REC_STALL_TASK = 21,  /* ss_rec_stall_task + task name + coroutine name */
 };
 
 /* The NOTE a monitor writes when a child, or the process itself by an exec, ran a program the
@@ -271,6 +272,15 @@ static inline int ss_is_pyframe_addr(uint64_t addr)
     return (addr >> 48) == (SS_PYFRAME_BASE >> 48) && (addr & 0xffffffffull) != 0 &&
            (addr & 0x0000ffff00000000ull) == 0;
 }
+
+/* The asyncio Task a Python loop thread was running in a stall, as the monitor first found it
+ * in one of the stall's samples; written once per stall. Followed by the task's name (at least
+ * one byte) and its coroutine's qualified name (empty when unknown). */
+struct ss_rec_stall_task {
+    uint32_t tid;
+    uint16_t name_len, coroutine_len;
+    uint64_t stall_id;
+} SS_PACKED;
 
 #define SS_THREAD_LOOP 1u
 

@@ -151,6 +151,14 @@ static void write_stall(struct ss_json *j, const struct ss_process *p, const cha
     ss_json_uint(j, "stopped_ns", s->stopped_ns);
     ss_json_uint(j, "machine_ns", s->machine_ns);
     ss_json_end(j);
+    if (s->task_name) {
+        ss_json_object(j, "task");
+        ss_json_string(j, "name", s->task_name);
+        ss_json_string(j, "coroutine", s->task_coroutine);
+        ss_json_end(j);
+    } else {
+        ss_json_null(j, "task");
+    }
     write_cause(j, p, s);
     ss_json_array(j, "samples");
     for (size_t k = 0; k < s->nsamples; k++) {

@@ -38,9 +38,7 @@ static void put_utf8(char *out, size_t *n, uint32_t cp)
     }
 }
 
-/* A str object as UTF-8, malloc'd; NULL when it is not a compact string the reader knows or
- * cannot be read. */
-static char *read_text(const struct ss_py_offsets *o, struct ss_target *t, uint64_t obj)
+char *ss__py_read_text(const struct ss_py_offsets *o, struct ss_target *t, uint64_t obj)
 {
     uint32_t state;
     int64_t length;
@@ -126,8 +124,8 @@ static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_of
         e->lines == lines && e->firstline == firstline)
         return e;
     forget(e);
-    e->qualname_text = read_text(o, t, qualname);
-    e->filename_text = read_text(o, t, filename);
+    e->qualname_text = ss__py_read_text(o, t, qualname);
+    e->filename_text = ss__py_read_text(o, t, filename);
     /* Without its line table (one too large to read), a frame is named at its first line. */
     e->table = read_bytes(o, t, lines, &e->table_len);
     if (!e->table)

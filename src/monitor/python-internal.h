@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "monitor/python.h"
 #include "util/hash.h"
@@ -48,6 +49,41 @@ uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o
                            struct ss_target *t, struct ss_writer *out, uint64_t code,
                            int64_t instr);
 void ss__py_codes_free(struct ss__py_codes *c);
+/* A str object as UTF-8 (at most 1024 characters), malloc'd; NULL when it is not a compact
+ * string the reader knows or cannot be read. */
+char *ss__py_read_text(const struct ss_py_offsets *o, struct ss_target *t, uint64_t obj);
+
+/* python-task.c: the asyncio Task a thread runs, found through the innermost frame of
+ * asyncio's Handle._run in the chain read last: its first local is the Handle, whose callback
+ * leads to the Task. What it learns of the target's types is kept by the type's address. */
+#define SS_PY_TASK_TYPES 32u
+#define SS_PY_TASK_STALLS 16u
+
+struct ss__py_task {
+    pid_t tid;             /* the thread whose chain was read last */
+    uint64_t handle_frame; /* its innermost Handle._run frame; 0 when it has none */
+    struct {
+        uint64_t type;
+        uint8_t kind;      /* enum ss_py_type_kind */
+        uint32_t callback; /* SS_PY_TYPE_HANDLE: the offset of the Handle's _callback */
+    } types[SS_PY_TASK_TYPES];
+    unsigned next_type;
+    struct {
+        pid_t tid;
+        uint64_t stall;
+    } written[SS_PY_TASK_STALLS]; /* the latest stall of a thread whose task is in the trace */
+};
+
+struct ss_writer;
+/* A chain of thread tid is about to be read. */
+void ss__py_task_begin(struct ss__py_task *pt, pid_t tid);
+/* The chain reached `frame`, named frame addr (SS_PYFRAME_ADDR) of c. */
+void ss__py_task_frame(struct ss__py_task *pt, const struct ss__py_codes *c, uint64_t frame,
+                       uint64_t addr);
+/* Writes the STALL_TASK record of thread tid's stall stall_id when the chain read last was
+ * that thread's and leads to a Task, unless the stall has one already. */
+void ss__py_task_write(struct ss__py_task *pt, const struct ss_py_offsets *o, struct ss_target *t,
+                       struct ss_writer *out, pid_t tid, uint64_t stall_id);
 
 /* python-lines.c: the line of instruction `instr` from a line table; -1 when the table gives
  * none. instr is f_lasti in bytes (SS_PY_LNOTAB), in bytes (SS_PY_LINES_310: f_lasti times

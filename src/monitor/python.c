@@ -37,6 +37,7 @@ struct ss_python {
     unsigned neval;
     uint32_t frame_span; /* bytes of a frame read at once: every offset used lies below */
     struct ss__py_codes codes;
+    struct ss__py_task task;
     uint64_t incomplete;
     /* The thread states found last, by slot of tid: checked with one read before a walk. */
     struct {
@@ -148,6 +149,7 @@ static int set_offsets(struct ss_python *py, struct ss_target *t, unsigned minor
     if (!o)
         return -1;
     py->offsets = *o;
+    py->offsets.minor = minor; /* one table serves 3.8 and 3.9 */
     return 0;
 }
 
@@ -348,6 +350,7 @@ static int read_chain(struct ss_python *py, const struct chain_source *src, stru
             if (!addr)
                 return -1;
             ps->addr[ps->n++] = addr;
+            ss__py_task_frame(&py->task, &py->codes, frame, addr);
             if (o->frames == SS_PY_FRAME_OBJECTS ||
                 (o->frames == SS_PY_FRAMES_311 && f[o->frame_is_entry]))
                 end_run(ps);
@@ -368,6 +371,13 @@ static int current_frame(const struct ss_python *py, struct ss_target *t, uint64
         read_ptr(t, *frame + o->cframe_current, frame) < 0)
         return -1;
     return 0;
+}
+
+void ss_python_task(struct ss_python *py, struct ss_target *t, struct ss_writer *out, pid_t tid,
+                    uint64_t stall_id)
+{
+    if (py && py->found)
+        ss__py_task_write(&py->task, &py->offsets, t, out, tid, stall_id);
 }
 
 static bool in_eval(const struct ss_python *py, uint64_t addr)
@@ -417,7 +427,10 @@ unsigned ss_python_merge(struct ss_python *py, struct ss_target *t, struct ss_wr
                          pid_t tid, uint64_t thread_self, uint64_t *frames, unsigned n,
                          unsigned max)
 {
-    if (!py || !py->found || !any_eval_frame(py, frames, n))
+    if (!py || !py->found)
+        return n;
+    ss__py_task_begin(&py->task, tid);
+    if (!any_eval_frame(py, frames, n))
         return n;
     uint64_t ts = thread_state(py, t, tid, thread_self);
     struct chain_source src = {t, NULL};
@@ -434,7 +447,11 @@ unsigned ss_python_merge_copy(struct ss_python *py, struct ss_target *t, struct 
                               pid_t tid, uint64_t thread_self, const struct ss_py_copy *copy,
                               uint64_t *frames, unsigned n, unsigned max)
 {
-    if (!py || !py->found || !copy->tstate || !any_eval_frame(py, frames, n))
+    if (!py || !py->found)
+        return n;
+    /* The frames are gone by now: no Task is read through them. */
+    ss__py_task_begin(&py->task, 0);
+    if (!copy->tstate || !any_eval_frame(py, frames, n))
         return n;
     struct chain_source src = {t, copy};
     struct py_stack ps;

@@ -85,6 +85,30 @@ uint64_t ss_python_thread_state(struct ss_python *py, struct ss_target *t, pid_t
 /* Tells the shim, once, how to copy Python frames: what ss_python_merge_copy reads. */
 struct ss_seg_python;
 void ss_python_publish(const struct ss_python *py, struct ss_seg_python *layout);
+/* After ss_python_merge for thread tid, inside the stall that began at stall_id: writes a
+ * STALL_TASK record naming the asyncio Task the thread was running, the first time one is
+ * found in that stall (python-task.c says how). */
+void ss_python_task(struct ss_python *py, struct ss_target *t, struct ss_writer *out, pid_t tid,
+                    uint64_t stall_id);
+
+/* What the Task reader takes a type of the target to be, by its name (tp_name). */
+enum ss_py_type_kind {
+    SS_PY_TYPE_UNKNOWN = 0, /* not looked at yet */
+    SS_PY_TYPE_OTHER,
+    SS_PY_TYPE_HANDLE,    /* has a _callback slot: asyncio's Handle, TimerHandle */
+    SS_PY_TYPE_TASK,      /* _asyncio.Task or a subclass of it */
+    SS_PY_TYPE_STEP,      /* TaskStepMethWrapper: the task is its first field */
+    SS_PY_TYPE_WAKEUP,    /* TaskWakeupMethWrapper (3.8, 3.9): likewise */
+    SS_PY_TYPE_CFUNCTION, /* builtin_function_or_method: its m_self may be the task */
+    SS_PY_TYPE_COROUTINE, /* coroutine or generator: cr_qualname */
+    SS_PY_TYPE_STR,
+    SS_PY_TYPE_INT,
+};
+enum ss_py_type_kind ss_py_type_kind(const char *tp_name);
+/* The value of a non-negative int of at most two digits (60 bits) of 3.minor from the first
+ * 32 bytes of its object; -1 when it is none. */
+int ss_py_small_int(unsigned minor, const uint8_t *obj, uint64_t *value);
+
 /* Samples whose Python frames could not all be read. */
 uint64_t ss_python_incomplete(const struct ss_python *py);
 

@@ -59,12 +59,14 @@ static uint32_t unwind(struct ss_mproc *p, const struct python_source *py,
                                   : 0;
     if (n && py->thread && p->python) {
         const struct ss_slot *s = &p->seg->slots[py->thread - p->views];
-        if (py->copy && py->copy->tstate)
+        if (py->copy && py->copy->tstate) {
             n = ss_python_merge_copy(p->python, p->target, &p->out, py->thread->tid, s->thread_self,
                                      py->copy, frames, n, SS_TRACE_MAX_FRAMES);
-        else if (py->live)
+        } else if (py->live) {
             n = ss_python_merge(p->python, p->target, &p->out, py->thread->tid, s->thread_self,
                                 frames, n, SS_TRACE_MAX_FRAMES);
+            ss_python_task(p->python, p->target, &p->out, py->thread->tid, py->thread->stall);
+        }
     }
     *capture_ns = (uint32_t)(ss_monotonic_ns() - t0);
     *nframes = n;

@@ -211,6 +211,10 @@ static void print_diagnosis(FILE *out, const struct ss_run *run, const struct ss
 static void print_stall_body(FILE *out, const struct ss_stall *s, const struct ss_report_options *o)
 {
     char d[32];
+    if (s->task_name)
+        fprintf(out, "       asyncio task %s%s%s\n", s->task_name,
+                s->task_coroutine ? ", coroutine " : "",
+                s->task_coroutine ? s->task_coroutine : "");
     print_pauses(out, s);
     for (size_t i = 0; i < s->ncalls; i++) {
         const struct ss_stall_call *c = &s->calls[i];

@@ -412,6 +412,36 @@ static int on_stall_pause(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
+/* A name the traced program chose: bytes below 0x20 become '?', one line on any output. */
+static const char *intern_printable(struct loader *l, const uint8_t *b, size_t n)
+{
+    char *text = dup_bytes(b, n);
+    if (!text)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)text[i] < 0x20)
+            text[i] = '?';
+    const char *kept = ss_intern_bytes(&l->p->strings, text, n);
+    free(text);
+    return kept;
+}
+
+static int on_stall_task(struct loader *l, const uint8_t *b, size_t n)
+{
+    struct ss_rec_stall_task r;
+    memcpy(&r, b, sizeof r);
+    if (r.name_len == 0 || (size_t)r.name_len + r.coroutine_len > n - sizeof r)
+        return SS_ECORRUPT;
+    struct ss_stall *s = trace_record_stall(l, r.tid, r.stall_id);
+    if (!s || !(s->task_name = intern_printable(l, b + sizeof r, r.name_len)))
+        FAIL(-ENOMEM, "out of memory");
+    s->task_coroutine = NULL;
+    if (r.coroutine_len &&
+        !(s->task_coroutine = intern_printable(l, b + sizeof r + r.name_len, r.coroutine_len)))
+        FAIL(-ENOMEM, "out of memory");
+    return 0;
+}
+
 static struct ss_loop *new_loop(struct loader *l, uint32_t tid)
 {
     struct ss_process *p = l->p;
@@ -527,6 +557,7 @@ static const size_t fixed_size[] = {
     [SS_REC_LOOP_END] = sizeof(struct ss_rec_loop_end),
     [SS_REC_STALL_PAUSE] = sizeof(struct ss_rec_stall_pause),
     [SS_REC_PYFRAME] = sizeof(struct ss_rec_pyframe),
+    [SS_REC_STALL_TASK] = sizeof(struct ss_rec_stall_task),
 };
 
 static const record_fn handlers[] = {
@@ -550,6 +581,7 @@ static const record_fn handlers[] = {
     [SS_REC_LOOP_END] = on_loop_end,
     [SS_REC_STALL_PAUSE] = on_stall_pause,
     [SS_REC_PYFRAME] = on_pyframe,
+    [SS_REC_STALL_TASK] = on_stall_task,
 };
 
 int trace_decode(struct loader *l, const char *path, uint64_t offset, const struct ss_rec_header *h,

@@ -139,6 +139,16 @@ static void pause_in(uint32_t tid, uint64_t start, unsigned kind, uint64_t pause
     ss_writer_record(&w, SS_REC_STALL_PAUSE, &r, sizeof r, NULL, 0);
 }
 
+static void task(uint32_t tid, uint64_t start, const char *name, const char *coroutine)
+{
+    struct ss_rec_stall_task r = {.tid = tid,
+                                  .name_len = (uint16_t)strlen(name),
+                                  .coroutine_len = (uint16_t)strlen(coroutine),
+                                  .stall_id = start};
+    ss_writer_record_tails(&w, SS_REC_STALL_TASK, &r, sizeof r, name, strlen(name), coroutine,
+                           strlen(coroutine));
+}
+
 static void loop_begin(uint32_t tid, unsigned kind, int32_t fd, uint32_t site, uint64_t at,
                        const char *wait)
 {
@@ -362,6 +372,7 @@ static void python(void)
     uint64_t s1 = 2100 * MS;
     stall_begin(pid, s1);
     sample(pid, s1, 1, 60 * MS);
+    task(pid, s1, "planted-worker", "Server.handle");
     sample(pid, s1, 1, 1120 * MS);
     stall_end(pid, s1, 1150 * MS);
     pause_in(pid, s1, SS_PAUSE_STOPPED, 1 * S);

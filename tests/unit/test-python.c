@@ -96,3 +96,50 @@ Test(python, unreadable_code_objects_get_no_name)
     ss__py_codes_free(&codes);
     ss_target_free(t);
 }
+
+/* The Task reader knows the target's objects by their type's name. */
+Test(python, the_task_readers_types_are_known_by_name)
+{
+    cr_expect_eq(ss_py_type_kind("_asyncio.Task"), SS_PY_TYPE_TASK);
+    cr_expect_eq(ss_py_type_kind("TaskStepMethWrapper"), SS_PY_TYPE_STEP);
+    cr_expect_eq(ss_py_type_kind("_asyncio.TaskStepMethWrapper"), SS_PY_TYPE_STEP);
+    cr_expect_eq(ss_py_type_kind("TaskWakeupMethWrapper"), SS_PY_TYPE_WAKEUP);
+    cr_expect_eq(ss_py_type_kind("builtin_function_or_method"), SS_PY_TYPE_CFUNCTION);
+    cr_expect_eq(ss_py_type_kind("coroutine"), SS_PY_TYPE_COROUTINE);
+    cr_expect_eq(ss_py_type_kind("str"), SS_PY_TYPE_STR);
+    cr_expect_eq(ss_py_type_kind("int"), SS_PY_TYPE_INT);
+    cr_expect_eq(ss_py_type_kind("Task"), SS_PY_TYPE_OTHER, "a pure-Python Task is not read");
+    cr_expect_eq(ss_py_type_kind(""), SS_PY_TYPE_OTHER);
+}
+
+static void long_object(uint8_t *obj, uint64_t size, uint32_t d0, uint32_t d1)
+{
+    memset(obj, 0, 32);
+    memcpy(obj + 16, &size, sizeof size);
+    memcpy(obj + 24, &d0, sizeof d0);
+    memcpy(obj + 28, &d1, sizeof d1);
+}
+
+/* 3.12 and later hold a task's default name as an int until get_name() is called: ob_size
+ * before 3.12, lv_tag (digits << 3 | sign) from 3.12. */
+Test(python, a_default_task_numbers_int_is_read_in_either_layout)
+{
+    uint8_t obj[32];
+    uint64_t v = 99;
+    long_object(obj, 1, 7, 0);
+    cr_expect(ss_py_small_int(11, obj, &v) == 0 && v == 7);
+    long_object(obj, 1 << 3, 7, 0);
+    cr_expect(ss_py_small_int(12, obj, &v) == 0 && v == 7);
+    long_object(obj, 2 << 3, 5, 1);
+    cr_expect(ss_py_small_int(13, obj, &v) == 0 && v == ((1ull << 30) | 5));
+    long_object(obj, 1, 0, 0);
+    cr_expect(ss_py_small_int(12, obj, &v) == 0 && v == 0, "zero's sign says it");
+    long_object(obj, (1 << 3) | 2, 7, 0);
+    cr_expect_eq(ss_py_small_int(12, obj, &v), -1, "negative");
+    long_object(obj, (uint64_t)-1, 7, 0);
+    cr_expect_eq(ss_py_small_int(11, obj, &v), -1, "negative");
+    long_object(obj, 3 << 3, 1, 1);
+    cr_expect_eq(ss_py_small_int(12, obj, &v), -1, "too large");
+    long_object(obj, 1 << 3, 1u << 30, 0);
+    cr_expect_eq(ss_py_small_int(12, obj, &v), -1, "not a digit");
+}

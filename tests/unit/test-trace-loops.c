@@ -263,6 +263,18 @@ Test(trace, malformed_loop_and_pause_records_are_refused)
     expect_malformed(SS_REC_STALL_PAUSE, &unknown_pause, sizeof unknown_pause);
 }
 
+Test(trace, malformed_task_records_are_refused)
+{
+    struct {
+        struct ss_rec_stall_task r;
+        char tail[4];
+    } SS_PACKED task = {{46, 2, 2, 1000}, "abcd"};
+    expect_malformed(SS_REC_STALL_TASK, &task, sizeof task.r - 1);
+    expect_malformed(SS_REC_STALL_TASK, &task, sizeof task - 1);
+    task.r.name_len = 0;
+    expect_malformed(SS_REC_STALL_TASK, &task, sizeof task);
+}
+
 /* One rule names a thread in every output: its name, else its program's file name, else "?". */
 Test(trace, thread_label)
 {

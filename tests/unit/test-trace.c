@@ -95,6 +95,10 @@ static char *write_trace(pid_t pid)
     struct ss_rec_stall_pause pa = {
         .tid = tid, .kind = SS_PAUSE_STOPPED, .stall_id = 5000, .paused_ns = 40000000};
     ss_writer_record(&w, SS_REC_STALL_PAUSE, &pa, sizeof pa, NULL, 0);
+    struct ss_rec_stall_task task = {
+        .tid = tid, .name_len = 8, .coroutine_len = 12, .stall_id = 5000};
+    ss_writer_record_tails(&w, SS_REC_STALL_TASK, &task, sizeof task, "worker\n1", 8,
+                           "Server.serve", 12);
     struct ss_rec_loop_begin lb = {.tid = tid, .kind = SS_LOOP_EPOLL, .fd = 3, .at_ns = 1500};
     ss_writer_record(&w, SS_REC_LOOP_BEGIN, &lb, sizeof lb, "epoll_wait", 10);
     struct ss_rec_loop_end le = {.tid = tid, .reason = SS_LOOP_PROCESS_EXIT, .end_ns = 200000000};
@@ -161,6 +165,8 @@ Test(trace, round_trip)
     cr_expect_eq(s->split_cpu_ns, 20000000ull);
     cr_expect_eq(s->stopped_ns, 40000000ull);
     cr_expect_eq(s->machine_ns, 0);
+    cr_expect_str_eq(s->task_name, "worker?1", "a name's control characters are not printed");
+    cr_expect_str_eq(s->task_coroutine, "Server.serve");
     cr_assert_eq(p->nloops, 1);
     cr_expect_eq(p->loops[0].kind, SS_LOOP_EPOLL);
     cr_expect_eq(p->loops[0].fd, 3);
