@@ -12,26 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 runtime_setup python3 tests/fixtures/python/tasks.py
 
-# Real interpreters, each once: a version manager's shim is asked for the program behind it.
-candidates() {
-    for minor in 8 9 10 11 12 13; do
-        command -v "python3.$minor" 2>/dev/null
-    done
-    root=${PYENV_ROOT:-$(pyenv root 2>/dev/null)}
-    [ -n "$root" ] && ls "$root"/versions/3.*/bin/python3.* 2>/dev/null
-    command -v python3 2>/dev/null
-    # The system's own, which a version manager's shims hide from PATH.
-    ls /usr/bin/python3.* /usr/local/bin/python3.* 2>/dev/null
-}
-for candidate in $(candidates); do
-    real=$("$candidate" -c 'import sys
-if sys.version_info >= (3, 8) and sys.implementation.name == "cpython": print(sys.executable)' \
-        2>/dev/null) || continue
-    [ -n "$real" ] && realpath "$real"
-done | sort -u >"$tmp/pythons"
-for minor in 8 9 10 11 12 13; do
-    grep -q "python3\.$minor\$" "$tmp/pythons" || echo "SKIP: no Python 3.$minor found"
-done
+pythons_found "$tmp/pythons"
 [ -s "$tmp/pythons" ] || { echo "SKIP: no CPython 3.8 or later"; exit 77; }
 
 viewer=yes
