@@ -50,3 +50,13 @@ fail() {
     "$stallscope" report "$tmp/run" 2>&1
     exit 1
 }
+
+# trace_python PYTHON: runs $fixture with the interpreter PYTHON under stallscope into $tmp/run,
+# its output in $tmp/out and $tmp/err; says so and returns 1 when the program failed.
+trace_python() {
+    rm -rf "$tmp/run"
+    "$stallscope" run -q -o "$tmp/run" -- "$1" "$fixture" >"$tmp/out" 2>"$tmp/err" && return 0
+    echo "FAIL: $1 exited with an error under stallscope"
+    cat "$tmp/out" "$tmp/err"
+    return 1
+}

@@ -166,10 +166,7 @@ PY
 
 failures=0
 while read -r python; do
-    rm -rf "$tmp/run"
-    "$stallscope" run -q -o "$tmp/run" -- "$python" "$fixture" >"$tmp/out" 2>"$tmp/err" || {
-        echo "FAIL: $python exited with an error under stallscope"
-        cat "$tmp/out" "$tmp/err"
+    trace_python "$python" || {
         failures=$((failures + 1))
         continue
     }

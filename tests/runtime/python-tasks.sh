@@ -33,42 +33,34 @@ cleanup() {
     rm -rf "$tmp"
 }
 
+# screen_shows PATTERN WHAT: waits up to 30 s for the viewer's screen to have a line matching
+# PATTERN; says what did not show, with the screen, and returns 1 otherwise.
+screen_shows() {
+    waited=0
+    until tm capture-pane -p -t v | grep -Eq "$1"; do
+        tm has-session -t v 2>/dev/null || { echo "viewer: its terminal is gone"; return 1; }
+        [ "$waited" -lt 300 ] || {
+            echo "viewer: $2:"
+            tm capture-pane -p -t v
+            return 1
+        }
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+}
+
 # viewer_tasks RUN NSTALLS: the task line of each stall's detail in the viewer, one a line.
 viewer_tasks() {
     tm kill-server >/dev/null 2>&1 || true
     tm new-session -d -s v -x 160 -y 50 "LC_ALL=C '$stallscope' view --ascii '$1'; sleep 3600"
-    waited=0
-    until tm capture-pane -p -t v | grep -Eq 'finished$'; do
-        [ "$waited" -lt 300 ] || { echo "viewer: the run is not shown"; return 1; }
-        sleep 0.1
-        waited=$((waited + 1))
-    done
+    screen_shows 'finished$' "the run is not shown" || return 1
     i=0
     while [ "$i" -lt "$2" ]; do
         tm send-keys -t v Enter
-        waited=0
-        until tm capture-pane -p -t v | grep -Eq '^ Stall of '; do
-            tm has-session -t v 2>/dev/null || { echo "viewer: its terminal is gone"; return 1; }
-            [ "$waited" -lt 300 ] || {
-                echo "viewer: no detail of stall $i on its screen:"
-                tm capture-pane -p -t v
-                return 1
-            }
-            sleep 0.1
-            waited=$((waited + 1))
-        done
+        screen_shows '^ Stall of ' "no detail of stall $i on its screen" || return 1
         tm capture-pane -p -t v | grep -E '^ +task ' || echo "(stall $i: no task line)"
         tm send-keys -t v Escape
-        waited=0
-        until tm capture-pane -p -t v | grep -Eq '^TIME'; do
-            [ "$waited" -lt 300 ] || {
-                echo "viewer: the list did not come back:"
-                tm capture-pane -p -t v
-                return 1
-            }
-            sleep 0.1
-            waited=$((waited + 1))
-        done
+        screen_shows '^TIME' "the list did not come back" || return 1
         tm send-keys -t v Down
         i=$((i + 1))
     done
@@ -127,10 +119,7 @@ PY
 
 failures=0
 while read -r python; do
-    rm -rf "$tmp/run"
-    "$stallscope" run -q -o "$tmp/run" -- "$python" "$fixture" >"$tmp/out" 2>"$tmp/err" || {
-        echo "FAIL: $python exited with an error under stallscope"
-        cat "$tmp/out" "$tmp/err"
+    trace_python "$python" || {
         failures=$((failures + 1))
         continue
     }
