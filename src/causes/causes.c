@@ -202,10 +202,12 @@ void ss_cause_rules_free(struct ss_cause_rules *r)
 
 struct parts {
     struct ss_cause_part part[WORK_PARTS];
+    uint64_t where_ns[WORK_PARTS]; /* of each part's time, what went where its `where` says */
     size_t n;
 };
 
-/* Adds ns to the part named name, keeping as its `where` the first one given. */
+/* Adds ns to the part named name. Its `where` is the one given most time in one go, or in a
+ * run of additions to the same where: a file read's 40 calls outweigh the open before them. */
 static void add_part(struct parts *w, const char *name, const char *where, uint64_t ns)
 {
     if (!ns)
@@ -218,9 +220,17 @@ static void add_part(struct parts *w, const char *name, const char *where, uint6
     } else if (i == w->n) {
         w->n++;
         snprintf(w->part[i].name, sizeof w->part[i].name, "%s", name);
-        snprintf(w->part[i].where, sizeof w->part[i].where, "%s", where ? where : "");
+        w->part[i].where[0] = '\0';
+        w->where_ns[i] = 0;
     }
     w->part[i].ns += ns;
+    where = where ? where : "";
+    if (strcmp(w->part[i].where, where) == 0) {
+        w->where_ns[i] += ns;
+    } else if (ns > w->where_ns[i]) {
+        snprintf(w->part[i].where, sizeof w->part[i].where, "%s", where);
+        w->where_ns[i] = ns;
+    }
 }
 
 /* The kind of the first rule that names the frame, NULL when none does. */

@@ -294,3 +294,22 @@ Test(causes, a_runtimes_own_waits_are_its_work)
     expect_part(&c, 1, "blocked:lock", 100 * MS, "pthread_mutex_lock in wait_for_config");
     ss_run_free(run);
 }
+
+/* A part is said to be where most of its time went, not where its first call was made. */
+Test(causes, a_part_is_where_most_of_its_time_went)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stall *s = rb_stall(p, 1, 2000 * MS, 300 * MS);
+    s->calls = calloc(3, sizeof *s->calls);
+    s->calls[0] = (struct ss_stall_call){"open64", "file", 1, MS / 10};
+    s->calls[1] = (struct ss_stall_call){"read", "file", 40, 150 * MS};
+    s->calls[2] = (struct ss_stall_call){"close", "file", 1, 2 * MS};
+    s->ncalls = 3;
+    rb_classify(run);
+    struct ss_stall_cause c;
+    ss_stall_cause(p, s, &c);
+    cr_assert_geq(c.nparts, 1);
+    expect_part(&c, 0, "blocked:file", 152100000, "read");
+    ss_run_free(run);
+}
