@@ -1,8 +1,10 @@
-/* snapshot: the only code that runs on a loop thread to take a stack. It copies registers and
- * the live part of the stack into the thread's slot; the monitor unwinds the copy later, in a
- * process of its own (unwinding here can deadlock inside the dynamic loader). */
+/* snapshot: the only code that runs on a loop thread to take a stack. It copies registers, the
+ * live part of the stack and the Python frames into the thread's slot; the monitor unwinds the
+ * copy later, in a process of its own (unwinding here can deadlock inside the dynamic loader).
+ * It also hashes a call's innermost Python frames into its site, where python_sites asks. */
 #define _GNU_SOURCE
 #include "shim.h"
+#include "util/fnv.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -34,26 +36,25 @@ static void copy_stack_into(struct ss_slot *s, struct ss_snapshot *snap, uint64_
 /* The kernel refused process_vm_readv (a seccomp filter): no Python frames are copied. */
 static _Atomic int python_copy_refused;
 
-/* Copies len bytes of this process's memory at addr; -1, never a fault, when they are not
- * all mapped. */
-static int read_own(void *to, uint64_t addr, size_t len)
+/* Copies len bytes of process pid's memory (this one's) at addr; -1, never a fault, when they
+ * are not all mapped. */
+static int read_own(pid_t pid, void *to, uint64_t addr, size_t len)
 {
     struct iovec local = {to, len}, remote = {(void *)(uintptr_t)addr, len};
-    long got =
-        syscall(SYS_process_vm_readv, (long)syscall(SYS_getpid), &local, 1L, &remote, 1L, 0L);
+    long got = syscall(SYS_process_vm_readv, (long)pid, &local, 1L, &remote, 1L, 0L);
     if (got < 0 && (errno == EPERM || errno == ENOSYS))
         atomic_store_explicit(&python_copy_refused, 1, memory_order_relaxed);
     return got == (long)len ? 0 : -1;
 }
 
-/* Calls fn(frame bytes, arg) for each Python frame of the thread, innermost first, at most max,
- * the way the monitor published; fn returns the buffer the next frame is read into. Returns
- * the thread state read from (0: none known, or no frame chain to follow) and sets *complete
- * when the chain ended within max frames. */
-typedef uint8_t *(*py_frame_fn)(uint8_t *frame, void *arg);
-static uint64_t walk_python(struct ss_slot *s, unsigned max, uint8_t *buf, py_frame_fn fn,
-                            void *arg, int *complete)
+/* Copies the first bytes of each of the thread's Python frames into frames[0..max), innermost
+ * first, following the chain the way the monitor published; *n gets the number copied and
+ * *complete whether the chain ended within them. Returns the thread state read from, 0 when
+ * none is known or the chain could not be reached. errno is left as it was. */
+static uint64_t copy_frames(struct ss_slot *s, uint8_t (*frames)[SS_PY_COPY_SPAN], unsigned max,
+                            unsigned *n, int *complete)
 {
+    *n = 0;
     *complete = 0;
     struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
     uint64_t ts = atomic_load_explicit(&s->py_tstate, memory_order_relaxed);
@@ -65,27 +66,21 @@ static uint64_t walk_python(struct ss_slot *s, unsigned max, uint8_t *buf, py_fr
     if (span > SS_PY_COPY_SPAN || layout->frame_previous + sizeof(uint64_t) > span ||
         layout->frame_code + sizeof(uint64_t) > span)
         return 0;
+    int saved = errno;
+    /* Not the pid the shim keeps: a child just forked still has its parent's there. */
+    pid_t pid = (pid_t)syscall(SYS_getpid);
     uint64_t frame;
-    if (read_own(&frame, ts + layout->tstate_frame, sizeof frame) < 0)
+    if (read_own(pid, &frame, ts + layout->tstate_frame, sizeof frame) < 0 ||
+        (layout->cframe_current != UINT32_MAX && frame &&
+         read_own(pid, &frame, frame + layout->cframe_current, sizeof frame) < 0)) {
+        errno = saved;
         return 0;
-    if (layout->cframe_current != UINT32_MAX && frame &&
-        read_own(&frame, frame + layout->cframe_current, sizeof frame) < 0)
-        return 0;
-    for (unsigned n = 0; frame && n < max && buf; n++) {
-        if (read_own(buf, frame, span) < 0)
-            return ts;
-        memcpy(&frame, buf + layout->frame_previous, sizeof frame);
-        buf = fn(buf, arg);
     }
+    for (; frame && *n < max && read_own(pid, frames[*n], frame, span) == 0; ++*n)
+        memcpy(&frame, frames[*n] + layout->frame_previous, sizeof frame);
     *complete = frame == 0;
+    errno = saved;
     return ts;
-}
-
-static uint8_t *next_copy_slot(uint8_t *frame, void *arg)
-{
-    struct ss_py_copy *py = arg;
-    py->n++;
-    return py->n < SS_PY_COPY_FRAMES ? frame + SS_PY_COPY_SPAN : NULL;
 }
 
 /* Copies the thread's Python frames, when the monitor knows its state: what the monitor would
@@ -93,38 +88,27 @@ static uint8_t *next_copy_slot(uint8_t *frame, void *arg)
 static void copy_python_into(struct ss_slot *s, struct ss_snapshot *snap)
 {
     struct ss_py_copy *py = &snap->py;
-    py->n = 0;
+    unsigned n;
     int complete;
-    py->tstate = walk_python(s, SS_PY_COPY_FRAMES, py->frames[0], next_copy_slot, py, &complete);
+    py->tstate = copy_frames(s, py->frames, SS_PY_COPY_FRAMES, &n, &complete);
+    py->n = (uint16_t)n;
     py->complete = (uint16_t)complete;
-}
-
-struct key_walk {
-    uint64_t key;
-    const struct ss_seg_python *layout;
-    uint8_t frame[SS_PY_COPY_SPAN];
-};
-
-static uint8_t *mix_code(uint8_t *frame, void *arg)
-{
-    struct key_walk *k = arg;
-    uint64_t code;
-    memcpy(&code, frame + k->layout->frame_code, sizeof code);
-    k->key = (k->key ^ code) * 0x100000001b3ull;
-    return frame;
 }
 
 uint64_t ss__python_key(struct ss_slot *s)
 {
-    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
-    if (!ss__opts.python_sites || !seg ||
-        !atomic_load_explicit(&s->py_tstate, memory_order_relaxed))
+    if (!ss__opts.python_sites)
         return 0;
-    int saved = errno, complete;
-    struct key_walk k = {0xcbf29ce484222325ull, &seg->python, {0}};
-    uint64_t ts = walk_python(s, SS_PY_KEY_FRAMES, k.frame, mix_code, &k, &complete);
-    errno = saved;
-    return ts ? k.key : 0;
+    uint8_t frames[SS_PY_KEY_FRAMES][SS_PY_COPY_SPAN];
+    unsigned n;
+    int complete;
+    if (!copy_frames(s, frames, SS_PY_KEY_FRAMES, &n, &complete))
+        return 0;
+    struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
+    uint64_t key = SS_FNV1A_INIT;
+    for (unsigned i = 0; i < n; i++)
+        key = ss_fnv1a(key, frames[i] + seg->python.frame_code, sizeof(uint64_t));
+    return key;
 }
 
 void ss__on_sample_signal(int sig, siginfo_t *si, void *ucv)
@@ -181,9 +165,7 @@ unsigned ss__capture_call(struct ss_slot *s)
             atomic_store_explicit(&s->call_snap_state[i], SS_SNAP_FREE, memory_order_release);
             break;
         }
-        int saved = errno;
         copy_python_into(s, snap);
-        errno = saved;
         atomic_store_explicit(&s->call_snap_state[i], SS_SNAP_READY, memory_order_release);
         /* The last free one: have the monitor empty them before a burst of new call sites
          * loses its stacks. */
