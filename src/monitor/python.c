@@ -423,6 +423,20 @@ static unsigned merge_runs(const struct ss_python *py, const struct py_stack *ps
     return m;
 }
 
+/* Reads the chain from `frame` (when `reachable`: else the Python part is incomplete) and
+ * merges its runs into frames[0..n). */
+static unsigned merge_chain(struct ss_python *py, const struct chain_source *src,
+                            struct ss_writer *out, bool reachable, uint64_t frame, uint64_t *frames,
+                            unsigned n, unsigned max)
+{
+    struct py_stack ps;
+    ps.n = ps.nruns = ps.run_start[0] = 0;
+    if (!reachable || read_chain(py, src, out, frame, &ps) < 0)
+        py->incomplete++;
+    end_run(&ps);
+    return merge_runs(py, &ps, frames, n, max);
+}
+
 unsigned ss_python_merge(struct ss_python *py, struct ss_target *t, struct ss_writer *out,
                          pid_t tid, uint64_t thread_self, uint64_t *frames, unsigned n,
                          unsigned max)
@@ -432,15 +446,10 @@ unsigned ss_python_merge(struct ss_python *py, struct ss_target *t, struct ss_wr
     ss__py_task_begin(&py->task, tid);
     if (!any_eval_frame(py, frames, n))
         return n;
-    uint64_t ts = thread_state(py, t, tid, thread_self);
+    uint64_t ts = thread_state(py, t, tid, thread_self), frame = 0;
+    bool reachable = ts && current_frame(py, t, ts, &frame) == 0;
     struct chain_source src = {t, NULL};
-    struct py_stack ps;
-    ps.n = ps.nruns = ps.run_start[0] = 0;
-    uint64_t frame;
-    if (!ts || current_frame(py, t, ts, &frame) < 0 || read_chain(py, &src, out, frame, &ps) < 0)
-        py->incomplete++;
-    end_run(&ps);
-    return merge_runs(py, &ps, frames, n, max);
+    return merge_chain(py, &src, out, reachable, frame, frames, n, max);
 }
 
 unsigned ss_python_merge_copy(struct ss_python *py, struct ss_target *t, struct ss_writer *out,
@@ -454,16 +463,15 @@ unsigned ss_python_merge_copy(struct ss_python *py, struct ss_target *t, struct 
     if (!copy->tstate || !any_eval_frame(py, frames, n))
         return n;
     struct chain_source src = {t, copy};
-    struct py_stack ps;
-    ps.n = ps.nruns = ps.run_start[0] = 0;
     /* The state the shim read from must still be the thread's: a state freed and given to
      * another thread would lend it that thread's frames. That of a process gone is what it
-     * was. */
-    if (thread_state_names(py, t, copy->tstate, tid, thread_self) == 0 ||
-        read_chain(py, &src, out, copy->n ? 1 : 0, &ps) < 0 || !copy->complete)
+     * was. A chain cut short in the copy is incomplete too. The first frame's address is not
+     * kept: any other than 0 starts the walk at copy->frames[0]. */
+    bool reachable = thread_state_names(py, t, copy->tstate, tid, thread_self) != 0;
+    unsigned m = merge_chain(py, &src, out, reachable, copy->n ? 1 : 0, frames, n, max);
+    if (reachable && !copy->complete)
         py->incomplete++;
-    end_run(&ps);
-    return merge_runs(py, &ps, frames, n, max);
+    return m;
 }
 
 uint64_t ss_python_thread_state(struct ss_python *py, struct ss_target *t, pid_t tid,

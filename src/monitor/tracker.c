@@ -206,7 +206,6 @@ static void announce_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slo
 {
     ss_stall_time_forget(v);
     memset(v, 0, sizeof *v);
-    atomic_store_explicit(&s->py_tstate, 0, memory_order_relaxed);
     v->tid = tid;
     read_thread_name(p->pid, tid, v->name);
     /* Exact bounds in place of those known at the claim: the end is the same, or found at
@@ -287,6 +286,7 @@ static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
     p->retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
     ss_stall_time_forget(v);
     memset(v, 0, sizeof *v);
+    /* The next owner is another thread, with a Python state of its own if any. */
     atomic_store_explicit(&s->py_tstate, 0, memory_order_relaxed);
     atomic_store_explicit(&s->exited, 0, memory_order_relaxed);
     atomic_store_explicit(&s->owner, 0, memory_order_release);
