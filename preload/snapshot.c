@@ -47,12 +47,31 @@ static int read_own(pid_t pid, void *to, uint64_t addr, size_t len)
     return got == (long)len ? 0 : -1;
 }
 
+/* Copies the pointer to the qualified name of each of frames[0..n)'s code objects into
+ * names[0..n), in one read; those that cannot be read are 0. */
+static void copy_names(pid_t pid, const struct ss_seg_python *layout,
+                       const uint8_t (*frames)[SS_PY_COPY_SPAN], unsigned n, uint64_t *names)
+{
+    struct iovec local[SS_PY_COPY_FRAMES], remote[SS_PY_COPY_FRAMES];
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t code;
+        memcpy(&code, frames[i] + layout->frame_code, sizeof code);
+        names[i] = 0;
+        local[i] = (struct iovec){&names[i], sizeof names[i]};
+        remote[i] = (struct iovec){(void *)(uintptr_t)(code + layout->code_name), sizeof names[i]};
+    }
+    /* A transfer stops at the first range it cannot read: those after it stay 0. */
+    if (n)
+        syscall(SYS_process_vm_readv, (long)pid, local, (long)n, remote, (long)n, 0L);
+}
+
 /* Copies the first bytes of each of the thread's Python frames into frames[0..max), innermost
- * first, following the chain the way the monitor published; *n gets the number copied and
+ * first, following the chain the way the monitor published, and with names (if not NULL) the
+ * pointer to each one's code object's qualified name; *n gets the number copied and
  * *complete whether the chain ended within them. Returns the thread state read from, 0 when
  * none is known or the chain could not be reached. errno is left as it was. */
-static uint64_t copy_frames(struct ss_slot *s, uint8_t (*frames)[SS_PY_COPY_SPAN], unsigned max,
-                            unsigned *n, int *complete)
+static uint64_t copy_frames(struct ss_slot *s, uint8_t (*frames)[SS_PY_COPY_SPAN], uint64_t *names,
+                            unsigned max, unsigned *n, int *complete)
 {
     *n = 0;
     *complete = 0;
@@ -79,6 +98,8 @@ static uint64_t copy_frames(struct ss_slot *s, uint8_t (*frames)[SS_PY_COPY_SPAN
     for (; frame && *n < max && read_own(pid, frames[*n], frame, span) == 0; ++*n)
         memcpy(&frame, frames[*n] + layout->frame_previous, sizeof frame);
     *complete = frame == 0;
+    if (names)
+        copy_names(pid, layout, (const uint8_t(*)[SS_PY_COPY_SPAN])frames, *n, names);
     errno = saved;
     return ts;
 }
@@ -90,7 +111,7 @@ static void copy_python_into(struct ss_slot *s, struct ss_snapshot *snap)
     struct ss_py_copy *py = &snap->py;
     unsigned n;
     int complete;
-    py->tstate = copy_frames(s, py->frames, SS_PY_COPY_FRAMES, &n, &complete);
+    py->tstate = copy_frames(s, py->frames, py->names, SS_PY_COPY_FRAMES, &n, &complete);
     py->n = (uint16_t)n;
     py->complete = (uint16_t)complete;
 }
@@ -102,7 +123,7 @@ uint64_t ss__python_key(struct ss_slot *s)
     uint8_t frames[SS_PY_KEY_FRAMES][SS_PY_COPY_SPAN];
     unsigned n;
     int complete;
-    if (!copy_frames(s, frames, SS_PY_KEY_FRAMES, &n, &complete))
+    if (!copy_frames(s, frames, NULL, SS_PY_KEY_FRAMES, &n, &complete))
         return 0;
     struct ss_segment *seg = atomic_load_explicit(&ss__seg, memory_order_relaxed);
     uint64_t key = SS_FNV1A_INIT;

@@ -23,7 +23,7 @@
 #include "common/trace-format.h"
 
 #define SS_SEG_MAGIC "STLSSEG1"
-#define SS_SEG_VERSION 4u
+#define SS_SEG_VERSION 5u
 
 #define SS_SEG_SLOTS 128
 #define SS_SNAP_STACK_BYTES (64 * 1024)
@@ -101,7 +101,9 @@ enum ss_snap_state { SS_SNAP_FREE = 0, SS_SNAP_REQUESTED, SS_SNAP_WRITING, SS_SN
 
 /* The Python frames of a loop thread, copied with its stack (docs/python.md): the first
  * `frame_span` bytes of each frame along the chain from the thread's current frame, innermost
- * first, as the layout the monitor published (struct ss_seg_python) says to follow it. */
+ * first, as the layout the monitor published (struct ss_seg_python) says to follow it, and
+ * the pointer to each frame's code object's qualified name: a code object freed before the
+ * monitor names the frame, its memory taken by another, is told apart by it. */
 #define SS_PY_COPY_FRAMES 64
 #define SS_PY_COPY_SPAN 128
 struct ss_py_copy {
@@ -110,6 +112,7 @@ struct ss_py_copy {
     uint16_t complete; /* 1: the chain ended within them */
     uint32_t reserved;
     uint8_t frames[SS_PY_COPY_FRAMES][SS_PY_COPY_SPAN];
+    uint64_t names[SS_PY_COPY_FRAMES]; /* 0: not read */
 };
 
 /* [monitor] How to follow a thread's Python frames, published once the monitor has found the
@@ -121,6 +124,8 @@ struct ss_seg_python {
     uint32_t frame_previous; /* a frame's next outer frame */
     uint32_t frame_code;     /* a frame's code object */
     uint32_t frame_span;     /* bytes copied of each frame, at most SS_PY_COPY_SPAN */
+    uint32_t code_name;      /* a code object's qualified name (its name before 3.11) */
+    uint32_t reserved;
 };
 /* A blocking call made from Python is told apart by the code objects of its innermost Python
  * frames, this many at most: the interpreter makes all its reads from one native site. */

@@ -103,20 +103,28 @@ static uint64_t field(const uint8_t *header, uint32_t off)
     return v;
 }
 
+/* The qualified name (the name before 3.11) of the code object in header. */
+static uint64_t qualname_of(const struct ss_py_offsets *o, const uint8_t *header)
+{
+    return field(header, o->code_qualname == SS_PY_NONE ? o->code_name : o->code_qualname);
+}
+
 /* The cache entry of the code object at addr, read again when it changed; NULL when it
- * cannot be read. */
+ * cannot be read. `copied_name`, when not 0, is the qualified name's pointer the shim copied
+ * with the frame: another object there now is not the one the frame ran. */
 static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_offsets *o,
-                                   struct ss_target *t, uint64_t addr)
+                                   struct ss_target *t, uint64_t addr, uint64_t copied_name)
 {
     uint8_t header[SS_PY_CODE_HEADER_BYTES];
     struct ss__py_code *e = &c->cache[(addr >> 4) % SS_PY_CODE_CACHE];
-    /* No code object there any more: freed by an exiting interpreter, or the process gone,
-     * before its last calls' copied frames were named. The one known at that address is the
-     * one they ran. */
-    if (ss_target_read(t, addr, header, sizeof header) < 0 || field(header, 8) != c->code_type)
-        return addr && e->addr == addr ? e : NULL;
+    /* No code object there any more, or another: freed by an exiting interpreter or by the
+     * program, or the process gone, before the frame was named. The one known at that address
+     * is the one it ran, if its name is the one copied. */
+    if (ss_target_read(t, addr, header, sizeof header) < 0 || field(header, 8) != c->code_type ||
+        (copied_name && qualname_of(o, header) != copied_name))
+        return addr && e->addr == addr && (!copied_name || e->qualname == copied_name) ? e : NULL;
     uint64_t name = field(header, o->code_name), filename = field(header, o->code_filename);
-    uint64_t qualname = o->code_qualname == SS_PY_NONE ? name : field(header, o->code_qualname);
+    uint64_t qualname = qualname_of(o, header);
     uint64_t lines = field(header, o->code_lines);
     int32_t firstline;
     memcpy(&firstline, header + o->code_firstlineno, sizeof firstline);
@@ -180,9 +188,10 @@ static uint32_t name_frame(struct ss__py_codes *c, struct ss_writer *out,
 }
 
 uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o,
-                           struct ss_target *t, struct ss_writer *out, uint64_t code, int64_t instr)
+                           struct ss_target *t, struct ss_writer *out, uint64_t code, int64_t instr,
+                           uint64_t copied_name)
 {
-    struct ss__py_code *e = code_at(c, o, t, code);
+    struct ss__py_code *e = code_at(c, o, t, code, copied_name);
     if (!e)
         return 0;
     int line = ss_py_line(o->lines, e->table, e->table_len, e->firstline, instr);

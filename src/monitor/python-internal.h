@@ -42,12 +42,13 @@ struct ss__py_codes {
 
 /* python-code.c: the synthetic address of the frame running code object `code` at
  * instruction `instr` (in the units the version's line table uses), writing its PYFRAME
- * record the first time; 0 when the code object could not be read. */
+ * record the first time; 0 when the code object could not be read. `copied_name`: the pointer
+ * to its qualified name the shim copied with the frame, 0 for a frame read now. */
 struct ss_target;
 struct ss_writer;
 uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o,
                            struct ss_target *t, struct ss_writer *out, uint64_t code,
-                           int64_t instr);
+                           int64_t instr, uint64_t copied_name);
 void ss__py_codes_free(struct ss__py_codes *c);
 /* A str object as UTF-8 (at most 1024 characters), malloc'd; NULL when it is not a compact
  * string the reader knows or cannot be read. */

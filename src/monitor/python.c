@@ -345,8 +345,9 @@ static int read_chain(struct ss_python *py, const struct chain_source *src, stru
         if (o->frames == SS_PY_FRAMES_312 && owner == FRAME_OWNED_BY_CSTACK) {
             end_run(ps);
         } else {
-            uint64_t addr =
-                ss__py_frame_addr(&py->codes, o, src->t, out, code, instruction(o, f, code));
+            uint64_t copied_name = src->copy ? src->copy->names[steps] : 0;
+            uint64_t addr = ss__py_frame_addr(&py->codes, o, src->t, out, code,
+                                              instruction(o, f, code), copied_name);
             if (!addr)
                 return -1;
             ps->addr[ps->n++] = addr;
@@ -491,5 +492,6 @@ void ss_python_publish(const struct ss_python *py, struct ss_seg_python *layout)
     layout->frame_previous = o->frame_previous;
     layout->frame_code = o->frame_code;
     layout->frame_span = py->frame_span;
+    layout->code_name = o->code_qualname == SS_PY_NONE ? o->code_name : o->code_qualname;
     atomic_store_explicit(&layout->ready, 1, memory_order_release);
 }

@@ -5,9 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/trace-format.h"
 #include "monitor/python-internal.h"
 #include "monitor/python.h"
 #include "monitor/target.h"
+#include "trace/trace-writer.h"
 
 /* Word numbers of _Py_DebugOffsets (3.13) this test sets. */
 enum { VERSION = 1, CODE_FILENAME = 35, CODE_NAME = 36, CODE_FIRSTLINENO = 39 };
@@ -91,8 +93,68 @@ Test(python, unreadable_code_objects_get_no_name)
     codes.code_type = (uint64_t)(uintptr_t)&codes;
     const struct ss_py_offsets *o = ss_py_offsets_for(11);
     cr_assert_not_null(o);
-    cr_expect_eq(ss__py_frame_addr(&codes, o, t, NULL, 0, 0), 0);
-    cr_expect_eq(ss__py_frame_addr(&codes, o, t, NULL, 16, 0), 0);
+    cr_expect_eq(ss__py_frame_addr(&codes, o, t, NULL, 0, 0, 0), 0);
+    cr_expect_eq(ss__py_frame_addr(&codes, o, t, NULL, 16, 0, 0), 0);
+    ss__py_codes_free(&codes);
+    ss_target_free(t);
+}
+
+/* A compact ASCII str object of the layout o describes, in obj. */
+static void ascii_object(const struct ss_py_offsets *o, uint8_t *obj, const char *text)
+{
+    uint32_t state = 1u << 2 | 1u << 5 | 1u << 6; /* kind 1, compact, ascii */
+    int64_t length = (int64_t)strlen(text);
+    memcpy(obj + o->unicode_state, &state, sizeof state);
+    memcpy(obj + o->unicode_length, &length, sizeof length);
+    memcpy(obj + o->unicode_ascii_size, text, strlen(text) + 1);
+}
+
+static void pointer_at(uint8_t *obj, uint32_t off, const void *to)
+{
+    uint64_t v = (uint64_t)(uintptr_t)to;
+    memcpy(obj + off, &v, sizeof v);
+}
+
+static const char *name_of(const struct ss__py_codes *c, uint64_t addr)
+{
+    cr_assert_neq(addr, 0);
+    return c->named[(addr & SS_PYFRAME_MAX_ID) - 1].qualname;
+}
+
+/* A frame the shim copied names the code object it ran, even when that object was freed and
+ * another took its memory before the frame was named: the name pointer copied with the frame
+ * tells them apart. Read live, the frame names what is there now. */
+Test(python, a_copied_frame_names_its_code_object_after_the_memory_is_reused)
+{
+    struct ss_target *t;
+    cr_assert_eq(ss_target_open(getpid(), &t), 0);
+    static struct ss__py_codes codes;
+    const struct ss_py_offsets *o = ss_py_offsets_for(11);
+    cr_assert_not_null(o);
+    static uint8_t code[SS_PY_CODE_HEADER_BYTES], ran[128], churned[128], file[128];
+    codes.code_type = (uint64_t)(uintptr_t)&codes;
+    ascii_object(o, ran, "planted_freed");
+    ascii_object(o, churned, "churned_000000");
+    ascii_object(o, file, "freed.py");
+    pointer_at(code, 8, &codes);
+    pointer_at(code, o->code_name, ran);
+    pointer_at(code, o->code_qualname, ran);
+    pointer_at(code, o->code_filename, file);
+    int32_t firstline = 7;
+    memcpy(code + o->code_firstlineno, &firstline, sizeof firstline);
+    struct ss_writer out = {.fd = -1};
+    uint64_t addr = (uint64_t)(uintptr_t)code, copied_name = (uint64_t)(uintptr_t)ran;
+    cr_expect_str_eq(name_of(&codes, ss__py_frame_addr(&codes, o, t, &out, addr, 0, 0)),
+                     "planted_freed");
+    /* Freed, and its memory given to a code object that never runs. */
+    pointer_at(code, o->code_name, churned);
+    pointer_at(code, o->code_qualname, churned);
+    cr_expect_str_eq(name_of(&codes, ss__py_frame_addr(&codes, o, t, &out, addr, 0, copied_name)),
+                     "planted_freed");
+    cr_expect_str_eq(name_of(&codes, ss__py_frame_addr(&codes, o, t, &out, addr, 0, 0)),
+                     "churned_000000");
+    /* Its cache entry now holds the new object: the copy cannot be named, and is not misnamed. */
+    cr_expect_eq(ss__py_frame_addr(&codes, o, t, &out, addr, 0, copied_name), 0);
     ss__py_codes_free(&codes);
     ss_target_free(t);
 }
