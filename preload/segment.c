@@ -53,6 +53,16 @@ void ss__segment_after_fork(void)
     atomic_store(&ss__announced, 1);
 }
 
+/* The run directory as an absolute path (a relative one is the working directory's); size is
+ * more than SS_OUTPUT_MAX. */
+static void absolute_output(char *to, size_t size)
+{
+    to[0] = '\0';
+    if (ss__opts.output[0] != '/' && getcwd(to, size - SS_OUTPUT_MAX - 2))
+        strcat(to, "/");
+    strcat(to, ss__opts.output);
+}
+
 static void fill_header(struct ss_segment *seg)
 {
     memcpy(seg->magic, SS_SEG_MAGIC, sizeof seg->magic);
@@ -80,6 +90,7 @@ static void fill_header(struct ss_segment *seg)
     for (unsigned i = 0; i < n; i++)
         strncpy(seg->call_names[i], ss__call_names[i], SS_SEG_CALL_NAME - 1);
     seg->ncalls = n;
+    absolute_output(seg->run_dir, sizeof seg->run_dir);
     /* Names exec searched are resolved later with the PATH of start-up: the program may
      * change its environment by then. */
     const char *path = getenv("PATH");
@@ -168,10 +179,7 @@ static void name_the_monitor(void)
         memcpy(monitor_name, ss__opts.monitor, sizeof monitor_name);
         return;
     }
-    output_dir[0] = '\0';
-    if (ss__opts.output[0] != '/' && getcwd(output_dir, sizeof output_dir - SS_OUTPUT_MAX - 2))
-        strcat(output_dir, "/");
-    strcat(output_dir, ss__opts.output);
+    absolute_output(output_dir, sizeof output_dir);
     uint64_t h = ss_fnv1a_str(SS_FNV1A_INIT, output_dir);
     snprintf(monitor_name, sizeof monitor_name, "stallscope-auto-%u-%016llx", (unsigned)geteuid(),
              (unsigned long long)h);

@@ -199,6 +199,7 @@ struct ss_call_now {
 
 /* Requests of the monitor to a loop thread, acted on at its next wait. */
 #define SS_REQUEST_SIGNAL 1u /* install the sampling signal's handler: perf events refused */
+#define SS_REQUEST_PATCH 2u  /* attached: redirect the calls of modules loaded since */
 
 struct ss_slot {
     _Atomic pid_t owner;        /* [shim] tid of the loop thread, 0 when free, -1 being claimed */
@@ -302,14 +303,17 @@ struct ss_segment {
     struct ss_seg_config config;
     char call_names[SS_SEG_CALLS_MAX][SS_SEG_CALL_NAME];
     char path_list[4096]; /* PATH when the process started, for names exec searched */
+    char run_dir[4096];   /* the run directory, absolute: how view --pid finds it */
     /* What the process's standard error was when the segment was made (0, 0: closed). The
      * monitor speaks on it only while it still is that file: a daemon may have reused the
      * number for a file of its own. */
     uint64_t stderr_dev, stderr_ino;
 
     _Atomic uint32_t wake;    /* [both] futex word: bumped to wake the monitor early */
-    _Atomic uint32_t exiting; /* [shim] 1 once the process began exit() */
+    _Atomic uint32_t exiting; /* [shim] 1 once the process began exit(), or detached */
     _Atomic uint64_t exit_ns; /* [shim] when */
+    _Atomic uint32_t attached; /* [shim] 1: loaded into a running process (docs/attach.md) */
+    _Atomic uint32_t detached; /* [shim] 1: detached; the process goes on untraced */
     /* [monitor] whose signals the handler accepts; set once the monitor follows the process */
     _Atomic int32_t monitor_pid;
     _Atomic uint32_t signal_wanted;   /* [monitor] perf events are refused: install the handler */
