@@ -82,7 +82,9 @@ void ss__warn(const char *a, const char *b)
     char line[512];
     size_t len = compose(line, sizeof line - 1, "stallscope: ", a, b);
     line[len++] = '\n';
-    if (stderr_is_the_first())
+    /* Attached to a running process, the shim cannot know what its descriptor 2 was at the
+     * start: it says nothing there, and `attach` tells the user. */
+    if (!atomic_load_explicit(&ss__attached, memory_order_relaxed) && stderr_is_the_first())
         write_all_stderr(line, len);
     errno = saved;
 }

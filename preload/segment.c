@@ -70,6 +70,7 @@ static void fill_header(struct ss_segment *seg)
     seg->nslots = SS_SEG_SLOTS;
     seg->size = sizeof *seg;
     seg->pid = ss__pid;
+    atomic_store(&seg->attached, (uint32_t)atomic_load(&ss__attached));
     struct timespec real;
     clock_gettime(CLOCK_REALTIME, &real);
     seg->start_mono_ns = ss__now();
@@ -96,8 +97,10 @@ static void fill_header(struct ss_segment *seg)
     const char *path = getenv("PATH");
     if (path && strlen(path) < sizeof seg->path_list)
         memcpy(seg->path_list, path, strlen(path) + 1);
+    /* Attached, what descriptor 2 was at the start is not known: the monitor never speaks
+     * on it (log.c). */
     struct stat err;
-    if (fstat(STDERR_FILENO, &err) == 0) {
+    if (!atomic_load(&ss__attached) && fstat(STDERR_FILENO, &err) == 0) {
         seg->stderr_dev = err.st_dev;
         seg->stderr_ino = err.st_ino;
     }
@@ -301,6 +304,11 @@ static int spawn_monitor(char *why, size_t why_size)
         return -1;
     }
     return 0;
+}
+
+void ss__segment_forget_monitor(void)
+{
+    monitor_name[0] = '\0';
 }
 
 /* Hands the pending segment over if the monitor answers now; gives up after a while. */

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -242,6 +243,8 @@ void ss__serve_requests(struct ss_slot *slot)
     uint32_t asked = atomic_exchange(&slot->request, 0);
     if (asked & SS_REQUEST_SIGNAL)
         ss__install_signal_handler();
+    if (asked & SS_REQUEST_PATCH)
+        ss__patch_new_modules();
 }
 
 struct ss_slot *ss__claim_slot(void)
@@ -271,6 +274,7 @@ struct ss_slot *ss__claim_slot(void)
     }
     reset_slot(slot, tid, (uintptr_t)&marker);
     ss__tls.slot = slot;
+    ss__tls.generation = atomic_load(&ss__generation);
     /* Before the loop's first iteration, so that its first stall can be sampled too. */
     if (ss__opts.stacks &&
         (ss__opts.sampling == SS_SAMPLING_SIGNAL || atomic_load(&seg->signal_wanted)))
@@ -285,11 +289,39 @@ struct ss_slot *ss__claim_slot(void)
     return slot;
 }
 
+int ss__start(char *why, size_t why_size)
+{
+    static int prepared;
+    atomic_store(&ss__unwinding, ss__opts.stacks);
+    if (ss__opts.interval_ns > ss__opts.threshold_ns)
+        ss__opts.interval_ns = ss__opts.threshold_ns;
+    /* Once per process: an attach after a detach finds them in place. */
+    if (!prepared) {
+        if (pthread_key_create(&thread_exit_key, on_thread_exit) != 0) {
+            snprintf(why, why_size, "no thread-specific key available");
+            return -1;
+        }
+        if (pthread_atfork(NULL, NULL, ss__after_fork_in_child) != 0) {
+            snprintf(why, why_size, "cannot register a fork handler");
+            return -1;
+        }
+        prepared = 1;
+    }
+    if (ss__segment_create(0, why, why_size) < 0)
+        return -1;
+    atomic_store(&ss__active, 1);
+    return 0;
+}
+
 __attribute__((constructor)) static void ss__init(void)
 {
     ss__pid = getpid();
+    ss__note_how_loaded();
     ss__resolve_all();
     ss_options_defaults(&ss__opts);
+    /* Loaded into a running process: stallscope_attach starts it, with its own options. */
+    if (atomic_load(&ss__attached))
+        return;
     /* A set-user-ID program must not take its output path from whoever started it. The
      * loader already refuses a preload from an arbitrary path there; this covers a shim
      * loaded some other way. */
@@ -300,21 +332,7 @@ __attribute__((constructor)) static void ss__init(void)
         ss_options_parse(env, &ss__opts, on_option_problem, NULL);
     if (!ss__opts.enabled)
         return;
-    atomic_store(&ss__unwinding, ss__opts.stacks);
-    if (ss__opts.interval_ns > ss__opts.threshold_ns)
-        ss__opts.interval_ns = ss__opts.threshold_ns;
-    if (pthread_key_create(&thread_exit_key, on_thread_exit) != 0) {
-        ss__warn("turned off: no thread-specific key available", NULL);
-        return;
-    }
-    if (pthread_atfork(NULL, NULL, ss__after_fork_in_child) != 0) {
-        ss__warn("turned off: cannot register a fork handler", NULL);
-        return;
-    }
     char why[256];
-    if (ss__segment_create(0, why, sizeof why) < 0) {
+    if (ss__start(why, sizeof why) != 0)
         ss__warn("turned off: ", why);
-        return;
-    }
-    atomic_store(&ss__active, 1);
 }

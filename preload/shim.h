@@ -22,6 +22,7 @@ struct ss_thread_local {
     uint64_t candidate;
     uint32_t candidate_waits;
     uint32_t claim_failed_at; /* 1 + the segment's slots_freed when no slot was free */
+    uint32_t generation;      /* ss__generation when the slot was claimed */
 };
 
 extern __thread struct ss_thread_local ss__tls __attribute__((tls_model("initial-exec")));
@@ -32,6 +33,22 @@ extern _Atomic int ss__unwinding;
 extern pid_t ss__pid;
 /* This process's segment; NULL in a forked child until its first loop wait makes its own. */
 extern struct ss_segment *_Atomic ss__seg;
+
+/* attach.c: 1 when the shim was loaded into a running process (stallscope attach) rather than
+ * preloaded; set by the constructor (ss__note_how_loaded). */
+extern _Atomic int ss__attached;
+/* Bumped at each attach: a thread whose state has an older one forgets its slot. */
+extern _Atomic uint32_t ss__generation;
+void ss__note_how_loaded(void);
+/* Whether p lies in the shim's own code. */
+int ss__in_shim(const void *p);
+/* Redirects the GOT entries of modules loaded since the last time (SS_REQUEST_PATCH). */
+void ss__patch_new_modules(void);
+/* Recording begins: slots' thread-exit key, the fork handler, the segment handed to the
+ * monitor of ss__opts. 0, or -1 with the reason in why. */
+int ss__start(char *why, size_t why_size);
+/* Exported: what `stallscope attach` calls in the process (attach.c). */
+int stallscope_detach(char *message, size_t size);
 
 uint64_t ss__now(void);
 /* Turns the shim off for this process with one line on stderr. */
@@ -162,6 +179,8 @@ void ss__fd_forget(int fd);
  * `at_loop` (a thread's first wait), while at start-up nothing is made. 0, or -1 with the
  * reason in why. */
 int ss__segment_create(int at_loop, char *why, size_t why_size);
+/* After a detach: the next segment goes to the monitor the next attach names. */
+void ss__segment_forget_monitor(void);
 void ss__segment_after_fork(void);
 /* 0 while a segment waits for the monitor the shim started to listen (segment.c). */
 extern _Atomic int ss__announced;

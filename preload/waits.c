@@ -147,6 +147,15 @@ static inline __attribute__((always_inline)) int wait_enter(uint64_t key, int ca
             return WAIT_UNTRACED;
         t->in_hook = 0;
     }
+    uint32_t generation = atomic_load_explicit(&ss__generation, memory_order_relaxed);
+    if (__builtin_expect(t->generation != generation, 0)) {
+        /* A slot of an earlier attach's segment, which the monitor no longer reads. */
+        t->slot = NULL;
+        t->candidate = 0;
+        t->candidate_waits = 0;
+        t->claim_failed_at = 0;
+        t->generation = generation;
+    }
     struct ss_slot *s = t->slot;
     if (__builtin_expect(!s || key != s->loop_key, 0)) {
         int kind = other_wait(key, can_block, w);

@@ -26,6 +26,7 @@ int ss_cmd_export(int argc, char **argv);
 int ss_cmd_check(int argc, char **argv);
 int ss_cmd_view(int argc, char **argv);
 int ss_cmd_monitor(int argc, char **argv);
+int ss_cmd_attach(int argc, char **argv);
 
 /* The options of check, shared with run --check: codes above any short option. */
 enum {
@@ -113,6 +114,83 @@ void ss_cli_check_prepare(struct ss_cli_check *c, const char *command);
  * the text report goes to text. Dies with status 2 on input errors. */
 int ss_cli_check_run(struct ss_cli_check *c, const char *path, FILE *text);
 void ss_cli_check_free(struct ss_cli_check *c);
+
+/* ---- recording (recording.c): what run and attach share -------------------------------- */
+
+#define SS_SHIM_NAME "libstallscope.so"
+
+/* How the shim records, as the options of run and attach set it. */
+struct ss_cli_recording {
+    const char *output;
+    uint64_t threshold_ns, interval_ns, call_threshold_ns;
+    int signal, sampling;
+    int stacks, python, python_sites, strict, quiet;
+    int threshold_set, interval_set;
+};
+
+enum {
+    SS_OPT_THRESHOLD = 0x300,
+    SS_OPT_INTERVAL,
+    SS_OPT_SIGNAL,
+    SS_OPT_SAMPLING,
+    SS_OPT_NO_STACKS,
+    SS_OPT_NO_PYTHON_FRAMES,
+    SS_OPT_PYTHON_SITES,
+    SS_OPT_CALL_THRESHOLD,
+    SS_OPT_STRICT,
+};
+#define SS_CLI_RECORDING_LONGOPTS                                                                  \
+    {"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},                  \
+        {"threshold", required_argument, NULL, SS_OPT_THRESHOLD},                                  \
+        {"interval", required_argument, NULL, SS_OPT_INTERVAL},                                    \
+        {"signal", required_argument, NULL, SS_OPT_SIGNAL},                                        \
+        {"sampling", required_argument, NULL, SS_OPT_SAMPLING},                                    \
+        {"no-stacks", no_argument, NULL, SS_OPT_NO_STACKS},                                        \
+        {"no-python-frames", no_argument, NULL, SS_OPT_NO_PYTHON_FRAMES},                          \
+        {"python-sites", no_argument, NULL, SS_OPT_PYTHON_SITES},                                  \
+        {"call-threshold", required_argument, NULL, SS_OPT_CALL_THRESHOLD},                        \
+    {                                                                                              \
+        "strict", no_argument, NULL, SS_OPT_STRICT                                                 \
+    }
+/* What run and attach print in their --help for them. */
+#define SS_CLI_RECORDING_HELP                                                                      \
+    "  -o, --output DIR      run directory (default " SS_DEFAULT_OUTPUT "; old traces in\n"        \
+    "                        it are removed first)\n"                                              \
+    "  --threshold DURATION  an iteration this busy is a stall (default 50ms)\n"                   \
+    "  --interval DURATION   time between samples during a stall (default 10ms)\n"                \
+    "  --sampling HOW        auto (perf events where allowed, else the signal), perf\n"            \
+    "                        or signal (default auto)\n"                                           \
+    "  --signal N            signal used to sample loop threads where perf events are\n"           \
+    "                        refused (default 38)\n"                                               \
+    "  --call-threshold DURATION\n"                                                                \
+    "                        a blocking call this slow always gets its stack (default 1ms)\n"      \
+    "  --strict              also record calls on non-blocking sockets, pipes and ttys\n"          \
+    "  --no-stacks           record stalls without stacks\n"                                       \
+    "  --no-python-frames    do not read Python functions from CPython's frames\n"                 \
+    "  --python-sites        tell blocking calls apart by the Python functions that\n"             \
+    "                        made them\n"                                                          \
+    "  -q, --quiet           no summary at the end\n"
+
+void ss_cli_recording_defaults(struct ss_cli_recording *o);
+/* Takes an option of SS_CLI_RECORDING_LONGOPTS (or -o, -q); returns 0 for any other code. */
+int ss_cli_recording_option(struct ss_cli_recording *o, int code, const char *arg);
+/* Checks the options together (the interval within the threshold), or dies. */
+void ss_cli_recording_finish(struct ss_cli_recording *o);
+/* The shim's options (STALLSCOPE_OPTIONS syntax) for a recording into dir reported to the
+ * monitor named monitor; malloc'd. */
+char *ss_cli_shim_options(const struct ss_cli_recording *o, const char *dir, const char *monitor);
+/* Creates the run directory, or empties it of an earlier run's files (and nothing else); an
+ * existing one must be private to the user. Dies otherwise. */
+void ss_cli_prepare_output(const char *dir);
+/* Starts a monitor writing into dir under a new name (put in name); returns the control
+ * socket to sync with it. Dies when it does not start. */
+int ss_cli_start_monitor(const char *dir, char *name, size_t name_size);
+/* Waits until the monitor has written out every traced process that has ended. */
+void ss_cli_sync_monitor(int control);
+/* Copies the JIT maps of the run's processes into the run directory. */
+void ss_cli_keep_jit_maps(const char *dir, const struct ss_run *run);
+/* The summary on stderr; run NULL: `why` it could not be loaded. */
+void ss_cli_summarise(const char *dir, struct ss_run *run, const char *why);
 
 /* Prints "stallscope: MESSAGE" on stderr and exits with status 2. */
 __attribute__((noreturn, format(printf, 1, 2))) void ss_die(const char *fmt, ...);

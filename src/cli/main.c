@@ -14,6 +14,7 @@
 
 static const struct ss_command commands[] = {
     {"run", "trace a command and its children, then summarise", ss_cmd_run},
+    {"attach", "trace a process that is already running, then leave it as it was", ss_cmd_attach},
     {"report", "print the stalls of a run with their stacks", ss_cmd_report},
     {"export", "write a run in a machine-readable format", ss_cmd_export},
     {"check", "apply rules to a run and fail on what breaks them (CI gate)", ss_cmd_check},

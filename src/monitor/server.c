@@ -259,7 +259,8 @@ static void sync_now(struct server *s)
         reap(s);
         int waiting = 0;
         for (struct ss_mproc *p = s->procs; p; p = p->next)
-            waiting |= !atomic_load(&p->finished) && (!alive(p) || atomic_load(&p->superseded));
+            waiting |= !atomic_load(&p->finished) && (!alive(p) || atomic_load(&p->superseded) ||
+                                                      atomic_load(&p->seg->detached));
         if (!waiting)
             break;
         struct pollfd pfd = {s->wake_fd, POLLIN, 0};

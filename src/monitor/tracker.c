@@ -101,7 +101,7 @@ void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now)
         ss_python_publish(p->python, &p->seg->python);
     }
     const struct ss_target_module *mods;
-    size_t n = ss_target_modules(p->target, &mods);
+    size_t n = ss_target_modules(p->target, &mods), added = 0;
     for (size_t i = 0; i < n; i++) {
         const struct ss_target_module *m = &mods[i];
         if (module_written(p, m))
@@ -113,7 +113,13 @@ void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now)
                                     (uint16_t)path_len};
         ss_writer_record_tails(&p->out, SS_REC_MODULE, &rec, sizeof rec, m->build_id,
                                m->build_id_len, m->path, path_len);
+        added++;
     }
+    /* Attached, the shim redirects the calls of new modules at a loop thread's next wait. */
+    if (added && atomic_load(&p->seg->attached))
+        for (size_t i = 0; i < SS_SEG_SLOTS; i++)
+            if (atomic_load_explicit(&p->seg->slots[i].owner, memory_order_acquire) > 0)
+                atomic_fetch_or(&p->seg->slots[i].request, SS_REQUEST_PATCH);
 }
 
 /* The trace file is made when there is something to say: a process that never runs a loop and
@@ -438,7 +444,8 @@ static void *tracker_main(void *arg)
     uint64_t deadline = 0;
     for (;;) {
         uint32_t seen = atomic_load(&p->seg->wake);
-        int final = atomic_load(&p->superseded) || ss_mproc_gone(p);
+        int final =
+            atomic_load(&p->superseded) || atomic_load(&p->seg->detached) || ss_mproc_gone(p);
         uint64_t now = ss_monotonic_ns();
         if (deadline && now > deadline)
             ss_stall_time_monitor_late(p, now - deadline, now);
@@ -450,6 +457,8 @@ static void *tracker_main(void *arg)
         sleep_until(p, seen, next);
         deadline = next > slept_at ? next : slept_at;
     }
+    if (atomic_load(&p->seg->detached))
+        note(p, "detached: the process went on untraced");
     if (p->trace_state > 0) {
         uint64_t exit_ns = atomic_load(&p->seg->exit_ns);
         if (atomic_load(&p->seg->exiting) && !atomic_load(&p->superseded)) {

@@ -1,0 +1,90 @@
+#!/bin/sh
+# stallscope attach on a C epoll server started without the shim, under a steady load of pings
+# on four connections: attached twice, for 2 s each, with a stall planted (SIGUSR1: a 150 ms
+# sleep then 150 ms on the CPU) and a child forked and reaped (SIGUSR2) during each. Each run
+# must hold the stall with the planted functions in its stacks, and the sleep as a blocking
+# call; after each detach, every GOT entry of every module of the server is what it was before
+# the first attach. The load sees no failure, and the server's own output, error output and
+# exit status are those of a server never attached (its loop reports any EINTR that is not
+# one of its own signals).
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+skip_unless python3
+skip_unless readelf
+server=$SS_BUILDDIR/tests/fixtures/attach-server
+need_built "$stallscope" "$server"
+scratch
+cleanup() {
+    kill "$client_pid" "$server_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+here=$SS_SRCDIR/tests/attach
+
+"$server" >"$tmp/server.out" 2>"$tmp/server.err" &
+server_pid=$!
+for _ in $(seq 100); do
+    port=$(sed -n 's/^listening //p' "$tmp/server.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || { echo "FAIL: the server did not start"; exit 1; }
+python3 "$here/client.py" 127.0.0.1 "$port" 4 >"$tmp/client.out" &
+client_pid=$!
+python3 "$here/got.py" "$server_pid" >"$tmp/got.before" || { echo "FAIL: cannot read the GOT"; exit 1; }
+[ -s "$tmp/got.before" ] || { echo "FAIL: no GOT entry found"; exit 1; }
+
+for round in 1 2; do
+    run=$tmp/run$round
+    "$stallscope" attach -o "$run" --duration 2s "$server_pid" 2>"$tmp/attach$round.err" &
+    attach_pid=$!
+    for _ in $(seq 100); do
+        grep -q "attached to process" "$tmp/attach$round.err" && break
+        sleep 0.1
+    done
+    python3 "$here/got.py" "$server_pid" >"$tmp/got.during$round"
+    python3 "$here/got.py" --compare "$tmp/got.before" "$tmp/got.during$round" >/dev/null &&
+        fail "round $round: no GOT entry was redirected while attached"
+    sleep 0.3
+    kill -USR1 "$server_pid"
+    sleep 0.6
+    kill -USR2 "$server_pid"
+    wait "$attach_pid"
+    status=$?
+    if [ "$status" -ne 0 ]; then
+        fail "round $round: attach exited with $status"
+        cat "$tmp/attach$round.err"
+        continue
+    fi
+    grep -q "detached from process $server_pid" "$tmp/attach$round.err" ||
+        fail "round $round: attach did not say it detached"
+    "$stallscope" report --depth 16 "$run" >"$tmp/report$round" 2>&1 || fail "round $round: report failed"
+    for planted in planted_attach_spin planted_attach_sleep; do
+        grep -q "$planted" "$tmp/report$round" || fail "round $round: no $planted in the report"
+    done
+    grep -Eq "(clock_)?nanosleep.*sleep" "$tmp/report$round" ||
+        fail "round $round: the planted sleep is not a blocking call"
+    python3 "$here/got.py" "$server_pid" >"$tmp/got.after$round"
+    if python3 "$here/got.py" --compare "$tmp/got.before" "$tmp/got.after$round" >"$tmp/got.diff"; then
+        ok "round $round: the stall was recorded and every GOT entry is back"
+    else
+        fail "round $round: GOT entries differ after the detach:"
+        cat "$tmp/got.diff"
+    fi
+done
+
+kill -TERM "$client_pid"
+wait "$client_pid"
+read -r _ answered _ failed <"$tmp/client.out"
+if [ "${failed:-1}" -ne 0 ] || [ "${answered:-0}" -eq 0 ]; then
+    fail "the load saw failures: $(cat "$tmp/client.out")"
+fi
+kill -TERM "$server_pid"
+wait "$server_pid"
+status=$?
+[ "$status" -eq 0 ] || fail "the server exited with $status"
+[ ! -s "$tmp/server.err" ] || { fail "the server wrote errors:"; cat "$tmp/server.err"; }
+grep -Eq "^served [0-9]+, stalls 2, forks 2$" "$tmp/server.out" ||
+    fail "the server's output: $(cat "$tmp/server.out")"
+[ "$(wc -l <"$tmp/server.out")" -eq 2 ] || fail "the server printed more than its two lines"
+[ "$failures" -eq 0 ] || { cat "$tmp/report1"; exit 1; }
+echo "PASS: attached twice under load ($answered answers), recorded, put back"
