@@ -1,0 +1,817 @@
+/* got: redirects the GOT entries of loaded modules to the shim's interposers and puts them
+ * back (got.h says which entries, and the rules). */
+#define _GNU_SOURCE
+#include "got.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_RECORDS 65536
+#define MAX_MODULES 4096
+#define MAX_ORIGINALS 2048 /* a power of two: open addressing */
+#define MAX_VERSION 32
+#define NO_RECORD (-1)
+
+/* One GOT entry changed. */
+struct got_record {
+    uintptr_t entry;
+    uintptr_t before;
+    uintptr_t written;
+    int32_t next; /* the module's next record, or the next free one */
+};
+
+/* A module patched: a loaded object is its base and its program headers. */
+struct got_module {
+    uintptr_t base;
+    const void *phdr;
+    unsigned long long subs_seen; /* the loader's count of unloads when it was patched */
+    uintptr_t relro_start, relro_end;
+    int32_t first_record;
+    uint32_t records;
+    uint32_t seen_in_pass;
+    uint8_t in_use;
+};
+
+enum original_state { ORIGINAL_UNRESOLVED = 1, ORIGINAL_KNOWN, ORIGINAL_PROGRAM_OWN };
+
+/* What name@version resolves to outside the shim, the name being a shim symbol's. Looked up
+ * between the passes over the modules, which only read it. */
+struct got_original {
+    uint32_t shim_symbol; /* 0: a free slot */
+    uint8_t state;
+    char version[MAX_VERSION]; /* "" for an unversioned reference */
+    uintptr_t address;         /* 0: found nowhere but in the shim */
+};
+
+struct got_storage {
+    struct got_record records[MAX_RECORDS];
+    struct got_module modules[MAX_MODULES];
+    struct got_original originals[MAX_ORIGINALS];
+    uint32_t records_used, modules_used; /* high-water marks */
+    int32_t free_records;
+    uint32_t pass;
+    /* The loader's counts of loads and unloads when every module was last patched. */
+    unsigned long long adds_done, subs_done;
+    int done_once;
+};
+
+static struct got_storage *storage;
+static uintptr_t page_size;
+static _Atomic unsigned patched_now;
+/* Taken while patching or restoring; a patch asked for meanwhile sets patch_again. */
+static _Atomic int busy;
+static _Atomic int patch_again;
+
+/* A module as its dynamic section describes it; every pointer checked to lie in one of its
+ * loaded segments. */
+struct module_view {
+    uintptr_t base, start, end;
+    const ElfW(Phdr) * phdr;
+    size_t phnum;
+    uintptr_t relro_start, relro_end;
+    const ElfW(Sym) * symtab;
+    const char *strtab;
+    size_t strsz;
+    const ElfW(Rela) * rela;
+    size_t rela_count;
+    const ElfW(Rela) * jmprel;
+    size_t jmprel_count;
+    const ElfW(Half) * versym;
+    const char *verneed, *verdef;
+    size_t verneed_count, verdef_count;
+    const uint32_t *gnu_hash;
+};
+
+static int in_segment(const struct module_view *m, const void *p, size_t size, int writable)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (a + size < a)
+        return 0;
+    for (size_t i = 0; i < m->phnum; i++) {
+        const ElfW(Phdr) *ph = &m->phdr[i];
+        if (ph->p_type != PT_LOAD || (writable && !(ph->p_flags & PF_W)))
+            continue;
+        uintptr_t start = m->base + ph->p_vaddr;
+        if (a >= start && a + size <= start + ph->p_memsz)
+            return 1;
+    }
+    return 0;
+}
+
+static int readable(const struct module_view *m, const void *p, size_t size)
+{
+    return in_segment(m, p, size, 0);
+}
+
+static const char *string_at(const struct module_view *m, size_t offset)
+{
+    return offset < m->strsz ? m->strtab + offset : NULL;
+}
+
+/* ld.so adjusts some addresses of a writable dynamic section to absolute ones and leaves the
+ * others relative to the base. */
+static const void *dynamic_address(const struct module_view *m, uintptr_t value)
+{
+    return (const void *)(value < m->base ? m->base + value : value);
+}
+
+static int read_module(const struct dl_phdr_info *info, struct module_view *m)
+{
+    memset(m, 0, sizeof *m);
+    m->base = info->dlpi_addr;
+    m->phdr = info->dlpi_phdr;
+    m->phnum = info->dlpi_phnum;
+    m->start = UINTPTR_MAX;
+    const ElfW(Dyn) *dynamic = NULL;
+    size_t dynamic_count = 0;
+    for (size_t i = 0; i < m->phnum; i++) {
+        const ElfW(Phdr) *ph = &m->phdr[i];
+        uintptr_t start = m->base + ph->p_vaddr, end = start + ph->p_memsz;
+        if (ph->p_type == PT_LOAD) {
+            if (start < m->start)
+                m->start = start;
+            if (end > m->end)
+                m->end = end;
+        } else if (ph->p_type == PT_DYNAMIC) {
+            dynamic = (const ElfW(Dyn) *)start;
+            dynamic_count = ph->p_memsz / sizeof *dynamic;
+        } else if (ph->p_type == PT_GNU_RELRO) {
+            /* The pages ld.so made read-only: the last one, partly outside, stays writable. */
+            m->relro_start = start & ~(page_size - 1);
+            m->relro_end = end & ~(page_size - 1);
+        }
+    }
+    if (!dynamic || m->start >= m->end || !readable(m, dynamic, dynamic_count * sizeof *dynamic))
+        return -1;
+    size_t relasz = 0, relaent = sizeof(ElfW(Rela)), pltrelsz = 0, pltrel = DT_RELA;
+    for (size_t i = 0; i < dynamic_count && dynamic[i].d_tag != DT_NULL; i++) {
+        uintptr_t v = dynamic[i].d_un.d_val;
+        switch (dynamic[i].d_tag) {
+        case DT_SYMTAB:
+            m->symtab = dynamic_address(m, v);
+            break;
+        case DT_STRTAB:
+            m->strtab = dynamic_address(m, v);
+            break;
+        case DT_STRSZ:
+            m->strsz = v;
+            break;
+        case DT_RELA:
+            m->rela = dynamic_address(m, v);
+            break;
+        case DT_RELASZ:
+            relasz = v;
+            break;
+        case DT_RELAENT:
+            relaent = v;
+            break;
+        case DT_JMPREL:
+            m->jmprel = dynamic_address(m, v);
+            break;
+        case DT_PLTRELSZ:
+            pltrelsz = v;
+            break;
+        case DT_PLTREL:
+            pltrel = v;
+            break;
+        case DT_VERSYM:
+            m->versym = dynamic_address(m, v);
+            break;
+        case DT_VERNEED:
+            m->verneed = dynamic_address(m, v);
+            break;
+        case DT_VERNEEDNUM:
+            m->verneed_count = v;
+            break;
+        case DT_VERDEF:
+            m->verdef = dynamic_address(m, v);
+            break;
+        case DT_VERDEFNUM:
+            m->verdef_count = v;
+            break;
+        case DT_GNU_HASH:
+            m->gnu_hash = dynamic_address(m, v);
+            break;
+        }
+    }
+    if (relaent != sizeof(ElfW(Rela)) || pltrel != DT_RELA || relasz % relaent ||
+        pltrelsz % relaent)
+        return -1;
+    /* Where the PLT's relocations end DT_RELA's range, ld.so counts them once. */
+    if (m->rela && m->jmprel && (uintptr_t)m->rela + relasz == (uintptr_t)m->jmprel + pltrelsz &&
+        relasz >= pltrelsz)
+        relasz -= pltrelsz;
+    m->rela_count = m->rela ? relasz / relaent : 0;
+    m->jmprel_count = m->jmprel ? pltrelsz / relaent : 0;
+    if (!m->rela_count && !m->jmprel_count)
+        return 0;
+    if (!m->symtab || !m->strtab || !m->strsz || !readable(m, m->strtab, m->strsz) ||
+        m->strtab[m->strsz - 1] != '\0' || (m->rela_count && !readable(m, m->rela, relasz)) ||
+        (m->jmprel_count && !readable(m, m->jmprel, pltrelsz)))
+        return -1;
+    return 0;
+}
+
+/* The name of version `index` among the versions the module defines, or NULL. */
+static const char *defined_version(const struct module_view *m, unsigned index)
+{
+    const char *p = m->verdef;
+    for (size_t i = 0; p && i < m->verdef_count; i++) {
+        const ElfW(Verdef) *def = (const ElfW(Verdef) *)p;
+        if (!readable(m, def, sizeof *def))
+            return NULL;
+        if ((def->vd_ndx & 0x7fff) == index) {
+            const ElfW(Verdaux) *aux = (const ElfW(Verdaux) *)(p + def->vd_aux);
+            return readable(m, aux, sizeof *aux) ? string_at(m, aux->vda_name) : NULL;
+        }
+        if (!def->vd_next)
+            break;
+        p += def->vd_next;
+    }
+    return NULL;
+}
+
+/* The name of version `index` among the versions the module needs, or NULL. */
+static const char *needed_version(const struct module_view *m, unsigned index)
+{
+    const char *p = m->verneed;
+    for (size_t i = 0; p && i < m->verneed_count; i++) {
+        const ElfW(Verneed) *need = (const ElfW(Verneed) *)p;
+        if (!readable(m, need, sizeof *need))
+            return NULL;
+        const char *q = p + need->vn_aux;
+        for (unsigned j = 0; j < need->vn_cnt; j++) {
+            const ElfW(Vernaux) *aux = (const ElfW(Vernaux) *)q;
+            if (!readable(m, aux, sizeof *aux))
+                return NULL;
+            if ((aux->vna_other & 0x7fff) == index)
+                return string_at(m, aux->vna_name);
+            q += aux->vna_next;
+        }
+        if (!need->vn_next)
+            break;
+        p += need->vn_next;
+    }
+    return NULL;
+}
+
+/* The version the module's reference to symbol `index` asks for (*version NULL: none); -1 when
+ * its version tables are inconsistent. */
+static int reference_version(const struct module_view *m, size_t index, const char **version)
+{
+    *version = NULL;
+    if (!m->versym)
+        return 0;
+    const ElfW(Half) *versym = m->versym + index;
+    if (!readable(m, versym, sizeof *versym))
+        return -1;
+    unsigned version_index = *versym & 0x7fff;
+    if (version_index <= VER_NDX_GLOBAL)
+        return 0;
+    *version = needed_version(m, version_index);
+    if (!*version)
+        *version = defined_version(m, version_index);
+    return *version ? 0 : -1;
+}
+
+static uint32_t gnu_hash(const char *name)
+{
+    uint32_t h = 5381;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = h * 33 + *c;
+    return h;
+}
+
+/* The index of the shim's definition that a reference to name@version binds to, as the loader
+ * binds it with the shim preloaded: the definition of that version, else an unversioned one;
+ * for an unversioned reference, the unversioned or the default one. 0 when the shim has none. */
+static uint32_t shim_definition(const struct module_view *shim, const char *name,
+                                const char *version)
+{
+    const uint32_t *table = shim->gnu_hash;
+    uint32_t buckets_count = table[0], first_hashed = table[1], bloom_words = table[2];
+    const uint32_t *buckets = table + 4 + bloom_words * (sizeof(ElfW(Addr)) / sizeof(uint32_t));
+    const uint32_t *chain = buckets + buckets_count;
+    uint32_t h = gnu_hash(name), fallback = 0;
+    for (uint32_t i = buckets[h % buckets_count]; i >= first_hashed; i++) {
+        uint32_t link = chain[i - first_hashed];
+        const ElfW(Sym) *sym = &shim->symtab[i];
+        if ((link | 1) == (h | 1) && ELF64_ST_TYPE(sym->st_info) == STT_FUNC &&
+            sym->st_shndx != SHN_UNDEF && sym->st_name < shim->strsz &&
+            strcmp(name, shim->strtab + sym->st_name) == 0) {
+            ElfW(Half) symbol_version = shim->versym ? shim->versym[i] : VER_NDX_GLOBAL;
+            unsigned version_index = symbol_version & 0x7fff;
+            int hidden = (symbol_version & 0x8000) != 0;
+            if (version_index > VER_NDX_GLOBAL && version) {
+                const char *defined = defined_version(shim, version_index);
+                if (defined && strcmp(defined, version) == 0)
+                    return i;
+            } else if (!hidden && (version_index <= VER_NDX_GLOBAL || !fallback)) {
+                fallback = i;
+            }
+        }
+        if (link & 1)
+            break;
+    }
+    return fallback;
+}
+
+/* A module's references to names the shim defines, one at a time. */
+struct reference {
+    uintptr_t entry; /* the GOT entry's address */
+    uint32_t shim_symbol;
+    const char *version; /* NULL: unversioned */
+};
+
+struct reference_walk {
+    const struct module_view *module, *shim;
+    size_t next;
+};
+
+/* 1 with the next reference in *ref, 0 at the end, -1 when the module is inconsistent. */
+static int next_reference(struct reference_walk *w, struct reference *ref)
+{
+    const struct module_view *m = w->module;
+    while (w->next < m->rela_count + m->jmprel_count) {
+        size_t n = w->next++;
+        const ElfW(Rela) *r = n < m->rela_count ? &m->rela[n] : &m->jmprel[n - m->rela_count];
+        unsigned type = ELF64_R_TYPE(r->r_info);
+        if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || r->r_addend)
+            continue;
+        size_t index = ELF64_R_SYM(r->r_info);
+        const ElfW(Sym) *sym = &m->symtab[index];
+        ref->entry = m->base + r->r_offset;
+        if (!index || !readable(m, sym, sizeof *sym) || ref->entry % sizeof(uintptr_t) != 0 ||
+            !in_segment(m, (const void *)ref->entry, sizeof(uintptr_t), 1))
+            return -1;
+        const char *name = string_at(m, sym->st_name);
+        if (!name || reference_version(m, index, &ref->version) < 0)
+            return -1;
+        if (ref->version && strlen(ref->version) >= MAX_VERSION)
+            continue;
+        ref->shim_symbol = shim_definition(w->shim, name, ref->version);
+        if (ref->shim_symbol)
+            return 1;
+    }
+    return 0;
+}
+
+/* The slot of shim_symbol@version in the table of originals: its own, else the free one to
+ * take, else NULL when the table is full. */
+static struct got_original *original_slot(uint32_t shim_symbol, const char *version)
+{
+    const char *v = version ? version : "";
+    uint32_t h = shim_symbol * 2654435761u ^ gnu_hash(v);
+    for (uint32_t probe = 0; probe < MAX_ORIGINALS; probe++) {
+        struct got_original *o = &storage->originals[(h + probe) & (MAX_ORIGINALS - 1)];
+        if (!o->shim_symbol || (o->shim_symbol == shim_symbol && strcmp(o->version, v) == 0))
+            return o;
+    }
+    return NULL;
+}
+
+/* Whether the page holding `address` is mapped writable (1) or not (0) now; -1 when
+ * /proc/self/maps cannot tell. System calls only. */
+static int page_writable(uintptr_t address)
+{
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    enum { START, END, READ, WRITE, REST } field = START;
+    uintptr_t start = 0, end = 0;
+    int writable = -1;
+    char buf[4096];
+    long n;
+    while (writable < 0 && (n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
+        for (long i = 0; i < n && writable < 0; i++) {
+            char c = buf[i];
+            unsigned digit = c >= 'a' ? (unsigned)(c - 'a' + 10) : (unsigned)(c - '0');
+            if (c == '\n') {
+                field = START;
+                start = end = 0;
+            } else if (field == START) {
+                if (c == '-')
+                    field = END;
+                else
+                    start = start * 16 + digit;
+            } else if (field == END) {
+                if (c == ' ')
+                    field = READ;
+                else
+                    end = end * 16 + digit;
+            } else if (field == READ) {
+                field = WRITE;
+            } else if (field == WRITE) {
+                if (address >= start && address < end)
+                    writable = c == 'w';
+                field = REST;
+            }
+        }
+    }
+    syscall(SYS_close, fd);
+    return writable;
+}
+
+/* Replaces `expected` with `value` in a GOT entry, making its page writable for the store when
+ * it lies in the module's read-only pages. Other threads call through the entry meanwhile. */
+static int write_entry(uintptr_t entry, uintptr_t expected, uintptr_t value, int read_only)
+{
+    void *page = (void *)(entry & ~(page_size - 1));
+    if (read_only && mprotect(page, page_size, PROT_READ | PROT_WRITE) != 0)
+        return 0;
+    int done = __atomic_compare_exchange_n((uintptr_t *)entry, &expected, value, 0,
+                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    if (read_only)
+        mprotect(page, page_size, PROT_READ);
+    return done;
+}
+
+static int in_relro(const struct got_module *mod, uintptr_t entry)
+{
+    return entry >= mod->relro_start && entry < mod->relro_end;
+}
+
+static struct got_module *find_module(uintptr_t base, const void *phdr)
+{
+    for (uint32_t i = 0; i < storage->modules_used; i++) {
+        struct got_module *mod = &storage->modules[i];
+        if (mod->in_use && mod->base == base && mod->phdr == phdr)
+            return mod;
+    }
+    return NULL;
+}
+
+static struct got_module *new_module(void)
+{
+    for (uint32_t i = 0; i < storage->modules_used; i++)
+        if (!storage->modules[i].in_use)
+            return &storage->modules[i];
+    return storage->modules_used < MAX_MODULES ? &storage->modules[storage->modules_used++] : NULL;
+}
+
+static struct got_record *new_record(void)
+{
+    int32_t i = storage->free_records;
+    if (i != NO_RECORD) {
+        storage->free_records = storage->records[i].next;
+        return &storage->records[i];
+    }
+    return storage->records_used < MAX_RECORDS ? &storage->records[storage->records_used++] : NULL;
+}
+
+static void free_record(int32_t i)
+{
+    storage->records[i].next = storage->free_records;
+    storage->free_records = i;
+}
+
+/* Forgets a module and its records, without touching its memory. */
+static void forget_module(struct got_module *mod)
+{
+    for (int32_t i = mod->first_record, next; i != NO_RECORD; i = next) {
+        next = storage->records[i].next;
+        free_record(i);
+    }
+    atomic_fetch_sub(&patched_now, mod->records);
+    mod->in_use = 0;
+}
+
+/* Forgets the records of a module whose entries no longer hold what was written: after the
+ * loader unloaded it and loaded another at its place, or someone else changed them. */
+static void forget_overwritten(struct got_module *mod)
+{
+    int32_t *link = &mod->first_record;
+    while (*link != NO_RECORD) {
+        int32_t i = *link;
+        struct got_record *rec = &storage->records[i];
+        if (__atomic_load_n((uintptr_t *)rec->entry, __ATOMIC_RELAXED) == rec->written) {
+            link = &rec->next;
+            continue;
+        }
+        *link = rec->next;
+        free_record(i);
+        mod->records--;
+        atomic_fetch_sub(&patched_now, 1);
+    }
+}
+
+/* What a pass over the modules (dl_iterate_phdr) knows and finds. */
+struct pass {
+    uintptr_t own_code; /* an address in the shim */
+    struct module_view shim;
+    int shim_found;
+    uintptr_t program_start, program_end;
+    int modules_seen;
+    unsigned long long adds, subs;
+    uint32_t stamp;
+    int incomplete; /* a module was left for a later call */
+    int changed;
+};
+
+static int is_dynamic_loader(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    return strncmp(slash ? slash + 1 : name, "ld-linux", 8) == 0;
+}
+
+/* Finds the shim and the program, and the loader's counts of loads and unloads. */
+static int survey_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct pass *p = data;
+    struct module_view m;
+    if (size < offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+        return 0;
+    p->adds = info->dlpi_adds;
+    p->subs = info->dlpi_subs;
+    int first = p->modules_seen++ == 0;
+    if (read_module(info, &m) < 0)
+        return 0;
+    if (first) {
+        p->program_start = m.start;
+        p->program_end = m.end;
+    }
+    if (p->own_code >= m.start && p->own_code < m.end) {
+        p->shim = m;
+        p->shim_found = m.gnu_hash && m.symtab && m.strtab && readable(&m, m.gnu_hash, 16) &&
+                        m.gnu_hash[0] && m.gnu_hash[1];
+    }
+    return 0;
+}
+
+/* Whether a module is to be scanned (its view then in *m): one not patched yet, or patched
+ * before an unload since which another may be loaded at its place. *known is its record when it
+ * was patched before. */
+static int module_to_scan(struct dl_phdr_info *info, struct pass *p, struct module_view *m,
+                          struct got_module **known)
+{
+    *known = find_module(info->dlpi_addr, info->dlpi_phdr);
+    if (*known) {
+        (*known)->seen_in_pass = p->stamp;
+        if ((*known)->subs_seen == info->dlpi_subs)
+            return 0;
+    }
+    if (info->dlpi_addr == p->shim.base || is_dynamic_loader(info->dlpi_name))
+        return 0;
+    return read_module(info, m) == 0;
+}
+
+/* First pass: the names at the versions the modules to scan ask for, to be resolved. */
+static int collect_references(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct pass *p = data;
+    struct module_view m;
+    struct got_module *known;
+    if (!module_to_scan(info, p, &m, &known))
+        return 0;
+    struct reference_walk walk = {&m, &p->shim, 0};
+    struct reference ref;
+    while (next_reference(&walk, &ref) > 0) {
+        struct got_original *o = original_slot(ref.shim_symbol, ref.version);
+        if (o && !o->shim_symbol) {
+            o->shim_symbol = ref.shim_symbol;
+            o->state = ORIGINAL_UNRESOLVED;
+            strcpy(o->version, ref.version ? ref.version : "");
+        }
+    }
+    return 0;
+}
+
+/* Between the passes, where the loader's locks are not held: what each name at each version
+ * resolves to in the process, the shim excepted. A definition of the program's own stays. */
+static void resolve_originals(const struct pass *p)
+{
+    for (size_t i = 0; i < MAX_ORIGINALS; i++) {
+        struct got_original *o = &storage->originals[i];
+        if (!o->shim_symbol || o->state != ORIGINAL_UNRESOLVED)
+            continue;
+        const char *name = p->shim.strtab + p->shim.symtab[o->shim_symbol].st_name;
+        uintptr_t address = o->version[0] ? (uintptr_t)dlvsym(RTLD_DEFAULT, name, o->version) : 0;
+        if (!address)
+            address = (uintptr_t)dlsym(RTLD_DEFAULT, name);
+        if (address >= p->shim.start && address < p->shim.end)
+            address = 0;
+        o->address = address;
+        o->state = address && address >= p->program_start && address < p->program_end
+                       ? ORIGINAL_PROGRAM_OWN
+                       : ORIGINAL_KNOWN;
+    }
+}
+
+/* What the reference's name at its version resolves to; NULL when it is not resolved yet (the
+ * module appeared after the first pass). */
+static const struct got_original *original_of(const struct reference *ref)
+{
+    const struct got_original *o = original_slot(ref->shim_symbol, ref->version);
+    return o && o->shim_symbol ? o : NULL;
+}
+
+/* Whether an entry holding `value` is to be redirected: it holds the original, or its
+ * lazy-binding value. */
+static int to_redirect(const struct module_view *m, const struct got_original *o, uintptr_t value)
+{
+    if (o->state != ORIGINAL_KNOWN)
+        return 0;
+    return (o->address && value == o->address) || (value >= m->start && value < m->end);
+}
+
+/* Second pass: redirects the entries of each module to scan, within dl_iterate_phdr so that
+ * the module stays loaded meanwhile. */
+static int patch_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct pass *p = data;
+    struct module_view m;
+    struct got_module *mod;
+    if (!module_to_scan(info, p, &m, &mod))
+        return 0;
+    struct reference_walk walk = {&m, &p->shim, 0};
+    struct reference ref;
+    int found, references = 0;
+    while ((found = next_reference(&walk, &ref)) > 0 && original_of(&ref))
+        references++;
+    if (found != 0) {
+        p->incomplete |= found > 0;
+        return 0;
+    }
+    if (references && m.relro_start < m.relro_end && page_writable(m.relro_start) != 0) {
+        /* Not relocated yet, or unknown: ld.so may still write these pages. */
+        p->incomplete = 1;
+        return 0;
+    }
+    if (mod) {
+        forget_overwritten(mod);
+    } else if ((mod = new_module()) != NULL) {
+        *mod = (struct got_module){.base = m.base,
+                                   .phdr = m.phdr,
+                                   .relro_start = m.relro_start,
+                                   .relro_end = m.relro_end,
+                                   .first_record = NO_RECORD,
+                                   .seen_in_pass = p->stamp,
+                                   .in_use = 1};
+    } else {
+        return 0;
+    }
+    mod->subs_seen = info->dlpi_subs;
+    walk.next = 0;
+    while (next_reference(&walk, &ref) > 0) {
+        uintptr_t value = __atomic_load_n((uintptr_t *)ref.entry, __ATOMIC_RELAXED);
+        if (!to_redirect(&m, original_of(&ref), value))
+            continue;
+        uintptr_t replacement = p->shim.base + p->shim.symtab[ref.shim_symbol].st_value;
+        struct got_record *rec = new_record();
+        if (!rec)
+            break;
+        if (!write_entry(ref.entry, value, replacement, in_relro(mod, ref.entry))) {
+            free_record((int32_t)(rec - storage->records));
+            continue;
+        }
+        *rec = (struct got_record){ref.entry, value, replacement, mod->first_record};
+        mod->first_record = (int32_t)(rec - storage->records);
+        mod->records++;
+        atomic_fetch_add(&patched_now, 1);
+        p->changed++;
+    }
+    return 0;
+}
+
+static int make_storage(void)
+{
+    if (storage)
+        return 0;
+    void *m = mmap(NULL, sizeof *storage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
+    storage = m;
+    storage->free_records = NO_RECORD;
+    return 0;
+}
+
+/* Forgets the modules the last pass did not see: unloaded. */
+static void forget_unloaded(uint32_t stamp)
+{
+    for (uint32_t i = 0; i < storage->modules_used; i++) {
+        struct got_module *mod = &storage->modules[i];
+        if (mod->in_use && mod->seen_in_pass != stamp)
+            forget_module(mod);
+    }
+}
+
+static int patch_round(void)
+{
+    struct pass p = {.own_code = (uintptr_t)&patch_round};
+    dl_iterate_phdr(survey_module, &p);
+    if (!p.shim_found)
+        return 0;
+    if (storage->done_once && p.adds == storage->adds_done && p.subs == storage->subs_done)
+        return 0;
+    memset(storage->originals, 0, sizeof storage->originals);
+    p.stamp = ++storage->pass;
+    dl_iterate_phdr(collect_references, &p);
+    resolve_originals(&p);
+    p.stamp = ++storage->pass;
+    dl_iterate_phdr(patch_module, &p);
+    forget_unloaded(p.stamp);
+    if (!p.incomplete) {
+        storage->adds_done = p.adds;
+        storage->subs_done = p.subs;
+        storage->done_once = 1;
+    }
+    return p.changed;
+}
+
+static int try_take(void)
+{
+    int free_now = 0;
+    return atomic_compare_exchange_strong(&busy, &free_now, 1);
+}
+
+int ss__got_patch_new(int *err)
+{
+    int saved_errno = errno;
+    int changed = 0;
+    for (;;) {
+        if (!try_take()) {
+            /* The thread patching now patches again for us; unless it let go meanwhile. */
+            atomic_store(&patch_again, 1);
+            if (atomic_load(&busy))
+                break;
+            continue;
+        }
+        if (make_storage() < 0) {
+            *err = errno;
+            atomic_store(&busy, 0);
+            errno = saved_errno;
+            return -1;
+        }
+        do {
+            atomic_store(&patch_again, 0);
+            changed += patch_round();
+        } while (atomic_load(&patch_again));
+        atomic_store(&busy, 0);
+        if (!atomic_load(&patch_again))
+            break;
+    }
+    errno = saved_errno;
+    return changed;
+}
+
+struct restore_pass {
+    uint32_t stamp;
+    int restored;
+};
+
+/* Puts back the entries of one module, within dl_iterate_phdr so that it stays loaded. */
+static int restore_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct restore_pass *r = data;
+    struct got_module *mod = find_module(info->dlpi_addr, info->dlpi_phdr);
+    if (!mod)
+        return 0;
+    mod->seen_in_pass = r->stamp;
+    /* Read-only as it was when patched, unless someone made its pages writable since. */
+    int read_only =
+        mod->records && mod->relro_start < mod->relro_end && page_writable(mod->relro_start) != 1;
+    for (int32_t i = mod->first_record; i != NO_RECORD; i = storage->records[i].next) {
+        const struct got_record *rec = &storage->records[i];
+        if (write_entry(rec->entry, rec->written, rec->before,
+                        read_only && in_relro(mod, rec->entry)))
+            r->restored++;
+    }
+    forget_module(mod);
+    return 0;
+}
+
+int ss__got_restore(void)
+{
+    int saved_errno = errno;
+    while (!try_take())
+        sched_yield();
+    struct restore_pass r = {0, 0};
+    if (storage) {
+        r.stamp = ++storage->pass;
+        dl_iterate_phdr(restore_module, &r);
+        forget_unloaded(r.stamp);
+        storage->done_once = 0;
+    }
+    atomic_store(&patch_again, 0);
+    atomic_store(&busy, 0);
+    errno = saved_errno;
+    return r.restored;
+}
+
+unsigned ss__got_patched(void)
+{
+    return atomic_load(&patched_now);
+}
