@@ -118,6 +118,12 @@ static int spawn(struct ssv_attach *a, const char *cli, unsigned long pid, char 
         return -1;
     }
     if (a->child == 0) {
+        /* SIGINT is how it is told to stop: not ignored, as the viewer may have been told to
+         * be by a shell, nor blocked. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGINT, SIG_DFL);
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGINT);
         if (getppid() != parent)

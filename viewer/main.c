@@ -257,9 +257,8 @@ int main(int argc, char **argv)
         if (ssv_src_find_pid(path, o.pid, err, sizeof err) < 0)
             die("%s", err);
     }
-    if (o.pid) {
+    if (o.pid)
         scope = (struct ssv_vm_scope){SSV_VM_SCOPE_PROCESS, (uint32_t)o.pid, 0, 0};
-    }
     if (o.batch)
         return batch(path, &o, &scope);
     struct ssv_source src;
