@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <langinfo.h>
+#include <limits.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,8 +12,10 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "attach.h"
 #include "causes/causes.h"
 #include "common/options.h"
+#include "monitor/find-run.h"
 #include "source.h"
 #include "ui.h"
 
@@ -39,8 +42,9 @@ static void usage(void)
            "(default\n" SS_DEFAULT_OUTPUT
            "). Views: 1 Stalls, 2 Flame, 3 Calls, 4 Loops, 5 Causes;\n"
            "press ? inside for the keys.\n\n"
-           "  --pid PID          the run holding the trace of process PID\n"
-           "  -d, --dir DIR      where --pid looks (default " SS_DEFAULT_OUTPUT ")\n"
+           "  --pid PID          the run of process PID, found from the process itself;\n"
+           "                     at a terminal, offers to attach to one not traced\n"
+           "  -d, --dir DIR      the run directory --pid looks in instead\n"
            "  --view NAME        first view: stalls, flame, calls, loops or causes\n"
            "  --sort ORDER       stalls newest (default) or longest first\n"
            "  --ascii            draw with ASCII characters only\n"
@@ -186,6 +190,51 @@ static int batch(const char *path, const struct view_options *o, const struct ss
     return 0;
 }
 
+/* The name of process pid, or "?". */
+static void process_name(unsigned long pid, char *name, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%lu/comm", pid);
+    FILE *f = fopen(path, "re");
+    if (!f || !fgets(name, (int)size, f))
+        snprintf(name, size, "?");
+    name[strcspn(name, "\n")] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* --pid without -d: the run directory the process is traced into, as it says itself. One that
+ * is not traced is recorded now when the user, at a terminal, agrees: attach->child then. */
+static const char *pid_run(const struct view_options *o, char *dir, size_t size,
+                           struct ssv_attach *attach)
+{
+    char why[512], err[1024];
+    int rc = ss_find_run_dir((pid_t)o->pid, dir, size, why, sizeof why);
+    if (rc == 0) {
+        /* The monitor writes a trace once it has something to say. */
+        if (ssv_src_find_pid(dir, o->pid, err, sizeof err) < 0)
+            die("--pid %lu: traced into %s, which holds no trace of it yet", o->pid, dir);
+        return dir;
+    }
+    if (rc == -ESRCH)
+        die("no process %lu", o->pid);
+    if (rc != -ENOENT)
+        die("--pid %lu: %s", o->pid, why);
+    char name[64];
+    process_name(o->pid, name, sizeof name);
+    if (o->batch || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+        die("process %lu (%s) is not traced by stallscope; `stallscope attach %lu` records it",
+            o->pid, name, o->pid);
+    printf("process %lu (%s) is not traced by stallscope.\nattach to it now? [y/N] ", o->pid, name);
+    fflush(stdout);
+    char answer[64];
+    if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
+        exit(EXIT_USAGE);
+    if (ssv_attach_start(attach, o->pid, err, sizeof err) < 0)
+        die("%s", err);
+    return attach->dir;
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
@@ -199,12 +248,17 @@ int main(int argc, char **argv)
     ss_cause_rules_free(rules);
     const char *path = o.run ? o.run : SS_DEFAULT_OUTPUT;
     struct ssv_vm_scope scope = {SSV_VM_SCOPE_ALL, 0, 0, 0};
-    if (o.pid) {
-        path = o.dir ? o.dir : SS_DEFAULT_OUTPUT;
+    struct ssv_attach attach = {0};
+    char found[PATH_MAX];
+    if (o.pid && !o.dir) {
+        path = pid_run(&o, found, sizeof found, &attach);
+    } else if (o.pid) {
+        path = o.dir;
         if (ssv_src_find_pid(path, o.pid, err, sizeof err) < 0)
             die("%s", err);
-        scope = (struct ssv_vm_scope){SSV_VM_SCOPE_PROCESS, (uint32_t)o.pid, 0, 0};
     }
+    if (o.pid)
+        scope = (struct ssv_vm_scope){SSV_VM_SCOPE_PROCESS, (uint32_t)o.pid, 0, 0};
     if (o.batch)
         return batch(path, &o, &scope);
     struct ssv_source src;
@@ -225,6 +279,11 @@ int main(int argc, char **argv)
     int rc = ssv_ui_run(&a, &src, &uo, err, sizeof err);
     ssv_src_close(&src);
     ssv_app_free(&a);
+    /* What was recorded stays in the directory; the process goes on untraced. */
+    if (attach.child) {
+        ssv_attach_stop(&attach);
+        printf("the recording of process %lu is in %s\n", o.pid, attach.dir);
+    }
     if (rc < 0)
         die("%s", err);
     return 0;
