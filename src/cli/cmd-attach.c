@@ -309,12 +309,17 @@ static int record(pid_t pid, uint64_t duration_ns)
     return alive && !process_exited(-1, pid);
 }
 
+/* Detaches the process; returns 0, or 2 with what went wrong said. */
 static int detach(pid_t pid, const char *shim, int quiet)
 {
     struct injected r;
     inject_apart(pid, shim, 0, "stallscope_detach", NULL, &r);
     if (r.rc < 0) {
-        ss_cli_warn("detach from process %d failed: %s", (int)pid, r.message);
+        if (r.rc == -ENOENT || strcmp(r.message, "not attached") == 0)
+            fprintf(stderr, "stallscope: attach: process %d is not attached\n", (int)pid);
+        else
+            fprintf(stderr, "stallscope: attach: cannot detach from process %d: %s\n", (int)pid,
+                    r.message);
         return SS_EXIT_USAGE;
     }
     if (!quiet)

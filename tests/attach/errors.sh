@@ -50,6 +50,10 @@ stallscope_exits 2 "no process $gone" attach -o "$tmp/r" "$gone"
 "$static" &
 static_pid=$!
 pids="$pids $static_pid"
+for _ in $(seq 100); do # until the shell's child has become the program
+    [ "$(readlink "/proc/$static_pid/exe")" = "$(realpath "$static")" ] && break
+    sleep 0.05
+done
 stallscope_exits 2 "statically linked" attach -o "$tmp/r" "$static_pid"
 
 "$stallscope" run -q -o "$tmp/traced" -- sleep 30 &
@@ -104,7 +108,7 @@ else
 fi
 
 start_server plain
-stallscope_exits 2 "not attached" attach --detach "$server_pid"
+stallscope_exits 2 "process $server_pid is not attached" attach --detach "$server_pid"
 
 # The server exits while attached: attach ends with it, and summarises.
 "$stallscope" attach -o "$tmp/exits" "$server_pid" 2>"$tmp/exits.err" &
@@ -113,6 +117,8 @@ for _ in $(seq 100); do
     grep -q "attached to process" "$tmp/exits.err" && break
     sleep 0.1
 done
+# The loop was in its wait when attached: it is followed from the next one.
+pings "$port" || fail "the server did not answer while attached"
 kill -USR1 "$server_pid"
 sleep 0.5
 kill -TERM "$server_pid"

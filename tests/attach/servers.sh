@@ -68,6 +68,9 @@ if command -v nginx >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1; then
     port=$((21000 + $$ % 4000))
     mkdir -p "$tmp/nginx/www" "$tmp/nginx/tmp"
     head -c 4096 /dev/zero | tr '\0' x >"$tmp/nginx/www/index.html"
+    # Started as root, nginx's worker runs as nobody: it must read the page.
+    chmod a+rx "$tmp" "$tmp/nginx" "$tmp/nginx/www"
+    chmod a+r "$tmp/nginx/www/index.html"
     cat >"$tmp/nginx/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
