@@ -15,14 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "common/options.h"
-#include "monitor/inject.h"
 #include "model.h"
+#include "monitor/inject.h"
 
 #define CALL_TIMEOUT_MS 10000
 #define MESSAGE_MAX 512
@@ -49,8 +50,8 @@ struct injected {
     char message[MESSAGE_MAX];
 };
 
-__attribute__((format(printf, 3, 4))) static void say(struct injected *r, int rc,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(struct injected *r, int rc, const char *fmt,
+                                                      ...)
 {
     r->rc = rc;
     va_list ap;
@@ -78,11 +79,20 @@ static void read_string(struct ss_inject *in, uint64_t addr, char *to)
     }
 }
 
+/* Writes len bytes into the process at addr (it is stopped under our ptrace). */
+static void put_back(pid_t pid, uint64_t addr, const void *data, size_t len)
+{
+    struct iovec local = {(void *)data, len}, remote = {(void *)(uintptr_t)addr, len};
+    if (process_vm_writev(pid, &local, 1, &remote, 1, 0) != (ssize_t)len) {
+        /* The page is the thread's own TLS: writable while the thread lives. */
+    }
+}
+
 static int call(struct ss_inject *in, uint64_t fn, const uint64_t *args, unsigned nargs,
                 uint64_t *ret, struct injected *r)
 {
-    int rc = ss_inject_call(in, fn, args, nargs, CALL_TIMEOUT_MS, ret, r->message,
-                            sizeof r->message);
+    int rc =
+        ss_inject_call(in, fn, args, nargs, CALL_TIMEOUT_MS, ret, r->message, sizeof r->message);
     if (rc < 0)
         r->rc = rc;
     return rc;
@@ -100,7 +110,8 @@ static void inject(pid_t pid, const char *shim, int load, const char *entry, con
         return;
     uint64_t dlopen_fn = dl_function(in, "dlopen"), dlsym_fn = dl_function(in, "dlsym");
     uint64_t dlerror_fn = dl_function(in, "dlerror");
-    uint64_t path, name, message, opts = 0, handle, fn, result;
+    uint64_t path, name, message, opts = 0, handle, fn, result, errno_fn, errno_at = 0;
+    int32_t saved_errno = 0;
     char zeros[MESSAGE_MAX] = {0};
     if (!dlopen_fn || !dlsym_fn) {
         say(r, -ENOEXEC, "the process has no dlopen: it does not use the GNU C library");
@@ -113,6 +124,11 @@ static void inject(pid_t pid, const char *shim, int load, const char *entry, con
         say(r, -ENOMEM, "no room on the stack of the process");
         goto out;
     }
+    /* The calls below may set the thread's errno: it gets its value back at the end. */
+    errno_fn = ss_inject_symbol(in, "libc.so.6", "__errno_location");
+    if (errno_fn && (call(in, errno_fn, NULL, 0, &errno_at, r) < 0 ||
+                     ss_inject_read(in, errno_at, &saved_errno, sizeof saved_errno) < 0))
+        errno_at = 0;
     uint64_t open_args[] = {path, RTLD_NOW | RTLD_LOCAL | (load ? 0 : RTLD_NOLOAD)};
     if (call(in, dlopen_fn, open_args, 2, &handle, r) < 0)
         goto out;
@@ -122,7 +138,8 @@ static void inject(pid_t pid, const char *shim, int load, const char *entry, con
         if (load && dlerror_fn && call(in, dlerror_fn, NULL, 0, &text, r) == 0)
             read_string(in, text, why);
         if (load)
-            say(r, -ENOEXEC, "the process could not load the shim: %s", why[0] ? why : "dlopen failed");
+            say(r, -ENOEXEC, "the process could not load the shim: %s",
+                why[0] ? why : "dlopen failed");
         else
             say(r, -ENOENT, "the process is not attached (the shim is not loaded in it)");
         goto out;
@@ -144,6 +161,8 @@ static void inject(pid_t pid, const char *shim, int load, const char *entry, con
         r->rc = -EINVAL;
     }
 out:
+    if (errno_at)
+        put_back(pid, errno_at, &saved_errno, sizeof saved_errno);
     ss_inject_times(in, &r->stopped_ns, &r->held_ns);
     ss_inject_end(in);
 }

@@ -56,8 +56,8 @@ int ss_cli_recording_option(struct ss_cli_recording *o, int code, const char *ar
         char *end;
         long n = strtol(arg, &end, 10);
         if (*end || n < SIGRTMIN || n > SIGRTMAX)
-            ss_die("--signal: expected a real-time signal number from %d to %d, got '%s'",
-                   SIGRTMIN, SIGRTMAX, arg);
+            ss_die("--signal: expected a real-time signal number from %d to %d, got '%s'", SIGRTMIN,
+                   SIGRTMAX, arg);
         o->signal = (int)n;
         return 1;
     }
@@ -115,8 +115,7 @@ char *ss_cli_shim_options(const struct ss_cli_recording *o, const char *dir, con
                  "python=%d:python_sites=%d:strict=%d:sampling=%s:monitor=%s:output=%c%s%c",
                  (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns,
                  (unsigned long long)o->call_threshold_ns, o->signal, o->stacks, o->python,
-                 o->python_sites, o->strict, sampling[o->sampling], monitor, quote, dir,
-                 quote) < 0)
+                 o->python_sites, o->strict, sampling[o->sampling], monitor, quote, dir, quote) < 0)
         ss_die("out of memory");
     return options;
 }
@@ -237,8 +236,8 @@ static void copy_file(const char *from, const char *to, uint32_t pid, uint64_t s
     }
     if (started_ns && ss_jit_file_predates(&st, started_ns)) {
         ss_cli_warn("ignored %s: last written before process %u began (left by an earlier process "
-                "with the same pid)",
-                from, pid);
+                    "with the same pid)",
+                    from, pid);
         close(in);
         return;
     }
@@ -341,4 +340,3 @@ void ss_cli_summarise(const char *dir, struct ss_run *run, const char *why)
                 t.untraced == 1 ? "" : "s");
     fprintf(stderr, "\nstallscope: details: stallscope report %s\n", dir);
 }
-

@@ -105,10 +105,10 @@ static int from_segments(pid_t pid, struct found *best)
         int rc = read_segment(pid, base, &f);
         if (rc < 0 && !failed)
             failed = rc;
-        if (rc <= 0)
+        /* A detached recording is over: the process is not traced any more. */
+        if (rc <= 0 || f.detached)
             continue;
-        if (!best->have || f.detached < best->detached ||
-            (f.detached == best->detached && f.start_ns > best->start_ns)) {
+        if (!best->have || f.start_ns > best->start_ns) {
             *best = f;
             best->have = 1;
         }

@@ -9,8 +9,8 @@
 #include <sys/types.h>
 
 /* Writes the absolute run directory of process pid into dir. Of the segments mapped in it that
- * are its own (a forked child maps its parent's until it makes one), one still recording is
- * preferred to one detached, then the most recently started. Without a readable segment, the
+ * are its own (a forked child maps its parent's until it makes one) and still record (not
+ * detached by stallscope attach), the most recently started. Without such a segment, the
  * output= of the STALLSCOPE_OPTIONS in its environment, relative to its working directory.
  * Returns 0; -ENOENT when the process is not traced (no segment, no such option); -EPERM or
  * -EACCES when it could not be read (another user's process); -ESRCH when there is no such

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,24 +158,24 @@ void ss_run_free(struct ss_run *run)
     free(run);
 }
 
-/* A JIT file left by an earlier process with the same pid is not read: the report says so. */
-static void note_stale_jit_file(struct ss_process *p, const char *path)
+__attribute__((format(printf, 2, 3))) static void add_note(struct ss_process *p,
+                                                           const char *fmt, ...)
 {
     char **notes = realloc(p->notes, (p->nnotes + 1) * sizeof *notes);
     if (!notes)
         return;
     p->notes = notes;
-    if (asprintf(&p->notes[p->nnotes],
-                 "ignored %s: last written before process %u began (left "
-                 "by an earlier process with the same pid)",
-                 path, p->pid) >= 0)
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&p->notes[p->nnotes], fmt, ap) >= 0)
         p->nnotes++;
+    va_end(ap);
 }
 
 /* JIT names come from a perf map and a jitdump file, each looked for beside the trace first
  * (stallscope run keeps copies there), then in /tmp where runtimes write them by default. */
-static void add_jit_file(struct ss_process *p, const char *dir, const char *prefix,
-                         const char *suffix, int (*add)(struct ss_symbolizer *, const char *))
+static int add_jit_file(struct ss_process *p, const char *dir, const char *prefix,
+                        const char *suffix, int (*add)(struct ss_symbolizer *, const char *))
 {
     char name[64], *path = NULL;
     snprintf(name, sizeof name, "%s%u%s", prefix, p->pid, suffix);
@@ -183,9 +184,14 @@ static void add_jit_file(struct ss_process *p, const char *dir, const char *pref
         free(path);
         rc = asprintf(&path, "/tmp/%s", name) >= 0 ? add(p->sym, path) : (path = NULL, -ENOMEM);
     }
+    /* A JIT file left by an earlier process with the same pid is not read: the report says so. */
     if (rc == -ESTALE)
-        note_stale_jit_file(p, path);
+        add_note(p,
+                 "ignored %s: last written before process %u began (left by an earlier process "
+                 "with the same pid)",
+                 path, p->pid);
     free(path);
+    return rc;
 }
 
 static void add_jit_names(struct ss_process *p)
@@ -198,9 +204,17 @@ static void add_jit_names(struct ss_process *p)
     if (!copy)
         return;
     const char *dir = dirname(copy);
-    add_jit_file(p, dir, "perf-", ".map", ss_symbolizer_add_perf_map);
-    add_jit_file(p, dir, "jit-", ".dump", ss_symbolizer_add_jitdump);
+    int map = add_jit_file(p, dir, "perf-", ".map", ss_symbolizer_add_perf_map);
+    int dump = add_jit_file(p, dir, "jit-", ".dump", ss_symbolizer_add_jitdump);
     free(copy);
+    /* Node.js started by hand (a process attach found running) writes no JIT names. */
+    const char *exe = p->exe ? strrchr(p->exe, '/') : NULL;
+    if (map < 0 && dump < 0 && exe && strncmp(exe + 1, "node", 4) == 0)
+        add_note(p,
+                 "no perf map of process %u: its JavaScript frames are unnamed addresses; start "
+                 "node with --perf-basic-prof-only-functions (stallscope run adds it) to have "
+                 "them named",
+                 p->pid);
 }
 
 static int by_id_key(const void *key, const void *elem)

@@ -26,8 +26,9 @@ scratch
 objdump -T "$LIBC" | awk 'NF >= 6 && $4 != "*UND*" && $(NF - 1) ~ /GLIBC/ {
     v = $(NF - 1); hidden = v ~ /^\(/; gsub(/[()]/, "", v); print $NF, v, hidden, $1 }' \
     >"$tmp/libc"
-# "name version default" for every function the shim exports ("-" for no version).
-nm -D --defined-only "$shim" | awk '$2 == "T" || $2 == "W" {
+# "name version default" for every function the shim exports ("-" for no version), but for its
+# own entry points, which attach calls (stallscope_attach, stallscope_detach).
+nm -D --defined-only "$shim" | awk '($2 == "T" || $2 == "W") && $3 !~ /^stallscope_/ {
     n = $3; v = "-"; d = 1
     if (index(n, "@@")) { split(n, p, "@@"); n = p[1]; v = p[2] }
     else if (index(n, "@")) { split(n, p, "@"); n = p[1]; v = p[2]; d = 0 }
