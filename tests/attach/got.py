@@ -1,6 +1,7 @@
 """`got.py PID` prints the GOT entries (JUMP_SLOT and GLOB_DAT relocations) of every module a
 process has mapped, one "module offset value" a line, read from /proc/PID/mem; a value still
-unbound (lazy binding: an address inside its own module) is printed as "lazy".
+unbound (lazy binding: an address inside its own module) is printed as "lazy", one inside the
+stallscope shim as "shim".
 `got.py --compare BEFORE AFTER` says which entries of BEFORE differ in AFTER: before an attach
 and after its detach they must be the same. Modules loaded meanwhile (the shim) are not
 compared, nor entries that were lazy before (the loader binds them when the process, or the
@@ -51,4 +52,6 @@ with open(f"/proc/{pid}/mem", "rb") as mem:
             mem.seek(base + offset)
             value = int.from_bytes(mem.read(8), "little")
             lazy = value != 0 and spans[path][0] <= value < spans[path][1]
-            print(path, hex(offset), "lazy" if lazy else hex(value))
+            shim = any(lo <= value < hi for m, (lo, hi) in spans.items()
+                       if m.endswith("/libstallscope.so"))
+            print(path, hex(offset), "lazy" if lazy else "shim" if shim else hex(value))
