@@ -185,12 +185,10 @@ void ss_cli_prepare_output(const char *dir);
 /* Starts a monitor writing into dir under a new name (put in name); returns the control
  * socket to sync with it. Dies when it does not start. */
 int ss_cli_start_monitor(const char *dir, char *name, size_t name_size);
-/* Waits until the monitor has written out every traced process that has ended. */
-void ss_cli_sync_monitor(int control);
-/* Copies the JIT maps of the run's processes into the run directory. */
-void ss_cli_keep_jit_maps(const char *dir, const struct ss_run *run);
-/* The summary on stderr; run NULL: `why` it could not be loaded. */
-void ss_cli_summarise(const char *dir, struct ss_run *run, const char *why);
+/* Once the recorded processes have ended or been detached: waits for the monitor to have
+ * written them out, keeps the JIT maps of the run's processes beside their traces, and
+ * (unless quiet) prints the summary on stderr. */
+void ss_cli_end_recording(int control, const char *dir, int quiet);
 
 /* Prints "stallscope: MESSAGE" on stderr and exits with status 2. */
 __attribute__((noreturn, format(printf, 1, 2))) void ss_die(const char *fmt, ...);

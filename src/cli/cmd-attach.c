@@ -420,15 +420,7 @@ int ss_cmd_attach(int argc, char **argv)
     int status = 0;
     if (record(pid, duration_ns))
         status = detach(pid, shim, o.quiet);
-    ss_cli_sync_monitor(control);
-    struct ss_run *run = NULL;
-    char err[1024];
-    if (ss_run_load(dir, &run, err, sizeof err) < 0)
-        run = NULL;
-    ss_cli_keep_jit_maps(dir, run);
-    if (!o.quiet)
-        ss_cli_summarise(dir, run, err);
-    ss_run_free(run);
+    ss_cli_end_recording(control, dir, o.quiet);
     close(control);
     return status;
 }

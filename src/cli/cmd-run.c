@@ -231,15 +231,7 @@ int ss_cmd_run(int argc, char **argv)
     set_environment(&o, jit_maps, shim, dir, monitor);
     warn_if_untraceable(argv[optind]);
     int status = run_command(argv + optind);
-    ss_cli_sync_monitor(control);
-    struct ss_run *run = NULL;
-    char err[1024];
-    if (ss_run_load(dir, &run, err, sizeof err) < 0)
-        run = NULL;
-    ss_cli_keep_jit_maps(dir, run);
-    if (!o.quiet)
-        ss_cli_summarise(dir, run, err);
-    ss_run_free(run);
+    ss_cli_end_recording(control, dir, o.quiet);
     if (check.enabled) {
         /* The command's own failure says more than our findings; the reports are still
          * written when there is a run to check. */

@@ -209,7 +209,7 @@ int ss_cli_start_monitor(const char *dir, char *name, size_t name_size)
 }
 
 /* Waits until the monitor has written out every traced process that has ended. */
-void ss_cli_sync_monitor(int control)
+static void sync_monitor(int control)
 {
     char byte = 'S';
     if (write(control, &byte, 1) != 1)
@@ -287,7 +287,7 @@ static uint64_t recording_began(const struct ss_run *run, uint32_t pid)
 /* JIT maps live in /tmp and vanish with it; the run keeps its own copy so a later report still
  * names JavaScript frames. jitdump files (node --perf-prof) are written to the working
  * directory, or to /tmp by other runtimes; the run keeps those too when there are any. */
-void ss_cli_keep_jit_maps(const char *dir, const struct ss_run *run)
+static void keep_jit_maps(const char *dir, const struct ss_run *run)
 {
     static const char *const map_dirs[] = {"/tmp"}, *const dump_dirs[] = {".", "/tmp"};
     DIR *d = opendir(dir);
@@ -310,7 +310,7 @@ void ss_cli_keep_jit_maps(const char *dir, const struct ss_run *run)
 
 /* `run` is NULL when it could not be loaded (`why` says why). Its processes are symbolized
  * here, after the JIT maps were kept beside their traces. */
-void ss_cli_summarise(const char *dir, struct ss_run *run, const char *why)
+static void summarise(const char *dir, struct ss_run *run, const char *why)
 {
     if (!run) {
         fprintf(stderr, "stallscope: no event loop was traced (%s)\n", why);
@@ -339,4 +339,17 @@ void ss_cli_summarise(const char *dir, struct ss_run *run, const char *why)
         fprintf(stderr, "; %zu child program%s ran untraced", t.untraced,
                 t.untraced == 1 ? "" : "s");
     fprintf(stderr, "\nstallscope: details: stallscope report %s\n", dir);
+}
+
+void ss_cli_end_recording(int control, const char *dir, int quiet)
+{
+    sync_monitor(control);
+    struct ss_run *run = NULL;
+    char err[1024];
+    if (ss_run_load(dir, &run, err, sizeof err) < 0)
+        run = NULL;
+    keep_jit_maps(dir, run);
+    if (!quiet)
+        summarise(dir, run, err);
+    ss_run_free(run);
 }
