@@ -21,6 +21,7 @@
 #define MAX_MODULES 4096
 #define MAX_ORIGINALS 2048 /* a power of two: open addressing */
 #define MAX_VERSION 32
+#define MAX_MAPPINGS 65536
 #define NO_RECORD (-1)
 
 /* One GOT entry changed. */
@@ -54,8 +55,17 @@ struct got_original {
     uintptr_t address;         /* 0: found nowhere but in the shim */
 };
 
+/* A line of /proc/self/maps: whether [start, end) is writable. */
+struct got_mapping {
+    uintptr_t start, end;
+    uint8_t writable;
+};
+
 struct got_storage {
     struct got_record records[MAX_RECORDS];
+    /* The process's mappings, read once per pass: a process of many modules has thousands. */
+    struct got_mapping mappings[MAX_MAPPINGS];
+    uint32_t nmappings;
     struct got_module modules[MAX_MODULES];
     struct got_original originals[MAX_ORIGINALS];
     uint32_t records_used, modules_used; /* high-water marks */
@@ -381,65 +391,79 @@ static struct got_original *original_slot(uint32_t shim_symbol, const char *vers
     return NULL;
 }
 
-/* Whether the page holding `address` is mapped writable (1) or not (0) now; -1 when
- * /proc/self/maps cannot tell. System calls only. */
-static int page_writable(uintptr_t address)
+/* Reads /proc/self/maps into storage->mappings, in address order; what cannot be read is
+ * left out. System calls only. */
+static void read_mappings(void)
 {
+    storage->nmappings = 0;
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return;
     enum { START, END, READ, WRITE, REST } field = START;
-    uintptr_t start = 0, end = 0;
-    int writable = -1;
+    struct got_mapping m = {0, 0, 0};
     char buf[4096];
     long n;
-    while (writable < 0 && (n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
-        for (long i = 0; i < n && writable < 0; i++) {
+    while ((n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
+        for (long i = 0; i < n; i++) {
             char c = buf[i];
             unsigned digit = c >= 'a' ? (unsigned)(c - 'a' + 10) : (unsigned)(c - '0');
             if (c == '\n') {
                 field = START;
-                start = end = 0;
+                m = (struct got_mapping){0, 0, 0};
             } else if (field == START) {
                 if (c == '-')
                     field = END;
                 else
-                    start = start * 16 + digit;
+                    m.start = m.start * 16 + digit;
             } else if (field == END) {
                 if (c == ' ')
                     field = READ;
                 else
-                    end = end * 16 + digit;
+                    m.end = m.end * 16 + digit;
             } else if (field == READ) {
                 field = WRITE;
             } else if (field == WRITE) {
-                if (address >= start && address < end)
-                    writable = c == 'w';
+                m.writable = c == 'w';
+                if (storage->nmappings < MAX_MAPPINGS)
+                    storage->mappings[storage->nmappings++] = m;
                 field = REST;
             }
         }
     }
     syscall(SYS_close, fd);
-    return writable;
 }
 
-/* Replaces `expected` with `value` in a GOT entry, making its page writable for the store when
- * it lies in the module's read-only pages. Other threads call through the entry meanwhile. */
-static int write_entry(uintptr_t entry, uintptr_t expected, uintptr_t value, int read_only)
+/* Whether the page holding `address` was mapped writable (1) or not (0) when the mappings
+ * were read; -1 when they do not tell. */
+static int page_writable(uintptr_t address)
 {
-    void *page = (void *)(entry & ~(page_size - 1));
-    if (read_only && mprotect(page, page_size, PROT_READ | PROT_WRITE) != 0)
-        return 0;
-    int done = __atomic_compare_exchange_n((uintptr_t *)entry, &expected, value, 0,
-                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    if (read_only)
-        mprotect(page, page_size, PROT_READ);
-    return done;
+    uint32_t lo = 0, hi = storage->nmappings;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct got_mapping *m = &storage->mappings[mid];
+        if (address < m->start)
+            hi = mid;
+        else if (address >= m->end)
+            lo = mid + 1;
+        else
+            return m->writable;
+    }
+    return -1;
 }
 
-static int in_relro(const struct got_module *mod, uintptr_t entry)
+/* Makes a module's read-only pages writable for its entries to be written, or read-only
+ * again: once for all of them. */
+static int protect_relro(const struct got_module *mod, int prot)
 {
-    return entry >= mod->relro_start && entry < mod->relro_end;
+    return mprotect((void *)mod->relro_start, mod->relro_end - mod->relro_start, prot);
+}
+
+/* Replaces `expected` with `value` in a GOT entry, whose page is writable; other threads call
+ * through the entry meanwhile. */
+static int write_entry(uintptr_t entry, uintptr_t expected, uintptr_t value)
+{
+    return __atomic_compare_exchange_n((uintptr_t *)entry, &expected, value, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
 }
 
 static struct got_module *find_module(uintptr_t base, const void *phdr)
@@ -662,6 +686,9 @@ static int patch_module(struct dl_phdr_info *info, size_t size, void *data)
         return 0;
     }
     mod->subs_seen = info->dlpi_subs;
+    int relro = references && mod->relro_start < mod->relro_end;
+    if (relro && protect_relro(mod, PROT_READ | PROT_WRITE) != 0)
+        return 0;
     walk.next = 0;
     while (next_reference(&walk, &ref) > 0) {
         uintptr_t value = __atomic_load_n((uintptr_t *)ref.entry, __ATOMIC_RELAXED);
@@ -671,7 +698,7 @@ static int patch_module(struct dl_phdr_info *info, size_t size, void *data)
         struct got_record *rec = new_record();
         if (!rec)
             break;
-        if (!write_entry(ref.entry, value, replacement, in_relro(mod, ref.entry))) {
+        if (!write_entry(ref.entry, value, replacement)) {
             free_record((int32_t)(rec - storage->records));
             continue;
         }
@@ -681,6 +708,8 @@ static int patch_module(struct dl_phdr_info *info, size_t size, void *data)
         atomic_fetch_add(&patched_now, 1);
         p->changed++;
     }
+    if (relro)
+        protect_relro(mod, PROT_READ);
     return 0;
 }
 
@@ -721,6 +750,7 @@ static int patch_round(void)
     dl_iterate_phdr(collect_references, &p);
     resolve_originals(&p);
     p.stamp = ++storage->pass;
+    read_mappings();
     dl_iterate_phdr(patch_module, &p);
     forget_unloaded(p.stamp);
     if (!p.incomplete) {
@@ -783,12 +813,19 @@ static int restore_module(struct dl_phdr_info *info, size_t size, void *data)
     /* Read-only as it was when patched, unless someone made its pages writable since. */
     int read_only =
         mod->records && mod->relro_start < mod->relro_end && page_writable(mod->relro_start) != 1;
+    /* Pages that cannot be made writable keep the shim's entries: they lead to its
+     * interposers, inert once detached. */
+    if (read_only && protect_relro(mod, PROT_READ | PROT_WRITE) != 0) {
+        forget_module(mod);
+        return 0;
+    }
     for (int32_t i = mod->first_record; i != NO_RECORD; i = storage->records[i].next) {
         const struct got_record *rec = &storage->records[i];
-        if (write_entry(rec->entry, rec->written, rec->before,
-                        read_only && in_relro(mod, rec->entry)))
+        if (write_entry(rec->entry, rec->written, rec->before))
             r->restored++;
     }
+    if (read_only)
+        protect_relro(mod, PROT_READ);
     forget_module(mod);
     return 0;
 }
@@ -801,6 +838,7 @@ int ss__got_restore(void)
     struct restore_pass r = {0, 0};
     if (storage) {
         r.stamp = ++storage->pass;
+        read_mappings();
         dl_iterate_phdr(restore_module, &r);
         forget_unloaded(r.stamp);
         storage->done_once = 0;
