@@ -120,11 +120,15 @@ Test(find_run, under_stallscope_run, .timeout = 120)
  * only the segment says. */
 Test(find_run, from_the_segment, .timeout = 120)
 {
-    char scratch[256], cwd[PATH_MAX], fixture[512], shim[512], preload[600];
+    char scratch[256], cwd[PATH_MAX], fixture[PATH_MAX], shim[PATH_MAX], preload[PATH_MAX + 16];
     scratch_dir(scratch, sizeof scratch, "find-run");
     cr_assert(realpath(scratch, cwd));
-    scratch_built(fixture, sizeof fixture, FIXTURE);
-    scratch_built(shim, sizeof shim, ".libs/libstallscope.so");
+    char built[512];
+    /* Absolute: the child changes directory before it runs them. */
+    scratch_built(built, sizeof built, FIXTURE);
+    cr_assert(realpath(built, fixture), "%s", built);
+    scratch_built(built, sizeof built, ".libs/libstallscope.so");
+    cr_assert(realpath(built, shim), "%s", built);
     snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim);
     char *argv[] = {fixture, "--quiet", "30000", NULL};
     char *env[] = {preload, NULL};
