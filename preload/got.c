@@ -686,7 +686,15 @@ static int patch_module(struct dl_phdr_info *info, size_t size, void *data)
         return 0;
     }
     mod->subs_seen = info->dlpi_subs;
-    int relro = references && mod->relro_start < mod->relro_end;
+    /* Its read-only pages are made writable only for entries there to redirect (with lazy
+     * binding, the PLT's entries lie outside them): mprotect is slow in a process of many
+     * mappings. */
+    int relro = 0;
+    walk.next = 0;
+    while (!relro && next_reference(&walk, &ref) > 0)
+        relro = ref.entry >= mod->relro_start && ref.entry < mod->relro_end &&
+                to_redirect(&m, original_of(&ref),
+                            __atomic_load_n((uintptr_t *)ref.entry, __ATOMIC_RELAXED));
     if (relro && protect_relro(mod, PROT_READ | PROT_WRITE) != 0)
         return 0;
     walk.next = 0;
@@ -810,9 +818,13 @@ static int restore_module(struct dl_phdr_info *info, size_t size, void *data)
     if (!mod)
         return 0;
     mod->seen_in_pass = r->stamp;
-    /* Read-only as it was when patched, unless someone made its pages writable since. */
-    int read_only =
-        mod->records && mod->relro_start < mod->relro_end && page_writable(mod->relro_start) != 1;
+    /* Read-only as it was when patched, unless someone made its pages writable since; only
+     * when an entry written lies there. */
+    int read_only = 0;
+    for (int32_t i = mod->first_record; i != NO_RECORD && !read_only; i = storage->records[i].next)
+        read_only = storage->records[i].entry >= mod->relro_start &&
+                    storage->records[i].entry < mod->relro_end;
+    read_only = read_only && page_writable(mod->relro_start) != 1;
     /* Pages that cannot be made writable keep the shim's entries: they lead to its
      * interposers, inert once detached. */
     if (read_only && protect_relro(mod, PROT_READ | PROT_WRITE) != 0) {
