@@ -86,6 +86,9 @@ static void fill_header(struct ss_segment *seg)
         .stacks = ss__opts.stacks,
         .sampling = ss__opts.sampling,
         .python = ss__opts.python,
+        .max_size = ss__opts.max_size,
+        .max_files = ss__opts.max_files,
+        .max_stacks = ss__opts.max_stacks,
     };
     unsigned n = ss__call_count < SS_SEG_CALLS_MAX ? ss__call_count : SS_SEG_CALLS_MAX;
     for (unsigned i = 0; i < n; i++)

@@ -166,7 +166,8 @@ struct ss_module {
 };
 
 struct ss_process {
-    char *file; /* trace file it was read from */
+    char *file;     /* trace file it was read from: the newest, when rotated */
+    unsigned files; /* trace files it was read from (a rotated trace has several) */
     uint32_t pid, ppid;
     char *exe;
     char *command; /* arguments joined with spaces */

@@ -126,6 +126,8 @@ struct ss_cli_recording {
     int signal, sampling;
     int stacks, python, python_sites, strict, quiet;
     int threshold_set, interval_set;
+    uint64_t max_size; /* 0: unbounded */
+    uint32_t max_files, max_stacks;
 };
 
 enum {
@@ -138,6 +140,9 @@ enum {
     SS_OPT_PYTHON_SITES,
     SS_OPT_CALL_THRESHOLD,
     SS_OPT_STRICT,
+    SS_OPT_MAX_SIZE,
+    SS_OPT_MAX_FILES,
+    SS_OPT_MAX_STACKS,
 };
 #define SS_CLI_RECORDING_LONGOPTS                                                                  \
     {"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},                  \
@@ -149,9 +154,21 @@ enum {
         {"no-python-frames", no_argument, NULL, SS_OPT_NO_PYTHON_FRAMES},                          \
         {"python-sites", no_argument, NULL, SS_OPT_PYTHON_SITES},                                  \
         {"call-threshold", required_argument, NULL, SS_OPT_CALL_THRESHOLD},                        \
+        {"max-size", required_argument, NULL, SS_OPT_MAX_SIZE},                                    \
+        {"max-files", required_argument, NULL, SS_OPT_MAX_FILES},                                  \
+        {"max-stacks", required_argument, NULL, SS_OPT_MAX_STACKS},                                \
     {                                                                                              \
         "strict", no_argument, NULL, SS_OPT_STRICT                                                 \
     }
+/* The options that bound what a long recording costs, in both --help texts. */
+#define SS_CLI_PRODUCTION_HELP                                                                     \
+    "  --max-size SIZE       keep at most SIZE bytes of trace per process (k, M, G),\n"            \
+    "                        in rotated files, the oldest deleted (default 0: no limit)\n"         \
+    "  --max-files N         rotated trace files kept per process with --max-size\n"              \
+    "                        (default 4)\n"                                                        \
+    "  --max-stacks N        unwind at most N stacks per second per process; stalls\n"            \
+    "                        past it are recorded without samples (default 0: no limit)\n"
+
 /* What run and attach print in their --help for them. */
 #define SS_CLI_RECORDING_HELP                                                                      \
     "  -o, --output DIR      run directory (default " SS_DEFAULT_OUTPUT "; old traces in\n"        \
@@ -169,6 +186,7 @@ enum {
     "  --no-python-frames    do not read Python functions from CPython's frames\n"                 \
     "  --python-sites        tell blocking calls apart by the Python functions that\n"             \
     "                        made them\n"                                                          \
+    SS_CLI_PRODUCTION_HELP                                                                         \
     "  -q, --quiet           no summary at the end\n"
 
 void ss_cli_recording_defaults(struct ss_cli_recording *o);

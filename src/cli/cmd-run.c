@@ -54,6 +54,7 @@ static void usage(FILE *out)
         "  --no-python-frames    do not read Python functions from CPython's frames\n"
         "  --python-sites        tell blocking calls apart by the Python functions that\n"
         "                        made them (on with --check)\n"
+        SS_CLI_PRODUCTION_HELP
         "  --no-jit-maps         do not ask Node.js for the symbol maps that name\n"
         "                        JavaScript functions\n"
         "  -q, --quiet           no summary at the end\n"

@@ -35,6 +35,7 @@ void ss_cli_recording_defaults(struct ss_cli_recording *o)
         .sampling = d.sampling,
         .stacks = 1,
         .python = 1,
+        .max_files = d.max_files,
     };
 }
 
@@ -86,6 +87,21 @@ int ss_cli_recording_option(struct ss_cli_recording *o, int code, const char *ar
     case SS_OPT_STRICT:
         o->strict = 1;
         return 1;
+    case SS_OPT_MAX_SIZE:
+        if (ss_parse_size(arg, strlen(arg), &o->max_size) < 0)
+            ss_die("--max-size: expected bytes, or a number with k, M or G, got '%s'", arg);
+        return 1;
+    case SS_OPT_MAX_FILES:
+    case SS_OPT_MAX_STACKS: {
+        char *end;
+        unsigned long long n = strtoull(arg, &end, 10);
+        int files = code == SS_OPT_MAX_FILES;
+        if (*end || !*arg || *arg == '-' || n > UINT32_MAX || (files && n == 0))
+            ss_die("--max-%s: expected a%s integer, got '%s'", files ? "files" : "stacks",
+                   files ? " positive" : " non-negative", arg);
+        *(files ? &o->max_files : &o->max_stacks) = (uint32_t)n;
+        return 1;
+    }
     case 'q':
         o->quiet = 1;
         return 1;
@@ -112,10 +128,12 @@ char *ss_cli_shim_options(const struct ss_cli_recording *o, const char *dir, con
     char *options;
     if (asprintf(&options,
                  "threshold=%lluns:interval=%lluns:call_threshold=%lluns:signal=%d:stacks=%d:"
-                 "python=%d:python_sites=%d:strict=%d:sampling=%s:monitor=%s:output=%c%s%c",
+                 "python=%d:python_sites=%d:strict=%d:sampling=%s:max_size=%llu:max_files=%u:"
+                 "max_stacks=%u:monitor=%s:output=%c%s%c",
                  (unsigned long long)o->threshold_ns, (unsigned long long)o->interval_ns,
                  (unsigned long long)o->call_threshold_ns, o->signal, o->stacks, o->python,
-                 o->python_sites, o->strict, sampling[o->sampling], monitor, quote, dir, quote) < 0)
+                 o->python_sites, o->strict, sampling[o->sampling], (unsigned long long)o->max_size,
+                 o->max_files, o->max_stacks, monitor, quote, dir, quote) < 0)
         ss_die("out of memory");
     return options;
 }

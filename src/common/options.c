@@ -19,6 +19,9 @@ void ss_options_defaults(struct ss_options *o)
     o->python_sites = 0;
     o->enabled = 1;
     o->sampling = SS_SAMPLING_AUTO;
+    o->max_size = 0;
+    o->max_files = SS_DEFAULT_MAX_FILES;
+    o->max_stacks = 0;
     memcpy(o->output, SS_DEFAULT_OUTPUT, sizeof SS_DEFAULT_OUTPUT);
     o->monitor[0] = '\0';
 }
@@ -88,6 +91,30 @@ int ss_parse_duration(const char *s, size_t len, uint64_t *ns)
     if (whole * scale > UINT64_MAX - frac_ns)
         return -EINVAL;
     *ns = whole * scale + frac_ns;
+    return 0;
+}
+
+int ss_parse_size(const char *s, size_t len, uint64_t *bytes)
+{
+    unsigned shift = 0;
+    if (len > 0) {
+        switch (s[len - 1]) {
+        case 'k':
+        case 'K':
+            shift = 10;
+            break;
+        case 'M':
+            shift = 20;
+            break;
+        case 'G':
+            shift = 30;
+            break;
+        }
+    }
+    uint64_t n;
+    if (parse_uint(s, shift ? len - 1 : len, &n) < 0 || n > UINT64_MAX >> shift)
+        return -EINVAL;
+    *bytes = n << shift;
     return 0;
 }
 
@@ -161,6 +188,20 @@ static int apply(struct ss_options *o, const char *key, size_t klen, const char 
         if (parse_uint(v, vlen, &n) < 0 || n < 1 || n > 64 || n == SIGKILL || n == SIGSTOP)
             return -EINVAL;
         o->signal = (int)n;
+        return 0;
+    }
+    if (key_is(key, klen, "max_size"))
+        return ss_parse_size(v, vlen, &o->max_size);
+    if (key_is(key, klen, "max_files")) {
+        if (parse_uint(v, vlen, &n) < 0 || n == 0 || n > UINT32_MAX)
+            return -EINVAL;
+        o->max_files = (uint32_t)n;
+        return 0;
+    }
+    if (key_is(key, klen, "max_stacks")) {
+        if (parse_uint(v, vlen, &n) < 0 || n > UINT32_MAX)
+            return -EINVAL;
+        o->max_stacks = (uint32_t)n;
         return 0;
     }
     if (key_is(key, klen, "stacks"))

@@ -12,6 +12,8 @@
 #define SS_OUTPUT_MAX 1024
 /* A monitor's address: a name in the abstract unix-socket namespace (no leading NUL). */
 #define SS_MONITOR_NAME_MAX 100
+/* Trace files a process keeps when max_size bounds it and max_files is not given. */
+#define SS_DEFAULT_MAX_FILES 4
 
 /* How the monitor takes samples of a stalled loop thread. */
 enum ss_sampling {
@@ -33,6 +35,9 @@ struct ss_options {
     int python_sites;                  /* 1: call sites told apart by their Python code */
     int enabled;                       /* 0 turns the shim off entirely */
     int sampling;                      /* enum ss_sampling */
+    uint64_t max_size;                 /* bytes of trace per process on disk; 0: unbounded */
+    uint32_t max_files;                /* trace files a bounded process keeps */
+    uint32_t max_stacks;               /* stacks unwound per second per process; 0: unbounded */
     char output[SS_OUTPUT_MAX];        /* run directory */
     char monitor[SS_MONITOR_NAME_MAX]; /* the monitor to report to; "" for the default */
 };
@@ -50,6 +55,10 @@ int ss_options_parse(const char *s, struct ss_options *o, ss_option_problem_fn p
 /* "50ms", "1.5s", "200us", "100000ns", "2m"; a bare number means milliseconds.
  * Returns 0, or -EINVAL for anything else (empty, negative, overflow, unknown unit). */
 int ss_parse_duration(const char *s, size_t len, uint64_t *ns);
+
+/* "64k", "10M", "2G" (powers of 1024; k and K alike), or bytes without a suffix. Returns 0,
+ * or -EINVAL for anything else (empty, a sign, a fraction, an unknown suffix, overflow). */
+int ss_parse_size(const char *s, size_t len, uint64_t *bytes);
 
 /* Formats a duration the way ss_parse_duration reads it back ("50ms", "1.5s", "250us"). */
 void ss_format_duration(uint64_t ns, char *buf, size_t size);

@@ -23,7 +23,7 @@
 #include "common/trace-format.h"
 
 #define SS_SEG_MAGIC "STLSSEG1"
-#define SS_SEG_VERSION 5u
+#define SS_SEG_VERSION 6u
 
 #define SS_SEG_SLOTS 128
 #define SS_SNAP_STACK_BYTES (64 * 1024)
@@ -290,6 +290,8 @@ struct ss_seg_config {
     uint64_t threshold_ns, interval_ns, flush_ns, sample_timeout_ns, call_threshold_ns;
     int32_t signal, strict, stacks, sampling;
     int32_t python, reserved;
+    uint64_t max_size;             /* trace bytes the process may keep; 0: unbounded */
+    uint32_t max_files, max_stacks; /* files it keeps; stacks unwound per second (0: all) */
 };
 
 struct ss_segment {

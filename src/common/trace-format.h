@@ -61,6 +61,7 @@ enum ss_record_tag {
     SS_REC_STALL_PAUSE = 19, /* ss_rec_stall_pause */
     SS_REC_PYFRAME = 20,     /* ss_rec_pyframe + function name + file name */
     SS_REC_STALL_TASK = 21,  /* ss_rec_stall_task + task name + coroutine name */
+    SS_REC_SEGMENT = 22,     /* ss_rec_segment: which of a process's rotated files this is */
 };
 
 /* The NOTE a monitor writes when a child, or the process itself by an exec, ran a program the
@@ -130,6 +131,18 @@ struct ss_rec_drops {
     uint64_t samples_timed_out; /* signals the thread did not answer in time */
     uint64_t records_unwritten; /* records the file system did not take */
     uint64_t python_incomplete; /* stacks whose Python frames could not all be read */
+    uint64_t samples_skipped;   /* stacks not taken: over the max_stacks budget */
+    /* What the trace files deleted by rotation (max_files) held. A stall is counted in the
+     * file that holds its end. */
+    uint64_t files_deleted, stalls_deleted, stalls_deleted_ns, stalls_deleted_max_ns;
+    uint64_t samples_deleted, records_deleted;
+} SS_PACKED;
+
+/* Written right after PROCESS in each file after the first of a process whose trace is
+ * rotated: files of one process (same pid and start_mono_ns) are read in index order. */
+struct ss_rec_segment {
+    uint32_t index; /* 1 for the second file of the process, 2 for the third, ... */
+    uint32_t reserved;
 } SS_PACKED;
 
 /* DROPS records written before python_incomplete was added end after records_unwritten. */

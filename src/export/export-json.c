@@ -299,6 +299,19 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
     ss_json_uint(j, "samples_timed_out", p->drops.samples_timed_out);
     ss_json_uint(j, "records_unwritten", p->drops.records_unwritten);
     ss_json_uint(j, "python_incomplete", p->drops.python_incomplete);
+    /* Only with the options that cause them, so that other traces export as before. */
+    if (p->drops.samples_skipped)
+        ss_json_uint(j, "samples_skipped", p->drops.samples_skipped);
+    if (p->drops.files_deleted) {
+        ss_json_object(j, "deleted_by_rotation");
+        ss_json_uint(j, "files", p->drops.files_deleted);
+        ss_json_uint(j, "stalls", p->drops.stalls_deleted);
+        ss_json_uint(j, "stalls_ns", p->drops.stalls_deleted_ns);
+        ss_json_uint(j, "stall_max_ns", p->drops.stalls_deleted_max_ns);
+        ss_json_uint(j, "samples", p->drops.samples_deleted);
+        ss_json_uint(j, "records", p->drops.records_deleted);
+        ss_json_end(j);
+    }
     ss_json_end(j);
     ss_json_array(j, "notes");
     for (size_t i = 0; i < p->nnotes; i++)

@@ -111,6 +111,8 @@ struct ss_mproc {
     uint64_t samples_failed, samples_timed_out, drops_written_sum;
     uint64_t retired_events, retired_snaps; /* drops of slots whose threads have exited */
     uint64_t calls_lost, perf_lost;
+    /* The max_stacks budget: the second it counts, stacks taken in it, those skipped. */
+    uint64_t budget_second_ns, budget_used, samples_skipped;
     uint64_t next_flush_ns;
     uint8_t *scratch; /* a stack copied from the process (sample.c) */
     void *module_set; /* modules already written (tracker.c) */

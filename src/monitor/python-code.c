@@ -151,8 +151,9 @@ static struct ss__py_code *code_at(struct ss__py_codes *c, const struct ss_py_of
     return e;
 }
 
-static void write_named(struct ss_writer *out, const struct ss__py_named *n)
+static void write_named(struct ss_writer *out, struct ss__py_named *n)
 {
+    n->generation = out->generation;
     /* A program can give a code object an empty name; the record needs one. */
     const char *name = n->qualname[0] ? n->qualname : "?";
     size_t name_len = strlen(name), file_len = strlen(n->filename);
@@ -178,11 +179,14 @@ static uint32_t name_frame(struct ss__py_codes *c, struct ss_writer *out,
         (rc = ss_key_table_get(&c->index, (uintptr_t)qualname, (uintptr_t)filename, line, c->nnamed,
                                &k)) < 0)
         return 0;
-    if (rc != SS_KEY_ADDED)
+    if (rc != SS_KEY_ADDED) {
+        if (c->named[k].generation != out->generation)
+            write_named(out, &c->named[k]);
         return c->named[k].id;
+    }
     struct ss__py_named *n = &c->named[c->nnamed++];
-    *n = (struct ss__py_named){(uint32_t)c->nnamed, line, (uint32_t)e->firstline, qualname,
-                               filename};
+    *n = (struct ss__py_named){
+        (uint32_t)c->nnamed, line, (uint32_t)e->firstline, qualname, filename, out->generation};
     write_named(out, n);
     return n->id;
 }
@@ -197,6 +201,17 @@ uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o
     int line = ss_py_line(o->lines, e->table, e->table_len, e->firstline, instr);
     uint32_t id = name_frame(c, out, e, line > 0 ? (uint32_t)line : (uint32_t)e->firstline);
     return id ? SS_PYFRAME_ADDR(id) : 0;
+}
+
+void ss__py_codes_rewrite(struct ss__py_codes *c, struct ss_writer *out, const uint64_t *frames,
+                          unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t id = frames[i] & SS_PYFRAME_MAX_ID;
+        if (ss_is_pyframe_addr(frames[i]) && id >= 1 && id <= c->nnamed &&
+            c->named[id - 1].generation != out->generation)
+            write_named(out, &c->named[id - 1]);
+    }
 }
 
 void ss__py_codes_free(struct ss__py_codes *c)

@@ -29,6 +29,7 @@ struct ss__py_code {
 struct ss__py_named {
     uint32_t id, line, firstline;
     const char *qualname, *filename; /* interned in names */
+    uint32_t generation;             /* of the writer's file that last got its record */
 };
 
 struct ss__py_codes {
@@ -50,6 +51,10 @@ uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o
                            struct ss_target *t, struct ss_writer *out, uint64_t code,
                            int64_t instr, uint64_t copied_name);
 void ss__py_codes_free(struct ss__py_codes *c);
+/* Writes the PYFRAME records of the Python frames among `frames` that out's current file does
+ * not have yet (a stack written again into a new file of a rotated trace). */
+void ss__py_codes_rewrite(struct ss__py_codes *c, struct ss_writer *out, const uint64_t *frames,
+                          unsigned n);
 /* A str object as UTF-8 (at most 1024 characters), malloc'd; NULL when it is not a compact
  * string the reader knows or cannot be read. */
 char *ss__py_read_text(const struct ss_py_offsets *o, struct ss_target *t, uint64_t obj);

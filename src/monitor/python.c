@@ -61,6 +61,13 @@ void ss_python_free(struct ss_python *py)
     free(py);
 }
 
+void ss_python_rewrite_frames(struct ss_python *py, struct ss_writer *out, const uint64_t *frames,
+                              unsigned n)
+{
+    if (py)
+        ss__py_codes_rewrite(&py->codes, out, frames, n);
+}
+
 uint64_t ss_python_incomplete(const struct ss_python *py)
 {
     return py ? py->incomplete : 0;

@@ -82,6 +82,9 @@ unsigned ss_python_merge_copy(struct ss_python *py, struct ss_target *t, struct 
  * found); remembered, and checked with one read when asked again. */
 uint64_t ss_python_thread_state(struct ss_python *py, struct ss_target *t, pid_t tid,
                                 uint64_t thread_self);
+/* Writes the PYFRAME records a stack written again into a new trace file refers to. */
+void ss_python_rewrite_frames(struct ss_python *py, struct ss_writer *out, const uint64_t *frames,
+                              unsigned n);
 /* Tells the shim, once, how to copy Python frames: what ss_python_merge_copy reads. */
 struct ss_seg_python;
 void ss_python_publish(const struct ss_python *py, struct ss_seg_python *layout);

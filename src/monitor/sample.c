@@ -39,6 +39,22 @@ void ss_mproc_write_sample(struct ss_mproc *p, const struct ss_slot_view *v, uin
     ss_writer_record(&p->out, SS_REC_SAMPLE, &rec, sizeof rec, call, call ? strlen(call) : 0);
 }
 
+bool ss_sample_budget_take(struct ss_mproc *p, uint64_t now)
+{
+    if (!p->config.max_stacks)
+        return true;
+    if (now - p->budget_second_ns >= 1000000000ull) {
+        p->budget_second_ns = now;
+        p->budget_used = 0;
+    }
+    if (p->budget_used < p->config.max_stacks) {
+        p->budget_used++;
+        return true;
+    }
+    p->samples_skipped++;
+    return false;
+}
+
 /* Where the Python frames merged into a stack come from. */
 struct python_source {
     const struct ss_slot_view *thread; /* the thread the stack is of; NULL: none are merged */
@@ -93,7 +109,7 @@ uint32_t ss_mproc_unwind_snapshot(struct ss_mproc *p, const struct ss_slot_view 
     return unwind(p, &py, &regs, snap->stack_base, snap->stack, len, nframes, capture_ns);
 }
 
-static void write_sampling(struct ss_mproc *p)
+void ss_sample_write_sampling(struct ss_mproc *p)
 {
     static const uint16_t method[] = {
         [SS_METHOD_PERF] = SS_SAMPLED_BY_PERF,
@@ -140,7 +156,7 @@ void ss_sample_thread_announced(struct ss_mproc *p, struct ss_slot *s, struct ss
 {
     ss_sample_decide(p, v->tid);
     if (!p->sampling_written && p->method != SS_METHOD_UNDECIDED) {
-        write_sampling(p);
+        ss_sample_write_sampling(p);
         p->sampling_written = 1;
     }
     /* A thread that claimed its slot before the decision installs the handler at its next
@@ -179,7 +195,8 @@ struct perf_ctx {
 static void on_perf_sample(void *arg, const struct ss_perf_sample *smp)
 {
     struct perf_ctx *c = arg;
-    if (smp->time_ns < c->from || smp->time_ns >= c->until)
+    if (smp->time_ns < c->from || smp->time_ns >= c->until ||
+        !ss_sample_budget_take(c->p, ss_monotonic_ns()))
         return;
     unsigned n;
     uint32_t capture_ns;
@@ -269,6 +286,8 @@ static void sample_in_call(struct ss_mproc *p, struct ss_slot *s, struct ss_slot
             (1u << SS_REG_RBX) | (1u << SS_REG_RBP) | (1u << SS_REG_RSP) | (0xfu << 12) |
                 (1u << SS_REG_RIP),
             &regs);
+    if (!ss_sample_budget_take(p, now))
+        return;
     unsigned n;
     uint32_t capture_ns;
     struct python_source py = {v, NULL, true};
@@ -318,6 +337,8 @@ static int sample_in_syscall(struct ss_mproc *p, struct ss_slot *s, struct ss_sl
     struct ss_regs regs = {.known = (1u << SS_REG_RSP) | (1u << SS_REG_RIP)};
     regs.r[SS_REG_RSP] = t->sp;
     regs.r[SS_REG_RIP] = t->pc;
+    if (!ss_sample_budget_take(p, now))
+        return 1;
     unsigned n;
     uint32_t capture_ns;
     struct python_source py = {v, NULL, true};
@@ -381,6 +402,10 @@ static void sample_by_signal(struct ss_mproc *p, struct ss_slot *s, struct ss_sl
         atomic_load(&s->signal_blocked)) {
         atomic_store(&s->snap_state, SS_SNAP_FREE);
         p->samples_failed++;
+        return;
+    }
+    if (!ss_sample_budget_take(p, ss_monotonic_ns())) {
+        atomic_store(&s->snap_state, SS_SNAP_FREE);
         return;
     }
     v->answered_before = answered;

@@ -13,6 +13,11 @@
 
 /* Decides how the process is sampled, probing perf events on thread tid. */
 void ss_sample_decide(struct ss_mproc *p, pid_t tid);
+/* Whether a stack may be unwound now within the max_stacks budget of the second under way;
+ * one that may not is counted as skipped. */
+bool ss_sample_budget_take(struct ss_mproc *p, uint64_t now);
+/* Writes the SAMPLING record (again, into a new file of a rotated trace). */
+void ss_sample_write_sampling(struct ss_mproc *p);
 /* A loop thread the tracker sees for the first time. */
 void ss_sample_thread_announced(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v);
 void ss_sample_stall_begin(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v);

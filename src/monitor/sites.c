@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/trace-format.h"
+#include "monitor/stacks.h"
 #include "trace/trace-writer.h"
 #include "util/array.h"
 #include "util/hash.h"
@@ -84,6 +85,15 @@ void ss_sites_flush(struct ss_sites *s, struct ss_writer *out)
     for (size_t i = 0; i < s->n; i++) {
         if (s->items[i].dirty)
             write_site(out, &s->items[i]);
+        s->items[i].dirty = 0;
+    }
+}
+
+void ss_sites_rewrite(struct ss_sites *s, struct ss_stacks *stacks, struct ss_writer *out)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        ss_stacks_ensure_written(stacks, out, s->items[i].stack);
+        write_site(out, &s->items[i]);
         s->items[i].dirty = 0;
     }
 }

@@ -38,6 +38,9 @@ int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, ui
                      unsigned nframes);
 /* Writes the records of the sites that changed since their last one. */
 void ss_sites_flush(struct ss_sites *s, struct ss_writer *out);
+/* Writes every site's record again, after its stack's, into a new file of a rotated trace. */
+struct ss_stacks;
+void ss_sites_rewrite(struct ss_sites *s, struct ss_stacks *stacks, struct ss_writer *out);
 void ss_sites_free(struct ss_sites *s);
 
 #endif

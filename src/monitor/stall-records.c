@@ -88,12 +88,13 @@ void ss_mproc_drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
         struct ss_call_event e = s->calls[tail % SS_CALL_RING];
         uint32_t stack = 0, capture_ns = 0;
         unsigned nframes = 0;
-        if (e.snap) {
+        if (e.snap && ss_sample_budget_take(p, now)) {
             stack = ss_mproc_unwind_snapshot(p, v, false, &s->call_snaps[e.snap - 1], &nframes,
                                              &capture_ns);
+        }
+        if (e.snap)
             atomic_store_explicit(&s->call_snap_state[e.snap - 1], SS_SNAP_FREE,
                                   memory_order_release);
-        }
         e.detail[sizeof e.detail - 1] = '\0';
         int category = e.category;
         if (category == SS_CAT_PENDING) {

@@ -122,6 +122,27 @@ void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now)
                 atomic_fetch_or(&p->seg->slots[i].request, SS_REQUEST_PATCH);
 }
 
+static void write_process(struct ss_mproc *p)
+{
+    struct ss_rec_process rec = {(uint32_t)p->pid,
+                                 p->ppid,
+                                 p->seg->start_mono_ns,
+                                 p->seg->start_real_ns,
+                                 p->config.threshold_ns,
+                                 p->config.interval_ns,
+                                 p->exe_len,
+                                 p->cmd_len};
+    ss_writer_record_tails(&p->out, SS_REC_PROCESS, &rec, sizeof rec, p->exe, p->exe_len, p->cmd,
+                           p->cmd_len);
+}
+
+static void rewrite_python_frames(void *ctx, struct ss_writer *out, const uint64_t *frames,
+                                  unsigned n)
+{
+    struct ss_mproc *p = ctx;
+    ss_python_rewrite_frames(p->python, out, frames, n);
+}
+
 /* The trace file is made when there is something to say: a process that never runs a loop and
  * starts no untraced child leaves none. Returns whether it is open. */
 int ss_mproc_trace(struct ss_mproc *p)
@@ -134,19 +155,14 @@ int ss_mproc_trace(struct ss_mproc *p)
         p->trace_state = -1;
         return 0;
     }
+    if (ss_writer_bound(&p->out, p->config.max_size, p->config.max_files) < 0)
+        ss_mproc_tell(p, "no memory to bound the trace's size: it is not rotated");
     p->out.warn = writer_warned;
     p->out.warn_ctx = p;
+    p->stacks.before_rewrite = rewrite_python_frames;
+    p->stacks.rewrite_ctx = p;
     p->trace_state = 1;
-    struct ss_rec_process rec = {(uint32_t)p->pid,
-                                 p->ppid,
-                                 p->seg->start_mono_ns,
-                                 p->seg->start_real_ns,
-                                 p->config.threshold_ns,
-                                 p->config.interval_ns,
-                                 p->exe_len,
-                                 p->cmd_len};
-    ss_writer_record_tails(&p->out, SS_REC_PROCESS, &rec, sizeof rec, p->exe, p->exe_len, p->cmd,
-                           p->cmd_len);
+    write_process(p);
     if (p->config.stacks && ss_target_open(p->pid, &p->target) < 0)
         p->target = NULL;
     if (p->target && p->config.python)
@@ -247,7 +263,17 @@ static void write_histogram(struct ss_mproc *p, struct ss_slot *s, struct ss_slo
 
 static void write_drops(struct ss_mproc *p)
 {
-    struct ss_rec_drops d = {0, p->samples_failed, p->samples_timed_out, p->out.unwritten, 0};
+    const struct ss_writer *w = &p->out;
+    struct ss_rec_drops d = {.samples_failed = p->samples_failed,
+                             .samples_timed_out = p->samples_timed_out,
+                             .records_unwritten = w->unwritten,
+                             .samples_skipped = p->samples_skipped};
+    d.files_deleted = w->files_deleted;
+    d.stalls_deleted = w->deleted.stalls;
+    d.stalls_deleted_ns = w->deleted.stall_ns;
+    d.stalls_deleted_max_ns = w->deleted.stall_max_ns;
+    d.samples_deleted = w->deleted.samples;
+    d.records_deleted = w->deleted.records;
     d.events = p->retired_events + p->calls_lost + p->perf_lost +
                atomic_load_explicit(&p->seg->execs.dropped, memory_order_relaxed);
     d.samples_failed += p->retired_snaps;
@@ -262,7 +288,7 @@ static void write_drops(struct ss_mproc *p)
     }
     d.python_incomplete = ss_python_incomplete(p->python);
     uint64_t sum = d.events + d.samples_failed + d.samples_timed_out + d.records_unwritten +
-                   d.python_incomplete;
+                   d.python_incomplete + d.samples_skipped + d.files_deleted;
     if (sum == p->drops_written_sum)
         return;
     p->drops_written_sum = sum;
@@ -406,6 +432,41 @@ static void periodic(struct ss_mproc *p, uint64_t now)
     ss_sites_flush(&p->sites, &p->out);
 }
 
+/* The trace file reached its share of max_size: the next one starts with everything later
+ * records refer to (the process, its modules, threads, sampling method, call sites with their
+ * stacks), the histograms so far and the drop counters, so that it can be read alone. Stacks
+ * and Python frames follow when a record first refers to them in the new file. */
+static void rotate_trace(struct ss_mproc *p)
+{
+    char why[512];
+    if (ss_writer_rotate(&p->out, why, sizeof why) < 0) {
+        ss_mproc_tell(p, why);
+        return;
+    }
+    struct ss_rec_segment segment = {p->out.generation, 0};
+    write_process(p);
+    ss_writer_record(&p->out, SS_REC_SEGMENT, &segment, sizeof segment, NULL, 0);
+    struct module_set *set = p->module_set;
+    if (set)
+        set->n = 0;
+    ss_mproc_refresh_modules(p, ss_monotonic_ns());
+    int threads = 0;
+    for (size_t i = 0; i < SS_SEG_SLOTS; i++) {
+        struct ss_slot_view *v = &p->views[i];
+        if (v->tid == 0)
+            continue;
+        emit_thread(p, &p->seg->slots[i], v);
+        if (!threads++ && p->sampling_written)
+            ss_sample_write_sampling(p);
+        v->hist_iterations = 0;
+        write_histogram(p, &p->seg->slots[i], v);
+    }
+    ss_sites_rewrite(&p->sites, &p->stacks, &p->out);
+    p->drops_written_sum = UINT64_MAX;
+    write_drops(p);
+    ss_writer_flush(&p->out);
+}
+
 /* One look at everything; returns when to look again. */
 static uint64_t pass(struct ss_mproc *p, uint64_t now, int final)
 {
@@ -421,8 +482,11 @@ static uint64_t pass(struct ss_mproc *p, uint64_t now, int final)
         next = execs;
     if (final || now >= p->next_flush_ns)
         periodic(p, now);
-    if (p->trace_state > 0)
+    if (p->trace_state > 0) {
         ss_writer_flush(&p->out);
+        if (ss_writer_wants_rotation(&p->out))
+            rotate_trace(p);
+    }
     return next;
 }
 

@@ -480,8 +480,12 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
             sorted[i] = &p->stalls[i];
         qsort(sorted, p->nstalls, sizeof *sorted, by_duration);
         size_t shown = p->nstalls < o->top ? p->nstalls : o->top;
-        fprintf(out, "  stalls: %llu (worst %zu shown)\n",
+        fprintf(out, "  stalls: %llu (worst %zu shown",
                 (unsigned long long)ss_process_stall_count(p, 0), shown);
+        if (p->drops.stalls_deleted)
+            fprintf(out, "; %llu more in trace files deleted by rotation",
+                    (unsigned long long)p->drops.stalls_deleted);
+        fprintf(out, ")\n");
         print_diagnosis(out, run, p, o);
         for (size_t i = 0; i < shown; i++)
             print_stall(out, p, sorted[i], i + 1, o);
@@ -503,6 +507,22 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
     if (p->drops.python_incomplete)
         fprintf(out, "  python frames: %llu stacks with their Python part cut short\n",
                 (unsigned long long)p->drops.python_incomplete);
+    if (p->drops.samples_skipped)
+        fprintf(out, "  sampling budget: %llu stacks not taken (over max_stacks a second)\n",
+                (unsigned long long)p->drops.samples_skipped);
+    if (p->drops.files_deleted) {
+        char total[32], longest[32];
+        ss_format_duration(p->drops.stalls_deleted_ns, total, sizeof total);
+        ss_format_duration(p->drops.stalls_deleted_max_ns, longest, sizeof longest);
+        fprintf(out,
+                "  rotation: %llu older trace file%s deleted (max_size), with %llu stall%s "
+                "(%s in all, longest %s), %llu samples, %llu records\n",
+                (unsigned long long)p->drops.files_deleted, p->drops.files_deleted == 1 ? "" : "s",
+                (unsigned long long)p->drops.stalls_deleted,
+                p->drops.stalls_deleted == 1 ? "" : "s", total, longest,
+                (unsigned long long)p->drops.samples_deleted,
+                (unsigned long long)p->drops.records_deleted);
+    }
     for (size_t i = 0; i < p->nnotes; i++)
         fprintf(out, "  note: %s\n", p->notes[i]);
     const char **stale = calloc(p->nmodules ? p->nmodules : 1, sizeof *stale);

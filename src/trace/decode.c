@@ -137,8 +137,12 @@ static int on_stack(struct loader *l, const uint8_t *b, size_t n)
         return SS_ECORRUPT;
     size_t index;
     int rc = ss_key_table_get(&l->stack_ids, r.stack_id, 0, 0, p->nstacks, &index);
+    /* A later file of a rotated trace repeats the stacks it uses, each as it was. */
     if (rc == 0)
-        return SS_ECORRUPT;
+        return index < l->earlier_stacks && p->stacks[index]->nframes == r.nframes &&
+                       memcmp(p->stacks[index]->addrs, b + sizeof r, n - sizeof r) == 0
+                   ? 0
+                   : SS_ECORRUPT;
     struct ss_stack *s = NULL;
     if (rc < 0 || SS_ARRAY_GROW(p->stacks, l->stacks_cap, p->nstacks + 1) < 0 ||
         !(s = calloc(1, sizeof *s)) || !(s->addrs = malloc(r.nframes * sizeof *s->addrs))) {
@@ -248,7 +252,7 @@ static int on_pyframe(struct loader *l, const uint8_t *b, size_t n)
     size_t index;
     int rc = ss_key_table_get(&l->pyframe_ids, r.id, 0, 0, p->npyframes, &index);
     if (rc == 0)
-        return SS_ECORRUPT;
+        return index < l->earlier_pyframes ? 0 : SS_ECORRUPT;
     if (rc < 0 || SS_ARRAY_GROW(p->pyframes, l->pyframes_cap, p->npyframes + 1) < 0)
         FAIL(-ENOMEM, "out of memory");
     struct ss_pyframe *f = &p->pyframes[p->npyframes];

@@ -41,6 +41,9 @@ struct loader {
     struct ss_span *spans; /* scratch for the stall being summarised */
     size_t spans_cap;
     int saw_process; /* the process record, which every other must follow, was read */
+    /* Stacks and Python frames read before the file under way: a rotated trace's file repeats
+     * those of the earlier files that it refers to, under the same ids. */
+    size_t earlier_stacks, earlier_pyframes;
     char *err;
     size_t err_size;
 };
@@ -52,9 +55,15 @@ struct loader {
         return (code);                                                                             \
     } while (0)
 
-/* reader.c: loads one trace file as a new process of the run. */
-int trace_load_file(struct ss_run *run, const char *path, int in_dir, size_t keep, char *err,
-                    size_t err_size);
+/* reader.c: loads trace files as one new process of the run: one file, or the files of one
+ * rotated trace in order. */
+int trace_load_files(struct ss_run *run, char *const *paths, size_t n, int in_dir, size_t keep,
+                     char *err, size_t err_size);
+/* run.c: frees what a process holds. */
+void trace_free_process(struct ss_process *p);
+/* reader.c: which process a trace file is of, and which of its rotated files (0 for the first,
+ * or when it is not rotated), from its first records; -1 when the file does not say. */
+int trace_identify(const char *path, uint32_t *pid, uint64_t *start_mono_ns, uint32_t *index);
 
 /* decode.c: adds the record at offset to the process; its payload is whole in memory. A tag
  * this reader does not know is skipped. */

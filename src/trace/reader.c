@@ -104,36 +104,89 @@ static int parse_trace(struct loader *l, const char *path, struct trace_reader *
     return 0;
 }
 
-/* In a run directory, a file with no more than its header belongs to a process that is just
- * starting: it is left out rather than making the whole run unreadable. */
-int trace_load_file(struct ss_run *run, const char *path, int in_dir, size_t keep, char *err,
-                    size_t err_size)
+int trace_identify(const char *path, uint32_t *pid, uint64_t *start_mono_ns, uint32_t *index)
+{
+    enum { HEAD = SS_TRACE_HEADER_SIZE + SS_TRACE_RECORD_HEADER };
+    uint8_t buf[HEAD + sizeof(struct ss_rec_process)];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct ss_rec_header h;
+    struct ss_rec_process proc;
+    struct ss_rec_segment segment = {0};
+    uint32_t header = 0;
+    int rc = -1;
+    if (pread(fd, buf, sizeof buf, 0) == (ssize_t)sizeof buf &&
+        memcmp(buf, SS_TRACE_MAGIC, SS_TRACE_MAGIC_LEN) == 0) {
+        memcpy(&header, buf + 12, 4);
+        memcpy(&h, buf + SS_TRACE_HEADER_SIZE, sizeof h);
+    }
+    if (header == SS_TRACE_HEADER_SIZE && h.tag == SS_REC_PROCESS && h.size >= sizeof proc) {
+        memcpy(&proc, buf + HEAD, sizeof proc);
+        *pid = proc.pid;
+        *start_mono_ns = proc.start_mono_ns;
+        off_t next = (off_t)HEAD + h.size;
+        uint8_t seg[SS_TRACE_RECORD_HEADER + sizeof segment];
+        if (pread(fd, seg, sizeof seg, next) == (ssize_t)sizeof seg) {
+            memcpy(&h, seg, sizeof h);
+            if (h.tag == SS_REC_SEGMENT && h.size >= sizeof segment)
+                memcpy(&segment, seg + SS_TRACE_RECORD_HEADER, sizeof segment);
+        }
+        *index = segment.index;
+        rc = 0;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Opens one file of the process being loaded and reads its records into l. In a run
+ * directory, a file with no more than its header belongs to a process that is just starting
+ * (or to a trace just rotated): it is left out rather than making the whole run unreadable. */
+static int load_one(struct loader *l, struct trace_reader *r, const char *path, int in_dir)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         int e = errno;
-        snprintf(err, err_size, "%s: %s", path, strerror(e));
         if (fd >= 0)
             close(fd);
-        return e == ENOENT ? -ENOENT : -EIO;
+        /* Listed, then deleted by the rotation of a trace still being written. */
+        if (in_dir && e == ENOENT)
+            return 0;
+        FAIL(e == ENOENT ? -ENOENT : -EIO, "%s: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        snprintf(err, err_size, "%s: not a regular file", path);
-        return SS_EBADMAGIC;
+        FAIL(SS_EBADMAGIC, "%s: not a regular file", path);
     }
     if (in_dir && st.st_size <= (off_t)SS_TRACE_HEADER_SIZE) {
         close(fd);
         return 0;
     }
+    *r = (struct trace_reader){.fd = fd, .buf = r->buf, .cap = r->cap};
+    l->saw_process = 0;
+    l->earlier_stacks = l->p->nstacks;
+    l->earlier_pyframes = l->p->npyframes;
+    int rc = parse_trace(l, path, r);
+    close(fd);
+    if (rc == 0) {
+        l->p->files++;
+        free(l->p->file);
+        if (!(l->p->file = strdup(path)))
+            FAIL(-ENOMEM, "out of memory");
+    }
+    return rc;
+}
+
+int trace_load_files(struct ss_run *run, char *const *paths, size_t n, int in_dir, size_t keep,
+                     char *err, size_t err_size)
+{
     struct trace_reader r = {
-        .fd = fd, .cap = READ_CHUNK + sizeof(struct ss_rec_header) + SS_TRACE_MAX_PAYLOAD};
+        .fd = -1, .cap = READ_CHUNK + sizeof(struct ss_rec_header) + SS_TRACE_MAX_PAYLOAD};
     struct ss_process *procs = realloc(run->procs, (run->nprocs + 1) * sizeof *procs);
     if (procs)
         run->procs = procs;
     if (!procs || !(r.buf = malloc(r.cap))) {
-        close(fd);
         snprintf(err, err_size, "out of memory");
         return -ENOMEM;
     }
@@ -143,8 +196,9 @@ int trace_load_file(struct ss_run *run, const char *path, int in_dir, size_t kee
     struct loader l = {.p = p, .keep = keep, .err = err, .err_size = err_size};
     size_t margin = keep / 2 > 64 ? keep / 2 : 64;
     l.prune_at = keep + margin;
-    p->file = strdup(path);
-    int rc = p->file ? parse_trace(&l, path, &r) : -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = load_one(&l, &r, paths[i], in_dir);
     if (rc == 0 && trace_finish_stalls(&l) < 0) {
         snprintf(err, err_size, "out of memory");
         rc = -ENOMEM;
@@ -155,6 +209,8 @@ int trace_load_file(struct ss_run *run, const char *path, int in_dir, size_t kee
     }
     trace_free_loader(&l);
     free(r.buf);
-    close(fd);
+    /* Only headers so far: no process yet. */
+    if (rc == 0 && p->files == 0)
+        trace_free_process(&run->procs[--run->nprocs]);
     return rc;
 }

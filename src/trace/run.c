@@ -43,6 +43,78 @@ static int cmp_stall(const void *a, const void *b)
     return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
+/* A trace file of a run directory and the process it is of. */
+struct dir_file {
+    char *path;
+    uint32_t pid, index;
+    uint64_t start;
+    int known; /* pid, start and index were read */
+};
+
+/* The files of one process together, its rotated ones in order; each file in name order. */
+static int cmp_dir_file(const void *a, const void *b)
+{
+    const struct dir_file *x = a, *y = b;
+    if (x->known != y->known)
+        return x->known ? -1 : 1;
+    if (x->known && (x->pid != y->pid || x->start != y->start))
+        return x->pid != y->pid ? (x->pid < y->pid ? -1 : 1) : (x->start < y->start ? -1 : 1);
+    if (x->known && x->index != y->index)
+        return x->index < y->index ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+static int same_process(const struct dir_file *x, const struct dir_file *y)
+{
+    return x->known && y->known && x->pid == y->pid && x->start == y->start;
+}
+
+/* Every trace file of the directory, the files of one rotated trace read as one process. */
+static int load_dir(struct ss_run *run, const char *path, size_t keep_stalls, char *err,
+                    size_t err_size)
+{
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, by_name);
+    if (n < 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return -EIO;
+    }
+    struct dir_file *files = calloc((size_t)n + 1, sizeof *files);
+    char **paths = calloc((size_t)n + 1, sizeof *paths);
+    size_t nfiles = 0;
+    int rc = files && paths ? 0 : -ENOMEM;
+    if (rc < 0)
+        snprintf(err, err_size, "out of memory");
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && ss_is_trace_file_name(names[i]->d_name)) {
+            struct dir_file *f = &files[nfiles];
+            if (asprintf(&f->path, "%s/%s", path, names[i]->d_name) < 0) {
+                f->path = NULL;
+                snprintf(err, err_size, "out of memory");
+                rc = -ENOMEM;
+            } else {
+                f->known = trace_identify(f->path, &f->pid, &f->start, &f->index) == 0;
+                nfiles++;
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (rc == 0)
+        qsort(files, nfiles, sizeof *files, cmp_dir_file);
+    for (size_t i = 0, next; rc == 0 && i < nfiles; i = next) {
+        for (next = i; next < nfiles && (next == i || same_process(&files[i], &files[next]));
+             next++)
+            paths[next - i] = files[next].path;
+        rc = trace_load_files(run, paths, next - i, 1, keep_stalls, err, err_size);
+    }
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i].path);
+    free(files);
+    free(paths);
+    return rc;
+}
+
 int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_size)
 {
     return ss_run_load_keep(path, SS_KEEP_STALLS_DEFAULT, out, err, err_size);
@@ -64,26 +136,7 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
     }
     int rc = 0;
     if (S_ISDIR(st.st_mode)) {
-        struct dirent **names;
-        int n = scandir(path, &names, NULL, by_name);
-        if (n < 0) {
-            snprintf(err, err_size, "%s: %s", path, strerror(errno));
-            ss_run_free(run);
-            return -EIO;
-        }
-        for (int i = 0; i < n; i++) {
-            if (rc == 0 && ss_is_trace_file_name(names[i]->d_name)) {
-                char *file;
-                if (asprintf(&file, "%s/%s", path, names[i]->d_name) < 0) {
-                    rc = -ENOMEM;
-                } else {
-                    rc = trace_load_file(run, file, 1, keep_stalls, err, err_size);
-                    free(file);
-                }
-            }
-            free(names[i]);
-        }
-        free(names);
+        rc = load_dir(run, path, keep_stalls, err, err_size);
         if (rc == 0 && run->nprocs == 0) {
             snprintf(err, err_size,
                      "%s: no trace files (" SS_TRACE_FILE_PREFIX "*" SS_TRACE_FILE_SUFFIX
@@ -92,7 +145,8 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
             rc = SS_ENOTRACE;
         }
     } else {
-        rc = trace_load_file(run, path, 0, keep_stalls, err, err_size);
+        char *one = (char *)path;
+        rc = trace_load_files(run, &one, 1, 0, keep_stalls, err, err_size);
     }
     if (rc < 0) {
         ss_run_free(run);
@@ -106,7 +160,7 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
     return 0;
 }
 
-static void free_process(struct ss_process *p)
+void trace_free_process(struct ss_process *p)
 {
     free(p->file);
     free(p->exe);
@@ -149,7 +203,7 @@ void ss_run_free(struct ss_run *run)
     if (!run)
         return;
     for (size_t i = 0; i < run->nprocs; i++)
-        free_process(&run->procs[i]);
+        trace_free_process(&run->procs[i]);
     free(run->procs);
     if (run->cache)
         ss_elf_cache_free(run->cache);

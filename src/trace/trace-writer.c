@@ -29,31 +29,32 @@ static int open_run_dir(const char *dir, char *why, size_t why_size)
     return ss_private_refused(dfd) ? -EPERM : dfd;
 }
 
-int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size)
+static void file_name(char *name, size_t size, pid_t pid, unsigned number)
 {
-    memset(w, 0, sizeof *w);
-    w->fd = -1;
-    int dfd = open_run_dir(dir, why, why_size);
-    if (dfd < 0)
-        return dfd;
+    if (number == 0)
+        snprintf(name, size, SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, (int)pid);
+    else
+        snprintf(name, size, SS_TRACE_FILE_PREFIX "%d.%u" SS_TRACE_FILE_SUFFIX, (int)pid, number);
+}
+
+/* Creates the first free name of numbers [from, from + 100) in dfd and writes the file header
+ * into it; sets w->fd and returns the number used, or -errno with why. */
+static long create_file(struct ss_writer *w, int dfd, const char *dir, unsigned from, char *why,
+                        size_t why_size)
+{
     char name[64];
-    for (int attempt = 0; attempt < 100 && w->fd < 0; attempt++) {
-        if (attempt == 0)
-            snprintf(name, sizeof name, SS_TRACE_FILE_PREFIX "%d" SS_TRACE_FILE_SUFFIX, (int)pid);
-        else
-            snprintf(name, sizeof name, SS_TRACE_FILE_PREFIX "%d.%d" SS_TRACE_FILE_SUFFIX, (int)pid,
-                     attempt);
+    unsigned number = from;
+    for (; number < from + 100 && w->fd < 0; number++) {
+        file_name(name, sizeof name, w->pid, number);
         w->fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (w->fd < 0 && errno != EEXIST) {
             int err = errno;
             snprintf(why, why_size, "cannot create %s/%s: %s", dir, name, strerror(err));
-            close(dfd);
             return -err;
         }
     }
     if (w->fd < 0) {
         snprintf(why, why_size, "cannot create a trace file in %s: %s", dir, strerror(EEXIST));
-        close(dfd);
         return -EEXIST;
     }
     /* The header goes out at once: a file without it would make the whole run unreadable. */
@@ -65,20 +66,99 @@ int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, s
     ssize_t n;
     while ((n = write(w->fd, header, sizeof header)) < 0 && errno == EINTR)
         ;
-    w->cap = 256 * 1024;
-    w->buf = n == (ssize_t)sizeof header ? malloc(w->cap) : NULL;
-    if (!w->buf) {
-        int err = n == (ssize_t)sizeof header ? ENOMEM : n < 0 ? errno : ENOSPC;
+    if (n != (ssize_t)sizeof header) {
+        int err = n < 0 ? errno : ENOSPC;
         snprintf(why, why_size, "cannot write %s/%s: %s", dir, name, strerror(err));
         close(w->fd);
         unlinkat(dfd, name, 0);
-        close(dfd);
         w->fd = -1;
         return -err;
     }
-    close(dfd);
     w->size = (off_t)sizeof header;
     w->can_reserve = 1;
+    w->full = 0;
+    return number - 1;
+}
+
+int ss_writer_open(struct ss_writer *w, const char *dir, pid_t pid, char *why, size_t why_size)
+{
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    w->pid = pid;
+    w->cap = 256 * 1024;
+    if (!(w->dir = strdup(dir)) || !(w->buf = malloc(w->cap))) {
+        snprintf(why, why_size, "cannot write into %s: %s", dir, strerror(ENOMEM));
+        ss_writer_forget(w);
+        return -ENOMEM;
+    }
+    int dfd = open_run_dir(dir, why, why_size);
+    long number = dfd < 0 ? dfd : create_file(w, dfd, dir, 0, why, why_size);
+    if (dfd >= 0)
+        close(dfd);
+    if (number < 0) {
+        ss_writer_forget(w);
+        return (int)number;
+    }
+    w->files = malloc(sizeof *w->files);
+    if (w->files)
+        w->files[w->nfiles++] = (struct ss_writer_file){(unsigned)number, {0}};
+    return 0;
+}
+
+int ss_writer_bound(struct ss_writer *w, uint64_t max_size, uint32_t max_files)
+{
+    if (max_size == 0 || max_files == 0)
+        return 0;
+    struct ss_writer_file *files = realloc(w->files, max_files * sizeof *files);
+    if (!files || !w->nfiles)
+        return -ENOMEM;
+    w->files = files;
+    w->max_files = max_files;
+    w->file_size_limit = max_size / max_files;
+    return 0;
+}
+
+int ss_writer_wants_rotation(const struct ss_writer *w)
+{
+    return w->fd >= 0 && w->file_size_limit && (uint64_t)w->size >= w->file_size_limit;
+}
+
+static void add_held(struct ss_writer_held *to, const struct ss_writer_held *from)
+{
+    to->stalls += from->stalls;
+    to->stall_ns += from->stall_ns;
+    if (from->stall_max_ns > to->stall_max_ns)
+        to->stall_max_ns = from->stall_max_ns;
+    to->samples += from->samples;
+    to->records += from->records;
+}
+
+int ss_writer_rotate(struct ss_writer *w, char *why, size_t why_size)
+{
+    ss_writer_flush(w);
+    close(w->fd);
+    w->fd = -1;
+    int dfd = open_run_dir(w->dir, why, why_size);
+    if (dfd < 0)
+        return dfd;
+    unsigned next = w->files[w->nfiles - 1].number + 1;
+    /* The oldest goes first, so that the directory never holds more than max_files. */
+    if (w->nfiles == w->max_files) {
+        char name[64];
+        file_name(name, sizeof name, w->pid, w->files[0].number);
+        if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) {
+            add_held(&w->deleted, &w->files[0].held);
+            w->files_deleted++;
+        }
+        memmove(w->files, w->files + 1, (w->nfiles - 1) * sizeof *w->files);
+        w->nfiles--;
+    }
+    long number = create_file(w, dfd, w->dir, next, why, why_size);
+    close(dfd);
+    if (number < 0)
+        return (int)number;
+    w->files[w->nfiles++] = (struct ss_writer_file){(unsigned)number, {0}};
+    w->generation++;
     return 0;
 }
 
@@ -180,8 +260,9 @@ static int write_at_end(struct ss_writer *w, const uint8_t *data, size_t len)
     return 0;
 }
 
-/* Remembers the buffer's last DROPS record; returns whether it holds the END record. */
-static int scan_buffer(struct ss_writer *w)
+/* Remembers the buffer's last DROPS record and counts what it holds into *held; returns
+ * whether it holds the END record. */
+static int scan_buffer(struct ss_writer *w, struct ss_writer_held *held)
 {
     int end = 0;
     for (size_t off = 0; off + SS_TRACE_RECORD_HEADER <= w->len;) {
@@ -191,6 +272,16 @@ static int scan_buffer(struct ss_writer *w)
             memcpy(w->drops, w->buf + off, sizeof w->drops);
             w->have_drops = 1;
         }
+        if (h.tag == SS_REC_STALL_END && h.size >= sizeof(struct ss_rec_stall_end)) {
+            struct ss_rec_stall_end e;
+            memcpy(&e, w->buf + off + SS_TRACE_RECORD_HEADER, sizeof e);
+            held->stalls++;
+            held->stall_ns += e.duration_ns;
+            if (e.duration_ns > held->stall_max_ns)
+                held->stall_max_ns = e.duration_ns;
+        }
+        held->samples += h.tag == SS_REC_SAMPLE;
+        held->records++;
         end |= h.tag == SS_REC_END;
         off += SS_TRACE_RECORD_HEADER + h.size;
     }
@@ -238,13 +329,17 @@ void ss_writer_flush(struct ss_writer *w)
 {
     if (w->fd < 0 || w->len == 0)
         return;
-    int final = scan_buffer(w);
-    if (!room_for(w, w->len))
+    struct ss_writer_held held = {0};
+    int final = scan_buffer(w, &held);
+    if (!room_for(w, w->len)) {
         drop_buffer(w, final);
-    else if (write_at_end(w, w->buf, w->len) < 0)
+    } else if (write_at_end(w, w->buf, w->len) < 0) {
         w->unwritten += w->pending;
-    else
+    } else {
         w->full = 0;
+        if (w->nfiles)
+            add_held(&w->files[w->nfiles - 1].held, &held);
+    }
     w->len = 0;
     w->pending = 0;
 }
@@ -254,6 +349,8 @@ void ss_writer_forget(struct ss_writer *w)
     if (w->fd >= 0)
         close(w->fd);
     free(w->buf);
+    free(w->dir);
+    free(w->files);
     memset(w, 0, sizeof *w);
     w->fd = -1;
 }

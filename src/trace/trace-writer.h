@@ -10,6 +10,17 @@
 
 #include "common/trace-format.h"
 
+/* What one trace file holds, counted as it is written. A stall is counted where its end is. */
+struct ss_writer_held {
+    uint64_t stalls, stall_ns, stall_max_ns, samples, records;
+};
+
+/* A file of a rotated trace: its name's number (0: no number) and what it holds. */
+struct ss_writer_file {
+    unsigned number;
+    struct ss_writer_held held;
+};
+
 struct ss_writer {
     int fd;
     uint8_t *buf;
@@ -25,6 +36,17 @@ struct ss_writer {
     /* Told once when records start being dropped; may be NULL. */
     void (*warn)(void *ctx, const char *message);
     void *warn_ctx;
+    /* Rotation (ss_writer_bound): the files kept, oldest first, the last being the one open;
+     * what the deleted ones held. */
+    char *dir;
+    pid_t pid;
+    uint64_t file_size_limit; /* 0: never rotated */
+    uint32_t max_files;
+    uint32_t generation; /* the open file's index among the process's files, from 0 */
+    struct ss_writer_file *files;
+    size_t nfiles;
+    uint64_t files_deleted;
+    struct ss_writer_held deleted;
 };
 
 /* Bytes kept allocated past the end of the file, so that the drop counters and the end
@@ -43,6 +65,18 @@ void ss_writer_record(struct ss_writer *w, uint16_t tag, const void *fixed, size
 void ss_writer_record_tails(struct ss_writer *w, uint16_t tag, const void *fixed, size_t fixed_len,
                             const void *a, size_t a_len, const void *b, size_t b_len);
 void ss_writer_flush(struct ss_writer *w);
+
+/* Bounds the process's trace to max_size bytes on disk in at most max_files files: each file
+ * is rotated once it reaches its share, max_size / max_files. -ENOMEM, unbounded, if the
+ * bookkeeping cannot be allocated. */
+int ss_writer_bound(struct ss_writer *w, uint64_t max_size, uint32_t max_files);
+/* Whether the open file has reached its share: the caller rotates between two flushes. */
+int ss_writer_wants_rotation(const struct ss_writer *w);
+/* Flushes and closes the open file, deletes the oldest when max_files are kept (counting
+ * what it held), and opens the next, stallscope-PID.N.trace with N above the last, with its
+ * file header; `generation` counts up. Whatever later records refer to must be written again.
+ * On failure the trace ends there: -errno, with why. */
+int ss_writer_rotate(struct ss_writer *w, char *why, size_t why_size);
 /* Releases everything without writing. */
 void ss_writer_forget(struct ss_writer *w);
 void ss_writer_close(struct ss_writer *w);

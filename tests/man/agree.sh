@@ -62,7 +62,7 @@ same "keys of src/common/options.c and stallscope-options(7)" "$tmp/parser.keys"
 while read -r key type; do
     case $type in
     DURATION) value=20ms ;; N) value=40 ;; BOOLEAN) value=1 ;; PATH) value=$tmp/run ;;
-    HOW) value=perf ;; NAME) value=ss-agree-$$ ;;
+    HOW) value=perf ;; NAME) value=ss-agree-$$ ;; SIZE) value=64k ;;
     *) fail "stallscope-options(7): $key has a value of unknown type $type"; continue ;;
     esac
     out=$(env LD_PRELOAD="$shim" STALLSCOPE_OPTIONS="$key=$value" true 2>&1)

@@ -125,3 +125,31 @@ Test(options, malformed_strings)
     cr_expect_eq(ss_options_parse("output=", &o, record, &p), 1);
     cr_expect_str_eq(o.output, SS_DEFAULT_OUTPUT);
 }
+
+Test(options, production_bounds)
+{
+    struct ss_options o;
+    struct problems p = {0};
+    ss_options_defaults(&o);
+    cr_expect_eq(o.max_size, 0, "unbounded by default");
+    cr_expect_eq(o.max_files, SS_DEFAULT_MAX_FILES);
+    cr_expect_eq(o.max_stacks, 0);
+    cr_expect_eq(ss_options_parse("max_size=64k:max_files=3:max_stacks=5", &o, record, &p), 0,
+                 "%s", p.last);
+    cr_expect_eq(o.max_size, 65536);
+    cr_expect_eq(o.max_files, 3);
+    cr_expect_eq(o.max_stacks, 5);
+    cr_expect_eq(ss_options_parse("max_size=10M:max_files=0:max_size=1.5G:max_stacks=-1", &o,
+                                  record, &p),
+                 3, "no file at all, a fraction and a sign are refused");
+    cr_expect_eq(o.max_size, 10ull << 20, "the last valid value wins");
+    cr_expect_eq(o.max_files, 3);
+    uint64_t n;
+    cr_expect_eq(ss_parse_size("2G", 2, &n), 0);
+    cr_expect_eq(n, 2ull << 30);
+    cr_expect_eq(ss_parse_size("4096", 4, &n), 0);
+    cr_expect_eq(n, 4096);
+    cr_expect_lt(ss_parse_size("k", 1, &n), 0, "a suffix alone");
+    cr_expect_lt(ss_parse_size("5m", 2, &n), 0, "m is not a size");
+    cr_expect_lt(ss_parse_size("99999999999999999999", 20, &n), 0, "overflow");
+}
