@@ -121,6 +121,7 @@ int stallscope_attach(const char *options, char *message, size_t size)
         goto out;
     }
     int err = 0;
+    ss__got_open();
     int patched = ss__got_patch_new(&err);
     if (patched < 0) {
         copy_message(message, size, "cannot redirect the program's calls: ", strerror(err));
@@ -137,12 +138,18 @@ int stallscope_detach(char *message, size_t size)
 {
     int saved = errno;
     copy_message(message, size, "", NULL);
-    if (!atomic_exchange(&ss__active, 0)) {
+    if (!atomic_load(&ss__active)) {
         copy_message(message, size, "not attached", NULL);
         errno = saved;
         return -1;
     }
     int restored = ss__got_restore();
+    if (restored < 0) {
+        copy_message(message, size, "busy redirecting the calls of a module just loaded", NULL);
+        errno = saved;
+        return -1;
+    }
+    atomic_store(&ss__active, 0);
     struct ss_segment *seg = atomic_load(&ss__seg);
     if (seg) {
         atomic_store(&seg->exit_ns, ss__now());
@@ -157,7 +164,8 @@ int stallscope_detach(char *message, size_t size)
 
 void ss__patch_new_modules(void)
 {
-    if (!atomic_load_explicit(&ss__attached, memory_order_relaxed))
+    if (!atomic_load_explicit(&ss__attached, memory_order_relaxed) ||
+        !atomic_load_explicit(&ss__active, memory_order_relaxed))
         return;
     int err;
     if (ss__got_patch_new(&err) < 0)

@@ -36,6 +36,7 @@ struct got_record {
 struct got_module {
     uintptr_t base;
     const void *phdr;
+    uintptr_t start, end;         /* its loaded segments: another module may later take its base */
     unsigned long long subs_seen; /* the loader's count of unloads when it was patched */
     uintptr_t relro_start, relro_end;
     int32_t first_record;
@@ -82,6 +83,9 @@ static _Atomic unsigned patched_now;
 /* Taken while patching or restoring; a patch asked for meanwhile sets patch_again. */
 static _Atomic int busy;
 static _Atomic int patch_again;
+/* Set by attach (ss__got_open), cleared by the restore: a patch asked for by a thread that
+ * was already on its way when the process was detached redirects nothing. */
+static _Atomic int open_for_patching;
 
 /* A module as its dynamic section describes it; every pointer checked to lie in one of its
  * loaded segments. */
@@ -511,6 +515,26 @@ static void forget_module(struct got_module *mod)
     mod->in_use = 0;
 }
 
+/* Whether the module `info` is the one mod was patched in: one unloaded and replaced by
+ * another at the same base has other segments, and the old records must not be read. */
+static int same_module(const struct got_module *mod, const struct dl_phdr_info *info)
+{
+    uintptr_t start = UINTPTR_MAX, end = 0, relro_start = 0, relro_end = 0;
+    for (size_t i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (ph->p_type == PT_LOAD) {
+            start = lo < start ? lo : start;
+            end = hi > end ? hi : end;
+        } else if (ph->p_type == PT_GNU_RELRO) {
+            relro_start = lo & ~(page_size - 1);
+            relro_end = hi & ~(page_size - 1);
+        }
+    }
+    return start == mod->start && end == mod->end && relro_start == mod->relro_start &&
+           relro_end == mod->relro_end;
+}
+
 /* Forgets the records of a module whose entries no longer hold what was written: after the
  * loader unloaded it and loaded another at its place, or someone else changed them. */
 static void forget_overwritten(struct got_module *mod)
@@ -672,11 +696,17 @@ static int patch_module(struct dl_phdr_info *info, size_t size, void *data)
         p->incomplete = 1;
         return 0;
     }
+    if (mod && !same_module(mod, info)) {
+        forget_module(mod);
+        mod = NULL;
+    }
     if (mod) {
         forget_overwritten(mod);
     } else if ((mod = new_module()) != NULL) {
         *mod = (struct got_module){.base = m.base,
                                    .phdr = m.phdr,
+                                   .start = m.start,
+                                   .end = m.end,
                                    .relro_start = m.relro_start,
                                    .relro_end = m.relro_end,
                                    .first_record = NO_RECORD,
@@ -769,23 +799,41 @@ static int patch_round(void)
     return p.changed;
 }
 
-static int try_take(void)
+/* busy holds the thread id of the thread patching or restoring, 0 when none is. */
+static int try_take(int tid)
 {
     int free_now = 0;
-    return atomic_compare_exchange_strong(&busy, &free_now, 1);
+    return atomic_compare_exchange_strong(&busy, &free_now, tid);
+}
+
+void ss__got_open(void)
+{
+    atomic_store(&open_for_patching, 1);
+}
+
+void ss__got_after_fork(void)
+{
+    /* A thread that was patching is not in the child. */
+    atomic_store(&busy, 0);
+    atomic_store(&patch_again, 0);
 }
 
 int ss__got_patch_new(int *err)
 {
     int saved_errno = errno;
-    int changed = 0;
+    int changed = 0, tid = (int)syscall(SYS_gettid);
     for (;;) {
-        if (!try_take()) {
+        if (!try_take(tid)) {
             /* The thread patching now patches again for us; unless it let go meanwhile. */
             atomic_store(&patch_again, 1);
             if (atomic_load(&busy))
                 break;
             continue;
+        }
+        /* Detached meanwhile: nothing is redirected until the next attach. */
+        if (!atomic_load(&open_for_patching)) {
+            atomic_store(&busy, 0);
+            break;
         }
         if (make_storage() < 0) {
             *err = errno;
@@ -818,6 +866,10 @@ static int restore_module(struct dl_phdr_info *info, size_t size, void *data)
     if (!mod)
         return 0;
     mod->seen_in_pass = r->stamp;
+    if (!same_module(mod, info)) {
+        forget_module(mod);
+        return 0;
+    }
     /* Read-only as it was when patched, unless someone made its pages writable since; only
      * when an entry written lies there. */
     int read_only = 0;
@@ -844,9 +896,17 @@ static int restore_module(struct dl_phdr_info *info, size_t size, void *data)
 
 int ss__got_restore(void)
 {
-    int saved_errno = errno;
-    while (!try_take())
+    int saved_errno = errno, tid = (int)syscall(SYS_gettid);
+    while (!try_take(tid)) {
+        /* Called on a thread stopped in the middle of patching (by attach): it would wait
+         * for itself. */
+        if (atomic_load(&busy) == tid) {
+            errno = saved_errno;
+            return -1;
+        }
         sched_yield();
+    }
+    atomic_store(&open_for_patching, 0);
     struct restore_pass r = {0, 0};
     if (storage) {
         r.stamp = ++storage->pass;

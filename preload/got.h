@@ -26,9 +26,16 @@
  * returns the number of entries changed, or -1 (errno-style reason in *err) when storage could
  * not be had. */
 int ss__got_patch_new(int *err);
-/* Puts back every entry changed; returns how many were put back. An entry changed since by
- * someone else, and the entries of a module unloaded since, are left as they are. */
+/* Lets ss__got_patch_new redirect entries, until the next ss__got_restore: attach calls it
+ * first. */
+void ss__got_open(void);
+/* Puts back every entry changed; returns how many were put back, or -1 when called on the
+ * thread that is in the middle of patching (stopped there by attach: it must be asked again
+ * later). An entry changed since by someone else, and the entries of a module unloaded since,
+ * are left as they are. */
 int ss__got_restore(void);
+/* In a forked child: no thread of the child is patching. */
+void ss__got_after_fork(void);
 /* How many entries are redirected now (for the shim's notes and the tests). */
 unsigned ss__got_patched(void);
 

@@ -1,6 +1,7 @@
 /* shim: start-up, per-thread slots, fork and exit handling and the fail-open switch. */
 #define _GNU_SOURCE
 #include "shim.h"
+#include "got.h"
 #include "interpose.h"
 
 #include <errno.h>
@@ -165,6 +166,7 @@ void ss__after_fork_in_child(void)
         ss__tls.candidate_waits = ss__waits_to_become_a_loop(parents->loop_key) - 1;
     }
     ss__tls.slot = NULL;
+    ss__got_after_fork();
     ss__segment_after_fork();
     ss__signals_after_fork();
 }
@@ -273,6 +275,9 @@ struct ss_slot *ss__claim_slot(void)
         return NULL;
     }
     reset_slot(slot, tid, (uintptr_t)&marker);
+    /* Modules loaded while no loop thread had a slot were asked for no one. */
+    if (atomic_load_explicit(&ss__attached, memory_order_relaxed))
+        atomic_fetch_or(&slot->request, SS_REQUEST_PATCH);
     ss__tls.slot = slot;
     ss__tls.generation = atomic_load(&ss__generation);
     /* Before the loop's first iteration, so that its first stall can be sampled too. */

@@ -3,6 +3,7 @@
  * child of ours that finishes the job even if we are killed); at the end the entry point
  * that detaches is called the same way. docs/attach.md tells the whole path. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include "cli.h"
 #include "common/options.h"
 #include "model.h"
+#include "monitor/find-run.h"
 #include "monitor/inject.h"
 
 #define CALL_TIMEOUT_MS 10000
@@ -126,7 +128,9 @@ static void inject(pid_t pid, const char *shim, int load, const char *entry, con
     }
     /* The calls below may set the thread's errno: it gets its value back at the end. */
     errno_fn = ss_inject_symbol(in, "libc.so.6", "__errno_location");
-    if (errno_fn && (call(in, errno_fn, NULL, 0, &errno_at, r) < 0 ||
+    char ignored[MESSAGE_MAX];
+    if (errno_fn && (ss_inject_call(in, errno_fn, NULL, 0, CALL_TIMEOUT_MS, &errno_at, ignored,
+                                    sizeof ignored) < 0 ||
                      ss_inject_read(in, errno_at, &saved_errno, sizeof saved_errno) < 0))
         errno_at = 0;
     uint64_t open_args[] = {path, RTLD_NOW | RTLD_LOCAL | (load ? 0 : RTLD_NOLOAD)};
@@ -251,6 +255,17 @@ static void run_directory_of(pid_t pid, char *dir, size_t size)
     }
 }
 
+/* The process tracing pid (TracerPid in its status), 0 when none. */
+static pid_t tracer_of(pid_t pid)
+{
+    char path[64], status[4096];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    read_file(path, status, sizeof status, &len);
+    const char *line = strstr(status, "\nTracerPid:");
+    return line ? (pid_t)strtol(line + strlen("\nTracerPid:"), NULL, 10) : 0;
+}
+
 /* What can be told before touching the process, each with its own message (exit 2). */
 static void check_process(pid_t pid, const char *shim)
 {
@@ -273,11 +288,26 @@ static void check_process(pid_t pid, const char *shim)
                "library: the shim can only be loaded by glibc's dynamic loader",
                (int)pid, (int)strcspn(comm, "\n"), comm);
     const char *base = strrchr(shim, '/');
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], why[512];
     run_directory_of(pid, dir, sizeof dir);
     if (strstr(maps, base ? base : shim) && dir[0])
         ss_die("attach: process %d is traced already, by stallscope run: its run directory is %s",
                (int)pid, dir);
+    /* Before the run directory is emptied: it may be this very recording's. */
+    if (strstr(maps, base ? base : shim) &&
+        ss_find_run_dir(pid, dir, sizeof dir, why, sizeof why) == 0)
+        ss_die("attach: process %d is being recorded already, into %s (end that attach, or "
+               "stallscope attach --detach %d)",
+               (int)pid, dir, (int)pid);
+    pid_t tracer = tracer_of(pid);
+    if (tracer > 0) {
+        char tracer_comm[64] = "?";
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)tracer);
+        read_file(path, tracer_comm, sizeof tracer_comm, &len);
+        ss_die("attach: process %d is already traced by process %d (%.*s): a debugger or tracer "
+               "must let it go first",
+               (int)pid, (int)tracer, (int)strcspn(tracer_comm, "\n"), tracer_comm);
+    }
 }
 
 static volatile sig_atomic_t stop_asked;
@@ -286,6 +316,18 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_asked = 1;
+}
+
+/* ^C, SIGTERM and SIGHUP end the recording, from before the process is touched: one that
+ * comes during the attach detaches it as soon as it is attached. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 static int process_exited(int pidfd, pid_t pid)
@@ -298,12 +340,6 @@ static int process_exited(int pidfd, pid_t pid)
  * whether the process is still there. */
 static int record(pid_t pid, uint64_t duration_ns)
 {
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -328,12 +364,66 @@ static int record(pid_t pid, uint64_t duration_ns)
     return alive && !process_exited(-1, pid);
 }
 
-/* Detaches the process; returns 0, or 2 with what went wrong said. */
+/* Calls stallscope_detach in pid, again a while later when the shim was redirecting the calls
+ * of a module just loaded on the very thread the call was made on. */
+static int detach_one(pid_t pid, const char *shim, struct injected *r)
+{
+    for (int tries = 0;; tries++) {
+        inject_apart(pid, shim, 0, "stallscope_detach", NULL, r);
+        if (r->rc == 0 || tries >= 40 || !strstr(r->message, "busy redirecting"))
+            return r->rc;
+        poll(NULL, 0, 50);
+    }
+}
+
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], stat[512];
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    read_file(path, stat, sizeof stat, &len);
+    const char *end = strrchr(stat, ')'); /* the name may hold spaces and parentheses */
+    int ppid = 0;
+    return end && sscanf(end + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+}
+
+/* The processes descended from pid that have the shim mapped: children it forked while it was
+ * attached carry its redirected GOT entries. At most max of them, in *out. */
+static size_t attached_descendants(pid_t pid, const char *shim, pid_t *out, size_t max)
+{
+    enum { PIDS_MAX = 65536 };
+    static pid_t pids[PIDS_MAX], parents[PIDS_MAX];
+    size_t n = 0, found = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < PIDS_MAX) {
+        pid_t p = (pid_t)atoi(e->d_name);
+        if (p > 0 && (parents[n] = parent_of(p)) > 0)
+            pids[n++] = p;
+    }
+    if (d)
+        closedir(d);
+    static char maps[1 << 20];
+    const char *base = strrchr(shim, '/');
+    for (size_t i = 0; i < n && found < max; i++) {
+        pid_t up = parents[i];
+        for (int depth = 0; up > 1 && up != pid && depth < 64; depth++)
+            up = parent_of(up);
+        char path[64];
+        size_t len;
+        snprintf(path, sizeof path, "/proc/%d/maps", (int)pids[i]);
+        if (up == pid && (read_file(path, maps, sizeof maps, &len), strstr(maps, base)))
+            out[found++] = pids[i];
+    }
+    return found;
+}
+
+/* Detaches the process, then the children it forked while attached; returns 0, or 2 with
+ * what went wrong said. */
 static int detach(pid_t pid, const char *shim, int quiet)
 {
     struct injected r;
-    inject_apart(pid, shim, 0, "stallscope_detach", NULL, &r);
-    if (r.rc < 0) {
+    if (detach_one(pid, shim, &r) < 0) {
         if (r.rc == -ENOENT || strcmp(r.message, "not attached") == 0)
             fprintf(stderr, "stallscope: attach: process %d is not attached\n", (int)pid);
         else
@@ -346,6 +436,16 @@ static int detach(pid_t pid, const char *shim, int quiet)
                 "stallscope: detached from process %d: %ld calls put back (process stopped "
                 "%.2fms)\n",
                 (int)pid, r.result, (double)r.held_ns / 1e6);
+    pid_t children[256];
+    size_t n = attached_descendants(pid, shim, children, sizeof children / sizeof children[0]);
+    for (size_t i = 0; i < n; i++) {
+        struct injected child;
+        if (detach_one(children[i], shim, &child) == 0 && !quiet)
+            fprintf(stderr,
+                    "stallscope: detached from process %d, forked by %d while attached: %ld "
+                    "calls put back\n",
+                    (int)children[i], (int)pid, child.result);
+    }
     return 0;
 }
 
@@ -390,6 +490,7 @@ int ss_cmd_attach(int argc, char **argv)
     if (detach_only)
         return detach(pid, shim, 0);
     check_process(pid, shim);
+    catch_stop_signals();
     char dir[PATH_MAX], monitor[SS_MONITOR_NAME_MAX];
     ss_cli_prepare_output(o.output);
     if (!realpath(o.output, dir))
@@ -418,7 +519,7 @@ int ss_cmd_attach(int argc, char **argv)
                 (int)pid, r.result, (double)r.held_ns / 1e6, (double)r.stopped_ns / 1e6, dir,
                 duration_ns ? "the end of --duration, ^C or its exit" : "^C or its exit");
     int status = 0;
-    if (record(pid, duration_ns))
+    if (stop_asked ? !process_exited(-1, pid) : record(pid, duration_ns))
         status = detach(pid, shim, o.quiet);
     ss_cli_end_recording(control, dir, o.quiet);
     close(control);

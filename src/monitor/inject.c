@@ -477,10 +477,13 @@ static bool is_waiting_call(long nr)
 
 /* Calls a thread may be in while it holds a lock the calls may need: futex (any lock), the
  * memory calls malloc makes under its arena lock. */
+/* Calls made under a lock of the C library's: malloc's (memory calls; fork takes every arena
+ * and the atfork lock around clone) or another thread's. */
 static bool is_locked_call(long nr)
 {
     return nr == SYS_futex || nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mprotect ||
-           nr == SYS_brk || nr == SYS_mremap || nr == SYS_madvise;
+           nr == SYS_brk || nr == SYS_mremap || nr == SYS_madvise || nr == SYS_clone ||
+           nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork;
 }
 
 static bool in_module(pid_t pid, uint64_t addr, const char *prefix)

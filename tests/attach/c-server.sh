@@ -2,7 +2,8 @@
 # stallscope attach on a C epoll server started without the shim, under a steady load of pings
 # on four connections: attached twice, for 6 s each, with a library loaded with dlopen (SIGHUP,
 # the first time while attached), a stall planted (SIGUSR1: a 150 ms sleep, 150 ms on the CPU,
-# then the library's 100 ms usleep) and a child forked and reaped (SIGUSR2) during each. While
+# then the library's 100 ms usleep), a child forked and reaped (SIGUSR2) and a worker forked
+# that loops on its own for 8 s (SIGWINCH: attach must detach it too) during each. While
 # attached, GOT entries of the server and of the library lead to the shim; each run holds the
 # stall with the planted functions in its stacks and both sleeps as blocking calls; after each
 # detach, every GOT entry of every module is what it was before the attach, and none leads to
@@ -61,6 +62,7 @@ for round in 1 2; do
     kill -USR1 "$server_pid"
     sleep 0.6
     kill -USR2 "$server_pid"
+    kill -WINCH "$server_pid"
     wait "$attach_pid"
     status=$?
     if [ "$status" -ne 0 ]; then
@@ -70,6 +72,15 @@ for round in 1 2; do
     fi
     grep -q "detached from process $server_pid" "$tmp/attach$round.err" ||
         fail "round $round: attach did not say it detached"
+    # The worker forked while attached inherited the redirected entries: it is detached too.
+    worker=$(sed -n 's/^worker //p' "$tmp/server.out" | tail -1)
+    if [ -z "$worker" ]; then
+        fail "round $round: no worker was forked"
+    elif ! grep -q "detached from process $worker, forked by $server_pid" "$tmp/attach$round.err"; then
+        fail "round $round: the worker forked while attached was not detached: $(cat "$tmp/attach$round.err")"
+    elif kill -0 "$worker" 2>/dev/null && python3 "$here/got.py" "$worker" | grep -q " shim$"; then
+        fail "round $round: the worker's GOT still leads to the shim after the detach"
+    fi
     "$stallscope" report --depth 16 "$run" >"$tmp/report$round" 2>&1 || fail "round $round: report failed"
     for planted in planted_attach_spin planted_attach_sleep attach_plugin_sleep; do
         grep -q "$planted" "$tmp/report$round" || fail "round $round: no $planted in the report"
@@ -102,6 +113,6 @@ status=$?
 [ ! -s "$tmp/server.err" ] || { fail "the server wrote errors:"; cat "$tmp/server.err"; }
 grep -Eq "^served [0-9]+, stalls 2, forks 2$" "$tmp/server.out" ||
     fail "the server's output: $(cat "$tmp/server.out")"
-[ "$(wc -l <"$tmp/server.out")" -eq 2 ] || fail "the server printed more than its two lines"
+[ "$(grep -vc '^worker ' "$tmp/server.out")" -eq 2 ] || fail "the server printed more than its lines"
 [ "$failures" -eq 0 ] || { cat "$tmp/report1"; exit 1; }
 echo "PASS: attached twice under load ($answered answers), recorded, put back"

@@ -1,9 +1,11 @@
 #!/bin/sh
 # stallscope attach where it cannot, or must not, attach: each case exits 2 with one line that
-# says why, and leaves the process as it was. Then the cases where the process or attach itself
-# ends early: the server exits while attached (attach ends with its summary, status 0), and
-# attach is killed with SIGKILL at moments through the injection (the server goes on serving,
-# with nothing on its stderr, and exits 0).
+# says why, and leaves the process as it was (a second attach to a process being recorded
+# leaves the first one's run as it was). Then the cases where the process or attach itself
+# ends early: the server exits while attached (attach ends with its summary, status 0), ^C
+# comes at moments through the attach (whatever was attached is detached), and attach is
+# killed with SIGKILL at moments through the injection (the server goes on serving, with
+# nothing on its stderr, and exits 0).
 # shellcheck source=../lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 skip_unless python3
@@ -130,6 +132,38 @@ else
     fail "the process exited while attached: attach -> $status: $(cat "$tmp/exits.err")"
 fi
 wait "$server_pid" || fail "the server exited with $? while attached"
+
+# A second attach while the first records: refused before it touches the first's run.
+start_server twice
+"$stallscope" attach -q -o "$tmp/first" --duration 3s "$server_pid" 2>"$tmp/first.err" &
+attach_pid=$!
+for _ in $(seq 100); do
+    [ -n "$(ls "$tmp/first" 2>/dev/null)" ] && break
+    pings "$port" >/dev/null
+    sleep 0.05
+done
+stallscope_exits 2 "being recorded already, into $tmp/first" attach -o "$tmp/first" "$server_pid"
+wait "$attach_pid" || fail "the first attach exited with $?: $(cat "$tmp/first.err")"
+ls "$tmp/first"/stallscope-"$server_pid"*.trace >/dev/null 2>&1 ||
+    fail "the refused attach removed the first one's trace"
+
+# ^C at moments through the attach: attach detaches whatever it attached, and ends.
+for delay in 0.01 0.05 0.1 0.2; do
+    "$stallscope" attach -q -o "$tmp/interrupted" "$server_pid" 2>>"$tmp/interrupted.err" &
+    attach_pid=$!
+    sleep "$delay"
+    kill -INT "$attach_pid"
+    wait "$attach_pid"
+    if python3 "$here/got.py" "$server_pid" | grep -q " shim$"; then
+        fail "^C after ${delay}s: GOT entries still lead to the shim after attach ended"
+        break
+    fi
+done
+pings "$port" || fail "the server stopped answering after the interrupted attaches"
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "the server exited with $? after the interrupted attaches"
+[ ! -s "$tmp/twice.err" ] || { fail "the server wrote errors:"; cat "$tmp/twice.err"; }
+ok "a second attach is refused, and ^C during an attach leaves nothing attached"
 
 # attach killed at moments through the injection: the server must go on.
 start_server killed
