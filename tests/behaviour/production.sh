@@ -61,10 +61,12 @@ p = procs[0]
 deleted = p["drops"].get("deleted_by_rotation")
 assert deleted and deleted["files"] >= 2, f"no files deleted by rotation: {p['drops']}"
 kept = len(p["stalls"])
-# The fixture's 600 spins, and perhaps a stall of its start-up or exit; a few stall ends may be
-# lost to a full queue, and counted as such.
-total = kept + deleted["stalls"] + p["drops"]["events"]
-assert 600 <= total <= 605, f"{kept} stalls kept + {deleted['stalls']} deleted: {total}, not 600"
+# The fixture's 600 spins, and perhaps a few more where a busy machine kept an iteration from
+# the CPU past the threshold, or at start-up and exit; a few stall ends may be lost to a full
+# queue, counted among the dropped events (which count lost calls too).
+seen = kept + deleted["stalls"]
+assert seen <= 610, f"{kept} stalls kept + {deleted['stalls']} deleted: {seen}, more than 600"
+assert seen + p["drops"]["events"] >= 600, f"{seen} stalls and {p['drops']['events']} dropped events: fewer than 600"
 m = re.search(r"stalls: (\d+) \(worst \d+ shown; (\d+) more in trace files deleted", report)
 assert m and int(m[1]) == kept and int(m[2]) == deleted["stalls"], "the report's stall count"
 assert "rotation: " in report, "the report does not say what rotation deleted"
