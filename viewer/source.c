@@ -227,6 +227,27 @@ enum ssv_src_state ssv_src_state(const struct ssv_source *s, const struct ssv_vm
     return ended ? SSV_SRC_FINISHED : SSV_SRC_QUIET;
 }
 
+/* Whether name is a trace file of pid: stallscope-PID.trace, or stallscope-PID.N.trace once
+ * rotation (max_size) has moved on from the first. */
+static int trace_file_of(const char *name, unsigned long pid)
+{
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, SS_TRACE_FILE_PREFIX "%lu", pid);
+    size_t len = strlen(name), suffix = strlen(SS_TRACE_FILE_SUFFIX);
+    if (strncmp(name, prefix, (size_t)n) != 0 || len < (size_t)n + suffix ||
+        strcmp(name + len - suffix, SS_TRACE_FILE_SUFFIX) != 0)
+        return 0;
+    const char *rest = name + n;
+    if (rest == name + len - suffix)
+        return 1;
+    if (*rest++ != '.' || rest == name + len - suffix)
+        return 0;
+    for (; rest < name + len - suffix; rest++)
+        if (*rest < '0' || *rest > '9')
+            return 0;
+    return 1;
+}
+
 int ssv_src_find_pid(const char *dir, unsigned long pid, char *err, size_t err_size)
 {
     char path[4096];
@@ -234,6 +255,15 @@ int ssv_src_find_pid(const char *dir, unsigned long pid, char *err, size_t err_s
     if (access(path, R_OK) == 0)
         return 0;
     int e = errno;
+    DIR *d = opendir(dir);
+    struct dirent *entry;
+    int found = 0;
+    while (d && !found && (entry = readdir(d)))
+        found = trace_file_of(entry->d_name, pid);
+    if (d)
+        closedir(d);
+    if (found)
+        return 0;
     struct stat st;
     if (stat(dir, &st) < 0)
         snprintf(err, err_size, "--pid %lu: no run directory %s (%s); name one with -d DIR", pid,

@@ -504,6 +504,11 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
         ss_process_symbolize(run, p);
         res->processes++;
         res->dropped += ss_drops_total(&p->drops);
+        if (rules->max_stall_ns != SS_NO_LIMIT && p->drops.stalls_deleted_max_ns > rules->max_stall_ns) {
+            res->deleted_over_limit++;
+            if (p->drops.stalls_deleted_max_ns > res->deleted_longest_ns)
+                res->deleted_longest_ns = p->drops.stalls_deleted_max_ns;
+        }
         res->untraced += p->nuntraced;
         if (p->threshold_ns < res->lowest_threshold_ns)
             res->lowest_threshold_ns = p->threshold_ns;
@@ -544,6 +549,7 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
     }
     if (res->nfindings > 1)
         qsort(res->findings, res->nfindings, sizeof *res->findings, by_rule);
+    res->failed += res->deleted_over_limit;
     return 0;
 }
 

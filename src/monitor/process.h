@@ -111,6 +111,9 @@ struct ss_mproc {
     uint64_t samples_failed, samples_timed_out, drops_written_sum;
     uint64_t retired_events, retired_snaps; /* drops of slots whose threads have exited */
     uint64_t calls_lost, perf_lost;
+    /* Writing the modules again into a new trace file: they are not new to the process. */
+    int rewriting_modules;
+    int rotation_failing; /* the last rotation failed (said once) */
     /* The max_stacks budget: the second it counts, stacks taken in it, those skipped. */
     uint64_t budget_second_ns, budget_used, samples_skipped;
     uint64_t next_flush_ns;

@@ -43,7 +43,8 @@ bool ss_sample_budget_take(struct ss_mproc *p, uint64_t now)
 {
     if (!p->config.max_stacks)
         return true;
-    if (now - p->budget_second_ns >= 1000000000ull) {
+    /* Callers pass the time of their own look: one may be a little older than the second. */
+    if (now > p->budget_second_ns && now - p->budget_second_ns >= 1000000000ull) {
         p->budget_second_ns = now;
         p->budget_used = 0;
     }

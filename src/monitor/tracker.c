@@ -116,7 +116,7 @@ void ss_mproc_refresh_modules(struct ss_mproc *p, uint64_t now)
         added++;
     }
     /* Attached, the shim redirects the calls of new modules at a loop thread's next wait. */
-    if (added && atomic_load(&p->seg->attached))
+    if (added && !p->rewriting_modules && atomic_load(&p->seg->attached))
         for (size_t i = 0; i < SS_SEG_SLOTS; i++)
             if (atomic_load_explicit(&p->seg->slots[i].owner, memory_order_acquire) > 0)
                 atomic_fetch_or(&p->seg->slots[i].request, SS_REQUEST_PATCH);
@@ -440,16 +440,22 @@ static void rotate_trace(struct ss_mproc *p)
 {
     char why[512];
     if (ss_writer_rotate(&p->out, why, sizeof why) < 0) {
-        ss_mproc_tell(p, why);
+        /* Said once; the current file goes on, and the rotation is tried at each flush. */
+        if (!p->rotation_failing)
+            ss_mproc_tell(p, why);
+        p->rotation_failing = 1;
         return;
     }
+    p->rotation_failing = 0;
     struct ss_rec_segment segment = {p->out.generation, 0};
     write_process(p);
     ss_writer_record(&p->out, SS_REC_SEGMENT, &segment, sizeof segment, NULL, 0);
     struct module_set *set = p->module_set;
     if (set)
         set->n = 0;
+    p->rewriting_modules = 1;
     ss_mproc_refresh_modules(p, ss_monotonic_ns());
+    p->rewriting_modules = 0;
     int threads = 0;
     for (size_t i = 0; i < SS_SEG_SLOTS; i++) {
         struct ss_slot_view *v = &p->views[i];

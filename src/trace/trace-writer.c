@@ -109,12 +109,19 @@ int ss_writer_bound(struct ss_writer *w, uint64_t max_size, uint32_t max_files)
 {
     if (max_size == 0 || max_files == 0)
         return 0;
+    if (max_files > SS_WRITER_FILES_MAX)
+        max_files = SS_WRITER_FILES_MAX;
+    if (!w->nfiles)
+        return -ENOMEM;
     struct ss_writer_file *files = realloc(w->files, max_files * sizeof *files);
-    if (!files || !w->nfiles)
+    if (!files)
         return -ENOMEM;
     w->files = files;
     w->max_files = max_files;
+    /* A file holds at least what a new one starts with, or every look would rotate. */
     w->file_size_limit = max_size / max_files;
+    if (w->file_size_limit < SS_WRITER_FILE_MIN)
+        w->file_size_limit = SS_WRITER_FILE_MIN;
     return 0;
 }
 
@@ -133,11 +140,11 @@ static void add_held(struct ss_writer_held *to, const struct ss_writer_held *fro
     to->records += from->records;
 }
 
+/* Until the next file is made, the current one stays open and is written on: a rotation that
+ * fails (a full disk, a directory gone) is tried again at the next flush. */
 int ss_writer_rotate(struct ss_writer *w, char *why, size_t why_size)
 {
     ss_writer_flush(w);
-    close(w->fd);
-    w->fd = -1;
     int dfd = open_run_dir(w->dir, why, why_size);
     if (dfd < 0)
         return dfd;
@@ -146,17 +153,29 @@ int ss_writer_rotate(struct ss_writer *w, char *why, size_t why_size)
     if (w->nfiles == w->max_files) {
         char name[64];
         file_name(name, sizeof name, w->pid, w->files[0].number);
-        if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) {
-            add_held(&w->deleted, &w->files[0].held);
-            w->files_deleted++;
+        if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT) {
+            int err = errno;
+            snprintf(why, why_size, "cannot remove %s/%s: %s", w->dir, name, strerror(err));
+            close(dfd);
+            return -err;
         }
+        add_held(&w->deleted, &w->files[0].held);
+        w->files_deleted++;
         memmove(w->files, w->files + 1, (w->nfiles - 1) * sizeof *w->files);
         w->nfiles--;
     }
+    struct ss_writer current = *w;
+    w->fd = -1;
     long number = create_file(w, dfd, w->dir, next, why, why_size);
     close(dfd);
-    if (number < 0)
+    if (number < 0) {
+        w->fd = current.fd;
+        w->size = current.size;
+        w->can_reserve = current.can_reserve;
+        w->full = current.full;
         return (int)number;
+    }
+    close(current.fd);
     w->files[w->nfiles++] = (struct ss_writer_file){(unsigned)number, {0}};
     w->generation++;
     return 0;

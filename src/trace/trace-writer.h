@@ -66,16 +66,20 @@ void ss_writer_record_tails(struct ss_writer *w, uint16_t tag, const void *fixed
                             const void *a, size_t a_len, const void *b, size_t b_len);
 void ss_writer_flush(struct ss_writer *w);
 
-/* Bounds the process's trace to max_size bytes on disk in at most max_files files: each file
- * is rotated once it reaches its share, max_size / max_files. -ENOMEM, unbounded, if the
- * bookkeeping cannot be allocated. */
+/* Bounds the process's trace to max_size bytes on disk in at most max_files files (at most
+ * SS_WRITER_FILES_MAX): each file is rotated once it reaches its share, max_size / max_files,
+ * but not less than SS_WRITER_FILE_MIN. -ENOMEM, unbounded, if the bookkeeping cannot be
+ * allocated. */
+#define SS_WRITER_FILES_MAX 1024u
+#define SS_WRITER_FILE_MIN 16384u
 int ss_writer_bound(struct ss_writer *w, uint64_t max_size, uint32_t max_files);
 /* Whether the open file has reached its share: the caller rotates between two flushes. */
 int ss_writer_wants_rotation(const struct ss_writer *w);
-/* Flushes and closes the open file, deletes the oldest when max_files are kept (counting
- * what it held), and opens the next, stallscope-PID.N.trace with N above the last, with its
- * file header; `generation` counts up. Whatever later records refer to must be written again.
- * On failure the trace ends there: -errno, with why. */
+/* Flushes the open file, deletes the oldest when max_files are kept (counting what it held),
+ * opens the next, stallscope-PID.N.trace with N above the last, with its file header, and
+ * closes the one before; `generation` counts up. Whatever later records refer to must be
+ * written again. On failure (-errno, with why) the open file stays open and is written on:
+ * the caller tries again later. */
 int ss_writer_rotate(struct ss_writer *w, char *why, size_t why_size);
 /* Releases everything without writing. */
 void ss_writer_forget(struct ss_writer *w);
