@@ -153,30 +153,8 @@ wait_port() { # PORT: 0 once something listens on it
     return 1
 }
 
-nginx_conf() { # DIR PORT: a private nginx: own prefix, port, logs and temp paths
-    mkdir -p "$1/www" "$1/tmp"
-    head -c 1024 /dev/zero | tr '\0' x >"$1/www/index.html"
-    cat >"$1/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-$([ "$(id -u)" = 0 ] && echo "user root;  # the worker reads the page from this directory")
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
-    server {
-        listen 127.0.0.1:$2;
-        location / { root $1/www; }
-    }
-}
-EOF
-}
+# shellcheck source=nginx.sh
+. "$(dirname "$0")/nginx.sh"
 
 load_http() { # SECONDS: "rps requests errors"
     taskset -c 1 wrk -t1 -c$conns -d"$1"s "http://127.0.0.1:$port/" >"$OUT/wrk.out" 2>&1

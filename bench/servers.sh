@@ -52,31 +52,8 @@ wait_port() { # PORT [TRIES]: 0 once something listens on it
     return 1
 }
 
-nginx_conf() { # DIR PORT [on|off]: a private nginx: own prefix, port, logs and temp paths
-    mkdir -p "$1/www" "$1/tmp"
-    head -c 1024 /dev/zero | tr '\0' x >"$1/www/index.html"
-    cat >"$1/nginx.conf" <<EOF
-daemon off;
-master_process ${3:-on};
-worker_processes 1;
-$([ "$(id -u)" = 0 ] && echo "user root;  # the earlier build's worker wrote its own trace into the run directory")
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
-    server {
-        listen 127.0.0.1:$2;
-        location / { root $1/www; }
-    }
-}
-EOF
-}
+# shellcheck source=nginx.sh
+. "$here/nginx.sh"
 
 server_cmd() { # SERVER PORT DIR [MASTER]: the plain command line of a server
     case $1 in
