@@ -235,26 +235,6 @@ static void read_file(const char *path, char *buf, size_t size, size_t *len)
     close(fd);
 }
 
-/* The run directory of a process started under run (its STALLSCOPE_OPTIONS), or "". */
-static void run_directory_of(pid_t pid, char *dir, size_t size)
-{
-    static char env[1 << 16];
-    char path[64];
-    size_t len;
-    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
-    read_file(path, env, sizeof env, &len);
-    dir[0] = '\0';
-    for (size_t i = 0; i < len; i += strlen(env + i) + 1) {
-        const char *key = SS_OPTIONS_ENV "=";
-        if (strncmp(env + i, key, strlen(key)) != 0)
-            continue;
-        struct ss_options o;
-        ss_options_defaults(&o);
-        ss_options_parse(env + i + strlen(key), &o, NULL, NULL);
-        snprintf(dir, size, "%s", o.output);
-    }
-}
-
 /* The process tracing pid (TracerPid in its status), 0 when none. */
 static pid_t tracer_of(pid_t pid)
 {
@@ -289,8 +269,8 @@ static void check_process(pid_t pid, const char *shim)
                (int)pid, (int)strcspn(comm, "\n"), comm);
     const char *base = strrchr(shim, '/');
     char dir[PATH_MAX], why[512];
-    run_directory_of(pid, dir, sizeof dir);
-    if (strstr(maps, base ? base : shim) && dir[0])
+    if (strstr(maps, base ? base : shim) &&
+        ss_find_run_dir_in_environment(pid, dir, sizeof dir) == 0)
         ss_die("attach: process %d is traced already, by stallscope run: its run directory is %s",
                (int)pid, dir);
     /* Before the run directory is emptied: it may be this very recording's. */

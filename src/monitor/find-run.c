@@ -123,9 +123,7 @@ static void ignore_problem(void *ctx, const char *what, const char *key, size_t 
     (void)ctx, (void)what, (void)key, (void)key_len;
 }
 
-/* The output= of the STALLSCOPE_OPTIONS in pid's environment, made absolute with its working
- * directory: 0, -ENOENT when there is none, or a code. */
-static int from_environ(pid_t pid, char *dir, size_t size)
+int ss_find_run_dir_in_environment(pid_t pid, char *dir, size_t size)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
@@ -181,7 +179,7 @@ int ss_find_run_dir(pid_t pid, char *dir, size_t size, char *why, size_t why_siz
         rc = -ENAMETOOLONG;
     } else {
         unreadable = denied(rc) ? rc : 0;
-        rc = from_environ(pid, dir, size);
+        rc = ss_find_run_dir_in_environment(pid, dir, size);
         if (rc == 0)
             return 0;
         if (denied(rc) && !unreadable)

@@ -16,5 +16,8 @@
  * -EACCES when it could not be read (another user's process); -ESRCH when there is no such
  * process; -ENAMETOOLONG when dir is too small. Every failure has one line in why. */
 int ss_find_run_dir(pid_t pid, char *dir, size_t size, char *why, size_t why_size);
+/* The output= of the STALLSCOPE_OPTIONS in pid's environment (a process started under run),
+ * made absolute with its working directory: 0, -ENOENT when there is none, or a code. */
+int ss_find_run_dir_in_environment(pid_t pid, char *dir, size_t size);
 
 #endif
