@@ -247,17 +247,7 @@ echo
 echo "  nginx, $REPS rounds of ${DURATION}s each: median req/s; spread: (max - min) / median;"
 echo "  ratio: median over the rounds of the run's req/s divided by its round's plain run"
 printf '  %-9s %10s %7s %7s\n' variant "req/s" spread ratio
-awk -F'\t' '
-    function median(list,   n, a, i, j, t) {
-        n = split(list, a, " ")
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function spread(list,   n, a, i, lo, hi) {
-        n = split(list, a, " "); lo = hi = a[1]
-        for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
-        return median(list) ? (hi - lo) / median(list) : 0
-    }
+awk -F'\t' "$STATS_AWK"'
     $4 !~ /NOT-TRACED|WRK-ERRORS/ { rps[$1] = rps[$1] " " $3; by[$1, $2] = $3; if ($2 > reps) reps = $2 }
     END {
         split("plain attached run", order, " ")

@@ -1,5 +1,20 @@
 # shellcheck shell=bash
-# Shared by the bench parts that run nginx (servers.sh, attach.sh).
+# Shared by the bench parts that run nginx (servers.sh, attach.sh): its configuration, and the
+# awk functions their tables are made with: median and spread ((max - min) / median) of a
+# space-separated list.
+# shellcheck disable=SC2034 # used by the scripts that source this
+STATS_AWK='
+    function median(list,   n, a, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function spread(list,   n, a, i, lo, hi) {
+        n = split(list, a, " "); lo = hi = a[1]
+        for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
+        return median(list) ? (hi - lo) / median(list) : 0
+    }
+'
 
 nginx_conf() { # DIR PORT [on|off]: a private nginx: own prefix, port, logs and temp paths
     mkdir -p "$1/www" "$1/tmp"

@@ -275,17 +275,7 @@ echo "  server's process group and the monitor; monitor: its part of that, media
 echo "  \"before\", the earlier build's watchdog thread inside the server"
 printf '  %-7s %-17s %10s %7s %7s %9s %7s %12s %7s %15s\n' server variant "req/s" spread ratio \
     "p99 ms" ratio "CPU us/req" ratio "monitor us/req"
-awk -F'\t' '
-    function median(list,   n, a, i, j, t) {
-        n = split(list, a, " ")
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function spread(list,   n, a, i, lo, hi) {
-        n = split(list, a, " "); lo = hi = a[1]
-        for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
-        return median(list) ? (hi - lo) / median(list) : 0
-    }
+awk -F'\t' "$STATS_AWK"'
     { key = $1 "\t" $2; if (!(key in rps)) order[++k] = key
       r = $3; if (r > reps) reps = r; v_rps[key, r] = $4; v_p99[key, r] = $5; v_cpu[key, r] = $6
       rps[key] = rps[key] " " $4; p99[key] = p99[key] " " $5; cpu[key] = cpu[key] " " $6
