@@ -247,6 +247,8 @@ void ss__serve_requests(struct ss_slot *slot)
         ss__install_signal_handler();
     if (asked & SS_REQUEST_PATCH)
         ss__patch_new_modules();
+    if (asked & SS_REQUEST_RETAKE)
+        memset(slot->sites_seen, 0, sizeof slot->sites_seen);
 }
 
 struct ss_slot *ss__claim_slot(void)

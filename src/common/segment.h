@@ -200,6 +200,7 @@ struct ss_call_now {
 /* Requests of the monitor to a loop thread, acted on at its next wait. */
 #define SS_REQUEST_SIGNAL 1u /* install the sampling signal's handler: perf events refused */
 #define SS_REQUEST_PATCH 2u  /* attached: redirect the calls of modules loaded since */
+#define SS_REQUEST_RETAKE 4u /* Python frames can be copied now: take each site's stack again */
 
 struct ss_slot {
     _Atomic pid_t owner;        /* [shim] tid of the loop thread, 0 when free, -1 being claimed */
@@ -211,13 +212,13 @@ struct ss_slot {
      * mapping begins (0: unknown). A copy is made from sp up to stack_hi only when sp lies in
      * between: every byte there is mapped. [shim] at the claim, then [monitor]. */
     _Atomic uintptr_t stack_hi, stack_lo;
-    uint64_t sp_hint;          /* [shim] an address on the owner's stack */
-    uint64_t thread_self;      /* [shim] the owner's pthread_self(): how CPython names it */
+    uint64_t sp_hint;           /* [shim] an address on the owner's stack */
+    uint64_t thread_self;       /* [shim] the owner's pthread_self(): how CPython names it */
     _Atomic uint64_t py_tstate; /* [monitor] the owner's Python thread state, 0: none known */
-    uint64_t loop_key;         /* [owner] the thread's loop (SS_LOOP_KEY_*), 0: none now */
-    uint64_t first_wait_ns;    /* [shim] */
-    uint64_t loop_sp;          /* [owner] frame address of the loop's wait */
-    uint64_t loop_iterations0; /* [owner] `iterations` when the loop began */
+    uint64_t loop_key;          /* [owner] the thread's loop (SS_LOOP_KEY_*), 0: none now */
+    uint64_t first_wait_ns;     /* [shim] */
+    uint64_t loop_sp;           /* [owner] frame address of the loop's wait */
+    uint64_t loop_iterations0;  /* [owner] `iterations` when the loop began */
 
     /* Loops that began and ended [owner -> monitor]. */
     struct ss_loop_event loop_events[SS_LOOP_RING];
@@ -290,7 +291,7 @@ struct ss_seg_config {
     uint64_t threshold_ns, interval_ns, flush_ns, sample_timeout_ns, call_threshold_ns;
     int32_t signal, strict, stacks, sampling;
     int32_t python, reserved;
-    uint64_t max_size;             /* trace bytes the process may keep; 0: unbounded */
+    uint64_t max_size;              /* trace bytes the process may keep; 0: unbounded */
     uint32_t max_files, max_stacks; /* files it keeps; stacks unwound per second (0: all) */
 };
 
@@ -311,9 +312,9 @@ struct ss_segment {
      * number for a file of its own. */
     uint64_t stderr_dev, stderr_ino;
 
-    _Atomic uint32_t wake;    /* [both] futex word: bumped to wake the monitor early */
-    _Atomic uint32_t exiting; /* [shim] 1 once the process began exit(), or detached */
-    _Atomic uint64_t exit_ns; /* [shim] when */
+    _Atomic uint32_t wake;     /* [both] futex word: bumped to wake the monitor early */
+    _Atomic uint32_t exiting;  /* [shim] 1 once the process began exit(), or detached */
+    _Atomic uint64_t exit_ns;  /* [shim] when */
     _Atomic uint32_t attached; /* [shim] 1: loaded into a running process (docs/attach.md) */
     _Atomic uint32_t detached; /* [shim] 1: detached; the process goes on untraced */
     /* [monitor] whose signals the handler accepts; set once the monitor follows the process */

@@ -15,7 +15,7 @@ static void write_site(struct ss_writer *out, const struct ss_site *st)
     struct ss_rec_call_site rec = {
         st->tid,
         st->id,
-        st->stack,
+        st->stack.id,
         (uint16_t)st->category,
         0,
         st->count,
@@ -50,8 +50,8 @@ static struct ss_site *find(struct ss_sites *s, uint32_t tid, uint64_t address, 
 
 int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, uint64_t address,
                      uint64_t py_key, uint16_t call, const char *function, int category,
-                     uint64_t start_ns, uint64_t duration_ns, const char *detail, uint32_t stack,
-                     unsigned nframes)
+                     uint64_t start_ns, uint64_t duration_ns, const char *detail,
+                     struct ss_site_stack stack)
 {
     struct ss_site *st = find(s, tid, address, call, py_key);
     if (!st)
@@ -65,13 +65,16 @@ int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, ui
     }
     st->count++;
     st->total_ns += duration_ns;
-    /* The stack shown for a site is its deepest one, the slowest among equals: an unwind
-     * through JIT code can stop short, and a short stack may lack the caller that matters. */
-    if (stack && (!st->stack || nframes > st->stack_depth ||
-                  (nframes == st->stack_depth && duration_ns >= st->max_ns))) {
+    /* The stack shown for a site is the one that names most of its Python code, then its
+     * deepest one, the slowest among equals: a site's first call may come before the monitor
+     * has found the thread's Python frames, an unwind through JIT code can stop short, and a
+     * short stack may lack the caller that matters. */
+    const struct ss_site_stack *old = &st->stack;
+    if (stack.id && (!old->id || stack.python_frames > old->python_frames ||
+                     (stack.python_frames == old->python_frames &&
+                      (stack.frames > old->frames ||
+                       (stack.frames == old->frames && duration_ns >= st->max_ns)))))
         st->stack = stack;
-        st->stack_depth = nframes;
-    }
     if (duration_ns > st->max_ns)
         st->max_ns = duration_ns;
     st->dirty = !fresh;
@@ -92,7 +95,7 @@ void ss_sites_flush(struct ss_sites *s, struct ss_writer *out)
 void ss_sites_rewrite(struct ss_sites *s, struct ss_stacks *stacks, struct ss_writer *out)
 {
     for (size_t i = 0; i < s->n; i++) {
-        ss_stacks_ensure_written(stacks, out, s->items[i].stack);
+        ss_stacks_ensure_written(stacks, out, s->items[i].stack.id);
         write_site(out, &s->items[i]);
         s->items[i].dirty = 0;
     }

@@ -12,9 +12,15 @@
 
 struct ss_writer;
 
+/* A stack a call was seen with: its id (0: none), its frames, and how many Python frames the
+ * shim copied with it (none before the monitor told the thread where they are). */
+struct ss_site_stack {
+    uint32_t id, frames, python_frames;
+};
+
 struct ss_site {
-    uint32_t tid, id, stack;
-    uint32_t stack_depth; /* frames in stack */
+    uint32_t tid, id;
+    struct ss_site_stack stack;
     int8_t category;
     uint64_t count, total_ns, max_ns, first_ns;
     char function[32];
@@ -30,12 +36,12 @@ struct ss_sites {
 
 /* Counts one call at a site (py_key: the Python code that made it, which tells sites at one
  * address apart; 0 for none); a new site gets its category, detail and first time from this
- * call and its record at once. `stack` (0: none) replaces the site's stack when deeper, or as
- * deep and slower. Returns -1 when out of memory. */
+ * call and its record at once. `stack` replaces the site's stack when it has more Python frames,
+ * or as many and more frames, or as many of both and is slower. Returns -1 when out of memory. */
 int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, uint64_t address,
                      uint64_t py_key, uint16_t call, const char *function, int category,
-                     uint64_t start_ns, uint64_t duration_ns, const char *detail, uint32_t stack,
-                     unsigned nframes);
+                     uint64_t start_ns, uint64_t duration_ns, const char *detail,
+                     struct ss_site_stack stack);
 /* Writes the records of the sites that changed since their last one. */
 void ss_sites_flush(struct ss_sites *s, struct ss_writer *out);
 /* Writes every site's record again, after its stack's, into a new file of a rotated trace. */

@@ -87,10 +87,11 @@ void ss_mproc_drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
     for (; tail != head; tail++) {
         struct ss_call_event e = s->calls[tail % SS_CALL_RING];
         uint32_t stack = 0, capture_ns = 0;
-        unsigned nframes = 0;
+        unsigned nframes = 0, python_frames = 0;
         if (e.snap && ss_sample_budget_take(p, now)) {
-            stack = ss_mproc_unwind_snapshot(p, v, false, &s->call_snaps[e.snap - 1], &nframes,
-                                             &capture_ns);
+            const struct ss_snapshot *snap = &s->call_snaps[e.snap - 1];
+            stack = ss_mproc_unwind_snapshot(p, v, false, snap, &nframes, &capture_ns);
+            python_frames = snap->py.n;
         }
         if (e.snap)
             atomic_store_explicit(&s->call_snap_state[e.snap - 1], SS_SNAP_FREE,
@@ -117,7 +118,8 @@ void ss_mproc_drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
         ss_describe(p->pid, e.fd, category, e.detail, detail, sizeof detail);
         const char *name = ss_mproc_call_name(p, e.call);
         if (ss_sites_account(&p->sites, &p->out, (uint32_t)v->tid, e.site, e.py_key, e.call, name,
-                             category, e.start_ns, e.duration_ns, detail, stack, nframes) < 0)
+                             category, e.start_ns, e.duration_ns, detail,
+                             (struct ss_site_stack){stack, nframes, python_frames}) < 0)
             p->calls_lost++;
         note_iteration_call(v, &e, category);
         uint64_t end = e.start_ns + e.duration_ns;

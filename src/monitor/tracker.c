@@ -326,7 +326,8 @@ static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
 }
 
 /* Tells the shim the thread's Python state, for it to copy Python frames with the stacks it
- * takes; looked for once a second until found (a thread may run Python only later). */
+ * takes; looked for once a second until found (a thread may run Python only later). The
+ * sites whose stack the thread took before then take theirs again, with Python frames. */
 static void look_for_python_state(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
                                   uint64_t now)
 {
@@ -336,6 +337,8 @@ static void look_for_python_state(struct ss_mproc *p, struct ss_slot *s, struct 
     v->python_look_ns = now + 1000000000ull;
     uint64_t ts = ss_python_thread_state(p->python, p->target, v->tid, s->thread_self);
     atomic_store_explicit(&s->py_tstate, ts, memory_order_relaxed);
+    if (ts)
+        atomic_fetch_or_explicit(&s->request, SS_REQUEST_RETAKE, memory_order_release);
 }
 
 /* Looks at one slot; returns the next time it needs attention. `final`: the process is gone
