@@ -471,7 +471,9 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
         fprintf(out, "  sampled with %s\n", sampling);
     print_threads(out, p);
     if (p->nstalls == 0 && p->summary.stalls == 0) {
-        fprintf(out, "  no stalls\n");
+        /* Those rotation deleted or the monitor lost are said below. */
+        fprintf(out, "  no stalls%s\n",
+                p->drops.stalls_deleted || p->drops.stalls_lost ? " kept" : "");
     } else {
         const struct ss_stall **sorted = malloc(p->nstalls * sizeof *sorted);
         if (!sorted)
@@ -485,6 +487,9 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
         if (p->drops.stalls_deleted)
             fprintf(out, "; %llu more in trace files deleted by rotation",
                     (unsigned long long)p->drops.stalls_deleted);
+        if (p->drops.stalls_lost)
+            fprintf(out, "; %llu more lost when the monitor fell behind",
+                    (unsigned long long)p->drops.stalls_lost);
         fprintf(out, ")\n");
         print_diagnosis(out, run, p, o);
         for (size_t i = 0; i < shown; i++)
@@ -522,6 +527,16 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
                 p->drops.stalls_deleted == 1 ? "" : "s", total, longest,
                 (unsigned long long)p->drops.samples_deleted,
                 (unsigned long long)p->drops.records_deleted);
+    }
+    if (p->drops.stalls_lost) {
+        char total[32], longest[32];
+        ss_format_duration(p->drops.stalls_lost_ns, total, sizeof total);
+        ss_format_duration(p->drops.stalls_lost_max_ns, longest, sizeof longest);
+        fprintf(out,
+                "  lost stalls: %llu stall%s ended faster than the monitor could take them "
+                "(%s in all, longest %s): counted, without stacks\n",
+                (unsigned long long)p->drops.stalls_lost, p->drops.stalls_lost == 1 ? "" : "s",
+                total, longest);
     }
     for (size_t i = 0; i < p->nnotes; i++)
         fprintf(out, "  note: %s\n", p->notes[i]);
