@@ -36,8 +36,10 @@ mkdir -m 700 "$OUT/serve-empty"
 "$SS" run -q -o "$OUT/serve-run" --threshold 5ms -- sh -c \
     'i=0; while [ $i -lt "$2" ]; do "$1" --spin 8 >/dev/null; i=$((i + 1)); done' sh "$FIXTURE" \
     "$PROCS"
+# shellcheck disable=SC2046 # four numbers
 set -- $(measure "$OUT/serve-empty")
 e_start=$1 e_rss=$2 e_scrape=$3 e_end=$4
+# shellcheck disable=SC2046 # four numbers
 set -- $(measure "$OUT/serve-run")
 printf '  %-22s %12s %12s %14s %14s\n' "" "start CPU ms" "start RSS KB" "us CPU/scrape" "RSS KB after"
 printf '  %-22s %12s %12s %14s %14s\n' "empty directory" "$e_start" "$e_rss" "$e_scrape" "$e_end"

@@ -1,6 +1,7 @@
 # shellcheck shell=sh
 # Sourced by the serve tests after tests/lib/lib.sh: starts serve on a free port of loopback
-# and asks it over HTTP (fetch.py).
+# and asks it over HTTP (fetch.py). Uses $stallscope and $tmp of tests/lib/lib.sh.
+# shellcheck disable=SC2154
 
 fetch_py=$SS_SRCDIR/tests/serve/fetch.py
 
