@@ -139,7 +139,9 @@ static int finish_run(struct ss_run *run, int rc, struct ss_run **out)
         ss_run_free(run);
         return rc;
     }
-    qsort(run->procs, run->nprocs, sizeof *run->procs, cmp_process);
+    /* An empty run (a directory being followed) has no array to sort. */
+    if (run->nprocs > 1)
+        qsort(run->procs, run->nprocs, sizeof *run->procs, cmp_process);
     for (size_t i = 0; i < run->nprocs; i++)
         if (run->procs[i].nstalls > 1)
             qsort(run->procs[i].stalls, run->procs[i].nstalls, sizeof(struct ss_stall), cmp_stall);

@@ -8,6 +8,7 @@ fetch_py=$SS_SRCDIR/tests/serve/fetch.py
 # start_serve ARGS...: `stallscope serve --listen 127.0.0.1:0 ARGS` in the background, its
 # standard error in $tmp/serve.err; sets $serve_pid and $url once it listens.
 start_serve() {
+    : >"$tmp/serve.err"
     "$stallscope" serve --listen 127.0.0.1:0 "$@" 2>"$tmp/serve.err" &
     serve_pid=$!
     tries=0
