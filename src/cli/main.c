@@ -79,7 +79,7 @@ uint64_t ss_cli_duration(const char *option, const char *value)
 {
     uint64_t ns;
     if (ss_parse_duration(value, strlen(value), &ns) < 0 || ns == 0)
-        ss_die("%s: invalid duration '%s' (examples: 50ms, 1.5s, 200us)", option, value);
+        ss_die("%s: invalid duration '%s' (examples: 50ms, 1.5s, 200us, 10m)", option, value);
     return ns;
 }
 

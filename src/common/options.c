@@ -48,7 +48,12 @@ int ss_parse_duration(const char *s, size_t len, uint64_t *ns)
         const char *name;
         uint64_t ns;
     } units[] = {
-        {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000ull}, {"m", 60000000000ull},
+        {"ns", 1},
+        {"us", 1000},
+        {"ms", 1000000},
+        {"s", 1000000000ull},
+        {"m", 60000000000ull},
+        {"h", 3600000000000ull},
     };
     size_t digits = 0, frac_digits = 0;
     while (digits < len && s[digits] >= '0' && s[digits] <= '9')

@@ -110,6 +110,9 @@ static int add_all_stalls(struct ss_tally_process *t, const struct ss_process *p
     if (rc == 0 && p->drops.stalls_deleted)
         rc = add_stalls(t, SS_TALLY_THREAD_UNKNOWN, SS_TALLY_CAUSE_DELETED, p->drops.stalls_deleted,
                         p->drops.stalls_deleted_ns, p->drops.stalls_deleted_max_ns);
+    if (rc == 0 && p->drops.stalls_lost)
+        rc = add_stalls(t, SS_TALLY_THREAD_UNKNOWN, SS_TALLY_CAUSE_LOST, p->drops.stalls_lost,
+                        p->drops.stalls_lost_ns, p->drops.stalls_lost_max_ns);
     return rc;
 }
 

@@ -17,6 +17,8 @@
 /* The cause and thread of stalls in trace files that rotation deleted: the DROPS record counts
  * them per process only. */
 #define SS_TALLY_CAUSE_DELETED "deleted"
+/* Likewise for stalls whose ends the monitor could not take in time (DROPS stalls_lost). */
+#define SS_TALLY_CAUSE_LOST "lost"
 #define SS_TALLY_THREAD_UNKNOWN "?"
 
 /* Loop threads of a process that share a name are one: a metric's labels name a thread by

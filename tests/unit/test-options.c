@@ -22,6 +22,7 @@ Test(duration, units)
     cr_expect_eq(duration("200us", &rc), 200000ull);
     cr_expect_eq(duration("7ns", &rc), 7ull);
     cr_expect_eq(duration("2m", &rc), 120000000000ull);
+    cr_expect_eq(duration("1.5h", &rc), 5400000000000ull);
     cr_expect_eq(duration("25", &rc), 25000000ull, "a bare number is milliseconds");
     cr_expect_eq(duration("0.001s", &rc), 1000000ull);
 }
@@ -35,7 +36,7 @@ Test(duration, rejects_bad_input)
                                 "5mss",
                                 "1.s",
                                 ".5s",
-                                "5h",
+                                "5d",
                                 "99999999999999999999ms",
                                 "1.0000000001s",
                                 "1e3ms",
