@@ -141,11 +141,12 @@ struct ss_summary_call {
 
 /* The spans of summarised stalls whose samples show the same frames: sample holds the stack
  * and, for a call sample, the call (its times mean nothing); span_ns is the stalled time the
- * samples stand for, shared out as ss_stall_spans does. */
+ * samples stand for, shared out as ss_stall_spans does; stalls counts the stalls whose longest
+ * span (ss_longest_span) it was. */
 struct ss_summary_stack {
     uint32_t tid;
     struct ss_sample sample;
-    uint64_t spans, span_ns;
+    uint64_t spans, span_ns, stalls;
 };
 
 struct ss_summary {

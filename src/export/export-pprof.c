@@ -10,8 +10,9 @@
 #include "export/pprof-build.h"
 #include "stacks/flame.h"
 
-static int add_stall(struct ss_pprof *b, struct ss_pprof_where *w, const struct ss_stall *s,
-                     uint64_t serial)
+/* A stall's time under each of its samples' stacks; the stall itself is counted under the
+ * stack of its longest span, so that counts add up along the stacks as times do. */
+static int add_stall(struct ss_pprof *b, struct ss_pprof_where *w, const struct ss_stall *s)
 {
     if (s->nsamples == 0)
         return 0;
@@ -22,12 +23,12 @@ static int add_stall(struct ss_pprof *b, struct ss_pprof_where *w, const struct 
     ss_stall_cause(w->p, s, &cause);
     w->tid = s->tid;
     w->cause = cause.nparts ? cause.parts[0].name : NULL;
-    size_t n = ss_stall_spans(s, spans);
+    size_t n = ss_stall_spans(s, spans), longest = ss_longest_span(spans, n);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         w->sample = spans[i].sample;
         if (spans[i].end_ns != spans[i].begin_ns)
-            rc = ss_pprof_add(b, w, spans[i].end_ns - spans[i].begin_ns, serial);
+            rc = ss_pprof_add(b, w, spans[i].end_ns - spans[i].begin_ns, i == longest);
     }
     free(spans);
     return rc;
@@ -44,7 +45,7 @@ static int add_summary(struct ss_pprof *b, struct ss_pprof_where *w)
         w->cause = NULL;
         w->sample = &e->sample;
         if (e->span_ns)
-            rc = ss_pprof_add_spans(b, w, e->span_ns, e->spans);
+            rc = ss_pprof_add(b, w, e->span_ns, e->stalls);
     }
     return rc;
 }
@@ -78,7 +79,6 @@ int ss_export_pprof_window(struct ss_run *run, FILE *out, uint64_t from_ns, uint
     int whole = from_ns == 0 && to_ns == UINT64_MAX;
     struct ss_pprof *b = NULL;
     int rc = ss_pprof_new(&b);
-    uint64_t serial = 0;
     for (size_t i = 0; i < run->nprocs && rc == 0; i++) {
         struct ss_process *p = &run->procs[i];
         struct ss_pprof_where w = {.p = p, .pindex = (uint32_t)i};
@@ -86,7 +86,7 @@ int ss_export_pprof_window(struct ss_run *run, FILE *out, uint64_t from_ns, uint
         for (size_t k = 0; k < p->nstalls && rc == 0; k++) {
             const struct ss_stall *s = &p->stalls[k];
             if (s->start_ns >= from_ns && s->start_ns < to_ns)
-                rc = add_stall(b, &w, s, ++serial);
+                rc = add_stall(b, &w, s);
         }
         if (rc == 0 && whole)
             rc = add_summary(b, &w);

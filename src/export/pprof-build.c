@@ -39,7 +39,6 @@ struct sample {
     int64_t thread, cause, call; /* strings */
     uint32_t pid;
     int64_t stalls, ns;
-    uint64_t last_stall; /* the stall that last added to it, so that each counts once */
 };
 
 struct ss_pprof {
@@ -231,8 +230,7 @@ static int stack_index(struct ss_pprof *b, const struct ss_pprof_where *w, size_
     return stack_locations(b, w, st);
 }
 
-static int add(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns, uint64_t stalls,
-               uint64_t stall)
+int ss_pprof_add(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns, uint64_t stalls)
 {
     size_t stack, index;
     int64_t cause = string_id(b, w->cause);
@@ -250,23 +248,9 @@ static int add(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns, 
     } else if (rc < 0) {
         return rc;
     }
-    struct sample *s = &b->samples[index];
-    if (!stall || s->last_stall != stall)
-        s->stalls += (int64_t)stalls;
-    s->last_stall = stall;
-    s->ns += (int64_t)ns;
+    b->samples[index].stalls += (int64_t)stalls;
+    b->samples[index].ns += (int64_t)ns;
     return 0;
-}
-
-int ss_pprof_add(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns, uint64_t stall)
-{
-    return add(b, w, ns, 1, stall);
-}
-
-int ss_pprof_add_spans(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns,
-                       uint64_t spans)
-{
-    return add(b, w, ns, spans, 0);
 }
 
 /* The message's parts, in arrays of one allocation each so that they are freed at once. */

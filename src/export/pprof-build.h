@@ -25,12 +25,8 @@ struct ss_pprof_where {
 int ss_pprof_new(struct ss_pprof **out);
 void ss_pprof_free(struct ss_pprof *b);
 
-/* Adds ns of stalled time to the where's sample. stall numbers the stall the time belongs to
- * (1, 2, ...): the sample's stall count grows by one for each stall it had a part in. */
-int ss_pprof_add(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns, uint64_t stall);
-/* The same for summarised stalls, whose spans are counted rather than told apart by stall. */
-int ss_pprof_add_spans(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns,
-                       uint64_t spans);
+/* Adds ns of stalled time and a number of stalls to the where's sample. */
+int ss_pprof_add(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns, uint64_t stalls);
 
 /* Writes the profile, gzipped. Returns 0, -ENOMEM, or -EIO when a write to out failed. */
 int ss_pprof_write(struct ss_pprof *b, FILE *out, int64_t time_nanos, int64_t duration_nanos);
