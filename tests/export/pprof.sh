@@ -86,6 +86,24 @@ print(sum(1 for p in run["processes"] for s in p["stalls"] if s["samples"]))' "$
         fail "${counted:-no} stalls in pprof, $sampled with samples in the JSON export"
 fi
 
+# Summarised stalls keep their time and count by stack: with one stall kept in detail, the
+# profile's figures by function are the same.
+"$stallscope" export --format pprof --keep-stalls 1 -o "$tmp/kept.pb.gz" "$tmp/run" ||
+    fail "export pprof --keep-stalls 1"
+for index in stalled-time stalls; do
+    for f in "$tmp/stalls.pb.gz" "$tmp/kept.pb.gz"; do
+        go tool pprof -top -cum -sample_index=$index -nodefraction=0 -nodecount=1000 "$f" \
+            2>&1 | sed -n '/flat%/,$p' >"$f.$index"
+    done
+    if cmp -s "$tmp/stalls.pb.gz.$index" "$tmp/kept.pb.gz.$index" &&
+        [ -s "$tmp/kept.pb.gz.$index" ]; then
+        ok "$index by function: the same with every stall but one summarised"
+    else
+        fail "$index by function differs with every stall but one summarised:"
+        diff "$tmp/stalls.pb.gz.$index" "$tmp/kept.pb.gz.$index" | sed 's/^/    /'
+    fi
+done
+
 # Labels: every sample has its thread and pid; the sleep's, its call and cause.
 grep -qE '^ +thread: +[^ ]' "$tmp/traces" || fail "no thread label in -traces"
 grep -qE '^ +pid: +[0-9]+$' "$tmp/traces" || fail "no pid label in -traces"
