@@ -83,6 +83,7 @@ int ss_export_pprof_window(struct ss_run *run, FILE *out, uint64_t from_ns, uint
         struct ss_process *p = &run->procs[i];
         struct ss_pprof_where w = {.p = p, .pindex = (uint32_t)i};
         ss_process_symbolize(run, p);
+        rc = ss_pprof_main_mapping(b, &w);
         for (size_t k = 0; k < p->nstalls && rc == 0; k++) {
             const struct ss_stall *s = &p->stalls[k];
             if (s->start_ns >= from_ns && s->start_ns < to_ns)

@@ -136,16 +136,10 @@ static int named_location(struct ss_pprof *b, const char *name, uint64_t *id)
     return 0;
 }
 
-/* The id of the mapping of the process's module the address is in, 0 when in none. */
-static int mapping_id(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t addr,
-                      uint64_t *id)
+/* The id of the mapping of the process's module m, added when new. */
+static int module_mapping(struct ss_pprof *b, const struct ss_pprof_where *w, size_t m,
+                          uint64_t *id)
 {
-    *id = 0;
-    size_t m = 0;
-    while (m < w->p->nmodules && !(w->p->modules[m].lo <= addr && addr < w->p->modules[m].hi))
-        m++;
-    if (m == w->p->nmodules)
-        return 0;
     size_t index;
     int rc = ss_key_table_get(&b->mapping_ids, w->pindex, m, 0, b->nmappings, &index);
     if (rc == SS_KEY_ADDED) {
@@ -164,6 +158,26 @@ static int mapping_id(struct ss_pprof *b, const struct ss_pprof_where *w, uint64
         return rc;
     }
     *id = index + 1;
+    return 0;
+}
+
+/* The id of the mapping of the process's module the address is in, 0 when in none. */
+static int mapping_id(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t addr,
+                      uint64_t *id)
+{
+    *id = 0;
+    for (size_t m = 0; m < w->p->nmodules; m++)
+        if (w->p->modules[m].lo <= addr && addr < w->p->modules[m].hi)
+            return module_mapping(b, w, m, id);
+    return 0;
+}
+
+int ss_pprof_main_mapping(struct ss_pprof *b, const struct ss_pprof_where *w)
+{
+    uint64_t id;
+    for (size_t m = 0; m < w->p->nmodules && w->p->exe; m++)
+        if (w->p->modules[m].path && strcmp(w->p->modules[m].path, w->p->exe) == 0)
+            return module_mapping(b, w, m, &id);
     return 0;
 }
 

@@ -25,6 +25,10 @@ struct ss_pprof_where {
 int ss_pprof_new(struct ss_pprof **out);
 void ss_pprof_free(struct ss_pprof *b);
 
+/* Adds the mapping of the where's process's executable, when it has one. pprof takes the first
+ * mapping for the profiled program: the first process's executable is added before anything
+ * else. Returns 0 or -ENOMEM. */
+int ss_pprof_main_mapping(struct ss_pprof *b, const struct ss_pprof_where *w);
 /* Adds ns of stalled time and a number of stalls to the where's sample. */
 int ss_pprof_add(struct ss_pprof *b, const struct ss_pprof_where *w, uint64_t ns, uint64_t stalls);
 
