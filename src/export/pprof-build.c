@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
 #include "export/gzip-out.h"
 #include "export/profile.pb-c.h"
 #include "stacks/flame.h"
@@ -144,11 +143,9 @@ static int module_mapping(struct ss_pprof *b, const struct ss_pprof_where *w, si
     int rc = ss_key_table_get(&b->mapping_ids, w->pindex, m, 0, b->nmappings, &index);
     if (rc == SS_KEY_ADDED) {
         const struct ss_module *mod = &w->p->modules[m];
-        char hex[2 * sizeof mod->build_id + 1];
+        char hex[2 * sizeof mod->build_id + 1] = "";
         for (size_t i = 0; i < mod->build_id_len && i < sizeof mod->build_id; i++)
             snprintf(hex + 2 * i, 3, "%02x", mod->build_id[i]);
-        hex[2 * (mod->build_id_len < sizeof mod->build_id ? mod->build_id_len
-                                                          : sizeof mod->build_id)] = '\0';
         int64_t path = string_id(b, mod->path), build_id = string_id(b, hex);
         if (path < 0 || build_id < 0 ||
             SS_ARRAY_GROW(b->mappings, b->mappings_cap, b->nmappings + 1) < 0)

@@ -73,17 +73,22 @@ count_of() {
     awk -v f="$1" '$NF == f { print $4; exit }' "$tmp/stalls.top"
 }
 spins=$(count_of plant_spin) sleeps=$(count_of nanosleep)
-[ "${spins:-0}" -ge 3 ] && [ "${sleeps:-0}" -ge 1 ] &&
-    ok "plant_spin counts $spins stalls, nanosleep $sleeps" ||
+if [ "${spins:-0}" -ge 3 ] && [ "${sleeps:-0}" -ge 1 ]; then
+    ok "plant_spin counts $spins stalls, nanosleep $sleeps"
+else
     fail "plant_spin counts ${spins:-no} stalls (want 3 or more), nanosleep ${sleeps:-no} (want 1)"
+fi
 counted=$(sed -n 's/.*Total samples = \([0-9]*\).*/\1/p' "$tmp/stalls.top")
 "$stallscope" export --format json -o "$tmp/run.json" "$tmp/run" || fail "export json"
 if command -v python3 >/dev/null 2>&1; then
     sampled=$(python3 -c 'import json, sys
 run = json.load(open(sys.argv[1]))
 print(sum(1 for p in run["processes"] for s in p["stalls"] if s["samples"]))' "$tmp/run.json")
-    [ "$counted" = "$sampled" ] && ok "$counted stalls in all, as many as have samples" ||
+    if [ "$counted" = "$sampled" ]; then
+        ok "$counted stalls in all, as many as have samples"
+    else
         fail "${counted:-no} stalls in pprof, $sampled with samples in the JSON export"
+    fi
 fi
 
 # Summarised stalls keep their time and count by stack: with one stall kept in detail, the
@@ -105,6 +110,7 @@ for index in stalled-time stalls; do
 done
 
 # Labels: every sample has its thread and pid; the sleep's, its call and cause.
+before=$failures
 grep -qE '^ +thread: +[^ ]' "$tmp/traces" || fail "no thread label in -traces"
 grep -qE '^ +pid: +[0-9]+$' "$tmp/traces" || fail "no pid label in -traces"
 grep -qE '^ +cause: +cpu:' "$tmp/traces" || fail "no cpu cause label in -traces"
@@ -112,13 +118,16 @@ awk '/^-+\+/ { call = cause = 0 } /^ +call: +nanosleep$/ { call = 1 }
     /^ +cause: +blocked:sleep$/ { cause = 1 } / plant_sleep$/ && call && cause { found = 1 }
     END { exit !found }' "$tmp/traces" ||
     fail "no sample of plant_sleep labelled call: nanosleep and cause: blocked:sleep"
-[ "$failures" -eq 0 ] && ok "go tool pprof -traces shows each sample's labels"
+[ "$failures" -eq "$before" ] && ok "go tool pprof -traces shows each sample's labels"
 
 # A run that cannot be read: one line that says why, status 2, and no profile.
 stallscope_exits 2 'No such file' export --format pprof -o "$tmp/none.pb.gz" "$tmp/missing"
 printf 'this is not a trace' >"$tmp/garbage.trace"
 stallscope_exits 2 'not a stallscope trace' export --format pprof -o "$tmp/bad.pb.gz" \
     "$tmp/garbage.trace"
+if [ -e "$tmp/none.pb.gz" ] || [ -e "$tmp/bad.pb.gz" ]; then
+    fail "a profile was written for a run that cannot be read"
+fi
 stallscope_exits 2 'cannot write /dev/full: No space left on device' export --format pprof \
     -o /dev/full "$tmp/run"
 [ "$failures" -eq 0 ]
