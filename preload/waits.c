@@ -90,11 +90,18 @@ static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
     uint32_t head = atomic_load_explicit(&s->ended_head, memory_order_relaxed);
     uint32_t tail = atomic_load_explicit(&s->ended_tail, memory_order_acquire);
     if (head - tail >= SS_STALL_RING) {
+        /* Its record is lost, not the fact: the report still counts it, with its time. */
         SS_OWNER_ADD(s->ended_dropped, 1);
+        SS_OWNER_ADD(s->ended_dropped_ns, busy);
+        if (busy > atomic_load_explicit(&s->ended_dropped_max_ns, memory_order_relaxed))
+            atomic_store_explicit(&s->ended_dropped_max_ns, busy, memory_order_relaxed);
         return;
     }
     s->ended[head % SS_STALL_RING] = (struct ss_stall_end){start, busy};
     atomic_store_explicit(&s->ended_head, head + 1, memory_order_release);
+    /* Half full: a storm of short stalls; wake the monitor rather than lose their ends. */
+    if (head + 1 - tail == SS_STALL_RING / 2)
+        ss__wake_monitor();
 }
 
 /* A loop thread entering its own loop's wait is inside none of the shim's own work: a guard
@@ -199,7 +206,7 @@ static void wait_leave(struct wait_ctx *w)
         }
         return;
     }
-    atomic_store_explicit(&s->iteration, ss__now(), memory_order_relaxed);
+    atomic_store_explicit(&s->iteration, ss__now(), memory_order_release);
     atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
 }
 

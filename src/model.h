@@ -218,6 +218,12 @@ int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_siz
  * are the longest (ties: the earlier); the others are summarised once they are complete. */
 int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, char *err,
                      size_t err_size);
+/* Loads what can be read of a run directory, keeping keep_stalls stalls per process in
+ * detail: a process whose trace cannot be read is left out and counted in *skipped, with the
+ * first one's problem in err; a directory without traces is an empty run. Fails only when the
+ * directory cannot be listed or memory runs out. For a run that is still being written. */
+int ss_run_load_readable(const char *dir, size_t keep_stalls, struct ss_run **out, size_t *skipped,
+                         char *err, size_t err_size);
 void ss_run_free(struct ss_run *run);
 /* Whether a file name is one a run directory's traces have: stallscope-*.trace. */
 int ss_is_trace_file_name(const char *name);

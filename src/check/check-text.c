@@ -130,13 +130,14 @@ int ss_check_write_text(const struct ss_check_result *res, FILE *out)
                 "finding\n",
                 (unsigned long long)res->summarised,
                 (unsigned long long)res->summarised_over_limit);
-    if (res->deleted_over_limit) {
+    if (res->unkept_over_limit) {
         char d[32];
-        ss_format_duration(res->deleted_longest_ns, d, sizeof d);
+        ss_format_duration(res->unkept_longest_ns, d, sizeof d);
         fprintf(out,
-                "\nFAILED: %zu process%s had a stall over max-stall (the longest %s) in trace "
-                "files deleted by rotation (max_size): its stacks are gone with them\n",
-                res->deleted_over_limit, res->deleted_over_limit == 1 ? "" : "es", d);
+                "\nFAILED: %zu process%s had a stall over max-stall (the longest %s) that the "
+                "trace no longer holds (in files deleted by rotation, or lost when the monitor "
+                "fell behind): it has no stacks\n",
+                res->unkept_over_limit, res->unkept_over_limit == 1 ? "" : "es", d);
     }
     if (res->dropped)
         fprintf(out, "\nnote: the trace lost %llu events; findings may be missing\n",

@@ -504,10 +504,13 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
         ss_process_symbolize(run, p);
         res->processes++;
         res->dropped += ss_drops_total(&p->drops);
-        if (rules->max_stall_ns != SS_NO_LIMIT && p->drops.stalls_deleted_max_ns > rules->max_stall_ns) {
-            res->deleted_over_limit++;
-            if (p->drops.stalls_deleted_max_ns > res->deleted_longest_ns)
-                res->deleted_longest_ns = p->drops.stalls_deleted_max_ns;
+        uint64_t unkept = p->drops.stalls_deleted_max_ns > p->drops.stalls_lost_max_ns
+                              ? p->drops.stalls_deleted_max_ns
+                              : p->drops.stalls_lost_max_ns;
+        if (rules->max_stall_ns != SS_NO_LIMIT && unkept > rules->max_stall_ns) {
+            res->unkept_over_limit++;
+            if (unkept > res->unkept_longest_ns)
+                res->unkept_longest_ns = unkept;
         }
         res->untraced += p->nuntraced;
         if (p->threshold_ns < res->lowest_threshold_ns)
@@ -549,7 +552,7 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
     }
     if (res->nfindings > 1)
         qsort(res->findings, res->nfindings, sizeof *res->findings, by_rule);
-    res->failed += res->deleted_over_limit;
+    res->failed += res->unkept_over_limit;
     return 0;
 }
 

@@ -99,10 +99,11 @@ struct ss_check_result {
     /* Stalls in scope the loader summarised (their durations are known only as a histogram),
      * and how many of them may be over max-stall: they are in no finding. */
     uint64_t summarised, summarised_over_limit;
-    /* Processes whose trace files deleted by rotation held a stall over max-stall, and the
-     * longest: no finding can name it (its stacks are gone), but it fails the check. */
-    size_t deleted_over_limit;
-    uint64_t deleted_longest_ns;
+    /* Processes with a stall over max-stall that the trace does not hold (in files deleted by
+     * rotation, or lost when the monitor fell behind), and the longest: no finding can name
+     * it (it has no stacks), but it fails the check. */
+    size_t unkept_over_limit;
+    uint64_t unkept_longest_ns;
     size_t ignored; /* stalls of an ignored cause, left out of the rules on stalls */
     uint64_t dropped;
     size_t untraced; /* children in scope that ran a program the shim could not follow */

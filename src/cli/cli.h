@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "check/check.h"
 #include "model.h"
@@ -27,6 +28,7 @@ int ss_cmd_check(int argc, char **argv);
 int ss_cmd_view(int argc, char **argv);
 int ss_cmd_monitor(int argc, char **argv);
 int ss_cmd_attach(int argc, char **argv);
+int ss_cmd_serve(int argc, char **argv);
 
 /* The options of check, shared with run --check: codes above any short option. */
 enum {
@@ -203,6 +205,8 @@ void ss_cli_prepare_output(const char *dir);
 /* Starts a monitor writing into dir under a new name (put in name); returns the control
  * socket to sync with it. Dies when it does not start. */
 int ss_cli_start_monitor(const char *dir, char *name, size_t name_size);
+/* The same under a name of the caller's; *monitor gets the monitor's process id. */
+int ss_cli_spawn_monitor(const char *dir, const char *name, pid_t *monitor);
 /* Once the recorded processes have ended or been detached: waits for the monitor to have
  * written them out, keeps the JIT maps of the run's processes beside their traces, and
  * (unless quiet) prints the summary on stderr. */

@@ -20,6 +20,7 @@ static const struct ss_command commands[] = {
     {"check", "apply rules to a run and fail on what breaks them (CI gate)", ss_cmd_check},
     {"view", "watch the stalls of a run in the terminal, live or afterwards", ss_cmd_view},
     {"monitor", "follow traced programs on its own and write their traces", ss_cmd_monitor},
+    {"serve", "serve live runs' stalls over HTTP as Prometheus metrics", ss_cmd_serve},
 };
 
 void ss_die(const char *fmt, ...)

@@ -182,6 +182,12 @@ int ss_cli_start_monitor(const char *dir, char *name, size_t name_size)
     if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
         nonce = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
     snprintf(name, name_size, "stallscope-%d-%016llx", (int)getpid(), (unsigned long long)nonce);
+    pid_t pid;
+    return ss_cli_spawn_monitor(dir, name, &pid);
+}
+
+int ss_cli_spawn_monitor(const char *dir, const char *name, pid_t *monitor)
+{
     int control[2], ready[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0 ||
         pipe2(ready, O_CLOEXEC) != 0)
@@ -206,12 +212,13 @@ int ss_cli_start_monitor(const char *dir, char *name, size_t name_size)
         int c = dup(control[1]), r = dup(ready[1]);
         snprintf(control_fd, sizeof control_fd, "%d", c);
         snprintf(ready_fd, sizeof ready_fd, "%d", r);
-        char *argv[] = {"stallscope",   "monitor",  "--listen",   name,     "-o", (char *)dir,
-                        "--control-fd", control_fd, "--ready-fd", ready_fd, NULL};
+        char *argv[] = {"stallscope",   "monitor",  "--listen",   (char *)name, "-o", (char *)dir,
+                        "--control-fd", control_fd, "--ready-fd", ready_fd,     NULL};
         execv("/proc/self/exe", argv);
         fprintf(stderr, "stallscope: cannot start the monitor: %s\n", strerror(errno));
         _exit(127);
     }
+    *monitor = pid;
     close(control[1]);
     close(ready[1]);
     char answer[512];

@@ -23,7 +23,7 @@
 #include "common/trace-format.h"
 
 #define SS_SEG_MAGIC "STLSSEG1"
-#define SS_SEG_VERSION 6u
+#define SS_SEG_VERSION 7u
 
 #define SS_SEG_SLOTS 128
 #define SS_SNAP_STACK_BYTES (64 * 1024)
@@ -232,7 +232,8 @@ struct ss_slot {
     /* Stalls that ended [owner -> monitor]. */
     struct ss_stall_end ended[SS_STALL_RING];
     _Atomic uint32_t ended_head, ended_tail;
-    _Atomic uint64_t ended_dropped;
+    /* Stalls that ended while the ring was full: how many, their time, the longest [owner]. */
+    _Atomic uint64_t ended_dropped, ended_dropped_ns, ended_dropped_max_ns;
 
     struct ss_call_now call_now; /* [owner] */
 

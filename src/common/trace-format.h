@@ -136,6 +136,9 @@ struct ss_rec_drops {
      * file that holds its end. */
     uint64_t files_deleted, stalls_deleted, stalls_deleted_ns, stalls_deleted_max_ns;
     uint64_t samples_deleted, records_deleted;
+    /* Stalls whose ends the monitor could not take in time (a full ring, counted in events
+     * too): their number, time and longest, without stacks. */
+    uint64_t stalls_lost, stalls_lost_ns, stalls_lost_max_ns;
 } SS_PACKED;
 
 /* Written right after PROCESS in each file after the first of a process whose trace is

@@ -312,6 +312,13 @@ static void write_process(struct ss_json *j, struct ss_run *run, struct ss_proce
         ss_json_uint(j, "records", p->drops.records_deleted);
         ss_json_end(j);
     }
+    if (p->drops.stalls_lost) {
+        ss_json_object(j, "lost_stalls");
+        ss_json_uint(j, "stalls", p->drops.stalls_lost);
+        ss_json_uint(j, "stalls_ns", p->drops.stalls_lost_ns);
+        ss_json_uint(j, "stall_max_ns", p->drops.stalls_lost_max_ns);
+        ss_json_end(j);
+    }
     ss_json_end(j);
     ss_json_array(j, "notes");
     for (size_t i = 0; i < p->nnotes; i++)

@@ -41,7 +41,11 @@ struct ss_iteration_call {
 struct ss_slot_view {
     pid_t tid; /* owner when last seen; 0 = not yet announced */
     char name[16];
-    uint64_t stall; /* iteration announced as a stall, 0 = none */
+    uint64_t stall;         /* iteration announced as a stall, 0 = none */
+    uint64_t stall_seen_ns; /* when the monitor last saw that stall still going */
+    /* The last stall closed as lost (ss_mproc_close_lost_stall), and the time given it. */
+    uint64_t lost_start, lost_ns;
+    uint64_t ended_through; /* start of the latest stall whose end was taken from the ring */
     uint64_t next_sample_ns;
     uint64_t last_sample_ns; /* monotonic time of the current stall's latest timed sample */
     uint64_t blocked_where, blocked_gap_ns; /* the call the latest sample found the thread in */
@@ -62,9 +66,9 @@ struct ss_slot_view {
     uint64_t last_look_ns, stopped_ns, machine_ns, stopped_written, machine_written;
     struct ss_iteration_call calls[32];
     unsigned ncalls;
-    int in_loop;         /* a LOOP_BEGIN was written and no LOOP_END since */
-    uint64_t loop_ended; /* the last stretch of the latest loop that ended: no stall */
-    int exit_written;    /* the loop's end at the process's exit is in the trace */
+    int in_loop;             /* a LOOP_BEGIN was written and no LOOP_END since */
+    uint64_t loop_ended;     /* the last stretch of the latest loop that ended: no stall */
+    int exit_written;        /* the loop's end at the process's exit is in the trace */
     uint64_t python_look_ns; /* when to look for the thread's Python state next */
 };
 
@@ -110,6 +114,12 @@ struct ss_mproc {
     int cpu_stat_found;
     uint64_t samples_failed, samples_timed_out, drops_written_sum;
     uint64_t retired_events, retired_snaps; /* drops of slots whose threads have exited */
+    struct ss_lost_stalls {
+        uint64_t n, ns, max_ns;
+    } retired_lost; /* stall ends those slots lost */
+    /* Of the lost stall ends, those of stalls announced already, which the trace holds: their
+     * number and the time the monitor saw them last. */
+    struct ss_lost_stalls announced_lost;
     uint64_t calls_lost, perf_lost;
     /* Writing the modules again into a new trace file: they are not new to the process. */
     int rewriting_modules;

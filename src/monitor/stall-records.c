@@ -12,6 +12,7 @@ void ss_mproc_announce_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_sl
                              uint64_t iteration)
 {
     v->stall = iteration;
+    v->stall_seen_ns = ss_monotonic_ns();
     v->last_sample_ns = 0;
     ss_stall_time_begin(p, v, iteration,
                         atomic_load_explicit(&s->iterations, memory_order_relaxed));
@@ -60,12 +61,28 @@ static void end_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
 {
     if (v->stall == start)
         ss_sample_stall_end(p, s, v, start + duration);
+    /* Its end came after all: not lost, and its record below replaces the one of the close. */
+    if (v->lost_start == start) {
+        p->announced_lost.n--;
+        p->announced_lost.ns -= v->lost_ns;
+        v->lost_start = 0;
+    }
     struct ss_rec_stall_end rec = {(uint32_t)v->tid, 0, start, start, duration};
     ss_writer_record(&p->out, SS_REC_STALL_END, &rec, sizeof rec, NULL, 0);
     ss_mproc_write_stall_calls(p, v, start);
     ss_stall_time_end(p, v, start, start + duration);
     if (v->stall == start)
         v->stall = 0;
+}
+
+void ss_mproc_close_lost_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
+{
+    uint64_t start = v->stall, seen = v->stall_seen_ns > start ? v->stall_seen_ns - start : 0;
+    end_stall(p, s, v, start, seen);
+    p->announced_lost.n++;
+    p->announced_lost.ns += seen;
+    v->lost_start = start;
+    v->lost_ns = seen;
 }
 
 void ss_mproc_drain_ended(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
@@ -75,6 +92,7 @@ void ss_mproc_drain_ended(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
     for (; tail != head; tail++) {
         struct ss_stall_end e = s->ended[tail % SS_STALL_RING];
         end_stall(p, s, v, e.start_ns, e.duration_ns);
+        v->ended_through = e.start_ns;
     }
     atomic_store_explicit(&s->ended_tail, tail, memory_order_release);
 }

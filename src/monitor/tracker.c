@@ -261,6 +261,15 @@ static void write_histogram(struct ss_mproc *p, struct ss_slot *s, struct ss_slo
     ss_writer_record(&p->out, SS_REC_HISTOGRAM, &rec, sizeof rec, buckets, sizeof buckets);
 }
 
+static void add_lost_stalls(struct ss_lost_stalls *to, struct ss_slot *s)
+{
+    to->n += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed);
+    to->ns += atomic_load_explicit(&s->ended_dropped_ns, memory_order_relaxed);
+    uint64_t max = atomic_load_explicit(&s->ended_dropped_max_ns, memory_order_relaxed);
+    if (max > to->max_ns)
+        to->max_ns = max;
+}
+
 static void write_drops(struct ss_mproc *p)
 {
     const struct ss_writer *w = &p->out;
@@ -277,18 +286,24 @@ static void write_drops(struct ss_mproc *p)
     d.events = p->retired_events + p->calls_lost + p->perf_lost +
                atomic_load_explicit(&p->seg->execs.dropped, memory_order_relaxed);
     d.samples_failed += p->retired_snaps;
+    struct ss_lost_stalls lost = p->retired_lost;
     for (size_t i = 0; i < SS_SEG_SLOTS; i++) {
         if (p->views[i].tid == 0)
             continue;
         struct ss_slot *s = &p->seg->slots[i];
+        add_lost_stalls(&lost, s);
         d.events += atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) +
                     atomic_load_explicit(&s->calls_dropped, memory_order_relaxed) +
                     atomic_load_explicit(&s->loop_dropped, memory_order_relaxed);
         d.samples_failed += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
     }
     d.python_incomplete = ss_python_incomplete(p->python);
+    /* Those the trace holds (closed as lost) are counted there. */
+    d.stalls_lost = lost.n - (p->announced_lost.n < lost.n ? p->announced_lost.n : lost.n);
+    d.stalls_lost_ns = lost.ns - (p->announced_lost.ns < lost.ns ? p->announced_lost.ns : lost.ns);
+    d.stalls_lost_max_ns = d.stalls_lost ? lost.max_ns : 0;
     uint64_t sum = d.events + d.samples_failed + d.samples_timed_out + d.records_unwritten +
-                   d.python_incomplete + d.samples_skipped + d.files_deleted;
+                   d.python_incomplete + d.samples_skipped + d.files_deleted + d.stalls_lost_ns;
     if (sum == p->drops_written_sum)
         return;
     p->drops_written_sum = sum;
@@ -316,6 +331,7 @@ static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
                          atomic_load_explicit(&s->calls_dropped, memory_order_relaxed) +
                          atomic_load_explicit(&s->loop_dropped, memory_order_relaxed);
     p->retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
+    add_lost_stalls(&p->retired_lost, s);
     ss_stall_time_forget(v);
     memset(v, 0, sizeof *v);
     /* The next owner is another thread, with a Python state of its own if any. */
@@ -354,7 +370,7 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
         announce_thread(p, s, v, owner);
     look_for_python_state(p, s, v, now);
     int state = atomic_load_explicit(&s->state, memory_order_acquire);
-    uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_relaxed);
+    uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_acquire);
     /* A signal snapshot belongs to a stall that may have ended since: take it first. */
     if (atomic_load_explicit(&s->snap_state, memory_order_acquire) == SS_SNAP_READY)
         ss_sample_consume_signal(p, s, v);
@@ -362,6 +378,9 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     ss_mproc_drain_calls(p, s, v);
     ss_mproc_drain_ended(p, s, v, ended);
     ss_mproc_drain_loops(p, s, v);
+    /* Read before the drain, a later state means the stall's end was in the ring by then. */
+    if (v->stall && (state == SS_STATE_WAITING || iteration != v->stall))
+        ss_mproc_close_lost_stall(p, s, v);
     int exited = atomic_load_explicit(&s->exited, memory_order_acquire);
     if (exited) {
         retire_thread(p, s, v, now, exited);
@@ -373,9 +392,10 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
         ss_mproc_end_loop_at_exit(p, s, v, state, iteration, exit_ns);
         return final ? UINT64_MAX : now + threshold;
     }
-    /* A process killed outright leaves its stall open, as it was. */
+    /* A process killed outright leaves its stall open, as it was. An iteration whose end the
+     * drain above took (it ended after the state was read) is over. */
     if (final || state == SS_STATE_WAITING || iteration == 0 || iteration > now ||
-        iteration <= v->loop_ended) {
+        iteration <= v->loop_ended || iteration <= v->ended_through) {
         if (state == SS_STATE_WAITING && !final)
             ss_stall_time_idle(p, v, atomic_load_explicit(&s->iterations, memory_order_relaxed));
         return final ? UINT64_MAX : now + threshold;
@@ -384,11 +404,10 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     if (now < stall_at)
         return stall_at;
     if (v->stall != iteration) {
-        if (v->stall)
-            ss_sample_stall_end(p, s, v, iteration);
         ss_mproc_announce_stall(p, s, v, iteration);
         v->next_sample_ns = now;
     }
+    v->stall_seen_ns = now;
     if (now >= v->next_sample_ns) {
         ss_stall_time_look(p, v, now);
         ss_sample_due(p, s, v, state, iteration, now);

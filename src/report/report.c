@@ -452,6 +452,16 @@ static void print_calls(FILE *out, const struct ss_process *p, const struct ss_r
     free(sorted);
 }
 
+/* "N stalls (T in all, longest L)": stalls the trace no longer holds one by one. */
+static void describe_unkept(char *buf, size_t size, uint64_t n, uint64_t ns, uint64_t max_ns)
+{
+    char total[32], longest[32];
+    duration(ns, total, sizeof total);
+    duration(max_ns, longest, sizeof longest);
+    snprintf(buf, size, "%llu stall%s (%s in all, longest %s)", (unsigned long long)n,
+             n == 1 ? "" : "s", total, longest);
+}
+
 static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
                           const struct ss_report_options *o)
 {
@@ -471,7 +481,9 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
         fprintf(out, "  sampled with %s\n", sampling);
     print_threads(out, p);
     if (p->nstalls == 0 && p->summary.stalls == 0) {
-        fprintf(out, "  no stalls\n");
+        /* Those rotation deleted or the monitor lost are said below. */
+        fprintf(out, "  no stalls%s\n",
+                p->drops.stalls_deleted || p->drops.stalls_lost ? " kept" : "");
     } else {
         const struct ss_stall **sorted = malloc(p->nstalls * sizeof *sorted);
         if (!sorted)
@@ -485,6 +497,9 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
         if (p->drops.stalls_deleted)
             fprintf(out, "; %llu more in trace files deleted by rotation",
                     (unsigned long long)p->drops.stalls_deleted);
+        if (p->drops.stalls_lost)
+            fprintf(out, "; %llu more lost when the monitor fell behind",
+                    (unsigned long long)p->drops.stalls_lost);
         fprintf(out, ")\n");
         print_diagnosis(out, run, p, o);
         for (size_t i = 0; i < shown; i++)
@@ -511,17 +526,24 @@ static void print_process(FILE *out, struct ss_run *run, struct ss_process *p,
         fprintf(out, "  sampling budget: %llu stacks not taken (over max_stacks a second)\n",
                 (unsigned long long)p->drops.samples_skipped);
     if (p->drops.files_deleted) {
-        char total[32], longest[32];
-        ss_format_duration(p->drops.stalls_deleted_ns, total, sizeof total);
-        ss_format_duration(p->drops.stalls_deleted_max_ns, longest, sizeof longest);
+        char stalls[128];
+        describe_unkept(stalls, sizeof stalls, p->drops.stalls_deleted, p->drops.stalls_deleted_ns,
+                        p->drops.stalls_deleted_max_ns);
         fprintf(out,
-                "  rotation: %llu older trace file%s deleted (max_size), with %llu stall%s "
-                "(%s in all, longest %s), %llu samples, %llu records\n",
+                "  rotation: %llu older trace file%s deleted (max_size), with %s, %llu samples, "
+                "%llu records\n",
                 (unsigned long long)p->drops.files_deleted, p->drops.files_deleted == 1 ? "" : "s",
-                (unsigned long long)p->drops.stalls_deleted,
-                p->drops.stalls_deleted == 1 ? "" : "s", total, longest,
-                (unsigned long long)p->drops.samples_deleted,
+                stalls, (unsigned long long)p->drops.samples_deleted,
                 (unsigned long long)p->drops.records_deleted);
+    }
+    if (p->drops.stalls_lost) {
+        char stalls[128];
+        describe_unkept(stalls, sizeof stalls, p->drops.stalls_lost, p->drops.stalls_lost_ns,
+                        p->drops.stalls_lost_max_ns);
+        fprintf(out,
+                "  lost stalls: %s ended faster than the monitor could take them: counted, "
+                "without stacks\n",
+                stalls);
     }
     for (size_t i = 0; i < p->nnotes; i++)
         fprintf(out, "  note: %s\n", p->notes[i]);

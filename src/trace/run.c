@@ -69,9 +69,11 @@ static int same_process(const struct dir_file *x, const struct dir_file *y)
     return x->known && y->known && x->pid == y->pid && x->start == y->start;
 }
 
-/* Every trace file of the directory, the files of one rotated trace read as one process. */
-static int load_dir(struct ss_run *run, const char *path, size_t keep_stalls, char *err,
-                    size_t err_size)
+/* Every trace file of the directory, the files of one rotated trace read as one process.
+ * skipped NULL: a process that cannot be read fails the load; else it is left out, counted in
+ * *skipped, and the first one's problem is in err. */
+static int load_dir(struct ss_run *run, const char *path, size_t keep_stalls, size_t *skipped,
+                    char *err, size_t err_size)
 {
     struct dirent **names;
     int n = scandir(path, &names, NULL, by_name);
@@ -106,7 +108,17 @@ static int load_dir(struct ss_run *run, const char *path, size_t keep_stalls, ch
         for (next = i; next < nfiles && (next == i || same_process(&files[i], &files[next]));
              next++)
             paths[next - i] = files[next].path;
-        rc = trace_load_files(run, paths, next - i, 1, keep_stalls, err, err_size);
+        char why[1024];
+        rc = trace_load_files(run, paths, next - i, 1, keep_stalls, why, sizeof why);
+        if (rc < 0 && rc != -ENOMEM && skipped) {
+            /* The process that failed is the last one the loader added. */
+            trace_free_process(&run->procs[--run->nprocs]);
+            if ((*skipped)++ == 0)
+                snprintf(err, err_size, "%s", why);
+            rc = 0;
+        } else if (rc < 0) {
+            snprintf(err, err_size, "%s", why);
+        }
     }
     for (size_t i = 0; i < nfiles; i++)
         free(files[i].path);
@@ -118,6 +130,23 @@ static int load_dir(struct ss_run *run, const char *path, size_t keep_stalls, ch
 int ss_run_load(const char *path, struct ss_run **out, char *err, size_t err_size)
 {
     return ss_run_load_keep(path, SS_KEEP_STALLS_DEFAULT, out, err, err_size);
+}
+
+/* Sorts what was loaded into *out, or frees it when rc tells a failure. */
+static int finish_run(struct ss_run *run, int rc, struct ss_run **out)
+{
+    if (rc < 0) {
+        ss_run_free(run);
+        return rc;
+    }
+    /* An empty run (a directory being followed) has no array to sort. */
+    if (run->nprocs > 1)
+        qsort(run->procs, run->nprocs, sizeof *run->procs, cmp_process);
+    for (size_t i = 0; i < run->nprocs; i++)
+        if (run->procs[i].nstalls > 1)
+            qsort(run->procs[i].stalls, run->procs[i].nstalls, sizeof(struct ss_stall), cmp_stall);
+    *out = run;
+    return 0;
 }
 
 int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, char *err,
@@ -136,7 +165,7 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
     }
     int rc = 0;
     if (S_ISDIR(st.st_mode)) {
-        rc = load_dir(run, path, keep_stalls, err, err_size);
+        rc = load_dir(run, path, keep_stalls, NULL, err, err_size);
         if (rc == 0 && run->nprocs == 0) {
             snprintf(err, err_size,
                      "%s: no trace files (" SS_TRACE_FILE_PREFIX "*" SS_TRACE_FILE_SUFFIX
@@ -148,16 +177,21 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
         char *one = (char *)path;
         rc = trace_load_files(run, &one, 1, 0, keep_stalls, err, err_size);
     }
-    if (rc < 0) {
+    return finish_run(run, rc, out);
+}
+
+int ss_run_load_readable(const char *dir, size_t keep_stalls, struct ss_run **out, size_t *skipped,
+                         char *err, size_t err_size)
+{
+    *skipped = 0;
+    err[0] = '\0';
+    struct ss_run *run = calloc(1, sizeof *run);
+    if (!run || !(run->path = strdup(dir)) || !(run->cache = ss_elf_cache_new())) {
         ss_run_free(run);
-        return rc;
+        snprintf(err, err_size, "out of memory");
+        return -ENOMEM;
     }
-    qsort(run->procs, run->nprocs, sizeof *run->procs, cmp_process);
-    for (size_t i = 0; i < run->nprocs; i++)
-        if (run->procs[i].nstalls > 1)
-            qsort(run->procs[i].stalls, run->procs[i].nstalls, sizeof(struct ss_stall), cmp_stall);
-    *out = run;
-    return 0;
+    return finish_run(run, load_dir(run, dir, keep_stalls, skipped, err, err_size), out);
 }
 
 void trace_free_process(struct ss_process *p)

@@ -1,0 +1,151 @@
+#define _GNU_SOURCE
+#include "serve/http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "serve/metrics.h"
+
+struct ss_http {
+    struct MHD_Daemon *daemon;
+    struct ss_follower *follower;
+    uint64_t age_out_ns;
+};
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Queues body (malloc'd, taken over; NULL when memory ran out) with its status. */
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
+                              char *body, size_t len)
+{
+    if (!body) {
+        static const char oom[] = "out of memory\n";
+        body = strdup(oom);
+        len = body ? strlen(body) : 0;
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        type = "text/plain; charset=utf-8";
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *message)
+{
+    char *body = strdup(message);
+    return answer(c, status, "text/plain; charset=utf-8", body, body ? strlen(body) : 0);
+}
+
+static enum MHD_Result metrics(struct ss_http *h, struct MHD_Connection *c)
+{
+    struct ss_follower *f = h->follower;
+    const struct ss_tally **tallies = calloc(f->ndirs + 1, sizeof *tallies);
+    char *body = NULL;
+    size_t len = 0;
+    FILE *out = tallies ? open_memstream(&body, &len) : NULL;
+    int rc = out ? 0 : -ENOMEM;
+    if (rc == 0) {
+        pthread_mutex_lock(&f->lock);
+        for (size_t i = 0; i < f->ndirs; i++)
+            tallies[i] = &f->dirs[i].tally;
+        rc = ss_metrics_write(out, tallies, f->ndirs, monotonic_ns(), h->age_out_ns);
+        pthread_mutex_unlock(&f->lock);
+        if (fclose(out) != 0 && rc == 0)
+            rc = -ENOMEM;
+    }
+    free(tallies);
+    if (rc < 0) {
+        free(body);
+        body = NULL;
+    }
+    return answer(c, MHD_HTTP_OK, SS_METRICS_CONTENT_TYPE, body, len);
+}
+
+/* "ok" while some directory can be read, then one line per directory with a problem. */
+static enum MHD_Result healthz(struct ss_http *h, struct MHD_Connection *c)
+{
+    struct ss_follower *f = h->follower;
+    char *body = NULL;
+    size_t len = 0, readable = 0;
+    FILE *out = open_memstream(&body, &len);
+    if (!out)
+        return answer(c, 0, NULL, NULL, 0);
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < f->ndirs; i++)
+        readable += !f->dirs[i].unreadable;
+    fputs(readable ? "ok\n" : "no run directory can be read\n", out);
+    for (size_t i = 0; i < f->ndirs; i++)
+        if (f->dirs[i].problem[0])
+            fprintf(out, "%s: %s\n", f->dirs[i].unreadable ? "not read" : "partly read",
+                    f->dirs[i].problem);
+    pthread_mutex_unlock(&f->lock);
+    if (fclose(out) != 0) {
+        free(body);
+        body = NULL;
+    }
+    return answer(c, readable ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                  "text/plain; charset=utf-8", body, len);
+}
+
+static enum MHD_Result route(void *cls, struct MHD_Connection *c, const char *url,
+                             const char *method, const char *version, const char *upload_data,
+                             size_t *upload_data_size, void **state)
+{
+    struct ss_http *h = cls;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+    if (strcmp(url, "/metrics") == 0)
+        return metrics(h, c);
+    if (strcmp(url, "/healthz") == 0)
+        return healthz(h, c);
+    return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics or /healthz\n");
+}
+
+int ss_http_start(struct ss_http **out, int listen_fd, struct ss_follower *f, uint64_t age_out_ns,
+                  char *err, size_t err_size)
+{
+    struct ss_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        close(listen_fd);
+        snprintf(err, err_size, "out of memory");
+        return -ENOMEM;
+    }
+    h->follower = f;
+    h->age_out_ns = age_out_ns;
+    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                     MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                                 0, NULL, NULL, route, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (!h->daemon) {
+        close(listen_fd);
+        free(h);
+        snprintf(err, err_size, "the HTTP server did not start");
+        return -EIO;
+    }
+    *out = h;
+    return 0;
+}
+
+void ss_http_stop(struct ss_http *h)
+{
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

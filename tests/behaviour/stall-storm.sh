@@ -1,0 +1,60 @@
+#!/bin/sh
+# Production mode under a storm: a loop whose 1,000,000 iterations each spin 20 us, every one
+# a stall over a 10 us threshold, traced with --max-size 10M. The trace files never hold more
+# than their budget, and the report counts every stall: those kept (in detail or summarised),
+# those in files rotation deleted, and those whose end the monitor could not take in time.
+# Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+fixture=$SS_BUILDDIR/tests/fixtures/stall-storm
+need_built "$stallscope" "$fixture"
+scratch
+count=1000000
+budget=$((10 * 1024 * 1024))
+
+# The most bytes the trace files held at once while the run went on.
+watch_run() {
+    most=0
+    while [ ! -e "$tmp/done" ]; do
+        total=$(find "$tmp/run" -name 'stallscope-*.trace' -printf '%s\n' 2>/dev/null |
+            awk '{ n += $1 } END { print n + 0 }')
+        [ "$total" -gt "$most" ] && most=$total
+        sleep 0.1
+    done
+    echo "$most" >"$tmp/watched"
+}
+mkdir "$tmp/run"
+watch_run &
+watcher=$!
+"$stallscope" run -q -o "$tmp/run" --max-size 10M --threshold 10us \
+    -- "$fixture" "$count" 20 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+touch "$tmp/done"
+wait "$watcher"
+[ "$rc" -eq 0 ] || { echo "FAIL: the run failed: $(cat "$tmp/out" "$tmp/err")"; exit 1; }
+most=$(cat "$tmp/watched")
+final=$(find "$tmp/run" -name 'stallscope-*.trace' -printf '%s\n' | awk '{ n += $1 } END { print n }')
+# A file passes its share by at most what one look of the monitor writes.
+[ "$most" -le $((budget + budget / 10)) ] && [ "$final" -le $((budget + budget / 10)) ] ||
+    fail "the trace held $most bytes at most while running, $final at the end: over 10M"
+ok "the trace held $most bytes at most while running, $final at the end"
+
+"$stallscope" report "$tmp/run" >"$tmp/report" 2>&1 || fail "report failed: $(head "$tmp/report")"
+python3 - "$tmp/report" "$count" <<'PY' || fail "the report does not count every stall"
+import re, sys
+report, count = open(sys.argv[1]).read(), int(sys.argv[2])
+threads = re.findall(r"^    \d+\s+stall-storm\s+(\d+)\s", report, re.M)
+assert len(threads) == 1, "no single loop thread in the report"
+iterations = int(threads[0])
+# The first wait begins the loop, the last one's return ends in exit: count - 1 iterations.
+assert iterations == count - 1, f"{iterations} iterations, not {count - 1}"
+m = re.search(r"^  stalls: (\d+) \(worst \d+ shown((?:; \d+ more [^;)]*)*)\)", report, re.M)
+assert m, "no stall count"
+kept = int(m[1])
+deleted = sum(int(n) for n in re.findall(r"; (\d+) more in trace files deleted", m[2]))
+lost = sum(int(n) for n in re.findall(r"; (\d+) more lost", m[2]))
+assert kept + deleted + lost == iterations, \
+    f"{kept} kept + {deleted} deleted + {lost} lost = {kept + deleted + lost}, not {iterations}"
+print(f"ok: {kept} stalls kept, {deleted} in deleted files, {lost} lost: all {iterations}")
+PY
+[ "$failures" -eq 0 ]

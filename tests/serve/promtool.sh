@@ -1,0 +1,46 @@
+#!/bin/sh
+# serve's /metrics passes `promtool check metrics` for a finished run with stalls and blocking
+# calls, and for an empty run directory; its content type is the text format's 0.0.4.
+# Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
+# shellcheck source=../lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=lib.sh
+. "$SS_SRCDIR/tests/serve/lib.sh"
+fixture=$SS_BUILDDIR/tests/fixtures/loop-fixture-O2
+need_built "$stallscope" "$fixture"
+skip_unless python3
+skip_unless promtool
+scratch
+
+"$stallscope" run -q -o "$tmp/run" --threshold 5ms -- "$fixture" --spin 12 --sleep 8 --repeat 5 \
+    >/dev/null 2>"$tmp/run.err" || { echo "ERROR: the run failed: $(cat "$tmp/run.err")"; exit 99; }
+mkdir -m 700 "$tmp/empty"
+
+for dir in run empty; do
+    start_serve "$tmp/$dir"
+    get /metrics "$tmp/$dir.metrics" || fail "GET /metrics of $dir"
+    if promtool check metrics <"$tmp/$dir.metrics" >"$tmp/promtool.out" 2>&1; then
+        ok "promtool check metrics: the $dir directory's metrics pass"
+    else
+        fail "promtool check metrics on the $dir directory's metrics:"
+        sed 's/^/    /' "$tmp/promtool.out"
+    fi
+    stop_serve
+done
+grep -q '^stallscope_stalls_total{.*cause="cpu:code"} [1-9]' "$tmp/run.metrics" ||
+    fail "no cpu:code stalls in the run's metrics"
+grep -q '^stallscope_blocking_calls_total{.*category="sleep",function="nanosleep"} 1$' \
+    "$tmp/run.metrics" || fail "the planted sleep is not a blocking call in the metrics"
+grep -q '^stallscope_traced_processes 0$' "$tmp/empty.metrics" ||
+    fail "the empty directory's metrics do not say 0 processes"
+
+start_serve "$tmp/run"
+python3 - "$url/metrics" <<'PY' || fail "the content type of /metrics"
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1]) as answer:
+    got = answer.headers["Content-Type"]
+assert got == "text/plain; version=0.0.4; charset=utf-8", got
+print(f"ok: Content-Type: {got}")
+PY
+stop_serve
+[ "$failures" -eq 0 ]
