@@ -9,12 +9,14 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Debian packages the build and the tests use; libxml2-utils and libdevel-nytprof-perl are
 # consumers the tests feed exports to (flamegraph.pl comes with the latter), libuv1-dev builds
-# examples/libuv. libmicrohttpd-dev builds serve, whose tests scrape it with prometheus (and
-# check its output with the promtool that comes with it). clang and its runtime build the
-# fuzzers (fuzz/run); valgrind checks the CLI.
+# examples/libuv, golang-go (go tool pprof) reads the pprof export. libmicrohttpd-dev builds
+# serve, whose tests scrape it with prometheus (and check its output with the promtool that
+# comes with it). libprotobuf-c-dev, protobuf-c-compiler and zlib1g-dev build the pprof
+# export. clang and its runtime build the fuzzers (fuzz/run); valgrind checks the CLI.
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
 libdw-dev libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux libuv1-dev
-clang-14 libclang-rt-14-dev valgrind libmicrohttpd-dev prometheus"
+clang-14 libclang-rt-14-dev valgrind libmicrohttpd-dev prometheus libprotobuf-c-dev
+protobuf-c-compiler zlib1g-dev golang-go"
 
 say() { printf '==> %s\n' "$*"; }
 

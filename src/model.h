@@ -141,11 +141,12 @@ struct ss_summary_call {
 
 /* The spans of summarised stalls whose samples show the same frames: sample holds the stack
  * and, for a call sample, the call (its times mean nothing); span_ns is the stalled time the
- * samples stand for, shared out as ss_stall_spans does. */
+ * samples stand for, shared out as ss_stall_spans does; stalls counts the stalls whose longest
+ * span (ss_longest_span) it was. */
 struct ss_summary_stack {
     uint32_t tid;
     struct ss_sample sample;
-    uint64_t spans, span_ns;
+    uint64_t spans, span_ns, stalls;
 };
 
 struct ss_summary {
@@ -230,6 +231,9 @@ int ss_is_trace_file_name(const char *name);
 /* Resolves every frame of every stack of the process (ELF symbols, JIT maps). Idempotent. */
 void ss_process_symbolize(struct ss_run *run, struct ss_process *p);
 
+/* The PYFRAME record of a Python frame's address (SS_PYFRAME_ADDR), NULL when the trace has
+ * none. */
+const struct ss_pyframe *ss_process_pyframe(const struct ss_process *p, uint64_t addr);
 const struct ss_thread *ss_process_thread(const struct ss_process *p, uint32_t tid);
 /* A thread's name as every output shows it: the name it had, else its program's file name
  * (a thread whose name could not be read), else "?". */

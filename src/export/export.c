@@ -9,6 +9,8 @@ static const struct ss_exporter exporters[] = {
     {"speedscope", "stalls in time and stalled time by stack per loop thread",
      ss_export_speedscope},
     {"chrome", "Trace Event JSON for Perfetto: stalls, blocking calls, samples", ss_export_chrome},
+    {"pprof", "gzipped pprof profile of stalled time by stack (go tool pprof, Pyroscope)",
+     ss_export_pprof},
 };
 
 const struct ss_exporter *ss_exporter_find(const char *name)

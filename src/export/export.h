@@ -3,6 +3,7 @@
 #ifndef SS_EXPORT_H
 #define SS_EXPORT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "model.h"
@@ -22,6 +23,12 @@ int ss_export_json(struct ss_run *run, FILE *out);
 int ss_export_folded(struct ss_run *run, FILE *out);
 int ss_export_speedscope(struct ss_run *run, FILE *out);
 int ss_export_chrome(struct ss_run *run, FILE *out);
+/* Stalled time by stack as a gzipped pprof profile (profile.proto), the stalls' causes as the
+ * run's classification (ss_run_classify) names them. */
+int ss_export_pprof(struct ss_run *run, FILE *out);
+/* The pprof profile of the stalls that began in [from_ns, to_ns) of the traced machine's
+ * monotonic clock (0 and UINT64_MAX: all of them). */
+int ss_export_pprof_window(struct ss_run *run, FILE *out, uint64_t from_ns, uint64_t to_ns);
 
 /* NULL when no exporter has that name. */
 const struct ss_exporter *ss_exporter_find(const char *name);

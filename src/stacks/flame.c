@@ -54,6 +54,18 @@ size_t ss_stall_spans(const struct ss_stall *s, struct ss_span *out)
     return n;
 }
 
+size_t ss_longest_span(const struct ss_span *spans, size_t n)
+{
+    size_t best = n;
+    uint64_t best_ns = 0;
+    for (size_t i = 0; i < n; i++)
+        if (spans[i].end_ns - spans[i].begin_ns > best_ns) {
+            best = i;
+            best_ns = spans[i].end_ns - spans[i].begin_ns;
+        }
+    return best;
+}
+
 int ss_sample_has_frames(const struct ss_sample *s)
 {
     return s->stack && s->stack->frames;

@@ -22,6 +22,9 @@ struct ss_span {
  * it is a signal sample, also for the time before it since the stall began. out holds
  * s->nsamples spans; returns how many were written. */
 size_t ss_stall_spans(const struct ss_stall *s, struct ss_span *out);
+/* The span a stall is counted under where stalls are counted by stack (pprof's stall count):
+ * the longest of the n spans, the earliest among equals; n when none has any time. */
+size_t ss_longest_span(const struct ss_span *spans, size_t n);
 
 /* How stalled time's frames are named, by the exporters and by the viewer's flame alike: the
  * sample's stack, each frame as ss_frame_display_name names it in a buffer of SS_FRAME_NAME_SIZE,

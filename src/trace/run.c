@@ -311,12 +311,16 @@ static int by_id_key(const void *key, const void *elem)
     return id < other ? -1 : id > other;
 }
 
+const struct ss_pyframe *ss_process_pyframe(const struct ss_process *p, uint64_t addr)
+{
+    uint32_t id = (uint32_t)addr;
+    return bsearch(&id, p->pyframes, p->npyframes, sizeof *p->pyframes, by_id_key);
+}
+
 /* A Python frame is named by its PYFRAME record, and stays unnamed when the trace has none. */
 static struct ss_frame python_frame(const struct ss_process *p, uint64_t addr)
 {
-    uint32_t id = (uint32_t)addr;
-    const struct ss_pyframe *f =
-        bsearch(&id, p->pyframes, p->npyframes, sizeof *p->pyframes, by_id_key);
+    const struct ss_pyframe *f = ss_process_pyframe(p, addr);
     return (struct ss_frame){.addr = addr,
                              .symbol = f ? f->function : NULL,
                              .offset = 0,

@@ -121,7 +121,7 @@ static int summarise(struct loader *l, const struct ss_stall *s)
         return 0;
     if (SS_ARRAY_GROW(l->spans, l->spans_cap, s->nsamples) < 0)
         return -1;
-    size_t n = ss_stall_spans(s, l->spans);
+    size_t n = ss_stall_spans(s, l->spans), longest = ss_longest_span(l->spans, n);
     for (size_t k = 0; k < n; k++) {
         const struct ss_sample *smp = l->spans[k].sample;
         const char *call = smp->source == SS_SAMPLE_CALL ? smp->call : NULL;
@@ -139,6 +139,7 @@ static int summarise(struct loader *l, const struct ss_stall *s)
         }
         sum->stacks[i].spans++;
         sum->stacks[i].span_ns += l->spans[k].end_ns - l->spans[k].begin_ns;
+        sum->stacks[i].stalls += k == longest;
     }
     return 0;
 }

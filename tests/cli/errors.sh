@@ -34,7 +34,7 @@ stallscope_exits 2 "unknown format 'yaml'" export --format yaml "$tmp/run"
 stallscope_exits 2 'cannot write /dev/full' export --format json -o /dev/full "$tmp/run"
 stallscope_exits 2 'cannot write' export --format json -o "$tmp/missing/out.json" "$tmp/run"
 # Each exporter and check report says why it could not write, not only that it could not.
-for format in json folded speedscope chrome; do
+for format in json folded speedscope chrome pprof; do
     stallscope_exits 2 'cannot write /dev/full: No space left on device' export --format $format -o /dev/full "$tmp/run"
 done
 stallscope_exits 2 'cannot write /dev/full: No space left on device' check --max-stall 10s --junit /dev/full "$tmp/run"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Golden files: the report, every export format and every output of check, made from the run
 # that make-run writes (the same on every machine), compared with the committed files by
-# diff -u.
+# diff -u (the pprof profile, binary, by cmp).
 # SS_UPDATE_GOLDEN=1 rewrites the committed files instead; review their diff before
 # committing. Exit status follows the automake test driver: 0 pass, 1 fail, 99 harness error.
 set -u
@@ -41,6 +41,7 @@ run export.json 0 export --format json golden.run
 run export.folded 0 export --format folded golden.run
 run export.speedscope.json 0 export --format speedscope golden.run
 run export.chrome.json 0 export --format chrome -o export.chrome.json golden.run
+run export.pprof.gz 0 export --format pprof golden.run
 run check.txt 1 check --rules rules.txt --junit check.junit.xml --sarif check.sarif \
     --write-baseline check.baseline golden.run
 GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$tmp/check.md run check.github.out 1 check \
@@ -67,4 +68,19 @@ for name in report.txt export.json export.folded export.speedscope.json export.c
         echo "ok: $name"
     fi
 done
+# The pprof profile is compared as the message it holds, which does not depend on zlib's
+# version as the compressed bytes might; its gzip header must hold no time.
+if [ "$(od -An -tx1 -N10 export.pprof.gz | tr -d ' \n')" != 1f8b0800000000000003 ]; then
+    echo "FAIL: export.pprof.gz has a gzip header with a time or a name: $(od -An -tx1 -N10 export.pprof.gz)"
+    failures=$((failures + 1))
+fi
+gzip -dc export.pprof.gz >export.pprof || failures=$((failures + 1))
+if [ "${SS_UPDATE_GOLDEN:-}" = 1 ]; then
+    cp export.pprof "$GOLDEN/expected/export.pprof"
+elif ! cmp "$GOLDEN/expected/export.pprof" export.pprof; then
+    echo "FAIL: export.pprof differs from tests/golden/expected/export.pprof"
+    failures=$((failures + 1))
+else
+    echo "ok: export.pprof"
+fi
 [ "$failures" -eq 0 ]

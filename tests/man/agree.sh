@@ -1,7 +1,8 @@
 #!/bin/bash
 # The man pages say what the program does: every option `stallscope CMD --help` lists is in
 # the OPTIONS of stallscope-CMD(1) and every option there is in --help; every command of
-# `stallscope --help` has a page and is in stallscope(1); every key the shim's parser knows
+# `stallscope --help` has a page and is in stallscope(1); the export formats of
+# `stallscope export --help` are those of stallscope-export(1); every key the shim's parser knows
 # is in stallscope-options(7), and the real shim accepts each key the page lists. The pages
 # also format without groff warnings. Exit status follows the automake test driver.
 
@@ -48,6 +49,14 @@ for cmd in $commands; do
     section "$page" OPTIONS | options >"$tmp/$cmd.man"
     same "options of stallscope $cmd --help and stallscope-$cmd(1)" "$tmp/$cmd.help" "$tmp/$cmd.man"
 done
+# The export formats: the list of export --help against the entries under --format.
+"$stallscope" export --help | sed -n 's/.*--format FORMAT *one of: //p' | tr -d ' ' | tr , '\n' |
+    sort >"$tmp/formats.help"
+section "$MAN/stallscope-export.1" OPTIONS | sed -n '/^\.BR -f .*--format/,/^\.RE/p' |
+    sed -n '/^\.TP$/{n;s/^\.B \([a-z]*\)$/\1/p}' | sort >"$tmp/formats.man"
+[ -s "$tmp/formats.help" ] || fail "stallscope export --help lists no format"
+same "formats of stallscope export --help and stallscope-export(1)" "$tmp/formats.help" \
+    "$tmp/formats.man"
 "$stallscope" --help | options >"$tmp/top.help"
 section "$MAN/stallscope.1" OPTIONS | options >"$tmp/top.man"
 same "options of stallscope and stallscope(1)" "$tmp/top.help" "$tmp/top.man"
