@@ -225,6 +225,10 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
 int ss_run_load_readable(const char *dir, size_t keep_stalls, struct ss_run **out, size_t *skipped,
                          char *err, size_t err_size);
 void ss_run_free(struct ss_run *run);
+/* Moves the processes of `from` into `into` and frees `from`, for one view of several runs;
+ * both must not have been symbolized or classified yet. Returns 0, or -ENOMEM with both left
+ * as they were. */
+int ss_run_absorb(struct ss_run *into, struct ss_run *from);
 /* Whether a file name is one a run directory's traces have: stallscope-*.trace. */
 int ss_is_trace_file_name(const char *name);
 

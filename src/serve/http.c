@@ -11,11 +11,16 @@
 
 #include "errors.h"
 #include "serve/metrics.h"
+#include "serve/profile.h"
 
 struct ss_http {
     struct MHD_Daemon *daemon;
     struct ss_follower *follower;
     uint64_t age_out_ns;
+    /* Requests that wait (a profile's window) wake when serve stops. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* on CLOCK_MONOTONIC */
+    int stopping;
 };
 
 static uint64_t monotonic_ns(void)
@@ -78,6 +83,58 @@ static enum MHD_Result metrics(struct ss_http *h, struct MHD_Connection *c)
     return answer(c, MHD_HTTP_OK, SS_METRICS_CONTENT_TYPE, body, len);
 }
 
+/* Waits until the monotonic clock reaches deadline_ns; 0 when serve began stopping first. */
+static int wait_until(struct ss_http *h, uint64_t deadline_ns)
+{
+    struct timespec until = {(time_t)(deadline_ns / 1000000000ull),
+                             (long)(deadline_ns % 1000000000ull)};
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping && pthread_cond_timedwait(&h->wake, &h->lock, &until) != ETIMEDOUT)
+        ;
+    int stopping = h->stopping;
+    pthread_mutex_unlock(&h->lock);
+    return !stopping;
+}
+
+/* /debug/pprof/stalls?seconds=N: waits N seconds, as a CPU profile endpoint does, then answers
+ * with the profile of the stalls that began meanwhile. */
+static enum MHD_Result stalls_profile(struct ss_http *h, struct MHD_Connection *c)
+{
+    const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
+    unsigned long seconds = SS_PROFILE_SECONDS_DEFAULT;
+    if (arg) {
+        char *end;
+        errno = 0;
+        seconds = strtoul(arg, &end, 10);
+        if (arg[0] < '0' || arg[0] > '9' || *end || errno || seconds < 1 ||
+            seconds > SS_PROFILE_SECONDS_MAX)
+            return text(c, MHD_HTTP_BAD_REQUEST, "seconds: a whole number from 1 to 3600\n");
+    }
+    uint64_t from = monotonic_ns();
+    if (!wait_until(h, from + seconds * 1000000000ull))
+        return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "serve is stopping\n");
+    uint64_t to = monotonic_ns();
+    char *body = NULL, err[1024] = "";
+    size_t len = 0;
+    FILE *out = open_memstream(&body, &len);
+    if (!out)
+        return answer(c, 0, NULL, NULL, 0);
+    int rc = ss_serve_profile(h->follower, from, to, out, err, sizeof err);
+    if (fclose(out) != 0 && rc == 0)
+        rc = -ENOMEM;
+    if (rc < 0) {
+        free(body);
+        if (rc == -ENOMEM)
+            return answer(c, 0, NULL, NULL, 0);
+        char message[1100];
+        snprintf(message, sizeof message, "%s\n", err[0] ? err : ss_strerror(rc));
+        return text(c,
+                    rc == -ENOENT ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                    message);
+    }
+    return answer(c, MHD_HTTP_OK, "application/octet-stream", body, len);
+}
+
 /* "ok" while some directory can be read, then one line per directory with a problem. */
 static enum MHD_Result healthz(struct ss_http *h, struct MHD_Connection *c)
 {
@@ -115,7 +172,10 @@ static enum MHD_Result route(void *cls, struct MHD_Connection *c, const char *ur
         return metrics(h, c);
     if (strcmp(url, "/healthz") == 0)
         return healthz(h, c);
-    return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics or /healthz\n");
+    if (strcmp(url, "/debug/pprof/stalls") == 0)
+        return stalls_profile(h, c);
+    return text(c, MHD_HTTP_NOT_FOUND,
+                "not found: try /metrics, /healthz or /debug/pprof/stalls?seconds=N\n");
 }
 
 int ss_http_start(struct ss_http **out, int listen_fd, struct ss_follower *f, uint64_t age_out_ns,
@@ -129,6 +189,12 @@ int ss_http_start(struct ss_http **out, int listen_fd, struct ss_follower *f, ui
     }
     h->follower = f;
     h->age_out_ns = age_out_ns;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, &attr);
+    pthread_condattr_destroy(&attr);
     h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                      MHD_USE_POLL | MHD_USE_ERROR_LOG,
                                  0, NULL, NULL, route, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
@@ -136,6 +202,8 @@ int ss_http_start(struct ss_http **out, int listen_fd, struct ss_follower *f, ui
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!h->daemon) {
         close(listen_fd);
+        pthread_cond_destroy(&h->wake);
+        pthread_mutex_destroy(&h->lock);
         free(h);
         snprintf(err, err_size, "the HTTP server did not start");
         return -EIO;
@@ -146,6 +214,12 @@ int ss_http_start(struct ss_http **out, int listen_fd, struct ss_follower *f, ui
 
 void ss_http_stop(struct ss_http *h)
 {
+    pthread_mutex_lock(&h->lock);
+    h->stopping = 1;
+    pthread_cond_broadcast(&h->wake);
+    pthread_mutex_unlock(&h->lock);
     MHD_stop_daemon(h->daemon);
+    pthread_cond_destroy(&h->wake);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }

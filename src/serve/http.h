@@ -1,5 +1,6 @@
-/* http: serve's HTTP side, on libmicrohttpd: /metrics (metrics.h) and /healthz. Each
- * connection has a thread of its own, so that a slow client holds up no other. */
+/* http: serve's HTTP side, on libmicrohttpd: /metrics (metrics.h), /healthz and
+ * /debug/pprof/stalls (profile.h). Each connection has a thread of its own, so that a slow
+ * client, or a profile's window, holds up no other. */
 #ifndef SS_SERVE_HTTP_H
 #define SS_SERVE_HTTP_H
 

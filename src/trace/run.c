@@ -4,8 +4,8 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,8 +246,24 @@ void ss_run_free(struct ss_run *run)
     free(run);
 }
 
-__attribute__((format(printf, 2, 3))) static void add_note(struct ss_process *p,
-                                                           const char *fmt, ...)
+int ss_run_absorb(struct ss_run *into, struct ss_run *from)
+{
+    if (from->nprocs) {
+        struct ss_process *procs =
+            realloc(into->procs, (into->nprocs + from->nprocs) * sizeof *procs);
+        if (!procs)
+            return -ENOMEM;
+        memcpy(procs + into->nprocs, from->procs, from->nprocs * sizeof *procs);
+        into->procs = procs;
+        into->nprocs += from->nprocs;
+        from->nprocs = 0;
+    }
+    ss_run_free(from);
+    return 0;
+}
+
+__attribute__((format(printf, 2, 3))) static void add_note(struct ss_process *p, const char *fmt,
+                                                           ...)
 {
     char **notes = realloc(p->notes, (p->nnotes + 1) * sizeof *notes);
     if (!notes)

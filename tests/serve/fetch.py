@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 
 try:
-    with urllib.request.urlopen(sys.argv[1], timeout=60) as answer:
+    with urllib.request.urlopen(sys.argv[1], timeout=90) as answer:
         sys.stdout.buffer.write(answer.read())
         sys.exit(0)
 except urllib.error.HTTPError as e:
