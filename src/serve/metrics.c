@@ -167,6 +167,17 @@ static void write_busy(FILE *out, const struct shown *s)
                 write_histogram(out, s->procs[i], &s->procs[i]->threads[k]);
 }
 
+/* Ends a series' labels and writes its value: ns in seconds when `seconds`, else count. */
+static void close_series(FILE *out, int seconds, uint64_t ns, uint64_t count)
+{
+    fputs("} ", out);
+    if (seconds)
+        put_seconds(out, ns);
+    else
+        fprintf(out, "%llu", (unsigned long long)count);
+    fputc('\n', out);
+}
+
 static void write_stalls(FILE *out, const struct shown *s, int seconds)
 {
     const char *name = seconds ? "stallscope_stalled_seconds_total" : "stallscope_stalls_total";
@@ -179,12 +190,7 @@ static void write_stalls(FILE *out, const struct shown *s, int seconds)
             const struct ss_tally_cause *c = &p->causes[k];
             open_series(out, name, p, p->threads[c->thread].name);
             put_label(out, "cause", c->cause);
-            fputs("} ", out);
-            if (seconds)
-                put_seconds(out, c->ns);
-            else
-                fprintf(out, "%llu", (unsigned long long)c->stalls);
-            fputc('\n', out);
+            close_series(out, seconds, c->ns, c->stalls);
         }
     }
 }
@@ -218,12 +224,7 @@ static void write_calls(FILE *out, const struct shown *s, int seconds)
             open_series(out, name, p, p->threads[c->thread].name);
             put_label(out, "category", c->category);
             put_label(out, "function", c->function);
-            fputs("} ", out);
-            if (seconds)
-                put_seconds(out, c->ns);
-            else
-                fprintf(out, "%llu", (unsigned long long)c->count);
-            fputc('\n', out);
+            close_series(out, seconds, c->ns, c->count);
         }
     }
 }
