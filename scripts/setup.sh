@@ -15,7 +15,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # export. clang and its runtime build the fuzzers (fuzz/run); valgrind checks the CLI.
 PACKAGES="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libelf-dev
 libdw-dev libcriterion-dev libxml2-utils libdevel-nytprof-perl libncurses-dev tmux libuv1-dev
-clang-14 libclang-rt-14-dev valgrind libmicrohttpd-dev prometheus libprotobuf-c-dev
+clang-14 libclang-rt-14-dev valgrind strace libmicrohttpd-dev prometheus libprotobuf-c-dev
 protobuf-c-compiler zlib1g-dev golang-go"
 
 say() { printf '==> %s\n' "$*"; }

@@ -224,6 +224,19 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
  * directory cannot be listed or memory runs out. For a run that is still being written. */
 int ss_run_load_readable(const char *dir, size_t keep_stalls, struct ss_run **out, size_t *skipped,
                          char *err, size_t err_size);
+/* The trace files of one process in a run directory, oldest first (a rotated trace has
+ * several); pid and start are 0 when its first file's header could not be read. */
+struct ss_trace_group {
+    uint32_t pid;
+    uint64_t start_ns;
+    char *const *paths;
+    size_t npaths;
+};
+/* ss_run_load_readable, loading only the processes for which want(ctx, group) is non-zero:
+ * for a reader that keeps what it made of the others. */
+int ss_run_load_selected(const char *dir, size_t keep_stalls,
+                         int (*want)(void *ctx, const struct ss_trace_group *group), void *ctx,
+                         struct ss_run **out, size_t *skipped, char *err, size_t err_size);
 void ss_run_free(struct ss_run *run);
 /* Moves the processes of `from` into `into` and frees `from`, for one view of several runs;
  * both must not have been symbolized or classified yet. Returns 0, or -ENOMEM with both left

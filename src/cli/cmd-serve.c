@@ -185,7 +185,8 @@ int ss_cmd_serve(int argc, char **argv)
     check_dirs(&o);
 
     struct ss_follower follower;
-    int rc = ss_follower_start(&follower, o.dirs, o.ndirs, o.keep_stalls, SERVE_REFRESH_NS);
+    int rc = ss_follower_start(&follower, o.dirs, o.ndirs, o.keep_stalls, o.age_out_ns,
+                               SERVE_REFRESH_NS);
     if (rc < 0)
         ss_die("serve: cannot follow the run directories: %s", ss_strerror(rc));
     struct ss_http *http;

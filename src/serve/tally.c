@@ -150,16 +150,19 @@ int ss_tally_build(const struct ss_run *run, struct ss_tally *out)
     return 0;
 }
 
+void ss_tally_process_free(struct ss_tally_process *p)
+{
+    free(p->threads);
+    free(p->causes);
+    for (size_t k = 0; k < p->ncalls; k++)
+        free(p->calls[k].function);
+    free(p->calls);
+}
+
 void ss_tally_free(struct ss_tally *t)
 {
-    for (size_t i = 0; i < t->nprocs; i++) {
-        struct ss_tally_process *p = &t->procs[i];
-        free(p->threads);
-        free(p->causes);
-        for (size_t k = 0; k < p->ncalls; k++)
-            free(p->calls[k].function);
-        free(p->calls);
-    }
+    for (size_t i = 0; i < t->nprocs; i++)
+        ss_tally_process_free(&t->procs[i]);
     free(t->procs);
     memset(t, 0, sizeof *t);
 }

@@ -64,5 +64,6 @@ struct ss_tally {
 /* Tallies a run whose stacks ss_run_classify has named. Returns 0 or -ENOMEM. */
 int ss_tally_build(const struct ss_run *run, struct ss_tally *out);
 void ss_tally_free(struct ss_tally *t);
+void ss_tally_process_free(struct ss_tally_process *p);
 
 #endif

@@ -69,11 +69,17 @@ static int same_process(const struct dir_file *x, const struct dir_file *y)
     return x->known && y->known && x->pid == y->pid && x->start == y->start;
 }
 
+/* What load_dir reads of a directory: want NULL for every process. */
+struct selection {
+    int (*want)(void *ctx, const struct ss_trace_group *group);
+    void *ctx;
+};
+
 /* Every trace file of the directory, the files of one rotated trace read as one process.
  * skipped NULL: a process that cannot be read fails the load; else it is left out, counted in
  * *skipped, and the first one's problem is in err. */
-static int load_dir(struct ss_run *run, const char *path, size_t keep_stalls, size_t *skipped,
-                    char *err, size_t err_size)
+static int load_dir(struct ss_run *run, const char *path, size_t keep_stalls,
+                    const struct selection *only, size_t *skipped, char *err, size_t err_size)
 {
     struct dirent **names;
     int n = scandir(path, &names, NULL, by_name);
@@ -108,6 +114,10 @@ static int load_dir(struct ss_run *run, const char *path, size_t keep_stalls, si
         for (next = i; next < nfiles && (next == i || same_process(&files[i], &files[next]));
              next++)
             paths[next - i] = files[next].path;
+        struct ss_trace_group group = {files[i].known ? files[i].pid : 0,
+                                       files[i].known ? files[i].start : 0, paths, next - i};
+        if (only && only->want && !only->want(only->ctx, &group))
+            continue;
         char why[1024];
         rc = trace_load_files(run, paths, next - i, 1, keep_stalls, why, sizeof why);
         if (rc < 0 && rc != -ENOMEM && skipped) {
@@ -165,7 +175,7 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
     }
     int rc = 0;
     if (S_ISDIR(st.st_mode)) {
-        rc = load_dir(run, path, keep_stalls, NULL, err, err_size);
+        rc = load_dir(run, path, keep_stalls, NULL, NULL, err, err_size);
         if (rc == 0 && run->nprocs == 0) {
             snprintf(err, err_size,
                      "%s: no trace files (" SS_TRACE_FILE_PREFIX "*" SS_TRACE_FILE_SUFFIX
@@ -183,6 +193,13 @@ int ss_run_load_keep(const char *path, size_t keep_stalls, struct ss_run **out, 
 int ss_run_load_readable(const char *dir, size_t keep_stalls, struct ss_run **out, size_t *skipped,
                          char *err, size_t err_size)
 {
+    return ss_run_load_selected(dir, keep_stalls, NULL, NULL, out, skipped, err, err_size);
+}
+
+int ss_run_load_selected(const char *dir, size_t keep_stalls,
+                         int (*want)(void *ctx, const struct ss_trace_group *group), void *ctx,
+                         struct ss_run **out, size_t *skipped, char *err, size_t err_size)
+{
     *skipped = 0;
     err[0] = '\0';
     struct ss_run *run = calloc(1, sizeof *run);
@@ -191,7 +208,8 @@ int ss_run_load_readable(const char *dir, size_t keep_stalls, struct ss_run **ou
         snprintf(err, err_size, "out of memory");
         return -ENOMEM;
     }
-    return finish_run(run, load_dir(run, dir, keep_stalls, skipped, err, err_size), out);
+    struct selection only = {want, ctx};
+    return finish_run(run, load_dir(run, dir, keep_stalls, &only, skipped, err, err_size), out);
 }
 
 void trace_free_process(struct ss_process *p)
