@@ -33,7 +33,7 @@ void ss__recover_after_jump(void)
     int state = atomic_load_explicit(&s->state, memory_order_relaxed);
     if (state == SS_STATE_WAITING) {
         /* Out of the loop's own wait: an iteration begins. */
-        atomic_store_explicit(&s->iteration, ss__now(), memory_order_relaxed);
+        atomic_store_explicit(&s->iteration, ss__now(), memory_order_release);
         atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);
     } else if (state == SS_STATE_IN_CALL) {
         atomic_store_explicit(&s->state, SS_STATE_BUSY, memory_order_release);

@@ -16,7 +16,8 @@ void ss_mproc_drain_calls(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
 void ss_mproc_drain_ended(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
                           uint32_t head);
 /* Ends the announced stall of a thread that has moved on without its end in the ring (a full
- * ring lost it), as long as the monitor saw it last; the lost count leaves it out. */
+ * ring lost it, or the loop ended), as long as the monitor saw it last; the lost count leaves
+ * it out. */
 void ss_mproc_close_lost_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v);
 /* Emits the calls of a stalled iteration and forgets those of the iterations before it,
  * which ended without stalling. */

@@ -331,7 +331,9 @@ static void retire_thread(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
                          atomic_load_explicit(&s->calls_dropped, memory_order_relaxed) +
                          atomic_load_explicit(&s->loop_dropped, memory_order_relaxed);
     p->retired_snaps += atomic_load_explicit(&s->snaps_dropped, memory_order_relaxed);
-    add_lost_stalls(&p->retired_lost, s);
+    /* A worker's (a slot given back) stalls are no loop's: the loader forgets them. */
+    if (why == SS_SLOT_THREAD_EXITED)
+        add_lost_stalls(&p->retired_lost, s);
     ss_stall_time_forget(v);
     memset(v, 0, sizeof *v);
     /* The next owner is another thread, with a Python state of its own if any. */

@@ -7,10 +7,12 @@
 
 #include "stacks/frame-names.h"
 
+/* Names are kept to 31 bytes, and compared so: a longer one (a program's file name stands for
+ * a thread whose name is unknown) is one thread, not one per lookup. */
 static size_t thread_of(struct ss_tally_process *t, const char *name)
 {
     for (size_t i = 0; i < t->nthreads; i++)
-        if (strcmp(t->threads[i].name, name) == 0)
+        if (strncmp(t->threads[i].name, name, sizeof t->threads[i].name - 1) == 0)
             return i;
     struct ss_tally_thread *grown = realloc(t->threads, (t->nthreads + 1) * sizeof *grown);
     if (!grown)
