@@ -21,7 +21,11 @@ struct ss_http {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* on CLOCK_MONOTONIC */
     int stopping;
+    int profiling; /* profile requests being answered: each reads the runs afresh */
 };
+
+/* Profiles made at once; more get 429. */
+#define PROFILES_AT_ONCE 2
 
 static uint64_t monotonic_ns(void)
 {
@@ -96,20 +100,15 @@ static int wait_until(struct ss_http *h, uint64_t deadline_ns)
     return !stopping;
 }
 
-/* /debug/pprof/stalls?seconds=N: waits N seconds, as a CPU profile endpoint does, then answers
- * with the profile of the stalls that began meanwhile. */
-static enum MHD_Result stalls_profile(struct ss_http *h, struct MHD_Connection *c)
+/* Waits `seconds`, then answers with the profile of the stalls that began in a window as long,
+ * SS_PROFILE_LAG_NS behind the clock. */
+static enum MHD_Result window_profile(struct ss_http *h, struct MHD_Connection *c,
+                                      unsigned long seconds)
 {
-    const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
-    unsigned long seconds = SS_PROFILE_SECONDS_DEFAULT;
-    if (arg) {
-        char *end;
-        errno = 0;
-        seconds = strtoul(arg, &end, 10);
-        if (arg[0] < '0' || arg[0] > '9' || *end || errno || seconds < 1 ||
-            seconds > SS_PROFILE_SECONDS_MAX)
-            return text(c, MHD_HTTP_BAD_REQUEST, "seconds: a whole number from 1 to 3600\n");
-    }
+    /* The traces of the processes that may have stalls in the window have changed since. */
+    struct timespec since;
+    clock_gettime(CLOCK_REALTIME, &since);
+    since.tv_sec -= (time_t)(SS_PROFILE_LAG_NS / 1000000000ull) + 1;
     uint64_t from = monotonic_ns();
     if (!wait_until(h, from + seconds * 1000000000ull))
         return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "serve is stopping\n");
@@ -119,7 +118,8 @@ static enum MHD_Result stalls_profile(struct ss_http *h, struct MHD_Connection *
     FILE *out = open_memstream(&body, &len);
     if (!out)
         return answer(c, 0, NULL, NULL, 0);
-    int rc = ss_serve_profile(h->follower, from, to, out, err, sizeof err);
+    int rc = ss_serve_profile(h->follower, from - SS_PROFILE_LAG_NS, to - SS_PROFILE_LAG_NS, since,
+                              out, err, sizeof err);
     if (fclose(out) != 0 && rc == 0)
         rc = -ENOMEM;
     if (rc < 0) {
@@ -133,6 +133,33 @@ static enum MHD_Result stalls_profile(struct ss_http *h, struct MHD_Connection *
                     message);
     }
     return answer(c, MHD_HTTP_OK, "application/octet-stream", body, len);
+}
+
+/* /debug/pprof/stalls?seconds=N: waits N seconds, as a CPU profile endpoint does, then answers
+ * with the profile of the stalls of a window as long; PROFILES_AT_ONCE at most. */
+static enum MHD_Result stalls_profile(struct ss_http *h, struct MHD_Connection *c)
+{
+    const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
+    unsigned long seconds = SS_PROFILE_SECONDS_DEFAULT;
+    if (arg) {
+        char *end;
+        errno = 0;
+        seconds = strtoul(arg, &end, 10);
+        if (arg[0] < '0' || arg[0] > '9' || *end || errno || seconds < 1 ||
+            seconds > SS_PROFILE_SECONDS_MAX)
+            return text(c, MHD_HTTP_BAD_REQUEST, "seconds: a whole number from 1 to 3600\n");
+    }
+    pthread_mutex_lock(&h->lock);
+    int admitted = h->profiling < PROFILES_AT_ONCE;
+    h->profiling += admitted;
+    pthread_mutex_unlock(&h->lock);
+    if (!admitted)
+        return text(c, MHD_HTTP_TOO_MANY_REQUESTS, "two profiles are being made already\n");
+    enum MHD_Result result = window_profile(h, c, seconds);
+    pthread_mutex_lock(&h->lock);
+    h->profiling--;
+    pthread_mutex_unlock(&h->lock);
+    return result;
 }
 
 /* "ok" while some directory can be read, then one line per directory with a problem. */
