@@ -172,8 +172,8 @@ static void place(struct merged *m, const struct ss_tally_process *p,
     m->tally.procs[m->tally.nprocs++] = *p;
 }
 
-static int merge(const struct reading *r, const struct ss_tally *fresh, uint64_t now,
-                 uint64_t age_out, struct merged *m)
+static int merge(const struct reading *r, struct ss_tally *fresh, uint64_t now, uint64_t age_out,
+                 struct merged *m)
 {
     const struct ss_followed_dir *d = r->d;
     size_t n = d->tally.nprocs + fresh->nprocs + 1;
@@ -199,7 +199,16 @@ static int merge(const struct reading *r, const struct ss_tally *fresh, uint64_t
             m->doomed[m->ndoomed++] = d->tally.procs[i];
     }
     for (size_t i = 0; i < fresh->nprocs; i++) {
-        const struct ss_tally_process *p = &fresh->procs[i];
+        struct ss_tally_process *p = &fresh->procs[i];
+        /* Read again: its counters go on from where they were. */
+        long before = ss_key_table_find(&r->index, p->pid, p->start_ns, 0);
+        if (before >= 0 && ss_tally_hold(p, &d->tally.procs[before]) < 0) {
+            free(m->tally.procs);
+            free(m->files);
+            free(m->retired);
+            free(m->doomed);
+            return -ENOMEM;
+        }
         place(m, p, (struct ss_followed_files){p->pid, p->start_ns, wanted_signature(r, p)}, now,
               age_out);
     }

@@ -152,6 +152,104 @@ int ss_tally_build(const struct ss_run *run, struct ss_tally *out)
     return 0;
 }
 
+static void hold_max(uint64_t *now, uint64_t before)
+{
+    if (*now < before)
+        *now = before;
+}
+
+/* Whether a cause stands for stalls whose own cause is not known, which other series' stalls
+ * move into (summarised, or in a file rotation deleted). */
+static int residual(const char *cause)
+{
+    return strcmp(cause, SS_TALLY_CAUSE_NOT_KEPT) == 0 ||
+           strcmp(cause, SS_TALLY_CAUSE_DELETED) == 0;
+}
+
+/* Stalls counted by the series of p, and their time. */
+static void stall_sums(const struct ss_tally_process *p, uint64_t *stalls, uint64_t *ns)
+{
+    *stalls = *ns = 0;
+    for (size_t i = 0; i < p->ncauses; i++) {
+        *stalls += p->causes[i].stalls;
+        *ns += p->causes[i].ns;
+    }
+}
+
+/* Takes `excess` off the residual series of p, none below what it showed before. */
+static void take_off_residual(struct ss_tally_process *p, const struct ss_tally_process *before,
+                              uint64_t excess, int seconds)
+{
+    for (size_t i = 0; i < p->ncauses && excess; i++) {
+        struct ss_tally_cause *c = &p->causes[i];
+        if (!residual(c->cause))
+            continue;
+        uint64_t floor = 0;
+        for (size_t k = 0; k < before->ncauses; k++)
+            if (strcmp(before->causes[k].cause, c->cause) == 0 &&
+                strcmp(before->threads[before->causes[k].thread].name,
+                       p->threads[c->thread].name) == 0)
+                floor = seconds ? before->causes[k].ns : before->causes[k].stalls;
+        uint64_t *v = seconds ? &c->ns : &c->stalls;
+        uint64_t off = *v - floor < excess ? *v - floor : excess;
+        *v -= off;
+        excess -= off;
+    }
+}
+
+int ss_tally_hold(struct ss_tally_process *p, const struct ss_tally_process *before)
+{
+    uint64_t stalls, ns;
+    stall_sums(p, &stalls, &ns);
+    for (size_t i = 0; i < before->nthreads; i++) {
+        const struct ss_tally_thread *b = &before->threads[i];
+        size_t k = thread_of(p, b->name);
+        if (k == SIZE_MAX)
+            return -ENOMEM;
+        struct ss_tally_thread *t = &p->threads[k];
+        t->loop |= b->loop;
+        hold_max(&t->iterations, b->iterations);
+        hold_max(&t->busy_ns, b->busy_ns);
+        hold_max(&t->stall_max_ns, b->stall_max_ns);
+        for (unsigned h = 0; h < SS_HIST_BUCKETS; h++)
+            hold_max(&t->hist[h], b->hist[h]);
+    }
+    for (size_t i = 0; i < before->ncauses; i++) {
+        const struct ss_tally_cause *b = &before->causes[i];
+        size_t th = thread_of(p, before->threads[b->thread].name);
+        if (th == SIZE_MAX || add_stalls(p, p->threads[th].name, b->cause, 0, 0, 0) < 0)
+            return -ENOMEM;
+        for (size_t k = 0; k < p->ncauses; k++)
+            if (p->causes[k].thread == th && strcmp(p->causes[k].cause, b->cause) == 0) {
+                hold_max(&p->causes[k].stalls, b->stalls);
+                hold_max(&p->causes[k].ns, b->ns);
+            }
+    }
+    /* Stalls that moved from a series into a residual one are counted once: off the latter. */
+    uint64_t held_stalls, held_ns;
+    stall_sums(p, &held_stalls, &held_ns);
+    take_off_residual(p, before, held_stalls - stalls, 0);
+    take_off_residual(p, before, held_ns - ns, 1);
+    for (size_t i = 0; i < before->ncalls; i++) {
+        const struct ss_tally_call *b = &before->calls[i];
+        if (add_calls(p, before->threads[b->thread].name, b->function, b->category, 0, 0) < 0)
+            return -ENOMEM;
+        for (size_t k = 0; k < p->ncalls; k++) {
+            struct ss_tally_call *c = &p->calls[k];
+            if (c->category == b->category && strcmp(c->function, b->function) == 0 &&
+                strcmp(p->threads[c->thread].name, before->threads[b->thread].name) == 0) {
+                hold_max(&c->count, b->count);
+                hold_max(&c->ns, b->ns);
+            }
+        }
+    }
+    uint64_t *d = (uint64_t *)&p->drops;
+    const uint64_t *bd = (const uint64_t *)&before->drops;
+    for (size_t i = 0; i < sizeof p->drops / sizeof *d; i++)
+        hold_max(&d[i], bd[i]);
+    return 0;
+}
+
 void ss_tally_process_free(struct ss_tally_process *p)
 {
     free(p->threads);

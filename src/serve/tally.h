@@ -65,5 +65,11 @@ struct ss_tally {
 int ss_tally_build(const struct ss_run *run, struct ss_tally *out);
 void ss_tally_free(struct ss_tally *t);
 void ss_tally_process_free(struct ss_tally_process *p);
+/* Raises every counter of p, a process read again, to at least what `before`, its last
+ * reading, showed, so that a counter never goes down: a loop found to be a worker's forgets
+ * its iterations, and a stall leaves its cause's series when it is summarised or its file is
+ * deleted. Those moves into not-kept or deleted are taken off those series, so that the total
+ * stays the number of stalls. Returns 0 or -ENOMEM. */
+int ss_tally_hold(struct ss_tally_process *p, const struct ss_tally_process *before);
 
 #endif
