@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "util/utf8.h"
 
 int ss_metrics_shown(const struct ss_tally_process *p, uint64_t now_ns, uint64_t age_out_ns)
 {
@@ -63,18 +64,24 @@ static int collect(struct shown *s, const struct ss_tally *const *tallies, size_
 }
 
 /* A label value as the text format wants it: backslash, double quote and line feed escaped.
- * Names come from traced programs, and the format wants UTF-8: a byte outside printable ASCII
- * is shown as '?'. */
+ * Names come from traced programs, and the format wants UTF-8: other control characters are
+ * shown as '?', and a byte that is not UTF-8 as U+FFFD. */
 static void put_value(FILE *out, const char *v)
 {
-    for (; *v; v++) {
-        if (*v == '\n') {
+    const unsigned char *s = (const unsigned char *)v;
+    while (*s) {
+        int n = ss_utf8_len(s);
+        if (*s == '\n')
             fputs("\\n", out);
-            continue;
-        }
-        if (*v == '\\' || *v == '"')
-            fputc('\\', out);
-        fputc(*v >= 0x20 && *v < 0x7f ? *v : '?', out);
+        else if (*s == '\\' || *s == '"')
+            fprintf(out, "\\%c", *s);
+        else if (*s < 0x20 || *s == 0x7f)
+            fputc('?', out);
+        else if (n == 0)
+            fputs("\xef\xbf\xbd", out);
+        else
+            fwrite(s, 1, (size_t)n, out);
+        s += n ? n : 1;
     }
 }
 

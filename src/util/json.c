@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "util/utf8.h"
 
 void ss_json_init(struct ss_json *j, FILE *out, int pretty)
 {
@@ -115,19 +116,6 @@ void ss_json_end(struct ss_json *j)
     }
 }
 
-static int utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    int n = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (n == 0 || (n == 2 && s[0] < 0xc2))
-        return 0;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 /* Runs of characters that need no escape are copied in one piece. */
 static void escape(struct ss_json *j, const char *str)
 {
@@ -135,7 +123,7 @@ static void escape(struct ss_json *j, const char *str)
     put_char(j, '"');
     for (;;) {
         unsigned char c = *s;
-        int n = c >= 0x20 && c != '"' && c != '\\' && c != 0x7f ? utf8_len(s) : 0;
+        int n = c >= 0x20 && c != '"' && c != '\\' && c != 0x7f ? ss_utf8_len(s) : 0;
         if (n > 0) {
             s += n;
             continue;

@@ -1,6 +1,8 @@
 #!/bin/sh
 # serve's /metrics passes `promtool check metrics` for a finished run with stalls and blocking
-# calls, and for an empty run directory; its content type is the text format's 0.0.4.
+# calls, for an empty run directory, and for a Python loop whose thread name holds UTF-8, a
+# byte that is not, and a double quote (kept, replaced by U+FFFD, escaped); its content type is
+# the text format's 0.0.4.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 # shellcheck source=../lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
@@ -15,8 +17,19 @@ scratch
 "$stallscope" run -q -o "$tmp/run" --threshold 5ms -- "$fixture" --spin 12 --sleep 8 --repeat 5 \
     >/dev/null 2>"$tmp/run.err" || { echo "ERROR: the run failed: $(cat "$tmp/run.err")"; exit 99; }
 mkdir -m 700 "$tmp/empty"
+"$stallscope" run -q -o "$tmp/named" --threshold 20ms -- python3 -c '
+import asyncio, ctypes, time
+ctypes.CDLL(None).prctl(15, b"w\xc3\xbcrker-\xff\"x", 0, 0, 0)
+async def main():
+    await asyncio.sleep(0.05)
+    end = time.monotonic() + 0.1
+    while time.monotonic() < end:
+        pass
+    await asyncio.sleep(0.05)
+asyncio.run(main())' >/dev/null 2>"$tmp/named.err" ||
+    { echo "ERROR: the Python run failed: $(cat "$tmp/named.err")"; exit 99; }
 
-for dir in run empty; do
+for dir in run empty named; do
     start_serve "$tmp/$dir"
     get /metrics "$tmp/$dir.metrics" || fail "GET /metrics of $dir"
     if promtool check metrics <"$tmp/$dir.metrics" >"$tmp/promtool.out" 2>&1; then
@@ -33,6 +46,14 @@ grep -q '^stallscope_blocking_calls_total{.*category="sleep",function="nanosleep
     "$tmp/run.metrics" || fail "the planted sleep is not a blocking call in the metrics"
 grep -q '^stallscope_traced_processes 0$' "$tmp/empty.metrics" ||
     fail "the empty directory's metrics do not say 0 processes"
+python3 - "$tmp/named.metrics" <<'PY' || fail "the thread's name in the Python loop's metrics"
+import sys
+want = 'thread="w\u00fcrker-\ufffd\\"x"'
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+assert any(l.startswith("stallscope_stalls_total{") and want in l for l in lines), \
+    [l for l in lines if "thread=" in l][:2]
+print(f"ok: the thread is {want}")
+PY
 
 start_serve "$tmp/run"
 python3 - "$url/metrics" <<'PY' || fail "the content type of /metrics"
