@@ -116,15 +116,19 @@ static void parse(int argc, char **argv, struct serve_options *o)
 }
 
 /* A directory named on the command line must exist: a typo is told at once. One that goes
- * away later is reported by /healthz. */
+ * away later is reported by /healthz. Named twice, its stalls would count twice. */
 static void check_dirs(const struct serve_options *o)
 {
-    struct stat st;
+    struct stat st, other;
     for (size_t i = 0; i < o->ndirs; i++) {
         if (stat(o->dirs[i], &st) < 0)
             ss_die("serve: %s: %s", o->dirs[i], strerror(errno));
         if (!S_ISDIR(st.st_mode))
             ss_die("serve: %s: not a run directory", o->dirs[i]);
+        for (size_t k = 0; k < i; k++)
+            if (stat(o->dirs[k], &other) == 0 && other.st_dev == st.st_dev &&
+                other.st_ino == st.st_ino)
+                ss_die("serve: %s and %s are the same directory", o->dirs[k], o->dirs[i]);
     }
 }
 

@@ -25,6 +25,7 @@ stallscope_exits 2 "unknown option '--port'" serve --port 80 "$tmp/good"
 stallscope_exits 2 "no run directory given" serve --listen 127.0.0.1:0
 stallscope_exits 2 "--monitor needs -o DIR" serve --listen 127.0.0.1:0 --monitor x
 stallscope_exits 2 "-o DIR goes with --monitor" serve --listen 127.0.0.1:0 -o "$tmp/good"
+stallscope_exits 2 "are the same directory" serve --listen 127.0.0.1:0 "$tmp/good" "$tmp/good/"
 
 "$stallscope" run -q -o "$tmp/good" --threshold 5ms -- "$fixture" --spin 12 >/dev/null \
     2>"$tmp/run.err" || { echo "ERROR: the run failed: $(cat "$tmp/run.err")"; exit 99; }
@@ -53,6 +54,15 @@ get /healthz "$tmp/health" || fail "/healthz is not 200 with one directory left"
 grep -q "not read: $tmp/gone: No such file or directory" "$tmp/health" &&
     ok "/healthz names the directory that went away" || fail "/healthz: $(cat "$tmp/health")"
 get /nowhere "$tmp/body" 2>/dev/null && fail "GET /nowhere answered 200"
+python3 - "$url/metrics" <<'PY' || fail "POST /metrics is not a 405 with Allow"
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=b"x", method="POST"))
+    sys.exit("POST answered 200")
+except urllib.error.HTTPError as e:
+    assert e.code == 405 and e.headers["Allow"] == "GET, HEAD", (e.code, e.headers["Allow"])
+print("ok: POST /metrics: 405, Allow: GET, HEAD")
+PY
 stop_serve
 
 mkdir -m 700 "$tmp/alone"
