@@ -147,10 +147,24 @@ wait "$attach_pid" || fail "the first attach exited with $?: $(cat "$tmp/first.e
 ls "$tmp/first"/stallscope-"$server_pid"*.trace >/dev/null 2>&1 ||
     fail "the refused attach removed the first one's trace"
 
+# catching_int PID: waits until PID catches SIGINT. A command started with & from a script
+# starts with SIGINT ignored: sent before attach has its handler, ^C would be lost.
+catching_int() {
+    tries=0
+    while [ "$tries" -lt 500 ]; do
+        mask=$(sed -n 's/^SigCgt:\t*//p' "/proc/$1/status" 2>/dev/null)
+        [ -z "$mask" ] && return 0
+        [ $((0x$mask & 2)) -ne 0 ] && return 0
+        tries=$((tries + 1))
+        sleep 0.01
+    done
+}
+
 # ^C at moments through the attach: attach detaches whatever it attached, and ends.
-for delay in 0.01 0.05 0.1 0.2; do
+for delay in 0 0.01 0.05 0.1 0.2; do
     "$stallscope" attach -q -o "$tmp/interrupted" "$server_pid" 2>>"$tmp/interrupted.err" &
     attach_pid=$!
+    catching_int "$attach_pid"
     sleep "$delay"
     kill -INT "$attach_pid"
     wait "$attach_pid"
