@@ -139,6 +139,7 @@ static void reset_slot(struct ss_slot *s, pid_t tid, uintptr_t sp)
     atomic_store(&s->ended_dropped, 0);
     atomic_store(&s->ended_dropped_ns, 0);
     atomic_store(&s->ended_dropped_max_ns, 0);
+    atomic_store(&s->ended_dropped_last, 0);
     atomic_store(&s->call_now.seq, 0);
     atomic_store(&s->signal_blocked, ss__signal_blocked_here());
     atomic_store(&s->signals_answered, 0);

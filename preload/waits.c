@@ -95,6 +95,7 @@ static void account_iteration(struct ss_slot *s, uint64_t start, uint64_t busy)
         SS_OWNER_ADD(s->ended_dropped_ns, busy);
         if (busy > atomic_load_explicit(&s->ended_dropped_max_ns, memory_order_relaxed))
             atomic_store_explicit(&s->ended_dropped_max_ns, busy, memory_order_relaxed);
+        atomic_store_explicit(&s->ended_dropped_last, start, memory_order_relaxed);
         return;
     }
     s->ended[head % SS_STALL_RING] = (struct ss_stall_end){start, busy};

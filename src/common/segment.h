@@ -232,8 +232,9 @@ struct ss_slot {
     /* Stalls that ended [owner -> monitor]. */
     struct ss_stall_end ended[SS_STALL_RING];
     _Atomic uint32_t ended_head, ended_tail;
-    /* Stalls that ended while the ring was full: how many, their time, the longest [owner]. */
-    _Atomic uint64_t ended_dropped, ended_dropped_ns, ended_dropped_max_ns;
+    /* Stalls that ended while the ring was full: how many, their time, the longest, and the
+     * start of the latest [owner]. */
+    _Atomic uint64_t ended_dropped, ended_dropped_ns, ended_dropped_max_ns, ended_dropped_last;
 
     struct ss_call_now call_now; /* [owner] */
 

@@ -41,9 +41,8 @@ struct ss_iteration_call {
 struct ss_slot_view {
     pid_t tid; /* owner when last seen; 0 = not yet announced */
     char name[16];
-    uint64_t stall;               /* iteration announced as a stall, 0 = none */
-    uint64_t stall_seen_ns;       /* when the monitor last saw that stall still going */
-    uint64_t dropped_at_announce; /* the slot's ended_dropped when that stall was announced */
+    uint64_t stall;         /* iteration announced as a stall, 0 = none */
+    uint64_t stall_seen_ns; /* when the monitor last saw that stall still going */
     /* The last stall closed as lost (ss_mproc_close_lost_stall), and the time given it. */
     uint64_t lost_start, lost_ns;
     uint64_t ended_through; /* start of the latest stall whose end was taken from the ring */

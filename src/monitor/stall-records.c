@@ -13,7 +13,6 @@ void ss_mproc_announce_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_sl
 {
     v->stall = iteration;
     v->stall_seen_ns = ss_monotonic_ns();
-    v->dropped_at_announce = atomic_load_explicit(&s->ended_dropped, memory_order_relaxed);
     v->last_sample_ns = 0;
     ss_stall_time_begin(p, v, iteration,
                         atomic_load_explicit(&s->iterations, memory_order_relaxed));
@@ -80,9 +79,9 @@ void ss_mproc_close_lost_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_
 {
     uint64_t start = v->stall, seen = v->stall_seen_ns > start ? v->stall_seen_ns - start : 0;
     end_stall(p, s, v, start, seen);
-    /* Its end is among those the shim counted as lost only if it lost one since (a loop that
-     * ended, its LOOP_END lost, ends its stall without a stall end). */
-    if (atomic_load_explicit(&s->ended_dropped, memory_order_relaxed) == v->dropped_at_announce)
+    /* Its end is among those the shim counted as lost only if the shim lost its end or a later
+     * one (a loop that ended, its LOOP_END lost, ends its stall without a stall end). */
+    if (atomic_load_explicit(&s->ended_dropped_last, memory_order_relaxed) < start)
         return;
     p->announced_lost.n++;
     p->announced_lost.ns += seen;

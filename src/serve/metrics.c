@@ -202,17 +202,23 @@ static void write_stalls(FILE *out, const struct shown *s, int seconds)
     }
 }
 
-static void write_stall_max(FILE *out, const struct shown *s)
+/* now: how long each loop thread of a running process has been in its stall (0: none), the
+ * signal of a loop hung right now; else the longest stall each thread has had. */
+static void write_stall_gauge(FILE *out, const struct shown *s, int now)
 {
-    family(out, "stallscope_stall_max_seconds", "gauge", "The longest stall of a thread.");
+    const char *name =
+        now ? "stallscope_stall_in_progress_seconds" : "stallscope_stall_max_seconds";
+    family(out, name, "gauge",
+           now ? "How long the stall a loop thread is in has lasted, at the last reading; 0: none."
+               : "The longest stall of a thread that ended.");
     for (size_t i = 0; i < s->n; i++)
         for (size_t k = 0; k < s->procs[i]->nthreads; k++) {
             const struct ss_tally_thread *t = &s->procs[i]->threads[k];
-            if (!t->stall_max_ns)
+            if (now ? !t->loop || s->procs[i]->end_ns : !t->stall_max_ns)
                 continue;
-            open_series(out, "stallscope_stall_max_seconds", s->procs[i], t->name);
+            open_series(out, name, s->procs[i], t->name);
             fputs("} ", out);
-            put_seconds(out, t->stall_max_ns);
+            put_seconds(out, now ? t->stalled_now_ns : t->stall_max_ns);
             fputc('\n', out);
         }
 }
@@ -272,7 +278,8 @@ int ss_metrics_write(FILE *out, const struct ss_tally *const *tallies, size_t nt
     write_busy(out, &s);
     write_stalls(out, &s, 0);
     write_stalls(out, &s, 1);
-    write_stall_max(out, &s);
+    write_stall_gauge(out, &s, 0);
+    write_stall_gauge(out, &s, 1);
     write_calls(out, &s, 0);
     write_calls(out, &s, 1);
     write_drops(out, &s);

@@ -49,6 +49,16 @@ static int add_stalls(struct ss_tally_process *t, const char *thread, const char
     return 0;
 }
 
+static int note_in_progress(struct ss_tally_process *t, const char *thread, uint64_t ns)
+{
+    size_t th = thread_of(t, thread);
+    if (th == SIZE_MAX)
+        return -ENOMEM;
+    if (ns > t->threads[th].stalled_now_ns)
+        t->threads[th].stalled_now_ns = ns;
+    return 0;
+}
+
 static int add_calls(struct ss_tally_process *t, const char *thread, const char *function,
                      const char *category, uint64_t count, uint64_t ns)
 {
@@ -99,6 +109,11 @@ static int add_all_stalls(struct ss_tally_process *t, const struct ss_process *p
     int rc = 0;
     for (size_t i = 0; i < p->nstalls && rc == 0; i++) {
         const struct ss_stall *s = &p->stalls[i];
+        /* Counted once it has ended, when its cause is settled: a counter never takes back. */
+        if (s->in_progress) {
+            rc = note_in_progress(t, ss_thread_label(p, s->tid), s->duration_ns);
+            continue;
+        }
         struct ss_stall_cause cause;
         ss_stall_cause(p, s, &cause);
         rc = add_stalls(t, ss_thread_label(p, s->tid), cause.parts[0].name, 1, s->duration_ns,

@@ -27,7 +27,8 @@ struct ss_tally_thread {
     char name[32];
     int loop; /* a loop thread: it has a busy-time histogram */
     uint64_t iterations, busy_ns, hist[SS_HIST_BUCKETS];
-    uint64_t stall_max_ns;
+    uint64_t stall_max_ns;   /* of its stalls that ended */
+    uint64_t stalled_now_ns; /* how long the stall it is in has lasted so far, 0: none */
 };
 
 struct ss_tally_cause {
