@@ -247,6 +247,12 @@ static const char *frame_kind(const struct ss_cause_rules *r, const struct ss_fr
     return NULL;
 }
 
+/* A frame without a symbol in the module of another: one of that library's static functions. */
+static int unnamed_in(const struct ss_frame *f, const struct ss_frame *of)
+{
+    return !f->symbol && f->module && of->module && strcmp(f->module, of->module) == 0;
+}
+
 /* The kind of work on CPU a stack shows: the first frame from the innermost that a rule names
  * decides; none named is the program's own code. Where: the outermost frame of that kind before
  * another kind or the program's own code (the entry into the library), then the program's
@@ -264,7 +270,8 @@ static int classify_stack(const struct ss_cause_rules *r, struct ss_process *p, 
         const char *k = frame_kind(r, &st->frames[i]);
         if (k && strcmp(k, kind) == 0)
             entry = i;
-        else if (k || !ss_frame_is_runtime(&st->frames[i]))
+        else if (k || !(ss_frame_is_runtime(&st->frames[i]) ||
+                        unnamed_in(&st->frames[i], &st->frames[entry])))
             break;
     }
     int caller = -1;

@@ -313,3 +313,23 @@ Test(causes, a_part_is_where_most_of_its_time_went)
     expect_part(&c, 0, "blocked:file", 152100000, "read");
     ss_run_free(run);
 }
+
+/* A library's static functions have no symbol: a frame of one between two frames of the
+ * library is the library's, and the walk goes on to the library's entry and its caller. */
+Test(causes, an_unnamed_frame_of_the_library_does_not_end_its_walk)
+{
+    struct ss_run *run = rb_run();
+    struct ss_process *p = rb_process(run, 1, 10 * MS);
+    struct ss_stack *st = rb_stack(p, "adler32_z", "read_buf", "deflate", "zlib_compress_impl",
+                                   "compress_report", NULL);
+    static const char libz[] = "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13";
+    for (int i = 0; i < 3; i++)
+        st->frames[i].module = libz;
+    st->frames[1].symbol = NULL;
+    st->frames[3].module = "/usr/lib/python3.11/lib-dynload/zlib.cpython-311-x86_64-linux-gnu.so";
+    rb_classify(run);
+    cr_expect_str_eq(st->cpu_kind, "compression");
+    /* The entry is CPython's zlib function, which a rule names too. */
+    cr_expect_str_eq(st->cpu_where, "zlib_compress_impl in compress_report");
+    ss_run_free(run);
+}
