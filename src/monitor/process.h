@@ -17,6 +17,7 @@
 #include "monitor/sites.h"
 #include "monitor/stacks.h"
 #include "trace/trace-writer.h"
+#include "util/clock.h"
 
 struct ss_target;
 struct ss_perf;
@@ -138,7 +139,6 @@ void ss_mproc_poke(struct ss_mproc *p);
 /* After `finished`: joins the thread and frees everything. */
 void ss_mproc_free(struct ss_mproc *p);
 
-uint64_t ss_monotonic_ns(void);
 /* A line for the process's own standard error (tracker.c). */
 void ss_mproc_tell(const struct ss_mproc *p, const char *message);
 /* Whether the process has ended (tracker.c). */

@@ -25,13 +25,6 @@
 #include "util/array.h"
 #include "util/fnv.h"
 
-uint64_t ss_monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* One line on the process's standard error, as the shim would have written it, if that is
  * still the file it was when the process started; never blocking on it. */
 void ss_mproc_tell(const struct ss_mproc *p, const char *message)

@@ -13,8 +13,17 @@
 #include "causes/causes.h"
 #include "errors.h"
 #include "util/array.h"
+#include "util/clock.h"
 #include "util/fnv.h"
 #include "util/hash.h"
+
+/* Adds a file to a signature: its name, size and modification time. */
+static uint64_t hash_file(uint64_t sig, const char *name, const struct stat *st)
+{
+    return ss_hash_words(ss_fnv1a(sig, name, strlen(name)), (uint64_t)st->st_size,
+                         (uint64_t)st->st_mtim.tv_sec * 1000000000ull +
+                             (uint64_t)st->st_mtim.tv_nsec);
+}
 
 /* The directory's traces as stat sees them, in a way that does not depend on readdir's order;
  * never 0. Sets *listed to 0 when the directory cannot be listed. */
@@ -29,9 +38,7 @@ static uint64_t signature(const char *path, int *listed)
     struct stat st;
     while ((e = readdir(d)) != NULL)
         if (ss_is_trace_file_name(e->d_name) && fstatat(dirfd(d), e->d_name, &st, 0) == 0)
-            sig += ss_hash_words(
-                ss_fnv1a(SS_FNV1A_INIT, e->d_name, strlen(e->d_name)), (uint64_t)st.st_size,
-                (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec);
+            sig += hash_file(SS_FNV1A_INIT, e->d_name, &st);
     closedir(d);
     return sig ? sig : 1;
 }
@@ -43,9 +50,7 @@ static uint64_t files_signature(const struct ss_trace_group *g)
     struct stat st;
     for (size_t i = 0; i < g->npaths; i++)
         if (stat(g->paths[i], &st) == 0)
-            sig = ss_hash_words(
-                ss_fnv1a(sig, g->paths[i], strlen(g->paths[i])), (uint64_t)st.st_size,
-                (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec);
+            sig = hash_file(sig, g->paths[i], &st);
     return sig;
 }
 
@@ -215,13 +220,6 @@ static int merge(const struct reading *r, struct ss_tally *fresh, uint64_t now, 
     return 0;
 }
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Writes a directory's problem on standard error once, and again only when it changes. */
 static void tell(struct ss_followed_dir *d)
 {
@@ -243,7 +241,7 @@ static int update(struct ss_follower *f, struct ss_followed_dir *d, size_t *skip
         snprintf(why, why_size, "%s: out of memory", d->path);
     if (rc == 0)
         rc = read_changed(&r, f->keep_stalls, &fresh, skipped, why, why_size);
-    if (rc == 0 && (rc = merge(&r, &fresh, monotonic_ns(), f->age_out_ns, &m)) < 0)
+    if (rc == 0 && (rc = merge(&r, &fresh, ss_monotonic_ns(), f->age_out_ns, &m)) < 0)
         snprintf(why, why_size, "%s: out of memory", d->path);
     if (rc < 0) {
         ss_tally_free(&fresh);

@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "serve/metrics.h"
 #include "serve/profile.h"
+#include "util/clock.h"
 
 struct ss_http {
     struct MHD_Daemon *daemon;
@@ -26,13 +27,6 @@ struct ss_http {
 
 /* Profiles made at once; more get 429. */
 #define PROFILES_AT_ONCE 2
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Queues body (malloc'd, taken over; NULL when memory ran out) with its status. */
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type,
@@ -77,7 +71,7 @@ static enum MHD_Result metrics(struct ss_http *h, struct MHD_Connection *c)
         pthread_mutex_lock(&f->lock);
         for (size_t i = 0; i < f->ndirs; i++)
             tallies[i] = &f->dirs[i].tally;
-        rc = ss_metrics_write(out, tallies, f->ndirs, monotonic_ns(), h->age_out_ns);
+        rc = ss_metrics_write(out, tallies, f->ndirs, ss_monotonic_ns(), h->age_out_ns);
         pthread_mutex_unlock(&f->lock);
         if (fclose(out) != 0 && rc == 0)
             rc = -ENOMEM;
@@ -112,10 +106,10 @@ static enum MHD_Result window_profile(struct ss_http *h, struct MHD_Connection *
     struct timespec since;
     clock_gettime(CLOCK_REALTIME, &since);
     since.tv_sec -= (time_t)(SS_PROFILE_LAG_NS / 1000000000ull) + 1;
-    uint64_t from = monotonic_ns();
+    uint64_t from = ss_monotonic_ns();
     if (!wait_until(h, from + seconds * 1000000000ull))
         return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "serve is stopping\n");
-    uint64_t to = monotonic_ns();
+    uint64_t to = ss_monotonic_ns();
     char *body = NULL, err[1024] = "";
     size_t len = 0;
     FILE *out = open_memstream(&body, &len);
