@@ -353,8 +353,9 @@ static void look_for_python_state(struct ss_mproc *p, struct ss_slot *s, struct 
 }
 
 /* Looks at one slot; returns the next time it needs attention. `final`: the process is gone
- * (or replaced by an exec) and this is the last look. The state is read before the loop
- * events: the thread publishes an event before the state that follows it. */
+ * (or replaced by an exec) and this is the last look. The thread publishes an event before
+ * the state that follows it, and its exit after both: the exit is read first, the state
+ * next, the loop events last. */
 static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v, uint64_t now,
                       int final)
 {
@@ -364,6 +365,8 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     if (v->tid != owner)
         announce_thread(p, s, v, owner);
     look_for_python_state(p, s, v, now);
+    int exited = atomic_load_explicit(&s->exited, memory_order_acquire);
+    uint64_t exit_ns = atomic_load_explicit(&p->seg->exit_ns, memory_order_acquire);
     int state = atomic_load_explicit(&s->state, memory_order_acquire);
     uint64_t iteration = atomic_load_explicit(&s->iteration, memory_order_acquire);
     /* A signal snapshot belongs to a stall that may have ended since: take it first. */
@@ -376,13 +379,11 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     /* Read before the drain, a later state means the stall's end was in the ring by then. */
     if (v->stall && (state == SS_STATE_WAITING || iteration != v->stall))
         ss_mproc_close_lost_stall(p, s, v);
-    int exited = atomic_load_explicit(&s->exited, memory_order_acquire);
     if (exited) {
         retire_thread(p, s, v, now, exited);
         return UINT64_MAX;
     }
     uint64_t threshold = p->config.threshold_ns;
-    uint64_t exit_ns = atomic_load_explicit(&p->seg->exit_ns, memory_order_acquire);
     if (exit_ns) {
         ss_mproc_end_loop_at_exit(p, s, v, state, iteration, exit_ns);
         return final ? UINT64_MAX : now + threshold;

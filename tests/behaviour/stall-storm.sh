@@ -2,7 +2,8 @@
 # Production mode under a storm: a loop whose 1,000,000 iterations each spin 20 us, every one
 # a stall over a 10 us threshold, traced with --max-size 10M. The trace files never hold more
 # than their budget, and the report counts every stall: those kept (in detail or summarised),
-# those in files rotation deleted, and those whose end the monitor could not take in time.
+# those in files rotation deleted, and those whose end the monitor could not take in time; and
+# each thread's stall ends are written in order, which the reader relies on.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 # shellcheck source=../lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
@@ -42,6 +43,28 @@ final=$(find "$tmp/run" -name 'stallscope-*.trace' -printf '%s\n' | awk '{ n += 
     fail "the trace held $most bytes at most while running, $final at the end: over 10M"
 ok "the trace held $most bytes at most while running, $final at the end"
 
+# The loader takes a thread's stall ends to come in the order of their starts (one that comes
+# after a later one's end was lost): a lost end closed after a later end was written is read
+# as a second stall.
+python3 - "$tmp/run" <<'PY' || fail "a stall's end was written after a later one's"
+import glob, re, struct, sys
+STALL_END = 7
+files = sorted(glob.glob(sys.argv[1] + "/stallscope-*.trace"),
+               key=lambda f: int(re.search(r"\.(\d+)\.trace$", f)[1]))
+latest, late = {}, []
+for path in files:
+    data, off = open(path, "rb").read(), 16
+    while off + 8 <= len(data):
+        tag, _, size = struct.unpack_from("<HHI", data, off)
+        if tag == STALL_END:
+            tid, _, start = struct.unpack_from("<IIQ", data, off + 8)
+            if start < latest.get(tid, 0):
+                late.append((start, latest[tid]))
+            latest[tid] = max(start, latest.get(tid, 0))
+        off += 8 + size
+assert not late, f"{len(late)} stall ends after a later one's, the first at {late[0]}"
+print("ok: every thread's stall ends are in order")
+PY
 "$stallscope" report "$tmp/run" >"$tmp/report" 2>&1 || fail "report failed: $(head "$tmp/report")"
 python3 - "$tmp/report" "$count" <<'PY' || fail "the report does not count every stall"
 import re, sys
