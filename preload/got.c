@@ -1,12 +1,15 @@
 /* got: redirects the GOT entries of loaded modules to the shim's interposers and puts them
- * back (got.h says which entries, and the rules). */
+ * back (got.h says which entries, and the rules): what was changed is recorded here; the
+ * modules are read by dynamic.c, the process's mappings by mappings.c. */
 #define _GNU_SOURCE
 #include "got.h"
+
+#include "dynamic.h"
+#include "mappings.h"
 
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -20,8 +23,6 @@
 #define MAX_RECORDS 65536
 #define MAX_MODULES 4096
 #define MAX_ORIGINALS 2048 /* a power of two: open addressing */
-#define MAX_VERSION 32
-#define MAX_MAPPINGS 65536
 #define NO_RECORD (-1)
 
 /* One GOT entry changed. */
@@ -52,21 +53,14 @@ enum original_state { ORIGINAL_UNRESOLVED = 1, ORIGINAL_KNOWN, ORIGINAL_PROGRAM_
 struct got_original {
     uint32_t shim_symbol; /* 0: a free slot */
     uint8_t state;
-    char version[MAX_VERSION]; /* "" for an unversioned reference */
-    uintptr_t address;         /* 0: found nowhere but in the shim */
-};
-
-/* A line of /proc/self/maps: whether [start, end) is writable. */
-struct got_mapping {
-    uintptr_t start, end;
-    uint8_t writable;
+    char version[SS_VERSION_MAX]; /* "" for an unversioned reference */
+    uintptr_t address;            /* 0: found nowhere but in the shim */
 };
 
 struct got_storage {
     struct got_record records[MAX_RECORDS];
     /* The process's mappings, read once per pass: a process of many modules has thousands. */
-    struct got_mapping mappings[MAX_MAPPINGS];
-    uint32_t nmappings;
+    struct ss_mappings mappings;
     struct got_module modules[MAX_MODULES];
     struct got_original originals[MAX_ORIGINALS];
     uint32_t records_used, modules_used; /* high-water marks */
@@ -87,372 +81,18 @@ static _Atomic int patch_again;
  * was already on its way when the process was detached redirects nothing. */
 static _Atomic int open_for_patching;
 
-/* A module as its dynamic section describes it; every pointer checked to lie in one of its
- * loaded segments. */
-struct module_view {
-    uintptr_t base, start, end;
-    const ElfW(Phdr) * phdr;
-    size_t phnum;
-    uintptr_t relro_start, relro_end;
-    const ElfW(Sym) * symtab;
-    const char *strtab;
-    size_t strsz;
-    const ElfW(Rela) * rela;
-    size_t rela_count;
-    const ElfW(Rela) * jmprel;
-    size_t jmprel_count;
-    const ElfW(Half) * versym;
-    const char *verneed, *verdef;
-    size_t verneed_count, verdef_count;
-    const uint32_t *gnu_hash;
-};
-
-static int in_segment(const struct module_view *m, const void *p, size_t size, int writable)
-{
-    uintptr_t a = (uintptr_t)p;
-    if (a + size < a)
-        return 0;
-    for (size_t i = 0; i < m->phnum; i++) {
-        const ElfW(Phdr) *ph = &m->phdr[i];
-        if (ph->p_type != PT_LOAD || (writable && !(ph->p_flags & PF_W)))
-            continue;
-        uintptr_t start = m->base + ph->p_vaddr;
-        if (a >= start && a + size <= start + ph->p_memsz)
-            return 1;
-    }
-    return 0;
-}
-
-static int readable(const struct module_view *m, const void *p, size_t size)
-{
-    return in_segment(m, p, size, 0);
-}
-
-static const char *string_at(const struct module_view *m, size_t offset)
-{
-    return offset < m->strsz ? m->strtab + offset : NULL;
-}
-
-/* ld.so adjusts some addresses of a writable dynamic section to absolute ones and leaves the
- * others relative to the base. */
-static const void *dynamic_address(const struct module_view *m, uintptr_t value)
-{
-    return (const void *)(value < m->base ? m->base + value : value);
-}
-
-static int read_module(const struct dl_phdr_info *info, struct module_view *m)
-{
-    memset(m, 0, sizeof *m);
-    m->base = info->dlpi_addr;
-    m->phdr = info->dlpi_phdr;
-    m->phnum = info->dlpi_phnum;
-    m->start = UINTPTR_MAX;
-    const ElfW(Dyn) *dynamic = NULL;
-    size_t dynamic_count = 0;
-    for (size_t i = 0; i < m->phnum; i++) {
-        const ElfW(Phdr) *ph = &m->phdr[i];
-        uintptr_t start = m->base + ph->p_vaddr, end = start + ph->p_memsz;
-        if (ph->p_type == PT_LOAD) {
-            if (start < m->start)
-                m->start = start;
-            if (end > m->end)
-                m->end = end;
-        } else if (ph->p_type == PT_DYNAMIC) {
-            dynamic = (const ElfW(Dyn) *)start;
-            dynamic_count = ph->p_memsz / sizeof *dynamic;
-        } else if (ph->p_type == PT_GNU_RELRO) {
-            /* The pages ld.so made read-only: the last one, partly outside, stays writable. */
-            m->relro_start = start & ~(page_size - 1);
-            m->relro_end = end & ~(page_size - 1);
-        }
-    }
-    if (!dynamic || m->start >= m->end || !readable(m, dynamic, dynamic_count * sizeof *dynamic))
-        return -1;
-    size_t relasz = 0, relaent = sizeof(ElfW(Rela)), pltrelsz = 0, pltrel = DT_RELA;
-    for (size_t i = 0; i < dynamic_count && dynamic[i].d_tag != DT_NULL; i++) {
-        uintptr_t v = dynamic[i].d_un.d_val;
-        switch (dynamic[i].d_tag) {
-        case DT_SYMTAB:
-            m->symtab = dynamic_address(m, v);
-            break;
-        case DT_STRTAB:
-            m->strtab = dynamic_address(m, v);
-            break;
-        case DT_STRSZ:
-            m->strsz = v;
-            break;
-        case DT_RELA:
-            m->rela = dynamic_address(m, v);
-            break;
-        case DT_RELASZ:
-            relasz = v;
-            break;
-        case DT_RELAENT:
-            relaent = v;
-            break;
-        case DT_JMPREL:
-            m->jmprel = dynamic_address(m, v);
-            break;
-        case DT_PLTRELSZ:
-            pltrelsz = v;
-            break;
-        case DT_PLTREL:
-            pltrel = v;
-            break;
-        case DT_VERSYM:
-            m->versym = dynamic_address(m, v);
-            break;
-        case DT_VERNEED:
-            m->verneed = dynamic_address(m, v);
-            break;
-        case DT_VERNEEDNUM:
-            m->verneed_count = v;
-            break;
-        case DT_VERDEF:
-            m->verdef = dynamic_address(m, v);
-            break;
-        case DT_VERDEFNUM:
-            m->verdef_count = v;
-            break;
-        case DT_GNU_HASH:
-            m->gnu_hash = dynamic_address(m, v);
-            break;
-        }
-    }
-    if (relaent != sizeof(ElfW(Rela)) || pltrel != DT_RELA || relasz % relaent ||
-        pltrelsz % relaent)
-        return -1;
-    /* Where the PLT's relocations end DT_RELA's range, ld.so counts them once. */
-    if (m->rela && m->jmprel && (uintptr_t)m->rela + relasz == (uintptr_t)m->jmprel + pltrelsz &&
-        relasz >= pltrelsz)
-        relasz -= pltrelsz;
-    m->rela_count = m->rela ? relasz / relaent : 0;
-    m->jmprel_count = m->jmprel ? pltrelsz / relaent : 0;
-    if (!m->rela_count && !m->jmprel_count)
-        return 0;
-    if (!m->symtab || !m->strtab || !m->strsz || !readable(m, m->strtab, m->strsz) ||
-        m->strtab[m->strsz - 1] != '\0' || (m->rela_count && !readable(m, m->rela, relasz)) ||
-        (m->jmprel_count && !readable(m, m->jmprel, pltrelsz)))
-        return -1;
-    return 0;
-}
-
-/* The name of version `index` among the versions the module defines, or NULL. */
-static const char *defined_version(const struct module_view *m, unsigned index)
-{
-    const char *p = m->verdef;
-    for (size_t i = 0; p && i < m->verdef_count; i++) {
-        const ElfW(Verdef) *def = (const ElfW(Verdef) *)p;
-        if (!readable(m, def, sizeof *def))
-            return NULL;
-        if ((def->vd_ndx & 0x7fff) == index) {
-            const ElfW(Verdaux) *aux = (const ElfW(Verdaux) *)(p + def->vd_aux);
-            return readable(m, aux, sizeof *aux) ? string_at(m, aux->vda_name) : NULL;
-        }
-        if (!def->vd_next)
-            break;
-        p += def->vd_next;
-    }
-    return NULL;
-}
-
-/* The name of version `index` among the versions the module needs, or NULL. */
-static const char *needed_version(const struct module_view *m, unsigned index)
-{
-    const char *p = m->verneed;
-    for (size_t i = 0; p && i < m->verneed_count; i++) {
-        const ElfW(Verneed) *need = (const ElfW(Verneed) *)p;
-        if (!readable(m, need, sizeof *need))
-            return NULL;
-        const char *q = p + need->vn_aux;
-        for (unsigned j = 0; j < need->vn_cnt; j++) {
-            const ElfW(Vernaux) *aux = (const ElfW(Vernaux) *)q;
-            if (!readable(m, aux, sizeof *aux))
-                return NULL;
-            if ((aux->vna_other & 0x7fff) == index)
-                return string_at(m, aux->vna_name);
-            q += aux->vna_next;
-        }
-        if (!need->vn_next)
-            break;
-        p += need->vn_next;
-    }
-    return NULL;
-}
-
-/* The version the module's reference to symbol `index` asks for (*version NULL: none); -1 when
- * its version tables are inconsistent. */
-static int reference_version(const struct module_view *m, size_t index, const char **version)
-{
-    *version = NULL;
-    if (!m->versym)
-        return 0;
-    const ElfW(Half) *versym = m->versym + index;
-    if (!readable(m, versym, sizeof *versym))
-        return -1;
-    unsigned version_index = *versym & 0x7fff;
-    if (version_index <= VER_NDX_GLOBAL)
-        return 0;
-    *version = needed_version(m, version_index);
-    if (!*version)
-        *version = defined_version(m, version_index);
-    return *version ? 0 : -1;
-}
-
-static uint32_t gnu_hash(const char *name)
-{
-    uint32_t h = 5381;
-    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-        h = h * 33 + *c;
-    return h;
-}
-
-/* The index of the shim's definition that a reference to name@version binds to, as the loader
- * binds it with the shim preloaded: the definition of that version, else an unversioned one;
- * for an unversioned reference, the unversioned or the default one. 0 when the shim has none. */
-static uint32_t shim_definition(const struct module_view *shim, const char *name,
-                                const char *version)
-{
-    const uint32_t *table = shim->gnu_hash;
-    uint32_t buckets_count = table[0], first_hashed = table[1], bloom_words = table[2];
-    const uint32_t *buckets = table + 4 + bloom_words * (sizeof(ElfW(Addr)) / sizeof(uint32_t));
-    const uint32_t *chain = buckets + buckets_count;
-    uint32_t h = gnu_hash(name), fallback = 0;
-    for (uint32_t i = buckets[h % buckets_count]; i >= first_hashed; i++) {
-        uint32_t link = chain[i - first_hashed];
-        const ElfW(Sym) *sym = &shim->symtab[i];
-        if ((link | 1) == (h | 1) && ELF64_ST_TYPE(sym->st_info) == STT_FUNC &&
-            sym->st_shndx != SHN_UNDEF && sym->st_name < shim->strsz &&
-            strcmp(name, shim->strtab + sym->st_name) == 0) {
-            ElfW(Half) symbol_version = shim->versym ? shim->versym[i] : VER_NDX_GLOBAL;
-            unsigned version_index = symbol_version & 0x7fff;
-            int hidden = (symbol_version & 0x8000) != 0;
-            if (version_index > VER_NDX_GLOBAL && version) {
-                const char *defined = defined_version(shim, version_index);
-                if (defined && strcmp(defined, version) == 0)
-                    return i;
-            } else if (!hidden && (version_index <= VER_NDX_GLOBAL || !fallback)) {
-                fallback = i;
-            }
-        }
-        if (link & 1)
-            break;
-    }
-    return fallback;
-}
-
-/* A module's references to names the shim defines, one at a time. */
-struct reference {
-    uintptr_t entry; /* the GOT entry's address */
-    uint32_t shim_symbol;
-    const char *version; /* NULL: unversioned */
-};
-
-struct reference_walk {
-    const struct module_view *module, *shim;
-    size_t next;
-};
-
-/* 1 with the next reference in *ref, 0 at the end, -1 when the module is inconsistent. */
-static int next_reference(struct reference_walk *w, struct reference *ref)
-{
-    const struct module_view *m = w->module;
-    while (w->next < m->rela_count + m->jmprel_count) {
-        size_t n = w->next++;
-        const ElfW(Rela) *r = n < m->rela_count ? &m->rela[n] : &m->jmprel[n - m->rela_count];
-        unsigned type = ELF64_R_TYPE(r->r_info);
-        if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || r->r_addend)
-            continue;
-        size_t index = ELF64_R_SYM(r->r_info);
-        const ElfW(Sym) *sym = &m->symtab[index];
-        ref->entry = m->base + r->r_offset;
-        if (!index || !readable(m, sym, sizeof *sym) || ref->entry % sizeof(uintptr_t) != 0 ||
-            !in_segment(m, (const void *)ref->entry, sizeof(uintptr_t), 1))
-            return -1;
-        const char *name = string_at(m, sym->st_name);
-        if (!name || reference_version(m, index, &ref->version) < 0)
-            return -1;
-        if (ref->version && strlen(ref->version) >= MAX_VERSION)
-            continue;
-        ref->shim_symbol = shim_definition(w->shim, name, ref->version);
-        if (ref->shim_symbol)
-            return 1;
-    }
-    return 0;
-}
-
 /* The slot of shim_symbol@version in the table of originals: its own, else the free one to
  * take, else NULL when the table is full. */
 static struct got_original *original_slot(uint32_t shim_symbol, const char *version)
 {
     const char *v = version ? version : "";
-    uint32_t h = shim_symbol * 2654435761u ^ gnu_hash(v);
+    uint32_t h = shim_symbol * 2654435761u ^ ss__gnu_hash(v);
     for (uint32_t probe = 0; probe < MAX_ORIGINALS; probe++) {
         struct got_original *o = &storage->originals[(h + probe) & (MAX_ORIGINALS - 1)];
         if (!o->shim_symbol || (o->shim_symbol == shim_symbol && strcmp(o->version, v) == 0))
             return o;
     }
     return NULL;
-}
-
-/* Reads /proc/self/maps into storage->mappings, in address order; what cannot be read is
- * left out. System calls only. */
-static void read_mappings(void)
-{
-    storage->nmappings = 0;
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    enum { START, END, READ, WRITE, REST } field = START;
-    struct got_mapping m = {0, 0, 0};
-    char buf[4096];
-    long n;
-    while ((n = syscall(SYS_read, fd, buf, sizeof buf)) > 0) {
-        for (long i = 0; i < n; i++) {
-            char c = buf[i];
-            unsigned digit = c >= 'a' ? (unsigned)(c - 'a' + 10) : (unsigned)(c - '0');
-            if (c == '\n') {
-                field = START;
-                m = (struct got_mapping){0, 0, 0};
-            } else if (field == START) {
-                if (c == '-')
-                    field = END;
-                else
-                    m.start = m.start * 16 + digit;
-            } else if (field == END) {
-                if (c == ' ')
-                    field = READ;
-                else
-                    m.end = m.end * 16 + digit;
-            } else if (field == READ) {
-                field = WRITE;
-            } else if (field == WRITE) {
-                m.writable = c == 'w';
-                if (storage->nmappings < MAX_MAPPINGS)
-                    storage->mappings[storage->nmappings++] = m;
-                field = REST;
-            }
-        }
-    }
-    syscall(SYS_close, fd);
-}
-
-/* Whether the page holding `address` was mapped writable (1) or not (0) when the mappings
- * were read; -1 when they do not tell. */
-static int page_writable(uintptr_t address)
-{
-    uint32_t lo = 0, hi = storage->nmappings;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const struct got_mapping *m = &storage->mappings[mid];
-        if (address < m->start)
-            hi = mid;
-        else if (address >= m->end)
-            lo = mid + 1;
-        else
-            return m->writable;
-    }
-    return -1;
 }
 
 /* Makes a module's read-only pages writable for its entries to be written, or read-only
@@ -557,7 +197,7 @@ static void forget_overwritten(struct got_module *mod)
 /* What a pass over the modules (dl_iterate_phdr) knows and finds. */
 struct pass {
     uintptr_t own_code; /* an address in the shim */
-    struct module_view shim;
+    struct ss_module_view shim;
     int shim_found;
     uintptr_t program_start, program_end;
     int modules_seen;
@@ -577,13 +217,13 @@ static int is_dynamic_loader(const char *name)
 static int survey_module(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct pass *p = data;
-    struct module_view m;
+    struct ss_module_view m;
     if (size < offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
         return 0;
     p->adds = info->dlpi_adds;
     p->subs = info->dlpi_subs;
     int first = p->modules_seen++ == 0;
-    if (read_module(info, &m) < 0)
+    if (ss__read_module(info, page_size, &m) < 0)
         return 0;
     if (first) {
         p->program_start = m.start;
@@ -591,7 +231,7 @@ static int survey_module(struct dl_phdr_info *info, size_t size, void *data)
     }
     if (p->own_code >= m.start && p->own_code < m.end) {
         p->shim = m;
-        p->shim_found = m.gnu_hash && m.symtab && m.strtab && readable(&m, m.gnu_hash, 16) &&
+        p->shim_found = m.gnu_hash && m.symtab && m.strtab && ss__readable(&m, m.gnu_hash, 16) &&
                         m.gnu_hash[0] && m.gnu_hash[1];
     }
     return 0;
@@ -600,7 +240,7 @@ static int survey_module(struct dl_phdr_info *info, size_t size, void *data)
 /* Whether a module is to be scanned (its view then in *m): one not patched yet, or patched
  * before an unload since which another may be loaded at its place. *known is its record when it
  * was patched before. */
-static int module_to_scan(struct dl_phdr_info *info, struct pass *p, struct module_view *m,
+static int module_to_scan(struct dl_phdr_info *info, struct pass *p, struct ss_module_view *m,
                           struct got_module **known)
 {
     *known = find_module(info->dlpi_addr, info->dlpi_phdr);
@@ -611,20 +251,20 @@ static int module_to_scan(struct dl_phdr_info *info, struct pass *p, struct modu
     }
     if (info->dlpi_addr == p->shim.base || is_dynamic_loader(info->dlpi_name))
         return 0;
-    return read_module(info, m) == 0;
+    return ss__read_module(info, page_size, m) == 0;
 }
 
 /* First pass: the names at the versions the modules to scan ask for, to be resolved. */
 static int collect_references(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct pass *p = data;
-    struct module_view m;
+    struct ss_module_view m;
     struct got_module *known;
     if (!module_to_scan(info, p, &m, &known))
         return 0;
-    struct reference_walk walk = {&m, &p->shim, 0};
-    struct reference ref;
-    while (next_reference(&walk, &ref) > 0) {
+    struct ss_reference_walk walk = {&m, &p->shim, 0};
+    struct ss_reference ref;
+    while (ss__next_reference(&walk, &ref) > 0) {
         struct got_original *o = original_slot(ref.shim_symbol, ref.version);
         if (o && !o->shim_symbol) {
             o->shim_symbol = ref.shim_symbol;
@@ -658,7 +298,7 @@ static void resolve_originals(const struct pass *p)
 
 /* What the reference's name at its version resolves to; NULL when it is not resolved yet (the
  * module appeared after the first pass). */
-static const struct got_original *original_of(const struct reference *ref)
+static const struct got_original *original_of(const struct ss_reference *ref)
 {
     const struct got_original *o = original_slot(ref->shim_symbol, ref->version);
     return o && o->shim_symbol ? o : NULL;
@@ -666,7 +306,8 @@ static const struct got_original *original_of(const struct reference *ref)
 
 /* Whether an entry holding `value` is to be redirected: it holds the original, or its
  * lazy-binding value. */
-static int to_redirect(const struct module_view *m, const struct got_original *o, uintptr_t value)
+static int to_redirect(const struct ss_module_view *m, const struct got_original *o,
+                       uintptr_t value)
 {
     if (o->state != ORIGINAL_KNOWN)
         return 0;
@@ -678,20 +319,21 @@ static int to_redirect(const struct module_view *m, const struct got_original *o
 static int patch_module(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct pass *p = data;
-    struct module_view m;
+    struct ss_module_view m;
     struct got_module *mod;
     if (!module_to_scan(info, p, &m, &mod))
         return 0;
-    struct reference_walk walk = {&m, &p->shim, 0};
-    struct reference ref;
+    struct ss_reference_walk walk = {&m, &p->shim, 0};
+    struct ss_reference ref;
     int found, references = 0;
-    while ((found = next_reference(&walk, &ref)) > 0 && original_of(&ref))
+    while ((found = ss__next_reference(&walk, &ref)) > 0 && original_of(&ref))
         references++;
     if (found != 0) {
         p->incomplete |= found > 0;
         return 0;
     }
-    if (references && m.relro_start < m.relro_end && page_writable(m.relro_start) != 0) {
+    if (references && m.relro_start < m.relro_end &&
+        ss__page_writable(&storage->mappings, m.relro_start) != 0) {
         /* Not relocated yet, or unknown: ld.so may still write these pages. */
         p->incomplete = 1;
         return 0;
@@ -721,14 +363,14 @@ static int patch_module(struct dl_phdr_info *info, size_t size, void *data)
      * mappings. */
     int relro = 0;
     walk.next = 0;
-    while (!relro && next_reference(&walk, &ref) > 0)
+    while (!relro && ss__next_reference(&walk, &ref) > 0)
         relro = ref.entry >= mod->relro_start && ref.entry < mod->relro_end &&
                 to_redirect(&m, original_of(&ref),
                             __atomic_load_n((uintptr_t *)ref.entry, __ATOMIC_RELAXED));
     if (relro && protect_relro(mod, PROT_READ | PROT_WRITE) != 0)
         return 0;
     walk.next = 0;
-    while (next_reference(&walk, &ref) > 0) {
+    while (ss__next_reference(&walk, &ref) > 0) {
         uintptr_t value = __atomic_load_n((uintptr_t *)ref.entry, __ATOMIC_RELAXED);
         if (!to_redirect(&m, original_of(&ref), value))
             continue;
@@ -788,7 +430,7 @@ static int patch_round(void)
     dl_iterate_phdr(collect_references, &p);
     resolve_originals(&p);
     p.stamp = ++storage->pass;
-    read_mappings();
+    ss__read_mappings(&storage->mappings);
     dl_iterate_phdr(patch_module, &p);
     forget_unloaded(p.stamp);
     if (!p.incomplete) {
@@ -876,7 +518,7 @@ static int restore_module(struct dl_phdr_info *info, size_t size, void *data)
     for (int32_t i = mod->first_record; i != NO_RECORD && !read_only; i = storage->records[i].next)
         read_only = storage->records[i].entry >= mod->relro_start &&
                     storage->records[i].entry < mod->relro_end;
-    read_only = read_only && page_writable(mod->relro_start) != 1;
+    read_only = read_only && ss__page_writable(&storage->mappings, mod->relro_start) != 1;
     /* Pages that cannot be made writable keep the shim's entries: they lead to its
      * interposers, inert once detached. */
     if (read_only && protect_relro(mod, PROT_READ | PROT_WRITE) != 0) {
@@ -910,7 +552,7 @@ int ss__got_restore(void)
     struct restore_pass r = {0, 0};
     if (storage) {
         r.stamp = ++storage->pass;
-        read_mappings();
+        ss__read_mappings(&storage->mappings);
         dl_iterate_phdr(restore_module, &r);
         forget_unloaded(r.stamp);
         storage->done_once = 0;

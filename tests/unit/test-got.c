@@ -1,8 +1,8 @@
 /* The GOT patcher (preload/got.c), as `stallscope attach` uses it: this program loads a stand-in
- * shim (tests/fixtures/got/standin.c, got.c and a few interposers) with dlopen, so that none of
- * its calls reach the interposers until got.c redirects them: its own (lazy binding, partial
- * RELRO), those of libgot-now (full RELRO) and libgot-lazy (lazy), linked in, and of libgot-late,
- * loaded after a first patch. Each test runs in a process of its own. */
+ * shim (tests/fixtures/got/standin.c, the patcher and a few interposers) with dlopen, so that
+ * none of its calls reach the interposers until got.c redirects them: its own (lazy binding,
+ * partial RELRO), those of libgot-now (full RELRO) and libgot-lazy (lazy), linked in, and of
+ * libgot-late, loaded after a first patch. Each test runs in a process of its own. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dlfcn.h>
