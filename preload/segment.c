@@ -27,8 +27,9 @@
  * where the child's execs are noted. */
 static struct ss_segment *inherited;
 
-/* A segment made before its monitor listened: its descriptor, kept until handed over. */
-static int pending_fd = -1;
+/* A segment made before its monitor listened: its descriptor, kept until handed over. The
+ * thread that tries takes it (exchanging -1) and puts it back if the monitor did not answer. */
+static _Atomic int pending_fd = -1;
 _Atomic int ss__announced = 1;
 
 struct ss_exec_ring *ss__exec_ring(void)
@@ -46,10 +47,9 @@ void ss__segment_after_fork(void)
         inherited = parent;
     /* The parent's segment, if it was still waiting for its monitor, is the parent's to
      * hand over. */
-    if (pending_fd >= 0) {
-        close(pending_fd);
-        pending_fd = -1;
-    }
+    int fd = atomic_exchange(&pending_fd, -1);
+    if (fd >= 0)
+        close(fd);
     atomic_store(&ss__announced, 1);
 }
 
@@ -318,22 +318,47 @@ void ss__segment_forget_monitor(void)
 void ss__segment_retry(void)
 {
     uint64_t now = ss__now();
-    if (pending_fd < 0 || now < next_retry_ns)
+    if (now < next_retry_ns)
+        return;
+    int fd = atomic_exchange(&pending_fd, -1);
+    if (fd < 0)
         return;
     next_retry_ns = now + RETRY_EVERY_NS;
     char why[256];
     ss__tls.in_hook++;
     struct ss_segment *seg = atomic_load(&ss__seg);
-    if (seg && hand_over(pending_fd, seg, monitor_name, why, sizeof why) == 0) {
-        close(pending_fd);
-        pending_fd = -1;
+    if (seg && hand_over(fd, seg, monitor_name, why, sizeof why) == 0) {
+        close(fd);
         atomic_store(&ss__announced, 1);
     } else if (now >= give_up_ns) {
-        close(pending_fd);
-        pending_fd = -1;
+        close(fd);
         atomic_store(&ss__announced, 1);
         ss__disable(why);
+    } else {
+        atomic_store(&pending_fd, fd);
     }
+    ss__tls.in_hook--;
+}
+
+void ss__segment_hand_over_at_exit(void)
+{
+    int fd = atomic_exchange(&pending_fd, -1);
+    if (fd < 0)
+        return;
+    char why[256] = "the monitor did not answer";
+    ss__tls.in_hook++;
+    struct ss_segment *seg = atomic_load(&ss__seg);
+    int handed = -1;
+    while (seg && (handed = hand_over(fd, seg, monitor_name, why, sizeof why)) != 0 &&
+           ss__now() < give_up_ns) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    close(fd);
+    atomic_store(&ss__announced, 1);
+    /* The shim is off already (the process is exiting): said here, or not at all. */
+    if (handed != 0)
+        ss__note("nothing of this process was recorded: ", why);
     ss__tls.in_hook--;
 }
 
@@ -378,25 +403,24 @@ int ss__segment_create(int at_loop, char *why, size_t why_size)
         /* Far from the low numbers a program's own files get, for the few milliseconds
          * until the monitor answers. */
         int high = fcntl(fd, F_DUPFD_CLOEXEC, 1024);
-        pending_fd = high >= 0 ? high : fd;
-        if (high >= 0)
+        if (high >= 0) {
             close(fd);
-        fd = -1;
+            fd = high;
+        }
         next_retry_ns = ss__now();
         give_up_ns = next_retry_ns + GIVE_UP_AFTER_NS;
-        atomic_store(&ss__announced, 0);
         /* Once per run directory, at the first loop of the first process: a few milliseconds
          * for the new monitor to listen, so that the loop's first stalls are sampled too. */
         int late = -1;
         for (int tries = 0; tries < 200 && late != 0; tries++) {
             struct timespec pause = {0, 1000000};
             nanosleep(&pause, NULL);
-            late = hand_over(pending_fd, seg, monitor_name, why, why_size);
+            late = hand_over(fd, seg, monitor_name, why, why_size);
         }
-        if (late == 0) {
-            close(pending_fd);
-            pending_fd = -1;
-            atomic_store(&ss__announced, 1);
+        if (late != 0) {
+            atomic_store(&ss__announced, 0);
+            atomic_store(&pending_fd, fd);
+            fd = -1;
         }
     }
     atomic_store_explicit(&ss__seg, seg, memory_order_release);

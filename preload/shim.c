@@ -218,6 +218,8 @@ static void on_exit_begin(void)
     errno = saved;
     atomic_store(&seg->exiting, 1);
     ss__wake_monitor();
+    ss__segment_hand_over_at_exit();
+    errno = saved;
 }
 
 /* _exit and _Exit end the process without exit handlers: the loops end here all the same. A

@@ -185,6 +185,10 @@ void ss__segment_after_fork(void);
 /* 0 while a segment waits for the monitor the shim started to listen (segment.c). */
 extern _Atomic int ss__announced;
 void ss__segment_retry(void);
+/* At exit, a segment still waiting for the monitor the shim started is handed over, waiting
+ * for it to answer until the time the shim gives it (3 s from its start) is up; else the shim
+ * says it on stderr. */
+void ss__segment_hand_over_at_exit(void);
 
 /* The sampling signal (signals.c), installed only when the monitor asks for it. */
 void ss__install_signal_handler(void);
