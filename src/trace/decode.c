@@ -10,11 +10,12 @@
 #include "trace/loader.h"
 #include "util/array.h"
 
-static const char *intern(struct loader *l, const uint8_t *b, size_t n)
+const char *trace_intern(struct loader *l, const uint8_t *b, size_t n)
 {
     return ss_intern_bytes(&l->p->strings, (const char *)b, n);
 }
-static struct ss_thread *find_thread(struct loader *l, uint32_t tid, int create)
+
+struct ss_thread *trace_find_thread(struct loader *l, uint32_t tid, int create)
 {
     struct ss_process *p = l->p;
     for (size_t i = 0; i < p->nthreads; i++)
@@ -38,7 +39,7 @@ static char *dup_bytes(const uint8_t *b, size_t n)
     return s;
 }
 
-static void seen_time(struct ss_process *p, uint64_t ns)
+void trace_seen_time(struct ss_process *p, uint64_t ns)
 {
     if (ns > p->last_ns)
         p->last_ns = ns;
@@ -72,7 +73,7 @@ static int on_process(struct loader *l, const uint8_t *b, size_t n)
     for (size_t i = 0; i < len; i++)
         if (p->command[i] == '\0')
             p->command[i] = ' ';
-    seen_time(p, r.start_mono_ns);
+    trace_seen_time(p, r.start_mono_ns);
     return 0;
 }
 
@@ -109,7 +110,7 @@ static int on_thread(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_thread r;
     memcpy(&r, b, sizeof r);
-    struct ss_thread *t = find_thread(l, r.tid, 1);
+    struct ss_thread *t = trace_find_thread(l, r.tid, 1);
     if (!t)
         FAIL(-ENOMEM, "out of memory");
     size_t len = n - sizeof r;
@@ -157,7 +158,7 @@ static int on_stack(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
-static struct ss_stack *stack_by_id(const struct loader *l, uint32_t id)
+struct ss_stack *trace_stack_by_id(const struct loader *l, uint32_t id)
 {
     long i = id ? ss_key_table_find(&l->stack_ids, id, 0, 0) : -1;
     return i < 0 ? NULL : l->p->stacks[i];
@@ -172,7 +173,7 @@ static int on_stall_begin(struct loader *l, const uint8_t *b, size_t n)
         FAIL(-ENOMEM, "out of memory");
     if (s->in_progress && s->duration_ns < l->p->threshold_ns)
         s->duration_ns = l->p->threshold_ns;
-    seen_time(l->p, r.start_ns + l->p->threshold_ns);
+    trace_seen_time(l->p, r.start_ns + l->p->threshold_ns);
     return 0;
 }
 
@@ -190,13 +191,13 @@ static int on_sample(struct loader *l, const uint8_t *b, size_t n)
     smp->capture_ns = r.capture_ns;
     smp->source = r.source;
     smp->call_ns = r.call_ns;
-    if (n > sizeof r && !(smp->call = intern(l, b + sizeof r, n - sizeof r)))
+    if (n > sizeof r && !(smp->call = trace_intern(l, b + sizeof r, n - sizeof r)))
         FAIL(-ENOMEM, "out of memory");
-    smp->stack = stack_by_id(l, r.stack_id);
+    smp->stack = trace_stack_by_id(l, r.stack_id);
     s->nsamples++;
     if (s->in_progress && r.offset_ns > s->duration_ns)
         s->duration_ns = r.offset_ns;
-    seen_time(p, r.stall_id + r.offset_ns);
+    trace_seen_time(p, r.stall_id + r.offset_ns);
     return 0;
 }
 
@@ -214,7 +215,7 @@ static int on_stall_end(struct loader *l, const uint8_t *b, size_t n)
         FAIL(-ENOMEM, "out of memory");
     s->in_progress = 0;
     s->duration_ns = r.duration_ns;
-    seen_time(l->p, r.start_ns + r.duration_ns);
+    trace_seen_time(l->p, r.start_ns + r.duration_ns);
     return 0;
 }
 
@@ -224,7 +225,7 @@ static int on_histogram(struct loader *l, const uint8_t *b, size_t n)
     memcpy(&r, b, sizeof r);
     if (r.nbuckets != SS_HIST_BUCKETS || n - sizeof r != SS_HIST_BUCKETS * 8)
         return SS_ECORRUPT;
-    struct ss_thread *t = find_thread(l, r.tid, 1);
+    struct ss_thread *t = trace_find_thread(l, r.tid, 1);
     if (!t)
         FAIL(-ENOMEM, "out of memory");
     t->iterations = r.iterations;
@@ -259,8 +260,8 @@ static int on_pyframe(struct loader *l, const uint8_t *b, size_t n)
     f->id = r.id;
     f->line = r.line;
     f->first_line = r.first_line;
-    f->function = intern(l, b + sizeof r, r.name_len);
-    f->file = intern(l, b + sizeof r + r.name_len, r.file_len);
+    f->function = trace_intern(l, b + sizeof r, r.name_len);
+    f->file = trace_intern(l, b + sizeof r + r.name_len, r.file_len);
     if (!f->function || !f->file)
         FAIL(-ENOMEM, "out of memory");
     p->npyframes++;
@@ -278,11 +279,11 @@ static int on_thread_exit(struct loader *l, const uint8_t *b, size_t n)
 {
     struct ss_rec_thread_exit r;
     memcpy(&r, b, sizeof r);
-    struct ss_thread *t = find_thread(l, r.tid, 1);
+    struct ss_thread *t = trace_find_thread(l, r.tid, 1);
     if (!t)
         FAIL(-ENOMEM, "out of memory");
     t->exit_ns = r.ns;
-    seen_time(l->p, r.ns);
+    trace_seen_time(l->p, r.ns);
     return 0;
 }
 
@@ -291,7 +292,7 @@ static int on_end(struct loader *l, const uint8_t *b, size_t n)
     struct ss_rec_end r;
     memcpy(&r, b, sizeof r);
     l->p->end_ns = r.mono_ns;
-    seen_time(l->p, r.mono_ns);
+    trace_seen_time(l->p, r.mono_ns);
     return 0;
 }
 
@@ -348,8 +349,8 @@ static int on_call_site(struct loader *l, const uint8_t *b, size_t n)
     c->total_ns = r.total_ns;
     c->max_ns = r.max_ns;
     c->first_ns = r.first_ns;
-    c->stack = stack_by_id(l, r.stack_id);
-    seen_time(p, r.first_ns);
+    c->stack = trace_stack_by_id(l, r.stack_id);
+    trace_seen_time(p, r.first_ns);
     return 0;
 }
 
@@ -364,7 +365,7 @@ static int on_stall_call(struct loader *l, const uint8_t *b, size_t n)
     if (!s || SS_ARRAY_GROW(s->calls, s->calls_cap, s->ncalls + 1) < 0)
         FAIL(-ENOMEM, "out of memory");
     struct ss_stall_call *c = &s->calls[s->ncalls];
-    if (!(c->function = intern(l, b + sizeof r, n - sizeof r)))
+    if (!(c->function = trace_intern(l, b + sizeof r, n - sizeof r)))
         FAIL(-ENOMEM, "out of memory");
     c->category = category;
     c->count = r.count;
@@ -446,97 +447,6 @@ static int on_stall_task(struct loader *l, const uint8_t *b, size_t n)
     return 0;
 }
 
-static struct ss_loop *new_loop(struct loader *l, uint32_t tid)
-{
-    struct ss_process *p = l->p;
-    if (SS_ARRAY_GROW(p->loops, l->loops_cap, p->nloops + 1) < 0)
-        return NULL;
-    struct ss_loop *loop = &p->loops[p->nloops++];
-    memset(loop, 0, sizeof *loop);
-    loop->tid = tid;
-    loop->fd = -1;
-    loop->wait = "";
-    return loop;
-}
-
-static int on_loop_begin(struct loader *l, const uint8_t *b, size_t n)
-{
-    struct ss_rec_loop_begin r;
-    struct ss_process *p = l->p;
-    memcpy(&r, b, sizeof r);
-    if (r.kind != SS_LOOP_EPOLL && r.kind != SS_LOOP_SITE)
-        return SS_ECORRUPT;
-    struct stall_progress *pr = trace_progress(l, r.tid);
-    if (!pr)
-        FAIL(-ENOMEM, "out of memory");
-    if (pr->open_loop) {
-        /* Its end was lost: the writer ends a loop before the thread's next one begins. */
-        struct ss_loop *before = &p->loops[pr->open_loop - 1];
-        before->end_ns = r.at_ns;
-        before->end_reason = SS_LOOP_REPLACED;
-    }
-    struct ss_loop *loop = new_loop(l, r.tid);
-    if (!loop || !(loop->wait = intern(l, b + sizeof r, n - sizeof r)))
-        FAIL(-ENOMEM, "out of memory");
-    loop->kind = r.kind;
-    loop->fd = r.fd;
-    loop->site = stack_by_id(l, r.site_stack_id);
-    loop->begin_ns = r.at_ns;
-    pr->open_loop = p->nloops;
-    seen_time(p, r.at_ns);
-    return 0;
-}
-/* A worker taken for a loop: its stalls of that time were none, and its busy times count
- * afresh (the writer starts a new histogram). */
-static void forget_loop(struct loader *l, const struct ss_loop *loop)
-{
-    trace_take_stalls(l, loop->tid, loop->begin_ns,
-                      loop->last.start_ns ? loop->last.start_ns : loop->end_ns, NULL);
-    struct ss_thread *t = find_thread(l, loop->tid, 0);
-    if (t) {
-        t->iterations = t->busy_total_ns = t->busy_max_ns = 0;
-        memset(t->hist, 0, sizeof t->hist);
-    }
-}
-
-static int on_loop_end(struct loader *l, const uint8_t *b, size_t n)
-{
-    struct ss_rec_loop_end r;
-    struct ss_process *p = l->p;
-    (void)n;
-    memcpy(&r, b, sizeof r);
-    if (!r.reason || r.reason > SS_LOOP_PROCESS_EXIT || r.last_start > r.end_ns)
-        return SS_ECORRUPT;
-    /* The last stretch ends the thread's stalls as a STALL_END would. */
-    struct stall_progress *pr = r.last_start && trace_note_progress(l, r.tid, r.last_start, 1) < 0
-                                    ? NULL
-                                    : trace_progress(l, r.tid);
-    if (!pr)
-        FAIL(-ENOMEM, "out of memory");
-    struct ss_loop *loop = pr->open_loop ? &p->loops[pr->open_loop - 1] : new_loop(l, r.tid);
-    if (!loop)
-        FAIL(-ENOMEM, "out of memory");
-    pr->open_loop = 0;
-    loop->end_ns = r.end_ns;
-    loop->end_reason = r.reason;
-    seen_time(p, r.end_ns);
-    if (r.last_start) {
-        size_t index;
-        if (ss_key_table_get(&l->loop_lasts, r.tid, r.last_start, 0, (size_t)(loop - p->loops),
-                             &index) < 0)
-            FAIL(-ENOMEM, "out of memory");
-        if (r.reason != SS_LOOP_NOT_A_LOOP)
-            trace_take_stalls(l, r.tid, r.last_start, r.last_start, &loop->last);
-        loop->last.tid = r.tid;
-        loop->last.start_ns = r.last_start;
-        loop->last.duration_ns = r.end_ns - r.last_start;
-        loop->last.in_progress = 0;
-    }
-    if (r.reason == SS_LOOP_NOT_A_LOOP)
-        forget_loop(l, loop);
-    return 0;
-}
-
 typedef int (*record_fn)(struct loader *, const uint8_t *, size_t);
 
 /* Fixed part of each record; a shorter payload is malformed before its handler sees it. */
@@ -581,8 +491,8 @@ static const record_fn handlers[] = {
     [SS_REC_STALL_CALL] = on_stall_call,
     [SS_REC_STALL_SPLIT] = on_stall_split,
     [SS_REC_SAMPLING] = on_sampling,
-    [SS_REC_LOOP_BEGIN] = on_loop_begin,
-    [SS_REC_LOOP_END] = on_loop_end,
+    [SS_REC_LOOP_BEGIN] = trace_on_loop_begin,
+    [SS_REC_LOOP_END] = trace_on_loop_end,
     [SS_REC_STALL_PAUSE] = on_stall_pause,
     [SS_REC_PYFRAME] = on_pyframe,
     [SS_REC_STALL_TASK] = on_stall_task,
@@ -604,23 +514,6 @@ int trace_decode(struct loader *l, const char *path, uint64_t offset, const stru
         return rc;
     l->saw_process |= h->tag == SS_REC_PROCESS;
     return 0;
-}
-
-/* A thread is a loop thread when it had a loop that was not a worker's; a trace without loop
- * records says so in its THREAD records. */
-void trace_mark_loop_threads(struct loader *l)
-{
-    struct ss_process *p = l->p;
-    for (size_t i = 0; i < p->nloops; i++) {
-        struct ss_thread *t = find_thread(l, p->loops[i].tid, 0);
-        if (t && p->loops[i].end_reason == SS_LOOP_NOT_A_LOOP)
-            t->loop = 0;
-    }
-    for (size_t i = 0; i < p->nloops; i++) {
-        struct ss_thread *t = find_thread(l, p->loops[i].tid, 0);
-        if (t && p->loops[i].end_reason != SS_LOOP_NOT_A_LOOP)
-            t->loop = 1;
-    }
 }
 
 static int by_pyframe_id(const void *a, const void *b)

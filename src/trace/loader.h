@@ -69,6 +69,17 @@ int trace_identify(const char *path, uint32_t *pid, uint64_t *start_mono_ns, uin
  * this reader does not know is skipped. */
 int trace_decode(struct loader *l, const char *path, uint64_t offset, const struct ss_rec_header *h,
                  const uint8_t *payload);
+/* What the record handlers share: a string of the record interned, the thread of tid (made
+ * when new if create; NULL when out of memory or not found), the latest time the trace has
+ * reached, and a stack by its id (NULL for 0 or one not written). */
+const char *trace_intern(struct loader *l, const uint8_t *b, size_t n);
+struct ss_thread *trace_find_thread(struct loader *l, uint32_t tid, int create);
+void trace_seen_time(struct ss_process *p, uint64_t ns);
+struct ss_stack *trace_stack_by_id(const struct loader *l, uint32_t id);
+
+/* decode-loops.c: the handlers of LOOP_BEGIN and LOOP_END, as decode.c's others. */
+int trace_on_loop_begin(struct loader *l, const uint8_t *b, size_t n);
+int trace_on_loop_end(struct loader *l, const uint8_t *b, size_t n);
 /* Once every record is read: which threads are loop threads. */
 void trace_mark_loop_threads(struct loader *l);
 /* Once every record is read: the Python frames in id order, for lookups by address. */
