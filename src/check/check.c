@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "check/check.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -11,7 +10,6 @@
 #include "errors.h"
 #include "stacks/frames.h"
 #include "util/array.h"
-#include "util/lines.h"
 
 static int category_index(const char *name)
 {
@@ -465,14 +463,6 @@ static int by_rule(const void *a, const void *b)
     return strcmp(x->fingerprint, y->fingerprint);
 }
 
-static int in_baseline(const struct ss_baseline *b, const char *fp)
-{
-    for (size_t i = 0; b && i < b->count; i++)
-        if (strcmp(b->fingerprints[i], fp) == 0)
-            return 1;
-    return 0;
-}
-
 int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
                  struct ss_allowlist *allowlist, const struct ss_baseline *baseline,
                  struct ss_check_result *res)
@@ -542,9 +532,9 @@ int ss_check_run(struct ss_run *run, const struct ss_check_rules *rules,
             };
             f->allowed_by = ss_allowlist_match(allowlist, &subject);
         }
-        f->state = f->allowed_by                           ? SS_FINDING_ALLOWED
-                   : in_baseline(baseline, f->fingerprint) ? SS_FINDING_KNOWN
-                                                           : SS_FINDING_FAILED;
+        f->state = f->allowed_by                               ? SS_FINDING_ALLOWED
+                   : ss_baseline_has(baseline, f->fingerprint) ? SS_FINDING_KNOWN
+                                                               : SS_FINDING_FAILED;
         res->failed += f->state == SS_FINDING_FAILED;
         res->allowed += f->state == SS_FINDING_ALLOWED;
         res->known += f->state == SS_FINDING_KNOWN;
@@ -561,49 +551,4 @@ void ss_check_result_free(struct ss_check_result *res)
     free(res->findings);
     res->findings = NULL;
     res->nfindings = 0;
-}
-
-/* One fingerprint line of a baseline file. */
-static int baseline_line(void *ctx, char *line, char *why, size_t why_size)
-{
-    struct ss_baseline *b = ctx;
-    size_t len = strspn(line, "0123456789abcdef");
-    if (len != SS_FINGERPRINT_LEN || (line[len] && !isspace((unsigned char)line[len]))) {
-        snprintf(why, why_size, "expected a fingerprint of %d hex digits", SS_FINGERPRINT_LEN);
-        return -EINVAL;
-    }
-    if (SS_ARRAY_GROW(b->fingerprints, b->capacity, b->count + 1) < 0)
-        return -ENOMEM;
-    memcpy(b->fingerprints[b->count], line, SS_FINGERPRINT_LEN);
-    b->fingerprints[b->count++][SS_FINGERPRINT_LEN] = '\0';
-    return 0;
-}
-
-int ss_baseline_load(const char *path, struct ss_baseline *b, char *err, size_t err_size)
-{
-    memset(b, 0, sizeof *b);
-    int rc = ss_read_lines(path, baseline_line, b, err, err_size);
-    if (rc < 0)
-        ss_baseline_free(b);
-    return rc;
-}
-
-void ss_baseline_free(struct ss_baseline *b)
-{
-    free(b->fingerprints);
-    memset(b, 0, sizeof *b);
-}
-
-int ss_baseline_write(const struct ss_check_result *res, FILE *out)
-{
-    fprintf(out,
-            "# stallscope baseline of %s: findings accepted as they are.\n"
-            "# One fingerprint a line; the rest of the line is a reminder.\n",
-            res->run_path);
-    for (size_t i = 0; i < res->nfindings; i++) {
-        const struct ss_finding *f = &res->findings[i];
-        if (f->state != SS_FINDING_ALLOWED)
-            fprintf(out, "%s %s: %s\n", f->fingerprint, ss_rule_name(f->rule), f->title);
-    }
-    return ss_write_status(out);
 }

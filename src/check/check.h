@@ -131,13 +131,15 @@ int ss_finding_source(const struct ss_check_result *res, const struct ss_finding
  * it has no stack. */
 void ss_finding_function(const struct ss_finding *f, char *buf, size_t size);
 
-/* A baseline: fingerprints of findings accepted earlier. */
+/* A baseline (baseline.c): fingerprints of findings accepted earlier. */
 struct ss_baseline {
     char (*fingerprints)[SS_FINGERPRINT_LEN + 1];
     size_t count, capacity;
 };
 int ss_baseline_load(const char *path, struct ss_baseline *b, char *err, size_t err_size);
 void ss_baseline_free(struct ss_baseline *b);
+/* Whether the fingerprint is in the baseline (b may be NULL). */
+int ss_baseline_has(const struct ss_baseline *b, const char *fp);
 /* Writes the fingerprints of the findings that are not allowed, with their titles. */
 int ss_baseline_write(const struct ss_check_result *res, FILE *out);
 
