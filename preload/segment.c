@@ -342,18 +342,23 @@ void ss__segment_retry(void)
 
 void ss__segment_hand_over_at_exit(void)
 {
+    struct timespec pause = {0, 1000000};
     int fd = atomic_exchange(&pending_fd, -1);
+    /* A loop thread may hold it for one try of its own: it puts it back, or hands it over. */
+    while (fd < 0 && !atomic_load(&ss__announced) && ss__now() < give_up_ns) {
+        nanosleep(&pause, NULL);
+        fd = atomic_exchange(&pending_fd, -1);
+    }
     if (fd < 0)
         return;
     char why[256] = "the monitor did not answer";
     ss__tls.in_hook++;
     struct ss_segment *seg = atomic_load(&ss__seg);
     int handed = -1;
+    /* Only a monitor not listening yet, or busy, may answer later. */
     while (seg && (handed = hand_over(fd, seg, monitor_name, why, sizeof why)) != 0 &&
-           ss__now() < give_up_ns) {
-        struct timespec pause = {0, 1000000};
+           (handed == -ECONNREFUSED || handed == -EAGAIN) && ss__now() < give_up_ns)
         nanosleep(&pause, NULL);
-    }
     close(fd);
     atomic_store(&ss__announced, 1);
     /* The shim is off already (the process is exiting): said here, or not at all. */

@@ -39,7 +39,7 @@ struct ss_inject {
     size_t xstate_len;
     struct user_fpregs_struct fpregs;
     uint64_t scratch_top, scratch_used;
-    /* A call stopped for something other than its return: see the file's comment. */
+    /* A call stopped for something other than its return: see inject.c's comment. */
     bool disturbed;
     bool delivered;        /* a signal was delivered to the chosen thread */
     uint64_t held_signals; /* signals to send again at the end, by bit */

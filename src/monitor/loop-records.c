@@ -44,12 +44,15 @@ static void write_loop_end(struct ss_mproc *p, struct ss_slot *s, struct ss_slot
     v->in_loop = 0;
 }
 
-void ss_mproc_drain_loops(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v)
+void ss_mproc_drain_loops(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                          uint64_t until_ns)
 {
     uint32_t tail = atomic_load_explicit(&s->loop_tail, memory_order_relaxed);
     uint32_t head = atomic_load_explicit(&s->loop_head, memory_order_acquire);
     for (; tail != head; tail++) {
         struct ss_loop_event e = s->loop_events[tail % SS_LOOP_RING];
+        if (e.at_ns > until_ns)
+            break;
         if (e.reason)
             write_loop_end(p, s, v, e.reason, e.key_or_last, e.at_ns);
         else
@@ -63,8 +66,10 @@ void ss_mproc_end_loop_at_exit(struct ss_mproc *p, struct ss_slot *s, struct ss_
 {
     if (!v->in_loop || v->exit_written)
         return;
-    int open =
-        state != SS_STATE_WAITING && iteration && iteration < exit_ns && iteration > v->loop_ended;
+    /* An iteration whose end the drain took (another thread's exit came after the state
+     * was read) is over, not the loop's last stretch. */
+    int open = state != SS_STATE_WAITING && iteration && iteration < exit_ns &&
+               iteration > v->loop_ended && iteration > v->ended_through;
     write_loop_end(p, s, v, SS_LOOP_PROCESS_EXIT, open ? iteration : 0, exit_ns);
     v->exit_written = 1;
 }

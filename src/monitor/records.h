@@ -23,7 +23,9 @@ void ss_mproc_close_lost_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_
  * which ended without stalling. */
 void ss_mproc_write_stall_calls(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration);
 
-void ss_mproc_drain_loops(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v);
+/* Writes the loops' beginnings and ends that came by until_ns (UINT64_MAX: all). */
+void ss_mproc_drain_loops(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
+                          uint64_t until_ns);
 /* The process began exiting: what its loop threads run from then on is not theirs. */
 void ss_mproc_end_loop_at_exit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
                                int state, uint64_t iteration, uint64_t exit_ns);

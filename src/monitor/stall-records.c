@@ -95,6 +95,9 @@ void ss_mproc_drain_ended(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
     uint32_t tail = atomic_load_explicit(&s->ended_tail, memory_order_relaxed);
     for (; tail != head; tail++) {
         struct ss_stall_end e = s->ended[tail % SS_STALL_RING];
+        /* Loops that ended before this stall began come first: one may end the stall
+         * announced, as its last stretch. */
+        ss_mproc_drain_loops(p, s, v, e.start_ns);
         /* A later stall ended: the one announced lost its end, and is closed first, for
          * readers take a thread's stall ends to come in order. */
         if (v->stall && v->stall < e.start_ns)

@@ -375,7 +375,7 @@ static uint64_t visit(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view
     uint32_t ended = atomic_load_explicit(&s->ended_head, memory_order_acquire);
     ss_mproc_drain_calls(p, s, v);
     ss_mproc_drain_ended(p, s, v, ended);
-    ss_mproc_drain_loops(p, s, v);
+    ss_mproc_drain_loops(p, s, v, UINT64_MAX);
     /* Read before the drain, a later state means the stall's end was in the ring by then. */
     if (v->stall && (state == SS_STATE_WAITING || iteration != v->stall))
         ss_mproc_close_lost_stall(p, s, v);

@@ -1,18 +1,24 @@
 #!/bin/sh
 # A process that ends before the monitor it started answers: what it recorded is written all
 # the same, for the shim hands its segment over at exit. The monitor is made slow to start: the
-# shim runs the `stallscope` one directory above its own, here a script that waits a second
-# before it runs the real one; the program (4 iterations of 30 ms) is over long before that.
+# shim runs the `stallscope` one directory above its own, here a script that waits half a
+# second before it runs the real one; the program (5 iterations of 30 ms after the 200 ms the
+# shim gives a new monitor at its first wait) is over before that.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 # shellcheck source=../lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 fixture=$SS_BUILDDIR/tests/fixtures/stall-storm
 need_built "$stallscope" "$shim" "$fixture"
 scratch
+# The monitor outlives the program by 2 s: it goes with the test.
+cleanup() {
+    pkill -f -- "-o $tmp/run" 2>/dev/null
+    rm -rf "$tmp"
+}
 mkdir -p "$tmp/lib/.libs" && cp "$shim" "$tmp/lib/.libs/" || exit 99
 cat >"$tmp/lib/stallscope" <<SCRIPT || exit 99
 #!/bin/sh
-sleep 1
+sleep 0.5
 exec "$stallscope" "\$@"
 SCRIPT
 chmod 755 "$tmp/lib/stallscope" || exit 99

@@ -49,8 +49,11 @@ ok "the trace held $most bytes at most while running, $final at the end"
 python3 - "$tmp/run" <<'PY' || fail "a stall's end was written after a later one's"
 import glob, re, struct, sys
 STALL_END = 7
-files = sorted(glob.glob(sys.argv[1] + "/stallscope-*.trace"),
-               key=lambda f: int(re.search(r"\.(\d+)\.trace$", f)[1]))
+# stallscope-PID.trace, then stallscope-PID.1.trace, .2, ...
+def number(path):
+    m = re.search(r"\.(\d+)\.trace$", path)
+    return int(m[1]) if m else 0
+files = sorted(glob.glob(sys.argv[1] + "/stallscope-*.trace"), key=number)
 latest, late = {}, []
 for path in files:
     data, off = open(path, "rb").read(), 16
