@@ -62,7 +62,8 @@ int trace_load_files(struct ss_run *run, char *const *paths, size_t n, int in_di
 /* run.c: frees what a process holds. */
 void trace_free_process(struct ss_process *p);
 /* reader.c: which process a trace file is of, and which of its rotated files (0 for the first,
- * or when it is not rotated), from its first records; -1 when the file does not say. */
+ * or when it is not rotated), from its first records. -1 when the file does not say (or cannot
+ * be read): not an error, as the caller then orders the file by name alone. */
 int trace_identify(const char *path, uint32_t *pid, uint64_t *start_mono_ns, uint32_t *index);
 
 /* decode.c: adds the record at offset to the process; its payload is whole in memory. A tag
@@ -87,7 +88,8 @@ void trace_sort_pyframes(struct loader *l);
 
 /* summary.c: the progress of a thread's stalls, made when new; NULL when out of memory. */
 struct stall_progress *trace_progress(struct loader *l, uint32_t tid);
-/* Notes a record of stall_id on thread tid, which ends it when ended; -1 when out of memory. */
+/* Notes a record of stall_id on thread tid, which ends it when ended; -ENOMEM when out of
+ * memory. */
 int trace_note_progress(struct loader *l, uint32_t tid, uint64_t stall_id, int ended);
 /* The stall of tid that began at start, made when new if create; NULL when out of memory or
  * not found. Making one may summarise others and move every stall held. */
@@ -101,8 +103,8 @@ struct ss_stall *trace_record_stall(struct loader *l, uint32_t tid, uint64_t sta
  * at to into *last when last is given, the others freed. */
 void trace_take_stalls(struct loader *l, uint32_t tid, uint64_t from, uint64_t to,
                        struct ss_stall *last);
-/* Once the whole file is read: summarises the surplus, and sorts the summary; -1 when out of
- * memory. */
+/* Once the whole file is read: summarises the surplus, and sorts the summary; -ENOMEM when
+ * out of memory. */
 int trace_finish_stalls(struct loader *l);
 void trace_free_stall(struct ss_stall *s);
 /* Frees what only loading needed; the process stays. */

@@ -24,7 +24,7 @@ struct trace_reader {
 };
 
 /* Makes at least need bytes available from start, unless the file ends first; returns how
- * many are available, or -1 on a read error. */
+ * many are available, or -errno of a failed read. */
 static ssize_t reader_fill(struct trace_reader *r, size_t need)
 {
     if (r->end - r->start >= need || r->eof)
@@ -39,7 +39,7 @@ static ssize_t reader_fill(struct trace_reader *r, size_t need)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return -1;
+            return -errno;
         if (n == 0)
             r->eof = 1;
         r->end += (size_t)n;
@@ -53,7 +53,7 @@ static void reader_skip(struct trace_reader *r, size_t n)
     r->offset += n;
 }
 
-#define READ_FAIL() FAIL(-EIO, "%s: %s", path, strerror(errno))
+#define READ_FAIL() FAIL((int)avail, "%s: %s", path, ss_strerror((int)avail))
 
 static int parse_trace(struct loader *l, const char *path, struct trace_reader *r)
 {

@@ -2,6 +2,7 @@
  * an index; past the limit the loader was given, the longest complete stalls are kept in detail
  * and the others summed up exactly in p->summary, so that memory does not grow with the run. A
  * stall is summarised only once no record of it can follow. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,7 @@ static int index_insert(struct loader *l, size_t stall)
         size_t size = l->index_size ? l->index_size * 2 : 256;
         size_t *t = calloc(size, sizeof *t);
         if (!t)
-            return -1;
+            return -ENOMEM;
         free(l->index);
         l->index = t;
         l->index_size = size;
@@ -73,7 +74,7 @@ int trace_note_progress(struct loader *l, uint32_t tid, uint64_t stall_id, int e
 {
     struct stall_progress *pr = trace_progress(l, tid);
     if (!pr)
-        return -1;
+        return -ENOMEM;
     if (stall_id > pr->latest_id)
         pr->latest_id = stall_id;
     if (ended && stall_id > pr->latest_end_id)
@@ -86,7 +87,7 @@ void trace_free_stall(struct ss_stall *s)
     free(s->calls);
 }
 
-/* Adds a stall to the process's summary. */
+/* Adds a stall to the process's summary; -ENOMEM when out of memory. */
 static int summarise(struct loader *l, const struct ss_stall *s)
 {
     struct ss_summary *sum = &l->p->summary;
@@ -94,7 +95,7 @@ static int summarise(struct loader *l, const struct ss_stall *s)
     int rc = ss_key_table_get(&l->summary_threads, s->tid, 0, 0, sum->nthreads, &i);
     if (rc < 0 || (rc == SS_KEY_ADDED &&
                    SS_ARRAY_GROW(sum->threads, l->summary_threads_cap, sum->nthreads + 1) < 0))
-        return -1;
+        return -ENOMEM;
     if (rc == SS_KEY_ADDED)
         sum->threads[sum->nthreads++].tid = s->tid;
     struct ss_summary_thread *t = &sum->threads[i];
@@ -110,7 +111,7 @@ static int summarise(struct loader *l, const struct ss_stall *s)
                               (uintptr_t)c->category, sum->ncalls, &i);
         if (rc < 0 || (rc == SS_KEY_ADDED &&
                        SS_ARRAY_GROW(sum->calls, l->summary_calls_cap, sum->ncalls + 1) < 0))
-            return -1;
+            return -ENOMEM;
         if (rc == SS_KEY_ADDED)
             sum->calls[sum->ncalls++] =
                 (struct ss_summary_call){s->tid, c->function, c->category, 0, 0};
@@ -120,7 +121,7 @@ static int summarise(struct loader *l, const struct ss_stall *s)
     if (s->nsamples == 0)
         return 0;
     if (SS_ARRAY_GROW(l->spans, l->spans_cap, s->nsamples) < 0)
-        return -1;
+        return -ENOMEM;
     size_t n = ss_stall_spans(s, l->spans), longest = ss_longest_span(l->spans, n);
     for (size_t k = 0; k < n; k++) {
         const struct ss_sample *smp = l->spans[k].sample;
@@ -129,7 +130,7 @@ static int summarise(struct loader *l, const struct ss_stall *s)
                               sum->nstacks, &i);
         if (rc < 0 || (rc == SS_KEY_ADDED &&
                        SS_ARRAY_GROW(sum->stacks, l->summary_stacks_cap, sum->nstacks + 1) < 0))
-            return -1;
+            return -ENOMEM;
         if (rc == SS_KEY_ADDED) {
             struct ss_summary_stack *e = &sum->stacks[sum->nstacks++];
             e->tid = s->tid;
@@ -286,7 +287,7 @@ int trace_finish_stalls(struct loader *l)
     struct ss_summary *sum = &l->p->summary;
     l->file_ended = 1;
     if (l->keep && l->p->nstalls > l->keep && prune(l) < 0)
-        return -1;
+        return -ENOMEM;
     if (sum->nthreads)
         qsort(sum->threads, sum->nthreads, sizeof *sum->threads, by_summary_thread);
     if (sum->ncalls)

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "util/intern.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ static int rehash(struct ss_interner *in)
     size_t size = in->size ? in->size * 2 : 1024;
     char **slots = calloc(size, sizeof *slots);
     if (!slots)
-        return -1;
+        return -ENOMEM;
     for (size_t i = 0; i < in->size; i++) {
         if (!in->slots[i])
             continue;
