@@ -85,28 +85,28 @@ static uint64_t hex(char **p)
     return strtoull(*p, p, 16);
 }
 
-/* One line: "lo-hi perms offset major:minor inode   path". 0, or -1 for a malformed one. */
+/* One line: "lo-hi perms offset major:minor inode   path". 0, or -EINVAL for a malformed one. */
 static int parse_line(char *line, char *end, struct mapping *m)
 {
     char *p = line;
     memset(m, 0, sizeof *m);
     m->lo = hex(&p);
     if (*p++ != '-')
-        return -1;
+        return -EINVAL;
     m->hi = hex(&p);
     if (*p++ != ' ' || end - p < 5)
-        return -1;
+        return -EINVAL;
     memcpy(m->perms, p, 4);
     p += 4;
     m->off = hex(&p);
     unsigned maj = (unsigned)hex(&p);
     if (*p++ != ':')
-        return -1;
+        return -EINVAL;
     unsigned min = (unsigned)hex(&p);
     m->dev = makedev(maj, min);
     m->ino = (ino_t)strtoull(p, &p, 10);
     if (p > end || m->hi <= m->lo)
-        return -1;
+        return -EINVAL;
     while (p < end && *p == ' ')
         p++;
     /* Files, and of the kernel's names in brackets only the vDSO. */
@@ -147,26 +147,29 @@ static struct ss__image *find_image(struct ss_target *t, const struct mapping *m
     return NULL;
 }
 
-/* The file at path if it is the one the mapping maps, opened read-only; else -1. It is first
- * opened without being opened for reading: whatever now has that name (a device, a FIFO
- * another user planted) is only looked at, never opened. */
+/* The file at path if it is the one the mapping maps, opened read-only; else -ENOENT when
+ * what has that name is another file, or -errno of the call that failed. It is first opened
+ * without being opened for reading: whatever now has that name (a device, a FIFO another user
+ * planted) is only looked at, never opened. */
 static int open_if_mapped(const char *path, const struct mapping *m)
 {
     struct stat st;
     char self[64];
-    int fd = -1, probe = open(path, O_PATH | O_CLOEXEC);
+    int fd = -ENOENT, probe = open(path, O_PATH | O_CLOEXEC);
     if (probe < 0)
-        return -1;
-    if (fstat(probe, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == m->dev &&
-        st.st_ino == m->ino) {
+        return -errno;
+    if (fstat(probe, &st) < 0) {
+        fd = -errno;
+    } else if (S_ISREG(st.st_mode) && st.st_dev == m->dev && st.st_ino == m->ino) {
         snprintf(self, sizeof self, "/proc/self/fd/%d", probe);
-        fd = open(self, O_RDONLY | O_CLOEXEC);
+        if ((fd = open(self, O_RDONLY | O_CLOEXEC)) < 0)
+            fd = -errno;
     }
     close(probe);
     return fd;
 }
 
-/* The mapped file itself, opened read-only, or -1. */
+/* The mapped file itself, opened read-only, or a negative code as open_if_mapped's. */
 static int open_file(struct ss_target *t, const struct mapping *m, const char *path)
 {
     char p[PATH_MAX + 64];

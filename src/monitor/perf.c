@@ -223,6 +223,8 @@ static const uint8_t *ring_record(struct ss_perf *p, uint64_t off, size_t len)
     return p->scratch;
 }
 
+/* The sample in a PERF_RECORD_SAMPLE of size bytes: 0; -ENODATA when it has nothing of ours
+ * to unwind (taken outside user code, or of another process); -EBADMSG when it is cut short. */
 static int parse_sample(const struct ss_perf *p, const uint8_t *rec, size_t size,
                         struct ss_perf_sample *s)
 {
@@ -231,16 +233,16 @@ static int parse_sample(const struct ss_perf *p, const uint8_t *rec, size_t size
     uint64_t abi, stack_size, dyn_size;
     memset(s, 0, sizeof *s);
     if (size < at + 8 + 8 + 8)
-        return -1;
+        return -EBADMSG;
     memcpy(ids, rec + at, 8);
     memcpy(&s->time_ns, rec + at + 8, 8);
     memcpy(&abi, rec + at + 16, 8);
     at += 24;
     /* No user registers: the thread was not in user code. Nothing to unwind. */
     if (abi == PERF_SAMPLE_REGS_ABI_NONE || (pid_t)ids[0] != p->pid)
-        return -1;
+        return -ENODATA;
     if (size < at + SS_NREGS * 8 + 8)
-        return -1;
+        return -EBADMSG;
     for (unsigned i = 0; i < SS_NREGS; i++)
         memcpy(&s->regs.r[reg_map[i].ss], rec + at + i * 8, 8);
     at += SS_NREGS * 8;
@@ -249,7 +251,7 @@ static int parse_sample(const struct ss_perf *p, const uint8_t *rec, size_t size
     at += 8;
     if (stack_size > 0) {
         if (stack_size > size - at || size - at - stack_size < 8)
-            return -1;
+            return -EBADMSG;
         memcpy(&dyn_size, rec + at + stack_size, 8);
         s->stack = rec + at;
         /* The kernel copies less than asked near the top of the stack. */

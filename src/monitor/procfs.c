@@ -17,12 +17,11 @@ ssize_t ss_proc_read(pid_t pid, const char *name, char *buf, size_t size)
 
 ssize_t ss_read_small_file(const char *path, char *buf, size_t size)
 {
+    if (size == 0)
+        return -EINVAL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || size == 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
+    if (fd < 0)
+        return -errno;
     size_t len = 0;
     while (len < size - 1) {
         ssize_t n = read(fd, buf + len, size - 1 - len);
@@ -40,14 +39,15 @@ ssize_t ss_read_small_file(const char *path, char *buf, size_t size)
 int ss_proc_stat(pid_t pid, struct ss_proc_stat *out)
 {
     char buf[1024];
-    if (ss_proc_read(pid, "stat", buf, sizeof buf) <= 0)
-        return -1;
+    ssize_t n = ss_proc_read(pid, "stat", buf, sizeof buf);
+    if (n < 0)
+        return (int)n;
     /* "pid (comm) state ppid ...": the name may hold anything but the last ')'. */
     char *p = strrchr(buf, ')');
     unsigned ppid;
     char state;
     if (!p || sscanf(p + 1, " %c %u", &state, &ppid) != 2)
-        return -1;
+        return -EINVAL;
     out->state = state;
     out->ppid = ppid;
     /* startstack is the 26th field after the name. */

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 /* Reads the small file at path into buf, NUL-terminated: at most size - 1 bytes. Returns the
- * length, or -1 when it cannot be read. */
+ * length, or -errno of the open that failed (-EINVAL when buf has no room at all). */
 ssize_t ss_read_small_file(const char *path, char *buf, size_t size);
 /* The same for /proc/PID/NAME (NAME may have slashes: "task/TID/comm"). */
 ssize_t ss_proc_read(pid_t pid, const char *name, char *buf, size_t size);
@@ -19,7 +19,7 @@ struct ss_proc_stat {
     uint32_t ppid;
     uint64_t start_stack;
 };
-/* 0, or -1 when the file cannot be read or parsed. */
+/* 0, or -errno when the file cannot be read, -EINVAL when it cannot be parsed. */
 int ss_proc_stat(pid_t pid, struct ss_proc_stat *out);
 
 #endif

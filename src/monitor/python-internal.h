@@ -48,8 +48,8 @@ struct ss__py_codes {
 struct ss_target;
 struct ss_writer;
 uint64_t ss__py_frame_addr(struct ss__py_codes *c, const struct ss_py_offsets *o,
-                           struct ss_target *t, struct ss_writer *out, uint64_t code,
-                           int64_t instr, uint64_t copied_name);
+                           struct ss_target *t, struct ss_writer *out, uint64_t code, int64_t instr,
+                           uint64_t copied_name);
 void ss__py_codes_free(struct ss__py_codes *c);
 /* Writes the PYFRAME records of the Python frames among `frames` that out's current file does
  * not have yet (a stack written again into a new file of a rotated trace). */
@@ -91,9 +91,10 @@ void ss__py_task_frame(struct ss__py_task *pt, const struct ss__py_codes *c, uin
 void ss__py_task_write(struct ss__py_task *pt, const struct ss_py_offsets *o, struct ss_target *t,
                        struct ss_writer *out, pid_t tid, uint64_t stall_id);
 
-/* python-lines.c: the line of instruction `instr` from a line table; -1 when the table gives
- * none. instr is f_lasti in bytes (SS_PY_LNOTAB), in bytes (SS_PY_LINES_310: f_lasti times
- * two), in code units (SS_PY_LOCATIONS). */
+/* python-lines.c: the line of instruction `instr` from a line table; -1, no error but "no
+ * line", when the table gives none (a damaged one included: it comes from the target). instr
+ * is f_lasti in bytes (SS_PY_LNOTAB), in bytes (SS_PY_LINES_310: f_lasti times two), in code
+ * units (SS_PY_LOCATIONS). */
 int ss_py_line(enum ss_py_lines kind, const uint8_t *table, size_t len, int firstline,
                int64_t instr);
 

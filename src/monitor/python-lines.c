@@ -20,7 +20,8 @@ static int line_lnotab(const uint8_t *t, size_t len, int line, int64_t instr)
 }
 
 /* 3.10: (bytes covered, signed line delta) pairs, each pair a range of addresses; a delta of
- * -128 means the range has no line. */
+ * -128 means the range has no line. -1, like ss_py_line, when the instruction's range has none
+ * or the table ends before it. */
 static int line_310(const uint8_t *t, size_t len, int line, int64_t instr)
 {
     int64_t end = 0;
@@ -63,7 +64,9 @@ static int svarint(struct cursor *c)
 }
 
 /* 3.11 and later: entries that each cover 1 to 8 code units, starting with a byte whose top
- * bit is set; bits 3-6 say the form, and the forms that move the line say by how much. */
+ * bit is set; bits 3-6 say the form, and the forms that move the line say by how much. -1,
+ * like ss_py_line, when the instruction's entry has no line, the table ends before it, or the
+ * line it reaches is no int. */
 static int line_locations(const uint8_t *t, size_t len, int firstline, int64_t instr)
 {
     /* Wide enough that no table, however damaged, overflows it before it is clamped. */

@@ -3,6 +3,7 @@
  * with offsetof() against the headers a Python of that version installs
  * (tests/unit/python-offsets.sh does it again for every Python it finds). 3.13 publishes the
  * same facts in the _Py_DebugOffsets table at the start of _PyRuntime, which is read instead. */
+#include <errno.h>
 #include <string.h>
 
 #include "monitor/python.h"
@@ -204,10 +205,10 @@ int ss_py_offsets_from_debug(const uint8_t *table, size_t len, struct ss_py_offs
 {
     uint64_t w[SS_PY_DEBUG_TABLE_BYTES / 8];
     if (len < sizeof w || memcmp(table, "xdebugpy", 8) != 0)
-        return -1;
+        return -EINVAL;
     memcpy(w, table, sizeof w);
     if ((w[DW_VERSION] >> 16) != 0x030d || w[DW_FREE_THREADED] != 0)
-        return -1;
+        return -ENOTSUP;
     static const enum debug_word used[] = {DW_RUNTIME_INTERPRETERS,
                                            DW_INTERP_NEXT,
                                            DW_INTERP_THREADS,
@@ -232,14 +233,14 @@ int ss_py_offsets_from_debug(const uint8_t *table, size_t len, struct ss_py_offs
                                            DW_UNICODE_ASCII_SIZE};
     for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
         if (w[used[i]] >= DEBUG_OFFSET_MAX)
-            return -1;
+            return -EINVAL;
     /* The table is the target's memory: a code object's fields must be where one read finds
      * them. */
     static const enum debug_word code_words[] = {DW_CODE_FILENAME, DW_CODE_NAME, DW_CODE_QUALNAME,
                                                  DW_CODE_LINETABLE, DW_CODE_FIRSTLINENO};
     for (size_t i = 0; i < sizeof code_words / sizeof code_words[0]; i++)
         if (w[code_words[i]] > SS_PY_CODE_HEADER_BYTES - 8)
-            return -1;
+            return -EINVAL;
     *out = (struct ss_py_offsets){
         .minor = 13,
         .frames = SS_PY_FRAMES_312,

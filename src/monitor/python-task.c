@@ -6,6 +6,7 @@
  * and coroutine sit at offsets of each version. Every object on the way is checked by its
  * type's name, so a wrong guess finds no task rather than a wrong one. A pure-Python Task
  * keeps its name in its instance dict, which is not read: it is left unnamed. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,13 +108,15 @@ int ss_py_small_int(unsigned minor, const uint8_t *obj, uint64_t *value)
             return 0;
         }
         if ((size & 3) != 0)
-            return -1;
+            return (size & 3) == 2 ? -ERANGE : -EINVAL; /* negative, or no sign there is */
         ndigits = size >> 3;
     } else {
         ndigits = size; /* ob_size, negative for a negative number */
     }
-    if (ndigits > 2 || digit[0] >= (1u << 30) || (ndigits == 2 && digit[1] >= (1u << 30)))
-        return -1;
+    if (ndigits > 2)
+        return -ERANGE;
+    if (digit[0] >= (1u << 30) || (ndigits == 2 && digit[1] >= (1u << 30)))
+        return -EINVAL;
     *value = ndigits == 0 ? 0 : ndigits == 1 ? digit[0] : (uint64_t)digit[1] << 30 | digit[0];
     return 0;
 }
@@ -143,28 +146,30 @@ void ss__py_task_frame(struct ss__py_task *pt, const struct ss__py_codes *c, uin
         pt->handle_frame = frame;
 }
 
+/* A null pointer of the target reads as -EFAULT, as any address it has not mapped does. */
 static int read_ptr(struct ss_target *t, uint64_t addr, uint64_t *v)
 {
-    return addr ? ss_target_read(t, addr, v, sizeof *v) : -1;
+    return addr ? ss_target_read(t, addr, v, sizeof *v) : -EFAULT;
 }
 
 /* A C string of the target, cut at cap - 1 bytes; reads never cross into the next page before
- * the string is seen to go on. */
+ * the string is seen to go on. 0, or a negated errno as read_ptr's. */
 static int read_cstr(struct ss_target *t, uint64_t addr, char *buf, size_t cap)
 {
     size_t have = 0;
     while (addr && have + 1 < cap) {
         size_t page_left = 4096 - (size_t)((addr + have) & 4095);
         size_t want = cap - 1 - have < page_left ? cap - 1 - have : page_left;
-        if (ss_target_read(t, addr + have, buf + have, want) < 0)
-            return -1;
+        int rc = ss_target_read(t, addr + have, buf + have, want);
+        if (rc < 0)
+            return rc;
         char *nul = memchr(buf + have, '\0', want);
         if (nul)
             return 0;
         have += want;
     }
     buf[have] = '\0';
-    return addr ? 0 : -1;
+    return addr ? 0 : -EFAULT;
 }
 
 /* The offset of the _callback slot among a type's members (PyMemberDef), 0 when it has none. */

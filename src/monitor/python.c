@@ -99,12 +99,14 @@ static void note_symbol(struct py_symbols *s, const char *name, const GElf_Sym *
     }
 }
 
+/* The interpreter's symbols in the module file at path: 0; -ENOENT when it lacks one (not an
+ * interpreter after all), or -errno when it cannot be opened. */
 static int read_symbols(const char *path, struct py_symbols *s)
 {
     memset(s, 0, sizeof *s);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return -errno;
     elf_version(EV_CURRENT);
     Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     for (Elf_Scn *scn = NULL; e && (scn = elf_nextscn(e, scn));) {
@@ -124,7 +126,7 @@ static int read_symbols(const char *path, struct py_symbols *s)
     if (e)
         elf_end(e);
     close(fd);
-    return s->runtime && s->code_type && s->neval ? 0 : -1;
+    return s->runtime && s->code_type && s->neval ? 0 : -ENOENT;
 }
 
 /* 3.minor from a module's name ("libpython3.11.so.1.0", "python3.11"); 0 when it says none. */
@@ -143,18 +145,18 @@ static bool interpreter_module(const char *base)
     return fnmatch("libpython3.*.so*", base, 0) == 0 || fnmatch("python3*", base, 0) == 0;
 }
 
+/* The offsets of 3.minor: 0; -ENOTSUP for a version this reader does not know, or the code
+ * of reading and checking the table 3.13 publishes. */
 static int set_offsets(struct ss_python *py, struct ss_target *t, unsigned minor)
 {
     if (minor >= 13) {
         uint8_t table[SS_PY_DEBUG_TABLE_BYTES];
-        return ss_target_read(t, py->runtime, table, sizeof table) == 0 &&
-                       ss_py_offsets_from_debug(table, sizeof table, &py->offsets) == 0
-                   ? 0
-                   : -1;
+        int rc = ss_target_read(t, py->runtime, table, sizeof table);
+        return rc < 0 ? rc : ss_py_offsets_from_debug(table, sizeof table, &py->offsets);
     }
     const struct ss_py_offsets *o = ss_py_offsets_for(minor);
     if (!o)
-        return -1;
+        return -ENOTSUP;
     py->offsets = *o;
     py->offsets.minor = minor; /* one table serves 3.8 and 3.9 */
     return 0;
@@ -219,7 +221,8 @@ static int read_ptr(struct ss_target *t, uint64_t addr, uint64_t *v)
 }
 
 /* 1 when ts is the thread state of thread tid (3.11+: its native id) or of the thread whose
- * pthread_self is thread_self, as its id field says; 0 when not; -1 when the process is gone. */
+ * pthread_self is thread_self, as its id field says; 0 when not; -1, no error but "cannot
+ * tell", when the process is gone (a copy's state is then what it was). */
 static int thread_state_names(const struct ss_python *py, struct ss_target *t, uint64_t ts,
                               pid_t tid, uint64_t thread_self)
 {
@@ -302,7 +305,8 @@ static void end_run(struct py_stack *ps)
         ps->run_start[++ps->nruns] = ps->n;
 }
 
-/* The instruction a frame is at, in the units of the version's line table. */
+/* The instruction a frame is at, in the units of the version's line table; -1 when it is at
+ * none yet (ss_py_line then gives the first line). */
 static int64_t instruction(const struct ss_py_offsets *o, const uint8_t *frame, uint64_t code)
 {
     if (o->frames == SS_PY_FRAME_OBJECTS) {
@@ -323,28 +327,33 @@ struct chain_source {
     const struct ss_py_copy *copy;
 };
 
+/* Frame `index` of the chain into f: 0, the read's negated errno, or -ENODATA past the last
+ * frame of a copy. */
 static int read_frame(const struct ss_python *py, const struct chain_source *src, unsigned index,
                       uint64_t frame, uint8_t *f)
 {
     if (!src->copy)
         return ss_target_read(src->t, frame, f, py->frame_span);
     if (index >= src->copy->n)
-        return -1;
+        return -ENODATA;
     memcpy(f, src->copy->frames[index], py->frame_span);
     return 0;
 }
 
-/* Follows the chain from `frame`. Returns 0 when the whole chain was read, -1 when a read
- * failed part way. */
+/* Follows the chain from `frame`. Returns 0 when the whole chain was read; else, the chain
+ * being incomplete, read_frame's code, -EFAULT when a frame's code object could not be read,
+ * or -EOVERFLOW when the chain (or a frame) is longer than what holds it. */
 static int read_chain(struct ss_python *py, const struct chain_source *src, struct ss_writer *out,
                       uint64_t frame, struct py_stack *ps)
 {
     const struct ss_py_offsets *o = &py->offsets;
     for (unsigned steps = 0; frame && ps->n < PY_FRAMES_MAX; steps++) {
         uint8_t f[SS_PY_COPY_SPAN];
-        if (steps > 4 * PY_FRAMES_MAX || py->frame_span > sizeof f ||
-            read_frame(py, src, steps, frame, f) < 0)
-            return -1;
+        if (steps > 4 * PY_FRAMES_MAX || py->frame_span > sizeof f)
+            return -EOVERFLOW;
+        int rc = read_frame(py, src, steps, frame, f);
+        if (rc < 0)
+            return rc;
         uint64_t code, previous;
         memcpy(&code, f + o->frame_code, sizeof code);
         memcpy(&previous, f + o->frame_previous, sizeof previous);
@@ -356,7 +365,7 @@ static int read_chain(struct ss_python *py, const struct chain_source *src, stru
             uint64_t addr = ss__py_frame_addr(&py->codes, o, src->t, out, code,
                                               instruction(o, f, code), copied_name);
             if (!addr)
-                return -1;
+                return -EFAULT;
             ps->addr[ps->n++] = addr;
             ss__py_task_frame(&py->task, &py->codes, frame, addr);
             if (o->frames == SS_PY_FRAME_OBJECTS ||
@@ -365,20 +374,19 @@ static int read_chain(struct ss_python *py, const struct chain_source *src, stru
         }
         frame = previous;
     }
-    return frame ? -1 : 0; /* a chain longer than a stack holds is incomplete */
+    return frame ? -EOVERFLOW : 0;
 }
 
-/* The thread's current frame, read from its state now; -1 when it cannot be read. */
+/* The thread's current frame, read from its state now; 0, or the failed read's negated
+ * errno. */
 static int current_frame(const struct ss_python *py, struct ss_target *t, uint64_t ts,
                          uint64_t *frame)
 {
     const struct ss_py_offsets *o = &py->offsets;
-    if (read_ptr(t, ts + o->tstate_frame, frame) < 0)
-        return -1;
-    if (o->cframe_current != SS_PY_NONE && *frame &&
-        read_ptr(t, *frame + o->cframe_current, frame) < 0)
-        return -1;
-    return 0;
+    int rc = read_ptr(t, ts + o->tstate_frame, frame);
+    if (rc == 0 && o->cframe_current != SS_PY_NONE && *frame)
+        rc = read_ptr(t, *frame + o->cframe_current, frame);
+    return rc;
 }
 
 void ss_python_task(struct ss_python *py, struct ss_target *t, struct ss_writer *out, pid_t tid,

@@ -49,8 +49,9 @@ struct ss_py_offsets {
 /* The table of 3.minor, or NULL when that version is not known (python-offsets.c). */
 const struct ss_py_offsets *ss_py_offsets_for(unsigned minor);
 /* 3.13 publishes its offsets in a _Py_DebugOffsets table at the start of _PyRuntime: fills out
- * from the len bytes read there; 0, or -1 when they are not a 3.13 table of a build with the
- * GIL. */
+ * from the len bytes read there. 0; -ENOTSUP for the table of another version or of a build
+ * without the GIL; -EINVAL when they are no such table, or offsets that would send a read out of
+ * bounds. */
 int ss_py_offsets_from_debug(const uint8_t *table, size_t len, struct ss_py_offsets *out);
 /* Bytes of _PyRuntime that ss_py_offsets_from_debug reads. */
 #define SS_PY_DEBUG_TABLE_BYTES 584u
@@ -109,7 +110,8 @@ enum ss_py_type_kind {
 };
 enum ss_py_type_kind ss_py_type_kind(const char *tp_name);
 /* The value of a non-negative int of at most two digits (60 bits) of 3.minor from the first
- * 32 bytes of its object; -1 when it is none. */
+ * 32 bytes of its object; 0, -ERANGE for a negative or larger int, -EINVAL when its digits are
+ * not an int's. */
 int ss_py_small_int(unsigned minor, const uint8_t *obj, uint64_t *value);
 
 /* Samples whose Python frames could not all be read. */

@@ -1,5 +1,6 @@
 #include "monitor/sites.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, ui
 {
     struct ss_site *st = find(s, tid, address, call, py_key);
     if (!st)
-        return -1;
+        return -ENOMEM;
     int fresh = st->count == 0;
     if (fresh) {
         st->category = (int8_t)category;

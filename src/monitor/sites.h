@@ -37,7 +37,8 @@ struct ss_sites {
 /* Counts one call at a site (py_key: the Python code that made it, which tells sites at one
  * address apart; 0 for none); a new site gets its category, detail and first time from this
  * call and its record at once. `stack` replaces the site's stack when it has more Python frames,
- * or as many and more frames, or as many of both and is slower. Returns -1 when out of memory. */
+ * or as many and more frames, or as many of both and is slower. Returns 0, or -ENOMEM when out of
+ * memory. */
 int ss_sites_account(struct ss_sites *s, struct ss_writer *out, uint32_t tid, uint64_t address,
                      uint64_t py_key, uint16_t call, const char *function, int category,
                      uint64_t start_ns, uint64_t duration_ns, const char *detail,

@@ -1,5 +1,6 @@
 #include "monitor/stacks.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@ static int grow_table(struct ss_stacks *s)
     size_t size = s->size ? s->size * 2 : 1024;
     struct ss_stack_slot *t = calloc(size, sizeof *t);
     if (!t)
-        return -1;
+        return -ENOMEM;
     for (size_t i = 0; i < s->size; i++) {
         struct ss_stack_slot *e = &s->table[i];
         if (!e->hash)

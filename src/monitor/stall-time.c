@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "monitor/stall-time.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,8 @@
  * or paused machine, the monitor itself stopped), not merely slow. */
 #define LATE_NS (100ull * 1000 * 1000)
 
-/* CPU time and run-queue wait of the thread so far, from its schedstat file, kept open. */
+/* CPU time and run-queue wait of the thread so far, from its schedstat file, kept open. 0,
+ * -errno when the file cannot be read, or -EINVAL when it says no such thing. */
 static int schedstat(struct ss_mproc *p, struct ss_slot_view *v, uint64_t *cpu, uint64_t *wait)
 {
     if (v->schedstat_fd <= 0) {
@@ -22,16 +24,16 @@ static int schedstat(struct ss_mproc *p, struct ss_slot_view *v, uint64_t *cpu, 
         snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)p->pid, (int)v->tid);
         v->schedstat_fd = open(path, O_RDONLY | O_CLOEXEC);
         if (v->schedstat_fd < 0)
-            return -1;
+            return -errno;
     }
     char buf[128];
     ssize_t n = pread(v->schedstat_fd, buf, sizeof buf - 1, 0);
-    if (n <= 0)
-        return -1;
+    if (n < 0)
+        return -errno;
     buf[n] = '\0';
     unsigned long long c, w;
     if (sscanf(buf, "%llu %llu", &c, &w) != 2)
-        return -1;
+        return -EINVAL;
     *cpu = c;
     *wait = w;
     return 0;
@@ -48,35 +50,38 @@ void ss_stall_time_idle(struct ss_mproc *p, struct ss_slot_view *v, uint64_t ite
 }
 
 /* Major page faults of the thread so far: field 12 of its stat file, the 10th after the
- * command's closing parenthesis. */
+ * command's closing parenthesis. 0, or a negative code as schedstat's. */
 static int major_faults(const struct ss_mproc *p, const struct ss_slot_view *v, uint64_t *out)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "task/%d/stat", (int)v->tid);
-    if (ss_proc_read(p->pid, path, buf, sizeof buf) <= 0)
-        return -1;
+    ssize_t len = ss_proc_read(p->pid, path, buf, sizeof buf);
+    if (len < 0)
+        return (int)len;
     const char *s = strrchr(buf, ')');
     unsigned long long n;
     if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %llu", &n) != 1)
-        return -1;
+        return -EINVAL;
     *out = n;
     return 0;
 }
 
-/* A cgroup's time held back by its CPU limit so far, in ns, from its cpu.stat at path. */
+/* A cgroup's time held back by its CPU limit so far, in ns, from its cpu.stat at path. 0, or
+ * a negative code as schedstat's. */
 static int read_throttled(const char *path, uint64_t *ns)
 {
     char buf[1024];
     unsigned long long v;
     const char *at;
-    if (ss_read_small_file(path, buf, sizeof buf) <= 0)
-        return -1;
+    ssize_t n = ss_read_small_file(path, buf, sizeof buf);
+    if (n < 0)
+        return (int)n;
     if ((at = strstr(buf, "throttled_usec ")) && sscanf(at, "throttled_usec %llu", &v) == 1)
         *ns = v * 1000;
     else if ((at = strstr(buf, "throttled_time ")) && sscanf(at, "throttled_time %llu", &v) == 1)
         *ns = v;
     else
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
@@ -113,23 +118,28 @@ static void find_cpu_stat(struct ss_mproc *p)
     }
 }
 
+/* The process's throttled time, as read_throttled's; -ENOENT when its cgroup has none. */
 static int throttled(struct ss_mproc *p, uint64_t *ns)
 {
     if (!p->cpu_stat_found)
         find_cpu_stat(p);
-    return p->cpu_stat[0] ? read_throttled(p->cpu_stat, ns) : -1;
+    return p->cpu_stat[0] ? read_throttled(p->cpu_stat, ns) : -ENOENT;
 }
 
 /* Time the hypervisor gave the machine's CPUs to other guests so far, in ns: the steal column
- * of /proc/stat, summed over CPUs. */
+ * of /proc/stat, summed over CPUs. 0, or a negative code as schedstat's. */
 static int stolen(uint64_t *ns)
 {
     char buf[512];
     unsigned long long steal;
     long hz = sysconf(_SC_CLK_TCK);
-    if (hz <= 0 || ss_read_small_file("/proc/stat", buf, sizeof buf) <= 0 ||
-        sscanf(buf, "cpu %*u %*u %*u %*u %*u %*u %*u %llu", &steal) != 1)
-        return -1;
+    if (hz <= 0)
+        return -EINVAL;
+    ssize_t n = ss_read_small_file("/proc/stat", buf, sizeof buf);
+    if (n < 0)
+        return (int)n;
+    if (sscanf(buf, "cpu %*u %*u %*u %*u %*u %*u %*u %llu", &steal) != 1)
+        return -EINVAL;
     *ns = steal * (1000000000ull / (uint64_t)hz);
     return 0;
 }

@@ -84,7 +84,7 @@ struct ss_target {
 int ss__target_read_maps(struct ss_target *t);
 void ss__image_free(struct ss__image *img);
 const struct ss__range *ss__target_range(const struct ss_target *t, uint64_t addr);
-/* The index of the module containing addr, or -1. */
+/* The index of the module containing addr, or -1 when none does. */
 long ss__target_module_at(const struct ss_target *t, uint64_t addr);
 
 /* image.c: fills img's ELF facts from img->data, or from the target at img->mem_base. */

@@ -18,7 +18,8 @@
 /* process_vm_readv takes at most this many pieces in one call. */
 #define MAX_PIECES 1024
 
-/* Parses the numbers of the file's one line; returns how many were read. */
+/* Parses the numbers of the file's one line; returns how many were read, or -EINVAL when one
+ * after the first is malformed. */
 static int parse_numbers(const char *s, long long *nr, uint64_t *v, int max)
 {
     char *end;
@@ -34,7 +35,7 @@ static int parse_numbers(const char *s, long long *nr, uint64_t *v, int max)
             break;
         v[n - 1] = strtoull(s, &end, 0);
         if (end == s || errno)
-            return -1;
+            return -EINVAL;
     }
     return n;
 }

@@ -26,20 +26,22 @@ struct walk {
     const struct ss__range *range; /* the last one read from: reads cluster */
 };
 
+/* A word at addr from the module files; 0, or -EFAULT when they do not hold it (the target is
+ * asked then). */
 static int read_range(struct walk *w, uint64_t addr, unw_word_t *val)
 {
     const struct ss__range *r = w->range;
     if (!r || addr < r->lo || addr >= r->hi) {
         r = ss__target_range(w->t, addr);
         if (!r)
-            return -1;
+            return -EFAULT;
         w->range = r;
     }
     if (r->hi - addr < sizeof *val)
-        return -1;
+        return -EFAULT;
     const uint8_t *p = ss__image_bytes(w->t, r->img, r->off + (addr - r->lo), sizeof *val);
     if (!p)
-        return -1;
+        return -EFAULT;
     memcpy(val, p, sizeof *val);
     return 0;
 }

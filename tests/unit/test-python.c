@@ -1,6 +1,7 @@
 /* python: the offset tables the monitor reads CPython's frames with. The table 3.13 publishes
  * lives in the traced process's memory, so whatever it says must keep every read in bounds. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,17 +43,26 @@ Test(python, a_debug_table_cannot_send_reads_past_a_code_objects_header)
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
         debug_table(w);
         w[words[i]] = 4000;
-        cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -1,
+        cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -EINVAL,
                      "word %u at 4000 was taken", words[i]);
         w[words[i]] = SS_PY_CODE_HEADER_BYTES - 4;
-        cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -1,
+        cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -EINVAL,
                      "word %u reads 8 bytes past the header", words[i]);
     }
     debug_table(w);
     memcpy(w, "xdebugpz", 8);
-    cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -1);
+    cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -EINVAL);
     debug_table(w);
-    cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w - 8, &o), -1);
+    cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w - 8, &o), -EINVAL);
+}
+
+Test(python, a_debug_table_of_another_version_is_not_read)
+{
+    uint64_t w[SS_PY_DEBUG_TABLE_BYTES / 8];
+    struct ss_py_offsets o;
+    debug_table(w);
+    w[VERSION] = 0x030e00f0; /* 3.14.0 final: a layout this reader does not know */
+    cr_expect_eq(ss_py_offsets_from_debug((const uint8_t *)w, sizeof w, &o), -ENOTSUP);
 }
 
 Test(python, the_built_in_tables_stay_inside_a_code_objects_header)
@@ -197,11 +207,11 @@ Test(python, a_default_task_numbers_int_is_read_in_either_layout)
     long_object(obj, 1, 0, 0);
     cr_expect(ss_py_small_int(12, obj, &v) == 0 && v == 0, "zero's sign says it");
     long_object(obj, (1 << 3) | 2, 7, 0);
-    cr_expect_eq(ss_py_small_int(12, obj, &v), -1, "negative");
+    cr_expect_eq(ss_py_small_int(12, obj, &v), -ERANGE, "negative");
     long_object(obj, (uint64_t)-1, 7, 0);
-    cr_expect_eq(ss_py_small_int(11, obj, &v), -1, "negative");
+    cr_expect_eq(ss_py_small_int(11, obj, &v), -ERANGE, "negative");
     long_object(obj, 3 << 3, 1, 1);
-    cr_expect_eq(ss_py_small_int(12, obj, &v), -1, "too large");
+    cr_expect_eq(ss_py_small_int(12, obj, &v), -ERANGE, "too large");
     long_object(obj, 1 << 3, 1u << 30, 0);
-    cr_expect_eq(ss_py_small_int(12, obj, &v), -1, "not a digit");
+    cr_expect_eq(ss_py_small_int(12, obj, &v), -EINVAL, "not a digit");
 }
