@@ -49,6 +49,7 @@ void ss_check_rules_free(struct ss_check_rules *r)
     ss_check_rules_init(r);
 }
 
+/* The index of the category named by the len bytes at name, or -1 when they name none. */
 static int category_index(const char *name, size_t len)
 {
     for (int i = 0; i < SS_NCATEGORIES; i++) {

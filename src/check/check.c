@@ -11,6 +11,7 @@
 #include "stacks/frames.h"
 #include "util/array.h"
 
+/* The index of the category called name, or -1 when it names none. */
 static int category_index(const char *name)
 {
     for (int i = 0; i < SS_NCATEGORIES; i++)
