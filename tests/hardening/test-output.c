@@ -55,7 +55,7 @@ Test(create, run_dir_planted_as_a_symlink)
     cr_assert_eq(mkdir(victim, 0700), 0);
     cr_assert_eq(symlink(victim, run), 0);
     struct ss_writer w;
-    cr_expect_eq(ss_writer_open(&w, run, 41, why, sizeof why), -1);
+    cr_expect_eq(ss_writer_open(&w, run, 41, why, sizeof why), -EPERM);
     cr_expect(strstr(why, "symbolic link"), "%s", why);
     cr_expect_eq(entries(victim), 0, "nothing was written through the link");
 }
@@ -69,7 +69,7 @@ Test(create, run_dir_of_another_user)
     cr_assert_eq(mkdir(run, 0777), 0);
     cr_assert_eq(chown(run, 65534, 65534), 0);
     struct ss_writer w;
-    cr_expect_eq(ss_writer_open(&w, run, 42, why, sizeof why), -1);
+    cr_expect_eq(ss_writer_open(&w, run, 42, why, sizeof why), -EPERM);
     cr_expect(strstr(why, "belongs to another user"), "%s", why);
     cr_expect_eq(entries(run), 0);
 }
