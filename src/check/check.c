@@ -9,7 +9,6 @@
 #include "common/options.h"
 #include "errors.h"
 #include "stacks/frames.h"
-#include "util/array.h"
 
 /* The index of the category called name, or -1 when it names none. */
 static int category_index(const char *name)
