@@ -26,6 +26,8 @@ struct ss_target_module {
     size_t build_id_len;
 };
 
+/* Sets up what every target shares; called before the threads that open targets start. */
+void ss_target_prepare(void);
 /* 0, or a negated errno (-ESRCH: no such process, -EPERM/-EACCES: not ours to read). */
 int ss_target_open(pid_t pid, struct ss_target **out);
 void ss_target_free(struct ss_target *t);

@@ -570,6 +570,7 @@ int ss_mproc_start(struct ss_mproc *p)
     p->classifier.strict = p->config.strict;
     snprintf(p->perf_map, sizeof p->perf_map, "/tmp/perf-%d.map", (int)p->pid);
     ss_execs_init(&p->execs, p->pid, p->seg);
+    ss_target_prepare();
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1 << 20);

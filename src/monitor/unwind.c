@@ -6,6 +6,7 @@
  * information (JIT code) is left to libunwind's frame-pointer walk. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "monitor/target-internal.h"
@@ -141,6 +142,23 @@ static unw_accessors_t accessors = {
     .resume = resume,
     .get_proc_name = get_proc_name,
 };
+
+/* libunwind sets itself up at its first use, writing globals that its other users then read
+ * without its lock once they see it done: it is set up once, before a second thread uses it. */
+static void set_up_libunwind(void)
+{
+    unw_addr_space_t as = unw_create_addr_space(&accessors, 0);
+    if (!as)
+        return;
+    unw_set_caching_policy(as, UNW_CACHE_GLOBAL);
+    unw_destroy_addr_space(as);
+}
+
+void ss_target_prepare(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, set_up_libunwind);
+}
 
 int ss__unwind_space(struct ss_target *t)
 {
