@@ -38,32 +38,44 @@ static const void *dynamic_address(const struct ss_module_view *m, uintptr_t val
     return (const void *)(value < m->base ? m->base + value : value);
 }
 
+void ss__module_extent(const struct dl_phdr_info *info, uintptr_t page_size,
+                       struct ss_module_extent *x)
+{
+    memset(x, 0, sizeof *x);
+    x->start = UINTPTR_MAX;
+    for (size_t i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        if (ph->p_type == PT_LOAD) {
+            if (start < x->start)
+                x->start = start;
+            if (end > x->end)
+                x->end = end;
+        } else if (ph->p_type == PT_DYNAMIC) {
+            x->dynamic = (const ElfW(Dyn) *)start;
+            x->dynamic_count = ph->p_memsz / sizeof *x->dynamic;
+        } else if (ph->p_type == PT_GNU_RELRO) {
+            /* The pages ld.so made read-only: the last one, partly outside, stays writable. */
+            x->relro_start = start & ~(page_size - 1);
+            x->relro_end = end & ~(page_size - 1);
+        }
+    }
+}
+
 int ss__read_module(const struct dl_phdr_info *info, uintptr_t page_size, struct ss_module_view *m)
 {
     memset(m, 0, sizeof *m);
     m->base = info->dlpi_addr;
     m->phdr = info->dlpi_phdr;
     m->phnum = info->dlpi_phnum;
-    m->start = UINTPTR_MAX;
-    const ElfW(Dyn) *dynamic = NULL;
-    size_t dynamic_count = 0;
-    for (size_t i = 0; i < m->phnum; i++) {
-        const ElfW(Phdr) *ph = &m->phdr[i];
-        uintptr_t start = m->base + ph->p_vaddr, end = start + ph->p_memsz;
-        if (ph->p_type == PT_LOAD) {
-            if (start < m->start)
-                m->start = start;
-            if (end > m->end)
-                m->end = end;
-        } else if (ph->p_type == PT_DYNAMIC) {
-            dynamic = (const ElfW(Dyn) *)start;
-            dynamic_count = ph->p_memsz / sizeof *dynamic;
-        } else if (ph->p_type == PT_GNU_RELRO) {
-            /* The pages ld.so made read-only: the last one, partly outside, stays writable. */
-            m->relro_start = start & ~(page_size - 1);
-            m->relro_end = end & ~(page_size - 1);
-        }
-    }
+    struct ss_module_extent x;
+    ss__module_extent(info, page_size, &x);
+    m->start = x.start;
+    m->end = x.end;
+    m->relro_start = x.relro_start;
+    m->relro_end = x.relro_end;
+    const ElfW(Dyn) *dynamic = x.dynamic;
+    size_t dynamic_count = x.dynamic_count;
     if (!dynamic || m->start >= m->end ||
         !ss__readable(m, dynamic, dynamic_count * sizeof *dynamic))
         return -1;

@@ -43,6 +43,17 @@ struct ss_module_view {
     const uint32_t *gnu_hash;
 };
 
+/* Where a loaded module lies: the span of its loaded segments, its read-only-after-relocation
+ * pages (PT_GNU_RELRO) rounded to `page_size` (0, 0 without), and its dynamic section (NULL
+ * without). Read from its program headers only. */
+struct ss_module_extent {
+    uintptr_t start, end, relro_start, relro_end;
+    const ElfW(Dyn) * dynamic;
+    size_t dynamic_count;
+};
+void ss__module_extent(const struct dl_phdr_info *info, uintptr_t page_size,
+                       struct ss_module_extent *x);
+
 /* Reads the module `info` into *m, its read-only-after-relocation pages (PT_GNU_RELRO) rounded
  * to `page_size`: 0, or -1 when the module is inconsistent. */
 int ss__read_module(const struct dl_phdr_info *info, uintptr_t page_size, struct ss_module_view *m);

@@ -159,20 +159,10 @@ static void forget_module(struct got_module *mod)
  * another at the same base has other segments, and the old records must not be read. */
 static int same_module(const struct got_module *mod, const struct dl_phdr_info *info)
 {
-    uintptr_t start = UINTPTR_MAX, end = 0, relro_start = 0, relro_end = 0;
-    for (size_t i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        if (ph->p_type == PT_LOAD) {
-            start = lo < start ? lo : start;
-            end = hi > end ? hi : end;
-        } else if (ph->p_type == PT_GNU_RELRO) {
-            relro_start = lo & ~(page_size - 1);
-            relro_end = hi & ~(page_size - 1);
-        }
-    }
-    return start == mod->start && end == mod->end && relro_start == mod->relro_start &&
-           relro_end == mod->relro_end;
+    struct ss_module_extent x;
+    ss__module_extent(info, page_size, &x);
+    return x.start == mod->start && x.end == mod->end && x.relro_start == mod->relro_start &&
+           x.relro_end == mod->relro_end;
 }
 
 /* Forgets the records of a module whose entries no longer hold what was written: after the
