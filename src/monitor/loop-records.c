@@ -8,8 +8,8 @@
 #include "monitor/sample.h"
 #include "monitor/stall-time.h"
 
-static void write_loop_begin(struct ss_mproc *p, struct ss_slot_view *v,
-                             const struct ss_loop_event *e)
+void ss_mproc_write_loop_begin(struct ss_mproc *p, struct ss_slot_view *v,
+                               const struct ss_loop_event *e)
 {
     const char *name = ss_mproc_call_name(p, e->call);
     struct ss_rec_loop_begin rec = {(uint32_t)v->tid, SS_LOOP_SITE, 0, -1, 0, e->at_ns};
@@ -23,6 +23,7 @@ static void write_loop_begin(struct ss_mproc *p, struct ss_slot_view *v,
     }
     ss_writer_record(&p->out, SS_REC_LOOP_BEGIN, &rec, sizeof rec, name, strlen(name));
     v->in_loop = 1;
+    v->loop_begin = *e;
 }
 
 /* A loop ended at end_ns. `last`, when the loop's last wait returned (0: the thread was in
@@ -56,7 +57,7 @@ void ss_mproc_drain_loops(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_
         if (e.reason)
             write_loop_end(p, s, v, e.reason, e.key_or_last, e.at_ns);
         else
-            write_loop_begin(p, v, &e);
+            ss_mproc_write_loop_begin(p, v, &e);
     }
     atomic_store_explicit(&s->loop_tail, tail, memory_order_release);
 }

@@ -67,10 +67,11 @@ struct ss_slot_view {
     uint64_t last_look_ns, stopped_ns, machine_ns, stopped_written, machine_written;
     struct ss_iteration_call calls[32];
     unsigned ncalls;
-    int in_loop;             /* a LOOP_BEGIN was written and no LOOP_END since */
-    uint64_t loop_ended;     /* the last stretch of the latest loop that ended: no stall */
-    int exit_written;        /* the loop's end at the process's exit is in the trace */
-    uint64_t python_look_ns; /* when to look for the thread's Python state next */
+    int in_loop;                     /* a LOOP_BEGIN was written and no LOOP_END since */
+    struct ss_loop_event loop_begin; /* its event, written again at the top of a new file */
+    uint64_t loop_ended;             /* the last stretch of the latest loop that ended: no stall */
+    int exit_written;                /* the loop's end at the process's exit is in the trace */
+    uint64_t python_look_ns;         /* when to look for the thread's Python state next */
 };
 
 struct ss_mproc {

@@ -23,6 +23,10 @@ void ss_mproc_close_lost_stall(struct ss_mproc *p, struct ss_slot *s, struct ss_
  * which ended without stalling. */
 void ss_mproc_write_stall_calls(struct ss_mproc *p, struct ss_slot_view *v, uint64_t iteration);
 
+/* Writes a loop's beginning (again, at the top of a new file of a rotated trace, for the
+ * loop still open). */
+void ss_mproc_write_loop_begin(struct ss_mproc *p, struct ss_slot_view *v,
+                               const struct ss_loop_event *e);
 /* Writes the loops' beginnings and ends that came by until_ns (UINT64_MAX: all). */
 void ss_mproc_drain_loops(struct ss_mproc *p, struct ss_slot *s, struct ss_slot_view *v,
                           uint64_t until_ns);

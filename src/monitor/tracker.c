@@ -451,8 +451,9 @@ static void periodic(struct ss_mproc *p, uint64_t now)
 }
 
 /* The trace file reached its share of max_size: the next one starts with everything later
- * records refer to (the process, its modules, threads, sampling method, call sites with their
- * stacks), the histograms so far and the drop counters, so that it can be read alone. Stacks
+ * records refer to (the process, its modules, threads, sampling method, the loops open, call
+ * sites with their stacks), the histograms so far and the drop counters, so that it can be
+ * read alone. Stacks
  * and Python frames follow when a record first refers to them in the new file. */
 static void rotate_trace(struct ss_mproc *p)
 {
@@ -484,6 +485,8 @@ static void rotate_trace(struct ss_mproc *p)
             ss_sample_write_sampling(p);
         v->hist_iterations = 0;
         write_histogram(p, &p->seg->slots[i], v);
+        if (v->in_loop)
+            ss_mproc_write_loop_begin(p, v, &v->loop_begin);
     }
     ss_sites_rewrite(&p->sites, &p->stacks, &p->out);
     p->drops_written_sum = UINT64_MAX;

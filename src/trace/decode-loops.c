@@ -32,6 +32,8 @@ int trace_on_loop_begin(struct loader *l, const uint8_t *b, size_t n)
     struct stall_progress *pr = trace_progress(l, r.tid);
     if (!pr)
         FAIL(-ENOMEM, "out of memory");
+    if (pr->open_loop && p->loops[pr->open_loop - 1].begin_ns == r.at_ns)
+        return 0; /* the same loop, written again at the top of a rotated trace's next file */
     if (pr->open_loop) {
         /* Its end was lost: the writer ends a loop before the thread's next one begins. */
         struct ss_loop *before = &p->loops[pr->open_loop - 1];

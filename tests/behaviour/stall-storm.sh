@@ -86,4 +86,12 @@ assert kept + deleted + lost == iterations, \
     f"{kept} kept + {deleted} deleted + {lost} lost = {kept + deleted + lost}, not {iterations}"
 print(f"ok: {kept} stalls kept, {deleted} in deleted files, {lost} lost: all {iterations}")
 PY
+# The file that began the loop is long deleted: the loop is known from the files kept.
+"$stallscope" export --format json "$tmp/run" >"$tmp/run.json" 2>&1 || fail "export failed"
+python3 - "$tmp/run.json" <<'PY' || fail "the loop is not known after rotation"
+import json, sys
+loops = json.load(open(sys.argv[1]))["processes"][0]["loops"]
+assert [(l["kind"], l["begin_ns"] > 0) for l in loops] == [("epoll", True)], loops
+print("ok: the epoll loop is known, with its beginning, after rotation")
+PY
 [ "$failures" -eq 0 ]

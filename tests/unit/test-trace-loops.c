@@ -182,6 +182,25 @@ Test(trace, a_loop_end_without_a_begin_or_a_matching_stall)
     ss_run_free(run);
 }
 
+/* A rotated trace's next file starts with the loop still open, written again: read with the
+ * file that began it, it is the same loop, not a second one that replaced it. */
+Test(trace, a_loop_written_again_at_a_rotation_is_one_loop)
+{
+    loop_trace_open(44);
+    begin_loop(44, 1000);
+    end_stall(44, 100000000, 70000000);
+    begin_loop(44, 1000);
+    end_stall(44, 300000000, 70000000);
+    end_loop(44, SS_LOOP_CLOSED, 500000000, 900000000);
+    struct ss_run *run = loop_trace_load(0);
+    struct ss_process *p = &run->procs[0];
+    cr_assert_eq(p->nloops, 1);
+    cr_expect_eq(p->loops[0].begin_ns, 1000);
+    cr_expect_eq(p->loops[0].end_reason, SS_LOOP_CLOSED);
+    cr_expect_eq(p->nstalls, 2);
+    ss_run_free(run);
+}
+
 /* The last stretch leaves before the surplus is summarised, and is never summarised itself. */
 Test(trace, a_last_stretch_is_never_summarised)
 {
