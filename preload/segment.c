@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -320,12 +321,19 @@ void ss__segment_retry(void)
     uint64_t now = ss__now();
     if (now < next_retry_ns)
         return;
+    /* Held by this thread from here (in_hook tells an exit on it not to wait for it), and
+     * never left held by a cancellation at connect or sendmsg. */
+    ss__tls.in_hook++;
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     int fd = atomic_exchange(&pending_fd, -1);
-    if (fd < 0)
+    if (fd < 0) {
+        pthread_setcancelstate(cancel_state, NULL);
+        ss__tls.in_hook--;
         return;
+    }
     next_retry_ns = now + RETRY_EVERY_NS;
     char why[256];
-    ss__tls.in_hook++;
     struct ss_segment *seg = atomic_load(&ss__seg);
     if (seg && hand_over(fd, seg, monitor_name, why, sizeof why) == 0) {
         close(fd);
@@ -337,21 +345,28 @@ void ss__segment_retry(void)
     } else {
         atomic_store(&pending_fd, fd);
     }
+    pthread_setcancelstate(cancel_state, NULL);
     ss__tls.in_hook--;
 }
 
 void ss__segment_hand_over_at_exit(void)
 {
     struct timespec pause = {0, 1000000};
+    char why[256] = "the monitor did not answer";
     int fd = atomic_exchange(&pending_fd, -1);
-    /* A loop thread may hold it for one try of its own: it puts it back, or hands it over. */
-    while (fd < 0 && !atomic_load(&ss__announced) && ss__now() < give_up_ns) {
+    /* Another loop thread may hold it for one try of its own: it puts it back, or hands it
+     * over. This thread, exiting from inside the shim (a signal handler's _exit), may be the
+     * one that holds it: then there is nothing to wait for. */
+    int held_here = ss__tls.in_hook != 0;
+    while (fd < 0 && !held_here && !atomic_load(&ss__announced) && ss__now() < give_up_ns) {
         nanosleep(&pause, NULL);
         fd = atomic_exchange(&pending_fd, -1);
     }
-    if (fd < 0)
+    if (fd < 0) {
+        if (!atomic_load(&ss__announced) && !held_here)
+            ss__note("nothing of this process was recorded: ", why);
         return;
-    char why[256] = "the monitor did not answer";
+    }
     ss__tls.in_hook++;
     struct ss_segment *seg = atomic_load(&ss__seg);
     int handed = -1;

@@ -27,7 +27,12 @@ ssize_t ss_read_small_file(const char *path, char *buf, size_t size)
         ssize_t n = read(fd, buf + len, size - 1 - len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            return -err;
+        }
+        if (n == 0)
             break;
         len += (size_t)n;
     }

@@ -69,8 +69,11 @@ static int parse_trace(struct loader *l, const char *path, struct trace_reader *
     if (version != SS_TRACE_VERSION)
         FAIL(SS_EVERSION, "%s: trace version %u, this stallscope reads version %u", path, version,
              SS_TRACE_VERSION);
-    if (header < SS_TRACE_HEADER_SIZE || header > READ_CHUNK ||
-        (avail = reader_fill(r, header)) < (ssize_t)header)
+    if (header < SS_TRACE_HEADER_SIZE || header > READ_CHUNK)
+        FAIL(SS_ECORRUPT, "%s: bad header size %u", path, header);
+    if ((avail = reader_fill(r, header)) < 0)
+        READ_FAIL();
+    if (avail < (ssize_t)header)
         FAIL(SS_ECORRUPT, "%s: bad header size %u", path, header);
     reader_skip(r, header);
     for (;;) {

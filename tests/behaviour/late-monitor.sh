@@ -1,9 +1,9 @@
 #!/bin/sh
 # A process that ends before the monitor it started answers: what it recorded is written all
-# the same, for the shim hands its segment over at exit. The monitor is made slow to start: the
-# shim runs the `stallscope` one directory above its own, here a script that waits half a
-# second before it runs the real one; the program (5 iterations of 30 ms after the 200 ms the
-# shim gives a new monitor at its first wait) is over before that.
+# the same, for the shim hands its segment over at exit. The monitor is made late: the shim
+# runs the `stallscope` one directory above its own, here a script that runs the real one only
+# once the program's loop is over (the program says so with a file), so that the only way left
+# is the hand-over at exit.
 # Exit status follows the automake test driver: 0 pass, 1 fail, 77 skip, 99 harness error.
 # shellcheck source=../lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
@@ -18,13 +18,16 @@ cleanup() {
 mkdir -p "$tmp/lib/.libs" && cp "$shim" "$tmp/lib/.libs/" || exit 99
 cat >"$tmp/lib/stallscope" <<SCRIPT || exit 99
 #!/bin/sh
-sleep 0.5
+for _ in \$(seq 500); do
+    [ -e "$tmp/loop-over" ] && break
+    sleep 0.01
+done
 exec "$stallscope" "\$@"
 SCRIPT
 chmod 755 "$tmp/lib/stallscope" || exit 99
 
 LD_PRELOAD="$tmp/lib/.libs/libstallscope.so" STALLSCOPE_OPTIONS="output=$tmp/run,threshold=10ms" \
-    "$fixture" 5 30000 >"$tmp/out" 2>"$tmp/err"
+    "$fixture" 5 30000 "$tmp/loop-over" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 [ "$rc" -eq 0 ] && grep -qx 'stalls 5' "$tmp/out" ||
     fail "the program failed under the shim ($rc): $(cat "$tmp/out" "$tmp/err")"
