@@ -173,6 +173,7 @@ out:
  * descriptor stays open and handing it over is tried again at the loop's waits. */
 #define RETRY_EVERY_NS 5000000ull
 #define GIVE_UP_AFTER_NS 3000000000ull
+#define FIRST_WAIT_NS 200000000ull
 
 static char monitor_name[SS_MONITOR_NAME_MAX];
 static char output_dir[SS_OUTPUT_MAX + 4096];
@@ -349,6 +350,19 @@ void ss__segment_retry(void)
     ss__tls.in_hook--;
 }
 
+/* Hands the segment over, trying again every millisecond until `deadline` while the monitor
+ * is not listening yet or busy (only those may answer later). 0, or the last refusal. */
+static int hand_over_until(int fd, const struct ss_segment *seg, uint64_t deadline, char *why,
+                           size_t why_size)
+{
+    struct timespec pause = {0, 1000000};
+    int rc;
+    while ((rc = hand_over(fd, seg, monitor_name, why, why_size)) != 0 &&
+           (rc == -ECONNREFUSED || rc == -EAGAIN) && ss__now() < deadline)
+        nanosleep(&pause, NULL);
+    return rc;
+}
+
 void ss__segment_hand_over_at_exit(void)
 {
     struct timespec pause = {0, 1000000};
@@ -369,11 +383,7 @@ void ss__segment_hand_over_at_exit(void)
     }
     ss__tls.in_hook++;
     struct ss_segment *seg = atomic_load(&ss__seg);
-    int handed = -1;
-    /* Only a monitor not listening yet, or busy, may answer later. */
-    while (seg && (handed = hand_over(fd, seg, monitor_name, why, sizeof why)) != 0 &&
-           (handed == -ECONNREFUSED || handed == -EAGAIN) && ss__now() < give_up_ns)
-        nanosleep(&pause, NULL);
+    int handed = seg ? hand_over_until(fd, seg, give_up_ns, why, sizeof why) : -1;
     close(fd);
     atomic_store(&ss__announced, 1);
     /* The shim is off already (the process is exiting): said here, or not at all. */
@@ -431,13 +441,7 @@ int ss__segment_create(int at_loop, char *why, size_t why_size)
         give_up_ns = next_retry_ns + GIVE_UP_AFTER_NS;
         /* Once per run directory, at the first loop of the first process: a few milliseconds
          * for the new monitor to listen, so that the loop's first stalls are sampled too. */
-        int late = -1;
-        for (int tries = 0; tries < 200 && late != 0; tries++) {
-            struct timespec pause = {0, 1000000};
-            nanosleep(&pause, NULL);
-            late = hand_over(fd, seg, monitor_name, why, why_size);
-        }
-        if (late != 0) {
+        if (hand_over_until(fd, seg, next_retry_ns + FIRST_WAIT_NS, why, why_size) != 0) {
             atomic_store(&ss__announced, 0);
             atomic_store(&pending_fd, fd);
             fd = -1;

@@ -215,7 +215,6 @@ static void on_exit_begin(void)
     atomic_store(&seg->exit_ns, ss__now());
     int saved = errno;
     classify_before_leaving(seg);
-    errno = saved;
     atomic_store(&seg->exiting, 1);
     ss__wake_monitor();
     ss__segment_hand_over_at_exit();
