@@ -453,8 +453,8 @@ static void periodic(struct ss_mproc *p, uint64_t now)
 /* The trace file reached its share of max_size: the next one starts with everything later
  * records refer to (the process, its modules, threads, sampling method, the loops open, call
  * sites with their stacks), the histograms so far and the drop counters, so that it can be
- * read alone. Stacks
- * and Python frames follow when a record first refers to them in the new file. */
+ * read alone. Stacks and Python frames follow when a record first refers to them in the new
+ * file. */
 static void rotate_trace(struct ss_mproc *p)
 {
     char why[512];
